@@ -1,0 +1,57 @@
+"""Turning user data into key tensors of the vocabulary's dtype, with clear errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from keras_vocabsafe.errors import KeyDtypeError
+
+_INTEGER_DTYPES = (tf.int8, tf.int16, tf.int32, tf.int64, tf.uint8, tf.uint16, tf.uint32)
+
+
+def to_keys(data: Any, vocabulary_dtype: str, *, owner: str) -> tf.Tensor | tf.RaggedTensor:
+    """Converts `data` to a dense or ragged tensor of `tf.string` or `tf.int64` keys.
+
+    `owner` names the layer in error messages.
+    """
+    if isinstance(data, tf.SparseTensor):
+        raise KeyDtypeError(
+            f"{owner} does not take a tf.SparseTensor. Convert it with "
+            "`tf.sparse.to_dense(x, default_value=<mask token>)` or build a `tf.RaggedTensor`."
+        )
+    if not isinstance(data, (tf.Tensor, tf.RaggedTensor, tf.Variable)):
+        data = _convert(data, owner)
+    dtype = data.dtype
+    if vocabulary_dtype == "string":
+        if dtype != tf.string:
+            raise KeyDtypeError(
+                f"{owner} has vocabulary_dtype='string' but received keys of dtype {dtype.name}. "
+                "Pass string keys, or build the layer with `vocabulary_dtype='int64'` for integer ids."
+            )
+        return data
+    if dtype == tf.int64:
+        return data
+    if dtype in _INTEGER_DTYPES:
+        return tf.cast(data, tf.int64)
+    raise KeyDtypeError(
+        f"{owner} has vocabulary_dtype='int64' but received keys of dtype {dtype.name}. Pass integer "
+        "keys, or build the layer with `vocabulary_dtype='string'` for text tokens."
+    )
+
+
+def _convert(data: Any, owner: str) -> tf.Tensor | tf.RaggedTensor:
+    if isinstance(data, np.ndarray) and data.dtype.kind in "US":
+        # Encode in Python, so str and bytes elements keep every byte.
+        return tf.constant(data.astype(object))
+    try:
+        return tf.convert_to_tensor(data)
+    except (ValueError, TypeError) as dense_error:
+        try:
+            return tf.ragged.constant(data)
+        except (ValueError, TypeError):
+            raise KeyDtypeError(
+                f"{owner} could not convert the input of type {type(data).__name__} to a tensor of keys: {dense_error}"
+            ) from None

@@ -1,0 +1,77 @@
+"""The exceptions keras-vocabsafe raises, in one place.
+
+Every error derives from `VocabSafeError` and also from the builtin it
+refines, so existing `except ValueError` (or `TypeError`, `RuntimeError`)
+clauses keep working:
+
+```
+VocabSafeError
+├── ConfigurationError (ValueError)
+├── VocabularyError (ValueError)
+│   ├── DuplicateTokenError
+│   └── ReservedTokenError
+├── KeyDtypeError (TypeError)
+├── NotAdaptedError (RuntimeError)
+├── UnknownIdError (IndexError)
+├── VocabularyChangeError (RuntimeError)
+└── VocabularyMismatchError (ValueError)
+```
+
+Keras catches the errors raised while loading a layer's weights and re-raises
+them as a plain `ValueError` that carries the original message, so
+`model.load_weights()` and `keras.saving.load_model()` surface a
+`VocabularyMismatchError` as a `ValueError` whose text is ours.
+"""
+
+__all__ = [
+    "ConfigurationError",
+    "DuplicateTokenError",
+    "KeyDtypeError",
+    "NotAdaptedError",
+    "ReservedTokenError",
+    "UnknownIdError",
+    "VocabSafeError",
+    "VocabularyChangeError",
+    "VocabularyError",
+    "VocabularyMismatchError",
+]
+
+
+class VocabSafeError(Exception):
+    """Base class of every error raised by keras-vocabsafe."""
+
+
+class ConfigurationError(VocabSafeError, ValueError):
+    """An argument has a value the layer cannot work with."""
+
+
+class VocabularyError(VocabSafeError, ValueError):
+    """A vocabulary's content is invalid."""
+
+
+class DuplicateTokenError(VocabularyError):
+    """A vocabulary lists the same token twice."""
+
+
+class ReservedTokenError(VocabularyError):
+    """A vocabulary contains the mask or OOV token, which have fixed slots."""
+
+
+class KeyDtypeError(VocabSafeError, TypeError):
+    """Keys (inputs or tokens) have a dtype the vocabulary does not use."""
+
+
+class NotAdaptedError(VocabSafeError, RuntimeError):
+    """The layer is used before it has a vocabulary."""
+
+
+class UnknownIdError(VocabSafeError, IndexError):
+    """An id is outside the layer's range of ids."""
+
+
+class VocabularyChangeError(VocabSafeError, RuntimeError):
+    """A new vocabulary would reshape or scramble existing embedding rows."""
+
+
+class VocabularyMismatchError(VocabSafeError, ValueError):
+    """Saved weights were written for a different vocabulary."""

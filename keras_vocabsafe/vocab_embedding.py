@@ -1,0 +1,544 @@
+"""`VocabEmbedding`: a vocabulary lookup and its embedding matrix in one layer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_vocabsafe import _weights_store
+from keras_vocabsafe._counting import TokenCounter, check_data_kind
+from keras_vocabsafe._keys import to_keys
+from keras_vocabsafe.errors import (
+    ConfigurationError,
+    KeyDtypeError,
+    NotAdaptedError,
+    ReservedTokenError,
+    UnknownIdError,
+    VocabularyChangeError,
+    VocabularyError,
+    VocabularyMismatchError,
+)
+from keras_vocabsafe.vocabulary import (
+    Vocabulary,
+    as_vocabulary,
+    canonical_token,
+    decode_tokens,
+    display_token,
+    encode_tokens,
+    standardize_dtype,
+)
+
+__all__ = ["VocabEmbedding"]
+
+_DEFAULT_OOV_TOKENS = {"string": "[UNK]", "int64": -1}
+
+
+@keras.saving.register_keras_serializable(package="keras_vocabsafe")
+class VocabEmbedding(keras.layers.Layer):
+    """Maps tokens to dense vectors through a vocabulary the layer owns.
+
+    The layer holds a vocabulary lookup (like `keras.layers.StringLookup` or
+    `keras.layers.IntegerLookup`) and an embedding matrix (like
+    `keras.layers.Embedding`) together. The matrix has exactly
+    `vocabulary_size()` rows, computed by the layer from the vocabulary and
+    the special slots, so the two can never disagree.
+
+    Ids are laid out as in Keras's lookup layers: the mask token, when set,
+    has id 0; the next `num_oov_indices` ids are out-of-vocabulary (OOV)
+    rows; the vocabulary's tokens follow in order. A key that is not in the
+    vocabulary maps to the OOV row (with several OOV rows, to one chosen by a
+    stable hash of the key). Keys equal to `mask_token` map to id 0 and the
+    layer emits a Keras mask that is `False` there, which downstream layers
+    such as pooling and RNNs receive.
+
+    The vocabulary comes from the `vocabulary` argument or from `adapt()`,
+    which orders tokens by count (descending) and then by token (ascending),
+    so adapting twice on the same data gives the same ids. The layer's config
+    stores the vocabulary itself, so a saved model rebuilds matrices of the
+    right shape before any weight is read, and the weights file stores it
+    too, so weights are never loaded into rows of other tokens.
+
+    Any token survives saving byte for byte: newlines, tabs, NUL, `\\u2028`,
+    surrounding spaces, and bytes that are not valid UTF-8 (pass these as
+    `bytes`).
+
+    Args:
+        output_dim: int. Size of each embedding vector.
+        vocabulary: optional. The tokens, without the mask and OOV tokens: a
+            list, tuple, 1-D array or tensor; a `keras_vocabsafe.Vocabulary`;
+            or the path of a vocabulary file (JSON written by
+            `Vocabulary.save()`, or text with one token per line). If not
+            set, call `adapt()` before using the layer.
+        vocabulary_dtype: `"string"` (default) for text keys, `"int64"` for
+            integer ids such as user or item ids.
+        max_tokens: optional int. Upper bound on `vocabulary_size()`,
+            including the mask and OOV rows; `adapt()` keeps the most
+            frequent tokens that fit.
+        min_frequency: optional int. `adapt()` drops tokens seen fewer times.
+        num_oov_indices: int, at least 1. Number of OOV rows. Defaults to 1.
+        mask_token: optional. A key that means "padding": it gets id 0 and a
+            `False` mask. `None` (default) means no mask row.
+        oov_token: the token `get_vocabulary()` reports for OOV rows.
+            Defaults to `"[UNK]"` for strings and `-1` for integers.
+        embeddings_initializer: initializer for the embedding matrix.
+            Defaults to `"uniform"`, as in `keras.layers.Embedding`.
+        embeddings_regularizer: optional regularizer for the matrix.
+        embeddings_constraint: optional constraint for the matrix.
+        **kwargs: base layer arguments such as `name`, `dtype` (a dtype
+            policy, e.g. `"mixed_float16"`) and `trainable`.
+
+    Call arguments:
+        inputs: keys of any shape: a string (or integer) tensor, a
+            `tf.RaggedTensor`, a NumPy array or a nested list.
+
+    Input shape:
+        Any shape `S`, including a scalar.
+
+    Output shape:
+        `S + (output_dim,)`; ragged inputs give ragged outputs.
+
+    Examples:
+
+    >>> layer = VocabEmbedding(output_dim=4, mask_token="")
+    >>> layer.adapt([["the", "cat", "sat"], ["the", "dog", ""]])
+    >>> layer.get_vocabulary()
+    ['', '[UNK]', 'the', 'cat', 'dog', 'sat']
+    >>> layer(tf.constant([["the", "fox", ""]])).shape
+    TensorShape([1, 3, 4])
+    >>> layer.compute_mask(tf.constant([["the", "fox", ""]])).numpy()
+    array([[ True,  True, False]])
+    """
+
+    def __init__(
+        self,
+        output_dim: int,
+        vocabulary: Any = None,
+        vocabulary_dtype: str = "string",
+        max_tokens: int | None = None,
+        min_frequency: int | None = None,
+        num_oov_indices: int = 1,
+        mask_token: Any = None,
+        oov_token: Any = None,
+        embeddings_initializer: Any = "uniform",
+        embeddings_regularizer: Any = None,
+        embeddings_constraint: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        vocabulary_dtype = standardize_dtype(vocabulary_dtype)
+        if not _is_int(output_dim) or output_dim <= 0:
+            raise ConfigurationError(f"`output_dim` must be a positive integer. Received: output_dim={output_dim!r}")
+        if not _is_int(num_oov_indices) or num_oov_indices < 1:
+            raise ConfigurationError(
+                f"`num_oov_indices` must be an integer of at least 1. Received: num_oov_indices={num_oov_indices!r}. "
+                "Every key outside the vocabulary needs a row to map to."
+            )
+        if min_frequency is not None and (not _is_int(min_frequency) or min_frequency < 1):
+            raise ConfigurationError(
+                f"`min_frequency` must be a positive integer or None. Received: min_frequency={min_frequency!r}"
+            )
+        if oov_token is None:
+            oov_token = _DEFAULT_OOV_TOKENS[vocabulary_dtype]
+        mask_token = _validate_special_token(mask_token, "mask_token", vocabulary_dtype, optional=True)
+        oov_token = _validate_special_token(oov_token, "oov_token", vocabulary_dtype, optional=False)
+        if mask_token is not None and mask_token == oov_token:
+            raise ConfigurationError(
+                f"`mask_token` and `oov_token` must differ. Received: both {mask_token!r}. Padding and unknown "
+                "keys need different ids."
+            )
+        num_special = (mask_token is not None) + int(num_oov_indices)
+        if max_tokens is not None and (not _is_int(max_tokens) or max_tokens <= num_special):
+            raise ConfigurationError(
+                f"`max_tokens` must be an integer larger than the {num_special} special slots "
+                f"(mask: {int(mask_token is not None)}, OOV: {num_oov_indices}), since it counts them too. "
+                f"Received: max_tokens={max_tokens!r}. Use max_tokens={num_special + 1} or more, or None."
+            )
+        super().__init__(**kwargs)
+        # Keys are strings or ids, never floats: take inputs as they come.
+        self._convert_input_args = False
+        self._allow_non_tensor_positional_args = True
+        self.autocast = False
+
+        self.output_dim = int(output_dim)
+        self.vocabulary_dtype = vocabulary_dtype
+        self.max_tokens = None if max_tokens is None else int(max_tokens)
+        self.min_frequency = None if min_frequency is None else int(min_frequency)
+        self.num_oov_indices = int(num_oov_indices)
+        self.mask_token = mask_token
+        self.oov_token = oov_token
+        self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+        self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
+        self.embeddings_constraint = keras.constraints.get(embeddings_constraint)
+
+        self._vocabulary: Vocabulary | None = None
+        self.lookup_table = None
+        if vocabulary is not None:
+            self.set_vocabulary(vocabulary)
+
+    # Vocabulary -----------------------------------------------------------------
+
+    @property
+    def vocabulary(self) -> Vocabulary | None:
+        """The `Vocabulary` of regular tokens, or `None` before `adapt()`."""
+        return self._vocabulary
+
+    def _owner(self) -> str:
+        return f"VocabEmbedding '{self.name}'"
+
+    def _num_special_tokens(self) -> int:
+        return (self.mask_token is not None) + self.num_oov_indices
+
+    def _oov_start(self) -> int:
+        return int(self.mask_token is not None)
+
+    def _require_vocabulary(self) -> Vocabulary:
+        if self._vocabulary is None:
+            raise NotAdaptedError(
+                f"{self._owner()} has no vocabulary yet, so the size of its embedding matrix is unknown. Either "
+                "pass a `vocabulary` argument to the layer, or call `adapt(data)` before using it."
+            )
+        return self._vocabulary
+
+    def vocabulary_size(self) -> int:
+        """Number of ids, and of embedding rows: mask slot + OOV rows + tokens."""
+        return self._num_special_tokens() + len(self._require_vocabulary())
+
+    def set_vocabulary(self, vocabulary: Any) -> None:
+        """Sets the vocabulary (tokens without the mask and OOV tokens).
+
+        On a layer that already has an embedding matrix, a vocabulary that
+        differs from the current one raises `VocabularyChangeError` rather
+        than reshaping or scrambling trained rows; an identical one is a
+        no-op.
+        """
+        new = as_vocabulary(vocabulary, self.vocabulary_dtype)
+        self._check_vocabulary(new)
+        if self._vocabulary is not None and self._vocabulary == new:
+            return
+        if self.built:
+            difference = _describe_difference(self._vocabulary.tokens, new.tokens, offset=self._num_special_tokens())
+            raise VocabularyChangeError(
+                f"{self._owner()} already has a ({self.vocabulary_size()}, {self.output_dim}) embedding matrix "
+                f"built for its vocabulary; the new vocabulary would give {self._num_special_tokens() + len(new)} "
+                f"rows ({difference}). "
+                "Changing it in place would silently reshape or scramble trained rows. To start from scratch, "
+                "create a new VocabEmbedding with the new vocabulary; to keep trained rows, create one and copy "
+                "rows by token with `get_vectors()`."
+            )
+        self._vocabulary = new
+        self.lookup_table = self._make_lookup_table(new)
+
+    def _check_vocabulary(self, vocabulary: Vocabulary) -> None:
+        if len(vocabulary) == 0:
+            raise VocabularyError(
+                f"{self._owner()} got an empty vocabulary. Pass at least one token, or adapt on data that holds "
+                "tokens other than the mask and OOV tokens."
+            )
+        for name in ("mask_token", "oov_token"):
+            special = getattr(self, name)
+            if special is None:
+                continue
+            key = canonical_token(special, self.vocabulary_dtype)
+            if key in vocabulary:
+                position = vocabulary.index(key)
+                raise ReservedTokenError(
+                    f"{self._owner()} got a vocabulary that contains its {name} {special!r} at position "
+                    f"{position}. The {name} has a fixed id of its own, so it must not be listed. Remove it from "
+                    "the vocabulary (`layer.get_vocabulary(include_special_tokens=False)` gives a list without "
+                    f"special tokens), or choose another {name}."
+                )
+        if self.max_tokens is not None and len(vocabulary) + self._num_special_tokens() > self.max_tokens:
+            raise ConfigurationError(
+                f"{self._owner()} got a vocabulary of {len(vocabulary)} tokens, which with its "
+                f"{self._num_special_tokens()} special slots exceeds max_tokens={self.max_tokens}. Pass at most "
+                f"{self.max_tokens - self._num_special_tokens()} tokens, or raise `max_tokens`."
+            )
+
+    def _make_lookup_table(self, vocabulary: Vocabulary) -> tf.lookup.StaticHashTable:
+        key_dtype = tf.string if self.vocabulary_dtype == "string" else tf.int64
+        start = self._num_special_tokens()
+        keys = list(vocabulary.tokens)
+        values = np.arange(start, start + len(keys), dtype=np.int64)
+        if self.mask_token is not None:
+            keys.insert(0, canonical_token(self.mask_token, self.vocabulary_dtype))
+            values = np.concatenate([[0], values])
+        default = self._oov_start() if self.num_oov_indices == 1 else -1
+        with tf.init_scope():
+            initializer = tf.lookup.KeyValueTensorInitializer(
+                tf.constant(keys, dtype=key_dtype), tf.constant(values, dtype=tf.int64)
+            )
+            return tf.lookup.StaticHashTable(initializer, default_value=default)
+
+    def adapt(self, data: Any, steps: int | None = None) -> None:
+        """Learns the vocabulary from data.
+
+        Tokens are ordered by count descending, then by token ascending
+        (bytes for strings), so the result depends only on the counts.
+        `max_tokens` and `min_frequency` apply; occurrences of the mask and
+        OOV tokens are not counted.
+
+        Args:
+            data: tokens, as a NumPy array, a (nested) list, a tensor, a
+                `tf.RaggedTensor`, a `tf.data.Dataset` of those, or any
+                iterable of batches.
+            steps: optional. Number of batches to read from a dataset or
+                iterable.
+        """
+        check_data_kind(data, self._owner())
+        counter = TokenCounter(self.vocabulary_dtype, owner=self._owner())
+        if isinstance(data, tf.data.Dataset):
+            counter.update_from_dataset(data, steps)
+        elif isinstance(data, (list, tuple, np.ndarray, tf.Tensor, tf.RaggedTensor)):
+            counter.update(data)
+        elif hasattr(data, "__iter__"):
+            counter.update_from_iterable(data, steps)
+        else:
+            raise KeyDtypeError(
+                f"{self._owner()}.adapt() takes an array, list, tensor, ragged tensor, tf.data.Dataset or "
+                f"iterable of batches. Received: data of type {type(data).__name__}."
+            )
+        tokens, counts = counter.result()
+        special = {
+            canonical_token(token, self.vocabulary_dtype)
+            for token in (self.mask_token, self.oov_token)
+            if token is not None
+        }
+        if special:
+            keep = [i for i, token in enumerate(tokens) if token not in special]
+            tokens, counts = [tokens[i] for i in keep], counts[keep]
+        max_size = None if self.max_tokens is None else self.max_tokens - self._num_special_tokens()
+        vocabulary = Vocabulary.from_counts(
+            tokens, counts, dtype=self.vocabulary_dtype, max_size=max_size, min_frequency=self.min_frequency
+        )
+        if len(vocabulary) == 0:
+            raise VocabularyError(
+                f"{self._owner()}.adapt() found no tokens to keep: the data was empty, held only the mask and "
+                f"OOV tokens, or no token reached min_frequency={self.min_frequency}."
+            )
+        self.set_vocabulary(vocabulary)
+
+    def get_vocabulary(self, include_special_tokens: bool = True) -> list[Any]:
+        """The token of every id, in id order.
+
+        String tokens are `str`, except tokens that are not valid UTF-8,
+        which are `bytes` so that nothing is lost.
+
+        Args:
+            include_special_tokens: if `True` (default), the list starts
+                with the mask token (if any) and the OOV token repeated
+                `num_oov_indices` times, so that list index equals id.
+        """
+        tokens = self._require_vocabulary().to_list()
+        if not include_special_tokens:
+            return tokens
+        special = [self.mask_token] if self.mask_token is not None else []
+        return special + [self.oov_token] * self.num_oov_indices + tokens
+
+    def token_to_id(self, tokens: Any) -> Any:
+        """Id of a token (an `int`), or ids of an array of tokens (a NumPy array).
+
+        Unknown tokens give their OOV id, exactly as in `call()`.
+        """
+        self._require_vocabulary()
+        ids = self._lookup(to_keys(tokens, self.vocabulary_dtype, owner=self._owner()))
+        if isinstance(ids, tf.RaggedTensor):
+            return ids.to_list()
+        ids = ids.numpy()
+        return int(ids) if ids.ndim == 0 else ids
+
+    def id_to_token(self, ids: Any) -> Any:
+        """Token of an id, or a list of tokens for a sequence of ids."""
+        vocabulary = self.get_vocabulary()
+        if isinstance(ids, (int, np.integer)) and not isinstance(ids, bool):
+            return vocabulary[self._check_id(int(ids))]
+        return [vocabulary[self._check_id(int(i))] for i in np.asarray(ids).reshape(-1)]
+
+    def _check_id(self, index: int) -> int:
+        if not 0 <= index < self.vocabulary_size():
+            raise UnknownIdError(f"{self._owner()} has ids 0 to {self.vocabulary_size() - 1}. Received: id {index}.")
+        return index
+
+    def get_vectors(self, tokens: Any) -> np.ndarray:
+        """Embedding vectors of the given tokens, as a NumPy array of shape `tokens.shape + (output_dim,)`."""
+        if not self.built:
+            self.build()
+        return keras.ops.convert_to_numpy(self(tokens))
+
+    # Keras layer API -----------------------------------------------------------------
+
+    def build(self, input_shape: Any = None) -> None:
+        self.embeddings = self.add_weight(
+            shape=(self.vocabulary_size(), self.output_dim),
+            initializer=self.embeddings_initializer,
+            name="embeddings",
+            regularizer=self.embeddings_regularizer,
+            constraint=self.embeddings_constraint,
+            trainable=True,
+        )
+        self.built = True
+
+    def call(self, inputs: Any) -> tf.Tensor | tf.RaggedTensor:
+        keys = to_keys(inputs, self.vocabulary_dtype, owner=self._owner())
+        if isinstance(keys, tf.RaggedTensor):
+            return tf.ragged.map_flat_values(self._embed, keys)
+        return self._embed(keys)
+
+    def _embed(self, keys: tf.Tensor) -> tf.Tensor:
+        # A gather on the variable itself reads only the selected rows.
+        outputs = tf.gather(self.embeddings.value, self._lookup_dense(keys))
+        if outputs.dtype != self.compute_dtype:
+            outputs = tf.cast(outputs, self.compute_dtype)
+        return outputs
+
+    def _lookup(self, keys: tf.Tensor | tf.RaggedTensor) -> tf.Tensor | tf.RaggedTensor:
+        if isinstance(keys, tf.RaggedTensor):
+            return tf.ragged.map_flat_values(self._lookup_dense, keys)
+        return self._lookup_dense(keys)
+
+    def _lookup_dense(self, keys: tf.Tensor) -> tf.Tensor:
+        if self.lookup_table is None:
+            self._require_vocabulary()
+        ids = self.lookup_table.lookup(keys)
+        if self.num_oov_indices > 1:
+            hashable = keys if self.vocabulary_dtype == "string" else tf.strings.as_string(keys)
+            buckets = tf.strings.to_hash_bucket_fast(hashable, self.num_oov_indices) + self._oov_start()
+            ids = tf.where(ids < 0, buckets, ids)
+        return ids
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        if self.mask_token is None:
+            return None
+        if keras.backend.is_keras_tensor(inputs):
+            # A symbolic op, so the mask is connected to the functional graph.
+            return keras.ops.not_equal(inputs, self.mask_token)
+        keys = to_keys(inputs, self.vocabulary_dtype, owner=self._owner())
+        if isinstance(keys, tf.RaggedTensor):
+            return None  # A ragged tensor's row lengths already say where values are.
+        return tf.not_equal(keys, tf.constant(canonical_token(self.mask_token, self.vocabulary_dtype), keys.dtype))
+
+    def compute_output_shape(self, input_shape: Any) -> tuple:
+        return tuple(input_shape) + (self.output_dim,)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        vocabulary = encoding = None
+        if self._vocabulary is not None:
+            vocabulary, encoding = encode_tokens(self._vocabulary.tokens, self.vocabulary_dtype)
+        config.update(
+            {
+                "output_dim": self.output_dim,
+                "vocabulary": vocabulary,
+                "vocabulary_dtype": self.vocabulary_dtype,
+                "vocabulary_size": None if self._vocabulary is None else self.vocabulary_size(),
+                "max_tokens": self.max_tokens,
+                "min_frequency": self.min_frequency,
+                "num_oov_indices": self.num_oov_indices,
+                "mask_token": self.mask_token,
+                "oov_token": self.oov_token,
+                "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
+                "embeddings_regularizer": keras.regularizers.serialize(self.embeddings_regularizer),
+                "embeddings_constraint": keras.constraints.serialize(self.embeddings_constraint),
+            }
+        )
+        if self.vocabulary_dtype == "string":
+            config["vocabulary_encoding"] = encoding
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> VocabEmbedding:
+        config = dict(config)
+        vocabulary_size = config.pop("vocabulary_size", None)
+        encoding = config.pop("vocabulary_encoding", None) or "utf-8"
+        if config.get("vocabulary") is not None:
+            dtype = standardize_dtype(config.get("vocabulary_dtype", "string"))
+            config["vocabulary"] = Vocabulary(decode_tokens(config["vocabulary"], encoding, dtype), dtype=dtype)
+        layer = super().from_config(config)
+        if vocabulary_size is not None and layer.vocabulary_size() != vocabulary_size:
+            raise VocabularyMismatchError(
+                f"The config of {layer._owner()} records vocabulary_size={vocabulary_size}, but its vocabulary "
+                f"and special tokens give {layer.vocabulary_size()}. The config was edited or corrupted; restore "
+                "the `vocabulary` and special-token entries that match the saved weights."
+            )
+        return layer
+
+    # Saving: the weights file carries the vocabulary, so weights only ever load into the rows they were trained for.
+
+    def _ids_to_tokens(self) -> list[Any]:
+        """The canonical token of every id, special slots included."""
+        vocabulary = self._require_vocabulary()
+        special = [canonical_token(self.mask_token, self.vocabulary_dtype)] if self.mask_token is not None else []
+        oov = [canonical_token(self.oov_token, self.vocabulary_dtype)] * self.num_oov_indices
+        return special + oov + list(vocabulary.tokens)
+
+    def save_own_variables(self, store: Any) -> None:
+        if self.built:
+            store["0"] = self.embeddings
+        _weights_store.write_tokens(store, self._ids_to_tokens(), self.vocabulary_dtype)
+
+    def load_own_variables(self, store: Any) -> None:
+        saved = _weights_store.read_tokens(store, self.vocabulary_dtype, owner=self._owner())
+        current = self._ids_to_tokens()
+        if saved != current:
+            raise VocabularyMismatchError(
+                f"{self._owner()} cannot load weights written for a different vocabulary: the saved weights have "
+                f"{len(saved)} rows, this layer has {len(current)}; "
+                f"{_describe_difference(saved, current, saved_first=True)}. Loading them would give tokens the rows "
+                "of other tokens. Load the whole model with `keras.saving.load_model()` (it restores the saved "
+                "vocabulary), or build this layer with the vocabulary the weights were trained with."
+            )
+        if "0" not in store:
+            return
+        if not self.built:
+            self.build()
+        value = store["0"]
+        if tuple(value.shape) != tuple(self.embeddings.shape):
+            raise VocabularyMismatchError(
+                f"{self._owner()} cannot load an embedding matrix of shape {tuple(value.shape)} into its "
+                f"{tuple(self.embeddings.shape)} matrix: the saved output_dim is {value.shape[-1]}, this layer's is "
+                f"{self.output_dim}."
+            )
+        self.embeddings.assign(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _validate_special_token(token: Any, name: str, vocabulary_dtype: str, *, optional: bool) -> Any:
+    if token is None and optional:
+        return None
+    if vocabulary_dtype == "string":
+        if isinstance(token, str):
+            canonical_token(token, vocabulary_dtype, what=name)
+            return token
+        raise ConfigurationError(
+            f"`{name}` must be a str for vocabulary_dtype='string'. Received: {name}={token!r}"
+            + (" (use None for no mask token)." if optional else ".")
+        )
+    if _is_int(token):
+        return int(canonical_token(token, vocabulary_dtype, what=name))
+    raise ConfigurationError(
+        f"`{name}` must be an int for vocabulary_dtype='int64'. Received: {name}={token!r}"
+        + (" (use None for no mask token)." if optional else ".")
+    )
+
+
+def _describe_difference(first: Any, second: Any, *, offset: int = 0, saved_first: bool = False) -> str:
+    """Says where two token sequences first differ, for error messages."""
+    first, second = list(first), list(second)
+    labels = ("saved", "here") if saved_first else ("now", "new")
+    for index, (a, b) in enumerate(zip(first, second)):
+        if a != b:
+            return (
+                f"they first differ at id {index + offset}: {labels[0]} {display_token(a)}, "
+                f"{labels[1]} {display_token(b)}"
+            )
+    if len(first) == len(second):
+        return "the tokens are the same"
+    shorter, longer, label = (first, second, labels[1]) if len(first) < len(second) else (second, first, labels[0])
+    return (
+        f"the first {len(shorter)} ids agree, then {label} goes on with "
+        f"{display_token(longer[len(shorter)])} at id {len(shorter) + offset}"
+    )

@@ -1,0 +1,396 @@
+"""`Vocabulary`: the ordered, distinct tokens that own an embedding's rows.
+
+A `Vocabulary` holds the regular tokens only; the special slots (mask and OOV
+rows) belong to the layer that uses it. String tokens are kept as `bytes`, so
+any byte sequence survives: newlines, NUL, `\\u2028`, surrounding spaces and
+bytes that are not valid UTF-8. Integer tokens are kept as Python `int`.
+
+One JSON form (`to_config()`, `save()`) is used everywhere a vocabulary is
+written down, so every path yields the same ids:
+
+```json
+{"format": "keras_vocabsafe.vocabulary", "format_version": 1,
+ "dtype": "string", "encoding": "utf-8", "tokens": ["the", "cat"]}
+```
+
+`encoding` is `"utf-8"` when every token is valid UTF-8 (tokens are then
+plain JSON strings) and `"base64"` otherwise (every token is then base64 of
+its bytes), so the file stays valid, portable JSON whatever the tokens hold.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from keras_vocabsafe.errors import ConfigurationError, DuplicateTokenError, KeyDtypeError, VocabularyError
+
+__all__ = ["Vocabulary", "Token"]
+
+Token = bytes | int
+"""A token in its canonical form: `bytes` for string vocabularies, `int` otherwise."""
+
+FORMAT_NAME = "keras_vocabsafe.vocabulary"
+FORMAT_VERSION = 1
+DTYPES = ("string", "int64")
+_INTEGER_DTYPE_ALIASES = {"int64": "int64", "int32": "int64", "int": "int64"}
+
+
+def standardize_dtype(dtype: Any) -> str:
+    """Returns `"string"` or `"int64"` for a vocabulary dtype given by name or object."""
+    name = getattr(dtype, "name", dtype)
+    if name in ("string", "str", "bytes", "object"):
+        return "string"
+    if name in _INTEGER_DTYPE_ALIASES:
+        return _INTEGER_DTYPE_ALIASES[name]
+    raise ConfigurationError(
+        f"`vocabulary_dtype` must be 'string' or 'int64'. Received: vocabulary_dtype={dtype!r}. "
+        "Use 'string' for words or other text keys and 'int64' for integer ids such as user or item ids."
+    )
+
+
+def canonical_token(token: Any, dtype: str, *, what: str = "token") -> Token:
+    """Converts one token to its canonical form, or raises `KeyDtypeError`."""
+    if dtype == "string":
+        if isinstance(token, bytes):
+            return token
+        if isinstance(token, np.bytes_):
+            return bytes(token)
+        if isinstance(token, str):
+            try:
+                return token.encode("utf-8")
+            except UnicodeEncodeError:
+                raise KeyDtypeError(
+                    f"The {what} {token!r} is a str that cannot be encoded as UTF-8 (it holds a lone "
+                    "surrogate). Pass tokens that are not valid UTF-8 as `bytes` instead."
+                ) from None
+        raise KeyDtypeError(
+            f"A string vocabulary takes str or bytes tokens. Received: {what}={token!r} of type "
+            f"{type(token).__name__}. For integer ids, pass `vocabulary_dtype='int64'`."
+        )
+    if isinstance(token, (bool, np.bool_)) or not isinstance(token, (int, np.integer)):
+        raise KeyDtypeError(
+            f"An int64 vocabulary takes integer tokens. Received: {what}={token!r} of type "
+            f"{type(token).__name__}. For text keys, pass `vocabulary_dtype='string'`."
+        )
+    value = int(token)
+    if not -(2**63) <= value < 2**63:
+        raise KeyDtypeError(f"The {what} {value} does not fit in int64.")
+    return value
+
+
+def display_token(token: Token | str | None) -> str:
+    """A short, unambiguous rendering of a token for error messages and reports."""
+    if isinstance(token, bytes):
+        try:
+            token = token.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    text = repr(token)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class Vocabulary(Sequence):
+    """An ordered list of distinct tokens, without special slots.
+
+    Args:
+        tokens: iterable of tokens. For `dtype="string"`: `str` (encoded as
+            UTF-8) or `bytes` (kept as they are). For `dtype="int64"`: integers.
+        dtype: `"string"` (default) or `"int64"`.
+
+    Raises:
+        DuplicateTokenError: a token appears twice.
+        KeyDtypeError: a token's type does not match `dtype`.
+
+    Examples:
+
+    >>> vocabulary = Vocabulary(["the", "cat", b"\\xff"])
+    >>> len(vocabulary), vocabulary[1]
+    (3, b'cat')
+    >>> Vocabulary.from_config(vocabulary.to_config()) == vocabulary
+    True
+    """
+
+    __slots__ = ("_tokens", "_dtype", "_index")
+
+    def __init__(self, tokens: Iterable[Any], dtype: str = "string") -> None:
+        self._dtype = standardize_dtype(dtype)
+        self._tokens: tuple[Token, ...] = tuple(canonical_token(t, self._dtype) for t in tokens)
+        self._index: dict[Token, int] = {}
+        for position, token in enumerate(self._tokens):
+            first = self._index.setdefault(token, position)
+            if first != position:
+                raise DuplicateTokenError(
+                    f"The vocabulary lists the token {display_token(token)} twice, at positions {first} "
+                    f"and {position}. Every token must appear once, because each one owns one embedding "
+                    "row. Remove the repeats (for example with `list(dict.fromkeys(tokens))`)."
+                )
+
+    @property
+    def dtype(self) -> str:
+        """`"string"` or `"int64"`."""
+        return self._dtype
+
+    @property
+    def tokens(self) -> tuple[Token, ...]:
+        """The tokens in order, in canonical form (`bytes` or `int`)."""
+        return self._tokens
+
+    def __len__(self) -> int:
+        return len(self._tokens)
+
+    def __getitem__(self, position):  # type: ignore[override]
+        return self._tokens[position]
+
+    def __iter__(self) -> Iterator[Token]:
+        return iter(self._tokens)
+
+    def __contains__(self, token: object) -> bool:
+        try:
+            return canonical_token(token, self._dtype) in self._index
+        except KeyDtypeError:
+            return False
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Vocabulary):
+            return NotImplemented
+        return self._dtype == other._dtype and self._tokens == other._tokens
+
+    def __hash__(self) -> int:
+        return hash((self._dtype, self._tokens))
+
+    def __repr__(self) -> str:
+        head = ", ".join(display_token(t) for t in self._tokens[:5])
+        more = ", ..." if len(self._tokens) > 5 else ""
+        return f"Vocabulary([{head}{more}], dtype={self._dtype!r}, size={len(self._tokens)})"
+
+    def index(self, token: Any, start: int = 0, stop: int | None = None) -> int:
+        """Position of `token`; raises `ValueError` if it is not in the vocabulary."""
+        position = self._index.get(canonical_token(token, self._dtype))
+        if position is None or position < start or (stop is not None and position >= stop):
+            raise ValueError(f"{display_token(token)} is not in the vocabulary.")
+        return position
+
+    def to_list(self) -> list[Any]:
+        """The tokens as Python values: `str` where a token is valid UTF-8, else `bytes`; or `int`."""
+        if self._dtype != "string":
+            return list(self._tokens)
+        return [_decode_if_utf8(t) for t in self._tokens]
+
+    # Construction from counts ------------------------------------------------
+
+    @classmethod
+    def from_counts(
+        cls,
+        tokens: Sequence[Any],
+        counts: Sequence[int] | np.ndarray,
+        *,
+        dtype: str = "string",
+        max_size: int | None = None,
+        min_frequency: int | None = None,
+    ) -> Vocabulary:
+        """Orders counted tokens by count descending, then token ascending.
+
+        The order is a function of the counts alone, so two runs over the same
+        data in any order give the same vocabulary. String tokens compare as
+        bytes.
+
+        Args:
+            tokens: distinct tokens.
+            counts: how often each token occurred, aligned with `tokens`.
+            dtype: `"string"` or `"int64"`.
+            max_size: keep at most this many tokens (the most frequent).
+            min_frequency: drop tokens seen fewer times than this.
+        """
+        dtype = standardize_dtype(dtype)
+        counts = np.asarray(counts, dtype=np.int64)
+        if len(tokens) != len(counts):
+            raise VocabularyError(f"Got {len(tokens)} tokens but {len(counts)} counts; they must align.")
+        if dtype == "string":
+            canonical = [canonical_token(t, dtype) for t in tokens]
+            # Sort by token first (bytes compare in C), then stably by count.
+            by_token = sorted(range(len(canonical)), key=canonical.__getitem__)
+            by_token_array = np.asarray(by_token, dtype=np.int64)
+            order = by_token_array[np.argsort(-counts[by_token_array], kind="stable")]
+            ordered: list[Any] = [canonical[i] for i in order]
+        else:
+            values = np.asarray([canonical_token(t, dtype) for t in tokens], dtype=np.int64)
+            order = np.lexsort((values, -counts))
+            ordered = values[order].tolist()
+        ordered_counts = counts[order]
+        keep = len(ordered)
+        if min_frequency is not None:
+            keep = int(np.count_nonzero(ordered_counts >= min_frequency))
+        if max_size is not None:
+            keep = min(keep, max_size)
+        return cls(ordered[:keep], dtype=dtype)
+
+    # The one JSON form --------------------------------------------------------
+
+    def to_config(self) -> dict[str, Any]:
+        """A JSON-safe dict from which `from_config` rebuilds this exact vocabulary."""
+        tokens, encoding = encode_tokens(self._tokens, self._dtype)
+        return {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "dtype": self._dtype,
+            "encoding": encoding,
+            "tokens": tokens,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Vocabulary:
+        """Rebuilds a vocabulary from `to_config()` output."""
+        if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
+            raise VocabularyError(
+                f"Not a keras-vocabsafe vocabulary: expected a dict with format={FORMAT_NAME!r}, "
+                f"received {type(config).__name__} "
+                f"{'with format=' + repr(config.get('format')) if isinstance(config, dict) else ''}."
+            )
+        version = config.get("format_version")
+        if version != FORMAT_VERSION:
+            raise VocabularyError(
+                f"This vocabulary was written in format version {version!r}; this release of "
+                f"keras-vocabsafe reads version {FORMAT_VERSION}. Upgrade keras-vocabsafe to read it."
+            )
+        dtype = standardize_dtype(config.get("dtype"))
+        return cls(decode_tokens(config.get("tokens"), config.get("encoding"), dtype), dtype=dtype)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Writes the vocabulary as JSON, atomically: the file is whole or untouched."""
+        text = json.dumps(self.to_config(), ensure_ascii=True)
+        atomic_write_text(path, text)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], dtype: str = "string") -> Vocabulary:
+        """Reads a vocabulary file.
+
+        Reads the JSON form written by `save()`, or a plain text file with one
+        UTF-8 token per line (as `keras.layers.StringLookup` reads), in which
+        a token cannot hold a newline. `dtype` applies to text files only.
+        """
+        path = os.fspath(path)
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise VocabularyError(
+                f"The vocabulary file {path!r} does not exist. Pass the path of a file written by "
+                "`Vocabulary.save()` or a text file with one token per line."
+            ) from None
+        stripped = data.lstrip()
+        if stripped.startswith(b"{"):
+            try:
+                config = json.loads(data)
+            except json.JSONDecodeError as error:
+                raise VocabularyError(f"The vocabulary file {path!r} is not valid JSON: {error}.") from None
+            return cls.from_config(config)
+        return cls._from_text(data, path, standardize_dtype(dtype))
+
+    @classmethod
+    def _from_text(cls, data: bytes, path: str, dtype: str) -> Vocabulary:
+        lines = data.split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        if dtype == "string":
+            for number, line in enumerate(lines, start=1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise VocabularyError(
+                        f"Line {number} of the vocabulary file {path!r} is not valid UTF-8. Text "
+                        "vocabulary files must be UTF-8; save tokens that are not with `Vocabulary.save()`."
+                    ) from None
+            return cls(lines, dtype=dtype)
+        values = []
+        for number, line in enumerate(lines, start=1):
+            try:
+                values.append(int(line))
+            except ValueError:
+                raise VocabularyError(
+                    f"Line {number} of the vocabulary file {path!r} is {display_token(line)}, not an integer, "
+                    "but vocabulary_dtype='int64'."
+                ) from None
+        return cls(values, dtype=dtype)
+
+
+def _decode_if_utf8(token: bytes) -> str | bytes:
+    try:
+        return token.decode("utf-8")
+    except UnicodeDecodeError:
+        return token
+
+
+def encode_tokens(tokens: Sequence[Token], dtype: str) -> tuple[list[Any], str | None]:
+    """Tokens as JSON values plus the encoding name (`None` for integers)."""
+    if dtype != "string":
+        return [int(t) for t in tokens], None
+    try:
+        return [t.decode("utf-8") for t in tokens], "utf-8"  # type: ignore[union-attr]
+    except UnicodeDecodeError:
+        return [base64.b64encode(t).decode("ascii") for t in tokens], "base64"  # type: ignore[arg-type]
+
+
+def decode_tokens(values: Any, encoding: str | None, dtype: str) -> list[Token]:
+    """Inverse of `encode_tokens`."""
+    if not isinstance(values, list):
+        raise VocabularyError(f"Expected a list of tokens, received {type(values).__name__}.")
+    if dtype != "string":
+        return [canonical_token(v, dtype) for v in values]
+    if encoding == "utf-8":
+        return [canonical_token(v, dtype) for v in values]
+    if encoding == "base64":
+        try:
+            return [base64.b64decode(v, validate=True) for v in values]
+        except (ValueError, TypeError) as error:
+            raise VocabularyError(f"A base64-encoded token could not be decoded: {error}.") from None
+    raise VocabularyError(f"Unknown token encoding {encoding!r}; expected 'utf-8' or 'base64'.")
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Writes `text` to `path` through a temporary file, so `path` is never half-written."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".vocabulary-", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="ascii") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def as_vocabulary(vocabulary: Any, dtype: str) -> Vocabulary:
+    """Accepts a `Vocabulary`, a path, or an array-like of tokens."""
+    if isinstance(vocabulary, Vocabulary):
+        if vocabulary.dtype != dtype:
+            raise KeyDtypeError(
+                f"The vocabulary has dtype {vocabulary.dtype!r} but the layer uses vocabulary_dtype={dtype!r}."
+            )
+        return vocabulary
+    if isinstance(vocabulary, (str, os.PathLike)):
+        return Vocabulary.load(vocabulary, dtype=dtype)
+    if hasattr(vocabulary, "numpy"):  # tf.Tensor, without importing TensorFlow here.
+        vocabulary = vocabulary.numpy()
+    if isinstance(vocabulary, np.ndarray):
+        if vocabulary.ndim != 1:
+            raise ConfigurationError(
+                f"`vocabulary` must be one-dimensional. Received an array of shape {vocabulary.shape}."
+            )
+        vocabulary = vocabulary.tolist()
+    if isinstance(vocabulary, (bytes, dict)) or not isinstance(vocabulary, Iterable):
+        raise ConfigurationError(
+            "`vocabulary` must be a list or array of tokens, a `Vocabulary`, or the path of a vocabulary "
+            f"file. Received: vocabulary of type {type(vocabulary).__name__}."
+        )
+    return Vocabulary(vocabulary, dtype=dtype)
