@@ -1,0 +1,445 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import AWKWARD_TOKENS
+from keras_vocabsafe import (
+    ConfigurationError,
+    DuplicateTokenError,
+    KeyDtypeError,
+    NotAdaptedError,
+    ReservedTokenError,
+    UnknownIdError,
+    VocabEmbedding,
+    Vocabulary,
+    VocabularyChangeError,
+    VocabularyError,
+)
+
+CORPUS = [
+    ["the", "cat", "sat", "on", "the", "mat"],
+    ["the", "dog", "sat"],
+    ["a", "cat", "and", "a", "dog"],
+]
+# Counted by hand: the=3; cat=2, dog=2, sat=2, a=2; and=1, mat=1, on=1.
+CORPUS_ORDER = ["the", "a", "cat", "dog", "sat", "and", "mat", "on"]
+
+
+def padded(rows, pad=""):
+    width = max(len(r) for r in rows)
+    return np.array([r + [pad] * (width - len(r)) for r in rows], dtype=object)
+
+
+# Vocabulary and ids ----------------------------------------------------------
+
+
+def test_adapt_orders_by_count_then_token():
+    layer = VocabEmbedding(4)
+    layer.adapt(tf.ragged.constant(CORPUS))
+    assert layer.get_vocabulary() == ["[UNK]", *CORPUS_ORDER]
+
+
+def test_ids_follow_the_keras_layout_with_mask_then_oov():
+    layer = VocabEmbedding(4, vocabulary=["x", "y"], mask_token="", num_oov_indices=2)
+    assert layer.get_vocabulary() == ["", "[UNK]", "[UNK]", "x", "y"]
+    assert layer.vocabulary_size() == 5
+    assert layer.token_to_id("") == 0
+    assert layer.token_to_id("x") == 3
+
+
+def test_ids_match_string_lookup():
+    vocabulary = ["the", "cat", "sat"]
+    ours = VocabEmbedding(4, vocabulary=vocabulary, mask_token="", num_oov_indices=3)
+    theirs = keras.layers.StringLookup(vocabulary=vocabulary, mask_token="", num_oov_indices=3)
+    keys = tf.constant([["the", "dog", "", "sat", "zebra", "[UNK]", "cat"]])
+    np.testing.assert_array_equal(ours.token_to_id(keys), theirs(keys).numpy())
+
+
+def test_embedding_rows_equal_vocabulary_size():
+    layer = VocabEmbedding(7, mask_token="", num_oov_indices=3)
+    layer.adapt(CORPUS[0])
+    layer.build()
+    assert tuple(layer.embeddings.shape) == (1 + 3 + 5, 7)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(padded(CORPUS), id="numpy"),
+        pytest.param(padded(CORPUS).tolist(), id="nested-list"),
+        pytest.param(tf.constant(padded(CORPUS).tolist()), id="tensor"),
+        pytest.param(tf.ragged.constant(CORPUS), id="ragged"),
+        pytest.param(tf.data.Dataset.from_tensor_slices(padded(CORPUS).tolist()).batch(2), id="dataset"),
+        pytest.param(tf.data.Dataset.from_tensor_slices(tf.ragged.constant(CORPUS)), id="ragged-dataset"),
+        pytest.param(iter([CORPUS[0], CORPUS[1], CORPUS[2]]), id="iterator"),
+    ],
+)
+def test_adapt_gives_the_same_vocabulary_from_every_input_form(data):
+    layer = VocabEmbedding(4, mask_token="")
+    layer.adapt(data)
+    assert layer.get_vocabulary(include_special_tokens=False) == CORPUS_ORDER
+
+
+def test_adapt_is_independent_of_data_order():
+    rng = np.random.default_rng(0)
+    tokens = np.array([f"w{int(i)}" for i in rng.zipf(1.3, 20_000) % 500], dtype=object)
+    first, second = VocabEmbedding(4), VocabEmbedding(4)
+    first.adapt(tokens)
+    second.adapt(tf.data.Dataset.from_tensor_slices(rng.permutation(tokens)).batch(777))
+    assert first.get_vocabulary() == second.get_vocabulary()
+
+
+def test_adapt_counts_across_many_batches():
+    # Every batch repeats the same tokens, so the lazy merge must add counts up.
+    batches = [["rare"] * (i == 0) + ["common"] * 3 + [f"t{i}"] for i in range(300)]
+    layer = VocabEmbedding(4, min_frequency=2)
+    layer.adapt(iter(batches))
+    assert layer.get_vocabulary(include_special_tokens=False) == ["common"]
+
+
+def test_adapt_respects_max_tokens_including_special_slots():
+    layer = VocabEmbedding(4, max_tokens=4, mask_token="")
+    layer.adapt(tf.ragged.constant(CORPUS))
+    assert layer.get_vocabulary() == ["", "[UNK]", "the", "a"]
+
+
+def test_adapt_respects_min_frequency():
+    layer = VocabEmbedding(4, min_frequency=2)
+    layer.adapt(tf.ragged.constant(CORPUS))
+    assert layer.get_vocabulary(include_special_tokens=False) == CORPUS_ORDER[:5]
+
+
+def test_adapt_skips_mask_and_oov_tokens_in_data():
+    layer = VocabEmbedding(4, mask_token="<pad>")
+    layer.adapt([["a", "<pad>", "[UNK]", "<pad>"]])
+    assert layer.get_vocabulary() == ["<pad>", "[UNK]", "a"]
+
+
+def test_adapt_keeps_awkward_tokens_byte_for_byte():
+    layer = VocabEmbedding(4)
+    layer.adapt(tf.constant([t.encode() if isinstance(t, str) else t for t in AWKWARD_TOKENS]))
+    expected = {t.encode() if isinstance(t, str) else t for t in AWKWARD_TOKENS}
+    assert set(layer.vocabulary.tokens) == expected
+
+
+def test_adapt_with_steps_reads_only_that_many_batches():
+    layer = VocabEmbedding(4)
+    layer.adapt(tf.data.Dataset.from_tensor_slices(["a", "b", "c", "d"]).batch(1), steps=2)
+    assert set(layer.get_vocabulary(include_special_tokens=False)) == {"a", "b"}
+
+
+def test_adapt_on_nothing_but_special_tokens_is_an_error():
+    layer = VocabEmbedding(4, mask_token="")
+    with pytest.raises(VocabularyError, match="found no tokens"):
+        layer.adapt([["", "[UNK]"]])
+
+
+def test_adapt_on_a_dataset_of_pairs_says_how_to_fix_it():
+    dataset = tf.data.Dataset.from_tensor_slices((["a", "b"], [0, 1])).batch(2)
+    with pytest.raises(ConfigurationError, match=r"dataset.map\(lambda x, y: x\)"):
+        VocabEmbedding(4).adapt(dataset)
+
+
+def test_adapt_on_a_single_string_is_rejected():
+    with pytest.raises(KeyDtypeError, match="not a single str"):
+        VocabEmbedding(4).adapt("the cat")
+
+
+def test_integer_keys():
+    layer = VocabEmbedding(3, vocabulary_dtype="int64", mask_token=0)
+    layer.adapt(np.array([[5, 5, 9, 0], [9, 5, 7, 0]], dtype=np.int32))
+    assert layer.get_vocabulary() == [0, -1, 5, 9, 7]
+    ids = layer.token_to_id(np.array([7, 123, 0, 5], dtype=np.int32))
+    np.testing.assert_array_equal(ids, [4, 1, 0, 2])
+
+
+def test_integer_oov_hashing_spreads_unknown_ids():
+    layer = VocabEmbedding(3, vocabulary=[1, 2], vocabulary_dtype="int64", num_oov_indices=4)
+    ids = layer.token_to_id(np.arange(1000, 1400))
+    assert set(ids.tolist()) == {0, 1, 2, 3}
+
+
+def test_string_oov_hashing_matches_string_lookup():
+    ours = VocabEmbedding(3, vocabulary=["a"], num_oov_indices=5)
+    theirs = keras.layers.StringLookup(vocabulary=["a"], num_oov_indices=5)
+    keys = tf.constant([f"unknown-{i}" for i in range(200)])
+    np.testing.assert_array_equal(ours.token_to_id(keys), theirs(keys).numpy())
+
+
+def test_vocabulary_from_text_file(tmp_path):
+    path = tmp_path / "vocabulary.txt"
+    path.write_text("the\ncat\n")
+    assert VocabEmbedding(4, vocabulary=str(path)).get_vocabulary() == ["[UNK]", "the", "cat"]
+
+
+def test_vocabulary_from_numpy_and_tensor_and_vocabulary_object():
+    expected = ["[UNK]", "the", "cat"]
+    assert VocabEmbedding(4, vocabulary=np.array(["the", "cat"])).get_vocabulary() == expected
+    assert VocabEmbedding(4, vocabulary=tf.constant(["the", "cat"])).get_vocabulary() == expected
+    assert VocabEmbedding(4, vocabulary=Vocabulary(["the", "cat"])).get_vocabulary() == expected
+
+
+# Calls -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def layer():
+    layer = VocabEmbedding(5, vocabulary=CORPUS_ORDER, mask_token="", embeddings_initializer="glorot_uniform")
+    layer.build()
+    return layer
+
+
+def rows(layer, tokens):
+    """The expected vectors, by indexing the matrix with ids from the vocabulary list."""
+    vocabulary = layer.get_vocabulary()
+    ids = [vocabulary.index(t) if t in vocabulary else 1 for t in tokens]
+    return layer.embeddings.numpy()[ids]
+
+
+@pytest.mark.parametrize(
+    "inputs, shape",
+    [
+        ("cat", (5,)),
+        (["cat", "zebra"], (2, 5)),
+        ([["cat", "dog", ""]], (1, 3, 5)),
+        (np.array([[["the"]], [["mat"]]]), (2, 1, 1, 5)),
+    ],
+)
+def test_call_on_any_rank_appends_output_dim(layer, inputs, shape):
+    outputs = layer(inputs)
+    assert tuple(outputs.shape) == shape
+    flat = np.array(inputs, dtype=object).reshape(-1).tolist()
+    np.testing.assert_array_equal(outputs.numpy().reshape(-1, 5), rows(layer, flat))
+
+
+def test_ragged_input_gives_ragged_output(layer):
+    outputs = layer(tf.ragged.constant([["cat"], ["dog", "zebra", "the"]]))
+    assert isinstance(outputs, tf.RaggedTensor)
+    assert outputs.row_lengths().numpy().tolist() == [1, 3]
+    np.testing.assert_array_equal(outputs.flat_values.numpy(), rows(layer, ["cat", "dog", "zebra", "the"]))
+
+
+def test_unknown_tokens_share_the_oov_row(layer):
+    vectors = layer.get_vectors(["zebra", "giraffe", "[UNK]"])
+    np.testing.assert_array_equal(vectors, np.repeat(layer.embeddings.numpy()[1:2], 3, axis=0))
+
+
+def test_mask_is_false_at_mask_token(layer):
+    mask = layer.compute_mask(tf.constant([["cat", "", "dog", ""]]))
+    np.testing.assert_array_equal(mask.numpy(), [[True, False, True, False]])
+
+
+def test_no_mask_without_mask_token():
+    layer = VocabEmbedding(5, vocabulary=["a"])
+    assert layer.compute_mask(tf.constant(["a", ""])) is None
+
+
+def test_eager_call_attaches_the_mask(layer):
+    outputs = layer(tf.constant([["cat", ""]]))
+    np.testing.assert_array_equal(outputs._keras_mask.numpy(), [[True, False]])
+
+
+def test_mask_reaches_pooling_in_a_model(layer):
+    inputs = keras.Input(shape=(None,), dtype="string")
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling1D()(layer(inputs)))
+    pooled = model(tf.constant([["cat", "dog", "", ""]])).numpy()
+    np.testing.assert_allclose(pooled[0], rows(layer, ["cat", "dog"]).mean(axis=0), rtol=1e-6)
+
+
+def test_mask_reaches_an_rnn_in_a_model(layer):
+    inputs = keras.Input(shape=(None,), dtype="string")
+    model = keras.Model(inputs, keras.layers.SimpleRNN(3, seed=1)(layer(inputs)))
+    # A masked RNN carries its state over padding, so trailing padding changes nothing.
+    short = model(tf.constant([["cat", "dog"]])).numpy()
+    long = model(tf.constant([["cat", "dog", "", ""]])).numpy()
+    np.testing.assert_allclose(short, long, rtol=1e-6)
+
+
+def test_tf_data_map_agrees_with_direct_calls(layer):
+    keys = padded(CORPUS).tolist()
+    direct = layer(tf.constant(keys)).numpy()
+    unbatched = np.stack([x.numpy() for x in tf.data.Dataset.from_tensor_slices(keys).map(layer)])
+    batched = np.concatenate([x.numpy() for x in tf.data.Dataset.from_tensor_slices(keys).batch(2).map(layer)])
+    np.testing.assert_array_equal(unbatched, direct)
+    np.testing.assert_array_equal(batched, direct)
+
+
+def test_inside_tf_function_agrees_with_eager(layer):
+    keys = tf.constant(padded(CORPUS).tolist())
+    np.testing.assert_array_equal(tf.function(layer)(keys).numpy(), layer(keys).numpy())
+
+
+def test_training_changes_only_rows_of_seen_tokens():
+    layer = VocabEmbedding(4, vocabulary=CORPUS_ORDER, mask_token="")
+    inputs = keras.Input(shape=(None,), dtype="string")
+    outputs = keras.layers.Dense(1)(keras.layers.GlobalAveragePooling1D()(layer(inputs)))
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+    before = layer.embeddings.numpy().copy()
+    history = model.fit(tf.constant([["cat", "dog", ""]] * 8), np.ones(8), epochs=10, verbose=0)
+    after = layer.embeddings.numpy()
+    changed = np.flatnonzero(np.any(before != after, axis=1))
+    vocabulary = layer.get_vocabulary()
+    assert sorted(changed.tolist()) == sorted([vocabulary.index("cat"), vocabulary.index("dog")])
+    assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def test_mixed_precision_policy():
+    layer = VocabEmbedding(4, vocabulary=["a", "b"], dtype="mixed_float16")
+    outputs = layer(["a", "b"])
+    assert outputs.dtype == tf.float16
+    assert layer.embeddings.dtype == "float32"
+
+
+def test_regularizer_adds_a_loss():
+    layer = VocabEmbedding(4, vocabulary=["a"], embeddings_regularizer=keras.regularizers.L2(1.0))
+    layer(["a"])
+    assert len(layer.losses) == 1 and float(layer.losses[0]) > 0
+
+
+def test_constraint_is_applied_by_the_optimizer():
+    layer = VocabEmbedding(4, vocabulary=["a"], embeddings_constraint=keras.constraints.NonNeg())
+    model = keras.Sequential([keras.Input(shape=(1,), dtype="string"), layer, keras.layers.Flatten()])
+    model.compile(optimizer=keras.optimizers.SGD(10.0), loss="mse")
+    model.fit(tf.constant([["a"]]), -np.ones((1, 4)), epochs=2, verbose=0)
+    assert layer.embeddings.numpy().min() >= 0
+
+
+def test_non_trainable_layer_keeps_its_rows():
+    layer = VocabEmbedding(4, vocabulary=["a"], trainable=False)
+    model = keras.Sequential([keras.Input(shape=(1,), dtype="string"), layer, keras.layers.Flatten()])
+    model.compile(optimizer="sgd", loss="mse")
+    before = layer.embeddings.numpy().copy()
+    model.fit(tf.constant([["a"]]), np.ones((1, 4)), verbose=0)
+    np.testing.assert_array_equal(layer.embeddings.numpy(), before)
+
+
+# Introspection ---------------------------------------------------------------
+
+
+def test_token_to_id_and_back(layer):
+    ids = layer.token_to_id(["cat", "zebra", ""])
+    assert ids.tolist() == [4, 1, 0]
+    assert layer.id_to_token(ids) == ["cat", "[UNK]", ""]
+    assert layer.id_to_token(4) == "cat"
+
+
+def test_id_out_of_range_is_an_error(layer):
+    with pytest.raises(UnknownIdError, match=f"ids 0 to {layer.vocabulary_size() - 1}. Received: id 99"):
+        layer.id_to_token(99)
+
+
+def test_get_vocabulary_returns_bytes_only_for_non_utf8_tokens():
+    layer = VocabEmbedding(2, vocabulary=["ok", b"\xff"])
+    assert layer.get_vocabulary(include_special_tokens=False) == ["ok", b"\xff"]
+    assert layer.token_to_id(b"\xff") == 2
+
+
+# Errors ----------------------------------------------------------------------
+
+
+def test_call_before_adapt_says_how_to_fix_it():
+    with pytest.raises(NotAdaptedError, match=r"pass a `vocabulary` argument .* or call `adapt\(data\)`"):
+        VocabEmbedding(4)(["a"])
+
+
+def test_vocabulary_size_before_adapt_is_an_error():
+    with pytest.raises(NotAdaptedError):
+        VocabEmbedding(4).vocabulary_size()
+
+
+def test_duplicate_tokens_are_rejected():
+    with pytest.raises(DuplicateTokenError, match="'cat' twice"):
+        VocabEmbedding(4, vocabulary=["cat", "dog", "cat"])
+
+
+def test_mask_token_inside_vocabulary_is_rejected():
+    with pytest.raises(ReservedTokenError, match="mask_token '' at position 1"):
+        VocabEmbedding(4, vocabulary=["a", "", "b"], mask_token="")
+
+
+def test_oov_token_inside_vocabulary_is_rejected():
+    with pytest.raises(ReservedTokenError, match=r"oov_token '\[UNK\]' at position 0"):
+        VocabEmbedding(4, vocabulary=["[UNK]", "a"])
+
+
+def test_wrong_key_dtype_at_call():
+    layer = VocabEmbedding(4, vocabulary=["a"])
+    with pytest.raises(KeyDtypeError, match="vocabulary_dtype='string' but received keys of dtype int32"):
+        layer(tf.constant([1, 2]))
+
+
+def test_string_keys_for_integer_vocabulary():
+    layer = VocabEmbedding(4, vocabulary=[1, 2], vocabulary_dtype="int64")
+    with pytest.raises(KeyDtypeError, match="vocabulary_dtype='int64' but received keys of dtype string"):
+        layer(["1"])
+
+
+def test_float_keys_for_integer_vocabulary():
+    layer = VocabEmbedding(4, vocabulary=[1, 2], vocabulary_dtype="int64")
+    with pytest.raises(KeyDtypeError, match="dtype float32"):
+        layer(tf.constant([1.0]))
+
+
+def test_wrong_token_type_in_vocabulary():
+    with pytest.raises(KeyDtypeError):
+        VocabEmbedding(4, vocabulary=[1, 2])
+
+
+def test_sparse_input_is_rejected_with_a_fix():
+    layer = VocabEmbedding(4, vocabulary=["a"])
+    sparse = tf.sparse.from_dense(tf.constant([["a", ""]]))
+    with pytest.raises(KeyDtypeError, match="tf.sparse.to_dense"):
+        layer(sparse)
+
+
+def test_max_tokens_not_above_special_slots():
+    with pytest.raises(ConfigurationError, match=r"larger than the 3 special slots .* Received: max_tokens=3"):
+        VocabEmbedding(4, max_tokens=3, mask_token="", num_oov_indices=2)
+
+
+def test_vocabulary_larger_than_max_tokens():
+    with pytest.raises(ConfigurationError, match="exceeds max_tokens=3"):
+        VocabEmbedding(4, vocabulary=["a", "b", "c"], max_tokens=3)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"output_dim": 0}, "`output_dim` must be a positive integer. Received: output_dim=0"),
+        ({"output_dim": 2.5}, "Received: output_dim=2.5"),
+        ({"output_dim": 4, "num_oov_indices": 0}, "Received: num_oov_indices=0"),
+        ({"output_dim": 4, "min_frequency": 0}, "Received: min_frequency=0"),
+        ({"output_dim": 4, "vocabulary_dtype": "float32"}, "Received: vocabulary_dtype='float32'"),
+        ({"output_dim": 4, "mask_token": 0}, "`mask_token` must be a str"),
+        ({"output_dim": 4, "vocabulary_dtype": "int64", "oov_token": "x"}, "`oov_token` must be an int"),
+        ({"output_dim": 4, "mask_token": "[UNK]"}, "must differ"),
+    ],
+)
+def test_invalid_arguments_name_the_argument_and_value(kwargs, message):
+    with pytest.raises(ConfigurationError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        VocabEmbedding(**kwargs)
+
+
+def test_changing_the_vocabulary_of_a_built_layer_is_refused(layer):
+    before = layer.embeddings.numpy().copy()
+    with pytest.raises(VocabularyChangeError, match=r"first differ at id 2: now 'the', new 'a'"):
+        layer.set_vocabulary(["a", "the"])
+    with pytest.raises(VocabularyChangeError):
+        layer.adapt([["zebra"]])
+    assert layer.get_vocabulary(include_special_tokens=False) == CORPUS_ORDER
+    np.testing.assert_array_equal(layer.embeddings.numpy(), before)
+
+
+def test_same_vocabulary_on_a_built_layer_is_a_no_op(layer):
+    before = layer.embeddings.numpy().copy()
+    layer.set_vocabulary(CORPUS_ORDER)
+    np.testing.assert_array_equal(layer.embeddings.numpy(), before)
+
+
+def test_vocabulary_can_change_before_build():
+    layer = VocabEmbedding(4, vocabulary=["a"])
+    layer.adapt([["b", "c"]])
+    assert layer(["c"]).shape == (1, 4)
+    assert layer.vocabulary_size() == 3
