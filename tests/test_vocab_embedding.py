@@ -390,7 +390,7 @@ def test_wrong_token_type_in_vocabulary():
 def test_sparse_input_is_rejected_with_a_fix():
     layer = VocabEmbedding(4, vocabulary=["a"])
     sparse = tf.sparse.from_dense(tf.constant([["a", ""]]))
-    with pytest.raises(KeyDtypeError, match="tf.sparse.to_dense"):
+    with pytest.raises(KeyDtypeError, match=r"tf\.sparse\.to_dense"):
         layer(sparse)
 
 

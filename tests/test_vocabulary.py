@@ -143,7 +143,7 @@ def test_text_file_with_invalid_utf8_names_the_line(tmp_path):
 def test_text_file_with_non_integer_names_the_line(tmp_path):
     path = tmp_path / "ids.txt"
     path.write_text("1\ntwo\n")
-    with pytest.raises(VocabularyError, match="Line 2 .*'two'"):
+    with pytest.raises(VocabularyError, match=r"Line 2 .*'two'"):
         Vocabulary.load(path, dtype="int64")
 
 
