@@ -23,3 +23,47 @@ AWKWARD_TOKENS = [
     b"\xc3",
     "[UNK]x",
 ]
+
+
+_SERVE_SCRIPT = r"""
+import json, os, sys
+# Only TensorFlow may be imported: block Keras, keras-vocabsafe and tensorflow-text.
+for name in ("keras", "keras_vocabsafe", "tensorflow_text"):
+    sys.modules[name] = None
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import tensorflow as tf
+
+export_dir, inputs_path, dtype, outputs_path = sys.argv[1:5]
+keys = tf.io.parse_tensor(tf.io.read_file(inputs_path), getattr(tf, dtype))
+serve = tf.saved_model.load(export_dir).signatures["serving_default"]
+(input_name, input_spec), = serve.structured_input_signature[1].items()
+(output_name, output), = serve(**{input_name: keys}).items()
+tf.io.write_file(outputs_path, tf.io.serialize_tensor(output))
+print(json.dumps({"input": input_name, "input_dtype": input_spec.dtype.name, "output": output_name}))
+"""
+
+
+def serve_in_fresh_process(export_dir, keys, tmp_path):
+    """Runs `serving_default` of a SavedModel in a new process that can import TensorFlow only.
+
+    Returns the output as a NumPy array and the signature's names and input dtype.
+    """
+    import json
+    import subprocess
+    import sys
+
+    import tensorflow as tf
+
+    keys = tf.convert_to_tensor(keys)
+    inputs_path, outputs_path = tmp_path / "inputs.pb", tmp_path / "outputs.pb"
+    tf.io.write_file(str(inputs_path), tf.io.serialize_tensor(keys))
+    result = subprocess.run(
+        [sys.executable, "-c", _SERVE_SCRIPT, str(export_dir), str(inputs_path), keys.dtype.name, str(outputs_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    signature = json.loads(result.stdout.strip().splitlines()[-1])
+    output = tf.io.parse_tensor(tf.io.read_file(str(outputs_path)), tf.float32).numpy()
+    return output, signature

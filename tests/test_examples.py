@@ -1,0 +1,32 @@
+"""The examples run end to end, as the README runs them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.mark.slow
+@pytest.mark.saving
+def test_quickstart_reloads_and_serves_identical_predictions(tmp_path: Path) -> None:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONIOENCODING="utf-8")
+    completed = subprocess.run(
+        [sys.executable, str(EXAMPLES / "quickstart.py"), "--workdir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "reloaded in a new process: vocabulary identical" in completed.stdout
+    assert "reloaded in a new process: predictions identical" in completed.stdout
+    assert "served in a TensorFlow-only process: predictions identical" in completed.stdout
+    assert (tmp_path / "model.keras").is_file()
+    assert (tmp_path / "export" / "saved_model.pb").is_file()

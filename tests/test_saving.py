@@ -1,0 +1,245 @@
+"""Saving and loading: config, `.keras` files and weights files keep every token with its row."""
+
+import json
+import warnings
+
+import hypothesis.strategies as st
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import HealthCheck, assume, given, settings
+
+from conftest import AWKWARD_TOKENS
+from keras_vocabsafe import VocabEmbedding, Vocabulary, VocabularyMismatchError
+
+pytestmark = pytest.mark.saving
+
+
+def as_bytes(tokens):
+    return [t.encode() if isinstance(t, str) else t for t in tokens]
+
+
+def embedding_model(layer):
+    inputs = keras.Input(shape=(None,), dtype="string" if layer.vocabulary_dtype == "string" else "int64")
+    return keras.Model(inputs, layer(inputs))
+
+
+def text_model(layer):
+    inputs = keras.Input(shape=(None,), dtype="string")
+    hidden = keras.layers.GlobalAveragePooling1D()(layer(inputs))
+    return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(hidden))
+
+
+def trained_text_model(vocabulary=("the", "cat", "sat", "dog")):
+    layer = VocabEmbedding(8, vocabulary=list(vocabulary), mask_token="", name="words")
+    model = text_model(layer)
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    model.fit(tf.constant([["the", "cat", ""], ["dog", "sat", "zebra"]]), np.array([1.0, 0.0]), epochs=3, verbose=0)
+    return model
+
+
+PROBE = tf.constant([["the", "cat", ""], ["dog", "zebra", "sat"], ["", "", ""]])
+
+
+# Config ----------------------------------------------------------------------
+
+
+def test_config_is_json_and_rebuilds_the_same_layer():
+    layer = VocabEmbedding(
+        6, vocabulary=AWKWARD_TOKENS, mask_token="<pad>", num_oov_indices=2, max_tokens=100, min_frequency=2
+    )
+    config = json.loads(json.dumps(layer.get_config()))
+    clone = VocabEmbedding.from_config(config)
+    assert clone.vocabulary.tokens == tuple(as_bytes(AWKWARD_TOKENS))
+    assert clone.get_vocabulary() == layer.get_vocabulary()
+    for key in ("output_dim", "mask_token", "oov_token", "num_oov_indices", "max_tokens", "min_frequency"):
+        assert getattr(clone, key) == getattr(layer, key)
+
+
+def test_config_stores_vocabulary_size_and_readable_tokens():
+    config = VocabEmbedding(4, vocabulary=["a\nb", "c"], mask_token="").get_config()
+    assert config["vocabulary"] == ["a\nb", "c"]
+    assert config["vocabulary_encoding"] == "utf-8"
+    assert config["vocabulary_size"] == 4
+
+
+def test_config_of_an_unadapted_layer_round_trips():
+    clone = VocabEmbedding.from_config(VocabEmbedding(4, mask_token="").get_config())
+    assert clone.vocabulary is None
+    clone.adapt([["a"]])
+    assert clone.get_vocabulary() == ["", "[UNK]", "a"]
+
+
+def test_config_whose_size_disagrees_with_its_vocabulary_is_refused():
+    config = VocabEmbedding(4, vocabulary=["a", "b"]).get_config()
+    config["vocabulary_size"] = 4
+    with pytest.raises(VocabularyMismatchError, match=r"records vocabulary_size=4.*give 3"):
+        VocabEmbedding.from_config(config)
+
+
+def test_config_does_not_keep_the_vocabulary_file_path(tmp_path):
+    path = tmp_path / "vocabulary.txt"
+    path.write_text("the\ncat\n")
+    config = VocabEmbedding(4, vocabulary=str(path)).get_config()
+    assert config["vocabulary"] == ["the", "cat"]
+
+
+# .keras files -----------------------------------------------------------------
+
+
+def test_keras_file_reloads_without_the_vocabulary_source(tmp_path):
+    source = tmp_path / "vocabulary.json"
+    Vocabulary(["the", "cat", "sat", "dog"]).save(source)
+    layer = VocabEmbedding(8, vocabulary=str(source), mask_token="")
+    model = text_model(layer)
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    model.fit(tf.constant([["the", "cat", ""], ["dog", "sat", "zebra"]]), np.array([1.0, 0.0]), epochs=2, verbose=0)
+    expected = model.predict(PROBE, verbose=0)
+    model.save(tmp_path / "model.keras")
+    source.unlink()
+    del model, layer
+
+    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+    np.testing.assert_array_equal(reloaded.predict(PROBE, verbose=0), expected)
+
+
+def test_keras_file_keeps_awkward_tokens_with_their_rows(tmp_path):
+    layer = VocabEmbedding(4, vocabulary=AWKWARD_TOKENS, embeddings_initializer="glorot_uniform")
+    model = embedding_model(layer)
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras").layers[1]
+    assert reloaded.vocabulary.tokens == tuple(as_bytes(AWKWARD_TOKENS))
+    keys = tf.constant(as_bytes(AWKWARD_TOKENS))
+    np.testing.assert_array_equal(reloaded.get_vectors(keys), layer.get_vectors(keys))
+    assert reloaded.token_to_id(keys).tolist() == list(range(1, len(AWKWARD_TOKENS) + 1))
+
+
+def test_keras_file_with_integer_keys(tmp_path):
+    layer = VocabEmbedding(3, vocabulary=[42, 7, 2**40], vocabulary_dtype="int64", mask_token=0)
+    model = embedding_model(layer)
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+    keys = np.array([[2**40, 0, 5, 42]])
+    np.testing.assert_array_equal(reloaded.predict(keys, verbose=0), model.predict(keys, verbose=0))
+    assert reloaded.layers[1].get_vocabulary() == [0, -1, 42, 7, 2**40]
+
+
+def test_keras_file_keeps_the_mask(tmp_path):
+    model = trained_text_model()
+    model.save(tmp_path / "model.keras")
+    layer = keras.saving.load_model(tmp_path / "model.keras").get_layer("words")
+    np.testing.assert_array_equal(layer.compute_mask(PROBE).numpy(), PROBE.numpy() != b"")
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(tokens=st.lists(st.binary(max_size=10), unique=True, min_size=1, max_size=12))
+def test_any_byte_tokens_round_trip_through_keras_files_and_weights_files(tmp_path, tokens):
+    assume(b"\x00oov" not in tokens)
+    layer = VocabEmbedding(3, vocabulary=tokens, oov_token="\x00oov", embeddings_initializer="glorot_uniform")
+    model = embedding_model(layer)
+    keys = tf.constant(tokens)
+    expected = layer.get_vectors(keys)
+
+    model.save(tmp_path / "model.keras", overwrite=True)
+    reloaded = keras.saving.load_model(tmp_path / "model.keras").layers[1]
+    assert reloaded.vocabulary.tokens == tuple(tokens)
+    np.testing.assert_array_equal(reloaded.get_vectors(keys), expected)
+
+    model.save_weights(tmp_path / "model.weights.h5", overwrite=True)
+    fresh = embedding_model(VocabEmbedding(3, vocabulary=tokens, oov_token="\x00oov"))
+    fresh.load_weights(tmp_path / "model.weights.h5")
+    np.testing.assert_array_equal(fresh.layers[1].get_vectors(keys), expected)
+
+
+# Weights files ------------------------------------------------------------------
+
+
+def test_weights_file_loads_into_a_layer_with_the_same_vocabulary(tmp_path):
+    model = trained_text_model()
+    model.save_weights(tmp_path / "model.weights.h5")
+    fresh = keras.Model.from_config(model.get_config())
+    fresh.load_weights(tmp_path / "model.weights.h5")
+    np.testing.assert_array_equal(fresh.predict(PROBE, verbose=0), model.predict(PROBE, verbose=0))
+
+
+def test_weights_file_refuses_a_vocabulary_in_another_order(tmp_path):
+    model = trained_text_model(["the", "cat", "sat", "dog"])
+    model.save_weights(tmp_path / "model.weights.h5")
+    other = trained_text_model(["cat", "the", "sat", "dog"])
+    before = other.get_layer("words").embeddings.numpy().copy()
+    with pytest.raises(ValueError) as raised:
+        other.load_weights(tmp_path / "model.weights.h5")
+    message = str(raised.value)
+    assert "VocabEmbedding 'words'" in message
+    assert "the saved weights have 6 rows, this layer has 6" in message
+    assert "first differ at id 2: saved 'the', here 'cat'" in message
+    np.testing.assert_array_equal(other.get_layer("words").embeddings.numpy(), before)
+
+
+def test_weights_file_refuses_a_vocabulary_of_another_size(tmp_path):
+    model = trained_text_model(["the", "cat", "sat", "dog"])
+    model.save_weights(tmp_path / "model.weights.h5")
+    other = trained_text_model(["the", "cat", "sat", "dog", "mat"])
+    with pytest.raises(ValueError, match=r"saved weights have 6 rows, this layer has 7; the first 6 ids agree"):
+        other.load_weights(tmp_path / "model.weights.h5")
+
+
+def test_weights_file_refuses_other_special_tokens(tmp_path):
+    layer = VocabEmbedding(4, vocabulary=["a", "b"], mask_token="", name="words")
+    embedding_model(layer).save_weights(tmp_path / "model.weights.h5")
+    other = embedding_model(VocabEmbedding(4, vocabulary=["a", "b"], num_oov_indices=2, name="words"))
+    with pytest.raises(ValueError, match="saved weights have 4 rows, this layer has 4; they first differ at id 0"):
+        other.load_weights(tmp_path / "model.weights.h5")
+
+
+def test_weights_of_a_plain_embedding_are_refused(tmp_path):
+    inputs = keras.Input(shape=(None,), dtype="int32")
+    keras.Model(inputs, keras.layers.Embedding(4, 3, name="words")(inputs)).save_weights(tmp_path / "plain.weights.h5")
+    ours = embedding_model(VocabEmbedding(3, vocabulary=["a", "b", "c"], name="words"))
+    with pytest.raises(ValueError, match="carry no vocabulary"):
+        ours.load_weights(tmp_path / "plain.weights.h5")
+
+
+def test_skip_mismatch_warns_and_leaves_rows_alone(tmp_path):
+    trained_text_model(["the", "cat", "sat", "dog"]).save_weights(tmp_path / "model.weights.h5")
+    other = trained_text_model(["cat", "the", "sat", "dog"])
+    before = other.get_layer("words").embeddings.numpy().copy()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        other.load_weights(tmp_path / "model.weights.h5", skip_mismatch=True)
+    assert any("different vocabulary" in str(w.message) for w in caught)
+    np.testing.assert_array_equal(other.get_layer("words").embeddings.numpy(), before)
+
+
+def test_load_own_variables_raises_the_typed_error():
+    source = VocabEmbedding(2, vocabulary=["a", "b"])
+    source.build()
+    store = {}
+    source.save_own_variables(store)
+    target = VocabEmbedding(2, vocabulary=["b", "a"], name="target")
+    target.build()
+    with pytest.raises(
+        VocabularyMismatchError, match=r"VocabEmbedding 'target'.*first differ at id 1: saved 'a', here 'b'"
+    ):
+        target.load_own_variables(store)
+
+
+def test_integer_weights_refuse_a_string_layer():
+    source = VocabEmbedding(2, vocabulary=[1, 2], vocabulary_dtype="int64")
+    source.build()
+    store = {}
+    source.save_own_variables(store)
+    with pytest.raises(VocabularyMismatchError, match="integer vocabulary"):
+        VocabEmbedding(2, vocabulary=["a", "b"]).load_own_variables(store)
+
+
+def test_embedding_of_another_width_is_refused():
+    source = VocabEmbedding(2, vocabulary=["a"])
+    source.build()
+    store = {}
+    source.save_own_variables(store)
+    with pytest.raises(VocabularyMismatchError, match=r"shape \(2, 2\) into its \(2, 5\) matrix"):
+        VocabEmbedding(5, vocabulary=["a"]).load_own_variables(store)
