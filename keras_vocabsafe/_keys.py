@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import tensorflow as tf
 
 from keras_vocabsafe.errors import KeyDtypeError
@@ -43,9 +42,6 @@ def to_keys(data: Any, vocabulary_dtype: str, *, owner: str) -> tf.Tensor | tf.R
 
 
 def _convert(data: Any, owner: str) -> tf.Tensor | tf.RaggedTensor:
-    if isinstance(data, np.ndarray) and data.dtype.kind in "US":
-        # Encode in Python, so str and bytes elements keep every byte.
-        return tf.constant(data.astype(object))
     try:
         return tf.convert_to_tensor(data)
     except (ValueError, TypeError) as dense_error:
