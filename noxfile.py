@@ -23,7 +23,7 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    session.install("-q", "ruff>=0.6")
+    session.install("-q", "ruff==0.17.*")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 

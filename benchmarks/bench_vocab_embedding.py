@@ -1,0 +1,528 @@
+"""Benchmark ``keras_vocabsafe.VocabEmbedding`` against Keras' own layers.
+
+What it measures, side by side in one process, with interleaved repetitions
+(baseline and ours alternate, and the order flips every repetition):
+
+1. Forward throughput (tokens/s) of ``VocabEmbedding`` vs a hand-wired
+   ``keras.layers.StringLookup`` + ``keras.layers.Embedding`` pair given the
+   same vocabulary (50,000 tokens) and ``output_dim=64``, on one 4096 x 64
+   string batch of Zipf-distributed tokens with about 2% out-of-vocabulary
+   tokens. Both eager layer calls and calls wrapped in ``tf.function`` (traced
+   once before timing). Before timing, the script asserts that both sides map
+   the batch to the same ids and, once the baseline's embedding matrix is
+   copied into ``VocabEmbedding.embeddings``, produce equal outputs.
+2. ``adapt`` throughput (corpus tokens/s) of ``VocabEmbedding.adapt`` vs
+   ``keras.layers.StringLookup().adapt`` on the same 5,000,000-token Zipf
+   corpus over 200,000 distinct tokens, fed the same way to both: as a 1-D
+   numpy array of ``str`` and as ``tf.data.Dataset.from_tensor_slices(...)
+   .batch(65536)``. It prints whether both vocabularies hold the same token
+   set (order may differ on count ties: StringLookup breaks them by
+   descending token, VocabEmbedding by ascending) and whether ours is in
+   count-descending, token-ascending order.
+
+The table reports medians over repetitions and the ratio ours / baseline of
+the median throughputs (higher is better for us), the target ratio, and the
+range of the per-repetition paired ratios as a noise indicator.
+
+Run from the repository root::
+
+    python benchmarks/bench_vocab_embedding.py            # full run, < ~10 min on 2 cores
+    python benchmarks/bench_vocab_embedding.py --quick    # smoke run, seconds
+    python benchmarks/bench_vocab_embedding.py --repeats 9 --output bench.md
+
+If ``keras_vocabsafe`` cannot be imported, only the baseline side runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import shlex
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SEED = 20240501
+OOV_TOKEN = "[UNK]"
+WARMUP_TOKENS = 1 << 18
+
+
+def import_vocab_embedding() -> Any | None:
+    """Return the ``VocabEmbedding`` class, or None if the package is missing."""
+    try:
+        from keras_vocabsafe import VocabEmbedding
+    except ImportError:
+        sys.path.insert(0, str(REPO_ROOT))
+        try:
+            from keras_vocabsafe import VocabEmbedding
+        except ImportError as exc:
+            print(f"! keras_vocabsafe not importable ({exc}); baseline only.")
+            return None
+    return VocabEmbedding
+
+
+# --------------------------------------------------------------------------
+# Sizes and data generation
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Workload sizes; ``QUICK`` is a scaled-down smoke configuration."""
+
+    vocab_size: int = 50_000
+    oov_pool: int = 5_000
+    batch_rows: int = 4096
+    batch_cols: int = 64
+    oov_rate: float = 0.02
+    output_dim: int = 64
+    calls_per_rep: int = 10
+    corpus_tokens: int = 5_000_000
+    corpus_distinct: int = 200_000
+    dataset_batch: int = 65_536
+    zipf_s: float = 1.0
+
+
+FULL = Sizes()
+QUICK = Sizes(
+    vocab_size=2_000,
+    oov_pool=200,
+    batch_rows=256,
+    batch_cols=16,
+    calls_per_rep=3,
+    corpus_tokens=100_000,
+    corpus_distinct=10_000,
+    dataset_batch=8_192,
+)
+
+
+def make_words(n: int, rng: np.random.Generator) -> list[str]:
+    """Return ``n`` distinct pseudo-words of 3-12 lowercase ASCII letters."""
+    letters = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
+    words: dict[str, None] = {}
+    while len(words) < n:
+        m = 2 * (n - len(words)) + 1_000
+        lengths = rng.integers(3, 13, size=m)
+        chars = letters[rng.integers(0, 26, size=(m, 12))]
+        for row, length in zip(chars, lengths, strict=True):
+            words.setdefault(row[:length].tobytes().decode("ascii"))
+            if len(words) == n:
+                break
+    return list(words)
+
+
+def zipf_ranks(n_items: int, size: int, s: float, rng: np.random.Generator) -> np.ndarray:
+    """Sample ``size`` ranks in ``[0, n_items)`` from a bounded Zipf law."""
+    weights = np.arange(1, n_items + 1, dtype=np.float64) ** -s
+    cdf = np.cumsum(weights)
+    cdf /= cdf[-1]
+    ranks = np.searchsorted(cdf, rng.random(size), side="right")
+    return np.minimum(ranks, n_items - 1)
+
+
+@dataclass
+class ForwardData:
+    vocabulary: list[str]
+    batch: tf.Tensor
+    oov_fraction: float
+
+
+def make_forward_data(sizes: Sizes) -> ForwardData:
+    """Vocabulary (in rank order) and a Zipf string batch with some OOV."""
+    rng = np.random.default_rng([SEED, 1])
+    words = make_words(sizes.vocab_size + sizes.oov_pool, rng)
+    vocab = np.asarray(words[: sizes.vocab_size])
+    oov_pool = np.asarray(words[sizes.vocab_size :])
+    n = sizes.batch_rows * sizes.batch_cols
+    tokens = vocab[zipf_ranks(sizes.vocab_size, n, sizes.zipf_s, rng)].astype(object)
+    oov_mask = rng.random(n) < sizes.oov_rate
+    tokens[oov_mask] = oov_pool[rng.integers(0, sizes.oov_pool, oov_mask.sum())]
+    batch = tf.constant(tokens.reshape(sizes.batch_rows, sizes.batch_cols))
+    return ForwardData(vocab.tolist(), batch, float(oov_mask.mean()))
+
+
+@dataclass
+class Corpus:
+    array: np.ndarray  # 1-D numpy array of str
+    tensor: tf.Tensor  # same tokens as a tf.string tensor
+    expected_vocab: list[str]  # count desc, token asc (bytes), with [UNK]
+
+
+def make_corpus(sizes: Sizes) -> Corpus:
+    """Zipf corpus and the vocabulary an ascending-tie adapt should yield."""
+    rng = np.random.default_rng([SEED, 2])
+    words = np.asarray(make_words(sizes.corpus_distinct, rng))
+    ranks = zipf_ranks(sizes.corpus_distinct, sizes.corpus_tokens, sizes.zipf_s, rng)
+    array = words[ranks]
+    counts = np.bincount(ranks, minlength=sizes.corpus_distinct)
+    present = np.flatnonzero(counts)
+    tokens = np.char.encode(words[present], "utf-8")
+    order = np.lexsort((tokens, -counts[present]))
+    expected = [OOV_TOKEN, *words[present][order].tolist()]
+    return Corpus(array, tf.constant(array), expected)
+
+
+# --------------------------------------------------------------------------
+# Timing harness
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class CaseResult:
+    name: str
+    work: float  # tokens processed per timed run
+    target: float  # ours / baseline throughput ratio to reach
+    base_s: list[float] = field(default_factory=list)
+    ours_s: list[float] = field(default_factory=list)
+
+    def throughput(self, seconds: list[float]) -> float:
+        return self.work / statistics.median(seconds)
+
+    @property
+    def ratio(self) -> float | None:
+        if not self.ours_s:
+            return None
+        return self.throughput(self.ours_s) / self.throughput(self.base_s)
+
+    @property
+    def paired(self) -> list[float]:
+        return [b / o for b, o in zip(self.base_s, self.ours_s, strict=True)]
+
+
+def interleave(
+    case: CaseResult,
+    run_base: Callable[[], float],
+    run_ours: Callable[[], float] | None,
+    repeats: int,
+) -> CaseResult:
+    """Alternate baseline and ours runs (order flips each repetition)."""
+    for i in range(repeats):
+        runs: list[tuple[list[float], Callable[[], float]]] = [(case.base_s, run_base)]
+        if run_ours is not None:
+            runs.append((case.ours_s, run_ours))
+        if i % 2:
+            runs.reverse()
+        for sink, run in runs:
+            gc.collect()
+            sink.append(run())
+    return case
+
+
+def timed_calls(fn: Callable[[tf.Tensor], Any], x: tf.Tensor, n: int) -> float:
+    """Seconds for ``n`` calls (CPU eager/tf.function results are synchronous)."""
+    start = time.perf_counter()
+    for _ in range(n):
+        out = fn(x)
+    elapsed = time.perf_counter() - start
+    del out
+    return elapsed
+
+
+# --------------------------------------------------------------------------
+# 1. Forward throughput
+# --------------------------------------------------------------------------
+
+
+def check_forward_equal(
+    ours: Any,
+    lookup: keras.layers.StringLookup,
+    emb: keras.layers.Embedding,
+    batch: tf.Tensor,
+) -> None:
+    """Assert same vocabulary, same ids and equal outputs; print the result."""
+    assert ours.vocabulary_size() == lookup.vocabulary_size(), (
+        ours.vocabulary_size(),
+        lookup.vocabulary_size(),
+    )
+    assert list(ours.get_vocabulary()) == list(lookup.get_vocabulary())
+    ours(batch)  # build
+    base_ids = lookup(batch).numpy()
+    rows = ours.vocabulary_size()
+    id_matrix = np.repeat(np.arange(rows, dtype=np.float32)[:, None], emb.output_dim, 1)
+    ours.embeddings.assign(id_matrix)
+    ours_ids = ours(batch).numpy()[..., 0].astype(np.int64)
+    same_ids = np.array_equal(ours_ids, base_ids)
+    print(f"  ids equal to lookup(batch): {same_ids}")
+    assert same_ids, "VocabEmbedding ids differ from StringLookup ids"
+    ours.embeddings.assign(emb.embeddings)
+    base_out = emb(lookup(batch)).numpy()
+    ours_out = ours(batch).numpy()
+    same_out = base_out.shape == ours_out.shape and np.array_equal(base_out, ours_out)
+    print(f"  outputs equal (shape {ours_out.shape}, {ours_out.dtype}): {same_out}")
+    assert same_out, "VocabEmbedding output differs from StringLookup+Embedding"
+
+
+def bench_forward(data: ForwardData, sizes: Sizes, vocab_embedding: Any | None, repeats: int) -> list[CaseResult]:
+    lookup = keras.layers.StringLookup(vocabulary=data.vocabulary)
+    emb = keras.layers.Embedding(input_dim=lookup.vocabulary_size(), output_dim=sizes.output_dim)
+
+    def baseline(x: tf.Tensor) -> tf.Tensor:
+        return emb(lookup(x))
+
+    baseline(data.batch)  # build
+    ours = None
+    if vocab_embedding is not None:
+        ours = vocab_embedding(output_dim=sizes.output_dim, vocabulary=data.vocabulary)
+        print("forward: correctness")
+        check_forward_equal(ours, lookup, emb, data.batch)
+
+    modes: list[tuple[str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = [
+        ("eager", lambda f: f),
+        ("tf.function", tf.function),
+    ]
+    n = sizes.calls_per_rep
+    work = float(sizes.batch_rows * sizes.batch_cols * n)
+    results = []
+    for mode, wrap in modes:
+        base_fn = wrap(baseline)
+        ours_fn = wrap(ours.__call__) if ours is not None else None
+        warm = [base_fn] + ([ours_fn] if ours_fn is not None else [])
+        outs = [f(data.batch) for f in warm for _ in range(2)]  # trace + warm
+        if len(outs) == 4:
+            equal = np.array_equal(outs[0].numpy(), outs[2].numpy())
+            print(f"  {mode}: outputs equal: {equal}")
+            assert equal
+        del outs
+        case = CaseResult(f"forward {mode} ({mode_shape(sizes)})", work, 1.0)
+        interleave(
+            case,
+            partial(timed_calls, base_fn, data.batch, n),
+            partial(timed_calls, ours_fn, data.batch, n) if ours_fn is not None else None,
+            repeats,
+        )
+        print_case(case)
+        results.append(case)
+    return results
+
+
+def mode_shape(sizes: Sizes) -> str:
+    return f"{sizes.batch_rows}x{sizes.batch_cols}, V={sizes.vocab_size:,}"
+
+
+# --------------------------------------------------------------------------
+# 2. Adapt throughput
+# --------------------------------------------------------------------------
+
+
+def timed_adapt(make_layer: Callable[[], Any], data: Any, keep: list[Any]) -> float:
+    """Seconds for ``make_layer().adapt(data)``; the layer goes into ``keep``."""
+    layer = make_layer()
+    gc.collect()
+    start = time.perf_counter()
+    layer.adapt(data)
+    elapsed = time.perf_counter() - start
+    keep[:] = [layer]
+    return elapsed
+
+
+def check_adapt(base: Any, ours: Any, expected: list[str], label: str) -> bool:
+    base_vocab = list(base.get_vocabulary())
+    ours_vocab = list(ours.get_vocabulary())
+    same_set = set(base_vocab) == set(ours_vocab) and len(base_vocab) == len(ours_vocab)
+    ordered = ours_vocab == expected
+    size_ok = ours.vocabulary_size() == len(ours_vocab)
+    print(
+        f"  {label}: same token set as StringLookup: {same_set} "
+        f"({len(ours_vocab):,} vs {len(base_vocab):,} entries); "
+        f"count-desc/token-asc order: {ordered}; "
+        f"vocabulary_size()==len(get_vocabulary()): {size_ok}"
+    )
+    return same_set and ordered and size_ok
+
+
+def bench_adapt(
+    corpus: Corpus, sizes: Sizes, vocab_embedding: Any | None, repeats: int
+) -> tuple[list[CaseResult], bool]:
+    dataset = tf.data.Dataset.from_tensor_slices(corpus.tensor).batch(sizes.dataset_batch)
+    # Warm-up (untimed) on a slice big enough to hit the large-input code paths.
+    warm_tokens = min(sizes.corpus_tokens, WARMUP_TOKENS)
+    warm_dataset = tf.data.Dataset.from_tensor_slices(corpus.tensor[:warm_tokens]).batch(sizes.dataset_batch)
+    forms: list[tuple[str, Any, Any]] = [
+        ("numpy str 1-D", corpus.array, corpus.array[:warm_tokens]),
+        (f"tf.data batch({sizes.dataset_batch})", dataset, warm_dataset),
+    ]
+
+    def make_base() -> Any:
+        return keras.layers.StringLookup()
+
+    def make_ours() -> Any:
+        return vocab_embedding(output_dim=sizes.output_dim)
+
+    all_ok = True
+    results = []
+    for label, data, warm_data in forms:
+        base_keep: list[Any] = []
+        ours_keep: list[Any] = []
+        timed_adapt(make_base, warm_data, base_keep)  # warm-up, untimed
+        if vocab_embedding is not None:
+            timed_adapt(make_ours, warm_data, ours_keep)
+        name = f"adapt {label} ({sizes.corpus_tokens:,} tok)"
+        case = CaseResult(name, float(sizes.corpus_tokens), 1.5)
+        interleave(
+            case,
+            partial(timed_adapt, make_base, data, base_keep),
+            partial(timed_adapt, make_ours, data, ours_keep) if vocab_embedding is not None else None,
+            repeats,
+        )
+        print_case(case)
+        if vocab_embedding is not None:
+            all_ok &= check_adapt(base_keep[0], ours_keep[0], corpus.expected_vocab, label)
+        results.append(case)
+    return results, all_ok
+
+
+# --------------------------------------------------------------------------
+# Reporting
+# --------------------------------------------------------------------------
+
+
+def fmt_rate(tokens_per_s: float) -> str:
+    return f"{tokens_per_s / 1e6:.2f} M tok/s"
+
+
+def print_case(case: CaseResult) -> None:
+    base = case.throughput(case.base_s)
+    line = f"  {case.name}: baseline {fmt_rate(base)}"
+    if case.ours_s:
+        ours = case.throughput(case.ours_s)
+        line += f", ours {fmt_rate(ours)}, ratio {case.ratio:.2f}x"
+    print(line, flush=True)
+
+
+def markdown_table(cases: list[CaseResult]) -> str:
+    lines = [
+        ("| case | baseline median | ours median | ratio | target | pass/fail | paired ratios (min-max) |"),
+        "|---|---:|---:|---:|---:|:---:|---:|",
+    ]
+    for c in cases:
+        base = fmt_rate(c.throughput(c.base_s))
+        if c.ratio is None:
+            ours, ratio, verdict, spread = "n/a", "n/a", "n/a", "n/a"
+        else:
+            ours = fmt_rate(c.throughput(c.ours_s))
+            ratio = f"{c.ratio:.2f}x"
+            verdict = "PASS" if c.ratio >= c.target else "FAIL"
+            spread = f"{min(c.paired):.2f}-{max(c.paired):.2f}"
+        lines.append(f"| {c.name} | {base} | {ours} | {ratio} | >= {c.target:.1f}x | {verdict} | {spread} |")
+    return "\n".join(lines)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info(package: Any | None) -> list[str]:
+    try:
+        nproc = len(os.sched_getaffinity(0))
+    except AttributeError:
+        nproc = os.cpu_count() or 0
+    pkg = "not importable"
+    if package is not None:
+        module = sys.modules.get("keras_vocabsafe")
+        version = getattr(module, "__version__", "unknown")
+        pkg = f"{version} ({Path(getattr(module, '__file__', '?')).parent})"
+    return [
+        f"- platform: {platform.platform()}",
+        f"- cpu: {cpu_model()}",
+        f"- nproc: {nproc}",
+        f"- python: {platform.python_version()}",
+        f"- tensorflow: {tf.__version__}",
+        f"- keras: {keras.__version__} (backend {keras.backend.backend()})",
+        f"- keras_vocabsafe: {pkg}",
+    ]
+
+
+def report(cases: list[CaseResult], package: Any | None, command: str, notes: list[str]) -> str:
+    parts = [
+        "## VocabEmbedding benchmark",
+        "",
+        (
+            "Throughput medians over interleaved repetitions; ratio = ours / baseline "
+            "(higher is better). Baseline: StringLookup+Embedding (forward), "
+            "StringLookup().adapt (adapt)."
+        ),
+        "",
+        markdown_table(cases),
+        "",
+        *notes,
+        "",
+        "### Machine",
+        *machine_info(package),
+        "",
+        "### Command",
+        f"`{command}`",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, smoke run in seconds")
+    parser.add_argument("--repeats", type=int, default=None, help="interleaved repetitions per case")
+    parser.add_argument("--output", type=Path, default=None, help="write the markdown report here")
+    parser.add_argument("--skip-adapt", action="store_true", help="only run the forward cases")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    command = shlex.join([Path(sys.executable).name, *sys.argv])
+    sizes = QUICK if args.quick else FULL
+    repeats = args.repeats or (3 if args.quick else 7)
+    vocab_embedding = import_vocab_embedding()
+    t_start = time.perf_counter()
+
+    fwd = make_forward_data(sizes)
+    print(
+        f"forward data: vocab {sizes.vocab_size:,}, batch {tuple(fwd.batch.shape)}, OOV fraction {fwd.oov_fraction:.4f}"
+    )
+    cases = bench_forward(fwd, sizes, vocab_embedding, repeats)
+    notes = [f"- forward: OOV fraction of the batch {fwd.oov_fraction:.4f}"]
+    if vocab_embedding is not None:
+        notes.append("- forward: ids and outputs equal to the baseline: True")
+
+    if not args.skip_adapt:
+        corpus = make_corpus(sizes)
+        print(f"adapt corpus: {sizes.corpus_tokens:,} tokens, {len(corpus.expected_vocab) - 1:,} distinct")
+        adapt_cases, vocab_ok = bench_adapt(corpus, sizes, vocab_embedding, repeats)
+        cases += adapt_cases
+        notes.append(
+            f"- adapt: {len(corpus.expected_vocab) - 1:,} distinct tokens seen; "
+            "same token set as StringLookup and count-desc/token-asc order: "
+            + (str(vocab_ok) if vocab_embedding is not None else "n/a")
+        )
+    notes.append(
+        f"- repeats: {repeats}; forward calls per repeat: {sizes.calls_per_rep}; "
+        f"wall time {time.perf_counter() - t_start:.0f} s"
+    )
+
+    text = report(cases, vocab_embedding, command, notes)
+    print()
+    print(text)
+    if args.output is not None:
+        args.output.write_text(text)
+        print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
