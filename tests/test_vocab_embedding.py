@@ -443,3 +443,18 @@ def test_vocabulary_can_change_before_build():
     layer.adapt([["b", "c"]])
     assert layer(["c"]).shape == (1, 4)
     assert layer.vocabulary_size() == 3
+
+
+def test_sequential_without_input_gets_a_hint():
+    layer = VocabEmbedding(4, vocabulary=["a", "b"])
+    model = keras.Sequential([layer, keras.layers.GlobalAveragePooling1D()])
+    with pytest.raises(KeyDtypeError, match=r"start the model with `keras\.Input\(shape=\(None,\), dtype='string'\)`"):
+        model.predict(tf.constant([["a", "b"]]), verbose=0)
+
+
+def test_sequential_with_string_input_trains():
+    layer = VocabEmbedding(4, vocabulary=["a", "b"])
+    model = keras.Sequential([keras.Input(shape=(None,), dtype="string"), layer, keras.layers.GlobalAveragePooling1D()])
+    model.compile(optimizer="sgd", loss="mse")
+    history = model.fit(tf.constant([["a", "b"]] * 4), np.ones((4, 4)), epochs=5, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
