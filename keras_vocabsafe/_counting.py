@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from keras_vocabsafe._keys import to_keys
 from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError
+from keras_vocabsafe.vocabulary import canonical_token
 
 _SHARD_MIN_SIZE = 1 << 16
 _NUM_SHARDS = max(1, min(8, os.cpu_count() or 1))
@@ -65,12 +66,23 @@ class TokenCounter:
 
     def update(self, batch: Any) -> None:
         """Counts one batch: an array, list, tensor or ragged tensor of keys."""
+        if isinstance(batch, np.ndarray) and batch.dtype.kind in "US" and self._vocabulary_dtype == "string":
+            self._update_from_numpy_strings(batch)
+            return
         flat = _flat_values(to_keys(batch, self._vocabulary_dtype, owner=self._owner))
         if flat.shape[0] is not None and flat.shape[0] < _SHARD_MIN_SIZE:
             tokens, _, counts = tf.unique_with_counts(flat, out_idx=tf.int64)
         else:
             tokens, counts = _unique_counts_graph[self._tf_dtype](flat)
         self._add(tokens, counts)
+
+    def _update_from_numpy_strings(self, array: np.ndarray) -> None:
+        # NumPy counts its fixed-width strings without first copying each one into a
+        # tf.string tensor, which costs as much as the counting itself.
+        tokens, counts = np.unique(array.reshape(-1), return_counts=True)
+        if array.dtype.kind == "U":
+            tokens = [canonical_token(token, "string") for token in tokens.tolist()]
+        self._add(tf.constant(tokens, dtype=tf.string), tf.constant(counts, dtype=tf.int64))
 
     def update_from_dataset(self, dataset: tf.data.Dataset, steps: int | None) -> None:
         """Counts every element of a dataset of keys, on tf.data's parallel threads."""

@@ -121,10 +121,18 @@ class Vocabulary(Sequence):
 
     def __init__(self, tokens: Iterable[Any], dtype: str = "string") -> None:
         self._dtype = standardize_dtype(dtype)
-        self._tokens: tuple[Token, ...] = tuple(canonical_token(t, self._dtype) for t in tokens)
-        self._index: dict[Token, int] = {}
+        canonical_type = bytes if self._dtype == "string" else int
+        self._tokens: tuple[Token, ...] = tuple(
+            t if type(t) is canonical_type else canonical_token(t, self._dtype) for t in tokens
+        )
+        self._index: dict[Token, int] = dict(zip(self._tokens, range(len(self._tokens))))
+        if len(self._index) != len(self._tokens):
+            self._raise_duplicate()
+
+    def _raise_duplicate(self) -> None:
+        first_positions: dict[Token, int] = {}
         for position, token in enumerate(self._tokens):
-            first = self._index.setdefault(token, position)
+            first = first_positions.setdefault(token, position)
             if first != position:
                 raise DuplicateTokenError(
                     f"The vocabulary lists the token {display_token(token)} twice, at positions {first} "
@@ -213,11 +221,8 @@ class Vocabulary(Sequence):
         if len(tokens) != len(counts):
             raise VocabularyError(f"Got {len(tokens)} tokens but {len(counts)} counts; they must align.")
         if dtype == "string":
-            canonical = [canonical_token(t, dtype) for t in tokens]
-            # Sort by token first (bytes compare in C), then stably by count.
-            by_token = sorted(range(len(canonical)), key=canonical.__getitem__)
-            by_token_array = np.asarray(by_token, dtype=np.int64)
-            order = by_token_array[np.argsort(-counts[by_token_array], kind="stable")]
+            canonical = [t if type(t) is bytes else canonical_token(t, dtype) for t in tokens]
+            order = _order_by_count_then_bytes(canonical, counts)
             ordered: list[Any] = [canonical[i] for i in order]
         else:
             values = np.asarray([canonical_token(t, dtype) for t in tokens], dtype=np.int64)
@@ -318,6 +323,22 @@ class Vocabulary(Sequence):
                     "but vocabulary_dtype='int64'."
                 ) from None
         return cls(values, dtype=dtype)
+
+
+_MAX_SORT_WIDTH = 256
+
+
+def _order_by_count_then_bytes(tokens: list[bytes], counts: np.ndarray) -> np.ndarray:
+    """Indices that order tokens by count descending, then bytewise ascending."""
+    width = max(map(len, tokens), default=0)
+    if width > _MAX_SORT_WIDTH:  # A fixed-width array would cost len(tokens) * width bytes.
+        by_token = np.asarray(sorted(range(len(tokens)), key=tokens.__getitem__), dtype=np.int64)
+        return by_token[np.argsort(-counts[by_token], kind="stable")]
+    # NumPy's fixed-width bytes compare like bytes, except that trailing NULs are padding:
+    # b"a" and b"a\x00" look equal. Among those, bytewise order puts the shorter first.
+    fixed = np.array(tokens, dtype=f"S{max(width, 1)}")
+    lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+    return np.lexsort((lengths, fixed, -counts))
 
 
 def _decode_if_utf8(token: bytes) -> str | bytes:

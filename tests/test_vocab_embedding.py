@@ -458,3 +458,14 @@ def test_sequential_with_string_input_trains():
     model.compile(optimizer="sgd", loss="mse")
     history = model.fit(tf.constant([["a", "b"]] * 4), np.ones((4, 4)), epochs=5, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+@pytest.mark.parametrize("dtype", ["U", "S"])
+def test_adapt_on_fixed_width_numpy_strings_matches_tensor_input(dtype):
+    rng = np.random.default_rng(3)
+    words = np.array(["naïve", "b", "a", "日本", "a b", "zz"] if dtype == "U" else [b"\xff", b"b", b"a", b"a b"])
+    data = words[rng.integers(0, len(words), size=(50, 7))].astype(dtype)
+    from_numpy, from_tensor = VocabEmbedding(4), VocabEmbedding(4)
+    from_numpy.adapt(data)
+    from_tensor.adapt(tf.constant(data.tolist()))
+    assert from_numpy.get_vocabulary() == from_tensor.get_vocabulary()

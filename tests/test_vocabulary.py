@@ -169,3 +169,22 @@ def test_newer_format_version_asks_for_an_upgrade():
 def test_numpy_object_array_keeps_trailing_nul():
     tokens = np.array(["a\x00", "a"], dtype=object)
     assert Vocabulary(tokens.tolist()).tokens == (b"a\x00", b"a")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.one_of(st.binary(max_size=6), st.sampled_from([b"a", b"a\x00", b"a\x00\x00", b"\x00", b""])),
+        st.integers(1, 3),
+        min_size=1,
+    )
+)
+def test_from_counts_order_matches_a_plain_sort(counted):
+    tokens, counts = list(counted), list(counted.values())
+    expected = [token for _, token in sorted(zip([-c for c in counts], tokens))]
+    assert list(Vocabulary.from_counts(tokens, counts).tokens) == expected
+
+
+def test_from_counts_orders_long_tokens_too():
+    long = [b"x" * 300 + bytes([i]) for i in (3, 1, 2)]
+    assert list(Vocabulary.from_counts(long, [1, 1, 1]).tokens) == sorted(long)
