@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -78,11 +79,23 @@ class TokenCounter:
 
     def _update_from_numpy_strings(self, array: np.ndarray) -> None:
         # NumPy counts its fixed-width strings without first copying each one into a
-        # tf.string tensor, which costs as much as the counting itself.
-        tokens, counts = np.unique(array.reshape(-1), return_counts=True)
-        if array.dtype.kind == "U":
-            tokens = [canonical_token(token, "string") for token in tokens.tolist()]
-        self._add(tf.constant(tokens, dtype=tf.string), tf.constant(counts, dtype=tf.int64))
+        # tf.string tensor, which costs as much as the counting itself. Its sort
+        # releases the GIL, so pieces are counted on parallel threads.
+        flat = array.reshape(-1)
+        if flat.size < _SHARD_MIN_SIZE or _NUM_SHARDS == 1:
+            pieces = [np.unique(flat, return_counts=True)]
+        else:
+            bounds = [flat.size * i // _NUM_SHARDS for i in range(_NUM_SHARDS + 1)]
+            with ThreadPoolExecutor(_NUM_SHARDS) as pool:
+                pieces = list(
+                    pool.map(
+                        lambda i: np.unique(flat[bounds[i] : bounds[i + 1]], return_counts=True), range(_NUM_SHARDS)
+                    )
+                )
+        for tokens, counts in pieces:
+            if array.dtype.kind == "U":
+                tokens = _encode_utf8(tokens.tolist())
+            self._add(tf.constant(tokens, dtype=tf.string), tf.constant(counts, dtype=tf.int64))
 
     def update_from_dataset(self, dataset: tf.data.Dataset, steps: int | None) -> None:
         """Counts every element of a dataset of keys, on tf.data's parallel threads."""
@@ -131,6 +144,13 @@ class TokenCounter:
         self._flush()
         tokens = self._tokens.numpy()
         return tokens.tolist(), self._counts.numpy()
+
+
+def _encode_utf8(tokens: list[str]) -> list[bytes]:
+    try:
+        return [token.encode("utf-8") for token in tokens]
+    except UnicodeEncodeError:
+        return [canonical_token(token, "string") for token in tokens]  # Raises the explanatory error.
 
 
 def check_data_kind(data: Any, owner: str) -> None:
