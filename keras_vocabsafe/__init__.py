@@ -7,11 +7,13 @@ from keras_vocabsafe.errors import (
     NotAdaptedError,
     ReservedTokenError,
     UnknownIdError,
+    VectorFileError,
     VocabSafeError,
     VocabularyChangeError,
     VocabularyError,
     VocabularyMismatchError,
 )
+from keras_vocabsafe.pretrained import CoverageReport, PretrainedVectors, align_vectors, load_vectors
 from keras_vocabsafe.vocab_embedding import VocabEmbedding
 from keras_vocabsafe.vocabulary import Vocabulary
 
@@ -19,11 +21,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ConfigurationError",
+    "CoverageReport",
     "DuplicateTokenError",
     "KeyDtypeError",
     "NotAdaptedError",
+    "PretrainedVectors",
     "ReservedTokenError",
     "UnknownIdError",
+    "VectorFileError",
     "VocabEmbedding",
     "VocabSafeError",
     "Vocabulary",
@@ -31,4 +36,6 @@ __all__ = [
     "VocabularyError",
     "VocabularyMismatchError",
     "__version__",
+    "align_vectors",
+    "load_vectors",
 ]

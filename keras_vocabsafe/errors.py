@@ -13,6 +13,7 @@ VocabSafeError
 ├── KeyDtypeError (TypeError)
 ├── NotAdaptedError (RuntimeError)
 ├── UnknownIdError (IndexError)
+├── VectorFileError (ValueError)
 ├── VocabularyChangeError (RuntimeError)
 └── VocabularyMismatchError (ValueError)
 ```
@@ -30,6 +31,7 @@ __all__ = [
     "NotAdaptedError",
     "ReservedTokenError",
     "UnknownIdError",
+    "VectorFileError",
     "VocabSafeError",
     "VocabularyChangeError",
     "VocabularyError",
@@ -67,6 +69,10 @@ class NotAdaptedError(VocabSafeError, RuntimeError):
 
 class UnknownIdError(VocabSafeError, IndexError):
     """An id is outside the layer's range of ids."""
+
+
+class VectorFileError(VocabSafeError, ValueError):
+    """A pretrained vectors file is malformed; the message names the file and line."""
 
 
 class VocabularyChangeError(VocabSafeError, RuntimeError):

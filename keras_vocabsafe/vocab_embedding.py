@@ -366,6 +366,150 @@ class VocabEmbedding(keras.layers.Layer):
             self.build()
         return keras.ops.convert_to_numpy(self(tokens))
 
+    # Pretrained vectors ----------------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        source: Any,
+        *,
+        max_tokens: int | None = None,
+        mask_token: Any = None,
+        num_oov_indices: int = 1,
+        oov_token: Any = None,
+        oov: Any = "mean",
+        train: str = "all",
+        format: str = "auto",
+        tokens: Any = None,
+        errors: str = "strict",
+        **kwargs: Any,
+    ) -> VocabEmbedding:
+        """A layer whose vocabulary and rows come from a vectors file.
+
+        The vocabulary is the file's words in file order (most frequent first
+        in GloVe, word2vec and fastText files), cut so that the layer has at
+        most `max_tokens` rows; `output_dim` is the file's dimension. Words
+        equal to the mask or OOV token are left out, since those have rows
+        of their own. The mask row is zeros; OOV rows follow `oov`.
+
+        Args:
+            source: a vectors file path (see `keras_vocabsafe.load_vectors`)
+                or a `PretrainedVectors`.
+            max_tokens: optional bound on `vocabulary_size()`, special slots included.
+            mask_token, num_oov_indices, oov_token: as for the constructor.
+            oov: how OOV rows start: `"mean"` (default), `"random"`, `"zeros"`
+                or a callable such as a Keras initializer.
+            train: `"all"` (default) fine-tunes every row; `"none"` freezes
+                the layer.
+            format, tokens, errors: as for `keras_vocabsafe.load_vectors`.
+            **kwargs: other constructor arguments (`name`, `dtype`, ...).
+        """
+        from keras_vocabsafe.pretrained import PretrainedVectors, load_vectors
+
+        dtype = standardize_dtype(kwargs.get("vocabulary_dtype", "string"))
+        if dtype != "string":
+            raise ConfigurationError("Pretrained vectors are keyed by words: `vocabulary_dtype` must be 'string'.")
+        reserved = {canonical_token(t, dtype) for t in (mask_token, oov_token or _DEFAULT_OOV_TOKENS[dtype]) if t}
+        num_special = (mask_token is not None) + int(num_oov_indices)
+        limit = None if max_tokens is None else max(max_tokens - num_special, 1)
+        if isinstance(source, PretrainedVectors):
+            vectors = source
+        else:
+            extra = None if limit is None else limit + len(reserved)
+            vectors = load_vectors(source, format=format, max_rows=extra, tokens=tokens, errors=errors)
+        keep = [i for i, token in enumerate(vectors.vocabulary.tokens) if token not in reserved][:limit]
+        if len(keep) != len(vectors.vocabulary):
+            vectors = PretrainedVectors(
+                Vocabulary([vectors.vocabulary[i] for i in keep]),
+                vectors.vectors[keep],
+                vectors.path,
+                vectors.format,
+                vectors.duplicates,
+                vectors.skipped_lines,
+            )
+        layer = cls(
+            vectors.dim,
+            vocabulary=vectors.vocabulary,
+            max_tokens=max_tokens,
+            mask_token=mask_token,
+            num_oov_indices=num_oov_indices,
+            oov_token=oov_token,
+            **kwargs,
+        )
+        layer.load_pretrained(vectors, oov=oov, train=train)
+        return layer
+
+    def load_pretrained(
+        self,
+        source: Any,
+        *,
+        match: Any = ("exact",),
+        missing: Any = "random",
+        oov: Any = "mean",
+        train: str = "all",
+        seed: int | None = None,
+        format: str = "auto",
+        tokens: Any = None,
+        errors: str = "strict",
+    ) -> Any:
+        """Fills the embedding rows from pretrained vectors, token by token.
+
+        The file is streamed and only the rows of this layer's tokens are
+        kept, so memory stays near the size of the embedding matrix. The
+        mask row becomes zeros.
+
+        Args:
+            source: a vectors file path (see `keras_vocabsafe.load_vectors`)
+                or a `PretrainedVectors`.
+            match: match rules tried in turn: `"exact"` and optionally
+                `"lower"` (case-insensitive fallback). Defaults to `("exact",)`.
+            missing: how rows of tokens without a vector start: `"random"`
+                (default: normal with the pretrained rows' per-dimension mean
+                and deviation), `"zeros"`, `"mean"`, or a callable such as a
+                Keras initializer.
+            oov: the same choice for the OOV rows. Defaults to `"mean"`.
+            train: `"all"` (default) fine-tunes every row; `"none"` freezes
+                the layer (`trainable=False`).
+            seed: seed for `"random"` rows.
+            format, tokens, errors: as for `keras_vocabsafe.load_vectors`.
+
+        Returns:
+            A `CoverageReport`: how many tokens were found, by which rule,
+            which notable ones are missing and (after `adapt`) how much of
+            the corpus the found tokens cover.
+        """
+        from keras_vocabsafe.pretrained import align_vectors, initial_rows
+
+        if train not in ("all", "none"):
+            raise ConfigurationError(
+                f"`train` must be 'all' (fine-tune every row) or 'none' (freeze the layer). Received: train={train!r}"
+            )
+        vocabulary = self._require_vocabulary()
+        if self.vocabulary_dtype != "string":
+            raise ConfigurationError(f"{self._owner()} has integer keys; pretrained vectors are keyed by words.")
+        aligned = align_vectors(
+            source, vocabulary, match=match, format=format, tokens=tokens, errors=errors, expected_dim=self.output_dim
+        )
+        if not aligned.found.any():
+            raise VocabularyError(
+                f"None of the {len(vocabulary)} tokens of {self._owner()} has a vector in {aligned.report.source}. "
+                "Check that the file matches the vocabulary's tokenization, or pass match=('exact', 'lower')."
+            )
+        found = aligned.found
+        oov_seed = None if seed is None else seed + 1
+        oov_rows = initial_rows(oov, self.num_oov_indices, aligned.vectors, found, seed=oov_seed, what="oov")
+        missing_rows = initial_rows(missing, int((~found).sum()), aligned.vectors, found, seed=seed, what="missing")
+        matrix = np.zeros((self.vocabulary_size(), self.output_dim), dtype=np.float32)
+        matrix[self._oov_start() : self._num_special_tokens()] = oov_rows
+        rows = matrix[self._num_special_tokens() :]
+        rows[found] = aligned.vectors[found]
+        rows[~found] = missing_rows
+        if not self.built:
+            self.build()
+        self.embeddings.assign(matrix.astype(self.embeddings.dtype))
+        self.trainable = train == "all"
+        return aligned.report
+
     # Keras layer API -----------------------------------------------------------------
 
     def build(self, input_shape: Any = None) -> None:

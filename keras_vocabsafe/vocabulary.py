@@ -117,9 +117,10 @@ class Vocabulary(Sequence):
     True
     """
 
-    __slots__ = ("_tokens", "_dtype", "_index")
+    __slots__ = ("_counts", "_dtype", "_index", "_tokens")
 
     def __init__(self, tokens: Iterable[Any], dtype: str = "string") -> None:
+        self._counts: np.ndarray | None = None
         self._dtype = standardize_dtype(dtype)
         canonical_type = bytes if self._dtype == "string" else int
         self._tokens: tuple[Token, ...] = tuple(
@@ -144,6 +145,15 @@ class Vocabulary(Sequence):
     def dtype(self) -> str:
         """`"string"` or `"int64"`."""
         return self._dtype
+
+    @property
+    def counts(self) -> np.ndarray | None:
+        """How often each token was seen, for vocabularies made by `from_counts` (else `None`).
+
+        Counts describe how the vocabulary was made; they are not part of its
+        identity (`==`) nor of its saved form.
+        """
+        return self._counts
 
     @property
     def tokens(self) -> tuple[Token, ...]:
@@ -234,7 +244,9 @@ class Vocabulary(Sequence):
             keep = int(np.count_nonzero(ordered_counts >= min_frequency))
         if max_size is not None:
             keep = min(keep, max_size)
-        return cls(ordered[:keep], dtype=dtype)
+        vocabulary = cls(ordered[:keep], dtype=dtype)
+        vocabulary._counts = ordered_counts[:keep].copy()
+        return vocabulary
 
     # The one JSON form --------------------------------------------------------
 

@@ -1,0 +1,337 @@
+"""Streaming readers for pretrained vector files.
+
+Each reader yields `Chunk`s of rows: the rows' words (bytes) and line numbers,
+and a `parse(positions)` that turns only the chosen rows into a float32
+matrix, so rows that nobody asked for are never parsed nor kept. Nothing is
+allocated from a header's claims: rows are read as the file delivers them and
+a header that promises more than the file holds is an error at the end.
+
+Formats: GloVe text (no header), word2vec text and fastText `.vec` (a
+`count dim` header line), word2vec binary, each optionally gzip- or
+bz2-compressed (detected by magic bytes); and a `.npy` matrix with a
+vocabulary file.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import os
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+import numpy as np
+
+from keras_vocabsafe.errors import ConfigurationError, VectorFileError
+
+FORMATS = ("glove", "word2vec", "fasttext", "word2vec_binary", "npy")
+ERRORS = ("strict", "replace", "skip")
+_BLOCK_SIZE = 1 << 22
+_TEXT_NUMBER_BYTES = frozenset(b"0123456789.+-eE \t\r\nnaifNAIF")
+
+
+@dataclass
+class Chunk:
+    words: list[bytes]
+    line_numbers: list[int]
+    parse: Callable[[list[int]], np.ndarray]
+
+
+@dataclass
+class VectorFile:
+    """An opened vectors file: its format, dimension, header count, and a chunk iterator."""
+
+    path: str
+    format: str
+    dim: int
+    header_count: int | None
+    chunks: Iterator[Chunk]
+    skipped_lines: list[int]
+
+
+def open_vector_file(
+    path: str | os.PathLike[str], format: str = "auto", *, tokens: Any = None, errors: str = "strict"
+) -> VectorFile:
+    path = os.fspath(path)
+    if format not in ("auto", *FORMATS):
+        raise ConfigurationError(f"`format` must be 'auto' or one of {FORMATS}. Received: format={format!r}")
+    if errors not in ERRORS:
+        raise ConfigurationError(
+            f"`errors` must be one of {ERRORS}: what to do with words that are not valid UTF-8. "
+            f"Received: errors={errors!r}"
+        )
+    if not os.path.exists(path):
+        raise VectorFileError(f"The vectors file {path!r} does not exist.")
+    if format == "npy" or (format == "auto" and path.endswith(".npy")):
+        return _open_npy(path, tokens)
+    if tokens is not None:
+        raise ConfigurationError("`tokens` names the rows of a .npy matrix; text and binary files carry their words.")
+    stream = _open_stream(path)
+    first = stream.readline()
+    if not first.strip():
+        stream.close()
+        raise VectorFileError(f"The vectors file {path!r} is empty (line 1 holds no word and no vector).")
+    header = _parse_header(first)
+    if header is None:
+        if format not in ("auto", "glove"):
+            stream.close()
+            raise VectorFileError(
+                f"Line 1 of {path!r} is not a 'count dim' header, so the file is not in {format!r} format. "
+                "Pass format='glove' for files whose first line is already a vector."
+            )
+        dim = len(first.split()) - 1
+        if dim < 1:
+            stream.close()
+            raise VectorFileError(f"Line 1 of {path!r} holds a word but no numbers.")
+        skipped: list[int] = []
+        return VectorFile(path, "glove", dim, None, _text_chunks(stream, path, dim, first, 1, errors, skipped), skipped)
+    count, dim = header
+    binary = _looks_binary(stream, dim) if format == "auto" else format == "word2vec_binary"
+    if format == "glove":
+        stream.close()
+        raise VectorFileError(f"Line 1 of {path!r} is a 'count dim' header ({count} {dim}), not a GloVe vector.")
+    skipped = []
+    if binary:
+        chunks = _binary_chunks(stream, path, dim, count, errors, skipped)
+        return VectorFile(path, "word2vec_binary", dim, count, chunks, skipped)
+    chunks = _text_chunks(stream, path, dim, b"", 2, errors, skipped, count=count)
+    return VectorFile(path, "word2vec" if format == "auto" else format, dim, count, chunks, skipped)
+
+
+def _open_stream(path: str) -> IO[bytes]:
+    with open(path, "rb") as f:
+        magic = f.read(3)
+    if magic[:2] == b"\x1f\x8b":
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    if magic == b"BZh":
+        return bz2.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")  # Closed by the chunk iterator.
+
+
+def _parse_header(line: bytes) -> tuple[int, int] | None:
+    fields = line.split()
+    if len(fields) != 2 or not all(f.isdigit() for f in fields):
+        return None
+    return int(fields[0]), int(fields[1])
+
+
+def _looks_binary(stream: IO[bytes], dim: int) -> bool:
+    """Tells word2vec binary from text by the bytes after the first word."""
+    sample = stream.peek(1 << 16)[: 1 << 16] if hasattr(stream, "peek") else b""
+    space = sample.find(b" ")
+    if space < 0:
+        return False
+    end = sample.find(b"\n", space)
+    body = sample[space + 1 : end if end >= 0 else None][: max(dim * 4, 4096)]
+    # Text is digits, signs, dots and spaces up to the line's end; four such bytes in a
+    # row followed by a newline are most unlikely among float32 bytes.
+    is_text = len(body) >= min(4, 2 * dim - 1) and all(byte in _TEXT_NUMBER_BYTES for byte in body)
+    return not is_text
+
+
+def _decode_word(word: bytes, errors: str, path: str, line: int) -> bytes | None:
+    try:
+        word.decode("utf-8")
+        return word
+    except UnicodeDecodeError:
+        if errors == "replace":
+            return word.decode("utf-8", errors="replace").encode("utf-8")
+        if errors == "skip":
+            return None
+        raise VectorFileError(
+            f"Line {line} of {path!r}: the word {word[:40]!r} is not valid UTF-8. Pass errors='replace' to "
+            "replace the bad bytes or errors='skip' to leave such rows out."
+        ) from None
+
+
+def _parse_numbers(text: bytes) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            return np.fromstring(text, dtype=np.float32, sep=" ")  # type: ignore[call-overload]
+        except (ValueError, DeprecationWarning):
+            return np.zeros(0, dtype=np.float32)
+
+
+def _split_line(line: bytes, dim: int) -> tuple[bytes, bytes]:
+    """Cuts `dim` fields off the end of a line: the rest is the word, spaces and all."""
+    parts = line.rstrip().rsplit(None, dim)
+    if len(parts) <= dim:
+        return parts[0] if parts else b"", b""
+    return parts[0], b" ".join(parts[1:])
+
+
+def _text_chunks(
+    stream: IO[bytes],
+    path: str,
+    dim: int,
+    pending: bytes,
+    first_line: int,
+    errors: str,
+    skipped: list[int],
+    count: int | None = None,
+) -> Iterator[Chunk]:
+    line_number = first_line
+    rows = 0
+    try:
+        while True:
+            block = stream.read(_BLOCK_SIZE)
+            data = pending + block
+            if block:
+                cut = data.rfind(b"\n") + 1
+                data, pending = data[:cut], data[cut:]
+                if not data:
+                    continue
+            elif not data:
+                break
+            else:
+                pending = b""
+            lines = data.split(b"\n")
+            if lines[-1] == b"":
+                lines.pop()
+            words: list[bytes] = []
+            rests: list[bytes] = []
+            numbers: list[int] = []
+            for line in lines:
+                number = line_number
+                line_number += 1
+                if not line.strip():
+                    continue
+                if count is not None and rows >= count:
+                    raise VectorFileError(
+                        f"Line {number} of {path!r}: the header promised {count} vectors but the file goes on. "
+                        "Fix the header's count."
+                    )
+                rows += 1
+                word, _, rest = line.partition(b" ")
+                # More separators than numbers: a word with spaces inside, or unusual spacing.
+                if rest.count(b" ") >= dim and rest.rstrip().count(b" ") >= dim:
+                    word, rest = _split_line(line, dim)
+                checked = _decode_word(word, errors, path, number)
+                if checked is None:
+                    skipped.append(number)
+                    continue
+                words.append(checked)
+                rests.append(rest)
+                numbers.append(number)
+            if words:
+                yield Chunk(words, numbers, _text_parser(rests, numbers, dim, path))
+            if not block:
+                break
+        if count is not None and rows < count:
+            raise VectorFileError(
+                f"The header of {path!r} promised {count} vectors but the file holds {rows}. The file is truncated "
+                "or the header is wrong."
+            )
+    finally:
+        stream.close()
+
+
+def _text_parser(rests: list[bytes], numbers: list[int], dim: int, path: str) -> Callable[[list[int]], np.ndarray]:
+    def parse(positions: list[int]) -> np.ndarray:
+        values = _parse_numbers(b" ".join([rests[i] for i in positions]))
+        if values.size == len(positions) * dim:
+            return values.reshape(len(positions), dim)
+        for i in positions:  # Something in this chunk is off: name the line.
+            fields = rests[i].split()
+            if len(fields) != dim:
+                raise VectorFileError(
+                    f"Line {numbers[i]} of {path!r} holds {len(fields)} numbers, but the file's vectors have {dim} "
+                    "(from its first line or header). Every line must be a word followed by the same number of "
+                    "values."
+                )
+            bad = next((field for field in fields if _parse_numbers(field).size != 1), None)
+            if bad is not None:
+                raise VectorFileError(f"Line {numbers[i]} of {path!r}: {bad[:40]!r} is not a number.")
+        raise VectorFileError(f"{path!r} could not be parsed near line {numbers[positions[0]]}.")
+
+    return parse
+
+
+def _binary_chunks(
+    stream: IO[bytes], path: str, dim: int, count: int, errors: str, skipped: list[int]
+) -> Iterator[Chunk]:
+    record_bytes = dim * 4
+    buffer = b""
+    position = 0
+    record = 0
+    try:
+        while record < count:
+            more = stream.read(_BLOCK_SIZE)
+            buffer = buffer[position:] + more
+            position = 0
+            words: list[bytes] = []
+            numbers: list[int] = []
+            starts: list[int] = []
+            while record < count:
+                while position < len(buffer) and buffer[position] in b"\n\r":
+                    position += 1
+                space = buffer.find(b" ", position)
+                if space < 0 or space + 1 + record_bytes > len(buffer):
+                    break
+                number = record + 2  # Records are numbered as lines would be: the header is line 1.
+                word = _decode_word(buffer[position:space], errors, path, number)
+                if word is None:
+                    skipped.append(number)
+                else:
+                    words.append(word)
+                    numbers.append(number)
+                    starts.append(space + 1)
+                position = space + 1 + record_bytes
+                record += 1
+            if words:
+                yield Chunk(words, numbers, _binary_parser(buffer, starts, dim))
+            if not more and record < count:
+                raise VectorFileError(
+                    f"{path!r} ends inside vector {record + 1}: the header promised {count} vectors of {dim} "
+                    f"float32 values ({record_bytes} bytes each) but the file holds {record}. The file is truncated "
+                    "or the header is wrong."
+                )
+    finally:
+        stream.close()
+
+
+def _binary_parser(buffer: bytes, starts: list[int], dim: int) -> Callable[[list[int]], np.ndarray]:
+    def parse(positions: list[int]) -> np.ndarray:
+        out = np.empty((len(positions), dim), dtype=np.float32)
+        for row, i in enumerate(positions):
+            out[row] = np.frombuffer(buffer, dtype="<f4", count=dim, offset=starts[i])
+        return out
+
+    return parse
+
+
+def _open_npy(path: str, tokens: Any) -> VectorFile:
+    from keras_vocabsafe.vocabulary import as_vocabulary
+
+    if tokens is None:
+        raise ConfigurationError(
+            f"A .npy matrix carries no words: pass `tokens=` (a list, or the path of a vocabulary file) naming "
+            f"the token of each row of {path!r}."
+        )
+    try:
+        matrix = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as error:
+        raise VectorFileError(f"{path!r} is not a readable .npy matrix: {error}") from None
+    if matrix.ndim != 2:
+        raise VectorFileError(f"{path!r} holds an array of shape {matrix.shape}; a (rows, dim) matrix is needed.")
+    vocabulary = as_vocabulary(tokens, "string")
+    if len(vocabulary) != matrix.shape[0]:
+        raise VectorFileError(
+            f"{path!r} has {matrix.shape[0]} rows but `tokens` names {len(vocabulary)}; they must correspond."
+        )
+    words = list(vocabulary.tokens)
+
+    def chunks() -> Iterator[Chunk]:
+        step = 65536
+        for start in range(0, len(words), step):
+            piece = words[start : start + step]
+
+            def parse(positions: list[int], start: int = start) -> np.ndarray:
+                return np.asarray(matrix[[start + i for i in positions]], dtype=np.float32)
+
+            yield Chunk(piece, list(range(start + 1, start + 1 + len(piece))), parse)
+
+    return VectorFile(path, "npy", int(matrix.shape[1]), len(words), chunks(), [])

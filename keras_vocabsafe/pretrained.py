@@ -1,0 +1,392 @@
+"""Pretrained vectors: reading GloVe, word2vec and fastText files, and aligning them to a vocabulary.
+
+Two ways in:
+
+- `load_vectors(path)` reads a file whole (or its first `max_rows` rows) into
+  a `PretrainedVectors`: its words as a `Vocabulary` and a float32 matrix.
+- `align_vectors(source, vocabulary)` streams a file (or a `PretrainedVectors`)
+  and keeps only the rows of the vocabulary's tokens, so memory stays near the
+  size of the aligned matrix however large the file. It returns the aligned
+  rows and a `CoverageReport`.
+
+`VocabEmbedding.load_pretrained()` and `VocabEmbedding.from_pretrained()` build
+on these. A word that appears twice in a file keeps its first vector (the
+report counts the repeats among the words it used).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from keras_vocabsafe._vector_files import Chunk, VectorFile, open_vector_file
+from keras_vocabsafe.errors import ConfigurationError
+from keras_vocabsafe.vocabulary import Vocabulary, display_token
+
+__all__ = ["MATCH_RULES", "AlignedVectors", "CoverageReport", "PretrainedVectors", "align_vectors", "load_vectors"]
+
+MATCH_RULES = ("exact", "lower")
+"""How a vocabulary token may find its vector: the same bytes, or the same after Unicode lower-casing."""
+
+_MISSING = -1
+
+
+@dataclass(frozen=True)
+class PretrainedVectors:
+    """Vectors read from a file: `vectors[i]` belongs to `vocabulary[i]`."""
+
+    vocabulary: Vocabulary
+    vectors: np.ndarray
+    path: str | None = None
+    format: str | None = None
+    duplicates: int = 0
+    skipped_lines: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.vocabulary):
+            raise ConfigurationError(
+                f"PretrainedVectors needs one row per token: {len(self.vocabulary)} tokens, but a matrix of shape "
+                f"{self.vectors.shape}."
+            )
+
+    @property
+    def dim(self) -> int:
+        """Length of each vector."""
+        return int(self.vectors.shape[1])
+
+    def __len__(self) -> int:
+        return len(self.vocabulary)
+
+    def __repr__(self) -> str:
+        return f"PretrainedVectors({len(self)} x {self.dim}, format={self.format!r}, path={self.path!r})"
+
+
+@dataclass(frozen=True)
+class CoverageReport:
+    """How much of a vocabulary a vectors file covered.
+
+    Attributes:
+        source: the file (or `"<in memory>"`).
+        format: the file's format.
+        total: number of regular tokens (the mask and OOV slots are not counted).
+        found: tokens that got a vector.
+        found_by_rule: how many tokens each match rule found (`"exact"`, `"lower"`).
+        missing_tokens: up to 20 tokens without a vector, the most frequent first
+            when `adapt` counts are known, else in vocabulary order.
+        weighted_coverage: share of token occurrences covered, when counts are known.
+        duplicates: rows skipped because their word had been seen earlier in the file.
+        skipped_lines: lines left out under `errors="skip"`.
+    """
+
+    source: str
+    format: str
+    total: int
+    found: int
+    found_by_rule: dict[str, int]
+    missing_tokens: tuple[Any, ...]
+    weighted_coverage: float | None
+    duplicates: int = 0
+    skipped_lines: int = 0
+
+    @property
+    def missing(self) -> int:
+        return self.total - self.found
+
+    @property
+    def coverage(self) -> float:
+        """Share of the vocabulary's tokens that got a vector."""
+        return self.found / self.total if self.total else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict of every figure."""
+        return {
+            "source": self.source,
+            "format": self.format,
+            "total": self.total,
+            "found": self.found,
+            "missing": self.missing,
+            "coverage": self.coverage,
+            "weighted_coverage": self.weighted_coverage,
+            "found_by_rule": dict(self.found_by_rule),
+            "missing_tokens": [_json_token(t) for t in self.missing_tokens],
+            "duplicates": self.duplicates,
+            "skipped_lines": self.skipped_lines,
+        }
+
+    def __str__(self) -> str:
+        rules = ", ".join(f"{rule} {count:,}" for rule, count in self.found_by_rule.items())
+        lines = [
+            f"Coverage of {self.total:,} tokens by {self.source} ({self.format}):",
+            f"  found    {self.found:>10,}  {self.coverage:7.2%}  ({rules})",
+            f"  missing  {self.missing:>10,}  {1 - self.coverage:7.2%}",
+        ]
+        if self.weighted_coverage is not None:
+            lines.append(f"  weighted by adapt counts: {self.weighted_coverage:.2%} of token occurrences covered")
+        if self.missing_tokens:
+            shown = ", ".join(display_token(t) for t in self.missing_tokens[:10])
+            lines.append(f"  most notable missing: {shown}")
+        if self.duplicates:
+            lines.append(f"  {self.duplicates:,} repeated words in the file ignored (the first vector wins)")
+        if self.skipped_lines:
+            lines.append(f"  {self.skipped_lines:,} lines skipped (words not valid UTF-8)")
+        return "\n".join(lines)
+
+
+@dataclass
+class AlignedVectors:
+    """Rows of a vectors source in the order of a vocabulary.
+
+    `vectors[i]` is the vector of `vocabulary[i]` where `found[i]`, else zeros.
+    """
+
+    vectors: np.ndarray
+    found: np.ndarray
+    report: CoverageReport
+    rules: np.ndarray = field(repr=False)
+
+
+def load_vectors(
+    path: str | os.PathLike[str],
+    *,
+    format: str = "auto",
+    max_rows: int | None = None,
+    tokens: Any = None,
+    errors: str = "strict",
+) -> PretrainedVectors:
+    """Reads a vectors file into memory.
+
+    Args:
+        path: a GloVe, word2vec (text or binary) or fastText `.vec` file, each
+            possibly gzip- or bz2-compressed; or a `.npy` matrix.
+        format: `"auto"` (default: detected from the content) or one of
+            `"glove"`, `"word2vec"`, `"fasttext"`, `"word2vec_binary"`, `"npy"`.
+        max_rows: keep only the first `max_rows` distinct words (files list the
+            most frequent first).
+        tokens: for `.npy` only: the token of each row, as a list or the path
+            of a vocabulary file.
+        errors: for words that are not valid UTF-8: `"strict"` (raise
+            `VectorFileError` naming the line), `"replace"` (U+FFFD) or
+            `"skip"` (leave the row out).
+
+    Raises:
+        VectorFileError: the file is missing, empty, truncated or malformed;
+            the message names the file and line.
+    """
+    if max_rows is not None and (not isinstance(max_rows, int) or max_rows < 1):
+        raise ConfigurationError(f"`max_rows` must be a positive integer or None. Received: max_rows={max_rows!r}")
+    file = open_vector_file(path, format, tokens=tokens, errors=errors)
+    words: list[bytes] = []
+    blocks: list[np.ndarray] = []
+    seen: set[bytes] = set()
+    duplicates = 0
+    chunks = file.chunks
+    try:
+        for chunk in chunks:
+            positions = []
+            for position, word in enumerate(chunk.words):
+                if word in seen:
+                    duplicates += 1
+                    continue
+                seen.add(word)
+                words.append(word)
+                positions.append(position)
+                if max_rows is not None and len(words) == max_rows:
+                    break
+            blocks.append(chunk.parse(positions))
+            if max_rows is not None and len(words) == max_rows:
+                break
+    finally:
+        _close(chunks)
+    vectors = np.concatenate(blocks) if blocks else np.zeros((0, file.dim), np.float32)
+    return PretrainedVectors(Vocabulary(words), vectors, file.path, file.format, duplicates, tuple(file.skipped_lines))
+
+
+def align_vectors(
+    source: PretrainedVectors | str | os.PathLike[str],
+    vocabulary: Vocabulary | Sequence[Any],
+    *,
+    match: Sequence[str] = ("exact",),
+    format: str = "auto",
+    tokens: Any = None,
+    errors: str = "strict",
+    expected_dim: int | None = None,
+) -> AlignedVectors:
+    """Finds the vector of each vocabulary token, streaming the file.
+
+    Only rows that some token needs are parsed and kept, so memory stays near
+    `len(vocabulary) * dim` floats whatever the file's size.
+
+    Args:
+        source: a `PretrainedVectors`, or a path as for `load_vectors`.
+        vocabulary: the tokens to find (a `Vocabulary` or a list of tokens).
+        match: rules tried in turn: `"exact"` (same bytes) and optionally
+            `"lower"` (same after Unicode lower-casing of both sides). An exact
+            match always beats a `"lower"` one; among `"lower"` matches the
+            file's first row wins.
+        format, tokens, errors: as for `load_vectors`.
+        expected_dim: if set, a file whose vectors have another length is
+            refused before it is read.
+    """
+    match = _check_match(match)
+    if not isinstance(vocabulary, Vocabulary):
+        vocabulary = Vocabulary(vocabulary)
+    file = _as_vector_file(source, format=format, tokens=tokens, errors=errors)
+    if expected_dim is not None and file.dim != expected_dim:
+        _close(file.chunks)
+        raise ConfigurationError(
+            f"The vectors in {file.path} have {file.dim} dimensions, but the layer's output_dim is {expected_dim}. "
+            f"Build the layer with output_dim={file.dim}, or use `VocabEmbedding.from_pretrained()`, which takes "
+            "its size from the file."
+        )
+    targets = list(vocabulary.tokens)
+    exact = {token: i for i, token in enumerate(targets)}
+    lowered: dict[bytes, list[int]] = {}
+    if "lower" in match:
+        for i, token in enumerate(targets):
+            lowered.setdefault(_lower(token), []).append(i)
+    rules = np.full(len(targets), _MISSING, dtype=np.int8)
+    vectors = np.zeros((len(targets), file.dim), dtype=np.float32)
+    exact_rule, lower_rule = MATCH_RULES.index("exact"), MATCH_RULES.index("lower")
+    use_exact = "exact" in match
+    duplicates = 0
+    chunks = file.chunks
+    try:
+        for chunk in chunks:
+            positions: list[int] = []
+            rows: list[int] = []
+            for position, word in enumerate(chunk.words):
+                i = exact.get(word) if use_exact else None
+                if i is not None:
+                    if rules[i] == exact_rule:
+                        duplicates += 1
+                        continue
+                    rules[i] = exact_rule
+                    positions.append(position)
+                    rows.append(i)
+                    continue
+                if lowered:
+                    for i in lowered.get(_lower(word), ()):
+                        if rules[i] == _MISSING:
+                            rules[i] = lower_rule
+                            positions.append(position)
+                            rows.append(i)
+            if positions:
+                unique = sorted(set(positions))
+                parsed = chunk.parse(unique)
+                where = {position: k for k, position in enumerate(unique)}
+                vectors[rows] = parsed[[where[p] for p in positions]]
+    finally:
+        _close(chunks)
+    found = rules != _MISSING
+    report = _report(vocabulary, found, rules, file, duplicates)
+    return AlignedVectors(vectors, found, report, rules)
+
+
+def _check_match(match: Sequence[str]) -> tuple[str, ...]:
+    match = (match,) if isinstance(match, str) else tuple(match)
+    unknown = [rule for rule in match if rule not in MATCH_RULES]
+    if unknown or not match:
+        raise ConfigurationError(
+            f"`match` must be a non-empty sequence of rules from {MATCH_RULES}. Received: match={match!r}"
+        )
+    return match
+
+
+def _as_vector_file(source: Any, *, format: str, tokens: Any, errors: str) -> VectorFile:
+    if isinstance(source, PretrainedVectors):
+        words = list(source.vocabulary.tokens)
+
+        def chunks() -> Iterator[Chunk]:
+            yield Chunk(words, list(range(1, len(words) + 1)), lambda positions: source.vectors[positions])
+
+        return VectorFile(source.path or "<in memory>", source.format or "in memory", source.dim, None, chunks(), [])
+    if isinstance(source, (str, os.PathLike)):
+        return open_vector_file(source, format, tokens=tokens, errors=errors)
+    raise ConfigurationError(
+        f"Pretrained vectors come from a file path or a `PretrainedVectors`. Received: {type(source).__name__}."
+    )
+
+
+def _report(
+    vocabulary: Vocabulary, found: np.ndarray, rules: np.ndarray, file: VectorFile, duplicates: int
+) -> CoverageReport:
+    counts = vocabulary.counts
+    missing = np.flatnonzero(~found)
+    if counts is not None:
+        missing = missing[np.argsort(-counts[missing], kind="stable")]
+        total_count = int(counts.sum())
+        weighted = float(counts[found].sum()) / total_count if total_count else None
+    else:
+        weighted = None
+    by_rule = {rule: int(np.count_nonzero(rules == k)) for k, rule in enumerate(MATCH_RULES)}
+    return CoverageReport(
+        source=file.path,
+        format=file.format,
+        total=len(vocabulary),
+        found=int(found.sum()),
+        found_by_rule={rule: n for rule, n in by_rule.items() if n or rule == "exact"},
+        missing_tokens=tuple(_python_token(vocabulary[i]) for i in missing[:20]),
+        weighted_coverage=weighted,
+        duplicates=duplicates,
+        skipped_lines=len(file.skipped_lines),
+    )
+
+
+def _lower(token: bytes) -> bytes:
+    return token.decode("utf-8", "surrogateescape").lower().encode("utf-8", "surrogateescape")
+
+
+def _python_token(token: Any) -> Any:
+    if isinstance(token, bytes):
+        try:
+            return token.decode("utf-8")
+        except UnicodeDecodeError:
+            return token
+    return token
+
+
+def _json_token(token: Any) -> Any:
+    return token.decode("latin-1") if isinstance(token, bytes) else token
+
+
+def _close(chunks: Iterator[Chunk]) -> None:
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()
+
+
+ROW_RULES = ("random", "zeros", "mean")
+
+
+def initial_rows(
+    rule: Any, count: int, vectors: np.ndarray, found: np.ndarray, *, seed: int | None = None, what: str
+) -> np.ndarray:
+    """Rows for tokens without a pretrained vector, following `rule`.
+
+    `"random"` draws from a normal with the per-dimension mean and standard
+    deviation of the found rows (`vectors[found]`), so new rows have the
+    pretrained scale; `"zeros"`; `"mean"` (the mean found vector); or a
+    callable taking `shape` and `dtype` (any Keras initializer).
+    """
+    dim = vectors.shape[1]
+    if callable(rule):
+        rows = np.asarray(rule(shape=(count, dim), dtype="float32"), dtype=np.float32)
+        if rows.shape != (count, dim):
+            raise ConfigurationError(f"The `{what}` callable returned shape {rows.shape}; expected {(count, dim)}.")
+        return rows
+    if rule not in ROW_RULES:
+        raise ConfigurationError(
+            f"`{what}` must be one of {ROW_RULES} or a callable such as a Keras initializer. Received: {what}={rule!r}"
+        )
+    if rule == "zeros" or count == 0:
+        return np.zeros((count, dim), np.float32)
+    where = found[:, None]  # Statistics over the found rows, without copying them out.
+    mean = vectors.mean(axis=0, dtype=np.float64, where=where)
+    if rule == "mean":
+        return np.tile(mean.astype(np.float32), (count, 1))
+    std = vectors.std(axis=0, dtype=np.float64, where=where)
+    return np.random.default_rng(seed).normal(mean, std, size=(count, dim)).astype(np.float32)

@@ -1,0 +1,436 @@
+"""Pretrained vectors: every format, the alignment, the report, and the layer methods."""
+
+import bz2
+import gzip
+import struct
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_vocabsafe import (
+    ConfigurationError,
+    PretrainedVectors,
+    VectorFileError,
+    VocabEmbedding,
+    Vocabulary,
+    VocabularyError,
+    align_vectors,
+    load_vectors,
+)
+
+WORDS = ["the", "cat", "Paris", "naïve", "日本", "emoji🙂"]
+DIM = 4
+
+
+def make_values(n=None, dim=DIM, seed=0):
+    """Values as the text a file holds, and as float32 parsed by Python itself (the oracle)."""
+    n = len(WORDS) if n is None else n
+    rng = np.random.default_rng(seed)
+    texts = [[f"{v:.6g}" for v in row] for row in rng.normal(size=(n, dim))]
+    return texts, np.array([[float(t) for t in row] for row in texts], dtype=np.float32)
+
+
+def write_text(path, words, texts, *, header=True, trailing_space=False, newline="\n", compress=None):
+    lines = [f"{len(words)} {len(texts[0])}"] if header else []
+    lines += [" ".join([w, *row]) + (" " if trailing_space else "") for w, row in zip(words, texts)]
+    data = (newline.join(lines) + newline).encode()
+    _write(path, data, compress)
+
+
+def write_binary(path, words, values, *, compress=None, count=None, dim=None):
+    data = f"{count if count is not None else len(words)} {dim or values.shape[1]}\n".encode()
+    for word, row in zip(words, values):
+        data += word.encode() if isinstance(word, str) else word
+        data += b" " + struct.pack(f"<{len(row)}f", *row) + b"\n"
+    _write(path, data, compress)
+
+
+def _write(path, data, compress):
+    opener = {None: open, "gz": gzip.open, "bz2": bz2.open}[compress]
+    with opener(path, "wb") as f:
+        f.write(data)
+
+
+def assert_loaded(vectors, words, values):
+    assert vectors.vocabulary.to_list() == words
+    np.testing.assert_array_equal(vectors.vectors, values)
+
+
+# Formats ---------------------------------------------------------------------
+
+FORMAT_CASES = {
+    "glove": dict(header=False),
+    "word2vec": dict(header=True),
+    "fasttext": dict(header=True, trailing_space=True),
+}
+
+
+@pytest.mark.parametrize("compress", [None, "gz", "bz2"])
+@pytest.mark.parametrize("kind", sorted(FORMAT_CASES))
+def test_text_formats_load_exactly(tmp_path, kind, compress):
+    texts, values = make_values()
+    path = tmp_path / f"vectors.{kind}"
+    write_text(path, WORDS, texts, compress=compress, **FORMAT_CASES[kind])
+    vectors = load_vectors(path)
+    assert_loaded(vectors, WORDS, values)
+    assert vectors.format == ("glove" if kind == "glove" else "word2vec")
+
+
+@pytest.mark.parametrize("compress", [None, "gz", "bz2"])
+def test_word2vec_binary_loads_exactly(tmp_path, compress):
+    _, values = make_values()
+    path = tmp_path / "vectors.bin"
+    write_binary(path, WORDS, values, compress=compress)
+    vectors = load_vectors(path)
+    assert vectors.format == "word2vec_binary"
+    assert_loaded(vectors, WORDS, values)
+
+
+def test_binary_without_newlines_between_records(tmp_path):
+    _, values = make_values(n=3)
+    data = b"3 4\n" + b"".join(w.encode() + b" " + struct.pack("<4f", *row) for w, row in zip(WORDS, values))
+    (tmp_path / "v.bin").write_bytes(data)
+    assert_loaded(load_vectors(tmp_path / "v.bin"), WORDS[:3], values)
+
+
+@pytest.mark.parametrize("format", ["glove", "word2vec", "fasttext"])
+def test_explicit_format_is_honoured(tmp_path, format):
+    texts, _ = make_values()
+    write_text(tmp_path / "v.txt", WORDS, texts, **FORMAT_CASES[format])
+    assert load_vectors(tmp_path / "v.txt", format=format).format == format
+
+
+def test_explicit_format_that_contradicts_the_file(tmp_path):
+    texts, _ = make_values()
+    write_text(tmp_path / "v.txt", WORDS, texts, header=False)
+    with pytest.raises(VectorFileError, match="not a 'count dim' header"):
+        load_vectors(tmp_path / "v.txt", format="word2vec")
+
+
+def test_npy_matrix_with_vocabulary_file(tmp_path):
+    _, values = make_values()
+    np.save(tmp_path / "m.npy", values)
+    Vocabulary(WORDS).save(tmp_path / "vocabulary.json")
+    vectors = load_vectors(tmp_path / "m.npy", tokens=tmp_path / "vocabulary.json")
+    assert_loaded(vectors, WORDS, values)
+
+
+def test_npy_needs_tokens(tmp_path):
+    np.save(tmp_path / "m.npy", np.zeros((2, 3), np.float32))
+    with pytest.raises(ConfigurationError, match="pass `tokens=`"):
+        load_vectors(tmp_path / "m.npy")
+
+
+def test_npy_with_wrong_number_of_tokens(tmp_path):
+    np.save(tmp_path / "m.npy", np.zeros((2, 3), np.float32))
+    with pytest.raises(VectorFileError, match="2 rows but `tokens` names 3"):
+        load_vectors(tmp_path / "m.npy", tokens=["a", "b", "c"])
+
+
+def test_crlf_line_endings(tmp_path):
+    texts, values = make_values()
+    write_text(tmp_path / "v.txt", WORDS, texts, header=False, newline="\r\n")
+    assert_loaded(load_vectors(tmp_path / "v.txt"), WORDS, values)
+
+
+def test_words_with_spaces_inside(tmp_path):
+    texts, values = make_values(n=3)
+    # The first line sets a GloVe file's dimension, so it holds a plain word (as in the real files).
+    write_text(tmp_path / "v.txt", ["a", "new york", "at  b"], texts, header=False)
+    assert_loaded(load_vectors(tmp_path / "v.txt"), ["a", "new york", "at  b"], values)
+
+
+def test_duplicate_words_keep_the_first_vector(tmp_path):
+    texts, values = make_values(n=3)
+    write_text(tmp_path / "v.txt", ["a", "b", "a"], texts, header=False)
+    vectors = load_vectors(tmp_path / "v.txt")
+    assert_loaded(vectors, ["a", "b"], values[:2])
+    assert vectors.duplicates == 1
+
+
+def test_max_rows_keeps_the_first_rows(tmp_path):
+    texts, values = make_values()
+    write_text(tmp_path / "v.txt", WORDS, texts, header=False)
+    assert_loaded(load_vectors(tmp_path / "v.txt", max_rows=2), WORDS[:2], values[:2])
+
+
+# Bad files -------------------------------------------------------------------
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(VectorFileError, match="does not exist"):
+        load_vectors(tmp_path / "nope.txt")
+
+
+def test_empty_file(tmp_path):
+    (tmp_path / "v.txt").write_bytes(b"")
+    with pytest.raises(VectorFileError, match="is empty"):
+        load_vectors(tmp_path / "v.txt")
+
+
+def test_dimension_that_differs_between_lines(tmp_path):
+    (tmp_path / "v.txt").write_text("a 1 2 3\nb 4 5 6\nc 7 8\n")
+    with pytest.raises(VectorFileError, match=r"Line 3 of .* holds 2 numbers, but the file's vectors have 3"):
+        load_vectors(tmp_path / "v.txt")
+
+
+def test_unparsable_number(tmp_path):
+    (tmp_path / "v.txt").write_text("a 1 2 3\nb 4 x5 6\n")
+    with pytest.raises(VectorFileError, match=r"Line 2 of .*: b'x5' is not a number"):
+        load_vectors(tmp_path / "v.txt")
+
+
+def test_header_that_promises_more_rows_than_the_file_holds(tmp_path):
+    (tmp_path / "v.txt").write_text("1000000000 3\na 1 2 3\nb 4 5 6\n")
+    with pytest.raises(VectorFileError, match="promised 1000000000 vectors but the file holds 2"):
+        load_vectors(tmp_path / "v.txt")
+
+
+def test_header_that_promises_more_dimensions(tmp_path):
+    (tmp_path / "v.txt").write_text("2 300\na 1 2 3\nb 4 5 6\n")
+    with pytest.raises(VectorFileError, match=r"Line 2 of .* holds 3 numbers, but the file's vectors have 300"):
+        load_vectors(tmp_path / "v.txt")
+
+
+def test_header_that_promises_fewer_rows(tmp_path):
+    (tmp_path / "v.txt").write_text("1 3\na 1 2 3\nb 4 5 6\n")
+    with pytest.raises(VectorFileError, match=r"Line 3 .* promised 1 vectors but the file goes on"):
+        load_vectors(tmp_path / "v.txt")
+
+
+def test_truncated_binary_record(tmp_path):
+    _, values = make_values(n=3)
+    write_binary(tmp_path / "v.bin", WORDS[:3], values)
+    data = (tmp_path / "v.bin").read_bytes()
+    (tmp_path / "v.bin").write_bytes(data[:-7])
+    with pytest.raises(VectorFileError, match="ends inside vector 3"):
+        load_vectors(tmp_path / "v.bin")
+
+
+def test_binary_header_with_a_huge_lying_count_allocates_nothing_big(tmp_path):
+    _, values = make_values(n=2)
+    write_binary(tmp_path / "v.bin", WORDS[:2], values, count=10**12)
+    with pytest.raises(VectorFileError, match="promised 1000000000000 vectors"):
+        load_vectors(tmp_path / "v.bin")
+
+
+@pytest.fixture
+def non_utf8_file(tmp_path):
+    path = tmp_path / "v.txt"
+    path.write_bytes(b"ok 1 2\nbad\xff 3 4\nfine 5 6\n")
+    return path
+
+
+def test_non_utf8_word_is_an_error_by_default(non_utf8_file):
+    with pytest.raises(VectorFileError, match=r"Line 2 of .* not valid UTF-8. Pass errors='replace'"):
+        load_vectors(non_utf8_file)
+
+
+def test_non_utf8_word_replaced(non_utf8_file):
+    assert load_vectors(non_utf8_file, errors="replace").vocabulary.to_list() == ["ok", "bad\ufffd", "fine"]
+
+
+def test_non_utf8_word_skipped(non_utf8_file):
+    vectors = load_vectors(non_utf8_file, errors="skip")
+    assert vectors.vocabulary.to_list() == ["ok", "fine"]
+    assert vectors.skipped_lines == (2,)
+    np.testing.assert_array_equal(vectors.vectors, [[1, 2], [5, 6]])
+
+
+def test_unknown_errors_policy(non_utf8_file):
+    with pytest.raises(ConfigurationError, match="Received: errors='ignore'"):
+        load_vectors(non_utf8_file, errors="ignore")
+
+
+# Alignment and the coverage report ----------------------------------------------
+
+
+@pytest.fixture
+def glove(tmp_path):
+    words = ["the", "cat", "paris", "Berlin", "berlin", "dog", "the"]
+    texts, values = make_values(n=len(words))
+    write_text(tmp_path / "glove.txt", words, texts, header=False)
+    return tmp_path / "glove.txt", dict(zip(reversed(words), reversed(values)))  # first occurrence wins
+
+
+def test_align_keeps_the_vocabulary_order(glove):
+    path, table = glove
+    aligned = align_vectors(path, ["dog", "zebra", "the"])
+    assert aligned.found.tolist() == [True, False, True]
+    np.testing.assert_array_equal(aligned.vectors[0], table["dog"])
+    np.testing.assert_array_equal(aligned.vectors[1], np.zeros(DIM))
+    np.testing.assert_array_equal(aligned.vectors[2], table["the"])
+
+
+def test_lowercase_fallback_and_exact_precedence(glove):
+    path, table = glove
+    aligned = align_vectors(path, ["Paris", "berlin", "Berlin", "CAT"], match=("exact", "lower"))
+    assert aligned.found.all()
+    np.testing.assert_array_equal(aligned.vectors[0], table["paris"])
+    np.testing.assert_array_equal(aligned.vectors[1], table["berlin"])  # exact, although "Berlin" came first
+    np.testing.assert_array_equal(aligned.vectors[2], table["Berlin"])
+    np.testing.assert_array_equal(aligned.vectors[3], table["cat"])
+    assert aligned.report.found_by_rule == {"exact": 2, "lower": 2}
+
+
+def test_exact_only_by_default(glove):
+    path, _ = glove
+    assert align_vectors(path, ["Paris"]).found.tolist() == [False]
+
+
+def test_report_counts_duplicates_of_used_words(glove):
+    path, _ = glove
+    assert align_vectors(path, ["the"]).report.duplicates == 1
+
+
+def test_report_with_adapt_counts(glove):
+    path, _ = glove
+    vocabulary = Vocabulary.from_counts(["the", "zebra", "cat", "okapi"], [10, 5, 3, 1])
+    report = align_vectors(path, vocabulary).report
+    assert (report.total, report.found, report.missing) == (4, 2, 2)
+    assert report.coverage == 0.5
+    assert report.weighted_coverage == pytest.approx((10 + 3) / (10 + 5 + 3 + 1))
+    assert report.missing_tokens == ("zebra", "okapi")
+    as_dict = report.to_dict()
+    assert as_dict["found"] == 2 and as_dict["missing_tokens"] == ["zebra", "okapi"]
+    text = str(report)
+    assert "found" in text and "50.00%" in text and "'zebra'" in text and "68.42%" in text
+
+
+def test_align_an_in_memory_source():
+    _, values = make_values(n=3)
+    source = PretrainedVectors(Vocabulary(["a", "b", "c"]), values)
+    aligned = align_vectors(source, ["c", "a"])
+    np.testing.assert_array_equal(aligned.vectors, values[[2, 0]])
+
+
+def test_align_refuses_another_dimension_before_reading(glove):
+    path, _ = glove
+    with pytest.raises(ConfigurationError, match="have 4 dimensions, but the layer's output_dim is 8"):
+        align_vectors(path, ["the"], expected_dim=8)
+
+
+def test_unknown_match_rule(glove):
+    path, _ = glove
+    with pytest.raises(ConfigurationError, match="Received: match=\\('fuzzy',\\)"):
+        align_vectors(path, ["the"], match=("fuzzy",))
+
+
+# The layer ---------------------------------------------------------------------
+
+
+def test_load_pretrained_fills_rows_by_token(glove):
+    path, table = glove
+    layer = VocabEmbedding(DIM, vocabulary=["cat", "zebra", "the"], mask_token="")
+    report = layer.load_pretrained(path, missing="zeros")
+    matrix = layer.embeddings.numpy()
+    vocabulary = layer.get_vocabulary()
+    np.testing.assert_array_equal(matrix[vocabulary.index("cat")], table["cat"])
+    np.testing.assert_array_equal(matrix[vocabulary.index("the")], table["the"])
+    np.testing.assert_array_equal(matrix[vocabulary.index("zebra")], np.zeros(DIM))
+    np.testing.assert_array_equal(matrix[0], np.zeros(DIM))  # mask row
+    np.testing.assert_allclose(matrix[1], (table["cat"] + table["the"]) / 2, rtol=1e-6)  # OOV row: mean
+    assert report.found == 2
+
+
+@pytest.mark.parametrize("rule", ["mean", "random", "callable"])
+def test_missing_row_rules(glove, rule):
+    path, table = glove
+    layer = VocabEmbedding(DIM, vocabulary=["cat", "the", "dog", "zebra", "okapi"])
+    missing = keras.initializers.Constant(7.0) if rule == "callable" else rule
+    layer.load_pretrained(path, missing=missing, seed=1)
+    rows = layer.embeddings.numpy()[[4, 5]]
+    found = np.stack([table["cat"], table["the"], table["dog"]])
+    if rule == "mean":
+        np.testing.assert_allclose(rows, np.tile(found.mean(axis=0), (2, 1)), rtol=1e-6)
+    elif rule == "callable":
+        np.testing.assert_array_equal(rows, np.full((2, DIM), 7.0))
+    else:
+        assert not np.array_equal(rows[0], rows[1])
+        assert np.all(np.abs(rows - found.mean(axis=0)) < 10 * found.std(axis=0) + 1e-6)
+
+
+def test_random_rows_follow_the_pretrained_scale(tmp_path):
+    words = [f"w{i}" for i in range(2000)]
+    rng = np.random.default_rng(0)
+    values = rng.normal(loc=3.0, scale=0.5, size=(2000, 8)).astype(np.float32)
+    write_text(tmp_path / "v.txt", words, [[repr(float(v)) for v in row] for row in values], header=False)
+    layer = VocabEmbedding(8, vocabulary=words + [f"new{i}" for i in range(2000)])
+    layer.load_pretrained(tmp_path / "v.txt", missing="random", seed=0)
+    new_rows = layer.embeddings.numpy()[1 + 2000 :]
+    assert abs(new_rows.mean() - 3.0) < 0.05
+    assert abs(new_rows.std() - 0.5) < 0.05
+
+
+def test_random_rows_are_reproducible_with_a_seed(glove):
+    path, _ = glove
+    first, second = (VocabEmbedding(DIM, vocabulary=["cat", "zebra"]) for _ in range(2))
+    first.load_pretrained(path, seed=3)
+    second.load_pretrained(path, seed=3)
+    np.testing.assert_array_equal(first.embeddings.numpy(), second.embeddings.numpy())
+
+
+def test_load_pretrained_with_another_dimension(glove):
+    path, _ = glove
+    with pytest.raises(ConfigurationError, match="output_dim=4"):
+        VocabEmbedding(8, vocabulary=["the"]).load_pretrained(path)
+
+
+def test_load_pretrained_when_nothing_matches(glove):
+    path, _ = glove
+    with pytest.raises(VocabularyError, match="None of the 2 tokens"):
+        VocabEmbedding(DIM, vocabulary=["zebra", "okapi"]).load_pretrained(path)
+
+
+def test_frozen_layer_keeps_pretrained_rows_through_fit(glove):
+    path, _ = glove
+    layer = VocabEmbedding(DIM, vocabulary=["cat", "the", "zebra"], mask_token="")
+    layer.load_pretrained(path, train="none")
+    before = layer.embeddings.numpy().copy()
+    inputs = keras.Input(shape=(None,), dtype="string")
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.GlobalAveragePooling1D()(layer(inputs))))
+    model.compile(optimizer=keras.optimizers.AdamW(0.1), loss="mse")
+    model.fit(tf.constant([["cat", "the", "zebra"]] * 4), np.ones(4), epochs=3, verbose=0)
+    np.testing.assert_array_equal(layer.embeddings.numpy(), before)
+
+
+def test_fine_tuned_layer_changes_rows(glove):
+    path, _ = glove
+    layer = VocabEmbedding(DIM, vocabulary=["cat", "the"])
+    layer.load_pretrained(path, train="all")
+    before = layer.embeddings.numpy().copy()
+    inputs = keras.Input(shape=(None,), dtype="string")
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.GlobalAveragePooling1D()(layer(inputs))))
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+    model.fit(tf.constant([["cat", "the"]] * 4), np.ones(4), epochs=2, verbose=0)
+    assert not np.array_equal(layer.embeddings.numpy()[2], before[2])
+
+
+def test_unknown_train_choice(glove):
+    path, _ = glove
+    with pytest.raises(ConfigurationError, match="Received: train='some'"):
+        VocabEmbedding(DIM, vocabulary=["cat"]).load_pretrained(path, train="some")
+
+
+def test_from_pretrained_takes_vocabulary_and_size_from_the_file(glove, tmp_path):
+    path, table = glove
+    layer = VocabEmbedding.from_pretrained(path, max_tokens=4, mask_token="")
+    assert layer.output_dim == DIM
+    assert layer.get_vocabulary() == ["", "[UNK]", "the", "cat"]
+    np.testing.assert_array_equal(layer.get_vectors(["cat"])[0], table["cat"])
+
+    inputs = keras.Input(shape=(None,), dtype="string")
+    keras.Model(inputs, layer(inputs)).save(tmp_path / "m.keras")
+    reloaded = keras.saving.load_model(tmp_path / "m.keras").layers[1]
+    assert tuple(reloaded.embeddings.shape) == tuple(layer.embeddings.shape)
+    np.testing.assert_array_equal(reloaded.embeddings.numpy(), layer.embeddings.numpy())
+
+
+def test_from_pretrained_leaves_out_reserved_words(tmp_path):
+    texts, values = make_values(n=3)
+    write_text(tmp_path / "v.txt", ["[UNK]", "a", "b"], texts, header=False)
+    layer = VocabEmbedding.from_pretrained(tmp_path / "v.txt", max_tokens=3)
+    assert layer.get_vocabulary() == ["[UNK]", "a", "b"]
+    np.testing.assert_array_equal(layer.embeddings.numpy()[1:], values[1:])

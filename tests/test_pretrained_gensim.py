@@ -1,0 +1,68 @@
+"""Compatibility with gensim: its writers, and the real vector files in its test data, read alike."""
+
+import os
+
+import numpy as np
+import pytest
+
+from keras_vocabsafe import VectorFileError, load_vectors
+
+gensim = pytest.importorskip("gensim", reason="gensim is a test dependency: pip install -e '.[test]'")
+from gensim.models import KeyedVectors  # noqa: E402
+
+TEST_DATA = os.path.join(os.path.dirname(gensim.__file__), "test", "test_data")
+
+# (file, gensim's binary flag, gensim's no_header flag, the format we should detect)
+GENSIM_FILES = [
+    ("test_glove.txt", False, True, "glove"),
+    ("euclidean_vectors.bin", True, False, "word2vec_binary"),
+    ("high_precision.kv.txt", False, False, "word2vec"),
+    ("high_precision.kv.bin", True, False, "word2vec_binary"),
+    ("lee_fasttext.vec", False, False, "word2vec"),
+    ("toy-model.vec", False, False, "word2vec"),
+    ("crime-and-punishment.vec", False, False, "word2vec"),
+]
+
+
+def assert_same_as_gensim(ours, theirs):
+    assert ours.vocabulary.to_list() == list(theirs.index_to_key)
+    np.testing.assert_array_equal(ours.vectors, theirs.vectors)
+
+
+@pytest.mark.parametrize("name, binary, no_header, detected", GENSIM_FILES)
+def test_real_files_shipped_with_gensim(name, binary, no_header, detected):
+    path = os.path.join(TEST_DATA, name)
+    ours = load_vectors(path)
+    assert ours.format == detected
+    assert_same_as_gensim(ours, KeyedVectors.load_word2vec_format(path, binary=binary, no_header=no_header))
+
+
+@pytest.fixture
+def keyed_vectors():
+    words = ["the", "naïve", "日本語", "emoji🙂", "tab\tword", "UPPER", "x" * 50]
+    kv = KeyedVectors(vector_size=7)
+    kv.add_vectors(words, np.random.default_rng(0).normal(size=(len(words), 7)).astype(np.float32))
+    return kv
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_files_written_by_gensim(tmp_path, keyed_vectors, binary):
+    path = tmp_path / ("vectors.bin" if binary else "vectors.txt")
+    keyed_vectors.save_word2vec_format(path, binary=binary)
+    ours = load_vectors(path)
+    assert ours.format == ("word2vec_binary" if binary else "word2vec")
+    assert_same_as_gensim(ours, KeyedVectors.load_word2vec_format(path, binary=binary))
+    if binary:  # Binary files hold the float32 values exactly.
+        np.testing.assert_array_equal(ours.vectors, keyed_vectors.vectors)
+
+
+def test_gensim_glove_style_file_without_header(tmp_path, keyed_vectors):
+    path = tmp_path / "glove.txt"
+    keyed_vectors.save_word2vec_format(path, write_header=False)
+    assert_same_as_gensim(load_vectors(path), KeyedVectors.load_word2vec_format(path, no_header=True))
+
+
+def test_real_file_whose_header_lies():
+    # gensim's pretrained.vec promises 3 vectors and holds 1; gensim raises EOFError on it.
+    with pytest.raises(VectorFileError, match="promised 3 vectors but the file holds 1"):
+        load_vectors(os.path.join(TEST_DATA, "pretrained.vec"))
