@@ -22,6 +22,7 @@ from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError
 from keras_vocabsafe.vocabulary import canonical_token
 
 _SHARD_MIN_SIZE = 1 << 16
+_MERGE_MIN_SIZE = 1 << 20
 _NUM_SHARDS = max(1, min(8, os.cpu_count() or 1))
 
 
@@ -128,7 +129,8 @@ class TokenCounter:
     def _add(self, tokens: tf.Tensor, counts: tf.Tensor) -> None:
         self._pending.append((tokens, counts))
         self._pending_size += int(tokens.shape[0])
-        if self._pending_size > max(int(self._tokens.shape[0]), _SHARD_MIN_SIZE):
+        # Merging costs O(tokens merged so far): wait until the pending pieces outweigh them.
+        if self._pending_size > max(4 * int(self._tokens.shape[0]), _MERGE_MIN_SIZE):
             self._flush()
 
     def _flush(self) -> None:

@@ -2,13 +2,12 @@
 
 import os
 
+import gensim  # A test dependency: the [test] extra installs it.
 import numpy as np
 import pytest
+from gensim.models import KeyedVectors
 
 from keras_vocabsafe import VectorFileError, load_vectors
-
-gensim = pytest.importorskip("gensim", reason="gensim is a test dependency: pip install -e '.[test]'")
-from gensim.models import KeyedVectors  # noqa: E402
 
 TEST_DATA = os.path.join(os.path.dirname(gensim.__file__), "test", "test_data")
 

@@ -469,3 +469,16 @@ def test_adapt_on_fixed_width_numpy_strings_matches_tensor_input(dtype):
     from_numpy.adapt(data)
     from_tensor.adapt(tf.constant(data.tolist()))
     assert from_numpy.get_vocabulary() == from_tensor.get_vocabulary()
+
+
+def test_adapt_merges_partial_counts_correctly(monkeypatch):
+    import keras_vocabsafe._counting as counting
+
+    monkeypatch.setattr(counting, "_MERGE_MIN_SIZE", 2)  # Merge after nearly every batch.
+    rng = np.random.default_rng(5)
+    tokens = np.array([f"w{int(i)}" for i in rng.zipf(1.5, 5000) % 300], dtype=object)
+    merged_often, merged_once = VocabEmbedding(4), VocabEmbedding(4)
+    merged_often.adapt(tf.data.Dataset.from_tensor_slices(tokens).batch(37))
+    merged_once.adapt(tokens)
+    assert merged_often.get_vocabulary() == merged_once.get_vocabulary()
+    assert list(merged_often.vocabulary.counts) == list(merged_once.vocabulary.counts)
