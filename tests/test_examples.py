@@ -30,3 +30,20 @@ def test_quickstart_reloads_and_serves_identical_predictions(tmp_path: Path) -> 
     assert "served in a TensorFlow-only process: predictions identical" in completed.stdout
     assert (tmp_path / "model.keras").is_file()
     assert (tmp_path / "export" / "saved_model.pb").is_file()
+
+
+@pytest.mark.slow
+def test_pretrained_vectors_example_reports_coverage_and_reloads(tmp_path: Path) -> None:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONIOENCODING="utf-8")
+    completed = subprocess.run(
+        [sys.executable, str(EXAMPLES / "pretrained_vectors.py"), "--workdir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "most notable missing: 'zyzzyva'" in completed.stdout
+    assert "embedding rows unchanged by training: True" in completed.stdout
+    assert "same rows True" in completed.stdout and "same predictions after reload: True" in completed.stdout
