@@ -87,6 +87,11 @@ class VocabEmbedding(keras.layers.Layer):
             Defaults to `"uniform"`, as in `keras.layers.Embedding`.
         embeddings_regularizer: optional regularizer for the matrix.
         embeddings_constraint: optional constraint for the matrix.
+        trainable_rows: optional list of ids whose rows train; every other
+            row stays exactly as it is through any optimizer (weight decay
+            and regularizers included). `None` (default): all rows train.
+            `load_pretrained(train="missing")` sets it to the rows that had
+            no pretrained vector.
         **kwargs: base layer arguments such as `name`, `dtype` (a dtype
             policy, e.g. `"mixed_float16"`) and `trainable`.
 
@@ -125,6 +130,7 @@ class VocabEmbedding(keras.layers.Layer):
         embeddings_initializer: Any = "uniform",
         embeddings_regularizer: Any = None,
         embeddings_constraint: Any = None,
+        trainable_rows: Any = None,
         **kwargs: Any,
     ) -> None:
         vocabulary_dtype = standardize_dtype(vocabulary_dtype)
@@ -171,6 +177,7 @@ class VocabEmbedding(keras.layers.Layer):
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
         self.embeddings_constraint = keras.constraints.get(embeddings_constraint)
+        self.trainable_rows = _validate_trainable_rows(trainable_rows)
 
         self._vocabulary: Vocabulary | None = None
         self.lookup_table = None
@@ -400,7 +407,7 @@ class VocabEmbedding(keras.layers.Layer):
             oov: how OOV rows start: `"mean"` (default), `"random"`, `"zeros"`
                 or a callable such as a Keras initializer.
             train: `"all"` (default) fine-tunes every row; `"none"` freezes
-                the layer.
+                the layer; `"missing"` trains only the OOV rows.
             format, tokens, errors: as for `keras_vocabsafe.load_vectors`.
             **kwargs: other constructor arguments (`name`, `dtype`, ...).
         """
@@ -469,7 +476,10 @@ class VocabEmbedding(keras.layers.Layer):
                 Keras initializer.
             oov: the same choice for the OOV rows. Defaults to `"mean"`.
             train: `"all"` (default) fine-tunes every row; `"none"` freezes
-                the layer (`trainable=False`).
+                the layer (`trainable=False`); `"missing"` trains only the
+                OOV rows and the rows of tokens without a pretrained vector,
+                and keeps every pretrained row (and the mask row) exactly as
+                loaded (see `trainable_rows`).
             seed: seed for `"random"` rows.
             format, tokens, errors: as for `keras_vocabsafe.load_vectors`.
 
@@ -480,9 +490,10 @@ class VocabEmbedding(keras.layers.Layer):
         """
         from keras_vocabsafe.pretrained import align_vectors, initial_rows
 
-        if train not in ("all", "none"):
+        if train not in ("all", "none", "missing"):
             raise ConfigurationError(
-                f"`train` must be 'all' (fine-tune every row) or 'none' (freeze the layer). Received: train={train!r}"
+                "`train` must be 'all' (fine-tune every row), 'none' (freeze the layer) or 'missing' (train only "
+                f"the rows that had no pretrained vector). Received: train={train!r}"
             )
         vocabulary = self._require_vocabulary()
         if self.vocabulary_dtype != "string":
@@ -507,7 +518,14 @@ class VocabEmbedding(keras.layers.Layer):
         if not self.built:
             self.build()
         self.embeddings.assign(matrix.astype(self.embeddings.dtype))
-        self.trainable = train == "all"
+        self.trainable = train != "none"
+        if train == "missing":
+            start = self._num_special_tokens()
+            oov_ids = range(self._oov_start(), start)
+            self.trainable_rows = (*oov_ids, *(start + np.flatnonzero(~found)).tolist())
+        else:
+            self.trainable_rows = None
+        self._freeze_rows()
         return aligned.report
 
     # Keras layer API -----------------------------------------------------------------
@@ -522,6 +540,22 @@ class VocabEmbedding(keras.layers.Layer):
             trainable=True,
         )
         self.built = True
+        self._freeze_rows()
+
+    def _freeze_rows(self) -> None:
+        """Records the current values of the rows outside `trainable_rows`, which the optimizer then keeps."""
+        if self.trainable_rows is None:
+            self.embeddings.constraint = self.embeddings_constraint
+            return
+        if self.trainable_rows and self.trainable_rows[-1] >= self.vocabulary_size():
+            raise ConfigurationError(
+                f"{self._owner()} has ids 0 to {self.vocabulary_size() - 1}, but `trainable_rows` names id "
+                f"{self.trainable_rows[-1]}."
+            )
+        frozen = np.setdiff1d(np.arange(self.vocabulary_size()), np.asarray(self.trainable_rows, dtype=np.int64))
+        with tf.init_scope():
+            values = keras.ops.convert_to_numpy(self.embeddings)[frozen]
+            self.embeddings.constraint = _KeepRows(frozen, values, self.embeddings_constraint)
 
     def call(self, inputs: Any) -> tf.Tensor | tf.RaggedTensor:
         keys = to_keys(inputs, self.vocabulary_dtype, owner=self._owner())
@@ -584,6 +618,7 @@ class VocabEmbedding(keras.layers.Layer):
                 "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
                 "embeddings_regularizer": keras.regularizers.serialize(self.embeddings_regularizer),
                 "embeddings_constraint": keras.constraints.serialize(self.embeddings_constraint),
+                "trainable_rows": None if self.trainable_rows is None else list(self.trainable_rows),
             }
         )
         if self.vocabulary_dtype == "string":
@@ -644,6 +679,33 @@ class VocabEmbedding(keras.layers.Layer):
                 f"{self.output_dim}."
             )
         self.embeddings.assign(value)
+        self._freeze_rows()
+
+
+class _KeepRows(keras.constraints.Constraint):
+    """Applies the user's constraint, then puts the frozen rows back exactly as they were recorded."""
+
+    def __init__(self, rows: np.ndarray, values: np.ndarray, inner: Any) -> None:
+        # Plain TensorFlow variables, held outside Keras's tracking: they are training state, not weights,
+        # and are rebuilt from the embedding matrix whenever it is loaded.
+        self._rows = tf.Variable(rows.reshape(-1, 1), trainable=False, name="frozen_rows")
+        self._values = tf.Variable(values, trainable=False, name="frozen_values")
+        self._inner = inner
+
+    def __call__(self, w: Any) -> Any:
+        if self._inner is not None:
+            w = self._inner(w)
+        return tf.tensor_scatter_nd_update(w, self._rows, tf.cast(self._values, w.dtype))
+
+
+def _validate_trainable_rows(rows: Any) -> tuple[int, ...] | None:
+    if rows is None:
+        return None
+    if isinstance(rows, (str, bytes)) or not all(_is_int(row) and row >= 0 for row in rows):
+        raise ConfigurationError(
+            f"`trainable_rows` must be a list of non-negative ids, or None. Received: trainable_rows={rows!r}"
+        )
+    return tuple(sorted({int(row) for row in rows}))
 
 
 def _is_int(value: Any) -> bool:

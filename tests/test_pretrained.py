@@ -414,6 +414,7 @@ def test_unknown_train_choice(glove):
         VocabEmbedding(DIM, vocabulary=["cat"]).load_pretrained(path, train="some")
 
 
+@pytest.mark.saving
 def test_from_pretrained_takes_vocabulary_and_size_from_the_file(glove, tmp_path):
     path, table = glove
     layer = VocabEmbedding.from_pretrained(path, max_tokens=4, mask_token="")
@@ -434,3 +435,53 @@ def test_from_pretrained_leaves_out_reserved_words(tmp_path):
     layer = VocabEmbedding.from_pretrained(tmp_path / "v.txt", max_tokens=3)
     assert layer.get_vocabulary() == ["[UNK]", "a", "b"]
     np.testing.assert_array_equal(layer.embeddings.numpy()[1:], values[1:])
+
+
+def small_text_model(layer):
+    inputs = keras.Input(shape=(None,), dtype="string")
+    return keras.Model(inputs, keras.layers.Dense(1)(keras.layers.GlobalAveragePooling1D()(layer(inputs))))
+
+
+def test_train_missing_keeps_pretrained_rows_bit_identical_under_weight_decay(glove):
+    path, _ = glove
+    layer = VocabEmbedding(
+        DIM, vocabulary=["cat", "the", "zebra"], mask_token="", embeddings_regularizer=keras.regularizers.L2(0.1)
+    )
+    layer.load_pretrained(path, train="missing")
+    vocabulary = layer.get_vocabulary()
+    assert layer.trainable_rows == (1, vocabulary.index("zebra"))  # the OOV row and the token with no vector
+    before = layer.embeddings.numpy().copy()
+    model = small_text_model(layer)
+    model.compile(optimizer=keras.optimizers.AdamW(0.1, weight_decay=0.5), loss="mse")
+    model.fit(tf.constant([["cat", "the", "zebra", "okapi", ""]] * 4), np.ones(4), epochs=3, verbose=0)
+    after = layer.embeddings.numpy()
+    frozen = [0, vocabulary.index("cat"), vocabulary.index("the")]
+    np.testing.assert_array_equal(after[frozen], before[frozen])
+    assert not np.array_equal(after[vocabulary.index("zebra")], before[vocabulary.index("zebra")])
+    assert not np.array_equal(after[1], before[1])
+
+
+@pytest.mark.saving
+def test_trainable_rows_survive_saving(glove, tmp_path):
+    path, _ = glove
+    layer = VocabEmbedding(DIM, vocabulary=["cat", "the", "zebra"])
+    layer.load_pretrained(path, train="missing")
+    small_text_model(layer).save(tmp_path / "m.keras")
+
+    model = keras.saving.load_model(tmp_path / "m.keras")
+    reloaded = model.layers[1]
+    assert reloaded.trainable_rows == layer.trainable_rows
+    before = reloaded.embeddings.numpy().copy()
+    model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
+    model.fit(tf.constant([["cat", "the", "zebra"]] * 4), np.ones(4), epochs=2, verbose=0)
+    after = reloaded.embeddings.numpy()
+    np.testing.assert_array_equal(after[[1, 2]], before[[1, 2]])  # cat, the
+    assert not np.array_equal(after[3], before[3])  # zebra
+
+
+def test_trainable_rows_argument_is_validated():
+    with pytest.raises(ConfigurationError, match="Received: trainable_rows=\\[-1\\]"):
+        VocabEmbedding(DIM, vocabulary=["a"], trainable_rows=[-1])
+    layer = VocabEmbedding(DIM, vocabulary=["a"], trainable_rows=[5])
+    with pytest.raises(ConfigurationError, match="has ids 0 to 1, but `trainable_rows` names id 5"):
+        layer.build()
