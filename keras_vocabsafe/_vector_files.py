@@ -88,6 +88,9 @@ def open_vector_file(
         skipped: list[int] = []
         return VectorFile(path, "glove", dim, None, _text_chunks(stream, path, dim, first, 1, errors, skipped), skipped)
     count, dim = header
+    if dim < 1:
+        stream.close()
+        raise VectorFileError(f"The header of {path!r} gives {dim} dimensions; vectors need at least one.")
     binary = _looks_binary(stream, dim) if format == "auto" else format == "word2vec_binary"
     if format == "glove":
         stream.close()

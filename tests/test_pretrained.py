@@ -485,3 +485,9 @@ def test_trainable_rows_argument_is_validated():
     layer = VocabEmbedding(DIM, vocabulary=["a"], trainable_rows=[5])
     with pytest.raises(ConfigurationError, match="has ids 0 to 1, but `trainable_rows` names id 5"):
         layer.build()
+
+
+def test_header_with_zero_dimensions(tmp_path):
+    (tmp_path / "v.txt").write_text("3 0\n")
+    with pytest.raises(VectorFileError, match="gives 0 dimensions"):
+        load_vectors(tmp_path / "v.txt")
