@@ -30,6 +30,7 @@ FORMATS = ("glove", "word2vec", "fasttext", "word2vec_binary", "npy")
 ERRORS = ("strict", "replace", "skip")
 _BLOCK_SIZE = 1 << 20  # Larger blocks are no faster and raise peak memory when aligning.
 _TEXT_NUMBER_BYTES = frozenset(b"0123456789.+-eE \t\r\nnaifNAIF")
+_NUMBER_START_BYTES = frozenset(b"0123456789.+-")  # "nan"/"inf" rows take the careful path.
 
 
 @dataclass
@@ -209,8 +210,9 @@ def _text_chunks(
                     )
                 rows += 1
                 word, _, rest = line.partition(b" ")
-                # More separators than numbers: a word with spaces inside, or unusual spacing.
-                if rest.count(b" ") >= dim and rest.rstrip().count(b" ") >= dim:
+                # The numbers must start right after the first space; if they do not, the word
+                # itself holds spaces (some GloVe files have such words): cut the numbers off the end.
+                if not rest or rest[0] not in _NUMBER_START_BYTES:
                     word, rest = _split_line(line, dim)
                 checked = _decode_word(word, errors, path, number)
                 if checked is None:
@@ -304,10 +306,10 @@ def _binary_chunks(
 
 def _binary_parser(buffer: bytes, starts: list[int], dim: int) -> Callable[[list[int]], np.ndarray]:
     def parse(positions: list[int]) -> np.ndarray:
-        out = np.empty((len(positions), dim), dtype=np.float32)
-        for row, i in enumerate(positions):
-            out[row] = np.frombuffer(buffer, dtype="<f4", count=dim, offset=starts[i])
-        return out
+        # One gather of every chosen record's bytes, viewed as little-endian float32.
+        raw = np.frombuffer(buffer, dtype=np.uint8)
+        offsets = np.asarray([starts[i] for i in positions], dtype=np.int64)[:, None] + np.arange(dim * 4)
+        return raw[offsets].view("<f4").astype(np.float32, copy=False).reshape(len(positions), dim)
 
     return parse
 

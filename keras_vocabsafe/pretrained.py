@@ -186,6 +186,13 @@ def load_vectors(
     chunks = file.chunks
     try:
         for chunk in chunks:
+            fresh = set(chunk.words)
+            if max_rows is None and len(fresh) == len(chunk.words) and fresh.isdisjoint(seen):
+                # The common case, a chunk of new words: no per-word bookkeeping.
+                seen |= fresh
+                words.extend(chunk.words)
+                blocks.append(chunk.parse(list(range(len(chunk.words)))))
+                continue
             positions = []
             for position, word in enumerate(chunk.words):
                 if word in seen:

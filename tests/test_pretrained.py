@@ -138,8 +138,16 @@ def test_crlf_line_endings(tmp_path):
 def test_words_with_spaces_inside(tmp_path):
     texts, values = make_values(n=3)
     # The first line sets a GloVe file's dimension, so it holds a plain word (as in the real files).
-    write_text(tmp_path / "v.txt", ["a", "new york", "at  b"], texts, header=False)
-    assert_loaded(load_vectors(tmp_path / "v.txt"), ["a", "new york", "at  b"], values)
+    words = ["a", "new york", "at  b", "new nation"]
+    texts, values = make_values(n=len(words))
+    write_text(tmp_path / "v.txt", words, texts, header=False)
+    assert_loaded(load_vectors(tmp_path / "v.txt"), words, values)
+
+
+def test_nan_and_inf_values(tmp_path):
+    (tmp_path / "v.txt").write_text("a 1 2\nb nan inf\nc -inf 3\n")
+    vectors = load_vectors(tmp_path / "v.txt")
+    np.testing.assert_array_equal(vectors.vectors, np.array([[1, 2], [np.nan, np.inf], [-np.inf, 3]], np.float32))
 
 
 def test_duplicate_words_keep_the_first_vector(tmp_path):
