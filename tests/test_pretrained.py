@@ -136,7 +136,6 @@ def test_crlf_line_endings(tmp_path):
 
 
 def test_words_with_spaces_inside(tmp_path):
-    texts, values = make_values(n=3)
     # The first line sets a GloVe file's dimension, so it holds a plain word (as in the real files).
     words = ["a", "new york", "at  b", "new nation"]
     texts, values = make_values(n=len(words))
