@@ -305,11 +305,12 @@ def _binary_chunks(
 
 
 def _binary_parser(buffer: bytes, starts: list[int], dim: int) -> Callable[[list[int]], np.ndarray]:
+    size = dim * 4
+
     def parse(positions: list[int]) -> np.ndarray:
-        # One gather of every chosen record's bytes, viewed as little-endian float32.
-        raw = np.frombuffer(buffer, dtype=np.uint8)
-        offsets = np.asarray([starts[i] for i in positions], dtype=np.int64)[:, None] + np.arange(dim * 4)
-        return raw[offsets].view("<f4").astype(np.float32, copy=False).reshape(len(positions), dim)
+        # Copy the chosen records' bytes together once, then view them as little-endian float32.
+        joined = b"".join([buffer[starts[i] : starts[i] + size] for i in positions])
+        return np.frombuffer(joined, dtype="<f4").astype(np.float32).reshape(len(positions), dim)
 
     return parse
 
