@@ -3,16 +3,20 @@
 from keras_vocabsafe.errors import (
     ConfigurationError,
     DuplicateTokenError,
+    ExportError,
     KeyDtypeError,
+    NonCoreOpsError,
     NotAdaptedError,
     ReservedTokenError,
     UnknownIdError,
     VectorFileError,
+    VersionExistsError,
     VocabSafeError,
     VocabularyChangeError,
     VocabularyError,
     VocabularyMismatchError,
 )
+from keras_vocabsafe.export import OpAudit, audit_ops, export_for_serving
 from keras_vocabsafe.pretrained import CoverageReport, PretrainedVectors, align_vectors, load_vectors
 from keras_vocabsafe.vocab_embedding import VocabEmbedding
 from keras_vocabsafe.vocabulary import Vocabulary
@@ -23,8 +27,11 @@ __all__ = [
     "ConfigurationError",
     "CoverageReport",
     "DuplicateTokenError",
+    "ExportError",
     "KeyDtypeError",
+    "NonCoreOpsError",
     "NotAdaptedError",
+    "OpAudit",
     "PretrainedVectors",
     "ReservedTokenError",
     "UnknownIdError",
@@ -35,7 +42,10 @@ __all__ = [
     "VocabularyChangeError",
     "VocabularyError",
     "VocabularyMismatchError",
+    "VersionExistsError",
     "__version__",
     "align_vectors",
+    "audit_ops",
+    "export_for_serving",
     "load_vectors",
 ]

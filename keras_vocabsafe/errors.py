@@ -7,10 +7,13 @@ clauses keep working:
 ```
 VocabSafeError
 ├── ConfigurationError (ValueError)
+├── ExportError (RuntimeError)
+│   └── VersionExistsError (FileExistsError)
 ├── VocabularyError (ValueError)
 │   ├── DuplicateTokenError
 │   └── ReservedTokenError
 ├── KeyDtypeError (TypeError)
+├── NonCoreOpsError (ValueError)
 ├── NotAdaptedError (RuntimeError)
 ├── UnknownIdError (IndexError)
 ├── VectorFileError (ValueError)
@@ -27,11 +30,14 @@ them as a plain `ValueError` that carries the original message, so
 __all__ = [
     "ConfigurationError",
     "DuplicateTokenError",
+    "ExportError",
     "KeyDtypeError",
+    "NonCoreOpsError",
     "NotAdaptedError",
     "ReservedTokenError",
     "UnknownIdError",
     "VectorFileError",
+    "VersionExistsError",
     "VocabSafeError",
     "VocabularyChangeError",
     "VocabularyError",
@@ -61,6 +67,18 @@ class ReservedTokenError(VocabularyError):
 
 class KeyDtypeError(VocabSafeError, TypeError):
     """Keys (inputs or tokens) have a dtype the vocabulary does not use."""
+
+
+class ExportError(VocabSafeError, RuntimeError):
+    """A serving export could not be completed; no version directory was published."""
+
+
+class VersionExistsError(ExportError, FileExistsError):
+    """A serving export's version directory already exists; exports never overwrite a version."""
+
+
+class NonCoreOpsError(VocabSafeError, ValueError):
+    """A strict serving export's graph uses ops that core TensorFlow does not register (e.g. tensorflow-text ops)."""
 
 
 class NotAdaptedError(VocabSafeError, RuntimeError):

@@ -1,0 +1,658 @@
+"""Serving exports: versioned SavedModels with vocabulary signatures, warm-up requests and an op audit.
+
+`export_for_serving()` writes `base_path/<version>/` in the layout TensorFlow
+Serving watches: a SavedModel whose `serving_default` signature takes and
+returns tensors named after the model's inputs and outputs, one pair of
+signatures per `VocabEmbedding` for reading its vocabulary and ids, and
+optionally `assets.extra/tf_serving_warmup_requests`. The version is written
+into a hidden sibling directory and renamed into place only when complete, so
+a model server never sees half a version and a failed export leaves nothing.
+
+`audit_ops()` lists the op types a SavedModel's graph uses and says which of
+them core TensorFlow registers on its own; the others (for example
+tensorflow-text's) must be linked into, or loaded by, whatever serves it.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import os
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_vocabsafe.errors import ConfigurationError, ExportError, NonCoreOpsError, VersionExistsError
+from keras_vocabsafe.vocab_embedding import VocabEmbedding
+
+__all__ = ["OpAudit", "audit_ops", "export_for_serving"]
+
+SERVING_SIGNATURE = "serving_default"
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+# TensorFlow Serving refuses to load a version whose warm-up file holds more records than this.
+MAX_WARMUP_REQUESTS = 1000
+SERVING_INSTALL_COMMAND = 'pip install "keras-vocabsafe[serving]"'
+
+# A signature input name reaches clients unchanged only if it is a valid tf.function argument name: TensorFlow
+# silently rewrites others ("a.b" becomes "a_b", "1x" becomes "arg_1x") or refuses them ("a b").
+_INPUT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_VERSION_NAME = re.compile(r"[0-9]+")
+_TEMP_PREFIX = ".tmp-export-"
+
+
+def export_for_serving(
+    model: keras.Model,
+    base_path: str | os.PathLike[str],
+    *,
+    version: int | None = None,
+    input_names: Sequence[str] | Mapping[str, str] | None = None,
+    output_names: Sequence[str] | Mapping[str, str] | None = None,
+    vocabulary_signatures: bool = True,
+    warmup_inputs: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+    strict: bool = False,
+) -> str:
+    """Writes a model as version `version` of a model server's base path.
+
+    The result is `base_path/<version>/`, a SavedModel that runs with
+    TensorFlow alone (no Keras, no keras-vocabsafe). Its signatures:
+
+    - `serving_default`: one input per model input, named after the model's
+      inputs (the `name` of each `keras.Input`, or the keys of a dict of
+      inputs), with the inputs' dtypes and shapes (string inputs stay
+      `tf.string`); one output per model output, named after the layer that
+      produces it (or the keys of a dict of outputs).
+    - with `vocabulary_signatures`, for each `VocabEmbedding` in the model:
+      `vocabulary_<layer name>` (no input; returns `tokens`, the token of
+      every id in id order, special slots included, byte for byte, and
+      `vocabulary_size`, an int64 scalar) and `token_to_id_<layer name>`
+      (input `tokens` of the layer's key dtype and any shape; returns `ids`,
+      int64, exactly as the layer maps them, OOV hashing included).
+
+    The version is written into a hidden temporary directory inside
+    `base_path` and renamed into place once complete, so a model server
+    polling `base_path` never loads a partial version, and a failed export
+    leaves nothing behind. An existing version is never overwritten.
+
+    Args:
+        model: a built functional or `Sequential` Keras model (its inputs
+            must be known: build it from `keras.Input`s).
+        base_path: the model's base directory, as given to the model server
+            (`--model_base_path`); created if missing.
+        version: optional non-negative int. Defaults to one more than the
+            largest numeric entry in `base_path` (1 if there is none).
+        input_names: optional new names for the signature's inputs: a list in
+            the order of `model.inputs`, or a dict from default name to new
+            name. Input names must start with a letter and hold only ASCII
+            letters, digits and `_`, which TensorFlow keeps unchanged.
+        output_names: optional new names for the outputs, likewise (any
+            distinct non-empty strings).
+        vocabulary_signatures: add the two signatures per `VocabEmbedding`.
+            Defaults to `True`.
+        warmup_inputs: optional sample requests for the model server to run
+            before it serves the version: a dict from signature input name to
+            an array (or anything `tf.make_tensor_proto` takes), or a list of
+            such dicts (at most 1000). Each is run through the exported
+            function first; they are written as `PredictRequest`s to
+            `assets.extra/tf_serving_warmup_requests`. Needs
+            `tensorflow-serving-api`.
+        strict: if `True`, audit the written graph (`audit_ops`) and refuse
+            to publish it if it uses ops that core TensorFlow does not
+            register, such as tensorflow-text ops.
+
+    Returns:
+        The path of the version directory, as a string.
+
+    Raises:
+        ConfigurationError: an argument, or the model's structure, cannot be
+            exported as asked (the message says how to fix it).
+        VersionExistsError: the version directory already exists.
+        NonCoreOpsError: with `strict=True`, the graph needs non-core ops.
+        ExportError: writing or auditing failed; nothing was published.
+
+    Example:
+
+    ```python
+    path = export_for_serving(model, "/models/reviews", warmup_inputs={"text": [["a", "good", "film"]]})
+    # tensorflow_model_server --model_name=reviews --model_base_path=/models/reviews
+    ```
+    """
+    if not isinstance(model, keras.Model):
+        raise ConfigurationError(
+            f"`model` must be a keras.Model. Received: model of type {type(model).__name__}. Wrap a layer in a "
+            "functional model first: `keras.Model(inputs, layer(inputs))`."
+        )
+    if not model.built:
+        raise ConfigurationError(
+            f"`model` ('{model.name}') is not built, so its input shapes are unknown. Build it from `keras.Input`s "
+            "(a functional or Sequential model starting with `keras.Input`) before exporting."
+        )
+    if not isinstance(vocabulary_signatures, bool):
+        raise ConfigurationError(
+            f"`vocabulary_signatures` must be True or False. Received: vocabulary_signatures={vocabulary_signatures!r}"
+        )
+    if not isinstance(strict, bool):
+        raise ConfigurationError(f"`strict` must be True or False. Received: strict={strict!r}")
+    plan = _ServingPlan.from_model(model, input_names, output_names)
+    warmup = None if warmup_inputs is None else _warmup_requests(warmup_inputs, plan)
+    vocabulary_layers = _vocabulary_layers(model) if vocabulary_signatures else []
+
+    base = Path(os.fspath(base_path))
+    _prepare_base_path(base)
+    version = _choose_version(base, version)
+    target = base / str(version)
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    serve = archive.add_endpoint(SERVING_SIGNATURE, plan.serving_function(model), input_signature=plan.input_specs)
+    for layer in vocabulary_layers:
+        vocabulary, token_to_id, spec = _vocabulary_functions(layer)
+        archive.add_endpoint(f"vocabulary_{layer.name}", vocabulary, input_signature=[])
+        archive.add_endpoint(f"token_to_id_{layer.name}", token_to_id, input_signature=[spec])
+
+    # Not tempfile.mkdtemp: its 0o700 mode would survive the rename and hide the version from a model server
+    # running as another user. A plain mkdir follows the umask, like every file TensorFlow writes inside.
+    staging = base / f"{_TEMP_PREFIX}{version}-{uuid.uuid4().hex}"
+    try:
+        staging.mkdir()
+    except OSError as error:
+        raise ExportError(f"Cannot create a temporary directory in {base}: {error}") from error
+    try:
+        try:
+            archive.write_out(str(staging), verbose=False)
+        except Exception as error:
+            raise ExportError(f"Writing the SavedModel for {target} failed: {error}") from error
+        if warmup is not None:
+            _check_warmup(serve, warmup, plan)
+            _write_warmup(staging / WARMUP_FILE, warmup)
+        if strict:
+            audit = audit_ops(staging)
+            if audit.non_core:
+                listed = ", ".join(f"{op} ({origin})" for op, origin in audit.non_core.items())
+                raise NonCoreOpsError(
+                    f"The graph of model '{model.name}' uses ops that core TensorFlow does not register: {listed}. "
+                    f"Nothing was written at {target}. A server needs these ops linked in (TensorFlow Serving "
+                    "links only some tensorflow-text ops) or loaded (`import tensorflow_text` before "
+                    "`tf.saved_model.load`). Move that preprocessing out of the model, or pass strict=False."
+                )
+        _publish(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return str(target)
+
+
+# The model's inputs and outputs -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _ServingPlan:
+    """How the signature's named tensors map onto the model's input and output structures."""
+
+    input_names: tuple[str, ...]
+    input_specs: tuple[tf.TensorSpec, ...]
+    input_kind: str  # "single", "sequence" or "dict"
+    input_keys: tuple[str, ...] | None
+    output_names: tuple[str, ...]
+    output_kind: str
+    output_keys: tuple[str, ...] | None
+
+    @classmethod
+    def from_model(cls, model: keras.Model, input_names: Any, output_names: Any) -> _ServingPlan:
+        flat_inputs, input_structure, flat_outputs, output_structure = _symbolic_structure(model)
+        input_kind, input_keys, default_inputs = _describe(input_structure, flat_inputs, "inputs", model)
+        output_kind, output_keys, default_outputs = _describe(output_structure, flat_outputs, "outputs", model)
+        names_in = _rename(default_inputs, input_names, "input_names")
+        names_out = _rename(default_outputs, output_names, "output_names")
+        _check_unique(names_in, "input", "input_names", model)
+        _check_unique(names_out, "output", "output_names", model)
+        for name in names_in:
+            if not _INPUT_NAME.fullmatch(name) or keyword.iskeyword(name):
+                raise ConfigurationError(
+                    f"Model '{model.name}' has an input named {name!r}, which TensorFlow would rename or refuse as "
+                    "a signature input. Input names must start with a letter and hold only ASCII letters, digits "
+                    "and '_' (and not be a Python keyword). Pass `input_names=` (a list in the order of "
+                    f"`model.inputs`, or a dict such as {{{name!r}: 'tokens'}}), or rename the keras.Input."
+                )
+        specs = []
+        for name, tensor in zip(names_in, flat_inputs):
+            if getattr(tensor, "ragged", False) or getattr(tensor, "sparse", False):
+                raise ConfigurationError(
+                    f"Model '{model.name}' has a ragged or sparse input {name!r}; serving signatures carry dense "
+                    "tensors only. Take a dense (padded) input and convert it inside the model."
+                )
+            specs.append(tf.TensorSpec(tuple(tensor.shape), tf.as_dtype(tensor.dtype), name=name))
+        return cls(names_in, tuple(specs), input_kind, input_keys, names_out, output_kind, output_keys)
+
+    def serving_function(self, model: keras.Model) -> Any:
+        def serve(*tensors: tf.Tensor) -> dict[str, tf.Tensor]:
+            if self.input_kind == "single":
+                inputs: Any = tensors[0]
+            elif self.input_kind == "dict":
+                inputs = dict(zip(self.input_keys, tensors))
+            else:
+                inputs = list(tensors)
+            outputs = model(inputs, training=False)
+            if self.output_kind == "single":
+                flat = [outputs]
+            elif self.output_kind == "dict":
+                flat = [outputs[key] for key in self.output_keys]
+            else:
+                flat = list(outputs)
+            return dict(zip(self.output_names, flat))
+
+        return serve
+
+
+def _symbolic_structure(model: keras.Model) -> tuple[list[Any], Any, list[Any], Any]:
+    try:
+        flat_inputs, flat_outputs = list(model.inputs), list(model.outputs)
+    except (AttributeError, TypeError, ValueError):
+        flat_inputs = flat_outputs = []
+    if not flat_inputs or not flat_outputs:
+        raise ConfigurationError(
+            f"Model '{model.name}' ({type(model).__name__}) has no symbolic inputs and outputs, so the names, "
+            "dtypes and shapes of its signature are unknown. Export a functional model "
+            "(`keras.Model(inputs, outputs)` built from `keras.Input(name=...)`) or a Sequential model that starts "
+            "with a `keras.Input`; a subclassed model can be wrapped: `keras.Model(inputs, model(inputs))`."
+        )
+    if isinstance(model, keras.Sequential):
+        return flat_inputs, flat_inputs[0], flat_outputs, flat_outputs[0]
+    return flat_inputs, model.input, flat_outputs, model.output
+
+
+def _describe(structure: Any, flat: list[Any], what: str, model: keras.Model) -> tuple[str, Any, tuple[str, ...]]:
+    """Returns the kind of a symbolic structure, its dict keys, and the default name of each flat tensor."""
+    if isinstance(structure, Mapping):
+        keys = sorted(structure)  # Keras flattens dicts in sorted key order.
+        if len(keys) == len(flat) and all(structure[key] is tensor for key, tensor in zip(keys, flat)):
+            return "dict", tuple(keys), tuple(str(key) for key in keys)
+    elif isinstance(structure, (list, tuple)):
+        if len(structure) == len(flat) and all(a is b for a, b in zip(structure, flat)):
+            return "sequence", None, tuple(_tensor_name(tensor) for tensor in flat)
+    elif structure is flat[0] and len(flat) == 1:
+        return "single", None, (_tensor_name(structure),)
+    raise ConfigurationError(
+        f"Model '{model.name}' has nested {what}; a serving signature takes a flat set of named tensors. Use a "
+        f"single tensor, a list or a dict of tensors as the model's {what}."
+    )
+
+
+def _tensor_name(tensor: Any) -> str:
+    # The layer that produced it: the InputLayer of a keras.Input (its `name=`), or an output's last layer. An
+    # unnamed keras.Input's own tensor name ("keras_tensor_3") would change from one session to the next.
+    return tensor._keras_history[0].name
+
+
+def _rename(defaults: tuple[str, ...], names: Any, argument: str) -> tuple[str, ...]:
+    if names is None:
+        return defaults
+    if isinstance(names, Mapping):
+        unknown = sorted(set(names) - set(defaults))
+        if unknown:
+            raise ConfigurationError(
+                f"`{argument}` renames {unknown}, which the model does not have. Received: {argument}={names!r}. "
+                f"The default names are {list(defaults)}."
+            )
+        renamed = tuple(names.get(name, name) for name in defaults)
+    elif isinstance(names, Sequence) and not isinstance(names, (str, bytes)):
+        if len(names) != len(defaults):
+            raise ConfigurationError(
+                f"`{argument}` must give one name per model tensor ({len(defaults)}: {list(defaults)}). "
+                f"Received: {argument}={list(names)!r}. Or pass a dict from default name to new name."
+            )
+        renamed = tuple(names)
+    else:
+        raise ConfigurationError(
+            f"`{argument}` must be a list of names or a dict from default name to new name. "
+            f"Received: {argument}={names!r}"
+        )
+    bad = [name for name in renamed if not isinstance(name, str) or not name]
+    if bad:
+        raise ConfigurationError(f"`{argument}` must hold non-empty strings. Received: {argument}={names!r}")
+    return renamed
+
+
+def _check_unique(names: tuple[str, ...], what: str, argument: str, model: keras.Model) -> None:
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ConfigurationError(
+            f"Model '{model.name}' would have several {what}s named {repeated} in its signature ({list(names)}). "
+            f"Pass `{argument}=` with distinct names."
+        )
+
+
+# Vocabulary signatures -------------------------------------------------------------------------------
+
+
+def _vocabulary_layers(model: keras.Model) -> list[VocabEmbedding]:
+    layers = [layer for layer in model._flatten_layers(include_self=False, recursive=True)]
+    layers = [layer for layer in layers if isinstance(layer, VocabEmbedding)]
+    names = [layer.name for layer in layers]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ConfigurationError(
+            f"Model '{model.name}' holds several VocabEmbedding layers named {repeated}, so their vocabulary "
+            "signatures would collide. Give the layers distinct `name=`s, or pass vocabulary_signatures=False."
+        )
+    return layers
+
+
+def _vocabulary_functions(layer: VocabEmbedding) -> tuple[Any, Any, tf.TensorSpec]:
+    tokens = layer._ids_to_tokens()
+    if layer.vocabulary_dtype == "string":
+        # An object array keeps every byte: a fixed-width bytes array would drop trailing NULs.
+        values, key_dtype = np.array(tokens, dtype=object), tf.string
+    else:
+        values, key_dtype = np.array(tokens, dtype=np.int64), tf.int64
+
+    def vocabulary() -> dict[str, tf.Tensor]:
+        return {
+            "tokens": tf.constant(values, dtype=key_dtype),
+            "vocabulary_size": tf.constant(len(tokens), dtype=tf.int64),
+        }
+
+    def token_to_id(tokens: tf.Tensor) -> dict[str, tf.Tensor]:
+        # The layer's own lookup, so the ids are the ones the model uses, hashed OOV rows included.
+        return {"ids": layer._lookup(tokens)}
+
+    return vocabulary, token_to_id, tf.TensorSpec(None, key_dtype, name="tokens")
+
+
+# Versions ---------------------------------------------------------------------------------------------
+
+
+def _prepare_base_path(base: Path) -> None:
+    if base.exists() and not base.is_dir():
+        raise ConfigurationError(
+            f"`base_path` must be a directory (the model server's --model_base_path). Received: base_path={base} "
+            "is a file."
+        )
+    if (base / "saved_model.pb").exists() or (base / "saved_model.pbtxt").exists():
+        raise ConfigurationError(
+            f"`base_path` {base} is itself a SavedModel. A model server loads versions from numbered "
+            "subdirectories of the base path: pass the directory that should hold them (e.g. its parent)."
+        )
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ExportError(f"Cannot create the base path {base}: {error}") from error
+
+
+def _existing_versions(base: Path) -> dict[int, Path]:
+    # The model server reads any entry whose name parses as an integer ("007" is version 7).
+    return {int(entry.name): entry for entry in base.iterdir() if _VERSION_NAME.fullmatch(entry.name)}
+
+
+def _choose_version(base: Path, version: Any) -> int:
+    existing = _existing_versions(base)
+    if version is None:
+        return max(existing, default=0) + 1
+    if not isinstance(version, (int, np.integer)) or isinstance(version, (bool, np.bool_)) or not 0 <= version < 2**63:
+        raise ConfigurationError(
+            f"`version` must be a non-negative integer, or None for the next free version. Received: "
+            f"version={version!r}"
+        )
+    version = int(version)
+    if version in existing:
+        raise VersionExistsError(
+            f"Version {version} already exists at {existing[version]}; an export never overwrites a version a "
+            f"model server may be serving. Pass version=None for the next free version ({max(existing) + 1}), or "
+            "delete that directory first."
+        )
+    return version
+
+
+def _publish(staging: Path, target: Path) -> None:
+    existing = _existing_versions(target.parent).get(int(target.name))
+    if existing is not None:
+        raise VersionExistsError(
+            f"Version {target.name} appeared at {existing} while this export was being written; it was left as it "
+            "is. Export again with version=None for the next free version."
+        )
+    try:
+        os.rename(staging, target)
+    except OSError as error:
+        raise ExportError(f"Moving the finished export into place at {target} failed: {error}") from error
+
+
+# Warm-up requests -------------------------------------------------------------------------------------
+
+
+def _serving_apis() -> tuple[Any, Any]:
+    try:
+        from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+    except ImportError as error:
+        raise ImportError(
+            "Writing warm-up requests (`warmup_inputs=`) needs the tensorflow-serving-api package. Install it "
+            f"with: {SERVING_INSTALL_COMMAND}"
+        ) from error
+    return predict_pb2, prediction_log_pb2
+
+
+def _warmup_requests(warmup_inputs: Any, plan: _ServingPlan) -> list[Any]:
+    samples = [warmup_inputs] if isinstance(warmup_inputs, Mapping) else warmup_inputs
+    if (
+        isinstance(samples, (str, bytes))
+        or not isinstance(samples, Sequence)
+        or not samples
+        or not all(isinstance(sample, Mapping) for sample in samples)
+    ):
+        raise ConfigurationError(
+            "`warmup_inputs` must be a dict from signature input name to array, or a non-empty list of such dicts. "
+            f"Received: warmup_inputs of type {type(warmup_inputs).__name__}. The signature's inputs are "
+            f"{list(plan.input_names)}."
+        )
+    if len(samples) > MAX_WARMUP_REQUESTS:
+        raise ConfigurationError(
+            f"`warmup_inputs` holds {len(samples)} requests; TensorFlow Serving refuses to load a version with more "
+            f"than {MAX_WARMUP_REQUESTS}. Pass at most {MAX_WARMUP_REQUESTS} (a few representative batch sizes "
+            "are enough)."
+        )
+    predict_pb2, _ = _serving_apis()
+    requests = []
+    for index, sample in enumerate(samples):
+        if set(sample) != set(plan.input_names):
+            raise ConfigurationError(
+                f"`warmup_inputs` request {index} has inputs {sorted(sample)}, but the signature takes exactly "
+                f"{sorted(plan.input_names)}. Give one array per signature input, keyed by its name."
+            )
+        request = predict_pb2.PredictRequest()
+        request.model_spec.signature_name = SERVING_SIGNATURE
+        for name, spec in zip(plan.input_names, plan.input_specs):
+            try:
+                proto = tf.make_tensor_proto(sample[name], dtype=spec.dtype)
+            except (TypeError, ValueError) as error:
+                raise ConfigurationError(
+                    f"`warmup_inputs` request {index}, input {name!r}: cannot be made a {spec.dtype.name} tensor "
+                    f"({error}). Pass values of the input's dtype."
+                ) from None
+            shape = tf.TensorShape([dim.size for dim in proto.tensor_shape.dim])
+            if not spec.shape.is_compatible_with(shape):
+                raise ConfigurationError(
+                    f"`warmup_inputs` request {index}, input {name!r}: shape {shape.as_list()} does not fit the "
+                    f"signature's {spec.shape}. Pass a batch of the input's shape."
+                )
+            request.inputs[name].CopyFrom(proto)
+        requests.append(request)
+    return requests
+
+
+def _check_warmup(serve: Any, requests: list[Any], plan: _ServingPlan) -> None:
+    """Runs each request as the model server will at load time: a failing one would stop the version loading."""
+    for index, request in enumerate(requests):
+        tensors = [
+            tf.constant(tf.make_ndarray(request.inputs[name]), spec.dtype)
+            for name, spec in zip(plan.input_names, plan.input_specs)
+        ]
+        try:
+            serve(*tensors)
+        except (tf.errors.OpError, ValueError, TypeError) as error:
+            raise ConfigurationError(
+                f"`warmup_inputs` request {index} fails when run through the exported signature: "
+                f"{_error_summary(error)}. A model server would refuse to load this version; fix the sample inputs."
+            ) from error
+
+
+def _error_summary(error: Exception) -> str:
+    """The line of a TensorFlow error that says what went wrong, without the traceback TensorFlow wraps it in."""
+    lines = str(getattr(error, "message", None) or error).strip().splitlines()
+    if isinstance(error, tf.errors.OpError):
+        skipped = (" ", "\t", "Graph execution error", "Detected at node")
+        lines = [line for line in lines if line.strip() and not line.startswith(skipped)][-1:] or lines
+    return lines[0] if lines else type(error).__name__
+
+
+def _write_warmup(path: Path, requests: list[Any]) -> None:
+    _, prediction_log_pb2 = _serving_apis()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for request in requests:
+            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())
+
+
+# Op audit ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpAudit:
+    """The op types a SavedModel's graph uses, and where each is registered.
+
+    Attributes:
+        path: the SavedModel directory.
+        ops: op type -> `"core"` (registered by TensorFlow itself),
+            `"tensorflow_text"` (registered once `tensorflow_text` is
+            imported) or `"unknown"` (registered by neither), sorted by op.
+    """
+
+    path: str
+    ops: dict[str, str]
+
+    @property
+    def non_core(self) -> dict[str, str]:
+        """The ops core TensorFlow does not register, with where they come from."""
+        return {op: origin for op, origin in self.ops.items() if origin != "core"}
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe summary."""
+        return {"path": self.path, "ops": dict(self.ops), "non_core": dict(self.non_core)}
+
+    def __str__(self) -> str:
+        core = len(self.ops) - len(self.non_core)
+        lines = [f"SavedModel {self.path}: {len(self.ops)} op types, {core} core TensorFlow"]
+        if not self.non_core:
+            lines[0] += "; it runs with TensorFlow alone."
+            return "\n".join(lines)
+        lines[0] += f", {len(self.non_core)} not:"
+        for origin in sorted(set(self.non_core.values())):
+            ops = ", ".join(op for op, where in self.non_core.items() if where == origin)
+            lines.append(f"  {origin}: {ops}")
+        return "\n".join(lines)
+
+
+def audit_ops(saved_model_path: str | os.PathLike[str]) -> OpAudit:
+    """Lists every op type a SavedModel uses and whether core TensorFlow registers it.
+
+    Reads `saved_model.pb` (every meta graph, and every function in each
+    graph's library; calls to those functions are not ops). An op is core if
+    it is registered after `import tensorflow` alone; the others are
+    attributed to tensorflow-text if importing it registers them, and
+    otherwise marked `"unknown"`. The registries are read in a fresh Python
+    process, so ops loaded into this one (by `import tensorflow_text` or
+    `tf.load_op_library`) do not count as core.
+
+    A model server needs every non-core op linked in: TensorFlow Serving's
+    binary includes some tensorflow-text ops but not all, and a plain
+    `tf.saved_model.load` needs `import tensorflow_text` first.
+
+    Args:
+        saved_model_path: a SavedModel directory (a version directory, such
+            as the path `export_for_serving` returns).
+
+    Returns:
+        An `OpAudit`.
+    """
+    path = Path(os.fspath(saved_model_path))
+    ops = _ops_in_saved_model(path)
+    origins = _classify_ops(tuple(sorted(ops)), sys.executable)
+    return OpAudit(str(path), {op: origins.get(op, "unknown") for op in sorted(ops)})
+
+
+def _ops_in_saved_model(path: Path) -> set[str]:
+    from google.protobuf import text_format
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved_model = saved_model_pb2.SavedModel()
+    if (path / "saved_model.pb").is_file():
+        saved_model.ParseFromString((path / "saved_model.pb").read_bytes())
+    elif (path / "saved_model.pbtxt").is_file():
+        text_format.Parse((path / "saved_model.pbtxt").read_text(), saved_model)
+    else:
+        hint = ""
+        if path.is_dir():
+            versions = sorted(_existing_versions(path))
+            if versions:
+                hint = f" It holds versions {versions}: pass one of them, e.g. {path / str(versions[-1])}."
+        raise ConfigurationError(
+            f"`saved_model_path` must be a SavedModel directory (holding saved_model.pb). Received: "
+            f"saved_model_path={path}.{hint}"
+        )
+    ops: set[str] = set()
+    for meta_graph in saved_model.meta_graphs:
+        library = meta_graph.graph_def.library
+        functions = {function.signature.name for function in library.function}
+        ops.update(node.op for node in meta_graph.graph_def.node)
+        for function in library.function:
+            ops.update(node.op for node in function.node_def)
+        ops -= functions
+    return ops
+
+
+_CLASSIFY_SCRIPT = r"""
+import json, sys
+sys.modules["tensorflow_text"] = None  # Core means: registered before tensorflow-text is imported.
+from tensorflow.python.framework import op_def_registry
+ops = json.load(sys.stdin)
+origins = {op: "core" for op in ops if op_def_registry.get(op) is not None}
+del sys.modules["tensorflow_text"]
+try:
+    import tensorflow_text  # noqa: F401
+except ImportError:
+    pass
+else:
+    origins.update({op: "tensorflow_text" for op in ops if op not in origins and op_def_registry.get(op) is not None})
+print(json.dumps(origins))
+"""
+
+
+@lru_cache(maxsize=32)
+def _classify_ops(ops: tuple[str, ...], executable: str) -> dict[str, str]:
+    environment = dict(os.environ)
+    environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        result = subprocess.run(
+            [executable, "-c", _CLASSIFY_SCRIPT],
+            input=json.dumps(list(ops)),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=environment,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise ExportError(f"The op audit could not start a Python process ({executable}): {error}") from error
+    if result.returncode != 0:
+        raise ExportError(
+            f"The op audit's Python process ({executable}) failed with exit code {result.returncode}:\n"
+            f"{result.stderr[-2000:]}"
+        )
+    return json.loads(result.stdout.strip().splitlines()[-1])

@@ -1,0 +1,551 @@
+"""Serving exports: versioned directories, named signatures, vocabulary signatures, warm-up requests, the request
+formats a model server accepts, concurrent calls, and the op audit."""
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from concurrent.futures import ThreadPoolExecutor
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import AWKWARD_TOKENS
+from keras_vocabsafe.errors import ConfigurationError, NonCoreOpsError, VersionExistsError
+from keras_vocabsafe.export import OpAudit, audit_ops, export_for_serving
+from keras_vocabsafe.vocab_embedding import VocabEmbedding
+
+pytestmark = [pytest.mark.saving, pytest.mark.slow]
+
+BLOCKED_MODULES = ("keras", "keras_vocabsafe", "tensorflow_text")
+
+_TF_ONLY_PRELUDE = f"""
+import os, sys
+# Only TensorFlow (and the model server's request protos) may be imported: block {", ".join(BLOCKED_MODULES)}.
+for name in {BLOCKED_MODULES!r}:
+    sys.modules[name] = None
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import tensorflow as tf
+"""
+
+
+def run_with_tensorflow_only(script, *args):
+    """Runs `script` in a new Python process where Keras, keras-vocabsafe and tensorflow-text cannot be imported.
+
+    `tf` is already imported and `sys.argv[1:]` holds `args`; returns what the script printed.
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", _TF_ONLY_PRELUDE + textwrap.dedent(script), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def as_bytes(token):
+    return token.encode("utf-8") if isinstance(token, str) else token
+
+
+VOCABULARY = [*AWKWARD_TOKENS, "the", "cat", "sat"]
+# Known tokens with awkward bytes, unknown ones, and the mask token "".
+TOKENS = [
+    [b"the", b"line\nbreak", b"nul\x00inside", b""],
+    [b"\xff\xfe not utf-8", b"zebra", b"\xc3", b"cat"],
+    [b"unknown\x00", b"trailing-nul\x00", b"", b""],
+]
+EXTRA = [[0.5, -1.0], [2.0, 0.25], [0.0, 3.0]]
+
+
+def make_text_model():
+    """Two named inputs (string tokens, float features) and two named outputs."""
+    words = VocabEmbedding(8, vocabulary=VOCABULARY, mask_token="", num_oov_indices=3, name="words")
+    tokens = keras.Input(shape=(None,), dtype="string", name="tokens")
+    extra = keras.Input(shape=(2,), dtype="float32", name="extra")
+    pooled = keras.layers.GlobalAveragePooling1D()(words(tokens))
+    score = keras.layers.Dense(1, name="score")(keras.layers.Concatenate()([pooled, extra]))
+    probs = keras.layers.Dense(3, activation="softmax", name="probs")(pooled)
+    return keras.Model([tokens, extra], [score, probs])
+
+
+def make_single_input_model():
+    words = VocabEmbedding(4, vocabulary=VOCABULARY, mask_token="", name="words")
+    text = keras.Input(shape=(None,), dtype="string", name="text")
+    score = keras.layers.Dense(1, name="score")(keras.layers.GlobalAveragePooling1D()(words(text)))
+    return keras.Model(text, score)
+
+
+@pytest.fixture(scope="module")
+def text_model():
+    return make_text_model()
+
+
+@pytest.fixture(scope="module")
+def single_input_model():
+    return make_single_input_model()
+
+
+@pytest.fixture(scope="module")
+def exported(text_model, tmp_path_factory):
+    return export_for_serving(text_model, tmp_path_factory.mktemp("serving") / "text")
+
+
+@pytest.fixture(scope="module")
+def exported_single(single_input_model, tmp_path_factory):
+    return export_for_serving(single_input_model, tmp_path_factory.mktemp("serving") / "single")
+
+
+def signature_of(path, name="serving_default"):
+    return tf.saved_model.load(path).signatures[name]
+
+
+# Signature names ------------------------------------------------------------------------------------
+
+
+def test_signature_names_follow_model_inputs_and_output_layers(exported):
+    serve = signature_of(exported)
+    inputs = serve.structured_input_signature[1]
+    assert sorted(inputs) == ["extra", "tokens"]
+    assert inputs["tokens"].dtype == tf.string and inputs["tokens"].shape.as_list() == [None, None]
+    assert inputs["extra"].dtype == tf.float32 and inputs["extra"].shape.as_list() == [None, 2]
+    assert sorted(serve.structured_outputs) == ["probs", "score"]
+
+
+def test_given_names_override_model_names(text_model, tmp_path):
+    path = export_for_serving(
+        text_model, tmp_path, input_names={"tokens": "words_in"}, output_names=["rating", "classes"]
+    )
+    serve = signature_of(path)
+    assert sorted(serve.structured_input_signature[1]) == ["extra", "words_in"]
+    outputs = serve(words_in=tf.constant(TOKENS), extra=tf.constant(EXTRA))
+    score, probs = text_model.predict([tf.constant(TOKENS), tf.constant(EXTRA)], verbose=0)
+    np.testing.assert_allclose(outputs["rating"], score, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(outputs["classes"], probs, rtol=1e-6, atol=1e-6)
+
+
+def test_dict_inputs_and_outputs_keep_their_keys(tmp_path):
+    words = VocabEmbedding(4, vocabulary=["a", "b"], name="words")
+    query = keras.Input(shape=(None,), dtype="string", name="query")
+    boost = keras.Input(shape=(1,), name="boost")
+    pooled = keras.layers.GlobalAveragePooling1D()(words(query))
+    relevance = keras.layers.Dense(1, name="dense_a")(keras.layers.Concatenate()([pooled, boost]))
+    topic = keras.layers.Dense(2, name="dense_b")(pooled)
+    model = keras.Model({"query": query, "boost": boost}, {"relevance": relevance, "topic": topic})
+
+    serve = signature_of(export_for_serving(model, tmp_path))
+    assert sorted(serve.structured_input_signature[1]) == ["boost", "query"]
+    outputs = serve(query=tf.constant([["a", "x"]]), boost=tf.constant([[2.0]]))
+    expected = model.predict({"query": tf.constant([["a", "x"]]), "boost": tf.constant([[2.0]])}, verbose=0)
+    assert sorted(outputs) == ["relevance", "topic"]
+    for key in ("relevance", "topic"):
+        np.testing.assert_allclose(outputs[key], expected[key], rtol=1e-6, atol=1e-6)
+
+
+def test_sequential_model_is_named_after_its_input_and_last_layer(tmp_path):
+    model = keras.Sequential([keras.Input((3,), name="features"), keras.layers.Dense(2, name="logits")])
+    serve = signature_of(export_for_serving(model, tmp_path))
+    assert list(serve.structured_input_signature[1]) == ["features"]
+    assert list(serve.structured_outputs) == ["logits"]
+
+
+def test_unnamed_input_is_named_after_its_input_layer(tmp_path):
+    unnamed = keras.Input(shape=(2,))
+    model = keras.Model(unnamed, keras.layers.Dense(1, name="out")(unnamed))
+    serve = signature_of(export_for_serving(model, tmp_path))
+    # Not the symbolic tensor's name ("keras_tensor_N"), which depends on how many tensors the session made.
+    assert model.inputs[0].name != model.layers[0].name
+    assert list(serve.structured_input_signature[1]) == [model.layers[0].name]
+
+
+def test_input_name_that_tensorflow_would_rewrite_is_refused(tmp_path):
+    inputs = keras.Input(shape=(2,), name="user.features")
+    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    with pytest.raises(ConfigurationError, match=r"'user\.features'.*input_names"):
+        export_for_serving(model, tmp_path)
+    assert os.listdir(tmp_path) == []
+
+
+def test_subclassed_model_without_symbolic_inputs_is_refused(tmp_path):
+    class Doubler(keras.Model):
+        def call(self, inputs):
+            return inputs * 2
+
+    model = Doubler()
+    model(tf.zeros([1, 2]))
+    with pytest.raises(ConfigurationError, match=r"keras\.Input"):
+        export_for_serving(model, tmp_path)
+
+
+# Versions -------------------------------------------------------------------------------------------
+
+
+def test_versions_count_up_from_one(single_input_model, tmp_path):
+    first = export_for_serving(single_input_model, tmp_path)
+    second = export_for_serving(single_input_model, tmp_path)
+    assert (first, second) == (str(tmp_path / "1"), str(tmp_path / "2"))
+    assert sorted(os.listdir(tmp_path)) == ["1", "2"]
+
+
+def test_next_version_follows_the_largest_numeric_directory(single_input_model, tmp_path):
+    for name in ("3", "10", "notes", "007"):
+        (tmp_path / name).mkdir()
+    assert export_for_serving(single_input_model, tmp_path) == str(tmp_path / "11")
+
+
+def test_existing_version_is_refused_and_left_untouched(single_input_model, text_model, tmp_path):
+    old = export_for_serving(single_input_model, tmp_path, version=1)
+    before = {path: path.read_bytes() for path in sorted(tmp_path.rglob("*")) if path.is_file()}
+
+    with pytest.raises(VersionExistsError, match=str(tmp_path / "1")) as raised:
+        export_for_serving(text_model, tmp_path, version=1)
+    assert isinstance(raised.value, FileExistsError)
+    after = {path: path.read_bytes() for path in sorted(tmp_path.rglob("*")) if path.is_file()}
+    assert after == before
+    assert list(signature_of(old).structured_input_signature[1]) == ["text"]
+
+
+def test_no_temporary_directory_is_left_after_success(single_input_model, tmp_path):
+    export_for_serving(single_input_model, tmp_path, warmup_inputs={"text": [["the"]]})
+    assert os.listdir(tmp_path) == ["1"]
+
+
+def test_version_directory_permissions_follow_the_umask(single_input_model, tmp_path):
+    # A model server often runs as another user: the version must be as readable as any new directory.
+    (tmp_path / "reference").mkdir()
+    path = export_for_serving(single_input_model, tmp_path / "models")
+    assert os.stat(path).st_mode == os.stat(tmp_path / "reference").st_mode
+
+
+def test_failed_export_leaves_no_version_and_no_temporary_directory(tmp_path):
+    # The warm-up request asks for row 99 of a 5-row embedding: it fails after the SavedModel is written.
+    ids = keras.Input(shape=(3,), dtype="int64", name="ids")
+    model = keras.Model(ids, keras.layers.Flatten()(keras.layers.Embedding(5, 2)(ids)))
+    with pytest.raises(ConfigurationError, match=r"request 0 fails .*99 is not in \[0, 5\)"):
+        export_for_serving(model, tmp_path, warmup_inputs={"ids": np.array([[1, 2, 99]])})
+    assert os.listdir(tmp_path) == []
+
+
+# Vocabulary signatures ----------------------------------------------------------------------------
+
+
+def test_vocabulary_signature_returns_the_layer_vocabulary_byte_exact(text_model, exported):
+    layer = text_model.get_layer("words")
+    result = signature_of(exported, "vocabulary_words")()
+    assert result["tokens"].dtype == tf.string
+    assert result["tokens"].numpy().tolist() == [as_bytes(token) for token in layer.get_vocabulary()]
+    assert int(result["vocabulary_size"]) == layer.vocabulary_size() == len(VOCABULARY) + 4
+
+
+def test_integer_vocabulary_signature_returns_int64_ids(tmp_path):
+    layer = VocabEmbedding(3, vocabulary=[42, 7, 1000], vocabulary_dtype="int64", mask_token=0, name="items")
+    item = keras.Input(shape=(None,), dtype="int64", name="item")
+    model = keras.Model(item, layer(item))
+    path = export_for_serving(model, tmp_path)
+
+    result = signature_of(path, "vocabulary_items")()
+    assert result["tokens"].dtype == tf.int64
+    assert result["tokens"].numpy().tolist() == [0, -1, 42, 7, 1000] == layer.get_vocabulary()
+    ids = signature_of(path, "token_to_id_items")(tokens=tf.constant([[7, 5], [0, 1000]], tf.int64))["ids"]
+    np.testing.assert_array_equal(ids, [[3, 1], [0, 4]])
+
+
+def test_token_to_id_signature_matches_the_layer_on_known_and_unknown_tokens(text_model, exported):
+    layer = text_model.get_layer("words")
+    token_to_id = signature_of(exported, "token_to_id_words")
+    keys = [as_bytes(token) for token in VOCABULARY] + [b"", b"zebra", b"unknown\x00", b"\xfe", b"[UNK]"]
+    ids = token_to_id(tokens=tf.constant(keys))["ids"].numpy()
+    np.testing.assert_array_equal(ids, layer.token_to_id(keys))
+    # Unknown tokens are spread over the 3 OOV rows by the layer's hash, and the signature agrees on each.
+    assert set(ids[-4:]) <= {1, 2, 3} and len(set(ids[-4:])) > 1
+    grid = np.array(TOKENS, dtype=object)
+    np.testing.assert_array_equal(token_to_id(tokens=tf.constant(grid))["ids"], layer.token_to_id(grid))
+    assert int(token_to_id(tokens=tf.constant(b"cat"))["ids"]) == layer.token_to_id("cat")
+
+
+def test_vocabulary_signatures_can_be_left_out(single_input_model, tmp_path):
+    path = export_for_serving(single_input_model, tmp_path, vocabulary_signatures=False)
+    assert list(tf.saved_model.load(path).signatures) == ["serving_default"]
+
+
+# Warm-up requests ---------------------------------------------------------------------------------
+
+
+def read_warmup_requests(version_path):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    records = tf.data.TFRecordDataset(os.path.join(version_path, "assets.extra", "tf_serving_warmup_requests"))
+    return [prediction_log_pb2.PredictionLog.FromString(record.numpy()).predict_log.request for record in records]
+
+
+def test_warmup_file_parses_back_into_the_sample_requests(text_model, tmp_path):
+    samples = [
+        {"tokens": np.array(TOKENS, dtype=object), "extra": np.array(EXTRA, dtype=np.float32)},
+        {"tokens": np.array([[b"sat", b"\xff\xfe not utf-8"]], dtype=object), "extra": np.array([[1.0, 2.0]])},
+    ]
+    path = export_for_serving(text_model, tmp_path, warmup_inputs=samples)
+
+    requests = read_warmup_requests(path)
+    assert len(requests) == 2
+    for request, sample in zip(requests, samples):
+        assert request.model_spec.signature_name == "serving_default"
+        assert sorted(request.inputs) == ["extra", "tokens"]
+        assert tf.make_ndarray(request.inputs["tokens"]).tolist() == sample["tokens"].tolist()
+        extra = tf.make_ndarray(request.inputs["extra"])
+        assert extra.dtype == np.float32
+        np.testing.assert_array_equal(extra, sample["extra"])
+
+
+def test_warmup_inputs_must_name_every_signature_input(text_model, tmp_path):
+    with pytest.raises(ConfigurationError, match=r"\['tokens'\].*\['extra', 'tokens'\]"):
+        export_for_serving(text_model, tmp_path, warmup_inputs={"tokens": [["the"]]})
+    assert os.listdir(tmp_path) == []
+
+
+def test_warmup_without_serving_api_names_the_install_command(single_input_model, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorflow_serving.apis", None)
+    with pytest.raises(ImportError, match=r'pip install "keras-vocabsafe\[serving\]"'):
+        export_for_serving(single_input_model, tmp_path, warmup_inputs={"text": [["the"]]})
+    assert os.listdir(tmp_path) == []
+
+
+# Request formats, decoded as a model server decodes them, in a process with TensorFlow only --------------
+
+_SERVE_REQUESTS = r"""
+import base64, json
+BLOCKED = ("keras", "keras_vocabsafe", "tensorflow_text")
+import numpy as np
+from tensorflow_serving.apis import predict_pb2
+
+requests_path, outputs_path = sys.argv[1:3]
+cases = json.loads(open(requests_path).read())
+
+
+def decode(value):
+    # TF Serving's JSON rules: {"b64": ...} holds binary data; other strings are UTF-8 text.
+    if isinstance(value, dict):
+        assert set(value) == {"b64"}, value
+        return base64.b64decode(value["b64"])
+    if isinstance(value, list):
+        return [decode(item) for item in value]
+    return value.encode("utf-8") if isinstance(value, str) else value
+
+
+def is_named(value):
+    return isinstance(value, dict) and set(value) != {"b64"}
+
+
+def from_rest(body, specs):
+    if "instances" in body:  # Row format: one entry per example, stacked along a new batch dimension.
+        instances = body["instances"]
+        if all(is_named(instance) for instance in instances):
+            return {name: [decode(instance[name]) for instance in instances] for name in specs}
+        (name,) = specs
+        return {name: [decode(instance) for instance in instances]}
+    inputs = body["inputs"]  # Columnar format: whole tensors.
+    if is_named(inputs):
+        return {name: decode(value) for name, value in inputs.items()}
+    (name,) = specs
+    return {name: decode(inputs)}
+
+
+def from_predict_request(serialized):
+    request = predict_pb2.PredictRequest.FromString(base64.b64decode(serialized))
+    assert request.model_spec.signature_name == "serving_default"
+    return {name: tf.make_ndarray(proto) for name, proto in request.inputs.items()}
+
+
+loaded = {}
+outputs = {}
+for case, (export_dir, kind, payload) in cases.items():
+    if export_dir not in loaded:
+        loaded[export_dir] = tf.saved_model.load(export_dir).signatures["serving_default"]
+    serve = loaded[export_dir]
+    specs = serve.structured_input_signature[1]
+    values = from_predict_request(payload) if kind == "proto" else from_rest(payload, specs)
+    assert set(values) == set(specs), (case, sorted(values))
+    tensors = {}
+    for name, value in values.items():
+        dtype = object if specs[name].dtype == tf.string else specs[name].dtype.as_numpy_dtype
+        tensors[name] = tf.constant(np.array(value, dtype=dtype), specs[name].dtype)
+    for name, tensor in serve(**tensors).items():
+        outputs[f"{case}/{name}"] = tensor.numpy()
+np.savez(outputs_path, **outputs)
+loaded_modules = [name for name, module in sys.modules.items() if module is not None]
+print(json.dumps(sorted(name for name in loaded_modules if name.split(".")[0] in BLOCKED)))
+"""
+
+
+def json_token(token, force_b64=False):
+    try:
+        text = token.decode("utf-8")
+    except UnicodeDecodeError:
+        force_b64 = True
+    return {"b64": base64.b64encode(token).decode("ascii")} if force_b64 else text
+
+
+def json_tokens(rows, force_b64_for=(b"line\nbreak",)):
+    return [[json_token(token, token in force_b64_for) for token in row] for row in rows]
+
+
+def predict_request(inputs):
+    from tensorflow_serving.apis import predict_pb2
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.signature_name = "serving_default"
+    for name, value in inputs.items():
+        request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+    return base64.b64encode(request.SerializeToString()).decode("ascii")
+
+
+@pytest.fixture(scope="module")
+def served(exported, exported_single, tmp_path_factory):
+    """Outputs of each request format, served from the exported SavedModels in a TensorFlow-only process."""
+    tokens = np.array(TOKENS, dtype=object)
+    extra = np.array(EXTRA, dtype=np.float32)
+    cases = {
+        "proto": (exported, "proto", predict_request({"tokens": tokens, "extra": extra})),
+        "rows": (
+            exported,
+            "rest",
+            {"instances": [{"tokens": row, "extra": e} for row, e in zip(json_tokens(TOKENS), EXTRA)]},
+        ),
+        "columns": (exported, "rest", {"inputs": {"tokens": json_tokens(TOKENS), "extra": EXTRA}}),
+        "single_rows": (exported_single, "rest", {"instances": json_tokens(TOKENS)}),
+        "single_columns": (exported_single, "rest", {"inputs": json_tokens(TOKENS)}),
+    }
+    folder = tmp_path_factory.mktemp("requests")
+    (folder / "requests.json").write_text(json.dumps(cases))
+    stdout = run_with_tensorflow_only(_SERVE_REQUESTS, folder / "requests.json", folder / "outputs.npz")
+    loaded_modules = json.loads(stdout.strip().splitlines()[-1])
+    with np.load(folder / "outputs.npz") as outputs:
+        return dict(outputs), loaded_modules
+
+
+def expected_text_outputs(model):
+    score, probs = model.predict([tf.constant(TOKENS), tf.constant(EXTRA)], verbose=0)
+    return {"score": score, "probs": probs}
+
+
+def assert_served_like_predict(served_outputs, case, expected):
+    assert sorted(key.split("/", 1)[1] for key in served_outputs if key.startswith(f"{case}/")) == sorted(expected)
+    for name, value in expected.items():
+        np.testing.assert_allclose(served_outputs[f"{case}/{name}"], value, rtol=1e-6, atol=1e-6)
+
+
+def test_request_formats_are_served_without_keras_or_tensorflow_text(served):
+    _, loaded_modules = served
+    assert loaded_modules == []
+
+
+def test_predict_request_proto_serves_like_model_predict(served, text_model):
+    assert_served_like_predict(served[0], "proto", expected_text_outputs(text_model))
+
+
+def test_rest_row_format_serves_like_model_predict(served, text_model):
+    assert_served_like_predict(served[0], "rows", expected_text_outputs(text_model))
+
+
+def test_rest_columnar_format_serves_like_model_predict(served, text_model):
+    assert_served_like_predict(served[0], "columns", expected_text_outputs(text_model))
+
+
+def test_rest_row_format_takes_bare_values_for_a_single_input(served, single_input_model):
+    expected = {"score": single_input_model.predict(tf.constant(TOKENS), verbose=0)}
+    assert_served_like_predict(served[0], "single_rows", expected)
+
+
+def test_rest_columnar_format_takes_a_bare_value_for_a_single_input(served, single_input_model):
+    expected = {"score": single_input_model.predict(tf.constant(TOKENS), verbose=0)}
+    assert_served_like_predict(served[0], "single_columns", expected)
+
+
+# Concurrency --------------------------------------------------------------------------------------
+
+
+def test_concurrent_calls_match_sequential_calls(exported):
+    serve = signature_of(exported)
+    rng = np.random.default_rng(0)
+    pool = [as_bytes(token) for token in VOCABULARY] + [b"", b"zebra", b"unknown", b"\xfe"]
+    requests = [
+        {
+            "tokens": tf.constant(rng.choice(np.array(pool, dtype=object), size=(int(n), 5))),
+            "extra": tf.constant(rng.normal(size=(int(n), 2)).astype(np.float32)),
+        }
+        for n in rng.integers(1, 9, size=64)
+    ]
+
+    def call(request):
+        return {name: value.numpy() for name, value in serve(**request).items()}
+
+    sequential = [call(request) for request in requests]
+    with ThreadPoolExecutor(max_workers=16) as executor:
+        concurrent = list(executor.map(call, requests * 4))
+    for index, result in enumerate(concurrent):
+        for name, value in sequential[index % len(requests)].items():
+            np.testing.assert_array_equal(result[name], value)
+
+
+# Op audit -----------------------------------------------------------------------------------------
+
+
+def test_op_audit_of_a_plain_model_is_all_core(exported):
+    audit = audit_ops(exported)
+    assert isinstance(audit, OpAudit)
+    assert {"HashTableV2", "LookupTableFindV2", "StringToHashBucketFast", "ResourceGather"} <= set(audit.ops)
+    assert set(audit.ops.values()) == {"core"}
+    assert audit.non_core == {}
+    assert "TensorFlow alone" in str(audit)
+
+
+@pytest.fixture(scope="module")
+def text_ops_saved_model(tmp_path_factory):
+    import tensorflow_text
+
+    class CaseFolder(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def fold(self, text):
+            return tensorflow_text.case_fold_utf8(text)
+
+    path = tmp_path_factory.mktemp("tf_text") / "model"
+    tf.saved_model.save(CaseFolder(), str(path))
+    return path
+
+
+def test_op_audit_reports_tensorflow_text_ops_as_non_core(text_ops_saved_model):
+    audit = audit_ops(text_ops_saved_model)
+    assert audit.ops["CaseFoldUTF8"] == "tensorflow_text"
+    assert audit.non_core == {"CaseFoldUTF8": "tensorflow_text"}
+    assert audit.ops["StatefulPartitionedCall"] == "core"
+    assert json.loads(json.dumps(audit.to_dict()))["non_core"] == {"CaseFoldUTF8": "tensorflow_text"}
+    assert "tensorflow_text: CaseFoldUTF8" in str(audit)
+
+
+def test_op_audit_of_a_path_without_a_saved_model_names_the_versions(exported):
+    base = os.path.dirname(exported)
+    with pytest.raises(ConfigurationError, match=r"versions \[1\]"):
+        audit_ops(base)
+
+
+def test_strict_export_refuses_tensorflow_text_ops_and_writes_nothing(tmp_path):
+    import tensorflow_text
+
+    class CaseFold(keras.layers.Layer):
+        def call(self, text):
+            return tensorflow_text.case_fold_utf8(text)
+
+    text = keras.Input(shape=(None,), dtype="string", name="text")
+    words = VocabEmbedding(4, vocabulary=["the", "cat"])
+    model = keras.Model(text, keras.layers.GlobalAveragePooling1D()(words(CaseFold()(text))))
+    with pytest.raises(NonCoreOpsError, match=r"CaseFoldUTF8 \(tensorflow_text\)"):
+        export_for_serving(model, tmp_path, strict=True)
+    assert os.listdir(tmp_path) == []
+
+
+def test_strict_export_publishes_a_core_only_model(text_model, tmp_path):
+    assert export_for_serving(text_model, tmp_path, strict=True) == str(tmp_path / "1")
