@@ -12,12 +12,11 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-@pytest.mark.slow
-@pytest.mark.saving
-def test_quickstart_reloads_and_serves_identical_predictions(tmp_path: Path) -> None:
+def run_example(name: str, workdir: Path) -> str:
+    """Runs `examples/<name>` in a new process; returns its output after checking it exited 0."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONIOENCODING="utf-8")
     completed = subprocess.run(
-        [sys.executable, str(EXAMPLES / "quickstart.py"), "--workdir", str(tmp_path)],
+        [sys.executable, str(EXAMPLES / name), "--workdir", str(workdir)],
         capture_output=True,
         text=True,
         encoding="utf-8",
@@ -25,25 +24,23 @@ def test_quickstart_reloads_and_serves_identical_predictions(tmp_path: Path) -> 
         timeout=300,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    assert "reloaded in a new process: vocabulary identical" in completed.stdout
-    assert "reloaded in a new process: predictions identical" in completed.stdout
-    assert "served in a TensorFlow-only process: predictions identical" in completed.stdout
+    return completed.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.saving
+def test_quickstart_reloads_and_serves_identical_predictions(tmp_path: Path) -> None:
+    output = run_example("quickstart.py", tmp_path)
+    assert "reloaded in a new process: vocabulary identical" in output
+    assert "reloaded in a new process: predictions identical" in output
+    assert "served in a TensorFlow-only process: predictions identical" in output
     assert (tmp_path / "model.keras").is_file()
     assert (tmp_path / "export" / "saved_model.pb").is_file()
 
 
 @pytest.mark.slow
 def test_pretrained_vectors_example_reports_coverage_and_reloads(tmp_path: Path) -> None:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONIOENCODING="utf-8")
-    completed = subprocess.run(
-        [sys.executable, str(EXAMPLES / "pretrained_vectors.py"), "--workdir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        env=env,
-        timeout=300,
-    )
-    assert completed.returncode == 0, completed.stdout + completed.stderr
-    assert "most notable missing: 'zyzzyva'" in completed.stdout
-    assert "embedding rows unchanged by training: True" in completed.stdout
-    assert "same rows True" in completed.stdout and "same predictions after reload: True" in completed.stdout
+    output = run_example("pretrained_vectors.py", tmp_path)
+    assert "most notable missing: 'zyzzyva'" in output
+    assert "embedding rows unchanged by training: True" in output
+    assert "same rows True" in output and "same predictions after reload: True" in output
