@@ -1,7 +1,7 @@
 """Streaming readers for pretrained vector files.
 
-Each reader yields `Chunk`s of rows: the rows' words (bytes) and line numbers,
-and a `parse(positions)` that turns only the chosen rows into a float32
+Each reader yields `Chunk`s of rows: the rows' words (bytes) and a
+`parse(positions)` that turns only the chosen rows into a float32
 matrix, so rows that nobody asked for are never parsed nor kept. Nothing is
 allocated from a header's claims: rows are read as the file delivers them and
 a header that promises more than the file holds is an error at the end.
@@ -36,18 +36,16 @@ _NUMBER_START_BYTES = frozenset(b"0123456789.+-")  # "nan"/"inf" rows take the c
 @dataclass
 class Chunk:
     words: list[bytes]
-    line_numbers: list[int]
     parse: Callable[[list[int]], np.ndarray]
 
 
 @dataclass
 class VectorFile:
-    """An opened vectors file: its format, dimension, header count, and a chunk iterator."""
+    """An opened vectors file: its format, dimension, and a chunk iterator."""
 
     path: str
     format: str
     dim: int
-    header_count: int | None
     chunks: Iterator[Chunk]
     skipped_lines: list[int]
 
@@ -87,7 +85,7 @@ def open_vector_file(
             stream.close()
             raise VectorFileError(f"Line 1 of {path!r} holds a word but no numbers.")
         skipped: list[int] = []
-        return VectorFile(path, "glove", dim, None, _text_chunks(stream, path, dim, first, 1, errors, skipped), skipped)
+        return VectorFile(path, "glove", dim, _text_chunks(stream, path, dim, first, 1, errors, skipped), skipped)
     count, dim = header
     if dim < 1:
         stream.close()
@@ -99,9 +97,9 @@ def open_vector_file(
     skipped = []
     if binary:
         chunks = _binary_chunks(stream, path, dim, count, errors, skipped)
-        return VectorFile(path, "word2vec_binary", dim, count, chunks, skipped)
+        return VectorFile(path, "word2vec_binary", dim, chunks, skipped)
     chunks = _text_chunks(stream, path, dim, b"", 2, errors, skipped, count=count)
-    return VectorFile(path, "word2vec" if format == "auto" else format, dim, count, chunks, skipped)
+    return VectorFile(path, "word2vec" if format == "auto" else format, dim, chunks, skipped)
 
 
 def _open_stream(path: str) -> IO[bytes]:
@@ -222,7 +220,7 @@ def _text_chunks(
                 rests.append(rest)
                 numbers.append(number)
             if words:
-                yield Chunk(words, numbers, _text_parser(rests, numbers, dim, path))
+                yield Chunk(words, _text_parser(rests, numbers, dim, path))
             if not block:
                 break
         if count is not None and rows < count:
@@ -274,7 +272,6 @@ def _binary_chunks(
             buffer = buffer[position:] + more
             position = 0
             words: list[bytes] = []
-            numbers: list[int] = []
             starts: list[int] = []
             while record < count:
                 while position < len(buffer) and buffer[position] in b"\n\r":
@@ -288,12 +285,11 @@ def _binary_chunks(
                     skipped.append(number)
                 else:
                     words.append(word)
-                    numbers.append(number)
                     starts.append(space + 1)
                 position = space + 1 + record_bytes
                 record += 1
             if words:
-                yield Chunk(words, numbers, _binary_parser(buffer, starts, dim))
+                yield Chunk(words, _binary_parser(buffer, starts, dim))
             if not more and record < count:
                 raise VectorFileError(
                     f"{path!r} ends inside vector {record + 1}: the header promised {count} vectors of {dim} "
@@ -344,6 +340,6 @@ def _open_npy(path: str, tokens: Any) -> VectorFile:
             def parse(positions: list[int], start: int = start) -> np.ndarray:
                 return np.asarray(matrix[[start + i for i in positions]], dtype=np.float32)
 
-            yield Chunk(piece, list(range(start + 1, start + 1 + len(piece))), parse)
+            yield Chunk(piece, parse)
 
-    return VectorFile(path, "npy", int(matrix.shape[1]), len(words), chunks(), [])
+    return VectorFile(path, "npy", int(matrix.shape[1]), chunks(), [])

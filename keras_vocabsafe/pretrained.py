@@ -308,9 +308,9 @@ def _as_vector_file(source: Any, *, format: str, tokens: Any, errors: str) -> Ve
         words = list(source.vocabulary.tokens)
 
         def chunks() -> Iterator[Chunk]:
-            yield Chunk(words, list(range(1, len(words) + 1)), lambda positions: source.vectors[positions])
+            yield Chunk(words, lambda positions: source.vectors[positions])
 
-        return VectorFile(source.path or "<in memory>", source.format or "in memory", source.dim, None, chunks(), [])
+        return VectorFile(source.path or "<in memory>", source.format or "in memory", source.dim, chunks(), [])
     if isinstance(source, (str, os.PathLike)):
         return open_vector_file(source, format, tokens=tokens, errors=errors)
     raise ConfigurationError(
@@ -357,7 +357,7 @@ def _python_token(token: Any) -> Any:
 
 
 def _json_token(token: Any) -> Any:
-    return token.decode("latin-1") if isinstance(token, bytes) else token
+    return repr(token) if isinstance(token, bytes) else token  # Tokens that are not UTF-8 stay recognisable.
 
 
 def _close(chunks: Iterator[Chunk]) -> None:
