@@ -55,8 +55,6 @@ import argparse
 import gc
 import json
 import os
-import platform
-import shlex
 import statistics
 import subprocess
 import sys
@@ -64,31 +62,35 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from _harness import (
+    REPO_ROOT,
+    InterleavedSide,
+    Timing,
+    add_output_option,
+    bench_parser,
+    command_line,
+    dist_version,
+    emit_report,
+    fmt_timings,
+    import_from_package,
+    interleave,
+    machine_info,
+    make_words,
+    markdown_report,
+    package_info,
+    start_clock,
+    stop_clock,
+)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SEED = 20240502
 MB = 1e6
-
-
-def import_pretrained() -> Any | None:
-    """Return the ``keras_vocabsafe.pretrained`` module, or None if the package is missing."""
-    try:
-        from keras_vocabsafe import pretrained
-    except ImportError:
-        sys.path.insert(0, str(REPO_ROOT))
-        try:
-            from keras_vocabsafe import pretrained
-        except ImportError as exc:
-            print(f"! keras_vocabsafe not importable ({exc}); baseline only.")
-            return None
-    return pretrained
 
 
 def import_gensim_keyed_vectors() -> Any:
@@ -119,25 +121,6 @@ FULL = Sizes()
 QUICK = Sizes(rows=20_000, dim=50, align_tokens=2_000)
 
 NON_ASCII = ("é", "ß", "ø", "ж", "ñ", "語", "ç")
-
-
-def make_words(n: int, rng: np.random.Generator) -> list[str]:
-    """``n`` distinct pseudo-words of 3-12 lowercase letters; ~5% end in a non-ASCII letter."""
-    letters = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
-    words: dict[str, None] = {}
-    while len(words) < n:
-        m = 2 * (n - len(words)) + 1_000
-        lengths = rng.integers(3, 13, size=m)
-        chars = letters[rng.integers(0, 26, size=(m, 12))]
-        accents = rng.integers(0, 20 * len(NON_ASCII), size=m)
-        for row, length, accent in zip(chars, lengths, accents, strict=True):
-            word = row[:length].tobytes().decode("ascii")
-            if accent < len(NON_ASCII):
-                word += NON_ASCII[accent]
-            words.setdefault(word)
-            if len(words) == n:
-                break
-    return list(words)
 
 
 def format_values(units: np.ndarray) -> np.ndarray:
@@ -171,7 +154,7 @@ def write_files(sizes: Sizes, directory: Path) -> Files:
     """Write the GloVe text and word2vec binary files of the same vectors."""
     rng = np.random.default_rng([SEED, 1])
     n_absent = round(sizes.align_tokens * sizes.absent_fraction)
-    all_words = make_words(sizes.rows + n_absent, rng)
+    all_words = make_words(sizes.rows + n_absent, rng, NON_ASCII)  # ~5% end in a non-ASCII letter
     words, absent = all_words[: sizes.rows], all_words[sizes.rows :]
     encoded = [w.encode("utf-8") for w in words]
     width = max(len(w) for w in encoded)
@@ -213,18 +196,14 @@ def align_vocabulary(files: Files, sizes: Sizes) -> tuple[list[str], np.ndarray]
 # --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Timing:
-    wall: float  # time.perf_counter seconds
-    cpu: float  # process CPU seconds, all threads (time.process_time)
-
-
 def timed(fn: Callable[[], Any], keep: list[Any]) -> Timing:
-    """Time ``fn()``; its result goes into ``keep`` if ``keep`` is empty (first run), else is dropped."""
-    gc.collect()
-    wall, cpu = time.perf_counter(), time.process_time()
+    """Time ``fn()``; its result goes into ``keep`` if ``keep`` is empty (first run), else is dropped.
+
+    Runs under :func:`interleave`, which collects garbage just before.
+    """
+    start = start_clock()
     result = fn()
-    elapsed = Timing(time.perf_counter() - wall, time.process_time() - cpu)
+    elapsed = stop_clock(start)
     if not keep:
         keep.append(result)
     del result
@@ -267,29 +246,15 @@ class CaseResult:
         return "info"
 
 
-def interleave(sides: list[tuple[list[Timing], Callable[[], Timing], int]], repeats: int) -> None:
-    """Alternate the sides (each up to its own repetition count); the order flips each repetition."""
-    for i in range(repeats):
-        runs = [(sink, run) for sink, run, count in sides if i < count]
-        if i % 2:
-            runs.reverse()
-        for sink, run in runs:
-            sink.append(run())
-
-
-def fmt_timings(timings: list[Timing]) -> str:
-    return " ".join(f"{t.wall:.2f}/{t.cpu:.2f}" for t in timings)
-
-
 def print_case(case: CaseResult, base_label: str, ours_label: str = "ours") -> None:
     line = f"  {case.name}: {base_label} {case.median(case.base):.2f} s"
     if case.ours:
         line += f", {ours_label} {case.median(case.ours):.2f} s, ratio {case.ratio:.2f}x"
         line += f", CPU-time ratio {case.cpu_ratio():.2f}x"
     print(line)
-    print(f"    wall/cpu s per repeat, {base_label}: {fmt_timings(case.base)}")
+    print(f"    wall/cpu s per repeat, {base_label}: {fmt_timings(case.base, 2)}")
     if case.ours:
-        print(f"    wall/cpu s per repeat, {ours_label}: {fmt_timings(case.ours)}")
+        print(f"    wall/cpu s per repeat, {ours_label}: {fmt_timings(case.ours, 2)}")
     sys.stdout.flush()
 
 
@@ -365,7 +330,7 @@ def bench_text_load(
     keep_loadtxt: list[Any] = []
     case = CaseResult(f"GloVe text load ({shape}) vs gensim", ">= 10.0x")
     floor = CaseResult(f"GloVe text load ({shape}) vs numpy.loadtxt (2 passes), floor reference", "-")
-    sides: list[tuple[list[Timing], Callable[[], Timing], int]] = [
+    sides: list[InterleavedSide] = [
         (
             case.base,
             lambda: timed(
@@ -406,7 +371,7 @@ def bench_binary_load(
     keep_gensim: list[Any] = []
     keep_ours: list[Any] = []
     case = CaseResult(f"word2vec binary load ({shape}) vs gensim", "-")
-    sides: list[tuple[list[Timing], Callable[[], Timing], int]] = [
+    sides: list[InterleavedSide] = [
         (
             case.base,
             lambda: timed(lambda: key_vectors.load_word2vec_format(str(path), binary=True), keep_gensim),
@@ -599,98 +564,56 @@ def markdown_table(cases: list[CaseResult], align: AlignResults | None) -> str:
     return "\n".join(lines)
 
 
-def cpu_model() -> str:
+def memory_total() -> str:
+    """MemTotal from /proc/meminfo, or "unknown"."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def machine_info(pretrained: Any | None) -> list[str]:
-    try:
-        nproc = len(os.sched_getaffinity(0))
-    except AttributeError:
-        nproc = os.cpu_count() or 0
-    pkg = "not importable"
-    if pretrained is not None:
-        module = sys.modules.get("keras_vocabsafe")
-        pkg = f"{getattr(module, '__version__', 'unknown')} ({Path(getattr(module, '__file__', '?')).parent})"
-    try:
-        mem = next(
+        return next(
             line.split(":", 1)[1].strip()
             for line in Path("/proc/meminfo").read_text().splitlines()
             if line.startswith("MemTotal")
         )
     except (OSError, StopIteration):
-        mem = "unknown"
-    return [
-        f"- platform: {platform.platform()}",
-        f"- cpu: {cpu_model()}",
-        f"- nproc: {nproc}; memory: {mem}",
-        f"- python: {platform.python_version()}",
-        f"- numpy: {np.__version__}; gensim: {version('gensim')}; scipy: {version('scipy')}",
-        f"- tensorflow: {version('tensorflow')}; keras: {version('keras')}",
-        f"- keras_vocabsafe: {pkg}",
-    ]
+        return "unknown"
 
 
 def report(
     cases: list[CaseResult], align: AlignResults | None, pretrained: Any | None, command: str, notes: list[str]
 ) -> str:
-    parts = [
-        "## Pretrained vectors benchmark",
-        "",
-        (
-            "Medians (wall clock) over interleaved repetitions; ratio = baseline seconds / ours seconds (higher is "
-            "better), except for memory: ours / aligned-matrix size (lower is better). Pass/fail compares the ratio "
-            "with the target; '-' = informational. Paired ratios: per repetition, baseline seconds / ours seconds "
-            "(for memory: per-run growth / matrix). CPU-time ratio: median process CPU seconds, baseline / ours."
-        ),
-        "",
-        markdown_table(cases, align),
-        "",
-        *notes,
-        "",
-        "### Machine",
-        *machine_info(pretrained),
-        "",
-        "### Command",
-        f"`{command}`",
+    intro = (
+        "Medians (wall clock) over interleaved repetitions; ratio = baseline seconds / ours seconds (higher is "
+        "better), except for memory: ours / aligned-matrix size (lower is better). Pass/fail compares the ratio "
+        "with the target; '-' = informational. Paired ratios: per repetition, baseline seconds / ours seconds "
+        "(for memory: per-run growth / matrix). CPU-time ratio: median process CPU seconds, baseline / ours."
+    )
+    libraries = [
+        f"- numpy: {np.__version__}; gensim: {dist_version('gensim')}; scipy: {dist_version('scipy')}",
+        f"- tensorflow: {dist_version('tensorflow')}; keras: {dist_version('keras')}",
     ]
-    return "\n".join(parts) + "\n"
+    machine = machine_info(libraries, package_info(pretrained is not None), f"; memory: {memory_total()}")
+    return markdown_report("Pretrained vectors benchmark", intro, markdown_table(cases, align), notes, machine, command)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="20,000 x 50 files, smoke run in seconds")
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved repetitions per case (default 3)")
+    parser = bench_parser(
+        __doc__, "20,000 x 50 files, smoke run in seconds", "interleaved repetitions per case (default 3)", 3
+    )
     parser.add_argument(
         "--gensim-repeats",
         type=int,
         default=None,
         help="repetitions of gensim's slow text load (default: 2 in the full run, --repeats with --quick)",
     )
-    parser.add_argument("--output", type=Path, default=None, help="write the markdown report here")
+    add_output_option(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    command = shlex.join([Path(sys.executable).name, *sys.argv])
+    command = command_line()
     sizes = QUICK if args.quick else FULL
     repeats = max(1, args.repeats)
     gensim_repeats = args.gensim_repeats or (repeats if args.quick else min(repeats, 2))
-    pretrained = import_pretrained()
+    pretrained = import_from_package("pretrained")
     key_vectors = import_gensim_keyed_vectors()
     t_start = time.perf_counter()
 
@@ -748,12 +671,7 @@ def main(argv: list[str] | None = None) -> None:
         ]
     notes.append(f"- wall time of the whole run: {time.perf_counter() - t_start:.0f} s")
 
-    text = report(cases, align, pretrained, command, notes)
-    print()
-    print(text)
-    if args.output is not None:
-        args.output.write_text(text)
-        print(f"wrote {args.output}")
+    emit_report(report(cases, align, pretrained, command, notes), args.output)
 
 
 if __name__ == "__main__":

@@ -53,17 +53,28 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import platform
-import shlex
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from _harness import (
+    add_output_option,
+    bench_parser,
+    command_line,
+    dist_version,
+    emit_report,
+    import_package,
+    machine_info,
+    markdown_report,
+    package_info,
+    vocabulary_and_oov,
+    zipf_tokens,
+)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -71,16 +82,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SEED = 20240501
 SIGNATURE = "serving_default"
 TARGET = 1.1  # ours / baseline latency, at most
 
-try:
-    import keras_vocabsafe
-except ImportError:
-    sys.path.insert(0, str(REPO_ROOT))
-    import keras_vocabsafe
+keras_vocabsafe = import_package()
 
 
 # --------------------------------------------------------------------------
@@ -109,30 +115,6 @@ FULL = Sizes()
 QUICK = Sizes(vocab_size=2_000, oov_pool=200, calls=((1, 60), (32, 60), (1024, 12)), warmup_calls=3, repeats=3)
 
 
-def make_words(n: int, rng: np.random.Generator) -> list[str]:
-    """Return ``n`` distinct pseudo-words of 3-12 lowercase ASCII letters."""
-    letters = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
-    words: dict[str, None] = {}
-    while len(words) < n:
-        m = 2 * (n - len(words)) + 1_000
-        lengths = rng.integers(3, 13, size=m)
-        chars = letters[rng.integers(0, 26, size=(m, 12))]
-        for row, length in zip(chars, lengths, strict=True):
-            words.setdefault(row[:length].tobytes().decode("ascii"))
-            if len(words) == n:
-                break
-    return list(words)
-
-
-def zipf_ranks(n_items: int, size: int, s: float, rng: np.random.Generator) -> np.ndarray:
-    """Sample ``size`` ranks in ``[0, n_items)`` from a bounded Zipf law."""
-    weights = np.arange(1, n_items + 1, dtype=np.float64) ** -s
-    cdf = np.cumsum(weights)
-    cdf /= cdf[-1]
-    ranks = np.searchsorted(cdf, rng.random(size), side="right")
-    return np.minimum(ranks, n_items - 1)
-
-
 @dataclass
 class Data:
     vocabulary: list[str]
@@ -145,16 +127,12 @@ class Data:
 def make_data(sizes: Sizes) -> Data:
     """Vocabulary (in rank order) and pools of Zipf string batches with some OOV."""
     rng = np.random.default_rng([SEED, 3])
-    words = make_words(sizes.vocab_size + sizes.oov_pool, rng)
-    vocab = np.asarray(words[: sizes.vocab_size])
-    oov_pool = np.asarray(words[sizes.vocab_size :])
+    vocab, oov_pool = vocabulary_and_oov(sizes.vocab_size, sizes.oov_pool, rng)
     batches: dict[int, list[tf.Tensor]] = {}
     oov = total = 0
     for batch_size, _ in sizes.calls:
         n = sizes.pool * batch_size * sizes.seq_len
-        tokens = vocab[zipf_ranks(sizes.vocab_size, n, sizes.zipf_s, rng)].astype(object)
-        oov_mask = rng.random(n) < sizes.oov_rate
-        tokens[oov_mask] = oov_pool[rng.integers(0, sizes.oov_pool, oov_mask.sum())]
+        tokens, oov_mask = zipf_tokens(vocab, oov_pool, n, sizes.zipf_s, sizes.oov_rate, rng)
         oov, total = oov + int(oov_mask.sum()), total + n
         pool = tokens.reshape(sizes.pool, batch_size, sizes.seq_len)
         batches[batch_size] = [tf.constant(batch) for batch in pool]
@@ -348,79 +326,40 @@ def markdown_table(cases: list[Case], seq_len: int) -> str:
     return "\n".join(lines)
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def machine_info() -> list[str]:
-    try:
-        nproc = len(os.sched_getaffinity(0))
-    except AttributeError:
-        nproc = os.cpu_count() or 0
-    package = f"{keras_vocabsafe.__version__} ({Path(keras_vocabsafe.__file__).parent})"
-    try:
-        serving_api = metadata.version("tensorflow-serving-api")
-    except metadata.PackageNotFoundError:
-        serving_api = "not installed"
-    return [
-        f"- platform: {platform.platform()}",
-        f"- cpu: {cpu_model()}",
-        f"- nproc: {nproc}",
-        f"- python: {platform.python_version()}",
+def report(cases: list[Case], sizes: Sizes, command: str, notes: list[str]) -> str:
+    intro = (
+        f"Latency of one call of the loaded SavedModel's `{SIGNATURE}` signature (wall clock, per call) over "
+        "interleaved blocks; ratio = ours / baseline (lower is better), pass/fail compares it with the target, "
+        "separately for p50 and p99. Paired block ratios: per pair of blocks, ours block-p50 / baseline block-p50; "
+        "their median is a drift-robust estimate of the p50 ratio, their range shows the noise. "
+        "CPU-time ratio (informational): process CPU seconds over all timed calls, ours / baseline. "
+        f"Baseline: StringLookup(mask_token='') + Embedding(mask_zero=True) exported with `model.export`; "
+        f"ours: VocabEmbedding(mask_token='') exported with `export_for_serving`; both followed by "
+        f"GlobalAveragePooling1D + Dense(1). Vocabulary {sizes.vocab_size:,} tokens, inputs (batch, "
+        f"{sizes.seq_len}) tf.string."
+    )
+    libraries = [
         f"- tensorflow: {tf.__version__} (intra-op threads {tf.config.threading.get_intra_op_parallelism_threads()}, "
         f"inter-op {tf.config.threading.get_inter_op_parallelism_threads()}; 0 = TF default)",
         f"- keras: {keras.__version__} (backend {keras.backend.backend()})",
-        f"- tensorflow-serving-api: {serving_api}",
-        f"- keras_vocabsafe: {package}",
+        f"- tensorflow-serving-api: {dist_version('tensorflow-serving-api')}",
     ]
-
-
-def report(cases: list[Case], sizes: Sizes, command: str, notes: list[str]) -> str:
-    parts = [
-        "## Serving latency benchmark",
-        "",
-        (
-            f"Latency of one call of the loaded SavedModel's `{SIGNATURE}` signature (wall clock, per call) over "
-            "interleaved blocks; ratio = ours / baseline (lower is better), pass/fail compares it with the target, "
-            "separately for p50 and p99. Paired block ratios: per pair of blocks, ours block-p50 / baseline block-p50; "
-            "their median is a drift-robust estimate of the p50 ratio, their range shows the noise. "
-            "CPU-time ratio (informational): process CPU seconds over all timed calls, ours / baseline. "
-            f"Baseline: StringLookup(mask_token='') + Embedding(mask_zero=True) exported with `model.export`; "
-            f"ours: VocabEmbedding(mask_token='') exported with `export_for_serving`; both followed by "
-            f"GlobalAveragePooling1D + Dense(1). Vocabulary {sizes.vocab_size:,} tokens, inputs (batch, "
-            f"{sizes.seq_len}) tf.string."
-        ),
-        "",
-        markdown_table(cases, sizes.seq_len),
-        "",
-        *notes,
-        "",
-        "### Machine",
-        *machine_info(),
-        "",
-        "### Command",
-        f"`{command}`",
-    ]
-    return "\n".join(parts) + "\n"
+    machine = machine_info(libraries, package_info(imported=True))
+    table = markdown_table(cases, sizes.seq_len)
+    return markdown_report("Serving latency benchmark", intro, table, notes, machine, command)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, few calls, smoke run in seconds")
-    parser.add_argument("--repeats", type=int, default=None, help="interleaved blocks per side and batch size")
-    parser.add_argument("--output", type=Path, default=None, help="write the markdown report here")
+    parser = bench_parser(
+        __doc__, "small sizes, few calls, smoke run in seconds", "interleaved blocks per side and batch size"
+    )
+    add_output_option(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    command = shlex.join([Path(sys.executable).name, *sys.argv])
+    command = command_line()
     sizes = QUICK if args.quick else FULL
     repeats = args.repeats or sizes.repeats
     if repeats < 1 or any(calls < repeats for _, calls in sizes.calls):
@@ -474,12 +413,7 @@ def main(argv: list[str] | None = None) -> None:
         f"tf.saved_model.load baseline {base_load_s:.1f} s, ours {ours_load_s:.1f} s (baseline loaded first)",
         f"- repeats (interleaved blocks): {repeats}; wall time {time.perf_counter() - t_start:.0f} s",
     ]
-    text = report(cases, sizes, command, notes)
-    print()
-    print(text)
-    if args.output is not None:
-        args.output.write_text(text)
-        print(f"wrote {args.output}")
+    emit_report(report(cases, sizes, command, notes), args.output)
 
 
 if __name__ == "__main__":

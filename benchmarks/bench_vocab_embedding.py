@@ -44,16 +44,34 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import platform
-import shlex
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Any
+
+from _harness import (
+    InterleavedSide,
+    Timing,
+    add_output_option,
+    bench_parser,
+    command_line,
+    emit_report,
+    fmt_timings,
+    import_from_package,
+    interleave,
+    machine_info,
+    make_words,
+    markdown_report,
+    package_info,
+    start_clock,
+    stop_clock,
+    vocabulary_and_oov,
+    zipf_ranks,
+    zipf_tokens,
+)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -61,24 +79,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SEED = 20240501
 OOV_TOKEN = "[UNK]"
 WARMUP_TOKENS = 1 << 18
-
-
-def import_vocab_embedding() -> Any | None:
-    """Return the ``VocabEmbedding`` class, or None if the package is missing."""
-    try:
-        from keras_vocabsafe import VocabEmbedding
-    except ImportError:
-        sys.path.insert(0, str(REPO_ROOT))
-        try:
-            from keras_vocabsafe import VocabEmbedding
-        except ImportError as exc:
-            print(f"! keras_vocabsafe not importable ({exc}); baseline only.")
-            return None
-    return VocabEmbedding
 
 
 # --------------------------------------------------------------------------
@@ -118,30 +121,6 @@ QUICK = Sizes(
 )
 
 
-def make_words(n: int, rng: np.random.Generator) -> list[str]:
-    """Return ``n`` distinct pseudo-words of 3-12 lowercase ASCII letters."""
-    letters = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
-    words: dict[str, None] = {}
-    while len(words) < n:
-        m = 2 * (n - len(words)) + 1_000
-        lengths = rng.integers(3, 13, size=m)
-        chars = letters[rng.integers(0, 26, size=(m, 12))]
-        for row, length in zip(chars, lengths, strict=True):
-            words.setdefault(row[:length].tobytes().decode("ascii"))
-            if len(words) == n:
-                break
-    return list(words)
-
-
-def zipf_ranks(n_items: int, size: int, s: float, rng: np.random.Generator) -> np.ndarray:
-    """Sample ``size`` ranks in ``[0, n_items)`` from a bounded Zipf law."""
-    weights = np.arange(1, n_items + 1, dtype=np.float64) ** -s
-    cdf = np.cumsum(weights)
-    cdf /= cdf[-1]
-    ranks = np.searchsorted(cdf, rng.random(size), side="right")
-    return np.minimum(ranks, n_items - 1)
-
-
 @dataclass
 class ForwardData:
     vocabulary: list[str]
@@ -152,13 +131,9 @@ class ForwardData:
 def make_forward_data(sizes: Sizes) -> ForwardData:
     """Vocabulary (in rank order) and a Zipf string batch with some OOV."""
     rng = np.random.default_rng([SEED, 1])
-    words = make_words(sizes.vocab_size + sizes.oov_pool, rng)
-    vocab = np.asarray(words[: sizes.vocab_size])
-    oov_pool = np.asarray(words[sizes.vocab_size :])
+    vocab, oov_pool = vocabulary_and_oov(sizes.vocab_size, sizes.oov_pool, rng)
     n = sizes.batch_rows * sizes.batch_cols
-    tokens = vocab[zipf_ranks(sizes.vocab_size, n, sizes.zipf_s, rng)].astype(object)
-    oov_mask = rng.random(n) < sizes.oov_rate
-    tokens[oov_mask] = oov_pool[rng.integers(0, sizes.oov_pool, oov_mask.sum())]
+    tokens, oov_mask = zipf_tokens(vocab, oov_pool, n, sizes.zipf_s, sizes.oov_rate, rng)
     batch = tf.constant(tokens.reshape(sizes.batch_rows, sizes.batch_cols))
     return ForwardData(vocab.tolist(), batch, float(oov_mask.mean()))
 
@@ -187,20 +162,6 @@ def make_corpus(sizes: Sizes) -> Corpus:
 # --------------------------------------------------------------------------
 # Timing harness
 # --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Timing:
-    wall: float  # time.perf_counter seconds
-    cpu: float  # process CPU seconds, all threads (time.process_time)
-
-
-def start_clock() -> Timing:
-    return Timing(time.perf_counter(), time.process_time())
-
-
-def stop_clock(start: Timing) -> Timing:
-    return Timing(time.perf_counter() - start.wall, time.process_time() - start.cpu)
 
 
 @dataclass
@@ -248,7 +209,7 @@ class CaseResult:
         return [b / o for b, o in zip(self.base_s, self.ours_s, strict=True)]
 
 
-def interleave(
+def interleave_case(
     case: CaseResult,
     run_base: Callable[[], Timing],
     run_ours: Callable[[], Timing] | None,
@@ -256,17 +217,12 @@ def interleave(
     run_floor: Callable[[], Timing] | None = None,
 ) -> CaseResult:
     """Alternate baseline and ours (and input-only) runs; the order flips each repetition."""
-    for i in range(repeats):
-        runs: list[tuple[list[Timing], Callable[[], Timing]]] = [(case.base, run_base)]
-        if run_ours is not None:
-            runs.append((case.ours, run_ours))
-        if run_floor is not None:
-            runs.append((case.floor, run_floor))
-        if i % 2:
-            runs.reverse()
-        for sink, run in runs:
-            gc.collect()
-            sink.append(run())
+    sides: list[InterleavedSide] = [(case.base, run_base, repeats)]
+    if run_ours is not None:
+        sides.append((case.ours, run_ours, repeats))
+    if run_floor is not None:
+        sides.append((case.floor, run_floor, repeats))
+    interleave(sides, repeats)
     return case
 
 
@@ -346,7 +302,7 @@ def bench_forward(data: ForwardData, sizes: Sizes, vocab_embedding: Any | None, 
             assert equal
         del outs
         case = CaseResult(f"forward {mode} ({mode_shape(sizes)})", work, 1.0)
-        interleave(
+        interleave_case(
             case,
             partial(timed_calls, base_fn, data.batch, n),
             partial(timed_calls, ours_fn, data.batch, n) if ours_fn is not None else None,
@@ -443,7 +399,7 @@ def bench_adapt(
             timed_adapt(make_ours, warm_data, ours_keep)
         name = f"adapt {label} ({sizes.corpus_tokens:,} tok)"
         case = CaseResult(name, float(sizes.corpus_tokens), 1.5, floor_label=floor_label)
-        interleave(
+        interleave_case(
             case,
             partial(timed_adapt, make_base, data, base_keep),
             partial(timed_adapt, make_ours, data, ours_keep) if vocab_embedding is not None else None,
@@ -466,10 +422,6 @@ def fmt_rate(tokens_per_s: float) -> str:
     return f"{tokens_per_s / 1e6:.2f} M tok/s"
 
 
-def fmt_timings(timings: list[Timing]) -> str:
-    return " ".join(f"{t.wall:.3f}/{t.cpu:.3f}" for t in timings)
-
-
 def print_case(case: CaseResult) -> None:
     base = case.throughput(case.base_s)
     line = f"  {case.name}: baseline {fmt_rate(base)}"
@@ -477,11 +429,11 @@ def print_case(case: CaseResult) -> None:
         ours = case.throughput(case.ours_s)
         line += f", ours {fmt_rate(ours)}, ratio {case.ratio:.2f}x, CPU-time ratio {case.cpu_ratio():.2f}x"
     print(line)
-    print(f"    wall/cpu s per repeat, baseline: {fmt_timings(case.base)}")
+    print(f"    wall/cpu s per repeat, baseline: {fmt_timings(case.base, 3)}")
     if case.ours:
-        print(f"    wall/cpu s per repeat, ours:     {fmt_timings(case.ours)}")
+        print(f"    wall/cpu s per repeat, ours:     {fmt_timings(case.ours, 3)}")
     if case.floor:
-        print(f"    wall/cpu s per repeat, input only ({case.floor_label}): {fmt_timings(case.floor)}")
+        print(f"    wall/cpu s per repeat, input only ({case.floor_label}): {fmt_timings(case.floor, 3)}")
         print(
             f"    input only: {fmt_rate(case.throughput([t.wall for t in case.floor]))}; "
             f"best reachable ratio ~ {case.ceiling_ratio():.2f}x"
@@ -509,76 +461,34 @@ def markdown_table(cases: list[CaseResult]) -> str:
     return "\n".join(lines)
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def machine_info(package: Any | None) -> list[str]:
-    try:
-        nproc = len(os.sched_getaffinity(0))
-    except AttributeError:
-        nproc = os.cpu_count() or 0
-    pkg = "not importable"
-    if package is not None:
-        module = sys.modules.get("keras_vocabsafe")
-        version = getattr(module, "__version__", "unknown")
-        pkg = f"{version} ({Path(getattr(module, '__file__', '?')).parent})"
-    return [
-        f"- platform: {platform.platform()}",
-        f"- cpu: {cpu_model()}",
-        f"- nproc: {nproc}",
-        f"- python: {platform.python_version()}",
+def report(cases: list[CaseResult], package: Any | None, command: str, notes: list[str]) -> str:
+    intro = (
+        "Throughput medians (wall clock) over interleaved repetitions; ratio = ours / baseline "
+        "(higher is better), pass/fail compares it with the target. Paired ratios: per repetition, "
+        "baseline seconds / ours seconds. CPU-time ratio (informational): median process CPU seconds, "
+        "baseline / ours. Baseline: StringLookup+Embedding (forward), StringLookup().adapt (adapt)."
+    )
+    libraries = [
         f"- tensorflow: {tf.__version__}",
         f"- keras: {keras.__version__} (backend {keras.backend.backend()})",
-        f"- keras_vocabsafe: {pkg}",
     ]
-
-
-def report(cases: list[CaseResult], package: Any | None, command: str, notes: list[str]) -> str:
-    parts = [
-        "## VocabEmbedding benchmark",
-        "",
-        (
-            "Throughput medians (wall clock) over interleaved repetitions; ratio = ours / baseline "
-            "(higher is better), pass/fail compares it with the target. Paired ratios: per repetition, "
-            "baseline seconds / ours seconds. CPU-time ratio (informational): median process CPU seconds, "
-            "baseline / ours. Baseline: StringLookup+Embedding (forward), StringLookup().adapt (adapt)."
-        ),
-        "",
-        markdown_table(cases),
-        "",
-        *notes,
-        "",
-        "### Machine",
-        *machine_info(package),
-        "",
-        "### Command",
-        f"`{command}`",
-    ]
-    return "\n".join(parts) + "\n"
+    machine = machine_info(libraries, package_info(package is not None))
+    return markdown_report("VocabEmbedding benchmark", intro, markdown_table(cases), notes, machine, command)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, smoke run in seconds")
-    parser.add_argument("--repeats", type=int, default=None, help="interleaved repetitions per case")
-    parser.add_argument("--output", type=Path, default=None, help="write the markdown report here")
+    parser = bench_parser(__doc__, "small sizes, smoke run in seconds", "interleaved repetitions per case")
+    add_output_option(parser)
     parser.add_argument("--skip-adapt", action="store_true", help="only run the forward cases")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    command = shlex.join([Path(sys.executable).name, *sys.argv])
+    command = command_line()
     sizes = QUICK if args.quick else FULL
     repeats = args.repeats or (3 if args.quick else 9)
-    vocab_embedding = import_vocab_embedding()
+    vocab_embedding = import_from_package("VocabEmbedding")
     t_start = time.perf_counter()
 
     fwd = make_forward_data(sizes)
@@ -611,12 +521,7 @@ def main(argv: list[str] | None = None) -> None:
         f"wall time {time.perf_counter() - t_start:.0f} s"
     )
 
-    text = report(cases, vocab_embedding, command, notes)
-    print()
-    print(text)
-    if args.output is not None:
-        args.output.write_text(text)
-        print(f"wrote {args.output}")
+    emit_report(report(cases, vocab_embedding, command, notes), args.output)
 
 
 if __name__ == "__main__":
