@@ -21,6 +21,7 @@ from keras_vocabsafe.errors import (
     VocabularyError,
     VocabularyMismatchError,
 )
+from keras_vocabsafe.pretrained import CoverageReport, PretrainedVectors, align_vectors, initial_rows, load_vectors
 from keras_vocabsafe.vocabulary import (
     Vocabulary,
     as_vocabulary,
@@ -89,7 +90,10 @@ class VocabEmbedding(keras.layers.Layer):
         embeddings_constraint: optional constraint for the matrix.
         trainable_rows: optional list of ids whose rows train; every other
             row stays exactly as it is through any optimizer (weight decay
-            and regularizers included). `None` (default): all rows train.
+            and regularizers included): after each step it is put back to
+            its value when the layer was built or its weights last loaded
+            (by `load_pretrained`, `load_weights` or `load_model`), at the
+            cost of a copy of those rows. `None` (default): all rows train.
             `load_pretrained(train="missing")` sets it to the rows that had
             no pretrained vector.
         **kwargs: base layer arguments such as `name`, `dtype` (a dtype
@@ -411,8 +415,6 @@ class VocabEmbedding(keras.layers.Layer):
             format, tokens, errors: as for `keras_vocabsafe.load_vectors`.
             **kwargs: other constructor arguments (`name`, `dtype`, ...).
         """
-        from keras_vocabsafe.pretrained import PretrainedVectors, load_vectors
-
         dtype = standardize_dtype(kwargs.get("vocabulary_dtype", "string"))
         if dtype != "string":
             raise ConfigurationError("Pretrained vectors are keyed by words: `vocabulary_dtype` must be 'string'.")
@@ -458,7 +460,7 @@ class VocabEmbedding(keras.layers.Layer):
         format: str = "auto",
         tokens: Any = None,
         errors: str = "strict",
-    ) -> Any:
+    ) -> CoverageReport:
         """Fills the embedding rows from pretrained vectors, token by token.
 
         The file is streamed and only the rows of this layer's tokens are
@@ -488,8 +490,6 @@ class VocabEmbedding(keras.layers.Layer):
             which notable ones are missing and (after `adapt`) how much of
             the corpus the found tokens cover.
         """
-        from keras_vocabsafe.pretrained import align_vectors, initial_rows
-
         if train not in ("all", "none", "missing"):
             raise ConfigurationError(
                 "`train` must be 'all' (fine-tune every row), 'none' (freeze the layer) or 'missing' (train only "
