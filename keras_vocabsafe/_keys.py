@@ -24,19 +24,12 @@ def to_keys(data: Any, vocabulary_dtype: str, *, owner: str) -> tf.Tensor | tf.R
     if not isinstance(data, (tf.Tensor, tf.RaggedTensor, tf.Variable)):
         data = _convert(data, owner)
     dtype = data.dtype
-    # keras.Sequential without keras.Input builds its first layer on float32 placeholders.
-    sequential_hint = (
-        f" If the layer comes first in a keras.Sequential, start the model with "
-        f"`keras.Input(shape=(None,), dtype='{vocabulary_dtype}')`."
-        if dtype.is_floating
-        else ""
-    )
     if vocabulary_dtype == "string":
         if dtype != tf.string:
             raise KeyDtypeError(
                 f"{owner} has vocabulary_dtype='string' but received keys of dtype {dtype.name}. "
                 "Pass string keys, or build the layer with `vocabulary_dtype='int64'` for integer ids."
-                + sequential_hint
+                + _sequential_hint(dtype, vocabulary_dtype)
             )
         return data
     if dtype == tf.int64:
@@ -45,7 +38,18 @@ def to_keys(data: Any, vocabulary_dtype: str, *, owner: str) -> tf.Tensor | tf.R
         return tf.cast(data, tf.int64)
     raise KeyDtypeError(
         f"{owner} has vocabulary_dtype='int64' but received keys of dtype {dtype.name}. Pass integer "
-        "keys, or build the layer with `vocabulary_dtype='string'` for text tokens." + sequential_hint
+        "keys, or build the layer with `vocabulary_dtype='string'` for text tokens."
+        + _sequential_hint(dtype, vocabulary_dtype)
+    )
+
+
+def _sequential_hint(dtype: tf.DType, vocabulary_dtype: str) -> str:
+    # keras.Sequential without keras.Input builds its first layer on float32 placeholders.
+    if not dtype.is_floating:
+        return ""
+    return (
+        " If the layer comes first in a keras.Sequential, start the model with "
+        f"`keras.Input(shape=(None,), dtype='{vocabulary_dtype}')`."
     )
 
 

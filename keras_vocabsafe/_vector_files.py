@@ -199,7 +199,7 @@ def _text_chunks(
             for line in lines:
                 number = line_number
                 line_number += 1
-                if not line.strip():
+                if not line or line.isspace():  # No copy of the line, unlike strip().
                     continue
                 if count is not None and rows >= count:
                     raise VectorFileError(

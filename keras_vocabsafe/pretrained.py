@@ -186,8 +186,8 @@ def load_vectors(
     chunks = file.chunks
     try:
         for chunk in chunks:
-            fresh = set(chunk.words)
-            if max_rows is None and len(fresh) == len(chunk.words) and fresh.isdisjoint(seen):
+            fresh = set(chunk.words) if max_rows is None else set()
+            if fresh and len(fresh) == len(chunk.words) and fresh.isdisjoint(seen):
                 # The common case, a chunk of new words: no per-word bookkeeping.
                 seen |= fresh
                 words.extend(chunk.words)

@@ -418,7 +418,8 @@ class VocabEmbedding(keras.layers.Layer):
         dtype = standardize_dtype(kwargs.get("vocabulary_dtype", "string"))
         if dtype != "string":
             raise ConfigurationError("Pretrained vectors are keyed by words: `vocabulary_dtype` must be 'string'.")
-        reserved = {canonical_token(t, dtype) for t in (mask_token, oov_token or _DEFAULT_OOV_TOKENS[dtype]) if t}
+        specials = (mask_token, _DEFAULT_OOV_TOKENS[dtype] if oov_token is None else oov_token)
+        reserved = {canonical_token(token, dtype) for token in specials if token is not None}
         num_special = (mask_token is not None) + int(num_oov_indices)
         limit = None if max_tokens is None else max(max_tokens - num_special, 1)
         if isinstance(source, PretrainedVectors):
@@ -513,7 +514,7 @@ class VocabEmbedding(keras.layers.Layer):
         matrix = np.zeros((self.vocabulary_size(), self.output_dim), dtype=np.float32)
         matrix[self._oov_start() : self._num_special_tokens()] = oov_rows
         rows = matrix[self._num_special_tokens() :]
-        rows[found] = aligned.vectors[found]
+        rows[:] = aligned.vectors  # Zeros where nothing was found; filled next.
         rows[~found] = missing_rows
         if not self.built:
             self.build()
