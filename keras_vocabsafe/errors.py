@@ -14,7 +14,10 @@ VocabSafeError
 │   └── ReservedTokenError
 ├── KeyDtypeError (TypeError)
 ├── NonCoreOpsError (ValueError)
+│   └── UnsupportedOpsError
 ├── NotAdaptedError (RuntimeError)
+├── TextInputError (ValueError)
+│   └── TextEncodingError (UnicodeError)
 ├── UnknownIdError (IndexError)
 ├── VectorFileError (ValueError)
 ├── VocabularyChangeError (RuntimeError)
@@ -35,7 +38,10 @@ __all__ = [
     "NonCoreOpsError",
     "NotAdaptedError",
     "ReservedTokenError",
+    "TextEncodingError",
+    "TextInputError",
     "UnknownIdError",
+    "UnsupportedOpsError",
     "VectorFileError",
     "VersionExistsError",
     "VocabSafeError",
@@ -81,8 +87,20 @@ class NonCoreOpsError(VocabSafeError, ValueError):
     """A strict serving export's graph uses ops that core TensorFlow does not register (e.g. tensorflow-text ops)."""
 
 
+class UnsupportedOpsError(NonCoreOpsError):
+    """A serving export's graph uses ops that do not load in its target (core TensorFlow or a server's release)."""
+
+
 class NotAdaptedError(VocabSafeError, RuntimeError):
     """The layer is used before it has a vocabulary."""
+
+
+class TextInputError(VocabSafeError, ValueError):
+    """Raw text input has a shape or content a text layer cannot tokenize."""
+
+
+class TextEncodingError(TextInputError, UnicodeError):
+    """Text holds bytes that are not UTF-8 and the layer's `encoding_errors` is 'strict'."""
 
 
 class UnknownIdError(VocabSafeError, IndexError):

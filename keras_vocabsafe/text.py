@@ -1,0 +1,718 @@
+"""`TextVocabEmbedding`: raw text in, vectors out, with the tokenization stored in the layer.
+
+The layer standardizes, splits and looks up raw strings inside the TensorFlow
+graph, so the tokenization that built the vocabulary (`adapt`) is the one a
+reloaded model and an exported SavedModel run: its settings live in the
+layer's config, and the WordPiece tokenizer reads the layer's own vocabulary.
+
+Simple choices use core TensorFlow ops only (`tf.strings.*`), so a SavedModel
+that uses them runs with TensorFlow alone; Unicode case folding and
+normalization, script splitting and WordPiece use tensorflow-text ops, and a
+server then needs `import tensorflow_text` (or those ops linked in).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_vocabsafe._counting import TokenCounter, check_data_kind
+from keras_vocabsafe._keys import to_keys
+from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError, TextEncodingError, TextInputError, VocabularyError
+from keras_vocabsafe.vocab_embedding import VocabEmbedding
+from keras_vocabsafe.vocabulary import Vocabulary, canonical_token
+
+__all__ = ["TextVocabEmbedding"]
+
+STANDARDIZE_CHOICES = (None, "lower", "lower_and_strip_punctuation", "strip_punctuation", "case_fold")
+NORMALIZATION_FORMS = (None, "NFC", "NFKC", "NFD", "NFKD")
+SPLIT_CHOICES = ("whitespace", "unicode_script", "character", "regex", "wordpiece")
+ENCODING_ERRORS = ("replace", "strict")
+TENSORFLOW_TEXT_INSTALL = 'pip install "tensorflow-text>=2.21,<2.22"'
+
+# Unicode punctuation (\p{P}: ASCII, CJK, Arabic and other marks) plus the ASCII symbols that
+# keras.layers.TextVectorization strips too, so that on ASCII text both remove the same characters.
+PUNCTUATION_PATTERN = r"[\p{P}$+<=>^`|~]"
+# Whitespace outside ASCII, which tf.strings.split does not split on; it becomes a plain space first.
+_NON_ASCII_WHITESPACE = r"[\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+_WHITESPACE_CHARACTER = r"[\s\x{85}\p{Z}]"
+# A regex split marks each delimiter with this byte and splits on it. Text is valid UTF-8 by then (see
+# `encoding_errors`), and 0xFF never occurs in valid UTF-8, so the marker cannot collide with the text.
+_SPLIT_MARKER = b"\xff"
+WORDPIECE_SUFFIX = "##"
+WORDPIECE_MAX_BYTES_PER_WORD = 100
+_STRICT_MARKER = "received text that is not valid UTF-8"
+_ADAPT_BATCH_SIZE = 1024
+
+
+def _tensorflow_text() -> Any:
+    try:
+        import tensorflow_text
+    except ImportError as error:  # pragma: no cover - a declared dependency
+        raise ImportError(
+            f"This TextVocabEmbedding setting needs tensorflow-text. Install it with `{TENSORFLOW_TEXT_INSTALL}`."
+        ) from error
+    return tensorflow_text
+
+
+@keras.saving.register_keras_serializable(package="keras_vocabsafe")
+class TextVocabEmbedding(VocabEmbedding):
+    """Embeds raw text: standardizes, splits and looks up strings in the graph.
+
+    A `VocabEmbedding` whose inputs are raw strings instead of tokens. Each
+    string goes through, in order and inside the TensorFlow graph: the
+    encoding policy (`encoding_errors`), Unicode normalization
+    (`normalization_form`), standardization (`standardize`), splitting
+    (`split`), n-grams (`ngrams`), the vocabulary lookup and the embedding.
+    `adapt(raw_text)` runs the same steps before counting, and every setting
+    is in `get_config()`, so a reloaded model and an exported SavedModel
+    tokenize exactly as the layer that was trained. With `split="wordpiece"`,
+    `adapt` learns a WordPiece vocabulary and the tokenizer reads the layer's
+    own vocabulary table, so the two cannot come from different runs.
+
+    Ids are laid out as in `VocabEmbedding`: id 0 is the mask token `""`
+    (padding), then `num_oov_indices` OOV rows, then the tokens. Text never
+    yields an empty token, so id 0 appears only as padding.
+
+    The output is ragged by default: `(batch, None, output_dim)`, one row of
+    vectors per string, empty for an empty or whitespace-only string; a
+    ragged tensor's row lengths say where the tokens are, so it carries no
+    Keras mask. With `output_sequence_length=L` the output is a dense
+    `(batch, L, output_dim)` tensor, truncated or padded with the mask row,
+    and the layer emits a Keras mask (`True` at real tokens) that downstream
+    layers such as `GlobalAveragePooling1D` and `LSTM` receive.
+
+    Which ops the choices add to an exported graph: `standardize` `None`,
+    `"lower"`, `"strip_punctuation"` and `"lower_and_strip_punctuation"`;
+    `split` `"whitespace"`, `"character"` and `"regex"`; `ngrams`; both
+    `encoding_errors` policies: core TensorFlow only. `standardize="case_fold"`
+    (`CaseFoldUTF8`), `normalization_form` (`NormalizeUTF8`),
+    `split="unicode_script"` (`UnicodeScriptTokenizeWithOffsets`) and
+    `split="wordpiece"` (`WordpieceTokenizeWithOffsets`): tensorflow-text ops.
+
+    Args:
+        output_dim: int. Size of each embedding vector.
+        vocabulary: optional. The tokens (as `VocabEmbedding`), without the
+            mask and OOV tokens. If not set, call `adapt()` on raw text.
+        max_tokens: optional int. Upper bound on `vocabulary_size()`, special
+            slots included. Required by `adapt()` with `split="wordpiece"`.
+        min_frequency: optional int. `adapt()` drops tokens seen fewer times
+            (for WordPiece: the lowest count the learner considers).
+        num_oov_indices: int, at least 1. Number of OOV rows. Defaults to 1.
+        mask_token: `""` (default: padding has id 0) or `None` (no mask row;
+            only with ragged output).
+        oov_token: the token `get_vocabulary()` reports for OOV rows.
+            Defaults to `"[UNK]"`.
+        standardize: `"lower_and_strip_punctuation"` (default), `"lower"`
+            (Unicode lower case, `tf.strings.lower(..., encoding="utf-8")`),
+            `"strip_punctuation"` (removes Unicode punctuation, `\\p{P}`, and
+            the ASCII symbols `$+<=>^`|~`), `"case_fold"` (Unicode
+            NFKC case folding, `tensorflow_text.case_fold_utf8`), `None`, or
+            a callable registered with
+            `keras.saving.register_keras_serializable` that maps a 1-D
+            `tf.string` tensor to one of the same shape.
+        normalization_form: `None` (default), `"NFC"`, `"NFKC"`, `"NFD"` or
+            `"NFKD"`: Unicode normalization applied before `standardize`
+            (`tensorflow_text.normalize_utf8`).
+        split: `"whitespace"` (default: any Unicode whitespace),
+            `"unicode_script"` (whitespace and changes of Unicode script, e.g.
+            between Latin, Han and Arabic), `"character"` (one token per
+            Unicode character; whitespace characters are dropped), `"regex"`
+            (splits on matches of `split_pattern`), `"wordpiece"` (words, as
+            for `"whitespace"` or `split_pattern` when given, then WordPiece
+            subwords with the `"##"` suffix indicator), or a registered
+            callable that maps a 1-D `tf.string` tensor to a
+            `tf.RaggedTensor` of shape `(batch, None)`.
+        split_pattern: a regular expression (RE2 syntax) matching the
+            delimiters, for `split="regex"` or `split="wordpiece"`. Empty
+            pieces are dropped.
+        ngrams: `None` (default), an int `n` (all n-grams from 1 to `n`) or a
+            tuple of widths, joined by a space as in `TextVectorization`.
+        output_sequence_length: `None` (default: ragged output) or an int:
+            pad or truncate every sequence to this many tokens.
+        return_ids: if `True`, the layer returns `(ids, vectors)`: the int64
+            ids of the tokens (shaped like the vectors without the last axis)
+            and the vectors. For debugging.
+        encoding_errors: `"replace"` (default: bytes that are not UTF-8
+            become U+FFFD) or `"strict"` (such bytes raise: a
+            `TextEncodingError` in eager calls and `adapt`, a
+            `tf.errors.InvalidArgumentError` with the same message inside a
+            graph or `tf.data` pipeline).
+        reserved_tokens: optional list of tokens that `adapt()` always keeps,
+            right after the special slots (e.g. `["[CLS]", "[SEP]"]`).
+        **kwargs: other `VocabEmbedding` arguments (`embeddings_initializer`,
+            `trainable_rows`, ...) and base layer arguments (`name`, `dtype`).
+
+    Call arguments:
+        inputs: raw strings: a scalar (one example), a `(batch,)` or a
+            `(batch, 1)` string tensor, array or list.
+
+    Output shape:
+        `(batch, None, output_dim)` ragged, or `(batch, L, output_dim)` with
+        `output_sequence_length=L`; without the batch axis for a scalar input
+        (a dense `(tokens, output_dim)` tensor when ragged).
+
+    Examples:
+
+    >>> layer = TextVocabEmbedding(output_dim=4, output_sequence_length=3)
+    >>> layer.adapt(["The cat sat.", "the dog!"])
+    >>> layer.get_vocabulary()
+    ['', '[UNK]', 'the', 'cat', 'dog', 'sat']
+    >>> layer(["the fox"]).shape
+    TensorShape([1, 3, 4])
+    """
+
+    def __init__(
+        self,
+        output_dim: int,
+        vocabulary: Any = None,
+        max_tokens: int | None = None,
+        min_frequency: int | None = None,
+        num_oov_indices: int = 1,
+        mask_token: str | None = "",
+        oov_token: str = "[UNK]",
+        standardize: str | Callable | None = "lower_and_strip_punctuation",
+        normalization_form: str | None = None,
+        split: str | Callable = "whitespace",
+        split_pattern: str | None = None,
+        ngrams: int | tuple[int, ...] | None = None,
+        output_sequence_length: int | None = None,
+        return_ids: bool = False,
+        encoding_errors: str = "replace",
+        reserved_tokens: list[str] | None = None,
+        vocabulary_dtype: str = "string",
+        **kwargs: Any,
+    ) -> None:
+        if vocabulary_dtype != "string":
+            raise ConfigurationError(
+                "TextVocabEmbedding tokenizes text, so its keys are strings. Received: "
+                f"vocabulary_dtype={vocabulary_dtype!r}. Use VocabEmbedding(vocabulary_dtype='int64') for integer ids."
+            )
+        if mask_token not in ("", None):
+            raise ConfigurationError(
+                f"`mask_token` must be '' (padding, the default) or None. Received: mask_token={mask_token!r}. Text "
+                "never yields an empty token, so '' is the one padding key that cannot collide with a real token."
+            )
+        standardize = _validate_callable_or_choice(standardize, "standardize", STANDARDIZE_CHOICES)
+        split = _validate_callable_or_choice(split, "split", SPLIT_CHOICES)
+        if normalization_form not in NORMALIZATION_FORMS:
+            raise ConfigurationError(
+                f"`normalization_form` must be one of {list(NORMALIZATION_FORMS)}. Received: "
+                f"normalization_form={normalization_form!r}"
+            )
+        if encoding_errors not in ENCODING_ERRORS:
+            raise ConfigurationError(
+                "`encoding_errors` must be 'replace' (bytes that are not UTF-8 become U+FFFD) or 'strict' (they "
+                f"raise an error). Received: encoding_errors={encoding_errors!r}"
+            )
+        if split_pattern is not None:
+            if split not in ("regex", "wordpiece"):
+                raise ConfigurationError(
+                    f"`split_pattern` applies to split='regex' or split='wordpiece'. Received: split={split!r} with "
+                    f"split_pattern={split_pattern!r}. Pass split='regex' to split on the pattern."
+                )
+            _check_pattern(split_pattern)
+        elif split == "regex":
+            raise ConfigurationError(
+                "split='regex' needs `split_pattern`, a regular expression matching the delimiters, e.g. "
+                "split_pattern=r'[\\s,;]+'."
+            )
+        ngrams = _validate_ngrams(ngrams)
+        if ngrams is not None and split == "wordpiece":
+            raise ConfigurationError(
+                "`ngrams` cannot be combined with split='wordpiece': the n-grams of subwords would need a "
+                "vocabulary counted after the subword vocabulary is learned. Use ngrams=None, or another split."
+            )
+        if output_sequence_length is not None:
+            if not _is_positive_int(output_sequence_length):
+                raise ConfigurationError(
+                    "`output_sequence_length` must be a positive integer or None (ragged output). Received: "
+                    f"output_sequence_length={output_sequence_length!r}"
+                )
+            if mask_token is None:
+                raise ConfigurationError(
+                    "`output_sequence_length` pads sequences with the mask token's id, so it needs mask_token='' "
+                    "(the default). Received: mask_token=None. Keep mask_token='', or use ragged output."
+                )
+        if not isinstance(return_ids, bool):
+            raise ConfigurationError(f"`return_ids` must be True or False. Received: return_ids={return_ids!r}")
+        reserved_tokens = _validate_reserved_tokens(reserved_tokens, mask_token, oov_token)
+        super().__init__(
+            output_dim,
+            vocabulary=vocabulary,
+            vocabulary_dtype="string",
+            max_tokens=max_tokens,
+            min_frequency=min_frequency,
+            num_oov_indices=num_oov_indices,
+            mask_token=mask_token,
+            oov_token=oov_token,
+            **kwargs,
+        )
+        self.standardize = standardize
+        self.normalization_form = normalization_form
+        self.split = split
+        self.split_pattern = split_pattern
+        self.ngrams = ngrams
+        self.output_sequence_length = None if output_sequence_length is None else int(output_sequence_length)
+        self.return_ids = return_ids
+        self.encoding_errors = encoding_errors
+        self.reserved_tokens = reserved_tokens
+        if normalization_form is not None or standardize == "case_fold" or split in ("unicode_script", "wordpiece"):
+            _tensorflow_text()  # Fail now, with the install command, rather than at the first call.
+
+    def _owner(self) -> str:
+        return f"TextVocabEmbedding '{self.name}'"
+
+    # Tokenization ------------------------------------------------------------------------------
+
+    def _text_batch(self, inputs: Any) -> tuple[tf.Tensor, bool]:
+        """The input as a 1-D string tensor, and whether it was a scalar."""
+        text = to_keys(inputs, "string", owner=self._owner())
+        if isinstance(text, tf.RaggedTensor):
+            raise TextInputError(
+                f"{self._owner()} takes raw strings of shape (), (batch,) or (batch, 1); it received a ragged "
+                "tensor. Pass one string per example: join pre-split tokens with spaces, or use VocabEmbedding "
+                "for tokens."
+            )
+        rank = text.shape.rank
+        if rank == 0:
+            return tf.reshape(text, [1]), True
+        if rank == 1:
+            return text, False
+        if rank == 2 and text.shape[-1] in (1, None):
+            if text.shape[-1] is None:
+                check = tf.debugging.assert_equal(
+                    tf.shape(text)[-1],
+                    1,
+                    message=f"{self._owner()} takes strings of shape (batch, 1), not (batch, n): one string per row.",
+                )
+                with tf.control_dependencies([check]):
+                    text = tf.identity(text)
+            return tf.reshape(text, [-1]), False
+        raise TextInputError(
+            f"{self._owner()} takes raw strings of shape (), (batch,) or (batch, 1), one string per example. "
+            f"Received: shape {text.shape}. Join each example's strings into one, or reshape to (batch,)."
+        )
+
+    def _decode(self, text: tf.Tensor) -> tf.Tensor:
+        if self.encoding_errors == "replace":
+            return tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
+        # Valid UTF-8 transcodes to itself; dropping invalid bytes changes the string.
+        invalid = tf.not_equal(tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="ignore"), text)
+        message = (
+            f"{self._owner()} has encoding_errors='strict' and {_STRICT_MARKER}. Decode or clean the "
+            "text before the layer, or build the layer with encoding_errors='replace' (invalid bytes become "
+            "U+FFFD). First invalid strings (invalid bytes shown as U+FFFD):"
+        )
+        if tf.executing_eagerly():
+            examples = text.numpy()[invalid.numpy()][:3].tolist()
+            if examples:
+                shown = [example.decode("utf-8", errors="replace") for example in examples]
+                raise TextEncodingError(f"{message} {shown}")
+            return text
+        # The examples are shown with U+FFFD: raw invalid bytes in an error message cannot be decoded by Python.
+        examples = tf.strings.unicode_transcode(tf.boolean_mask(text, invalid)[:3], "UTF-8", "UTF-8", errors="replace")
+        check = tf.debugging.Assert(tf.logical_not(tf.reduce_any(invalid)), [message, examples], summarize=3)
+        with tf.control_dependencies([check]):
+            return tf.identity(text)
+
+    def _standardize(self, text: tf.Tensor) -> tf.Tensor:
+        if self.normalization_form is not None:
+            text = _tensorflow_text().normalize_utf8(text, self.normalization_form)
+        if callable(self.standardize):
+            return self.standardize(text)
+        if self.standardize == "case_fold":
+            return _tensorflow_text().case_fold_utf8(text)
+        if self.standardize in ("lower", "lower_and_strip_punctuation"):
+            text = tf.strings.lower(text, encoding="utf-8")
+        if self.standardize in ("strip_punctuation", "lower_and_strip_punctuation"):
+            text = tf.strings.regex_replace(text, PUNCTUATION_PATTERN, "")
+        return text
+
+    def _split_words(self, text: tf.Tensor) -> tf.RaggedTensor:
+        """Words (for WordPiece) or final tokens (other splits): a `(batch, None)` ragged tensor, no empties."""
+        if callable(self.split):
+            tokens = self.split(text)
+            return tf.ragged.boolean_mask(tokens, tf.strings.length(tokens) > 0)
+        if self.split == "unicode_script":
+            return _tensorflow_text().UnicodeScriptTokenizer(keep_whitespace=False).tokenize(text)
+        if self.split == "character":
+            characters = tf.strings.unicode_split(text, "UTF-8")
+            return tf.ragged.boolean_mask(
+                characters, tf.logical_not(tf.strings.regex_full_match(characters, _WHITESPACE_CHARACTER))
+            )
+        if self.split_pattern is not None:
+            marked = tf.strings.regex_replace(text, self.split_pattern, _SPLIT_MARKER)
+            pieces = tf.strings.split(marked, sep=_SPLIT_MARKER)
+            return tf.ragged.boolean_mask(pieces, tf.strings.length(pieces) > 0)
+        return tf.strings.split(tf.strings.regex_replace(text, _NON_ASCII_WHITESPACE, " "))
+
+    def _wordpiece(self, words: tf.RaggedTensor) -> tf.RaggedTensor:
+        if self.lookup_table is None:
+            self._require_vocabulary()
+        # The layer's own table decides which subwords exist, so tokenizer and vocabulary cannot disagree. A
+        # word it cannot split stays whole (unknown_token=None) and maps to an OOV row in the lookup.
+        tokenizer = _tensorflow_text().WordpieceTokenizer(
+            self.lookup_table,
+            suffix_indicator=WORDPIECE_SUFFIX,
+            max_bytes_per_word=WORDPIECE_MAX_BYTES_PER_WORD,
+            token_out_type=tf.string,
+            unknown_token=None,
+        )
+        return tokenizer.tokenize(words).merge_dims(-2, -1)
+
+    def _tokens_before_wordpiece(self, text: tf.Tensor) -> tf.RaggedTensor:
+        tokens = self._split_words(self._standardize(self._decode(text)))
+        if self.ngrams is not None:
+            tokens = tf.strings.ngrams(tokens, self.ngrams, separator=" ")
+        return tokens
+
+    def _tokenize(self, text: tf.Tensor) -> tf.RaggedTensor:
+        tokens = self._tokens_before_wordpiece(text)
+        if self.split == "wordpiece":
+            tokens = self._wordpiece(tokens)
+        return tokens
+
+    def tokenize(self, inputs: Any) -> Any:
+        """The tokens the layer looks up for raw strings, as a ragged tensor (a 1-D tensor for a scalar)."""
+        text, scalar = self._text_batch(inputs)
+        tokens = self._tokenize(text)
+        return tokens[0] if scalar else tokens
+
+    # Calling ---------------------------------------------------------------------------------------
+
+    def call(self, inputs: Any) -> Any:
+        text, scalar = self._text_batch(inputs)
+        ids = self._lookup(self._tokenize(text))
+        mask = None
+        if self.output_sequence_length is None:
+            vectors = tf.ragged.map_flat_values(self._gather, ids)
+        else:
+            ids = ids.to_tensor(default_value=0, shape=[None, self.output_sequence_length])
+            mask = tf.not_equal(ids, 0)  # Id 0 is the mask token "", which no real token equals.
+            vectors = self._gather(ids)
+        if scalar:
+            ids, vectors = ids[0], vectors[0]
+            mask = None if mask is None else mask[0]
+        outputs = (ids, vectors) if self.return_ids else vectors
+        if mask is not None:
+            # What Keras's own set_keras_mask does: downstream layers read the mask from the tensor, and
+            # compute_mask is then not asked to tokenize the text a second time.
+            for output in outputs if self.return_ids else (outputs,):
+                output._keras_mask = mask
+        return outputs
+
+    def _gather(self, ids: tf.Tensor) -> tf.Tensor:
+        # A gather on the variable itself reads only the selected rows.
+        vectors = tf.gather(self.embeddings.value, ids)
+        if vectors.dtype != self.compute_dtype:
+            vectors = tf.cast(vectors, self.compute_dtype)
+        return vectors
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        outputs = super().__call__(*args, **kwargs)
+        flat = outputs if self.return_ids else (outputs,)
+        if self.output_sequence_length is not None and keras.backend.is_keras_tensor(flat[-1]):
+            # In a functional model, Keras replays the ops that made a symbolic mask. This one reads the mask
+            # call() attached to the vectors, so the text is not tokenized a second time to find the padding.
+            mask = _AttachedMask(name=f"{self.name}_mask")(flat[-1])
+            for output in flat:
+                output._keras_mask = mask
+        return outputs
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        if self.output_sequence_length is None:
+            return None  # Ragged output: its row lengths say where the tokens are.
+        if keras.backend.is_keras_tensor(inputs):
+            return None  # __call__ attaches the symbolic mask.
+        text, scalar = self._text_batch(inputs)
+        lengths = self._tokenize(text).row_lengths()
+        computed = tf.sequence_mask(lengths, self.output_sequence_length)
+        computed = computed[0] if scalar else computed
+        return (computed, computed) if self.return_ids else computed
+
+    def _output_shape(self, input_shape: Any) -> tuple:
+        input_shape = tuple(input_shape)
+        if len(input_shape) > 2 or (len(input_shape) == 2 and input_shape[-1] not in (1, None)):
+            raise TextInputError(
+                f"{self._owner()} takes raw strings of shape (), (batch,) or (batch, 1), one string per example. "
+                f"Received: shape {input_shape}."
+            )
+        batch = input_shape[:1]
+        return batch + (self.output_sequence_length,)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        ids = self._output_shape(input_shape)
+        return (ids, ids + (self.output_dim,)) if self.return_ids else ids + (self.output_dim,)
+
+    def compute_output_spec(self, inputs: Any) -> Any:
+        ids = self._output_shape(inputs.shape)
+        ragged = self.output_sequence_length is None and len(ids) == 2
+        vectors = keras.KerasTensor(ids + (self.output_dim,), dtype=self.compute_dtype, ragged=ragged)
+        if not self.return_ids:
+            return vectors
+        return keras.KerasTensor(ids, dtype="int64", ragged=ragged), vectors
+
+    # Adapting -------------------------------------------------------------------------------------
+
+    def adapt(self, data: Any, steps: int | None = None) -> None:
+        """Learns the vocabulary from raw text, tokenized exactly as `call()` tokenizes.
+
+        Tokens are counted with `VocabEmbedding`'s counting and ordered by
+        count descending, then token ascending; `reserved_tokens` come first.
+        With `split="wordpiece"`, the words are counted and a WordPiece
+        vocabulary of at most `max_tokens` ids is learned from them
+        (`tensorflow_text`'s WordPiece learner: reserved tokens, then every
+        character seen, alone and as a `"##"` suffix, then subwords by count).
+
+        Args:
+            data: raw strings: a list, array or tensor of shape `(n,)` or
+                `(n, 1)`, a `tf.data.Dataset` of strings (single or batched),
+                or an iterable of such batches.
+            steps: optional. Number of batches to read from a dataset or
+                iterable.
+        """
+        check_data_kind(data, self._owner())
+        if self.split == "wordpiece" and self.max_tokens is None:
+            raise ConfigurationError(
+                f"{self._owner()}.adapt() learns a WordPiece vocabulary, whose size must be chosen: build the layer "
+                "with `max_tokens` (e.g. max_tokens=8000)."
+            )
+        counter = TokenCounter("string", owner=self._owner())
+        with _strict_errors_as_typed():
+            if isinstance(data, tf.data.Dataset):
+                counter.update_from_dataset(self._token_dataset(data), steps)
+            elif isinstance(data, (list, tuple, np.ndarray, tf.Tensor)):
+                text = to_keys(data, "string", owner=self._owner())
+                if isinstance(text, tf.RaggedTensor) or text.shape.rank not in (1, 2):
+                    raise TextInputError(
+                        f"{self._owner()}.adapt() takes raw strings of shape (n,) or (n, 1). Received: "
+                        f"{'a ragged tensor' if isinstance(text, tf.RaggedTensor) else f'shape {text.shape}'}."
+                    )
+                dataset = tf.data.Dataset.from_tensor_slices(text).batch(_ADAPT_BATCH_SIZE)
+                counter.update_from_dataset(self._token_dataset(dataset), None)
+            elif hasattr(data, "__iter__"):
+                tokenize = self._tokenize_function()
+                for step, batch in enumerate(data):
+                    if steps is not None and step >= steps:
+                        break
+                    counter.update(tokenize(self._text_batch(batch)[0]))
+            else:
+                raise KeyDtypeError(
+                    f"{self._owner()}.adapt() takes a list, array or tensor of strings, a tf.data.Dataset or an "
+                    f"iterable of batches. Received: data of type {type(data).__name__}."
+                )
+            tokens, counts = counter.result()
+        if self.split == "wordpiece":
+            vocabulary = self._learn_wordpiece(tokens, counts)
+        else:
+            vocabulary = self._vocabulary_from_counts(tokens, counts)
+        self.set_vocabulary(vocabulary)
+
+    def _tokenize_function(self) -> Any:
+        return tf.function(self._tokens_before_wordpiece, input_signature=[tf.TensorSpec([None], tf.string)])
+
+    def _token_dataset(self, dataset: tf.data.Dataset) -> tf.data.Dataset:
+        spec = dataset.element_spec
+        if not isinstance(spec, tf.TensorSpec) or spec.dtype != tf.string:
+            raise TextInputError(
+                f"{self._owner()}.adapt() takes a dataset of raw strings. Received a dataset with element_spec="
+                f"{spec}. If it yields (text, label) pairs, pass `dataset.map(lambda text, label: text)`."
+            )
+
+        def tokenize(text: tf.Tensor) -> tf.RaggedTensor:
+            batch, _ = self._text_batch(text)
+            return self._tokens_before_wordpiece(batch)
+
+        return dataset.map(tokenize, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
+
+    def _special_and_reserved(self) -> tuple[set[bytes], list[bytes]]:
+        special = {canonical_token(t, "string") for t in (self.mask_token, self.oov_token) if t is not None}
+        return special, [canonical_token(t, "string") for t in self.reserved_tokens]
+
+    def _vocabulary_from_counts(self, tokens: list[bytes], counts: np.ndarray) -> Vocabulary:
+        special, reserved = self._special_and_reserved()
+        excluded = special | set(reserved)
+        keep = [i for i, token in enumerate(tokens) if token not in excluded]
+        tokens, counts = [tokens[i] for i in keep], counts[keep]
+        max_size = None if self.max_tokens is None else self.max_tokens - self._num_special_tokens() - len(reserved)
+        if max_size is not None and max_size < 0:
+            raise ConfigurationError(
+                f"{self._owner()} has {len(reserved)} reserved tokens, more than the "
+                f"{self.max_tokens - self._num_special_tokens()} ids that max_tokens={self.max_tokens} leaves after "
+                "the special slots. Raise `max_tokens`, or reserve fewer tokens."
+            )
+        counted = Vocabulary.from_counts(tokens, counts, max_size=max_size, min_frequency=self.min_frequency)
+        if len(counted) + len(reserved) == 0:
+            raise VocabularyError(
+                f"{self._owner()}.adapt() found no tokens to keep: the text was empty or held only whitespace "
+                f"(and punctuation, with standardize={self.standardize!r}), or no token reached "
+                f"min_frequency={self.min_frequency}."
+            )
+        return Vocabulary(reserved + list(counted.tokens))
+
+    def _learn_wordpiece(self, words: list[bytes], counts: np.ndarray) -> Vocabulary:
+        _tensorflow_text()
+        from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
+
+        special, reserved = self._special_and_reserved()
+        word_counts = {word.decode("utf-8"): int(count) for word, count in zip(words, counts) if word not in special}
+        if not word_counts:
+            raise VocabularyError(
+                f"{self._owner()}.adapt() found no words to learn WordPiece subwords from: the text was empty or "
+                "held only whitespace and stripped punctuation."
+            )
+        size = self.max_tokens - self._num_special_tokens()
+        learned = learner.learn(
+            sorted(word_counts.items()),
+            size,
+            [token.decode("utf-8") for token in reserved],
+            lower_thresh=self.min_frequency or 1,
+            joiner=WORDPIECE_SUFFIX,
+        )
+        # The learner always adds every character it saw; beyond max_tokens the rarest subwords give way.
+        kept = [token for token in (canonical_token(t, "string") for t in learned) if token not in special]
+        return Vocabulary(kept[:size])
+
+    # Config ---------------------------------------------------------------------------------------
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            {
+                "standardize": _serialize_callable(self.standardize),
+                "normalization_form": self.normalization_form,
+                "split": _serialize_callable(self.split),
+                "split_pattern": self.split_pattern,
+                "ngrams": list(self.ngrams) if self.ngrams is not None else None,
+                "output_sequence_length": self.output_sequence_length,
+                "return_ids": self.return_ids,
+                "encoding_errors": self.encoding_errors,
+                "reserved_tokens": list(self.reserved_tokens),
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> TextVocabEmbedding:
+        config = dict(config)
+        for name in ("standardize", "split"):
+            if isinstance(config.get(name), dict):
+                config[name] = keras.saving.deserialize_keras_object(config[name])
+        if isinstance(config.get("ngrams"), list):
+            config["ngrams"] = tuple(config["ngrams"])
+        return super().from_config(config)
+
+
+@keras.saving.register_keras_serializable(package="keras_vocabsafe")
+class _AttachedMask(keras.Operation):
+    """The Keras mask that `TextVocabEmbedding.call()` attached to its vectors, as an op of a functional graph.
+
+    It is saved in a functional model's config like Keras's own mask ops, hence registered.
+    """
+
+    def call(self, vectors: Any) -> Any:
+        mask = getattr(vectors, "_keras_mask", None)
+        if mask is None:
+            raise RuntimeError(
+                f"{self.name}: the padded vectors of a TextVocabEmbedding lost their Keras mask between layers. "
+                "Please report this with your Keras version."
+            )
+        return mask
+
+    def compute_output_spec(self, vectors: Any) -> Any:
+        return keras.KerasTensor(vectors.shape[:-1], dtype="bool")
+
+
+class _strict_errors_as_typed:
+    """Turns the strict encoding check of a graph (e.g. adapt's tf.data pipeline) into a TextEncodingError."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, error: Any, traceback: Any) -> bool:
+        if isinstance(error, tf.errors.InvalidArgumentError) and _STRICT_MARKER in (error.message or ""):
+            found = re.search(r"assertion failed: \[(.*?)\] \[(.*?)\]", error.message)
+            detail = f"{found[1]} {found[2]}".replace("\\'", "'") if found else error.message
+            raise TextEncodingError(detail) from None
+        return False
+
+
+def _validate_callable_or_choice(value: Any, name: str, choices: tuple) -> Any:
+    if callable(value):
+        registered = keras.saving.get_registered_name(value)
+        if keras.saving.get_registered_object(registered) is not value:
+            raise ConfigurationError(
+                f"A callable `{name}` must be registered so that a saved model tokenizes the same way after "
+                f"loading. Received: {name}={value!r}. Decorate it with "
+                "`@keras.saving.register_keras_serializable(package='my_package')`."
+            )
+        return value
+    if value not in choices:
+        raise ConfigurationError(
+            f"`{name}` must be one of {list(choices)} or a registered callable. Received: {name}={value!r}"
+        )
+    return value
+
+
+def _serialize_callable(value: Any) -> Any:
+    return keras.saving.serialize_keras_object(value) if callable(value) else value
+
+
+def _check_pattern(pattern: Any) -> None:
+    if not isinstance(pattern, str) or not pattern:
+        raise ConfigurationError(
+            f"`split_pattern` must be a non-empty regular expression string. Received: split_pattern={pattern!r}"
+        )
+    try:
+        with tf.init_scope():
+            tf.strings.regex_replace(tf.constant(["probe"]), pattern, "")
+    except (tf.errors.InvalidArgumentError, ValueError) as error:
+        raise ConfigurationError(
+            f"`split_pattern` is not a valid RE2 regular expression: {pattern!r} ({_first_line(error)}). See "
+            "https://github.com/google/re2/wiki/Syntax; lookarounds and backreferences are not supported."
+        ) from None
+
+
+def _first_line(error: Exception) -> str:
+    message = getattr(error, "message", None) or str(error)
+    return message.strip().splitlines()[0] if message.strip() else type(error).__name__
+
+
+def _validate_ngrams(ngrams: Any) -> tuple[int, ...] | None:
+    if ngrams is None:
+        return None
+    if _is_positive_int(ngrams):
+        return tuple(range(1, int(ngrams) + 1))
+    if isinstance(ngrams, (list, tuple)) and ngrams and all(_is_positive_int(n) for n in ngrams):
+        return tuple(int(n) for n in ngrams)
+    raise ConfigurationError(
+        "`ngrams` must be None, a positive int n (all n-grams up to n) or a tuple of positive widths. "
+        f"Received: ngrams={ngrams!r}"
+    )
+
+
+def _validate_reserved_tokens(tokens: Any, mask_token: str | None, oov_token: str) -> tuple[str, ...]:
+    if tokens is None:
+        return ()
+    if isinstance(tokens, (str, bytes)) or not all(isinstance(t, str) and t for t in tokens):
+        raise ConfigurationError(
+            f"`reserved_tokens` must be a list of non-empty strings. Received: reserved_tokens={tokens!r}"
+        )
+    tokens = tuple(tokens)
+    clash = [t for t in tokens if t in (mask_token, oov_token)]
+    if clash or len(set(tokens)) != len(tokens):
+        raise ConfigurationError(
+            f"`reserved_tokens` must be distinct and differ from the mask and OOV tokens, which have slots of "
+            f"their own. Received: reserved_tokens={list(tokens)!r}"
+        )
+    return tokens
+
+
+def _is_positive_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and value > 0
