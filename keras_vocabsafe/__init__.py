@@ -18,6 +18,7 @@ from keras_vocabsafe.errors import (
     VocabularyError,
     VocabularyMismatchError,
 )
+from keras_vocabsafe.evolve import VocabularyUpdateReport, load_remapped_weights, warmstart_embedding_matrix
 from keras_vocabsafe.export import OpAudit, audit_ops, export_for_serving
 from keras_vocabsafe.pretrained import CoverageReport, PretrainedVectors, align_vectors, load_vectors
 from keras_vocabsafe.text import TextVocabEmbedding
@@ -48,10 +49,13 @@ __all__ = [
     "VocabularyChangeError",
     "VocabularyError",
     "VocabularyMismatchError",
+    "VocabularyUpdateReport",
     "VersionExistsError",
     "__version__",
     "align_vectors",
     "audit_ops",
     "export_for_serving",
+    "load_remapped_weights",
     "load_vectors",
+    "warmstart_embedding_matrix",
 ]

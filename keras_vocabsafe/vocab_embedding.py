@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vocabsafe import _weights_store
+from keras_vocabsafe import _weights_store, evolve
 from keras_vocabsafe._counting import TokenCounter, check_data_kind
 from keras_vocabsafe._keys import to_keys
 from keras_vocabsafe.errors import (
@@ -21,6 +21,7 @@ from keras_vocabsafe.errors import (
     VocabularyError,
     VocabularyMismatchError,
 )
+from keras_vocabsafe.evolve import VocabularyUpdateReport
 from keras_vocabsafe.pretrained import CoverageReport, PretrainedVectors, align_vectors, initial_rows, load_vectors
 from keras_vocabsafe.vocabulary import (
     Vocabulary,
@@ -96,6 +97,12 @@ class VocabEmbedding(keras.layers.Layer):
             cost of a copy of those rows. `None` (default): all rows train.
             `load_pretrained(train="missing")` sets it to the rows that had
             no pretrained vector.
+        pad_to_multiple_of: optional int. Rounds the number of embedding
+            rows up to a multiple of this (for example 8 or 128, for
+            accelerator-friendly shapes). The padding rows follow the real
+            ones, start at zero and are never selected by any input:
+            `vocabulary_size()` still counts ids only. The padding is kept
+            through saving, loading and `update_vocabulary()`.
         **kwargs: base layer arguments such as `name`, `dtype` (a dtype
             policy, e.g. `"mixed_float16"`) and `trainable`.
 
@@ -135,6 +142,7 @@ class VocabEmbedding(keras.layers.Layer):
         embeddings_regularizer: Any = None,
         embeddings_constraint: Any = None,
         trainable_rows: Any = None,
+        pad_to_multiple_of: int | None = None,
         **kwargs: Any,
     ) -> None:
         vocabulary_dtype = standardize_dtype(vocabulary_dtype)
@@ -148,6 +156,11 @@ class VocabEmbedding(keras.layers.Layer):
         if min_frequency is not None and (not _is_int(min_frequency) or min_frequency < 1):
             raise ConfigurationError(
                 f"`min_frequency` must be a positive integer or None. Received: min_frequency={min_frequency!r}"
+            )
+        if pad_to_multiple_of is not None and (not _is_int(pad_to_multiple_of) or pad_to_multiple_of < 1):
+            raise ConfigurationError(
+                "`pad_to_multiple_of` must be a positive integer or None. "
+                f"Received: pad_to_multiple_of={pad_to_multiple_of!r}"
             )
         if oov_token is None:
             oov_token = _DEFAULT_OOV_TOKENS[vocabulary_dtype]
@@ -182,9 +195,11 @@ class VocabEmbedding(keras.layers.Layer):
         self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
         self.embeddings_constraint = keras.constraints.get(embeddings_constraint)
         self.trainable_rows = _validate_trainable_rows(trainable_rows)
+        self.pad_to_multiple_of = None if pad_to_multiple_of is None else int(pad_to_multiple_of)
 
         self._vocabulary: Vocabulary | None = None
         self.lookup_table = None
+        self._remap_on_load: evolve.RemapRequest | None = None  # Set by `load_remapped_weights()`.
         if vocabulary is not None:
             self.set_vocabulary(vocabulary)
 
@@ -216,6 +231,12 @@ class VocabEmbedding(keras.layers.Layer):
         """Number of ids, and of embedding rows: mask slot + OOV rows + tokens."""
         return self._num_special_tokens() + len(self._require_vocabulary())
 
+    def _num_rows(self, vocabulary_size: int | None = None) -> int:
+        """Rows of the embedding matrix: `vocabulary_size()` rounded up to `pad_to_multiple_of`."""
+        size = self.vocabulary_size() if vocabulary_size is None else vocabulary_size
+        multiple = self.pad_to_multiple_of or 1
+        return -(-size // multiple) * multiple
+
     def set_vocabulary(self, vocabulary: Any) -> None:
         """Sets the vocabulary (tokens without the mask and OOV tokens).
 
@@ -234,9 +255,9 @@ class VocabEmbedding(keras.layers.Layer):
                 f"{self._owner()} already has a ({self.vocabulary_size()}, {self.output_dim}) embedding matrix "
                 f"built for its vocabulary; the new vocabulary would give {self._num_special_tokens() + len(new)} "
                 f"rows ({difference}). "
-                "Changing it in place would silently reshape or scramble trained rows. To start from scratch, "
-                "create a new VocabEmbedding with the new vocabulary; to keep trained rows, create one and copy "
-                "rows by token with `get_vectors()`."
+                "Setting it would silently reshape or scramble trained rows. To keep every trained row with its "
+                "token, call `update_vocabulary(new_vocabulary)`; to start from scratch, create a new "
+                "VocabEmbedding."
             )
         self._vocabulary = new
         self.lookup_table = self._make_lookup_table(new)
@@ -297,6 +318,20 @@ class VocabEmbedding(keras.layers.Layer):
             steps: optional. Number of batches to read from a dataset or
                 iterable.
         """
+        tokens, counts = self._count_tokens(data, steps)
+        max_size = None if self.max_tokens is None else self.max_tokens - self._num_special_tokens()
+        vocabulary = Vocabulary.from_counts(
+            tokens, counts, dtype=self.vocabulary_dtype, max_size=max_size, min_frequency=self.min_frequency
+        )
+        if len(vocabulary) == 0:
+            raise VocabularyError(
+                f"{self._owner()}.adapt() found no tokens to keep: the data was empty, held only the mask and "
+                f"OOV tokens, or no token reached min_frequency={self.min_frequency}."
+            )
+        self.set_vocabulary(vocabulary)
+
+    def _count_tokens(self, data: Any, steps: int | None) -> tuple[list[Any], np.ndarray]:
+        """Distinct tokens of `data` and their counts, without the mask and OOV tokens."""
         check_data_kind(data, self._owner())
         counter = TokenCounter(self.vocabulary_dtype, owner=self._owner())
         if isinstance(data, tf.data.Dataset):
@@ -319,16 +354,7 @@ class VocabEmbedding(keras.layers.Layer):
         if special:
             keep = [i for i, token in enumerate(tokens) if token not in special]
             tokens, counts = [tokens[i] for i in keep], counts[keep]
-        max_size = None if self.max_tokens is None else self.max_tokens - self._num_special_tokens()
-        vocabulary = Vocabulary.from_counts(
-            tokens, counts, dtype=self.vocabulary_dtype, max_size=max_size, min_frequency=self.min_frequency
-        )
-        if len(vocabulary) == 0:
-            raise VocabularyError(
-                f"{self._owner()}.adapt() found no tokens to keep: the data was empty, held only the mask and "
-                f"OOV tokens, or no token reached min_frequency={self.min_frequency}."
-            )
-        self.set_vocabulary(vocabulary)
+        return tokens, counts
 
     def get_vocabulary(self, include_special_tokens: bool = True) -> list[Any]:
         """The token of every id, in id order.
@@ -511,9 +537,9 @@ class VocabEmbedding(keras.layers.Layer):
         oov_seed = None if seed is None else seed + 1
         oov_rows = initial_rows(oov, self.num_oov_indices, aligned.vectors, found, seed=oov_seed, what="oov")
         missing_rows = initial_rows(missing, int((~found).sum()), aligned.vectors, found, seed=seed, what="missing")
-        matrix = np.zeros((self.vocabulary_size(), self.output_dim), dtype=np.float32)
+        matrix = np.zeros((self._num_rows(), self.output_dim), dtype=np.float32)
         matrix[self._oov_start() : self._num_special_tokens()] = oov_rows
-        rows = matrix[self._num_special_tokens() :]
+        rows = matrix[self._num_special_tokens() : self.vocabulary_size()]
         rows[:] = aligned.vectors  # Zeros where nothing was found; filled next.
         rows[~found] = missing_rows
         if not self.built:
@@ -529,12 +555,194 @@ class VocabEmbedding(keras.layers.Layer):
         self._freeze_rows()
         return aligned.report
 
+    # Vocabulary updates ----------------------------------------------------------------
+
+    def update_vocabulary(
+        self,
+        vocabulary: Any = None,
+        *,
+        data: Any = None,
+        merge: bool = False,
+        max_tokens: int | None = None,
+        new_embeddings_initializer: Any = "mean",
+        model: keras.Model | None = None,
+        seed: int | None = None,
+        steps: int | None = None,
+    ) -> VocabularyUpdateReport:
+        """Changes the vocabulary of a trained layer; every row stays with its token.
+
+        The embedding matrix is rebuilt at the new `vocabulary_size()`. Each
+        token in both the old and the new vocabulary keeps its exact trained
+        row (at its new id), the mask and OOV rows keep theirs, rows of
+        tokens that left are dropped, and rows of new tokens follow
+        `new_embeddings_initializer`. `trainable_rows` follow their tokens
+        too; new tokens' rows train.
+
+        Pass the new tokens as `vocabulary`, or pass `data` to learn them:
+        with `merge=False` the vocabulary is adapted afresh from `data` (as
+        `adapt()` would); with `merge=True` the old tokens stay, at their
+        ids, and the new tokens of `data` follow them, most frequent first.
+        With a `max_tokens` bound, a merge evicts the least frequent tokens,
+        counting occurrences in `data` plus those seen by this layer's last
+        `adapt()` in this process.
+
+        To keep training, pass the compiled `model` that holds the layer:
+        its optimizer's per-row state (such as Adam's moments) is remapped
+        with the rows, and its compiled functions are rebuilt, so
+        `model.fit()` continues without recompiling. Without `model`, the
+        layer is ready for a new `compile()`.
+
+        Args:
+            vocabulary: the new tokens (without the mask and OOV tokens): a
+                list, array, `Vocabulary` or vocabulary file path. A list
+                that starts with this layer's special tokens, as
+                `get_vocabulary()` returns, is accepted too.
+            data: tokens to learn the new vocabulary from, in any form
+                `adapt()` takes. Exactly one of `vocabulary` and `data`.
+            merge: with `data`, add new tokens instead of re-adapting.
+            max_tokens: optional new bound on `vocabulary_size()`; it
+                replaces the layer's `max_tokens`. Defaults to the current
+                bound.
+            new_embeddings_initializer: rows of new tokens: `"mean"`
+                (default; the mean of the kept token rows), `"mean_cov"`
+                (drawn from a normal with the old token rows' mean and
+                covariance), `"zeros"`, a Keras initializer, or a
+                `PretrainedVectors` (its vector where it has one, else the
+                mean).
+            model: optional compiled model that trains this layer.
+            seed: seed for `"mean_cov"`.
+            steps: as for `adapt()`.
+
+        Returns:
+            A `VocabularyUpdateReport` (kept, added, dropped and re-ordered
+            counts), which prints as a summary.
+        """
+        if (vocabulary is None) == (data is None):
+            raise ConfigurationError(
+                f"{self._owner()}.update_vocabulary() needs exactly one of `vocabulary` (the new tokens) and "
+                "`data` (tokens to learn them from)."
+            )
+        if merge and data is None:
+            raise ConfigurationError("`merge=True` adds tokens learned from `data`; pass `data`, not `vocabulary`.")
+        if max_tokens is not None and (not _is_int(max_tokens) or max_tokens <= self._num_special_tokens()):
+            raise ConfigurationError(
+                f"`max_tokens` must be an integer larger than the {self._num_special_tokens()} special slots. "
+                f"Received: max_tokens={max_tokens!r}"
+            )
+        self._require_vocabulary()
+        limit = self.max_tokens if max_tokens is None else int(max_tokens)
+        if vocabulary is not None:
+            new = as_vocabulary(self._strip_special_tokens(vocabulary), self.vocabulary_dtype)
+        else:
+            new = self._vocabulary_from_data(data, steps, merge=merge, limit=limit)
+        previous_limit, self.max_tokens = self.max_tokens, limit
+        try:
+            self._check_vocabulary(new)
+        except Exception:
+            self.max_tokens = previous_limit
+            raise
+        old_tokens = self._ids_to_tokens()
+        new_tokens = self._ids_to_tokens(new)
+        row_map = evolve.map_rows(old_tokens, new_tokens)
+        if not self.built:
+            self._vocabulary, self.lookup_table = new, self._make_lookup_table(new)
+            return evolve.make_report(
+                self.name, old_tokens, new_tokens, row_map, num_special=self._num_special_tokens(), rule="none"
+            )
+        old_matrix = keras.ops.convert_to_numpy(self.embeddings)
+        num_special = self._num_special_tokens()
+        matrix = evolve.remap_matrix(
+            old_matrix,
+            row_map,
+            new_tokens,
+            rule=new_embeddings_initializer,
+            reference_rows=slice(num_special, len(old_tokens)),
+            num_rows=self._num_rows(len(new_tokens)),
+            seed=seed,
+        )
+        del old_matrix
+        old_variable = self.embeddings
+        self._vocabulary, self.lookup_table = new, self._make_lookup_table(new)
+        if self.trainable_rows is not None:
+            source = row_map.source
+            was_trainable = np.zeros(len(old_tokens), dtype=bool)
+            was_trainable[list(self.trainable_rows)] = True
+            trains = (source < 0) | was_trainable[np.maximum(source, 0)]
+            self.trainable_rows = tuple(np.flatnonzero(trains).tolist())
+        self._replace_embeddings(matrix)
+        remapped = 0
+        if model is not None:
+            remapped = evolve.remap_optimizer(model, old_variable, self.embeddings, row_map)
+        return evolve.make_report(
+            self.name,
+            old_tokens,
+            new_tokens,
+            row_map,
+            num_special=num_special,
+            rule=new_embeddings_initializer,
+            optimizer_variables=remapped,
+        )
+
+    def _strip_special_tokens(self, vocabulary: Any) -> Any:
+        """Drops leading special tokens equal to this layer's, as in `get_vocabulary()` output."""
+        if isinstance(vocabulary, (Vocabulary, str, bytes)) or not isinstance(vocabulary, (list, tuple)):
+            return vocabulary
+        special = [t for t in self.get_vocabulary()[: self._num_special_tokens()]]
+        if list(vocabulary[: len(special)]) == special:
+            return vocabulary[len(special) :]
+        return vocabulary
+
+    def _vocabulary_from_data(self, data: Any, steps: int | None, *, merge: bool, limit: int | None) -> Vocabulary:
+        tokens, counts = self._count_tokens(data, steps)
+        max_size = None if limit is None else limit - self._num_special_tokens()
+        if not merge:
+            return Vocabulary.from_counts(
+                tokens, counts, dtype=self.vocabulary_dtype, max_size=max_size, min_frequency=self.min_frequency
+            )
+        old = self._require_vocabulary()
+        seen = dict(zip(tokens, counts.tolist()))
+        old_counts = old.counts if old.counts is not None else np.zeros(len(old), dtype=np.int64)
+        totals = {token: int(count) + seen.pop(token, 0) for token, count in zip(old.tokens, old_counts.tolist())}
+        fresh = Vocabulary.from_counts(
+            list(seen), list(seen.values()), dtype=self.vocabulary_dtype, min_frequency=self.min_frequency
+        )
+        totals.update(zip(fresh.tokens, fresh.counts.tolist()))
+        merged = list(old.tokens) + list(fresh.tokens)
+        if max_size is not None and len(merged) > max_size:
+            # Keep the most frequent; ties keep the earlier (older) token.
+            order = np.argsort(-np.fromiter((totals[t] for t in merged), np.int64, len(merged)), kind="stable")
+            keep = np.sort(order[:max_size])
+            merged = [merged[i] for i in keep]
+        vocabulary = Vocabulary(merged, dtype=self.vocabulary_dtype)
+        vocabulary._counts = np.fromiter((totals[t] for t in merged), np.int64, len(merged))
+        return vocabulary
+
+    def _replace_embeddings(self, matrix: np.ndarray) -> None:
+        """Swaps in a new embedding variable of another shape (Keras variables cannot change shape)."""
+        old = self.embeddings
+        locked = self._tracker.locked
+        self._tracker.unlock()
+        try:
+            self._untrack_variable(old)
+            self.embeddings = self.add_weight(
+                shape=matrix.shape,
+                initializer=lambda shape, dtype=None: matrix,
+                name="embeddings",
+                regularizer=self.embeddings_regularizer,
+                constraint=self.embeddings_constraint,
+                trainable=True,
+            )
+        finally:
+            if locked:
+                self._tracker.lock()
+        self._freeze_rows()
+
     # Keras layer API -----------------------------------------------------------------
 
     def build(self, input_shape: Any = None) -> None:
         self.embeddings = self.add_weight(
-            shape=(self.vocabulary_size(), self.output_dim),
-            initializer=self.embeddings_initializer,
+            shape=(self._num_rows(), self.output_dim),
+            initializer=self._padded_initializer(self.embeddings_initializer),
             name="embeddings",
             regularizer=self.embeddings_regularizer,
             constraint=self.embeddings_constraint,
@@ -542,6 +750,18 @@ class VocabEmbedding(keras.layers.Layer):
         )
         self.built = True
         self._freeze_rows()
+
+    def _padded_initializer(self, initializer: Any) -> Any:
+        """`initializer` for the real rows; zeros for the padding rows after them."""
+        padding = self._num_rows() - self.vocabulary_size()
+        if not padding:
+            return initializer
+
+        def initialize(shape: tuple[int, int], dtype: Any = None) -> Any:
+            rows = initializer((shape[0] - padding, shape[1]), dtype=dtype)
+            return keras.ops.concatenate([rows, keras.ops.zeros((padding, shape[1]), dtype=rows.dtype)], axis=0)
+
+        return initialize
 
     def _freeze_rows(self) -> None:
         """Records the current values of the rows outside `trainable_rows`, which the optimizer then keeps."""
@@ -553,7 +773,7 @@ class VocabEmbedding(keras.layers.Layer):
                 f"{self._owner()} has ids 0 to {self.vocabulary_size() - 1}, but `trainable_rows` names id "
                 f"{self.trainable_rows[-1]}."
             )
-        frozen = np.setdiff1d(np.arange(self.vocabulary_size()), np.asarray(self.trainable_rows, dtype=np.int64))
+        frozen = np.setdiff1d(np.arange(self._num_rows()), np.asarray(self.trainable_rows, dtype=np.int64))
         with tf.init_scope():
             values = keras.ops.convert_to_numpy(self.embeddings)[frozen]
             self.embeddings.constraint = _KeepRows(frozen, values, self.embeddings_constraint)
@@ -620,6 +840,7 @@ class VocabEmbedding(keras.layers.Layer):
                 "embeddings_regularizer": keras.regularizers.serialize(self.embeddings_regularizer),
                 "embeddings_constraint": keras.constraints.serialize(self.embeddings_constraint),
                 "trainable_rows": None if self.trainable_rows is None else list(self.trainable_rows),
+                "pad_to_multiple_of": self.pad_to_multiple_of,
             }
         )
         if self.vocabulary_dtype == "string":
@@ -645,9 +866,9 @@ class VocabEmbedding(keras.layers.Layer):
 
     # Saving: the weights file carries the vocabulary, so weights only ever load into the rows they were trained for.
 
-    def _ids_to_tokens(self) -> list[Any]:
+    def _ids_to_tokens(self, vocabulary: Vocabulary | None = None) -> list[Any]:
         """The canonical token of every id, special slots included."""
-        vocabulary = self._require_vocabulary()
+        vocabulary = self._require_vocabulary() if vocabulary is None else vocabulary
         special = [canonical_token(self.mask_token, self.vocabulary_dtype)] if self.mask_token is not None else []
         oov = [canonical_token(self.oov_token, self.vocabulary_dtype)] * self.num_oov_indices
         return special + oov + list(vocabulary.tokens)
@@ -660,6 +881,9 @@ class VocabEmbedding(keras.layers.Layer):
     def load_own_variables(self, store: Any) -> None:
         saved = _weights_store.read_tokens(store, self.vocabulary_dtype, owner=self._owner())
         current = self._ids_to_tokens()
+        if saved != current and self._remap_on_load is not None and "0" in store:
+            self._load_remapped(saved, np.asarray(store["0"]), self._remap_on_load)
+            return
         if saved != current:
             raise VocabularyMismatchError(
                 f"{self._owner()} cannot load weights written for a different vocabulary: the saved weights have "
@@ -674,13 +898,54 @@ class VocabEmbedding(keras.layers.Layer):
             self.build()
         value = store["0"]
         if tuple(value.shape) != tuple(self.embeddings.shape):
+            if value.shape[-1] != self.output_dim:
+                reason = f"the saved output_dim is {value.shape[-1]}, this layer's is {self.output_dim}"
+            else:
+                reason = (
+                    f"the saved matrix has {value.shape[0]} rows for the same {self.vocabulary_size()} ids, so it "
+                    f"was padded differently (this layer has pad_to_multiple_of={self.pad_to_multiple_of}). Build "
+                    "the layer with the pad_to_multiple_of the weights were saved with"
+                )
             raise VocabularyMismatchError(
                 f"{self._owner()} cannot load an embedding matrix of shape {tuple(value.shape)} into its "
-                f"{tuple(self.embeddings.shape)} matrix: the saved output_dim is {value.shape[-1]}, this layer's is "
-                f"{self.output_dim}."
+                f"{tuple(self.embeddings.shape)} matrix: {reason}."
             )
         self.embeddings.assign(value)
         self._freeze_rows()
+
+    def _load_remapped(self, saved: list[Any], matrix: np.ndarray, request: evolve.RemapRequest) -> None:
+        if matrix.ndim != 2 or matrix.shape[1] != self.output_dim:
+            raise VocabularyMismatchError(
+                f"{self._owner()} cannot take rows of shape {matrix.shape[1:]} from the saved weights: the saved "
+                f"output_dim is {matrix.shape[-1]}, this layer's is {self.output_dim}. Remapping moves rows between "
+                "tokens; it cannot change their length."
+            )
+        current = self._ids_to_tokens()
+        num_special = self._num_special_tokens()
+        if saved[:num_special] != current[:num_special] or num_special > len(saved):
+            raise VocabularyMismatchError(
+                f"{self._owner()} has other special tokens than the saved weights (saved: "
+                f"{[display_token(t) for t in saved[:num_special]]}, this layer: "
+                f"{[display_token(t) for t in current[:num_special]]}), so the mask and OOV rows cannot be matched. "
+                "Build the layer with the mask_token, oov_token and num_oov_indices the weights were saved with."
+            )
+        row_map = evolve.map_rows(saved, current, what="saved vocabulary")
+        new_matrix = evolve.remap_matrix(
+            matrix[: len(saved)],
+            row_map,
+            current,
+            rule=request.rule,
+            reference_rows=slice(num_special, len(saved)),
+            num_rows=self._num_rows(),
+            seed=request.seed,
+        )
+        if not self.built:
+            self.build()
+        self.embeddings.assign(new_matrix.astype(self.embeddings.dtype))
+        self._freeze_rows()
+        request.reports[self.name] = evolve.make_report(
+            self.name, saved, current, row_map, num_special=num_special, rule=request.rule
+        )
 
 
 class _KeepRows(keras.constraints.Constraint):

@@ -1,0 +1,451 @@
+"""Updating a trained vocabulary: every row moves with its token.
+
+The pieces behind `VocabEmbedding.update_vocabulary()`, and two functions for
+users who manage matrices or weights files themselves:
+
+- `warmstart_embedding_matrix()`: the Keras 3 counterpart of
+  `tf.keras.utils.warmstart_embedding_matrix`. Rows are copied by token, never
+  by position.
+- `load_remapped_weights()`: loads a weights file (or the weights of a `.keras`
+  file) into a model whose `VocabEmbedding` vocabularies differ from the ones
+  the weights were saved with, remapping rows by token.
+
+Both return or produce a `VocabularyUpdateReport`: how many tokens were kept,
+added, dropped and re-ordered.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+import numpy as np
+
+from keras_vocabsafe.errors import ConfigurationError, DuplicateTokenError
+from keras_vocabsafe.pretrained import PretrainedVectors, align_vectors
+from keras_vocabsafe.vocabulary import Vocabulary, display_token
+
+__all__ = [
+    "NEW_ROW_RULES",
+    "VocabularyUpdateReport",
+    "load_remapped_weights",
+    "warmstart_embedding_matrix",
+]
+
+NEW_ROW_RULES = ("mean", "mean_cov", "zeros")
+"""Named rules for rows of new tokens; a Keras initializer or a `PretrainedVectors` also works."""
+
+_SAMPLE = 10  # Tokens shown by a report's printout.
+
+
+@dataclass(frozen=True)
+class VocabularyUpdateReport:
+    """What an update did to a vocabulary's rows.
+
+    Attributes:
+        layer: name of the layer updated, or `None` for a bare matrix.
+        old_size: ids (and rows, without padding) before.
+        new_size: ids after.
+        kept: tokens in both vocabularies; each kept its exact row.
+        added: tokens new to the vocabulary; their rows follow `new_rows`.
+        dropped: tokens that left, with their rows.
+        reordered: kept tokens whose id changed.
+        new_rows: the rule that initialized the added rows.
+        added_tokens: the first added tokens, in id order.
+        dropped_tokens: the first dropped tokens, in old id order.
+        optimizer_variables: optimizer variables (such as Adam moments) whose
+            rows were remapped with the embedding rows.
+    """
+
+    layer: str | None
+    old_size: int
+    new_size: int
+    kept: int
+    added: int
+    dropped: int
+    reordered: int
+    new_rows: str
+    added_tokens: tuple[Any, ...] = field(default=(), repr=False)
+    dropped_tokens: tuple[Any, ...] = field(default=(), repr=False)
+    optimizer_variables: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-safe values."""
+        return {
+            "layer": self.layer,
+            "old_size": self.old_size,
+            "new_size": self.new_size,
+            "kept": self.kept,
+            "added": self.added,
+            "dropped": self.dropped,
+            "reordered": self.reordered,
+            "new_rows": self.new_rows,
+            "added_tokens": [_json_token(t) for t in self.added_tokens],
+            "dropped_tokens": [_json_token(t) for t in self.dropped_tokens],
+            "optimizer_variables": self.optimizer_variables,
+        }
+
+    def __str__(self) -> str:
+        title = f"Vocabulary update of '{self.layer}'" if self.layer else "Vocabulary update"
+        lines = [
+            f"{title}: {self.old_size} -> {self.new_size} ids",
+            f"  kept      {self.kept:>10,}  (rows unchanged; {self.reordered:,} with a new id)",
+            f"  added     {self.added:>10,}  (rows: {self.new_rows})",
+            f"  dropped   {self.dropped:>10,}",
+        ]
+        if self.optimizer_variables:
+            lines.append(f"  optimizer variables remapped: {self.optimizer_variables}")
+        for label, tokens, total in (
+            ("added", self.added_tokens, self.added),
+            ("dropped", self.dropped_tokens, self.dropped),
+        ):
+            if tokens:
+                more = f", ... ({total - len(tokens):,} more)" if total > len(tokens) else ""
+                lines.append(f"  {label}: " + ", ".join(display_token(t) for t in tokens) + more)
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class RowMap:
+    """Where each new id's row comes from: `source[i]` is an old id, or -1 for a new token."""
+
+    source: np.ndarray
+    old_size: int
+
+    @property
+    def added(self) -> np.ndarray:
+        return np.flatnonzero(self.source < 0)
+
+    @property
+    def kept(self) -> np.ndarray:
+        return np.flatnonzero(self.source >= 0)
+
+
+def map_rows(old_tokens: Sequence[Any], new_tokens: Sequence[Any], *, what: str = "vocabulary") -> RowMap:
+    """Matches ids of `new_tokens` to ids of `old_tokens` by token.
+
+    A token listed more than once (the OOV token when there are several OOV
+    rows) is matched occurrence by occurrence, so it must occur as often in
+    both lists; otherwise which row it should keep is ambiguous.
+    """
+    first = dict(zip(old_tokens, range(len(old_tokens))))
+    if len(first) == len(old_tokens) and len(set(new_tokens)) == len(new_tokens):
+        get = first.get
+        source = np.fromiter((get(t, -1) for t in new_tokens), dtype=np.int64, count=len(new_tokens))
+        return RowMap(source, len(old_tokens))
+    positions: dict[Any, list[int]] = {}
+    for i, token in enumerate(old_tokens):
+        positions.setdefault(token, []).append(i)
+    occurrences: dict[Any, int] = {}
+    source = np.full(len(new_tokens), -1, dtype=np.int64)
+    for i, token in enumerate(new_tokens):
+        seen = occurrences.get(token, 0)
+        occurrences[token] = seen + 1
+        old = positions.get(token, ())
+        if seen < len(old):
+            source[i] = old[seen]
+    for token, count in occurrences.items():
+        old_count = len(positions.get(token, ()))
+        if (count > 1 or old_count > 1) and count != old_count:
+            raise DuplicateTokenError(
+                f"Token {display_token(token)} occurs {old_count} time(s) in the old {what} and {count} time(s) in "
+                "the new one, so which row each occurrence should keep is ambiguous. List each token once (special "
+                "tokens such as the OOV token may repeat, but as often in both)."
+            )
+    return RowMap(source, len(old_tokens))
+
+
+def new_rows(
+    rule: Any,
+    tokens: Sequence[Any],
+    reference: np.ndarray,
+    *,
+    dim: int,
+    seed: int | None = None,
+) -> np.ndarray:
+    """Rows for `tokens` (new to a vocabulary), from the statistics of the `reference` rows."""
+    count = len(tokens)
+    if isinstance(rule, PretrainedVectors):
+        if rule.dim != dim:
+            raise ConfigurationError(
+                f"The pretrained vectors have {rule.dim} dimensions, but the embedding has output_dim={dim}. An "
+                "update cannot change output_dim; use vectors of the same dimension."
+            )
+        rows = new_rows("mean", tokens, reference, dim=dim)
+        if count:
+            aligned = align_vectors(rule, list(tokens))
+            rows[aligned.found] = aligned.vectors[aligned.found]
+        return rows
+    if isinstance(rule, str) and rule in NEW_ROW_RULES:
+        if rule == "zeros" or count == 0:
+            return np.zeros((count, dim), np.float32)
+        if len(reference) == 0:
+            raise ConfigurationError(f"`new_embeddings_initializer={rule!r}` needs at least one kept row to average.")
+        mean = reference.mean(axis=0, dtype=np.float64)
+        if rule == "mean":
+            return np.broadcast_to(mean.astype(np.float32), (count, dim)).copy()
+        covariance = np.cov(reference, rowvar=False, dtype=np.float64) if len(reference) > 1 else np.zeros((dim, dim))
+        generator = np.random.default_rng(seed)
+        return generator.multivariate_normal(mean, np.atleast_2d(covariance), size=count, method="eigh").astype(
+            np.float32
+        )
+    try:
+        initializer = keras.initializers.get(rule)
+    except (ValueError, TypeError) as error:
+        raise ConfigurationError(
+            f"`new_embeddings_initializer` must be one of {NEW_ROW_RULES}, a Keras initializer (name, object or "
+            f"callable) or a `PretrainedVectors`. Received: {rule!r}"
+        ) from error
+    if count == 0:
+        return np.zeros((0, dim), np.float32)
+    rows = np.asarray(keras.ops.convert_to_numpy(initializer((count, dim), dtype="float32")), dtype=np.float32)
+    if rows.shape != (count, dim):
+        raise ConfigurationError(f"The new-row initializer returned shape {rows.shape}; expected {(count, dim)}.")
+    return rows
+
+
+def describe_rule(rule: Any) -> str:
+    if isinstance(rule, PretrainedVectors):
+        return f"pretrained vectors ({rule.path or 'in memory'}), else mean"
+    if isinstance(rule, str):
+        return rule
+    return getattr(rule, "__name__", type(rule).__name__)
+
+
+def remap_matrix(
+    old_matrix: np.ndarray,
+    row_map: RowMap,
+    new_tokens: Sequence[Any],
+    *,
+    rule: Any,
+    reference_rows: Any,
+    num_rows: int | None = None,
+    seed: int | None = None,
+) -> np.ndarray:
+    """The new matrix: kept rows copied by token, added rows from `rule`, padding rows zeros.
+
+    `reference_rows` (a slice, mask or index array of old rows) gives the rows whose statistics `rule` uses.
+    """
+    dim = old_matrix.shape[1]
+    size = len(row_map.source)
+    matrix = np.empty((size if num_rows is None else num_rows, dim), dtype=old_matrix.dtype)
+    kept = row_map.kept
+    matrix[kept] = old_matrix[row_map.source[kept]]
+    added = row_map.added
+    if len(added):
+        reference = old_matrix[reference_rows]
+        matrix[added] = new_rows(rule, [new_tokens[i] for i in added], reference, dim=dim, seed=seed)
+    matrix[size:] = 0
+    return matrix
+
+
+def make_report(
+    layer: str | None,
+    old_tokens: Sequence[Any],
+    new_tokens: Sequence[Any],
+    row_map: RowMap,
+    *,
+    num_special: int,
+    rule: Any,
+    optimizer_variables: int = 0,
+) -> VocabularyUpdateReport:
+    regular = row_map.source[num_special:]
+    kept = regular >= 0
+    kept_old = np.zeros(row_map.old_size, dtype=bool)
+    kept_old[row_map.source[row_map.source >= 0]] = True
+    dropped = np.flatnonzero(~kept_old[num_special:]) + num_special
+    added = np.flatnonzero(~kept) + num_special
+    return VocabularyUpdateReport(
+        layer=layer,
+        old_size=row_map.old_size,
+        new_size=len(row_map.source),
+        kept=int(kept.sum()),
+        added=len(added),
+        dropped=len(dropped),
+        reordered=int(np.count_nonzero(regular[kept] != np.flatnonzero(kept) + num_special)),
+        new_rows=describe_rule(rule),
+        added_tokens=tuple(new_tokens[i] for i in added[:_SAMPLE]),
+        dropped_tokens=tuple(old_tokens[i] for i in dropped[:_SAMPLE]),
+        optimizer_variables=optimizer_variables,
+    )
+
+
+def warmstart_embedding_matrix(
+    base_vocabulary: Sequence[Any] | Vocabulary,
+    new_vocabulary: Sequence[Any] | Vocabulary,
+    base_embeddings: Any,
+    new_embeddings_initializer: Any = "uniform",
+    *,
+    seed: int | None = None,
+) -> np.ndarray:
+    """An embedding matrix for `new_vocabulary` that keeps the rows of `base_vocabulary`'s tokens.
+
+    The Keras 3 counterpart of `tf.keras.utils.warmstart_embedding_matrix`:
+    row `i` of `base_embeddings` belongs to `base_vocabulary[i]`. Every token
+    of `new_vocabulary` that is also in `base_vocabulary` gets its exact base
+    row, wherever it now stands; other tokens get rows from
+    `new_embeddings_initializer`. Tokens are compared exactly (`str` and
+    `bytes` of the same UTF-8 are the same token).
+
+    Args:
+        base_vocabulary: the tokens of the base matrix's rows, in row order
+            (for a `VocabEmbedding`, `layer.get_vocabulary()`).
+        new_vocabulary: the tokens of the new matrix's rows, in row order.
+        base_embeddings: the base matrix, `(len(base_vocabulary), dim)`: a
+            NumPy array, a tensor or a Keras variable.
+        new_embeddings_initializer: rows of new tokens: `"uniform"`
+            (default, as in Keras), any Keras initializer, `"mean"`,
+            `"mean_cov"` (drawn from the base rows' mean and covariance),
+            `"zeros"`, or a `PretrainedVectors` (its vector where it has one,
+            else the mean).
+        seed: seed for `"mean_cov"`.
+
+    Returns:
+        A float NumPy array of shape `(len(new_vocabulary), dim)`.
+    """
+    base_tokens = _canonical_list(base_vocabulary)
+    new_tokens = _canonical_list(new_vocabulary)
+    matrix = np.asarray(keras.ops.convert_to_numpy(base_embeddings))
+    if matrix.ndim != 2 or matrix.shape[0] != len(base_tokens):
+        raise ConfigurationError(
+            f"`base_embeddings` must have one row per token of `base_vocabulary` ({len(base_tokens)} tokens). "
+            f"Received shape {matrix.shape}."
+        )
+    row_map = map_rows(base_tokens, new_tokens)
+    return remap_matrix(
+        matrix, row_map, new_tokens, rule=new_embeddings_initializer, reference_rows=slice(None), seed=seed
+    )
+
+
+def load_remapped_weights(
+    model: keras.Model,
+    filepath: str | os.PathLike[str],
+    *,
+    new_embeddings_initializer: Any = "mean",
+    seed: int | None = None,
+) -> dict[str, VocabularyUpdateReport]:
+    """Loads weights into `model` although its `VocabEmbedding` vocabularies differ from the saved ones.
+
+    Plain `model.load_weights()` refuses weights saved for another vocabulary
+    (rows would land on other tokens). This function loads them anyway, token
+    by token: each `VocabEmbedding` keeps the saved row of every token it
+    shares with the saved vocabulary (special rows included), gives its new
+    tokens rows from `new_embeddings_initializer`, and leaves out the saved
+    rows of tokens it no longer has. Every other layer loads as with
+    `model.load_weights()`, which does the file handling.
+
+    Args:
+        model: the model to load into; its `VocabEmbedding` layers hold the
+            new vocabularies.
+        filepath: a `.weights.h5` file or a `.keras` file.
+        new_embeddings_initializer: rows of tokens not in the saved
+            vocabulary: `"mean"` (default; the mean of the saved rows of
+            regular tokens), `"mean_cov"`, `"zeros"`, a Keras initializer or
+            a `PretrainedVectors`.
+        seed: seed for `"mean_cov"`.
+
+    Returns:
+        One `VocabularyUpdateReport` per `VocabEmbedding`, keyed by layer name.
+    """
+    from keras_vocabsafe.vocab_embedding import VocabEmbedding
+
+    layers = [layer for layer in _all_layers(model) if isinstance(layer, VocabEmbedding)]
+    if not layers:
+        raise ConfigurationError(
+            "The model has no VocabEmbedding layer, so there is nothing to remap; use `model.load_weights()`."
+        )
+    reports: dict[str, VocabularyUpdateReport] = {}
+    for layer in layers:
+        layer._remap_on_load = RemapRequest(new_embeddings_initializer, seed, reports)
+    try:
+        model.load_weights(os.fspath(filepath))
+    finally:
+        for layer in layers:
+            layer._remap_on_load = None
+    return reports
+
+
+class RemapRequest:
+    """What `load_remapped_weights()` asks of each `VocabEmbedding` while Keras loads the weights."""
+
+    def __init__(self, rule: Any, seed: int | None, reports: dict[str, VocabularyUpdateReport]) -> None:
+        self.rule, self.seed, self.reports = rule, seed, reports
+
+
+def remap_optimizer(model: Any, old_variable: Any, new_variable: Any, row_map: RowMap) -> int:
+    """Moves `model`'s optimizer state for `old_variable` onto `new_variable`, row by row; returns how many.
+
+    Keras optimizers are built once for a fixed list of variables, so the
+    optimizer is re-created from its config, built for the model's current
+    variables, and given every value of the old one: per-row state (such as
+    Adam's moments) of the embedding follows the tokens, new tokens start
+    from zero state, and everything else is copied. The model's compiled
+    functions are then rebuilt on their next call.
+    """
+    remapped = 0
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and optimizer.built:
+        new_optimizer = type(optimizer).from_config(optimizer.get_config())
+        new_optimizer.build(model.trainable_variables)
+        old_values = {variable.path: variable for variable in optimizer.variables}
+        prefix = old_variable.path.replace("/", "_") + "_"
+        old_rows = row_map.old_size
+        for variable in new_optimizer.variables:
+            old = old_values.get(variable.path)
+            if old is None:
+                continue
+            value = keras.ops.convert_to_numpy(old)
+            slot_name = variable.path.rsplit("/", 1)[-1]
+            if slot_name.startswith(prefix) and value.ndim == 2 and value.shape[0] >= old_rows:
+                rows = np.zeros(tuple(variable.shape), dtype=value.dtype)
+                kept = row_map.kept
+                rows[kept] = value[row_map.source[kept]]
+                variable.assign(rows)
+                remapped += 1
+            elif tuple(value.shape) == tuple(variable.shape):
+                variable.assign(value)
+        model.optimizer = new_optimizer
+    for name in ("train_function", "test_function", "predict_function"):
+        if hasattr(model, name):
+            setattr(model, name, None)
+    return remapped
+
+
+def _json_token(token: Any) -> Any:
+    """A token as JSON: text where it is UTF-8, else the `repr` of its bytes (still recognisable)."""
+    if isinstance(token, bytes):
+        try:
+            return token.decode("utf-8")
+        except UnicodeDecodeError:
+            return repr(token)
+    return token
+
+
+def _all_layers(model: Any) -> list[Any]:
+    found, stack = [], [model]
+    while stack:
+        layer = stack.pop()
+        found.append(layer)
+        stack.extend(getattr(layer, "_layers", ()))
+    return found
+
+
+def _canonical_list(tokens: Any) -> list[Any]:
+    if isinstance(tokens, Vocabulary):
+        return list(tokens.tokens)
+    if hasattr(tokens, "numpy"):
+        tokens = tokens.numpy()
+    if isinstance(tokens, np.ndarray):
+        tokens = tokens.tolist()
+    return [t.encode("utf-8", "surrogatepass") if isinstance(t, str) else _int_or_bytes(t) for t in tokens]
+
+
+def _int_or_bytes(token: Any) -> Any:
+    if isinstance(token, (bytes, np.bytes_)):
+        return bytes(token)
+    if isinstance(token, (int, np.integer)) and not isinstance(token, bool):
+        return int(token)
+    raise ConfigurationError(f"Tokens must be strings, bytes or integers. Received: {token!r}")
