@@ -382,7 +382,8 @@ def remap_optimizer(model: Any, old_variable: Any, new_variable: Any, row_map: R
     optimizer is re-created from its config, built for the model's current
     variables, and given every value of the old one: per-row state (such as
     Adam's moments) of the embedding follows the tokens, new tokens start
-    from zero state, and everything else is copied. The model's compiled
+    from zero state (an EMA of the weights, from their initial rows), and
+    everything else is copied. The model's compiled
     functions are then rebuilt on their next call.
     """
     remapped = 0
@@ -390,19 +391,18 @@ def remap_optimizer(model: Any, old_variable: Any, new_variable: Any, row_map: R
     if optimizer is not None and optimizer.built:
         new_optimizer = type(optimizer).from_config(optimizer.get_config())
         new_optimizer.build(model.trainable_variables)
-        old_values = {variable.path: variable for variable in optimizer.variables}
         prefix = old_variable.path.replace("/", "_") + "_"
         old_rows = row_map.old_size
-        for variable in new_optimizer.variables:
-            old = old_values.get(variable.path)
-            if old is None:
-                continue
+        for variable, old in _pair_variables(optimizer.variables, new_optimizer.variables):
             value = keras.ops.convert_to_numpy(old)
             slot_name = variable.path.rsplit("/", 1)[-1]
             if slot_name.startswith(prefix) and value.ndim == 2 and value.shape[0] >= old_rows:
                 rows = np.zeros(tuple(variable.shape), dtype=value.dtype)
                 kept = row_map.kept
                 rows[kept] = value[row_map.source[kept]]
+                if slot_name.endswith("_average"):  # An EMA of the weights starts from the new rows themselves.
+                    added = row_map.added
+                    rows[added] = keras.ops.convert_to_numpy(new_variable)[added]
                 variable.assign(rows)
                 remapped += 1
             elif tuple(value.shape) == tuple(variable.shape):
@@ -412,6 +412,23 @@ def remap_optimizer(model: Any, old_variable: Any, new_variable: Any, row_map: R
         if hasattr(model, name):
             setattr(model, name, None)
     return remapped
+
+
+def _pair_variables(old: list[Any], new: list[Any]) -> list[tuple[Any, Any]]:
+    """Pairs each variable of a re-created optimizer with the old one it replaces.
+
+    Both lists are built in the same order, but name scopes can differ (a
+    wrapped optimizer built inside its wrapper's scope), so pair by position
+    when every variable name agrees, else by full path.
+    """
+
+    def name(variable: Any) -> str:
+        return variable.path.rsplit("/", 1)[-1]
+
+    if len(old) == len(new) and all(name(a) == name(b) for a, b in zip(old, new)):
+        return [(b, a) for a, b in zip(old, new)]
+    by_path = {variable.path: variable for variable in old}
+    return [(variable, by_path[variable.path]) for variable in new if variable.path in by_path]
 
 
 def _json_token(token: Any) -> Any:

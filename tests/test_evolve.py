@@ -201,6 +201,36 @@ def test_optimizer_moments_follow_their_tokens():
         assert np.abs(old_value[old_ids["cat"]]).sum() > 0  # The copied state is not trivially zero.
 
 
+@pytest.mark.parametrize(
+    "make_optimizer, slots",
+    [
+        (lambda: keras.optimizers.SGD(0.1, momentum=0.9), ["momentum"]),
+        (lambda: keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(0.05)), ["momentum", "velocity"]),
+        (lambda: keras.optimizers.AdamW(0.05, use_ema=True), ["average", "momentum", "velocity"]),
+    ],
+    ids=["sgd-momentum", "loss-scale-adam", "adamw-ema"],
+)
+def test_optimizer_state_follows_tokens_for_other_optimizers(make_optimizer, slots):
+    model, layer = trained_model()
+    model.compile(optimizer=make_optimizer(), loss="mse")
+    x, y = training_data(OLD)
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    old_ids = {token: i for i, token in enumerate(layer.get_vocabulary())}
+    before = {v.path.rsplit("_", 1)[-1]: v.numpy().copy() for v in model.optimizer.variables if "tokens_emb" in v.path}
+    assert sorted(before) == slots
+    report = layer.update_vocabulary(NEW, model=model)
+    assert report.optimizer_variables == len(slots)
+    after = {v.path.rsplit("_", 1)[-1]: v.numpy() for v in model.optimizer.variables if "tokens_emb" in v.path}
+    new_ids = {token: i for i, token in enumerate(layer.get_vocabulary())}
+    for slot in slots:
+        for token in ["", "[UNK]", "dog", "cat"]:
+            np.testing.assert_array_equal(after[slot][new_ids[token]], before[slot][old_ids[token]])
+    if "average" in slots:  # The EMA of a new row starts at the row itself, not at zero.
+        np.testing.assert_array_equal(after["average"][new_ids["bird"]], rows_by_token(layer)["bird"])
+    losses = model.fit(x, y, epochs=3, batch_size=8, verbose=0).history["loss"]
+    assert np.isfinite(losses).all()
+
+
 def test_other_optimizer_state_is_carried_over():
     model, layer = trained_model()
     dense = {v.path: v.numpy().copy() for v in model.optimizer.variables if "score" in v.path}

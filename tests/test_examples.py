@@ -44,3 +44,14 @@ def test_pretrained_vectors_example_reports_coverage_and_reloads(tmp_path: Path)
     assert "most notable missing: 'zyzzyva'" in output
     assert "embedding rows unchanged by training: True" in output
     assert "same rows True" in output and "same predictions after reload: True" in output
+
+
+@pytest.mark.slow
+@pytest.mark.saving
+def test_grow_vocabulary_example_keeps_rows_and_keeps_training(tmp_path: Path) -> None:
+    output = run_example("grow_vocabulary.py", tmp_path)
+    assert "every old token's row unchanged: True" in output
+    assert "loss went down: True" in output
+    assert "reloaded: same shapes True, same predictions True" in output
+    assert "plain load_weights of the old file: refused" in output
+    assert "old rows restored by token: True" in output
