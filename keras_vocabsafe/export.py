@@ -10,7 +10,11 @@ a model server never sees half a version and a failed export leaves nothing.
 
 `audit_ops()` lists the op types a SavedModel's graph uses and says which of
 them core TensorFlow registers on its own; the others (for example
-tensorflow-text's) must be linked into, or loaded by, whatever serves it.
+tensorflow-text's) must be linked into, or loaded by, whatever serves it. For
+tensorflow-text ops it gives the first release that registered each (from a
+table shipped with the package), and with a `target` (a tensorflow-text or
+TensorFlow Serving release) whether each op loads there; `export_for_serving`
+refuses to publish a graph that would not load in its `target`.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -33,10 +37,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vocabsafe.errors import ConfigurationError, ExportError, NonCoreOpsError, VersionExistsError
+from keras_vocabsafe._op_tables import OpTarget, op_table, parse_target, scanned_range, since_release, since_text
+from keras_vocabsafe.errors import ConfigurationError, ExportError, UnsupportedOpsError, VersionExistsError
 from keras_vocabsafe.vocab_embedding import VocabEmbedding
 
-__all__ = ["OpAudit", "audit_ops", "export_for_serving"]
+__all__ = ["OpAudit", "OpTarget", "audit_ops", "export_for_serving"]
 
 SERVING_SIGNATURE = "serving_default"
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
@@ -61,6 +66,7 @@ def export_for_serving(
     vocabulary_signatures: bool = True,
     warmup_inputs: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
     strict: bool = False,
+    target: str | Mapping[str, str] | OpTarget | None = None,
 ) -> str:
     """Writes a model as version `version` of a model server's base path.
 
@@ -108,7 +114,30 @@ def export_for_serving(
             `tensorflow-serving-api`.
         strict: if `True`, audit the written graph (`audit_ops`) and refuse
             to publish it if it uses ops that core TensorFlow does not
-            register, such as tensorflow-text ops.
+            register, such as tensorflow-text ops. The same as
+            `target="core"`.
+        target: optional: where the version will be served. The written
+            graph is audited and refused (nothing is published) if it uses an
+            op that does not load there. One of:
+            `"core"` (TensorFlow alone, as `strict=True`);
+            `"tensorflow-text==2.12"` or `{"tensorflow_text": "2.12"}`: a
+            server that links, or a process that imports, that
+            tensorflow-text release (patch releases count as their minor
+            release);
+            `"tensorflow-serving==2.16"` or `{"tensorflow_serving": "2.16"}`:
+            a TensorFlow Serving model server, taken to link the
+            tensorflow-text release recorded for it in the package's op
+            table. TensorFlow Serving pins its tensorflow-text source
+            separately from its own version: its 2.13 to 2.18 releases link
+            tensorflow-text 2.12 (tensorflow/serving PR #4057), so ops added
+            in tensorflow-text 2.13 or later (e.g. `TFText>RoundRobinTrim`)
+            do not load there; 2.19 and 2.20 are taken as 2.12 too
+            (conservative), 2.21 as 2.20, 2.11 as 2.8, and 2.4 to 2.10 as
+            their own release. The audit's `target.source` gives the evidence
+            of each; where you know your server's tensorflow-text release,
+            name it with `"tensorflow-text==X.Y"` instead. The op table
+            covers tensorflow-text 2.4 to 2.21; an op in none of them is
+            reported as unknown and refused.
 
     Returns:
         The path of the version directory, as a string.
@@ -117,7 +146,10 @@ def export_for_serving(
         ConfigurationError: an argument, or the model's structure, cannot be
             exported as asked (the message says how to fix it).
         VersionExistsError: the version directory already exists.
-        NonCoreOpsError: with `strict=True`, the graph needs non-core ops.
+        UnsupportedOpsError: with `strict=True` or a `target`, the graph
+            uses ops that do not load there; the message names each op, the
+            tensorflow-text release that added it, the target and the layer
+            that uses it. A `NonCoreOpsError` (and `ValueError`).
         ExportError: writing or auditing failed; nothing was published.
 
     Example:
@@ -143,6 +175,7 @@ def export_for_serving(
         )
     if not isinstance(strict, bool):
         raise ConfigurationError(f"`strict` must be True or False. Received: strict={strict!r}")
+    op_target = parse_target(target) if target is not None else (OpTarget("core") if strict else None)
     plan = _ServingPlan.from_model(model, input_names, output_names)
     warmup = None if warmup_inputs is None else _warmup_requests(warmup_inputs, plan)
     vocabulary_layers = _vocabulary_layers(model) if vocabulary_signatures else []
@@ -150,7 +183,7 @@ def export_for_serving(
     base = Path(os.fspath(base_path))
     _prepare_base_path(base)
     version = _choose_version(base, version)
-    target = base / str(version)
+    version_dir = base / str(version)
 
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -171,24 +204,18 @@ def export_for_serving(
         try:
             archive.write_out(str(staging), verbose=False)
         except Exception as error:
-            raise ExportError(f"Writing the SavedModel for {target} failed: {error}") from error
+            raise ExportError(f"Writing the SavedModel for {version_dir} failed: {error}") from error
         if warmup is not None:
             _check_warmup(serve, warmup, plan)
             _write_warmup(staging / WARMUP_FILE, warmup)
-        if strict:
-            audit = audit_ops(staging)
-            if audit.non_core:
-                listed = ", ".join(f"{op} ({origin})" for op, origin in audit.non_core.items())
-                raise NonCoreOpsError(
-                    f"The graph of model '{model.name}' uses ops that core TensorFlow does not register: {listed}. "
-                    f"Nothing was written at {target}. A server needs these ops linked in (TensorFlow Serving "
-                    "links only some tensorflow-text ops) or loaded (`import tensorflow_text` before "
-                    "`tf.saved_model.load`). Move that preprocessing out of the model, or pass strict=False."
-                )
-        _publish(staging, target)
+        if op_target is not None:
+            audit = audit_ops(staging, target=op_target)
+            if audit.refused:
+                raise UnsupportedOpsError(_refusal_message(model, audit, op_target, version_dir))
+        _publish(staging, version_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return str(target)
+    return str(version_dir)
 
 
 # The model's inputs and outputs -----------------------------------------------------------------
@@ -526,69 +553,145 @@ def _write_warmup(path: Path, requests: list[Any]) -> None:
 
 @dataclass(frozen=True)
 class OpAudit:
-    """The op types a SavedModel's graph uses, and where each is registered.
+    """The op types a SavedModel's graph uses, where each is registered, and whether it loads in a target.
 
     Attributes:
         path: the SavedModel directory.
         ops: op type -> `"core"` (registered by TensorFlow itself),
-            `"tensorflow_text"` (registered once `tensorflow_text` is
-            imported) or `"unknown"` (registered by neither), sorted by op.
+            `"tensorflow_text"` (registered by tensorflow-text: listed in the
+            package's op table, or registered once the installed
+            `tensorflow_text` is imported) or `"unknown"` (neither), sorted by
+            op.
+        since: for each non-core op, the first tensorflow-text release (a
+            minor release such as `"2.13"`) that registered it per the op
+            table, or None if no release the table covers registers it. The
+            table starts at 2.4, so `"2.4"` means 2.4 or earlier.
+        target: the `OpTarget` audited against, or None.
+        loads: with a target, op type -> whether the op loads there (every
+            op, core ones included); empty without a target.
+        nodes: for each non-core op, the names of the graph nodes that use
+            it (their name scopes carry the Keras layer names).
     """
 
     path: str
     ops: dict[str, str]
+    since: dict[str, str | None] = field(default_factory=dict)
+    target: OpTarget | None = None
+    loads: dict[str, bool] = field(default_factory=dict)
+    nodes: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def non_core(self) -> dict[str, str]:
         """The ops core TensorFlow does not register, with where they come from."""
         return {op: origin for op, origin in self.ops.items() if origin != "core"}
 
+    @property
+    def refused(self) -> dict[str, str]:
+        """With a target, the ops that do not load there, with where they come from."""
+        return {op: self.ops[op] for op, loads in self.loads.items() if not loads}
+
+    def describe(self, op: str) -> str:
+        """One line on a non-core op: its origin, the release that added it and whether it loads in the target."""
+        origin = self.ops[op]
+        if origin == "unknown":
+            text = f"unknown op: neither core TensorFlow nor tensorflow-text {scanned_range()}"
+        elif self.since.get(op) is None:
+            text = f"tensorflow-text op, registered by the installed release but in none of {scanned_range()}"
+        else:
+            text = f"tensorflow-text op since {since_text(op)}"
+        if self.target is not None and op in self.loads:
+            text += f"; {'loads' if self.loads[op] else 'does not load'} in {self.target}"
+        return text
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe summary."""
-        return {"path": self.path, "ops": dict(self.ops), "non_core": dict(self.non_core)}
+        return {
+            "path": self.path,
+            "ops": dict(self.ops),
+            "non_core": dict(self.non_core),
+            "since": dict(self.since),
+            "target": None if self.target is None else str(self.target),
+            "loads": dict(self.loads),
+            "refused": dict(self.refused),
+            "nodes": {op: list(names) for op, names in self.nodes.items()},
+        }
 
     def __str__(self) -> str:
         core = len(self.ops) - len(self.non_core)
         lines = [f"SavedModel {self.path}: {len(self.ops)} op types, {core} core TensorFlow"]
         if not self.non_core:
             lines[0] += "; it runs with TensorFlow alone."
-            return "\n".join(lines)
-        lines[0] += f", {len(self.non_core)} not:"
-        for origin in sorted(set(self.non_core.values())):
-            ops = ", ".join(op for op, where in self.non_core.items() if where == origin)
-            lines.append(f"  {origin}: {ops}")
+        else:
+            lines[0] += f", {len(self.non_core)} not:"
+            for origin in sorted(set(self.non_core.values())):
+                ops = ", ".join(op for op, where in self.non_core.items() if where == origin)
+                lines.append(f"  {origin}: {ops}")
+            lines.extend(f"    {op}: {self.describe(op)}" for op in self.non_core)
+        if self.target is not None:
+            refused = self.refused
+            verdict = f"refused: {', '.join(refused)}" if refused else "every op loads"
+            lines.append(f"Target {self.target}: {verdict}.")
+            if self.target.source:
+                lines.append(f"  ({self.target.source})")
         return "\n".join(lines)
 
 
-def audit_ops(saved_model_path: str | os.PathLike[str]) -> OpAudit:
-    """Lists every op type a SavedModel uses and whether core TensorFlow registers it.
+def audit_ops(
+    saved_model_path: str | os.PathLike[str],
+    *,
+    target: str | Mapping[str, str] | OpTarget | None = None,
+) -> OpAudit:
+    """Lists every op type a SavedModel uses, where it is registered, and whether it loads in a target.
 
     Reads `saved_model.pb` (every meta graph, and every function in each
     graph's library; calls to those functions are not ops). An op is core if
     it is registered after `import tensorflow` alone; the others are
-    attributed to tensorflow-text if importing it registers them, and
-    otherwise marked `"unknown"`. The registries are read in a fresh Python
-    process, so ops loaded into this one (by `import tensorflow_text` or
+    attributed to tensorflow-text if the package's op table lists them (it
+    records the first release of each, from tensorflow-text 2.4 to 2.21) or
+    importing the installed tensorflow-text registers them, and otherwise
+    marked `"unknown"`. The registries are read in a fresh Python process,
+    so ops loaded into this one (by `import tensorflow_text` or
     `tf.load_op_library`) do not count as core.
 
     A model server needs every non-core op linked in: TensorFlow Serving's
-    binary includes some tensorflow-text ops but not all, and a plain
+    binary includes the tensorflow-text ops of the release it pins, which is
+    often older than the tensorflow-text that wrote the graph, and a plain
     `tf.saved_model.load` needs `import tensorflow_text` first.
 
     Args:
         saved_model_path: a SavedModel directory (a version directory, such
             as the path `export_for_serving` returns).
+        target: optional: where the SavedModel will be loaded, as for
+            `export_for_serving` (`"core"`, `"tensorflow-text==2.12"`,
+            `"tensorflow-serving==2.16"`, or a one-entry dict). The audit then
+            says whether each op loads there (`loads`, `refused`).
 
     Returns:
         An `OpAudit`.
     """
+    op_target = None if target is None else parse_target(target)
     path = Path(os.fspath(saved_model_path))
-    ops = _ops_in_saved_model(path)
-    origins = _classify_ops(tuple(sorted(ops)), sys.executable)
-    return OpAudit(str(path), {op: origins.get(op, "unknown") for op in sorted(ops)})
+    nodes = _ops_in_saved_model(path)
+    origins = _classify_ops(tuple(sorted(nodes)), sys.executable)
+    table = op_table()["ops"]
+    ops = {}
+    for op in sorted(nodes):
+        origin = origins.get(op, "unknown")
+        ops[op] = "tensorflow_text" if origin == "unknown" and op in table else origin
+    non_core = [op for op, origin in ops.items() if origin != "core"]
+    loads = {} if op_target is None else {op: op_target.loads(op, origin) for op, origin in ops.items()}
+    return OpAudit(
+        path=str(path),
+        ops=ops,
+        since={op: since_release(op) for op in non_core},
+        target=op_target,
+        loads=loads,
+        nodes={op: tuple(sorted(nodes[op])) for op in non_core},
+    )
 
 
-def _ops_in_saved_model(path: Path) -> set[str]:
+def _ops_in_saved_model(path: Path) -> dict[str, set[str]]:
+    """Op type -> names of the nodes that use it, over every graph and function of a SavedModel."""
     from google.protobuf import text_format
     from tensorflow.core.protobuf import saved_model_pb2
 
@@ -607,15 +710,98 @@ def _ops_in_saved_model(path: Path) -> set[str]:
             f"`saved_model_path` must be a SavedModel directory (holding saved_model.pb). Received: "
             f"saved_model_path={path}.{hint}"
         )
-    ops: set[str] = set()
+    ops: dict[str, set[str]] = {}
     for meta_graph in saved_model.meta_graphs:
         library = meta_graph.graph_def.library
         functions = {function.signature.name for function in library.function}
-        ops.update(node.op for node in meta_graph.graph_def.node)
+        all_nodes = list(meta_graph.graph_def.node)
         for function in library.function:
-            ops.update(node.op for node in function.node_def)
-        ops -= functions
+            all_nodes.extend(function.node_def)
+        for node in all_nodes:
+            if node.op not in functions:
+                ops.setdefault(node.op, set()).add(node.name)
     return ops
+
+
+def _refusal_message(model: keras.Model, audit: OpAudit, target: OpTarget, version_dir: Path) -> str:
+    refused = list(audit.refused)
+    lines = [
+        f"Model '{model.name}' cannot be served by {target}: its graph uses "
+        f"{'an op that' if len(refused) == 1 else f'{len(refused)} ops that'} "
+        f"{'core TensorFlow does not register' if target.kind == 'core' else 'do not load there'}"
+        f"{'s' if len(refused) == 1 and target.kind != 'core' else ''}. "
+        f"Nothing was written at {version_dir}."
+    ]
+    for op in refused:
+        origin = audit.ops[op]
+        if origin == "unknown":
+            what = f"unknown op: neither core TensorFlow nor any tensorflow-text release {scanned_range()}"
+        elif audit.since.get(op) is None:
+            what = f"tensorflow-text op newer than the op table ({scanned_range()})"
+        else:
+            what = f"tensorflow-text op, added in tensorflow-text {since_text(op)}"
+        lines.append(f"  - {op} ({what}); used by {_layers_using(model, op, audit.nodes.get(op, ()))}")
+    if target.source:
+        lines.append(f"  ({target}: {target.source})")
+    newer = None if target.kind == "core" else target.newer_target_for(refused)
+    if target.kind == "core":
+        needed = [audit.since.get(op) for op in refused]
+        if None not in needed:
+            newer = "tensorflow-text==" + max(needed, key=lambda release: tuple(map(int, release.split("."))))
+    fixes = ["give those layers a setting that needs only core TensorFlow ops, or move that step out of the model"]
+    if newer is not None:
+        fixes.append(f"serve with {newer} or newer (pass target={newer!r})")
+    fixes.append("or pass strict=False and target=None to publish it anyway")
+    lines.append("To fix: " + "; ".join(fixes) + ".")
+    return "\n".join(lines)
+
+
+def _layers_using(model: keras.Model, op: str, node_names: Sequence[str]) -> str:
+    """Names the Keras layers whose name scopes hold the nodes, with a layer's own note on the setting."""
+    described: list[str] = []
+    unscoped = []
+    for node_name in node_names:
+        path = _layer_path(model, node_name)
+        if not path:
+            unscoped.append(node_name)
+            continue
+        layer = path[-1]
+        text = f"layer '{'/'.join(each.name for each in path)}' ({type(layer).__name__})"
+        setting = getattr(layer, "serving_op_setting", None)
+        note = setting(op) if callable(setting) else None
+        if note:
+            text += f", setting {note}"
+        if text not in described:
+            described.append(text)
+    if unscoped and not described:
+        described.append(f"graph node '{unscoped[0]}' (outside any Keras layer of the model)")
+    return ", ".join(described) or "no node found"
+
+
+def _layer_path(model: keras.Model, node_name: str) -> list[keras.layers.Layer]:
+    """The chain of (nested) layers whose name scopes a node name passes through, outermost first.
+
+    Inside a traced call Keras scopes each layer as its name with a counter ("fold_1"), under the model's
+    own scope; other scopes (ops, tf.name_scope) are skipped.
+    """
+    scopes = node_name.split("/")[:-1]
+    if scopes and _scope_matches(model, scopes[0]):
+        scopes = scopes[1:]
+    path: list[keras.layers.Layer] = []
+    current: keras.layers.Layer = model
+    for scope in scopes:
+        children = [child for child in current._flatten_layers(include_self=False, recursive=False)]
+        chosen = next((child for child in children if _scope_matches(child, scope, exact=False)), None)
+        chosen = chosen or next((child for child in children if child.name == scope), None)
+        if chosen is not None:
+            path.append(chosen)
+            current = chosen
+    return path
+
+
+def _scope_matches(layer: keras.layers.Layer, scope: str, exact: bool = True) -> bool:
+    counted = re.fullmatch(re.escape(layer.name) + r"_\d+", scope) is not None
+    return counted or (exact and scope == layer.name)
 
 
 _CLASSIFY_SCRIPT = r"""
