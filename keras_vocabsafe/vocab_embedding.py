@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import keras
@@ -673,6 +674,14 @@ class VocabEmbedding(keras.layers.Layer):
         remapped = 0
         if model is not None:
             remapped = evolve.remap_optimizer(model, old_variable, self.embeddings, row_map)
+        elif self._inbound_nodes:
+            warnings.warn(
+                f"{self._owner()} has a new embedding matrix, but a model that calls it may already have compiled "
+                "a training function that still updates the old one. Pass `model=` to `update_vocabulary()` (it "
+                "also remaps the optimizer state), or call `model.compile(...)` again before `fit`.",
+                UserWarning,
+                stacklevel=2,
+            )
         return evolve.make_report(
             self.name,
             old_tokens,

@@ -1,6 +1,7 @@
 """Vocabulary updates: rows follow their tokens (`update_vocabulary`, remapped loads, `warmstart_embedding_matrix`)."""
 
 import json
+import warnings
 
 import keras
 import numpy as np
@@ -21,6 +22,9 @@ from keras_vocabsafe import (
     warmstart_embedding_matrix,
 )
 from keras_vocabsafe.evolve import RemapRequest
+
+# Most tests update a layer of a compiled model without `model=` on purpose; one test checks the warning that gives.
+pytestmark = pytest.mark.filterwarnings("ignore:.*has a new embedding matrix:UserWarning")
 
 OLD = ["the", "cat", "sat", "on", "mat", "dog"]
 NEW = ["dog", "the", "bird", "mat", "cat", "fish"]  # Keeps 4 (re-ordered), drops "sat" and "on", adds 2.
@@ -170,7 +174,9 @@ def test_new_rows_from_pretrained_vectors_else_mean():
 def test_fit_continues_after_update_and_loss_keeps_going_down():
     model, layer = trained_model()
     iterations = int(model.optimizer.iterations.numpy())
-    layer.update_vocabulary(NEW, model=model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # No stale-model warning when the model is passed.
+        layer.update_vocabulary(NEW, model=model)
     assert int(model.optimizer.iterations.numpy()) == iterations
     x, y = training_data(NEW)
     history = model.fit(x, y, epochs=8, batch_size=8, verbose=0)
@@ -240,9 +246,10 @@ def test_other_optimizer_state_is_carried_over():
             np.testing.assert_array_equal(variable.numpy(), dense[variable.path])
 
 
-def test_update_without_model_then_compile_trains():
+def test_update_without_model_warns_that_the_compiled_model_is_stale_and_recompiling_trains():
     model, layer = trained_model()
-    layer.update_vocabulary(NEW)
+    with pytest.warns(UserWarning, match=r"pass `model=`|Pass `model=`"):
+        layer.update_vocabulary(NEW)
     model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
     x, y = training_data(NEW)
     losses = model.fit(x, y, epochs=4, batch_size=8, verbose=0).history["loss"]
