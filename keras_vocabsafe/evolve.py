@@ -187,7 +187,7 @@ def new_rows(
         mean = reference.mean(axis=0, dtype=np.float64)
         if rule == "mean":
             return np.broadcast_to(mean.astype(np.float32), (count, dim)).copy()
-        covariance = np.cov(reference, rowvar=False, dtype=np.float64) if len(reference) > 1 else np.zeros((dim, dim))
+        covariance = _covariance(reference, mean)
         generator = np.random.default_rng(seed)
         return generator.multivariate_normal(mean, np.atleast_2d(covariance), size=count, method="eigh").astype(
             np.float32
@@ -205,6 +205,15 @@ def new_rows(
     if rows.shape != (count, dim):
         raise ConfigurationError(f"The new-row initializer returned shape {rows.shape}; expected {(count, dim)}.")
     return rows
+
+
+def _covariance(rows: np.ndarray, mean: np.ndarray, block: int = 65_536) -> np.ndarray:
+    """Sample covariance of `rows`, in float64 but one block at a time (no float64 copy of a large matrix)."""
+    total = np.zeros((rows.shape[1], rows.shape[1]), dtype=np.float64)
+    for start in range(0, len(rows), block):
+        centered = rows[start : start + block].astype(np.float64) - mean
+        total += centered.T @ centered
+    return total / max(len(rows) - 1, 1)
 
 
 def describe_rule(rule: Any) -> str:

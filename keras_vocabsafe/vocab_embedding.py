@@ -605,7 +605,7 @@ class VocabEmbedding(keras.layers.Layer):
                 replaces the layer's `max_tokens`. Defaults to the current
                 bound.
             new_embeddings_initializer: rows of new tokens: `"mean"`
-                (default; the mean of the kept token rows), `"mean_cov"`
+                (default; the mean of the old token rows), `"mean_cov"`
                 (drawn from a normal with the old token rows' mean and
                 covariance), `"zeros"`, a Keras initializer, or a
                 `PretrainedVectors` (its vector where it has one, else the
@@ -650,7 +650,7 @@ class VocabEmbedding(keras.layers.Layer):
             return evolve.make_report(
                 self.name, old_tokens, new_tokens, row_map, num_special=self._num_special_tokens(), rule="none"
             )
-        old_matrix = keras.ops.convert_to_numpy(self.embeddings)
+        old_matrix = self.embeddings.numpy()  # One copy; convert_to_numpy would make two.
         num_special = self._num_special_tokens()
         matrix = evolve.remap_matrix(
             old_matrix,
