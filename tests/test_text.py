@@ -1,0 +1,626 @@
+"""TextVocabEmbedding: raw text in, vectors out, with the tokenization stored in the layer.
+
+Expected tokens are written by hand from the documented rules (Unicode lower case and case folding, `\\p{P}`
+punctuation, Unicode whitespace, script boundaries, WordPiece longest-match-first), never computed by the layer.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import serve_in_fresh_process
+from keras_vocabsafe import (
+    ConfigurationError,
+    KeyDtypeError,
+    NotAdaptedError,
+    TextEncodingError,
+    TextInputError,
+    TextVocabEmbedding,
+    audit_ops,
+    export_for_serving,
+)
+
+
+@keras.saving.register_keras_serializable(package="test_text")
+def digits_to_zero(text):
+    return tf.strings.regex_replace(text, r"[0-9]", "0")
+
+
+@keras.saving.register_keras_serializable(package="test_text")
+def split_on_dash(text):
+    return tf.strings.split(text, sep="-")
+
+
+def tokens_of(layer, text):
+    """The layer's tokens for each string, as lists of str."""
+    ragged = layer.tokenize(tf.constant(text))
+    return [[token.decode("utf-8") for token in row] for row in ragged.to_list()]
+
+
+def text_layer(**kwargs):
+    kwargs.setdefault("vocabulary", ["unused"])
+    return TextVocabEmbedding(4, **kwargs)
+
+
+MULTILINGUAL = "Ça VA? Élan, ÜBER straße 日本語テキスト «مرحبا»، 🙂!"
+
+
+# Standardization -------------------------------------------------------------------------------------
+
+
+def test_lower_lowers_every_script_and_keeps_punctuation():
+    layer = text_layer(standardize="lower")
+    assert tokens_of(layer, [MULTILINGUAL]) == [
+        ["ça", "va?", "élan,", "über", "straße", "日本語テキスト", "«مرحبا»،", "🙂!"]
+    ]
+
+
+def test_strip_punctuation_removes_unicode_punctuation_and_keeps_case_and_emoji():
+    layer = text_layer(standardize="strip_punctuation")
+    assert tokens_of(layer, [MULTILINGUAL]) == [["Ça", "VA", "Élan", "ÜBER", "straße", "日本語テキスト", "مرحبا", "🙂"]]
+
+
+def test_strip_punctuation_removes_cjk_and_arabic_marks():
+    layer = text_layer(standardize="strip_punctuation")
+    assert tokens_of(layer, ["東京。大阪、京都「です」", "نعم، لا؟"]) == [["東京大阪京都です"], ["نعم", "لا"]]
+
+
+def test_strip_punctuation_strips_the_ascii_symbols_text_vectorization_strips():
+    layer = text_layer(standardize="strip_punctuation")
+    assert tokens_of(layer, ["a$b+c<d=e>f^g`h|i~j #k% l&m*"]) == [["abcdefghij", "k", "lm"]]
+
+
+def test_lower_and_strip_punctuation_is_the_default():
+    layer = text_layer()
+    assert tokens_of(layer, [MULTILINGUAL]) == [["ça", "va", "élan", "über", "straße", "日本語テキスト", "مرحبا", "🙂"]]
+
+
+def test_case_fold_folds_sharp_s_ligatures_and_full_width_letters():
+    # \uff21\uff22\uff23: full-width ABC.
+    layer = text_layer(standardize="case_fold")
+    assert tokens_of(layer, ["Straße ﬁne ÉCOLE \uff21\uff22\uff23 日本 مرحبا 🙂"]) == [
+        ["strasse", "fine", "école", "abc", "日本", "مرحبا", "🙂"]
+    ]
+
+
+def test_no_standardization_keeps_text_as_is():
+    layer = text_layer(standardize=None)
+    assert tokens_of(layer, ["Hello, World! Ça"]) == [["Hello,", "World!", "Ça"]]
+
+
+@pytest.mark.parametrize(
+    ("form", "text", "expected"),
+    [
+        ("NFC", "e\u0301te\u0301", ["\u00e9t\u00e9"]),
+        ("NFD", "\u00e9t\u00e9", ["e\u0301te\u0301"]),
+        ("NFKC", "ﬁ ① ｶ", ["fi", "1", "\u30ab"]),
+        ("NFKD", "ﬁ\u00e9", ["fie\u0301"]),
+    ],
+)
+def test_normalization_form_applies_before_standardization(form, text, expected):
+    layer = text_layer(standardize=None, normalization_form=form)
+    assert tokens_of(layer, [text]) == [expected]
+
+
+def test_normalization_lets_composed_and_decomposed_text_share_tokens():
+    layer = TextVocabEmbedding(4, normalization_form="NFC", standardize="lower")
+    layer.adapt(["Caf\u00e9 caf\u00e9"])
+    assert layer.get_vocabulary() == ["", "[UNK]", "caf\u00e9"]
+    assert tokens_of(layer, ["CAFE\u0301"]) == [["caf\u00e9"]]
+
+
+def test_registered_callable_standardizes():
+    layer = text_layer(standardize=digits_to_zero)
+    assert tokens_of(layer, ["Room 42, floor 7"]) == [["Room", "00,", "floor", "0"]]
+
+
+def test_unregistered_callable_is_refused_with_the_fix():
+    with pytest.raises(ConfigurationError, match="register_keras_serializable"):
+        TextVocabEmbedding(4, standardize=lambda text: text)
+
+
+def test_unknown_standardize_is_refused():
+    with pytest.raises(ConfigurationError, match="standardize='upper'"):
+        TextVocabEmbedding(4, standardize="upper")
+
+
+# Splitting -------------------------------------------------------------------------------------------
+
+
+def test_whitespace_split_splits_on_unicode_whitespace():
+    layer = text_layer(standardize=None)
+    text = "a\u3000b\u00a0c\td  e\n f\u2028g\u202fh\u0085i"
+    assert tokens_of(layer, [text]) == [["a", "b", "c", "d", "e", "f", "g", "h", "i"]]
+
+
+def test_whitespace_split_keeps_words_of_every_script_whole():
+    layer = text_layer(standardize=None)
+    assert tokens_of(layer, ["naïve 日本語 مرحبا 🙂🙂"]) == [["naïve", "日本語", "مرحبا", "🙂🙂"]]
+
+
+def test_unicode_script_split_splits_where_the_script_changes():
+    layer = text_layer(standardize=None, split="unicode_script")
+    assert tokens_of(layer, ["東京カメラはTokyo\u3000" + "مرحبا" + "abc 123"]) == [
+        ["東京", "カメラ", "は", "Tokyo", "مرحبا", "abc", "123"]
+    ]
+
+
+def test_character_split_gives_one_token_per_character_without_whitespace():
+    layer = text_layer(standardize=None, split="character")
+    assert tokens_of(layer, ["日本 é🙂\u3000a"]) == [["日", "本", "é", "🙂", "a"]]
+
+
+def test_regex_split_splits_on_the_pattern_and_drops_empty_pieces():
+    layer = text_layer(standardize=None, split="regex", split_pattern=r"[,;|]")
+    assert tokens_of(layer, ["a,b;;c|日本 語,", ";"]) == [["a", "b", "c", "日本 語"], []]
+
+
+def test_regex_split_keeps_bytes_the_pattern_does_not_match():
+    layer = text_layer(standardize=None, split="regex", split_pattern=r"\s*/\s*")
+    assert tokens_of(layer, ["x\u00ffy / ü/\u00fe"]) == [["x\u00ffy", "ü", "\u00fe"]]
+
+
+def test_registered_callable_splits_and_empty_pieces_are_dropped():
+    layer = text_layer(standardize=None, split=split_on_dash)
+    assert tokens_of(layer, ["state-of--the-art", "-"]) == [["state", "of", "the", "art"], []]
+
+
+def test_wordpiece_split_uses_the_layer_vocabulary_longest_match_first():
+    vocabulary = ["play", "##ing", "##ed", "un", "##play", "##able", "日", "##本", "##語"]
+    layer = text_layer(vocabulary=vocabulary, split="wordpiece")
+    assert tokens_of(layer, ["Playing unplayable played 日本語 xyz"]) == [
+        ["play", "##ing", "un", "##play", "##able", "play", "##ed", "日", "##本", "##語", "xyz"]
+    ]
+    ids = layer.token_to_id(["play", "##ing", "xyz"])
+    assert ids.tolist() == [2, 3, 1]  # xyz cannot be split into known pieces: the OOV row.
+
+
+def test_wordpiece_split_splits_words_on_split_pattern():
+    layer = text_layer(vocabulary=["a", "##b", "c"], split="wordpiece", split_pattern=r"[,\s]+", standardize=None)
+    assert tokens_of(layer, ["ab,c c"]) == [["a", "##b", "c", "c"]]
+
+
+def test_ngrams_up_to_n_follow_the_unigrams_of_each_row():
+    layer = text_layer(ngrams=2)
+    assert tokens_of(layer, ["A b c", "solo", ""]) == [["a", "b", "c", "a b", "b c"], ["solo"], []]
+
+
+def test_ngrams_of_chosen_widths():
+    layer = text_layer(ngrams=(2, 3))
+    assert tokens_of(layer, ["a b c"]) == [["a b", "b c", "a b c"]]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"split": "regex"}, "needs `split_pattern`"),
+        ({"split": "regex", "split_pattern": "(unclosed"}, "not a valid RE2"),
+        ({"split_pattern": ","}, "split='regex'"),
+        ({"split": "sentences"}, "split='sentences'"),
+        ({"split": "wordpiece", "ngrams": 2}, "cannot be combined"),
+        ({"ngrams": 0}, "ngrams=0"),
+        ({"normalization_form": "NFX"}, "normalization_form='NFX'"),
+        ({"encoding_errors": "ignore"}, "encoding_errors='ignore'"),
+        ({"output_sequence_length": 0}, "output_sequence_length=0"),
+        ({"output_sequence_length": 4, "mask_token": None}, "needs mask_token=''"),
+        ({"mask_token": "[PAD]"}, "mask_token='\\[PAD\\]'"),
+        ({"reserved_tokens": ["[UNK]"]}, "reserved_tokens"),
+        ({"vocabulary_dtype": "int64"}, "vocabulary_dtype='int64'"),
+        ({"return_ids": "yes"}, "return_ids='yes'"),
+    ],
+)
+def test_bad_arguments_are_refused_naming_the_argument(kwargs, match):
+    with pytest.raises(ConfigurationError, match=match):
+        TextVocabEmbedding(4, **kwargs)
+
+
+# Outputs and masks -------------------------------------------------------------------------------------
+
+VOCABULARY = ["the", "cat", "sat", "dog", "日本", "مرحبا", "🙂"]
+TEXTS = ["The cat sat.", "dog 🙂 zebra the cat", "", "   \u3000 ", "日本 مرحبا"]
+# By hand: ids are 0 mask, 1 OOV, then VOCABULARY from 2.
+EXPECTED_IDS = [[2, 3, 4], [5, 8, 1, 2, 3], [], [], [6, 7]]
+
+
+def test_ragged_output_has_one_row_of_vectors_per_string():
+    layer = TextVocabEmbedding(3, vocabulary=VOCABULARY)
+    vectors = layer(tf.constant(TEXTS))
+    assert isinstance(vectors, tf.RaggedTensor)
+    assert vectors.row_lengths().numpy().tolist() == [3, 5, 0, 0, 2]
+    matrix = layer.embeddings.numpy()
+    for row, ids in zip(vectors.to_list(), EXPECTED_IDS):
+        np.testing.assert_array_equal(np.array(row).reshape(-1, 3), matrix[ids].reshape(-1, 3))
+
+
+def test_return_ids_gives_the_ids_of_the_tokens():
+    ids, vectors = TextVocabEmbedding(3, vocabulary=VOCABULARY, return_ids=True)(tf.constant(TEXTS))
+    assert ids.to_list() == EXPECTED_IDS
+    assert vectors.row_lengths().numpy().tolist() == [len(row) for row in EXPECTED_IDS]
+
+
+def test_padded_output_truncates_pads_with_the_mask_row_and_masks_padding():
+    layer = TextVocabEmbedding(3, vocabulary=VOCABULARY, output_sequence_length=4, return_ids=True)
+    ids, vectors = layer(tf.constant(TEXTS))
+    assert ids.numpy().tolist() == [[2, 3, 4, 0], [5, 8, 1, 2], [0, 0, 0, 0], [0, 0, 0, 0], [6, 7, 0, 0]]
+    np.testing.assert_array_equal(vectors.numpy(), layer.embeddings.numpy()[ids.numpy()])
+    expected_mask = [[True, True, True, False], [True] * 4, [False] * 4, [False] * 4, [True, True, False, False]]
+    assert vectors._keras_mask.numpy().tolist() == expected_mask
+    ids_mask, vectors_mask = layer.compute_mask(tf.constant(TEXTS))
+    assert ids_mask.numpy().tolist() == vectors_mask.numpy().tolist() == expected_mask
+
+
+@pytest.mark.parametrize("shape", [(5,), (5, 1)])
+def test_batch_of_strings_and_batch_of_one_string_columns_agree(shape):
+    layer = TextVocabEmbedding(3, vocabulary=VOCABULARY, output_sequence_length=6)
+    expected = layer(tf.constant(TEXTS)).numpy()
+    np.testing.assert_array_equal(layer(tf.reshape(tf.constant(TEXTS), shape)).numpy(), expected)
+    np.testing.assert_array_equal(layer(np.array(TEXTS, dtype=object).reshape(shape)).numpy(), expected)
+
+
+def test_scalar_input_gives_one_sequence_without_batch_axis():
+    ragged = TextVocabEmbedding(3, vocabulary=VOCABULARY)
+    assert ragged("the cat").shape == (2, 3)
+    assert ragged("").shape == (0, 3)
+    padded = TextVocabEmbedding(3, vocabulary=VOCABULARY, output_sequence_length=4)
+    assert padded("the cat").shape == (4, 3)
+    assert padded("the cat")._keras_mask.numpy().tolist() == [True, True, False, False]
+
+
+def test_mask_reaches_global_average_pooling_in_a_functional_model():
+    layer = TextVocabEmbedding(3, vocabulary=VOCABULARY, output_sequence_length=8)
+    text = keras.Input(shape=(), dtype="string")
+    model = keras.Model(text, keras.layers.GlobalAveragePooling1D()(layer(text)))
+    matrix = layer.embeddings.numpy()
+    expected = [matrix[[2, 3, 4]].mean(0), matrix[[5, 8, 1, 2, 3]].mean(0), matrix[[6, 7]].mean(0)]
+    inputs = tf.constant([TEXTS[0], TEXTS[1], TEXTS[4]])
+    np.testing.assert_allclose(model(inputs).numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(model.predict(inputs, verbose=0), expected, rtol=1e-6)
+
+
+def test_mask_reaches_an_lstm_so_padding_does_not_change_its_output():
+    layer = TextVocabEmbedding(3, vocabulary=VOCABULARY, output_sequence_length=10)
+    lstm = keras.layers.LSTM(2)
+    text = keras.Input(shape=(1,), dtype="string")
+    model = keras.Model(text, lstm(layer(text)))
+    unpadded = layer.embeddings.numpy()[[5, 8, 1, 2, 3]][None]
+    np.testing.assert_allclose(model.predict(tf.constant([[TEXTS[1]]]), verbose=0), lstm(unpadded), rtol=1e-5)
+
+
+def test_ragged_output_reaches_pooling_in_a_functional_model():
+    layer = TextVocabEmbedding(3, vocabulary=VOCABULARY)
+    text = keras.Input(shape=(), dtype="string")
+    model = keras.Model(text, keras.layers.GlobalAveragePooling1D()(layer(text)))
+    matrix = layer.embeddings.numpy()
+    np.testing.assert_allclose(
+        model(tf.constant([TEXTS[0], TEXTS[4]])).numpy(), [matrix[[2, 3, 4]].mean(0), matrix[[6, 7]].mean(0)]
+    )
+
+
+def test_a_model_trains_from_raw_strings():
+    layer = TextVocabEmbedding(4, vocabulary=VOCABULARY, output_sequence_length=5)
+    text = keras.Input(shape=(), dtype="string")
+    model = keras.Model(text, keras.layers.Dense(1)(keras.layers.GlobalAveragePooling1D()(layer(text))))
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+    before = layer.embeddings.numpy().copy()
+    model.fit(tf.constant(["the cat", "dog sat"]), np.array([1.0, -1.0]), epochs=2, verbose=0)
+    changed = np.flatnonzero(np.any(layer.embeddings.numpy() != before, axis=1)).tolist()
+    assert changed == [2, 3, 4, 5]  # Only the rows of the words seen; the mask and OOV rows stay.
+
+
+# tf.data ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("output_sequence_length", [None, 6])
+def test_tf_data_unbatched_batched_and_direct_calls_agree(output_sequence_length):
+    layer = TextVocabEmbedding(3, vocabulary=VOCABULARY, output_sequence_length=output_sequence_length)
+    direct = layer(tf.constant(TEXTS))
+    direct = direct.to_list() if output_sequence_length is None else direct.numpy().tolist()
+    dataset = tf.data.Dataset.from_tensor_slices(TEXTS)
+    unbatched = [np.asarray(element).tolist() for element in dataset.map(layer)]
+    batched = []
+    for batch in dataset.batch(2).map(layer):
+        batched.extend(batch.to_list() if output_sequence_length is None else batch.numpy().tolist())
+    assert unbatched == direct
+    assert batched == direct
+
+
+# Adapting -----------------------------------------------------------------------------------------------
+
+CORPUS = ["The cat sat.", "the CAT, the dog!", "Dog? 日本!", ""]
+# By hand, after lower case and punctuation stripping: the 4, cat 2, dog 2, sat 1, 日本 1; ties by bytes.
+ADAPTED = ["", "[UNK]", "the", "cat", "dog", "sat", "日本"]
+
+
+@pytest.mark.parametrize(
+    "make_data",
+    [
+        lambda: CORPUS,
+        lambda: np.array(CORPUS),
+        lambda: np.array(CORPUS, dtype=object).reshape(-1, 1),
+        lambda: tf.constant(CORPUS),
+        lambda: tf.data.Dataset.from_tensor_slices(CORPUS),
+        lambda: tf.data.Dataset.from_tensor_slices(CORPUS).batch(3),
+        lambda: iter([CORPUS[:2], CORPUS[2:]]),
+    ],
+    ids=["list", "numpy", "numpy-column", "tensor", "dataset", "batched-dataset", "iterable"],
+)
+def test_adapt_tokenizes_raw_text_as_call_does(make_data):
+    layer = TextVocabEmbedding(3)
+    layer.adapt(make_data())
+    assert layer.get_vocabulary() == ADAPTED
+    ids, _ = TextVocabEmbedding.from_config({**layer.get_config(), "return_ids": True})(tf.constant(CORPUS))
+    assert 1 not in ids.flat_values.numpy()  # Every training token is in the vocabulary.
+
+
+def test_adapt_counts_ngrams_and_honours_max_tokens_and_reserved_tokens():
+    layer = TextVocabEmbedding(3, ngrams=2, max_tokens=6, reserved_tokens=["[CLS]"])
+    layer.adapt(["a b", "a b", "b c"])
+    # 1-grams a 2, b 3, c 1; 2-grams "a b" 2, "b c" 1. Three ids are left after mask, OOV and [CLS].
+    assert layer.get_vocabulary() == ["", "[UNK]", "[CLS]", "b", "a", "a b"]
+
+
+def test_adapt_on_text_without_tokens_says_why():
+    layer = TextVocabEmbedding(3)
+    with pytest.raises(ValueError, match="no tokens to keep"):
+        layer.adapt(["", "  ", "!?"])
+
+
+def test_adapt_refuses_pairs_of_text_and_labels_with_the_fix():
+    dataset = tf.data.Dataset.from_tensor_slices((CORPUS, [0, 1, 0, 1]))
+    with pytest.raises(TextInputError, match=r"dataset\.map"):
+        TextVocabEmbedding(3).adapt(dataset)
+
+
+def test_layer_without_vocabulary_says_to_adapt():
+    with pytest.raises(NotAdaptedError, match="adapt"):
+        TextVocabEmbedding(3)(tf.constant(["text"]))
+
+
+def test_wordpiece_adapt_learns_subwords_that_cover_the_corpus():
+    corpus = ["playing played plays", "the players play", "unplayable display"] * 5
+    layer = TextVocabEmbedding(3, split="wordpiece", max_tokens=60, reserved_tokens=["[CLS]", "[SEP]"])
+    layer.adapt(corpus)
+    vocabulary = layer.get_vocabulary()
+    assert vocabulary[:4] == ["", "[UNK]", "[CLS]", "[SEP]"]
+    assert len(vocabulary) <= 60
+    assert {"p", "##s", "##y"} <= set(vocabulary)  # Every character, alone and as a suffix.
+    assert "play" in vocabulary
+    ids, _ = TextVocabEmbedding.from_config({**layer.get_config(), "return_ids": True})(tf.constant(corpus))
+    assert 1 not in ids.flat_values.numpy()
+
+
+def test_wordpiece_adapt_needs_max_tokens():
+    with pytest.raises(ConfigurationError, match="max_tokens"):
+        TextVocabEmbedding(3, split="wordpiece").adapt(["text"])
+
+
+def test_wordpiece_vocabulary_size_follows_max_tokens():
+    words = [f"w{chr(97 + i)}{chr(97 + j)}" for i in range(26) for j in range(26)]
+    layer = TextVocabEmbedding(3, split="wordpiece", max_tokens=40)
+    layer.adapt([" ".join(words)] * 3)
+    assert layer.vocabulary_size() == 40
+
+
+# Bad input -----------------------------------------------------------------------------------------------
+
+
+def test_invalid_utf8_is_replaced_by_default():
+    layer = TextVocabEmbedding(3, vocabulary=["caf\ufffd", "ok"], standardize=None)
+    assert tokens_of(layer, [b"caf\xff ok \xc3"]) == [["caf\ufffd", "ok", "\ufffd"]]
+    ids, _ = TextVocabEmbedding(3, vocabulary=["caf\ufffd"], return_ids=True)(tf.constant([b"caf\xff"]))
+    assert ids.to_list() == [[2]]
+
+
+def test_strict_encoding_raises_a_typed_error_naming_the_policy():
+    layer = TextVocabEmbedding(3, vocabulary=["ok"], encoding_errors="strict")
+    with pytest.raises(TextEncodingError, match="encoding_errors='strict'") as raised:
+        layer(tf.constant([b"ok", b"bad \xff byte"]))
+    assert isinstance(raised.value, UnicodeError)
+    assert "bad \ufffd byte" in str(raised.value)
+    np.testing.assert_array_equal(layer(tf.constant(["ok ok"])).flat_values.numpy().shape, (2, 3))
+
+
+def test_strict_encoding_in_adapt_raises_a_typed_error():
+    layer = TextVocabEmbedding(3, encoding_errors="strict")
+    with pytest.raises(TextEncodingError, match="encoding_errors='replace'"):
+        layer.adapt([b"fine", b"\xc3("])
+
+
+def test_strict_encoding_in_tf_data_names_the_policy():
+    layer = TextVocabEmbedding(3, vocabulary=["ok"], encoding_errors="strict")
+    dataset = tf.data.Dataset.from_tensor_slices([b"ok", b"\xff"]).batch(2).map(layer)
+    # Inside a graph, TensorFlow raises the error and escapes the quotes of the layer's message.
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"encoding_errors=\\'strict\\' and received text"):
+        list(dataset)
+
+
+@pytest.mark.parametrize(
+    ("inputs", "error", "match"),
+    [
+        (tf.constant([["a", "b"]]), TextInputError, "shape \\(1, 2\\)"),
+        (tf.constant([[["a"]]]), TextInputError, "shape \\(1, 1, 1\\)"),
+        (tf.ragged.constant([["a"], ["b", "c"]]), TextInputError, "ragged"),
+        (tf.constant([1, 2]), KeyDtypeError, "int32"),
+    ],
+)
+def test_inputs_that_are_not_one_string_per_example_are_refused(inputs, error, match):
+    with pytest.raises(error, match=match):
+        TextVocabEmbedding(3, vocabulary=["a"])(inputs)
+
+
+# Config, saving and serving --------------------------------------------------------------------------------
+
+SETTINGS = {
+    "default": {},
+    "tensorflow-text": {"standardize": "case_fold", "normalization_form": "NFKC", "split": "unicode_script"},
+    "character-ngrams": {"split": "character", "ngrams": (1, 2), "encoding_errors": "strict"},
+    "callables-regex": {"standardize": digits_to_zero, "split": "regex", "split_pattern": r"[\s,]+"},
+    "wordpiece": {"split": "wordpiece", "max_tokens": 80, "reserved_tokens": ["[CLS]"]},
+}
+TRAIN_TEXT = ["Straße 42, ÉCOLE ﬁne", "日本語テキスト «مرحبا» 🙂", "playing played unplayable", "a,b 7"] * 3
+PROBE_TEXT = ["STRASSE 17 école", "日本 مرحبا 🙂🙂 zebra", "", "replaying"]
+
+
+def adapted(settings, **kwargs):
+    layer = TextVocabEmbedding(4, **settings, **kwargs)
+    layer.adapt(TRAIN_TEXT)
+    return layer
+
+
+@pytest.mark.parametrize("name", SETTINGS)
+def test_config_round_trip_tokenizes_and_embeds_alike(name):
+    layer = adapted(SETTINGS[name], return_ids=True)
+    ids, vectors = layer(tf.constant(PROBE_TEXT))
+    config = json.loads(json.dumps(layer.get_config()))
+    clone = TextVocabEmbedding.from_config(config)
+    clone.build()
+    clone.set_weights(layer.get_weights())
+    clone_ids, clone_vectors = clone(tf.constant(PROBE_TEXT))
+    assert clone_ids.to_list() == ids.to_list()
+    np.testing.assert_array_equal(clone_vectors.flat_values.numpy(), vectors.flat_values.numpy())
+    assert {key: config[key] for key in ("split", "normalization_form", "encoding_errors")} == {
+        "split": layer.get_config()["split"],
+        "normalization_form": SETTINGS[name].get("normalization_form"),
+        "encoding_errors": SETTINGS[name].get("encoding_errors", "replace"),
+    }
+
+
+def ids_and_vectors_model(layer):
+    text = keras.Input(shape=(), dtype="string", name="text")
+    ids, vectors = layer(text)
+    return keras.Model(text, {"ids": ids, "vectors": vectors})
+
+
+@pytest.mark.saving
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SETTINGS)
+def test_keras_file_reloads_with_identical_ids_and_vectors(name, tmp_path):
+    model = ids_and_vectors_model(adapted(SETTINGS[name], return_ids=True, output_sequence_length=6, name="words"))
+    before = model.predict(tf.constant(PROBE_TEXT), verbose=0)
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+    after = reloaded.predict(tf.constant(PROBE_TEXT), verbose=0)
+    np.testing.assert_array_equal(after["ids"], before["ids"])
+    np.testing.assert_array_equal(after["vectors"], before["vectors"])
+    assert reloaded.get_layer("words").get_vocabulary() == model.get_layer("words").get_vocabulary()
+
+
+@pytest.mark.saving
+def test_reloaded_padded_model_keeps_its_mask(tmp_path):
+    layer = adapted({}, output_sequence_length=8, name="words")
+    text = keras.Input(shape=(), dtype="string")
+    model = keras.Model(text, keras.layers.GlobalAveragePooling1D()(layer(text)))
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+    probe = tf.constant(PROBE_TEXT[:2])
+    vectors = reloaded.get_layer("words")(probe)
+    mask = vectors._keras_mask.numpy()
+    expected = (vectors.numpy() * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+    np.testing.assert_allclose(reloaded.predict(probe, verbose=0), expected, rtol=1e-6)
+    np.testing.assert_allclose(model.predict(probe, verbose=0), expected, rtol=1e-6)
+
+
+def vectors_model(layer):
+    text = keras.Input(shape=(), dtype="string", name="text")
+    return keras.Model(text, keras.layers.Identity(name="vectors")(layer(text)))
+
+
+@pytest.mark.saving
+@pytest.mark.slow
+def test_core_choices_export_serves_raw_text_with_tensorflow_alone(tmp_path):
+    settings = {"standardize": "lower_and_strip_punctuation", "ngrams": 2, "encoding_errors": "strict"}
+    model = vectors_model(adapted(settings, output_sequence_length=6, name="words"))
+    probe = tf.constant(PROBE_TEXT)
+    path = export_for_serving(model, tmp_path / "serving")
+    assert audit_ops(path).non_core == {}
+    served, signature = serve_in_fresh_process(path, probe, tmp_path)
+    assert signature == {"input": "text", "input_dtype": "string", "output": "vectors"}
+    np.testing.assert_array_equal(served, model.predict(probe, verbose=0))
+
+
+_SERVE_WITH_TEXT_OPS = r"""
+import glob, importlib.util, json, os, sys
+# TensorFlow and tensorflow-text's ops only: block Keras and keras-vocabsafe. `import tensorflow_text` itself
+# needs Keras (its Python package defines tf.keras layers), so its op libraries are loaded directly.
+for name in ("keras", "keras_vocabsafe"):
+    sys.modules[name] = None
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import tensorflow as tf
+
+package = importlib.util.find_spec("tensorflow_text").submodule_search_locations[0]
+for library in sorted(glob.glob(os.path.join(package, "python", "ops", "*.so"))):
+    tf.load_op_library(library)
+export_dir, inputs_path, outputs_path = sys.argv[1:4]
+text = tf.io.parse_tensor(tf.io.read_file(inputs_path), tf.string)
+serve = tf.saved_model.load(export_dir).signatures["serving_default"]
+tf.io.write_file(outputs_path, tf.io.serialize_tensor(serve(text=text)["vectors"]))
+print(json.dumps([name in sys.modules and sys.modules[name] is not None for name in ("keras", "tensorflow_text")]))
+"""
+
+
+def serve_with_tensorflow_text(export_dir, text, tmp_path):
+    inputs_path, outputs_path = tmp_path / "inputs.pb", tmp_path / "outputs.pb"
+    tf.io.write_file(str(inputs_path), tf.io.serialize_tensor(tf.constant(text)))
+    result = subprocess.run(
+        [sys.executable, "-c", _SERVE_WITH_TEXT_OPS, str(export_dir), str(inputs_path), str(outputs_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [False, False]  # Neither Keras nor tf_text.
+    return tf.io.parse_tensor(tf.io.read_file(str(outputs_path)), tf.float32).numpy()
+
+
+@pytest.mark.saving
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["tensorflow-text", "wordpiece"])
+def test_tensorflow_text_choices_export_serves_raw_text_with_tensorflow_text(name, tmp_path):
+    model = vectors_model(adapted(SETTINGS[name], output_sequence_length=6, name="words"))
+    path = export_for_serving(model, tmp_path / "serving")
+    served = serve_with_tensorflow_text(path, PROBE_TEXT, tmp_path)
+    np.testing.assert_array_equal(served, model.predict(tf.constant(PROBE_TEXT), verbose=0))
+
+
+@pytest.mark.saving
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"standardize": "case_fold"}, {"CaseFoldUTF8"}),
+        ({"normalization_form": "NFKC"}, {"NormalizeUTF8"}),
+        ({"split": "unicode_script"}, {"UnicodeScriptTokenizeWithOffsets"}),
+        ({"split": "wordpiece", "max_tokens": 80}, {"WordpieceTokenizeWithOffsets"}),
+    ],
+    ids=["case_fold", "normalize", "unicode_script", "wordpiece"],
+)
+def test_exported_graph_needs_tensorflow_text_only_for_its_choices(settings, expected, tmp_path):
+    model = vectors_model(adapted(settings, output_sequence_length=4, name="words"))
+    path = export_for_serving(model, tmp_path / "serving", vocabulary_signatures=False)
+    assert audit_ops(path).non_core == dict.fromkeys(expected, "tensorflow_text")
+
+
+@pytest.mark.saving
+@pytest.mark.slow
+def test_every_other_choice_exports_core_tensorflow_ops_only(tmp_path):
+    core_choices = [
+        {"standardize": None, "split": "character", "encoding_errors": "strict"},
+        {"standardize": "lower", "split": "regex", "split_pattern": ",", "ngrams": 3},
+        {"standardize": "strip_punctuation", "split": "whitespace", "return_ids": True},
+    ]
+    text = keras.Input(shape=(1,), dtype="string", name="text")
+    outputs = {}
+    for index, settings in enumerate(core_choices):
+        layer = adapted(settings, output_sequence_length=4, name=f"words{index}")
+        outputs[f"vectors{index}"] = layer(text)[-1] if settings.get("return_ids") else layer(text)
+    ragged_layer = adapted({}, name="ragged_words")
+    outputs["pooled"] = keras.layers.GlobalAveragePooling1D()(ragged_layer(keras.layers.Reshape(())(text)))
+    path = export_for_serving(keras.Model(text, outputs), tmp_path / "serving")
+    assert audit_ops(path).non_core == {}
