@@ -713,14 +713,41 @@ def _ops_in_saved_model(path: Path) -> dict[str, set[str]]:
     ops: dict[str, set[str]] = {}
     for meta_graph in saved_model.meta_graphs:
         library = meta_graph.graph_def.library
-        functions = {function.signature.name for function in library.function}
-        all_nodes = list(meta_graph.graph_def.node)
-        for function in library.function:
-            all_nodes.extend(function.node_def)
-        for node in all_nodes:
-            if node.op not in functions:
-                ops.setdefault(node.op, set()).add(node.name)
+        functions = {function.signature.name: function for function in library.function}
+        # A node inside a function (a tf.function a layer calls, a while loop's body) is named without the scopes
+        # of the node that calls the function; prefix those, so the Keras layer scopes show in every name.
+        caller: dict[str, str] = {}
+        graphs = [("", meta_graph.graph_def.node)] + [(name, f.node_def) for name, f in functions.items()]
+        for owner, nodes in graphs:
+            for node in nodes:
+                for called in _called_functions(node, functions):
+                    caller.setdefault(called, f"{owner}\x00{node.name}")
+        for owner, nodes in graphs:
+            prefix = _caller_scope(owner, caller)
+            for node in nodes:
+                if node.op not in functions:
+                    ops.setdefault(node.op, set()).add(prefix + node.name)
     return ops
+
+
+def _called_functions(node: Any, functions: Mapping[str, Any]) -> list[str]:
+    called = [node.op] if node.op in functions else []
+    for value in node.attr.values():
+        if value.HasField("func"):
+            called.append(value.func.name)
+        called.extend(function.name for function in value.list.func)
+    return [name for name in called if name in functions]
+
+
+def _caller_scope(function: str, caller: Mapping[str, str]) -> str:
+    """The name of the node that calls `function`, and of the node calling that one, as a scope prefix."""
+    prefix = ""
+    seen = set()
+    while function and function in caller and function not in seen:
+        seen.add(function)
+        function, node = caller[function].split("\x00", 1)
+        prefix = f"{node}/{prefix}"
+    return prefix
 
 
 def _refusal_message(model: keras.Model, audit: OpAudit, target: OpTarget, version_dir: Path) -> str:

@@ -240,6 +240,27 @@ def test_layer_in_a_nested_model_is_named_by_its_path(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+@tf.function
+def fold_one_row(text):
+    return tensorflow_text.case_fold_utf8(text)
+
+
+class FoldRows(keras.layers.Layer):
+    """Case folds row by row: the op sits in a while loop's body, a function of its own in the graph."""
+
+    def call(self, text):
+        return tf.map_fn(fold_one_row, text)
+
+
+def test_layer_is_found_for_an_op_inside_a_function_the_layer_calls(tmp_path):
+    text = keras.Input(shape=(None,), dtype="string", name="text")
+    words = VocabEmbedding(4, vocabulary=["the", "cat"], name="words")
+    model = keras.Model(text, keras.layers.GlobalAveragePooling1D()(words(FoldRows(name="rows")(text))))
+    with pytest.raises(UnsupportedOpsError, match=r"CaseFoldUTF8 .*used by layer 'rows' \(FoldRows\)"):
+        export_for_serving(model, tmp_path, target="core")
+    assert os.listdir(tmp_path) == []
+
+
 def test_serving_target_refuses_ops_newer_than_the_tensorflow_text_it_links(tmp_path):
     since = TABLE["ops"][BINARIZE_OP]["since"]
     servers = TABLE["tensorflow_serving"]
