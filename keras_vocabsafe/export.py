@@ -137,7 +137,10 @@ def export_for_serving(
             of each; where you know your server's tensorflow-text release,
             name it with `"tensorflow-text==X.Y"` instead. The op table
             covers tensorflow-text 2.4 to 2.21; an op in none of them is
-            reported as unknown and refused.
+            reported as unknown and refused. The refusal names the layer of
+            each op (from the graph's name scopes); a layer that defines
+            `serving_op_setting(op_type) -> str | None` can also name the
+            setting that brought the op in.
 
     Returns:
         The path of the version directory, as a string.
