@@ -41,6 +41,8 @@ PUNCTUATION_PATTERN = r"[\p{P}$+<=>^`|~]"
 # Whitespace outside ASCII, which tf.strings.split does not split on; it becomes a plain space first.
 _NON_ASCII_WHITESPACE = r"[\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
 _WHITESPACE_CHARACTER = r"[\s\x{85}\p{Z}]"
+# Matches only strings of ASCII bytes: a byte that is not ASCII, valid UTF-8 or not, never matches.
+_ASCII = r"[\x00-\x7f]*"
 # A regex split marks each delimiter with this byte and splits on it. Text is valid UTF-8 by then (see
 # `encoding_errors`), and 0xFF never occurs in valid UTF-8, so the marker cannot collide with the text.
 _SPLIT_MARKER = b"\xff"
@@ -115,7 +117,8 @@ class TextVocabEmbedding(VocabEmbedding):
             NFKC case folding, `tensorflow_text.case_fold_utf8`), `None`, or
             a callable registered with
             `keras.saving.register_keras_serializable` that maps a 1-D
-            `tf.string` tensor to one of the same shape.
+            `tf.string` tensor to one of the same shape, each string on its
+            own (the layer may call it on parts of a batch).
         normalization_form: `None` (default), `"NFC"`, `"NFKC"`, `"NFD"` or
             `"NFKD"`: Unicode normalization applied before `standardize`
             (`tensorflow_text.normalize_utf8`).
@@ -321,15 +324,38 @@ class TextVocabEmbedding(VocabEmbedding):
         with tf.control_dependencies([check]):
             return tf.identity(text)
 
-    def _standardize(self, text: tf.Tensor) -> tf.Tensor:
+    def _prepare(self, text: tf.Tensor) -> tf.Tensor:
+        """Applies the encoding policy, normalization and standardization: the text, ready to split."""
+        # Each step has a cheaper exact equivalent on ASCII text, which needs no decoding, no normalization
+        # and only ASCII case mapping; most text is ASCII. Other strings take the full Unicode path.
+        is_ascii = tf.strings.regex_full_match(text, _ASCII)
+
+        def mixed() -> tf.Tensor:
+            partitions = tf.cast(is_ascii, tf.int32)
+            positions = tf.dynamic_partition(tf.range(tf.size(text)), partitions, 2)
+            unicode_text, ascii_text = tf.dynamic_partition(text, partitions, 2)
+            prepared = [self._prepare_unicode(unicode_text), self._standardize(ascii_text, ascii_only=True)]
+            return tf.dynamic_stitch(positions, prepared)
+
+        return tf.cond(tf.reduce_all(is_ascii), lambda: self._standardize(text, ascii_only=True), mixed)
+
+    def _prepare_unicode(self, text: tf.Tensor) -> tf.Tensor:
+        text = self._decode(text)
         if self.normalization_form is not None:
             text = _tensorflow_text().normalize_utf8(text, self.normalization_form)
+        text = self._standardize(text, ascii_only=False)
+        if self.split == "whitespace" or (self.split == "wordpiece" and self.split_pattern is None):
+            # tf.strings.split splits on ASCII whitespace only.
+            text = tf.strings.regex_replace(text, _NON_ASCII_WHITESPACE, " ")
+        return text
+
+    def _standardize(self, text: tf.Tensor, ascii_only: bool) -> tf.Tensor:
         if callable(self.standardize):
             return self.standardize(text)
         if self.standardize == "case_fold":
-            return _tensorflow_text().case_fold_utf8(text)
+            return tf.strings.lower(text) if ascii_only else _tensorflow_text().case_fold_utf8(text)
         if self.standardize in ("lower", "lower_and_strip_punctuation"):
-            text = tf.strings.lower(text, encoding="utf-8")
+            text = tf.strings.lower(text) if ascii_only else tf.strings.lower(text, encoding="utf-8")
         if self.standardize in ("strip_punctuation", "lower_and_strip_punctuation"):
             text = tf.strings.regex_replace(text, PUNCTUATION_PATTERN, "")
         return text
@@ -350,7 +376,7 @@ class TextVocabEmbedding(VocabEmbedding):
             marked = tf.strings.regex_replace(text, self.split_pattern, _SPLIT_MARKER)
             pieces = tf.strings.split(marked, sep=_SPLIT_MARKER)
             return tf.ragged.boolean_mask(pieces, tf.strings.length(pieces) > 0)
-        return tf.strings.split(tf.strings.regex_replace(text, _NON_ASCII_WHITESPACE, " "))
+        return tf.strings.split(text)  # Other whitespace became a space in _prepare_unicode.
 
     def _wordpiece(self, words: tf.RaggedTensor) -> tf.RaggedTensor:
         if self.lookup_table is None:
@@ -367,7 +393,7 @@ class TextVocabEmbedding(VocabEmbedding):
         return tokenizer.tokenize(words).merge_dims(-2, -1)
 
     def _tokens_before_wordpiece(self, text: tf.Tensor) -> tf.RaggedTensor:
-        tokens = self._split_words(self._standardize(self._decode(text)))
+        tokens = self._split_words(self._prepare(text))
         if self.ngrams is not None:
             tokens = tf.strings.ngrams(tokens, self.ngrams, separator=" ")
         return tokens

@@ -130,6 +130,19 @@ def test_unknown_standardize_is_refused():
         TextVocabEmbedding(4, standardize="upper")
 
 
+@pytest.mark.parametrize(
+    "standardize", ["lower", "strip_punctuation", "lower_and_strip_punctuation", "case_fold", None]
+)
+def test_ascii_and_unicode_strings_tokenize_alike_alone_and_in_one_batch(standardize):
+    # ASCII strings take a cheaper path than the others; "MIXED" differs from "HELLO" only by a final "É".
+    layer = text_layer(standardize=standardize, normalization_form="NFKC")
+    batch = ["HELLO, World!", "HELLO, WorldÉ!", b"Bad \xff BYTE", "Tab\tand\u3000space"]
+    alone = [tokens_of(layer, [text])[0] for text in batch]
+    assert tokens_of(layer, batch) == alone
+    assert alone[1][:-1] == alone[0][:-1]
+    assert alone[1][-1] == alone[0][-1].replace("d", "dÉ" if standardize in (None, "strip_punctuation") else "dé")
+
+
 # Splitting -------------------------------------------------------------------------------------------
 
 
