@@ -11,6 +11,7 @@ from keras_vocabsafe.errors import (
     TextEncodingError,
     TextInputError,
     UnknownIdError,
+    UnsupportedOpsError,
     VectorFileError,
     VersionExistsError,
     VocabSafeError,
@@ -19,7 +20,7 @@ from keras_vocabsafe.errors import (
     VocabularyMismatchError,
 )
 from keras_vocabsafe.evolve import VocabularyUpdateReport, load_remapped_weights, warmstart_embedding_matrix
-from keras_vocabsafe.export import OpAudit, audit_ops, export_for_serving
+from keras_vocabsafe.export import OpAudit, OpTarget, audit_ops, export_for_serving
 from keras_vocabsafe.pretrained import CoverageReport, PretrainedVectors, align_vectors, load_vectors
 from keras_vocabsafe.text import TextVocabEmbedding
 from keras_vocabsafe.vocab_embedding import VocabEmbedding
@@ -36,12 +37,14 @@ __all__ = [
     "NonCoreOpsError",
     "NotAdaptedError",
     "OpAudit",
+    "OpTarget",
     "PretrainedVectors",
     "ReservedTokenError",
     "TextEncodingError",
     "TextInputError",
     "TextVocabEmbedding",
     "UnknownIdError",
+    "UnsupportedOpsError",
     "VectorFileError",
     "VocabEmbedding",
     "VocabSafeError",
