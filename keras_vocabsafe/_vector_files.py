@@ -6,6 +6,12 @@ matrix, so rows that nobody asked for are never parsed nor kept. Nothing is
 allocated from a header's claims: rows are read as the file delivers them and
 a header that promises more than the file holds is an error at the end.
 
+Text rows are parsed by NumPy's C line reader, which holds the GIL, so threads
+cannot share the work. For a full load, `ChunkParser` sends batches of rows'
+number text to a child Python process that imports only NumPy and parses them
+with the same reader (same values, same acceptance), while the calling process
+reads on and parses other chunks: two cores.
+
 Formats: GloVe text (no header), word2vec text and fastText `.vec` (a
 `count dim` header line), word2vec binary, each optionally gzip- or
 bz2-compressed (detected by magic bytes); and a `.npy` matrix with a
@@ -17,14 +23,24 @@ from __future__ import annotations
 import bz2
 import gzip
 import os
+import select
+import struct
+import subprocess
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from types import TracebackType
+from typing import IO, Any, NoReturn
 
 import numpy as np
 
 from keras_vocabsafe.errors import ConfigurationError, VectorFileError
+
+try:
+    import fcntl  # POSIX only; without it every row is parsed in this process.
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 FORMATS = ("glove", "word2vec", "fasttext", "word2vec_binary", "npy")
 ERRORS = ("strict", "replace", "skip")
@@ -35,8 +51,16 @@ _NUMBER_START_BYTES = frozenset(b"0123456789.+-")  # "nan"/"inf" rows take the c
 
 @dataclass
 class Chunk:
+    """Rows of a file: their words, and `parse(positions)` for the chosen rows' vectors.
+
+    `number_text`, when set, gives the chosen rows' numbers as text, one row
+    a line, which `np.loadtxt` turns into what `parse` returns (see
+    `ChunkParser`).
+    """
+
     words: list[bytes]
     parse: Callable[[list[int]], np.ndarray]
+    number_text: Callable[[list[int]], bytes] | None = None
 
 
 @dataclass
@@ -220,7 +244,8 @@ def _text_chunks(
                 rests.append(rest)
                 numbers.append(number)
             if words:
-                yield Chunk(words, _text_parser(rests, numbers, dim, path))
+                text_rows = _TextRows(rests, numbers, dim, path)
+                yield Chunk(words, text_rows.parse, text_rows.number_text)
             if not block:
                 break
         if count is not None and rows < count:
@@ -232,31 +257,242 @@ def _text_chunks(
         stream.close()
 
 
-def _text_parser(rests: list[bytes], numbers: list[int], dim: int, path: str) -> Callable[[list[int]], np.ndarray]:
-    def parse(positions: list[int]) -> np.ndarray:
+class _TextRows:
+    """The number text of a chunk's rows (`rests`) and their line numbers, parsed on demand."""
+
+    def __init__(self, rests: list[bytes], numbers: list[int], dim: int, path: str) -> None:
+        self.rests = rests
+        self.numbers = numbers
+        self.dim = dim
+        self.path = path
+
+    def parse(self, positions: list[int]) -> np.ndarray:
+        dim = self.dim
         if not positions:
             return np.zeros((0, dim), np.float32)
         # NumPy's C line reader parses about twice as fast as np.fromstring, with the same values.
         try:
-            values = np.loadtxt([rests[i] for i in positions], dtype=np.float32, comments=None, ndmin=2)
+            values = _parse_lines([self.rests[i] for i in positions])
         except ValueError:
             values = None
         if values is not None and values.shape == (len(positions), dim):
             return values
+        self._raise_for_bad_line(positions)
+
+    def number_text(self, positions: list[int]) -> bytes:
+        return b"\n".join([self.rests[i] for i in positions])
+
+    def _raise_for_bad_line(self, positions: list[int]) -> NoReturn:
+        dim, path = self.dim, self.path
         for i in positions:  # Something in this chunk is off: name the line.
-            fields = rests[i].split()
+            fields = self.rests[i].split()
             if len(fields) != dim:
                 raise VectorFileError(
-                    f"Line {numbers[i]} of {path!r} holds {len(fields)} numbers, but the file's vectors have {dim} "
-                    "(from its first line or header). Every line must be a word followed by the same number of "
-                    "values."
+                    f"Line {self.numbers[i]} of {path!r} holds {len(fields)} numbers, but the file's vectors have "
+                    f"{dim} (from its first line or header). Every line must be a word followed by the same number "
+                    "of values."
                 )
             bad = next((field for field in fields if _parse_numbers(field).size != 1), None)
             if bad is not None:
-                raise VectorFileError(f"Line {numbers[i]} of {path!r}: {bad[:40]!r} is not a number.")
-        raise VectorFileError(f"{path!r} could not be parsed near line {numbers[positions[0]]}.")
+                raise VectorFileError(f"Line {self.numbers[i]} of {path!r}: {bad[:40]!r} is not a number.")
+        raise VectorFileError(f"{path!r} could not be parsed near line {self.numbers[positions[0]]}.")
 
-    return parse
+
+def _parse_lines(lines: list[bytes]) -> np.ndarray:
+    """The one number reader for text rows, here and in the worker process (see `_WORKER`)."""
+    return np.loadtxt(lines, dtype=np.float32, comments=None, ndmin=2)
+
+
+# The worker: requests are (rows, dim, byte count) then the rows' number text; it answers with the byte count of
+# the float32 matrix then the matrix, or with _REFUSED when the text does not parse into that shape (the parent
+# then parses the rows itself, which names the bad line). It imports NumPy only, so it starts in a fraction of a
+# second and none of TensorFlow's threads are copied.
+_REQUEST = struct.Struct("<IIQ")
+_ANSWER = struct.Struct("<Q")
+_REFUSED = (1 << 64) - 1
+_WORKER = f"""
+import struct, sys
+import numpy as np
+requests, answers = sys.stdin.buffer, sys.stdout.buffer
+while True:
+    head = requests.read({_REQUEST.size})
+    if len(head) < {_REQUEST.size}:
+        break
+    rows, dim, size = struct.unpack({_REQUEST.format!r}, head)
+    text = requests.read(size)
+    try:
+        values = np.loadtxt(text.split(b"\\n"), dtype=np.float32, comments=None, ndmin=2)
+    except ValueError:
+        values = None
+    if values is None or values.shape != (rows, dim):
+        answers.write(struct.pack({_ANSWER.format!r}, {_REFUSED}))
+    else:
+        answers.write(struct.pack({_ANSWER.format!r}, values.nbytes))
+        answers.write(memoryview(np.ascontiguousarray(values)).cast("B"))
+    answers.flush()
+"""
+
+
+class _Worker:
+    """A child Python process that parses number text with `np.loadtxt`, requests in order.
+
+    Both pipes are enlarged to `PIPE_BYTES`; the parent keeps the answers it
+    has not read within that size, so neither side ever waits on a full pipe
+    while the other waits on it.
+    """
+
+    PIPE_BYTES = 1 << 20  # Linux's default limit for an unprivileged process (/proc/sys/fs/pipe-max-size).
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-c", _WORKER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self.requests: IO[bytes] = self.process.stdin  # type: ignore[assignment]
+        self.answers: IO[bytes] = self.process.stdout  # type: ignore[assignment]
+        for pipe in (self.requests, self.answers):
+            fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, self.PIPE_BYTES)  # OSError if refused.
+
+    def send(self, text: bytes, rows: int, dim: int) -> bool:
+        try:
+            self.requests.write(_REQUEST.pack(rows, dim, len(text)))
+            self.requests.write(text)
+            self.requests.flush()
+        except OSError:  # The worker is gone.
+            return False
+        return True
+
+    def answered(self) -> bool:
+        return bool(select.select([self.answers], [], [], 0)[0])
+
+    def receive(self, rows: int, dim: int) -> np.ndarray | None:
+        """The parsed matrix; None if the worker refused the text or is gone."""
+        head = self.answers.read(_ANSWER.size)
+        if len(head) < _ANSWER.size:
+            return None
+        (size,) = _ANSWER.unpack(head)
+        if size == _REFUSED:
+            return None
+        data = self.answers.read(size)
+        if len(data) < size or size != rows * dim * 4:
+            return None
+        return np.frombuffer(data, dtype=np.float32).reshape(rows, dim)
+
+    def close(self) -> None:
+        for pipe in (self.requests, self.answers):
+            try:
+                pipe.close()
+            except OSError:
+                pass
+        # It holds nothing worth a clean exit, and may still be importing NumPy or parsing rows nobody wants now.
+        self.process.kill()
+        self.process.wait()
+
+
+class PendingRows:
+    """Rows sent to the worker process: the chunk, the chosen positions, and their vectors once known."""
+
+    def __init__(self, chunk: Chunk, positions: list[int]) -> None:
+        self.chunk = chunk
+        self.positions = positions
+        self.values: np.ndarray | None = None
+        self.by_worker = False
+
+    def resolve(self) -> np.ndarray:
+        if self.values is None:  # Not answered: parse here (this raises for a bad line).
+            self.values = self.chunk.parse(self.positions)
+        return self.values
+
+
+class ChunkParser:
+    """Parses text chunks on two cores: in this process, and in a worker process that imports only NumPy.
+
+    `parse(chunk, positions)` returns the vectors, or a `PendingRows` when the
+    rows went to the worker; `results(blocks)` turns a list of both into
+    arrays, in order. The worker starts once `start_after` chunks were parsed
+    here, so small files never start it. It holds at most two chunks at a time
+    (one parsing, the next queued in its pipe, so it never waits for this
+    process), and this process parses the chunks that arrive meanwhile. Use it
+    as a context manager: on the way out it stops the worker, and if a
+    `VectorFileError` is leaving while rows read before it are still unparsed,
+    they are parsed first, so that the first bad line of the file is the one
+    reported.
+    """
+
+    START_AFTER = 16  # Chunks (of about _BLOCK_SIZE bytes) parsed here before the worker starts.
+
+    def __init__(self, dim: int, *, start_after: int | None = None) -> None:
+        self.dim = dim
+        self.start_after = self.START_AFTER if start_after is None else start_after
+        self._parsed_here = 0
+        self._worker: _Worker | None = None
+        # fcntl's pipe sizes and select() on pipes are POSIX (F_SETPIPE_SZ: Linux); elsewhere all is parsed here.
+        self._no_worker = not (hasattr(fcntl, "F_SETPIPE_SZ") and sys.executable)
+        self._sent: list[PendingRows] = []
+
+    def parse(self, chunk: Chunk, positions: list[int]) -> np.ndarray | PendingRows:
+        self._collect(wait=False)
+        answer_bytes = len(positions) * self.dim * 4
+        if (
+            self._no_worker
+            or chunk.number_text is None
+            or not positions
+            or self._parsed_here < self.start_after
+            or len(self._sent) >= 2
+            or answer_bytes + sum(len(rows.positions) for rows in self._sent) * self.dim * 4 > _Worker.PIPE_BYTES
+        ):
+            self._parsed_here += 1
+            return chunk.parse(positions)
+        if self._worker is None:
+            try:
+                self._worker = _Worker()
+            except OSError:
+                self._stop_worker()
+                return chunk.parse(positions)
+        rows = PendingRows(chunk, positions)
+        if not self._worker.send(chunk.number_text(positions), len(positions), self.dim):
+            self._stop_worker()
+            return chunk.parse(positions)
+        self._sent.append(rows)
+        return rows
+
+    def results(self, blocks: list[np.ndarray | PendingRows]) -> list[np.ndarray]:
+        while self._sent and self._worker is not None:
+            self._collect(wait=True)
+        return [block.resolve() if isinstance(block, PendingRows) else block for block in blocks]
+
+    def _collect(self, *, wait: bool) -> None:
+        """Takes the worker's answers that are ready (with `wait`, the oldest one at least)."""
+        while self._sent and self._worker is not None and (wait or self._worker.answered()):
+            wait = False
+            rows = self._sent.pop(0)
+            rows.values = self._worker.receive(len(rows.positions), self.dim)
+            rows.by_worker = rows.values is not None
+            if rows.values is None:
+                if self._worker.process.poll() is not None:  # Gone: the rows sent are parsed here when asked for.
+                    self._stop_worker()
+                    return
+                rows.resolve()  # Refused: a bad line, which this names.
+
+    def _stop_worker(self) -> None:
+        self._no_worker = True
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
+
+    def __enter__(self) -> ChunkParser:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        sent, self._sent = self._sent, []
+        self._stop_worker()
+        if kind is not None and issubclass(kind, VectorFileError):
+            for rows in sent:  # All read before the error's line: parse them here, in order.
+                rows.resolve()
 
 
 def _binary_chunks(

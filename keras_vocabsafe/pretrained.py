@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from keras_vocabsafe._vector_files import Chunk, VectorFile, open_vector_file
+from keras_vocabsafe._vector_files import Chunk, ChunkParser, PendingRows, VectorFile, open_vector_file
 from keras_vocabsafe.errors import ConfigurationError
 from keras_vocabsafe.vocabulary import Vocabulary, display_token
 
@@ -180,35 +180,38 @@ def load_vectors(
         raise ConfigurationError(f"`max_rows` must be a positive integer or None. Received: max_rows={max_rows!r}")
     file = open_vector_file(path, format, tokens=tokens, errors=errors)
     words: list[bytes] = []
-    blocks: list[np.ndarray] = []
+    blocks: list[np.ndarray | PendingRows] = []
     seen: set[bytes] = set()
     duplicates = 0
     chunks = file.chunks
-    try:
-        for chunk in chunks:
-            fresh = set(chunk.words) if max_rows is None else set()
-            if fresh and len(fresh) == len(chunk.words) and fresh.isdisjoint(seen):
-                # The common case, a chunk of new words: no per-word bookkeeping.
-                seen |= fresh
-                words.extend(chunk.words)
-                blocks.append(chunk.parse(list(range(len(chunk.words)))))
-                continue
-            positions = []
-            for position, word in enumerate(chunk.words):
-                if word in seen:
-                    duplicates += 1
+    # Large files: batches of rows are parsed in a worker process while this one reads on (two cores).
+    with ChunkParser(file.dim) as parser:
+        try:
+            for chunk in chunks:
+                fresh = set(chunk.words) if max_rows is None else set()
+                if fresh and len(fresh) == len(chunk.words) and fresh.isdisjoint(seen):
+                    # The common case, a chunk of new words: no per-word bookkeeping.
+                    seen |= fresh
+                    words.extend(chunk.words)
+                    blocks.append(parser.parse(chunk, list(range(len(chunk.words)))))
                     continue
-                seen.add(word)
-                words.append(word)
-                positions.append(position)
+                positions = []
+                for position, word in enumerate(chunk.words):
+                    if word in seen:
+                        duplicates += 1
+                        continue
+                    seen.add(word)
+                    words.append(word)
+                    positions.append(position)
+                    if max_rows is not None and len(words) == max_rows:
+                        break
+                blocks.append(parser.parse(chunk, positions))
                 if max_rows is not None and len(words) == max_rows:
                     break
-            blocks.append(chunk.parse(positions))
-            if max_rows is not None and len(words) == max_rows:
-                break
-    finally:
-        _close(chunks)
-    vectors = np.concatenate(blocks) if blocks else np.zeros((0, file.dim), np.float32)
+        finally:
+            _close(chunks)
+        arrays = parser.results(blocks)
+    vectors = np.concatenate(arrays) if arrays else np.zeros((0, file.dim), np.float32)
     return PretrainedVectors(Vocabulary(words), vectors, file.path, file.format, duplicates, tuple(file.skipped_lines))
 
 

@@ -16,6 +16,7 @@ from keras_vocabsafe import (
     VocabEmbedding,
     Vocabulary,
     VocabularyError,
+    _vector_files,
     align_vectors,
     load_vectors,
 )
@@ -498,3 +499,139 @@ def test_header_with_zero_dimensions(tmp_path):
     (tmp_path / "v.txt").write_text("3 0\n")
     with pytest.raises(VectorFileError, match="gives 0 dimensions"):
         load_vectors(tmp_path / "v.txt")
+
+
+# Parsing in a worker process -------------------------------------------------------
+# Large files send chunks of rows to a child process (NumPy only) while this one reads on. Small blocks and
+# START_AFTER=0 make a small file take that path.
+
+
+@pytest.fixture
+def worker_everywhere(monkeypatch):
+    monkeypatch.setattr(_vector_files, "_BLOCK_SIZE", 2048)
+    monkeypatch.setattr(_vector_files.ChunkParser, "START_AFTER", 0)
+
+
+def many_words(n):
+    return [f"w{i}" + ("é" if i % 7 == 0 else "") for i in range(n)]
+
+
+def parse_with_worker(path):
+    """Every chunk's vectors through a ChunkParser, how many the worker parsed, and each chunk's own `parse`."""
+    file = _vector_files.open_vector_file(path)
+    chunks = list(file.chunks)
+    with _vector_files.ChunkParser(file.dim, start_after=0) as parser:
+        blocks = [parser.parse(chunk, list(range(len(chunk.words)))) for chunk in chunks]
+        arrays = parser.results(blocks)
+    by_worker = sum(isinstance(block, _vector_files.PendingRows) and block.by_worker for block in blocks)
+    here = [chunk.parse(list(range(len(chunk.words)))) for chunk in chunks]
+    return np.concatenate(arrays), by_worker, np.concatenate(here)
+
+
+def test_worker_parses_the_same_bits_as_this_process(tmp_path, monkeypatch):
+    monkeypatch.setattr(_vector_files, "_BLOCK_SIZE", 2048)
+    rng = np.random.default_rng(3)
+    values = rng.normal(scale=10.0 ** rng.integers(-8, 8, size=(600, 1)), size=(600, 6))
+    # Many spellings: long mantissas, exponents, signs, leading dots, integers.
+    spellings = ["{:.17g}", "{:.9e}", "{:+.5f}", "{:.3g}", "{:.0f}"]
+    texts = [[spellings[(i + j) % len(spellings)].format(v) for j, v in enumerate(row)] for i, row in enumerate(values)]
+    texts[5][2] = ".5"
+    texts[9][0] = "-.25e-3"
+    write_text(tmp_path / "v.txt", many_words(600), texts, header=False)
+    ours, by_worker, here = parse_with_worker(tmp_path / "v.txt")
+    assert by_worker > 0
+    np.testing.assert_array_equal(ours.view(np.uint32), here.view(np.uint32))
+    expected = np.array([[float(t) for t in row] for row in texts]).astype(np.float32)  # float64, then float32
+    np.testing.assert_array_equal(ours.view(np.uint32), expected.view(np.uint32))
+
+
+WORKER_CASES = {
+    "glove": dict(header=False),
+    "word2vec": dict(header=True),
+    "fasttext trailing space": dict(header=True, trailing_space=True),
+    "crlf": dict(header=False, newline="\r\n"),
+    "gzip": dict(header=False, compress="gz"),
+    "bz2": dict(header=True, compress="bz2"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WORKER_CASES))
+def test_large_files_load_alike_through_the_worker(tmp_path, worker_everywhere, case):
+    words = many_words(500)
+    texts, values = make_values(n=len(words), dim=7, seed=4)
+    write_text(tmp_path / "v.txt", words, texts, **WORKER_CASES[case])
+    assert_loaded(load_vectors(tmp_path / "v.txt"), words, values)
+
+
+def test_worker_with_duplicates_odd_words_and_max_rows(tmp_path, worker_everywhere):
+    words = many_words(400)
+    words[1] = "new york"  # Spaces inside a word.
+    words[300] = words[250]  # A duplicate: that chunk sends only some of its rows.
+    texts, values = make_values(n=len(words), dim=5, seed=5)
+    write_text(tmp_path / "v.txt", words, texts, header=False)
+    kept = [i for i in range(len(words)) if i != 300]
+    vectors = load_vectors(tmp_path / "v.txt")
+    assert_loaded(vectors, [words[i] for i in kept], values[kept])
+    assert vectors.duplicates == 1
+    assert_loaded(load_vectors(tmp_path / "v.txt", max_rows=350), [words[i] for i in kept[:350]], values[kept[:350]])
+
+
+def test_worker_chunk_with_a_bad_number_names_its_line(tmp_path, worker_everywhere):
+    words = many_words(400)
+    texts, _ = make_values(n=len(words), seed=6)
+    texts[250][2] = "1.5x"
+    write_text(tmp_path / "v.txt", words, texts, header=False)
+    with pytest.raises(VectorFileError, match=r"Line 251 of .*: b'1.5x' is not a number"):
+        load_vectors(tmp_path / "v.txt")
+
+
+def test_worker_chunk_with_a_short_line_names_it(tmp_path, worker_everywhere):
+    words = many_words(400)
+    texts, _ = make_values(n=len(words), seed=7)
+    texts[300] = texts[300][:-1]
+    write_text(tmp_path / "v.txt", words, texts, header=True)
+    with pytest.raises(VectorFileError, match=r"Line 302 of .* holds 3 numbers, but the file's vectors have 4"):
+        load_vectors(tmp_path / "v.txt")
+
+
+def test_first_bad_line_is_reported_while_the_worker_still_holds_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(_vector_files, "_BLOCK_SIZE", 2048)
+    words = many_words(100)
+    texts, _ = make_values(n=len(words), seed=8)
+    texts[3][1] = "bad"
+    write_text(tmp_path / "v.txt", words, texts, header=False)
+    file = _vector_files.open_vector_file(tmp_path / "v.txt")
+    first = next(file.chunks)
+    expected = r"Line 4 of .*: b'bad' is not a number"
+    with pytest.raises(VectorFileError, match=expected), _vector_files.ChunkParser(file.dim, start_after=0) as parser:
+        assert isinstance(parser.parse(first, list(range(len(first.words)))), _vector_files.PendingRows)
+        # A later line fails (here: by hand) before the worker's refusal of line 4 was read.
+        raise VectorFileError("Line 90 is bad too.")
+
+
+def test_parsing_goes_on_here_when_the_worker_dies(tmp_path, monkeypatch):
+    monkeypatch.setattr(_vector_files, "_BLOCK_SIZE", 2048)
+    words = many_words(300)
+    texts, values = make_values(n=len(words), seed=9)
+    write_text(tmp_path / "v.txt", words, texts, header=False)
+    file = _vector_files.open_vector_file(tmp_path / "v.txt")
+    with _vector_files.ChunkParser(file.dim, start_after=0) as parser:
+        blocks = []
+        for chunk in file.chunks:
+            blocks.append(parser.parse(chunk, list(range(len(chunk.words)))))
+            if parser._worker is not None:
+                parser._worker.process.kill()
+        arrays = parser.results(blocks)
+    np.testing.assert_array_equal(np.concatenate(arrays), values)
+
+
+def test_small_files_start_no_worker(tmp_path):
+    words = many_words(200)
+    texts, values = make_values(n=len(words), seed=10)
+    write_text(tmp_path / "v.txt", words, texts, header=False)
+    file = _vector_files.open_vector_file(tmp_path / "v.txt")
+    with _vector_files.ChunkParser(file.dim) as parser:  # Default: 16 chunks of 1 MiB first.
+        blocks = [parser.parse(chunk, list(range(len(chunk.words)))) for chunk in file.chunks]
+        assert all(isinstance(block, np.ndarray) for block in blocks)
+        assert parser._worker is None
+    np.testing.assert_array_equal(np.concatenate(blocks), values)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from gensim.models import KeyedVectors
 
-from keras_vocabsafe import VectorFileError, load_vectors
+from keras_vocabsafe import VectorFileError, _vector_files, load_vectors
 
 TEST_DATA = os.path.join(os.path.dirname(gensim.__file__), "test", "test_data")
 
@@ -65,3 +65,16 @@ def test_real_file_whose_header_lies():
     # gensim's pretrained.vec promises 3 vectors and holds 1; gensim raises EOFError on it.
     with pytest.raises(VectorFileError, match="promised 3 vectors but the file holds 1"):
         load_vectors(os.path.join(TEST_DATA, "pretrained.vec"))
+
+
+@pytest.mark.parametrize("write_header", [False, True])
+def test_rows_parsed_in_the_worker_process_equal_gensim(tmp_path, monkeypatch, write_header):
+    # Small blocks and no warm-up make this small file go through the worker process that large files use.
+    monkeypatch.setattr(_vector_files, "_BLOCK_SIZE", 4096)
+    monkeypatch.setattr(_vector_files.ChunkParser, "START_AFTER", 0)
+    rng = np.random.default_rng(1)
+    kv = KeyedVectors(vector_size=20)
+    kv.add_vectors([f"w{i}é" for i in range(800)], rng.normal(size=(800, 20)).astype(np.float32))
+    path = tmp_path / "vectors.txt"
+    kv.save_word2vec_format(path, write_header=write_header)
+    assert_same_as_gensim(load_vectors(path), KeyedVectors.load_word2vec_format(path, no_header=not write_header))
