@@ -214,37 +214,50 @@ def _text_chunks(
                 break
             else:
                 pending = b""
-            lines = data.split(b"\n")
-            if lines[-1] == b"":
-                lines.pop()
             words: list[bytes] = []
-            rests: list[bytes] = []
+            starts: list[int] = []  # Row k's numbers are data[starts[k]:ends[k]], or odd_rests[k].
+            ends: list[int] = []
+            odd_rests: dict[int, bytes] = {}
             numbers: list[int] = []
-            for line in lines:
+            # Lines are found in place rather than split off: no copy of each line.
+            position, size, find = 0, len(data), data.find
+            while position < size:
+                end = find(b"\n", position)
+                if end < 0:
+                    end = size
                 number = line_number
                 line_number += 1
-                if not line or line.isspace():  # No copy of the line, unlike strip().
-                    continue
+                space = find(b" ", position, end)
+                # The numbers must start right after the first space; if they do not, the line is
+                # blank or the word itself holds spaces (some GloVe files have such words).
+                simple = 0 <= space < end - 1 and data[space + 1] in _NUMBER_START_BYTES
+                if simple:
+                    word = data[position:space]
+                else:
+                    line = data[position:end]
+                    if line.isspace() or not line:
+                        position = end + 1
+                        continue
+                    word, rest = _split_line(line, dim)  # Cuts the numbers off the end.
+                position = end + 1
                 if count is not None and rows >= count:
                     raise VectorFileError(
                         f"Line {number} of {path!r}: the header promised {count} vectors but the file goes on. "
                         "Fix the header's count."
                     )
                 rows += 1
-                word, _, rest = line.partition(b" ")
-                # The numbers must start right after the first space; if they do not, the word
-                # itself holds spaces (some GloVe files have such words): cut the numbers off the end.
-                if not rest or rest[0] not in _NUMBER_START_BYTES:
-                    word, rest = _split_line(line, dim)
                 checked = _decode_word(word, errors, path, number)
                 if checked is None:
                     skipped.append(number)
                     continue
+                if not simple:
+                    odd_rests[len(words)] = rest
                 words.append(checked)
-                rests.append(rest)
+                starts.append(space + 1)
+                ends.append(end)
                 numbers.append(number)
             if words:
-                text_rows = _TextRows(rests, numbers, dim, path)
+                text_rows = _TextRows(data, starts, ends, odd_rests, numbers, dim, path)
                 yield Chunk(words, text_rows.parse, text_rows.number_text)
             if not block:
                 break
@@ -258,13 +271,31 @@ def _text_chunks(
 
 
 class _TextRows:
-    """The number text of a chunk's rows (`rests`) and their line numbers, parsed on demand."""
+    """A block's rows: where each row's number text is, and their line numbers; parsed on demand."""
 
-    def __init__(self, rests: list[bytes], numbers: list[int], dim: int, path: str) -> None:
-        self.rests = rests
+    def __init__(
+        self,
+        data: bytes,
+        starts: list[int],
+        ends: list[int],
+        odd_rests: dict[int, bytes],
+        numbers: list[int],
+        dim: int,
+        path: str,
+    ) -> None:
+        self.data = data
+        self.starts = starts
+        self.ends = ends
+        self.odd_rests = odd_rests  # Rows whose number text is not one span of `data` (words with spaces).
         self.numbers = numbers
         self.dim = dim
         self.path = path
+
+    def rests(self, positions: list[int]) -> list[bytes]:
+        data, starts, ends, odd = self.data, self.starts, self.ends, self.odd_rests
+        if odd:
+            return [odd[i] if i in odd else data[starts[i] : ends[i]] for i in positions]
+        return [data[starts[i] : ends[i]] for i in positions]
 
     def parse(self, positions: list[int]) -> np.ndarray:
         dim = self.dim
@@ -272,7 +303,7 @@ class _TextRows:
             return np.zeros((0, dim), np.float32)
         # NumPy's C line reader parses about twice as fast as np.fromstring, with the same values.
         try:
-            values = _parse_lines([self.rests[i] for i in positions])
+            values = _parse_lines(self.rests(positions))
         except ValueError:
             values = None
         if values is not None and values.shape == (len(positions), dim):
@@ -280,12 +311,15 @@ class _TextRows:
         self._raise_for_bad_line(positions)
 
     def number_text(self, positions: list[int]) -> bytes:
-        return b"\n".join([self.rests[i] for i in positions])
+        if self.odd_rests:
+            return b"\n".join(self.rests(positions))
+        view, starts, ends = memoryview(self.data), self.starts, self.ends
+        return b"\n".join([view[starts[i] : ends[i]] for i in positions])  # One copy: the joined text.
 
     def _raise_for_bad_line(self, positions: list[int]) -> NoReturn:
         dim, path = self.dim, self.path
-        for i in positions:  # Something in this chunk is off: name the line.
-            fields = self.rests[i].split()
+        for i, rest in zip(positions, self.rests(positions)):  # Something in this chunk is off: name the line.
+            fields = rest.split()
             if len(fields) != dim:
                 raise VectorFileError(
                     f"Line {self.numbers[i]} of {path!r} holds {len(fields)} numbers, but the file's vectors have "
