@@ -13,8 +13,10 @@ server then needs `import tensorflow_text` (or those ops linked in).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import keras
@@ -49,7 +51,9 @@ _SPLIT_MARKER = b"\xff"
 WORDPIECE_SUFFIX = "##"
 WORDPIECE_MAX_BYTES_PER_WORD = 100
 _STRICT_MARKER = "received text that is not valid UTF-8"
-_ADAPT_BATCH_SIZE = 1024
+# adapt() counts an in-memory corpus in pieces of at least this many strings, on this many threads.
+_ADAPT_MIN_PIECE = 4096
+_ADAPT_THREADS = max(1, min(8, os.cpu_count() or 1))
 
 
 def _tensorflow_text() -> Any:
@@ -512,7 +516,7 @@ class TextVocabEmbedding(VocabEmbedding):
         counter = TokenCounter("string", owner=self._owner())
         with _strict_errors_as_typed():
             if isinstance(data, tf.data.Dataset):
-                counter.update_from_dataset(self._token_dataset(data), steps)
+                self._count_dataset(counter, data, steps)
             elif isinstance(data, (list, tuple, np.ndarray, tf.Tensor)):
                 text = to_keys(data, "string", owner=self._owner())
                 if isinstance(text, tf.RaggedTensor) or text.shape.rank not in (1, 2):
@@ -520,14 +524,13 @@ class TextVocabEmbedding(VocabEmbedding):
                         f"{self._owner()}.adapt() takes raw strings of shape (n,) or (n, 1). Received: "
                         f"{'a ragged tensor' if isinstance(text, tf.RaggedTensor) else f'shape {text.shape}'}."
                     )
-                dataset = tf.data.Dataset.from_tensor_slices(text).batch(_ADAPT_BATCH_SIZE)
-                counter.update_from_dataset(self._token_dataset(dataset), None)
+                self._count_tensor(counter, self._text_batch(text)[0])
             elif hasattr(data, "__iter__"):
-                tokenize = self._tokenize_function()
+                count = self._count_function()
                 for step, batch in enumerate(data):
                     if steps is not None and step >= steps:
                         break
-                    counter.update(tokenize(self._text_batch(batch)[0]))
+                    counter._add(*count(self._text_batch(batch)[0]))
             else:
                 raise KeyDtypeError(
                     f"{self._owner()}.adapt() takes a list, array or tensor of strings, a tf.data.Dataset or an "
@@ -540,22 +543,42 @@ class TextVocabEmbedding(VocabEmbedding):
             vocabulary = self._vocabulary_from_counts(tokens, counts)
         self.set_vocabulary(vocabulary)
 
-    def _tokenize_function(self) -> Any:
-        return tf.function(self._tokens_before_wordpiece, input_signature=[tf.TensorSpec([None], tf.string)])
+    def _count_batch(self, text: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """The distinct tokens (words, for WordPiece) of a 1-D batch of text, and their counts."""
+        tokens = self._tokens_before_wordpiece(text)
+        unique, _, counts = tf.unique_with_counts(tokens.flat_values, out_idx=tf.int64)
+        return unique, counts
 
-    def _token_dataset(self, dataset: tf.data.Dataset) -> tf.data.Dataset:
+    def _count_function(self) -> Any:
+        return tf.function(self._count_batch, input_signature=[tf.TensorSpec([None], tf.string)])
+
+    def _count_tensor(self, counter: TokenCounter, text: tf.Tensor) -> None:
+        # TensorFlow's string kernels run on one thread each: pieces counted on parallel threads (the ops
+        # release the GIL) use every core. Counting in the same function keeps the tokens inside TensorFlow.
+        size = int(text.shape[0])
+        pieces = max(1, min(_ADAPT_THREADS * 2, size // _ADAPT_MIN_PIECE))
+        bounds = [size * i // pieces for i in range(pieces + 1)]
+        count = self._count_function()
+        with ThreadPoolExecutor(min(pieces, _ADAPT_THREADS)) as pool:
+            for unique, counts in pool.map(lambda i: count(text[bounds[i] : bounds[i + 1]]), range(pieces)):
+                counter._add(unique, counts)
+
+    def _count_dataset(self, counter: TokenCounter, dataset: tf.data.Dataset, steps: int | None) -> None:
         spec = dataset.element_spec
         if not isinstance(spec, tf.TensorSpec) or spec.dtype != tf.string:
             raise TextInputError(
                 f"{self._owner()}.adapt() takes a dataset of raw strings. Received a dataset with element_spec="
                 f"{spec}. If it yields (text, label) pairs, pass `dataset.map(lambda text, label: text)`."
             )
-
-        def tokenize(text: tf.Tensor) -> tf.RaggedTensor:
-            batch, _ = self._text_batch(text)
-            return self._tokens_before_wordpiece(batch)
-
-        return dataset.map(tokenize, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
+        if steps is not None:
+            dataset = dataset.take(steps)
+        counted = dataset.map(
+            lambda text: self._count_batch(self._text_batch(text)[0]),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=False,
+        )
+        for unique, counts in counted.prefetch(tf.data.AUTOTUNE):
+            counter._add(unique, counts)
 
     def _special_and_reserved(self) -> tuple[set[bytes], list[bytes]]:
         special = {canonical_token(t, "string") for t in (self.mask_token, self.oov_token) if t is not None}

@@ -55,3 +55,14 @@ def test_grow_vocabulary_example_keeps_rows_and_keeps_training(tmp_path: Path) -
     assert "reloaded: same shapes True, same predictions True" in output
     assert "plain load_weights of the old file: refused" in output
     assert "old rows restored by token: True" in output
+
+
+@pytest.mark.slow
+@pytest.mark.saving
+def test_text_classifier_reloads_and_serves_raw_strings(tmp_path: Path) -> None:
+    output = run_example("text_classifier.py", tmp_path)
+    assert "reloaded: predictions identical" in output
+    assert "it runs with TensorFlow alone" in output
+    assert "served in a TensorFlow-only process: predictions identical" in output
+    assert (tmp_path / "model.keras").is_file()
+    assert (tmp_path / "serving" / "1" / "saved_model.pb").is_file()

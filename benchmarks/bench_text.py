@@ -1,0 +1,345 @@
+"""Benchmark ``keras_vocabsafe.TextVocabEmbedding`` against ``TextVectorization`` + ``Embedding``.
+
+What it measures, side by side in one process, with interleaved repetitions
+(baseline and ours alternate, and the order flips every repetition):
+
+1. Raw text to padded embeddings, throughput in tokens/s: ours is
+   ``TextVocabEmbedding(64, vocabulary=vocab, standardize="lower",
+   split="whitespace", output_sequence_length=64)``; the baseline is
+   ``keras.layers.TextVectorization`` with the same settings and vocabulary
+   followed by ``keras.layers.Embedding(..., mask_zero=True)``. The input is a
+   batch of 1024 sentences of 20-60 Zipf-distributed pseudo-words over a
+   20,000-token vocabulary, about 2% out of vocabulary and 10% capitalized
+   (ASCII text). Three modes: eager layer calls, calls wrapped in
+   ``tf.function``, and one pass over a ``tf.data`` pipeline
+   (``from_tensor_slices(sentences).batch(1024).map(layer)``). A fourth case
+   runs ``tf.function`` on the same batch where every tenth sentence also holds
+   one non-ASCII word (``"café"``): our layer then decodes those sentences and
+   lower-cases them with Unicode rules, which ``TextVectorization`` does not do
+   (its ``"lower"`` is ASCII-only), so that case is informational. Before
+   timing, the script copies the baseline's embedding matrix into ours and
+   asserts equal outputs and equal masks on the ASCII batch.
+2. ``adapt`` from raw text, throughput in corpus tokens/s: ours
+   ``TextVocabEmbedding(standardize="lower").adapt(data)`` vs
+   ``TextVectorization(standardize="lower").adapt(data)``, on 100,000
+   sentences (about 4M tokens), fed as a NumPy array of ``str``, and as
+   ``tf.data.Dataset.from_tensor_slices(sentences).batch(1024)``. Each
+   repetition adapts a new layer. The script checks that both vocabularies
+   hold the same token set.
+
+The table reports medians, the ratio ours / baseline of the median throughputs
+(higher is better for us), the target (forward >= 1.0x, adapt >= 1.5x), the
+range of the per-repetition paired ratios as a noise indicator, and the ratio
+of median process CPU seconds. Raw wall/CPU seconds are printed as it runs.
+
+Run from the repository root::
+
+    python benchmarks/bench_text.py            # full run, a few minutes on 2 cores
+    python benchmarks/bench_text.py --quick    # smoke run
+    python benchmarks/bench_text.py --repeats 9 --output bench.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from _harness import (
+    InterleavedSide,
+    Timing,
+    add_output_option,
+    bench_parser,
+    command_line,
+    dist_version,
+    emit_report,
+    fmt_timings,
+    import_from_package,
+    interleave,
+    machine_info,
+    markdown_report,
+    package_info,
+    start_clock,
+    stop_clock,
+    vocabulary_and_oov,
+    zipf_tokens,
+)
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+SEED = 20261128
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Workload sizes; ``QUICK`` is a scaled-down smoke configuration."""
+
+    vocab_size: int = 20_000
+    oov_pool: int = 2_000
+    batch_sentences: int = 1_024
+    min_words: int = 20
+    max_words: int = 60
+    sequence_length: int = 64
+    output_dim: int = 64
+    calls_per_rep: int = 10
+    dataset_batches: int = 10
+    corpus_sentences: int = 100_000
+    zipf_s: float = 1.1
+    oov_rate: float = 0.02
+    capitalized: float = 0.1
+
+
+FULL = Sizes()
+QUICK = Sizes(vocab_size=2_000, oov_pool=200, batch_sentences=128, calls_per_rep=3, corpus_sentences=4_000)
+
+
+def make_sentences(n: int, vocab: np.ndarray, oov: np.ndarray, sizes: Sizes, rng: np.random.Generator) -> np.ndarray:
+    """``n`` sentences of Zipf words (some OOV, some capitalized), as a 1-D array of ``str``."""
+    lengths = rng.integers(sizes.min_words, sizes.max_words + 1, size=n)
+    words, _ = zipf_tokens(vocab, oov, int(lengths.sum()), sizes.zipf_s, sizes.oov_rate, rng)
+    capital = rng.random(words.size) < sizes.capitalized
+    words[capital] = [word.capitalize() for word in words[capital]]
+    ends = np.cumsum(lengths)
+    return np.array([" ".join(words[end - length : end]) for end, length in zip(ends, lengths)])
+
+
+@dataclass
+class Case:
+    name: str
+    work: float  # tokens per timed run
+    target: float
+    informational: bool = False
+    base: list[Timing] = field(default_factory=list)
+    ours: list[Timing] = field(default_factory=list)
+
+    def rate(self, timings: list[Timing]) -> float:
+        return self.work / statistics.median(t.wall for t in timings)
+
+    @property
+    def ratio(self) -> float:
+        return self.rate(self.ours) / self.rate(self.base)
+
+    @property
+    def paired(self) -> list[float]:
+        return [b.wall / o.wall for b, o in zip(self.base, self.ours)]
+
+    @property
+    def cpu_ratio(self) -> float:
+        return statistics.median(t.cpu for t in self.base) / statistics.median(t.cpu for t in self.ours)
+
+
+def run_case(case: Case, run_base: Callable[[], Timing], run_ours: Callable[[], Timing], repeats: int) -> Case:
+    sides: list[InterleavedSide] = [(case.base, run_base, repeats), (case.ours, run_ours, repeats)]
+    interleave(sides, repeats)
+    print(
+        f"  {case.name}: baseline {case.rate(case.base) / 1e6:.2f} M tok/s, ours {case.rate(case.ours) / 1e6:.2f} "
+        f"M tok/s, ratio {case.ratio:.2f}x (paired {min(case.paired):.2f}-{max(case.paired):.2f})"
+    )
+    print(f"    wall/cpu s, baseline: {fmt_timings(case.base, 3)}")
+    print(f"    wall/cpu s, ours:     {fmt_timings(case.ours, 3)}")
+    sys.stdout.flush()
+    return case
+
+
+def timed_calls(fn: Callable[[Any], Any], x: Any, n: int) -> Timing:
+    start = start_clock()
+    for _ in range(n):
+        out = fn(x)
+    elapsed = stop_clock(start)
+    del out
+    return elapsed
+
+
+def timed_pass(dataset: tf.data.Dataset) -> Timing:
+    start = start_clock()
+    for _ in dataset:
+        pass
+    return stop_clock(start)
+
+
+def count_tokens(sentences: np.ndarray, limit: int | None = None) -> int:
+    """Tokens the layers see: whitespace-separated words, up to ``limit`` per sentence."""
+    counts = np.array([len(sentence.split()) for sentence in sentences])
+    return int(np.minimum(counts, limit).sum()) if limit else int(counts.sum())
+
+
+def bench_forward(text_layer: Any, sizes: Sizes, repeats: int) -> list[Case]:
+    rng = np.random.default_rng([SEED, 1])
+    vocab, oov = vocabulary_and_oov(sizes.vocab_size, sizes.oov_pool, rng)
+    sentences = make_sentences(sizes.batch_sentences, vocab, oov, sizes, rng)
+    batch = tf.constant(sentences)
+    mixed = sentences.copy()
+    mixed[::10] = [sentence + " café" for sentence in mixed[::10]]
+    mixed_batch = tf.constant(mixed)
+
+    vectorize = keras.layers.TextVectorization(
+        standardize="lower", split="whitespace", vocabulary=vocab.tolist(), output_sequence_length=sizes.sequence_length
+    )
+    embedding = keras.layers.Embedding(vectorize.vocabulary_size(), sizes.output_dim, mask_zero=True)
+    ours = text_layer(
+        sizes.output_dim, vocabulary=vocab.tolist(), standardize="lower", output_sequence_length=sizes.sequence_length
+    )
+    assert ours.get_vocabulary() == vectorize.get_vocabulary()
+
+    def baseline(x: Any) -> Any:
+        return embedding(vectorize(x))
+
+    baseline(batch)
+    ours(batch)
+    ours.embeddings.assign(embedding.embeddings)
+    base_out, ours_out = baseline(batch), ours(batch)
+    assert np.array_equal(base_out.numpy(), ours_out.numpy()), "outputs differ"
+    assert np.array_equal(base_out._keras_mask.numpy(), ours_out._keras_mask.numpy()), "masks differ"
+    print("forward: outputs and masks equal to the baseline: True")
+
+    tokens = count_tokens(sentences, sizes.sequence_length)
+    n = sizes.calls_per_rep
+    cases = []
+    for mode, wrap in (("eager", lambda f: f), ("tf.function", tf.function)):
+        base_fn, ours_fn = wrap(baseline), wrap(ours.__call__)
+        for fn in (base_fn, ours_fn):
+            fn(batch), fn(batch)  # trace and warm
+        case = Case(f"text -> padded vectors, {mode} ({sizes.batch_sentences} sentences)", tokens * n, 1.0)
+        cases.append(
+            run_case(
+                case, lambda f=base_fn: timed_calls(f, batch, n), lambda f=ours_fn: timed_calls(f, batch, n), repeats
+            )
+        )
+
+    slices = tf.data.Dataset.from_tensor_slices(np.tile(sentences, sizes.dataset_batches))
+    base_data = slices.batch(sizes.batch_sentences).map(baseline)
+    ours_data = slices.batch(sizes.batch_sentences).map(ours)
+    timed_pass(base_data), timed_pass(ours_data)
+    case = Case(
+        f"text -> padded vectors, tf.data map ({sizes.dataset_batches} batches)", tokens * sizes.dataset_batches, 1.0
+    )
+    cases.append(run_case(case, lambda: timed_pass(base_data), lambda: timed_pass(ours_data), repeats))
+
+    base_fn, ours_fn = tf.function(baseline), tf.function(ours.__call__)
+    for fn in (base_fn, ours_fn):
+        fn(mixed_batch), fn(mixed_batch)
+    case = Case("tf.function, 10% of sentences non-ASCII (informational)", tokens * n, 1.0, informational=True)
+    cases.append(
+        run_case(
+            case, lambda: timed_calls(base_fn, mixed_batch, n), lambda: timed_calls(ours_fn, mixed_batch, n), repeats
+        )
+    )
+    return cases
+
+
+def timed_adapt(make_layer: Callable[[], Any], data: Any, keep: list[Any]) -> Timing:
+    layer = make_layer()
+    start = start_clock()
+    layer.adapt(data)
+    elapsed = stop_clock(start)
+    keep[:] = [layer]
+    return elapsed
+
+
+def bench_adapt(text_layer: Any, sizes: Sizes, repeats: int) -> tuple[list[Case], bool]:
+    rng = np.random.default_rng([SEED, 2])
+    vocab, oov = vocabulary_and_oov(sizes.vocab_size * 3, sizes.oov_pool, rng)
+    sentences = make_sentences(sizes.corpus_sentences, vocab, oov, sizes, rng)
+    tokens = count_tokens(sentences)
+    forms = [
+        ("NumPy array of str", sentences, sentences[:2000]),
+        (
+            "tf.data batch(1024)",
+            tf.data.Dataset.from_tensor_slices(sentences).batch(1024),
+            tf.data.Dataset.from_tensor_slices(sentences[:2000]).batch(1024),
+        ),
+    ]
+
+    def make_base() -> Any:
+        return keras.layers.TextVectorization(standardize="lower", split="whitespace")
+
+    def make_ours() -> Any:
+        return text_layer(8, standardize="lower", split="whitespace")
+
+    cases, same = [], True
+    for label, data, warm in forms:
+        base_keep: list[Any] = []
+        ours_keep: list[Any] = []
+        timed_adapt(make_base, warm, base_keep)
+        timed_adapt(make_ours, warm, ours_keep)
+        case = Case(f"adapt, {label} ({tokens:,} tok)", tokens, 1.5)
+        cases.append(
+            run_case(
+                case,
+                lambda d=data, keep=base_keep: timed_adapt(make_base, d, keep),
+                lambda d=data, keep=ours_keep: timed_adapt(make_ours, d, keep),
+                repeats,
+            )
+        )
+        same_set = set(base_keep[0].get_vocabulary()) == set(ours_keep[0].get_vocabulary())
+        print(f"  same token set as TextVectorization: {same_set} ({ours_keep[0].vocabulary_size():,} ids)")
+        same &= same_set
+    return cases, same
+
+
+def markdown_table(cases: list[Case]) -> str:
+    lines = [
+        "| case | baseline median | ours median | ratio | target | pass/fail "
+        "| paired ratios (min-max) | CPU-time ratio |",
+        "|---|---:|---:|---:|---:|:---:|---:|---:|",
+    ]
+    for c in cases:
+        verdict = "info" if c.informational else ("PASS" if c.ratio >= c.target else "FAIL")
+        lines.append(
+            f"| {c.name} | {c.rate(c.base) / 1e6:.2f} M tok/s | {c.rate(c.ours) / 1e6:.2f} M tok/s | {c.ratio:.2f}x "
+            f"| >= {c.target:.1f}x | {verdict} | {min(c.paired):.2f}-{max(c.paired):.2f} | {c.cpu_ratio:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = bench_parser(__doc__, "small sizes, smoke run", "interleaved repetitions per case")
+    add_output_option(parser)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    command = command_line()
+    sizes = QUICK if args.quick else FULL
+    repeats = args.repeats or (3 if args.quick else 9)
+    text_layer = import_from_package("TextVocabEmbedding")
+    if text_layer is None:
+        raise SystemExit("keras_vocabsafe.TextVocabEmbedding is needed for this comparison.")
+    started = time.perf_counter()
+    cases = bench_forward(text_layer, sizes, repeats)
+    adapt_cases, same_vocabulary = bench_adapt(text_layer, sizes, repeats)
+    cases += adapt_cases
+    notes = [
+        "- forward: outputs and Keras masks equal to the baseline's on the ASCII batch: True",
+        f"- adapt: same token set as TextVectorization: {same_vocabulary}",
+        f"- repeats: {repeats}; forward calls per repeat: {sizes.calls_per_rep}; "
+        f"wall time {time.perf_counter() - started:.0f} s",
+    ]
+    intro = (
+        "Throughput medians (wall clock) over interleaved repetitions; ratio = ours / baseline (higher is better). "
+        "Paired ratios: per repetition, baseline seconds / ours seconds. CPU-time ratio: median process CPU "
+        "seconds, baseline / ours. Baseline: TextVectorization + Embedding(mask_zero=True) (forward), "
+        "TextVectorization.adapt (adapt)."
+    )
+    libraries = [
+        f"- tensorflow: {tf.__version__}",
+        f"- tensorflow-text: {dist_version('tensorflow-text')}",
+        f"- keras: {keras.__version__} (backend {keras.backend.backend()})",
+    ]
+    machine = machine_info(libraries, package_info(True))
+    text = markdown_report("TextVocabEmbedding benchmark", intro, markdown_table(cases), notes, machine, command)
+    emit_report(text, args.output)
+
+
+if __name__ == "__main__":
+    main()
