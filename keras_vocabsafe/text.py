@@ -450,10 +450,19 @@ class TextVocabEmbedding(VocabEmbedding):
         if self.output_sequence_length is not None and keras.backend.is_keras_tensor(flat[-1]):
             # In a functional model, Keras replays the ops that made a symbolic mask. This one reads the mask
             # call() attached to the vectors, so the text is not tokenized a second time to find the padding.
-            mask = _AttachedMask(name=f"{self.name}_mask")(flat[-1])
+            mask = _AttachedMask()(flat[-1])  # Named by Keras: a shared layer makes one per call.
             for output in flat:
                 output._keras_mask = mask
         return outputs
+
+    def get_vectors(self, tokens: Any) -> np.ndarray:
+        """Embedding vectors of tokens, looked up as they are (not tokenized), as `tokens.shape + (output_dim,)`."""
+        if not self.built:
+            self.build()
+        keys = to_keys(tokens, "string", owner=self._owner())
+        if isinstance(keys, tf.RaggedTensor):
+            raise TextInputError(f"{self._owner()}.get_vectors() takes a dense array of tokens, not a ragged tensor.")
+        return self._gather(self._lookup_dense(keys)).numpy()
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
         if self.output_sequence_length is None:
@@ -586,9 +595,10 @@ class TextVocabEmbedding(VocabEmbedding):
 
     def _vocabulary_from_counts(self, tokens: list[bytes], counts: np.ndarray) -> Vocabulary:
         special, reserved = self._special_and_reserved()
-        excluded = special | set(reserved)
-        keep = [i for i, token in enumerate(tokens) if token not in excluded]
-        tokens, counts = [tokens[i] for i in keep], counts[keep]
+        excluded = (special | set(reserved)).intersection(tokens)  # Usually empty: no per-token filtering.
+        if excluded:
+            keep = [i for i, token in enumerate(tokens) if token not in excluded]
+            tokens, counts = [tokens[i] for i in keep], counts[keep]
         max_size = None if self.max_tokens is None else self.max_tokens - self._num_special_tokens() - len(reserved)
         if max_size is not None and max_size < 0:
             raise ConfigurationError(
@@ -603,7 +613,7 @@ class TextVocabEmbedding(VocabEmbedding):
                 f"(and punctuation, with standardize={self.standardize!r}), or no token reached "
                 f"min_frequency={self.min_frequency}."
             )
-        return Vocabulary(reserved + list(counted.tokens))
+        return Vocabulary(reserved + list(counted.tokens)) if reserved else counted
 
     def _learn_wordpiece(self, words: list[bytes], counts: np.ndarray) -> Vocabulary:
         _tensorflow_text()

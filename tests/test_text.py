@@ -326,6 +326,26 @@ def test_a_model_trains_from_raw_strings():
     assert changed == [2, 3, 4, 5]  # Only the rows of the words seen; the mask and OOV rows stay.
 
 
+def test_get_vectors_looks_up_tokens_without_tokenizing_them():
+    layer = TextVocabEmbedding(3, vocabulary=["play", "##ing", "a b"], split="wordpiece")
+    vectors = layer.get_vectors(["##ing", "a b", "Play"])
+    np.testing.assert_array_equal(vectors, layer.embeddings.numpy()[[3, 4, 1]])
+
+
+@pytest.mark.saving
+def test_a_layer_shared_by_two_inputs_masks_each_and_reloads(tmp_path):
+    layer = TextVocabEmbedding(3, vocabulary=VOCABULARY, output_sequence_length=5)
+    first, second = keras.Input(shape=(), dtype="string"), keras.Input(shape=(), dtype="string")
+    pooling = keras.layers.GlobalAveragePooling1D()
+    model = keras.Model([first, second], keras.layers.Concatenate()([pooling(layer(first)), pooling(layer(second))]))
+    inputs = [tf.constant([TEXTS[0]]), tf.constant([TEXTS[4]])]
+    matrix = layer.embeddings.numpy()
+    expected = np.concatenate([matrix[[2, 3, 4]].mean(0), matrix[[6, 7]].mean(0)])[None]
+    np.testing.assert_allclose(model(inputs).numpy(), expected, rtol=1e-6)
+    model.save(tmp_path / "model.keras")
+    np.testing.assert_allclose(keras.saving.load_model(tmp_path / "model.keras")(inputs).numpy(), expected, rtol=1e-6)
+
+
 # tf.data ---------------------------------------------------------------------------------------------
 
 
