@@ -7,10 +7,10 @@ allocated from a header's claims: rows are read as the file delivers them and
 a header that promises more than the file holds is an error at the end.
 
 Text rows are parsed by NumPy's C line reader, which holds the GIL, so threads
-cannot share the work. For a full load, `ChunkParser` sends batches of rows'
-number text to a child Python process that imports only NumPy and parses them
-with the same reader (same values, same acceptance), while the calling process
-reads on and parses other chunks: two cores.
+cannot share the work. For a full load of a large file, `ChunkParser` sends
+chunks' number text to a child Python process that imports only NumPy and
+parses them with the same call (same values, same acceptance), while the
+calling process reads on and parses other chunks: two cores.
 
 Formats: GloVe text (no header), word2vec text and fastText `.vec` (a
 `count dim` header line), word2vec binary, each optionally gzip- or
@@ -333,7 +333,7 @@ class _TextRows:
 
 
 def _parse_lines(lines: list[bytes]) -> np.ndarray:
-    """The one number reader for text rows, here and in the worker process (see `_WORKER`)."""
+    """The number reader for text rows; the worker process (`_WORKER`) makes the same call."""
     return np.loadtxt(lines, dtype=np.float32, comments=None, ndmin=2)
 
 
@@ -386,8 +386,12 @@ class _Worker:
         )
         self.requests: IO[bytes] = self.process.stdin  # type: ignore[assignment]
         self.answers: IO[bytes] = self.process.stdout  # type: ignore[assignment]
-        for pipe in (self.requests, self.answers):
-            fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, self.PIPE_BYTES)  # OSError if refused.
+        try:
+            for pipe in (self.requests, self.answers):
+                fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, self.PIPE_BYTES)
+        except OSError:  # Refused: no worker.
+            self.close()
+            raise
 
     def send(self, text: bytes, rows: int, dim: int) -> bool:
         try:
@@ -463,7 +467,8 @@ class ChunkParser:
         self._parsed_here = 0
         self._worker: _Worker | None = None
         # fcntl's pipe sizes and select() on pipes are POSIX (F_SETPIPE_SZ: Linux); elsewhere all is parsed here.
-        self._no_worker = not (hasattr(fcntl, "F_SETPIPE_SZ") and sys.executable)
+        # A frozen application's executable is not a Python interpreter.
+        self._no_worker = not hasattr(fcntl, "F_SETPIPE_SZ") or not sys.executable or getattr(sys, "frozen", False)
         self._sent: list[PendingRows] = []
 
     def parse(self, chunk: Chunk, positions: list[int]) -> np.ndarray | PendingRows:
