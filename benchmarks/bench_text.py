@@ -316,6 +316,7 @@ def main(argv: list[str] | None = None) -> None:
     if text_layer is None:
         raise SystemExit("keras_vocabsafe.TextVocabEmbedding is needed for this comparison.")
     started = time.perf_counter()
+    load_before = os.getloadavg()
     cases = bench_forward(text_layer, sizes, repeats)
     adapt_cases, same_vocabulary = bench_adapt(text_layer, sizes, repeats)
     cases += adapt_cases
@@ -324,6 +325,8 @@ def main(argv: list[str] | None = None) -> None:
         f"- adapt: same token set as TextVectorization: {same_vocabulary}",
         f"- repeats: {repeats}; forward calls per repeat: {sizes.calls_per_rep}; "
         f"wall time {time.perf_counter() - started:.0f} s",
+        "- machine load (1-minute load average, other processes included) at start and end: "
+        f"{load_before[0]:.1f}, {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
     ]
     intro = (
         "Throughput medians (wall clock) over interleaved repetitions; ratio = ours / baseline (higher is better). "

@@ -526,6 +526,13 @@ class TextVocabEmbedding(VocabEmbedding):
         with _strict_errors_as_typed():
             if isinstance(data, tf.data.Dataset):
                 self._count_dataset(counter, data, steps)
+            elif isinstance(data, np.ndarray) and data.dtype.kind in "USO" and data.ndim in (1, 2):
+                if data.ndim == 2 and data.shape[1] != 1:
+                    raise TextInputError(
+                        f"{self._owner()}.adapt() takes raw strings of shape (n,) or (n, 1). Received: shape "
+                        f"{data.shape}."
+                    )
+                self._count_pieces(counter, data.reshape(-1))
             elif isinstance(data, (list, tuple, np.ndarray, tf.Tensor)):
                 text = to_keys(data, "string", owner=self._owner())
                 if isinstance(text, tf.RaggedTensor) or text.shape.rank not in (1, 2):
@@ -562,14 +569,23 @@ class TextVocabEmbedding(VocabEmbedding):
         return tf.function(self._count_batch, input_signature=[tf.TensorSpec([None], tf.string)])
 
     def _count_tensor(self, counter: TokenCounter, text: tf.Tensor) -> None:
+        self._count_pieces(counter, text)
+
+    def _count_pieces(self, counter: TokenCounter, text: tf.Tensor | np.ndarray) -> None:
         # TensorFlow's string kernels run on one thread each: pieces counted on parallel threads (the ops
-        # release the GIL) use every core. Counting in the same function keeps the tokens inside TensorFlow.
+        # release the GIL) use every core. A NumPy array is converted piece by piece on those threads, so the
+        # conversion (which holds the GIL) of one piece overlaps the counting of another.
         size = int(text.shape[0])
         pieces = max(1, min(_ADAPT_THREADS * 2, size // _ADAPT_MIN_PIECE))
         bounds = [size * i // pieces for i in range(pieces + 1)]
         count = self._count_function()
+
+        def count_piece(index: int) -> tuple[tf.Tensor, tf.Tensor]:
+            piece = text[bounds[index] : bounds[index + 1]]
+            return count(piece if isinstance(piece, tf.Tensor) else to_keys(piece, "string", owner=self._owner()))
+
         with ThreadPoolExecutor(min(pieces, _ADAPT_THREADS)) as pool:
-            for unique, counts in pool.map(lambda i: count(text[bounds[i] : bounds[i + 1]]), range(pieces)):
+            for unique, counts in pool.map(count_piece, range(pieces)):
                 counter._add(unique, counts)
 
     def _count_dataset(self, counter: TokenCounter, dataset: tf.data.Dataset, steps: int | None) -> None:
