@@ -17,6 +17,8 @@ import os
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import keras
@@ -269,6 +271,11 @@ class TextVocabEmbedding(VocabEmbedding):
         self.return_ids = return_ids
         self.encoding_errors = encoding_errors
         self.reserved_tokens = reserved_tokens
+        # The layer's name appears only in the strict encoding error; leaving it out otherwise lets layers share.
+        owner = self._owner() if encoding_errors == "strict" else "TextVocabEmbedding"
+        self._tokenizer = _Tokenizer(
+            standardize, normalization_form, split, split_pattern, ngrams, encoding_errors, owner
+        )
         if normalization_form is not None or standardize == "case_fold" or split in ("unicode_script", "wordpiece"):
             _tensorflow_text()  # Fail now, with the install command, rather than at the first call.
 
@@ -306,82 +313,6 @@ class TextVocabEmbedding(VocabEmbedding):
             f"Received: shape {text.shape}. Join each example's strings into one, or reshape to (batch,)."
         )
 
-    def _decode(self, text: tf.Tensor) -> tf.Tensor:
-        if self.encoding_errors == "replace":
-            return tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
-        # Valid UTF-8 transcodes to itself; dropping invalid bytes changes the string.
-        invalid = tf.not_equal(tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="ignore"), text)
-        message = (
-            f"{self._owner()} has encoding_errors='strict' and {_STRICT_MARKER}. Decode or clean the "
-            "text before the layer, or build the layer with encoding_errors='replace' (invalid bytes become "
-            "U+FFFD). First invalid strings (invalid bytes shown as U+FFFD):"
-        )
-        if tf.executing_eagerly():
-            examples = text.numpy()[invalid.numpy()][:3].tolist()
-            if examples:
-                shown = [example.decode("utf-8", errors="replace") for example in examples]
-                raise TextEncodingError(f"{message} {shown}")
-            return text
-        # The examples are shown with U+FFFD: raw invalid bytes in an error message cannot be decoded by Python.
-        examples = tf.strings.unicode_transcode(tf.boolean_mask(text, invalid)[:3], "UTF-8", "UTF-8", errors="replace")
-        check = tf.debugging.Assert(tf.logical_not(tf.reduce_any(invalid)), [message, examples], summarize=3)
-        with tf.control_dependencies([check]):
-            return tf.identity(text)
-
-    def _prepare(self, text: tf.Tensor) -> tf.Tensor:
-        """Applies the encoding policy, normalization and standardization: the text, ready to split."""
-        # Each step has a cheaper exact equivalent on ASCII text, which needs no decoding, no normalization
-        # and only ASCII case mapping; most text is ASCII. Other strings take the full Unicode path.
-        is_ascii = tf.strings.regex_full_match(text, _ASCII)
-
-        def mixed() -> tf.Tensor:
-            partitions = tf.cast(is_ascii, tf.int32)
-            positions = tf.dynamic_partition(tf.range(tf.size(text)), partitions, 2)
-            unicode_text, ascii_text = tf.dynamic_partition(text, partitions, 2)
-            prepared = [self._prepare_unicode(unicode_text), self._standardize(ascii_text, ascii_only=True)]
-            return tf.dynamic_stitch(positions, prepared)
-
-        return tf.cond(tf.reduce_all(is_ascii), lambda: self._standardize(text, ascii_only=True), mixed)
-
-    def _prepare_unicode(self, text: tf.Tensor) -> tf.Tensor:
-        text = self._decode(text)
-        if self.normalization_form is not None:
-            text = _tensorflow_text().normalize_utf8(text, self.normalization_form)
-        text = self._standardize(text, ascii_only=False)
-        if self.split == "whitespace" or (self.split == "wordpiece" and self.split_pattern is None):
-            # tf.strings.split splits on ASCII whitespace only.
-            text = tf.strings.regex_replace(text, _NON_ASCII_WHITESPACE, " ")
-        return text
-
-    def _standardize(self, text: tf.Tensor, ascii_only: bool) -> tf.Tensor:
-        if callable(self.standardize):
-            return self.standardize(text)
-        if self.standardize == "case_fold":
-            return tf.strings.lower(text) if ascii_only else _tensorflow_text().case_fold_utf8(text)
-        if self.standardize in ("lower", "lower_and_strip_punctuation"):
-            text = tf.strings.lower(text) if ascii_only else tf.strings.lower(text, encoding="utf-8")
-        if self.standardize in ("strip_punctuation", "lower_and_strip_punctuation"):
-            text = tf.strings.regex_replace(text, PUNCTUATION_PATTERN, "")
-        return text
-
-    def _split_words(self, text: tf.Tensor) -> tf.RaggedTensor:
-        """Words (for WordPiece) or final tokens (other splits): a `(batch, None)` ragged tensor, no empties."""
-        if callable(self.split):
-            tokens = self.split(text)
-            return tf.ragged.boolean_mask(tokens, tf.strings.length(tokens) > 0)
-        if self.split == "unicode_script":
-            return _tensorflow_text().UnicodeScriptTokenizer(keep_whitespace=False).tokenize(text)
-        if self.split == "character":
-            characters = tf.strings.unicode_split(text, "UTF-8")
-            return tf.ragged.boolean_mask(
-                characters, tf.logical_not(tf.strings.regex_full_match(characters, _WHITESPACE_CHARACTER))
-            )
-        if self.split_pattern is not None:
-            marked = tf.strings.regex_replace(text, self.split_pattern, _SPLIT_MARKER)
-            pieces = tf.strings.split(marked, sep=_SPLIT_MARKER)
-            return tf.ragged.boolean_mask(pieces, tf.strings.length(pieces) > 0)
-        return tf.strings.split(text)  # Other whitespace became a space in _prepare_unicode.
-
     def _wordpiece(self, words: tf.RaggedTensor) -> tf.RaggedTensor:
         if self.lookup_table is None:
             self._require_vocabulary()
@@ -396,14 +327,8 @@ class TextVocabEmbedding(VocabEmbedding):
         )
         return tokenizer.tokenize(words).merge_dims(-2, -1)
 
-    def _tokens_before_wordpiece(self, text: tf.Tensor) -> tf.RaggedTensor:
-        tokens = self._split_words(self._prepare(text))
-        if self.ngrams is not None:
-            tokens = tf.strings.ngrams(tokens, self.ngrams, separator=" ")
-        return tokens
-
     def _tokenize(self, text: tf.Tensor) -> tf.RaggedTensor:
-        tokens = self._tokens_before_wordpiece(text)
+        tokens = self._tokenizer.tokens(text)
         if self.split == "wordpiece":
             tokens = self._wordpiece(tokens)
         return tokens
@@ -559,14 +484,8 @@ class TextVocabEmbedding(VocabEmbedding):
             vocabulary = self._vocabulary_from_counts(tokens, counts)
         self.set_vocabulary(vocabulary)
 
-    def _count_batch(self, text: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """The distinct tokens (words, for WordPiece) of a 1-D batch of text, and their counts."""
-        tokens = self._tokens_before_wordpiece(text)
-        unique, _, counts = tf.unique_with_counts(tokens.flat_values, out_idx=tf.int64)
-        return unique, counts
-
     def _count_function(self) -> Any:
-        return tf.function(self._count_batch, input_signature=[tf.TensorSpec([None], tf.string)])
+        return _count_function(self._tokenizer)
 
     def _count_tensor(self, counter: TokenCounter, text: tf.Tensor) -> None:
         self._count_pieces(counter, text)
@@ -598,7 +517,7 @@ class TextVocabEmbedding(VocabEmbedding):
         if steps is not None:
             dataset = dataset.take(steps)
         counted = dataset.map(
-            lambda text: self._count_batch(self._text_batch(text)[0]),
+            lambda text: self._tokenizer.count(self._text_batch(text)[0]),
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=False,
         )
@@ -682,6 +601,113 @@ class TextVocabEmbedding(VocabEmbedding):
         if isinstance(config.get("ngrams"), list):
             config["ngrams"] = tuple(config["ngrams"])
         return super().from_config(config)
+
+
+@dataclass(frozen=True)
+class _Tokenizer:
+    """The steps from raw text to tokens before the vocabulary: settings only, so layers that agree share a trace."""
+
+    standardize: Any
+    normalization_form: str | None
+    split: Any
+    split_pattern: str | None
+    ngrams: tuple[int, ...] | None
+    encoding_errors: str
+    owner: str  # Names the layer in the strict encoding error.
+
+    def _decode(self, text: tf.Tensor) -> tf.Tensor:
+        if self.encoding_errors == "replace":
+            return tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
+        # Valid UTF-8 transcodes to itself; dropping invalid bytes changes the string.
+        invalid = tf.not_equal(tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="ignore"), text)
+        message = (
+            f"{self.owner} has encoding_errors='strict' and {_STRICT_MARKER}. Decode or clean the "
+            "text before the layer, or build the layer with encoding_errors='replace' (invalid bytes become "
+            "U+FFFD). First invalid strings (invalid bytes shown as U+FFFD):"
+        )
+        if tf.executing_eagerly():
+            examples = text.numpy()[invalid.numpy()][:3].tolist()
+            if examples:
+                shown = [example.decode("utf-8", errors="replace") for example in examples]
+                raise TextEncodingError(f"{message} {shown}")
+            return text
+        # The examples are shown with U+FFFD: raw invalid bytes in an error message cannot be decoded by Python.
+        examples = tf.strings.unicode_transcode(tf.boolean_mask(text, invalid)[:3], "UTF-8", "UTF-8", errors="replace")
+        check = tf.debugging.Assert(tf.logical_not(tf.reduce_any(invalid)), [message, examples], summarize=3)
+        with tf.control_dependencies([check]):
+            return tf.identity(text)
+
+    def prepare(self, text: tf.Tensor) -> tf.Tensor:
+        """Applies the encoding policy, normalization and standardization: the text, ready to split."""
+        # Each step has a cheaper exact equivalent on ASCII text, which needs no decoding, no normalization
+        # and only ASCII case mapping; most text is ASCII. Other strings take the full Unicode path.
+        is_ascii = tf.strings.regex_full_match(text, _ASCII)
+
+        def mixed() -> tf.Tensor:
+            partitions = tf.cast(is_ascii, tf.int32)
+            positions = tf.dynamic_partition(tf.range(tf.size(text)), partitions, 2)
+            unicode_text, ascii_text = tf.dynamic_partition(text, partitions, 2)
+            prepared = [self._prepare_unicode(unicode_text), self._standardize(ascii_text, ascii_only=True)]
+            return tf.dynamic_stitch(positions, prepared)
+
+        return tf.cond(tf.reduce_all(is_ascii), lambda: self._standardize(text, ascii_only=True), mixed)
+
+    def _prepare_unicode(self, text: tf.Tensor) -> tf.Tensor:
+        text = self._decode(text)
+        if self.normalization_form is not None:
+            text = _tensorflow_text().normalize_utf8(text, self.normalization_form)
+        text = self._standardize(text, ascii_only=False)
+        if self.split == "whitespace" or (self.split == "wordpiece" and self.split_pattern is None):
+            # tf.strings.split splits on ASCII whitespace only.
+            text = tf.strings.regex_replace(text, _NON_ASCII_WHITESPACE, " ")
+        return text
+
+    def _standardize(self, text: tf.Tensor, ascii_only: bool) -> tf.Tensor:
+        if callable(self.standardize):
+            return self.standardize(text)
+        if self.standardize == "case_fold":
+            return tf.strings.lower(text) if ascii_only else _tensorflow_text().case_fold_utf8(text)
+        if self.standardize in ("lower", "lower_and_strip_punctuation"):
+            text = tf.strings.lower(text) if ascii_only else tf.strings.lower(text, encoding="utf-8")
+        if self.standardize in ("strip_punctuation", "lower_and_strip_punctuation"):
+            text = tf.strings.regex_replace(text, PUNCTUATION_PATTERN, "")
+        return text
+
+    def split_words(self, text: tf.Tensor) -> tf.RaggedTensor:
+        """Words (for WordPiece) or final tokens (other splits): a `(batch, None)` ragged tensor, no empties."""
+        if callable(self.split):
+            tokens = self.split(text)
+            return tf.ragged.boolean_mask(tokens, tf.strings.length(tokens) > 0)
+        if self.split == "unicode_script":
+            return _tensorflow_text().UnicodeScriptTokenizer(keep_whitespace=False).tokenize(text)
+        if self.split == "character":
+            characters = tf.strings.unicode_split(text, "UTF-8")
+            return tf.ragged.boolean_mask(
+                characters, tf.logical_not(tf.strings.regex_full_match(characters, _WHITESPACE_CHARACTER))
+            )
+        if self.split_pattern is not None:
+            marked = tf.strings.regex_replace(text, self.split_pattern, _SPLIT_MARKER)
+            pieces = tf.strings.split(marked, sep=_SPLIT_MARKER)
+            return tf.ragged.boolean_mask(pieces, tf.strings.length(pieces) > 0)
+        return tf.strings.split(text)  # Other whitespace became a space in _prepare_unicode.
+
+    def tokens(self, text: tf.Tensor) -> tf.RaggedTensor:
+        tokens = self.split_words(self.prepare(text))
+        if self.ngrams is not None:
+            tokens = tf.strings.ngrams(tokens, self.ngrams, separator=" ")
+        return tokens
+
+    def count(self, text: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """The distinct tokens (words, for WordPiece) of a 1-D batch of text, and their counts."""
+        tokens = self.tokens(text)
+        unique, _, counts = tf.unique_with_counts(tokens.flat_values, out_idx=tf.int64)
+        return unique, counts
+
+
+@lru_cache(maxsize=32)
+def _count_function(tokenizer: _Tokenizer) -> Any:
+    """`tokenizer.count` as a traced function, one per distinct tokenizer, so adapting new layers does not retrace."""
+    return tf.function(tokenizer.count, input_signature=[tf.TensorSpec([None], tf.string)])
 
 
 @keras.saving.register_keras_serializable(package="keras_vocabsafe")

@@ -415,6 +415,15 @@ def test_layer_without_vocabulary_says_to_adapt():
         TextVocabEmbedding(3)(tf.constant(["text"]))
 
 
+def test_layers_with_the_same_settings_share_one_traced_tokenizer():
+    first, second = TextVocabEmbedding(3, name="first"), TextVocabEmbedding(3, name="second")
+    first.adapt(CORPUS)
+    second.adapt(CORPUS[::-1])
+    count = first._count_function()
+    assert second._count_function() is count
+    assert count.experimental_get_tracing_count() == 1
+
+
 def test_wordpiece_adapt_learns_subwords_that_cover_the_corpus():
     corpus = ["playing played plays", "the players play", "unplayable display"] * 5
     layer = TextVocabEmbedding(3, split="wordpiece", max_tokens=60, reserved_tokens=["[CLS]", "[SEP]"])
