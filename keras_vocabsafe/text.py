@@ -641,16 +641,18 @@ class _Tokenizer:
         """Applies the encoding policy, normalization and standardization: the text, ready to split."""
         # Each step has a cheaper exact equivalent on ASCII text, which needs no decoding, no normalization
         # and only ASCII case mapping; most text is ASCII. Other strings take the full Unicode path.
-        is_ascii = tf.strings.regex_full_match(text, _ASCII)
+        # A whole batch is checked at once, as signed bytes: ASCII bytes are the non-negative ones.
+        all_bytes = tf.io.decode_raw(tf.strings.reduce_join(text), tf.int8)
+        batch_is_ascii = tf.reduce_min(all_bytes) >= 0  # The minimum of no bytes is 127.
 
         def mixed() -> tf.Tensor:
-            partitions = tf.cast(is_ascii, tf.int32)
+            partitions = tf.cast(tf.strings.regex_full_match(text, _ASCII), tf.int32)
             positions = tf.dynamic_partition(tf.range(tf.size(text)), partitions, 2)
             unicode_text, ascii_text = tf.dynamic_partition(text, partitions, 2)
             prepared = [self._prepare_unicode(unicode_text), self._standardize(ascii_text, ascii_only=True)]
             return tf.dynamic_stitch(positions, prepared)
 
-        return tf.cond(tf.reduce_all(is_ascii), lambda: self._standardize(text, ascii_only=True), mixed)
+        return tf.cond(batch_is_ascii, lambda: self._standardize(text, ascii_only=True), mixed)
 
     def _prepare_unicode(self, text: tf.Tensor) -> tf.Tensor:
         text = self._decode(text)
