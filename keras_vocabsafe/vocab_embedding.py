@@ -583,9 +583,10 @@ class VocabEmbedding(keras.layers.Layer):
         with `merge=False` the vocabulary is adapted afresh from `data` (as
         `adapt()` would); with `merge=True` the old tokens stay, at their
         ids, and the new tokens of `data` follow them, most frequent first.
-        With a `max_tokens` bound, a merge evicts the least frequent tokens,
-        counting occurrences in `data` plus those seen by this layer's last
-        `adapt()` in this process.
+        With a `max_tokens` bound, a merge evicts the least frequent tokens
+        (old or new; the ids after an evicted token move up), counting
+        occurrences in `data` plus those seen by this layer's last `adapt()`
+        in this process.
 
         To keep training, pass the compiled `model` that holds the layer:
         its optimizer's per-row state (such as Adam's moments) is remapped
@@ -639,14 +640,13 @@ class VocabEmbedding(keras.layers.Layer):
         previous_limit, self.max_tokens = self.max_tokens, limit
         try:
             self._check_vocabulary(new)
-        except Exception:
-            self.max_tokens = previous_limit
-            raise
+        finally:
+            self.max_tokens = previous_limit  # Set for good only once the update has succeeded.
         old_tokens = self._ids_to_tokens()
         new_tokens = self._ids_to_tokens(new)
         row_map = evolve.map_rows(old_tokens, new_tokens)
         if not self.built:
-            self._vocabulary, self.lookup_table = new, self._make_lookup_table(new)
+            self._vocabulary, self.lookup_table, self.max_tokens = new, self._make_lookup_table(new), limit
             return evolve.make_report(
                 self.name, old_tokens, new_tokens, row_map, num_special=self._num_special_tokens(), rule="none"
             )
@@ -663,7 +663,7 @@ class VocabEmbedding(keras.layers.Layer):
         )
         del old_matrix
         old_variable = self.embeddings
-        self._vocabulary, self.lookup_table = new, self._make_lookup_table(new)
+        self._vocabulary, self.lookup_table, self.max_tokens = new, self._make_lookup_table(new), limit
         if self.trainable_rows is not None:
             source = row_map.source
             was_trainable = np.zeros(len(old_tokens), dtype=bool)

@@ -363,8 +363,9 @@ def test_update_refuses_vectors_of_another_dimension_and_a_too_small_cap():
         layer.update_vocabulary(NEW, max_tokens=5)
     assert layer.max_tokens is None
     with pytest.raises(ConfigurationError, match="new_embeddings_initializer"):
-        layer.update_vocabulary(NEW, new_embeddings_initializer="no such rule")
+        layer.update_vocabulary(NEW, new_embeddings_initializer="no such rule", max_tokens=100)
     assert layer.get_vocabulary() == ["", "[UNK]", *OLD]
+    assert layer.max_tokens is None  # A failed update changes nothing, its new bound included.
 
 
 def test_set_vocabulary_on_a_trained_layer_points_to_update_vocabulary():
