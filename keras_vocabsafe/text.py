@@ -282,6 +282,16 @@ class TextVocabEmbedding(VocabEmbedding):
     def _owner(self) -> str:
         return f"TextVocabEmbedding '{self.name}'"
 
+    def serving_op_setting(self, op: str) -> str | None:
+        """The setting that put a tensorflow-text op into an exported graph (named by serving-export refusals)."""
+        settings = {
+            "CaseFoldUTF8": f"standardize={self.standardize!r}",
+            "NormalizeUTF8": f"normalization_form={self.normalization_form!r}",
+            "UnicodeScriptTokenizeWithOffsets": f"split={self.split!r}",
+            "WordpieceTokenizeWithOffsets": f"split={self.split!r}",
+        }
+        return settings.get(op)
+
     # Tokenization ------------------------------------------------------------------------------
 
     def _text_batch(self, inputs: Any) -> tuple[tf.Tensor, bool]:

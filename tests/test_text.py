@@ -22,6 +22,7 @@ from keras_vocabsafe import (
     TextEncodingError,
     TextInputError,
     TextVocabEmbedding,
+    UnsupportedOpsError,
     audit_ops,
     export_for_serving,
 )
@@ -647,6 +648,18 @@ def test_exported_graph_needs_tensorflow_text_only_for_its_choices(settings, exp
     model = vectors_model(adapted(settings, output_sequence_length=4, name="words"))
     path = export_for_serving(model, tmp_path / "serving", vocabulary_signatures=False)
     assert audit_ops(path).non_core == dict.fromkeys(expected, "tensorflow_text")
+
+
+@pytest.mark.saving
+@pytest.mark.slow
+def test_a_core_only_export_refuses_a_tensorflow_text_choice_and_names_the_setting(tmp_path):
+    model = vectors_model(adapted({"normalization_form": "NFKC"}, output_sequence_length=4, name="words"))
+    with pytest.raises(UnsupportedOpsError) as raised:
+        export_for_serving(model, tmp_path / "serving", target="core")
+    message = str(raised.value)
+    assert "NormalizeUTF8" in message
+    assert "layer 'words' (TextVocabEmbedding), setting normalization_form='NFKC'" in message
+    assert not (tmp_path / "serving").exists() or not any((tmp_path / "serving").iterdir())
 
 
 @pytest.mark.saving
