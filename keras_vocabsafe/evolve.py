@@ -184,7 +184,9 @@ def new_rows(
         if rule == "zeros" or count == 0:
             return np.zeros((count, dim), np.float32)
         if len(reference) == 0:
-            raise ConfigurationError(f"`new_embeddings_initializer={rule!r}` needs at least one kept row to average.")
+            raise ConfigurationError(
+                f"`new_embeddings_initializer={rule!r}` needs at least one old token row to average."
+            )
         mean = reference.mean(axis=0, dtype=np.float64)
         if rule == "mean":
             return np.broadcast_to(mean.astype(np.float32), (count, dim)).copy()
