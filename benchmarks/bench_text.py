@@ -91,7 +91,7 @@ class Sizes:
     sequence_length: int = 64
     output_dim: int = 64
     calls_per_rep: int = 10
-    dataset_batches: int = 10
+    dataset_batches: int = 40  # Passes of 10 batches were mostly pipeline start-up and noise (paired 0.38-1.96).
     corpus_sentences: int = 100_000
     zipf_s: float = 1.1
     oov_rate: float = 0.02
