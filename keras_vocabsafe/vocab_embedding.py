@@ -931,7 +931,8 @@ class VocabEmbedding(keras.layers.Layer):
             )
         current = self._ids_to_tokens()
         num_special = self._num_special_tokens()
-        if saved[:num_special] != current[:num_special] or num_special > len(saved):
+        oov = current[self._oov_start()]
+        if saved[:num_special] != current[:num_special] or saved.count(oov) != self.num_oov_indices:
             raise VocabularyMismatchError(
                 f"{self._owner()} has other special tokens than the saved weights (saved: "
                 f"{[display_token(t) for t in saved[:num_special]]}, this layer: "

@@ -448,6 +448,15 @@ def test_remapped_load_refuses_another_output_dim_and_other_special_tokens(tmp_p
     with pytest.raises(VocabularyMismatchError, match="other special tokens"):
         layer.load_own_variables(store)
 
+    two_oov = VocabEmbedding(8, vocabulary=OLD, mask_token="", num_oov_indices=2, name="tokens")
+    two_oov.build()
+    store = {}
+    two_oov.save_own_variables(store)
+    one_oov = VocabEmbedding(8, vocabulary=NEW, mask_token="", name="tokens")
+    one_oov._remap_on_load = RemapRequest("mean", None, {})
+    with pytest.raises(VocabularyMismatchError, match="num_oov_indices"):
+        one_oov.load_own_variables(store)
+
 
 # pad_to_multiple_of -----------------------------------------------------------------------------------------------
 
