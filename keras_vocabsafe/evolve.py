@@ -125,15 +125,18 @@ class RowMap:
         return np.flatnonzero(self.source >= 0)
 
 
-def map_rows(old_tokens: Sequence[Any], new_tokens: Sequence[Any], *, what: str = "vocabulary") -> RowMap:
+def map_rows(
+    old_tokens: Sequence[Any], new_tokens: Sequence[Any], *, what: str = "vocabulary", distinct: bool = False
+) -> RowMap:
     """Matches ids of `new_tokens` to ids of `old_tokens` by token.
 
     A token listed more than once (the OOV token when there are several OOV
     rows) is matched occurrence by occurrence, so it must occur as often in
-    both lists; otherwise which row it should keep is ambiguous.
+    both lists; otherwise which row it should keep is ambiguous. `distinct`
+    says the caller knows both lists hold each token once (skips the check).
     """
     first = dict(zip(old_tokens, range(len(old_tokens))))
-    if len(first) == len(old_tokens) and len(set(new_tokens)) == len(new_tokens):
+    if distinct or (len(first) == len(old_tokens) and len(set(new_tokens)) == len(new_tokens)):
         get = first.get
         source = np.fromiter((get(t, -1) for t in new_tokens), dtype=np.int64, count=len(new_tokens))
         return RowMap(source, len(old_tokens))

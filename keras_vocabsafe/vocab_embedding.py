@@ -644,7 +644,8 @@ class VocabEmbedding(keras.layers.Layer):
             self.max_tokens = previous_limit  # Set for good only once the update has succeeded.
         old_tokens = self._ids_to_tokens()
         new_tokens = self._ids_to_tokens(new)
-        row_map = evolve.map_rows(old_tokens, new_tokens)
+        # Vocabularies hold each token once and never a special token, so with one OOV row no token repeats.
+        row_map = evolve.map_rows(old_tokens, new_tokens, distinct=self.num_oov_indices == 1)
         if not self.built:
             self._vocabulary, self.lookup_table, self.max_tokens = new, self._make_lookup_table(new), limit
             return evolve.make_report(
