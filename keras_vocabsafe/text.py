@@ -451,12 +451,24 @@ class TextVocabEmbedding(VocabEmbedding):
             steps: optional. Number of batches to read from a dataset or
                 iterable.
         """
-        check_data_kind(data, self._owner())
         if self.split == "wordpiece" and self.max_tokens is None:
             raise ConfigurationError(
                 f"{self._owner()}.adapt() learns a WordPiece vocabulary, whose size must be chosen: build the layer "
                 "with `max_tokens` (e.g. max_tokens=8000)."
             )
+        tokens, counts = self._count_tokens(data, steps)
+        if self.split == "wordpiece":
+            vocabulary = self._learn_wordpiece(tokens, counts)
+        else:
+            vocabulary = self._vocabulary_from_counts(tokens, counts)
+        self.set_vocabulary(vocabulary)
+
+    def _count_tokens(self, data: Any, steps: int | None) -> tuple[list[Any], np.ndarray]:
+        """Tokens (words, for WordPiece) of raw text and their counts, tokenized as `call()` tokenizes.
+
+        Also what `update_vocabulary(data=...)` counts, so updates learn from text the way `adapt` does.
+        """
+        check_data_kind(data, self._owner())
         counter = TokenCounter("string", owner=self._owner())
         with _strict_errors_as_typed():
             if isinstance(data, tf.data.Dataset):
@@ -488,11 +500,33 @@ class TextVocabEmbedding(VocabEmbedding):
                     f"iterable of batches. Received: data of type {type(data).__name__}."
                 )
             tokens, counts = counter.result()
-        if self.split == "wordpiece":
-            vocabulary = self._learn_wordpiece(tokens, counts)
-        else:
-            vocabulary = self._vocabulary_from_counts(tokens, counts)
-        self.set_vocabulary(vocabulary)
+        special = self._special_and_reserved()[0].intersection(tokens)  # "[UNK]" in text is no token of ours.
+        if special:
+            keep = [i for i, token in enumerate(tokens) if token not in special]
+            tokens, counts = [tokens[i] for i in keep], counts[keep]
+        return tokens, counts
+
+    def _vocabulary_from_data(self, data: Any, steps: int | None, *, merge: bool, limit: int | None) -> Vocabulary:
+        if merge and self.split == "wordpiece":
+            raise ConfigurationError(
+                f"{self._owner()} splits into WordPiece subwords, which are learned together, so new text cannot be "
+                "merged into them. Pass `merge=False` to learn the subwords afresh from `data` (rows of subwords "
+                "in both vocabularies are kept), or pass the new subwords as `vocabulary`."
+            )
+        if merge:
+            return super()._vocabulary_from_data(data, steps, merge=True, limit=limit)
+        if self.split == "wordpiece" and limit is None:
+            raise ConfigurationError(
+                f"{self._owner()} learns a WordPiece vocabulary, whose size must be chosen: pass `max_tokens`."
+            )
+        tokens, counts = self._count_tokens(data, steps)
+        previous, self.max_tokens = self.max_tokens, limit  # The vocabulary is built for the new bound.
+        try:
+            if self.split == "wordpiece":
+                return self._learn_wordpiece(tokens, counts)
+            return self._vocabulary_from_counts(tokens, counts)
+        finally:
+            self.max_tokens = previous
 
     def _count_function(self) -> Any:
         return _count_function(self._tokenizer)

@@ -679,3 +679,40 @@ def test_every_other_choice_exports_core_tensorflow_ops_only(tmp_path):
     outputs["pooled"] = keras.layers.GlobalAveragePooling1D()(ragged_layer(keras.layers.Reshape(())(text)))
     path = export_for_serving(keras.Model(text, outputs), tmp_path / "serving")
     assert audit_ops(path).non_core == {}
+
+
+# update_vocabulary on raw text ----------------------------------------------------------------------------------------
+
+
+def test_update_vocabulary_learns_new_tokens_from_raw_text_and_keeps_rows():
+    layer = TextVocabEmbedding(4, standardize="lower_and_strip_punctuation", name="words")
+    layer.adapt(["The cat sat.", "the cat!"])
+    layer.build()
+    before = {token: layer.get_vectors(tf.constant(token)) for token in ("the", "cat", "sat")}
+    report = layer.update_vocabulary(data=["A Dog, the DOG and the cat.", "[UNK] dog"], merge=True)
+    vocabulary = layer.get_vocabulary()
+    # Old tokens keep their ids; "dog" (3 times) and "a", "and" (once each) follow, tokenized as adapt would.
+    assert vocabulary == ["", "[UNK]", "cat", "the", "sat", "dog", "a", "and", "unk"]
+    assert report.added == 4 and report.kept == 3
+    for token, row in before.items():
+        np.testing.assert_array_equal(layer.get_vectors(tf.constant(token)), row)
+
+
+def test_update_vocabulary_on_raw_text_without_merge_re_adapts():
+    layer = TextVocabEmbedding(4, standardize="lower", name="words")
+    layer.adapt(["b b b a"])
+    layer.build()
+    row_b = layer.get_vectors(tf.constant("b"))
+    layer.update_vocabulary(data=["C c B"])
+    assert layer.get_vocabulary() == ["", "[UNK]", "c", "b"]
+    np.testing.assert_array_equal(layer.get_vectors(tf.constant("b")), row_b)
+
+
+def test_update_vocabulary_cannot_merge_into_wordpiece_subwords():
+    layer = TextVocabEmbedding(4, split="wordpiece", max_tokens=60, name="words")
+    layer.adapt(["unbelievable believable unable", "able table cable"])
+    layer.build()
+    with pytest.raises(ConfigurationError, match="WordPiece"):
+        layer.update_vocabulary(data=["new words here"], merge=True)
+    report = layer.update_vocabulary(data=["unbelievable believable unable able"])
+    assert report.new_size <= 60 and report.kept > 0
