@@ -26,7 +26,7 @@ import numpy as np
 
 from keras_vocabsafe.errors import ConfigurationError, DuplicateTokenError
 from keras_vocabsafe.pretrained import PretrainedVectors, align_vectors
-from keras_vocabsafe.vocabulary import Vocabulary, display_token
+from keras_vocabsafe.vocabulary import Vocabulary, canonical_token, display_token, json_token
 
 __all__ = [
     "NEW_ROW_RULES",
@@ -84,8 +84,8 @@ class VocabularyUpdateReport:
             "dropped": self.dropped,
             "reordered": self.reordered,
             "new_rows": self.new_rows,
-            "added_tokens": [_json_token(t) for t in self.added_tokens],
-            "dropped_tokens": [_json_token(t) for t in self.dropped_tokens],
+            "added_tokens": [json_token(t) for t in self.added_tokens],
+            "dropped_tokens": [json_token(t) for t in self.dropped_tokens],
             "optimizer_variables": self.optimizer_variables,
         }
 
@@ -453,16 +453,6 @@ def _pair_variables(old: list[Any], new: list[Any]) -> list[tuple[Any, Any]]:
     return [(variable, by_path[variable.path]) for variable in new if variable.path in by_path]
 
 
-def _json_token(token: Any) -> Any:
-    """A token as JSON: text where it is UTF-8, else the `repr` of its bytes (still recognisable)."""
-    if isinstance(token, bytes):
-        try:
-            return token.decode("utf-8")
-        except UnicodeDecodeError:
-            return repr(token)
-    return token
-
-
 def _all_layers(model: Any) -> list[Any]:
     found, stack = [], [model]
     while stack:
@@ -473,18 +463,14 @@ def _all_layers(model: Any) -> list[Any]:
 
 
 def _canonical_list(tokens: Any) -> list[Any]:
+    """Tokens in the canonical form vocabularies use (bytes or int), as `Vocabulary` would store them."""
     if isinstance(tokens, Vocabulary):
         return list(tokens.tokens)
     if hasattr(tokens, "numpy"):
         tokens = tokens.numpy()
     if isinstance(tokens, np.ndarray):
         tokens = tokens.tolist()
-    return [t.encode("utf-8", "surrogatepass") if isinstance(t, str) else _int_or_bytes(t) for t in tokens]
-
-
-def _int_or_bytes(token: Any) -> Any:
-    if isinstance(token, (bytes, np.bytes_)):
-        return bytes(token)
-    if isinstance(token, (int, np.integer)) and not isinstance(token, bool):
-        return int(token)
-    raise ConfigurationError(f"Tokens must be strings, bytes or integers. Received: {token!r}")
+    tokens = list(tokens)
+    is_id = [isinstance(t, (int, np.integer)) and not isinstance(t, bool) for t in tokens]
+    dtype = "int64" if tokens and all(is_id) else "string"
+    return [canonical_token(t, dtype) for t in tokens]

@@ -25,7 +25,7 @@ import numpy as np
 
 from keras_vocabsafe._vector_files import Chunk, ChunkParser, PendingRows, VectorFile, open_vector_file
 from keras_vocabsafe.errors import ConfigurationError
-from keras_vocabsafe.vocabulary import Vocabulary, display_token
+from keras_vocabsafe.vocabulary import Vocabulary, display_token, json_token
 
 __all__ = ["MATCH_RULES", "AlignedVectors", "CoverageReport", "PretrainedVectors", "align_vectors", "load_vectors"]
 
@@ -112,7 +112,7 @@ class CoverageReport:
             "coverage": self.coverage,
             "weighted_coverage": self.weighted_coverage,
             "found_by_rule": dict(self.found_by_rule),
-            "missing_tokens": [_json_token(t) for t in self.missing_tokens],
+            "missing_tokens": [json_token(t) for t in self.missing_tokens],
             "duplicates": self.duplicates,
             "skipped_lines": self.skipped_lines,
         }
@@ -357,10 +357,6 @@ def _python_token(token: Any) -> Any:
         except UnicodeDecodeError:
             return token
     return token
-
-
-def _json_token(token: Any) -> Any:
-    return repr(token) if isinstance(token, bytes) else token  # Tokens that are not UTF-8 stay recognisable.
 
 
 def _close(chunks: Iterator[Chunk]) -> None:

@@ -500,11 +500,7 @@ class TextVocabEmbedding(VocabEmbedding):
                     f"iterable of batches. Received: data of type {type(data).__name__}."
                 )
             tokens, counts = counter.result()
-        special = self._special_and_reserved()[0].intersection(tokens)  # "[UNK]" in text is no token of ours.
-        if special:
-            keep = [i for i, token in enumerate(tokens) if token not in special]
-            tokens, counts = [tokens[i] for i in keep], counts[keep]
-        return tokens, counts
+        return self._without_special_tokens(tokens, counts)  # "[UNK]" in text is no token of ours.
 
     def _vocabulary_from_data(self, data: Any, steps: int | None, *, merge: bool, limit: int | None) -> Vocabulary:
         if merge and self.split == "wordpiece":

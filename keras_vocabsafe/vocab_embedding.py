@@ -346,12 +346,15 @@ class VocabEmbedding(keras.layers.Layer):
                 f"{self._owner()}.adapt() takes an array, list, tensor, ragged tensor, tf.data.Dataset or "
                 f"iterable of batches. Received: data of type {type(data).__name__}."
             )
-        tokens, counts = counter.result()
+        return self._without_special_tokens(*counter.result())
+
+    def _without_special_tokens(self, tokens: list[Any], counts: np.ndarray) -> tuple[list[Any], np.ndarray]:
+        """Counted tokens less the mask and OOV tokens, which have ids of their own."""
         special = {
             canonical_token(token, self.vocabulary_dtype)
             for token in (self.mask_token, self.oov_token)
             if token is not None
-        }
+        }.intersection(tokens)
         if special:
             keep = [i for i, token in enumerate(tokens) if token not in special]
             tokens, counts = [tokens[i] for i in keep], counts[keep]
@@ -697,7 +700,7 @@ class VocabEmbedding(keras.layers.Layer):
         """Drops leading special tokens equal to this layer's, as in `get_vocabulary()` output."""
         if isinstance(vocabulary, (Vocabulary, str, bytes)) or not isinstance(vocabulary, (list, tuple)):
             return vocabulary
-        special = [t for t in self.get_vocabulary()[: self._num_special_tokens()]]
+        special = self.get_vocabulary()[: self._num_special_tokens()]
         if list(vocabulary[: len(special)]) == special:
             return vocabulary[len(special) :]
         return vocabulary

@@ -353,6 +353,13 @@ def _order_by_count_then_bytes(tokens: list[bytes], counts: np.ndarray) -> np.nd
     return np.lexsort((lengths, fixed, -counts))
 
 
+def json_token(token: Token) -> Any:
+    """A token as a JSON value: text where it is UTF-8, else the `repr` of its bytes (still recognisable)."""
+    if isinstance(token, bytes):
+        token = _decode_if_utf8(token)
+    return repr(token) if isinstance(token, bytes) else token
+
+
 def _decode_if_utf8(token: bytes) -> str | bytes:
     try:
         return token.decode("utf-8")
