@@ -416,7 +416,7 @@ def remap_optimizer(model: Any, old_variable: Any, new_variable: Any, row_map: R
         prefix = old_variable.path.replace("/", "_") + "_"
         old_rows = row_map.old_size
         for variable, old in _pair_variables(optimizer.variables, new_optimizer.variables):
-            value = keras.ops.convert_to_numpy(old)
+            value = old.numpy()  # One copy; convert_to_numpy would make two.
             slot_name = variable.path.rsplit("/", 1)[-1]
             if slot_name.startswith(prefix) and value.ndim == 2 and value.shape[0] >= old_rows:
                 rows = np.zeros(tuple(variable.shape), dtype=value.dtype)
@@ -424,7 +424,7 @@ def remap_optimizer(model: Any, old_variable: Any, new_variable: Any, row_map: R
                 rows[kept] = value[row_map.source[kept]]
                 if slot_name.endswith("_average"):  # An EMA of the weights starts from the new rows themselves.
                     added = row_map.added
-                    rows[added] = keras.ops.convert_to_numpy(new_variable)[added]
+                    rows[added] = new_variable.numpy()[added]
                 variable.assign(rows)
                 remapped += 1
             elif tuple(value.shape) == tuple(variable.shape):

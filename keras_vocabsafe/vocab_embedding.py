@@ -788,7 +788,7 @@ class VocabEmbedding(keras.layers.Layer):
             )
         frozen = np.setdiff1d(np.arange(self._num_rows()), np.asarray(self.trainable_rows, dtype=np.int64))
         with tf.init_scope():
-            values = keras.ops.convert_to_numpy(self.embeddings)[frozen]
+            values = self.embeddings.numpy()[frozen]
             self.embeddings.constraint = _KeepRows(frozen, values, self.embeddings_constraint)
 
     def call(self, inputs: Any) -> tf.Tensor | tf.RaggedTensor:
