@@ -372,13 +372,6 @@ class TextVocabEmbedding(VocabEmbedding):
                 output._keras_mask = mask
         return outputs
 
-    def _gather(self, ids: tf.Tensor) -> tf.Tensor:
-        # A gather on the variable itself reads only the selected rows.
-        vectors = tf.gather(self.embeddings.value, ids)
-        if vectors.dtype != self.compute_dtype:
-            vectors = tf.cast(vectors, self.compute_dtype)
-        return vectors
-
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         outputs = super().__call__(*args, **kwargs)
         flat = outputs if self.return_ids else (outputs,)

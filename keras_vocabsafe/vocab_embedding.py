@@ -798,8 +798,11 @@ class VocabEmbedding(keras.layers.Layer):
         return self._embed(keys)
 
     def _embed(self, keys: tf.Tensor) -> tf.Tensor:
+        return self._gather(self._lookup_dense(keys))
+
+    def _gather(self, ids: tf.Tensor) -> tf.Tensor:
         # A gather on the variable itself reads only the selected rows.
-        outputs = tf.gather(self.embeddings.value, self._lookup_dense(keys))
+        outputs = tf.gather(self.embeddings.value, ids)
         if outputs.dtype != self.compute_dtype:
             outputs = tf.cast(outputs, self.compute_dtype)
         return outputs
