@@ -22,6 +22,7 @@ from keras_vocabsafe.errors import (
 from keras_vocabsafe.evolve import VocabularyUpdateReport, load_remapped_weights, warmstart_embedding_matrix
 from keras_vocabsafe.export import OpAudit, OpTarget, audit_ops, export_for_serving
 from keras_vocabsafe.pretrained import CoverageReport, PretrainedVectors, align_vectors, load_vectors
+from keras_vocabsafe.saving import load_weights
 from keras_vocabsafe.text import TextVocabEmbedding
 from keras_vocabsafe.vocab_embedding import VocabEmbedding
 from keras_vocabsafe.vocabulary import Vocabulary
@@ -60,5 +61,6 @@ __all__ = [
     "export_for_serving",
     "load_remapped_weights",
     "load_vectors",
+    "load_weights",
     "warmstart_embedding_matrix",
 ]

@@ -24,6 +24,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_vocabsafe._loading import RemapRequest, loading_request
 from keras_vocabsafe.errors import ConfigurationError, DuplicateTokenError
 from keras_vocabsafe.pretrained import PretrainedVectors, align_vectors
 from keras_vocabsafe.vocabulary import Vocabulary, canonical_token, display_token, json_token
@@ -379,22 +380,10 @@ def load_remapped_weights(
         raise ConfigurationError(
             "The model has no VocabEmbedding layer, so there is nothing to remap; use `model.load_weights()`."
         )
-    reports: dict[str, VocabularyUpdateReport] = {}
-    for layer in layers:
-        layer._remap_on_load = RemapRequest(new_embeddings_initializer, seed, reports)
-    try:
+    request = RemapRequest(new_embeddings_initializer, seed)
+    with loading_request(request):
         model.load_weights(os.fspath(filepath))
-    finally:
-        for layer in layers:
-            layer._remap_on_load = None
-    return reports
-
-
-class RemapRequest:
-    """What `load_remapped_weights()` asks of each `VocabEmbedding` while Keras loads the weights."""
-
-    def __init__(self, rule: Any, seed: int | None, reports: dict[str, VocabularyUpdateReport]) -> None:
-        self.rule, self.seed, self.reports = rule, seed, reports
+    return request.reports
 
 
 def remap_optimizer(model: Any, old_variable: Any, new_variable: Any, row_map: RowMap) -> int:

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vocabsafe import _weights_store, evolve
+from keras_vocabsafe import _compat, _loading, _weights_store, evolve
 from keras_vocabsafe._counting import TokenCounter, check_data_kind
 from keras_vocabsafe._keys import to_keys
 from keras_vocabsafe.errors import (
@@ -18,6 +18,7 @@ from keras_vocabsafe.errors import (
     NotAdaptedError,
     ReservedTokenError,
     UnknownIdError,
+    VocabSafeError,
     VocabularyChangeError,
     VocabularyError,
     VocabularyMismatchError,
@@ -184,6 +185,12 @@ class VocabEmbedding(keras.layers.Layer):
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True
         self.autocast = False
+        # A hash-table lookup has no XLA kernel; Keras's own lookup layers opt out the same way, so
+        # `compile(jit_compile=True)` warns and falls back instead of failing inside XLA.
+        self.supports_jit = False
+        # As for `keras.layers.Embedding(mask_zero=...)`: without a mask token an upstream mask gets Keras's
+        # "does not support masking" warning instead of vanishing without a word.
+        self.supports_masking = mask_token is not None
 
         self.output_dim = int(output_dim)
         self.vocabulary_dtype = vocabulary_dtype
@@ -200,7 +207,11 @@ class VocabEmbedding(keras.layers.Layer):
 
         self._vocabulary: Vocabulary | None = None
         self.lookup_table = None
-        self._remap_on_load: evolve.RemapRequest | None = None  # Set by `load_remapped_weights()`.
+        self._embeddings = None
+        self._trainable_embeddings = None
+        # How many times the weights were created; traced functions check it (see `_check_current`).
+        self._weights_generation = 0
+        self._generation_variable: tf.Variable | None = None
         if vocabulary is not None:
             self.set_vocabulary(vocabulary)
 
@@ -390,16 +401,34 @@ class VocabEmbedding(keras.layers.Layer):
         return int(ids) if ids.ndim == 0 else ids
 
     def id_to_token(self, ids: Any) -> Any:
-        """Token of an id, or a list of tokens for a sequence of ids."""
-        vocabulary = self.get_vocabulary()
-        if isinstance(ids, (int, np.integer)) and not isinstance(ids, bool):
-            return vocabulary[self._check_id(int(ids))]
-        return [vocabulary[self._check_id(int(i))] for i in np.asarray(ids).reshape(-1)]
+        """Token of an id; for ids of any shape (array, tensor, nested or ragged list), nested lists of tokens.
 
-    def _check_id(self, index: int) -> int:
+        The result has the shape of `ids`: `id_to_token([[2, 3]])` is `[["the", "cat"]]`.
+        """
+        vocabulary = self.get_vocabulary()
+        if isinstance(ids, tf.RaggedTensor):
+            ids = ids.to_list()
+        elif isinstance(ids, (tf.Tensor, tf.Variable)):
+            ids = ids.numpy()
+        if isinstance(ids, np.ndarray):
+            if ids.dtype.kind not in "iu":
+                raise KeyDtypeError(f"{self._owner()}.id_to_token() takes integer ids. Received dtype {ids.dtype}.")
+            if ids.ndim == 0:
+                return vocabulary[self._check_id(ids.item())]
+            flat = [vocabulary[self._check_id(i)] for i in ids.reshape(-1).tolist()]
+            return np.array(flat + [None], dtype=object)[:-1].reshape(ids.shape).tolist()
+        if isinstance(ids, (list, tuple)):
+            return [self.id_to_token(i) for i in ids]
+        return vocabulary[self._check_id(ids)]
+
+    def _check_id(self, index: Any) -> int:
+        if not _is_int(index):
+            raise KeyDtypeError(
+                f"{self._owner()}.id_to_token() takes integer ids. Received: {index!r} of type {type(index).__name__}."
+            )
         if not 0 <= index < self.vocabulary_size():
             raise UnknownIdError(f"{self._owner()} has ids 0 to {self.vocabulary_size() - 1}. Received: id {index}.")
-        return index
+        return int(index)
 
     def get_vectors(self, tokens: Any) -> np.ndarray:
         """Embedding vectors of the given tokens, as a NumPy array of shape `tokens.shape + (output_dim,)`."""
@@ -546,17 +575,18 @@ class VocabEmbedding(keras.layers.Layer):
         rows = matrix[self._num_special_tokens() : self.vocabulary_size()]
         rows[:] = aligned.vectors  # Zeros where nothing was found; filled next.
         rows[~found] = missing_rows
-        if not self.built:
-            self.build()
-        self.embeddings.assign(matrix.astype(self.embeddings.dtype))
-        self.trainable = train != "none"
+        trainable_rows = None
         if train == "missing":
             start = self._num_special_tokens()
             oov_ids = range(self._oov_start(), start)
-            self.trainable_rows = (*oov_ids, *(start + np.flatnonzero(~found)).tolist())
+            trainable_rows = (*oov_ids, *(start + np.flatnonzero(~found)).tolist())
+        if self.built and trainable_rows == self.trainable_rows:
+            self._assign_matrix(matrix)
         else:
-            self.trainable_rows = None
-        self._freeze_rows()
+            self.trainable_rows = trainable_rows
+            self._create_weights(matrix)
+            self.built = True
+        self.trainable = train != "none"
         return aligned.report
 
     # Vocabulary updates ----------------------------------------------------------------
@@ -654,7 +684,7 @@ class VocabEmbedding(keras.layers.Layer):
             return evolve.make_report(
                 self.name, old_tokens, new_tokens, row_map, num_special=self._num_special_tokens(), rule="none"
             )
-        old_matrix = self.embeddings.numpy()  # One copy; convert_to_numpy would make two.
+        old_matrix = self._matrix()
         num_special = self._num_special_tokens()
         matrix = evolve.remap_matrix(
             old_matrix,
@@ -666,7 +696,7 @@ class VocabEmbedding(keras.layers.Layer):
             seed=seed,
         )
         del old_matrix
-        old_variable = self.embeddings
+        old_variable, old_trained_ids = self._trained_variable()
         self._vocabulary, self.lookup_table, self.max_tokens = new, self._make_lookup_table(new), limit
         if self.trainable_rows is not None:
             source = row_map.source
@@ -674,15 +704,22 @@ class VocabEmbedding(keras.layers.Layer):
             was_trainable[list(self.trainable_rows)] = True
             trains = (source < 0) | was_trainable[np.maximum(source, 0)]
             self.trainable_rows = tuple(np.flatnonzero(trains).tolist())
-        self._replace_embeddings(matrix)
+        self._create_weights(matrix)
         remapped = 0
         if model is not None:
-            remapped = evolve.remap_optimizer(model, old_variable, self.embeddings, row_map)
+            new_variable, new_trained_ids = self._trained_variable()
+            remapped = evolve.remap_optimizer(
+                model,
+                old_variable if old_variable is not None else new_variable,
+                new_variable,
+                _trained_row_map(row_map, old_trained_ids, new_trained_ids),
+            )
         elif self._inbound_nodes:
             warnings.warn(
                 f"{self._owner()} has a new embedding matrix, but a model that calls it may already have compiled "
-                "a training function that still updates the old one. Pass `model=` to `update_vocabulary()` (it "
-                "also remaps the optimizer state), or call `model.compile(...)` again before `fit`.",
+                "a training or prediction function that uses the old one; such a function now fails with this "
+                "layer's name instead of running on. Pass `model=` to `update_vocabulary()` (it also remaps the "
+                "optimizer state), or call `model.compile(...)` again before `fit`.",
                 UserWarning,
                 stacklevel=2,
             )
@@ -730,39 +767,58 @@ class VocabEmbedding(keras.layers.Layer):
         vocabulary._counts = np.fromiter((totals[t] for t in merged), np.int64, len(merged))
         return vocabulary
 
-    def _replace_embeddings(self, matrix: np.ndarray) -> None:
-        """Swaps in a new embedding variable of another shape (Keras variables cannot change shape)."""
-        old = self.embeddings
-        locked = self._tracker.locked
-        self._tracker.unlock()
-        try:
-            self._untrack_variable(old)
-            self.embeddings = self.add_weight(
-                shape=matrix.shape,
-                initializer=lambda shape, dtype=None: matrix,
-                name="embeddings",
-                regularizer=self.embeddings_regularizer,
-                constraint=self.embeddings_constraint,
-                trainable=True,
-            )
-        finally:
-            if locked:
-                self._tracker.lock()
-        self._freeze_rows()
-
     # Keras layer API -----------------------------------------------------------------
 
     def build(self, input_shape: Any = None) -> None:
-        self.embeddings = self.add_weight(
-            shape=(self._num_rows(), self.output_dim),
-            initializer=self._padded_initializer(self.embeddings_initializer),
-            name="embeddings",
-            regularizer=self.embeddings_regularizer,
-            constraint=self.embeddings_constraint,
-            trainable=True,
-        )
+        self._create_weights()
         self.built = True
-        self._freeze_rows()
+
+    def _create_weights(self, matrix: np.ndarray | None = None) -> None:
+        """Creates the weights from the initializer or from `matrix`; replaces them on a built layer.
+
+        With `trainable_rows`, the frozen rows live in a non-trainable variable and the trainable rows in a
+        trainable one of their own, so no optimizer step, weight decay, regularizer or constraint ever
+        touches a frozen row, and nothing has to be restored (or can go stale) after a step.
+        """
+        if self.trainable_rows and self.trainable_rows[-1] >= self.vocabulary_size():
+            raise ConfigurationError(
+                f"{self._owner()} has ids 0 to {self.vocabulary_size() - 1}, but `trainable_rows` names id "
+                f"{self.trainable_rows[-1]}."
+            )
+        split = self.trainable_rows is not None
+        initializer = self._padded_initializer(self.embeddings_initializer) if matrix is None else _constant(matrix)
+
+        def create() -> None:
+            self._embeddings = self.add_weight(
+                shape=(self._num_rows(), self.output_dim),
+                initializer=initializer,
+                name="embeddings",
+                regularizer=None if split else self.embeddings_regularizer,
+                constraint=None if split else self.embeddings_constraint,
+                trainable=not split,
+            )
+            self._trainable_embeddings = None
+            if self.trainable_rows:
+                with tf.init_scope():
+                    rows = self._embeddings.numpy()[self._trainable_ids()]
+                self._trainable_embeddings = self.add_weight(
+                    shape=rows.shape,
+                    initializer=_constant(rows),
+                    name="trainable_embeddings",
+                    regularizer=self.embeddings_regularizer,
+                    constraint=self.embeddings_constraint,
+                    trainable=True,
+                )
+
+        old = [variable for variable in (self._embeddings, self._trainable_embeddings) if variable is not None]
+        if not old:
+            create()
+            with tf.init_scope():
+                self._generation_variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="weights_generation")
+            return
+        _compat.replace_variables(self, old, create)
+        self._weights_generation += 1
+        self._generation_variable.assign(self._weights_generation)
 
     def _padded_initializer(self, initializer: Any) -> Any:
         """`initializer` for the real rows; zeros for the padding rows after them."""
@@ -776,22 +832,72 @@ class VocabEmbedding(keras.layers.Layer):
 
         return initialize
 
-    def _freeze_rows(self) -> None:
-        """Records the current values of the rows outside `trainable_rows`, which the optimizer then keeps."""
-        if self.trainable_rows is None:
-            self.embeddings.constraint = self.embeddings_constraint
-            return
-        if self.trainable_rows and self.trainable_rows[-1] >= self.vocabulary_size():
+    def _trainable_ids(self) -> np.ndarray:
+        return np.asarray(self.trainable_rows, dtype=np.int64)
+
+    @property
+    def embeddings(self) -> Any:
+        """The embedding matrix, `(rows, output_dim)`, or `None` before the layer is built.
+
+        The variable itself when every row trains. With `trainable_rows`,
+        frozen and trainable rows are two variables, and this is their
+        merged value, read-only (as for `keras.layers.Embedding` with LoRA):
+        set rows with `layer.set_weights([matrix])`.
+        """
+        if self._trainable_embeddings is None:
+            return self._embeddings
+        return tf.tensor_scatter_nd_update(
+            tf.convert_to_tensor(self._embeddings), self._trainable_ids()[:, None], self._trainable_embeddings.value
+        )
+
+    def _trained_variable(self) -> tuple[Any, np.ndarray | None]:
+        """The variable the optimizer updates (if any), and the id of each of its rows (`None`: row i is id i)."""
+        if self.trainable_rows is not None:
+            return self._trainable_embeddings, self._trainable_ids()
+        return self._embeddings, None
+
+    def _matrix(self) -> np.ndarray:
+        """Every row (padding included) as one NumPy array."""
+        matrix = self._embeddings.numpy()  # One copy; convert_to_numpy would make two.
+        if not matrix.flags.writeable:
+            matrix = matrix.copy()
+        if self._trainable_embeddings is not None:
+            matrix[self._trainable_ids()] = self._trainable_embeddings.numpy()
+        return matrix
+
+    def _assign_matrix(self, matrix: np.ndarray) -> None:
+        """Sets every row (padding included) from one full matrix."""
+        self._embeddings.assign(matrix.astype(self._embeddings.dtype, copy=False))
+        if self._trainable_embeddings is not None:
+            self._trainable_embeddings.assign(matrix[self._trainable_ids()].astype(self._embeddings.dtype, copy=False))
+
+    def get_weights(self) -> list[np.ndarray]:
+        """`[matrix]`: the whole embedding matrix, as for `keras.layers.Embedding`."""
+        return [self._matrix()] if self.built else []
+
+    def set_weights(self, weights: Any) -> None:
+        """Sets the embedding matrix from `[matrix]`, as `get_weights()` returns it.
+
+        With `trainable_rows`, the frozen and the trainable rows both take their new values.
+        """
+        weights = list(weights)
+        shape = (self._num_rows(), self.output_dim) if self._vocabulary is not None else None
+        if len(weights) != 1 or tuple(np.shape(weights[0])) != shape:
             raise ConfigurationError(
-                f"{self._owner()} has ids 0 to {self.vocabulary_size() - 1}, but `trainable_rows` names id "
-                f"{self.trainable_rows[-1]}."
+                f"{self._owner()}.set_weights() takes a list holding one matrix of shape {shape} (rows for its "
+                f"{self.vocabulary_size() if shape else 0} ids"
+                + (f", padded to {shape[0]}" if shape and shape[0] != self.vocabulary_size() else "")
+                + f"). Received: {len(weights)} array(s) of shape(s) {[tuple(np.shape(w)) for w in weights]}."
             )
-        frozen = np.setdiff1d(np.arange(self._num_rows()), np.asarray(self.trainable_rows, dtype=np.int64))
-        with tf.init_scope():
-            values = self.embeddings.numpy()[frozen]
-            self.embeddings.constraint = _KeepRows(frozen, values, self.embeddings_constraint)
+        if not self.built:
+            self.build()
+        self._assign_matrix(np.asarray(weights[0]))
 
     def call(self, inputs: Any) -> tf.Tensor | tf.RaggedTensor:
+        if _compat.in_symbolic_scope() and isinstance(inputs, tf.Tensor) and inputs.dtype.is_floating:
+            # Keras builds a subclassed model on reload by running it on float32 placeholders, where only
+            # shapes matter; answering with the output's shape lets the layers after this one be built too.
+            return tf.zeros(tf.concat([tf.shape(inputs), [self.output_dim]], 0), self.compute_dtype)
         keys = to_keys(inputs, self.vocabulary_dtype, owner=self._owner())
         if isinstance(keys, tf.RaggedTensor):
             return tf.ragged.map_flat_values(self._embed, keys)
@@ -802,10 +908,46 @@ class VocabEmbedding(keras.layers.Layer):
 
     def _gather(self, ids: tf.Tensor) -> tf.Tensor:
         # A gather on the variable itself reads only the selected rows.
-        outputs = tf.gather(self.embeddings.value, ids)
+        if self._trainable_embeddings is None:
+            outputs = tf.gather(self._embeddings.value, ids)
+        else:
+            outputs = self._gather_split(ids)
         if outputs.dtype != self.compute_dtype:
             outputs = tf.cast(outputs, self.compute_dtype)
-        return outputs
+        return self._check_current(outputs)
+
+    def _gather_split(self, ids: tf.Tensor) -> tf.Tensor:
+        """Rows of `ids` from the frozen and the trainable variable (costs the batch, not the matrix)."""
+        rows = self._trainable_ids()
+        trainable_ids = tf.constant(rows)
+        position = tf.searchsorted(trainable_ids, tf.reshape(ids, [-1]), out_type=tf.int64)
+        position = tf.reshape(tf.minimum(position, len(rows) - 1), tf.shape(ids, out_type=tf.int64))
+        trains = tf.equal(tf.gather(trainable_ids, position), ids)
+        return tf.where(
+            trains[..., None],
+            tf.gather(self._trainable_embeddings.value, position),
+            tf.gather(self._embeddings.value, ids),
+        )
+
+    def _check_current(self, outputs: tf.Tensor) -> tf.Tensor:
+        """In a traced function, fails if the weights it captured were replaced since it was traced.
+
+        `update_vocabulary()` and `load_pretrained()` can replace the variables (Keras variables cannot change
+        shape); a training or prediction function traced before would go on using the old ones.
+        """
+        if tf.executing_eagerly() or self._generation_variable is None:
+            return outputs
+        current = tf.debugging.assert_equal(
+            self._generation_variable,
+            tf.constant(self._weights_generation, tf.int64),
+            message=(
+                f"{self._owner()} has new weights (from update_vocabulary() or load_pretrained()) that this traced "
+                "function does not use: it would go on training or predicting with the old matrix. Call "
+                "`model.compile(...)` again (with a new optimizer), or pass `model=` to `update_vocabulary()`."
+            ),
+        )
+        with tf.control_dependencies([current]):
+            return tf.identity(outputs)
 
     def _lookup(self, keys: tf.Tensor | tf.RaggedTensor) -> tf.Tensor | tf.RaggedTensor:
         if isinstance(keys, tf.RaggedTensor):
@@ -891,45 +1033,63 @@ class VocabEmbedding(keras.layers.Layer):
 
     def save_own_variables(self, store: Any) -> None:
         if self.built:
-            store["0"] = self.embeddings
+            store["0"] = self._matrix()
         _weights_store.write_tokens(store, self._ids_to_tokens(), self.vocabulary_dtype)
 
     def load_own_variables(self, store: Any) -> None:
-        saved = _weights_store.read_tokens(store, self.vocabulary_dtype, owner=self._owner())
-        current = self._ids_to_tokens()
-        if saved != current and self._remap_on_load is not None and "0" in store:
-            self._load_remapped(saved, np.asarray(store["0"]), self._remap_on_load)
+        request = _loading.current_request()
+        try:
+            saved = _weights_store.read_tokens(store, self.vocabulary_dtype, owner=self._owner())
+            current = self._ids_to_tokens()
+            remap = isinstance(request, _loading.RemapRequest) and saved != current and "0" in store
+            if not remap:
+                self._check_saved_weights(saved, current, store)
+        except VocabSafeError as error:
+            if isinstance(request, _loading.CheckOnly):
+                request.errors.append(error)
+            raise
+        if isinstance(request, _loading.CheckOnly):
             return
+        if remap:
+            self._load_remapped(saved, np.asarray(store["0"]), request)
+        elif "0" in store:
+            if not self.built:
+                self.build()
+            self._assign_matrix(np.asarray(store["0"]))
+
+    def _check_saved_weights(self, saved: list[Any], current: list[Any], store: Any) -> None:
+        """Refuses saved weights written for other tokens or another matrix shape, before anything is assigned."""
         if saved != current:
             raise VocabularyMismatchError(
                 f"{self._owner()} cannot load weights written for a different vocabulary: the saved weights have "
                 f"{len(saved)} rows, this layer has {len(current)}; "
                 f"{_describe_difference(saved, current, saved_first=True)}. Loading them would give tokens the rows "
-                "of other tokens. Load the whole model with `keras.saving.load_model()` (it restores the saved "
-                "vocabulary), or build this layer with the vocabulary the weights were trained with."
+                "of other tokens, so this layer keeps its rows. Load the whole model with "
+                "`keras.saving.load_model()` (it restores the saved vocabulary), build this layer with the vocabulary "
+                "the weights were trained with, or move rows by token with `keras_vocabsafe.load_remapped_weights()`."
+                " Note that `model.load_weights()` goes on to load the model's other layers from the file; "
+                "`keras_vocabsafe.load_weights(model, path)` checks every VocabEmbedding first and then changes "
+                "nothing when one refuses."
             )
         if "0" not in store:
             return
-        if not self.built:
-            self.build()
-        value = store["0"]
-        if tuple(value.shape) != tuple(self.embeddings.shape):
-            if value.shape[-1] != self.output_dim:
-                reason = f"the saved output_dim is {value.shape[-1]}, this layer's is {self.output_dim}"
+        shape = tuple(store["0"].shape)
+        expected = (self._num_rows(), self.output_dim)
+        if shape != expected:
+            if len(shape) != 2 or shape[-1] != self.output_dim:
+                reason = f"the saved output_dim is {shape[-1] if shape else None}, this layer's is {self.output_dim}"
             else:
                 reason = (
-                    f"the saved matrix has {value.shape[0]} rows for the same {self.vocabulary_size()} ids, so it "
+                    f"the saved matrix has {shape[0]} rows for the same {self.vocabulary_size()} ids, so it "
                     f"was padded differently (this layer has pad_to_multiple_of={self.pad_to_multiple_of}). Build "
                     "the layer with the pad_to_multiple_of the weights were saved with"
                 )
             raise VocabularyMismatchError(
-                f"{self._owner()} cannot load an embedding matrix of shape {tuple(value.shape)} into its "
-                f"{tuple(self.embeddings.shape)} matrix: {reason}."
+                f"{self._owner()} cannot load an embedding matrix of shape {shape} into its {expected} matrix: "
+                f"{reason}."
             )
-        self.embeddings.assign(value)
-        self._freeze_rows()
 
-    def _load_remapped(self, saved: list[Any], matrix: np.ndarray, request: evolve.RemapRequest) -> None:
+    def _load_remapped(self, saved: list[Any], matrix: np.ndarray, request: _loading.RemapRequest) -> None:
         if matrix.ndim != 2 or matrix.shape[1] != self.output_dim:
             raise VocabularyMismatchError(
                 f"{self._owner()} cannot take rows of shape {matrix.shape[1:]} from the saved weights: the saved "
@@ -958,27 +1118,10 @@ class VocabEmbedding(keras.layers.Layer):
         )
         if not self.built:
             self.build()
-        self.embeddings.assign(new_matrix.astype(self.embeddings.dtype))
-        self._freeze_rows()
+        self._assign_matrix(new_matrix)
         request.reports[self.name] = evolve.make_report(
             self.name, saved, current, row_map, num_special=num_special, rule=request.rule
         )
-
-
-class _KeepRows(keras.constraints.Constraint):
-    """Applies the user's constraint, then puts the frozen rows back exactly as they were recorded."""
-
-    def __init__(self, rows: np.ndarray, values: np.ndarray, inner: Any) -> None:
-        # Plain TensorFlow variables, held outside Keras's tracking: they are training state, not weights,
-        # and are rebuilt from the embedding matrix whenever it is loaded.
-        self._rows = tf.Variable(rows.reshape(-1, 1), trainable=False, name="frozen_rows")
-        self._values = tf.Variable(values, trainable=False, name="frozen_values")
-        self._inner = inner
-
-    def __call__(self, w: Any) -> Any:
-        if self._inner is not None:
-            w = self._inner(w)
-        return tf.tensor_scatter_nd_update(w, self._rows, tf.cast(self._values, w.dtype))
 
 
 def _validate_trainable_rows(rows: Any) -> tuple[int, ...] | None:
@@ -989,6 +1132,23 @@ def _validate_trainable_rows(rows: Any) -> tuple[int, ...] | None:
             f"`trainable_rows` must be a list of non-negative ids, or None. Received: trainable_rows={rows!r}"
         )
     return tuple(sorted({int(row) for row in rows}))
+
+
+def _trained_row_map(row_map: evolve.RowMap, old_ids: np.ndarray | None, new_ids: np.ndarray | None) -> evolve.RowMap:
+    """`row_map` (new id -> old id) in terms of the rows of the trained variables, when only some rows train."""
+    if new_ids is None or old_ids is None:
+        return row_map
+    source = row_map.source[new_ids]
+    if len(old_ids) == 0:
+        return evolve.RowMap(np.full(len(new_ids), -1), 0)
+    position = np.minimum(np.searchsorted(old_ids, source), len(old_ids) - 1)
+    found = (source >= 0) & (old_ids[position] == source)
+    return evolve.RowMap(np.where(found, position, -1), len(old_ids))
+
+
+def _constant(matrix: np.ndarray) -> Any:
+    """An initializer that returns `matrix` (for variables re-created from known values)."""
+    return lambda shape, dtype=None: matrix
 
 
 def _is_int(value: Any) -> bool:

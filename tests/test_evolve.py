@@ -21,7 +21,7 @@ from keras_vocabsafe import (
     load_remapped_weights,
     warmstart_embedding_matrix,
 )
-from keras_vocabsafe.evolve import RemapRequest
+from keras_vocabsafe._loading import RemapRequest, loading_request
 
 # Most tests update a layer of a compiled model without `model=` on purpose; one test checks the warning that gives.
 pytestmark = pytest.mark.filterwarnings("ignore:.*has a new embedding matrix:UserWarning")
@@ -444,8 +444,9 @@ def test_remapped_load_refuses_another_output_dim_and_other_special_tokens(tmp_p
     layer = VocabEmbedding(8, vocabulary=NEW, mask_token=None, num_oov_indices=2, name="tokens")
     store = {}
     old_model.get_layer("tokens").save_own_variables(store)
-    layer._remap_on_load = RemapRequest("mean", None, {})  # What load_remapped_weights() sets while loading.
-    with pytest.raises(VocabularyMismatchError, match="other special tokens"):
+    # What load_remapped_weights() asks of each layer while Keras loads.
+    remap = RemapRequest("mean", None)
+    with pytest.raises(VocabularyMismatchError, match="other special tokens"), loading_request(remap):
         layer.load_own_variables(store)
 
     two_oov = VocabEmbedding(8, vocabulary=OLD, mask_token="", num_oov_indices=2, name="tokens")
@@ -453,8 +454,7 @@ def test_remapped_load_refuses_another_output_dim_and_other_special_tokens(tmp_p
     store = {}
     two_oov.save_own_variables(store)
     one_oov = VocabEmbedding(8, vocabulary=NEW, mask_token="", name="tokens")
-    one_oov._remap_on_load = RemapRequest("mean", None, {})
-    with pytest.raises(VocabularyMismatchError, match="num_oov_indices"):
+    with pytest.raises(VocabularyMismatchError, match="num_oov_indices"), loading_request(remap):
         one_oov.load_own_variables(store)
 
 

@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 from hypothesis import HealthCheck, assume, given, settings
 
+import keras_vocabsafe
 from conftest import AWKWARD_TOKENS
 from keras_vocabsafe import VocabEmbedding, Vocabulary, VocabularyMismatchError
 
@@ -243,3 +244,50 @@ def test_embedding_of_another_width_is_refused():
     source.save_own_variables(store)
     with pytest.raises(VocabularyMismatchError, match=r"shape \(2, 2\) into its \(2, 5\) matrix"):
         VocabEmbedding(5, vocabulary=["a"]).load_own_variables(store)
+
+
+def _scored_model(vocabulary, nested=False):
+    words = VocabEmbedding(4, vocabulary=vocabulary, name="words")
+    inputs = keras.Input(shape=(None,), dtype="string")
+    if nested:
+        inner_inputs = keras.Input(shape=(None,), dtype="string")
+        inner = keras.Model(inner_inputs, keras.layers.GlobalAveragePooling1D()(words(inner_inputs)), name="encoder")
+        pooled = inner(inputs)
+    else:
+        pooled = keras.layers.GlobalAveragePooling1D()(words(inputs))
+    return keras.Model(inputs, keras.layers.Dense(1, name="score")(keras.layers.Dense(3, name="hidden")(pooled)))
+
+
+@pytest.mark.saving
+@pytest.mark.parametrize("suffix", [".weights.h5", ".keras"])
+@pytest.mark.parametrize("nested", [False, True])
+def test_load_weights_changes_nothing_when_a_vocabulary_refuses(tmp_path, suffix, nested):
+    path = tmp_path / f"other{suffix}"
+    other = _scored_model(["b", "a", "c"], nested=nested)
+    other.save_weights(path) if suffix == ".weights.h5" else other.save(path)
+    model = _scored_model(["a", "b", "c"], nested=nested)
+    before = [variable.numpy() for variable in model.weights]
+    with pytest.raises(VocabularyMismatchError, match="'words' cannot load weights written for a different vocabulary"):
+        keras_vocabsafe.load_weights(model, path)
+    for variable, value in zip(model.weights, before):
+        np.testing.assert_array_equal(variable.numpy(), value)
+
+
+@pytest.mark.saving
+def test_load_weights_loads_every_layer_when_vocabularies_agree(tmp_path):
+    path = tmp_path / "same.weights.h5"
+    trained = _scored_model(["a", "b", "c"], nested=True)
+    trained.save_weights(path)
+    model = _scored_model(["a", "b", "c"], nested=True)
+    keras_vocabsafe.load_weights(model, path)
+    for variable, expected in zip(model.weights, trained.weights):
+        np.testing.assert_array_equal(variable.numpy(), expected.numpy())
+
+
+@pytest.mark.saving
+def test_plain_load_weights_says_that_other_layers_were_loaded(tmp_path):
+    path = tmp_path / "other.weights.h5"
+    _scored_model(["b", "a", "c"]).save_weights(path)
+    model = _scored_model(["a", "b", "c"])
+    with pytest.raises(ValueError, match=r"goes on to load the model's other layers.*keras_vocabsafe.load_weights"):
+        model.load_weights(path)

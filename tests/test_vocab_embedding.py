@@ -482,3 +482,131 @@ def test_adapt_merges_partial_counts_correctly(monkeypatch):
     merged_once.adapt(tokens)
     assert merged_often.get_vocabulary() == merged_once.get_vocabulary()
     assert list(merged_often.vocabulary.counts) == list(merged_once.vocabulary.counts)
+
+
+# Nothing silently lost: assignments, stale functions, masks, XLA, reloads ----------------------------------------
+
+
+def _string_model(layer):
+    inputs = keras.Input(shape=(None,), dtype="string")
+    pooled = keras.layers.GlobalAveragePooling1D()(layer(inputs))
+    return keras.Model(inputs, keras.layers.Dense(1)(pooled))
+
+
+TOKENS_X = tf.constant([["a", "b"], ["c", "a"]])
+TARGETS_Y = tf.constant([[1.0], [0.0]])
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "ftrl"])
+def test_rows_set_with_set_weights_stay_frozen_through_training(optimizer):
+    layer = VocabEmbedding(4, vocabulary=["a", "b", "c"], trainable_rows=[1], embeddings_regularizer="l2")
+    model = _string_model(layer)
+    model.compile(optimizer, "mse")
+    model.fit(TOKENS_X, TARGETS_Y, verbose=0)  # Traces and builds the optimizer before the assignment.
+    assigned = np.arange(16, dtype=np.float32).reshape(4, 4)
+    layer.set_weights([assigned])
+    model.fit(TOKENS_X, TARGETS_Y, verbose=0, epochs=3)
+    matrix = layer.get_weights()[0]
+    frozen = [0, 2, 3]
+    np.testing.assert_array_equal(matrix[frozen], assigned[frozen])
+    assert not np.array_equal(matrix[1], assigned[1])  # The trainable row ("a" is id 1) did train.
+
+
+def test_optimizer_state_covers_only_the_trainable_rows():
+    layer = VocabEmbedding(4, vocabulary=["a", "b", "c"], trainable_rows=[1, 3])
+    model = _string_model(layer)
+    model.compile("adam", "mse")
+    model.fit(TOKENS_X, TARGETS_Y, verbose=0)
+    embedding_slots = [v for v in model.optimizer.variables if len(v.shape) == 2 and v.shape[-1] == 4]
+    assert embedding_slots and all(tuple(v.shape) == (2, 4) for v in embedding_slots)
+
+
+def test_embeddings_of_a_layer_with_trainable_rows_is_the_merged_matrix():
+    layer = VocabEmbedding(4, vocabulary=["a", "b", "c"], trainable_rows=[2])
+    layer.build()
+    assigned = np.arange(16, dtype=np.float32).reshape(4, 4)
+    layer.set_weights([assigned])
+    np.testing.assert_array_equal(layer.embeddings.numpy(), assigned)
+    np.testing.assert_array_equal(layer.get_vectors(["b"]), assigned[[2]])
+    with pytest.raises(ConfigurationError, match=r"one matrix of shape \(4, 4\)"):
+        layer.set_weights([assigned[:3]])
+
+
+def test_fit_refuses_to_train_a_matrix_replaced_after_tracing():
+    layer = VocabEmbedding(4, vocabulary=["a", "b", "c"])
+    model = _string_model(layer)
+    model.compile("sgd", "mse")
+    model.fit(TOKENS_X, TARGETS_Y, verbose=0)
+    model.predict(TOKENS_X, verbose=0)  # Traces the prediction function too.
+    with pytest.warns(UserWarning, match="Pass `model=`"):
+        layer.update_vocabulary(["a", "b", "c", "d"])
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"has new weights .* Call `model.compile"):
+        model.fit(TOKENS_X, TARGETS_Y, verbose=0)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="has new weights"):
+        model.predict(TOKENS_X, verbose=0)
+    model.compile("sgd", "mse")  # The fix the message gives.
+    before = layer.get_weights()[0]
+    model.fit(TOKENS_X, TARGETS_Y, verbose=0)
+    assert not np.array_equal(before, layer.get_weights()[0])
+
+
+def test_jit_compile_falls_back_with_keras_warning_instead_of_failing_in_xla():
+    model = _string_model(VocabEmbedding(4, vocabulary=["a", "b", "c"]))
+    with pytest.warns(UserWarning, match="doesn't support `jit_compile=True`"):
+        model.compile("sgd", "mse", jit_compile=True)
+    history = model.fit(TOKENS_X, TARGETS_Y, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
+def test_upstream_mask_without_a_mask_token_gets_keras_warning():
+    layer = VocabEmbedding(4, vocabulary=["a"])
+    assert layer.supports_masking is False
+    assert VocabEmbedding(4, vocabulary=["a"], mask_token="").supports_masking is True
+    keys = tf.constant([["a", "b"]])
+    keys._keras_mask = tf.constant([[True, False]])
+    with pytest.warns(UserWarning, match="does not support masking"):
+        layer(keys)
+
+
+@pytest.mark.parametrize(
+    "ids, expected",
+    [
+        (np.array([[1, 2], [2, 0]]), [["a", "b"], ["b", "[UNK]"]]),
+        ([[1], [2, 0]], [["a"], ["b", "[UNK]"]]),
+        (tf.ragged.constant([[1], [2, 0]]), [["a"], ["b", "[UNK]"]]),
+        (tf.constant([[2, 1]]), [["b", "a"]]),
+        (np.int64(2), "b"),
+    ],
+)
+def test_id_to_token_keeps_the_shape_of_its_ids(ids, expected):
+    layer = VocabEmbedding(4, vocabulary=["a", "b"])  # Ids: 0 "[UNK]", 1 "a", 2 "b".
+    assert layer.id_to_token(ids) == expected
+
+
+@pytest.mark.parametrize("ids", [np.array([1.0]), [True], ["a"]])
+def test_id_to_token_refuses_ids_that_are_not_integers(ids):
+    with pytest.raises(KeyDtypeError, match="integer ids"):
+        VocabEmbedding(4, vocabulary=["a", "b"]).id_to_token(ids)
+
+
+@keras.saving.register_keras_serializable(package="keras_vocabsafe_tests")
+class SubclassedWordsModel(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.words = VocabEmbedding(4, vocabulary=["a", "b", "c"])
+        self.pool = keras.layers.GlobalAveragePooling1D()
+        self.score = keras.layers.Dense(1)
+
+    def call(self, inputs):
+        return self.score(self.pool(self.words(inputs)))
+
+
+@pytest.mark.saving
+def test_subclassed_model_reloads_every_layer_weights(tmp_path):
+    model = SubclassedWordsModel()
+    model.compile("adam", "mse")
+    model.fit(TOKENS_X, TARGETS_Y, verbose=0)
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+    np.testing.assert_array_equal(reloaded.score.kernel.numpy(), model.score.kernel.numpy())
+    np.testing.assert_allclose(reloaded.predict(TOKENS_X, verbose=0), model.predict(TOKENS_X, verbose=0))

@@ -1,0 +1,46 @@
+"""Every use of Keras internals, in one place, so an upgrade that moves one breaks here and nowhere else.
+
+Each helper names the public behaviour it stands in for. Tested at both ends of the supported Keras range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from keras.src.backend.common.symbolic_scope import in_symbolic_scope
+from keras.src.saving import saving_lib
+
+__all__ = ["flatten_layers", "in_symbolic_scope", "load_weights_only", "own_variables", "replace_variables"]
+
+
+def flatten_layers(layer: Any) -> Iterator[Any]:
+    """`layer` and every layer it tracks, at any depth (what Keras's saver visits)."""
+    return layer._flatten_layers(include_self=True, recursive=True)
+
+
+def own_variables(layer: Any) -> list[Any]:
+    """The variables a layer created itself (not its sublayers'): what Keras's default `load_own_variables` assigns."""
+    return list(layer._trainable_variables) + list(layer._non_trainable_variables)
+
+
+def load_weights_only(model: Any, filepath: str, *, objects_to_skip: list[Any]) -> None:
+    """`model.load_weights(filepath)` visiting only what `objects_to_skip` leaves (`.weights.h5` and `.keras`).
+
+    The public `load_weights` takes `objects_to_skip` for `.weights.h5` files only; the loader under it takes
+    both kinds.
+    """
+    saving_lib.load_weights_only(model, filepath, objects_to_skip=objects_to_skip)
+
+
+def replace_variables(layer: Any, old: list[Any], create: Any) -> Any:
+    """Untracks `old` variables of a built layer and calls `create()` to add new ones (Keras locks a built layer)."""
+    locked = layer._tracker.locked
+    layer._tracker.unlock()
+    try:
+        for variable in old:
+            layer._untrack_variable(variable)
+        return create()
+    finally:
+        if locked:
+            layer._tracker.lock()

@@ -1,0 +1,76 @@
+"""`load_weights`: `model.load_weights()` that changes nothing when a `VocabEmbedding` refuses the file.
+
+Keras loads a weights file layer by layer and, when one layer refuses its
+weights, goes on loading the others and raises at the end: a
+`VocabEmbedding` that refuses weights written for another vocabulary keeps
+its rows, but the layers around it already hold the file's weights. This
+function first visits only the `VocabEmbedding` layers (and the layers that
+contain them) in check-only mode, through Keras's own loader, so that every
+stored vocabulary is compared before any variable is assigned.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import keras
+
+from keras_vocabsafe import _compat
+from keras_vocabsafe._loading import CheckOnly, loading_request
+from keras_vocabsafe.vocab_embedding import VocabEmbedding
+
+__all__ = ["load_weights"]
+
+
+def load_weights(model: keras.Model, filepath: str | os.PathLike[str], *, skip_mismatch: bool = False) -> None:
+    """Loads weights like `model.load_weights(filepath)`, but all or nothing for vocabularies.
+
+    Every `VocabEmbedding` in `model` (at any depth) first compares the
+    vocabulary stored with its weights to its own; if any refuses, its
+    `VocabularyMismatchError` is raised and no variable of the model has
+    changed. Then the weights are loaded with `model.load_weights()`.
+
+    Args:
+        model: a built Keras model.
+        filepath: a `.weights.h5` file or a `.keras` file.
+        skip_mismatch: as for `model.load_weights()`: with `True`, layers
+            whose saved weights do not fit keep their own (with a warning),
+            and no check comes first.
+
+    Raises:
+        VocabularyMismatchError: a `VocabEmbedding` holds another vocabulary,
+            another matrix shape, or special tokens other than the saved ones.
+    """
+    filepath = os.fspath(filepath)
+    layers = list(_compat.flatten_layers(model))
+    ours = {id(layer) for layer in layers if isinstance(layer, VocabEmbedding)}
+    if ours and not skip_mismatch:
+        _check_vocabularies(model, filepath, layers, ours)
+    model.load_weights(filepath, skip_mismatch=skip_mismatch)
+
+
+def _check_vocabularies(model: keras.Model, filepath: str, layers: list[Any], ours: set[int]) -> None:
+    """Runs Keras's loader over the `VocabEmbedding` layers and their containers only, assigning nothing."""
+    containers = [
+        layer
+        for layer in layers
+        if id(layer) not in ours and any(id(inner) in ours for inner in _compat.flatten_layers(layer))
+    ]
+    visited = ours | {id(layer) for layer in containers}
+    skip = [layer for layer in layers if id(layer) not in visited]
+    skip += [item for item in (getattr(model, "optimizer", None), *getattr(model, "metrics", ())) if item is not None]
+    # A container's own variables (rare: a layer that holds a VocabEmbedding and creates weights too) are
+    # loaded by this pass; put them back whatever happens.
+    own = [(variable, variable.numpy()) for layer in containers for variable in _compat.own_variables(layer)]
+    request = CheckOnly()
+    try:
+        with loading_request(request):
+            _compat.load_weights_only(model, filepath, objects_to_skip=skip)
+    except Exception:
+        if request.errors:
+            raise request.errors[0] from None
+        raise
+    finally:
+        for variable, value in own:
+            variable.assign(value)
