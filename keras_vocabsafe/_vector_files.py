@@ -30,7 +30,7 @@ import sys
 import warnings
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import IO, Any, NoReturn
 
@@ -45,6 +45,7 @@ except ImportError:  # pragma: no cover - Windows
 
 FORMATS = ("glove", "word2vec", "fasttext", "word2vec_binary", "npy")
 ERRORS = ("strict", "replace", "skip")
+NONFINITE = ("strict", "skip")
 _BLOCK_SIZE = 1 << 20  # Larger blocks are no faster and raise peak memory when aligning.
 _TEXT_NUMBER_BYTES = frozenset(b"0123456789.+-eE \t\r\nnaifNAIF")
 _NUMBER_START_BYTES = frozenset(b"0123456789.+-")  # "nan"/"inf" rows take the careful path.
@@ -93,8 +94,14 @@ def open_vector_file(
     *,
     tokens: Any = None,
     errors: str = "strict",
+    nonfinite: str = "strict",
 ) -> VectorFile:
-    """Opens a vectors file; see `keras_vocabsafe.load_vectors` for the arguments."""
+    """Opens a vectors file; see `keras_vocabsafe.load_vectors` for the arguments.
+
+    With `nonfinite="strict"` every chunk's `parse` refuses NaN and infinity,
+    naming the line; with `"skip"` it returns them, and the caller leaves those
+    rows out (see `nonfinite_positions`).
+    """
     path = os.fspath(path)
     if format not in ("auto", *FORMATS):
         raise ConfigurationError(f"`format` must be 'auto' or one of {FORMATS}. Received: format={format!r}")
@@ -103,15 +110,30 @@ def open_vector_file(
             f"`errors` must be one of {ERRORS}: what to do with words that are not valid UTF-8. "
             f"Received: errors={errors!r}"
         )
+    check_nonfinite(nonfinite)
     if not os.path.exists(path):
         raise VectorFileError(f"The vectors file {path!r} does not exist.")
     if os.path.isdir(path):
         raise VectorFileError(f"{path!r} is a directory, not a vectors file. Pass the path of the file inside it.")
     if format == "npy" or (format == "auto" and path.endswith(".npy")):
-        return _open_npy(path, tokens)
-    if tokens is not None:
-        raise ConfigurationError("`tokens` names the rows of a .npy matrix; text and binary files carry their words.")
-    return _open_words_file(path, format, errors)
+        file = _open_npy(path, tokens)
+    else:
+        if tokens is not None:
+            raise ConfigurationError(
+                "`tokens` names the rows of a .npy matrix; text and binary files carry their words."
+            )
+        file = _open_words_file(path, format, errors)
+    if nonfinite == "strict":
+        file.chunks = refusing_nonfinite(file.chunks, path)
+    return file
+
+
+def check_nonfinite(nonfinite: str) -> None:
+    if nonfinite not in NONFINITE:
+        raise ConfigurationError(
+            f"`nonfinite` must be one of {NONFINITE}: what to do with vectors that hold NaN or infinity. "
+            f"Received: nonfinite={nonfinite!r}"
+        )
 
 
 def _open_words_file(path: str, format: str, errors: str) -> VectorFile:
@@ -465,9 +487,9 @@ def _parse_lines(lines: list[bytes]) -> np.ndarray:
 
 
 # The worker: requests are (rows, dim, byte count) then the rows' number text; it answers with the byte count of
-# the float32 matrix then the matrix, or with _REFUSED when the text does not parse into that shape (the parent
-# then parses the rows itself, which names the bad line). It imports NumPy only, so it starts in a fraction of a
-# second and none of TensorFlow's threads are copied.
+# the float32 matrix then the matrix, or with _REFUSED when the text does not parse into that shape or holds NaN or
+# infinity (the parent then parses the rows itself, which names the bad line: both paths give the same error). It
+# imports NumPy only, so it starts in a fraction of a second and none of TensorFlow's threads are copied.
 _REQUEST = struct.Struct("<IIQ")
 _ANSWER = struct.Struct("<Q")
 _REFUSED = (1 << 64) - 1
@@ -485,7 +507,7 @@ while True:
         values = np.loadtxt(text.split(b"\\n"), dtype=np.float32, comments=None, ndmin=2)
     except ValueError:
         values = None
-    if values is None or values.shape != (rows, dim):
+    if values is None or values.shape != (rows, dim) or not np.isfinite(values).all():
         answers.write(struct.pack({_ANSWER.format!r}, {_REFUSED}))
     else:
         answers.write(struct.pack({_ANSWER.format!r}, values.nbytes))
@@ -761,8 +783,80 @@ def _open_npy(path: str, tokens: Any) -> VectorFile:
             piece = words[start : start + step]
 
             def parse(positions: list[int], start: int = start) -> np.ndarray:
-                return np.asarray(matrix[[start + i for i in positions]], dtype=np.float32)
+                with np.errstate(over="ignore"):  # float64 beyond float32's range: infinity, refused by name later.
+                    return np.asarray(matrix[[start + i for i in positions]], dtype=np.float32)
 
             yield Chunk(piece, parse, lines=range(start, start + len(piece)), unit="Row")
 
     return VectorFile(path, "npy", int(matrix.shape[1]), chunks(), [])
+
+
+def nonfinite_positions(values: np.ndarray) -> np.ndarray:
+    """Indices of the rows of `values` that hold NaN or infinity."""
+    return np.flatnonzero(~np.isfinite(values).all(axis=1))
+
+
+def nonfinite_error(chunk: Chunk, position: int, values: np.ndarray, path: str) -> VectorFileError:
+    """The error for row `position` of `chunk`, whose parsed vector `values` holds NaN or infinity."""
+    word = chunk.words[position]
+    shown = word.decode("utf-8", "replace") if isinstance(word, bytes) else str(word)
+    value = values[~np.isfinite(values)][0]
+    why = "" if np.isnan(value) else " (a number beyond float32's range reads as infinity)"
+    return VectorFileError(
+        f"{chunk.where(position, path)}: the vector of {shown[:40]!r} holds {value}{why}. Vectors must be finite: "
+        "NaN or infinity would spread into the rows made for missing tokens and into the training loss. Fix the "
+        "file, or pass nonfinite='skip' to leave such rows out as if their words were absent (they are counted in "
+        "`skipped_lines`)."
+    )
+
+
+def refusing_nonfinite(chunks: Iterator[Chunk], path: str) -> Iterator[Chunk]:
+    """`chunks` whose `parse` raises `VectorFileError` for a row that holds NaN or infinity."""
+
+    def checked(chunk: Chunk) -> Callable[[list[int]], np.ndarray]:
+        parse = chunk.parse
+
+        def parse_finite(positions: list[int]) -> np.ndarray:
+            values = parse(positions)
+            if not np.isfinite(values).all():  # One vectorised pass; rows are located only when one is bad.
+                bad = int(nonfinite_positions(values)[0])
+                raise nonfinite_error(chunk, positions[bad], values[bad], path)
+            return values
+
+        return parse_finite
+
+    try:
+        for chunk in chunks:
+            yield replace(chunk, parse=checked(chunk))
+    finally:
+        _close_chunks(chunks)
+
+
+def without_nonfinite(chunks: Iterator[Chunk], skipped: list[int]) -> Iterator[Chunk]:
+    """`chunks` without their rows that hold NaN or infinity, whose lines are added to `skipped`.
+
+    Every row is parsed here (a full load parses them all anyway), so the rows
+    left out are known before anyone sees the chunk's words: a later row with
+    the same word counts as that word's first.
+    """
+    try:
+        for chunk in chunks:
+            everything = list(range(len(chunk.words)))
+            values = chunk.parse(everything)
+            bad = nonfinite_positions(values)
+            if not bad.size:
+                yield replace(chunk, parse=lambda positions, values=values: values[positions], number_text=None)
+                continue
+            skipped.extend(chunk.lines[i] for i in bad)
+            kept = np.setdiff1d(everything, bad)
+            words = [chunk.words[i] for i in kept]
+            lines = [chunk.lines[i] for i in kept]
+            yield Chunk(words, lambda positions, values=values[kept]: values[positions], lines=lines, unit=chunk.unit)
+    finally:
+        _close_chunks(chunks)
+
+
+def _close_chunks(chunks: Iterator[Chunk]) -> None:
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()
