@@ -28,8 +28,9 @@ import struct
 import subprocess
 import sys
 import warnings
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import IO, Any, NoReturn
 
@@ -44,9 +45,14 @@ except ImportError:  # pragma: no cover - Windows
 
 FORMATS = ("glove", "word2vec", "fasttext", "word2vec_binary", "npy")
 ERRORS = ("strict", "replace", "skip")
+NONFINITE = ("strict", "skip")
 _BLOCK_SIZE = 1 << 20  # Larger blocks are no faster and raise peak memory when aligning.
 _TEXT_NUMBER_BYTES = frozenset(b"0123456789.+-eE \t\r\nnaifNAIF")
 _NUMBER_START_BYTES = frozenset(b"0123456789.+-")  # "nan"/"inf" rows take the careful path.
+_FIRST_LINE_LIMIT = 1 << 22  # A text file's first line is a header or one vector: far shorter than this.
+_FASTTEXT_MAGIC = struct.pack("<i", 793712314)  # fastText's binary model (.bin) starts with this int32.
+_NPY_MAGIC = b"\x93NUMPY"
+_UTF8_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass
@@ -55,12 +61,20 @@ class Chunk:
 
     `number_text`, when set, gives the chosen rows' numbers as text, one row
     a line, which `np.loadtxt` turns into what `parse` returns (see
-    `ChunkParser`).
+    `ChunkParser`). `lines[k]` is where row k is in the file, for messages:
+    its line number, or for a matrix (`unit="Row"`) its row index.
     """
 
     words: list[bytes]
     parse: Callable[[list[int]], np.ndarray]
     number_text: Callable[[list[int]], bytes] | None = None
+    lines: Sequence[int] = ()
+    unit: str = "Line"
+
+    def where(self, position: int, path: str) -> str:
+        if self.unit == "Line":
+            return f"Line {self.lines[position]} of {path!r}"
+        return f"Row {self.lines[position]} (counting from 0) of {path!r}"
 
 
 @dataclass
@@ -75,8 +89,19 @@ class VectorFile:
 
 
 def open_vector_file(
-    path: str | os.PathLike[str], format: str = "auto", *, tokens: Any = None, errors: str = "strict"
+    path: str | os.PathLike[str],
+    format: str = "auto",
+    *,
+    tokens: Any = None,
+    errors: str = "strict",
+    nonfinite: str = "strict",
 ) -> VectorFile:
+    """Opens a vectors file; see `keras_vocabsafe.load_vectors` for the arguments.
+
+    With `nonfinite="strict"` every chunk's `parse` refuses NaN and infinity,
+    naming the line; with `"skip"` it returns them, and the caller leaves those
+    rows out (see `nonfinite_positions`).
+    """
     path = os.fspath(path)
     if format not in ("auto", *FORMATS):
         raise ConfigurationError(f"`format` must be 'auto' or one of {FORMATS}. Received: format={format!r}")
@@ -85,39 +110,72 @@ def open_vector_file(
             f"`errors` must be one of {ERRORS}: what to do with words that are not valid UTF-8. "
             f"Received: errors={errors!r}"
         )
+    check_nonfinite(nonfinite)
     if not os.path.exists(path):
         raise VectorFileError(f"The vectors file {path!r} does not exist.")
+    if os.path.isdir(path):
+        raise VectorFileError(f"{path!r} is a directory, not a vectors file. Pass the path of the file inside it.")
     if format == "npy" or (format == "auto" and path.endswith(".npy")):
-        return _open_npy(path, tokens)
-    if tokens is not None:
-        raise ConfigurationError("`tokens` names the rows of a .npy matrix; text and binary files carry their words.")
+        file = _open_npy(path, tokens)
+    else:
+        if tokens is not None:
+            raise ConfigurationError(
+                "`tokens` names the rows of a .npy matrix; text and binary files carry their words."
+            )
+        file = _open_words_file(path, format, errors)
+    if nonfinite == "strict":
+        file.chunks = refusing_nonfinite(file.chunks, path)
+    return file
+
+
+def check_nonfinite(nonfinite: str) -> None:
+    if nonfinite not in NONFINITE:
+        raise ConfigurationError(
+            f"`nonfinite` must be one of {NONFINITE}: what to do with vectors that hold NaN or infinity. "
+            f"Received: nonfinite={nonfinite!r}"
+        )
+
+
+def _open_words_file(path: str, format: str, errors: str) -> VectorFile:
     stream = _open_stream(path)
-    first = stream.readline()
-    if not first.strip():
+    try:
+        return _read_head(stream, path, format, errors)
+    except BaseException:
         stream.close()
+        raise
+
+
+def _read_head(stream: IO[bytes], path: str, format: str, errors: str) -> VectorFile:
+    """Reads the first line and chooses the reader; the caller closes `stream` if this raises."""
+    first = stream.readline(_FIRST_LINE_LIMIT)
+    _check_first_line(first, path)
+    if first.startswith(_UTF8_BOM):
+        first = first[len(_UTF8_BOM) :]  # Some editors mark UTF-8 so; it is not part of the first word.
+    if not first.strip():
         raise VectorFileError(f"The vectors file {path!r} is empty (line 1 holds no word and no vector).")
     header = _parse_header(first)
     if header is None:
         if format not in ("auto", "glove"):
-            stream.close()
             raise VectorFileError(
                 f"Line 1 of {path!r} is not a 'count dim' header, so the file is not in {format!r} format. "
                 "Pass format='glove' for files whose first line is already a vector."
             )
         dim = len(first.split()) - 1
         if dim < 1:
-            stream.close()
             raise VectorFileError(f"Line 1 of {path!r} holds a word but no numbers.")
         skipped: list[int] = []
         return VectorFile(path, "glove", dim, _text_chunks(stream, path, dim, first, 1, errors, skipped), skipped)
     count, dim = header
     if dim < 1:
-        stream.close()
         raise VectorFileError(f"The header of {path!r} gives {dim} dimensions; vectors need at least one.")
-    binary = _looks_binary(stream, dim) if format == "auto" else format == "word2vec_binary"
     if format == "glove":
-        stream.close()
         raise VectorFileError(f"Line 1 of {path!r} is a 'count dim' header ({count} {dim}), not a GloVe vector.")
+    if count < 1:
+        raise VectorFileError(
+            f"The header of {path!r} promises {count} vectors, so the file holds nothing to load. It was probably "
+            "written from an empty model: write the vectors again."
+        )
+    binary = _looks_binary(stream, dim) if format == "auto" else format == "word2vec_binary"
     skipped = []
     if binary:
         chunks = _binary_chunks(stream, path, dim, count, errors, skipped)
@@ -126,14 +184,105 @@ def open_vector_file(
     return VectorFile(path, "word2vec" if format == "auto" else format, dim, chunks, skipped)
 
 
+def _check_first_line(first: bytes, path: str) -> None:
+    """Refuses files that are neither text nor word2vec binary, before their bytes are taken for words."""
+    if first.startswith(_FASTTEXT_MAGIC):
+        raise VectorFileError(
+            f"{path!r} is a fastText binary model (.bin), not a vectors file. Use the .vec file fastText publishes "
+            "beside it, or convert it with gensim: "
+            "`gensim.models.fasttext.load_facebook_vectors(path).save_word2vec_format('vectors.vec')`."
+        )
+    start = first[:16]
+    if first.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(start) >= 4 and not (any(start[::2]) and any(start[1::2]))):
+        raise VectorFileError(
+            f"{path!r} looks UTF-16 encoded (a UTF-16 byte order mark, or NUL bytes between its first letters), but "
+            f"vectors files are read as UTF-8. Convert it, e.g. `iconv -f UTF-16 -t UTF-8 {path} > vectors.txt`."
+        )
+    if b"\x00" in first:  # Text holds no NUL bytes, and word2vec binary's line 1 is a text header.
+        raise VectorFileError(
+            f"Line 1 of {path!r} holds NUL bytes: the file is binary data, but neither a text vectors file nor "
+            "word2vec binary (whose line 1 is a 'count dim' header). Check that this is the vectors file."
+        )
+    if len(first) >= _FIRST_LINE_LIMIT and not first.endswith(b"\n"):
+        raise VectorFileError(
+            f"Line 1 of {path!r} runs past {_FIRST_LINE_LIMIT:,} bytes without a newline, so the file is neither a "
+            "text vectors file nor word2vec binary (whose line 1 is a 'count dim' header). Check that this is the "
+            "vectors file."
+        )
+
+
 def _open_stream(path: str) -> IO[bytes]:
+    try:
+        stream = _open_raw_stream(path)
+    except OSError as error:
+        raise VectorFileError(f"{path!r} could not be opened: {error}") from error
+    return _ReadGuard(stream, path)  # type: ignore[return-value]  # Closed by the chunk iterator.
+
+
+def _open_raw_stream(path: str) -> IO[bytes]:
     with open(path, "rb") as f:
         magic = f.read(3)
     if magic[:2] == b"\x1f\x8b":
         return gzip.open(path, "rb")  # type: ignore[return-value]
     if magic == b"BZh":
         return bz2.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")  # Closed by the chunk iterator.
+    return open(path, "rb")
+
+
+# What reading may raise for a file cut short or damaged: gzip and bz2 raise EOFError for a truncated stream,
+# gzip raises BadGzipFile (an OSError) for a bad header or CRC and zlib.error for bad data, bz2 raises OSError for
+# bad data, and any file system may raise OSError.
+_READ_ERRORS = (EOFError, OSError, zlib.error)
+
+
+class _ReadGuard:
+    """A binary stream whose read errors become `VectorFileError`s naming the file and what was wrong.
+
+    Every read goes through it (header, first chunk, later chunks), so no
+    caller needs its own handler.
+    """
+
+    def __init__(self, stream: IO[bytes], path: str) -> None:
+        self._stream = stream
+        self._path = path
+        self._compressed = isinstance(stream, (gzip.GzipFile, bz2.BZ2File))
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._stream.read(size)
+        except _READ_ERRORS as error:
+            self._fail(error)
+
+    def readline(self, size: int = -1) -> bytes:
+        try:
+            return self._stream.readline(size)
+        except _READ_ERRORS as error:
+            self._fail(error)
+
+    def peek(self, size: int = 0) -> bytes:
+        try:
+            return self._stream.peek(size)  # type: ignore[attr-defined]
+        except _READ_ERRORS as error:
+            self._fail(error)
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def _fail(self, error: BaseException) -> NoReturn:
+        path = self._path
+        if isinstance(error, EOFError) and self._compressed:
+            message = (
+                f"The compressed file {path!r} ends before its end-of-stream marker: it is truncated (an interrupted "
+                "download or copy?). Fetch or copy it again."
+            )
+        elif self._compressed:
+            message = (
+                f"The compressed file {path!r} is damaged and cannot be decompressed ({error}). Fetch or copy it "
+                "again; `gzip -t` or `bzip2 -t` checks a file."
+            )
+        else:
+            message = f"{path!r} could not be read ({error})."
+        raise VectorFileError(message) from error
 
 
 def _parse_header(line: bytes) -> tuple[int, int] | None:
@@ -258,7 +407,7 @@ def _text_chunks(
                 numbers.append(number)
             if words:
                 text_rows = _TextRows(data, starts, ends, odd_rests, numbers, dim, path)
-                yield Chunk(words, text_rows.parse, text_rows.number_text)
+                yield Chunk(words, text_rows.parse, text_rows.number_text, numbers)
             if not block:
                 break
         if count is not None and rows < count:
@@ -338,9 +487,9 @@ def _parse_lines(lines: list[bytes]) -> np.ndarray:
 
 
 # The worker: requests are (rows, dim, byte count) then the rows' number text; it answers with the byte count of
-# the float32 matrix then the matrix, or with _REFUSED when the text does not parse into that shape (the parent
-# then parses the rows itself, which names the bad line). It imports NumPy only, so it starts in a fraction of a
-# second and none of TensorFlow's threads are copied.
+# the float32 matrix then the matrix, or with _REFUSED when the text does not parse into that shape or holds NaN or
+# infinity (the parent then parses the rows itself, which names the bad line: both paths give the same error). It
+# imports NumPy only, so it starts in a fraction of a second and none of TensorFlow's threads are copied.
 _REQUEST = struct.Struct("<IIQ")
 _ANSWER = struct.Struct("<Q")
 _REFUSED = (1 << 64) - 1
@@ -358,7 +507,7 @@ while True:
         values = np.loadtxt(text.split(b"\\n"), dtype=np.float32, comments=None, ndmin=2)
     except ValueError:
         values = None
-    if values is None or values.shape != (rows, dim):
+    if values is None or values.shape != (rows, dim) or not np.isfinite(values).all():
         answers.write(struct.pack({_ANSWER.format!r}, {_REFUSED}))
     else:
         answers.write(struct.pack({_ANSWER.format!r}, values.nbytes))
@@ -548,6 +697,7 @@ def _binary_chunks(
             position = 0
             words: list[bytes] = []
             starts: list[int] = []
+            numbers: list[int] = []
             while record < count:
                 while position < len(buffer) and buffer[position] in b"\n\r":
                     position += 1
@@ -561,10 +711,11 @@ def _binary_chunks(
                 else:
                     words.append(word)
                     starts.append(space + 1)
+                    numbers.append(number)
                 position = space + 1 + record_bytes
                 record += 1
             if words:
-                yield Chunk(words, _binary_parser(buffer, starts, dim))
+                yield Chunk(words, _binary_parser(buffer, starts, dim), lines=numbers)
             if not more and record < count:
                 raise VectorFileError(
                     f"{path!r} ends inside vector {record + 1}: the header promised {count} vectors of {dim} "
@@ -595,11 +746,30 @@ def _open_npy(path: str, tokens: Any) -> VectorFile:
             f"the token of each row of {path!r}."
         )
     try:
+        with open(path, "rb") as f:
+            magic = f.read(len(_NPY_MAGIC))
+    except OSError as error:
+        raise VectorFileError(f"{path!r} could not be opened: {error}") from error
+    if magic != _NPY_MAGIC:
+        raise VectorFileError(
+            f"{path!r} is not a .npy file (it does not start with NumPy's magic bytes). Write the matrix with "
+            "`np.save(path, matrix)`, or pass `format=` if the file is a text or word2vec binary vectors file."
+        )
+    try:
+        # allow_pickle=False: an object array would run the file's pickled code.
         matrix = np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as error:
+    except (ValueError, EOFError, OSError) as error:
         raise VectorFileError(f"{path!r} is not a readable .npy matrix: {error}") from None
     if matrix.ndim != 2:
         raise VectorFileError(f"{path!r} holds an array of shape {matrix.shape}; a (rows, dim) matrix is needed.")
+    if not np.issubdtype(matrix.dtype, np.floating):
+        # Casting would turn strings into parsed numbers and complex numbers into their real parts, silently.
+        raise VectorFileError(
+            f"{path!r} holds {matrix.dtype} values; vectors must be a float matrix. Save it again with "
+            "`np.save(path, matrix.astype('float32'))` if its values are what you mean."
+        )
+    if matrix.shape[1] < 1:
+        raise VectorFileError(f"{path!r} holds a matrix of shape {matrix.shape}; vectors need at least one dimension.")
     vocabulary = as_vocabulary(tokens, "string")
     if len(vocabulary) != matrix.shape[0]:
         raise VectorFileError(
@@ -613,8 +783,80 @@ def _open_npy(path: str, tokens: Any) -> VectorFile:
             piece = words[start : start + step]
 
             def parse(positions: list[int], start: int = start) -> np.ndarray:
-                return np.asarray(matrix[[start + i for i in positions]], dtype=np.float32)
+                with np.errstate(over="ignore"):  # float64 beyond float32's range: infinity, refused by name later.
+                    return np.asarray(matrix[[start + i for i in positions]], dtype=np.float32)
 
-            yield Chunk(piece, parse)
+            yield Chunk(piece, parse, lines=range(start, start + len(piece)), unit="Row")
 
     return VectorFile(path, "npy", int(matrix.shape[1]), chunks(), [])
+
+
+def nonfinite_positions(values: np.ndarray) -> np.ndarray:
+    """Indices of the rows of `values` that hold NaN or infinity."""
+    return np.flatnonzero(~np.isfinite(values).all(axis=1))
+
+
+def nonfinite_error(chunk: Chunk, position: int, values: np.ndarray, path: str) -> VectorFileError:
+    """The error for row `position` of `chunk`, whose parsed vector `values` holds NaN or infinity."""
+    word = chunk.words[position]
+    shown = word.decode("utf-8", "replace") if isinstance(word, bytes) else str(word)
+    value = values[~np.isfinite(values)][0]
+    why = "" if np.isnan(value) else " (a number beyond float32's range reads as infinity)"
+    return VectorFileError(
+        f"{chunk.where(position, path)}: the vector of {shown[:40]!r} holds {value}{why}. Vectors must be finite: "
+        "NaN or infinity would spread into the rows made for missing tokens and into the training loss. Fix the "
+        "file, or pass nonfinite='skip' to leave such rows out as if their words were absent (they are counted in "
+        "`skipped_lines`)."
+    )
+
+
+def refusing_nonfinite(chunks: Iterator[Chunk], path: str) -> Iterator[Chunk]:
+    """`chunks` whose `parse` raises `VectorFileError` for a row that holds NaN or infinity."""
+
+    def checked(chunk: Chunk) -> Callable[[list[int]], np.ndarray]:
+        parse = chunk.parse
+
+        def parse_finite(positions: list[int]) -> np.ndarray:
+            values = parse(positions)
+            if not np.isfinite(values).all():  # One vectorised pass; rows are located only when one is bad.
+                bad = int(nonfinite_positions(values)[0])
+                raise nonfinite_error(chunk, positions[bad], values[bad], path)
+            return values
+
+        return parse_finite
+
+    try:
+        for chunk in chunks:
+            yield replace(chunk, parse=checked(chunk))
+    finally:
+        _close_chunks(chunks)
+
+
+def without_nonfinite(chunks: Iterator[Chunk], skipped: list[int]) -> Iterator[Chunk]:
+    """`chunks` without their rows that hold NaN or infinity, whose lines are added to `skipped`.
+
+    Every row is parsed here (a full load parses them all anyway), so the rows
+    left out are known before anyone sees the chunk's words: a later row with
+    the same word counts as that word's first.
+    """
+    try:
+        for chunk in chunks:
+            everything = list(range(len(chunk.words)))
+            values = chunk.parse(everything)
+            bad = nonfinite_positions(values)
+            if not bad.size:
+                yield replace(chunk, parse=lambda positions, values=values: values[positions], number_text=None)
+                continue
+            skipped.extend(chunk.lines[i] for i in bad)
+            kept = np.setdiff1d(everything, bad)
+            words = [chunk.words[i] for i in kept]
+            lines = [chunk.lines[i] for i in kept]
+            yield Chunk(words, lambda positions, values=values[kept]: values[positions], lines=lines, unit=chunk.unit)
+    finally:
+        _close_chunks(chunks)
+
+
+def _close_chunks(chunks: Iterator[Chunk]) -> None:
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()

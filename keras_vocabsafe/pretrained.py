@@ -23,7 +23,17 @@ from typing import Any
 
 import numpy as np
 
-from keras_vocabsafe._vector_files import Chunk, ChunkParser, PendingRows, VectorFile, open_vector_file
+from keras_vocabsafe._vector_files import (
+    Chunk,
+    ChunkParser,
+    PendingRows,
+    VectorFile,
+    check_nonfinite,
+    nonfinite_positions,
+    open_vector_file,
+    refusing_nonfinite,
+    without_nonfinite,
+)
 from keras_vocabsafe.errors import ConfigurationError
 from keras_vocabsafe.vocabulary import Vocabulary, display_token, json_token
 
@@ -79,7 +89,9 @@ class CoverageReport:
             when `adapt` counts are known, else in vocabulary order.
         weighted_coverage: share of token occurrences covered, when counts are known.
         duplicates: rows skipped because their word had been seen earlier in the file.
-        skipped_lines: lines left out under `errors="skip"`.
+        skipped_lines: lines left out under `errors="skip"` or `nonfinite="skip"`
+            (in `align_vectors`, only rows whose word some token needed are
+            parsed, so only those are checked for NaN or infinity).
     """
 
     source: str
@@ -132,7 +144,7 @@ class CoverageReport:
         if self.duplicates:
             lines.append(f"  {self.duplicates:,} repeated words in the file ignored (the first vector wins)")
         if self.skipped_lines:
-            lines.append(f"  {self.skipped_lines:,} lines skipped (words not valid UTF-8)")
+            lines.append(f"  {self.skipped_lines:,} lines skipped (words not valid UTF-8, or vectors not finite)")
         return "\n".join(lines)
 
 
@@ -156,6 +168,7 @@ def load_vectors(
     max_rows: int | None = None,
     tokens: Any = None,
     errors: str = "strict",
+    nonfinite: str = "strict",
 ) -> PretrainedVectors:
     """Reads a vectors file into memory.
 
@@ -171,14 +184,26 @@ def load_vectors(
         errors: for words that are not valid UTF-8: `"strict"` (raise
             `VectorFileError` naming the line), `"replace"` (U+FFFD) or
             `"skip"` (leave the row out).
+        nonfinite: for vectors that hold NaN or infinity (including numbers
+            beyond float32's range): `"strict"` (default: raise
+            `VectorFileError` naming the line and word) or `"skip"` (leave the
+            row out as if its word were absent from the file: a later row with
+            the same word is used). Lines left out under either `"skip"` are
+            listed in `skipped_lines`; for a `.npy` matrix these are row
+            indices (from 0).
 
     Raises:
-        VectorFileError: the file is missing, empty, truncated or malformed;
-            the message names the file and line.
+        VectorFileError: the file is missing, a directory, empty, truncated,
+            damaged (compressed or not), holds NaN or infinity, or is
+            otherwise malformed; the message names the file and, where there
+            is one, the line.
     """
     if max_rows is not None and (not isinstance(max_rows, int) or max_rows < 1):
         raise ConfigurationError(f"`max_rows` must be a positive integer or None. Received: max_rows={max_rows!r}")
-    file = open_vector_file(path, format, tokens=tokens, errors=errors)
+    file = open_vector_file(path, format, tokens=tokens, errors=errors, nonfinite=nonfinite)
+    if nonfinite == "skip":
+        # Parsed here as read, so the rows left out are known before their words count as seen.
+        file.chunks = without_nonfinite(file.chunks, file.skipped_lines)
     words: list[bytes] = []
     blocks: list[np.ndarray | PendingRows] = []
     seen: set[bytes] = set()
@@ -212,7 +237,8 @@ def load_vectors(
             _close(chunks)
         arrays = parser.results(blocks)
     vectors = np.concatenate(arrays) if arrays else np.zeros((0, file.dim), np.float32)
-    return PretrainedVectors(Vocabulary(words), vectors, file.path, file.format, duplicates, tuple(file.skipped_lines))
+    skipped = tuple(sorted(file.skipped_lines))
+    return PretrainedVectors(Vocabulary(words), vectors, file.path, file.format, duplicates, skipped)
 
 
 def align_vectors(
@@ -223,6 +249,7 @@ def align_vectors(
     format: str = "auto",
     tokens: Any = None,
     errors: str = "strict",
+    nonfinite: str = "strict",
     expected_dim: int | None = None,
 ) -> AlignedVectors:
     """Finds the vector of each vocabulary token, streaming the file.
@@ -237,14 +264,17 @@ def align_vectors(
             `"lower"` (same after Unicode lower-casing of both sides). An exact
             match always beats a `"lower"` one; among `"lower"` matches the
             file's first row wins.
-        format, tokens, errors: as for `load_vectors`.
+        format, tokens, errors, nonfinite: as for `load_vectors`. Only rows
+            whose word some token needs are parsed, so only those are checked
+            for NaN or infinity. `nonfinite` also applies to a
+            `PretrainedVectors` source (there the "lines" are row indices).
         expected_dim: if set, a file whose vectors have another length is
             refused before it is read.
     """
     match = _check_match(match)
     if not isinstance(vocabulary, Vocabulary):
         vocabulary = Vocabulary(vocabulary)
-    file = _as_vector_file(source, format=format, tokens=tokens, errors=errors)
+    file = _as_vector_file(source, format=format, tokens=tokens, errors=errors, nonfinite=nonfinite)
     if expected_dim is not None and file.dim != expected_dim:
         _close(file.chunks)
         raise ConfigurationError(
@@ -266,29 +296,48 @@ def align_vectors(
     chunks = file.chunks
     try:
         for chunk in chunks:
-            positions: list[int] = []
-            rows: list[int] = []
-            for position, word in enumerate(chunk.words):
-                i = exact.get(word) if use_exact else None
-                if i is not None:
-                    if rules[i] == exact_rule:
-                        duplicates += 1
+            left_out: set[int] = set()
+            while True:
+                positions: list[int] = []
+                rows: list[int] = []
+                before: list[int] = []  # rules[rows[k]] before this chunk set it, to undo a row found not finite.
+                repeats = 0
+                for position, word in enumerate(chunk.words):
+                    if position in left_out:
                         continue
-                    rules[i] = exact_rule
-                    positions.append(position)
-                    rows.append(i)
-                    continue
-                if lowered:
-                    for i in lowered.get(_lower(word), ()):
-                        if rules[i] == _MISSING:
-                            rules[i] = lower_rule
-                            positions.append(position)
-                            rows.append(i)
-            if positions:
+                    i = exact.get(word) if use_exact else None
+                    if i is not None:
+                        if rules[i] == exact_rule:
+                            repeats += 1
+                            continue
+                        before.append(int(rules[i]))
+                        rules[i] = exact_rule
+                        positions.append(position)
+                        rows.append(i)
+                        continue
+                    if lowered:
+                        for i in lowered.get(_lower(word), ()):
+                            if rules[i] == _MISSING:
+                                before.append(_MISSING)
+                                rules[i] = lower_rule
+                                positions.append(position)
+                                rows.append(i)
+                if not positions:
+                    break
                 unique = sorted(set(positions))
-                parsed = chunk.parse(unique)
+                parsed = chunk.parse(unique)  # Under nonfinite="strict" this raises for NaN or infinity.
+                bad = nonfinite_positions(parsed) if nonfinite == "skip" else ()
+                if len(bad):
+                    # Match the chunk again without those rows, as if they were not in the file.
+                    for i, rule in zip(reversed(rows), reversed(before)):
+                        rules[i] = rule
+                    left_out.update(unique[k] for k in bad)
+                    continue
                 where = {position: k for k, position in enumerate(unique)}
                 vectors[rows] = parsed[[where[p] for p in positions]]
+                break
+            duplicates += repeats
+            file.skipped_lines.extend(chunk.lines[p] for p in sorted(left_out))
     finally:
         _close(chunks)
     found = rules != _MISSING
@@ -306,16 +355,21 @@ def _check_match(match: Sequence[str]) -> tuple[str, ...]:
     return match
 
 
-def _as_vector_file(source: Any, *, format: str, tokens: Any, errors: str) -> VectorFile:
+def _as_vector_file(source: Any, *, format: str, tokens: Any, errors: str, nonfinite: str) -> VectorFile:
+    check_nonfinite(nonfinite)
     if isinstance(source, PretrainedVectors):
         words = list(source.vocabulary.tokens)
+        path = source.path or "<in memory>"
 
         def chunks() -> Iterator[Chunk]:
-            yield Chunk(words, lambda positions: source.vectors[positions])
+            yield Chunk(words, lambda positions: source.vectors[positions], lines=range(len(words)), unit="Row")
 
-        return VectorFile(source.path or "<in memory>", source.format or "in memory", source.dim, chunks(), [])
+        file = VectorFile(path, source.format or "in memory", source.dim, chunks(), [])
+        if nonfinite == "strict":  # A matrix built in memory may hold NaN as well; its rows are not file lines.
+            file.chunks = refusing_nonfinite(file.chunks, f"<in memory, from {source.path}>" if source.path else path)
+        return file
     if isinstance(source, (str, os.PathLike)):
-        return open_vector_file(source, format, tokens=tokens, errors=errors)
+        return open_vector_file(source, format, tokens=tokens, errors=errors, nonfinite=nonfinite)
     raise ConfigurationError(
         f"Pretrained vectors come from a file path or a `PretrainedVectors`. Received: {type(source).__name__}."
     )

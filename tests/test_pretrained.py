@@ -2,6 +2,7 @@
 
 import bz2
 import gzip
+import select
 import struct
 
 import keras
@@ -144,12 +145,6 @@ def test_words_with_spaces_inside(tmp_path):
     assert_loaded(load_vectors(tmp_path / "v.txt"), words, values)
 
 
-def test_nan_and_inf_values(tmp_path):
-    (tmp_path / "v.txt").write_text("a 1 2\nb nan inf\nc -inf 3\n")
-    vectors = load_vectors(tmp_path / "v.txt")
-    np.testing.assert_array_equal(vectors.vectors, np.array([[1, 2], [np.nan, np.inf], [-np.inf, 3]], np.float32))
-
-
 def test_duplicate_words_keep_the_first_vector(tmp_path):
     texts, values = make_values(n=3)
     write_text(tmp_path / "v.txt", ["a", "b", "a"], texts, header=False)
@@ -250,6 +245,121 @@ def test_non_utf8_word_skipped(non_utf8_file):
 def test_unknown_errors_policy(non_utf8_file):
     with pytest.raises(ConfigurationError, match="Received: errors='ignore'"):
         load_vectors(non_utf8_file, errors="ignore")
+
+
+# NaN and infinity -------------------------------------------------------------------
+# A NaN row would turn the mean and random rows made for missing tokens, and then the training loss, into NaN.
+
+NONFINITE_ERROR = r"Line 2 of .*: the vector of 'b' holds {}.*pass nonfinite='skip'"
+
+
+@pytest.mark.parametrize("spelling, shown", [("nan", "nan"), ("NaN", "nan"), ("inf", "inf"), ("-inf", "-inf")])
+def test_nonfinite_value_is_an_error_naming_line_and_word(tmp_path, spelling, shown):
+    (tmp_path / "v.txt").write_text(f"a 1 2\nb 3 {spelling}\nc 5 6\n")
+    with pytest.raises(VectorFileError, match=NONFINITE_ERROR.format(shown)):
+        load_vectors(tmp_path / "v.txt")
+
+
+def test_number_beyond_float32_range_is_an_error(tmp_path):
+    (tmp_path / "v.txt").write_text("a 1 2\nb 1e39 2\n")
+    with pytest.raises(VectorFileError, match=r"Line 2 of .*: the vector of 'b' holds inf \(a number beyond float32's"):
+        load_vectors(tmp_path / "v.txt")
+
+
+@pytest.mark.parametrize("compress", [None, "gz", "bz2"])
+def test_nonfinite_value_in_word2vec_binary_is_an_error(tmp_path, compress):
+    values = np.array([[1, 2], [3, np.nan], [5, 6]], np.float32)
+    write_binary(tmp_path / "v.bin", ["a", "b", "c"], values, compress=compress)
+    with pytest.raises(VectorFileError, match=r"Line 3 of .*: the vector of 'b' holds nan"):
+        load_vectors(tmp_path / "v.bin")
+
+
+def test_nonfinite_value_in_npy_is_an_error_naming_the_row(tmp_path):
+    np.save(tmp_path / "m.npy", np.array([[1, 2], [np.inf, 3]], np.float32))
+    with pytest.raises(VectorFileError, match=r"Row 1 \(counting from 0\) of .*m.npy': the vector of 'b' holds inf"):
+        load_vectors(tmp_path / "m.npy", tokens=["a", "b"])
+
+
+def test_float64_npy_beyond_float32_range_is_an_error(tmp_path):
+    np.save(tmp_path / "m.npy", np.array([[1, 2], [3, 1e300]], np.float64))
+    with pytest.raises(VectorFileError, match=r"Row 1 .*holds inf"):
+        load_vectors(tmp_path / "m.npy", tokens=["a", "b"])
+
+
+def test_nonfinite_skip_leaves_rows_out_and_lists_their_lines(tmp_path):
+    (tmp_path / "v.txt").write_text("a 1 2\nb nan inf\nc -inf 3\nd 4 5\n")
+    vectors = load_vectors(tmp_path / "v.txt", nonfinite="skip")
+    assert_loaded(vectors, ["a", "d"], np.array([[1, 2], [4, 5]], np.float32))
+    assert vectors.skipped_lines == (2, 3)
+
+
+def test_nonfinite_skip_uses_a_later_row_of_the_same_word(tmp_path):
+    (tmp_path / "v.txt").write_text("a 1 2\nb nan 0\nb 3 4\n")
+    vectors = load_vectors(tmp_path / "v.txt", nonfinite="skip")
+    assert_loaded(vectors, ["a", "b"], np.array([[1, 2], [3, 4]], np.float32))
+    assert vectors.duplicates == 0
+
+
+def test_nonfinite_skip_in_npy_lists_row_indices(tmp_path):
+    np.save(tmp_path / "m.npy", np.array([[1, 2], [np.nan, 3], [4, 5]], np.float32))
+    vectors = load_vectors(tmp_path / "m.npy", tokens=["a", "b", "c"], nonfinite="skip")
+    assert_loaded(vectors, ["a", "c"], np.array([[1, 2], [4, 5]], np.float32))
+    assert vectors.skipped_lines == (1,)
+
+
+def test_nonfinite_skip_with_max_rows_counts_only_kept_words(tmp_path):
+    (tmp_path / "v.txt").write_text("a 1 2\nb nan 0\nc 3 4\nd 5 6\n")
+    assert load_vectors(tmp_path / "v.txt", nonfinite="skip", max_rows=2).vocabulary.to_list() == ["a", "c"]
+
+
+def test_unknown_nonfinite_policy(tmp_path):
+    (tmp_path / "v.txt").write_text("a 1 2\n")
+    with pytest.raises(ConfigurationError, match="Received: nonfinite='keep'"):
+        load_vectors(tmp_path / "v.txt", nonfinite="keep")
+
+
+def test_align_refuses_a_nonfinite_row_it_needs(tmp_path):
+    (tmp_path / "v.txt").write_text("a 1 2\nb nan 0\nc 3 4\n")
+    with pytest.raises(VectorFileError, match=NONFINITE_ERROR.format("nan")):
+        align_vectors(tmp_path / "v.txt", ["c", "b"])
+
+
+def test_align_does_not_parse_rows_it_does_not_need(tmp_path):
+    (tmp_path / "v.txt").write_text("a 1 2\nb nan 0\nc 3 4\n")
+    aligned = align_vectors(tmp_path / "v.txt", ["c", "a"])
+    np.testing.assert_array_equal(aligned.vectors, [[3, 4], [1, 2]])
+
+
+def test_align_with_nonfinite_skip_treats_the_word_as_absent(tmp_path):
+    (tmp_path / "v.txt").write_text("a 1 2\nb nan 0\nc 3 4\n")
+    aligned = align_vectors(tmp_path / "v.txt", ["b", "c"], nonfinite="skip")
+    assert aligned.found.tolist() == [False, True]
+    np.testing.assert_array_equal(aligned.vectors, [[0, 0], [3, 4]])
+    assert aligned.report.skipped_lines == 1
+    assert aligned.report.missing_tokens == ("b",)
+
+
+def test_align_with_nonfinite_skip_falls_back_to_later_rows(tmp_path):
+    # The exact row is left out: a later exact repeat wins, and a lower-case row fills another token.
+    (tmp_path / "v.txt").write_text("Paris nan 1\nb inf 1\nparis 3 4\nb 5 6\n")
+    aligned = align_vectors(tmp_path / "v.txt", ["Paris", "b"], match=("exact", "lower"), nonfinite="skip")
+    np.testing.assert_array_equal(aligned.vectors, [[3, 4], [5, 6]])
+    assert aligned.report.found_by_rule == {"exact": 1, "lower": 1}
+    assert aligned.report.duplicates == 0
+    assert aligned.report.skipped_lines == 2
+
+
+def test_align_refuses_nonfinite_rows_of_an_in_memory_source():
+    source = PretrainedVectors(Vocabulary(["a", "b"]), np.array([[1, 2], [np.nan, 3]], np.float32))
+    with pytest.raises(VectorFileError, match=r"Row 1 \(counting from 0\) of '<in memory>': the vector of 'b'"):
+        align_vectors(source, ["b"])
+
+
+def test_load_pretrained_refuses_a_nonfinite_row(tmp_path):
+    (tmp_path / "v.txt").write_text("a 1 2\nb nan 0\nc 3 4\n")
+    layer = VocabEmbedding(2, vocabulary=["a", "b"])
+    with pytest.raises(VectorFileError, match=NONFINITE_ERROR.format("nan")):
+        layer.load_pretrained(tmp_path / "v.txt", missing="mean")
 
 
 # Alignment and the coverage report ----------------------------------------------
@@ -635,3 +745,52 @@ def test_small_files_start_no_worker(tmp_path):
         assert all(isinstance(block, np.ndarray) for block in blocks)
         assert parser._worker is None
     np.testing.assert_array_equal(np.concatenate(blocks), values)
+
+
+def test_worker_chunk_with_nan_names_its_line(tmp_path, worker_everywhere):
+    words = many_words(400)
+    texts, _ = make_values(n=len(words), seed=11)
+    texts[250][2] = "nan"
+    write_text(tmp_path / "v.txt", words, texts, header=False)
+    with pytest.raises(VectorFileError, match=r"Line 251 of .*: the vector of 'w250' holds nan"):
+        load_vectors(tmp_path / "v.txt")
+
+
+def nan_file_and_parser(tmp_path, monkeypatch):
+    """A file whose line 4 holds NaN, its first two chunks, and a parser that sends the first to the worker."""
+    monkeypatch.setattr(_vector_files, "_BLOCK_SIZE", 2048)
+    words = many_words(100)
+    texts, _ = make_values(n=len(words), seed=12)
+    texts[3][1] = "nan"
+    write_text(tmp_path / "v.txt", words, texts, header=False)
+    file = _vector_files.open_vector_file(tmp_path / "v.txt")
+    return next(file.chunks), next(file.chunks), _vector_files.ChunkParser(file.dim, start_after=0)
+
+
+def test_worker_refuses_nan_so_this_process_names_its_line(tmp_path, monkeypatch):
+    first, _, parser = nan_file_and_parser(tmp_path, monkeypatch)
+    with pytest.raises(VectorFileError, match=r"Line 4 of .*: the vector of 'w3' holds nan"), parser:
+        rows = parser.parse(first, list(range(len(first.words))))
+        assert isinstance(rows, _vector_files.PendingRows)
+        parser.results([rows])
+
+
+def test_nan_answered_by_the_worker_is_reported_before_a_later_bad_line(tmp_path, monkeypatch):
+    first, second, parser = nan_file_and_parser(tmp_path, monkeypatch)
+    with pytest.raises(VectorFileError, match=r"Line 4 of .*: the vector of 'w3' holds nan"), parser:
+        assert isinstance(parser.parse(first, list(range(len(first.words)))), _vector_files.PendingRows)
+        select.select([parser._worker.answers], [], [], 60)  # The worker has answered about line 4 ...
+        parser.parse(second, list(range(len(second.words))))  # ... and this takes its answer.
+        raise VectorFileError("Line 90 is bad too.")
+
+
+def test_nonfinite_skip_on_a_file_large_enough_for_the_worker(tmp_path, worker_everywhere):
+    words = many_words(500)
+    texts, values = make_values(n=len(words), dim=3, seed=13)
+    for i in (7, 250, 499):
+        texts[i][1] = "nan"
+    write_text(tmp_path / "v.txt", words, texts, header=False)
+    vectors = load_vectors(tmp_path / "v.txt", nonfinite="skip")
+    kept = [i for i in range(len(words)) if i not in (7, 250, 499)]
+    assert_loaded(vectors, [words[i] for i in kept], values[kept])
+    assert vectors.skipped_lines == (8, 251, 500)

@@ -1,0 +1,200 @@
+"""Files that are cut short, damaged or not vectors files at all: each loads correctly or names the file and the fix."""
+
+import bz2
+import gzip
+import pathlib
+import struct
+
+import numpy as np
+import pytest
+
+from keras_vocabsafe import VectorFileError, _vector_files, align_vectors, load_vectors
+
+LINES = b"".join(f"w{i} {i}.5 -{i}.25 {i}e-3\n".encode() for i in range(3000))  # About 80 KB.
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Blocks of 2 KB, so a damaged stretch late in a small file is met in a later chunk."""
+    monkeypatch.setattr(_vector_files, "_BLOCK_SIZE", 2048)
+
+
+# Compressed files cut short or damaged ----------------------------------------------
+
+COMPRESSORS = {"gz": gzip.compress, "bz2": bz2.compress}
+
+
+@pytest.mark.parametrize("suffix", sorted(COMPRESSORS))
+def test_compressed_file_cut_inside_the_first_line(tmp_path, suffix):
+    data = COMPRESSORS[suffix](LINES)
+    (tmp_path / f"v.{suffix}").write_bytes(data[:12])
+    with pytest.raises(VectorFileError, match=rf"The compressed file .*v.{suffix}' .*(truncated|damaged)"):
+        load_vectors(tmp_path / f"v.{suffix}")
+
+
+@pytest.mark.parametrize("suffix", sorted(COMPRESSORS))
+def test_compressed_file_cut_in_a_later_chunk(tmp_path, small_blocks, suffix):
+    data = COMPRESSORS[suffix](LINES)
+    (tmp_path / f"v.{suffix}").write_bytes(data[: len(data) * 3 // 4])
+    with pytest.raises(VectorFileError, match=rf"The compressed file .*v.{suffix}' ends before .* truncated"):
+        load_vectors(tmp_path / f"v.{suffix}")
+
+
+def test_compressed_file_cut_short_while_the_worker_parses(tmp_path, small_blocks, monkeypatch):
+    monkeypatch.setattr(_vector_files.ChunkParser, "START_AFTER", 0)
+    data = gzip.compress(LINES)
+    (tmp_path / "v.gz").write_bytes(data[: len(data) * 3 // 4])
+    with pytest.raises(VectorFileError, match=r"The compressed file .*v.gz' ends before .* truncated"):
+        load_vectors(tmp_path / "v.gz")
+
+
+def test_compressed_file_cut_short_while_aligning(tmp_path, small_blocks):
+    data = gzip.compress(LINES)
+    (tmp_path / "v.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(VectorFileError, match=r"The compressed file .*v.gz' ends before"):
+        align_vectors(tmp_path / "v.gz", ["w1", "w2999"])
+
+
+def test_gzip_file_with_a_bad_checksum(tmp_path):
+    data = bytearray(gzip.compress(LINES))
+    data[-8:-4] = b"\0\0\0\0"  # The CRC-32 of the uncompressed data.
+    (tmp_path / "v.gz").write_bytes(bytes(data))
+    with pytest.raises(VectorFileError, match=r"The compressed file .*v.gz' is damaged .*CRC"):
+        load_vectors(tmp_path / "v.gz")
+
+
+@pytest.mark.parametrize("suffix", sorted(COMPRESSORS))
+def test_compressed_file_with_garbage_inside(tmp_path, small_blocks, suffix):
+    # bz2 checks each block. Zeros over a deflate block's code tables make it invalid; damage elsewhere can
+    # decompress into wrong text, which is refused as text or by the CRC at the end.
+    data = bytearray(COMPRESSORS[suffix](LINES))
+    start = 20 if suffix == "gz" else len(data) // 2
+    data[start : start + 200] = bytes(200)
+    (tmp_path / f"v.{suffix}").write_bytes(bytes(data))
+    with pytest.raises(VectorFileError, match=rf"The compressed file .*v.{suffix}' is damaged"):
+        load_vectors(tmp_path / f"v.{suffix}")
+
+
+def test_read_error_keeps_the_original_error_as_its_cause(tmp_path):
+    (tmp_path / "v.gz").write_bytes(gzip.compress(LINES)[:100])
+    with pytest.raises(VectorFileError) as caught:
+        load_vectors(tmp_path / "v.gz")
+    assert isinstance(caught.value.__cause__, EOFError)
+
+
+# Paths and files that are not vectors files ------------------------------------------
+
+
+def test_directory(tmp_path):
+    with pytest.raises(VectorFileError, match=r"is a directory, not a vectors file"):
+        load_vectors(tmp_path)
+
+
+def test_empty_gzip_file(tmp_path):
+    (tmp_path / "v.gz").write_bytes(gzip.compress(b""))
+    with pytest.raises(VectorFileError, match="is empty"):
+        load_vectors(tmp_path / "v.gz")
+
+
+def test_fasttext_binary_model(tmp_path):
+    # fastText's .bin: magic, version, then its arguments and dictionary (here a few plausible bytes).
+    (tmp_path / "cc.en.300.bin").write_bytes(struct.pack("<ii", 793712314, 12) + bytes(range(256)) * 4)
+    with pytest.raises(VectorFileError, match=r"is a fastText binary model .*load_facebook_vectors"):
+        load_vectors(tmp_path / "cc.en.300.bin")
+
+
+def test_binary_data_that_is_not_word2vec_binary(tmp_path):
+    (tmp_path / "v.dat").write_bytes(b"\x89PNG\r\x1a\x00\x00\x00\rIHDR\n" + bytes(range(256)))
+    with pytest.raises(VectorFileError, match=r"Line 1 of .*v.dat' holds NUL bytes"):
+        load_vectors(tmp_path / "v.dat")
+
+
+def test_first_line_without_end(tmp_path, monkeypatch):
+    monkeypatch.setattr(_vector_files, "_FIRST_LINE_LIMIT", 1000)
+    (tmp_path / "v.dat").write_bytes(b"x" * 5000)
+    with pytest.raises(VectorFileError, match=r"Line 1 of .* runs past 1,000 bytes without a newline"):
+        load_vectors(tmp_path / "v.dat")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_text_file(tmp_path, encoding):
+    (tmp_path / "v.txt").write_bytes("the 1 2\ncat 3 4\n".encode(encoding))
+    with pytest.raises(VectorFileError, match=r"looks UTF-16 encoded .*iconv -f UTF-16 -t UTF-8"):
+        load_vectors(tmp_path / "v.txt")
+
+
+def test_utf8_byte_order_mark_is_not_part_of_the_first_word(tmp_path):
+    (tmp_path / "v.txt").write_bytes("\ufeffthe 1 2\ncat 3 4\n".encode())
+    assert load_vectors(tmp_path / "v.txt").vocabulary.to_list() == ["the", "cat"]
+
+
+def test_utf8_byte_order_mark_before_a_header(tmp_path):
+    (tmp_path / "v.txt").write_bytes("\ufeff2 2\nthe 1 2\ncat 3 4\n".encode())
+    vectors = load_vectors(tmp_path / "v.txt")
+    assert (vectors.format, vectors.vocabulary.to_list()) == ("word2vec", ["the", "cat"])
+
+
+@pytest.mark.parametrize(
+    "text", ["2 2\r\nthe 1 2\r\ncat 3 4\r\n", "2 2\r\nthe 1 2 \r\ncat 3 4 \r\n", "a 1 2\r\nnew york 3 4\r\n"]
+)
+def test_windows_line_endings(tmp_path, text):
+    (tmp_path / "v.txt").write_bytes(text.encode())
+    vectors = load_vectors(tmp_path / "v.txt")
+    assert not any("\r" in word for word in vectors.vocabulary.to_list())
+    assert vectors.vectors[0].tolist() == [1, 2]
+
+
+def test_header_that_promises_no_vectors(tmp_path):
+    (tmp_path / "v.txt").write_text("0 300\n")
+    with pytest.raises(VectorFileError, match=r"The header of .* promises 0 vectors"):
+        load_vectors(tmp_path / "v.txt")
+
+
+# .npy matrices --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(6,), (2, 3, 1)])
+def test_npy_that_is_not_a_matrix(tmp_path, shape):
+    np.save(tmp_path / "m.npy", np.zeros(shape, np.float32))
+    with pytest.raises(VectorFileError, match=r"holds an array of shape .*; a \(rows, dim\) matrix is needed"):
+        load_vectors(tmp_path / "m.npy", tokens=["a", "b"])
+
+
+@pytest.mark.parametrize(
+    "values", [np.arange(4).reshape(2, 2), np.array([["1", "2"], ["3", "4"]]), np.ones((2, 2)) * 1j]
+)
+def test_npy_that_is_not_float(tmp_path, values):
+    np.save(tmp_path / "m.npy", values)
+    with pytest.raises(VectorFileError, match=rf"holds {values.dtype} values; vectors must be a float matrix"):
+        load_vectors(tmp_path / "m.npy", tokens=["a", "b"])
+
+
+class _Touch:
+    """Unpickling this creates a file: the proof that a pickle ran."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return pathlib.Path.touch, (self.path,)
+
+
+def test_npy_with_objects_is_refused_unread(tmp_path):
+    marker = tmp_path / "unpickled"
+    np.save(tmp_path / "m.npy", np.array([[_Touch(marker), 1], [2, 3]], dtype=object), allow_pickle=True)
+    with pytest.raises(VectorFileError, match=r"m.npy' is not a readable .npy matrix"):
+        load_vectors(tmp_path / "m.npy", tokens=["a", "b"])
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("data", [b"", b"a 1 2\nb 3 4\n", b"\x93NUMPY\x01\x00v\x00{'descr'"])
+def test_npy_file_that_is_empty_or_not_npy_or_cut_short(tmp_path, data):
+    (tmp_path / "m.npy").write_bytes(data)
+    with pytest.raises(VectorFileError, match=r"m.npy' is not a (.npy file|readable .npy matrix)"):
+        load_vectors(tmp_path / "m.npy", tokens=["a", "b"])
+
+
+def test_npy_without_columns(tmp_path):
+    np.save(tmp_path / "m.npy", np.zeros((2, 0), np.float32))
+    with pytest.raises(VectorFileError, match=r"vectors need at least one dimension"):
+        load_vectors(tmp_path / "m.npy", tokens=["a", "b"])
