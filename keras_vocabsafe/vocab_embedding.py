@@ -452,6 +452,7 @@ class VocabEmbedding(keras.layers.Layer):
         format: str = "auto",
         tokens: Any = None,
         errors: str = "strict",
+        nonfinite: str = "strict",
         **kwargs: Any,
     ) -> VocabEmbedding:
         """A layer whose vocabulary and rows come from a vectors file.
@@ -471,7 +472,7 @@ class VocabEmbedding(keras.layers.Layer):
                 or a callable such as a Keras initializer.
             train: `"all"` (default) fine-tunes every row; `"none"` freezes
                 the layer; `"missing"` trains only the OOV rows.
-            format, tokens, errors: as for `keras_vocabsafe.load_vectors`.
+            format, tokens, errors, nonfinite: as for `keras_vocabsafe.load_vectors`.
             **kwargs: other constructor arguments (`name`, `dtype`, ...).
         """
         dtype = standardize_dtype(kwargs.get("vocabulary_dtype", "string"))
@@ -485,7 +486,9 @@ class VocabEmbedding(keras.layers.Layer):
             vectors = source
         else:
             extra = None if limit is None else limit + len(reserved)
-            vectors = load_vectors(source, format=format, max_rows=extra, tokens=tokens, errors=errors)
+            vectors = load_vectors(
+                source, format=format, max_rows=extra, tokens=tokens, errors=errors, nonfinite=nonfinite
+            )
         keep = [i for i, token in enumerate(vectors.vocabulary.tokens) if token not in reserved][:limit]
         if len(keep) != len(vectors.vocabulary):
             vectors = PretrainedVectors(
@@ -505,7 +508,7 @@ class VocabEmbedding(keras.layers.Layer):
             oov_token=oov_token,
             **kwargs,
         )
-        layer.load_pretrained(vectors, oov=oov, train=train)
+        layer.load_pretrained(vectors, oov=oov, train=train, nonfinite=nonfinite)
         return layer
 
     def load_pretrained(
@@ -520,6 +523,7 @@ class VocabEmbedding(keras.layers.Layer):
         format: str = "auto",
         tokens: Any = None,
         errors: str = "strict",
+        nonfinite: str = "strict",
     ) -> CoverageReport:
         """Fills the embedding rows from pretrained vectors, token by token.
 
@@ -543,7 +547,7 @@ class VocabEmbedding(keras.layers.Layer):
                 and keeps every pretrained row (and the mask row) exactly as
                 loaded (see `trainable_rows`).
             seed: seed for `"random"` rows.
-            format, tokens, errors: as for `keras_vocabsafe.load_vectors`.
+            format, tokens, errors, nonfinite: as for `keras_vocabsafe.load_vectors`.
 
         Returns:
             A `CoverageReport`: how many tokens were found, by which rule,
@@ -559,7 +563,14 @@ class VocabEmbedding(keras.layers.Layer):
         if self.vocabulary_dtype != "string":
             raise ConfigurationError(f"{self._owner()} has integer keys; pretrained vectors are keyed by words.")
         aligned = align_vectors(
-            source, vocabulary, match=match, format=format, tokens=tokens, errors=errors, expected_dim=self.output_dim
+            source,
+            vocabulary,
+            match=match,
+            format=format,
+            tokens=tokens,
+            errors=errors,
+            nonfinite=nonfinite,
+            expected_dim=self.output_dim,
         )
         if not aligned.found.any():
             raise VocabularyError(

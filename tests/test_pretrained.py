@@ -362,6 +362,19 @@ def test_load_pretrained_refuses_a_nonfinite_row(tmp_path):
         layer.load_pretrained(tmp_path / "v.txt", missing="mean")
 
 
+def test_load_pretrained_with_nonfinite_skip_gives_finite_rows(tmp_path):
+    # The case: a NaN in one row used to reach the mean rows (OOV, missing) and the training loss.
+    (tmp_path / "v.txt").write_text("a 1 2\nb nan 0\nc 3 4\n")
+    layer = VocabEmbedding(2, vocabulary=["a", "b", "c"])
+    report = layer.load_pretrained(tmp_path / "v.txt", missing="mean", nonfinite="skip")
+    assert report.missing_tokens == ("b",)
+    matrix = layer.get_weights()[0]
+    assert np.isfinite(matrix).all()
+    np.testing.assert_array_equal(matrix[layer.token_to_id("b")], [2, 3])  # the mean of the finite rows
+    from_file = VocabEmbedding.from_pretrained(tmp_path / "v.txt", nonfinite="skip")
+    assert from_file.get_vocabulary() == ["[UNK]", "a", "c"]
+
+
 # Alignment and the coverage report ----------------------------------------------
 
 
