@@ -1,5 +1,6 @@
 """keras-vocabsafe: a vocabulary and its embedding, kept in step from adapt to serving."""
 
+from keras_vocabsafe.embedding import VocabIdEmbedding
 from keras_vocabsafe.errors import (
     ConfigurationError,
     DuplicateTokenError,
@@ -19,10 +20,11 @@ from keras_vocabsafe.errors import (
     VocabularyError,
     VocabularyMismatchError,
 )
-from keras_vocabsafe.evolve import VocabularyUpdateReport, load_remapped_weights, warmstart_embedding_matrix
+from keras_vocabsafe.evolve import VocabularyUpdateReport, warmstart_embedding_matrix
 from keras_vocabsafe.export import OpAudit, OpTarget, audit_ops, export_for_serving
+from keras_vocabsafe.lookup import VocabLookup
 from keras_vocabsafe.pretrained import CoverageReport, PretrainedVectors, align_vectors, load_vectors
-from keras_vocabsafe.saving import load_weights
+from keras_vocabsafe.saving import load_remapped_weights, load_weights
 from keras_vocabsafe.text import TextVocabEmbedding
 from keras_vocabsafe.vocab_embedding import VocabEmbedding
 from keras_vocabsafe.vocabulary import Vocabulary
@@ -48,6 +50,8 @@ __all__ = [
     "UnsupportedOpsError",
     "VectorFileError",
     "VocabEmbedding",
+    "VocabIdEmbedding",
+    "VocabLookup",
     "VocabSafeError",
     "Vocabulary",
     "VocabularyChangeError",

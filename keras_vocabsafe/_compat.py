@@ -5,18 +5,35 @@ Each helper names the public behaviour it stands in for. Tested at both ends of 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+import keras
+import tensorflow as tf
 from keras.src.backend.common.symbolic_scope import in_symbolic_scope
 from keras.src.saving import saving_lib
 
-__all__ = ["flatten_layers", "in_symbolic_scope", "load_weights_only", "own_variables", "replace_variables"]
+__all__ = [
+    "flatten_layers",
+    "in_symbolic_scope",
+    "init_scope",
+    "load_weights_only",
+    "own_variables",
+    "producing_layer",
+    "replace_variables",
+]
 
 
 def flatten_layers(layer: Any) -> Iterator[Any]:
     """`layer` and every layer it tracks, at any depth (what Keras's saver visits)."""
     return layer._flatten_layers(include_self=True, recursive=True)
+
+
+def producing_layer(tensor: Any) -> Any:
+    """The layer whose output a symbolic (Keras) tensor is, or `None`."""
+    history = getattr(tensor, "_keras_history", None)
+    return getattr(history, "operation", None)
 
 
 def own_variables(layer: Any) -> list[Any]:
@@ -44,3 +61,10 @@ def replace_variables(layer: Any, old: list[Any], create: Any) -> Any:
     finally:
         if locked:
             layer._tracker.lock()
+
+
+def init_scope() -> Any:
+    """`tf.init_scope()` on the TensorFlow backend (reads a variable eagerly inside a traced function)."""
+    if keras.backend.backend() == "tensorflow":
+        return tf.init_scope()
+    return contextlib.nullcontext()

@@ -6,9 +6,8 @@ users who manage matrices or weights files themselves:
 - `warmstart_embedding_matrix()`: the Keras 3 counterpart of
   `tf.keras.utils.warmstart_embedding_matrix`. Rows are copied by token, never
   by position.
-- `load_remapped_weights()`: loads a weights file (or the weights of a `.keras`
-  file) into a model whose `VocabEmbedding` vocabularies differ from the ones
-  the weights were saved with, remapping rows by token.
+- (`load_remapped_weights()`, which applies these rules while Keras loads a
+  weights file, lives in `saving.py`.)
 
 Both return or produce a `VocabularyUpdateReport`: how many tokens were kept,
 added, dropped and re-ordered.
@@ -16,7 +15,6 @@ added, dropped and re-ordered.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +22,6 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_vocabsafe._loading import RemapRequest, loading_request
 from keras_vocabsafe.errors import ConfigurationError, DuplicateTokenError
 from keras_vocabsafe.pretrained import PretrainedVectors, align_vectors
 from keras_vocabsafe.vocabulary import Vocabulary, canonical_token, display_token, json_token
@@ -32,7 +29,6 @@ from keras_vocabsafe.vocabulary import Vocabulary, canonical_token, display_toke
 __all__ = [
     "NEW_ROW_RULES",
     "VocabularyUpdateReport",
-    "load_remapped_weights",
     "warmstart_embedding_matrix",
 ]
 
@@ -343,49 +339,6 @@ def warmstart_embedding_matrix(
     )
 
 
-def load_remapped_weights(
-    model: keras.Model,
-    filepath: str | os.PathLike[str],
-    *,
-    new_embeddings_initializer: Any = "mean",
-    seed: int | None = None,
-) -> dict[str, VocabularyUpdateReport]:
-    """Loads weights into `model` although its `VocabEmbedding` vocabularies differ from the saved ones.
-
-    Plain `model.load_weights()` refuses weights saved for another vocabulary
-    (rows would land on other tokens). This function loads them anyway, token
-    by token: each `VocabEmbedding` keeps the saved row of every token it
-    shares with the saved vocabulary (special rows included), gives its new
-    tokens rows from `new_embeddings_initializer`, and leaves out the saved
-    rows of tokens it no longer has. Every other layer loads as with
-    `model.load_weights()`, which does the file handling.
-
-    Args:
-        model: the model to load into; its `VocabEmbedding` layers hold the
-            new vocabularies.
-        filepath: a `.weights.h5` file or a `.keras` file.
-        new_embeddings_initializer: rows of tokens not in the saved
-            vocabulary: `"mean"` (default; the mean of the saved rows of
-            regular tokens), `"mean_cov"`, `"zeros"`, a Keras initializer or
-            a `PretrainedVectors`.
-        seed: seed for `"mean_cov"`.
-
-    Returns:
-        One `VocabularyUpdateReport` per `VocabEmbedding`, keyed by layer name.
-    """
-    from keras_vocabsafe.vocab_embedding import VocabEmbedding
-
-    layers = [layer for layer in _all_layers(model) if isinstance(layer, VocabEmbedding)]
-    if not layers:
-        raise ConfigurationError(
-            "The model has no VocabEmbedding layer, so there is nothing to remap; use `model.load_weights()`."
-        )
-    request = RemapRequest(new_embeddings_initializer, seed)
-    with loading_request(request):
-        model.load_weights(os.fspath(filepath))
-    return request.reports
-
-
 def remap_optimizer(model: Any, old_variable: Any, new_variable: Any, row_map: RowMap) -> int:
     """Moves `model`'s optimizer state for `old_variable` onto `new_variable`, row by row; returns how many.
 
@@ -440,15 +393,6 @@ def _pair_variables(old: list[Any], new: list[Any]) -> list[tuple[Any, Any]]:
         return [(b, a) for a, b in zip(old, new)]
     by_path = {variable.path: variable for variable in old}
     return [(variable, by_path[variable.path]) for variable in new if variable.path in by_path]
-
-
-def _all_layers(model: Any) -> list[Any]:
-    found, stack = [], [model]
-    while stack:
-        layer = stack.pop()
-        found.append(layer)
-        stack.extend(getattr(layer, "_layers", ()))
-    return found
 
 
 def _canonical_list(tokens: Any) -> list[Any]:

@@ -1,4 +1,6 @@
-"""`load_weights`: `model.load_weights()` that changes nothing when a `VocabEmbedding` refuses the file.
+"""Loading weights into models that hold vocabularies: all or nothing (`load_weights`), or by token.
+
+`load_weights` is `model.load_weights()` that changes nothing when a `VocabEmbedding` refuses the file.
 
 Keras loads a weights file layer by layer and, when one layer refuses its
 weights, goes on loading the others and raises at the end: a
@@ -17,10 +19,12 @@ from typing import Any
 import keras
 
 from keras_vocabsafe import _compat
-from keras_vocabsafe._loading import CheckOnly, loading_request
-from keras_vocabsafe.vocab_embedding import VocabEmbedding
+from keras_vocabsafe._loading import CheckOnly, RemapRequest, loading_request
+from keras_vocabsafe.embedding import VocabIdEmbedding
+from keras_vocabsafe.errors import ConfigurationError
+from keras_vocabsafe.evolve import VocabularyUpdateReport
 
-__all__ = ["load_weights"]
+__all__ = ["load_remapped_weights", "load_weights"]
 
 
 def load_weights(model: keras.Model, filepath: str | os.PathLike[str], *, skip_mismatch: bool = False) -> None:
@@ -44,7 +48,7 @@ def load_weights(model: keras.Model, filepath: str | os.PathLike[str], *, skip_m
     """
     filepath = os.fspath(filepath)
     layers = list(_compat.flatten_layers(model))
-    ours = {id(layer) for layer in layers if isinstance(layer, VocabEmbedding)}
+    ours = {id(layer) for layer in layers if isinstance(layer, VocabIdEmbedding)}
     if ours and not skip_mismatch:
         _check_vocabularies(model, filepath, layers, ours)
     model.load_weights(filepath, skip_mismatch=skip_mismatch)
@@ -74,3 +78,45 @@ def _check_vocabularies(model: keras.Model, filepath: str, layers: list[Any], ou
     finally:
         for variable, value in own:
             variable.assign(value)
+
+
+def load_remapped_weights(
+    model: keras.Model,
+    filepath: str | os.PathLike[str],
+    *,
+    new_embeddings_initializer: Any = "mean",
+    seed: int | None = None,
+) -> dict[str, VocabularyUpdateReport]:
+    """Loads weights into `model` although its `VocabEmbedding` vocabularies differ from the saved ones.
+
+    Plain `model.load_weights()` refuses weights saved for another vocabulary
+    (rows would land on other tokens). This function loads them anyway, token
+    by token: each `VocabEmbedding` keeps the saved row of every token it
+    shares with the saved vocabulary (special rows included), gives its new
+    tokens rows from `new_embeddings_initializer`, and leaves out the saved
+    rows of tokens it no longer has. Every other layer loads as with
+    `model.load_weights()`, which does the file handling.
+
+    Args:
+        model: the model to load into; its `VocabEmbedding` layers hold the
+            new vocabularies.
+        filepath: a `.weights.h5` file or a `.keras` file.
+        new_embeddings_initializer: rows of tokens not in the saved
+            vocabulary: `"mean"` (default; the mean of the saved rows of
+            regular tokens), `"mean_cov"`, `"zeros"`, a Keras initializer or
+            a `PretrainedVectors`.
+        seed: seed for `"mean_cov"`.
+
+    Returns:
+        One `VocabularyUpdateReport` per `VocabEmbedding`, keyed by layer name.
+    """
+    layers = [layer for layer in _compat.flatten_layers(model) if isinstance(layer, VocabIdEmbedding)]
+    if not layers:
+        raise ConfigurationError(
+            "The model has no VocabEmbedding or VocabIdEmbedding layer, so there is nothing to remap; use "
+            "`model.load_weights()`."
+        )
+    request = RemapRequest(new_embeddings_initializer, seed)
+    with loading_request(request):
+        model.load_weights(os.fspath(filepath))
+    return request.reports

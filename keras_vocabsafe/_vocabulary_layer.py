@@ -1,0 +1,404 @@
+"""The vocabulary half every layer of this package shares: tokens, special slots, `adapt`, config.
+
+`VocabLookup` (keys to ids), `VocabIdEmbedding` (ids to vectors) and
+`VocabEmbedding` (keys to vectors) all derive from `VocabularyLayer`, so the
+ids a lookup gives are the rows an embedding holds: the same tokens, the same
+special slots, the same order, the same config entries and the same
+`vocabulary_fingerprint`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_vocabsafe._counting import TokenCounter, check_data_kind
+from keras_vocabsafe.errors import (
+    ConfigurationError,
+    KeyDtypeError,
+    NotAdaptedError,
+    ReservedTokenError,
+    UnknownIdError,
+    VocabularyChangeError,
+    VocabularyError,
+    VocabularyMismatchError,
+)
+from keras_vocabsafe.vocabulary import (
+    Vocabulary,
+    as_vocabulary,
+    canonical_token,
+    decode_tokens,
+    display_token,
+    encode_tokens,
+    standardize_dtype,
+)
+
+__all__ = ["VocabularyLayer"]
+
+_DEFAULT_OOV_TOKENS = {"string": "[UNK]", "int64": -1}
+
+
+class VocabularyLayer(keras.layers.Layer):
+    """Base class of the layers that own a vocabulary (not used on its own).
+
+    Ids are laid out as in Keras's lookup layers: the mask token, when set,
+    has id 0; the next `num_oov_indices` ids are out-of-vocabulary rows; the
+    vocabulary's tokens follow in order. Subclasses call
+    `self.set_vocabulary(vocabulary)` at the end of their `__init__`.
+    """
+
+    def __init__(
+        self,
+        *,
+        vocabulary_dtype: str = "string",
+        max_tokens: int | None = None,
+        min_frequency: int | None = None,
+        num_oov_indices: int = 1,
+        mask_token: Any = None,
+        oov_token: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        vocabulary_dtype = standardize_dtype(vocabulary_dtype)
+        if not _is_int(num_oov_indices) or num_oov_indices < 1:
+            raise ConfigurationError(
+                f"`num_oov_indices` must be an integer of at least 1. Received: num_oov_indices={num_oov_indices!r}. "
+                "Every key outside the vocabulary needs a row to map to."
+            )
+        if min_frequency is not None and (not _is_int(min_frequency) or min_frequency < 1):
+            raise ConfigurationError(
+                f"`min_frequency` must be a positive integer or None. Received: min_frequency={min_frequency!r}"
+            )
+        if oov_token is None:
+            oov_token = _DEFAULT_OOV_TOKENS[vocabulary_dtype]
+        mask_token = _validate_special_token(mask_token, "mask_token", vocabulary_dtype, optional=True)
+        oov_token = _validate_special_token(oov_token, "oov_token", vocabulary_dtype, optional=False)
+        if mask_token is not None and mask_token == oov_token:
+            raise ConfigurationError(
+                f"`mask_token` and `oov_token` must differ. Received: both {mask_token!r}. Padding and unknown "
+                "keys need different ids."
+            )
+        num_special = (mask_token is not None) + int(num_oov_indices)
+        if max_tokens is not None and (not _is_int(max_tokens) or max_tokens <= num_special):
+            raise ConfigurationError(
+                f"`max_tokens` must be an integer larger than the {num_special} special slots "
+                f"(mask: {int(mask_token is not None)}, OOV: {num_oov_indices}), since it counts them too. "
+                f"Received: max_tokens={max_tokens!r}. Use max_tokens={num_special + 1} or more, or None."
+            )
+        super().__init__(**kwargs)
+        # Keys are strings or ids, never floats: take inputs as they come.
+        self._convert_input_args = False
+        self._allow_non_tensor_positional_args = True
+        self.autocast = False
+
+        self.vocabulary_dtype = vocabulary_dtype
+        self.max_tokens = None if max_tokens is None else int(max_tokens)
+        self.min_frequency = None if min_frequency is None else int(min_frequency)
+        self.num_oov_indices = int(num_oov_indices)
+        self.mask_token = mask_token
+        self.oov_token = oov_token
+        self._vocabulary: Vocabulary | None = None
+
+    # Vocabulary -----------------------------------------------------------------
+
+    @property
+    def vocabulary(self) -> Vocabulary | None:
+        """The `Vocabulary` of regular tokens, or `None` before `adapt()`."""
+        return self._vocabulary
+
+    def _owner(self) -> str:
+        return f"{type(self).__name__} '{self.name}'"
+
+    def _num_special_tokens(self) -> int:
+        return (self.mask_token is not None) + self.num_oov_indices
+
+    def _oov_start(self) -> int:
+        return int(self.mask_token is not None)
+
+    def _require_vocabulary(self) -> Vocabulary:
+        if self._vocabulary is None:
+            raise NotAdaptedError(
+                f"{self._owner()} has no vocabulary yet, so the size of its embedding matrix is unknown. Either "
+                "pass a `vocabulary` argument to the layer, or call `adapt(data)` before using it."
+            )
+        return self._vocabulary
+
+    def vocabulary_size(self) -> int:
+        """Number of ids, and of embedding rows: mask slot + OOV rows + tokens."""
+        return self._num_special_tokens() + len(self._require_vocabulary())
+
+    def set_vocabulary(self, vocabulary: Any) -> None:
+        """Sets the vocabulary (tokens without the mask and OOV tokens).
+
+        On a layer that already has an embedding matrix, a vocabulary that
+        differs from the current one raises `VocabularyChangeError` rather
+        than reshaping or scrambling trained rows; an identical one is a
+        no-op.
+        """
+        new = as_vocabulary(vocabulary, self.vocabulary_dtype)
+        self._check_vocabulary(new)
+        if self._vocabulary is not None and self._vocabulary == new:
+            return
+        if self._has_rows():
+            difference = _describe_difference(self._vocabulary.tokens, new.tokens, offset=self._num_special_tokens())
+            raise VocabularyChangeError(
+                f"{self._owner()} already has a ({self.vocabulary_size()}, {self.output_dim}) embedding matrix "
+                f"built for its vocabulary; the new vocabulary would give {self._num_special_tokens() + len(new)} "
+                f"rows ({difference}). "
+                "Setting it would silently reshape or scramble trained rows. To keep every trained row with its "
+                "token, call `update_vocabulary(new_vocabulary)`; to start from scratch, create a new "
+                "VocabEmbedding."
+            )
+        self._vocabulary = new
+        self._vocabulary_changed()
+
+    def _has_rows(self) -> bool:
+        """Whether the layer holds rows that a new vocabulary would reshape or scramble."""
+        return False
+
+    def _vocabulary_changed(self) -> None:
+        """Called after the vocabulary changed (subclasses rebuild their lookup tables)."""
+
+    def _check_vocabulary(self, vocabulary: Vocabulary) -> None:
+        if len(vocabulary) == 0:
+            raise VocabularyError(
+                f"{self._owner()} got an empty vocabulary. Pass at least one token, or adapt on data that holds "
+                "tokens other than the mask and OOV tokens."
+            )
+        for name in ("mask_token", "oov_token"):
+            special = getattr(self, name)
+            if special is None:
+                continue
+            key = canonical_token(special, self.vocabulary_dtype)
+            if key in vocabulary:
+                position = vocabulary.index(key)
+                raise ReservedTokenError(
+                    f"{self._owner()} got a vocabulary that contains its {name} {special!r} at position "
+                    f"{position}. The {name} has a fixed id of its own, so it must not be listed. Remove it from "
+                    "the vocabulary (`layer.get_vocabulary(include_special_tokens=False)` gives a list without "
+                    f"special tokens), or choose another {name}."
+                )
+        if self.max_tokens is not None and len(vocabulary) + self._num_special_tokens() > self.max_tokens:
+            raise ConfigurationError(
+                f"{self._owner()} got a vocabulary of {len(vocabulary)} tokens, which with its "
+                f"{self._num_special_tokens()} special slots exceeds max_tokens={self.max_tokens}. Pass at most "
+                f"{self.max_tokens - self._num_special_tokens()} tokens, or raise `max_tokens`."
+            )
+
+    def adapt(self, data: Any, steps: int | None = None) -> None:
+        """Learns the vocabulary from data.
+
+        Tokens are ordered by count descending, then by token ascending
+        (bytes for strings), so the result depends only on the counts.
+        `max_tokens` and `min_frequency` apply; occurrences of the mask and
+        OOV tokens are not counted.
+
+        Args:
+            data: tokens, as a NumPy array, a (nested) list, a tensor, a
+                `tf.RaggedTensor`, a `tf.data.Dataset` of those, or any
+                iterable of batches.
+            steps: optional. Number of batches to read from a dataset or
+                iterable.
+        """
+        tokens, counts = self._count_tokens(data, steps)
+        max_size = None if self.max_tokens is None else self.max_tokens - self._num_special_tokens()
+        vocabulary = Vocabulary.from_counts(
+            tokens, counts, dtype=self.vocabulary_dtype, max_size=max_size, min_frequency=self.min_frequency
+        )
+        if len(vocabulary) == 0:
+            raise VocabularyError(
+                f"{self._owner()}.adapt() found no tokens to keep: the data was empty, held only the mask and "
+                f"OOV tokens, or no token reached min_frequency={self.min_frequency}."
+            )
+        self.set_vocabulary(vocabulary)
+
+    def _count_tokens(self, data: Any, steps: int | None) -> tuple[list[Any], np.ndarray]:
+        """Distinct tokens of `data` and their counts, without the mask and OOV tokens."""
+        check_data_kind(data, self._owner())
+        counter = TokenCounter(self.vocabulary_dtype, owner=self._owner())
+        if isinstance(data, tf.data.Dataset):
+            counter.update_from_dataset(data, steps)
+        elif isinstance(data, (list, tuple, np.ndarray, tf.Tensor, tf.RaggedTensor)):
+            counter.update(data)
+        elif hasattr(data, "__iter__"):
+            counter.update_from_iterable(data, steps)
+        else:
+            raise KeyDtypeError(
+                f"{self._owner()}.adapt() takes an array, list, tensor, ragged tensor, tf.data.Dataset or "
+                f"iterable of batches. Received: data of type {type(data).__name__}."
+            )
+        return self._without_special_tokens(*counter.result())
+
+    def _without_special_tokens(self, tokens: list[Any], counts: np.ndarray) -> tuple[list[Any], np.ndarray]:
+        """Counted tokens less the mask and OOV tokens, which have ids of their own."""
+        special = {
+            canonical_token(token, self.vocabulary_dtype)
+            for token in (self.mask_token, self.oov_token)
+            if token is not None
+        }.intersection(tokens)
+        if special:
+            keep = [i for i, token in enumerate(tokens) if token not in special]
+            tokens, counts = [tokens[i] for i in keep], counts[keep]
+        return tokens, counts
+
+    def get_vocabulary(self, include_special_tokens: bool = True) -> list[Any]:
+        """The token of every id, in id order.
+
+        String tokens are `str`, except tokens that are not valid UTF-8,
+        which are `bytes` so that nothing is lost.
+
+        Args:
+            include_special_tokens: if `True` (default), the list starts
+                with the mask token (if any) and the OOV token repeated
+                `num_oov_indices` times, so that list index equals id.
+        """
+        tokens = self._require_vocabulary().to_list()
+        if not include_special_tokens:
+            return tokens
+        special = [self.mask_token] if self.mask_token is not None else []
+        return special + [self.oov_token] * self.num_oov_indices + tokens
+
+    def id_to_token(self, ids: Any) -> Any:
+        """Token of an id; for ids of any shape (array, tensor, nested or ragged list), nested lists of tokens.
+
+        The result has the shape of `ids`: `id_to_token([[2, 3]])` is `[["the", "cat"]]`.
+        """
+        vocabulary = self.get_vocabulary()
+        if isinstance(ids, tf.RaggedTensor):
+            ids = ids.to_list()
+        elif isinstance(ids, (tf.Tensor, tf.Variable)):
+            ids = ids.numpy()
+        if isinstance(ids, np.ndarray):
+            if ids.dtype.kind not in "iu":
+                raise KeyDtypeError(f"{self._owner()}.id_to_token() takes integer ids. Received dtype {ids.dtype}.")
+            if ids.ndim == 0:
+                return vocabulary[self._check_id(ids.item())]
+            flat = [vocabulary[self._check_id(i)] for i in ids.reshape(-1).tolist()]
+            return np.array(flat + [None], dtype=object)[:-1].reshape(ids.shape).tolist()
+        if isinstance(ids, (list, tuple)):
+            return [self.id_to_token(i) for i in ids]
+        return vocabulary[self._check_id(ids)]
+
+    def _check_id(self, index: Any) -> int:
+        if not _is_int(index):
+            raise KeyDtypeError(
+                f"{self._owner()}.id_to_token() takes integer ids. Received: {index!r} of type {type(index).__name__}."
+            )
+        if not 0 <= index < self.vocabulary_size():
+            raise UnknownIdError(f"{self._owner()} has ids 0 to {self.vocabulary_size() - 1}. Received: id {index}.")
+        return int(index)
+
+    def _ids_to_tokens(self, vocabulary: Vocabulary | None = None) -> list[Any]:
+        """The canonical token of every id, special slots included."""
+        vocabulary = self._require_vocabulary() if vocabulary is None else vocabulary
+        special = [canonical_token(self.mask_token, self.vocabulary_dtype)] if self.mask_token is not None else []
+        oov = [canonical_token(self.oov_token, self.vocabulary_dtype)] * self.num_oov_indices
+        return special + oov + list(vocabulary.tokens)
+
+    @property
+    def vocabulary_fingerprint(self) -> str:
+        """A digest of every id's token, special slots included: equal exactly when two layers give the same ids.
+
+        `VocabLookup` and `VocabIdEmbedding` carry it so that a pair built
+        from different vocabularies is refused where both can be seen.
+        """
+        hasher = hashlib.sha256(f"keras_vocabsafe:{self.vocabulary_dtype}:".encode())
+        for token in self._ids_to_tokens():
+            raw = token if isinstance(token, bytes) else str(token).encode()
+            hasher.update(len(raw).to_bytes(8, "little"))
+            hasher.update(raw)
+        return hasher.hexdigest()[:32]
+
+    def _vocabulary_settings(self) -> dict[str, Any]:
+        """The constructor arguments that decide ids (for building the other half of a pair)."""
+        return {
+            "vocabulary": self._vocabulary,
+            "vocabulary_dtype": self.vocabulary_dtype,
+            "max_tokens": self.max_tokens,
+            "min_frequency": self.min_frequency,
+            "num_oov_indices": self.num_oov_indices,
+            "mask_token": self.mask_token,
+            "oov_token": self.oov_token,
+        }
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        vocabulary = encoding = None
+        if self._vocabulary is not None:
+            vocabulary, encoding = encode_tokens(self._vocabulary.tokens, self.vocabulary_dtype)
+        config.update(
+            {
+                "vocabulary": vocabulary,
+                "vocabulary_dtype": self.vocabulary_dtype,
+                "vocabulary_size": None if self._vocabulary is None else self.vocabulary_size(),
+                "max_tokens": self.max_tokens,
+                "min_frequency": self.min_frequency,
+                "num_oov_indices": self.num_oov_indices,
+                "mask_token": self.mask_token,
+                "oov_token": self.oov_token,
+            }
+        )
+        if self.vocabulary_dtype == "string":
+            config["vocabulary_encoding"] = encoding
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> VocabularyLayer:
+        config = dict(config)
+        vocabulary_size = config.pop("vocabulary_size", None)
+        encoding = config.pop("vocabulary_encoding", None) or "utf-8"
+        if config.get("vocabulary") is not None:
+            dtype = standardize_dtype(config.get("vocabulary_dtype", "string"))
+            config["vocabulary"] = Vocabulary(decode_tokens(config["vocabulary"], encoding, dtype), dtype=dtype)
+        layer = super().from_config(config)
+        if vocabulary_size is not None and layer.vocabulary_size() != vocabulary_size:
+            raise VocabularyMismatchError(
+                f"The config of {layer._owner()} records vocabulary_size={vocabulary_size}, but its vocabulary "
+                f"and special tokens give {layer.vocabulary_size()}. The config was edited or corrupted; restore "
+                "the `vocabulary` and special-token entries that match the saved weights."
+            )
+        return layer
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _validate_special_token(token: Any, name: str, vocabulary_dtype: str, *, optional: bool) -> Any:
+    if token is None and optional:
+        return None
+    if vocabulary_dtype == "string":
+        if isinstance(token, str):
+            canonical_token(token, vocabulary_dtype, what=name)
+            return token
+        raise ConfigurationError(
+            f"`{name}` must be a str for vocabulary_dtype='string'. Received: {name}={token!r}"
+            + (" (use None for no mask token)." if optional else ".")
+        )
+    if _is_int(token):
+        return int(canonical_token(token, vocabulary_dtype, what=name))
+    raise ConfigurationError(
+        f"`{name}` must be an int for vocabulary_dtype='int64'. Received: {name}={token!r}"
+        + (" (use None for no mask token)." if optional else ".")
+    )
+
+
+def _describe_difference(first: Any, second: Any, *, offset: int = 0, labels: tuple[str, str] = ("now", "new")) -> str:
+    """Says where two token sequences first differ, for error messages."""
+    first, second = list(first), list(second)
+    for index, (a, b) in enumerate(zip(first, second)):
+        if a != b:
+            return (
+                f"they first differ at id {index + offset}: {labels[0]} {display_token(a)}, "
+                f"{labels[1]} {display_token(b)}"
+            )
+    if len(first) == len(second):
+        return "the tokens are the same"
+    shorter, longer, label = (first, second, labels[1]) if len(first) < len(second) else (second, first, labels[0])
+    return (
+        f"the first {len(shorter)} ids agree, then {label} goes on with "
+        f"{display_token(longer[len(shorter)])} at id {len(shorter) + offset}"
+    )

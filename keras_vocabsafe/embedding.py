@@ -1,0 +1,878 @@
+"""`VocabIdEmbedding`: the embedding half, ids in and vectors out, on any Keras backend.
+
+Written with `keras.ops`, so it builds, trains, saves and loads on
+TensorFlow, JAX and PyTorch. It owns its vocabulary like every layer of this
+package (the config stores it, the weights file stores it too), and holds
+the row rules: `trainable_rows`, `pad_to_multiple_of`, pretrained rows,
+`update_vocabulary()` and loads remapped by token. Its ids come from a
+`VocabLookup` of the same vocabulary (`lookup()`), which runs in `tf.data`.
+`VocabEmbedding` adds that lookup inside the layer, for the TensorFlow
+backend.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_vocabsafe import _compat, _loading, _weights_store, evolve
+from keras_vocabsafe._vocabulary_layer import _DEFAULT_OOV_TOKENS, VocabularyLayer, _describe_difference, _is_int
+from keras_vocabsafe.errors import (
+    ConfigurationError,
+    KeyDtypeError,
+    VocabSafeError,
+    VocabularyError,
+    VocabularyMismatchError,
+)
+from keras_vocabsafe.evolve import VocabularyUpdateReport
+from keras_vocabsafe.lookup import VocabLookup
+from keras_vocabsafe.pretrained import CoverageReport, PretrainedVectors, align_vectors, initial_rows, load_vectors
+from keras_vocabsafe.vocabulary import Vocabulary, as_vocabulary, canonical_token, display_token, standardize_dtype
+
+__all__ = ["VocabIdEmbedding"]
+
+_INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
+
+
+@keras.saving.register_keras_serializable(package="keras_vocabsafe")
+class VocabIdEmbedding(VocabularyLayer):
+    """Maps ids of a vocabulary it owns to dense vectors, on any Keras backend.
+
+    The embedding half of a `VocabEmbedding`: it takes the ids a
+    `VocabLookup` of the same vocabulary gives (in a `tf.data` pipeline, on
+    any backend) and returns their rows. The matrix has exactly
+    `vocabulary_size()` rows (mask slot, OOV rows, tokens), and the layer's
+    config and weights carry the vocabulary, so a saved model holding only
+    this half still knows its tokens: `layer.lookup()` rebuilds the lookup
+    half from it, in any process.
+
+    Both halves carry `vocabulary_fingerprint`; pairs built with `lookup()`,
+    `from_lookup()` or `VocabEmbedding.split()` match by construction, and
+    `export_for_serving(model, lookups=...)` refuses a lookup of another
+    vocabulary. Ids computed in a `tf.data` pipeline are plain integers: a
+    pipeline that feeds ids of another vocabulary cannot be detected there.
+
+    Args:
+        output_dim: int. Size of each embedding vector.
+        vocabulary, vocabulary_dtype, max_tokens, min_frequency,
+        num_oov_indices, mask_token, oov_token: as for `VocabEmbedding`.
+        embeddings_initializer, embeddings_regularizer,
+        embeddings_constraint, trainable_rows, pad_to_multiple_of: as for
+            `VocabEmbedding`.
+        **kwargs: base layer arguments (`name`, `dtype`, `trainable`).
+
+    Call arguments:
+        inputs: integer ids of any shape.
+
+    Input shape:
+        Any shape `S`.
+
+    Output shape:
+        `S + (output_dim,)`. With a `mask_token`, id 0 is padding and the
+        layer emits a Keras mask (as `keras.layers.Embedding(mask_zero=True)`).
+
+    Examples:
+
+    >>> words = VocabIdEmbedding(4, vocabulary=["the", "cat"], mask_token="")
+    >>> lookup = words.lookup()
+    >>> ids = lookup(tf.constant([["the", "dog", ""]]))
+    >>> ids.numpy()
+    array([[2, 1, 0]])
+    >>> keras.ops.shape(words(ids.numpy()))
+    (1, 3, 4)
+    """
+
+    def __init__(
+        self,
+        output_dim: int,
+        vocabulary: Any = None,
+        vocabulary_dtype: str = "string",
+        max_tokens: int | None = None,
+        min_frequency: int | None = None,
+        num_oov_indices: int = 1,
+        mask_token: Any = None,
+        oov_token: Any = None,
+        embeddings_initializer: Any = "uniform",
+        embeddings_regularizer: Any = None,
+        embeddings_constraint: Any = None,
+        trainable_rows: Any = None,
+        pad_to_multiple_of: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not _is_int(output_dim) or output_dim <= 0:
+            raise ConfigurationError(f"`output_dim` must be a positive integer. Received: output_dim={output_dim!r}")
+        if pad_to_multiple_of is not None and (not _is_int(pad_to_multiple_of) or pad_to_multiple_of < 1):
+            raise ConfigurationError(
+                "`pad_to_multiple_of` must be a positive integer or None. "
+                f"Received: pad_to_multiple_of={pad_to_multiple_of!r}"
+            )
+        trainable_rows = _validate_trainable_rows(trainable_rows)
+        super().__init__(
+            vocabulary_dtype=vocabulary_dtype,
+            max_tokens=max_tokens,
+            min_frequency=min_frequency,
+            num_oov_indices=num_oov_indices,
+            mask_token=mask_token,
+            oov_token=oov_token,
+            **kwargs,
+        )
+        # As for `keras.layers.Embedding(mask_zero=...)`: without a mask token an upstream mask gets Keras's
+        # "does not support masking" warning instead of vanishing without a word.
+        self.supports_masking = self.mask_token is not None
+        self.output_dim = int(output_dim)
+        self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+        self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
+        self.embeddings_constraint = keras.constraints.get(embeddings_constraint)
+        self.trainable_rows = trainable_rows
+        self.pad_to_multiple_of = None if pad_to_multiple_of is None else int(pad_to_multiple_of)
+        self._embeddings = None
+        self._trainable_embeddings = None
+        # How many times the weights were created; traced TensorFlow functions check it (see `_check_current`).
+        self._weights_generation = 0
+        self._generation_variable = None
+        if vocabulary is not None:
+            self.set_vocabulary(vocabulary)
+
+    @classmethod
+    def from_lookup(cls, lookup: VocabLookup, output_dim: int, **kwargs: Any) -> VocabIdEmbedding:
+        """An embedding half whose rows are the ids of `lookup` (same tokens, special slots and settings)."""
+        if not isinstance(lookup, VocabLookup):
+            raise ConfigurationError(
+                f"`lookup` must be a keras_vocabsafe.VocabLookup. Received: {type(lookup).__name__}."
+            )
+        lookup._require_vocabulary()
+        return cls(output_dim, **lookup._vocabulary_settings(), **kwargs)
+
+    def lookup(self, name: str | None = None) -> VocabLookup:
+        """The lookup half: a `VocabLookup` giving exactly this layer's ids (for `tf.data` on any backend)."""
+        self._require_vocabulary()
+        return VocabLookup(**self._vocabulary_settings(), name=name or f"{self.name}_lookup")
+
+    def check_lookup(self, lookup: VocabLookup) -> None:
+        """Raises `VocabularyMismatchError` unless `lookup` gives exactly this layer's ids.
+
+        Compares `vocabulary_fingerprint`s: the same tokens, in the same
+        order, with the same special slots.
+        """
+        if not isinstance(lookup, VocabLookup):
+            raise ConfigurationError(
+                f"{self._owner()}.check_lookup() takes a keras_vocabsafe.VocabLookup. "
+                f"Received: {type(lookup).__name__}."
+            )
+        if lookup.vocabulary_fingerprint == self.vocabulary_fingerprint:
+            return
+        difference = _describe_difference(
+            lookup._ids_to_tokens(), self._ids_to_tokens(), labels=("lookup", "embedding")
+        )
+        raise VocabularyMismatchError(
+            f"{lookup._owner()} gives ids of another vocabulary than {self._owner()} holds rows for (fingerprints "
+            f"{lookup.vocabulary_fingerprint[:12]} and {self.vocabulary_fingerprint[:12]}; {difference}). Its ids "
+            "would select the rows of other tokens. Build the lookup from this layer with `layer.lookup()`."
+        )
+
+    def compute_output_spec(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        source = _compat.producing_layer(inputs)
+        if isinstance(source, VocabLookup) and not isinstance(self, VocabLookup):
+            self.check_lookup(source)  # A model that wires a lookup into this layer: the pair is built here.
+        return super().compute_output_spec(inputs, *args, **kwargs)
+
+    def _has_rows(self) -> bool:
+        return self.built
+
+    def _num_rows(self, vocabulary_size: int | None = None) -> int:
+        """Rows of the embedding matrix: `vocabulary_size()` rounded up to `pad_to_multiple_of`."""
+        size = self.vocabulary_size() if vocabulary_size is None else vocabulary_size
+        multiple = self.pad_to_multiple_of or 1
+        return -(-size // multiple) * multiple
+
+    def get_vectors(self, tokens: Any) -> np.ndarray:
+        """Embedding vectors of the given tokens, as a NumPy array of shape `tokens.shape + (output_dim,)`."""
+        if not self.built:
+            self.build()
+        return keras.ops.convert_to_numpy(self(self._token_ids(tokens)))
+
+    def _token_ids(self, tokens: Any) -> Any:
+        return self.lookup().token_to_id(tokens)
+
+    # Pretrained vectors ----------------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        source: Any,
+        *,
+        max_tokens: int | None = None,
+        mask_token: Any = None,
+        num_oov_indices: int = 1,
+        oov_token: Any = None,
+        oov: Any = "mean",
+        train: str = "all",
+        format: str = "auto",
+        tokens: Any = None,
+        errors: str = "strict",
+        nonfinite: str = "strict",
+        **kwargs: Any,
+    ) -> VocabIdEmbedding:
+        """A layer whose vocabulary and rows come from a vectors file.
+
+        The vocabulary is the file's words in file order (most frequent first
+        in GloVe, word2vec and fastText files), cut so that the layer has at
+        most `max_tokens` rows; `output_dim` is the file's dimension. Words
+        equal to the mask or OOV token are left out, since those have rows
+        of their own. The mask row is zeros; OOV rows follow `oov`.
+
+        Args:
+            source: a vectors file path (see `keras_vocabsafe.load_vectors`)
+                or a `PretrainedVectors`.
+            max_tokens: optional bound on `vocabulary_size()`, special slots included.
+            mask_token, num_oov_indices, oov_token: as for the constructor.
+            oov: how OOV rows start: `"mean"` (default), `"random"`, `"zeros"`
+                or a callable such as a Keras initializer.
+            train: `"all"` (default) fine-tunes every row; `"none"` freezes
+                the layer; `"missing"` trains only the OOV rows.
+            format, tokens, errors, nonfinite: as for `keras_vocabsafe.load_vectors`.
+            **kwargs: other constructor arguments (`name`, `dtype`, ...).
+        """
+        dtype = standardize_dtype(kwargs.get("vocabulary_dtype", "string"))
+        if dtype != "string":
+            raise ConfigurationError("Pretrained vectors are keyed by words: `vocabulary_dtype` must be 'string'.")
+        specials = (mask_token, _DEFAULT_OOV_TOKENS[dtype] if oov_token is None else oov_token)
+        reserved = {canonical_token(token, dtype) for token in specials if token is not None}
+        num_special = (mask_token is not None) + int(num_oov_indices)
+        limit = None if max_tokens is None else max(max_tokens - num_special, 1)
+        if isinstance(source, PretrainedVectors):
+            vectors = source
+        else:
+            extra = None if limit is None else limit + len(reserved)
+            vectors = load_vectors(
+                source, format=format, max_rows=extra, tokens=tokens, errors=errors, nonfinite=nonfinite
+            )
+        keep = [i for i, token in enumerate(vectors.vocabulary.tokens) if token not in reserved][:limit]
+        if len(keep) != len(vectors.vocabulary):
+            vectors = PretrainedVectors(
+                Vocabulary([vectors.vocabulary[i] for i in keep]),
+                vectors.vectors[keep],
+                vectors.path,
+                vectors.format,
+                vectors.duplicates,
+                vectors.skipped_lines,
+            )
+        layer = cls(
+            vectors.dim,
+            vocabulary=vectors.vocabulary,
+            max_tokens=max_tokens,
+            mask_token=mask_token,
+            num_oov_indices=num_oov_indices,
+            oov_token=oov_token,
+            **kwargs,
+        )
+        layer.load_pretrained(vectors, oov=oov, train=train, nonfinite=nonfinite)
+        return layer
+
+    def load_pretrained(
+        self,
+        source: Any,
+        *,
+        match: Any = ("exact",),
+        missing: Any = "random",
+        oov: Any = "mean",
+        train: str = "all",
+        seed: int | None = None,
+        format: str = "auto",
+        tokens: Any = None,
+        errors: str = "strict",
+        nonfinite: str = "strict",
+    ) -> CoverageReport:
+        """Fills the embedding rows from pretrained vectors, token by token.
+
+        The file is streamed and only the rows of this layer's tokens are
+        kept, so memory stays near the size of the embedding matrix. The
+        mask row becomes zeros.
+
+        Args:
+            source: a vectors file path (see `keras_vocabsafe.load_vectors`)
+                or a `PretrainedVectors`.
+            match: match rules tried in turn: `"exact"` and optionally
+                `"lower"` (case-insensitive fallback). Defaults to `("exact",)`.
+            missing: how rows of tokens without a vector start: `"random"`
+                (default: normal with the pretrained rows' per-dimension mean
+                and deviation), `"zeros"`, `"mean"`, or a callable such as a
+                Keras initializer.
+            oov: the same choice for the OOV rows. Defaults to `"mean"`.
+            train: `"all"` (default) fine-tunes every row; `"none"` freezes
+                the layer (`trainable=False`); `"missing"` trains only the
+                OOV rows and the rows of tokens without a pretrained vector,
+                and keeps every pretrained row (and the mask row) exactly as
+                loaded (see `trainable_rows`).
+            seed: seed for `"random"` rows.
+            format, tokens, errors, nonfinite: as for `keras_vocabsafe.load_vectors`.
+
+        Returns:
+            A `CoverageReport`: how many tokens were found, by which rule,
+            which notable ones are missing and (after `adapt`) how much of
+            the corpus the found tokens cover.
+        """
+        if train not in ("all", "none", "missing"):
+            raise ConfigurationError(
+                "`train` must be 'all' (fine-tune every row), 'none' (freeze the layer) or 'missing' (train only "
+                f"the rows that had no pretrained vector). Received: train={train!r}"
+            )
+        vocabulary = self._require_vocabulary()
+        if self.vocabulary_dtype != "string":
+            raise ConfigurationError(f"{self._owner()} has integer keys; pretrained vectors are keyed by words.")
+        aligned = align_vectors(
+            source,
+            vocabulary,
+            match=match,
+            format=format,
+            tokens=tokens,
+            errors=errors,
+            nonfinite=nonfinite,
+            expected_dim=self.output_dim,
+        )
+        if not aligned.found.any():
+            raise VocabularyError(
+                f"None of the {len(vocabulary)} tokens of {self._owner()} has a vector in {aligned.report.source}. "
+                "Check that the file matches the vocabulary's tokenization, or pass match=('exact', 'lower')."
+            )
+        found = aligned.found
+        oov_seed = None if seed is None else seed + 1
+        oov_rows = initial_rows(oov, self.num_oov_indices, aligned.vectors, found, seed=oov_seed, what="oov")
+        missing_rows = initial_rows(missing, int((~found).sum()), aligned.vectors, found, seed=seed, what="missing")
+        matrix = np.zeros((self._num_rows(), self.output_dim), dtype=np.float32)
+        matrix[self._oov_start() : self._num_special_tokens()] = oov_rows
+        rows = matrix[self._num_special_tokens() : self.vocabulary_size()]
+        rows[:] = aligned.vectors  # Zeros where nothing was found; filled next.
+        rows[~found] = missing_rows
+        trainable_rows = None
+        if train == "missing":
+            start = self._num_special_tokens()
+            oov_ids = range(self._oov_start(), start)
+            trainable_rows = (*oov_ids, *(start + np.flatnonzero(~found)).tolist())
+        if self.built and trainable_rows == self.trainable_rows:
+            self._assign_matrix(matrix)
+        else:
+            self.trainable_rows = trainable_rows
+            self._create_weights(matrix)
+            self.built = True
+        self.trainable = train != "none"
+        return aligned.report
+
+    # Vocabulary updates ----------------------------------------------------------------
+
+    def update_vocabulary(
+        self,
+        vocabulary: Any = None,
+        *,
+        data: Any = None,
+        merge: bool = False,
+        max_tokens: int | None = None,
+        new_embeddings_initializer: Any = "mean",
+        model: keras.Model | None = None,
+        seed: int | None = None,
+        steps: int | None = None,
+    ) -> VocabularyUpdateReport:
+        """Changes the vocabulary of a trained layer; every row stays with its token.
+
+        The embedding matrix is rebuilt at the new `vocabulary_size()`. Each
+        token in both the old and the new vocabulary keeps its exact trained
+        row (at its new id), the mask and OOV rows keep theirs, rows of
+        tokens that left are dropped, and rows of new tokens follow
+        `new_embeddings_initializer`. `trainable_rows` follow their tokens
+        too; new tokens' rows train.
+
+        Pass the new tokens as `vocabulary`, or pass `data` to learn them:
+        with `merge=False` the vocabulary is adapted afresh from `data` (as
+        `adapt()` would); with `merge=True` the old tokens stay, at their
+        ids, and the new tokens of `data` follow them, most frequent first.
+        With a `max_tokens` bound, a merge evicts the least frequent tokens
+        (old or new; the ids after an evicted token move up), counting
+        occurrences in `data` plus those seen by this layer's last `adapt()`
+        in this process.
+
+        To keep training, pass the compiled `model` that holds the layer:
+        its optimizer's per-row state (such as Adam's moments) is remapped
+        with the rows, and its compiled functions are rebuilt, so
+        `model.fit()` continues without recompiling. Without `model`, the
+        layer is ready for a new `compile()`.
+
+        Args:
+            vocabulary: the new tokens (without the mask and OOV tokens): a
+                list, array, `Vocabulary` or vocabulary file path. A list
+                that starts with this layer's special tokens, as
+                `get_vocabulary()` returns, is accepted too.
+            data: tokens to learn the new vocabulary from, in any form
+                `adapt()` takes. Exactly one of `vocabulary` and `data`.
+            merge: with `data`, add new tokens instead of re-adapting.
+            max_tokens: optional new bound on `vocabulary_size()`; it
+                replaces the layer's `max_tokens`. Defaults to the current
+                bound.
+            new_embeddings_initializer: rows of new tokens: `"mean"`
+                (default; the mean of the old token rows), `"mean_cov"`
+                (drawn from a normal with the old token rows' mean and
+                covariance), `"zeros"`, a Keras initializer, or a
+                `PretrainedVectors` (its vector where it has one, else the
+                mean).
+            model: optional compiled model that trains this layer.
+            seed: seed for `"mean_cov"`.
+            steps: as for `adapt()`.
+
+        Returns:
+            A `VocabularyUpdateReport` (kept, added, dropped and re-ordered
+            counts), which prints as a summary.
+        """
+        if (vocabulary is None) == (data is None):
+            raise ConfigurationError(
+                f"{self._owner()}.update_vocabulary() needs exactly one of `vocabulary` (the new tokens) and "
+                "`data` (tokens to learn them from)."
+            )
+        if merge and data is None:
+            raise ConfigurationError("`merge=True` adds tokens learned from `data`; pass `data`, not `vocabulary`.")
+        if max_tokens is not None and (not _is_int(max_tokens) or max_tokens <= self._num_special_tokens()):
+            raise ConfigurationError(
+                f"`max_tokens` must be an integer larger than the {self._num_special_tokens()} special slots. "
+                f"Received: max_tokens={max_tokens!r}"
+            )
+        self._require_vocabulary()
+        limit = self.max_tokens if max_tokens is None else int(max_tokens)
+        if vocabulary is not None:
+            new = as_vocabulary(self._strip_special_tokens(vocabulary), self.vocabulary_dtype)
+        else:
+            new = self._vocabulary_from_data(data, steps, merge=merge, limit=limit)
+        previous_limit, self.max_tokens = self.max_tokens, limit
+        try:
+            self._check_vocabulary(new)
+        finally:
+            self.max_tokens = previous_limit  # Set for good only once the update has succeeded.
+        old_tokens = self._ids_to_tokens()
+        new_tokens = self._ids_to_tokens(new)
+        # Vocabularies hold each token once and never a special token, so with one OOV row no token repeats.
+        row_map = evolve.map_rows(old_tokens, new_tokens, distinct=self.num_oov_indices == 1)
+        if not self.built:
+            self._vocabulary, self.max_tokens = new, limit
+            self._vocabulary_changed()
+            return evolve.make_report(
+                self.name, old_tokens, new_tokens, row_map, num_special=self._num_special_tokens(), rule="none"
+            )
+        old_matrix = self._matrix()
+        num_special = self._num_special_tokens()
+        matrix = evolve.remap_matrix(
+            old_matrix,
+            row_map,
+            new_tokens,
+            rule=new_embeddings_initializer,
+            reference_rows=slice(num_special, len(old_tokens)),
+            num_rows=self._num_rows(len(new_tokens)),
+            seed=seed,
+        )
+        del old_matrix
+        old_variable, old_trained_ids = self._trained_variable()
+        self._vocabulary, self.max_tokens = new, limit
+        self._vocabulary_changed()
+        if self.trainable_rows is not None:
+            source = row_map.source
+            was_trainable = np.zeros(len(old_tokens), dtype=bool)
+            was_trainable[list(self.trainable_rows)] = True
+            trains = (source < 0) | was_trainable[np.maximum(source, 0)]
+            self.trainable_rows = tuple(np.flatnonzero(trains).tolist())
+        self._create_weights(matrix)
+        remapped = 0
+        if model is not None:
+            new_variable, new_trained_ids = self._trained_variable()
+            remapped = evolve.remap_optimizer(
+                model,
+                old_variable if old_variable is not None else new_variable,
+                new_variable,
+                _trained_row_map(row_map, old_trained_ids, new_trained_ids),
+            )
+        elif self._inbound_nodes:
+            warnings.warn(
+                f"{self._owner()} has a new embedding matrix, but a model that calls it may already have compiled "
+                "a training or prediction function that uses the old one; such a function now fails with this "
+                "layer's name instead of running on. Pass `model=` to `update_vocabulary()` (it also remaps the "
+                "optimizer state), or call `model.compile(...)` again before `fit`.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return evolve.make_report(
+            self.name,
+            old_tokens,
+            new_tokens,
+            row_map,
+            num_special=num_special,
+            rule=new_embeddings_initializer,
+            optimizer_variables=remapped,
+        )
+
+    def _strip_special_tokens(self, vocabulary: Any) -> Any:
+        """Drops leading special tokens equal to this layer's, as in `get_vocabulary()` output."""
+        if isinstance(vocabulary, (Vocabulary, str, bytes)) or not isinstance(vocabulary, (list, tuple)):
+            return vocabulary
+        special = self.get_vocabulary()[: self._num_special_tokens()]
+        if list(vocabulary[: len(special)]) == special:
+            return vocabulary[len(special) :]
+        return vocabulary
+
+    def _vocabulary_from_data(self, data: Any, steps: int | None, *, merge: bool, limit: int | None) -> Vocabulary:
+        tokens, counts = self._count_tokens(data, steps)
+        max_size = None if limit is None else limit - self._num_special_tokens()
+        if not merge:
+            return Vocabulary.from_counts(
+                tokens, counts, dtype=self.vocabulary_dtype, max_size=max_size, min_frequency=self.min_frequency
+            )
+        old = self._require_vocabulary()
+        seen = dict(zip(tokens, counts.tolist()))
+        old_counts = old.counts if old.counts is not None else np.zeros(len(old), dtype=np.int64)
+        totals = {token: int(count) + seen.pop(token, 0) for token, count in zip(old.tokens, old_counts.tolist())}
+        fresh = Vocabulary.from_counts(
+            list(seen), list(seen.values()), dtype=self.vocabulary_dtype, min_frequency=self.min_frequency
+        )
+        totals.update(zip(fresh.tokens, fresh.counts.tolist()))
+        merged = list(old.tokens) + list(fresh.tokens)
+        if max_size is not None and len(merged) > max_size:
+            # Keep the most frequent; ties keep the earlier (older) token.
+            order = np.argsort(-np.fromiter((totals[t] for t in merged), np.int64, len(merged)), kind="stable")
+            keep = np.sort(order[:max_size])
+            merged = [merged[i] for i in keep]
+        vocabulary = Vocabulary(merged, dtype=self.vocabulary_dtype)
+        vocabulary._counts = np.fromiter((totals[t] for t in merged), np.int64, len(merged))
+        return vocabulary
+
+    # Keras layer API -----------------------------------------------------------------
+
+    def build(self, input_shape: Any = None) -> None:
+        self._create_weights()
+        self.built = True
+
+    def _create_weights(self, matrix: np.ndarray | None = None) -> None:
+        """Creates the weights from the initializer or from `matrix`; replaces them on a built layer.
+
+        With `trainable_rows`, the frozen rows live in a non-trainable variable and the trainable rows in a
+        trainable one of their own, so no optimizer step, weight decay, regularizer or constraint ever
+        touches a frozen row, and nothing has to be restored (or can go stale) after a step.
+        """
+        if self.trainable_rows and self.trainable_rows[-1] >= self.vocabulary_size():
+            raise ConfigurationError(
+                f"{self._owner()} has ids 0 to {self.vocabulary_size() - 1}, but `trainable_rows` names id "
+                f"{self.trainable_rows[-1]}."
+            )
+        split = self.trainable_rows is not None
+        initializer = self._padded_initializer(self.embeddings_initializer) if matrix is None else _constant(matrix)
+
+        def create() -> None:
+            self._embeddings = self.add_weight(
+                shape=(self._num_rows(), self.output_dim),
+                initializer=initializer,
+                name="embeddings",
+                regularizer=None if split else self.embeddings_regularizer,
+                constraint=None if split else self.embeddings_constraint,
+                trainable=not split,
+            )
+            self._trainable_embeddings = None
+            if self.trainable_rows:
+                with _compat.init_scope():
+                    rows = self._embeddings.numpy()[self._trainable_ids()]
+                self._trainable_embeddings = self.add_weight(
+                    shape=rows.shape,
+                    initializer=_constant(rows),
+                    name="trainable_embeddings",
+                    regularizer=self.embeddings_regularizer,
+                    constraint=self.embeddings_constraint,
+                    trainable=True,
+                )
+
+        old = [variable for variable in (self._embeddings, self._trainable_embeddings) if variable is not None]
+        if not old:
+            create()
+            if keras.backend.backend() == "tensorflow":
+                with tf.init_scope():
+                    self._generation_variable = tf.Variable(
+                        0, dtype=tf.int64, trainable=False, name="weights_generation"
+                    )
+            return
+        _compat.replace_variables(self, old, create)
+        self._weights_generation += 1
+        if self._generation_variable is not None:
+            self._generation_variable.assign(self._weights_generation)
+
+    def _padded_initializer(self, initializer: Any) -> Any:
+        """`initializer` for the real rows; zeros for the padding rows after them."""
+        padding = self._num_rows() - self.vocabulary_size()
+        if not padding:
+            return initializer
+
+        def initialize(shape: tuple[int, int], dtype: Any = None) -> Any:
+            rows = initializer((shape[0] - padding, shape[1]), dtype=dtype)
+            return keras.ops.concatenate([rows, keras.ops.zeros((padding, shape[1]), dtype=rows.dtype)], axis=0)
+
+        return initialize
+
+    def _trainable_ids(self) -> np.ndarray:
+        return np.asarray(self.trainable_rows, dtype=np.int64)
+
+    @property
+    def embeddings(self) -> Any:
+        """The embedding matrix, `(rows, output_dim)`, or `None` before the layer is built.
+
+        The variable itself when every row trains. With `trainable_rows`,
+        frozen and trainable rows are two variables, and this is their
+        merged value, read-only (as for `keras.layers.Embedding` with LoRA):
+        set rows with `layer.set_weights([matrix])`.
+        """
+        if self._trainable_embeddings is None:
+            return self._embeddings
+        return keras.ops.scatter_update(self._embeddings, self._trainable_ids()[:, None], self._trainable_embeddings)
+
+    def _trained_variable(self) -> tuple[Any, np.ndarray | None]:
+        """The variable the optimizer updates (if any), and the id of each of its rows (`None`: row i is id i)."""
+        if self.trainable_rows is not None:
+            return self._trainable_embeddings, self._trainable_ids()
+        return self._embeddings, None
+
+    def _matrix(self) -> np.ndarray:
+        """Every row (padding included) as one NumPy array."""
+        matrix = self._embeddings.numpy()  # One copy; convert_to_numpy would make two.
+        if not matrix.flags.writeable:
+            matrix = matrix.copy()
+        if self._trainable_embeddings is not None:
+            matrix[self._trainable_ids()] = self._trainable_embeddings.numpy()
+        return matrix
+
+    def _assign_matrix(self, matrix: np.ndarray) -> None:
+        """Sets every row (padding included) from one full matrix."""
+        self._embeddings.assign(matrix.astype(self._embeddings.dtype, copy=False))
+        if self._trainable_embeddings is not None:
+            self._trainable_embeddings.assign(matrix[self._trainable_ids()].astype(self._embeddings.dtype, copy=False))
+
+    def get_weights(self) -> list[np.ndarray]:
+        """`[matrix]`: the whole embedding matrix, as for `keras.layers.Embedding`."""
+        return [self._matrix()] if self.built else []
+
+    def set_weights(self, weights: Any) -> None:
+        """Sets the embedding matrix from `[matrix]`, as `get_weights()` returns it.
+
+        With `trainable_rows`, the frozen and the trainable rows both take their new values.
+        """
+        weights = list(weights)
+        shape = (self._num_rows(), self.output_dim) if self._vocabulary is not None else None
+        if len(weights) != 1 or tuple(np.shape(weights[0])) != shape:
+            raise ConfigurationError(
+                f"{self._owner()}.set_weights() takes a list holding one matrix of shape {shape} (rows for its "
+                f"{self.vocabulary_size() if shape else 0} ids"
+                + (f", padded to {shape[0]}" if shape and shape[0] != self.vocabulary_size() else "")
+                + f"). Received: {len(weights)} array(s) of shape(s) {[tuple(np.shape(w)) for w in weights]}."
+            )
+        if not self.built:
+            self.build()
+        self._assign_matrix(np.asarray(weights[0]))
+
+    def call(self, inputs: Any) -> Any:
+        if isinstance(inputs, tf.RaggedTensor):
+            return tf.ragged.map_flat_values(self.call, inputs)
+        ids = keras.ops.convert_to_tensor(inputs)
+        if keras.backend.standardize_dtype(ids.dtype) not in _INTEGER_DTYPES:
+            raise KeyDtypeError(
+                f"{self._owner()} takes integer ids (from a VocabLookup of its vocabulary: `layer.lookup()`). "
+                f"Received dtype {keras.backend.standardize_dtype(ids.dtype)}."
+                + (
+                    " To feed strings, use VocabEmbedding, or map the lookup over a tf.data pipeline."
+                    if keras.backend.standardize_dtype(ids.dtype) == "string"
+                    else ""
+                )
+            )
+        return self._gather(ids)
+
+    def _gather(self, ids: Any) -> Any:
+        outputs = _take(self._embeddings, ids) if self._trainable_embeddings is None else self._gather_split(ids)
+        if keras.backend.standardize_dtype(outputs.dtype) != self.compute_dtype:
+            outputs = keras.ops.cast(outputs, self.compute_dtype)
+        return self._check_current(outputs)
+
+    def _gather_split(self, ids: Any) -> Any:
+        """Rows of `ids` from the frozen and the trainable variable (costs the batch, not the matrix)."""
+        rows = self._trainable_ids()
+        trainable_ids = keras.ops.convert_to_tensor(rows, dtype=keras.backend.standardize_dtype(ids.dtype))
+        flat = keras.ops.reshape(ids, (-1,))
+        position = keras.ops.minimum(keras.ops.searchsorted(trainable_ids, flat), len(rows) - 1)
+        position = keras.ops.reshape(position, keras.ops.shape(ids))
+        trains = keras.ops.equal(keras.ops.take(trainable_ids, position), ids)
+        return keras.ops.where(
+            keras.ops.expand_dims(trains, -1),
+            _take(self._trainable_embeddings, position),
+            _take(self._embeddings, ids),
+        )
+
+    def _check_current(self, outputs: tf.Tensor) -> tf.Tensor:
+        """In a traced function, fails if the weights it captured were replaced since it was traced.
+
+        `update_vocabulary()` and `load_pretrained()` can replace the variables (Keras variables cannot change
+        shape); a training or prediction function traced before would go on using the old ones.
+        """
+        if self._generation_variable is None or tf.executing_eagerly():
+            return outputs
+        current = tf.debugging.assert_equal(
+            self._generation_variable,
+            tf.constant(self._weights_generation, tf.int64),
+            message=(
+                f"{self._owner()} has new weights (from update_vocabulary() or load_pretrained()) that this traced "
+                "function does not use: it would go on training or predicting with the old matrix. Call "
+                "`model.compile(...)` again (with a new optimizer), or pass `model=` to `update_vocabulary()`."
+            ),
+        )
+        with tf.control_dependencies([current]):
+            return tf.identity(outputs)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        if self.mask_token is None:
+            return None
+        return keras.ops.not_equal(inputs, 0)
+
+    def compute_output_shape(self, input_shape: Any) -> tuple:
+        return tuple(input_shape) + (self.output_dim,)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            {
+                "output_dim": self.output_dim,
+                "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
+                "embeddings_regularizer": keras.regularizers.serialize(self.embeddings_regularizer),
+                "embeddings_constraint": keras.constraints.serialize(self.embeddings_constraint),
+                "trainable_rows": None if self.trainable_rows is None else list(self.trainable_rows),
+                "pad_to_multiple_of": self.pad_to_multiple_of,
+            }
+        )
+        return config
+
+    # Saving: the weights file carries the vocabulary, so weights only ever load into the rows they were trained for.
+
+    def save_own_variables(self, store: Any) -> None:
+        if self.built:
+            store["0"] = self._matrix()
+        _weights_store.write_tokens(store, self._ids_to_tokens(), self.vocabulary_dtype)
+
+    def load_own_variables(self, store: Any) -> None:
+        request = _loading.current_request()
+        try:
+            saved = _weights_store.read_tokens(store, self.vocabulary_dtype, owner=self._owner())
+            current = self._ids_to_tokens()
+            remap = isinstance(request, _loading.RemapRequest) and saved != current and "0" in store
+            if not remap:
+                self._check_saved_weights(saved, current, store)
+        except VocabSafeError as error:
+            if isinstance(request, _loading.CheckOnly):
+                request.errors.append(error)
+            raise
+        if isinstance(request, _loading.CheckOnly):
+            return
+        if remap:
+            self._load_remapped(saved, np.asarray(store["0"]), request)
+        elif "0" in store:
+            if not self.built:
+                self.build()
+            self._assign_matrix(np.asarray(store["0"]))
+
+    def _check_saved_weights(self, saved: list[Any], current: list[Any], store: Any) -> None:
+        """Refuses saved weights written for other tokens or another matrix shape, before anything is assigned."""
+        if saved != current:
+            difference = _describe_difference(saved, current, labels=("saved", "here"))
+            raise VocabularyMismatchError(
+                f"{self._owner()} cannot load weights written for a different vocabulary: the saved weights have "
+                f"{len(saved)} rows, this layer has {len(current)}; "
+                f"{difference}. Loading them would give tokens the rows "
+                "of other tokens, so this layer keeps its rows. Load the whole model with "
+                "`keras.saving.load_model()` (it restores the saved vocabulary), build this layer with the vocabulary "
+                "the weights were trained with, or move rows by token with `keras_vocabsafe.load_remapped_weights()`."
+                " Note that `model.load_weights()` goes on to load the model's other layers from the file; "
+                "`keras_vocabsafe.load_weights(model, path)` checks every VocabEmbedding first and then changes "
+                "nothing when one refuses."
+            )
+        if "0" not in store:
+            return
+        shape = tuple(store["0"].shape)
+        expected = (self._num_rows(), self.output_dim)
+        if shape != expected:
+            if len(shape) != 2 or shape[-1] != self.output_dim:
+                reason = f"the saved output_dim is {shape[-1] if shape else None}, this layer's is {self.output_dim}"
+            else:
+                reason = (
+                    f"the saved matrix has {shape[0]} rows for the same {self.vocabulary_size()} ids, so it "
+                    f"was padded differently (this layer has pad_to_multiple_of={self.pad_to_multiple_of}). Build "
+                    "the layer with the pad_to_multiple_of the weights were saved with"
+                )
+            raise VocabularyMismatchError(
+                f"{self._owner()} cannot load an embedding matrix of shape {shape} into its {expected} matrix: "
+                f"{reason}."
+            )
+
+    def _load_remapped(self, saved: list[Any], matrix: np.ndarray, request: _loading.RemapRequest) -> None:
+        if matrix.ndim != 2 or matrix.shape[1] != self.output_dim:
+            raise VocabularyMismatchError(
+                f"{self._owner()} cannot take rows of shape {matrix.shape[1:]} from the saved weights: the saved "
+                f"output_dim is {matrix.shape[-1]}, this layer's is {self.output_dim}. Remapping moves rows between "
+                "tokens; it cannot change their length."
+            )
+        current = self._ids_to_tokens()
+        num_special = self._num_special_tokens()
+        oov = current[self._oov_start()]
+        if saved[:num_special] != current[:num_special] or saved.count(oov) != self.num_oov_indices:
+            raise VocabularyMismatchError(
+                f"{self._owner()} has other special tokens than the saved weights (saved: "
+                f"{[display_token(t) for t in saved[:num_special]]}, this layer: "
+                f"{[display_token(t) for t in current[:num_special]]}), so the mask and OOV rows cannot be matched. "
+                "Build the layer with the mask_token, oov_token and num_oov_indices the weights were saved with."
+            )
+        row_map = evolve.map_rows(saved, current, what="saved vocabulary")
+        new_matrix = evolve.remap_matrix(
+            matrix[: len(saved)],
+            row_map,
+            current,
+            rule=request.rule,
+            reference_rows=slice(num_special, len(saved)),
+            num_rows=self._num_rows(),
+            seed=request.seed,
+        )
+        if not self.built:
+            self.build()
+        self._assign_matrix(new_matrix)
+        request.reports[self.name] = evolve.make_report(
+            self.name, saved, current, row_map, num_special=num_special, rule=request.rule
+        )
+
+
+def _validate_trainable_rows(rows: Any) -> tuple[int, ...] | None:
+    if rows is None:
+        return None
+    if isinstance(rows, (str, bytes)) or not all(_is_int(row) and row >= 0 for row in rows):
+        raise ConfigurationError(
+            f"`trainable_rows` must be a list of non-negative ids, or None. Received: trainable_rows={rows!r}"
+        )
+    return tuple(sorted({int(row) for row in rows}))
+
+
+def _trained_row_map(row_map: evolve.RowMap, old_ids: np.ndarray | None, new_ids: np.ndarray | None) -> evolve.RowMap:
+    """`row_map` (new id -> old id) in terms of the rows of the trained variables, when only some rows train."""
+    if new_ids is None or old_ids is None:
+        return row_map
+    source = row_map.source[new_ids]
+    if len(old_ids) == 0:
+        return evolve.RowMap(np.full(len(new_ids), -1), 0)
+    position = np.minimum(np.searchsorted(old_ids, source), len(old_ids) - 1)
+    found = (source >= 0) & (old_ids[position] == source)
+    return evolve.RowMap(np.where(found, position, -1), len(old_ids))
+
+
+def _constant(matrix: np.ndarray) -> Any:
+    """An initializer that returns `matrix` (for variables re-created from known values)."""
+    return lambda shape, dtype=None: matrix
+
+
+def _take(variable: Any, ids: Any) -> Any:
+    """Rows `ids` of a variable; on TensorFlow a gather on the variable itself reads only those rows."""
+    if keras.backend.backend() == "tensorflow":
+        return tf.gather(variable.value, ids)
+    return keras.ops.take(variable, ids, axis=0)

@@ -1,0 +1,184 @@
+"""`VocabLookup`: the lookup half, keys in and ids out, in TensorFlow graphs (tf.data, tf.function, exports).
+
+The lookup is a `tf.lookup.StaticHashTable` whose keys are constants of the
+graph, so an exported model carries its vocabulary and runs with TensorFlow
+alone. `VocabLookup` runs it as a preprocessing stage, usable in a `tf.data`
+pipeline whatever the Keras backend (as Keras's own `StringLookup`);
+`VocabEmbedding` runs the same machinery inside the layer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_vocabsafe._keys import to_keys
+from keras_vocabsafe._vocabulary_layer import VocabularyLayer
+from keras_vocabsafe.vocabulary import Vocabulary, canonical_token
+
+__all__ = ["VocabLookup"]
+
+
+class KeyLookup:
+    """Keys to ids, ids to tokens, and the mask, with TensorFlow ops (mixed into the layers that look keys up)."""
+
+    lookup_table: tf.lookup.StaticHashTable | None = None
+
+    def _vocabulary_changed(self) -> None:
+        self.lookup_table = self._make_lookup_table(self._vocabulary)
+
+    def _make_lookup_table(self, vocabulary: Vocabulary) -> tf.lookup.StaticHashTable:
+        key_dtype = tf.string if self.vocabulary_dtype == "string" else tf.int64
+        start = self._num_special_tokens()
+        keys = list(vocabulary.tokens)
+        values = np.arange(start, start + len(keys), dtype=np.int64)
+        if self.mask_token is not None:
+            keys.insert(0, canonical_token(self.mask_token, self.vocabulary_dtype))
+            values = np.concatenate([[0], values])
+        default = self._oov_start() if self.num_oov_indices == 1 else -1
+        with tf.init_scope():
+            initializer = tf.lookup.KeyValueTensorInitializer(
+                tf.constant(keys, dtype=key_dtype), tf.constant(values, dtype=tf.int64)
+            )
+            return tf.lookup.StaticHashTable(initializer, default_value=default)
+
+    def _lookup(self, keys: tf.Tensor | tf.RaggedTensor) -> tf.Tensor | tf.RaggedTensor:
+        if isinstance(keys, tf.RaggedTensor):
+            return tf.ragged.map_flat_values(self._lookup_dense, keys)
+        return self._lookup_dense(keys)
+
+    def _lookup_dense(self, keys: tf.Tensor) -> tf.Tensor:
+        if self.lookup_table is None:
+            self._require_vocabulary()
+        ids = self.lookup_table.lookup(keys)
+        if self.num_oov_indices > 1:
+            hashable = keys if self.vocabulary_dtype == "string" else tf.strings.as_string(keys)
+            buckets = tf.strings.to_hash_bucket_fast(hashable, self.num_oov_indices) + self._oov_start()
+            ids = tf.where(ids < 0, buckets, ids)
+        return ids
+
+    def token_to_id(self, tokens: Any) -> Any:
+        """Id of a token (an `int`), or ids of an array of tokens (a NumPy array).
+
+        Unknown tokens give their OOV id, exactly as in `call()`.
+        """
+        self._require_vocabulary()
+        ids = self._lookup(to_keys(tokens, self.vocabulary_dtype, owner=self._owner()))
+        if isinstance(ids, tf.RaggedTensor):
+            return ids.to_list()
+        ids = ids.numpy()
+        return int(ids) if ids.ndim == 0 else ids
+
+    def ids_to_tokens(self, ids: Any) -> tf.Tensor | tf.RaggedTensor:
+        """The token of every id, as a tensor of the ids' shape; runs in `tf.function`, `tf.data` and exports.
+
+        String tokens come back as `tf.string` bytes (any bytes, byte for byte), integer tokens as `tf.int64`;
+        OOV ids give the `oov_token`, the mask id the `mask_token`. An id outside `[0, vocabulary_size())`
+        fails as `tf.gather` does (an error on CPU).
+        """
+        self._require_vocabulary()
+        dtype = tf.string if self.vocabulary_dtype == "string" else tf.int64
+        with tf.init_scope():
+            tokens = tf.constant(self._ids_to_tokens(), dtype=dtype)
+        if isinstance(ids, tf.RaggedTensor):
+            return tf.ragged.map_flat_values(lambda flat: tf.gather(tokens, flat), ids)
+        return tf.gather(tokens, tf.convert_to_tensor(ids))
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        if self.mask_token is None:
+            return None
+        if keras.backend.is_keras_tensor(inputs):
+            # A symbolic op, so the mask is connected to the functional graph.
+            return keras.ops.not_equal(inputs, self.mask_token)
+        keys = to_keys(inputs, self.vocabulary_dtype, owner=self._owner())
+        if isinstance(keys, tf.RaggedTensor):
+            return None  # A ragged tensor's row lengths already say where values are.
+        return tf.not_equal(keys, tf.constant(canonical_token(self.mask_token, self.vocabulary_dtype), keys.dtype))
+
+
+@keras.saving.register_keras_serializable(package="keras_vocabsafe")
+class VocabLookup(KeyLookup, VocabularyLayer):
+    """Maps tokens to the ids of a vocabulary it owns; a TensorFlow stage for `tf.data` on any backend.
+
+    The lookup half of a `VocabEmbedding`: keys in, `int64` ids out, laid
+    out as in Keras's lookup layers (mask token at id 0, then the OOV rows,
+    then the tokens). Use it in a `tf.data` pipeline and keep a
+    `VocabIdEmbedding` of the same vocabulary in the model: that is how
+    string data trains on JAX and PyTorch, and under
+    `tf.distribute.MirroredStrategy`. `ids_to_tokens()` maps ids back inside
+    graphs. Get a matching pair from `VocabEmbedding.split()`,
+    `VocabIdEmbedding.lookup()` or `VocabIdEmbedding.from_lookup()`; both
+    halves carry the same `vocabulary_fingerprint`.
+
+    Args:
+        vocabulary, vocabulary_dtype, max_tokens, min_frequency,
+        num_oov_indices, mask_token, oov_token: as for `VocabEmbedding`.
+        **kwargs: base layer arguments (`name`).
+
+    Call arguments:
+        inputs: keys of any shape: a string (or integer) tensor, a
+            `tf.RaggedTensor`, a NumPy array or a nested list.
+
+    Output shape:
+        The keys' shape, `int64`. With a `mask_token`, `compute_mask`
+        gives the padding mask (or compare the ids with 0 downstream).
+
+    Examples:
+
+    >>> lookup = VocabLookup(mask_token="")
+    >>> lookup.adapt([["the", "cat"], ["the", ""]])
+    >>> lookup(tf.constant([["the", "dog", ""]])).numpy()
+    array([[2, 1, 0]])
+    >>> lookup.ids_to_tokens(tf.constant([2, 3])).numpy()
+    array([b'the', b'cat'], dtype=object)
+    """
+
+    def __init__(
+        self,
+        vocabulary: Any = None,
+        vocabulary_dtype: str = "string",
+        max_tokens: int | None = None,
+        min_frequency: int | None = None,
+        num_oov_indices: int = 1,
+        mask_token: Any = None,
+        oov_token: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            vocabulary_dtype=vocabulary_dtype,
+            max_tokens=max_tokens,
+            min_frequency=min_frequency,
+            num_oov_indices=num_oov_indices,
+            mask_token=mask_token,
+            oov_token=oov_token,
+            **kwargs,
+        )
+        # A hash-table lookup has no XLA kernel (as Keras's own lookup layers say).
+        self.supports_jit = False
+        self.supports_masking = self.mask_token is not None
+        if vocabulary is not None:
+            self.set_vocabulary(vocabulary)
+
+    def __call__(self, inputs: Any, **kwargs: Any) -> Any:
+        if keras.backend.backend() == "tensorflow" or keras.backend.is_keras_tensor(inputs):
+            return super().__call__(inputs, **kwargs)
+        # On another backend the lookup still runs on TensorFlow, as Keras's own lookup layers do: inside a
+        # tf.data pipeline (or any TF graph) with TF tensors in and out; eagerly, converted back to the backend.
+        outputs = self.call(inputs)
+        if tf.inside_function() or isinstance(inputs, (tf.Tensor, tf.RaggedTensor)):
+            return outputs
+        if isinstance(outputs, tf.RaggedTensor):
+            return outputs.to_list()
+        return keras.ops.convert_to_tensor(outputs.numpy())
+
+    def call(self, inputs: Any) -> tf.Tensor | tf.RaggedTensor:
+        return self._lookup(to_keys(inputs, self.vocabulary_dtype, owner=self._owner()))
+
+    def compute_output_shape(self, input_shape: Any) -> tuple:
+        return tuple(input_shape)
+
+    def compute_output_spec(self, inputs: Any) -> Any:
+        return keras.KerasTensor(inputs.shape, dtype="int64", ragged=getattr(inputs, "ragged", False))

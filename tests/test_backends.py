@@ -1,0 +1,189 @@
+"""The two halves on every Keras backend: a `VocabLookup` in `tf.data`, a `VocabIdEmbedding` in the model.
+
+Runs unchanged on TensorFlow, JAX and PyTorch (`nox` runs this module once per backend, with `KERAS_BACKEND`
+set). Each case trains from strings through `tf.data`, as Keras's preprocessing guide tells JAX and PyTorch
+users to do with `StringLookup`.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_vocabsafe import (
+    VocabEmbedding,
+    VocabIdEmbedding,
+    VocabLookup,
+    VocabularyMismatchError,
+    load_remapped_weights,
+)
+
+pytestmark = pytest.mark.backend
+
+TEXT = [["the", "cat", "sat", ""], ["a", "dog", "ran", "far"], ["the", "dog", "", ""]] * 4
+LABELS = np.array([[1.0], [0.0], [1.0]] * 4, np.float32)
+
+
+def halves(**kwargs):
+    words = VocabEmbedding(8, mask_token="", **kwargs)
+    words.adapt(tf.constant(TEXT))
+    return words.split()
+
+
+def id_dataset(lookup):
+    strings = tf.data.Dataset.from_tensor_slices((tf.constant(TEXT), LABELS)).batch(4)
+    return strings.map(lambda x, y: (lookup(x), y))
+
+
+def id_model(embedding):
+    ids = keras.Input(shape=(None,), dtype="int64", name="ids")
+    pooled = keras.layers.GlobalAveragePooling1D()(embedding(ids))
+    return keras.Model(ids, keras.layers.Dense(1, name="score")(pooled))
+
+
+def rows_by_token(embedding):
+    matrix = embedding.get_weights()[0]
+    return {token: matrix[i] for i, token in enumerate(embedding.get_vocabulary())}
+
+
+def test_lookup_runs_in_tf_data_and_matches_the_joined_layer():
+    words = VocabEmbedding(8, mask_token="", num_oov_indices=2)
+    words.adapt(tf.constant(TEXT))
+    lookup, _ = words.split()
+    unbatched = tf.data.Dataset.from_tensor_slices(tf.constant(TEXT + [["zebra", "the", "", "?"]]))
+    expected = np.stack([words.token_to_id(np.array(row, dtype=object)) for row in TEXT + [["zebra", "the", "", "?"]]])
+    one_by_one = np.stack([ids.numpy() for ids in unbatched.map(lookup)])
+    batched = np.concatenate([ids.numpy() for ids in unbatched.batch(5).map(lookup)])
+    np.testing.assert_array_equal(one_by_one, expected)
+    np.testing.assert_array_equal(batched, expected)
+
+
+def test_ids_to_tokens_runs_inside_tf_function():
+    lookup, _ = halves()
+    ids = lookup(tf.constant([["the", "zebra", ""]]))
+    tokens = tf.function(lookup.ids_to_tokens)(ids)
+    assert tokens.numpy().tolist() == [[b"the", b"[UNK]", b""]]
+
+
+def test_embedding_half_trains_from_strings_through_tf_data():
+    lookup, embedding = halves()
+    model = id_model(embedding)
+    model.compile(optimizer="adam", loss="mse")
+    before = embedding.get_weights()[0].copy()
+    history = model.fit(id_dataset(lookup), epochs=3, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    after = embedding.get_weights()[0]
+    assert not np.array_equal(before, after)
+    np.testing.assert_array_equal(after[0], before[0])  # The mask row is never selected by a real token.
+
+
+def test_embedding_half_masks_padding_ids():
+    _, embedding = halves()
+    mask = embedding.compute_mask(np.array([[3, 0, 2]]))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(mask), [[True, False, True]])
+
+
+@pytest.mark.saving
+@pytest.mark.slow
+def test_saved_model_rebuilds_its_lookup_in_a_new_process_with_identical_predictions(tmp_path):
+    lookup, embedding = halves()
+    model = id_model(embedding)
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(id_dataset(lookup), epochs=2, verbose=0)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    queries = [["the", "cat", "zebra", ""], ["a", "far", "", ""]]
+    expected = model.predict(keras.ops.convert_to_numpy(lookup(tf.constant(queries))), verbose=0)
+    script = textwrap.dedent(
+        f"""
+        import json, os
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+        import keras, numpy as np, tensorflow as tf
+        import keras_vocabsafe
+        model = keras.saving.load_model({str(path)!r})
+        (embedding,) = [l for l in model.layers if isinstance(l, keras_vocabsafe.VocabIdEmbedding)]
+        lookup = embedding.lookup()  # From the saved model alone.
+        ids = keras.ops.convert_to_numpy(lookup(tf.constant({queries!r})))
+        print(json.dumps([keras.backend.backend(), model.predict(ids, verbose=0).tolist()]))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr[-2000:]
+    backend, predictions = json.loads(done.stdout.strip().splitlines()[-1])
+    assert backend == keras.backend.backend()
+    np.testing.assert_array_equal(np.asarray(predictions, np.float32), expected)
+
+
+def test_update_vocabulary_on_the_embedding_half_keeps_rows_by_token():
+    _, embedding = halves()
+    embedding.build()
+    old = rows_by_token(embedding)
+    report = embedding.update_vocabulary(["dog", "zebra", "the"], new_embeddings_initializer="zeros")
+    new = rows_by_token(embedding)
+    for token in ("", "[UNK]", "dog", "the"):
+        np.testing.assert_array_equal(new[token], old[token])
+    np.testing.assert_array_equal(new["zebra"], np.zeros(8, np.float32))
+    assert report.added == 1
+    assert embedding.lookup().token_to_id("zebra") == 3  # The rebuilt lookup follows the new ids.
+
+
+def test_pretrained_rows_on_the_embedding_half(tmp_path):
+    (tmp_path / "vectors.txt").write_text("the 1 2 3 4 5 6 7 8\ndog 8 7 6 5 4 3 2 1\n")
+    _, embedding = halves()
+    report = embedding.load_pretrained(tmp_path / "vectors.txt", missing="zeros", train="missing")
+    assert report.found == 2
+    np.testing.assert_array_equal(embedding.get_vectors(["dog"]), [[8, 7, 6, 5, 4, 3, 2, 1]])
+    model = id_model(embedding)
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(id_dataset(embedding.lookup()), epochs=2, verbose=0)
+    np.testing.assert_array_equal(embedding.get_vectors(["dog"]), [[8, 7, 6, 5, 4, 3, 2, 1]])  # frozen
+    assert not np.array_equal(embedding.get_vectors(["cat"]), np.zeros((1, 8)))  # missing rows trained
+
+
+def test_pad_to_multiple_of_on_the_embedding_half():
+    words = VocabEmbedding(8, mask_token="", pad_to_multiple_of=16)
+    words.adapt(tf.constant(TEXT))
+    lookup, embedding = words.split()
+    model = id_model(embedding)
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(id_dataset(lookup), verbose=0)
+    matrix = embedding.get_weights()[0]
+    assert matrix.shape == (16, 8)
+    np.testing.assert_array_equal(matrix[embedding.vocabulary_size() :], 0)
+
+
+@pytest.mark.saving
+def test_remapped_load_into_the_embedding_half(tmp_path):
+    _, embedding = halves()
+    model = id_model(embedding)
+    model.save_weights(tmp_path / "old.weights.h5")
+    grown = VocabIdEmbedding(8, vocabulary=["zebra", *embedding.get_vocabulary()[2:]], mask_token="")
+    new_model = id_model(grown)
+    with pytest.raises(ValueError, match="different vocabulary"):
+        new_model.load_weights(tmp_path / "old.weights.h5")
+    load_remapped_weights(new_model, tmp_path / "old.weights.h5")
+    np.testing.assert_array_equal(rows_by_token(grown)["cat"], rows_by_token(embedding)["cat"])
+
+
+def test_a_lookup_of_another_vocabulary_is_refused():
+    lookup, embedding = halves()
+    other = VocabLookup(vocabulary=["cat", "the", "a"], mask_token="")
+    with pytest.raises(VocabularyMismatchError, match=r"another vocabulary .* first differ at id 2: lookup 'cat'"):
+        embedding.check_lookup(other)
+    embedding.check_lookup(lookup)  # The pair from split() matches.
+    assert lookup.vocabulary_fingerprint == embedding.vocabulary_fingerprint != other.vocabulary_fingerprint
+    strings = keras.Input(shape=(None,), dtype="string")
+    with pytest.raises(VocabularyMismatchError, match="Build the lookup from this layer"):
+        embedding(other(strings))  # Wiring the pair into a model is where it is refused.
+
+
+def test_embedding_half_refuses_strings_with_the_fix():
+    _, embedding = halves()
+    with pytest.raises(TypeError, match=r"takes integer ids .* `layer.lookup\(\)`"):
+        embedding(tf.constant([["the"]]) if keras.backend.backend() == "tensorflow" else np.array([[1.5]]))
