@@ -5,6 +5,9 @@ ops (in parallel on tf.data's threads for datasets, in parallel shards for
 one large tensor). The per-batch results are merged only when they grow
 larger than what has been merged so far, so the total merge work stays
 linear in the number of distinct tokens seen.
+
+`classify_data` is the one place that decides what `adapt()` and `update_vocabulary(data=...)` received,
+for `VocabEmbedding` and `TextVocabEmbedding` alike.
 """
 
 from __future__ import annotations
