@@ -5,20 +5,23 @@ ops (in parallel on tf.data's threads for datasets, in parallel shards for
 one large tensor). The per-batch results are merged only when they grow
 larger than what has been merged so far, so the total merge work stays
 linear in the number of distinct tokens seen.
+
+`classify_data` is the one place that decides what `adapt()` and `update_vocabulary(data=...)` received,
+for `VocabEmbedding` and `TextVocabEmbedding` alike.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-from keras_vocabsafe._keys import to_keys
-from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError
+from keras_vocabsafe._keys import as_array_like, sparse_tensor_error, to_keys
+from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError, VocabSafeError
 from keras_vocabsafe.vocabulary import canonical_token
 
 _SHARD_MIN_SIZE = 1 << 16
@@ -68,10 +71,11 @@ class TokenCounter:
 
     def update(self, batch: Any) -> None:
         """Counts one batch: an array, list, tensor or ragged tensor of keys."""
+        batch = normalize_batch(batch, self._owner)
         if isinstance(batch, np.ndarray) and batch.dtype.kind in "US" and self._vocabulary_dtype == "string":
             self._update_from_numpy_strings(batch)
             return
-        flat = _flat_values(to_keys(batch, self._vocabulary_dtype, owner=self._owner))
+        flat = _flat_values(to_keys(batch, self._vocabulary_dtype, owner=self._owner, argument="data"))
         if flat.shape[0] is not None and flat.shape[0] < _SHARD_MIN_SIZE:
             tokens, _, counts = tf.unique_with_counts(flat, out_idx=tf.int64)
         else:
@@ -100,19 +104,12 @@ class TokenCounter:
 
     def update_from_dataset(self, dataset: tf.data.Dataset, steps: int | None) -> None:
         """Counts every element of a dataset of keys, on tf.data's parallel threads."""
-        spec = dataset.element_spec
-        if not isinstance(spec, (tf.TensorSpec, tf.RaggedTensorSpec)):
-            raise ConfigurationError(
-                f"{self._owner}.adapt() takes a dataset whose elements are tensors of keys. Received a "
-                f"dataset with element_spec={spec}. If it yields (inputs, targets), pass "
-                "`dataset.map(lambda x, y: x)`."
-            )
         if steps is not None:
             dataset = dataset.take(steps)
         vocabulary_dtype, owner = self._vocabulary_dtype, self._owner
 
         def count(batch):
-            flat = _flat_values(to_keys(batch, vocabulary_dtype, owner=owner))
+            flat = _flat_values(to_keys(batch, vocabulary_dtype, owner=owner, argument="data"))
             tokens, _, counts = tf.unique_with_counts(flat, out_idx=tf.int64)
             return tokens, counts
 
@@ -155,9 +152,76 @@ def _encode_utf8(tokens: list[str]) -> list[bytes]:
         return [canonical_token(token, "string") for token in tokens]  # Raises the explanatory error.
 
 
-def check_data_kind(data: Any, owner: str) -> None:
-    if isinstance(data, (str, bytes)):
+def classify_data(
+    data: Any, owner: str, *, dataset_error: type[VocabSafeError] = ConfigurationError
+) -> tuple[str, Any]:
+    """What kind of data `adapt()` / `update_vocabulary(data=...)` received, and the data to count.
+
+    Returns `("dataset", dataset)`, `("batch", keys)` for one batch (a NumPy array, list, tensor or ragged
+    tensor; a pandas/polars Series or Index arrives as its NumPy array) or `("batches", iterable)`.
+    Refuses, with the fix, data whose iteration would yield something other than tokens: a mapping or data
+    frame iterates over its keys, a string over its characters. `dataset_error` is the error type raised
+    for a dataset of dicts or tuples.
+    """
+    if data is None or isinstance(data, (str, bytes, int, float, bool, np.generic)):
         raise KeyDtypeError(
-            f"{owner}.adapt() takes a collection of tokens, not a single {type(data).__name__}. "
-            "Wrap it in a list, or pass a dataset or array of tokens."
+            f"{owner}.adapt() takes a collection of tokens as `data`, not a single {type(data).__name__} "
+            f"({data!r}). Wrap it in a list, e.g. `adapt([token])`, or pass a dataset or array of tokens."
         )
+    if isinstance(data, tf.data.Dataset):
+        _check_dataset_elements(data.element_spec, owner, dataset_error)
+        return "dataset", data
+    data = normalize_batch(data, owner)
+    if isinstance(data, (list, tuple, np.ndarray, tf.Tensor, tf.RaggedTensor, tf.Variable)):
+        return "batch", data
+    if hasattr(data, "__iter__"):
+        return "batches", data
+    raise KeyDtypeError(
+        f"{owner}.adapt() takes an array, list, tensor, ragged tensor, pandas Series, tf.data.Dataset or "
+        f"iterable of batches as `data`. Received: data of type {type(data).__name__}."
+    )
+
+
+def normalize_batch(batch: Any, owner: str) -> Any:
+    """One batch of `data` as something `to_keys` converts in one go, or a typed error saying how to fix it."""
+    if isinstance(batch, tf.SparseTensor):
+        raise sparse_tensor_error(owner, "data")
+    if isinstance(batch, Mapping):
+        raise _columns_error(owner, "a mapping", "keys", list(batch))
+    columns = getattr(batch, "columns", None)
+    if columns is not None and not isinstance(batch, (np.ndarray, tf.Tensor, tf.RaggedTensor)):
+        raise _columns_error(owner, f"a data frame ({type(batch).__name__})", "columns", list(columns))
+    return as_array_like(batch)
+
+
+def _columns_error(owner: str, what: str, names: str, keys: list[Any]) -> ConfigurationError:
+    shown = ", ".join(repr(key) for key in keys[:10]) + (f", ... ({len(keys)} in all)" if len(keys) > 10 else "")
+    example = repr(keys[0]) if keys else "'tokens'"
+    return ConfigurationError(
+        f"{owner} learns tokens from `data`, which received {what} with {names} [{shown}]: it would learn "
+        f"those {names} instead of the data. Pass the one that holds the tokens, e.g. "
+        f"`adapt(data[{example}])` or `update_vocabulary(data=data[{example}])`."
+    )
+
+
+def _check_dataset_elements(spec: Any, owner: str, error: type[VocabSafeError]) -> None:
+    if isinstance(spec, (tf.TensorSpec, tf.RaggedTensorSpec)):
+        return
+    if isinstance(spec, tf.SparseTensorSpec):
+        raise error(
+            f"{owner}.adapt() takes a dataset whose elements are tensors of keys; this one yields tf.SparseTensor. "
+            "Map it to dense or ragged keys first, e.g. `dataset.map(tf.sparse.to_dense)`."
+        )
+    if isinstance(spec, Mapping):
+        key = next(iter(spec), "tokens")
+        fix = f"`dataset.map(lambda x: x[{key!r}])`"
+        shape = f"dicts with keys {list(spec)}"
+    elif isinstance(spec, tuple):
+        fix = "`dataset.map(lambda x, y: x)`" if len(spec) == 2 else "`dataset.map(lambda *x: x[0])`"
+        shape = f"tuples of {len(spec)}"
+    else:
+        fix, shape = "`dataset.map(...)`", type(spec).__name__
+    raise error(
+        f"{owner}.adapt() takes a dataset whose elements are tensors of keys; this one yields {shape} "
+        f"(element_spec={spec}). Map it to the tokens first, e.g. {fix}."
+    )

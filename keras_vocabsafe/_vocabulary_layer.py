@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vocabsafe._counting import TokenCounter, check_data_kind
+from keras_vocabsafe._counting import TokenCounter, classify_data
 from keras_vocabsafe.errors import (
     ConfigurationError,
     KeyDtypeError,
@@ -217,19 +217,14 @@ class VocabularyLayer(keras.layers.Layer):
 
     def _count_tokens(self, data: Any, steps: int | None) -> tuple[list[Any], np.ndarray]:
         """Distinct tokens of `data` and their counts, without the mask and OOV tokens."""
-        check_data_kind(data, self._owner())
+        kind, data = classify_data(data, self._owner())
         counter = TokenCounter(self.vocabulary_dtype, owner=self._owner())
-        if isinstance(data, tf.data.Dataset):
+        if kind == "dataset":
             counter.update_from_dataset(data, steps)
-        elif isinstance(data, (list, tuple, np.ndarray, tf.Tensor, tf.RaggedTensor)):
+        elif kind == "batch":
             counter.update(data)
-        elif hasattr(data, "__iter__"):
-            counter.update_from_iterable(data, steps)
         else:
-            raise KeyDtypeError(
-                f"{self._owner()}.adapt() takes an array, list, tensor, ragged tensor, tf.data.Dataset or "
-                f"iterable of batches. Received: data of type {type(data).__name__}."
-            )
+            counter.update_from_iterable(data, steps)
         return self._without_special_tokens(*counter.result())
 
     def _without_special_tokens(self, tokens: list[Any], counts: np.ndarray) -> tuple[list[Any], np.ndarray]:

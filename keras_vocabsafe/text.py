@@ -25,9 +25,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vocabsafe._counting import TokenCounter, check_data_kind
-from keras_vocabsafe._keys import to_keys
-from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError, TextEncodingError, TextInputError, VocabularyError
+from keras_vocabsafe._counting import TokenCounter, classify_data, normalize_batch
+from keras_vocabsafe._keys import check_strings, to_keys
+from keras_vocabsafe.errors import ConfigurationError, TextEncodingError, TextInputError, VocabularyError
 from keras_vocabsafe.vocab_embedding import VocabEmbedding
 from keras_vocabsafe.vocabulary import Vocabulary, canonical_token
 
@@ -461,10 +461,10 @@ class TextVocabEmbedding(VocabEmbedding):
 
         Also what `update_vocabulary(data=...)` counts, so updates learn from text the way `adapt` does.
         """
-        check_data_kind(data, self._owner())
+        kind, data = classify_data(data, self._owner(), dataset_error=TextInputError)
         counter = TokenCounter("string", owner=self._owner())
         with _strict_errors_as_typed():
-            if isinstance(data, tf.data.Dataset):
+            if kind == "dataset":
                 self._count_dataset(counter, data, steps)
             elif isinstance(data, np.ndarray) and data.dtype.kind in "USO" and data.ndim in (1, 2):
                 if data.ndim == 2 and data.shape[1] != 1:
@@ -472,26 +472,25 @@ class TextVocabEmbedding(VocabEmbedding):
                         f"{self._owner()}.adapt() takes raw strings of shape (n,) or (n, 1). Received: shape "
                         f"{data.shape}."
                     )
+                if data.dtype.kind == "O":
+                    # Pieces are converted on parallel threads: find a None or NaN (as in a pandas column) first,
+                    # so the error names its position in `data`.
+                    check_strings(data, owner=self._owner(), argument="data")
                 self._count_pieces(counter, data.reshape(-1))
-            elif isinstance(data, (list, tuple, np.ndarray, tf.Tensor)):
-                text = to_keys(data, "string", owner=self._owner())
+            elif kind == "batch":
+                text = to_keys(data, "string", owner=self._owner(), argument="data")
                 if isinstance(text, tf.RaggedTensor) or text.shape.rank not in (1, 2):
                     raise TextInputError(
                         f"{self._owner()}.adapt() takes raw strings of shape (n,) or (n, 1). Received: "
                         f"{'a ragged tensor' if isinstance(text, tf.RaggedTensor) else f'shape {text.shape}'}."
                     )
                 self._count_tensor(counter, self._text_batch(text)[0])
-            elif hasattr(data, "__iter__"):
+            else:
                 count = self._count_function()
                 for step, batch in enumerate(data):
                     if steps is not None and step >= steps:
                         break
-                    counter._add(*count(self._text_batch(batch)[0]))
-            else:
-                raise KeyDtypeError(
-                    f"{self._owner()}.adapt() takes a list, array or tensor of strings, a tf.data.Dataset or an "
-                    f"iterable of batches. Received: data of type {type(data).__name__}."
-                )
+                    counter._add(*count(self._text_batch(normalize_batch(batch, self._owner()))[0]))
             tokens, counts = counter.result()
         return self._without_special_tokens(tokens, counts)  # "[UNK]" in text is no token of ours.
 
