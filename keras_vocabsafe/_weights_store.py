@@ -37,17 +37,17 @@ def read_tokens(store: Any, vocabulary_dtype: str, *, owner: str) -> list[Any]:
             "to. They were not written by a VocabEmbedding layer (for example, by a plain Embedding). Copy such "
             "rows in by token with `layer.embeddings.assign(...)` after checking the vocabulary yourself."
         )
-    values = _stored_array(store, TOKENS_KEY, owner, "iu" if vocabulary_dtype != "string" else "u")
     if vocabulary_dtype != "string":
         if OFFSETS_KEY in store:
             raise VocabularyMismatchError(
                 f"The saved weights for {owner} hold a string vocabulary, but this layer has vocabulary_dtype='int64'."
             )
-        return [int(v) for v in values]
+        return [int(v) for v in _stored_array(store, TOKENS_KEY, owner, "iu")]
     if OFFSETS_KEY not in store:
         raise VocabularyMismatchError(
             f"The saved weights for {owner} hold an integer vocabulary, but this layer has vocabulary_dtype='string'."
         )
+    values = _stored_array(store, TOKENS_KEY, owner, "iu")
     if values.dtype != np.uint8:
         raise _corrupt(owner, f"its `{TOKENS_KEY}` array has dtype {values.dtype}, not the uint8 bytes of the tokens")
     offsets = _stored_array(store, OFFSETS_KEY, owner, "iu").astype(np.int64)
