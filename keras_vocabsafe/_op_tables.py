@@ -128,7 +128,15 @@ def _minor(value: Any, argument: str) -> str:
 def parse_target(target: Any) -> OpTarget:
     """Turns the `target=` argument into an `OpTarget` (see `export_for_serving`)."""
     if isinstance(target, OpTarget):
-        return target
+        # Built by hand, its fields are checked as a string target's are; the parsed one carries the table's facts.
+        if target.kind == "core":
+            return OpTarget("core")
+        if target.kind in ("tensorflow-text", "tensorflow-serving"):
+            return parse_target({target.kind: target.release})
+        raise ConfigurationError(
+            f"`target` is an OpTarget of kind {target.kind!r}; the kinds are 'core', 'tensorflow-text' and "
+            f"'tensorflow-serving'. Pass one of {_TARGET_FORMS} instead."
+        )
     if isinstance(target, str):
         text = target.strip()
         if text.lower() in {"core", "tensorflow"}:

@@ -37,19 +37,38 @@ def read_tokens(store: Any, vocabulary_dtype: str, *, owner: str) -> list[Any]:
             "to. They were not written by a VocabEmbedding layer (for example, by a plain Embedding). Copy such "
             "rows in by token with `layer.embeddings.assign(...)` after checking the vocabulary yourself."
         )
-    values = np.asarray(store[TOKENS_KEY])
     if vocabulary_dtype != "string":
         if OFFSETS_KEY in store:
             raise VocabularyMismatchError(
                 f"The saved weights for {owner} hold a string vocabulary, but this layer has vocabulary_dtype='int64'."
             )
-        return [int(v) for v in values.reshape(-1)]
+        return [int(v) for v in _stored_array(store, TOKENS_KEY, owner, "iu")]
     if OFFSETS_KEY not in store:
         raise VocabularyMismatchError(
             f"The saved weights for {owner} hold an integer vocabulary, but this layer has vocabulary_dtype='string'."
         )
-    offsets = np.asarray(store[OFFSETS_KEY], dtype=np.int64).reshape(-1)
-    data = values.astype(np.uint8, copy=False).reshape(-1).tobytes()
+    values = _stored_array(store, TOKENS_KEY, owner, "iu")
+    if values.dtype != np.uint8:
+        raise _corrupt(owner, f"its `{TOKENS_KEY}` array has dtype {values.dtype}, not the uint8 bytes of the tokens")
+    offsets = _stored_array(store, OFFSETS_KEY, owner, "iu").astype(np.int64)
+    data = values.tobytes()
     if offsets.size == 0 or offsets[0] != 0 or offsets[-1] != len(data) or np.any(np.diff(offsets) < 0):
-        raise VocabularyMismatchError(f"The saved vocabulary of {owner} is corrupt: its offsets do not fit its bytes.")
+        raise _corrupt(owner, "its offsets do not fit its bytes")
     return [data[start:end] for start, end in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+
+
+def _stored_array(store: Any, key: str, owner: str, kinds: str) -> np.ndarray:
+    """A vocabulary array of the store, which must be 1-D with a dtype of the given NumPy kinds."""
+    values = np.asarray(store[key])
+    if values.ndim != 1 or values.dtype.kind not in kinds:
+        raise _corrupt(
+            owner, f"its `{key}` array has shape {values.shape} and dtype {values.dtype}, not a 1-D integer array"
+        )
+    return values
+
+
+def _corrupt(owner: str, reason: str) -> VocabularyMismatchError:
+    return VocabularyMismatchError(
+        f"The saved vocabulary of {owner} is corrupt: {reason}. The weights file was edited or damaged; save the "
+        "weights again from the trained model, or load the whole model from its `.keras` file."
+    )

@@ -183,7 +183,7 @@ def export_for_serving(
     warmup = None if warmup_inputs is None else _warmup_requests(warmup_inputs, plan)
     vocabulary_layers = _vocabulary_layers(model) if vocabulary_signatures else []
 
-    base = Path(os.fspath(base_path))
+    base = _as_path(base_path, "base_path")
     _prepare_base_path(base)
     version = _choose_version(base, version)
     version_dir = base / str(version)
@@ -399,6 +399,15 @@ def _vocabulary_functions(layer: VocabEmbedding) -> tuple[Any, Any, tf.TensorSpe
 
 
 # Versions ---------------------------------------------------------------------------------------------
+
+
+def _as_path(value: Any, argument: str) -> Path:
+    if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
+        raise ConfigurationError(
+            f"`{argument}` must be a non-empty path (str or os.PathLike). Received: {argument}={value!r} of type "
+            f"{type(value).__name__}."
+        )
+    return Path(os.fspath(value))
 
 
 def _prepare_base_path(base: Path) -> None:
@@ -673,7 +682,7 @@ def audit_ops(
         An `OpAudit`.
     """
     op_target = None if target is None else parse_target(target)
-    path = Path(os.fspath(saved_model_path))
+    path = _as_path(saved_model_path, "saved_model_path")
     nodes = _ops_in_saved_model(path)
     origins = _classify_ops(tuple(sorted(nodes)), sys.executable)
     table = op_table()["ops"]
@@ -696,13 +705,28 @@ def audit_ops(
 def _ops_in_saved_model(path: Path) -> dict[str, set[str]]:
     """Op type -> names of the nodes that use it, over every graph and function of a SavedModel."""
     from google.protobuf import text_format
+    from google.protobuf.message import DecodeError
     from tensorflow.core.protobuf import saved_model_pb2
 
     saved_model = saved_model_pb2.SavedModel()
-    if (path / "saved_model.pb").is_file():
-        saved_model.ParseFromString((path / "saved_model.pb").read_bytes())
-    elif (path / "saved_model.pbtxt").is_file():
-        text_format.Parse((path / "saved_model.pbtxt").read_text(), saved_model)
+    binary, text = path / "saved_model.pb", path / "saved_model.pbtxt"
+    if binary.is_file() or text.is_file():
+        source = binary if binary.is_file() else text
+        try:
+            if source is binary:
+                saved_model.ParseFromString(binary.read_bytes())
+            else:
+                text_format.Parse(text.read_text(encoding="utf-8"), saved_model)
+        except (DecodeError, text_format.ParseError, UnicodeDecodeError, OSError) as error:
+            raise ConfigurationError(
+                f"`saved_model_path` {path} holds a {source.name} that cannot be read as a SavedModel ({error}). The "
+                "file is truncated or corrupt, or not a SavedModel: export the model again."
+            ) from None
+        if not saved_model.meta_graphs:
+            raise ConfigurationError(
+                f"`saved_model_path` {path} holds a {source.name} without any graph (an empty or truncated file), so "
+                "there are no ops to audit. Export the model again."
+            )
     else:
         hint = ""
         if path.is_dir():

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -51,6 +51,9 @@ _ASCII = r"[\x00-\x7f]*"
 # `encoding_errors`), and 0xFF never occurs in valid UTF-8, so the marker cannot collide with the text.
 _SPLIT_MARKER = b"\xff"
 WORDPIECE_SUFFIX = "##"
+# An int `ngrams=n` means widths 1 to n, each computed and counted: wider n-grams are never useful, and a huge n
+# would build a list of that many widths.
+MAX_NGRAM_WIDTH = 64
 WORDPIECE_MAX_BYTES_PER_WORD = 100
 _STRICT_MARKER = "received text that is not valid UTF-8"
 # adapt() counts an in-memory corpus in pieces of at least this many strings, on this many threads.
@@ -418,6 +421,13 @@ class TextVocabEmbedding(VocabEmbedding):
         return (ids, ids + (self.output_dim,)) if self.return_ids else ids + (self.output_dim,)
 
     def compute_output_spec(self, inputs: Any) -> Any:
+        if inputs.dtype != "string":
+            # Checked here as call() checks eager inputs: otherwise the model builds and fails only when run.
+            raise KeyDtypeError(
+                f"{self._owner()} takes raw strings, but received a symbolic input of dtype {inputs.dtype}. Build "
+                "the model from `keras.Input(shape=(), dtype='string')` (or shape=(1,)); in a keras.Sequential, "
+                "start with that Input, since Keras otherwise feeds the first layer float32 placeholders."
+            )
         ids = self._output_shape(inputs.shape)
         ragged = self.output_sequence_length is None and len(ids) == 2
         vectors = keras.KerasTensor(ids + (self.output_dim,), dtype=self.compute_dtype, ragged=ragged)
@@ -629,7 +639,14 @@ class TextVocabEmbedding(VocabEmbedding):
         config = dict(config)
         for name in ("standardize", "split"):
             if isinstance(config.get(name), dict):
-                config[name] = keras.saving.deserialize_keras_object(config[name])
+                try:
+                    config[name] = keras.saving.deserialize_keras_object(config[name])
+                except (TypeError, ValueError) as error:
+                    raise ConfigurationError(
+                        f"The config of TextVocabEmbedding '{config.get('name')}' names a `{name}` callable that "
+                        f"cannot be restored ({_first_line(error)}). Import the module that registers it with "
+                        "`@keras.saving.register_keras_serializable` before loading, or pass it in `custom_objects`."
+                    ) from None
         if isinstance(config.get("ngrams"), list):
             config["ngrams"] = tuple(config["ngrams"])
         return super().from_config(config)
@@ -822,24 +839,36 @@ def _first_line(error: Exception) -> str:
 def _validate_ngrams(ngrams: Any) -> tuple[int, ...] | None:
     if ngrams is None:
         return None
-    if _is_positive_int(ngrams):
+    if _is_positive_int(ngrams) and ngrams <= MAX_NGRAM_WIDTH:
         return tuple(range(1, int(ngrams) + 1))
-    if isinstance(ngrams, (list, tuple)) and ngrams and all(_is_positive_int(n) for n in ngrams):
+    if (
+        isinstance(ngrams, (list, tuple))
+        and 0 < len(ngrams) <= MAX_NGRAM_WIDTH
+        and all(_is_positive_int(n) and n <= MAX_NGRAM_WIDTH for n in ngrams)
+        and len(set(ngrams)) == len(ngrams)  # A repeated width would emit (and count) each n-gram twice.
+    ):
         return tuple(int(n) for n in ngrams)
     raise ConfigurationError(
-        "`ngrams` must be None, a positive int n (all n-grams up to n) or a tuple of positive widths. "
-        f"Received: ngrams={ngrams!r}"
+        f"`ngrams` must be None, a positive int n (all n-grams up to n) or a tuple of distinct positive widths, each "
+        f"at most {MAX_NGRAM_WIDTH}. Received: ngrams={ngrams!r}"
     )
 
 
 def _validate_reserved_tokens(tokens: Any, mask_token: str | None, oov_token: str) -> tuple[str, ...]:
     if tokens is None:
         return ()
-    if isinstance(tokens, (str, bytes)) or not all(isinstance(t, str) and t for t in tokens):
+    received = tokens
+    if not isinstance(tokens, (str, bytes, dict, set, frozenset)) and isinstance(tokens, Iterable):
+        tokens = tuple(tokens)  # Once: a generator would be used up by the checks.
+    if not isinstance(tokens, tuple) or not all(isinstance(t, str) and t for t in tokens):
         raise ConfigurationError(
-            f"`reserved_tokens` must be a list of non-empty strings. Received: reserved_tokens={tokens!r}"
+            f"`reserved_tokens` must be a list of non-empty strings. Received: reserved_tokens={received!r}"
         )
-    tokens = tuple(tokens)
+    for token in tokens:
+        try:
+            canonical_token(token, "string", what="reserved token")
+        except KeyDtypeError as error:
+            raise ConfigurationError(f"`reserved_tokens` holds a token that cannot be used: {error}") from None
     clash = [t for t in tokens if t in (mask_token, oov_token)]
     if clash or len(set(tokens)) != len(tokens):
         raise ConfigurationError(

@@ -24,7 +24,7 @@ import base64
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,12 +39,15 @@ Token = bytes | int
 FORMAT_NAME = "keras_vocabsafe.vocabulary"
 FORMAT_VERSION = 1
 DTYPES = ("string", "int64")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _INTEGER_DTYPE_ALIASES = {"int64": "int64", "int32": "int64", "int": "int64"}
 
 
 def standardize_dtype(dtype: Any) -> str:
     """Returns `"string"` or `"int64"` for a vocabulary dtype given by name or object."""
     name = getattr(dtype, "name", dtype)
+    if not isinstance(name, str):  # A list or other unhashable value would fail the lookups below with a TypeError.
+        name = None
     if name in ("string", "str", "bytes", "object"):
         return "string"
     if name in _INTEGER_DTYPE_ALIASES:
@@ -80,9 +83,33 @@ def canonical_token(token: Any, dtype: str, *, what: str = "token") -> Token:
             f"{type(token).__name__}. For text keys, pass `vocabulary_dtype='string'`."
         )
     value = int(token)
-    if not -(2**63) <= value < 2**63:
-        raise KeyDtypeError(f"The {what} {value} does not fit in int64.")
+    if not _fits_int64(value):
+        raise KeyDtypeError(
+            f"The {what} {value} does not fit in int64 (from {_INT64_MIN} to {_INT64_MAX}). Map such ids into that "
+            "range first (for example with a hash), or use string keys."
+        )
     return value
+
+
+def _fits_int64(*values: int) -> bool:
+    return all(_INT64_MIN <= value <= _INT64_MAX for value in values)
+
+
+def check_token_sequence(tokens: Any, argument: str) -> None:
+    """Refuses containers that are not an ordered sequence of tokens, before they are iterated."""
+    if isinstance(tokens, (set, frozenset)):
+        raise ConfigurationError(
+            f"`{argument}` must be ordered, because each token's position decides its id. Received: a "
+            f"{type(tokens).__name__} of {len(tokens)} tokens, whose order changes from one process to the next. "
+            f"Pass `sorted({argument})` or a list in the order you want."
+        )
+    if isinstance(tokens, (str, bytes, Mapping)) or not isinstance(tokens, Iterable):
+        raise ConfigurationError(
+            f"`{argument}` must be a list, tuple, 1-D array or other iterable of tokens. Received: {argument} of type "
+            f"{type(tokens).__name__}"
+            + (f" ({display_token(tokens)})" if isinstance(tokens, (str, bytes)) else "")
+            + ". For one token, pass a list of one token."
+        )
 
 
 def display_token(token: Token | str | None) -> str:
@@ -122,10 +149,14 @@ class Vocabulary(Sequence):
     def __init__(self, tokens: Iterable[Any], dtype: str = "string") -> None:
         self._counts: np.ndarray | None = None
         self._dtype = standardize_dtype(dtype)
+        check_token_sequence(tokens, "tokens")
         canonical_type = bytes if self._dtype == "string" else int
         self._tokens: tuple[Token, ...] = tuple(
             t if type(t) is canonical_type else canonical_token(t, self._dtype) for t in tokens
         )
+        if self._dtype != "string" and self._tokens and not _fits_int64(min(self._tokens), max(self._tokens)):
+            for token in self._tokens:  # The fast path above took Python ints as they are: name the one out of range.
+                canonical_token(token, self._dtype)
         self._index: dict[Token, int] = dict(zip(self._tokens, range(len(self._tokens))))
         if len(self._index) != len(self._tokens):
             self._raise_duplicate()
@@ -227,7 +258,12 @@ class Vocabulary(Sequence):
             min_frequency: drop tokens seen fewer times than this.
         """
         dtype = standardize_dtype(dtype)
-        counts = np.asarray(counts, dtype=np.int64)
+        check_token_sequence(tokens, "tokens")
+        tokens = tokens if isinstance(tokens, Sequence) else list(tokens)
+        counts = _as_counts(counts)
+        for name, value in (("max_size", max_size), ("min_frequency", min_frequency)):
+            if value is not None and not (_is_int(value) and value >= 0):
+                raise ConfigurationError(f"`{name}` must be a non-negative integer or None. Received: {name}={value!r}")
         if len(tokens) != len(counts):
             raise VocabularyError(f"Got {len(tokens)} tokens but {len(counts)} counts; they must align.")
         if dtype == "string":
@@ -267,8 +303,8 @@ class Vocabulary(Sequence):
         if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
             raise VocabularyError(
                 f"Not a keras-vocabsafe vocabulary: expected a dict with format={FORMAT_NAME!r}, "
-                f"received {type(config).__name__} "
-                f"{'with format=' + repr(config.get('format')) if isinstance(config, dict) else ''}."
+                f"received {type(config).__name__}"
+                f"{' with format=' + repr(config.get('format')) if isinstance(config, dict) else ''}."
             )
         version = config.get("format_version")
         if version != FORMAT_VERSION:
@@ -281,8 +317,23 @@ class Vocabulary(Sequence):
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Writes the vocabulary as JSON, atomically: the file is whole or untouched."""
+        path = _file_path(path, "path")
+        if os.path.isdir(path):
+            raise VocabularyError(
+                f"Cannot save the vocabulary to {path!r}: it is a directory. Pass a file path, e.g. "
+                f"{os.path.join(path, 'vocabulary.json')!r}."
+            )
+        directory = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(directory):
+            raise VocabularyError(
+                f"Cannot save the vocabulary to {path!r}: the directory {directory!r} does not exist. Create it "
+                "first (`os.makedirs(directory, exist_ok=True)`)."
+            )
         text = json.dumps(self.to_config(), ensure_ascii=True)
-        atomic_write_text(path, text)
+        try:
+            atomic_write_text(path, text)
+        except OSError as error:
+            raise VocabularyError(f"Cannot save the vocabulary to {path!r}: {error}.") from None
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], dtype: str = "string") -> Vocabulary:
@@ -290,9 +341,16 @@ class Vocabulary(Sequence):
 
         Reads the JSON form written by `save()`, or a plain text file with one
         UTF-8 token per line (as `keras.layers.StringLookup` reads), in which
-        a token cannot hold a newline. `dtype` applies to text files only.
+        a token cannot hold a newline. `dtype` applies to text files only. A
+        UTF-8 byte order mark at the start is skipped, and a text file whose
+        every line ends in `\\r\\n` (Windows line endings) has them removed.
+
+        Raises:
+            VocabularyError: the file is missing, a directory, unreadable,
+                UTF-16 or other non-UTF-8 text, a JSON document that is not a
+                vocabulary, or lists a token twice.
         """
-        path = os.fspath(path)
+        path = _file_path(path, "path")
         try:
             with open(path, "rb") as f:
                 data = f.read()
@@ -301,13 +359,31 @@ class Vocabulary(Sequence):
                 f"The vocabulary file {path!r} does not exist. Pass the path of a file written by "
                 "`Vocabulary.save()` or a text file with one token per line."
             ) from None
+        except IsADirectoryError:
+            raise VocabularyError(
+                f"The vocabulary path {path!r} is a directory. Pass the path of a vocabulary file inside it (a file "
+                "written by `Vocabulary.save()` or a text file with one token per line)."
+            ) from None
+        except OSError as error:
+            raise VocabularyError(f"The vocabulary file {path!r} cannot be read: {error}.") from None
+        for mark, encoding in _OTHER_ENCODING_MARKS:
+            if data.startswith(mark):
+                raise VocabularyError(
+                    f"The vocabulary file {path!r} is {encoding} text (it starts with a {encoding} byte order mark); "
+                    f"vocabulary files are UTF-8. Convert it, e.g. `open(path, encoding='{encoding.lower()}').read()` "
+                    "and write it back with encoding='utf-8'."
+                )
+        data = data.removeprefix(_UTF8_MARK)
         stripped = data.lstrip()
-        if stripped.startswith(b"{"):
-            try:
-                config = json.loads(data)
-            except json.JSONDecodeError as error:
-                raise VocabularyError(f"The vocabulary file {path!r} is not valid JSON: {error}.") from None
-            return cls.from_config(config)
+        if stripped.startswith((b"{", b"[")):
+            config = _parse_json(data, path, strict=stripped.startswith(b"{"))
+            if isinstance(config, dict):
+                return cls.from_config(config)
+            if config is not None:
+                raise VocabularyError(
+                    f"The vocabulary file {path!r} holds a JSON {type(config).__name__}, not a vocabulary. Read "
+                    "the tokens yourself (`Vocabulary(json.load(f))`) or write the file with `Vocabulary.save()`."
+                )
         return cls._from_text(data, path, standardize_dtype(dtype))
 
     @classmethod
@@ -315,6 +391,8 @@ class Vocabulary(Sequence):
         lines = data.split(b"\n")
         if lines and lines[-1] == b"":
             lines.pop()
+        if lines and all(line.endswith(b"\r") for line in lines):  # Windows line endings, not tokens ending in \r.
+            lines = [line[:-1] for line in lines]
         if dtype == "string":
             for number, line in enumerate(lines, start=1):
                 try:
@@ -334,10 +412,36 @@ class Vocabulary(Sequence):
                     f"Line {number} of the vocabulary file {path!r} is {display_token(line)}, not an integer, "
                     "but vocabulary_dtype='int64'."
                 ) from None
+            if not _fits_int64(values[-1]):
+                raise VocabularyError(
+                    f"Line {number} of the vocabulary file {path!r} is {values[-1]}, which does not fit in int64 "
+                    f"(from {_INT64_MIN} to {_INT64_MAX})."
+                )
         return cls(values, dtype=dtype)
 
 
 _MAX_SORT_WIDTH = 256
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _as_counts(counts: Any) -> np.ndarray:
+    """`counts` as a 1-D int64 array of non-negative whole numbers, or a `ConfigurationError`."""
+    values = np.asarray(counts)
+    if values.ndim == 1 and values.size == 0:
+        return np.zeros(0, dtype=np.int64)  # An empty list is float64 to NumPy.
+    if values.dtype.kind not in "iu" or values.ndim != 1:
+        raise ConfigurationError(
+            "`counts` must be a 1-D sequence of integer counts, one per token. Received: an array of dtype "
+            f"{values.dtype} and shape {values.shape}. Round or convert the counts to integers first."
+        )
+    if values.size and (values.min() < 0 or (values.dtype.kind == "u" and values.max() > 2**63 - 1)):
+        raise ConfigurationError(
+            f"`counts` must be non-negative and fit in int64. Received counts from {values.min()} to {values.max()}."
+        )
+    return values.astype(np.int64)
 
 
 def _order_by_count_then_bytes(tokens: list[bytes], counts: np.ndarray) -> np.ndarray:
@@ -351,6 +455,36 @@ def _order_by_count_then_bytes(tokens: list[bytes], counts: np.ndarray) -> np.nd
     fixed = np.array(tokens, dtype=f"S{max(width, 1)}")
     lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
     return np.lexsort((lengths, fixed, -counts))
+
+
+_UTF8_MARK = b"\xef\xbb\xbf"
+# Longest first: the UTF-32 little-endian mark starts with the UTF-16 one.
+_OTHER_ENCODING_MARKS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+
+
+def _file_path(path: Any, argument: str) -> str:
+    if not isinstance(path, (str, os.PathLike)):
+        raise ConfigurationError(
+            f"`{argument}` must be a file path (str or os.PathLike). Received: {argument}={path!r} of type "
+            f"{type(path).__name__}."
+        )
+    return os.fspath(path)
+
+
+def _parse_json(data: bytes, path: str, *, strict: bool) -> Any:
+    """The JSON document in `data`; `None` if it is not JSON and `strict` is false (a text file starting with '[')."""
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+        if not strict:
+            return None
+        reason = "it nests too deeply" if isinstance(error, RecursionError) else str(error)
+        raise VocabularyError(f"The vocabulary file {path!r} is not valid JSON: {reason}.") from None
 
 
 def json_token(token: Token) -> Any:
@@ -412,14 +546,17 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 
 def as_vocabulary(vocabulary: Any, dtype: str) -> Vocabulary:
     """Accepts a `Vocabulary`, a path, or an array-like of tokens."""
+    source = ""
+    if isinstance(vocabulary, (str, os.PathLike)):
+        source = f" read from {os.fspath(vocabulary)!r}"
+        vocabulary = Vocabulary.load(vocabulary, dtype=dtype)
     if isinstance(vocabulary, Vocabulary):
         if vocabulary.dtype != dtype:
             raise KeyDtypeError(
-                f"The vocabulary has dtype {vocabulary.dtype!r} but the layer uses vocabulary_dtype={dtype!r}."
+                f"The vocabulary{source} has dtype {vocabulary.dtype!r} but the layer uses vocabulary_dtype={dtype!r}. "
+                f"Build the layer with vocabulary_dtype={vocabulary.dtype!r}, or pass {dtype} tokens."
             )
         return vocabulary
-    if isinstance(vocabulary, (str, os.PathLike)):
-        return Vocabulary.load(vocabulary, dtype=dtype)
     if hasattr(vocabulary, "numpy"):  # tf.Tensor, without importing TensorFlow here.
         vocabulary = vocabulary.numpy()
     if isinstance(vocabulary, np.ndarray):
@@ -428,9 +565,10 @@ def as_vocabulary(vocabulary: Any, dtype: str) -> Vocabulary:
                 f"`vocabulary` must be one-dimensional. Received an array of shape {vocabulary.shape}."
             )
         vocabulary = vocabulary.tolist()
-    if isinstance(vocabulary, (bytes, dict)) or not isinstance(vocabulary, Iterable):
+    if isinstance(vocabulary, (bytes, Mapping)) or not isinstance(vocabulary, Iterable):
         raise ConfigurationError(
             "`vocabulary` must be a list or array of tokens, a `Vocabulary`, or the path of a vocabulary "
             f"file. Received: vocabulary of type {type(vocabulary).__name__}."
         )
+    check_token_sequence(vocabulary, "vocabulary")
     return Vocabulary(vocabulary, dtype=dtype)
