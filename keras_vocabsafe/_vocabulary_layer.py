@@ -348,7 +348,12 @@ class VocabularyLayer(keras.layers.Layer):
         if config.get("vocabulary") is not None:
             dtype = standardize_dtype(config.get("vocabulary_dtype", "string"))
             config["vocabulary"] = Vocabulary(decode_tokens(config["vocabulary"], encoding, dtype), dtype=dtype)
-        layer = super().from_config(config)
+        if isinstance(config.get("dtype"), dict):
+            policy = keras.dtype_policies.deserialize(config["dtype"])
+            config["dtype"] = policy.name if policy.quantization_mode is None else policy
+        # `cls(**config)` rather than Keras's `from_config`, which re-raises every refusal as a bare TypeError:
+        # a hand-edited config gets the same typed error, naming the argument, as the constructor gives.
+        layer = cls(**config)
         if vocabulary_size is not None and layer.vocabulary_size() != vocabulary_size:
             raise VocabularyMismatchError(
                 f"The config of {layer._owner()} records vocabulary_size={vocabulary_size}, but its vocabulary "

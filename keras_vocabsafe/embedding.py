@@ -12,6 +12,7 @@ backend.
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any
 
@@ -35,6 +36,7 @@ from keras_vocabsafe.vocabulary import Vocabulary, as_vocabulary, canonical_toke
 
 __all__ = ["VocabIdEmbedding"]
 
+_INITIALIZER_PEAK = 3  # Matrices alive at once while a Keras random initializer runs.
 _INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
 
 
@@ -111,6 +113,9 @@ class VocabIdEmbedding(VocabularyLayer):
                 f"Received: pad_to_multiple_of={pad_to_multiple_of!r}"
             )
         trainable_rows = _validate_trainable_rows(trainable_rows)
+        initializer = _get("embeddings_initializer", embeddings_initializer, keras.initializers.get)
+        regularizer = _get("embeddings_regularizer", embeddings_regularizer, keras.regularizers.get)
+        constraint = _get("embeddings_constraint", embeddings_constraint, keras.constraints.get)
         super().__init__(
             vocabulary_dtype=vocabulary_dtype,
             max_tokens=max_tokens,
@@ -123,10 +128,16 @@ class VocabIdEmbedding(VocabularyLayer):
         # As for `keras.layers.Embedding(mask_zero=...)`: without a mask token an upstream mask gets Keras's
         # "does not support masking" warning instead of vanishing without a word.
         self.supports_masking = self.mask_token is not None
+        if not keras.backend.is_float_dtype(self.dtype_policy.variable_dtype):
+            raise ConfigurationError(
+                f"{self._owner()} needs a floating-point dtype for its embedding rows. Received: "
+                f"dtype={self.dtype_policy.name!r}. Use 'float32' (the default), 'float16', 'bfloat16' or a "
+                "mixed policy such as 'mixed_float16'; keys and ids have their own dtype (`vocabulary_dtype`)."
+            )
         self.output_dim = int(output_dim)
-        self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
-        self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
-        self.embeddings_constraint = keras.constraints.get(embeddings_constraint)
+        self.embeddings_initializer = initializer
+        self.embeddings_regularizer = regularizer
+        self.embeddings_constraint = constraint
         self.trainable_rows = trainable_rows
         self.pad_to_multiple_of = None if pad_to_multiple_of is None else int(pad_to_multiple_of)
         self._embeddings = None
@@ -175,10 +186,19 @@ class VocabIdEmbedding(VocabularyLayer):
         )
 
     def compute_output_spec(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        self._check_symbolic_dtype(keras.backend.standardize_dtype(inputs.dtype))
         source = _compat.producing_layer(inputs)
         if isinstance(source, VocabLookup) and not isinstance(self, VocabLookup):
             self.check_lookup(source)  # A model that wires a lookup into this layer: the pair is built here.
         return super().compute_output_spec(inputs, *args, **kwargs)
+
+    def _check_symbolic_dtype(self, dtype: str) -> None:
+        """Refuses, when the model is built, a symbolic input that `call` would refuse when the model runs."""
+        if dtype not in _INTEGER_DTYPES:
+            raise KeyDtypeError(
+                f"{self._owner()} takes integer ids, but received a symbolic input of dtype {dtype}. Build the model "
+                "from `keras.Input(shape=(None,), dtype='int64')` and map a `layer.lookup()` over the data."
+            )
 
     def _has_rows(self) -> bool:
         return self.built
@@ -560,6 +580,7 @@ class VocabIdEmbedding(VocabularyLayer):
                 f"{self._owner()} has ids 0 to {self.vocabulary_size() - 1}, but `trainable_rows` names id "
                 f"{self.trainable_rows[-1]}."
             )
+        _check_allocation(self, self._num_rows(), self.output_dim)
         split = self.trainable_rows is not None
         initializer = self._padded_initializer(self.embeddings_initializer) if matrix is None else _constant(matrix)
 
@@ -792,8 +813,20 @@ class VocabIdEmbedding(VocabularyLayer):
                 "nothing when one refuses."
             )
         if "0" not in store:
+            if self.built:
+                raise VocabularyMismatchError(
+                    f"The saved weights for {self._owner()} hold its vocabulary but no embedding matrix (the layer "
+                    "was saved before it was built, or the file was edited), so there are no rows to load; this "
+                    "layer keeps its own. Save the layer after it has been built (called once, or `build()`)."
+                )
             return
         shape = tuple(store["0"].shape)
+        dtype = np.dtype(store["0"].dtype)
+        if dtype.kind != "f":
+            raise VocabularyMismatchError(
+                f"The saved embedding matrix of {self._owner()} has dtype {dtype}, not a floating-point dtype: the "
+                "file is corrupt or was not written by keras-vocabsafe."
+            )
         expected = (self._num_rows(), self.output_dim)
         if shape != expected:
             if len(shape) != 2 or shape[-1] != self.output_dim:
@@ -844,10 +877,52 @@ class VocabIdEmbedding(VocabularyLayer):
         )
 
 
+def _check_allocation(layer: VocabIdEmbedding, rows: int, output_dim: int) -> None:
+    """Refuses a matrix this machine cannot hold before anything is allocated (the allocation would kill it).
+
+    Keras's random initializers hold about three matrices at once (the draw, its scaling and the result).
+    """
+    needed = _INITIALIZER_PEAK * rows * output_dim * np.dtype(layer.dtype_policy.variable_dtype).itemsize
+    available = _memory_available()
+    if available is not None and needed > available:
+        raise ConfigurationError(
+            f"{layer._owner()} would need a ({rows}, {output_dim}) embedding matrix, about {needed / 2**30:,.1f} GiB "
+            f"while it is initialized, more than the {available / 2**30:,.1f} GiB of memory available. Check "
+            f"`output_dim` ({output_dim}), `pad_to_multiple_of` ({layer.pad_to_multiple_of}), `num_oov_indices` "
+            f"({layer.num_oov_indices}) and the vocabulary ({len(layer._require_vocabulary())} tokens)."
+        )
+
+
+def _memory_available() -> int | None:
+    """Bytes of memory available now (Linux's MemAvailable), else the physical memory, else `None`."""
+    try:
+        with open("/proc/meminfo", "rb") as meminfo:
+            for line in meminfo:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _get(argument: str, identifier: Any, get: Any) -> Any:
+    """`keras.initializers.get` (or regularizers, constraints), refusing what it cannot interpret with our error."""
+    try:
+        return get(identifier)
+    except (ValueError, TypeError) as error:
+        raise ConfigurationError(
+            f"`{argument}` must be a Keras object, its registered name or its config. Received: "
+            f"{argument}={identifier!r} ({error})"
+        ) from None
+
+
 def _validate_trainable_rows(rows: Any) -> tuple[int, ...] | None:
     if rows is None:
         return None
-    if isinstance(rows, (str, bytes)) or not all(_is_int(row) and row >= 0 for row in rows):
+    if isinstance(rows, (str, bytes)) or not hasattr(rows, "__iter__") or not all(_is_int(r) and r >= 0 for r in rows):
         raise ConfigurationError(
             f"`trainable_rows` must be a list of non-negative ids, or None. Received: trainable_rows={rows!r}"
         )

@@ -24,7 +24,7 @@ import numpy as np
 
 from keras_vocabsafe.errors import ConfigurationError, DuplicateTokenError
 from keras_vocabsafe.pretrained import PretrainedVectors, align_vectors
-from keras_vocabsafe.vocabulary import Vocabulary, canonical_token, display_token, json_token
+from keras_vocabsafe.vocabulary import Vocabulary, canonical_token, check_token_sequence, display_token, json_token
 
 __all__ = [
     "NEW_ROW_RULES",
@@ -325,9 +325,15 @@ def warmstart_embedding_matrix(
     Returns:
         A float NumPy array of shape `(len(new_vocabulary), dim)`.
     """
-    base_tokens = _canonical_list(base_vocabulary)
-    new_tokens = _canonical_list(new_vocabulary)
+    base_tokens = _canonical_list(base_vocabulary, "base_vocabulary")
+    new_tokens = _canonical_list(new_vocabulary, "new_vocabulary")
+    if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)):
+        raise ConfigurationError(f"`seed` must be an int or None. Received: seed={seed!r}")
     matrix = np.asarray(keras.ops.convert_to_numpy(base_embeddings))
+    if matrix.dtype.kind not in "fiu" or matrix.dtype.kind == "b":
+        raise ConfigurationError(
+            f"`base_embeddings` must be a numeric matrix. Received an array of dtype {matrix.dtype}."
+        )
     if matrix.ndim != 2 or matrix.shape[0] != len(base_tokens):
         raise ConfigurationError(
             f"`base_embeddings` must have one row per token of `base_vocabulary` ({len(base_tokens)} tokens). "
@@ -395,7 +401,7 @@ def _pair_variables(old: list[Any], new: list[Any]) -> list[tuple[Any, Any]]:
     return [(variable, by_path[variable.path]) for variable in new if variable.path in by_path]
 
 
-def _canonical_list(tokens: Any) -> list[Any]:
+def _canonical_list(tokens: Any, argument: str) -> list[Any]:
     """Tokens in the canonical form vocabularies use (bytes or int), as `Vocabulary` would store them."""
     if isinstance(tokens, Vocabulary):
         return list(tokens.tokens)
@@ -403,6 +409,7 @@ def _canonical_list(tokens: Any) -> list[Any]:
         tokens = tokens.numpy()
     if isinstance(tokens, np.ndarray):
         tokens = tokens.tolist()
+    check_token_sequence(tokens, argument)
     tokens = list(tokens)
     is_id = [isinstance(t, (int, np.integer)) and not isinstance(t, bool) for t in tokens]
     dtype = "int64" if tokens and all(is_id) else "string"

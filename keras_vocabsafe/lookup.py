@@ -79,13 +79,18 @@ class KeyLookup:
         OOV ids give the `oov_token`, the mask id the `mask_token`. An id outside `[0, vocabulary_size())`
         fails as `tf.gather` does (an error on CPU).
         """
-        self._require_vocabulary()
-        dtype = tf.string if self.vocabulary_dtype == "string" else tf.int64
-        with tf.init_scope():
-            tokens = tf.constant(self._ids_to_tokens(), dtype=dtype)
+        tokens = self._token_constant()
         if isinstance(ids, tf.RaggedTensor):
             return tf.ragged.map_flat_values(lambda flat: tf.gather(tokens, flat), ids)
         return tf.gather(tokens, tf.convert_to_tensor(ids))
+
+    @tf.autograph.experimental.do_not_convert
+    def _token_constant(self) -> tf.Tensor:
+        """Every id's token as one constant (plain Python: not for autograph to convert)."""
+        self._require_vocabulary()
+        dtype = tf.string if self.vocabulary_dtype == "string" else tf.int64
+        with tf.init_scope():
+            return tf.constant(self._ids_to_tokens(), dtype=dtype)
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
         if self.mask_token is None:

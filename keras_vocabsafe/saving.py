@@ -13,7 +13,10 @@ stored vocabulary is compared before any variable is assigned.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import zipfile
+from collections.abc import Iterator
 from typing import Any
 
 import keras
@@ -46,12 +49,13 @@ def load_weights(model: keras.Model, filepath: str | os.PathLike[str], *, skip_m
         VocabularyMismatchError: a `VocabEmbedding` holds another vocabulary,
             another matrix shape, or special tokens other than the saved ones.
     """
-    filepath = os.fspath(filepath)
+    filepath = _weights_path(filepath)
     layers = list(_compat.flatten_layers(model))
     ours = {id(layer) for layer in layers if isinstance(layer, VocabIdEmbedding)}
-    if ours and not skip_mismatch:
-        _check_vocabularies(model, filepath, layers, ours)
-    model.load_weights(filepath, skip_mismatch=skip_mismatch)
+    with _reading(filepath):
+        if ours and not skip_mismatch:
+            _check_vocabularies(model, filepath, layers, ours)
+        model.load_weights(filepath, skip_mismatch=skip_mismatch)
 
 
 def _check_vocabularies(model: keras.Model, filepath: str, layers: list[Any], ours: set[int]) -> None:
@@ -117,6 +121,39 @@ def load_remapped_weights(
             "`model.load_weights()`."
         )
     request = RemapRequest(new_embeddings_initializer, seed)
-    with loading_request(request):
-        model.load_weights(os.fspath(filepath))
+    path = _weights_path(filepath)
+    with loading_request(request), _reading(path):
+        model.load_weights(path)
     return request.reports
+
+
+def _weights_path(filepath: Any) -> str:
+    """The path of a weights file Keras can read, or a `ConfigurationError` naming what is wrong with it."""
+    if not isinstance(filepath, (str, os.PathLike)):
+        raise ConfigurationError(
+            f"`filepath` must be a path (str or os.PathLike). Received: {type(filepath).__name__}."
+        )
+    path = os.fspath(filepath)
+    if not path.endswith((".weights.h5", ".keras")):
+        raise ConfigurationError(
+            f"'{path}' is not a weights file Keras can load: pass a `.weights.h5` file (written by "
+            "`model.save_weights()`) or a `.keras` file (written by `model.save()`)."
+        )
+    if not os.path.isfile(path):
+        raise ConfigurationError(
+            f"'{path}' " + ("is a directory" if os.path.isdir(path) else "does not exist") + ": pass the path of a "
+            "`.weights.h5` or `.keras` file."
+        )
+    return path
+
+
+@contextlib.contextmanager
+def _reading(path: str) -> Iterator[None]:
+    """Turns a file that h5py or zipfile cannot read (truncated, not HDF5) into an error naming it."""
+    try:
+        yield
+    except (OSError, zipfile.BadZipFile) as error:
+        raise ConfigurationError(
+            f"'{path}' could not be read as a Keras weights file ({error}). It may be truncated or of another kind; "
+            "write it again with `model.save_weights()` or `model.save()`."
+        ) from error

@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from keras_vocabsafe._counting import TokenCounter, classify_data, normalize_batch
 from keras_vocabsafe._keys import check_strings, to_keys
-from keras_vocabsafe.errors import ConfigurationError, TextEncodingError, TextInputError, VocabularyError
+from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError, TextEncodingError, TextInputError, VocabularyError
 from keras_vocabsafe.vocab_embedding import VocabEmbedding
 from keras_vocabsafe.vocabulary import Vocabulary, canonical_token
 

@@ -17,6 +17,7 @@ import tensorflow as tf
 from keras_vocabsafe import _compat
 from keras_vocabsafe._keys import to_keys
 from keras_vocabsafe.embedding import VocabIdEmbedding
+from keras_vocabsafe.errors import KeyDtypeError
 from keras_vocabsafe.lookup import KeyLookup, VocabLookup
 
 __all__ = ["VocabEmbedding"]
@@ -132,6 +133,17 @@ class VocabEmbedding(KeyLookup, VocabIdEmbedding):
         if isinstance(keys, tf.RaggedTensor):
             return tf.ragged.map_flat_values(self._embed, keys)
         return self._embed(keys)
+
+    def _check_symbolic_dtype(self, dtype: str) -> None:
+        expected = "string" if self.vocabulary_dtype == "string" else "an integer dtype"
+        if (dtype == "string") == (self.vocabulary_dtype == "string") and (dtype == "string" or "int" in dtype):
+            return
+        raise KeyDtypeError(
+            f"{self._owner()} has vocabulary_dtype={self.vocabulary_dtype!r}, so it takes keys of {expected}, but "
+            f"received a symbolic input of dtype {dtype}. Build the model from "
+            f"`keras.Input(shape=(None,), dtype={self.vocabulary_dtype!r})`; in a keras.Sequential, start with that "
+            "Input, since Keras otherwise feeds the first layer float32 placeholders."
+        )
 
     def _embed(self, keys: tf.Tensor) -> tf.Tensor:
         return self._gather(self._lookup_dense(keys))

@@ -129,16 +129,22 @@ from keras_vocabsafe import (
     TextInputError,
     TextVocabEmbedding,
     UnknownIdError,
+    VectorFileError,
     VersionExistsError,
     VocabEmbedding,
+    VocabIdEmbedding,
+    VocabLookup,
     VocabSafeError,
     Vocabulary,
     VocabularyChangeError,
     VocabularyError,
     VocabularyMismatchError,
+    align_vectors,
     audit_ops,
     export_for_serving,
     load_remapped_weights,
+    load_vectors,
+    load_weights,
     warmstart_embedding_matrix,
 )
 
@@ -590,10 +596,17 @@ def test_call_refuses_keys_that_are_not_strings_in_a_string_layer(keys):
         string_layer()(keys)
 
 
-@pytest.mark.parametrize("keys", [["1"], np.array([1], dtype=np.uint64), np.array([1.0])], ids=repr)
+@pytest.mark.parametrize("keys", [["1"], np.array([1.0])], ids=repr)
 def test_call_refuses_keys_that_are_not_int64_ids_in_an_int64_layer(keys):
     with pytest.raises(KeyDtypeError, match="vocabulary_dtype='int64'"):
         VocabEmbedding(4, vocabulary=[1, 2], vocabulary_dtype="int64")(keys)
+
+
+def test_call_takes_uint64_ids_that_fit_in_int64_and_refuses_the_others():
+    layer = VocabEmbedding(4, vocabulary=[1, 2], vocabulary_dtype="int64")
+    np.testing.assert_array_equal(layer(np.array([2], np.uint64)), layer(np.array([2], np.int64)))
+    with pytest.raises(KeyDtypeError, match="int64"):
+        layer(np.array([2**63], np.uint64))
 
 
 def test_call_in_a_sequential_without_input_names_the_missing_keras_input():
@@ -1143,8 +1156,231 @@ def test_warmstart_keeps_every_shared_token_row_whatever_the_new_order(tokens, r
 def test_load_remapped_weights_refuses_a_model_without_vocab_embedding(tmp_path):
     inputs = keras.Input((2,))
     model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
-    with pytest.raises(ConfigurationError, match="no VocabEmbedding layer"):
+    with pytest.raises(ConfigurationError, match="no VocabEmbedding or VocabIdEmbedding layer"):
         load_remapped_weights(model, tmp_path / "any.weights.h5")
+
+
+# VocabEmbedding: arguments refused at construction or build (issue 10 sweep, layer part) ------------------------
+
+
+@pytest.mark.parametrize(
+    ("argument", "value"),
+    [("embeddings_initializer", "nope"), ("embeddings_regularizer", "nope"), ("embeddings_constraint", 3.5)],
+)
+def test_constructor_refuses_an_initializer_regularizer_or_constraint_keras_cannot_read(argument, value):
+    with pytest.raises(ConfigurationError, match=f"`{argument}` must be a Keras object"):
+        string_layer(**{argument: value})
+
+
+@pytest.mark.parametrize("rows", [3, 2.0, object()])
+def test_constructor_refuses_trainable_rows_that_are_not_a_list(rows):
+    with pytest.raises(ConfigurationError, match="`trainable_rows` must be a list of non-negative ids"):
+        string_layer(trainable_rows=rows)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "bool", "string"])
+def test_constructor_refuses_a_dtype_policy_that_is_not_floating_point(dtype):
+    with pytest.raises(ConfigurationError, match="needs a floating-point dtype"):
+        string_layer(dtype=dtype)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"output_dim": 10**9}, {"pad_to_multiple_of": 10**12}, {"num_oov_indices": 10**12}], ids=str
+)
+def test_build_refuses_a_matrix_larger_than_memory_before_allocating(kwargs):
+    # 100 tokens: an output_dim of a billion needs about 400 GB, more than any machine this runs on.
+    layer = VocabEmbedding(**{"output_dim": 4, "vocabulary": [f"t{i}" for i in range(100)], **kwargs})
+    with pytest.raises(ConfigurationError, match=r"would need a .* embedding matrix, about .* GiB"):
+        layer.build()
+    assert not layer.built
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "message"),
+    [
+        ({"output_dim": -4}, ConfigurationError, "`output_dim` must be a positive integer"),
+        ({"mask_token": 0}, ConfigurationError, "`mask_token` must be a str"),
+        ({"max_tokens": 2}, ConfigurationError, "`max_tokens` must be an integer larger"),
+        ({"num_oov_indices": "1"}, ConfigurationError, "`num_oov_indices` must be an integer"),
+        ({"vocabulary": ["a", ""]}, ReservedTokenError, "contains its mask_token"),
+        ({"embeddings_initializer": "nope"}, ConfigurationError, "`embeddings_initializer`"),
+    ],
+    ids=lambda value: repr(value) if isinstance(value, dict) else "",
+)
+def test_from_config_gives_the_constructors_typed_error_not_a_bare_type_error(changes, error, message):
+    config = string_layer().get_config()
+    config.pop("vocabulary_size")
+    config.update(changes)
+    with pytest.raises(error, match=message):
+        VocabEmbedding.from_config(config)
+
+
+def test_from_config_restores_a_serialized_dtype_policy():
+    layer = string_layer(dtype="mixed_float16")
+    config = layer.get_config()
+    config["dtype"] = keras.dtype_policies.serialize(layer.dtype_policy)
+    assert VocabEmbedding.from_config(config).dtype_policy.name == "mixed_float16"
+
+
+@pytest.mark.parametrize("dtype", ["int64", "float32"])
+def test_symbolic_keys_of_the_wrong_dtype_are_refused_when_the_model_is_built(dtype):
+    with pytest.raises(KeyDtypeError, match=r"keras.Input\(shape=\(None,\), dtype='string'\)"):
+        string_layer()(keras.Input((None,), dtype=dtype))
+
+
+@pytest.mark.parametrize("ids", [1.5, "3", True, [1.0], np.array([0.5])])
+def test_id_to_token_refuses_ids_that_are_not_integers(ids):
+    with pytest.raises(KeyDtypeError, match="integer ids"):
+        string_layer().id_to_token(ids)
+
+
+def test_load_own_variables_refuses_a_store_without_a_matrix_when_built():
+    layer = string_layer()
+    layer.build()
+    store = {}
+    layer.save_own_variables(store)
+    rows = layer.get_weights()[0]
+    del store["0"]
+    with pytest.raises(VocabularyMismatchError, match="no embedding matrix"):
+        layer.load_own_variables(store)
+    np.testing.assert_array_equal(layer.get_weights()[0], rows)
+
+
+@pytest.mark.parametrize("matrix", [np.zeros(5, np.float32), np.zeros((5, 4), np.int64)], ids=["1-D", "int"])
+def test_load_own_variables_refuses_a_matrix_that_is_not_a_float_matrix(matrix):
+    layer = string_layer()
+    layer.build()
+    store = {}
+    layer.save_own_variables(store)
+    store["0"] = matrix
+    with pytest.raises(VocabularyMismatchError, match=r"saved (output_dim|embedding matrix)"):
+        layer.load_own_variables(store)
+
+
+def test_set_weights_refuses_a_matrix_of_another_shape():
+    layer = string_layer(trainable_rows=[1])
+    layer.build()
+    with pytest.raises(ConfigurationError, match=r"one matrix of shape \(5, 4\)"):
+        layer.set_weights([np.zeros((4, 4))])
+
+
+# adapt / update_vocabulary(data=) (the whole sweep: tests/test_data_inputs.py) -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "error", "message"),
+    [
+        ({"tokens": ["a"]}, ConfigurationError, r"data\['tokens'\]"),
+        ("abc", KeyDtypeError, "not a single str"),
+        (tf.data.Dataset.from_tensor_slices({"tokens": ["a"]}), ConfigurationError, "dataset.map"),
+    ],
+    ids=["dict", "str", "dataset of dicts"],
+)
+def test_adapt_and_update_vocabulary_refuse_data_that_is_not_a_column_of_tokens(data, error, message):
+    with pytest.raises(error, match=message):
+        VocabEmbedding(4).adapt(data)
+    layer = string_layer()
+    with pytest.raises(error, match=message):
+        layer.update_vocabulary(data=data)
+    assert layer.get_vocabulary(include_special_tokens=False) == ["a", "b", "c"]
+
+
+# load_vectors / align_vectors / load_pretrained (the whole sweep: tests/test_vector_files_hostile.py) -----------
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"a 1 2\nb nan 3\n", "holds nan"), (b"\x1f\x8b\x08\x00", "")],
+    ids=["nan", "truncated gzip"],
+)
+def test_load_vectors_refuses_a_bad_file_naming_it(tmp_path, content, message):
+    path = write(tmp_path / ("v.txt.gz" if content.startswith(b"\x1f") else "v.txt"), content)
+    with pytest.raises(VectorFileError, match=message):
+        load_vectors(path)
+
+
+def test_align_vectors_and_load_pretrained_refuse_a_directory(tmp_path):
+    with pytest.raises(VectorFileError, match="directory"):
+        align_vectors(tmp_path, ["a"])
+    with pytest.raises(VectorFileError, match="directory"):
+        string_layer().load_pretrained(tmp_path)
+
+
+# VocabLookup / VocabIdEmbedding / split (the every-backend halves) ---------------------------------------------
+
+
+def test_vocab_lookup_refuses_what_vocab_embedding_refuses():
+    with pytest.raises(ConfigurationError, match="`num_oov_indices` must be an integer"):
+        VocabLookup(num_oov_indices=0)
+    with pytest.raises(KeyDtypeError, match="vocabulary_dtype='string'"):
+        VocabLookup(vocabulary=["a"])(tf.constant([1, 2]))
+    with pytest.raises(NotAdaptedError):
+        VocabLookup()(tf.constant(["a"]))
+
+
+def test_vocab_id_embedding_refuses_ids_that_are_not_integers():
+    layer = VocabIdEmbedding(4, vocabulary=["a"])
+    with pytest.raises(KeyDtypeError, match="takes integer ids"):
+        layer(tf.constant([["a"]]))
+    with pytest.raises(KeyDtypeError, match=r"keras.Input\(shape=\(None,\), dtype='int64'\)"):
+        layer(keras.Input((None,), dtype="string"))
+
+
+def test_check_lookup_refuses_a_lookup_of_another_vocabulary_or_another_object():
+    embedding = VocabIdEmbedding(4, vocabulary=["a", "b"], mask_token="")
+    with pytest.raises(VocabularyMismatchError, match="first differ at id 2"):
+        embedding.check_lookup(VocabLookup(vocabulary=["b", "a"], mask_token=""))
+    with pytest.raises(VocabularyMismatchError, match=r"first differ at id 2: lookup .\[UNK\]., embedding .a."):
+        embedding.check_lookup(VocabLookup(vocabulary=["a", "b"], mask_token="", num_oov_indices=2))
+    with pytest.raises(ConfigurationError, match=r"takes a keras_vocabsafe\.VocabLookup"):
+        embedding.check_lookup(keras.layers.StringLookup(vocabulary=["a", "b"]))
+
+
+def test_split_of_a_layer_without_vocabulary_says_to_adapt():
+    with pytest.raises(NotAdaptedError):
+        VocabEmbedding(4).split()
+
+
+@pytest.mark.parametrize("lookup", [None, "halves"], ids=["StringLookup", "ours"])
+def test_from_lookup_takes_only_a_vocab_lookup(lookup):
+    source = keras.layers.StringLookup(vocabulary=["a"]) if lookup is None else VocabLookup(vocabulary=["a"])
+    if lookup is None:
+        with pytest.raises(ConfigurationError, match=r"must be a keras_vocabsafe\.VocabLookup"):
+            VocabIdEmbedding.from_lookup(source, 4)
+    else:
+        assert VocabIdEmbedding.from_lookup(source, 4).vocabulary_fingerprint == source.vocabulary_fingerprint
+
+
+# load_weights / load_remapped_weights: files ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("load", [load_weights, load_remapped_weights], ids=["load_weights", "load_remapped_weights"])
+@pytest.mark.parametrize(
+    ("name", "make", "message"),
+    [
+        ("missing.weights.h5", None, "does not exist"),
+        ("folder.weights.h5", "dir", "is a directory"),
+        ("weights.txt", "file", "is not a weights file Keras can load"),
+        ("cut.weights.h5", "truncated", "could not be read as a Keras weights file"),
+        ("cut.keras", "truncated", "could not be read as a Keras weights file"),
+    ],
+)
+def test_weight_loaders_refuse_a_path_that_is_no_weights_file_naming_it(tmp_path, load, name, make, message):
+    model = _pooled_model()
+    path = tmp_path / name
+    if make == "dir":
+        path.mkdir()
+    elif make == "file":
+        path.write_text("a")
+    elif make == "truncated":
+        model.save_weights(tmp_path / "whole.weights.h5") if name.endswith(".h5") else model.save(tmp_path / "w.keras")
+        whole = (tmp_path / ("whole.weights.h5" if name.endswith(".h5") else "w.keras")).read_bytes()
+        path.write_bytes(whole[: len(whole) // 2])
+    before = [v.numpy() for v in model.weights]
+    with pytest.raises(ConfigurationError, match=message):
+        load(model, path)
+    for variable, value in zip(model.weights, before):
+        np.testing.assert_array_equal(variable.numpy(), value)
 
 
 # Keras workflows ---------------------------------------------------------------------------------------------------
