@@ -1,13 +1,13 @@
-"""Sessions for the demo, the test suite, and the test suite at the oldest supported Keras.
+"""Sessions for the demo, the test suite, the oldest supported Keras, and the other Keras backends.
 
-`nox` runs lint, tests and tests_keras_3_12; `nox -s demo` runs the demo.
+`nox` runs lint, tests, tests_keras_3_12, tests_jax and tests_torch; `nox -s demo` runs the demo.
 """
 
 import os
 
 import nox
 
-nox.options.sessions = ["lint", "tests", "tests_keras_3_12"]
+nox.options.sessions = ["lint", "tests", "tests_keras_3_12", "tests_jax", "tests_torch"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.default_venv_backend = "venv"
 
@@ -42,3 +42,27 @@ def tests_keras_3_12(session: nox.Session) -> None:
     session.install("-q", "-e", ".[test]", "keras==3.12.*")
     session.run("python", "-c", "import keras; assert keras.__version__.startswith('3.12'), keras.__version__")
     session.run("pytest", "-m", "saving", *session.posargs, env=ENV)
+
+
+# The backend sessions install only what the backend tests need (no gensim or serving APIs). torch==2.13.0 is the
+# CPU wheel these machines hold; any other torch version or range would download a CUDA build of several GB.
+BACKENDS = {"jax": "jax", "torch": "torch==2.13.0"}
+
+
+@nox.session(name="tests_jax")
+def tests_jax(session: nox.Session) -> None:
+    """The every-backend tests (marker `backend`) on JAX: the lookup half in tf.data, the embedding half in a model."""
+    _backend_tests(session, "jax")
+
+
+@nox.session(name="tests_torch")
+def tests_torch(session: nox.Session) -> None:
+    """The every-backend tests (marker `backend`) on PyTorch (CPU)."""
+    _backend_tests(session, "torch")
+
+
+def _backend_tests(session: nox.Session, backend: str) -> None:
+    session.install("-q", "-e", ".", "pytest>=8", "hypothesis>=6.100", BACKENDS[backend])
+    env = {**ENV, "KERAS_BACKEND": backend}
+    session.run("python", "-c", f"import keras; assert keras.backend.backend() == {backend!r}", env=env)
+    session.run("pytest", "-m", "backend", *session.posargs, env=env)

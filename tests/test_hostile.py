@@ -97,9 +97,31 @@ What each entry point refuses, and with which error (one row per refusal tested)
 | `warmstart_embedding_matrix` | an unknown initializer name; "mean" with no base rows | `ConfigurationError` |
 | `warmstart_embedding_matrix` | a token repeated in the new vocabulary | `DuplicateTokenError` |
 | `load_remapped_weights` | a model without any VocabEmbedding | `ConfigurationError` |
+| `VocabEmbedding(...)` | an initializer, regularizer or constraint Keras cannot interpret | `ConfigurationError` |
+| `VocabEmbedding(...)` | `trainable_rows` that is an int or another non-list | `ConfigurationError` |
+| `VocabEmbedding(...)` | a dtype policy that is not floating point (int32, bool, string) | `ConfigurationError` |
+| `VocabEmbedding.build` | a matrix too large for available memory (huge `output_dim`, padding) | `ConfigurationError` |
+| `VocabEmbedding.from_config` | what the constructor refuses (its typed error, not `TypeError`) | as the constructor |
+| `VocabEmbedding.__call__` | a symbolic int64 or float32 input into a string layer | `KeyDtypeError` |
+| `id_to_token` | ids that are not integers (1.5, "3", True, float arrays) | `KeyDtypeError` |
+| `load_own_variables` | no matrix for a built layer; a 1-D or integer matrix | `VocabularyMismatchError` |
+| `set_weights` | a matrix of another shape | `ConfigurationError` |
+| `adapt`, `update_vocabulary(data=)` | a dict, a dataset of dicts (more: test_data_inputs.py) | `ConfigurationError` |
+| `adapt` | a single str | `KeyDtypeError` |
+| `load_vectors` | NaN or infinity; a truncated gzip (more: test_vector_files_hostile.py) | `VectorFileError` |
+| `align_vectors`, `load_pretrained` | a directory | `VectorFileError` |
+| `VocabLookup(...)`, `__call__` | `num_oov_indices=0`; int keys for strings; no vocabulary | as `VocabEmbedding` |
+| `VocabIdEmbedding.__call__` | string ids, eager or symbolic | `KeyDtypeError` |
+| `VocabIdEmbedding.check_lookup` | a lookup of another vocabulary or special slots | `VocabularyMismatchError` |
+| `VocabIdEmbedding.check_lookup`, `from_lookup` | a `StringLookup` or other object | `ConfigurationError` |
+| `VocabEmbedding.split` | a layer without vocabulary | `NotAdaptedError` |
+| `load_weights`, `load_remapped_weights` | a missing, foreign or truncated file; a directory | `ConfigurationError` |
 
-Not listed here (see the report of the change that added this module): faults whose fix lies in modules other
-engineers were changing at the time (`vocab_embedding.py`, `_keys.py`, `evolve.py`, vector files).
+Companion modules with the full sweeps of two entry points: `tests/test_data_inputs.py` (every data kind for
+`adapt`, `update_vocabulary(data=)` and call-time keys) and `tests/test_vector_files_hostile.py` (every damaged or
+foreign vectors file). Workflows (subclassed and nested models, `clone_model`, pickling, `tf.distribute`, mixed
+precision, `jit_compile`) are checked in the last section, and `tests/test_distribute.py` trains under
+`MirroredStrategy`.
 """
 
 import copy
