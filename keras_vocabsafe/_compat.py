@@ -16,6 +16,7 @@ from keras.src.saving import saving_lib
 
 __all__ = [
     "flatten_layers",
+    "inbound_tensors",
     "in_symbolic_scope",
     "init_scope",
     "load_weights_only",
@@ -25,9 +26,14 @@ __all__ = [
 ]
 
 
-def flatten_layers(layer: Any) -> Iterator[Any]:
-    """`layer` and every layer it tracks, at any depth (what Keras's saver visits)."""
-    return layer._flatten_layers(include_self=True, recursive=True)
+def flatten_layers(layer: Any, *, include_self: bool = True, recursive: bool = True) -> Iterator[Any]:
+    """`layer` and every layer it tracks (at any depth, or only its own with `recursive=False`)."""
+    return layer._flatten_layers(include_self=include_self, recursive=recursive)
+
+
+def inbound_tensors(layer: Any) -> list[Any]:
+    """The symbolic tensors a layer was called on, over all its calls in functional models."""
+    return [tensor for node in layer._inbound_nodes for tensor in node.input_tensors]
 
 
 def producing_layer(tensor: Any) -> Any:

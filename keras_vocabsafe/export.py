@@ -37,9 +37,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_vocabsafe import _compat
 from keras_vocabsafe._op_tables import OpTarget, op_table, parse_target, scanned_range, since_release, since_text
+from keras_vocabsafe.embedding import VocabIdEmbedding
 from keras_vocabsafe.errors import ConfigurationError, ExportError, UnsupportedOpsError, VersionExistsError
-from keras_vocabsafe.vocab_embedding import VocabEmbedding
+from keras_vocabsafe.lookup import KeyLookup, VocabLookup
 
 __all__ = ["OpAudit", "OpTarget", "audit_ops", "export_for_serving"]
 
@@ -67,6 +69,7 @@ def export_for_serving(
     warmup_inputs: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
     strict: bool = False,
     target: str | Mapping[str, str] | OpTarget | None = None,
+    lookups: str | Mapping[str, VocabLookup] | None = "auto",
 ) -> str:
     """Writes a model as version `version` of a model server's base path.
 
@@ -78,7 +81,11 @@ def export_for_serving(
       inputs), with the inputs' dtypes and shapes (string inputs stay
       `tf.string`); one output per model output, named after the layer that
       produces it (or the keys of a dict of outputs).
-    - with `vocabulary_signatures`, for each `VocabEmbedding` in the model:
+      An input that feeds a `VocabIdEmbedding` (a model trained with its
+      lookup in `tf.data`) takes the keys instead of ids: the lookup half
+      runs in the graph, so a model server gets raw strings (see `lookups`).
+    - with `vocabulary_signatures`, for each `VocabEmbedding` or
+      `VocabIdEmbedding` in the model:
       `vocabulary_<layer name>` (no input; returns `tokens`, the token of
       every id in id order, special slots included, byte for byte, and
       `vocabulary_size`, an int64 scalar) and `token_to_id_<layer name>`
@@ -141,6 +148,16 @@ def export_for_serving(
             each op (from the graph's name scopes); a layer that defines
             `serving_op_setting(op_type) -> str | None` can also name the
             setting that brought the op in.
+        lookups: the lookup half to run in front of the model, per input:
+            `"auto"` (default) gives every input that feeds a
+            `VocabIdEmbedding` that layer's own lookup (`layer.lookup()`);
+            a dict from input name (as in `model.inputs`) to a `VocabLookup`
+            names them (each is checked against the `VocabIdEmbedding` its
+            ids reach, and refused with `VocabularyMismatchError` if its
+            vocabulary differs); `None` keeps the inputs as ids.
+
+    The graph also has a `serve` endpoint (the same function), which is what
+    `keras.layers.TFSMLayer(path)` calls by default.
 
     Returns:
         The path of the version directory, as a string.
@@ -179,7 +196,7 @@ def export_for_serving(
     if not isinstance(strict, bool):
         raise ConfigurationError(f"`strict` must be True or False. Received: strict={strict!r}")
     op_target = parse_target(target) if target is not None else (OpTarget("core") if strict else None)
-    plan = _ServingPlan.from_model(model, input_names, output_names)
+    plan = _ServingPlan.from_model(model, input_names, output_names, _input_lookups(model, lookups))
     warmup = None if warmup_inputs is None else _warmup_requests(warmup_inputs, plan)
     vocabulary_layers = _vocabulary_layers(model) if vocabulary_signatures else []
 
@@ -190,9 +207,18 @@ def export_for_serving(
 
     archive = keras.export.ExportArchive()
     archive.track(model)
-    serve = archive.add_endpoint(SERVING_SIGNATURE, plan.serving_function(model), input_signature=plan.input_specs)
+    for lookup in {id(lookup): lookup for lookup in plan.lookups if lookup is not None}.values():
+        lookup.build()
+        archive.track(lookup)
+    serving_function = plan.serving_function(model)
+    serve = archive.add_endpoint(SERVING_SIGNATURE, serving_function, input_signature=plan.input_specs)
+    archive.add_endpoint("serve", serving_function, input_signature=plan.input_specs)
     for layer in vocabulary_layers:
-        vocabulary, token_to_id, spec = _vocabulary_functions(layer)
+        lookup = layer if isinstance(layer, KeyLookup) else layer.lookup(name=f"{layer.name}_lookup")
+        if not lookup.built:
+            lookup.build()
+            archive.track(lookup)
+        vocabulary, token_to_id, spec = _vocabulary_functions(lookup)
         archive.add_endpoint(f"vocabulary_{layer.name}", vocabulary, input_signature=[])
         archive.add_endpoint(f"token_to_id_{layer.name}", token_to_id, input_signature=[spec])
 
@@ -235,9 +261,12 @@ class _ServingPlan:
     output_names: tuple[str, ...]
     output_kind: str
     output_keys: tuple[str, ...] | None
+    lookups: tuple[VocabLookup | None, ...]  # Per input: the lookup half run before the model, or None.
 
     @classmethod
-    def from_model(cls, model: keras.Model, input_names: Any, output_names: Any) -> _ServingPlan:
+    def from_model(
+        cls, model: keras.Model, input_names: Any, output_names: Any, lookups: tuple[VocabLookup | None, ...]
+    ) -> _ServingPlan:
         flat_inputs, input_structure, flat_outputs, output_structure = _symbolic_structure(model)
         input_kind, input_keys, default_inputs = _describe(input_structure, flat_inputs, "inputs", model)
         output_kind, output_keys, default_outputs = _describe(output_structure, flat_outputs, "outputs", model)
@@ -254,17 +283,22 @@ class _ServingPlan:
                     f"`model.inputs`, or a dict such as {{{name!r}: 'tokens'}}), or rename the keras.Input."
                 )
         specs = []
-        for name, tensor in zip(names_in, flat_inputs):
+        for name, tensor, lookup in zip(names_in, flat_inputs, lookups):
             if getattr(tensor, "ragged", False) or getattr(tensor, "sparse", False):
                 raise ConfigurationError(
                     f"Model '{model.name}' has a ragged or sparse input {name!r}; serving signatures carry dense "
                     "tensors only. Take a dense (padded) input and convert it inside the model."
                 )
-            specs.append(tf.TensorSpec(tuple(tensor.shape), tf.as_dtype(tensor.dtype), name=name))
-        return cls(names_in, tuple(specs), input_kind, input_keys, names_out, output_kind, output_keys)
+            dtype = tf.as_dtype(tensor.dtype)
+            if lookup is not None:
+                dtype = tf.string if lookup.vocabulary_dtype == "string" else tf.int64
+            specs.append(tf.TensorSpec(tuple(tensor.shape), dtype, name=name))
+        return cls(names_in, tuple(specs), input_kind, input_keys, names_out, output_kind, output_keys, lookups)
 
     def serving_function(self, model: keras.Model) -> Any:
         def serve(*tensors: tf.Tensor) -> dict[str, tf.Tensor]:
+            # `call`, not `__call__`: the model computes its own mask from the ids.
+            tensors = tuple(t if lookup is None else lookup.call(t) for t, lookup in zip(tensors, self.lookups))
             if self.input_kind == "single":
                 inputs: Any = tensors[0]
             elif self.input_kind == "dict":
@@ -364,9 +398,64 @@ def _check_unique(names: tuple[str, ...], what: str, argument: str, model: keras
 # Vocabulary signatures -------------------------------------------------------------------------------
 
 
-def _vocabulary_layers(model: keras.Model) -> list[VocabEmbedding]:
-    layers = [layer for layer in model._flatten_layers(include_self=False, recursive=True)]
-    layers = [layer for layer in layers if isinstance(layer, VocabEmbedding)]
+def _input_lookups(model: keras.Model, lookups: Any) -> tuple[VocabLookup | None, ...]:
+    """The lookup half to run before each model input (`None`: the input stays as it is)."""
+    try:
+        inputs = list(model.inputs)
+    except (AttributeError, TypeError, ValueError):
+        return ()  # No symbolic inputs: `_ServingPlan.from_model` says what to do.
+    names = [tensor.name for tensor in inputs]
+    consumers = [_embedding_halves_fed_by(model, tensor) for tensor in inputs]
+    if lookups is None:
+        return (None,) * len(inputs)
+    if isinstance(lookups, str) and lookups == "auto":
+        found = []
+        for name, halves in zip(names, consumers):
+            fingerprints = {half.vocabulary_fingerprint for half in halves}
+            if len(fingerprints) > 1:
+                raise ConfigurationError(
+                    f"Input {name!r} of model '{model.name}' feeds VocabIdEmbedding layers of different vocabularies "
+                    f"({[half.name for half in halves]}), so no one lookup gives ids for all of them. Pass "
+                    "`lookups=None` to serve ids, or feed each layer its own input."
+                )
+            found.append(halves[0].lookup(name=f"{halves[0].name}_lookup") if halves else None)
+        return tuple(found)
+    if not isinstance(lookups, Mapping) or not all(isinstance(v, VocabLookup) for v in lookups.values()):
+        raise ConfigurationError(
+            "`lookups` must be 'auto', None, or a dict from model input name to keras_vocabsafe.VocabLookup. "
+            f"Received: lookups={lookups!r}"
+        )
+    unknown = sorted(set(lookups) - set(names))
+    if unknown:
+        raise ConfigurationError(
+            f"`lookups` names inputs {unknown} that model '{model.name}' does not have; its inputs are {names}."
+        )
+    for name, halves in zip(names, consumers):
+        if name in lookups:
+            if not halves:
+                raise ConfigurationError(
+                    f"`lookups` gives a lookup for input {name!r}, but no VocabIdEmbedding of model '{model.name}' "
+                    "takes that input's ids, so nothing would check that the ids select the right rows."
+                )
+            for half in halves:
+                half.check_lookup(lookups[name])
+    return tuple(lookups.get(name) for name in names)
+
+
+def _embedding_halves_fed_by(model: keras.Model, tensor: Any) -> list[VocabIdEmbedding]:
+    """The `VocabIdEmbedding` layers (not joined `VocabEmbedding`s) that take `tensor` directly."""
+    return [
+        layer
+        for layer in _compat.flatten_layers(model, include_self=False, recursive=False)
+        if isinstance(layer, VocabIdEmbedding)
+        and not isinstance(layer, KeyLookup)
+        and any(inbound is tensor for inbound in _compat.inbound_tensors(layer))
+    ]
+
+
+def _vocabulary_layers(model: keras.Model) -> list[VocabIdEmbedding]:
+    layers = [layer for layer in _compat.flatten_layers(model, include_self=False)]
+    layers = [layer for layer in layers if isinstance(layer, VocabIdEmbedding)]
     names = [layer.name for layer in layers]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
@@ -377,7 +466,7 @@ def _vocabulary_layers(model: keras.Model) -> list[VocabEmbedding]:
     return layers
 
 
-def _vocabulary_functions(layer: VocabEmbedding) -> tuple[Any, Any, tf.TensorSpec]:
+def _vocabulary_functions(layer: KeyLookup) -> tuple[Any, Any, tf.TensorSpec]:
     tokens = layer._ids_to_tokens()
     if layer.vocabulary_dtype == "string":
         # An object array keeps every byte: a fixed-width bytes array would drop trailing NULs.

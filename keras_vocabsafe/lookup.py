@@ -167,6 +167,9 @@ class VocabLookup(KeyLookup, VocabularyLayer):
         if vocabulary is not None:
             self.set_vocabulary(vocabulary)
 
+    def build(self, input_shape: Any = None) -> None:
+        self.built = True  # No weights: the table is built with the vocabulary.
+
     def __call__(self, inputs: Any, **kwargs: Any) -> Any:
         if keras.backend.backend() == "tensorflow" or keras.backend.is_keras_tensor(inputs):
             return super().__call__(inputs, **kwargs)

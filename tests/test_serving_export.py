@@ -15,8 +15,9 @@ import pytest
 import tensorflow as tf
 
 from conftest import AWKWARD_TOKENS
-from keras_vocabsafe.errors import ConfigurationError, NonCoreOpsError, VersionExistsError
+from keras_vocabsafe.errors import ConfigurationError, NonCoreOpsError, VersionExistsError, VocabularyMismatchError
 from keras_vocabsafe.export import OpAudit, audit_ops, export_for_serving
+from keras_vocabsafe.lookup import VocabLookup
 from keras_vocabsafe.vocab_embedding import VocabEmbedding
 
 pytestmark = [pytest.mark.saving, pytest.mark.slow]
@@ -549,3 +550,63 @@ def test_strict_export_refuses_tensorflow_text_ops_and_writes_nothing(tmp_path):
 
 def test_strict_export_publishes_a_core_only_model(text_model, tmp_path):
     assert export_for_serving(text_model, tmp_path, strict=True) == str(tmp_path / "1")
+
+
+# A model trained with the lookup half in tf.data (the split) still serves raw strings ------------------------------
+
+
+def _split_model():
+    words = VocabEmbedding(4, mask_token="", name="words")
+    words.adapt(tf.constant([["the", "cat", ""], ["a", "dog", "the"]]))
+    lookup, embedding = words.split()
+    ids = keras.Input((None,), dtype="int64", name="tokens")
+    pooled = keras.layers.GlobalAveragePooling1D()(embedding(ids))
+    model = keras.Model(ids, keras.layers.Dense(1, name="score")(pooled))
+    model.compile(optimizer="adam", loss="mse")
+    data = tf.data.Dataset.from_tensor_slices((tf.constant([["the", "cat", ""], ["a", "dog", ""]]), [[1.0], [0.0]]))
+    model.fit(data.batch(2).map(lambda x, y: (lookup(x), y)), epochs=2, verbose=0)
+    return model, lookup, embedding
+
+
+@pytest.mark.saving
+def test_split_model_exports_a_graph_that_takes_raw_strings_and_serves_with_tensorflow_alone(tmp_path):
+    from conftest import serve_in_fresh_process
+
+    model, lookup, embedding = _split_model()
+    path = export_for_serving(model, tmp_path / "base")
+    keys = tf.constant([["the", "cat", "zebra"], ["dog", "", ""]])
+    served, signature = serve_in_fresh_process(path, keys, tmp_path)
+    assert signature["input"] == "tokens" and signature["input_dtype"] == "string"
+    np.testing.assert_allclose(served, model.predict(lookup(keys).numpy(), verbose=0), rtol=1e-6)
+    tokens = tf.saved_model.load(path).signatures[f"vocabulary_{embedding.name}"]()["tokens"].numpy()
+    assert [t.decode() for t in tokens] == embedding.get_vocabulary()
+
+
+@pytest.mark.saving
+def test_split_model_export_refuses_a_lookup_of_another_vocabulary_and_writes_nothing(tmp_path):
+    model, _, _ = _split_model()
+    other = VocabLookup(vocabulary=["cat", "the", "a", "dog"], mask_token="")
+    with pytest.raises(VocabularyMismatchError, match="another vocabulary"):
+        export_for_serving(model, tmp_path / "base", lookups={"tokens": other})
+    assert not (tmp_path / "base").exists() or not any((tmp_path / "base").iterdir())
+    with pytest.raises(ConfigurationError, match="does not have"):
+        export_for_serving(model, tmp_path / "base", lookups={"words": other})
+
+
+@pytest.mark.saving
+def test_split_model_export_with_lookups_none_serves_ids(tmp_path):
+    model, lookup, _ = _split_model()
+    path = export_for_serving(model, tmp_path / "base", lookups=None)
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    ids = lookup(tf.constant([["the", "dog"]]))
+    np.testing.assert_allclose(serve(tokens=ids)["score"].numpy(), model.predict(ids.numpy(), verbose=0), rtol=1e-6)
+
+
+@pytest.mark.saving
+def test_tfsm_layer_calls_the_export_with_its_default_endpoint(tmp_path):
+    model, lookup, _ = _split_model()
+    path = export_for_serving(model, tmp_path / "base")
+    reloaded = keras.layers.TFSMLayer(path)  # call_endpoint="serve"
+    keys = tf.constant([["a", "cat", ""]])
+    outputs = reloaded(keys)
+    np.testing.assert_allclose(outputs["score"], model.predict(lookup(keys).numpy(), verbose=0), rtol=1e-6)
