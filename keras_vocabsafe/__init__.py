@@ -25,7 +25,7 @@ from keras_vocabsafe.export import OpAudit, OpTarget, audit_ops, export_for_serv
 from keras_vocabsafe.lookup import VocabLookup
 from keras_vocabsafe.pretrained import CoverageReport, PretrainedVectors, align_vectors, load_vectors
 from keras_vocabsafe.saving import load_remapped_weights, load_weights
-from keras_vocabsafe.text import TextVocabEmbedding
+from keras_vocabsafe.text import TextVocabEmbedding, TextVocabLookup
 from keras_vocabsafe.vocab_embedding import VocabEmbedding
 from keras_vocabsafe.vocabulary import Vocabulary
 
@@ -46,6 +46,7 @@ __all__ = [
     "TextEncodingError",
     "TextInputError",
     "TextVocabEmbedding",
+    "TextVocabLookup",
     "UnknownIdError",
     "UnsupportedOpsError",
     "VectorFileError",

@@ -53,7 +53,7 @@ class VocabIdEmbedding(VocabularyLayer):
     half from it, in any process.
 
     Both halves carry `vocabulary_fingerprint`; pairs built with `lookup()`,
-    `from_lookup()` or `VocabEmbedding.split()` match by construction, and
+    `from_lookup()` or `VocabEmbedding.halves()` match by construction, and
     `export_for_serving(model, lookups=...)` refuses a lookup of another
     vocabulary. Ids computed in a `tf.data` pipeline are plain integers: a
     pipeline that feeds ids of another vocabulary cannot be detected there.
@@ -103,8 +103,18 @@ class VocabIdEmbedding(VocabularyLayer):
         embeddings_constraint: Any = None,
         trainable_rows: Any = None,
         pad_to_multiple_of: int | None = None,
+        lookup_config: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
+        if lookup_config is not None and not (
+            isinstance(lookup_config, dict)
+            and isinstance(lookup_config.get("class_name"), str)
+            and isinstance(lookup_config.get("config"), dict)
+        ):
+            raise ConfigurationError(
+                "`lookup_config` must be None or a dict {'class_name': <registered name of a VocabLookup class>, "
+                f"'config': {{...}}}} (as `halves()` writes it). Received: lookup_config={lookup_config!r}"
+            )
         if not _is_int(output_dim) or output_dim <= 0:
             raise ConfigurationError(f"`output_dim` must be a positive integer. Received: output_dim={output_dim!r}")
         if pad_to_multiple_of is not None and (not _is_int(pad_to_multiple_of) or pad_to_multiple_of < 1):
@@ -140,6 +150,8 @@ class VocabIdEmbedding(VocabularyLayer):
         self.embeddings_constraint = constraint
         self.trainable_rows = trainable_rows
         self.pad_to_multiple_of = None if pad_to_multiple_of is None else int(pad_to_multiple_of)
+        # The lookup half's own settings (such as a text layer's tokenization), so that `lookup()` rebuilds it.
+        self.lookup_config = lookup_config
         self._embeddings = None
         self._trainable_embeddings = None
         # How many times the weights were created; traced TensorFlow functions check it (see `_check_current`).
@@ -156,12 +168,27 @@ class VocabIdEmbedding(VocabularyLayer):
                 f"`lookup` must be a keras_vocabsafe.VocabLookup. Received: {type(lookup).__name__}."
             )
         lookup._require_vocabulary()
-        return cls(output_dim, **lookup._vocabulary_settings(), **kwargs)
+        return cls(output_dim, **lookup._vocabulary_settings(), lookup_config=lookup._lookup_config(), **kwargs)
 
     def lookup(self, name: str | None = None) -> VocabLookup:
-        """The lookup half: a `VocabLookup` giving exactly this layer's ids (for `tf.data` on any backend)."""
+        """The lookup half: a `VocabLookup` giving exactly this layer's ids (for `tf.data` on any backend).
+
+        For the embedding half of a text layer, a `TextVocabLookup` with the same tokenization (kept in this
+        layer's config as `lookup_config`, so it also comes back from a saved model).
+        """
         self._require_vocabulary()
-        return VocabLookup(**self._vocabulary_settings(), name=name or f"{self.name}_lookup")
+        name = name or f"{self.name}_lookup"
+        if self.lookup_config is None:
+            return VocabLookup(**self._vocabulary_settings(), name=name)
+        cls = keras.saving.get_registered_object(self.lookup_config["class_name"])
+        if not (isinstance(cls, type) and issubclass(cls, VocabLookup)):
+            raise ConfigurationError(
+                f"{self._owner()} has lookup_config naming {self.lookup_config['class_name']!r}, which is not a "
+                "registered VocabLookup class. Import the module that defines it (keras_vocabsafe for its own "
+                "text lookup) before calling `lookup()`."
+            )
+        config = {**VocabularyLayer.get_config(self), **self.lookup_config["config"], "name": name}
+        return cls.from_config(config)
 
     def check_lookup(self, lookup: VocabLookup) -> None:
         """Raises `VocabularyMismatchError` unless `lookup` gives exactly this layer's ids.
@@ -767,6 +794,8 @@ class VocabIdEmbedding(VocabularyLayer):
                 "pad_to_multiple_of": self.pad_to_multiple_of,
             }
         )
+        if self.lookup_config is not None:
+            config["lookup_config"] = self.lookup_config
         return config
 
     # Saving: the weights file carries the vocabulary, so weights only ever load into the rows they were trained for.

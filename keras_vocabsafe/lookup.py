@@ -114,7 +114,7 @@ class VocabLookup(KeyLookup, VocabularyLayer):
     `VocabIdEmbedding` of the same vocabulary in the model: that is how
     string data trains on JAX and PyTorch, and under
     `tf.distribute.MirroredStrategy`. `ids_to_tokens()` maps ids back inside
-    graphs. Get a matching pair from `VocabEmbedding.split()`,
+    graphs. Get a matching pair from `VocabEmbedding.halves()`,
     `VocabIdEmbedding.lookup()` or `VocabIdEmbedding.from_lookup()`; both
     halves carry the same `vocabulary_fingerprint`.
 
@@ -169,6 +169,10 @@ class VocabLookup(KeyLookup, VocabularyLayer):
 
     def build(self, input_shape: Any = None) -> None:
         self.built = True  # No weights: the table is built with the vocabulary.
+
+    def _lookup_config(self) -> dict[str, Any] | None:
+        """What an embedding half must keep to rebuild this lookup beyond the vocabulary (`None`: nothing)."""
+        return None
 
     def __call__(self, inputs: Any, **kwargs: Any) -> Any:
         if keras.backend.backend() == "tensorflow" or keras.backend.is_keras_tensor(inputs):

@@ -28,6 +28,7 @@ import tensorflow as tf
 from keras_vocabsafe._counting import TokenCounter, classify_data, normalize_batch
 from keras_vocabsafe._keys import check_strings, to_keys
 from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError, TextEncodingError, TextInputError, VocabularyError
+from keras_vocabsafe.lookup import VocabLookup
 from keras_vocabsafe.vocab_embedding import VocabEmbedding
 from keras_vocabsafe.vocabulary import Vocabulary, canonical_token
 
@@ -71,219 +72,47 @@ def _tensorflow_text() -> Any:
     return tensorflow_text
 
 
-@keras.saving.register_keras_serializable(package="keras_vocabsafe")
-class TextVocabEmbedding(VocabEmbedding):
-    """Embeds raw text: standardizes, splits and looks up strings in the graph.
+# The tokenization settings both text layers take and store in their configs.
+_TEXT_SETTINGS = (
+    "standardize",
+    "normalization_form",
+    "split",
+    "split_pattern",
+    "ngrams",
+    "output_sequence_length",
+    "encoding_errors",
+    "reserved_tokens",
+)
 
-    A `VocabEmbedding` whose inputs are raw strings instead of tokens. Each
-    string goes through, in order and inside the TensorFlow graph: the
-    encoding policy (`encoding_errors`), Unicode normalization
-    (`normalization_form`), standardization (`standardize`), splitting
-    (`split`), n-grams (`ngrams`), the vocabulary lookup and the embedding.
-    `adapt(raw_text)` runs the same steps before counting, and every setting
-    is in `get_config()`, so a reloaded model and an exported SavedModel
-    tokenize exactly as the layer that was trained. With `split="wordpiece"`,
-    `adapt` learns a WordPiece vocabulary and the tokenizer reads the layer's
-    own vocabulary table, so the two cannot come from different runs.
 
-    Ids are laid out as in `VocabEmbedding`: id 0 is the mask token `""`
-    (padding), then `num_oov_indices` OOV rows, then the tokens. Text never
-    yields an empty token, so id 0 appears only as padding.
+class _TextFrontEnd:
+    """Raw text to tokens, `adapt` on raw text, and the tokenization config: what both text layers share."""
 
-    The output is ragged by default: `(batch, None, output_dim)`, one row of
-    vectors per string, empty for an empty or whitespace-only string; a
-    ragged tensor's row lengths say where the tokens are, so it carries no
-    Keras mask. With `output_sequence_length=L` the output is a dense
-    `(batch, L, output_dim)` tensor, truncated or padded with the mask row,
-    and the layer emits a Keras mask (`True` at real tokens) that downstream
-    layers such as `GlobalAveragePooling1D` and `LSTM` receive.
-
-    Which ops the choices add to an exported graph: `standardize` `None`,
-    `"lower"`, `"strip_punctuation"` and `"lower_and_strip_punctuation"`;
-    `split` `"whitespace"`, `"character"` and `"regex"`; `ngrams`; both
-    `encoding_errors` policies: core TensorFlow only. `standardize="case_fold"`
-    (`CaseFoldUTF8`), `normalization_form` (`NormalizeUTF8`),
-    `split="unicode_script"` (`UnicodeScriptTokenizeWithOffsets`) and
-    `split="wordpiece"` (`WordpieceTokenizeWithOffsets`): tensorflow-text ops.
-
-    Args:
-        output_dim: int. Size of each embedding vector.
-        vocabulary: optional. The tokens (as `VocabEmbedding`), without the
-            mask and OOV tokens. If not set, call `adapt()` on raw text.
-        max_tokens: optional int. Upper bound on `vocabulary_size()`, special
-            slots included. Required by `adapt()` with `split="wordpiece"`.
-        min_frequency: optional int. `adapt()` drops tokens seen fewer times
-            (for WordPiece: the lowest count the learner considers).
-        num_oov_indices: int, at least 1. Number of OOV rows. Defaults to 1.
-        mask_token: `""` (default: padding has id 0) or `None` (no mask row;
-            only with ragged output).
-        oov_token: the token `get_vocabulary()` reports for OOV rows.
-            Defaults to `"[UNK]"`.
-        standardize: `"lower_and_strip_punctuation"` (default), `"lower"`
-            (Unicode lower case, `tf.strings.lower(..., encoding="utf-8")`),
-            `"strip_punctuation"` (removes Unicode punctuation, `\\p{P}`, and
-            the ASCII symbols `$+<=>^`|~`), `"case_fold"` (Unicode
-            NFKC case folding, `tensorflow_text.case_fold_utf8`), `None`, or
-            a callable registered with
-            `keras.saving.register_keras_serializable` that maps a 1-D
-            `tf.string` tensor to one of the same shape, each string on its
-            own (the layer may call it on parts of a batch).
-        normalization_form: `None` (default), `"NFC"`, `"NFKC"`, `"NFD"` or
-            `"NFKD"`: Unicode normalization applied before `standardize`
-            (`tensorflow_text.normalize_utf8`).
-        split: `"whitespace"` (default: any Unicode whitespace),
-            `"unicode_script"` (whitespace and changes of Unicode script, e.g.
-            between Latin, Han and Arabic), `"character"` (one token per
-            Unicode character; whitespace characters are dropped), `"regex"`
-            (splits on matches of `split_pattern`), `"wordpiece"` (words, as
-            for `"whitespace"` or `split_pattern` when given, then WordPiece
-            subwords with the `"##"` suffix indicator), or a registered
-            callable that maps a 1-D `tf.string` tensor to a
-            `tf.RaggedTensor` of shape `(batch, None)`.
-        split_pattern: a regular expression (RE2 syntax) matching the
-            delimiters, for `split="regex"` or `split="wordpiece"`. Empty
-            pieces are dropped.
-        ngrams: `None` (default), an int `n` (all n-grams from 1 to `n`) or a
-            tuple of widths, joined by a space as in `TextVectorization`.
-        output_sequence_length: `None` (default: ragged output) or an int:
-            pad or truncate every sequence to this many tokens.
-        return_ids: if `True`, the layer returns `(ids, vectors)`: the int64
-            ids of the tokens (shaped like the vectors without the last axis)
-            and the vectors. For debugging.
-        encoding_errors: `"replace"` (default: bytes that are not UTF-8
-            become U+FFFD) or `"strict"` (such bytes raise: a
-            `TextEncodingError` in eager calls and `adapt`, a
-            `tf.errors.InvalidArgumentError` with the same message inside a
-            graph or `tf.data` pipeline).
-        reserved_tokens: optional list of tokens that `adapt()` always keeps,
-            right after the special slots (e.g. `["[CLS]", "[SEP]"]`).
-        **kwargs: other `VocabEmbedding` arguments (`embeddings_initializer`,
-            `trainable_rows`, ...) and base layer arguments (`name`, `dtype`).
-
-    Call arguments:
-        inputs: raw strings: a scalar (one example), a `(batch,)` or a
-            `(batch, 1)` string tensor, array or list.
-
-    Output shape:
-        `(batch, None, output_dim)` ragged, or `(batch, L, output_dim)` with
-        `output_sequence_length=L`; without the batch axis for a scalar input
-        (a dense `(tokens, output_dim)` tensor when ragged).
-
-    Examples:
-
-    >>> layer = TextVocabEmbedding(output_dim=4, output_sequence_length=3)
-    >>> layer.adapt(["The cat sat.", "the dog!"])
-    >>> layer.get_vocabulary()
-    ['', '[UNK]', 'the', 'cat', 'dog', 'sat']
-    >>> layer(["the fox"]).shape
-    TensorShape([1, 3, 4])
-    """
-
-    def __init__(
-        self,
-        output_dim: int,
-        vocabulary: Any = None,
-        max_tokens: int | None = None,
-        min_frequency: int | None = None,
-        num_oov_indices: int = 1,
-        mask_token: str | None = "",
-        oov_token: str = "[UNK]",
-        standardize: str | Callable | None = "lower_and_strip_punctuation",
-        normalization_form: str | None = None,
-        split: str | Callable = "whitespace",
-        split_pattern: str | None = None,
-        ngrams: int | tuple[int, ...] | None = None,
-        output_sequence_length: int | None = None,
-        return_ids: bool = False,
-        encoding_errors: str = "replace",
-        reserved_tokens: list[str] | None = None,
-        vocabulary_dtype: str = "string",
-        **kwargs: Any,
-    ) -> None:
-        if vocabulary_dtype != "string":
-            raise ConfigurationError(
-                "TextVocabEmbedding tokenizes text, so its keys are strings. Received: "
-                f"vocabulary_dtype={vocabulary_dtype!r}. Use VocabEmbedding(vocabulary_dtype='int64') for integer ids."
-            )
-        if mask_token not in ("", None):
-            raise ConfigurationError(
-                f"`mask_token` must be '' (padding, the default) or None. Received: mask_token={mask_token!r}. Text "
-                "never yields an empty token, so '' is the one padding key that cannot collide with a real token."
-            )
-        standardize = _validate_callable_or_choice(standardize, "standardize", STANDARDIZE_CHOICES)
-        split = _validate_callable_or_choice(split, "split", SPLIT_CHOICES)
-        if normalization_form not in NORMALIZATION_FORMS:
-            raise ConfigurationError(
-                f"`normalization_form` must be one of {list(NORMALIZATION_FORMS)}. Received: "
-                f"normalization_form={normalization_form!r}"
-            )
-        if encoding_errors not in ENCODING_ERRORS:
-            raise ConfigurationError(
-                "`encoding_errors` must be 'replace' (bytes that are not UTF-8 become U+FFFD) or 'strict' (they "
-                f"raise an error). Received: encoding_errors={encoding_errors!r}"
-            )
-        if split_pattern is not None:
-            if split not in ("regex", "wordpiece"):
-                raise ConfigurationError(
-                    f"`split_pattern` applies to split='regex' or split='wordpiece'. Received: split={split!r} with "
-                    f"split_pattern={split_pattern!r}. Pass split='regex' to split on the pattern."
-                )
-            _check_pattern(split_pattern)
-        elif split == "regex":
-            raise ConfigurationError(
-                "split='regex' needs `split_pattern`, a regular expression matching the delimiters, e.g. "
-                "split_pattern=r'[\\s,;]+'."
-            )
-        ngrams = _validate_ngrams(ngrams)
-        if ngrams is not None and split == "wordpiece":
-            raise ConfigurationError(
-                "`ngrams` cannot be combined with split='wordpiece': the n-grams of subwords would need a "
-                "vocabulary counted after the subword vocabulary is learned. Use ngrams=None, or another split."
-            )
-        if output_sequence_length is not None:
-            if not _is_positive_int(output_sequence_length):
-                raise ConfigurationError(
-                    "`output_sequence_length` must be a positive integer or None (ragged output). Received: "
-                    f"output_sequence_length={output_sequence_length!r}"
-                )
-            if mask_token is None:
-                raise ConfigurationError(
-                    "`output_sequence_length` pads sequences with the mask token's id, so it needs mask_token='' "
-                    "(the default). Received: mask_token=None. Keep mask_token='', or use ragged output."
-                )
-        if not isinstance(return_ids, bool):
-            raise ConfigurationError(f"`return_ids` must be True or False. Received: return_ids={return_ids!r}")
-        reserved_tokens = _validate_reserved_tokens(reserved_tokens, mask_token, oov_token)
-        super().__init__(
-            output_dim,
-            vocabulary=vocabulary,
-            vocabulary_dtype="string",
-            max_tokens=max_tokens,
-            min_frequency=min_frequency,
-            num_oov_indices=num_oov_indices,
-            mask_token=mask_token,
-            oov_token=oov_token,
-            **kwargs,
-        )
-        self.standardize = standardize
-        self.normalization_form = normalization_form
-        self.split = split
-        self.split_pattern = split_pattern
-        self.ngrams = ngrams
-        self.output_sequence_length = None if output_sequence_length is None else int(output_sequence_length)
-        self.return_ids = return_ids
-        self.encoding_errors = encoding_errors
-        self.reserved_tokens = reserved_tokens
+    def _init_text(self, settings: dict[str, Any]) -> None:
+        """Sets the tokenization settings (validated by `_text_settings`) and the tokenizer they make."""
+        for name, value in settings.items():
+            setattr(self, name, value)
         # The layer's name appears only in the strict encoding error; leaving it out otherwise lets layers share.
-        owner = self._owner() if encoding_errors == "strict" else "TextVocabEmbedding"
+        owner = self._owner() if self.encoding_errors == "strict" else type(self).__name__
         self._tokenizer = _Tokenizer(
-            standardize, normalization_form, split, split_pattern, ngrams, encoding_errors, owner
+            self.standardize,
+            self.normalization_form,
+            self.split,
+            self.split_pattern,
+            self.ngrams,
+            self.encoding_errors,
+            owner,
         )
-        if normalization_form is not None or standardize == "case_fold" or split in ("unicode_script", "wordpiece"):
+        if (
+            self.normalization_form is not None
+            or self.standardize == "case_fold"
+            or self.split
+            in (
+                "unicode_script",
+                "wordpiece",
+            )
+        ):
             _tensorflow_text()  # Fail now, with the install command, rather than at the first call.
-
-    def _owner(self) -> str:
-        return f"TextVocabEmbedding '{self.name}'"
 
     def serving_op_setting(self, op: str) -> str | None:
         """The setting that put a tensorflow-text op into an exported graph (named by serving-export refusals)."""
@@ -352,60 +181,6 @@ class TextVocabEmbedding(VocabEmbedding):
         tokens = self._tokenize(text)
         return tokens[0] if scalar else tokens
 
-    # Calling ---------------------------------------------------------------------------------------
-
-    def call(self, inputs: Any) -> Any:
-        text, scalar = self._text_batch(inputs)
-        ids = self._lookup(self._tokenize(text))
-        mask = None
-        if self.output_sequence_length is None:
-            vectors = tf.ragged.map_flat_values(self._gather, ids)
-        else:
-            ids = ids.to_tensor(default_value=0, shape=[None, self.output_sequence_length])
-            mask = tf.not_equal(ids, 0)  # Id 0 is the mask token "", which no real token equals.
-            vectors = self._gather(ids)
-        if scalar:
-            ids, vectors = ids[0], vectors[0]
-            mask = None if mask is None else mask[0]
-        outputs = (ids, vectors) if self.return_ids else vectors
-        if mask is not None:
-            # What Keras's own set_keras_mask does: downstream layers read the mask from the tensor, and
-            # compute_mask is then not asked to tokenize the text a second time.
-            for output in outputs if self.return_ids else (outputs,):
-                output._keras_mask = mask
-        return outputs
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        outputs = super().__call__(*args, **kwargs)
-        flat = outputs if self.return_ids else (outputs,)
-        if self.output_sequence_length is not None and keras.backend.is_keras_tensor(flat[-1]):
-            # In a functional model, Keras replays the ops that made a symbolic mask. This one reads the mask
-            # call() attached to the vectors, so the text is not tokenized a second time to find the padding.
-            mask = _AttachedMask()(flat[-1])  # Named by Keras: a shared layer makes one per call.
-            for output in flat:
-                output._keras_mask = mask
-        return outputs
-
-    def get_vectors(self, tokens: Any) -> np.ndarray:
-        """Embedding vectors of tokens, looked up as they are (not tokenized), as `tokens.shape + (output_dim,)`."""
-        if not self.built:
-            self.build()
-        keys = to_keys(tokens, "string", owner=self._owner())
-        if isinstance(keys, tf.RaggedTensor):
-            raise TextInputError(f"{self._owner()}.get_vectors() takes a dense array of tokens, not a ragged tensor.")
-        return self._gather(self._lookup_dense(keys)).numpy()
-
-    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
-        if self.output_sequence_length is None:
-            return None  # Ragged output: its row lengths say where the tokens are.
-        if keras.backend.is_keras_tensor(inputs):
-            return None  # __call__ attaches the symbolic mask.
-        text, scalar = self._text_batch(inputs)
-        lengths = self._tokenize(text).row_lengths()
-        computed = tf.sequence_mask(lengths, self.output_sequence_length)
-        computed = computed[0] if scalar else computed
-        return (computed, computed) if self.return_ids else computed
-
     def _output_shape(self, input_shape: Any) -> tuple:
         input_shape = tuple(input_shape)
         if len(input_shape) > 2 or (len(input_shape) == 2 and input_shape[-1] not in (1, None)):
@@ -415,25 +190,6 @@ class TextVocabEmbedding(VocabEmbedding):
             )
         batch = input_shape[:1]
         return batch + (self.output_sequence_length,)
-
-    def compute_output_shape(self, input_shape: Any) -> Any:
-        ids = self._output_shape(input_shape)
-        return (ids, ids + (self.output_dim,)) if self.return_ids else ids + (self.output_dim,)
-
-    def compute_output_spec(self, inputs: Any) -> Any:
-        if inputs.dtype != "string":
-            # Checked here as call() checks eager inputs: otherwise the model builds and fails only when run.
-            raise KeyDtypeError(
-                f"{self._owner()} takes raw strings, but received a symbolic input of dtype {inputs.dtype}. Build "
-                "the model from `keras.Input(shape=(), dtype='string')` (or shape=(1,)); in a keras.Sequential, "
-                "start with that Input, since Keras otherwise feeds the first layer float32 placeholders."
-            )
-        ids = self._output_shape(inputs.shape)
-        ragged = self.output_sequence_length is None and len(ids) == 2
-        vectors = keras.KerasTensor(ids + (self.output_dim,), dtype=self.compute_dtype, ragged=ragged)
-        if not self.return_ids:
-            return vectors
-        return keras.KerasTensor(ids, dtype="int64", ragged=ragged), vectors
 
     # Adapting -------------------------------------------------------------------------------------
 
@@ -619,23 +375,28 @@ class TextVocabEmbedding(VocabEmbedding):
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        config.update(
-            {
-                "standardize": _serialize_callable(self.standardize),
-                "normalization_form": self.normalization_form,
-                "split": _serialize_callable(self.split),
-                "split_pattern": self.split_pattern,
-                "ngrams": list(self.ngrams) if self.ngrams is not None else None,
-                "output_sequence_length": self.output_sequence_length,
-                "return_ids": self.return_ids,
-                "encoding_errors": self.encoding_errors,
-                "reserved_tokens": list(self.reserved_tokens),
-            }
-        )
+        config.update(self._text_config())
         return config
 
+    def _text_settings_now(self) -> dict[str, Any]:
+        """The tokenization settings, as constructor arguments."""
+        return {name: getattr(self, name) for name in _TEXT_SETTINGS}
+
+    def _text_config(self) -> dict[str, Any]:
+        """The tokenization settings, JSON-safe (as in `get_config()`)."""
+        return {
+            "standardize": _serialize_callable(self.standardize),
+            "normalization_form": self.normalization_form,
+            "split": _serialize_callable(self.split),
+            "split_pattern": self.split_pattern,
+            "ngrams": list(self.ngrams) if self.ngrams is not None else None,
+            "output_sequence_length": self.output_sequence_length,
+            "encoding_errors": self.encoding_errors,
+            "reserved_tokens": list(self.reserved_tokens),
+        }
+
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> TextVocabEmbedding:
+    def from_config(cls, config: dict[str, Any]) -> Any:
         config = dict(config)
         for name in ("standardize", "split"):
             if isinstance(config.get(name), dict):
@@ -643,13 +404,361 @@ class TextVocabEmbedding(VocabEmbedding):
                     config[name] = keras.saving.deserialize_keras_object(config[name])
                 except (TypeError, ValueError) as error:
                     raise ConfigurationError(
-                        f"The config of TextVocabEmbedding '{config.get('name')}' names a `{name}` callable that "
+                        f"The config of {cls.__name__} '{config.get('name')}' names a `{name}` callable that "
                         f"cannot be restored ({_first_line(error)}). Import the module that registers it with "
                         "`@keras.saving.register_keras_serializable` before loading, or pass it in `custom_objects`."
                     ) from None
         if isinstance(config.get("ngrams"), list):
             config["ngrams"] = tuple(config["ngrams"])
         return super().from_config(config)
+
+
+@keras.saving.register_keras_serializable(package="keras_vocabsafe")
+class TextVocabEmbedding(_TextFrontEnd, VocabEmbedding):
+    """Embeds raw text: standardizes, splits and looks up strings in the graph.
+
+    A `VocabEmbedding` whose inputs are raw strings instead of tokens. Each
+    string goes through, in order and inside the TensorFlow graph: the
+    encoding policy (`encoding_errors`), Unicode normalization
+    (`normalization_form`), standardization (`standardize`), splitting
+    (`split`), n-grams (`ngrams`), the vocabulary lookup and the embedding.
+    `adapt(raw_text)` runs the same steps before counting, and every setting
+    is in `get_config()`, so a reloaded model and an exported SavedModel
+    tokenize exactly as the layer that was trained. With `split="wordpiece"`,
+    `adapt` learns a WordPiece vocabulary and the tokenizer reads the layer's
+    own vocabulary table, so the two cannot come from different runs.
+
+    Ids are laid out as in `VocabEmbedding`: id 0 is the mask token `""`
+    (padding), then `num_oov_indices` OOV rows, then the tokens. Text never
+    yields an empty token, so id 0 appears only as padding.
+
+    The output is ragged by default: `(batch, None, output_dim)`, one row of
+    vectors per string, empty for an empty or whitespace-only string; a
+    ragged tensor's row lengths say where the tokens are, so it carries no
+    Keras mask. With `output_sequence_length=L` the output is a dense
+    `(batch, L, output_dim)` tensor, truncated or padded with the mask row,
+    and the layer emits a Keras mask (`True` at real tokens) that downstream
+    layers such as `GlobalAveragePooling1D` and `LSTM` receive.
+
+    Which ops the choices add to an exported graph: `standardize` `None`,
+    `"lower"`, `"strip_punctuation"` and `"lower_and_strip_punctuation"`;
+    `split` `"whitespace"`, `"character"` and `"regex"`; `ngrams`; both
+    `encoding_errors` policies: core TensorFlow only. `standardize="case_fold"`
+    (`CaseFoldUTF8`), `normalization_form` (`NormalizeUTF8`),
+    `split="unicode_script"` (`UnicodeScriptTokenizeWithOffsets`) and
+    `split="wordpiece"` (`WordpieceTokenizeWithOffsets`): tensorflow-text ops.
+
+    On any backend, `halves()` gives a `TextVocabLookup` (text to ids, for a
+    `tf.data` pipeline) and a `VocabIdEmbedding` (ids to vectors, in the
+    model) that share the vocabulary and the tokenization settings.
+
+    Args:
+        output_dim: int. Size of each embedding vector.
+        vocabulary: optional. The tokens (as `VocabEmbedding`), without the
+            mask and OOV tokens. If not set, call `adapt()` on raw text.
+        max_tokens: optional int. Upper bound on `vocabulary_size()`, special
+            slots included. Required by `adapt()` with `split="wordpiece"`.
+        min_frequency: optional int. `adapt()` drops tokens seen fewer times
+            (for WordPiece: the lowest count the learner considers).
+        num_oov_indices: int, at least 1. Number of OOV rows. Defaults to 1.
+        mask_token: `""` (default: padding has id 0) or `None` (no mask row;
+            only with ragged output).
+        oov_token: the token `get_vocabulary()` reports for OOV rows.
+            Defaults to `"[UNK]"`.
+        standardize: `"lower_and_strip_punctuation"` (default), `"lower"`
+            (Unicode lower case, `tf.strings.lower(..., encoding="utf-8")`),
+            `"strip_punctuation"` (removes Unicode punctuation, `\\p{P}`, and
+            the ASCII symbols `$+<=>^`|~`), `"case_fold"` (Unicode
+            NFKC case folding, `tensorflow_text.case_fold_utf8`), `None`, or
+            a callable registered with
+            `keras.saving.register_keras_serializable` that maps a 1-D
+            `tf.string` tensor to one of the same shape, each string on its
+            own (the layer may call it on parts of a batch).
+        normalization_form: `None` (default), `"NFC"`, `"NFKC"`, `"NFD"` or
+            `"NFKD"`: Unicode normalization applied before `standardize`
+            (`tensorflow_text.normalize_utf8`).
+        split: `"whitespace"` (default: any Unicode whitespace),
+            `"unicode_script"` (whitespace and changes of Unicode script, e.g.
+            between Latin, Han and Arabic), `"character"` (one token per
+            Unicode character; whitespace characters are dropped), `"regex"`
+            (splits on matches of `split_pattern`), `"wordpiece"` (words, as
+            for `"whitespace"` or `split_pattern` when given, then WordPiece
+            subwords with the `"##"` suffix indicator), or a registered
+            callable that maps a 1-D `tf.string` tensor to a
+            `tf.RaggedTensor` of shape `(batch, None)`.
+        split_pattern: a regular expression (RE2 syntax) matching the
+            delimiters, for `split="regex"` or `split="wordpiece"`. Empty
+            pieces are dropped.
+        ngrams: `None` (default), an int `n` (all n-grams from 1 to `n`) or a
+            tuple of widths, joined by a space as in `TextVectorization`.
+        output_sequence_length: `None` (default: ragged output) or an int:
+            pad or truncate every sequence to this many tokens.
+        return_ids: if `True`, the layer returns `(ids, vectors)`: the int64
+            ids of the tokens (shaped like the vectors without the last axis)
+            and the vectors. For debugging.
+        encoding_errors: `"replace"` (default: bytes that are not UTF-8
+            become U+FFFD) or `"strict"` (such bytes raise: a
+            `TextEncodingError` in eager calls and `adapt`, a
+            `tf.errors.InvalidArgumentError` with the same message inside a
+            graph or `tf.data` pipeline).
+        reserved_tokens: optional list of tokens that `adapt()` always keeps,
+            right after the special slots (e.g. `["[CLS]", "[SEP]"]`).
+        **kwargs: other `VocabEmbedding` arguments (`embeddings_initializer`,
+            `trainable_rows`, ...) and base layer arguments (`name`, `dtype`).
+
+    Call arguments:
+        inputs: raw strings: a scalar (one example), a `(batch,)` or a
+            `(batch, 1)` string tensor, array or list.
+
+    Output shape:
+        `(batch, None, output_dim)` ragged, or `(batch, L, output_dim)` with
+        `output_sequence_length=L`; without the batch axis for a scalar input
+        (a dense `(tokens, output_dim)` tensor when ragged).
+
+    Examples:
+
+    >>> layer = TextVocabEmbedding(output_dim=4, output_sequence_length=3)
+    >>> layer.adapt(["The cat sat.", "the dog!"])
+    >>> layer.get_vocabulary()
+    ['', '[UNK]', 'the', 'cat', 'dog', 'sat']
+    >>> layer(["the fox"]).shape
+    TensorShape([1, 3, 4])
+    """
+
+    def __init__(
+        self,
+        output_dim: int,
+        vocabulary: Any = None,
+        max_tokens: int | None = None,
+        min_frequency: int | None = None,
+        num_oov_indices: int = 1,
+        mask_token: str | None = "",
+        oov_token: str = "[UNK]",
+        standardize: str | Callable | None = "lower_and_strip_punctuation",
+        normalization_form: str | None = None,
+        split: str | Callable = "whitespace",
+        split_pattern: str | None = None,
+        ngrams: int | tuple[int, ...] | None = None,
+        output_sequence_length: int | None = None,
+        return_ids: bool = False,
+        encoding_errors: str = "replace",
+        reserved_tokens: list[str] | None = None,
+        vocabulary_dtype: str = "string",
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(return_ids, bool):
+            raise ConfigurationError(f"`return_ids` must be True or False. Received: return_ids={return_ids!r}")
+        settings = _text_settings(
+            vocabulary_dtype=vocabulary_dtype,
+            mask_token=mask_token,
+            oov_token=oov_token,
+            standardize=standardize,
+            normalization_form=normalization_form,
+            split=split,
+            split_pattern=split_pattern,
+            ngrams=ngrams,
+            output_sequence_length=output_sequence_length,
+            encoding_errors=encoding_errors,
+            reserved_tokens=reserved_tokens,
+            layer="TextVocabEmbedding",
+        )
+        super().__init__(
+            output_dim,
+            vocabulary=vocabulary,
+            vocabulary_dtype="string",
+            max_tokens=max_tokens,
+            min_frequency=min_frequency,
+            num_oov_indices=num_oov_indices,
+            mask_token=mask_token,
+            oov_token=oov_token,
+            **kwargs,
+        )
+        self._init_text(settings)
+        self.return_ids = return_ids
+
+    def lookup(self, name: str | None = None) -> TextVocabLookup:
+        """The lookup half: a `TextVocabLookup` with this layer's vocabulary and tokenization (text to ids)."""
+        self._require_vocabulary()
+        return TextVocabLookup(
+            **self._vocabulary_settings(), **self._text_settings_now(), name=name or f"{self.name}_lookup"
+        )
+
+    # Calling ---------------------------------------------------------------------------------------
+
+    def call(self, inputs: Any) -> Any:
+        text, scalar = self._text_batch(inputs)
+        ids = self._lookup(self._tokenize(text))
+        mask = None
+        if self.output_sequence_length is None:
+            vectors = tf.ragged.map_flat_values(self._gather, ids)
+        else:
+            ids = ids.to_tensor(default_value=0, shape=[None, self.output_sequence_length])
+            mask = tf.not_equal(ids, 0)  # Id 0 is the mask token "", which no real token equals.
+            vectors = self._gather(ids)
+        if scalar:
+            ids, vectors = ids[0], vectors[0]
+            mask = None if mask is None else mask[0]
+        outputs = (ids, vectors) if self.return_ids else vectors
+        if mask is not None:
+            # What Keras's own set_keras_mask does: downstream layers read the mask from the tensor, and
+            # compute_mask is then not asked to tokenize the text a second time.
+            for output in outputs if self.return_ids else (outputs,):
+                output._keras_mask = mask
+        return outputs
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        outputs = super().__call__(*args, **kwargs)
+        flat = outputs if self.return_ids else (outputs,)
+        if self.output_sequence_length is not None and keras.backend.is_keras_tensor(flat[-1]):
+            # In a functional model, Keras replays the ops that made a symbolic mask. This one reads the mask
+            # call() attached to the vectors, so the text is not tokenized a second time to find the padding.
+            mask = _AttachedMask()(flat[-1])  # Named by Keras: a shared layer makes one per call.
+            for output in flat:
+                output._keras_mask = mask
+        return outputs
+
+    def get_vectors(self, tokens: Any) -> np.ndarray:
+        """Embedding vectors of tokens, looked up as they are (not tokenized), as `tokens.shape + (output_dim,)`."""
+        if not self.built:
+            self.build()
+        keys = to_keys(tokens, "string", owner=self._owner())
+        if isinstance(keys, tf.RaggedTensor):
+            raise TextInputError(f"{self._owner()}.get_vectors() takes a dense array of tokens, not a ragged tensor.")
+        return self._gather(self._lookup_dense(keys)).numpy()
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        if self.output_sequence_length is None:
+            return None  # Ragged output: its row lengths say where the tokens are.
+        if keras.backend.is_keras_tensor(inputs):
+            return None  # __call__ attaches the symbolic mask.
+        text, scalar = self._text_batch(inputs)
+        lengths = self._tokenize(text).row_lengths()
+        computed = tf.sequence_mask(lengths, self.output_sequence_length)
+        computed = computed[0] if scalar else computed
+        return (computed, computed) if self.return_ids else computed
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        ids = self._output_shape(input_shape)
+        return (ids, ids + (self.output_dim,)) if self.return_ids else ids + (self.output_dim,)
+
+    def compute_output_spec(self, inputs: Any) -> Any:
+        if inputs.dtype != "string":
+            # Checked here as call() checks eager inputs: otherwise the model builds and fails only when run.
+            raise KeyDtypeError(
+                f"{self._owner()} takes raw strings, but received a symbolic input of dtype {inputs.dtype}. Build "
+                "the model from `keras.Input(shape=(), dtype='string')` (or shape=(1,)); in a keras.Sequential, "
+                "start with that Input, since Keras otherwise feeds the first layer float32 placeholders."
+            )
+        ids = self._output_shape(inputs.shape)
+        ragged = self.output_sequence_length is None and len(ids) == 2
+        vectors = keras.KerasTensor(ids + (self.output_dim,), dtype=self.compute_dtype, ragged=ragged)
+        if not self.return_ids:
+            return vectors
+        return keras.KerasTensor(ids, dtype="int64", ragged=ragged), vectors
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config["return_ids"] = self.return_ids
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_vocabsafe")
+class TextVocabLookup(_TextFrontEnd, VocabLookup):
+    """The lookup half of a `TextVocabEmbedding`: raw strings to ids, for a `tf.data` pipeline on any backend.
+
+    Tokenizes exactly as `TextVocabEmbedding` (same settings, same
+    `adapt`) and looks the tokens up in its vocabulary. The ids are ragged,
+    `(batch, None)`, or with `output_sequence_length=L` padded or truncated
+    to `(batch, L)` with 0, the mask token's id, so that a
+    `VocabIdEmbedding` with `mask_token=""` masks the padding. Get one from
+    `TextVocabEmbedding.halves()` or `.lookup()`, or from the
+    `VocabIdEmbedding` of a saved split model (`embedding.lookup()`, which
+    rebuilds the tokenization from the saved config).
+
+    Args:
+        vocabulary, max_tokens, min_frequency, num_oov_indices, mask_token,
+        oov_token, standardize, normalization_form, split, split_pattern,
+        ngrams, output_sequence_length, encoding_errors, reserved_tokens:
+            as for `TextVocabEmbedding`.
+        **kwargs: base layer arguments (`name`).
+
+    Examples:
+
+    >>> lookup = TextVocabLookup(output_sequence_length=4)
+    >>> lookup.adapt(["The cat sat.", "the dog!"])
+    >>> lookup(["the fox"]).numpy()
+    array([[2, 1, 0, 0]])
+    """
+
+    def __init__(
+        self,
+        vocabulary: Any = None,
+        max_tokens: int | None = None,
+        min_frequency: int | None = None,
+        num_oov_indices: int = 1,
+        mask_token: str | None = "",
+        oov_token: str = "[UNK]",
+        standardize: str | Callable | None = "lower_and_strip_punctuation",
+        normalization_form: str | None = None,
+        split: str | Callable = "whitespace",
+        split_pattern: str | None = None,
+        ngrams: int | tuple[int, ...] | None = None,
+        output_sequence_length: int | None = None,
+        encoding_errors: str = "replace",
+        reserved_tokens: list[str] | None = None,
+        vocabulary_dtype: str = "string",
+        **kwargs: Any,
+    ) -> None:
+        settings = _text_settings(
+            vocabulary_dtype=vocabulary_dtype,
+            mask_token=mask_token,
+            oov_token=oov_token,
+            standardize=standardize,
+            normalization_form=normalization_form,
+            split=split,
+            split_pattern=split_pattern,
+            ngrams=ngrams,
+            output_sequence_length=output_sequence_length,
+            encoding_errors=encoding_errors,
+            reserved_tokens=reserved_tokens,
+            layer="TextVocabLookup",
+        )
+        super().__init__(
+            vocabulary=vocabulary,
+            vocabulary_dtype="string",
+            max_tokens=max_tokens,
+            min_frequency=min_frequency,
+            num_oov_indices=num_oov_indices,
+            mask_token=mask_token,
+            oov_token=oov_token,
+            **kwargs,
+        )
+        self._init_text(settings)
+
+    def _lookup_config(self) -> dict[str, Any]:
+        return {"class_name": keras.saving.get_registered_name(type(self)), "config": self._text_config()}
+
+    def call(self, inputs: Any) -> Any:
+        text, scalar = self._text_batch(inputs)
+        ids = self._lookup(self._tokenize(text))
+        if self.output_sequence_length is not None:
+            ids = ids.to_tensor(default_value=0, shape=[None, self.output_sequence_length])
+        return ids[0] if scalar else ids
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        return None  # The ids carry it: 0 is padding (a VocabIdEmbedding with mask_token="" masks it).
+
+    def compute_output_shape(self, input_shape: Any) -> tuple:
+        return self._output_shape(input_shape)
+
+    def compute_output_spec(self, inputs: Any) -> Any:
+        if inputs.dtype != "string":
+            raise KeyDtypeError(
+                f"{self._owner()} takes raw strings, but received a symbolic input of dtype {inputs.dtype}. Build "
+                "the model from `keras.Input(shape=(), dtype='string')`."
+            )
+        ids = self._output_shape(inputs.shape)
+        return keras.KerasTensor(ids, dtype="int64", ragged=self.output_sequence_length is None and len(ids) == 2)
 
 
 @dataclass(frozen=True)
@@ -880,3 +989,83 @@ def _validate_reserved_tokens(tokens: Any, mask_token: str | None, oov_token: st
 
 def _is_positive_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and value > 0
+
+
+def _text_settings(
+    *,
+    vocabulary_dtype: str,
+    mask_token: str | None,
+    oov_token: str,
+    standardize: Any,
+    normalization_form: str | None,
+    split: Any,
+    split_pattern: str | None,
+    ngrams: Any,
+    output_sequence_length: int | None,
+    encoding_errors: str,
+    reserved_tokens: Any,
+    layer: str,
+) -> dict[str, Any]:
+    """The tokenization settings of a text layer, validated (`layer` names the class in messages)."""
+    if vocabulary_dtype != "string":
+        raise ConfigurationError(
+            f"{layer} tokenizes text, so its keys are strings. Received: "
+            f"vocabulary_dtype={vocabulary_dtype!r}. Use VocabEmbedding(vocabulary_dtype='int64') for integer ids."
+        )
+    if mask_token not in ("", None):
+        raise ConfigurationError(
+            f"`mask_token` must be '' (padding, the default) or None. Received: mask_token={mask_token!r}. Text "
+            "never yields an empty token, so '' is the one padding key that cannot collide with a real token."
+        )
+    standardize = _validate_callable_or_choice(standardize, "standardize", STANDARDIZE_CHOICES)
+    split = _validate_callable_or_choice(split, "split", SPLIT_CHOICES)
+    if normalization_form not in NORMALIZATION_FORMS:
+        raise ConfigurationError(
+            f"`normalization_form` must be one of {list(NORMALIZATION_FORMS)}. Received: "
+            f"normalization_form={normalization_form!r}"
+        )
+    if encoding_errors not in ENCODING_ERRORS:
+        raise ConfigurationError(
+            "`encoding_errors` must be 'replace' (bytes that are not UTF-8 become U+FFFD) or 'strict' (they "
+            f"raise an error). Received: encoding_errors={encoding_errors!r}"
+        )
+    if split_pattern is not None:
+        if split not in ("regex", "wordpiece"):
+            raise ConfigurationError(
+                f"`split_pattern` applies to split='regex' or split='wordpiece'. Received: split={split!r} with "
+                f"split_pattern={split_pattern!r}. Pass split='regex' to split on the pattern."
+            )
+        _check_pattern(split_pattern)
+    elif split == "regex":
+        raise ConfigurationError(
+            "split='regex' needs `split_pattern`, a regular expression matching the delimiters, e.g. "
+            "split_pattern=r'[\\s,;]+'."
+        )
+    ngrams = _validate_ngrams(ngrams)
+    if ngrams is not None and split == "wordpiece":
+        raise ConfigurationError(
+            "`ngrams` cannot be combined with split='wordpiece': the n-grams of subwords would need a "
+            "vocabulary counted after the subword vocabulary is learned. Use ngrams=None, or another split."
+        )
+    if output_sequence_length is not None:
+        if not _is_positive_int(output_sequence_length):
+            raise ConfigurationError(
+                "`output_sequence_length` must be a positive integer or None (ragged output). Received: "
+                f"output_sequence_length={output_sequence_length!r}"
+            )
+        if mask_token is None:
+            raise ConfigurationError(
+                "`output_sequence_length` pads sequences with the mask token's id, so it needs mask_token='' "
+                "(the default). Received: mask_token=None. Keep mask_token='', or use ragged output."
+            )
+    reserved_tokens = _validate_reserved_tokens(reserved_tokens, mask_token, oov_token)
+    return {
+        "standardize": standardize,
+        "normalization_form": normalization_form,
+        "split": split,
+        "split_pattern": split_pattern,
+        "ngrams": ngrams,
+        "output_sequence_length": None if output_sequence_length is None else int(output_sequence_length),
+        "encoding_errors": encoding_errors,
+        "reserved_tokens": reserved_tokens,
+    }

@@ -2,7 +2,7 @@
 
 The layer is the embedding half (`VocabIdEmbedding`) with the lookup half's
 machinery (`KeyLookup`) inside it, so strings go in and vectors come out in
-one Keras layer; `split()` gives the two halves for `tf.data` pipelines on
+one Keras layer; `halves()` gives the two halves for `tf.data` pipelines on
 any backend.
 """
 
@@ -54,7 +54,7 @@ class VocabEmbedding(KeyLookup, VocabIdEmbedding):
 
     On JAX and PyTorch (and for `fit` under `tf.distribute`), use the layer
     as two halves that share its vocabulary: `lookup, embedding =
-    layer.split()` gives a `VocabLookup` for the `tf.data` pipeline and a
+    layer.halves()` gives a `VocabLookup` for the `tf.data` pipeline and a
     `VocabIdEmbedding` (written with `keras.ops`) for the model.
 
     Args:
@@ -140,9 +140,10 @@ class VocabEmbedding(KeyLookup, VocabIdEmbedding):
             return
         raise KeyDtypeError(
             f"{self._owner()} has vocabulary_dtype={self.vocabulary_dtype!r}, so it takes keys of {expected}, but "
-            f"received a symbolic input of dtype {dtype}. Build the model from "
-            f"`keras.Input(shape=(None,), dtype={self.vocabulary_dtype!r})`; in a keras.Sequential, start with that "
-            "Input, since Keras otherwise feeds the first layer float32 placeholders."
+            f"received a symbolic input of dtype {dtype}. Build the model from that kind of `keras.Input`; if the "
+            "layer comes first in a keras.Sequential, start the model with "
+            f"`keras.Input(shape=(None,), dtype={self.vocabulary_dtype!r})`, since Keras otherwise feeds the first "
+            "layer float32 placeholders."
         )
 
     def _embed(self, keys: tf.Tensor) -> tf.Tensor:
@@ -154,18 +155,20 @@ class VocabEmbedding(KeyLookup, VocabIdEmbedding):
             self.build()
         return keras.ops.convert_to_numpy(self(tokens))
 
-    def split(self) -> tuple[VocabLookup, VocabIdEmbedding]:
+    def halves(self) -> tuple[VocabLookup, VocabIdEmbedding]:
         """The two halves of this layer: a `VocabLookup` for `tf.data` and a `VocabIdEmbedding` for the model.
 
         Both hold this layer's vocabulary and settings (and so its
         `vocabulary_fingerprint`); the embedding half starts from a copy of
         this layer's rows (and its `trainable_rows`), so a layer adapted and
-        trained on TensorFlow carries on anywhere.
+        trained on TensorFlow carries on anywhere. The embedding half keeps
+        what it needs to rebuild the lookup half (`lookup()`), also after
+        saving.
         """
-        self._require_vocabulary()
-        config = self.get_config()
-        config["name"] = f"{self.name}_embedding"
+        lookup = self.lookup(name=f"{self.name}_lookup")
+        config = VocabIdEmbedding.get_config(self)
+        config.update(name=f"{self.name}_embedding", lookup_config=lookup._lookup_config())
         embedding = VocabIdEmbedding.from_config(config)
         if self.built:
             embedding.set_weights(self.get_weights())
-        return self.lookup(name=f"{self.name}_lookup"), embedding
+        return lookup, embedding

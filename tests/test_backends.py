@@ -17,6 +17,7 @@ import pytest
 import tensorflow as tf
 
 from keras_vocabsafe import (
+    TextVocabEmbedding,
     VocabEmbedding,
     VocabIdEmbedding,
     VocabLookup,
@@ -33,7 +34,7 @@ LABELS = np.array([[1.0], [0.0], [1.0]] * 4, np.float32)
 def halves(**kwargs):
     words = VocabEmbedding(8, mask_token="", **kwargs)
     words.adapt(tf.constant(TEXT))
-    return words.split()
+    return words.halves()
 
 
 def id_dataset(lookup):
@@ -55,7 +56,7 @@ def rows_by_token(embedding):
 def test_lookup_runs_in_tf_data_and_matches_the_joined_layer():
     words = VocabEmbedding(8, mask_token="", num_oov_indices=2)
     words.adapt(tf.constant(TEXT))
-    lookup, _ = words.split()
+    lookup, _ = words.halves()
     unbatched = tf.data.Dataset.from_tensor_slices(tf.constant(TEXT + [["zebra", "the", "", "?"]]))
     expected = np.stack([words.token_to_id(np.array(row, dtype=object)) for row in TEXT + [["zebra", "the", "", "?"]]])
     one_by_one = np.stack([ids.numpy() for ids in unbatched.map(lookup)])
@@ -149,7 +150,7 @@ def test_pretrained_rows_on_the_embedding_half(tmp_path):
 def test_pad_to_multiple_of_on_the_embedding_half():
     words = VocabEmbedding(8, mask_token="", pad_to_multiple_of=16)
     words.adapt(tf.constant(TEXT))
-    lookup, embedding = words.split()
+    lookup, embedding = words.halves()
     model = id_model(embedding)
     model.compile(optimizer="sgd", loss="mse")
     model.fit(id_dataset(lookup), verbose=0)
@@ -176,7 +177,7 @@ def test_a_lookup_of_another_vocabulary_is_refused():
     other = VocabLookup(vocabulary=["cat", "the", "a"], mask_token="")
     with pytest.raises(VocabularyMismatchError, match=r"another vocabulary .* first differ at id 2: lookup 'cat'"):
         embedding.check_lookup(other)
-    embedding.check_lookup(lookup)  # The pair from split() matches.
+    embedding.check_lookup(lookup)  # The pair from halves() matches.
     assert lookup.vocabulary_fingerprint == embedding.vocabulary_fingerprint != other.vocabulary_fingerprint
     strings = keras.Input(shape=(None,), dtype="string")
     with pytest.raises(VocabularyMismatchError, match="Build the lookup from this layer"):
@@ -187,3 +188,55 @@ def test_embedding_half_refuses_strings_with_the_fix():
     _, embedding = halves()
     with pytest.raises(TypeError, match=r"takes integer ids .* `layer.lookup\(\)`"):
         embedding(tf.constant([["the"]]) if keras.backend.backend() == "tensorflow" else np.array([[1.5]]))
+
+
+# TextVocabEmbedding the same way: text to ids in tf.data, the embedding in the model ------------------------------
+
+SENTENCES = ["The cat sat on the mat.", "A dog ran far!", "the dog, the cat", "Ünïcode wörds stay whole"] * 3
+SENTENCE_LABELS = np.array([[1.0], [0.0], [1.0], [0.0]] * 3, np.float32)
+
+
+def text_halves():
+    words = TextVocabEmbedding(8, output_sequence_length=6, ngrams=(1, 2))
+    words.adapt(SENTENCES)
+    return words, *words.halves()
+
+
+def test_text_lookup_gives_the_ids_of_the_joined_text_layer():
+    words, lookup, _ = text_halves()
+    joined = TextVocabEmbedding.from_config({**words.get_config(), "return_ids": True})
+    expected, _ = joined(tf.constant(SENTENCES[:4]))
+    from_pipeline = next(iter(tf.data.Dataset.from_tensor_slices(SENTENCES[:4]).batch(4).map(lookup)))
+    np.testing.assert_array_equal(from_pipeline.numpy(), expected.numpy())
+
+
+@pytest.mark.saving
+@pytest.mark.slow
+def test_text_split_trains_and_its_saved_embedding_half_rebuilds_the_tokenizer(tmp_path):
+    _, lookup, embedding = text_halves()
+    data = tf.data.Dataset.from_tensor_slices((SENTENCES, SENTENCE_LABELS)).batch(4)
+    model = id_model(embedding)
+    model.compile(optimizer="adam", loss="mse")
+    history = model.fit(data.map(lambda text, y: (lookup(text), y)), epochs=3, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    path = tmp_path / "text.keras"
+    model.save(path)
+    queries = ["the CAT sat", "Ünïcode dog!"]
+    expected = model.predict(keras.ops.convert_to_numpy(lookup(tf.constant(queries))), verbose=0)
+    script = textwrap.dedent(
+        f"""
+        import json, os
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+        import keras, tensorflow as tf
+        import keras_vocabsafe
+        model = keras.saving.load_model({str(path)!r})
+        (embedding,) = [l for l in model.layers if isinstance(l, keras_vocabsafe.VocabIdEmbedding)]
+        lookup = embedding.lookup()
+        assert type(lookup).__name__ == "TextVocabLookup", type(lookup)
+        ids = keras.ops.convert_to_numpy(lookup(tf.constant({queries!r})))
+        print(json.dumps(model.predict(ids, verbose=0).tolist()))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr[-2000:]
+    np.testing.assert_array_equal(np.asarray(json.loads(done.stdout.strip().splitlines()[-1]), np.float32), expected)

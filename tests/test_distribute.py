@@ -4,7 +4,7 @@ String inputs to `fit` under `MirroredStrategy` fail in Keras 3.15 itself: a mod
 Keras's own `StringLookup` fails in Keras's distributed train step (repro below the docstring), and one whose
 `VocabEmbedding` takes the strings fails with the same error, so the limit is not this package's.
 
-The supported way is the split: `lookup, embedding = VocabEmbedding(...).split()`, the lookup mapped over the
+The supported way is the split: `lookup, embedding = VocabEmbedding(...).halves()`, the lookup mapped over the
 `tf.data` pipeline and the `VocabIdEmbedding` in the model, which then only ever sees integer ids.
 
 A process sets up its logical devices once, before TensorFlow first uses them, so every training here runs in
@@ -73,7 +73,7 @@ _TRAIN_SCRIPT = textwrap.dedent(
         words.build()
         initial = start.normal(size=(words.vocabulary_size(), 8)).astype(np.float32)
         words.set_weights([initial])
-        lookup, embedding = words.split()
+        lookup, embedding = words.halves()
         ids = keras.Input(shape=(None,), dtype="int64")
         pooled = keras.layers.GlobalAveragePooling1D()(embedding(ids))
         kernel = start.normal(size=(8, 1)).astype(np.float32)

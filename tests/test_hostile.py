@@ -114,7 +114,7 @@ What each entry point refuses, and with which error (one row per refusal tested)
 | `VocabIdEmbedding.__call__` | string ids, eager or symbolic | `KeyDtypeError` |
 | `VocabIdEmbedding.check_lookup` | a lookup of another vocabulary or special slots | `VocabularyMismatchError` |
 | `VocabIdEmbedding.check_lookup`, `from_lookup` | a `StringLookup` or other object | `ConfigurationError` |
-| `VocabEmbedding.split` | a layer without vocabulary | `NotAdaptedError` |
+| `VocabEmbedding.halves` | a layer without vocabulary | `NotAdaptedError` |
 | `load_weights`, `load_remapped_weights` | a missing, foreign or truncated file; a directory | `ConfigurationError` |
 
 Companion modules with the full sweeps of two entry points: `tests/test_data_inputs.py` (every data kind for
@@ -1358,9 +1358,9 @@ def test_check_lookup_refuses_a_lookup_of_another_vocabulary_or_another_object()
         embedding.check_lookup(keras.layers.StringLookup(vocabulary=["a", "b"]))
 
 
-def test_split_of_a_layer_without_vocabulary_says_to_adapt():
+def test_halves_of_a_layer_without_vocabulary_says_to_adapt():
     with pytest.raises(NotAdaptedError):
-        VocabEmbedding(4).split()
+        VocabEmbedding(4).halves()
 
 
 @pytest.mark.parametrize("lookup", [None, "halves"], ids=["StringLookup", "ours"])

@@ -558,7 +558,7 @@ def test_strict_export_publishes_a_core_only_model(text_model, tmp_path):
 def _split_model():
     words = VocabEmbedding(4, mask_token="", name="words")
     words.adapt(tf.constant([["the", "cat", ""], ["a", "dog", "the"]]))
-    lookup, embedding = words.split()
+    lookup, embedding = words.halves()
     ids = keras.Input((None,), dtype="int64", name="tokens")
     pooled = keras.layers.GlobalAveragePooling1D()(embedding(ids))
     model = keras.Model(ids, keras.layers.Dense(1, name="score")(pooled))
