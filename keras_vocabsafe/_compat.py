@@ -16,6 +16,7 @@ from keras.src.saving import saving_lib
 
 __all__ = [
     "flatten_layers",
+    "get_keras_mask",
     "inbound_tensors",
     "in_symbolic_scope",
     "init_scope",
@@ -23,6 +24,7 @@ __all__ = [
     "own_variables",
     "producing_layer",
     "replace_variables",
+    "set_keras_mask",
 ]
 
 
@@ -74,3 +76,13 @@ def init_scope() -> Any:
     if keras.backend.backend() == "tensorflow":
         return tf.init_scope()
     return contextlib.nullcontext()
+
+
+def set_keras_mask(tensor: Any, mask: Any) -> None:
+    """Attaches a Keras mask to a tensor, where downstream layers read it (what Keras's `set_keras_mask` does)."""
+    tensor._keras_mask = mask
+
+
+def get_keras_mask(tensor: Any) -> Any:
+    """The Keras mask attached to a tensor, or `None`."""
+    return getattr(tensor, "_keras_mask", None)

@@ -536,7 +536,7 @@ class VocabIdEmbedding(VocabularyLayer):
                 new_variable,
                 _trained_row_map(row_map, old_trained_ids, new_trained_ids),
             )
-        elif self._inbound_nodes:
+        elif _compat.inbound_tensors(self):
             warnings.warn(
                 f"{self._owner()} has a new embedding matrix, but a model that calls it may already have compiled "
                 "a training or prediction function that uses the old one; such a function now fails with this "

@@ -354,7 +354,7 @@ def _describe(structure: Any, flat: list[Any], what: str, model: keras.Model) ->
 def _tensor_name(tensor: Any) -> str:
     # The layer that produced it: the InputLayer of a keras.Input (its `name=`), or an output's last layer. An
     # unnamed keras.Input's own tensor name ("keras_tensor_3") would change from one session to the next.
-    return tensor._keras_history[0].name
+    return _compat.producing_layer(tensor).name
 
 
 def _rename(defaults: tuple[str, ...], names: Any, argument: str) -> tuple[str, ...]:
@@ -933,7 +933,7 @@ def _layer_path(model: keras.Model, node_name: str) -> list[keras.layers.Layer]:
     path: list[keras.layers.Layer] = []
     current: keras.layers.Layer = model
     for scope in scopes:
-        children = [child for child in current._flatten_layers(include_self=False, recursive=False)]
+        children = list(_compat.flatten_layers(current, include_self=False, recursive=False))
         chosen = next((child for child in children if _scope_matches(child, scope, exact=False)), None)
         chosen = chosen or next((child for child in children if child.name == scope), None)
         if chosen is not None:

@@ -25,6 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_vocabsafe import _compat
 from keras_vocabsafe._counting import TokenCounter, classify_data, normalize_batch
 from keras_vocabsafe._keys import check_strings, to_keys
 from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError, TextEncodingError, TextInputError, VocabularyError
@@ -603,7 +604,7 @@ class TextVocabEmbedding(_TextFrontEnd, VocabEmbedding):
             # What Keras's own set_keras_mask does: downstream layers read the mask from the tensor, and
             # compute_mask is then not asked to tokenize the text a second time.
             for output in outputs if self.return_ids else (outputs,):
-                output._keras_mask = mask
+                _compat.set_keras_mask(output, mask)
         return outputs
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -614,7 +615,7 @@ class TextVocabEmbedding(_TextFrontEnd, VocabEmbedding):
             # call() attached to the vectors, so the text is not tokenized a second time to find the padding.
             mask = _AttachedMask()(flat[-1])  # Named by Keras: a shared layer makes one per call.
             for output in flat:
-                output._keras_mask = mask
+                _compat.set_keras_mask(output, mask)
         return outputs
 
     def get_vectors(self, tokens: Any) -> np.ndarray:
@@ -878,7 +879,7 @@ class _AttachedMask(keras.Operation):
     """
 
     def call(self, vectors: Any) -> Any:
-        mask = getattr(vectors, "_keras_mask", None)
+        mask = _compat.get_keras_mask(vectors)
         if mask is None:
             raise RuntimeError(
                 f"{self.name}: the padded vectors of a TextVocabEmbedding lost their Keras mask between layers. "

@@ -53,6 +53,27 @@ def rows_by_token(embedding):
     return {token: matrix[i] for i, token in enumerate(embedding.get_vocabulary())}
 
 
+def predict_in_new_process(path, queries, *, lookup_class):
+    """Loads a saved split model in a new process, rebuilds its lookup half from it alone, and predicts."""
+    script = textwrap.dedent(
+        f"""
+        import json, os
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+        import keras, tensorflow as tf
+        import keras_vocabsafe
+        model = keras.saving.load_model({str(path)!r})
+        (embedding,) = [l for l in model.layers if isinstance(l, keras_vocabsafe.VocabIdEmbedding)]
+        lookup = embedding.lookup()  # From the saved model alone.
+        assert type(lookup).__name__ == {lookup_class!r}, type(lookup)
+        ids = keras.ops.convert_to_numpy(lookup(tf.constant({queries!r})))
+        print(json.dumps([keras.backend.backend(), model.predict(ids, verbose=0).tolist()]))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def test_lookup_runs_in_tf_data_and_matches_the_joined_layer():
     words = VocabEmbedding(8, mask_token="", num_oov_indices=2)
     words.adapt(tf.constant(TEXT))
@@ -101,22 +122,7 @@ def test_saved_model_rebuilds_its_lookup_in_a_new_process_with_identical_predict
     model.save(path)
     queries = [["the", "cat", "zebra", ""], ["a", "far", "", ""]]
     expected = model.predict(keras.ops.convert_to_numpy(lookup(tf.constant(queries))), verbose=0)
-    script = textwrap.dedent(
-        f"""
-        import json, os
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-        import keras, numpy as np, tensorflow as tf
-        import keras_vocabsafe
-        model = keras.saving.load_model({str(path)!r})
-        (embedding,) = [l for l in model.layers if isinstance(l, keras_vocabsafe.VocabIdEmbedding)]
-        lookup = embedding.lookup()  # From the saved model alone.
-        ids = keras.ops.convert_to_numpy(lookup(tf.constant({queries!r})))
-        print(json.dumps([keras.backend.backend(), model.predict(ids, verbose=0).tolist()]))
-        """
-    )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=dict(os.environ))
-    assert done.returncode == 0, done.stderr[-2000:]
-    backend, predictions = json.loads(done.stdout.strip().splitlines()[-1])
+    backend, predictions = predict_in_new_process(path, queries, lookup_class="VocabLookup")
     assert backend == keras.backend.backend()
     np.testing.assert_array_equal(np.asarray(predictions, np.float32), expected)
 
@@ -223,20 +229,5 @@ def test_text_split_trains_and_its_saved_embedding_half_rebuilds_the_tokenizer(t
     model.save(path)
     queries = ["the CAT sat", "Ünïcode dog!"]
     expected = model.predict(keras.ops.convert_to_numpy(lookup(tf.constant(queries))), verbose=0)
-    script = textwrap.dedent(
-        f"""
-        import json, os
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-        import keras, tensorflow as tf
-        import keras_vocabsafe
-        model = keras.saving.load_model({str(path)!r})
-        (embedding,) = [l for l in model.layers if isinstance(l, keras_vocabsafe.VocabIdEmbedding)]
-        lookup = embedding.lookup()
-        assert type(lookup).__name__ == "TextVocabLookup", type(lookup)
-        ids = keras.ops.convert_to_numpy(lookup(tf.constant({queries!r})))
-        print(json.dumps(model.predict(ids, verbose=0).tolist()))
-        """
-    )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=dict(os.environ))
-    assert done.returncode == 0, done.stderr[-2000:]
-    np.testing.assert_array_equal(np.asarray(json.loads(done.stdout.strip().splitlines()[-1]), np.float32), expected)
+    _, predictions = predict_in_new_process(path, queries, lookup_class="TextVocabLookup")
+    np.testing.assert_array_equal(np.asarray(predictions, np.float32), expected)
