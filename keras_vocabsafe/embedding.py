@@ -667,13 +667,14 @@ class VocabIdEmbedding(VocabularyLayer):
         """The embedding matrix, `(rows, output_dim)`, or `None` before the layer is built.
 
         The variable itself when every row trains. With `trainable_rows`,
-        frozen and trainable rows are two variables, and this is their
-        merged value, read-only (as for `keras.layers.Embedding` with LoRA):
-        set rows with `layer.set_weights([matrix])`.
+        frozen and trainable rows are two variables; this is then a view of
+        both as one matrix (`MergedEmbeddings`): it reads as the matrix
+        (`numpy()`, `np.asarray`, any backend's ops, `value`) and its
+        `assign(matrix)` sets the frozen and the trainable rows alike.
         """
         if self._trainable_embeddings is None:
             return self._embeddings
-        return keras.ops.scatter_update(self._embeddings, self._trainable_ids()[:, None], self._trainable_embeddings)
+        return MergedEmbeddings(self)
 
     def _trained_variable(self) -> tuple[Any, np.ndarray | None]:
         """The variable the optimizer updates (if any), and the id of each of its rows (`None`: row i is id i)."""
@@ -973,6 +974,58 @@ def _trained_row_map(row_map: evolve.RowMap, old_ids: np.ndarray | None, new_ids
 def _constant(matrix: np.ndarray) -> Any:
     """An initializer that returns `matrix` (for variables re-created from known values)."""
     return lambda shape, dtype=None: matrix
+
+
+class MergedEmbeddings:
+    """The embedding matrix of a layer with `trainable_rows`, read and assigned as one matrix.
+
+    The frozen rows live in a non-trainable variable and the trainable rows
+    in a trainable one (so no optimizer step touches a frozen row); this
+    view joins them. `assign` (and `assign_add`, `assign_sub`) set both.
+    """
+
+    def __init__(self, layer: VocabIdEmbedding) -> None:
+        self._layer = layer
+
+    @property
+    def value(self) -> Any:
+        layer = self._layer
+        ids = layer._trainable_ids()[:, None]
+        return keras.ops.scatter_update(layer._embeddings, ids, layer._trainable_embeddings)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self._layer._embeddings.shape)
+
+    @property
+    def dtype(self) -> str:
+        return self._layer._embeddings.dtype
+
+    def numpy(self) -> np.ndarray:
+        return self._layer._matrix()
+
+    def assign(self, value: Any) -> MergedEmbeddings:
+        self._layer.set_weights([keras.ops.convert_to_numpy(value)])
+        return self
+
+    def assign_add(self, value: Any) -> MergedEmbeddings:
+        return self.assign(self.numpy() + keras.ops.convert_to_numpy(value))
+
+    def assign_sub(self, value: Any) -> MergedEmbeddings:
+        return self.assign(self.numpy() - keras.ops.convert_to_numpy(value))
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        matrix = self.numpy()
+        return matrix if dtype is None else matrix.astype(dtype)
+
+    def __tf_tensor__(self, dtype: Any = None, name: Any = None) -> tf.Tensor:
+        return tf.convert_to_tensor(self.numpy(), dtype=dtype, name=name)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return self.numpy()[key]
+
+    def __repr__(self) -> str:
+        return f"<MergedEmbeddings of {self._layer._owner()}: shape={self.shape}, dtype={self.dtype}>"
 
 
 def _take(variable: Any, ids: Any) -> Any:

@@ -497,14 +497,18 @@ TOKENS_X = tf.constant([["a", "b"], ["c", "a"]])
 TARGETS_Y = tf.constant([[1.0], [0.0]])
 
 
+@pytest.mark.parametrize("assign", ["set_weights", "embeddings.assign"])
 @pytest.mark.parametrize("optimizer", ["adam", "adamw", "ftrl"])
-def test_rows_set_with_set_weights_stay_frozen_through_training(optimizer):
+def test_rows_set_after_building_stay_frozen_through_training(optimizer, assign):
     layer = VocabEmbedding(4, vocabulary=["a", "b", "c"], trainable_rows=[1], embeddings_regularizer="l2")
     model = _string_model(layer)
     model.compile(optimizer, "mse")
     model.fit(TOKENS_X, TARGETS_Y, verbose=0)  # Traces and builds the optimizer before the assignment.
     assigned = np.arange(16, dtype=np.float32).reshape(4, 4)
-    layer.set_weights([assigned])
+    if assign == "set_weights":
+        layer.set_weights([assigned])
+    else:
+        layer.embeddings.assign(assigned)
     model.fit(TOKENS_X, TARGETS_Y, verbose=0, epochs=3)
     matrix = layer.get_weights()[0]
     frozen = [0, 2, 3]
@@ -527,7 +531,11 @@ def test_embeddings_of_a_layer_with_trainable_rows_is_the_merged_matrix():
     assigned = np.arange(16, dtype=np.float32).reshape(4, 4)
     layer.set_weights([assigned])
     np.testing.assert_array_equal(layer.embeddings.numpy(), assigned)
+    np.testing.assert_array_equal(np.asarray(layer.embeddings), assigned)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(keras.ops.add(layer.embeddings.value, 0.0)), assigned)
     np.testing.assert_array_equal(layer.get_vectors(["b"]), assigned[[2]])
+    layer.embeddings.assign_add(np.ones((4, 4), np.float32))
+    np.testing.assert_array_equal(layer.get_weights()[0], assigned + 1)
     with pytest.raises(ConfigurationError, match=r"one matrix of shape \(4, 4\)"):
         layer.set_weights([assigned[:3]])
 
