@@ -231,3 +231,26 @@ def test_text_split_trains_and_its_saved_embedding_half_rebuilds_the_tokenizer(t
     expected = model.predict(keras.ops.convert_to_numpy(lookup(tf.constant(queries))), verbose=0)
     _, predictions = predict_in_new_process(path, queries, lookup_class="TextVocabLookup")
     np.testing.assert_array_equal(np.asarray(predictions, np.float32), expected)
+
+
+@pytest.mark.saving
+def test_ids_to_tokens_runs_in_an_exported_graph_served_by_tensorflow_alone(tmp_path):
+    lookup, _ = halves()
+    module = tf.Module()
+    module.lookup = lookup  # Tracks the table and the tokens the graph captures.
+    module.tokens = tf.function(lookup.ids_to_tokens, input_signature=[tf.TensorSpec([None, None], tf.int64)])
+    tf.saved_model.save(module, str(tmp_path / "tokens"))
+    ids = lookup(tf.constant([["the", "zebra", ""]])).numpy().tolist()
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        for name in ("keras", "keras_vocabsafe", "tensorflow_text"):
+            sys.modules[name] = None  # TensorFlow alone.
+        import tensorflow as tf
+        tokens = tf.saved_model.load({str(tmp_path / "tokens")!r}).tokens(tf.constant({ids!r}, tf.int64))
+        print(json.dumps([[t.decode() for t in row] for row in tokens.numpy().tolist()]))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [["the", "[UNK]", ""]]
