@@ -25,6 +25,7 @@ from keras_vocabsafe._vocabulary_layer import _DEFAULT_OOV_TOKENS, VocabularyLay
 from keras_vocabsafe.errors import (
     ConfigurationError,
     KeyDtypeError,
+    UnknownIdError,
     VocabSafeError,
     VocabularyError,
     VocabularyMismatchError,
@@ -733,7 +734,31 @@ class VocabIdEmbedding(VocabularyLayer):
                     else ""
                 )
             )
-        return self._gather(ids)
+        return self._gather(self._check_id_range(ids))
+
+    def _check_id_range(self, ids: Any) -> Any:
+        """Refuses ids beyond the rows on TensorFlow, where a gather on GPU would give zero vectors silently.
+
+        Only ids from outside (a `tf.data` pipeline) can be out of range; the joined layers, whose own lookup
+        gives the ids, do not come here. JAX's gather fills such rows with NaN; PyTorch's raises `IndexError`.
+        """
+        if keras.backend.backend() != "tensorflow":
+            return ids
+        size = self.vocabulary_size()
+        message = (
+            f"{self._owner()} has ids 0 to {size - 1}, but received ids outside that range: they come from a lookup "
+            "of another vocabulary (or other source). Map the data with this layer's own `layer.lookup()`."
+        )
+        if tf.executing_eagerly():
+            values = ids.numpy() if hasattr(ids, "numpy") else np.asarray(ids)
+            if values.size and (values.min() < 0 or values.max() >= size):
+                bad = values[(values < 0) | (values >= size)].reshape(-1)[0]
+                raise UnknownIdError(f"{message} First: id {bad}.")
+            return ids
+        in_range = tf.logical_and(tf.reduce_all(ids >= 0), tf.reduce_all(ids < tf.cast(size, ids.dtype)))
+        check = tf.debugging.Assert(in_range, [message])
+        with tf.control_dependencies([check]):
+            return tf.identity(ids)
 
     def _gather(self, ids: Any) -> Any:
         outputs = _take(self._embeddings, ids) if self._trainable_embeddings is None else self._gather_split(ids)

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from keras_vocabsafe import (
     TextVocabEmbedding,
+    UnknownIdError,
     VocabEmbedding,
     VocabIdEmbedding,
     VocabLookup,
@@ -254,3 +255,19 @@ def test_ids_to_tokens_runs_in_an_exported_graph_served_by_tensorflow_alone(tmp_
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=dict(os.environ))
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [["the", "[UNK]", ""]]
+
+
+def test_ids_beyond_the_rows_are_refused_or_documented_per_backend():
+    _, embedding = halves()
+    beyond = np.array([[1, embedding.vocabulary_size()]])
+    if keras.backend.backend() == "tensorflow":
+        with pytest.raises(UnknownIdError, match=r"ids outside that range.*`layer.lookup\(\)`"):
+            embedding(beyond)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="ids outside that range"):
+            tf.function(embedding)(tf.constant(beyond))
+    elif keras.backend.backend() == "jax":
+        # Documented limit: JAX's gather fills rows beyond the matrix with NaN (the loss then shows it).
+        assert np.isnan(keras.ops.convert_to_numpy(embedding(beyond))[0, 1]).all()
+    else:
+        with pytest.raises(IndexError):
+            embedding(beyond)
