@@ -485,6 +485,17 @@ class VocabIdEmbedding(VocabularyLayer):
                 f"`max_tokens` must be an integer larger than the {self._num_special_tokens()} special slots. "
                 f"Received: max_tokens={max_tokens!r}"
             )
+        if seed is not None and not _is_int(seed):
+            raise ConfigurationError(f"`seed` must be an int or None. Received: seed={seed!r}")
+        if model is not None and not (
+            isinstance(model, keras.Model) and any(layer is self for layer in _compat.flatten_layers(model))
+        ):
+            raise ConfigurationError(
+                f"`model` must be the keras.Model that holds {self._owner()} (its optimizer state is remapped and "
+                f"its compiled functions rebuilt). Received: {type(model).__name__}"
+                + (f" '{model.name}', which does not hold this layer." if isinstance(model, keras.Model) else ".")
+            )
+        evolve.check_rule(new_embeddings_initializer, dim=self.output_dim)
         self._require_vocabulary()
         limit = self.max_tokens if max_tokens is None else int(max_tokens)
         if vocabulary is not None:

@@ -224,6 +224,11 @@ def _covariance(rows: np.ndarray, mean: np.ndarray, block: int = _BLOCK) -> np.n
     return total / max(len(rows) - 1, 1)
 
 
+def check_rule(rule: Any, *, dim: int) -> None:
+    """Refuses a new-row rule that `new_rows` could not apply, before anything changes (also when no row is new)."""
+    new_rows(rule, [], np.zeros((0, dim), np.float32), dim=dim)
+
+
 def describe_rule(rule: Any) -> str:
     if isinstance(rule, PretrainedVectors):
         return f"pretrained vectors ({rule.path or 'in memory'}), else mean"

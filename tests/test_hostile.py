@@ -116,6 +116,11 @@ What each entry point refuses, and with which error (one row per refusal tested)
 | `VocabIdEmbedding.check_lookup`, `from_lookup` | a `StringLookup` or other object | `ConfigurationError` |
 | `VocabEmbedding.halves` | a layer without vocabulary | `NotAdaptedError` |
 | `load_weights`, `load_remapped_weights` | a missing, foreign or truncated file; a directory | `ConfigurationError` |
+| `update_vocabulary` | both or neither source; `merge` without data; small `max_tokens` | `ConfigurationError` |
+| `update_vocabulary` | an unknown new-row rule, a non-int `seed`, a foreign `model` | `ConfigurationError` |
+| `TextVocabLookup(...)` | the settings `TextVocabEmbedding(...)` refuses | `ConfigurationError` |
+| `TextVocabLookup.__call__` | ints; text of shape (2, 2) | `KeyDtypeError`, `TextInputError` |
+| `PretrainedVectors(...)` | a matrix without one row per token | `ConfigurationError` |
 
 Companion modules with the full sweeps of two entry points: `tests/test_data_inputs.py` (every data kind for
 `adapt`, `update_vocabulary(data=)` and call-time keys) and `tests/test_vector_files_hostile.py` (every damaged or
@@ -146,10 +151,12 @@ from keras_vocabsafe import (
     KeyDtypeError,
     NotAdaptedError,
     OpTarget,
+    PretrainedVectors,
     ReservedTokenError,
     TextEncodingError,
     TextInputError,
     TextVocabEmbedding,
+    TextVocabLookup,
     UnknownIdError,
     VectorFileError,
     VersionExistsError,
@@ -1403,6 +1410,64 @@ def test_weight_loaders_refuse_a_path_that_is_no_weights_file_naming_it(tmp_path
         load(model, path)
     for variable, value in zip(model.weights, before):
         np.testing.assert_array_equal(variable.numpy(), value)
+
+
+# update_vocabulary ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({}, "needs exactly one of `vocabulary`"),
+        ({"vocabulary": ["a"], "data": ["a"]}, "needs exactly one of `vocabulary`"),
+        ({"vocabulary": ["a"], "merge": True}, "`merge=True` adds tokens learned from `data`"),
+        ({"vocabulary": ["a"], "max_tokens": 1}, "`max_tokens` must be an integer larger"),
+        ({"vocabulary": ["a"], "new_embeddings_initializer": "nope"}, "`new_embeddings_initializer` must be"),
+        ({"vocabulary": ["a"], "seed": "x"}, "`seed` must be an int"),
+        ({"vocabulary": ["a"], "model": "x"}, "`model` must be the keras.Model that holds"),
+    ],
+    ids=lambda value: repr(value) if isinstance(value, dict) else "",
+)
+def test_update_vocabulary_refuses_bad_arguments_and_changes_nothing(kwargs, message):
+    layer = string_layer()
+    layer.build()
+    rows = layer.get_weights()[0]
+    with pytest.raises(ConfigurationError, match=message):
+        layer.update_vocabulary(**kwargs)
+    assert layer.get_vocabulary(include_special_tokens=False) == ["a", "b", "c"]
+    np.testing.assert_array_equal(layer.get_weights()[0], rows)
+
+
+def test_update_vocabulary_refuses_a_model_that_does_not_hold_the_layer():
+    layer = string_layer()
+    layer.build()
+    with pytest.raises(ConfigurationError, match="which does not hold this layer"):
+        layer.update_vocabulary(["a", "d"], model=_pooled_model())
+
+
+# TextVocabLookup / PretrainedVectors -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"output_sequence_length": 0}, {"split": "nope"}, {"vocabulary_dtype": "int64"}], ids=str
+)
+def test_text_lookup_refuses_what_the_text_layer_refuses(kwargs):
+    with pytest.raises(ConfigurationError):
+        TextVocabLookup(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("text", "error"), [(np.array([[1, 2]]), KeyDtypeError), ([["a", "b"], ["c", "d"]], TextInputError)], ids=str
+)
+def test_text_lookup_refuses_input_that_is_not_one_string_per_example(text, error):
+    with pytest.raises(error):
+        TextVocabLookup(vocabulary=["a"])(text)
+
+
+@pytest.mark.parametrize("vectors", [np.zeros((2, 3)), np.zeros(3)], ids=["rows", "1-D"])
+def test_pretrained_vectors_refuses_a_matrix_that_does_not_match_its_vocabulary(vectors):
+    with pytest.raises(ConfigurationError, match="one row per token"):
+        PretrainedVectors(Vocabulary(["a"]), vectors)
 
 
 # Keras workflows ---------------------------------------------------------------------------------------------------
