@@ -13,11 +13,11 @@ repetition).
 - Pipeline, both sides: ``from_tensor_slices((tokens, labels)).batch(256)
   .map(lambda x, y: (lookup(x), y), num_parallel_calls=AUTOTUNE)
   .prefetch(AUTOTUNE)``. Ours: the ``VocabLookup`` of
-  ``VocabEmbedding(64, vocabulary=vocab, mask_token="").split()``; Keras:
+  ``VocabEmbedding(64, vocabulary=vocab, mask_token="").halves()``; Keras:
   ``StringLookup(vocabulary=vocab, mask_token="")``.
 - Model, both sides: int64 ids ``Input((32,))`` -> embedding -> ``GlobalAveragePooling1D``
   (masked) -> ``Dense(1)``, Adam, binary cross-entropy on logits. Ours: the
-  ``VocabIdEmbedding`` of the same ``split()``; Keras:
+  ``VocabIdEmbedding`` of the same ``halves()``; Keras:
   ``Embedding(vocabulary_size, 64, mask_zero=True)``. Both models start from
   the same weights (ours copies Keras's matrix and dense layer).
 - Cases: ``model.fit(dataset, epochs=1)`` (training throughput, examples/s);
@@ -188,7 +188,7 @@ def bench(vocab_embedding: Any, sizes: Sizes, repeats: int) -> tuple[list[Case],
     print(f"data: {n:,} rows of {sizes.sequence_length}, {(rows != '').mean():.0%} non-padding, OOV {oov_share:.3f}")
 
     keras_lookup = keras.layers.StringLookup(vocabulary=vocab.tolist(), mask_token="")
-    ours_lookup, ours_embedding = vocab_embedding(sizes.output_dim, vocabulary=vocab.tolist(), mask_token="").split()
+    ours_lookup, ours_embedding = vocab_embedding(sizes.output_dim, vocabulary=vocab.tolist(), mask_token="").halves()
     assert ours_lookup.get_vocabulary() == keras_lookup.get_vocabulary(), "vocabularies differ"
     tf_rows, tf_labels = tf.constant(rows), tf.constant(labels)
     same_ids = bool(np.array_equal(keras_lookup(tf_rows).numpy(), ours_lookup(tf_rows).numpy()))
@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> None:
         "Throughput medians (wall clock, examples/s) over interleaved repetitions; ratio = ours / Keras (higher is "
         "better). Paired ratios: per repetition, Keras seconds / ours seconds. CPU-time ratio: median process CPU "
         "seconds, Keras / ours. Keras: StringLookup in tf.data + Embedding(mask_zero=True); ours: VocabLookup in "
-        "tf.data + VocabIdEmbedding (from VocabEmbedding.split())."
+        "tf.data + VocabIdEmbedding (from VocabEmbedding.halves())."
     )
     libraries = [f"- tensorflow: {tf.__version__}"]
     if backend == "jax":

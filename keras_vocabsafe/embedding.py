@@ -1065,7 +1065,12 @@ class MergedEmbeddings:
 
 
 def _take(variable: Any, ids: Any) -> Any:
-    """Rows `ids` of a variable; on TensorFlow a gather on the variable itself reads only those rows."""
+    """Rows `ids` of a variable.
+
+    On TensorFlow, from the variable's value rather than with a gather on the variable itself: a
+    `ResourceGather` switches the variable to copy-on-read, after which every dense read (each optimizer step
+    reads and updates the whole matrix) copies it; reading the value copies nothing.
+    """
     if keras.backend.backend() == "tensorflow":
-        return tf.gather(variable.value, ids)
+        return tf.gather(tf.convert_to_tensor(variable), ids)
     return keras.ops.take(variable, ids, axis=0)

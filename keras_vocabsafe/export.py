@@ -196,7 +196,8 @@ def export_for_serving(
     if not isinstance(strict, bool):
         raise ConfigurationError(f"`strict` must be True or False. Received: strict={strict!r}")
     op_target = parse_target(target) if target is not None else (OpTarget("core") if strict else None)
-    plan = _ServingPlan.from_model(model, input_names, output_names, _input_lookups(model, lookups))
+    halves_lookups: dict[int, VocabLookup] = {}  # One lookup per embedding half, for its input and its signatures.
+    plan = _ServingPlan.from_model(model, input_names, output_names, _input_lookups(model, lookups, halves_lookups))
     warmup = None if warmup_inputs is None else _warmup_requests(warmup_inputs, plan)
     vocabulary_layers = _vocabulary_layers(model) if vocabulary_signatures else []
 
@@ -207,17 +208,18 @@ def export_for_serving(
 
     archive = keras.export.ExportArchive()
     archive.track(model)
-    for lookup in {id(lookup): lookup for lookup in plan.lookups if lookup is not None}.values():
-        lookup.build()
+    # The joined layers look keys up themselves (tracked with the model); embedding halves get their lookup half.
+    signature_lookups = [
+        layer if isinstance(layer, KeyLookup) else _lookup_of(layer, halves_lookups) for layer in vocabulary_layers
+    ]
+    standalone = [*plan.lookups, *(lookup for lookup in signature_lookups if isinstance(lookup, VocabLookup))]
+    for lookup in {id(lookup): lookup for lookup in standalone if lookup is not None}.values():
+        lookup.build()  # No weights; Keras's export archive takes built layers only.
         archive.track(lookup)
     serving_function = plan.serving_function(model)
     serve = archive.add_endpoint(SERVING_SIGNATURE, serving_function, input_signature=plan.input_specs)
     archive.add_endpoint("serve", serving_function, input_signature=plan.input_specs)
-    for layer in vocabulary_layers:
-        lookup = layer if isinstance(layer, KeyLookup) else layer.lookup(name=f"{layer.name}_lookup")
-        if not lookup.built:
-            lookup.build()
-            archive.track(lookup)
+    for layer, lookup in zip(vocabulary_layers, signature_lookups):
         vocabulary, token_to_id, spec = _vocabulary_functions(lookup)
         archive.add_endpoint(f"vocabulary_{layer.name}", vocabulary, input_signature=[])
         archive.add_endpoint(f"token_to_id_{layer.name}", token_to_id, input_signature=[spec])
@@ -398,7 +400,14 @@ def _check_unique(names: tuple[str, ...], what: str, argument: str, model: keras
 # Vocabulary signatures -------------------------------------------------------------------------------
 
 
-def _input_lookups(model: keras.Model, lookups: Any) -> tuple[VocabLookup | None, ...]:
+def _lookup_of(half: VocabIdEmbedding, cache: dict[int, VocabLookup]) -> VocabLookup:
+    """The lookup half of an embedding half, made once per export."""
+    if id(half) not in cache:
+        cache[id(half)] = half.lookup(name=f"{half.name}_lookup")
+    return cache[id(half)]
+
+
+def _input_lookups(model: keras.Model, lookups: Any, cache: dict[int, VocabLookup]) -> tuple[VocabLookup | None, ...]:
     """The lookup half to run before each model input (`None`: the input stays as it is)."""
     try:
         inputs = list(model.inputs)
@@ -418,7 +427,7 @@ def _input_lookups(model: keras.Model, lookups: Any) -> tuple[VocabLookup | None
                     f"({[half.name for half in halves]}), so no one lookup gives ids for all of them. Pass "
                     "`lookups=None` to serve ids, or feed each layer its own input."
                 )
-            found.append(halves[0].lookup(name=f"{halves[0].name}_lookup") if halves else None)
+            found.append(_lookup_of(halves[0], cache) if halves else None)
         return tuple(found)
     if not isinstance(lookups, Mapping) or not all(isinstance(v, VocabLookup) for v in lookups.values()):
         raise ConfigurationError(
