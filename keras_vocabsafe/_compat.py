@@ -1,6 +1,7 @@
 """Every use of Keras internals, in one place, so an upgrade that moves one breaks here and nowhere else.
 
-Each helper names the public behaviour it stands in for. Tested at both ends of the supported Keras range.
+Each helper names the public behaviour it stands in for (Keras, plus the TensorFlow op registry the op audit
+reads in a child process). Tested at both ends of the supported Keras range.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from keras.src.backend.common.symbolic_scope import in_symbolic_scope
 from keras.src.saving import saving_lib
 
 __all__ = [
+    "CLASSIFY_OPS_SCRIPT",
     "flatten_layers",
     "get_keras_mask",
     "inbound_tensors",
@@ -86,3 +88,23 @@ def set_keras_mask(tensor: Any, mask: Any) -> None:
 def get_keras_mask(tensor: Any) -> Any:
     """The Keras mask attached to a tensor, or `None`."""
     return getattr(tensor, "_keras_mask", None)
+
+
+# Run by `audit_ops` in a fresh interpreter (so tensorflow-text is not yet imported): which of the given op
+# types TensorFlow registers on its own ("core") and which only once tensorflow-text is imported. It reads TF's
+# op registry, which is also what sees ops that tensorflow-text registers when it loads (`tf.raw_ops` does not).
+CLASSIFY_OPS_SCRIPT = r"""
+import json, sys
+sys.modules["tensorflow_text"] = None  # Core means: registered before tensorflow-text is imported.
+from tensorflow.python.framework import op_def_registry
+ops = json.load(sys.stdin)
+origins = {op: "core" for op in ops if op_def_registry.get(op) is not None}
+del sys.modules["tensorflow_text"]
+try:
+    import tensorflow_text  # noqa: F401
+except ImportError:
+    pass
+else:
+    origins.update({op: "tensorflow_text" for op in ops if op not in origins and op_def_registry.get(op) is not None})
+print(json.dumps(origins))
+"""

@@ -956,30 +956,13 @@ def _scope_matches(layer: keras.layers.Layer, scope: str, exact: bool = True) ->
     return counted or (exact and scope == layer.name)
 
 
-_CLASSIFY_SCRIPT = r"""
-import json, sys
-sys.modules["tensorflow_text"] = None  # Core means: registered before tensorflow-text is imported.
-from tensorflow.python.framework import op_def_registry
-ops = json.load(sys.stdin)
-origins = {op: "core" for op in ops if op_def_registry.get(op) is not None}
-del sys.modules["tensorflow_text"]
-try:
-    import tensorflow_text  # noqa: F401
-except ImportError:
-    pass
-else:
-    origins.update({op: "tensorflow_text" for op in ops if op not in origins and op_def_registry.get(op) is not None})
-print(json.dumps(origins))
-"""
-
-
 @lru_cache(maxsize=32)
 def _classify_ops(ops: tuple[str, ...], executable: str) -> dict[str, str]:
     environment = dict(os.environ)
     environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         result = subprocess.run(
-            [executable, "-c", _CLASSIFY_SCRIPT],
+            [executable, "-c", _compat.CLASSIFY_OPS_SCRIPT],
             input=json.dumps(list(ops)),
             capture_output=True,
             text=True,
