@@ -1,6 +1,6 @@
 """keras-vocabsafe: a vocabulary and its embedding, kept in step from adapt to serving."""
 
-from keras_vocabsafe.embedding import VocabIdEmbedding
+from keras_vocabsafe.embedding import MergedEmbeddings, VocabIdEmbedding
 from keras_vocabsafe.errors import (
     ConfigurationError,
     DuplicateTokenError,
@@ -37,6 +37,7 @@ __all__ = [
     "DuplicateTokenError",
     "ExportError",
     "KeyDtypeError",
+    "MergedEmbeddings",
     "NonCoreOpsError",
     "NotAdaptedError",
     "OpAudit",

@@ -139,7 +139,7 @@ class VocabularyLayer(keras.layers.Layer):
         no-op.
         """
         new = as_vocabulary(vocabulary, self.vocabulary_dtype)
-        self._check_vocabulary(new)
+        self._check_vocabulary(new, self.max_tokens)
         if self._vocabulary is not None and self._vocabulary == new:
             return
         if self._has_rows():
@@ -162,7 +162,7 @@ class VocabularyLayer(keras.layers.Layer):
     def _vocabulary_changed(self) -> None:
         """Called after the vocabulary changed (subclasses rebuild their lookup tables)."""
 
-    def _check_vocabulary(self, vocabulary: Vocabulary) -> None:
+    def _check_vocabulary(self, vocabulary: Vocabulary, max_tokens: int | None) -> None:
         if len(vocabulary) == 0:
             raise VocabularyError(
                 f"{self._owner()} got an empty vocabulary. Pass at least one token, or adapt on data that holds "
@@ -181,11 +181,11 @@ class VocabularyLayer(keras.layers.Layer):
                     "the vocabulary (`layer.get_vocabulary(include_special_tokens=False)` gives a list without "
                     f"special tokens), or choose another {name}."
                 )
-        if self.max_tokens is not None and len(vocabulary) + self._num_special_tokens() > self.max_tokens:
+        if max_tokens is not None and len(vocabulary) + self._num_special_tokens() > max_tokens:
             raise ConfigurationError(
                 f"{self._owner()} got a vocabulary of {len(vocabulary)} tokens, which with its "
-                f"{self._num_special_tokens()} special slots exceeds max_tokens={self.max_tokens}. Pass at most "
-                f"{self.max_tokens - self._num_special_tokens()} tokens, or raise `max_tokens`."
+                f"{self._num_special_tokens()} special slots exceeds max_tokens={max_tokens}. Pass at most "
+                f"{max_tokens - self._num_special_tokens()} tokens, or raise `max_tokens`."
             )
 
     def adapt(self, data: Any, steps: int | None = None) -> None:

@@ -35,7 +35,7 @@ from keras_vocabsafe.lookup import VocabLookup
 from keras_vocabsafe.pretrained import CoverageReport, PretrainedVectors, align_vectors, initial_rows, load_vectors
 from keras_vocabsafe.vocabulary import Vocabulary, as_vocabulary, canonical_token, display_token, standardize_dtype
 
-__all__ = ["VocabIdEmbedding"]
+__all__ = ["MergedEmbeddings", "VocabIdEmbedding"]
 
 _INITIALIZER_PEAK = 3  # Matrices alive at once while a Keras random initializer runs.
 _INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
@@ -502,13 +502,11 @@ class VocabIdEmbedding(VocabularyLayer):
             new = as_vocabulary(self._strip_special_tokens(vocabulary), self.vocabulary_dtype)
         else:
             new = self._vocabulary_from_data(data, steps, merge=merge, limit=limit)
-        previous_limit, self.max_tokens = self.max_tokens, limit
-        try:
-            self._check_vocabulary(new)
-        finally:
-            self.max_tokens = previous_limit  # Set for good only once the update has succeeded.
+        self._check_vocabulary(new, limit)
         old_tokens = self._ids_to_tokens()
         new_tokens = self._ids_to_tokens(new)
+        if self.built:  # Before anything changes: a failed update leaves the layer as it was.
+            _check_allocation(self, self._num_rows(len(new_tokens)), self.output_dim, len(new))
         # Vocabularies hold each token once and never a special token, so with one OOV row no token repeats.
         row_map = evolve.map_rows(old_tokens, new_tokens, distinct=self.num_oov_indices == 1)
         if not self.built:
@@ -619,7 +617,7 @@ class VocabIdEmbedding(VocabularyLayer):
                 f"{self._owner()} has ids 0 to {self.vocabulary_size() - 1}, but `trainable_rows` names id "
                 f"{self.trainable_rows[-1]}."
             )
-        _check_allocation(self, self._num_rows(), self.output_dim)
+        _check_allocation(self, self._num_rows(), self.output_dim, len(self._require_vocabulary()))
         split = self.trainable_rows is not None
         initializer = self._padded_initializer(self.embeddings_initializer) if matrix is None else _constant(matrix)
 
@@ -943,7 +941,7 @@ class VocabIdEmbedding(VocabularyLayer):
         )
 
 
-def _check_allocation(layer: VocabIdEmbedding, rows: int, output_dim: int) -> None:
+def _check_allocation(layer: VocabIdEmbedding, rows: int, output_dim: int, tokens: int) -> None:
     """Refuses a matrix this machine cannot hold before anything is allocated (the allocation would kill it).
 
     Keras's random initializers hold about three matrices at once (the draw, its scaling and the result).
@@ -955,7 +953,7 @@ def _check_allocation(layer: VocabIdEmbedding, rows: int, output_dim: int) -> No
             f"{layer._owner()} would need a ({rows}, {output_dim}) embedding matrix, about {needed / 2**30:,.1f} GiB "
             f"while it is initialized, more than the {available / 2**30:,.1f} GiB of memory available. Check "
             f"`output_dim` ({output_dim}), `pad_to_multiple_of` ({layer.pad_to_multiple_of}), `num_oov_indices` "
-            f"({layer.num_oov_indices}) and the vocabulary ({len(layer._require_vocabulary())} tokens)."
+            f"({layer.num_oov_indices}) and the vocabulary ({tokens} tokens)."
         )
 
 

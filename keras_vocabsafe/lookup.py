@@ -19,7 +19,7 @@ from keras_vocabsafe._keys import to_keys
 from keras_vocabsafe._vocabulary_layer import VocabularyLayer
 from keras_vocabsafe.vocabulary import Vocabulary, canonical_token
 
-__all__ = ["VocabLookup"]
+__all__ = ["KeyLookup", "VocabLookup"]
 
 
 class KeyLookup:

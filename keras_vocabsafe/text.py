@@ -218,9 +218,9 @@ class _TextFrontEnd:
             )
         tokens, counts = self._count_tokens(data, steps)
         if self.split == "wordpiece":
-            vocabulary = self._learn_wordpiece(tokens, counts)
+            vocabulary = self._learn_wordpiece(tokens, counts, self.max_tokens)
         else:
-            vocabulary = self._vocabulary_from_counts(tokens, counts)
+            vocabulary = self._vocabulary_from_counts(tokens, counts, self.max_tokens)
         self.set_vocabulary(vocabulary)
 
     def _count_tokens(self, data: Any, steps: int | None) -> tuple[list[Any], np.ndarray]:
@@ -275,13 +275,9 @@ class _TextFrontEnd:
                 f"{self._owner()} learns a WordPiece vocabulary, whose size must be chosen: pass `max_tokens`."
             )
         tokens, counts = self._count_tokens(data, steps)
-        previous, self.max_tokens = self.max_tokens, limit  # The vocabulary is built for the new bound.
-        try:
-            if self.split == "wordpiece":
-                return self._learn_wordpiece(tokens, counts)
-            return self._vocabulary_from_counts(tokens, counts)
-        finally:
-            self.max_tokens = previous
+        if self.split == "wordpiece":
+            return self._learn_wordpiece(tokens, counts, limit)
+        return self._vocabulary_from_counts(tokens, counts, limit)
 
     def _count_function(self) -> Any:
         return _count_function(self._tokenizer)
@@ -327,17 +323,17 @@ class _TextFrontEnd:
         special = {canonical_token(t, "string") for t in (self.mask_token, self.oov_token) if t is not None}
         return special, [canonical_token(t, "string") for t in self.reserved_tokens]
 
-    def _vocabulary_from_counts(self, tokens: list[bytes], counts: np.ndarray) -> Vocabulary:
+    def _vocabulary_from_counts(self, tokens: list[bytes], counts: np.ndarray, max_tokens: int | None) -> Vocabulary:
         special, reserved = self._special_and_reserved()
         excluded = (special | set(reserved)).intersection(tokens)  # Usually empty: no per-token filtering.
         if excluded:
             keep = [i for i, token in enumerate(tokens) if token not in excluded]
             tokens, counts = [tokens[i] for i in keep], counts[keep]
-        max_size = None if self.max_tokens is None else self.max_tokens - self._num_special_tokens() - len(reserved)
+        max_size = None if max_tokens is None else max_tokens - self._num_special_tokens() - len(reserved)
         if max_size is not None and max_size < 0:
             raise ConfigurationError(
                 f"{self._owner()} has {len(reserved)} reserved tokens, more than the "
-                f"{self.max_tokens - self._num_special_tokens()} ids that max_tokens={self.max_tokens} leaves after "
+                f"{max_tokens - self._num_special_tokens()} ids that max_tokens={max_tokens} leaves after "
                 "the special slots. Raise `max_tokens`, or reserve fewer tokens."
             )
         counted = Vocabulary.from_counts(tokens, counts, max_size=max_size, min_frequency=self.min_frequency)
@@ -349,7 +345,7 @@ class _TextFrontEnd:
             )
         return Vocabulary(reserved + list(counted.tokens)) if reserved else counted
 
-    def _learn_wordpiece(self, words: list[bytes], counts: np.ndarray) -> Vocabulary:
+    def _learn_wordpiece(self, words: list[bytes], counts: np.ndarray, max_tokens: int) -> Vocabulary:
         _tensorflow_text()
         from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
 
@@ -360,7 +356,7 @@ class _TextFrontEnd:
                 f"{self._owner()}.adapt() found no words to learn WordPiece subwords from: the text was empty or "
                 "held only whitespace and stripped punctuation."
             )
-        size = self.max_tokens - self._num_special_tokens()
+        size = max_tokens - self._num_special_tokens()
         learned = learner.learn(
             sorted(word_counts.items()),
             size,

@@ -1438,6 +1438,16 @@ def test_update_vocabulary_refuses_bad_arguments_and_changes_nothing(kwargs, mes
     np.testing.assert_array_equal(layer.get_weights()[0], rows)
 
 
+def test_update_vocabulary_refuses_a_matrix_larger_than_memory_and_changes_nothing():
+    layer = VocabEmbedding(10**6, vocabulary=["a"])  # A (2, 1e6) matrix; 200,000 tokens would need ~2.4 TB.
+    layer.build()
+    rows = layer.get_weights()[0]
+    with pytest.raises(ConfigurationError, match=r"would need a \(200001, 1000000\) embedding matrix"):
+        layer.update_vocabulary([f"t{i}" for i in range(200_000)])
+    assert layer.get_vocabulary() == ["[UNK]", "a"]
+    np.testing.assert_array_equal(layer.get_weights()[0], rows)
+
+
 def test_update_vocabulary_refuses_a_model_that_does_not_hold_the_layer():
     layer = string_layer()
     layer.build()
