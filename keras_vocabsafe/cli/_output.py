@@ -1,0 +1,130 @@
+"""What every `vocabsafe` command shares: exit codes, text or JSON output, atomic outputs, progress."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = [
+    "EXIT_OK",
+    "EXIT_PROBLEMS",
+    "EXIT_USAGE",
+    "CommandError",
+    "Output",
+    "atomic_directory",
+    "atomic_file",
+    "check_output_path",
+]
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+
+
+class CommandError(Exception):
+    """A usage or input error a command found itself: printed as one line, exit code 2."""
+
+
+class Output:
+    """Writes a command's result: text for people by default, one JSON document with `--json`."""
+
+    def __init__(self, *, json_mode: bool) -> None:
+        self.json_mode = json_mode
+
+    def emit(self, text: str, data: Any) -> None:
+        """Prints `text`, or `data` as JSON in `--json` mode."""
+        if self.json_mode:
+            json.dump(data, sys.stdout, indent=2, sort_keys=False, ensure_ascii=False, default=str)
+            sys.stdout.write("\n")
+        else:
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+
+    def progress(self, total: int | None, label: str) -> Progress:
+        """A progress bar on stderr, shown only when stderr is a terminal (never in `--json` mode or in CI logs)."""
+        return Progress(total, label, enabled=not self.json_mode and sys.stderr.isatty())
+
+
+class Progress:
+    """A one-line progress bar: `update(n)` adds `n` steps; `close()` ends the line."""
+
+    def __init__(self, total: int | None, label: str, *, enabled: bool) -> None:
+        self.total, self.label, self.enabled, self.done = total, label, enabled, 0
+        self._last = -1
+
+    def update(self, steps: int = 1) -> None:
+        self.done += steps
+        if not self.enabled:
+            return
+        if self.total:
+            percent = min(100, 100 * self.done // self.total)
+            if percent == self._last:
+                return
+            self._last = percent
+            bar = "#" * (percent // 4)
+            sys.stderr.write(f"\r{self.label} [{bar:<25}] {percent:3d}%")
+        else:
+            sys.stderr.write(f"\r{self.label} {self.done:,}")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def check_output_path(path: str, *, overwrite: bool) -> str:
+    """`path` as a string, or a `CommandError` if it exists (without `overwrite`) or its directory does not."""
+    path = os.fspath(path)
+    if os.path.exists(path) and not overwrite:
+        raise CommandError(f"{path} already exists; pass --overwrite to replace it, or choose another path.")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise CommandError(f"cannot write {path}: the directory {directory} does not exist.")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_file(path: str, suffix: str = "") -> Iterator[str]:
+    """Yields a temporary path beside `path`; on success it replaces `path`, on failure it is removed.
+
+    `suffix` keeps a file extension that writers insist on (Keras saves only to paths ending in `.keras`).
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".vocabsafe-", suffix=".tmp" + suffix)
+    os.close(descriptor)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str) -> Iterator[str]:
+    """Yields a temporary directory beside `path`; on success it is renamed to `path`, on failure removed."""
+    path = os.fspath(path)
+    parent = os.path.dirname(os.path.abspath(path))
+    temporary = tempfile.mkdtemp(dir=parent, prefix=".vocabsafe-", suffix=".tmp")
+    try:
+        yield temporary
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            shutil.rmtree(temporary, ignore_errors=True)
