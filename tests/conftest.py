@@ -67,3 +67,19 @@ def serve_in_fresh_process(export_dir, keys, tmp_path):
     signature = json.loads(result.stdout.strip().splitlines()[-1])
     output = tf.io.parse_tensor(tf.io.read_file(str(outputs_path)), tf.float32).numpy()
     return output, signature
+
+
+def run_vocabsafe(*args, cwd=None, timeout=600):
+    """Runs the installed `vocabsafe` console script in a new process; returns the `CompletedProcess` (text).
+
+    The script is the one pip installed beside this interpreter, so tests exercise the real entry point.
+    """
+    import shutil
+    import subprocess
+    import sys
+
+    script = shutil.which("vocabsafe", path=os.path.dirname(sys.executable))
+    assert script is not None, "the `vocabsafe` console script is not installed; run `pip install -e .`"
+    return subprocess.run(
+        [script, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=cwd, check=False
+    )
