@@ -47,8 +47,13 @@ class VocabularyLayer(keras.layers.Layer):
 
     Ids are laid out as in Keras's lookup layers: the mask token, when set,
     has id 0; the next `num_oov_indices` ids are out-of-vocabulary rows; the
-    vocabulary's tokens follow in order. Subclasses call
-    `self.set_vocabulary(vocabulary)` at the end of their `__init__`.
+    vocabulary's tokens follow in order. A vocabulary that lists the special
+    tokens itself keeps its own ids instead: each token's position is its
+    id, the mask and OOV tokens included (a BERT or keras-hub `vocab.txt`
+    with `[PAD]` at 0 and `[UNK]` at 100; a `get_vocabulary()` list, whose
+    special tokens come first, gives Keras's layout this way too).
+    Subclasses call `self.set_vocabulary(vocabulary)` at the end of their
+    `__init__`.
     """
 
     def __init__(
@@ -101,6 +106,9 @@ class VocabularyLayer(keras.layers.Layer):
         self.mask_token = mask_token
         self.oov_token = oov_token
         self._vocabulary: Vocabulary | None = None
+        # Where the mask and OOV ids are, for a vocabulary that lists its special tokens at ids other than Keras's
+        # (mask id or None, OOV id); None for Keras's layout.
+        self._special_positions: tuple[int | None, int] | None = None
 
     # Vocabulary -----------------------------------------------------------------
 
@@ -131,19 +139,26 @@ class VocabularyLayer(keras.layers.Layer):
         return self._num_special_tokens() + len(self._require_vocabulary())
 
     def set_vocabulary(self, vocabulary: Any) -> None:
-        """Sets the vocabulary (tokens without the mask and OOV tokens).
+        """Sets the vocabulary.
+
+        Pass the tokens without the mask and OOV tokens (ids follow Keras's
+        layout), or a vocabulary that lists them at the ids they should have
+        (every token keeps its position as its id, as in a BERT `vocab.txt`
+        or a `get_vocabulary()` list). A `Vocabulary` with counts (read from
+        a frequency file, say) is cut to `max_tokens` and `min_frequency`
+        by count.
 
         On a layer that already has an embedding matrix, a vocabulary that
         differs from the current one raises `VocabularyChangeError` rather
         than reshaping or scrambling trained rows; an identical one is a
         no-op.
         """
-        new = as_vocabulary(vocabulary, self.vocabulary_dtype)
+        new, positions = self._place_special_tokens(vocabulary, self.max_tokens)
         self._check_vocabulary(new, self.max_tokens)
-        if self._vocabulary is not None and self._vocabulary == new:
+        if self._vocabulary is not None and self._vocabulary == new and self._special_positions == positions:
             return
         if self._has_rows():
-            difference = _describe_difference(self._vocabulary.tokens, new.tokens, offset=self._num_special_tokens())
+            difference = _describe_difference(self._ids_to_tokens(), self._ids_to_tokens(new, positions))
             raise VocabularyChangeError(
                 f"{self._owner()} already has a ({self.vocabulary_size()}, {self.output_dim}) embedding matrix "
                 f"built for its vocabulary; the new vocabulary would give {self._num_special_tokens() + len(new)} "
@@ -152,8 +167,63 @@ class VocabularyLayer(keras.layers.Layer):
                 "token, call `update_vocabulary(new_vocabulary)`; to start from scratch, create a new "
                 "VocabEmbedding."
             )
-        self._vocabulary = new
+        self._vocabulary, self._special_positions = new, positions
         self._vocabulary_changed()
+
+    def _place_special_tokens(
+        self, vocabulary: Any, max_tokens: int | None
+    ) -> tuple[Vocabulary, tuple[int | None, int] | None]:
+        """The regular tokens of `vocabulary` and where it puts the mask and OOV ids (None: Keras's layout).
+
+        A vocabulary that lists neither special token gets Keras's layout. One that lists them keeps every
+        token at its position: the special positions are returned, or None where they are Keras's own (so
+        `["[UNK]", "a"]` and `["a"]` give the same layer).
+        """
+        vocabulary = self._without_special_prefix(vocabulary)
+        full = as_vocabulary(vocabulary, self.vocabulary_dtype)
+        mask = None if self.mask_token is None else canonical_token(self.mask_token, self.vocabulary_dtype)
+        oov = canonical_token(self.oov_token, self.vocabulary_dtype)
+        mask_id = None if mask is None or mask not in full else full.index(mask)
+        oov_id = full.index(oov) if oov in full else None
+        if mask_id is None and oov_id is None:
+            return _most_frequent(full, max_tokens, self._num_special_tokens(), self.min_frequency), None
+        listed = "mask_token" if oov_id is None else "oov_token"
+        if oov_id is None or (mask is not None and mask_id is None):
+            missing = "oov_token" if oov_id is None else "mask_token"
+            raise ReservedTokenError(
+                f"{self._owner()} got a vocabulary that lists its {listed} {getattr(self, listed)!r} (at position "
+                f"{mask_id if oov_id is None else oov_id}) but not its {missing} {getattr(self, missing)!r}. "
+                "List both at the ids they should have (every token then keeps its position as its id, as in a "
+                "BERT vocab.txt), or neither (ids then follow Keras's layout: mask, OOV, tokens). "
+                "`layer.get_vocabulary(include_special_tokens=False)` gives a list without special tokens."
+            )
+        if self.num_oov_indices != 1:
+            raise ConfigurationError(
+                f"{self._owner()} got a vocabulary that lists its oov_token {self.oov_token!r} at position "
+                f"{oov_id}, so it has one OOV id, but num_oov_indices={self.num_oov_indices}. Pass "
+                "num_oov_indices=1 to keep the vocabulary's own ids, or pass the tokens without special tokens."
+            )
+        regular = Vocabulary([t for t in full.tokens if t != mask and t != oov], dtype=self.vocabulary_dtype)
+        keras_layout = (0, 1) if mask is not None else (None, 0)
+        return regular, (None if (mask_id, oov_id) == keras_layout else (mask_id, oov_id))
+
+    def _without_special_prefix(self, vocabulary: Any) -> Any:
+        """A list less the special tokens it starts with, when they are exactly this layer's (as `get_vocabulary()`
+        gives them: with several OOV ids the OOV token repeats, which no `Vocabulary` can hold)."""
+        if self.num_oov_indices == 1 or isinstance(vocabulary, (str, bytes, Vocabulary)):
+            return vocabulary
+        if hasattr(vocabulary, "numpy"):
+            vocabulary = vocabulary.numpy()
+        if isinstance(vocabulary, np.ndarray):
+            vocabulary = vocabulary.tolist() if vocabulary.ndim == 1 else vocabulary
+        if not isinstance(vocabulary, (list, tuple)) or len(vocabulary) < self._num_special_tokens():
+            return vocabulary
+        prefix = self._ids_to_tokens(Vocabulary([], dtype=self.vocabulary_dtype), None)
+        try:
+            head = [canonical_token(t, self.vocabulary_dtype) for t in vocabulary[: len(prefix)]]
+        except KeyDtypeError:
+            return vocabulary
+        return vocabulary[len(prefix) :] if head == prefix else vocabulary
 
     def _has_rows(self) -> bool:
         """Whether the layer holds rows that a new vocabulary would reshape or scramble."""
@@ -253,8 +323,14 @@ class VocabularyLayer(keras.layers.Layer):
         tokens = self._require_vocabulary().to_list()
         if not include_special_tokens:
             return tokens
-        special = [self.mask_token] if self.mask_token is not None else []
-        return special + [self.oov_token] * self.num_oov_indices + tokens
+        if self._special_positions is None:
+            special = [self.mask_token] if self.mask_token is not None else []
+            return special + [self.oov_token] * self.num_oov_indices + tokens
+        for position, token in sorted(
+            (p, t) for p, t in zip(self._special_positions, (self.mask_token, self.oov_token)) if p is not None
+        ):
+            tokens.insert(position, token)
+        return tokens
 
     def id_to_token(self, ids: Any) -> Any:
         """Token of an id; for ids of any shape (array, tensor, nested or ragged list), nested lists of tokens.
@@ -286,12 +362,52 @@ class VocabularyLayer(keras.layers.Layer):
             raise UnknownIdError(f"{self._owner()} has ids 0 to {self.vocabulary_size() - 1}. Received: id {index}.")
         return int(index)
 
-    def _ids_to_tokens(self, vocabulary: Vocabulary | None = None) -> list[Any]:
-        """The canonical token of every id, special slots included."""
+    def _ids_to_tokens(self, vocabulary: Vocabulary | None = None, positions: Any = "current") -> list[Any]:
+        """The canonical token of every id, special slots included (for `vocabulary`, laid out by `positions`)."""
         vocabulary = self._require_vocabulary() if vocabulary is None else vocabulary
-        special = [canonical_token(self.mask_token, self.vocabulary_dtype)] if self.mask_token is not None else []
-        oov = [canonical_token(self.oov_token, self.vocabulary_dtype)] * self.num_oov_indices
-        return special + oov + list(vocabulary.tokens)
+        positions = self._special_positions if isinstance(positions, str) else positions
+        mask = None if self.mask_token is None else canonical_token(self.mask_token, self.vocabulary_dtype)
+        oov = canonical_token(self.oov_token, self.vocabulary_dtype)
+        if positions is None:
+            return ([mask] if mask is not None else []) + [oov] * self.num_oov_indices + list(vocabulary.tokens)
+        tokens = list(vocabulary.tokens)
+        for position, token in sorted((p, t) for p, t in zip(positions, (mask, oov)) if p is not None):
+            tokens.insert(position, token)
+        return tokens
+
+    def _mask_id(self) -> int | None:
+        """The id of the mask token (0 in Keras's layout), or None without one."""
+        if self.mask_token is None:
+            return None
+        return 0 if self._special_positions is None else self._special_positions[0]
+
+    def _oov_ids(self, positions: Any = "current") -> np.ndarray:
+        """The OOV ids, in order."""
+        positions = self._special_positions if isinstance(positions, str) else positions
+        if positions is None:
+            return np.arange(self._oov_start(), self._num_special_tokens(), dtype=np.int64)
+        return np.array([positions[1]], dtype=np.int64)
+
+    def _special_ids(self) -> list[int]:
+        """The ids of the mask and OOV slots, ascending."""
+        mask = [] if self.mask_token is None else [self._mask_id()]
+        return sorted(mask + self._oov_ids().tolist())
+
+    def _regular_ids(self, num_tokens: int | None = None, positions: Any = "current") -> np.ndarray:
+        """The id of each regular token, in vocabulary order (for `num_tokens` tokens laid out by `positions`)."""
+        positions = self._special_positions if isinstance(positions, str) else positions
+        num_tokens = len(self._require_vocabulary()) if num_tokens is None else num_tokens
+        start = self._num_special_tokens()
+        if positions is None:
+            return np.arange(start, start + num_tokens, dtype=np.int64)
+        special = sorted(p for p in positions if p is not None)
+        return np.delete(np.arange(start + num_tokens, dtype=np.int64), special)
+
+    def _vocabulary_argument(self) -> Vocabulary | None:
+        """The `vocabulary` that rebuilds these ids: the tokens, or with special positions every id's token."""
+        if self._vocabulary is None or self._special_positions is None:
+            return self._vocabulary
+        return Vocabulary(self._ids_to_tokens(), dtype=self.vocabulary_dtype)
 
     @property
     def vocabulary_fingerprint(self) -> str:
@@ -310,7 +426,7 @@ class VocabularyLayer(keras.layers.Layer):
     def _vocabulary_settings(self) -> dict[str, Any]:
         """The constructor arguments that decide ids (for building the other half of a pair)."""
         return {
-            "vocabulary": self._vocabulary,
+            "vocabulary": self._vocabulary_argument(),
             "vocabulary_dtype": self.vocabulary_dtype,
             "max_tokens": self.max_tokens,
             "min_frequency": self.min_frequency,
@@ -323,7 +439,8 @@ class VocabularyLayer(keras.layers.Layer):
         config = super().get_config()
         vocabulary = encoding = None
         if self._vocabulary is not None:
-            vocabulary, encoding = encode_tokens(self._vocabulary.tokens, self.vocabulary_dtype)
+            # With special positions the list holds every id's token, special tokens included, as it was given.
+            vocabulary, encoding = encode_tokens(self._vocabulary_argument().tokens, self.vocabulary_dtype)
         config.update(
             {
                 "vocabulary": vocabulary,
@@ -384,6 +501,30 @@ def _validate_special_token(token: Any, name: str, vocabulary_dtype: str, *, opt
         f"`{name}` must be an int for vocabulary_dtype='int64'. Received: {name}={token!r}"
         + (" (use None for no mask token)." if optional else ".")
     )
+
+
+def _most_frequent(
+    vocabulary: Vocabulary, max_tokens: int | None, num_special: int, min_frequency: int | None
+) -> Vocabulary:
+    """A counted vocabulary (read from a frequency file, say) cut to `min_frequency` and `max_tokens` by count.
+
+    Without counts the vocabulary is returned as it is (and one that exceeds `max_tokens` is refused later).
+    """
+    counts = vocabulary.counts
+    if counts is None or (max_tokens is None and min_frequency is None):
+        return vocabulary
+    keep = np.arange(len(vocabulary))
+    if min_frequency is not None:
+        keep = keep[counts >= min_frequency]
+    max_size = None if max_tokens is None else max_tokens - num_special
+    if max_size is not None and len(keep) > max_size:
+        # The most frequent; ties keep the earlier token. The kept tokens stay in the vocabulary's order.
+        keep = np.sort(keep[np.argsort(-counts[keep], kind="stable")[:max_size]])
+    if len(keep) == len(vocabulary):
+        return vocabulary
+    result = Vocabulary([vocabulary.tokens[i] for i in keep], dtype=vocabulary.dtype)
+    result._counts = counts[keep].copy()
+    return result
 
 
 def _describe_difference(first: Any, second: Any, *, offset: int = 0, labels: tuple[str, str] = ("now", "new")) -> str:

@@ -33,7 +33,7 @@ from keras_vocabsafe.errors import (
 from keras_vocabsafe.evolve import VocabularyUpdateReport
 from keras_vocabsafe.lookup import VocabLookup
 from keras_vocabsafe.pretrained import CoverageReport, PretrainedVectors, align_vectors, initial_rows, load_vectors
-from keras_vocabsafe.vocabulary import Vocabulary, as_vocabulary, canonical_token, display_token, standardize_dtype
+from keras_vocabsafe.vocabulary import Vocabulary, canonical_token, display_token, standardize_dtype
 
 __all__ = ["MergedEmbeddings", "VocabIdEmbedding"]
 
@@ -392,15 +392,13 @@ class VocabIdEmbedding(VocabularyLayer):
         oov_rows = initial_rows(oov, self.num_oov_indices, aligned.vectors, found, seed=oov_seed, what="oov")
         missing_rows = initial_rows(missing, int((~found).sum()), aligned.vectors, found, seed=seed, what="missing")
         matrix = np.zeros((self._num_rows(), self.output_dim), dtype=np.float32)
-        matrix[self._oov_start() : self._num_special_tokens()] = oov_rows
-        rows = matrix[self._num_special_tokens() : self.vocabulary_size()]
-        rows[:] = aligned.vectors  # Zeros where nothing was found; filled next.
-        rows[~found] = missing_rows
+        oov_ids, token_ids = self._oov_ids(), self._regular_ids()
+        matrix[oov_ids] = oov_rows
+        matrix[token_ids] = aligned.vectors  # Zeros where nothing was found; filled next.
+        matrix[token_ids[~found]] = missing_rows
         trainable_rows = None
         if train == "missing":
-            start = self._num_special_tokens()
-            oov_ids = range(self._oov_start(), start)
-            trainable_rows = (*oov_ids, *(start + np.flatnonzero(~found)).tolist())
+            trainable_rows = tuple(sorted((*oov_ids.tolist(), *token_ids[~found].tolist())))
         if self.built and trainable_rows == self.trainable_rows:
             self._assign_matrix(matrix)
         else:
@@ -449,10 +447,9 @@ class VocabIdEmbedding(VocabularyLayer):
         layer is ready for a new `compile()`.
 
         Args:
-            vocabulary: the new tokens (without the mask and OOV tokens): a
-                list, array, `Vocabulary` or vocabulary file path. A list
-                that starts with this layer's special tokens, as
-                `get_vocabulary()` returns, is accepted too.
+            vocabulary: the new tokens: a list, array, `Vocabulary` or
+                vocabulary file path, as for the constructor (listing the
+                special tokens keeps every token at its position as its id).
             data: tokens to learn the new vocabulary from, in any form
                 `adapt()` takes. Exactly one of `vocabulary` and `data`.
             merge: with `data`, add new tokens instead of re-adapting.
@@ -499,36 +496,40 @@ class VocabIdEmbedding(VocabularyLayer):
         self._require_vocabulary()
         limit = self.max_tokens if max_tokens is None else int(max_tokens)
         if vocabulary is not None:
-            new = as_vocabulary(self._strip_special_tokens(vocabulary), self.vocabulary_dtype)
+            new, positions = self._place_special_tokens(vocabulary, limit)
         else:
-            new = self._vocabulary_from_data(data, steps, merge=merge, limit=limit)
+            new, positions = self._vocabulary_from_data(data, steps, merge=merge, limit=limit), self._special_positions
+            if positions is not None and max(p for p in positions if p is not None) >= len(new) + 1:
+                raise ConfigurationError(
+                    f"{self._owner()} keeps its special tokens at ids {positions}, but the vocabulary learned from "
+                    f"`data` has only {len(new)} tokens. Pass the new vocabulary, special tokens listed, instead."
+                )
         self._check_vocabulary(new, limit)
         old_tokens = self._ids_to_tokens()
-        new_tokens = self._ids_to_tokens(new)
+        new_tokens = self._ids_to_tokens(new, positions)
+        old_token_ids, new_token_ids = self._regular_ids(), self._regular_ids(len(new), positions)
         if self.built:  # Before anything changes: a failed update leaves the layer as it was.
             _check_allocation(self, self._num_rows(len(new_tokens)), self.output_dim, len(new))
         # Vocabularies hold each token once and never a special token, so with one OOV row no token repeats.
         row_map = evolve.map_rows(old_tokens, new_tokens, distinct=self.num_oov_indices == 1)
+        token_ids = {"old_token_ids": old_token_ids, "new_token_ids": new_token_ids}
         if not self.built:
-            self._vocabulary, self.max_tokens = new, limit
+            self._vocabulary, self._special_positions, self.max_tokens = new, positions, limit
             self._vocabulary_changed()
-            return evolve.make_report(
-                self.name, old_tokens, new_tokens, row_map, num_special=self._num_special_tokens(), rule="none"
-            )
+            return evolve.make_report(self.name, old_tokens, new_tokens, row_map, **token_ids, rule="none")
         old_matrix = self._matrix()
-        num_special = self._num_special_tokens()
         matrix = evolve.remap_matrix(
             old_matrix,
             row_map,
             new_tokens,
             rule=new_embeddings_initializer,
-            reference_rows=slice(num_special, len(old_tokens)),
+            reference_rows=old_token_ids,
             num_rows=self._num_rows(len(new_tokens)),
             seed=seed,
         )
         del old_matrix
         old_variable, old_trained_ids = self._trained_variable()
-        self._vocabulary, self.max_tokens = new, limit
+        self._vocabulary, self._special_positions, self.max_tokens = new, positions, limit
         self._vocabulary_changed()
         if self.trainable_rows is not None:
             source = row_map.source
@@ -560,19 +561,10 @@ class VocabIdEmbedding(VocabularyLayer):
             old_tokens,
             new_tokens,
             row_map,
-            num_special=num_special,
+            **token_ids,
             rule=new_embeddings_initializer,
             optimizer_variables=remapped,
         )
-
-    def _strip_special_tokens(self, vocabulary: Any) -> Any:
-        """Drops leading special tokens equal to this layer's, as in `get_vocabulary()` output."""
-        if isinstance(vocabulary, (Vocabulary, str, bytes)) or not isinstance(vocabulary, (list, tuple)):
-            return vocabulary
-        special = self.get_vocabulary()[: self._num_special_tokens()]
-        if list(vocabulary[: len(special)]) == special:
-            return vocabulary[len(special) :]
-        return vocabulary
 
     def _vocabulary_from_data(self, data: Any, steps: int | None, *, merge: bool, limit: int | None) -> Vocabulary:
         tokens, counts = self._count_tokens(data, steps)
@@ -812,7 +804,7 @@ class VocabIdEmbedding(VocabularyLayer):
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
         if self.mask_token is None:
             return None
-        return keras.ops.not_equal(inputs, 0)
+        return keras.ops.not_equal(inputs, self._mask_id())
 
     def compute_output_shape(self, input_shape: Any) -> tuple:
         return tuple(input_shape) + (self.output_dim,)
@@ -914,22 +906,25 @@ class VocabIdEmbedding(VocabularyLayer):
                 "tokens; it cannot change their length."
             )
         current = self._ids_to_tokens()
-        num_special = self._num_special_tokens()
-        oov = current[self._oov_start()]
-        if saved[:num_special] != current[:num_special] or saved.count(oov) != self.num_oov_indices:
+        special = [current[i] for i in self._special_ids()]
+        # Rows move by token, so the special slots may sit at other ids in the saved vocabulary, but each special
+        # token must be there as often as here (once, or once per OOV row).
+        saved_special = [token for token in saved if token in special]
+        if sorted(saved_special, key=repr) != sorted(special, key=repr):
             raise VocabularyMismatchError(
                 f"{self._owner()} has other special tokens than the saved weights (saved: "
-                f"{[display_token(t) for t in saved[:num_special]]}, this layer: "
-                f"{[display_token(t) for t in current[:num_special]]}), so the mask and OOV rows cannot be matched. "
+                f"{[display_token(t) for t in saved_special[:8]]}, this layer: "
+                f"{[display_token(t) for t in special]}), so the mask and OOV rows cannot be matched. "
                 "Build the layer with the mask_token, oov_token and num_oov_indices the weights were saved with."
             )
+        saved_token_ids = np.flatnonzero([token not in special for token in saved])
         row_map = evolve.map_rows(saved, current, what="saved vocabulary")
         new_matrix = evolve.remap_matrix(
             matrix[: len(saved)],
             row_map,
             current,
             rule=request.rule,
-            reference_rows=slice(num_special, len(saved)),
+            reference_rows=saved_token_ids,
             num_rows=self._num_rows(),
             seed=request.seed,
         )
@@ -937,7 +932,13 @@ class VocabIdEmbedding(VocabularyLayer):
             self.build()
         self._assign_matrix(new_matrix)
         request.reports[self.name] = evolve.make_report(
-            self.name, saved, current, row_map, num_special=num_special, rule=request.rule
+            self.name,
+            saved,
+            current,
+            row_map,
+            old_token_ids=saved_token_ids,
+            new_token_ids=self._regular_ids(),
+            rule=request.rule,
         )
 
 

@@ -272,16 +272,18 @@ def make_report(
     new_tokens: Sequence[Any],
     row_map: RowMap,
     *,
-    num_special: int,
+    old_token_ids: np.ndarray,
+    new_token_ids: np.ndarray,
     rule: Any,
     optimizer_variables: int = 0,
 ) -> VocabularyUpdateReport:
-    regular = row_map.source[num_special:]
-    kept = regular >= 0
+    """Counts what an update did to the regular tokens (`*_token_ids`: the ids that are not special slots)."""
+    source = row_map.source[new_token_ids]
+    kept = source >= 0
     kept_old = np.zeros(row_map.old_size, dtype=bool)
     kept_old[row_map.source[row_map.source >= 0]] = True
-    dropped = np.flatnonzero(~kept_old[num_special:]) + num_special
-    added = np.flatnonzero(~kept) + num_special
+    dropped = old_token_ids[~kept_old[old_token_ids]]
+    added = new_token_ids[~kept]
     return VocabularyUpdateReport(
         layer=layer,
         old_size=row_map.old_size,
@@ -289,7 +291,7 @@ def make_report(
         kept=int(kept.sum()),
         added=len(added),
         dropped=len(dropped),
-        reordered=int(np.count_nonzero(regular[kept] != np.flatnonzero(kept) + num_special)),
+        reordered=int(np.count_nonzero(source[kept] != new_token_ids[kept])),
         new_rows=describe_rule(rule),
         added_tokens=tuple(new_tokens[i] for i in added[:_SAMPLE]),
         dropped_tokens=tuple(old_tokens[i] for i in dropped[:_SAMPLE]),

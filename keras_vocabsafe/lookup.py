@@ -32,13 +32,12 @@ class KeyLookup:
 
     def _make_lookup_table(self, vocabulary: Vocabulary) -> tf.lookup.StaticHashTable:
         key_dtype = tf.string if self.vocabulary_dtype == "string" else tf.int64
-        start = self._num_special_tokens()
         keys = list(vocabulary.tokens)
-        values = np.arange(start, start + len(keys), dtype=np.int64)
+        values = self._regular_ids(len(keys))
         if self.mask_token is not None:
             keys.insert(0, canonical_token(self.mask_token, self.vocabulary_dtype))
-            values = np.concatenate([[0], values])
-        default = self._oov_start() if self.num_oov_indices == 1 else -1
+            values = np.concatenate([[self._mask_id()], values])
+        default = int(self._oov_ids()[0]) if self.num_oov_indices == 1 else -1
         with tf.init_scope():
             initializer = tf.lookup.KeyValueTensorInitializer(
                 tf.constant(keys, dtype=key_dtype), tf.constant(values, dtype=tf.int64)

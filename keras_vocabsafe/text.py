@@ -53,6 +53,8 @@ _ASCII = r"[\x00-\x7f]*"
 # `encoding_errors`), and 0xFF never occurs in valid UTF-8, so the marker cannot collide with the text.
 _SPLIT_MARKER = b"\xff"
 WORDPIECE_SUFFIX = "##"
+# The splits whose tokens say how to join them again.
+_DETOKENIZABLE_SPLITS = ("whitespace", "character", "wordpiece")
 # An int `ngrams=n` means widths 1 to n, each computed and counted: wider n-grams are never useful, and a huge n
 # would build a list of that many widths.
 MAX_NGRAM_WIDTH = 64
@@ -181,6 +183,55 @@ class _TextFrontEnd:
         text, scalar = self._text_batch(inputs)
         tokens = self._tokenize(text)
         return tokens[0] if scalar else tokens
+
+    def detokenize(self, ids: Any) -> tf.Tensor:
+        """Text from ids, with TensorFlow ops: the inverse of the split, in `tf.function`, `tf.data` and exports.
+
+        Each sequence's tokens are joined as the split allows: `"whitespace"`
+        with one space, `"character"` with nothing, `"wordpiece"` with spaces
+        and each `##` piece joined to the piece before it (`"play ##ing"`
+        gives `"playing"`). Padding (the mask id) is dropped and OOV ids give
+        the `oov_token`. What `standardize` and the split removed (case,
+        punctuation, runs of whitespace) does not come back.
+
+        Args:
+            ids: `int` ids of shape `(batch, length)` (padded), a ragged
+                `(batch, None)` tensor, or one sequence of shape `(length,)`.
+
+        Returns:
+            A `tf.string` tensor: one string per sequence, shape `(batch,)`,
+            or a scalar for one sequence.
+
+        Raises:
+            ConfigurationError: the split cannot be undone (`"regex"`,
+                `"unicode_script"`, a callable) or `ngrams` is set.
+        """
+        if self.ngrams is not None or not (isinstance(self.split, str) and self.split in _DETOKENIZABLE_SPLITS):
+            reason = f"ngrams={self.ngrams}" if self.ngrams is not None else f"split={self.split!r}"
+            raise ConfigurationError(
+                f"{self._owner()} cannot detokenize with {reason}: its tokens do not say how they were joined. "
+                f"Detokenizing works with split in {_DETOKENIZABLE_SPLITS} and ngrams=None; use "
+                "`ids_to_tokens(ids)` for the tokens themselves."
+            )
+        if not isinstance(ids, tf.RaggedTensor):
+            ids = tf.convert_to_tensor(ids)
+            if not ids.dtype.is_integer:
+                raise KeyDtypeError(f"{self._owner()}.detokenize() takes integer ids. Received dtype {ids.dtype.name}.")
+            if ids.shape.rank not in (1, 2):
+                raise TextInputError(
+                    f"{self._owner()}.detokenize() takes ids of shape (length,) or (batch, length). Received: shape "
+                    f"{ids.shape}."
+                )
+            if ids.shape.rank == 1:
+                return self.detokenize(ids[tf.newaxis])[0]
+            ids = tf.RaggedTensor.from_tensor(ids)
+        if self.mask_token is not None:
+            ids = tf.ragged.boolean_mask(ids, tf.not_equal(ids, tf.cast(self._mask_id(), ids.dtype)))
+        tokens = self.ids_to_tokens(tf.cast(ids, tf.int64))
+        text = tf.strings.reduce_join(tokens, axis=-1, separator="" if self.split == "character" else " ")
+        if self.split == "wordpiece":
+            text = tf.strings.regex_replace(text, " " + re.escape(WORDPIECE_SUFFIX), "")
+        return text
 
     def _output_shape(self, input_shape: Any) -> tuple:
         input_shape = tuple(input_shape)
@@ -589,8 +640,8 @@ class TextVocabEmbedding(_TextFrontEnd, VocabEmbedding):
         if self.output_sequence_length is None:
             vectors = tf.ragged.map_flat_values(self._gather, ids)
         else:
-            ids = ids.to_tensor(default_value=0, shape=[None, self.output_sequence_length])
-            mask = tf.not_equal(ids, 0)  # Id 0 is the mask token "", which no real token equals.
+            ids = ids.to_tensor(default_value=self._mask_id(), shape=[None, self.output_sequence_length])
+            mask = tf.not_equal(ids, self._mask_id())  # The mask token "", which no real token equals.
             vectors = self._gather(ids)
         if scalar:
             ids, vectors = ids[0], vectors[0]
@@ -739,7 +790,7 @@ class TextVocabLookup(_TextFrontEnd, VocabLookup):
         text, scalar = self._text_batch(inputs)
         ids = self._lookup(self._tokenize(text))
         if self.output_sequence_length is not None:
-            ids = ids.to_tensor(default_value=0, shape=[None, self.output_sequence_length])
+            ids = ids.to_tensor(default_value=self._mask_id(), shape=[None, self.output_sequence_length])
         return ids[0] if scalar else ids
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:

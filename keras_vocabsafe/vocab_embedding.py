@@ -59,11 +59,14 @@ class VocabEmbedding(KeyLookup, VocabIdEmbedding):
 
     Args:
         output_dim: int. Size of each embedding vector.
-        vocabulary: optional. The tokens, without the mask and OOV tokens: a
-            list, tuple, 1-D array or tensor; a `keras_vocabsafe.Vocabulary`;
-            or the path of a vocabulary file (JSON written by
-            `Vocabulary.save()`, or text with one token per line). If not
-            set, call `adapt()` before using the layer.
+        vocabulary: optional. The tokens: a list, tuple, 1-D array or
+            tensor; a `keras_vocabsafe.Vocabulary`; or the path of a
+            vocabulary file (JSON written by `Vocabulary.save()`, or text
+            with one token per line). Without the mask and OOV tokens, ids
+            follow Keras's layout; listing both, each token keeps its
+            position as its id (a BERT `vocab.txt`, a `get_vocabulary()`
+            list). A `Vocabulary` with counts is cut to `max_tokens` and
+            `min_frequency` by count. If not set, call `adapt()` first.
         vocabulary_dtype: `"string"` (default) for text keys, `"int64"` for
             integer ids such as user or item ids.
         max_tokens: optional int. Upper bound on `vocabulary_size()`,

@@ -1231,7 +1231,7 @@ def test_build_refuses_a_matrix_larger_than_memory_before_allocating(kwargs):
         ({"mask_token": 0}, ConfigurationError, "`mask_token` must be a str"),
         ({"max_tokens": 2}, ConfigurationError, "`max_tokens` must be an integer larger"),
         ({"num_oov_indices": "1"}, ConfigurationError, "`num_oov_indices` must be an integer"),
-        ({"vocabulary": ["a", ""]}, ReservedTokenError, "contains its mask_token"),
+        ({"vocabulary": ["a", ""]}, ReservedTokenError, "lists its mask_token"),
         ({"embeddings_initializer": "nope"}, ConfigurationError, "`embeddings_initializer`"),
     ],
     ids=lambda value: repr(value) if isinstance(value, dict) else "",

@@ -22,6 +22,7 @@ from keras_vocabsafe import (
     TextEncodingError,
     TextInputError,
     TextVocabEmbedding,
+    TextVocabLookup,
     UnsupportedOpsError,
     audit_ops,
     export_for_serving,
@@ -716,3 +717,47 @@ def test_update_vocabulary_cannot_merge_into_wordpiece_subwords():
         layer.update_vocabulary(data=["new words here"], merge=True)
     report = layer.update_vocabulary(data=["unbelievable believable unable able"])
     assert report.new_size <= 60 and report.kept > 0
+
+
+# detokenize -----------------------------------------------------------------------------------------------------
+
+
+def test_detokenize_joins_whitespace_tokens_and_drops_padding():
+    layer = TextVocabEmbedding(4, output_sequence_length=6, standardize="lower")
+    layer.adapt(["the cat sat", "the dog"])
+    text = tf.constant(["The cat  sat", "the emu"])
+    ids, _ = TextVocabEmbedding.from_config({**layer.get_config(), "return_ids": True})(text)
+    assert ids.shape == (2, 6)
+    assert layer.detokenize(ids).numpy().tolist() == [b"the cat sat", b"the [UNK]"]
+    assert layer.detokenize(ids[0]).numpy() == b"the cat sat"  # One sequence in, one string out.
+
+
+def test_detokenize_joins_wordpiece_pieces_to_their_word():
+    lookup = TextVocabLookup(vocabulary=["play", "##ing", "##ed", "the", "dog"], split="wordpiece", standardize=None)
+    ids = lookup(tf.constant(["the dog playing played", "dog"]))
+    assert ids.to_list()[0] == [lookup.token_to_id(t) for t in ("the", "dog", "play", "##ing", "play", "##ed")]
+    assert lookup.detokenize(ids).numpy().tolist() == [b"the dog playing played", b"dog"]
+
+
+def test_detokenize_character_split_runs_in_tf_data_and_tf_function():
+    lookup = TextVocabLookup(vocabulary=list("abc"), split="character", standardize=None, output_sequence_length=5)
+    dataset = tf.data.Dataset.from_tensor_slices(["abc", "cab"]).batch(2).map(lookup).map(lookup.detokenize)
+    assert next(iter(dataset)).numpy().tolist() == [b"abc", b"cab"]
+    function = tf.function(lookup.detokenize)
+    a, b = lookup.token_to_id("a"), lookup.token_to_id("b")
+    assert function(tf.constant([[a, b, 0, 0]], tf.int64)).numpy().tolist() == [b"ab"]
+
+
+@pytest.mark.parametrize("settings", [{"split": "regex", "split_pattern": ","}, {"ngrams": 2}])
+def test_detokenize_refuses_splits_it_cannot_undo(settings):
+    lookup = TextVocabLookup(vocabulary=["a", "b"], **settings)
+    with pytest.raises(ConfigurationError, match="cannot detokenize"):
+        lookup.detokenize(tf.constant([[1, 2]]))
+
+
+def test_detokenize_refuses_float_ids_and_rank_3():
+    lookup = TextVocabLookup(vocabulary=["a", "b"])
+    with pytest.raises(KeyDtypeError, match="integer ids"):
+        lookup.detokenize(tf.constant([[1.0]]))
+    with pytest.raises(TextInputError, match="shape"):
+        lookup.detokenize(tf.zeros((1, 2, 3), tf.int64))

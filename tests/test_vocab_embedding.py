@@ -354,14 +354,14 @@ def test_duplicate_tokens_are_rejected():
         VocabEmbedding(4, vocabulary=["cat", "dog", "cat"])
 
 
-def test_mask_token_inside_vocabulary_is_rejected():
-    with pytest.raises(ReservedTokenError, match="mask_token '' at position 1"):
+def test_mask_token_listed_without_the_oov_token_is_rejected():
+    with pytest.raises(ReservedTokenError, match=r"mask_token '' \(at position 1\) but not its oov_token"):
         VocabEmbedding(4, vocabulary=["a", "", "b"], mask_token="")
 
 
-def test_oov_token_inside_vocabulary_is_rejected():
-    with pytest.raises(ReservedTokenError, match=r"oov_token '\[UNK\]' at position 0"):
-        VocabEmbedding(4, vocabulary=["[UNK]", "a"])
+def test_oov_token_listed_without_the_mask_token_is_rejected():
+    with pytest.raises(ReservedTokenError, match=r"oov_token '\[UNK\]' \(at position 0\) but not its mask_token"):
+        VocabEmbedding(4, vocabulary=["[UNK]", "a"], mask_token="")
 
 
 def test_wrong_key_dtype_at_call():
