@@ -84,11 +84,10 @@ def detect_and_read(data: bytes, path: str, format: str, dtype: str) -> ReadResu
         raise VocabularyError(f"`format` must be 'auto' or one of {FORMATS}. Received: format={format!r}.")
     bom = data.startswith(_UTF8_MARK)
     data = data.removeprefix(_UTF8_MARK)
-    if not data.strip(b" \t\r\n"):
+    if not data:
         raise VocabularyError(
-            f"The vocabulary file {path!r} is empty{' (it holds only a byte order mark)' if bom and not data else ''}"
-            f"{' (only blank lines)' if data else ''}. Write at least one token, or check that the file was "
-            "copied whole."
+            f"The vocabulary file {path!r} is empty{' (it holds only a byte order mark)' if bom else ''}. Write at "
+            "least one token, or check that the file was copied whole."
         )
     if format == "auto":
         format = detect_format(data)
@@ -135,13 +134,13 @@ def _split_lines(data: bytes) -> tuple[list[bytes], bytes, bytes]:
     final_newline = bool(lines) and lines[-1] == b""
     if final_newline:
         lines.pop()
-    newline = b"\n"
-    # Windows line endings, not tokens ending in \r (a single line without a newline says nothing).
-    if lines and all(line.endswith(b"\r") for line in lines) and (final_newline or len(lines) > 1):
-        lines = [line[:-1] for line in lines]
-        newline = b"\r\n"
-        return lines, newline, newline if final_newline else b"\r"
-    return lines, newline, newline if final_newline else b""
+    # Windows line endings, not tokens ending in \r: every line ends with \r\n (the last one may lack both).
+    ended = lines if final_newline else lines[:-1]
+    if ended and all(line.endswith(b"\r") for line in ended):
+        last_ends = lines[-1].endswith(b"\r")
+        lines = [line[:-1] for line in ended] + ([] if final_newline else [lines[-1].removesuffix(b"\r")])
+        return lines, b"\r\n", b"\r\n" if final_newline else (b"\r" if last_ends else b"")
+    return lines, b"\n", b"\n" if final_newline else b""
 
 
 def _typed_lines(lines: list[bytes], path: str, dtype: str, *, first_line: int) -> list[Any]:
@@ -336,24 +335,9 @@ def _added_tokens(added: Any, tokens: list[str], path: str) -> list[str]:
 
 def _tokenizer_json_bytes(tokens: Sequence[bytes], layout: FileLayout | None) -> bytes:
     texts = [token.decode("utf-8") for token in tokens]
-    if layout is not None and layout.document is not None:
-        if tuple(tokens) == layout.tokens:
-            return (_UTF8_MARK if layout.byte_order_mark else b"") + layout.document
-        document = json.loads(layout.document)
-        kind = document["model"].get("type")
-        if kind not in ("WordPiece", "WordLevel"):
-            raise VocabularyError(
-                f"This vocabulary was read from a {kind} tokenizer.json and has changed since; its merges or "
-                "scores cannot follow new tokens. Save it with format='json' (or format='text')."
-            )
-        position = {text: i for i, text in enumerate(texts)}
-        document["model"]["vocab"] = position
-        document["added_tokens"] = [
-            {**entry, "id": position[entry["content"]]}
-            for entry in document.get("added_tokens") or []
-            if entry.get("content") in position
-        ]
-        return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+    if layout is not None and layout.document is not None and tuple(tokens) == layout.tokens:
+        return (_UTF8_MARK if layout.byte_order_mark else b"") + layout.document  # The original, as read.
+    # Otherwise a minimal BERT-style WordPiece tokenizer that `tokenizers` loads.
     document = {
         "version": "1.0",
         "truncation": None,

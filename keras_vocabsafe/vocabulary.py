@@ -427,9 +427,8 @@ class Vocabulary(Sequence):
                 read from a file of the same format is written back as it was
                 read: text and frequency files byte for byte (byte order mark,
                 line endings, final newline), a `tokenizer.json` as the
-                original document (with its vocabulary replaced if the tokens
-                changed: WordPiece and WordLevel only). Otherwise a
-                `tokenizer.json` is a minimal WordPiece tokenizer (BERT
+                original document. Any other vocabulary saved as
+                `"tokenizer_json"` is a minimal WordPiece tokenizer (BERT
                 pre-tokenizer, `##` continuation, `[UNK]` as unknown token)
                 that `tokenizers.Tokenizer.from_file` loads.
 
