@@ -109,8 +109,7 @@ def run_align(args: argparse.Namespace, output: Output) -> int:
     vocabulary = Vocabulary.load(args.vocab, format=args.vocab_format)
     if not len(vocabulary):
         raise CommandError(f"{args.vocab} holds no tokens.")
-    with output.progress(None, "aligning"):
-        aligned = align_vectors(args.vectors, vocabulary, match=match, format=args.format, tokens=args.tokens)
+    aligned = align_vectors(args.vectors, vocabulary, match=match, format=args.format, tokens=args.tokens)
     found = aligned.found
     if not found.any():
         raise CommandError(
