@@ -86,8 +86,10 @@ class CoverageReport:
         found: tokens that got a vector.
         found_by_rule: how many tokens each match rule found (`"exact"`, `"lower"`).
         missing_tokens: up to 20 tokens without a vector, the most frequent first
-            when `adapt` counts are known, else in vocabulary order.
-        weighted_coverage: share of token occurrences covered, when counts are known.
+            when the vocabulary has counts, else in vocabulary order.
+        weighted_coverage: share of token occurrences covered, when the vocabulary
+            has counts (`Vocabulary.counts`: from `adapt`, `from_counts`, or read
+            from a TensorFlow Transform frequency file).
         duplicates: rows skipped because their word had been seen earlier in the file.
         skipped_lines: lines left out under `errors="skip"` or `nonfinite="skip"`
             (in `align_vectors`, only rows whose word some token needed are
@@ -137,7 +139,7 @@ class CoverageReport:
             f"  missing  {self.missing:>10,}  {1 - self.coverage:7.2%}",
         ]
         if self.weighted_coverage is not None:
-            lines.append(f"  weighted by adapt counts: {self.weighted_coverage:.2%} of token occurrences covered")
+            lines.append(f"  weighted by counts: {self.weighted_coverage:.2%} of token occurrences covered")
         if self.missing_tokens:
             shown = ", ".join(display_token(t) for t in self.missing_tokens[:10])
             lines.append(f"  most notable missing: {shown}")

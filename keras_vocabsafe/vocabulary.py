@@ -16,22 +16,40 @@ written down, so every path yields the same ids:
 `encoding` is `"utf-8"` when every token is valid UTF-8 (tokens are then
 plain JSON strings) and `"base64"` otherwise (every token is then base64 of
 its bytes), so the file stays valid, portable JSON whatever the tokens hold.
+A file written by `save()` also lists the counts (`"counts": [...]`) when the
+vocabulary has them; `to_config()` never does.
+
+Other file formats keep each token at its file's id, special tokens included
+(`Vocabulary.load(path, format=...)`, `Vocabulary.save(path, format=...)`):
+
+- `"text"`: one UTF-8 token per line: BERT / keras-hub `vocab.txt`, Keras
+  lookup vocabulary files, TensorFlow Transform files without frequencies.
+- `"tft_frequency"`: TensorFlow Transform's `store_frequency=True` files,
+  `"<count> <token>"` per line, read into `counts`.
+- `"tokenizer_json"`: a Hugging Face `tokenizer.json` (WordPiece, WordLevel,
+  BPE, Unigram), tokens by id as `Tokenizer.get_vocab()` numbers them.
+
+What `load` reads, `save` writes back in the same format: text and frequency
+files byte for byte.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from keras_vocabsafe._vocabulary_files import FileLayout, detect_and_read, write_bytes
 from keras_vocabsafe.errors import ConfigurationError, DuplicateTokenError, KeyDtypeError, VocabularyError
 
-__all__ = ["Vocabulary", "Token"]
+__all__ = ["Vocabulary", "Token", "VocabularyDiff", "VOCABULARY_FORMATS"]
 
 Token = bytes | int
 """A token in its canonical form: `bytes` for string vocabularies, `int` otherwise."""
@@ -40,6 +58,9 @@ FORMAT_NAME = "keras_vocabsafe.vocabulary"
 FORMAT_VERSION = 1
 DTYPES = ("string", "int64")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+INT64_RANGE = (_INT64_MIN, _INT64_MAX)
+VOCABULARY_FORMATS = ("json", "text", "tft_frequency", "tokenizer_json")
+"""The `format=` names `Vocabulary.load` (with `"auto"`) and `Vocabulary.save` take."""
 _INTEGER_DTYPE_ALIASES = {"int64": "int64", "int32": "int64", "int": "int64"}
 
 
@@ -144,10 +165,13 @@ class Vocabulary(Sequence):
     True
     """
 
-    __slots__ = ("_counts", "_dtype", "_index", "_tokens")
+    __slots__ = ("_counts", "_dtype", "_index", "_layout", "_tokens")
 
-    def __init__(self, tokens: Iterable[Any], dtype: str = "string") -> None:
+    def __init__(
+        self, tokens: Iterable[Any], dtype: str = "string", *, counts: Sequence[int] | np.ndarray | None = None
+    ) -> None:
         self._counts: np.ndarray | None = None
+        self._layout: FileLayout | None = None
         self._dtype = standardize_dtype(dtype)
         check_token_sequence(tokens, "tokens")
         canonical_type = bytes if self._dtype == "string" else int
@@ -160,6 +184,11 @@ class Vocabulary(Sequence):
         self._index: dict[Token, int] = dict(zip(self._tokens, range(len(self._tokens))))
         if len(self._index) != len(self._tokens):
             self._raise_duplicate()
+        if counts is not None:
+            counts = _as_counts(counts)
+            if len(counts) != len(self._tokens):
+                raise VocabularyError(f"Got {len(self._tokens)} tokens but {len(counts)} counts; they must align.")
+            self._counts = counts
 
     def _raise_duplicate(self) -> None:
         first_positions: dict[Token, int] = {}
@@ -179,12 +208,83 @@ class Vocabulary(Sequence):
 
     @property
     def counts(self) -> np.ndarray | None:
-        """How often each token was seen, for vocabularies made by `from_counts` (else `None`).
+        """How often each token was seen, aligned with the tokens, or `None`.
 
-        Counts describe how the vocabulary was made; they are not part of its
-        identity (`==`) nor of its saved form.
+        Set by `from_counts`, by `counts=` and by reading a file that has
+        them (TensorFlow Transform frequency files, or a JSON file saved with
+        counts). Counts describe how the vocabulary was made; they are not
+        part of its identity (`==`) nor of `to_config()`.
         """
         return self._counts
+
+    @property
+    def source_format(self) -> str | None:
+        """The format of the file `load` read this vocabulary from (see `VOCABULARY_FORMATS`), else `None`."""
+        return None if self._layout is None else self._layout.format
+
+    def fingerprint(self) -> str:
+        """A digest of the tokens in order (32 hex digits): equal exactly when two vocabularies give the same ids.
+
+        Computed as a layer's `vocabulary_fingerprint()` is, over these tokens
+        alone: the two agree when the layer's ids are this vocabulary's
+        positions (a vocabulary that lists its special tokens).
+        """
+        hasher = hashlib.sha256(f"keras_vocabsafe:{self._dtype}:".encode())
+        for token in self._tokens:
+            raw = token if isinstance(token, bytes) else str(token).encode()
+            hasher.update(len(raw).to_bytes(8, "little"))
+            hasher.update(raw)
+        return hasher.hexdigest()[:32]
+
+    def most_frequent(self, max_size: int | None = None, min_frequency: int | None = None) -> Vocabulary:
+        """The most frequent tokens, by `counts`, in this vocabulary's order.
+
+        Drops the tokens seen fewer than `min_frequency` times, then keeps the
+        `max_size` most frequent; among tokens with equal counts the earlier
+        one wins. Kept tokens keep their relative order (their ids close up).
+        For a vocabulary in count order (TensorFlow Transform files, which
+        put the greater token first among equal counts, and `from_counts`)
+        this is a prefix: the tokens TensorFlow Transform's `top_k` and
+        `frequency_threshold` would have kept.
+
+        Args:
+            max_size: keep at most this many tokens (None: no limit).
+            min_frequency: keep only tokens seen at least this many times.
+
+        Raises:
+            VocabularyError: the vocabulary has no counts.
+        """
+        for name, value in (("max_size", max_size), ("min_frequency", min_frequency)):
+            if value is not None and not (_is_int(value) and value >= 0):
+                raise ConfigurationError(f"`{name}` must be a non-negative integer or None. Received: {name}={value!r}")
+        if self._counts is None:
+            raise VocabularyError(
+                "This vocabulary has no counts, so its most frequent tokens are unknown. Read a TensorFlow "
+                "Transform frequency file, build it with `Vocabulary.from_counts()`, or pass `counts=`."
+            )
+        keep = np.arange(len(self._tokens))
+        if min_frequency is not None:
+            keep = keep[self._counts >= min_frequency]
+        if max_size is not None and len(keep) > max_size:
+            by_count = np.argsort(-self._counts[keep], kind="stable")[:max_size]
+            keep = np.sort(keep[by_count])
+        return Vocabulary([self._tokens[i] for i in keep.tolist()], dtype=self._dtype, counts=self._counts[keep])
+
+    def diff(self, other: Vocabulary) -> VocabularyDiff:
+        """How ids change from this vocabulary to `other`: added, removed and moved tokens."""
+        if not isinstance(other, Vocabulary):
+            raise ConfigurationError(f"`other` must be a Vocabulary. Received: {type(other).__name__}.")
+        if other.dtype != self._dtype:
+            raise KeyDtypeError(f"Cannot compare a {self._dtype} vocabulary with a {other.dtype} one.")
+        new_index = other._index
+        removed = tuple(i for i, token in enumerate(self._tokens) if token not in new_index)
+        added = tuple(j for j, token in enumerate(other._tokens) if token not in self._index)
+        moved = tuple(
+            (i, new_index[token])
+            for i, token in enumerate(self._tokens)
+            if token in new_index and new_index[token] != i
+        )
+        return VocabularyDiff(self, other, added=added, removed=removed, moved=moved)
 
     @property
     def tokens(self) -> tuple[Token, ...]:
@@ -315,9 +415,36 @@ class Vocabulary(Sequence):
         dtype = standardize_dtype(config.get("dtype"))
         return cls(decode_tokens(config.get("tokens"), config.get("encoding"), dtype), dtype=dtype)
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Writes the vocabulary as JSON, atomically: the file is whole or untouched."""
+    def save(self, path: str | os.PathLike[str], format: str = "json") -> None:
+        """Writes the vocabulary to a file, atomically: the file is whole or untouched.
+
+        Args:
+            path: the file to write.
+            format: `"json"` (default: our JSON form, which holds any token,
+                plus the counts when there are some), `"text"` (one token per
+                line), `"tft_frequency"` (`"<count> <token>"` lines; needs
+                counts that never increase) or `"tokenizer_json"`. A vocabulary
+                read from a file of the same format is written back as it was
+                read: text and frequency files byte for byte (byte order mark,
+                line endings, final newline), a `tokenizer.json` as the
+                original document. Any other vocabulary saved as
+                `"tokenizer_json"` is a minimal WordPiece tokenizer (BERT
+                pre-tokenizer, `##` continuation, `[UNK]` as unknown token)
+                that `tokenizers.Tokenizer.from_file` loads.
+
+        Raises:
+            VocabularyError: the path is a directory or in a missing
+                directory, or a token cannot be held by `format` (a newline
+                or a trailing carriage return in a line format, bytes that are
+                not UTF-8, no counts for `"tft_frequency"`): the message names
+                the token and says to use `"json"`.
+        """
         path = _file_path(path, "path")
+        if format not in VOCABULARY_FORMATS:
+            raise ConfigurationError(
+                f"`format` must be one of {VOCABULARY_FORMATS}. Received: format={format!r}. Use 'json' (the "
+                "default) unless another tool must read the file."
+            )
         if os.path.isdir(path):
             raise VocabularyError(
                 f"Cannot save the vocabulary to {path!r}: it is a directory. Pass a file path, e.g. "
@@ -329,26 +456,59 @@ class Vocabulary(Sequence):
                 f"Cannot save the vocabulary to {path!r}: the directory {directory!r} does not exist. Create it "
                 "first (`os.makedirs(directory, exist_ok=True)`)."
             )
-        text = json.dumps(self.to_config(), ensure_ascii=True)
+        if format == "json":
+            config = self.to_config()
+            if self._counts is not None:
+                config["counts"] = self._counts.tolist()
+            data = json.dumps(config, ensure_ascii=True).encode("ascii")
+        else:
+            data = write_bytes(self._tokens, self._counts, self._dtype, format, self._layout)
         try:
-            atomic_write_text(path, text)
+            atomic_write_bytes(path, data)
         except OSError as error:
             raise VocabularyError(f"Cannot save the vocabulary to {path!r}: {error}.") from None
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], dtype: str = "string") -> Vocabulary:
-        """Reads a vocabulary file.
+    def load(cls, path: str | os.PathLike[str], dtype: str = "string", format: str = "auto") -> Vocabulary:
+        """Reads a vocabulary file; every token keeps its file's id (its line, or its id in a tokenizer.json).
 
-        Reads the JSON form written by `save()`, or a plain text file with one
-        UTF-8 token per line (as `keras.layers.StringLookup` reads), in which
-        a token cannot hold a newline. `dtype` applies to text files only. A
-        UTF-8 byte order mark at the start is skipped, and a text file whose
-        every line ends in `\\r\\n` (Windows line endings) has them removed.
+        Special tokens such as `[PAD]` or `[UNK]` are read as the plain tokens
+        they are, at their positions.
+
+        Formats (`format=`):
+
+        - `"auto"` (default): detected from the content. A document starting
+          with `{` is our JSON form, or a `tokenizer.json` when it has a
+          `model`; a text file whose every line is `"<count> <token>"` (a
+          whole number without leading zeros, then one space) with counts
+          that never increase is a TensorFlow Transform frequency file; any
+          other file is text. Pass `format=` to force a reading (say, a
+          frequency file whose counts are not ordered, or a text vocabulary
+          whose first token starts with `{`).
+        - `"json"`: the form `save()` writes (with its counts, if saved).
+        - `"text"`: one UTF-8 token per line (BERT / keras-hub `vocab.txt`,
+          Keras lookup vocabulary files, TensorFlow Transform files without
+          frequencies). A UTF-8 byte order mark at the start is skipped, and
+          when every line ends in `\\r\\n` (Windows line endings) those are
+          removed. With `dtype="int64"`, every line is an integer.
+        - `"tft_frequency"`: `tft.vocabulary(store_frequency=True)` files:
+          on each line a count, one space, and the token (the rest of the
+          line, spaces included); the counts become `counts`.
+        - `"tokenizer_json"`: a Hugging Face `tokenizer.json` with a
+          WordPiece, WordLevel, BPE or Unigram model: the model's tokens by
+          id (ids must run from 0 with no gap nor repeat), then the added
+          tokens whose ids follow (as `Tokenizer.get_vocab()` numbers them).
+
+        `dtype` applies to text and frequency files.
 
         Raises:
             VocabularyError: the file is missing, a directory, unreadable,
-                UTF-16 or other non-UTF-8 text, a JSON document that is not a
-                vocabulary, or lists a token twice.
+                empty, UTF-16 or other non-UTF-8 text, truncated JSON, a
+                JSON document that is not a vocabulary, a tokenizer.json
+                whose ids have a gap, or a frequency line without a count.
+            DuplicateTokenError: the file lists a token twice (the message
+                names both lines), or a tokenizer.json gives one id to two
+                tokens.
         """
         path = _file_path(path, "path")
         try:
@@ -373,51 +533,107 @@ class Vocabulary(Sequence):
                     f"vocabulary files are UTF-8. Convert it, e.g. `open(path, encoding='{encoding.lower()}').read()` "
                     "and write it back with encoding='utf-8'."
                 )
-        data = data.removeprefix(_UTF8_MARK)
-        stripped = data.lstrip()
-        if stripped.startswith((b"{", b"[")):
-            config = _parse_json(data, path, strict=stripped.startswith(b"{"))
-            if isinstance(config, dict):
-                return cls.from_config(config)
-            if config is not None:
-                raise VocabularyError(
-                    f"The vocabulary file {path!r} holds a JSON {type(config).__name__}, not a vocabulary. Read "
-                    "the tokens yourself (`Vocabulary(json.load(f))`) or write the file with `Vocabulary.save()`."
-                )
-        return cls._from_text(data, path, standardize_dtype(dtype))
-
-    @classmethod
-    def _from_text(cls, data: bytes, path: str, dtype: str) -> Vocabulary:
-        lines = data.split(b"\n")
-        if lines and lines[-1] == b"":
-            lines.pop()
-        if lines and all(line.endswith(b"\r") for line in lines):  # Windows line endings, not tokens ending in \r.
-            lines = [line[:-1] for line in lines]
-        if dtype == "string":
-            for number, line in enumerate(lines, start=1):
+        if b"\x00" in data[:4096] and not data.lstrip().startswith(b"{") and _looks_binary(data):
+            raise VocabularyError(
+                f"The vocabulary file {path!r} looks binary (NUL bytes among its first lines), not a text or JSON "
+                "vocabulary. Check the path: a checkpoint or a vectors file is not a vocabulary."
+            )
+        result = detect_and_read(data, path, format, standardize_dtype(dtype))
+        if result.config is not None:
+            vocabulary = cls.from_config(result.config)
+            counts = result.config.get("counts")
+            if counts is not None:
                 try:
-                    line.decode("utf-8")
-                except UnicodeDecodeError:
-                    raise VocabularyError(
-                        f"Line {number} of the vocabulary file {path!r} is not valid UTF-8. Text "
-                        "vocabulary files must be UTF-8; save tokens that are not with `Vocabulary.save()`."
-                    ) from None
-            return cls(lines, dtype=dtype)
-        values = []
-        for number, line in enumerate(lines, start=1):
-            try:
-                values.append(int(line))
-            except ValueError:
-                raise VocabularyError(
-                    f"Line {number} of the vocabulary file {path!r} is {display_token(line)}, not an integer, "
-                    "but vocabulary_dtype='int64'."
-                ) from None
-            if not _fits_int64(values[-1]):
-                raise VocabularyError(
-                    f"Line {number} of the vocabulary file {path!r} is {values[-1]}, which does not fit in int64 "
-                    f"(from {_INT64_MIN} to {_INT64_MAX})."
-                )
-        return cls(values, dtype=dtype)
+                    vocabulary = cls(vocabulary.tokens, vocabulary.dtype, counts=counts)
+                except (ConfigurationError, VocabularyError) as error:
+                    raise VocabularyError(f"The counts in {path!r} are invalid: {error}") from None
+        else:
+            vocabulary = cls(result.tokens, dtype=standardize_dtype(dtype), counts=result.counts)
+        vocabulary._layout = result.layout
+        return vocabulary
+
+
+@dataclass(frozen=True)
+class VocabularyDiff:
+    """How ids change from an old vocabulary to a new one (`old.diff(new)`).
+
+    Positions are ids within each vocabulary; a layer adds the same number of
+    special slots to both when neither lists its special tokens.
+
+    Attributes:
+        old, new: the two vocabularies.
+        added: positions in `new` of the tokens `old` lacks.
+        removed: positions in `old` of the tokens `new` lacks.
+        moved: `(old_position, new_position)` of the tokens in both whose id changed.
+    """
+
+    old: Vocabulary
+    new: Vocabulary
+    added: tuple[int, ...]
+    removed: tuple[int, ...]
+    moved: tuple[tuple[int, int], ...]
+
+    @property
+    def identical(self) -> bool:
+        """True when both vocabularies have the same tokens in the same order (the same ids)."""
+        return self.old == self.new
+
+    @property
+    def kept(self) -> int:
+        """Number of tokens in both vocabularies."""
+        return len(self.old) - len(self.removed)
+
+    def to_dict(self, examples: int = 10) -> dict[str, Any]:
+        """A JSON-safe summary, with up to `examples` tokens of each kind."""
+        return {
+            "identical": self.identical,
+            "old_size": len(self.old),
+            "new_size": len(self.new),
+            "kept": self.kept,
+            "added": len(self.added),
+            "removed": len(self.removed),
+            "moved": len(self.moved),
+            "added_examples": [{"token": json_token(self.new[j]), "id": j} for j in self.added[:examples]],
+            "removed_examples": [{"token": json_token(self.old[i]), "id": i} for i in self.removed[:examples]],
+            "moved_examples": [
+                {"token": json_token(self.old[i]), "old_id": i, "new_id": j} for i, j in self.moved[:examples]
+            ],
+            "summary": self.summary(),
+        }
+
+    def summary(self) -> str:
+        """What the differences mean for a model trained on the old vocabulary."""
+        if self.identical:
+            return "The vocabularies are identical: every token has the same id."
+        if not self.removed and not self.moved:
+            return (
+                f"Every token of the old vocabulary keeps its id; the new one adds {len(self.added):,} tokens after "
+                "them. A model trained on the old vocabulary keeps all its rows; `VocabEmbedding.update_vocabulary` "
+                "adds rows for the new tokens."
+            )
+        return (
+            f"A model trained on the old vocabulary would lose the rows of {len(self.removed):,} tokens (removed) "
+            f"and would read {len(self.moved):,} rows at the wrong ids (moved) if the new vocabulary were used "
+            "without remapping. `VocabEmbedding.update_vocabulary` and `load_remapped_weights` keep the rows of "
+            f"the {self.kept:,} tokens in both, by token."
+        )
+
+    def __str__(self) -> str:
+        lines = [
+            f"old: {len(self.old):,} tokens, new: {len(self.new):,} tokens; {self.kept:,} in both",
+            f"added    {len(self.added):>10,}",
+            f"removed  {len(self.removed):>10,}",
+            f"moved    {len(self.moved):>10,}",
+        ]
+        for title, rows in (
+            ("added", [f"{display_token(self.new[j])} (id {j})" for j in self.added[:5]]),
+            ("removed", [f"{display_token(self.old[i])} (id {i})" for i in self.removed[:5]]),
+            ("moved", [f"{display_token(self.old[i])} ({i} -> {j})" for i, j in self.moved[:5]]),
+        ):
+            if rows:
+                lines.append(f"  {title}: " + ", ".join(rows) + (", ..." if len(getattr(self, title)) > 5 else ""))
+        lines.append(self.summary())
+        return "\n".join(lines)
 
 
 _MAX_SORT_WIDTH = 256
@@ -476,15 +692,10 @@ def _file_path(path: Any, argument: str) -> str:
     return os.fspath(path)
 
 
-def _parse_json(data: bytes, path: str, *, strict: bool) -> Any:
-    """The JSON document in `data`; `None` if it is not JSON and `strict` is false (a text file starting with '[')."""
-    try:
-        return json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
-        if not strict:
-            return None
-        reason = "it nests too deeply" if isinstance(error, RecursionError) else str(error)
-        raise VocabularyError(f"The vocabulary file {path!r} is not valid JSON: {reason}.") from None
+def _looks_binary(data: bytes) -> bool:
+    """True when NUL bytes are common in the file's start: a binary file, not text with a rare NUL token."""
+    head = data[:4096]
+    return head.count(b"\x00") > max(2, len(head) // 64)
 
 
 def json_token(token: Token) -> Any:
@@ -528,13 +739,18 @@ def decode_tokens(values: Any, encoding: str | None, dtype: str) -> list[Token]:
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Writes `text` to `path` through a temporary file, so `path` is never half-written."""
+    """Writes `text` (ASCII) to `path` through a temporary file, so `path` is never half-written."""
+    atomic_write_bytes(path, text.encode("ascii"))
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Writes `data` to `path` through a temporary file, so `path` is never half-written."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".vocabulary-", suffix=".tmp")
     try:
-        with os.fdopen(descriptor, "w", encoding="ascii") as f:
-            f.write(text)
+        with os.fdopen(descriptor, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(temporary, path)

@@ -23,3 +23,10 @@ def test_usage_error_exits_2_with_usage_on_stderr():
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
     assert result.stdout == ""
+
+
+def test_tensorflow_start_up_logs_stay_out_of_stderr(tmp_path):
+    result = run_vocabsafe("vocab", "show", tmp_path / "missing.txt", "--json")
+    assert result.returncode == 2
+    assert "absl" not in result.stderr and "oneDNN" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr

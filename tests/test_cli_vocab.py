@@ -1,0 +1,189 @@
+"""`vocabsafe vocab show|diff` and `vocabsafe vectors align`: output, exit codes, the aligned matrix's rows.
+
+Most tests call `keras_vocabsafe.cli.main` in this process (each console-script run costs seconds of TensorFlow
+import); one runs the installed script end to end.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_vocabsafe
+from keras_vocabsafe import VocabEmbedding
+from keras_vocabsafe.cli import main
+from keras_vocabsafe.vocabulary import Vocabulary
+
+BERT = ["[PAD]", "[unused0]", "[UNK]", "[CLS]", "[SEP]", "the", "cat", "##s"]
+GLOVE = {"the": [1.0, 2.0, 3.0], "cat": [0.5, -1.0, 4.0], "dog": [9.0, 9.0, 9.0], "##s": [0.0, 1.0, -2.0]}
+
+
+def write_lines(path, tokens):
+    path.write_text("".join(f"{token}\n" for token in tokens), encoding="utf-8")
+    return path
+
+
+def glove_file(tmp_path):
+    lines = [" ".join([word, *map(str, vector)]) for word, vector in GLOVE.items()]
+    path = tmp_path / "glove.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def run(capsys, *args):
+    code = main([str(arg) for arg in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+# vocab show -------------------------------------------------------------------------------------------------------
+
+
+def test_vocab_show_reports_format_size_special_tokens_and_fingerprint(tmp_path, capsys):
+    path = write_lines(tmp_path / "vocab.txt", BERT)
+    code, out, err = run(capsys, "vocab", "show", path, "--json", "--head", "3")
+    assert code == 0, err
+    data = json.loads(out)
+    assert (data["format"], data["dtype"], data["size"]) == ("text", "string", 8)
+    assert data["head"] == [{"id": 0, "token": "[PAD]"}, {"id": 1, "token": "[unused0]"}, {"id": 2, "token": "[UNK]"}]
+    assert [entry["id"] for entry in data["special_tokens"]] == [0, 1, 2, 3, 4]
+    assert data["fingerprint"] == Vocabulary(BERT).fingerprint()
+    assert data["keras_text_file_problems"] == [] and data["counts"] is None
+
+
+def test_vocab_show_prints_counts_of_a_tft_file(tmp_path, capsys):
+    path = tmp_path / "vocab_tft"
+    path.write_bytes(b"9 the\n4 new york\n1 of\n")
+    code, out, _ = run(capsys, "vocab", "show", path)
+    assert code == 0
+    assert "tft_frequency, string, 3 tokens" in out
+    assert "counts: 14 occurrences, from 1 to 9 per token" in out
+    assert "'new york'  4" in out
+
+
+def test_vocab_show_exits_1_for_tokens_keras_cannot_reload_from_a_text_file(tmp_path, capsys):
+    Vocabulary(["ok", "two\nlines", "", "cr\r"]).save(tmp_path / "v.json")
+    code, out, _ = run(capsys, "vocab", "show", tmp_path / "v.json", "--json")
+    assert code == 1
+    problems = json.loads(out)["keras_text_file_problems"]
+    assert [entry["id"] for entry in problems] == [1, 2, 3]
+    assert "newline" in problems[0]["problem"] and "empty" in problems[1]["problem"]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [(b"a\nb\na\n", "twice, on lines 1 and 3"), (b"", "is empty"), (b'{"format": "keras_vo', "not valid JSON")],
+    ids=["duplicate", "empty", "truncated"],
+)
+def test_vocab_show_exits_2_with_one_line_for_a_file_that_is_not_a_vocabulary(tmp_path, capsys, data, message):
+    path = tmp_path / "vocab"
+    path.write_bytes(data)
+    code, out, err = run(capsys, "vocab", "show", path)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and message in err
+
+
+# vocab diff -------------------------------------------------------------------------------------------------------
+
+
+def test_vocab_diff_exits_0_when_identical_and_1_when_ids_differ(tmp_path, capsys):
+    a = write_lines(tmp_path / "a.txt", ["[UNK]", "the", "cat", "dog"])
+    same = write_lines(tmp_path / "same.txt", ["[UNK]", "the", "cat", "dog"])
+    b = write_lines(tmp_path / "b.txt", ["[UNK]", "cat", "the", "bird", "fish"])
+    assert run(capsys, "vocab", "diff", a, same)[0] == 0
+    code, out, _ = run(capsys, "vocab", "diff", a, b, "--json")
+    assert code == 1
+    data = json.loads(out)
+    assert (data["old_size"], data["new_size"], data["added"], data["removed"], data["moved"]) == (4, 5, 2, 1, 2)
+    assert data["removed_examples"] == [{"token": "dog", "id": 3}]
+    assert {"token": "the", "old_id": 1, "new_id": 2} in data["moved_examples"]
+    assert "lose the rows of 1 tokens" in data["summary"]
+
+
+# vectors align ----------------------------------------------------------------------------------------------------
+
+
+def test_vectors_align_writes_the_matrix_a_vocab_embedding_loads(tmp_path, capsys):
+    vocab = write_lines(tmp_path / "vocab.txt", ["the", "cat", "zebra", "##s"])
+    out = tmp_path / "aligned.npy"
+    code, text, err = run(
+        capsys, "vectors", "align", glove_file(tmp_path), "--vocab", vocab, "-o", out, "--missing", "zeros"
+    )
+    assert code == 0, err
+    layer = VocabEmbedding(3, vocabulary=str(vocab))
+    layer.load_pretrained(str(glove_file(tmp_path)), missing="zeros", oov="mean")
+    matrix = np.load(out)
+    np.testing.assert_array_equal(matrix, np.asarray(layer.embeddings))
+    assert matrix.shape == (5, 3)  # The OOV row, then the four tokens.
+    np.testing.assert_allclose(matrix[0], np.mean([GLOVE["the"], GLOVE["cat"], GLOVE["##s"]], axis=0), rtol=1e-6)
+    assert "found             3" in text and "row 0 is the OOV row" in text
+
+
+def test_vectors_align_keeps_file_ids_of_a_vocabulary_that_lists_unk(tmp_path, capsys):
+    vocab = write_lines(tmp_path / "vocab.txt", BERT)
+    out = tmp_path / "aligned.npy"
+    code, text, _ = run(
+        capsys, "vectors", "align", glove_file(tmp_path), "--vocab", vocab, "-o", out, "--missing", "zeros", "--json"
+    )
+    assert code == 0
+    matrix = np.load(out)
+    assert matrix.shape == (len(BERT), 3)
+    for token in ("the", "cat", "##s"):
+        np.testing.assert_array_equal(matrix[BERT.index(token)], GLOVE[token])
+    mean = np.mean([GLOVE["the"], GLOVE["cat"], GLOVE["##s"]], axis=0)
+    np.testing.assert_allclose(matrix[BERT.index("[UNK]")], mean, rtol=1e-6)  # The OOV row.
+    np.testing.assert_array_equal(matrix[[0, 1, 3, 4]], 0.0)
+    data = json.loads(text)
+    assert data["oov_rows"] == [2] and data["report"]["found"] == 3
+
+
+def test_vectors_align_rows_vocabulary_has_one_row_per_token(tmp_path, capsys):
+    vocab = write_lines(tmp_path / "vocab.txt", ["dog", "the"])
+    out = tmp_path / "aligned.npy"
+    assert (
+        run(capsys, "vectors", "align", glove_file(tmp_path), "--vocab", vocab, "-o", out, "--rows", "vocabulary")[0]
+        == 0
+    )
+    np.testing.assert_array_equal(np.load(out), [GLOVE["dog"], GLOVE["the"]])
+
+
+def test_vectors_align_refuses_to_overwrite_and_exits_1_below_min_coverage(tmp_path, capsys):
+    vocab = write_lines(tmp_path / "vocab.txt", ["the", "zebra", "okapi"])
+    out = tmp_path / "aligned.npy"
+    out.write_bytes(b"keep me")
+    code, _, err = run(capsys, "vectors", "align", glove_file(tmp_path), "--vocab", vocab, "-o", out)
+    assert code == 2 and "--overwrite" in err and out.read_bytes() == b"keep me"
+    code, text, _ = run(
+        capsys,
+        "vectors",
+        "align",
+        glove_file(tmp_path),
+        "--vocab",
+        vocab,
+        "-o",
+        out,
+        "--overwrite",
+        "--min-coverage",
+        "0.5",
+    )
+    assert code == 1 and "below --min-coverage" in text
+    assert np.load(out).shape == (4, 3)
+
+
+@pytest.mark.parametrize(
+    "command", [["vocab"], ["vocab", "show"], ["vocab", "diff"], ["vectors"], ["vectors", "align"]], ids=" ".join
+)
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main([*command, "--help"])
+    assert exit.value.code == 0
+    assert "usage: vocabsafe " + " ".join(command) in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_vocab_show_runs_as_the_console_script(tmp_path):
+    path = write_lines(tmp_path / "vocab.txt", BERT)
+    result = run_vocabsafe("vocab", "show", path, "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["size"] == len(BERT)
+    assert result.stderr == ""

@@ -1,0 +1,379 @@
+"""Vocabulary files that keep their ids: text (BERT vocab.txt), TensorFlow Transform frequency files, tokenizer.json."""
+
+import json
+
+import numpy as np
+import pytest
+
+from keras_vocabsafe import align_vectors
+from keras_vocabsafe.errors import ConfigurationError, DuplicateTokenError, VocabularyError
+from keras_vocabsafe.vocabulary import Vocabulary
+
+tokenizers = pytest.importorskip("tokenizers")
+
+BERT_TOKENS = (
+    ["[PAD]"]
+    + [f"[unused{i}]" for i in range(10)]
+    + ["[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "##s", "##ing", "naïve", "日本", "new york"]
+)
+
+
+def write(path, data):
+    path.write_bytes(data)
+    return path
+
+
+def bert_vocab_file(tmp_path, *, newline="\n", bom=False, final_newline=True):
+    data = newline.join(BERT_TOKENS) + (newline if final_newline else "")
+    return write(tmp_path / "vocab.txt", (b"\xef\xbb\xbf" if bom else b"") + data.encode())
+
+
+# (a) BERT / keras-hub vocab.txt ----------------------------------------------------------------------------------
+
+
+def test_bert_vocab_txt_keeps_every_token_at_its_line_number(tmp_path):
+    vocabulary = Vocabulary.load(bert_vocab_file(tmp_path))
+    lines = (tmp_path / "vocab.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    assert len(vocabulary) == len(lines) == 22
+    for number, line in enumerate(lines):
+        assert vocabulary[number] == line.encode()
+    assert vocabulary.index("[PAD]") == 0
+    assert vocabulary.index("[UNK]") == 11  # Line 12 of the file, after [PAD] and ten [unused] tokens.
+    assert vocabulary.index("##s") == 17
+    assert vocabulary.source_format == "text"
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [{}, {"newline": "\r\n"}, {"bom": True}, {"final_newline": False}, {"newline": "\r\n", "final_newline": False}],
+    ids=["lf", "crlf", "bom", "no-final-newline", "crlf-no-final-newline"],
+)
+def test_bert_vocab_txt_writes_back_byte_identical(tmp_path, layout):
+    path = bert_vocab_file(tmp_path, **layout)
+    Vocabulary.load(path).save(tmp_path / "back.txt", format="text")
+    assert (tmp_path / "back.txt").read_bytes() == path.read_bytes()
+
+
+def test_a_token_ending_in_carriage_return_on_one_line_only_is_kept_and_written_back(tmp_path):
+    path = write(tmp_path / "v.txt", b"a\nb\r\nc")
+    vocabulary = Vocabulary.load(path)
+    assert vocabulary.to_list() == ["a", "b\r", "c"]
+    with pytest.raises(VocabularyError, match=r"carriage return.*format='json'"):
+        vocabulary.save(tmp_path / "back.txt", format="text")
+
+
+# (b) TensorFlow Transform files -----------------------------------------------------------------------------------
+
+# Counted tokens; TFT writes '{count} {token}' lines sorted by (count, token) largest first (`sort(reverse=True)`).
+COUNTED = {b"the": 9, b"new york": 4, b"a": 4, b"cat": 4, b"zebra": 2, b"of": 1, b"b": 1}
+
+
+def tft_lines():
+    return sorted(((count, token) for token, count in COUNTED.items()), reverse=True)
+
+
+def tft_file(tmp_path, *, frequency=True):
+    lines = [b"%d %s" % (count, token) if frequency else token for count, token in tft_lines()]
+    return write(tmp_path / "vocab_tft", b"\n".join(lines) + b"\n")
+
+
+def test_tft_frequency_file_gives_tokens_in_file_order_and_their_counts(tmp_path):
+    vocabulary = Vocabulary.load(tft_file(tmp_path))
+    assert vocabulary.source_format == "tft_frequency"
+    assert vocabulary.tokens == tuple(token for _, token in tft_lines())
+    assert vocabulary.to_list()[:4] == ["the", "new york", "cat", "a"]  # Ties: the greater token first.
+    assert vocabulary.counts.tolist() == [count for count, _ in tft_lines()]
+
+
+def test_tft_file_without_frequencies_is_plain_text(tmp_path):
+    vocabulary = Vocabulary.load(tft_file(tmp_path, frequency=False))
+    assert vocabulary.source_format == "text"
+    assert vocabulary.counts is None
+    assert vocabulary.tokens == tuple(token for _, token in tft_lines())
+
+
+def test_tft_frequency_file_writes_back_byte_identical(tmp_path):
+    path = tft_file(tmp_path)
+    Vocabulary.load(path).save(tmp_path / "back", format="tft_frequency")
+    assert (tmp_path / "back").read_bytes() == path.read_bytes()
+
+
+def test_tft_frequency_file_of_integer_tokens(tmp_path):
+    path = write(tmp_path / "ids", b"7 42\n3 -5\n3 1000\n")
+    vocabulary = Vocabulary.load(path, dtype="int64")
+    assert vocabulary.to_list() == [42, -5, 1000]
+    assert vocabulary.counts.tolist() == [7, 3, 3]
+
+
+@pytest.mark.parametrize("top_k", [0, 1, 2, 3, 4, 5, 7, 10])
+def test_most_frequent_of_a_tft_file_keeps_what_tft_top_k_keeps(tmp_path, top_k):
+    vocabulary = Vocabulary.load(tft_file(tmp_path))
+    expected = [token for _, token in sorted(((c, t) for t, c in COUNTED.items()), reverse=True)[:top_k]]
+    assert list(vocabulary.most_frequent(max_size=top_k).tokens) == expected
+
+
+@pytest.mark.parametrize("threshold", [0, 1, 2, 4, 5, 9, 10])
+def test_most_frequent_of_a_tft_file_keeps_what_tft_frequency_threshold_keeps(tmp_path, threshold):
+    vocabulary = Vocabulary.load(tft_file(tmp_path))
+    expected = [token for count, token in tft_lines() if count >= threshold]
+    kept = vocabulary.most_frequent(min_frequency=threshold)
+    assert list(kept.tokens) == expected
+    assert kept.counts.tolist() == [COUNTED[token] for token in expected]
+
+
+def test_most_frequent_keeps_the_vocabulary_order_and_breaks_ties_by_position():
+    vocabulary = Vocabulary(["a", "b", "c", "d", "e"], counts=[1, 5, 3, 5, 3])
+    assert vocabulary.most_frequent(max_size=2).to_list() == ["b", "d"]
+    assert vocabulary.most_frequent(max_size=3).to_list() == ["b", "c", "d"]  # c and e tie: c comes first.
+    assert vocabulary.most_frequent(max_size=3).counts.tolist() == [5, 3, 5]
+    assert vocabulary.most_frequent(min_frequency=4, max_size=10).to_list() == ["b", "d"]
+    assert vocabulary.most_frequent() == vocabulary
+
+
+def test_most_frequent_refuses_a_vocabulary_without_counts():
+    with pytest.raises(VocabularyError, match="no counts"):
+        Vocabulary(["a"]).most_frequent(max_size=1)
+    with pytest.raises(ConfigurationError, match="max_size"):
+        Vocabulary(["a"], counts=[1]).most_frequent(max_size=-1)
+
+
+def test_counts_must_align_with_tokens():
+    with pytest.raises(VocabularyError, match="2 tokens but 1 counts"):
+        Vocabulary(["a", "b"], counts=[3])
+
+
+def test_a_file_whose_counts_increase_is_read_as_text(tmp_path):
+    vocabulary = Vocabulary.load(write(tmp_path / "v", b"3 the\n5 cat\n"))
+    assert vocabulary.source_format == "text"
+    assert vocabulary.to_list() == ["3 the", "5 cat"]
+
+
+def test_forced_tft_format_reads_counts_that_increase(tmp_path):
+    vocabulary = Vocabulary.load(write(tmp_path / "v", b"3 the\n5 cat\n"), format="tft_frequency")
+    assert vocabulary.to_list() == ["the", "cat"]
+    assert vocabulary.counts.tolist() == [3, 5]
+
+
+def test_a_file_with_one_line_lacking_a_count_is_text_unless_forced(tmp_path):
+    path = write(tmp_path / "v", b"5 the\ncat\n1 of\n")
+    assert Vocabulary.load(path).to_list() == ["5 the", "cat", "1 of"]
+    with pytest.raises(VocabularyError, match=r"Line 2 .*'cat'.*<count> <token>"):
+        Vocabulary.load(path, format="tft_frequency")
+
+
+def test_counts_with_leading_zeros_are_not_detected_as_tft(tmp_path):
+    assert Vocabulary.load(write(tmp_path / "v", b"05 the\n01 cat\n")).to_list() == ["05 the", "01 cat"]
+
+
+def test_coverage_is_weighted_by_the_counts_of_a_tft_file(tmp_path):
+    vocabulary = Vocabulary.load(tft_file(tmp_path))
+    vectors = write(tmp_path / "glove.txt", b"the 1 0\ncat 0 1\nzebra 1 1\nunrelated 0 0\n")
+    report = align_vectors(vectors, vocabulary).report
+    total = sum(COUNTED.values())  # 25
+    assert report.weighted_coverage == pytest.approx((9 + 4 + 2) / total)
+    assert report.found == 3
+    assert report.missing_tokens[:3] == ("new york", "a", "of")  # Most frequent missing first, then file order.
+    assert "weighted by counts: 60.00%" in str(report)
+
+
+# (c) Hugging Face tokenizer.json ----------------------------------------------------------------------------------
+
+
+def wordpiece_tokenizer():
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
+
+    vocab = {token: i for i, token in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "cat", "##s", "naïve"])}
+    tokenizer = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = decoders.WordPiece()
+    tokenizer.add_special_tokens(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "<extra>"])  # Two beyond the vocab.
+    return tokenizer
+
+
+def by_id(tokenizer):
+    return [
+        token.encode() for token, _ in sorted(tokenizer.get_vocab(with_added_tokens=True).items(), key=lambda kv: kv[1])
+    ]
+
+
+def test_wordpiece_tokenizer_json_gives_the_ids_of_the_tokenizers_library(tmp_path):
+    tokenizer = wordpiece_tokenizer()
+    tokenizer.save(str(tmp_path / "tokenizer.json"))
+    vocabulary = Vocabulary.load(tmp_path / "tokenizer.json")
+    assert vocabulary.source_format == "tokenizer_json"
+    assert list(vocabulary.tokens) == by_id(tokenizer)
+    assert vocabulary.index("[MASK]") == tokenizer.token_to_id("[MASK]") == 8
+    assert vocabulary.index("<extra>") == 9
+
+
+def test_tokenizer_json_writes_back_byte_identical(tmp_path):
+    wordpiece_tokenizer().save(str(tmp_path / "tokenizer.json"))
+    Vocabulary.load(tmp_path / "tokenizer.json").save(tmp_path / "back.json", format="tokenizer_json")
+    assert (tmp_path / "back.json").read_bytes() == (tmp_path / "tokenizer.json").read_bytes()
+
+
+def test_a_vocabulary_saved_as_tokenizer_json_is_a_wordpiece_tokenizer_the_library_loads(tmp_path):
+    from tokenizers import Tokenizer
+
+    vocabulary = Vocabulary(["[PAD]", "[UNK]", "[CLS]", "the", "cat", "##s"])
+    vocabulary.save(tmp_path / "tokenizer.json", format="tokenizer_json")
+    tokenizer = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
+    assert by_id(tokenizer) == list(vocabulary.tokens)
+    assert tokenizer.encode("the cats dog").ids == [3, 4, 5, 1]  # the, cat, ##s, [UNK]
+    assert Vocabulary.load(tmp_path / "tokenizer.json") == vocabulary
+
+
+def test_bpe_and_unigram_tokenizer_json_give_the_ids_of_the_tokenizers_library(tmp_path):
+    from tokenizers import Tokenizer, models
+
+    bpe = Tokenizer(models.BPE(vocab={"a": 0, "b": 1, "ab": 2, "Ġthe": 3}, merges=[("a", "b")]))
+    unigram = Tokenizer(models.Unigram([("<unk>", 0.0), ("▁the", -1.0), ("s", -2.0)], 0))
+    for name, tokenizer in (("bpe", bpe), ("unigram", unigram)):
+        tokenizer.save(str(tmp_path / f"{name}.json"))
+        assert list(Vocabulary.load(tmp_path / f"{name}.json").tokens) == by_id(tokenizer), name
+
+
+def tokenizer_document(vocab, added=()):
+    return {
+        "version": "1.0",
+        "added_tokens": [{"id": i, "content": c, "special": True} for i, c in added],
+        "model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": vocab},
+    }
+
+
+@pytest.mark.parametrize(
+    ("document", "error", "message"),
+    [
+        (tokenizer_document({"a": 0, "b": 2}), VocabularyError, "no token with id 1"),
+        (tokenizer_document({"a": 0, "b": 0}), DuplicateTokenError, "gives the id 0 to two tokens, 'a' and 'b'"),
+        (tokenizer_document({"a": 0}, added=[(0, "[X]")]), DuplicateTokenError, "takes id 0"),
+        (tokenizer_document({"a": 0}, added=[(2, "[X]")]), VocabularyError, "leaving id 1 without a token"),
+        (tokenizer_document({"a": "0"}), VocabularyError, "not an id"),
+        ({"model": {"type": "Fancy", "vocab": {"a": 0}}}, VocabularyError, "model of type 'Fancy'"),
+        ({"model": {"type": "WordPiece"}}, VocabularyError, "no `model.vocab`"),
+    ],
+    ids=["gap", "duplicate id", "added token on a taken id", "added token gap", "id not a number", "type", "no vocab"],
+)
+def test_tokenizer_json_with_bad_ids_is_refused_naming_the_problem(tmp_path, document, error, message):
+    path = write(tmp_path / "tokenizer.json", json.dumps(document).encode())
+    with pytest.raises(error, match=message):
+        Vocabulary.load(path)
+
+
+def test_tokenizer_json_with_a_token_listed_twice_is_refused(tmp_path):
+    data = b'{"model": {"type": "WordPiece", "vocab": {"a": 0, "b": 1, "a": 2}}}'
+    with pytest.raises(DuplicateTokenError, match="key 'a' twice"):
+        Vocabulary.load(write(tmp_path / "tokenizer.json", data))
+
+
+# (d) Round trips and what a format cannot hold --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "tokens", [["a"], ["[PAD]", "[UNK]", " spaced ", "tab\there", "naïve", "日本語", "x\ry"], [""], ["", "a"]]
+)
+def test_text_round_trip(tmp_path, tokens):
+    vocabulary = Vocabulary(tokens)
+    vocabulary.save(tmp_path / "v.txt", format="text")
+    assert Vocabulary.load(tmp_path / "v.txt", format="text") == vocabulary
+
+
+def test_int64_text_round_trip(tmp_path):
+    vocabulary = Vocabulary([3, -1, 2**63 - 1], dtype="int64")
+    vocabulary.save(tmp_path / "v.txt", format="text")
+    assert (tmp_path / "v.txt").read_bytes() == b"3\n-1\n9223372036854775807\n"
+    assert Vocabulary.load(tmp_path / "v.txt", dtype="int64") == vocabulary
+
+
+def test_tft_round_trip_from_counts(tmp_path):
+    vocabulary = Vocabulary.from_counts(["b", "a", "c c"], [2, 7, 2])
+    vocabulary.save(tmp_path / "v", format="tft_frequency")
+    assert (tmp_path / "v").read_bytes() == b"7 a\n2 b\n2 c c\n"
+    back = Vocabulary.load(tmp_path / "v")
+    assert back == vocabulary and back.counts.tolist() == [7, 2, 2]
+
+
+def test_json_file_keeps_counts(tmp_path):
+    vocabulary = Vocabulary(["x", "y"], counts=[1, 4])
+    vocabulary.save(tmp_path / "v.json")
+    back = Vocabulary.load(tmp_path / "v.json")
+    assert back == vocabulary and back.counts.tolist() == [1, 4]
+    assert "counts" not in vocabulary.to_config()
+
+
+@pytest.mark.parametrize(
+    ("vocabulary", "format", "message"),
+    [
+        (Vocabulary(["a", "line\nbreak"]), "text", "'line\\\\nbreak' at position 1 holds a newline.*format='json'"),
+        (Vocabulary(["a\r", "b"]), "text", "carriage return"),
+        (Vocabulary([b"\xff"]), "text", "not valid UTF-8"),
+        (Vocabulary([b"\xff"]), "tokenizer_json", "not valid UTF-8"),
+        (Vocabulary(["a"]), "tft_frequency", "needs a count per token"),
+        (Vocabulary(["a", "b"], counts=[1, 2]), "tft_frequency", "counts increase at position 1"),
+        (Vocabulary([]), "text", "empty vocabulary"),
+        (Vocabulary([1], dtype="int64"), "tokenizer_json", "string tokens"),
+    ],
+    ids=["newline", "carriage return", "not utf-8", "tokenizer not utf-8", "no counts", "increasing", "empty", "int"],
+)
+def test_a_token_a_format_cannot_hold_is_refused_and_nothing_is_written(tmp_path, vocabulary, format, message):
+    with pytest.raises(VocabularyError, match=message):
+        vocabulary.save(tmp_path / "out", format=format)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_refuses_an_unknown_format(tmp_path):
+    with pytest.raises(ConfigurationError, match="`format` must be one of"):
+        Vocabulary(["a"]).save(tmp_path / "v", format="csv")
+
+
+def test_fingerprint_depends_on_order_and_dtype():
+    assert Vocabulary(["a", "b"]).fingerprint() == Vocabulary([b"a", b"b"]).fingerprint()
+    assert Vocabulary(["a", "b"]).fingerprint() != Vocabulary(["b", "a"]).fingerprint()
+    assert Vocabulary(["1"]).fingerprint() != Vocabulary([1], dtype="int64").fingerprint()
+    assert Vocabulary(["ab", "c"]).fingerprint() != Vocabulary(["a", "bc"]).fingerprint()
+
+
+def test_diff_names_added_removed_and_moved_tokens():
+    old = Vocabulary(["[PAD]", "the", "cat", "dog"])
+    new = Vocabulary(["[PAD]", "cat", "the", "bird"])
+    difference = old.diff(new)
+    assert difference.added == (3,) and difference.removed == (3,)
+    assert difference.moved == ((1, 2), (2, 1))
+    assert not difference.identical and difference.kept == 3
+    assert "lose the rows of 1 tokens" in difference.summary()
+    assert old.diff(Vocabulary(["[PAD]", "the", "cat", "dog", "new"])).moved == ()
+    assert old.diff(old).identical
+
+
+# (e) Hostile files ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "is empty"),
+        (b"\xef\xbb\xbf", "only a byte order mark"),
+        ("the\ncat\n".encode("utf-16"), "UTF-16"),
+        (b'{"format": "keras_vocabsafe.vocabulary", "tok', "not valid JSON.*truncated"),
+        (np.arange(64, dtype=np.int64).tobytes(), "looks binary"),
+        (b"a\nb\na\n", "lists the token 'a' twice, on lines 1 and 3"),
+        (b"\xff\xfe\x00\x00a\x00\x00\x00", "UTF-32"),
+    ],
+    ids=["empty", "bom only", "utf-16", "truncated json", "binary", "duplicate line", "utf-32"],
+)
+def test_hostile_files_are_refused_with_a_vocabulary_error(tmp_path, data, message):
+    with pytest.raises(VocabularyError, match=message):
+        Vocabulary.load(write(tmp_path / "vocab", data))
+
+
+def test_a_directory_and_a_missing_file_are_refused(tmp_path):
+    with pytest.raises(VocabularyError, match="is a directory"):
+        Vocabulary.load(tmp_path, format="text")
+    with pytest.raises(VocabularyError, match="does not exist"):
+        Vocabulary.load(tmp_path / "missing.txt", format="tft_frequency")
+
+
+def test_load_refuses_an_unknown_format(tmp_path):
+    with pytest.raises(VocabularyError, match="`format` must be 'auto' or one of"):
+        Vocabulary.load(write(tmp_path / "v", b"a\n"), format="csv")
