@@ -427,10 +427,9 @@ class _KerasFileSource:
         h5 = self.h5()
         if h5 is None or node.weights_path is None:
             return None
-        path = f"{node.weights_path}/vars"
-        group = h5.get(path)
-        recorded = None if group is None else group.attrs.get("name")
-        if group is not None and (recorded is None or _text(recorded) == node.name):
+        # Keras loads by path, not by name: weights from another process carry other auto-generated names.
+        group = h5.get(f"{node.weights_path}/vars")
+        if group is not None:
             return group
         if self._names_by_group is None:
             self._names_by_group = {}
