@@ -43,12 +43,12 @@ from pathlib import Path
 import numpy as np
 from _harness import (
     REPO_ROOT,
-    import_package,
     add_output_option,
     bench_parser,
     command_line,
     dist_version,
     emit_report,
+    import_package,
     machine_info,
     make_words,
     markdown_report,
