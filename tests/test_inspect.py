@@ -330,3 +330,17 @@ def test_cli_bad_inputs_exit_2_with_one_line(models, tmp_path):
         assert len(lines) == 1 and lines[0].startswith("vocabsafe inspect: error:"), (command, result.stderr)
         assert result.stdout == ""
     assert results[-1].returncode == 2 and "Traceback" in results[-1].stderr
+
+
+@pytest.mark.saving
+def test_savedmodel_gets_a_note_not_a_crash(tmp_path):
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+    model = _lookup_model(lookup, lookup.vocabulary_size())
+    model.export(str(tmp_path / "served"), verbose=False)
+    report = inspect_model(tmp_path / "served")
+    (finding,) = report.findings
+    assert (finding.severity, finding.code) == ("note", "savedmodel-not-analysed") and report.exit_code() == 0
+    assert [m["shape"] for m in finding.details["matrices"]] == [[lookup.vocabulary_size(), 2]]
+    (tmp_path / "served" / "saved_model.pb").write_bytes(b"\x00garbage")
+    with pytest.raises(ModelFileError, match="cannot be read"):
+        inspect_model(tmp_path / "served")
