@@ -13,6 +13,7 @@ VocabSafeError
 │   ├── DuplicateTokenError
 │   └── ReservedTokenError
 ├── KeyDtypeError (TypeError)
+├── ModelFileError (ValueError)
 ├── NonCoreOpsError (ValueError)
 │   └── UnsupportedOpsError
 ├── NotAdaptedError (RuntimeError)
@@ -35,6 +36,7 @@ __all__ = [
     "DuplicateTokenError",
     "ExportError",
     "KeyDtypeError",
+    "ModelFileError",
     "NonCoreOpsError",
     "NotAdaptedError",
     "ReservedTokenError",
@@ -73,6 +75,10 @@ class ReservedTokenError(VocabularyError):
 
 class KeyDtypeError(VocabSafeError, TypeError):
     """Keys (inputs or tokens) have a dtype the vocabulary does not use."""
+
+
+class ModelFileError(VocabSafeError, ValueError):
+    """A model or weights file is missing, truncated, damaged, of the wrong kind, or belongs to another model."""
 
 
 class ExportError(VocabSafeError, RuntimeError):

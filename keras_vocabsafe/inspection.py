@@ -1,0 +1,1321 @@
+"""`inspect_model`: find vocabulary/embedding mismatches in a saved or in-memory Keras model, without running it.
+
+A `.keras` file is read without being deserialized: its `config.json` says
+which layer feeds which, its `model.weights.h5` gives the embedding shapes
+(and, for this package's layers, the tokens the rows were trained for), and
+its `assets/` hold the vocabularies of adapted Keras lookups. No code from
+the file runs (stricter than Keras's safe mode), unregistered custom layers
+are no obstacle, and no hash table is built.
+
+Each lookup feeding an embedding (directly, or through layers that keep
+indices, such as `Reshape` or `Flatten`) becomes a `LayerPair`; each problem
+a `Finding` with a severity, a stable code and a message that says what goes
+wrong at run time and how to fix it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from keras_vocabsafe import _weights_store
+from keras_vocabsafe.errors import ConfigurationError, ModelFileError
+from keras_vocabsafe.vocabulary import Vocabulary, canonical_token, decode_tokens, display_token
+
+__all__ = ["Finding", "InspectionReport", "LayerPair", "inspect_model"]
+
+SEVERITIES = ("error", "warning", "note")
+
+# Keras lookups whose integer output is an id, and the default special tokens of each.
+_KERAS_LOOKUPS = {"StringLookup", "IntegerLookup", "TextVectorization"}
+_OUR_LOOKUPS = {"VocabLookup", "TextVocabLookup"}
+_OUR_FUSED = {"VocabEmbedding", "TextVocabEmbedding"}
+_OUR_ID_EMBEDDINGS = {"VocabIdEmbedding"}
+# Layers whose output holds the very values of their input (moved, repeated or cut, never changed or added to),
+# so ids pass through them unchanged. Zero padding is left out: it adds 0s, which are the mask or OOV id.
+_INDEX_KEEPING = {
+    "Reshape",
+    "Flatten",
+    "Permute",
+    "RepeatVector",
+    "Cropping1D",
+    "Cropping2D",
+    "Cropping3D",
+    "Identity",
+    "Concatenate",
+    "Masking",  # Compares values to add a mask; the values pass unchanged.
+}
+_H5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_ZIP_MAGIC = b"PK\x03\x04"
+# What `str.splitlines()` splits on: Keras reads a lookup's vocabulary asset with it (in text mode, where a
+# lone "\r" is a line end too), so a token holding one of these comes back as several tokens.
+_LINE_BREAKS = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+_PROGRESS_THRESHOLD = 1 << 22  # Bytes of vocabulary asset above which reading it shows progress.
+
+
+# Results -------------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """One problem (or remark) about a model: `severity` is "error", "warning" or "note"; `code` is stable."""
+
+    severity: str
+    code: str
+    layers: tuple[str, ...]
+    message: str
+    details: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "severity": self.severity,
+            "code": self.code,
+            "layers": list(self.layers),
+            "message": self.message,
+            "details": self.details,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerPair:
+    """A lookup and the embedding its ids select rows of (or one layer that is both, such as `VocabEmbedding`).
+
+    `vocabulary_size` counts every id the lookup gives (mask and OOV slots included); `rows` is the number of
+    rows those ids can select (`input_dim`, or a `VocabIdEmbedding`'s ids, padding excluded); `between` names
+    the index-keeping layers the ids pass through.
+    """
+
+    kind: str
+    lookup: str | None
+    lookup_class: str | None
+    embedding: str
+    embedding_class: str
+    vocabulary_size: int | None
+    mask_id: int | None
+    oov_ids: tuple[int, ...]
+    rows: int | None
+    mask_zero: bool | None
+    between: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "lookup": self.lookup,
+            "lookup_class": self.lookup_class,
+            "embedding": self.embedding,
+            "embedding_class": self.embedding_class,
+            "vocabulary_size": self.vocabulary_size,
+            "mask_id": self.mask_id,
+            "oov_ids": list(self.oov_ids),
+            "rows": self.rows,
+            "mask_zero": self.mask_zero,
+            "between": list(self.between),
+        }
+
+
+@dataclasses.dataclass
+class InspectionReport:
+    """What `inspect_model` found: the lookup/embedding `pairs` and the `findings`, errors first."""
+
+    source: str
+    pairs: list[LayerPair]
+    findings: list[Finding]
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+    @property
+    def notes(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "note"]
+
+    def exit_code(self, fail_on: str = "warning") -> int:
+        """1 if there is an error (or, with `fail_on="warning"`, a warning); else 0. Notes never fail."""
+        if fail_on not in ("warning", "error"):
+            raise ConfigurationError(f"`fail_on` must be 'warning' or 'error'. Received: fail_on={fail_on!r}")
+        failing = {"error"} if fail_on == "error" else {"error", "warning"}
+        return int(any(f.severity in failing for f in self.findings))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "pairs": [pair.to_dict() for pair in self.pairs],
+            "findings": [finding.to_dict() for finding in self.findings],
+            "summary": {severity: sum(f.severity == severity for f in self.findings) for severity in SEVERITIES},
+        }
+
+    def to_json(self) -> str:
+        """The report as one JSON document (as `vocabsafe inspect --json` prints it)."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    def __str__(self) -> str:
+        lines = [f"{self.source}: {len(self.pairs)} lookup/embedding pair(s)"]
+        for pair in self.pairs:
+            lines.append("")
+            if pair.lookup is None or pair.lookup == pair.embedding:
+                lines.append(f"  {pair.embedding} ({pair.embedding_class})")
+            else:
+                route = " -> ".join([f"{pair.lookup} ({pair.lookup_class})", *pair.between])
+                lines.append(f"  {route} -> {pair.embedding} ({pair.embedding_class})")
+            size = "unknown" if pair.vocabulary_size is None else f"{pair.vocabulary_size:,}"
+            rows = "unknown" if pair.rows is None else f"{pair.rows:,}"
+            mask = "none" if pair.mask_id is None else str(pair.mask_id)
+            oov = _id_ranges(pair.oov_ids)
+            lines.append(f"    vocabulary size {size} (mask id {mask}, OOV ids {oov}); embedding rows {rows}")
+            if pair.mask_zero is not None:
+                lines.append(f"    mask_zero={pair.mask_zero}")
+        counts = {severity: sum(f.severity == severity for f in self.findings) for severity in SEVERITIES}
+        lines.append("")
+        if not self.findings:
+            lines.append("No problems found.")
+        else:
+            for finding in self.findings:
+                lines.append(f"{finding.severity}: [{finding.code}] {', '.join(finding.layers)}")
+                lines.append(f"  {finding.message}")
+            lines.append("")
+            lines.append(f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['note']} note(s).")
+        return "\n".join(lines)
+
+
+# Entry point ---------------------------------------------------------------------------------------------------
+
+ProgressFactory = Callable[[int | None, str], Any]
+
+
+def inspect_model(
+    model_or_path: Any,
+    *,
+    weights: str | os.PathLike[str] | None = None,
+    vocabulary: Any = None,
+    layer: str | None = None,
+    progress: ProgressFactory | None = None,
+) -> InspectionReport:
+    """Checks every vocabulary lookup and the embedding its ids index, without running data through the model.
+
+    Finds ids that can exceed the embedding's rows (error), rows no id can
+    reach (warning), mask disagreements (`mask_zero=True` without a mask
+    token: error; a mask token with `mask_zero=False`: warning),
+    vocabularies Keras cannot reload from its own asset (error), weights
+    written for another vocabulary (error) and, with `vocabulary`, tokens
+    whose id differs from the vocabulary the model was trained with (error).
+
+    Args:
+        model_or_path: a `keras.Model`, or the path of a `.keras` file (read
+            without deserializing it, so no code from it runs) or of a
+            SavedModel directory.
+        weights: optional path of a `.weights.h5` file to check against the
+            architecture (for example the training run's weights against
+            the exported model): its rows and, for this package's layers,
+            its tokens replace those of the model.
+        vocabulary: optional. The vocabulary the model was trained with: a
+            file `Vocabulary.load` reads (a `get_vocabulary()` list saved one
+            token per line works; leading special tokens are ignored), a
+            list of tokens or a `Vocabulary`.
+        layer: the name of the lookup (or `VocabEmbedding`) `vocabulary`
+            belongs to; needed when the model has several.
+        progress: optional `progress(total, label)` returning a context
+            manager with `update(steps)`, shown while reading a big
+            vocabulary (the CLI passes its progress bar).
+
+    Returns:
+        An `InspectionReport`.
+
+    Raises:
+        ModelFileError: a file is missing, truncated, of the wrong kind, or
+            `weights` belongs to another architecture.
+        ConfigurationError: `vocabulary` is given but the model has no
+            lookup to compare it with, or several and `layer` is not set.
+    """
+    progress = progress or _no_progress
+    if hasattr(model_or_path, "get_config") and hasattr(model_or_path, "layers"):
+        source = _ObjectSource(model_or_path)
+        label = f"model '{model_or_path.name}'"
+    else:
+        path = os.fspath(model_or_path)
+        label = path
+        kind = _file_kind(path, "model")
+        if kind == "savedmodel":
+            if weights is not None:
+                raise ModelFileError(
+                    f"--weights applies to .keras models; {path} is a SavedModel directory, which holds its weights."
+                )
+            from keras_vocabsafe import _inspect_savedmodel
+
+            pairs, findings = _inspect_savedmodel.inspect_savedmodel(path)
+            return InspectionReport(label, pairs, _sorted(findings))
+        if kind == "weights":
+            raise ModelFileError(
+                f"{path} is a weights file (HDF5): it holds rows but not the architecture, so it cannot be read "
+                "alone. Pass the model too: `vocabsafe inspect MODEL.keras --weights "
+                f"{os.path.basename(path)}` (or `inspect_model('MODEL.keras', weights=...)`)."
+            )
+        source = _KerasFileSource(path, progress)
+    try:
+        if weights is not None:
+            source.use_weights(os.fspath(weights))
+        graph = _Graph(source.config(), source)
+        analysis = _Analysis(graph, source)
+        analysis.run()
+        if vocabulary is not None:
+            analysis.compare_with_expected(vocabulary, layer)
+        elif layer is not None:
+            raise ConfigurationError("`layer` names the lookup that `vocabulary` belongs to; pass `vocabulary` too.")
+    finally:
+        source.close()
+    return InspectionReport(label, analysis.pairs, _sorted(analysis.findings))
+
+
+def _sorted(findings: list[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: SEVERITIES.index(f.severity))
+
+
+class _NoProgress:
+    def update(self, steps: int = 1) -> None:
+        pass
+
+    def __enter__(self) -> _NoProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def _no_progress(total: int | None, label: str) -> _NoProgress:
+    return _NoProgress()
+
+
+def _file_kind(path: str, what: str) -> str:
+    """'keras', 'weights' or 'savedmodel', or a `ModelFileError` saying what the path is instead."""
+    if not os.path.exists(path):
+        raise ModelFileError(f"{path} does not exist. Pass the path of a .keras file or a SavedModel directory.")
+    if os.path.isdir(path):
+        if os.path.isfile(os.path.join(path, "saved_model.pb")) or os.path.isfile(
+            os.path.join(path, "saved_model.pbtxt")
+        ):
+            return "savedmodel"
+        raise ModelFileError(
+            f"{path} is a directory but not a SavedModel (it has no saved_model.pb). Pass a .keras file or a "
+            "SavedModel directory."
+        )
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as error:
+        raise ModelFileError(f"{path} cannot be read: {error.strerror or error}.") from None
+    if not head:
+        raise ModelFileError(f"{path} is empty (0 bytes): the save was interrupted or the file was truncated.")
+    if head.startswith(_ZIP_MAGIC):
+        return "keras"
+    if head == _H5_MAGIC:
+        return "weights"
+    raise ModelFileError(
+        f"{path} is not a {what} file Keras writes: a .keras file is a zip archive and a .weights.h5 file is HDF5, "
+        "but this file starts with neither signature. Pass the file written by `model.save('name.keras')`."
+    )
+
+
+# Where the layers' state comes from -------------------------------------------------------------------------------
+
+
+class _KerasFileSource:
+    """A `.keras` file: config, weights (HDF5, read lazily) and assets, opened without deserializing anything."""
+
+    def __init__(self, path: str, progress: ProgressFactory) -> None:
+        self.path = path
+        self.progress = progress
+        self.weights_label = path
+        try:
+            self.zip = zipfile.ZipFile(path)
+            names = set(self.zip.namelist())
+        except (zipfile.BadZipFile, OSError, EOFError) as error:
+            raise ModelFileError(
+                f"{path} is not a readable .keras file ({error}); the file is truncated or damaged. Save the model "
+                "again with `model.save(...)`."
+            ) from None
+        if "config.json" not in names:
+            self.zip.close()
+            raise ModelFileError(
+                f"{path} is a zip archive but not a .keras file: it has no config.json. Pass the file written by "
+                "`model.save('name.keras')`."
+            )
+        self.names = names
+        self._h5: Any = None
+        self._h5_handle: Any = None
+        self._external_weights: str | None = None
+        self._names_by_group: dict[str, str] | None = None
+
+    def config(self) -> dict[str, Any]:
+        try:
+            config = json.loads(self.zip.read("config.json"))
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, UnicodeDecodeError) as error:
+            raise ModelFileError(
+                f"The config.json of {self.path} cannot be read ({error}); the file is damaged."
+            ) from None
+        if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
+            raise ModelFileError(f"The config.json of {self.path} does not describe a Keras model.")
+        return config
+
+    def use_weights(self, path: str) -> None:
+        kind = _file_kind(path, "weights")
+        if kind != "weights":
+            raise ModelFileError(
+                f"--weights takes a .weights.h5 file (HDF5, written by `model.save_weights`); {path} is a {kind} "
+                "file. Pass the model as MODEL and the weights with --weights."
+            )
+        own = self.h5()
+        own_paths = None if own is None else _dataset_paths(own)
+        self._close_h5()
+        self._external_weights = path
+        self.weights_label = path
+        other = self.h5()
+        if own_paths is not None:
+            other_paths = _dataset_paths(other)
+            missing, extra = sorted(own_paths - other_paths), sorted(other_paths - own_paths)
+            if missing or extra:
+                example = f"it lacks {missing[0]}" if missing else f"it has {extra[0]}, which the model has not"
+                raise ModelFileError(
+                    f"{path} holds the weights of another architecture than {self.path} ({example}; "
+                    f"{len(missing)} missing and {len(extra)} extra arrays). Pass the weights saved from this model."
+                )
+
+    def h5(self) -> Any:
+        """The weights file (h5py), or None if the model holds none."""
+        if self._h5 is not None:
+            return self._h5
+        import h5py
+
+        try:
+            if self._external_weights is not None:
+                self._h5 = h5py.File(self._external_weights, "r")
+                return self._h5
+            if "model.weights.h5" not in self.names:
+                return None
+            # Keras stores the members uncompressed, so h5py's seeks into the member are cheap.
+            self._h5_handle = self.zip.open("model.weights.h5")
+            self._h5 = h5py.File(self._h5_handle, "r")
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+            where = self._external_weights or f"the model.weights.h5 inside {self.path}"
+            raise ModelFileError(
+                f"{where} cannot be read as HDF5 ({error}); the file is truncated or damaged. Save the weights again."
+            ) from None
+        return self._h5
+
+    def _close_h5(self) -> None:
+        for handle in (self._h5, self._h5_handle):
+            if handle is not None:
+                handle.close()
+        self._h5 = self._h5_handle = None
+        self._names_by_group = None
+
+    def close(self) -> None:
+        self._close_h5()
+        self.zip.close()
+
+    def _group(self, node: _Node) -> Any:
+        """The node's `vars` group in the weights file, found by Keras's path or (Keras >= 3.13) by its name."""
+        h5 = self.h5()
+        if h5 is None or node.weights_path is None:
+            return None
+        # Keras loads by path, not by name: weights from another process carry other auto-generated names.
+        group = h5.get(f"{node.weights_path}/vars")
+        if group is not None:
+            return group
+        if self._names_by_group is None:
+            self._names_by_group = {}
+
+            def visit(name: str, item: Any) -> None:
+                if name.endswith("vars") and "name" in item.attrs:
+                    self._names_by_group.setdefault(_text(item.attrs["name"]), name)
+
+            h5.visititems(visit)
+        found = self._names_by_group.get(node.name)
+        return None if found is None else h5[found]
+
+    def rows(self, node: _Node) -> int | None:
+        group = self._group(node)
+        try:
+            if group is None or "0" not in group:
+                return None
+            shape = group["0"].shape
+        except (OSError, KeyError) as error:
+            raise ModelFileError(
+                f"The weights of layer '{node.name}' in {self.weights_label} are unreadable ({error})."
+            ) from None
+        return int(shape[0]) if len(shape) == 2 else None
+
+    def saved_tokens(self, node: _Node, dtype: str) -> list[Any] | None:
+        group = self._group(node)
+        if group is None or _weights_store.TOKENS_KEY not in group:
+            return None
+        try:
+            return _weights_store.read_tokens(group, dtype, owner=f"layer '{node.name}'")
+        except OSError as error:
+            raise ModelFileError(
+                f"The weights of layer '{node.name}' in {self.weights_label} are unreadable ({error})."
+            ) from None
+
+    def asset(self, node: _Node) -> bytes | None:
+        if node.weights_path is None:
+            return None
+        name = f"assets/{node.weights_path}/vocabulary.txt"
+        if name not in self.names:
+            return None
+        info = self.zip.getinfo(name)
+        chunks = []
+        with self.zip.open(name) as f:
+            label = f"reading the vocabulary of '{node.name}'"
+            bar = self.progress(info.file_size, label) if info.file_size > _PROGRESS_THRESHOLD else _NoProgress()
+            with bar:
+                while chunk := f.read(1 << 20):
+                    chunks.append(chunk)
+                    bar.update(len(chunk))
+        return b"".join(chunks)
+
+    def layer_object(self, node: _Node) -> Any:
+        return None
+
+
+class _ObjectSource:
+    """An in-memory `keras.Model`: the same config Keras would save, and the layer objects' state."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.weights_label = f"model '{model.name}'"
+        self.layers: dict[str, Any] = {}
+        self._collect(model)
+        self._external: _KerasFileSource | None = None
+
+    def _collect(self, layer: Any) -> None:
+        for child in getattr(layer, "layers", []):
+            self.layers.setdefault(child.name, child)
+            self._collect(child)
+
+    def config(self) -> dict[str, Any]:
+        import keras
+
+        return keras.saving.serialize_keras_object(self.model)
+
+    def use_weights(self, path: str) -> None:
+        raise ConfigurationError(
+            "`weights` applies when inspecting a saved model; for an in-memory model, load the weights into it "
+            "(`keras_vocabsafe.load_weights(model, path)` refuses rows of another vocabulary)."
+        )
+
+    def close(self) -> None:
+        pass
+
+    def layer_object(self, node: _Node) -> Any:
+        return self.layers.get(node.name)
+
+    def rows(self, node: _Node) -> int | None:
+        layer = self.layer_object(node)
+        if layer is None:
+            return None
+        if node.class_name in _OUR_FUSED | _OUR_ID_EMBEDDINGS:
+            matrix = getattr(layer, "_embeddings", None)
+            return None if matrix is None else int(matrix.shape[0])
+        matrix = getattr(layer, "embeddings", None)
+        return None if matrix is None else int(matrix.shape[0])
+
+    def saved_tokens(self, node: _Node, dtype: str) -> list[Any] | None:
+        layer = self.layer_object(node)
+        if layer is None or getattr(layer, "_vocabulary", None) is None:
+            return None
+        return layer._ids_to_tokens()  # What `save_own_variables` writes beside the matrix.
+
+    def asset(self, node: _Node) -> bytes | None:
+        layer = self.layer_object(node)
+        if layer is None or node.config.get("vocabulary") is not None:
+            return None
+        try:
+            vocabulary = layer.get_vocabulary(include_special_tokens=True)
+        except Exception:  # An unadapted lookup has no vocabulary to save.
+            return None
+        # What Keras's `save_assets` would write for it.
+        return "\n".join(str(token) for token in vocabulary).encode("utf-8")
+
+
+def _dataset_paths(h5: Any) -> set[str]:
+    """Paths of the arrays of a weights file, less the vocabulary arrays (which follow the vocabulary)."""
+    paths: set[str] = set()
+
+    def visit(name: str, item: Any) -> None:
+        if hasattr(item, "shape") and name.rsplit("/", 1)[-1] not in (
+            _weights_store.TOKENS_KEY,
+            _weights_store.OFFSETS_KEY,
+        ):
+            paths.add(name)
+
+    h5.visititems(visit)
+    return paths
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+# The layer graph ------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Node:
+    name: str
+    class_name: str
+    module: str
+    config: dict[str, Any]
+    weights_path: str | None
+    calls: list[list[tuple[str, int]]]  # For each call of the layer: the (layer name, output index) of its inputs.
+    scope: _Scope
+    inner: _Scope | None = None
+
+    @property
+    def is_keras(self) -> bool:
+        return self.module.startswith("keras") and not self.module.startswith("keras_")
+
+
+@dataclasses.dataclass
+class _Scope:
+    nodes: dict[str, _Node]
+    inputs: list[tuple[str, int]]
+    outputs: list[tuple[str, int]]
+    owner: _Node | None
+    graph_known: bool = True
+
+
+class _Graph:
+    """Every layer of a model config (nested models included), with which layer output feeds which layer."""
+
+    def __init__(self, config: dict[str, Any], source: Any) -> None:
+        self.findings: list[Finding] = []
+        self.root = self._scope(config, "", None)
+
+    def nodes(self) -> Iterator[_Node]:
+        def walk(scope: _Scope) -> Iterator[_Node]:
+            for node in scope.nodes.values():
+                yield node
+                if node.inner is not None:
+                    yield from walk(node.inner)
+
+        return walk(self.root)
+
+    def _scope(self, config: dict[str, Any], path: str, owner: _Node | None) -> _Scope:
+        body = config.get("config") if isinstance(config.get("config"), dict) else {}
+        layers = body.get("layers")
+        scope = _Scope({}, [], [], owner)
+        if not isinstance(layers, list):
+            scope.graph_known = False
+            name = body.get("name", config.get("class_name"))
+            self.findings.append(
+                Finding(
+                    "note",
+                    "model-not-analysed",
+                    (str(name),),
+                    f"Model '{name}' ({config.get('class_name')}) is a subclassed model: its config does not say "
+                    "which layers it holds or how they are wired, so its lookups and embeddings were not checked. "
+                    "Build it as a functional or Sequential model, or inspect the model in memory with "
+                    "`keras_vocabsafe.inspect_model(model)`.",
+                )
+            )
+            return scope
+        sequential = "input_layers" not in body
+        used: dict[str, int] = {}
+        previous: tuple[str, int] | None = None
+        for entry in layers:
+            if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
+                continue
+            class_name = str(entry.get("class_name"))
+            module = str(entry.get("module") or "")
+            layer_config = entry["config"]
+            name = str(entry.get("name") or layer_config.get("name") or class_name)
+            is_input = class_name == "InputLayer"
+            is_layer = not module.startswith(("keras.src.ops", "keras.ops"))
+            weights_path = None
+            # Keras names each layer's place in the weights file after its class, in `model.layers` order;
+            # Sequential's `layers` leaves out its InputLayer.
+            if is_layer and not (sequential and is_input):
+                weights_path = _join(path, "layers", _unique(_snake_case(class_name), used))
+            if sequential:
+                calls = [] if is_input or previous is None else [[previous]]
+            else:
+                calls = [_call_inputs(call) for call in entry.get("inbound_nodes") or []]
+            node = _Node(name, class_name, module, layer_config, weights_path, calls, scope)
+            scope.nodes[name] = node
+            if sequential:
+                if is_input or previous is None:
+                    if previous is None and not is_input:
+                        # A Sequential model saved without an InputLayer: its first layer takes the model's input.
+                        pseudo = _Node("<input>", "InputLayer", "keras", {}, None, [], scope)
+                        scope.nodes.setdefault("<input>", pseudo)
+                        scope.inputs = [("<input>", 0)]
+                        node.calls = [[("<input>", 0)]]
+                    elif is_input:
+                        scope.inputs = [(name, 0)]
+                previous = (name, 0)
+            if _is_model_config(entry):
+                node.inner = self._scope(entry, weights_path or path, node)
+        if sequential:
+            scope.outputs = [previous] if previous is not None else []
+        else:
+            scope.inputs = _history_list(body.get("input_layers"))
+            scope.outputs = _history_list(body.get("output_layers"))
+        return scope
+
+
+def _is_model_config(entry: dict[str, Any]) -> bool:
+    config = entry.get("config")
+    return (isinstance(config, dict) and isinstance(config.get("layers"), list)) or entry.get("class_name") in (
+        "Functional",
+        "Sequential",
+        "Model",
+    )
+
+
+def _join(*parts: str) -> str:
+    return "/".join(part for part in parts if part)
+
+
+def _unique(name: str, used: dict[str, int]) -> str:
+    # As Keras's `_get_unique_name`: the second "embedding" is "embedding_1".
+    if name in used:
+        used[name] += 1
+        return f"{name}_{used[name]}"
+    used[name] = 0
+    return name
+
+
+def _snake_case(name: str) -> str:
+    # As `keras.src.utils.naming.to_snake_case`, which names the weights file's groups.
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _call_inputs(call: Any) -> list[tuple[str, int]]:
+    """The (layer, output index) of every Keras tensor in one inbound node, in order."""
+    found: list[tuple[str, int]] = []
+    if isinstance(call, dict):
+        _collect_tensors(call.get("args", []), found)
+        _collect_tensors(call.get("kwargs", {}), found)
+    elif isinstance(call, list):  # Keras 2's format: [[layer, node, tensor, kwargs], ...].
+        for item in call:
+            if isinstance(item, list) and len(item) >= 3 and isinstance(item[0], str):
+                found.append((item[0], int(item[2])))
+    return found
+
+
+def _collect_tensors(value: Any, found: list[tuple[str, int]]) -> None:
+    if isinstance(value, dict):
+        if value.get("class_name") == "__keras_tensor__":
+            history = (value.get("config") or {}).get("keras_history")
+            if isinstance(history, list) and len(history) == 3:
+                found.append((str(history[0]), int(history[2])))
+            return
+        for item in value.values():
+            _collect_tensors(item, found)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _collect_tensors(item, found)
+
+
+def _history_list(value: Any) -> list[tuple[str, int]]:
+    """`input_layers` / `output_layers` of a functional config: one [name, node, tensor] triple or a structure."""
+    if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str) and isinstance(value[2], int):
+        return [(value[0], value[2])]
+    found: list[tuple[str, int]] = []
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    for item in items:
+        found.extend(_history_list(item))
+    return found
+
+
+# What the layers hold ----------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Lookup:
+    """What a lookup's ids mean: how many, which are special, and (when known) the token of each id."""
+
+    node: _Node
+    dtype: str
+    size: int | None
+    mask: bool
+    num_oov: int
+    tokens: list[Any] | None  # Canonical token of every id, special slots included.
+    specials: tuple[Any, ...] = ()  # Canonical mask token (if any) and OOV token.
+
+    @property
+    def oov_ids(self) -> tuple[int, ...]:
+        return tuple(range(int(self.mask), int(self.mask) + self.num_oov))
+
+
+@dataclasses.dataclass
+class _Embedding:
+    node: _Node
+    rows: int | None  # Rows that ids can select (a VocabIdEmbedding's padding rows excluded).
+    mask_zero: bool
+    lookup: _Lookup | None = None  # This package's embeddings know their own vocabulary.
+
+
+class _Analysis:
+    def __init__(self, graph: _Graph, source: Any) -> None:
+        self.graph = graph
+        self.source = source
+        self.pairs: list[LayerPair] = []
+        self.findings: list[Finding] = list(graph.findings)
+        self._lookups: dict[int, _Lookup | None] = {}
+        self.checked_lookups: list[_Lookup] = []
+
+    # Driving -----------------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        nodes = list(self.graph.nodes())
+        for node in nodes:
+            if node.class_name in _KERAS_LOOKUPS and node.is_keras:
+                self.lookup(node)  # Reloadability concerns every Keras lookup, paired or not.
+        for node in nodes:
+            if node.class_name in _OUR_FUSED and not node.is_keras:
+                self._check_fused(node)
+            elif node.class_name in _OUR_ID_EMBEDDINGS and not node.is_keras:
+                self._check_embedding(node, self._our_embedding(node))
+            elif node.class_name == "Embedding" and node.is_keras:
+                rows = self.source.rows(node)
+                input_dim = _int_or_none(node.config.get("input_dim"))
+                if rows is not None and input_dim is not None and rows != input_dim:
+                    self._add(
+                        "error",
+                        "weights-do-not-fit",
+                        (node.name,),
+                        f"Embedding '{node.name}' has input_dim={input_dim}, but its weights in "
+                        f"{self.source.weights_label} have {rows} rows; Keras refuses to load them. Save the model "
+                        "and its weights from the same run.",
+                    )
+                self._check_embedding(
+                    node, _Embedding(node, rows if rows is not None else input_dim, bool(node.config.get("mask_zero")))
+                )
+
+    def _add(self, severity: str, code: str, layers: tuple[str, ...], message: str, **details: Any) -> None:
+        self.findings.append(Finding(severity, code, layers, message, details))
+
+    # Lookups -----------------------------------------------------------------------------------------------
+
+    def lookup(self, node: _Node) -> _Lookup | None:
+        """The ids a lookup gives, or None if its output is not ids (an inverted or multi-hot lookup)."""
+        if id(node) not in self._lookups:
+            self._lookups[id(node)] = None
+            if node.class_name in _KERAS_LOOKUPS:
+                self._lookups[id(node)] = self._keras_lookup(node)
+            elif node.class_name in _OUR_LOOKUPS | _OUR_FUSED | _OUR_ID_EMBEDDINGS:
+                if node.class_name in _OUR_LOOKUPS and node.config.get("return_ids") is False:
+                    return None
+                self._lookups[id(node)] = self._our_lookup(node)
+        return self._lookups[id(node)]
+
+    def _keras_lookup(self, node: _Node) -> _Lookup | None:
+        config = node.config
+        if config.get("output_mode", "int") != "int" or config.get("invert"):
+            return None
+        if node.class_name == "TextVectorization":
+            dtype, mask_token, oov_token, num_oov = "string", "", "[UNK]", 1
+        else:
+            dtype = "string" if node.class_name == "StringLookup" else "int64"
+            mask_token = config.get("mask_token")
+            oov_token = config.get("oov_token", "[UNK]" if dtype == "string" else -1)
+            num_oov = _int_or_none(config.get("num_oov_indices"))
+            num_oov = 1 if num_oov is None else num_oov
+        if num_oov == 0:
+            # Keras allows no OOV ids: unknown tokens then fail at run time, so there is no OOV row.
+            oov_token = None
+        specials = tuple(canonical_token(t, dtype) for t in (mask_token, oov_token) if t is not None)
+        mask = mask_token is not None
+        size = _int_or_none(config.get("vocabulary_size"))
+        tokens = None
+        listed = config.get("vocabulary")
+        if isinstance(listed, list):
+            tokens = self._with_specials(node, listed, dtype, mask_token, oov_token, num_oov)
+            self._check_listed_vocabulary(node, listed, dtype)
+        else:
+            raw = self.source.asset(node)
+            if raw is not None:
+                tokens = self._tokens_from_asset(node, raw, dtype, mask_token, oov_token, num_oov, size)
+            elif size is None or isinstance(listed, str):
+                self._add(
+                    "note",
+                    "vocabulary-not-read",
+                    (node.name,),
+                    f"{node.class_name} '{node.name}' reads its vocabulary from "
+                    + (f"the file {listed!r} outside the model" if isinstance(listed, str) else "nowhere in the file")
+                    + ", so its tokens were not checked. The model loads only where that file exists; pass the "
+                    "vocabulary as a list, or adapt the layer, so that the model carries it.",
+                )
+        if size is None and tokens is not None:
+            size = len(tokens)
+        result = _Lookup(node, dtype, size, mask, num_oov, tokens, specials)
+        self.checked_lookups.append(result)
+        return result
+
+    def _with_specials(
+        self, node: _Node, listed: list[Any], dtype: str, mask_token: Any, oov_token: Any, num_oov: int
+    ) -> list[Any]:
+        tokens = [canonical_token(t, dtype) for t in listed]
+        mask = [canonical_token(mask_token, dtype)] if mask_token is not None else []
+        oov = [canonical_token(oov_token, dtype)] * num_oov if oov_token is not None else []
+        # As Keras's `set_vocabulary`: a list that starts with the special tokens has them stripped.
+        if mask and tokens[: len(mask)] == mask:
+            tokens = tokens[len(mask) :]
+        if oov and tokens[: len(oov)] == oov:
+            tokens = tokens[len(oov) :]
+        return mask + oov + tokens
+
+    def _check_listed_vocabulary(self, node: _Node, listed: list[Any], dtype: str) -> None:
+        # A vocabulary in the config reloads from the config, where any token survives; only duplicates fail.
+        seen: set[Any] = set()
+        for token in listed:
+            key = canonical_token(token, dtype)
+            if key in seen:
+                self._add(
+                    "error",
+                    "vocabulary-not-reloadable",
+                    (node.name,),
+                    f"{node.class_name} '{node.name}' lists {display_token(key)} twice; Keras refuses this "
+                    "vocabulary when the model is loaded. Remove the duplicate (and retrain, since ids after it "
+                    "shift).",
+                )
+                return
+            seen.add(key)
+
+    def _tokens_from_asset(
+        self,
+        node: _Node,
+        raw: bytes,
+        dtype: str,
+        mask_token: Any,
+        oov_token: Any,
+        num_oov: int,
+        size: int | None,
+    ) -> list[Any] | None:
+        """The tokens Keras gets back from the layer's `vocabulary.txt`, checking that they are the saved ones."""
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            self._add(
+                "error",
+                "vocabulary-not-reloadable",
+                (node.name,),
+                f"The saved vocabulary of {node.class_name} '{node.name}' is not UTF-8 text; Keras cannot read it "
+                "back. Use keras_vocabsafe.VocabEmbedding (or `vocabsafe convert`), whose saved vocabulary keeps "
+                "any bytes.",
+            )
+            return None
+        # As Keras's `load_assets`: a text-mode read (universal newlines), `splitlines()`, trailing blanks dropped.
+        lines = text.replace("\r\n", "\n").replace("\r", "\n").splitlines()
+        while lines and lines[-1] == "":
+            lines.pop()
+        special_count = int(mask_token is not None) + (num_oov if oov_token is not None else 0)
+        broken = [line for line in text.split("\n") if _LINE_BREAKS.search(line)]
+        problem = None
+        if size is not None and len(lines) != size:
+            problem = (
+                f"its config records {size} ids, but Keras reads {len(lines)} lines back from the saved vocabulary.txt"
+            )
+        if dtype != "string":
+            try:
+                values = [int(line) for line in lines]
+            except ValueError:
+                problem = problem or "a line of its saved vocabulary.txt is not an integer"
+                values = None
+        else:
+            values = [line.encode("utf-8") for line in lines]
+        if values is not None and problem is None:
+            body = values[special_count:]
+            if len(set(body)) != len(body):
+                problem = "reading the saved vocabulary.txt back gives a token twice"
+        if problem is not None:
+            cause = (
+                "a token holds a line break (newline, carriage return or a Unicode line separator), which "
+                "the one-token-per-line asset cannot hold"
+                if broken or len(lines) != size
+                else "the asset was edited or damaged"
+            )
+            self._add(
+                "error",
+                "vocabulary-not-reloadable",
+                (node.name,),
+                f"{node.class_name} '{node.name}' cannot be reloaded as saved: {problem} ({cause}). Loading the "
+                "model fails, or gives ids that differ from the trained ones. Use keras_vocabsafe.VocabEmbedding "
+                "(or `vocabsafe convert`), whose saved vocabulary keeps any token, or drop such tokens before "
+                "adapting.",
+                lines=len(lines),
+                vocabulary_size=size,
+            )
+            return None
+        return values
+
+    def _our_lookup(self, node: _Node) -> _Lookup:
+        config = node.config
+        dtype = str(config.get("vocabulary_dtype", "string"))
+        num_oov = _int_or_none(config.get("num_oov_indices")) or 1
+        mask_token = config.get("mask_token")
+        oov_token = config.get("oov_token")
+        if oov_token is None:
+            oov_token = "[UNK]" if dtype == "string" else -1
+        specials = tuple(canonical_token(t, dtype) for t in (mask_token, oov_token) if t is not None)
+        tokens = None
+        if isinstance(config.get("vocabulary"), list):
+            regular = decode_tokens(config["vocabulary"], config.get("vocabulary_encoding") or "utf-8", dtype)
+            # The layout of `VocabularyLayer._ids_to_tokens`: mask, OOV ids, then the tokens.
+            mask = [canonical_token(mask_token, dtype)] if mask_token is not None else []
+            tokens = mask + [canonical_token(oov_token, dtype)] * num_oov + regular
+        size = len(tokens) if tokens is not None else _int_or_none(config.get("vocabulary_size"))
+        return _Lookup(node, dtype, size, mask_token is not None, num_oov, tokens, specials)
+
+    def _our_embedding(self, node: _Node) -> _Embedding:
+        lookup = self.lookup(node)
+        assert lookup is not None
+        self._check_saved_rows(node, lookup)
+        return _Embedding(node, lookup.size, lookup.mask, lookup)
+
+    def _check_saved_rows(self, node: _Node, own: _Lookup) -> None:
+        """A `VocabIdEmbedding`'s weights must hold the tokens and the number of rows of its config."""
+        saved = self.source.saved_tokens(node, own.dtype)
+        if saved is not None and own.tokens is not None and saved != own.tokens:
+            moved = _count_moved(saved, own.tokens)
+            self._add(
+                "error",
+                "weights-for-other-vocabulary",
+                (node.name,),
+                f"The weights of {node.class_name} '{node.name}' in {self.source.weights_label} were trained for "
+                f"another vocabulary: {_describe(saved, own.tokens, ('weights', 'model'))}. Used together, "
+                f"{moved:,} id(s) would select another token's row. Keras refuses to load them into this layer; "
+                "export the model from the same training run, or move rows by token with "
+                "`keras_vocabsafe.load_remapped_weights()`.",
+                ids_on_other_rows=moved,
+                saved_ids=len(saved),
+                model_ids=len(own.tokens),
+            )
+            return
+        rows = self.source.rows(node)
+        if rows is None or own.size is None:
+            return
+        multiple = _int_or_none(node.config.get("pad_to_multiple_of")) or 1
+        expected = -(-own.size // multiple) * multiple
+        if rows != expected:
+            self._add(
+                "error",
+                "weights-do-not-fit",
+                (node.name,),
+                f"{node.class_name} '{node.name}' has {own.size} ids (padded to {expected} rows), but its weights "
+                f"in {self.source.weights_label} have {rows} rows; Keras refuses to load them. Save the model and "
+                "its weights from the same run.",
+            )
+
+    def _check_fused(self, node: _Node) -> None:
+        embedding = self._our_embedding(node)
+        own = embedding.lookup
+        assert own is not None
+        self.pairs.append(
+            LayerPair(
+                "vocab-embedding",
+                node.name,
+                node.class_name,
+                node.name,
+                node.class_name,
+                own.size,
+                0 if own.mask else None,
+                own.oov_ids,
+                embedding.rows,
+                own.mask,
+            )
+        )
+
+    # Embeddings ------------------------------------------------------------------------------------------------
+
+    def _check_embedding(self, node: _Node, embedding: _Embedding) -> None:
+        for trace in self._traces(node):
+            lookup = self.lookup(trace.lookup) if trace.lookup is not None else None
+            if trace.breaker is not None:
+                if lookup is not None:
+                    breaker = trace.breaker
+                    self._add(
+                        "note",
+                        "path-not-checked",
+                        (trace.lookup.name, breaker.name, node.name),
+                        f"The ids of {trace.lookup.class_name} '{trace.lookup.name}' reach {node.class_name} "
+                        f"'{node.name}' through {breaker.class_name} '{breaker.name}', which may change them, so "
+                        "this pair was not checked.",
+                    )
+                continue
+            if lookup is None:
+                continue
+            self._check_pair(lookup, embedding, trace.between)
+
+    def _check_pair(self, lookup: _Lookup, embedding: _Embedding, between: tuple[str, ...]) -> None:
+        l_node, e_node = lookup.node, embedding.node
+        layers = (l_node.name, e_node.name)
+        self.pairs.append(
+            LayerPair(
+                "lookup-embedding",
+                l_node.name,
+                l_node.class_name,
+                e_node.name,
+                e_node.class_name,
+                lookup.size,
+                0 if lookup.mask else None,
+                lookup.oov_ids,
+                embedding.rows,
+                embedding.mask_zero,
+                between,
+            )
+        )
+        who = f"{l_node.class_name} '{l_node.name}'"
+        target = f"{e_node.class_name} '{e_node.name}'"
+        own = embedding.lookup
+        if own is not None and own.tokens is not None and lookup.tokens is not None and own.tokens != lookup.tokens:
+            moved = _count_moved(lookup.tokens, own.tokens)
+            self._add(
+                "error",
+                "lookup-for-other-vocabulary",
+                layers,
+                f"{who} gives ids of another vocabulary than {target} holds rows for "
+                f"({_describe(lookup.tokens, own.tokens, ('lookup', 'embedding'))}): {moved:,} id(s) select "
+                "another token's row. Build the lookup from the embedding with `embedding.lookup()`.",
+                ids_on_other_rows=moved,
+            )
+            return
+        if lookup.size is not None and embedding.rows is not None:
+            if lookup.size > embedding.rows:
+                extra = lookup.size - embedding.rows
+                examples = ""
+                if lookup.tokens is not None:
+                    shown = ", ".join(display_token(t) for t in lookup.tokens[embedding.rows : embedding.rows + 3])
+                    examples = f" (the tokens {shown}{', ...' if extra > 3 else ''})"
+                self._add(
+                    "error",
+                    "ids-exceed-rows",
+                    layers,
+                    f"{who} gives ids 0 to {lookup.size - 1}, but {target} has {embedding.rows} rows: the "
+                    f"{extra:,} highest id(s){examples} select no row. On CPU the model fails with an "
+                    "out-of-range gather when such a token arrives; on GPU it silently returns zero vectors. Use "
+                    f"`input_dim=lookup.vocabulary_size()` ({lookup.size}), or VocabEmbedding / "
+                    "`vocabsafe convert`, which size the matrix from the vocabulary.",
+                    vocabulary_size=lookup.size,
+                    rows=embedding.rows,
+                    ids_without_row=extra,
+                )
+            elif lookup.size < embedding.rows:
+                extra = embedding.rows - lookup.size
+                self._add(
+                    "warning",
+                    "unreachable-rows",
+                    layers,
+                    f"{target} has {embedding.rows} rows, but {who} gives only ids 0 to {lookup.size - 1}: "
+                    f"{extra:,} row(s) can never be selected and waste memory (often `len(vocabulary) + 2` on a "
+                    "vocabulary that already held its special tokens). Use "
+                    f"`input_dim=lookup.vocabulary_size()` ({lookup.size}), or VocabEmbedding / "
+                    "`vocabsafe convert`.",
+                    vocabulary_size=lookup.size,
+                    rows=embedding.rows,
+                    unreachable_rows=extra,
+                )
+        if own is not None:
+            return  # A VocabIdEmbedding's mask follows its own mask token.
+        if embedding.mask_zero and not lookup.mask:
+            zero = "its OOV id" if lookup.num_oov else "the id of its first token"
+            self._add(
+                "error",
+                "mask-zero-without-mask-token",
+                layers,
+                f"{target} has mask_zero=True, but {who} has no mask token, so id 0 is {zero}: every "
+                "out-of-vocabulary token is masked out as if it were padding. Give the lookup a mask token "
+                "(`mask_token=''`, which makes id 0 padding and shifts the other ids by one; retrain), or set "
+                "mask_zero=False.",
+            )
+        elif lookup.mask and not embedding.mask_zero:
+            self._add(
+                "warning",
+                "mask-token-without-mask-zero",
+                layers,
+                f"{who} maps its mask token to id 0, but {target} has mask_zero=False: padding is embedded and "
+                "seen by the layers after it (pooling, RNNs, attention) as if it were a token. Set "
+                "mask_zero=True on the embedding (or use VocabEmbedding, which masks its mask token).",
+            )
+
+    # Walking back from an embedding --------------------------------------------------------------------------------
+
+    def _traces(self, embedding: _Node) -> list[_Trace]:
+        traces: list[_Trace] = []
+        for call in embedding.calls:
+            if call:
+                self._walk(embedding.scope, call[0], (), None, traces, set())
+        return traces
+
+    def _walk(
+        self,
+        scope: _Scope,
+        ref: tuple[str, int],
+        between: tuple[str, ...],
+        breaker: _Node | None,
+        traces: list[_Trace],
+        seen: set[tuple[int, str, int]],
+    ) -> None:
+        key = (id(scope), ref[0], ref[1])
+        if key in seen or len(seen) > 10_000:
+            return
+        seen.add(key)
+        node = scope.nodes.get(ref[0])
+        if node is None:
+            return
+        if node.inner is not None:
+            inner = node.inner
+            if inner.graph_known and ref[1] < len(inner.outputs):
+                self._walk(inner, inner.outputs[ref[1]], between, breaker, traces, seen)
+            return
+        if node.class_name == "InputLayer" or node.name == "<input>":
+            owner = scope.owner
+            if owner is None:
+                return
+            position = next((i for i, (name, _) in enumerate(scope.inputs) if name == node.name), None)
+            if position is None:
+                return
+            for call in owner.calls:
+                if position < len(call):
+                    self._walk(owner.scope, call[position], between, breaker, traces, seen)
+            return
+        if self._is_lookup_source(node):
+            traces.append(_Trace(node, between, breaker))
+            return
+        if breaker is None and not (node.is_keras and node.class_name in _INDEX_KEEPING):
+            breaker = node
+        for call in node.calls:
+            for upstream in call:
+                self._walk(scope, upstream, (node.name, *between), breaker, traces, seen)
+
+    def _is_lookup_source(self, node: _Node) -> bool:
+        if node.class_name in _KERAS_LOOKUPS and node.is_keras:
+            return self.lookup(node) is not None
+        return node.class_name in _OUR_LOOKUPS and not node.is_keras and self.lookup(node) is not None
+
+    # The vocabulary the model was trained with ---------------------------------------------------------------------
+
+    def compare_with_expected(self, vocabulary: Any, layer: str | None) -> None:
+        candidates: dict[str, _Lookup] = {}
+        for pair in self.pairs:
+            for name in (pair.lookup, pair.embedding):
+                for node in self.graph.nodes():
+                    if node.name == name:
+                        found = self.lookup(node)
+                        if found is not None:
+                            candidates.setdefault(name, found)
+        for found in self.checked_lookups:
+            candidates.setdefault(found.node.name, found)
+        if layer is not None:
+            if layer not in candidates:
+                raise ConfigurationError(
+                    f"The model has no lookup named {layer!r}; its lookups are {sorted(candidates) or 'none'}."
+                )
+            target = candidates[layer]
+        elif len(candidates) == 1:
+            target = next(iter(candidates.values()))
+        elif not candidates:
+            raise ConfigurationError("The model has no vocabulary lookup to compare the expected vocabulary with.")
+        else:
+            raise ConfigurationError(
+                f"The model has several lookups ({', '.join(sorted(candidates))}); say which one the vocabulary "
+                "belongs to with --layer NAME (`layer=` in Python)."
+            )
+        if target.tokens is None:
+            raise ConfigurationError(
+                f"The tokens of {target.node.class_name} '{target.node.name}' are not in the model (see the notes), "
+                "so they cannot be compared with the expected vocabulary."
+            )
+        expected = _expected_tokens(vocabulary, target)
+        current = target.tokens
+        special = set(target.specials)
+        expected_ids = {token: i for i, token in enumerate(expected) if token not in special}
+        model_ids = {token: i for i, token in enumerate(current) if token not in special}
+        moved = sum(1 for token, i in expected_ids.items() if token in model_ids and model_ids[token] != i)
+        missing = sum(1 for token in expected_ids if token not in model_ids)
+        new = sum(1 for token in model_ids if token not in expected_ids)
+        specials_differ = [t for t in current if t in special] != [t for t in expected if t in special]
+        if moved or missing or new or specials_differ:
+            self._add(
+                "error",
+                "vocabulary-differs-from-expected",
+                (target.node.name,),
+                f"{target.node.class_name} '{target.node.name}' gives other ids than the expected vocabulary "
+                f"({_describe(expected, current, ('expected', 'model'))}): {moved:,} token(s) moved to another id, "
+                f"{missing:,} missing, {new:,} new. Moved tokens select rows trained for other tokens; this is "
+                "what re-adapting a lookup between training and export does. Export with the lookup from the "
+                "training run (or `set_vocabulary(expected)`), or use VocabEmbedding, whose weights carry their "
+                "tokens.",
+                moved=moved,
+                missing=missing,
+                new=new,
+            )
+
+
+@dataclasses.dataclass
+class _Trace:
+    lookup: _Node | None
+    between: tuple[str, ...]
+    breaker: _Node | None
+
+
+def _expected_tokens(vocabulary: Any, target: _Lookup) -> list[Any]:
+    """The expected vocabulary as every id's token, laid out as the target lookup lays out ids."""
+    if isinstance(vocabulary, (str, os.PathLike)):
+        loaded = Vocabulary.load(vocabulary, dtype=target.dtype).tokens
+    elif isinstance(vocabulary, Vocabulary):
+        loaded = vocabulary.tokens
+    else:
+        loaded = [canonical_token(t, target.dtype) for t in vocabulary]
+    tokens = list(loaded)
+    leading = list(target.tokens[: int(target.mask) + target.num_oov]) if target.tokens else []
+    # A `get_vocabulary()` list starts with the mask and OOV tokens; a bare vocabulary has none of them.
+    for token in leading:
+        if tokens and tokens[0] == token:
+            tokens.pop(0)
+    return leading + tokens
+
+
+def _count_moved(first: Sequence[Any], second: Sequence[Any]) -> int:
+    """How many ids of `first` hold a different token in `second` (ids only one of them has count too)."""
+    common = min(len(first), len(second))
+    if common:
+        a = np.asarray(first[:common], dtype=object)
+        b = np.asarray(second[:common], dtype=object)
+        differing = int(np.count_nonzero(a != b))
+    else:
+        differing = 0
+    return differing + abs(len(first) - len(second))
+
+
+def _describe(first: Sequence[Any], second: Sequence[Any], labels: tuple[str, str]) -> str:
+    for index, (a, b) in enumerate(zip(first, second)):
+        if a != b:
+            return f"id {index} is {display_token(a)} in the {labels[0]}, {display_token(b)} in the {labels[1]}"
+    if len(first) == len(second):
+        return "the tokens are the same"
+    return f"the {labels[0]} has {len(first)} ids, the {labels[1]} {len(second)}"
+
+
+def _id_ranges(ids: Sequence[int]) -> str:
+    if not ids:
+        return "none"
+    if len(ids) == 1:
+        return str(ids[0])
+    return f"{ids[0]}-{ids[-1]}"
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else None

@@ -1,0 +1,346 @@
+"""`inspect_model` and `vocabsafe inspect` on real saved models built with the classic vocabulary mistakes."""
+
+import json
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import run_vocabsafe
+from keras_vocabsafe import VocabEmbedding
+from keras_vocabsafe.errors import ConfigurationError, ModelFileError
+from keras_vocabsafe.inspection import inspect_model
+
+VOCAB = ["the", "cat", "sat", "on", "mat"]
+
+
+def _lookup_model(lookup, input_dim, *, mask_zero=False, between=(), name="emb"):
+    inputs = keras.Input(shape=(3,), dtype=lookup.vocabulary_dtype if hasattr(lookup, "vocabulary_dtype") else "string")
+    x = lookup(inputs)
+    for layer in between:
+        x = layer(x)
+    outputs = keras.layers.Embedding(input_dim, 2, mask_zero=mask_zero, name=name)(x)
+    return keras.Model(inputs, outputs)
+
+
+def _save(model, path):
+    model.save(path)
+    return str(path)
+
+
+def _codes(report, severity=None):
+    return [f.code for f in report.findings if severity is None or f.severity == severity]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """Every saved model the tests inspect, built once (Keras saving is the slow part)."""
+    root = tmp_path_factory.mktemp("models")
+    paths = {}
+
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+    paths["no_oov_row"] = _save(_lookup_model(lookup, len(VOCAB)), root / "no_oov_row.keras")
+
+    # `get_vocabulary()` output (with "[UNK]") passed back to a lookup, which strips it; then `len + 2` rows.
+    listed = keras.layers.StringLookup(vocabulary=VOCAB).get_vocabulary()
+    lookup = keras.layers.StringLookup(vocabulary=listed, name="words")
+    paths["plus_two"] = _save(_lookup_model(lookup, len(listed) + 2), root / "plus_two.keras")
+
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, mask_token=None, name="words")
+    paths["mask_zero_no_mask"] = _save(
+        _lookup_model(lookup, lookup.vocabulary_size(), mask_zero=True), root / "mask_zero_no_mask.keras"
+    )
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, mask_token="", name="words")
+    paths["mask_no_mask_zero"] = _save(_lookup_model(lookup, lookup.vocabulary_size()), root / "mask_no_zero.keras")
+
+    # Correct models: plain (through Reshape), TextVectorization, Sequential, nested.
+    lookup = keras.layers.StringLookup(name="words")
+    lookup.adapt(np.array([["the", "cat", "sat"], ["the", "cat", "on"]]))
+    between = [keras.layers.Reshape((3,), name="reshape_ids"), keras.layers.Flatten(name="flatten_ids")]
+    paths["plain_ok"] = _save(_lookup_model(lookup, lookup.vocabulary_size(), between=between), root / "ok.keras")
+    vectorizer = keras.layers.TextVectorization(output_sequence_length=4, name="vectorizer")
+    vectorizer.adapt(["the cat sat", "on the mat"])
+    inputs = keras.Input(shape=(), dtype="string")
+    outputs = keras.layers.Embedding(vectorizer.vocabulary_size(), 2, mask_zero=True)(vectorizer(inputs))
+    paths["text_ok"] = _save(keras.Model(inputs, outputs), root / "text_ok.keras")
+    ids = keras.layers.IntegerLookup(vocabulary=[7, 8, 9], name="ids")
+    sequential = keras.Sequential(
+        [keras.Input(shape=(2,), dtype="int64"), ids, keras.layers.Embedding(ids.vocabulary_size(), 2)]
+    )
+    paths["sequential_ok"] = _save(sequential, root / "sequential_ok.keras")
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="outer_words")
+    inner = keras.Sequential([keras.layers.Embedding(lookup.vocabulary_size(), 2, name="inner_emb")], name="inner")
+    inputs = keras.Input(shape=(3,), dtype="string")
+    paths["nested_ok"] = _save(keras.Model(inputs, inner(lookup(inputs))), root / "nested_ok.keras")
+    # The same nested model with one row missing, to show the walk really crosses the model boundary.
+    inner = keras.Sequential([keras.layers.Embedding(len(VOCAB), 2, name="inner_emb")], name="inner")
+    paths["nested_bad"] = _save(keras.Model(inputs, inner(lookup(inputs))), root / "nested_bad.keras")
+
+    layer = VocabEmbedding(2, vocabulary=VOCAB, name="words")
+    paths["vocab_embedding_ok"] = _save(
+        keras.Sequential([keras.Input(shape=(3,), dtype="string"), layer]), root / "vocab_embedding_ok.keras"
+    )
+
+    # Re-adapted in another order between training and export. Our layer: training weights vs exported model.
+    train = keras.Sequential([keras.Input(shape=(3,), dtype="string"), VocabEmbedding(2, vocabulary=VOCAB)])
+    train.save_weights(root / "train.weights.h5")
+    paths["train_weights"] = str(root / "train.weights.h5")
+    reordered = VOCAB[::-1]
+    export = keras.Sequential([keras.Input(shape=(3,), dtype="string"), VocabEmbedding(2, vocabulary=reordered)])
+    paths["export"] = _save(export, root / "export.keras")
+    # Plain Keras: the training vocabulary saved as text, the exported lookup adapted again in another order.
+    trained = keras.layers.StringLookup(vocabulary=VOCAB)
+    (root / "train_vocab.txt").write_text("\n".join(trained.get_vocabulary()) + "\n", encoding="utf-8")
+    paths["train_vocab"] = str(root / "train_vocab.txt")
+    readapted = keras.layers.StringLookup(name="words")
+    readapted.adapt(np.array([["mat", "mat", "on", "on", "on", "sat", "cat", "the"]]))
+    paths["readapted_vocabulary"] = readapted.get_vocabulary()
+    paths["readapted"] = _save(_lookup_model(readapted, readapted.vocabulary_size()), root / "readapted.keras")
+
+    # An adapted token holding a newline: Keras writes it into its one-token-per-line asset.
+    lookup = keras.layers.StringLookup(name="words")
+    lookup.adapt(np.array([["line\nbreak", "cat", "cat"]]))
+    paths["newline"] = _save(_lookup_model(lookup, lookup.vocabulary_size()), root / "newline.keras")
+    return paths
+
+
+# The classic mistakes, through the Python API --------------------------------------------------------------------
+
+
+@pytest.mark.saving
+def test_embedding_without_the_oov_row_is_an_error(models):
+    report = inspect_model(models["no_oov_row"])
+    (finding,) = report.findings
+    assert (finding.severity, finding.code, finding.layers) == ("error", "ids-exceed-rows", ("words", "emb"))
+    # StringLookup gives len(VOCAB) + 1 ids (the OOV id), the embedding has len(VOCAB) rows.
+    assert finding.details["ids_without_row"] == 1
+    assert "input_dim=lookup.vocabulary_size()" in finding.message
+    assert report.exit_code() == 1 and report.exit_code("error") == 1
+    (pair,) = report.pairs
+    assert (pair.vocabulary_size, pair.rows, pair.oov_ids, pair.mask_id) == (len(VOCAB) + 1, len(VOCAB), (0,), None)
+
+
+@pytest.mark.saving
+def test_len_plus_two_on_a_vocabulary_with_its_special_tokens_is_a_warning_with_the_count(models):
+    report = inspect_model(models["plus_two"])
+    (finding,) = report.findings
+    assert (finding.severity, finding.code) == ("warning", "unreachable-rows")
+    # The list held "[UNK]", so the lookup has len(list) ids and the embedding len(list) + 2 rows.
+    assert finding.details["unreachable_rows"] == 2
+    assert report.exit_code() == 1 and report.exit_code(fail_on="error") == 0
+
+
+@pytest.mark.saving
+def test_mask_disagreements(models):
+    report = inspect_model(models["mask_zero_no_mask"])
+    assert _codes(report) == ["mask-zero-without-mask-token"] and _codes(report, "error") == _codes(report)
+    report = inspect_model(models["mask_no_mask_zero"])
+    assert _codes(report, "warning") == ["mask-token-without-mask-zero"] and len(report.findings) == 1
+
+
+@pytest.mark.saving
+def test_vocab_embedding_weights_from_a_readapted_vocabulary_are_an_error(models):
+    report = inspect_model(models["export"], weights=models["train_weights"])
+    (finding,) = report.findings
+    assert (finding.severity, finding.code) == ("error", "weights-for-other-vocabulary")
+    # VOCAB reversed keeps only the middle token in place: 4 of its 5 tokens now sit on other rows.
+    assert finding.details["ids_on_other_rows"] == sum(a != b for a, b in zip(VOCAB, VOCAB[::-1]))
+    assert inspect_model(models["export"]).findings == []
+
+
+@pytest.mark.saving
+def test_plain_lookup_readapted_in_another_order_is_caught_with_the_training_vocabulary(models):
+    assert inspect_model(models["readapted"]).findings == []  # Nothing in the file alone shows it.
+    report = inspect_model(models["readapted"], vocabulary=models["train_vocab"])
+    (finding,) = report.findings
+    assert (finding.severity, finding.code) == ("error", "vocabulary-differs-from-expected")
+    trained = keras.layers.StringLookup(vocabulary=VOCAB).get_vocabulary()
+    readapted = models["readapted_vocabulary"]  # As Keras's adapt ordered it (by count), read from the layer.
+    assert readapted != trained
+    moved = sum(1 for token in VOCAB if trained.index(token) != readapted.index(token))
+    assert (finding.details["moved"], finding.details["missing"], finding.details["new"]) == (moved, 0, 0)
+    assert inspect_model(models["readapted"], vocabulary=readapted).findings == []
+
+
+@pytest.mark.saving
+@pytest.mark.parametrize(
+    "name", ["plain_ok", "text_ok", "sequential_ok", "nested_ok", "vocab_embedding_ok", "readapted"]
+)
+def test_correct_models_report_nothing(models, name):
+    report = inspect_model(models[name])
+    assert report.findings == [] and report.exit_code() == 0
+    assert len(report.pairs) == 1
+
+
+@pytest.mark.saving
+def test_pairs_record_the_layers_in_between_and_the_nested_embedding(models):
+    (pair,) = inspect_model(models["plain_ok"]).pairs
+    assert pair.between == ("reshape_ids", "flatten_ids")
+    report = inspect_model(models["nested_bad"])
+    assert [(f.code, f.layers) for f in report.findings] == [("ids-exceed-rows", ("outer_words", "inner_emb"))]
+
+
+@pytest.mark.saving
+def test_a_token_with_a_newline_makes_the_vocabulary_not_reloadable(models):
+    report = inspect_model(models["newline"])
+    assert "vocabulary-not-reloadable" in _codes(report, "error")
+    # What the finding predicts: Keras reloads the asset as other tokens (4 ids, not 3, for 3 embedding rows).
+    reloaded = keras.saving.load_model(models["newline"]).get_layer("words")
+    assert reloaded.vocabulary_size() == 4 and "line\nbreak" not in reloaded.get_vocabulary()
+    assert "ids-exceed-rows" not in _codes(report)  # The pair is judged by what was saved, not the broken reload.
+
+
+@pytest.mark.saving
+def test_unregistered_custom_layer_between_lookup_and_embedding_is_a_note(tmp_path):
+    @keras.saving.register_keras_serializable(package="inspect_test_only")
+    class ShiftIds(keras.layers.Layer):
+        def call(self, x):
+            return x + 1
+
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+    path = _save(_lookup_model(lookup, 3, between=[ShiftIds(name="shift")]), tmp_path / "custom.keras")
+    keras.saving.get_custom_objects().pop("inspect_test_only>ShiftIds")
+    report = inspect_model(path)
+    assert [(f.severity, f.code) for f in report.findings] == [("note", "path-not-checked")]
+    assert report.exit_code() == 0 and report.pairs == []
+
+
+def test_in_memory_models_are_inspected_too():
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+    report = inspect_model(_lookup_model(lookup, len(VOCAB) + 3))
+    assert [(f.code, f.details["unreachable_rows"]) for f in report.findings] == [("unreachable-rows", 2)]
+    adapted = keras.layers.StringLookup(name="adapted")
+    adapted.adapt(np.array([["a\u2028b", "c"]]))
+    report = inspect_model(_lookup_model(adapted, adapted.vocabulary_size()))
+    assert _codes(report) == ["vocabulary-not-reloadable"]
+
+
+def test_expected_vocabulary_needs_the_layer_when_the_model_has_several():
+    first = keras.layers.StringLookup(vocabulary=VOCAB, name="first")
+    second = keras.layers.StringLookup(vocabulary=VOCAB, name="second")
+    a, b = keras.Input(shape=(3,), dtype="string"), keras.Input(shape=(3,), dtype="string")
+    embed = keras.layers.Embedding(first.vocabulary_size(), 2)
+    model = keras.Model([a, b], [embed(first(a)), embed(second(b))])
+    with pytest.raises(ConfigurationError, match="--layer"):
+        inspect_model(model, vocabulary=VOCAB)
+    report = inspect_model(model, vocabulary=VOCAB[::-1], layer="second")
+    assert [(f.code, f.layers) for f in report.findings] == [("vocabulary-differs-from-expected", ("second",))]
+
+
+# Hostile inputs --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.saving
+def test_bad_files_raise_model_file_error(models, tmp_path):
+    empty = tmp_path / "empty.keras"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.keras"
+    text.write_text("not a model\n")
+    truncated = tmp_path / "truncated.keras"
+    with open(models["plain_ok"], "rb") as f:
+        data = f.read()
+    truncated.write_bytes(data[: len(data) // 2])
+    other_zip = tmp_path / "other.keras"
+    with zipfile.ZipFile(other_zip, "w") as archive:
+        archive.writestr("readme.txt", "hello")
+    cases = {
+        tmp_path / "missing.keras": "does not exist",
+        tmp_path: "not a SavedModel",
+        empty: "empty",
+        text: "neither signature",
+        truncated: "truncated or damaged",
+        other_zip: "no config.json",
+        models["train_weights"]: "--weights",
+    }
+    for path, message in cases.items():
+        with pytest.raises(ModelFileError, match=message):
+            inspect_model(path)
+    with pytest.raises(ModelFileError, match="another architecture"):
+        inspect_model(models["plain_ok"], weights=models["train_weights"])
+
+
+# The console script --------------------------------------------------------------------------------------------
+
+
+def _run_all(*commands):
+    """Runs several `vocabsafe` commands at once (each pays for its own TensorFlow import)."""
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return list(pool.map(lambda args: run_vocabsafe(*args), commands))
+
+
+@pytest.mark.slow
+@pytest.mark.saving
+def test_cli_reports_each_mistake_with_its_severity_and_exit_code(models):
+    results = _run_all(
+        ("inspect", models["no_oov_row"]),
+        ("inspect", models["plus_two"], "--json"),
+        ("inspect", models["plus_two"], "--fail-on", "error"),
+        ("inspect", models["mask_zero_no_mask"], "--json"),
+        ("inspect", models["train_weights"], "--model", models["export"]),
+        ("inspect", models["readapted"], "--vocabulary", models["train_vocab"], "--layer", "words", "--json"),
+        ("inspect", models["nested_ok"]),
+    )
+    no_oov, plus_two, plus_two_lenient, mask, weights, readapted, correct = results
+    assert no_oov.returncode == 1, no_oov.stderr
+    assert "error: [ids-exceed-rows] words, emb" in no_oov.stdout and "1 error(s)" in no_oov.stdout
+    document = json.loads(plus_two.stdout)
+    assert plus_two.returncode == 1
+    assert [(f["severity"], f["code"], f["details"]["unreachable_rows"]) for f in document["findings"]] == [
+        ("warning", "unreachable-rows", 2)
+    ]
+    assert document["pairs"][0]["vocabulary_size"] == len(VOCAB) + 1 and document["pairs"][0]["rows"] == len(VOCAB) + 3
+    assert plus_two_lenient.returncode == 0 and "unreachable-rows" in plus_two_lenient.stdout
+    assert mask.returncode == 1
+    assert [f["code"] for f in json.loads(mask.stdout)["findings"]] == ["mask-zero-without-mask-token"]
+    assert weights.returncode == 1 and "weights-for-other-vocabulary" in weights.stdout
+    assert readapted.returncode == 1
+    assert [f["code"] for f in json.loads(readapted.stdout)["findings"]] == ["vocabulary-differs-from-expected"]
+    assert correct.returncode == 0 and "No problems found." in correct.stdout, correct.stdout + correct.stderr
+    for result in results:
+        assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.saving
+def test_cli_bad_inputs_exit_2_with_one_line(models, tmp_path):
+    empty = tmp_path / "empty.keras"
+    empty.write_bytes(b"")
+    truncated = tmp_path / "truncated.keras"
+    with open(models["export"], "rb") as f:
+        data = f.read()
+    truncated.write_bytes(data[: len(data) - 100])
+    text = tmp_path / "text.keras"
+    text.write_text("hello\n")
+    commands = [
+        ("inspect", tmp_path / "missing.keras"),
+        ("inspect", tmp_path),
+        ("inspect", empty),
+        ("inspect", truncated),
+        ("inspect", text),
+        ("inspect", models["train_weights"]),
+        ("inspect", models["plain_ok"], "--weights", models["train_weights"]),
+        ("inspect", truncated, "--debug"),
+    ]
+    results = _run_all(*commands)
+    for command, result in zip(commands[:-1], results[:-1]):
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("vocabsafe inspect: error:"), (command, result.stderr)
+        assert result.stdout == ""
+    assert results[-1].returncode == 2 and "Traceback" in results[-1].stderr
+
+
+@pytest.mark.saving
+def test_savedmodel_gets_a_note_not_a_crash(tmp_path):
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+    model = _lookup_model(lookup, lookup.vocabulary_size())
+    model.export(str(tmp_path / "served"), verbose=False)
+    report = inspect_model(tmp_path / "served")
+    (finding,) = report.findings
+    assert (finding.severity, finding.code) == ("note", "savedmodel-not-analysed") and report.exit_code() == 0
+    assert [m["shape"] for m in finding.details["matrices"]] == [[lookup.vocabulary_size(), 2]]
+    (tmp_path / "served" / "saved_model.pb").write_bytes(b"\x00garbage")
+    with pytest.raises(ModelFileError, match="cannot be read"):
+        inspect_model(tmp_path / "served")
