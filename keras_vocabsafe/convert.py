@@ -601,9 +601,11 @@ def _layer_refusal(lookup: Any, embedding: Any) -> str | None:
     kind = type(lookup).__name__
     if kind == "TextVectorization":
         return (
-            "TextVectorization + Embedding is not converted: its standardization and splitting have not been shown "
-            "to tokenize every text exactly as TextVocabEmbedding does. Build a TextVocabEmbedding with "
-            "`vocabulary=layer.get_vocabulary(include_special_tokens=False)` and copy the rows, then compare outputs"
+            "TextVectorization + Embedding is not converted: TextVectorization lowercases ASCII letters only and "
+            "splits on ASCII whitespace only, while TextVocabEmbedding lowercases and splits by Unicode (e.g. "
+            "'ÉLAN', 'naïve\\xa0cat' and 'the\\u2028cat' get other ids), so predictions would change on such text. "
+            "Build a TextVocabEmbedding from `layer.get_vocabulary(include_special_tokens=False)` and copy the rows "
+            "by hand if that difference is acceptable"
         )
     if lookup.invert:
         return "the lookup has invert=True (it maps ids to tokens), so it gives no ids to an Embedding"

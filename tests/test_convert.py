@@ -119,7 +119,9 @@ def test_sequential_model_converts():
             keras.layers.LSTM(3),
         ]
     )
-    result = convert_model(model)
+    calls = []
+    result = convert_model(model, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 1)]
     data = np.array([[10, 0, 0], [99, 40, 0], [20, 30, 40]], dtype=np.int64)
     np.testing.assert_array_equal(result.model.predict(data, verbose=0), model.predict(data, verbose=0))
     assert isinstance(result.model.layers[0], VocabEmbedding) and result.model.layers[0].name == "embedding"
@@ -274,6 +276,18 @@ def test_pairs_that_cannot_be_exact_are_refused_with_the_reason(case):
         convert_model(model)
     assert caught.value.refusals, "each refusal names the layers and why"
     assert any(reason in refusal.reason for refusal in caught.value.refusals), caught.value.refusals
+
+
+def test_text_vectorization_tokenizes_unicode_text_unlike_text_vocab_lookup():
+    # Why TextVectorization is refused: Keras lowercases ASCII only and splits on ASCII whitespace only.
+    from keras_vocabsafe import TextVocabLookup
+
+    vocabulary = ["the", "cat", "élan"]
+    texts = tf.constant(["ÉLAN", "the\u2028cat", "the cat"])
+    keras_ids = keras.layers.TextVectorization(vocabulary=vocabulary, output_sequence_length=2)(texts).numpy()
+    our_ids = TextVocabLookup(vocabulary=vocabulary, output_sequence_length=2)(texts).numpy()
+    assert keras_ids.tolist() == [[1, 0], [1, 0], [2, 3]]  # 'ÉLAN' and 'the\u2028cat' are one unknown token each.
+    assert our_ids.tolist() == [[4, 0], [2, 3], [2, 3]]
 
 
 def test_several_string_oov_ids_convert_exactly():

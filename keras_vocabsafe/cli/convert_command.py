@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import zipfile
 from typing import Any
 
@@ -128,11 +129,12 @@ def _load(path: str, *, unsafe: bool, shown_as: str | None = None) -> Any:
                 f"{shown} holds a Lambda layer (Python code), which Keras's safe mode refuses to load. If you trust "
                 "the file, rerun with --unsafe."
             ) from error
-        if "Could not locate" in message or "Unknown layer" in message or "Could not deserialize" in message:
+        missing = re.search(r"Could not locate (?:class|function) '([^']+)'", message)
+        if missing or "Unknown layer" in message:
+            what = f"the custom class {missing.group(1)!r}" if missing else "a custom class"
             raise CommandError(
-                f"{shown} uses a custom class that is not registered in this process, so it cannot be loaded "
-                f"({_short(message)}). Convert it in Python with keras_vocabsafe.convert_model after importing the "
-                "module that defines it."
+                f"{shown} uses {what}, which is not registered in this process, so it cannot be loaded. Convert it "
+                "in Python with keras_vocabsafe.convert_model after importing the module that defines it."
             ) from error
         raise CommandError(f"{shown} could not be loaded as a Keras model: {_short(message)}") from error
 
