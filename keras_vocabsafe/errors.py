@@ -7,6 +7,7 @@ clauses keep working:
 ```
 VocabSafeError
 ├── ConfigurationError (ValueError)
+├── ConversionError (ValueError)
 ├── ExportError (RuntimeError)
 │   └── VersionExistsError (FileExistsError)
 ├── VocabularyError (ValueError)
@@ -33,6 +34,7 @@ them as a plain `ValueError` that carries the original message, so
 
 __all__ = [
     "ConfigurationError",
+    "ConversionError",
     "DuplicateTokenError",
     "ExportError",
     "KeyDtypeError",
@@ -59,6 +61,14 @@ class VocabSafeError(Exception):
 
 class ConfigurationError(VocabSafeError, ValueError):
     """An argument has a value the layer cannot work with."""
+
+
+class ConversionError(VocabSafeError, ValueError):
+    """A model cannot be converted exactly, or has nothing to convert; `refusals` lists each layer and reason."""
+
+    def __init__(self, message: str, refusals: list = ()) -> None:
+        super().__init__(message)
+        self.refusals = list(refusals)
 
 
 class VocabularyError(VocabSafeError, ValueError):

@@ -1,0 +1,386 @@
+"""`convert_model` and `vocabsafe convert`: lookup + Embedding pairs become VocabEmbedding, predictions identical."""
+
+import json
+import os
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import run_vocabsafe
+from keras_vocabsafe import VocabEmbedding
+from keras_vocabsafe.convert import convert_model
+from keras_vocabsafe.errors import ConversionError
+
+WORDS = ["the", "cat", "sat", "on", "mat", "line\nbreak", "日本語", " leading space"]
+IDS = [10, 20, 30, 40]
+EXTRA_ROWS = 3
+
+
+def _two_input_model(mask_zero=True, mask_token="", input_dim=None):
+    """StringLookup (+mask) + Embedding(mask_zero) and IntegerLookup + Embedding, a float input, a Dense head."""
+    words = keras.Input((None,), dtype="string", name="words")
+    ids = keras.Input((2,), dtype="int64", name="ids")
+    features = keras.Input((3,), name="features")
+    lookup = keras.layers.StringLookup(vocabulary=WORDS, mask_token=mask_token, name="word_lookup")
+    size = len(WORDS) + 1 + (mask_token is not None)
+    embedding = keras.layers.Embedding(input_dim or size + EXTRA_ROWS, 4, mask_zero=mask_zero, name="word_embedding")
+    pooled = keras.layers.GlobalAveragePooling1D()(embedding(lookup(words)))
+    id_vectors = keras.layers.Embedding(len(IDS) + 1, 3, name="id_embedding")(
+        keras.layers.IntegerLookup(vocabulary=IDS, name="id_lookup")(ids)
+    )
+    joined = keras.layers.Concatenate()([pooled, keras.layers.Flatten()(id_vectors), features])
+    model = keras.Model([words, ids, features], keras.layers.Dense(1, name="head")(joined))
+    return model
+
+
+def _data():
+    words = tf.constant([["the", "cat", "", ""], ["line\nbreak", "dog", "日本語", ""], ["", "", "", ""]])
+    ids = np.array([[10, 99], [40, -1], [0, 20]], dtype=np.int64)
+    return [words, ids, np.arange(9, dtype="float32").reshape(3, 3) / 10]
+
+
+def _trained(model):
+    """One training step, so that no row is what the initializer gave."""
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+    model.fit(_data(), np.array([[1.0], [-1.0], [0.5]]), epochs=2, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def trained_model():
+    return _trained(_two_input_model())
+
+
+@pytest.fixture(scope="module")
+def converted(trained_model):
+    return convert_model(trained_model)
+
+
+def test_converted_model_predicts_identically(trained_model, converted):
+    np.testing.assert_array_equal(
+        converted.model.predict(_data(), verbose=0), trained_model.predict(_data(), verbose=0)
+    )
+
+
+def test_each_pair_becomes_one_vocab_embedding_named_as_the_embedding(converted):
+    names = [layer.name for layer in converted.model.layers]
+    assert "word_lookup" not in names and "id_lookup" not in names
+    assert isinstance(converted.model.get_layer("word_embedding"), VocabEmbedding)
+    assert isinstance(converted.model.get_layer("id_embedding"), VocabEmbedding)
+    assert [(pair.lookup, pair.embedding, pair.layer) for pair in converted.converted] == [
+        ("word_lookup", "word_embedding", "word_embedding"),
+        ("id_lookup", "id_embedding", "id_embedding"),
+    ]
+
+
+def test_ids_and_trained_rows_are_kept(trained_model, converted):
+    old_lookup, old_embedding = trained_model.get_layer("word_lookup"), trained_model.get_layer("word_embedding")
+    new = converted.model.get_layer("word_embedding")
+    keys = np.array([*WORDS, "", "[UNK]", "unknown"], dtype=object)
+    np.testing.assert_array_equal(new.token_to_id(keys), old_lookup(keys).numpy())
+    old_rows = old_embedding.get_weights()[0]
+    np.testing.assert_array_equal(new.get_weights()[0], old_rows[: len(WORDS) + 2])
+    initial = keras.layers.Embedding(len(WORDS) + 2 + EXTRA_ROWS, 4)
+    initial.build()
+    assert not np.allclose(old_rows, initial.get_weights()[0], atol=0.06)  # The step moved the rows.
+
+
+def test_unreachable_rows_are_dropped_and_counted(converted):
+    words, ids = converted.converted
+    assert (words.vocabulary_size, words.rows_kept, words.rows_dropped) == (len(WORDS) + 2, len(WORDS) + 2, EXTRA_ROWS)
+    assert (ids.vocabulary_size, ids.rows_dropped) == (len(IDS) + 1, 0)
+    assert (words.mask_token, ids.mask_token) == ("", None)
+
+
+def test_input_model_is_not_modified(trained_model, converted):
+    assert isinstance(trained_model.get_layer("word_embedding"), keras.layers.Embedding)
+    assert trained_model.get_layer("word_embedding").get_weights()[0].shape == (len(WORDS) + 2 + EXTRA_ROWS, 4)
+    assert converted.model.get_layer("head") is not trained_model.get_layer("head")
+
+
+@pytest.mark.slow
+def test_saved_and_reloaded_model_predicts_identically(trained_model, converted, tmp_path):
+    path = tmp_path / "converted.keras"
+    converted.model.save(path)
+    reloaded = keras.saving.load_model(path, safe_mode=True, compile=False)
+    np.testing.assert_array_equal(reloaded.predict(_data(), verbose=0), trained_model.predict(_data(), verbose=0))
+    converted.verify(reloaded)
+
+
+def test_sequential_model_converts():
+    model = keras.Sequential(
+        [
+            keras.Input((3,), dtype="int64"),
+            keras.layers.IntegerLookup(vocabulary=IDS, mask_token=0, name="lookup"),
+            keras.layers.Embedding(len(IDS) + 2, 2, mask_zero=True, name="embedding"),
+            keras.layers.LSTM(3),
+        ]
+    )
+    calls = []
+    result = convert_model(model, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 1)]
+    data = np.array([[10, 0, 0], [99, 40, 0], [20, 30, 40]], dtype=np.int64)
+    np.testing.assert_array_equal(result.model.predict(data, verbose=0), model.predict(data, verbose=0))
+    assert isinstance(result.model.layers[0], VocabEmbedding) and result.model.layers[0].name == "embedding"
+
+
+def test_nested_functional_model_converts():
+    inner_input = keras.Input((None,), dtype="string")
+    lookup = keras.layers.StringLookup(vocabulary=WORDS, name="inner_lookup")
+    inner = keras.Model(inner_input, keras.layers.Embedding(20, 3, name="inner_embedding")(lookup(inner_input)))
+    inner.name = "encoder"
+    outer_input = keras.Input((4,), dtype="string")
+    model = keras.Model(outer_input, keras.layers.GlobalAveragePooling1D()(inner(outer_input)))
+    result = convert_model(model)
+    data = tf.constant([["the", "dog", "日本語", ""]])
+    np.testing.assert_array_equal(result.model.predict(data, verbose=0), model.predict(data, verbose=0))
+    assert result.converted[0].layer == "encoder/inner_embedding"
+    assert result.converted[0].rows_dropped == 20 - (len(WORDS) + 1)
+
+
+def test_mixed_float16_policy_is_kept():
+    policy = keras.mixed_precision.DTypePolicy("mixed_float16")
+    words = keras.Input((3,), dtype="string")
+    ids = keras.layers.StringLookup(vocabulary=WORDS)(words)
+    vectors = keras.layers.Embedding(len(WORDS) + 1, 4, dtype=policy, name="embedding")(ids)
+    model = keras.Model(words, keras.layers.Dense(2, dtype=policy)(keras.layers.Flatten()(vectors)))
+    result = convert_model(model)
+    layer = result.model.get_layer("embedding")
+    assert (layer.dtype_policy.name, layer.variable_dtype, layer.compute_dtype) == (
+        "mixed_float16",
+        "float32",
+        "float16",
+    )
+    data = tf.constant([["the", "cat", "?"]])
+    expected = model.predict(data, verbose=0)
+    assert expected.dtype == np.float16
+    np.testing.assert_array_equal(result.model.predict(data, verbose=0), expected)
+
+
+def test_skip_unconvertible_converts_the_rest():
+    model = _two_input_model(mask_zero=True, mask_token=None)  # The word pair cannot be converted.
+    result = convert_model(model, skip_unconvertible=True)
+    assert [pair.embedding for pair in result.converted] == ["id_embedding"]
+    assert [refusal.layers for refusal in result.skipped] == [("word_lookup", "word_embedding")]
+    assert isinstance(result.model.get_layer("word_lookup"), keras.layers.StringLookup)
+    np.testing.assert_array_equal(result.model.predict(_data(), verbose=0), model.predict(_data(), verbose=0))
+
+
+def test_adapted_lookup_that_is_left_keeps_its_vocabulary():
+    words = keras.Input((2,), dtype="string")
+    labels = keras.layers.StringLookup(output_mode="multi_hot", name="multi_hot")
+    labels.adapt(tf.constant([["b", "a"], ["c", "a"]]))
+    ids = keras.layers.StringLookup(vocabulary=WORDS, name="lookup")(words)
+    vectors = keras.layers.Flatten()(keras.layers.Embedding(len(WORDS) + 1, 2, name="embedding")(ids))
+    model = keras.Model(words, keras.layers.Concatenate()([vectors, labels(words)]))
+    result = convert_model(model)
+    assert result.model.get_layer("multi_hot").get_vocabulary() == labels.get_vocabulary()
+    assert any("multi_hot" in note for note in result.notes)
+    data = tf.constant([["a", "the"], ["c", "zzz"]])
+    np.testing.assert_array_equal(result.model.predict(data, verbose=0), model.predict(data, verbose=0))
+
+
+def _pair(lookup, embedding, *, extra=None):
+    words = keras.Input((3,), dtype=lookup.vocabulary_dtype if hasattr(lookup, "vocabulary_dtype") else "string")
+    ids = lookup(words)
+    outputs = [embedding(ids)]
+    if extra is not None:
+        outputs.append(extra(ids))
+    return keras.Model(words, outputs)
+
+
+def _shared_embedding_model():
+    first, second = keras.Input((2,), dtype="string"), keras.Input((2,), dtype="string")
+    lookup = keras.layers.StringLookup(vocabulary=WORDS, name="lookup")
+    embedding = keras.layers.Embedding(len(WORDS) + 1, 2, name="embedding")
+    return keras.Model([first, second], keras.layers.Add()([embedding(lookup(first)), embedding(lookup(second))]))
+
+
+def _quantized():
+    embedding = keras.layers.Embedding(len(WORDS) + 1, 4, name="embedding")
+    model = _pair(keras.layers.StringLookup(vocabulary=WORDS, name="lookup"), embedding)
+    embedding.quantize("int8")
+    return model
+
+
+def _lora():
+    embedding = keras.layers.Embedding(len(WORDS) + 1, 4, name="embedding")
+    model = _pair(keras.layers.StringLookup(vocabulary=WORDS, name="lookup"), embedding)
+    embedding.enable_lora(2)
+    return model
+
+
+def _text_vectorization():
+    text = keras.Input((1,), dtype="string")
+    vectorize = keras.layers.TextVectorization(vocabulary=["the", "cat"], name="vectorize")
+    return keras.Model(text, keras.layers.Embedding(4, 2, mask_zero=True, name="embedding")(vectorize(text)))
+
+
+class _Subclassed(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.lookup = keras.layers.StringLookup(vocabulary=WORDS)
+        self.embedding = keras.layers.Embedding(len(WORDS) + 1, 2)
+
+    def call(self, inputs):
+        return self.embedding(self.lookup(inputs))
+
+
+REFUSALS = {
+    "mask_zero without mask token": (
+        lambda: _pair(keras.layers.StringLookup(vocabulary=WORDS), keras.layers.Embedding(9, 2, mask_zero=True)),
+        "OOV id",
+    ),
+    "mask token without mask_zero": (
+        lambda: _pair(keras.layers.StringLookup(vocabulary=WORDS, mask_token=""), keras.layers.Embedding(10, 2)),
+        "mask_zero=False",
+    ),
+    "fewer rows than ids": (
+        lambda: _pair(keras.layers.StringLookup(vocabulary=WORDS), keras.layers.Embedding(len(WORDS), 2)),
+        "vocabsafe inspect",
+    ),
+    "shared embedding": (_shared_embedding_model, "called 2 times"),
+    "ids used elsewhere": (
+        lambda: _pair(
+            keras.layers.StringLookup(vocabulary=WORDS, name="lookup"),
+            keras.layers.Embedding(9, 2),
+            extra=keras.layers.CategoryEncoding(9, name="one_hot"),
+        ),
+        "one_hot",
+    ),
+    "num_oov_indices=0": (
+        lambda: _pair(keras.layers.StringLookup(vocabulary=WORDS, num_oov_indices=0), keras.layers.Embedding(8, 2)),
+        "num_oov_indices=0",
+    ),
+    "integer floormod oov": (
+        lambda: _pair(keras.layers.IntegerLookup(vocabulary=IDS, num_oov_indices=2), keras.layers.Embedding(6, 2)),
+        "num_oov_indices",
+    ),
+    "quantized": (_quantized, "quantized"),
+    "lora": (_lora, "LoRA"),
+    "text vectorization": (_text_vectorization, "TextVectorization"),
+    "subclassed": (_Subclassed, "functional model"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
+def test_pairs_that_cannot_be_exact_are_refused_with_the_reason(case):
+    build, reason = REFUSALS[case]
+    model = build()
+    if not model.built:
+        model(tf.constant([["the", "cat"]]))
+    with pytest.raises(ConversionError, match=r"cannot|Nothing to convert|subclassed") as caught:
+        convert_model(model)
+    assert caught.value.refusals, "each refusal names the layers and why"
+    assert any(reason in refusal.reason for refusal in caught.value.refusals), caught.value.refusals
+
+
+def test_text_vectorization_tokenizes_unicode_text_unlike_text_vocab_lookup():
+    # Why TextVectorization is refused: Keras lowercases ASCII only and splits on ASCII whitespace only.
+    from keras_vocabsafe import TextVocabLookup
+
+    vocabulary = ["the", "cat", "élan"]
+    texts = tf.constant(["ÉLAN", "the\u2028cat", "the cat"])
+    keras_ids = keras.layers.TextVectorization(vocabulary=vocabulary, output_sequence_length=2)(texts).numpy()
+    our_ids = TextVocabLookup(vocabulary=vocabulary, output_sequence_length=2)(texts).numpy()
+    assert keras_ids.tolist() == [[1, 0], [1, 0], [2, 3]]  # 'ÉLAN' and 'the\u2028cat' are one unknown token each.
+    assert our_ids.tolist() == [[4, 0], [2, 3], [2, 3]]
+
+
+def test_several_string_oov_ids_convert_exactly():
+    lookup = keras.layers.StringLookup(vocabulary=WORDS, num_oov_indices=3)
+    model = _pair(lookup, keras.layers.Embedding(len(WORDS) + 3, 2))
+    result = convert_model(model)
+    data = tf.constant([["dog", "fish", "the"], ["x", "y", "zebra"]])
+    np.testing.assert_array_equal(result.model.predict(data, verbose=0), model.predict(data, verbose=0))
+
+
+def test_model_without_pairs_has_nothing_to_convert():
+    inputs = keras.Input((3,), dtype="int64")
+    model = keras.Model(inputs, keras.layers.Embedding(10, 2)(inputs))
+    with pytest.raises(ConversionError, match="Nothing to convert"):
+        convert_model(model)
+
+
+# The command line (each run imports TensorFlow in a new process: a few runs, several checks each).
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory, trained_model):
+    path = tmp_path_factory.mktemp("convert") / "model.keras"
+    trained_model.save(path)
+    return path
+
+
+@pytest.mark.slow
+def test_cli_converts_a_saved_model(saved_model, trained_model, tmp_path):
+    out = tmp_path / "converted.keras"
+    completed = run_vocabsafe("convert", saved_model, out, "--json")
+    assert completed.returncode == 0, completed.stderr
+    report = json.loads(completed.stdout)
+    assert report["written"] is True
+    assert [(pair["embedding"], pair["rows_dropped"]) for pair in report["converted"]] == [
+        ("word_embedding", EXTRA_ROWS),
+        ("id_embedding", 0),
+    ]
+    reloaded = keras.saving.load_model(out, safe_mode=True, compile=False)
+    np.testing.assert_array_equal(reloaded.predict(_data(), verbose=0), trained_model.predict(_data(), verbose=0))
+    assert [name for name in os.listdir(tmp_path)] == ["converted.keras"]
+
+    again = run_vocabsafe("convert", saved_model, out)  # OUT exists now.
+    assert again.returncode == 2 and "--overwrite" in again.stderr and again.stderr.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_cli_refuses_with_reasons_and_writes_nothing(tmp_path):
+    model = _two_input_model(mask_zero=True, mask_token=None)
+    path = tmp_path / "broken.keras"
+    model.save(path)
+    out = tmp_path / "out.keras"
+    completed = run_vocabsafe("convert", path, out)
+    assert completed.returncode == 1, completed.stderr
+    assert "word_lookup + word_embedding" in completed.stdout and "OOV id" in completed.stdout
+    assert not out.exists() and sorted(os.listdir(tmp_path)) == ["broken.keras"]
+
+
+@pytest.mark.slow
+def test_cli_missing_or_truncated_model_exits_2_with_one_line(saved_model, tmp_path):
+    truncated = tmp_path / "truncated.keras"
+    truncated.write_bytes(saved_model.read_bytes()[:2000])
+    for model, message in [(tmp_path / "missing.keras", "no such file"), (truncated, "not a .keras file")]:
+        completed = run_vocabsafe("convert", model, tmp_path / "out.keras")
+        assert completed.returncode == 2, completed.stderr
+        assert message in completed.stderr and completed.stderr.count("\n") == 1, completed.stderr
+    assert sorted(os.listdir(tmp_path)) == ["truncated.keras"]
+
+
+def test_cli_hostile_paths_exit_2_with_one_line(saved_model, tmp_path, capsys):
+    # In process (the same `main` the console script runs): each case fails before any model is loaded.
+    from keras_vocabsafe.cli import main
+
+    text = tmp_path / "text.keras"
+    text.write_text("not a model\n")
+    no_config = tmp_path / "other.keras"
+    with zipfile.ZipFile(no_config, "w") as archive:
+        archive.writestr("hello.txt", "hi")
+    empty = tmp_path / "empty.keras"
+    empty.write_bytes(b"")
+    cases = [
+        (tmp_path, tmp_path / "b.keras", "directory"),
+        (text, tmp_path / "d.keras", "not a .keras file"),
+        (empty, tmp_path / "d.keras", "not a .keras file"),
+        (no_config, tmp_path / "e.keras", "no config.json"),
+        (saved_model, tmp_path / "missing-dir" / "f.keras", "does not exist"),
+        (saved_model, tmp_path / "g.h5", "must end in .keras"),
+        (saved_model, saved_model, "OUT is MODEL"),
+    ]
+    before = sorted(os.listdir(tmp_path))
+    for model, out, message in cases:
+        assert main(["convert", str(model), str(out), "--overwrite"]) == 2, (model, out)
+        captured = capsys.readouterr()
+        assert message in captured.err and captured.err.count("\n") == 1, captured.err
+        assert captured.out == ""
+    assert sorted(os.listdir(tmp_path)) == before
