@@ -1,11 +1,14 @@
 """keras-vocabsafe: a vocabulary and its embedding, kept in step from adapt to serving."""
 
+from keras_vocabsafe.convert import ConversionResult, ConvertedPair, Refusal, convert_model
 from keras_vocabsafe.embedding import MergedEmbeddings, VocabIdEmbedding
 from keras_vocabsafe.errors import (
     ConfigurationError,
+    ConversionError,
     DuplicateTokenError,
     ExportError,
     KeyDtypeError,
+    ModelFileError,
     NonCoreOpsError,
     NotAdaptedError,
     ReservedTokenError,
@@ -22,27 +25,36 @@ from keras_vocabsafe.errors import (
 )
 from keras_vocabsafe.evolve import VocabularyUpdateReport, warmstart_embedding_matrix
 from keras_vocabsafe.export import OpAudit, OpTarget, audit_ops, export_for_serving
+from keras_vocabsafe.inspection import Finding, InspectionReport, LayerPair, inspect_model
 from keras_vocabsafe.lookup import VocabLookup
 from keras_vocabsafe.pretrained import CoverageReport, PretrainedVectors, align_vectors, load_vectors
 from keras_vocabsafe.saving import load_remapped_weights, load_weights
 from keras_vocabsafe.text import TextVocabEmbedding, TextVocabLookup
 from keras_vocabsafe.vocab_embedding import VocabEmbedding
-from keras_vocabsafe.vocabulary import Vocabulary
+from keras_vocabsafe.vocabulary import VOCABULARY_FORMATS, Vocabulary, VocabularyDiff
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ConfigurationError",
+    "ConversionError",
+    "ConversionResult",
+    "ConvertedPair",
     "CoverageReport",
     "DuplicateTokenError",
     "ExportError",
+    "Finding",
+    "InspectionReport",
     "KeyDtypeError",
+    "LayerPair",
     "MergedEmbeddings",
+    "ModelFileError",
     "NonCoreOpsError",
     "NotAdaptedError",
     "OpAudit",
     "OpTarget",
     "PretrainedVectors",
+    "Refusal",
     "ReservedTokenError",
     "TextEncodingError",
     "TextInputError",
@@ -50,23 +62,27 @@ __all__ = [
     "TextVocabLookup",
     "UnknownIdError",
     "UnsupportedOpsError",
+    "VOCABULARY_FORMATS",
     "VectorFileError",
+    "VersionExistsError",
     "VocabEmbedding",
     "VocabIdEmbedding",
     "VocabLookup",
     "VocabSafeError",
     "Vocabulary",
     "VocabularyChangeError",
+    "VocabularyDiff",
     "VocabularyError",
     "VocabularyMismatchError",
     "VocabularyUpdateReport",
-    "VersionExistsError",
-    "__version__",
     "align_vectors",
     "audit_ops",
+    "convert_model",
     "export_for_serving",
+    "inspect_model",
     "load_remapped_weights",
     "load_vectors",
     "load_weights",
     "warmstart_embedding_matrix",
+    "__version__",
 ]

@@ -510,21 +510,11 @@ def _most_frequent(
 
     Without counts the vocabulary is returned as it is (and one that exceeds `max_tokens` is refused later).
     """
-    counts = vocabulary.counts
-    if counts is None or (max_tokens is None and min_frequency is None):
+    if vocabulary.counts is None or (max_tokens is None and min_frequency is None):
         return vocabulary
-    keep = np.arange(len(vocabulary))
-    if min_frequency is not None:
-        keep = keep[counts >= min_frequency]
-    max_size = None if max_tokens is None else max_tokens - num_special
-    if max_size is not None and len(keep) > max_size:
-        # The most frequent; ties keep the earlier token. The kept tokens stay in the vocabulary's order.
-        keep = np.sort(keep[np.argsort(-counts[keep], kind="stable")[:max_size]])
-    if len(keep) == len(vocabulary):
-        return vocabulary
-    result = Vocabulary([vocabulary.tokens[i] for i in keep], dtype=vocabulary.dtype)
-    result._counts = counts[keep].copy()
-    return result
+    return vocabulary.most_frequent(
+        max_size=None if max_tokens is None else max_tokens - num_special, min_frequency=min_frequency
+    )
 
 
 def _describe_difference(first: Any, second: Any, *, offset: int = 0, labels: tuple[str, str] = ("now", "new")) -> str:

@@ -27,7 +27,7 @@ import numpy as np
 
 from keras_vocabsafe import _weights_store
 from keras_vocabsafe.errors import ConfigurationError, ModelFileError
-from keras_vocabsafe.vocabulary import Vocabulary, canonical_token, decode_tokens, display_token
+from keras_vocabsafe.vocabulary import Vocabulary, canonical_token, decode_tokens, display_token, layer_ids
 
 __all__ = ["Finding", "InspectionReport", "LayerPair", "inspect_model"]
 
@@ -753,9 +753,19 @@ class _Lookup:
     num_oov: int
     tokens: list[Any] | None  # Canonical token of every id, special slots included.
     specials: tuple[Any, ...] = ()  # Canonical mask token (if any) and OOV token.
+    # Where a vocabulary that lists its special tokens puts them (mask id, OOV ids); None for Keras's layout.
+    positions: tuple[int | None, tuple[int, ...]] | None = None
+
+    @property
+    def mask_id(self) -> int | None:
+        if self.positions is not None:
+            return self.positions[0]
+        return 0 if self.mask else None
 
     @property
     def oov_ids(self) -> tuple[int, ...]:
+        if self.positions is not None:
+            return self.positions[1]
         return tuple(range(int(self.mask), int(self.mask) + self.num_oov))
 
 
@@ -970,14 +980,19 @@ class _Analysis:
         if oov_token is None:
             oov_token = "[UNK]" if dtype == "string" else -1
         specials = tuple(canonical_token(t, dtype) for t in (mask_token, oov_token) if t is not None)
-        tokens = None
+        tokens = positions = None
         if isinstance(config.get("vocabulary"), list):
-            regular = decode_tokens(config["vocabulary"], config.get("vocabulary_encoding") or "utf-8", dtype)
-            # The layout of `VocabularyLayer._ids_to_tokens`: mask, OOV ids, then the tokens.
-            mask = [canonical_token(mask_token, dtype)] if mask_token is not None else []
-            tokens = mask + [canonical_token(oov_token, dtype)] * num_oov + regular
+            listed = decode_tokens(config["vocabulary"], config.get("vocabulary_encoding") or "utf-8", dtype)
+            mask = None if mask_token is None else canonical_token(mask_token, dtype)
+            oov = canonical_token(oov_token, dtype)
+            tokens = layer_ids(listed, mask, oov, num_oov)
+            if len(tokens) == len(listed):  # The vocabulary lists its special tokens: each keeps its position.
+                positions = (
+                    None if mask is None or mask not in tokens else tokens.index(mask),
+                    tuple(i for i, token in enumerate(tokens) if token == oov),
+                )
         size = len(tokens) if tokens is not None else _int_or_none(config.get("vocabulary_size"))
-        return _Lookup(node, dtype, size, mask_token is not None, num_oov, tokens, specials)
+        return _Lookup(node, dtype, size, mask_token is not None, num_oov, tokens, specials, positions)
 
     def _our_embedding(self, node: _Node) -> _Embedding:
         lookup = self.lookup(node)
@@ -1031,7 +1046,7 @@ class _Analysis:
                 node.name,
                 node.class_name,
                 own.size,
-                0 if own.mask else None,
+                own.mask_id,
                 own.oov_ids,
                 embedding.rows,
                 own.mask,
@@ -1070,7 +1085,7 @@ class _Analysis:
                 e_node.name,
                 e_node.class_name,
                 lookup.size,
-                0 if lookup.mask else None,
+                lookup.mask_id,
                 lookup.oov_ids,
                 embedding.rows,
                 embedding.mask_zero,
@@ -1280,7 +1295,10 @@ def _expected_tokens(vocabulary: Any, target: _Lookup) -> list[Any]:
     else:
         loaded = [canonical_token(t, target.dtype) for t in vocabulary]
     tokens = list(loaded)
-    leading = list(target.tokens[: int(target.mask) + target.num_oov]) if target.tokens else []
+    special_ids = sorted([*target.oov_ids, *([] if target.mask_id is None else [target.mask_id])])
+    if target.positions is not None and target.tokens:  # Ids are positions: compare the lists as they are.
+        return tokens if set(target.specials) & set(tokens) else [target.tokens[i] for i in special_ids] + tokens
+    leading = [target.tokens[i] for i in special_ids] if target.tokens else []
     # A `get_vocabulary()` list starts with the mask and OOV tokens; a bare vocabulary has none of them.
     for token in leading:
         if tokens and tokens[0] == token:

@@ -49,7 +49,7 @@ import numpy as np
 from keras_vocabsafe._vocabulary_files import FileLayout, detect_and_read, write_bytes
 from keras_vocabsafe.errors import ConfigurationError, DuplicateTokenError, KeyDtypeError, VocabularyError
 
-__all__ = ["Vocabulary", "Token", "VocabularyDiff", "VOCABULARY_FORMATS"]
+__all__ = ["VOCABULARY_FORMATS", "Token", "Vocabulary", "VocabularyDiff", "layer_ids"]
 
 Token = bytes | int
 """A token in its canonical form: `bytes` for string vocabularies, `int` otherwise."""
@@ -788,3 +788,16 @@ def as_vocabulary(vocabulary: Any, dtype: str) -> Vocabulary:
         )
     check_token_sequence(vocabulary, "vocabulary")
     return Vocabulary(vocabulary, dtype=dtype)
+
+
+def layer_ids(tokens: Sequence[Token], mask: Token | None, oov: Token, num_oov_indices: int) -> list[Token]:
+    """Every id's token for a layer built with `vocabulary=tokens` (canonical tokens, special ones included).
+
+    Tokens that list neither special token follow Keras's layout (mask, `num_oov_indices` OOV ids, tokens);
+    tokens that list them keep their positions as ids. The layers check a vocabulary further (both special tokens
+    listed, one OOV id); this is the layout alone, for tools that read a layer's config without building it.
+    """
+    listed = set(tokens).intersection(t for t in (mask, oov) if t is not None)
+    if listed:
+        return list(tokens)
+    return ([mask] if mask is not None else []) + [oov] * num_oov_indices + list(tokens)

@@ -344,3 +344,20 @@ def test_savedmodel_gets_a_note_not_a_crash(tmp_path):
     (tmp_path / "served" / "saved_model.pb").write_bytes(b"\x00garbage")
     with pytest.raises(ModelFileError, match="cannot be read"):
         inspect_model(tmp_path / "served")
+
+
+@pytest.mark.saving
+def test_a_vocabulary_that_keeps_its_own_ids_is_inspected_with_its_own_slots(tmp_path):
+    # A BERT-style vocabulary: [PAD] at 0, [UNK] at 3; the layer keeps those ids, so nothing is wrong.
+    tokens = ["[PAD]", "the", "cat", "[UNK]", "sat"]
+    inputs = keras.Input(shape=(None,), dtype="string")
+    layer = VocabEmbedding(4, vocabulary=tokens, mask_token="[PAD]", oov_token="[UNK]", name="bert")
+    keras.Model(inputs, layer(inputs)).save(tmp_path / "bert.keras")
+    report = inspect_model(tmp_path / "bert.keras")
+    assert report.findings == [] or all(f.severity == "note" for f in report.findings)
+    (pair,) = report.pairs
+    assert (pair.vocabulary_size, pair.mask_id, tuple(pair.oov_ids)) == (5, 0, (3,))
+    # The training vocabulary, listed as the file has it, matches id for id; another order is caught.
+    assert inspect_model(tmp_path / "bert.keras", vocabulary=tokens).exit_code() == 0
+    moved = inspect_model(tmp_path / "bert.keras", vocabulary=["[PAD]", "cat", "the", "[UNK]", "sat"])
+    assert [f.code for f in moved.errors] == ["vocabulary-differs-from-expected"]
