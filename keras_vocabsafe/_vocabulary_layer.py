@@ -274,7 +274,17 @@ class VocabularyLayer(keras.layers.Layer):
                 iterable.
         """
         tokens, counts = self._count_tokens(data, steps)
-        max_size = None if self.max_tokens is None else self.max_tokens - self._num_special_tokens()
+        self.set_vocabulary(self._vocabulary_from_counts(tokens, counts, self.max_tokens))
+
+    def _vocabulary_from_counts(self, tokens: list[Any], counts: np.ndarray, max_tokens: int | None) -> Vocabulary:
+        """The vocabulary `adapt` keeps from counted tokens (in any order): the one rule every counting path shares.
+
+        Leaves out the mask and OOV tokens, orders by count descending then token ascending, and applies
+        `min_frequency` and `max_tokens` (which counts the special slots). Whatever counted the tokens (`adapt`,
+        `vocabsafe vocab build`, the Beam transform), the same counts give the same ids.
+        """
+        tokens, counts = self._without_special_tokens(tokens, counts)
+        max_size = None if max_tokens is None else max_tokens - self._num_special_tokens()
         vocabulary = Vocabulary.from_counts(
             tokens, counts, dtype=self.vocabulary_dtype, max_size=max_size, min_frequency=self.min_frequency
         )
@@ -283,7 +293,7 @@ class VocabularyLayer(keras.layers.Layer):
                 f"{self._owner()}.adapt() found no tokens to keep: the data was empty, held only the mask and "
                 f"OOV tokens, or no token reached min_frequency={self.min_frequency}."
             )
-        self.set_vocabulary(vocabulary)
+        return vocabulary
 
     def _count_tokens(self, data: Any, steps: int | None) -> tuple[list[Any], np.ndarray]:
         """Distinct tokens of `data` and their counts, without the mask and OOV tokens."""
