@@ -8,12 +8,23 @@ linear in the number of distinct tokens seen.
 
 `classify_data` is the one place that decides what `adapt()` and `update_vocabulary(data=...)` received,
 for `VocabEmbedding` and `TextVocabEmbedding` alike.
+
+Memory is bounded by a budget of distinct tokens (`count_tokens`). Under the budget the counts are exact.
+Past it, the counter keeps a Misra-Gries summary (the mergeable form of Agarwal et al., 2012): when more
+than `budget` tokens are held, the (budget + 1)-th largest count is subtracted from every count and the
+tokens left at zero or below are dropped. Each drop removes at least (budget + 1) times that amount from
+the total, so the counts subtracted add up to at most `N / (budget + 1)` for `N` counted occurrences, and
+every token seen more often than that survives. Data that can be read again (a dataset, an array, a list of
+batches) is then read a second time to count exactly the tokens that survived: the result is exact for
+every token seen more than `N / (budget + 1)` times, and only tokens seen that often or less may be missing.
+Data that can be read only once (a generator) keeps the summary's counts, each low by at most that bound.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -27,6 +38,9 @@ from keras_vocabsafe.vocabulary import canonical_token
 _SHARD_MIN_SIZE = 1 << 16
 _MERGE_MIN_SIZE = 1 << 20
 _NUM_SHARDS = max(1, min(8, os.cpu_count() or 1))
+
+DEFAULT_BUDGET = 1 << 21
+"""Distinct tokens counted at once by default (2,097,152): about 100 MB of counts, exact below it."""
 
 
 def _flat_values(keys: tf.Tensor | tf.RaggedTensor) -> tf.Tensor:
@@ -58,16 +72,23 @@ _unique_counts_graph = {
 
 
 class TokenCounter:
-    """Accumulates token counts over batches of keys."""
+    """Accumulates token counts over batches of keys, holding at most about `budget` distinct tokens.
 
-    def __init__(self, vocabulary_dtype: str, owner: str) -> None:
+    With `budget=None` every distinct token is kept (exact, unbounded). Past the budget the counts form a
+    Misra-Gries summary (see the module docstring); `bound` is then the most any count can be low by.
+    """
+
+    def __init__(self, vocabulary_dtype: str, owner: str, budget: int | None = None) -> None:
         self._vocabulary_dtype = vocabulary_dtype
         self._tf_dtype = tf.string if vocabulary_dtype == "string" else tf.int64
         self._owner = owner
+        self._budget = budget
         self._tokens = tf.zeros([0], self._tf_dtype)
         self._counts = tf.zeros([0], tf.int64)
         self._pending: list[tuple[tf.Tensor, tf.Tensor]] = []
         self._pending_size = 0
+        self.bound = 0  # What Misra-Gries pruning has subtracted from every count, in all.
+        self.total = 0  # Occurrences counted.
 
     def update(self, batch: Any) -> None:
         """Counts one batch: an array, list, tensor or ragged tensor of keys."""
@@ -126,8 +147,13 @@ class TokenCounter:
     def _add(self, tokens: tf.Tensor, counts: tf.Tensor) -> None:
         self._pending.append((tokens, counts))
         self._pending_size += int(tokens.shape[0])
-        # Merging costs O(tokens merged so far): wait until the pending pieces outweigh them.
-        if self._pending_size > max(4 * int(self._tokens.shape[0]), _MERGE_MIN_SIZE):
+        self.total += int(tf.reduce_sum(counts))
+        # Merging costs O(tokens merged so far): wait until the pending pieces outweigh them (and, with a
+        # budget, no longer than the budget, which bounds the memory they take).
+        threshold = max(4 * int(self._tokens.shape[0]), _MERGE_MIN_SIZE)
+        if self._budget is not None:
+            threshold = min(threshold, max(self._budget, 1 << 16))
+        if self._pending_size > threshold:
             self._flush()
 
     def _flush(self) -> None:
@@ -135,14 +161,123 @@ class TokenCounter:
             return
         tokens = tf.concat([self._tokens] + [t for t, _ in self._pending], 0)
         counts = tf.concat([self._counts] + [c for _, c in self._pending], 0)
-        self._tokens, self._counts = _merge(tokens, counts)
         self._pending, self._pending_size = [], 0
+        self._tokens, self._counts = _merge(tokens, counts)
+        if self._budget is not None and int(self._counts.shape[0]) > self._budget:
+            self._prune()
+
+    def _prune(self) -> None:
+        """Misra-Gries: subtract the (budget + 1)-th largest count from all, and drop the counts left at zero."""
+        counts = self._counts.numpy()
+        cut = int(np.partition(counts, len(counts) - self._budget - 1)[len(counts) - self._budget - 1])
+        keep = counts > cut
+        self._tokens = tf.boolean_mask(self._tokens, keep)
+        self._counts = tf.constant(counts[keep] - cut)
+        self.bound += cut
+
+    @property
+    def pruned(self) -> bool:
+        """Whether the budget was exceeded, so that counts may be low by up to `bound`."""
+        return self.bound > 0
+
+    def candidates(self) -> tf.Tensor:
+        """The tokens the summary holds: every token seen more than `bound` times is among them."""
+        self._flush()
+        return self._tokens
 
     def result(self) -> tuple[list[Any], np.ndarray]:
         """Distinct tokens (bytes or int) and their counts, in no particular order."""
         self._flush()
         tokens = self._tokens.numpy()
         return tokens.tolist(), self._counts.numpy()
+
+
+class _RecountCounter(TokenCounter):
+    """Counts, exactly, only the given candidate tokens: the second reading of data past the budget."""
+
+    def __init__(self, candidates: tf.Tensor, vocabulary_dtype: str, owner: str) -> None:
+        super().__init__(vocabulary_dtype, owner)
+        self._candidates = candidates
+        with tf.init_scope():
+            self._table = tf.lookup.StaticHashTable(
+                tf.lookup.KeyValueTensorInitializer(
+                    candidates, tf.range(tf.size(candidates, out_type=tf.int64), dtype=tf.int64)
+                ),
+                default_value=-1,
+            )
+        self._exact = np.zeros(int(candidates.shape[0]), dtype=np.int64)
+
+    def _add(self, tokens: tf.Tensor, counts: tf.Tensor) -> None:
+        index = self._table.lookup(tokens).numpy()
+        found = index >= 0
+        # The tokens of one piece are distinct, so their indices are too: a plain indexed add is exact.
+        self._exact[index[found]] += counts.numpy()[found]
+        self.total += int(tf.reduce_sum(counts))
+
+    def result(self) -> tuple[list[Any], np.ndarray]:
+        return self._candidates.numpy().tolist(), self._exact
+
+
+def count_tokens(
+    feed: Callable[[TokenCounter], None],
+    vocabulary_dtype: str,
+    owner: str,
+    *,
+    budget: int | None,
+    readable_again: bool,
+) -> tuple[list[Any], np.ndarray]:
+    """Distinct tokens and their counts from `feed(counter)`, holding at most about `budget` tokens at once.
+
+    Under the budget the counts are exact. Past it, `feed` runs a second time when the data can be read again
+    (`readable_again`), to count exactly the tokens of the Misra-Gries summary; otherwise the summary's counts
+    are returned with a warning. Either way, only tokens seen at most `N / (budget + 1)` times can be missing.
+    """
+    counter = TokenCounter(vocabulary_dtype, owner, budget=budget)
+    feed(counter)
+    counter._flush()  # The last pieces may take the summary past the budget.
+    if not counter.pruned:
+        return counter.result()
+    bound = counter.bound
+    if readable_again:
+        recount = _RecountCounter(counter.candidates(), vocabulary_dtype, owner)
+        feed(recount)
+        if recount.total == counter.total:
+            return recount.result()
+        # The second reading held other data (a shuffled or random pipeline, a stream): keep the summary.
+        warnings.warn(
+            f"{owner} read {counter.total:,} tokens from `data` the first time and {recount.total:,} the second, so "
+            f"it keeps the first reading's counts, each low by up to {bound:,}. Make the data give the same tokens "
+            "each time it is read, or raise `budget` above its number of distinct tokens.",
+            UserWarning,
+            stacklevel=4,
+        )
+    else:
+        warnings.warn(
+            f"{owner} counted more distinct tokens than its budget ({budget:,}) in data that can be read only once "
+            f"(a generator or iterator), so each count may be low by up to {bound:,} occurrences and tokens seen "
+            f"{bound:,} times or fewer may be missing. Pass a tf.data.Dataset, an array or a list of batches (read "
+            "twice for exact counts), or raise `budget`.",
+            UserWarning,
+            stacklevel=4,
+        )
+    return counter.result()
+
+
+def is_readable_again(kind: str, data: Any) -> bool:
+    """Whether `classify_data`'s data can be read a second time with the same content."""
+    # An iterable whose iter() is itself (a generator, an iterator, a file) is used up by one reading.
+    return kind in ("dataset", "batch") or isinstance(data, Sequence) or iter(data) is not data
+
+
+def check_budget(budget: Any, owner: str) -> int | None:
+    if budget is None:
+        return None
+    if isinstance(budget, (bool, np.bool_)) or not isinstance(budget, (int, np.integer)) or budget < 1:
+        raise ConfigurationError(
+            f"{owner}: `budget` must be a positive integer (the most distinct tokens counted at once) or None (no "
+            f"bound). Received: budget={budget!r}"
+        )
+    return int(budget)
 
 
 def _encode_utf8(tokens: list[str]) -> list[bytes]:

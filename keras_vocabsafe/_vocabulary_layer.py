@@ -16,7 +16,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vocabsafe._counting import TokenCounter, classify_data
+from keras_vocabsafe._counting import (
+    DEFAULT_BUDGET,
+    TokenCounter,
+    check_budget,
+    classify_data,
+    count_tokens,
+    is_readable_again,
+)
 from keras_vocabsafe.errors import (
     ConfigurationError,
     KeyDtypeError,
@@ -258,7 +265,7 @@ class VocabularyLayer(keras.layers.Layer):
                 f"{max_tokens - self._num_special_tokens()} tokens, or raise `max_tokens`."
             )
 
-    def adapt(self, data: Any, steps: int | None = None) -> None:
+    def adapt(self, data: Any, steps: int | None = None, *, budget: int | None = DEFAULT_BUDGET) -> None:
         """Learns the vocabulary from data.
 
         Tokens are ordered by count descending, then by token ascending
@@ -272,8 +279,18 @@ class VocabularyLayer(keras.layers.Layer):
                 iterable of batches.
             steps: optional. Number of batches to read from a dataset or
                 iterable.
+            budget: the most distinct tokens counted at once (default
+                2,097,152), which bounds adapt's memory; `None` for no
+                bound. Under the budget the counts are exact. Past it, a
+                Misra-Gries summary keeps every token seen more than
+                `N / (budget + 1)` times (`N`: tokens in `data`), and data
+                that can be read again (a dataset, an array, a list of
+                batches) is read a second time to count those exactly, so
+                only tokens seen that rarely can differ from an unbounded
+                count. Data read only once (a generator) keeps counts low by
+                at most that much, with a warning.
         """
-        tokens, counts = self._count_tokens(data, steps)
+        tokens, counts = self._count_tokens(data, steps, check_budget(budget, self._owner()))
         self.set_vocabulary(self._vocabulary_from_counts(tokens, counts, self.max_tokens))
 
     def _vocabulary_from_counts(self, tokens: list[Any], counts: np.ndarray, max_tokens: int | None) -> Vocabulary:
@@ -295,17 +312,23 @@ class VocabularyLayer(keras.layers.Layer):
             )
         return vocabulary
 
-    def _count_tokens(self, data: Any, steps: int | None) -> tuple[list[Any], np.ndarray]:
+    def _count_tokens(
+        self, data: Any, steps: int | None, budget: int | None = DEFAULT_BUDGET
+    ) -> tuple[list[Any], np.ndarray]:
         """Distinct tokens of `data` and their counts, without the mask and OOV tokens."""
         kind, data = classify_data(data, self._owner())
-        counter = TokenCounter(self.vocabulary_dtype, owner=self._owner())
-        if kind == "dataset":
-            counter.update_from_dataset(data, steps)
-        elif kind == "batch":
-            counter.update(data)
-        else:
-            counter.update_from_iterable(data, steps)
-        return self._without_special_tokens(*counter.result())
+
+        def feed(counter: TokenCounter) -> None:
+            if kind == "dataset":
+                counter.update_from_dataset(data, steps)
+            elif kind == "batch":
+                counter.update(data)
+            else:
+                counter.update_from_iterable(data, steps)
+
+        readable_again = is_readable_again(kind, data)
+        counted = count_tokens(feed, self.vocabulary_dtype, self._owner(), budget=budget, readable_again=readable_again)
+        return self._without_special_tokens(*counted)
 
     def _without_special_tokens(self, tokens: list[Any], counts: np.ndarray) -> tuple[list[Any], np.ndarray]:
         """Counted tokens less the mask and OOV tokens, which have ids of their own."""

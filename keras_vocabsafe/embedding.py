@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vocabsafe import _compat, _loading, _weights_store, evolve
+from keras_vocabsafe._counting import DEFAULT_BUDGET, check_budget
 from keras_vocabsafe._vocabulary_layer import _DEFAULT_OOV_TOKENS, VocabularyLayer, _describe_difference, _is_int
 from keras_vocabsafe.errors import (
     ConfigurationError,
@@ -421,6 +422,7 @@ class VocabIdEmbedding(VocabularyLayer):
         model: keras.Model | None = None,
         seed: int | None = None,
         steps: int | None = None,
+        budget: int | None = DEFAULT_BUDGET,
     ) -> VocabularyUpdateReport:
         """Changes the vocabulary of a trained layer; every row stays with its token.
 
@@ -464,7 +466,7 @@ class VocabIdEmbedding(VocabularyLayer):
                 mean).
             model: optional compiled model that trains this layer.
             seed: seed for `"mean_cov"`.
-            steps: as for `adapt()`.
+            steps, budget: as for `adapt()`.
 
         Returns:
             A `VocabularyUpdateReport` (kept, added, dropped and re-ordered
@@ -498,7 +500,9 @@ class VocabIdEmbedding(VocabularyLayer):
         if vocabulary is not None:
             new, positions = self._place_special_tokens(vocabulary, limit)
         else:
-            new, positions = self._vocabulary_from_data(data, steps, merge=merge, limit=limit), self._special_positions
+            budget = check_budget(budget, self._owner())
+            new = self._vocabulary_from_data(data, steps, merge=merge, limit=limit, budget=budget)
+            positions = self._special_positions
             if positions is not None and max(p for p in positions if p is not None) >= len(new) + 1:
                 raise ConfigurationError(
                     f"{self._owner()} keeps its special tokens at ids {positions}, but the vocabulary learned from "
@@ -566,8 +570,10 @@ class VocabIdEmbedding(VocabularyLayer):
             optimizer_variables=remapped,
         )
 
-    def _vocabulary_from_data(self, data: Any, steps: int | None, *, merge: bool, limit: int | None) -> Vocabulary:
-        tokens, counts = self._count_tokens(data, steps)
+    def _vocabulary_from_data(
+        self, data: Any, steps: int | None, *, merge: bool, limit: int | None, budget: int | None = DEFAULT_BUDGET
+    ) -> Vocabulary:
+        tokens, counts = self._count_tokens(data, steps, budget)
         max_size = None if limit is None else limit - self._num_special_tokens()
         if not merge:
             return Vocabulary.from_counts(

@@ -26,7 +26,15 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vocabsafe import _compat
-from keras_vocabsafe._counting import TokenCounter, classify_data, normalize_batch
+from keras_vocabsafe._counting import (
+    DEFAULT_BUDGET,
+    TokenCounter,
+    check_budget,
+    classify_data,
+    count_tokens,
+    is_readable_again,
+    normalize_batch,
+)
 from keras_vocabsafe._keys import check_strings, to_keys
 from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError, TextEncodingError, TextInputError, VocabularyError
 from keras_vocabsafe.lookup import VocabLookup
@@ -245,7 +253,7 @@ class _TextFrontEnd:
 
     # Adapting -------------------------------------------------------------------------------------
 
-    def adapt(self, data: Any, steps: int | None = None) -> None:
+    def adapt(self, data: Any, steps: int | None = None, *, budget: int | None = DEFAULT_BUDGET) -> None:
         """Learns the vocabulary from raw text, tokenized exactly as `call()` tokenizes.
 
         Tokens are counted with `VocabEmbedding`'s counting and ordered by
@@ -261,58 +269,72 @@ class _TextFrontEnd:
                 or an iterable of such batches.
             steps: optional. Number of batches to read from a dataset or
                 iterable.
+            budget: the most distinct tokens counted at once, as for
+                `VocabEmbedding.adapt` (exact under it; past it, exact for
+                every token seen more than `N / (budget + 1)` times).
         """
         if self.split == "wordpiece" and self.max_tokens is None:
             raise ConfigurationError(
                 f"{self._owner()}.adapt() learns a WordPiece vocabulary, whose size must be chosen: build the layer "
                 "with `max_tokens` (e.g. max_tokens=8000)."
             )
-        tokens, counts = self._count_tokens(data, steps)
+        tokens, counts = self._count_tokens(data, steps, check_budget(budget, self._owner()))
         if self.split == "wordpiece":
             vocabulary = self._learn_wordpiece(tokens, counts, self.max_tokens)
         else:
             vocabulary = self._vocabulary_from_counts(tokens, counts, self.max_tokens)
         self.set_vocabulary(vocabulary)
 
-    def _count_tokens(self, data: Any, steps: int | None) -> tuple[list[Any], np.ndarray]:
+    def _count_tokens(
+        self, data: Any, steps: int | None, budget: int | None = DEFAULT_BUDGET
+    ) -> tuple[list[Any], np.ndarray]:
         """Tokens (words, for WordPiece) of raw text and their counts, tokenized as `call()` tokenizes.
 
         Also what `update_vocabulary(data=...)` counts, so updates learn from text the way `adapt` does.
         """
         kind, data = classify_data(data, self._owner(), dataset_error=TextInputError)
-        counter = TokenCounter("string", owner=self._owner())
         with _strict_errors_as_typed():
-            if kind == "dataset":
-                self._count_dataset(counter, data, steps)
-            elif isinstance(data, np.ndarray) and data.dtype.kind in "USO" and data.ndim in (1, 2):
-                if data.ndim == 2 and data.shape[1] != 1:
-                    raise TextInputError(
-                        f"{self._owner()}.adapt() takes raw strings of shape (n,) or (n, 1). Received: shape "
-                        f"{data.shape}."
-                    )
-                if data.dtype.kind == "O":
-                    # Pieces are converted on parallel threads: find a None or NaN (as in a pandas column) first,
-                    # so the error names its position in `data`.
-                    check_strings(data, owner=self._owner(), argument="data")
-                self._count_pieces(counter, data.reshape(-1))
-            elif kind == "batch":
-                text = to_keys(data, "string", owner=self._owner(), argument="data")
-                if isinstance(text, tf.RaggedTensor) or text.shape.rank not in (1, 2):
-                    raise TextInputError(
-                        f"{self._owner()}.adapt() takes raw strings of shape (n,) or (n, 1). Received: "
-                        f"{'a ragged tensor' if isinstance(text, tf.RaggedTensor) else f'shape {text.shape}'}."
-                    )
-                self._count_tensor(counter, self._text_batch(text)[0])
-            else:
-                count = self._count_function()
-                for step, batch in enumerate(data):
-                    if steps is not None and step >= steps:
-                        break
-                    counter._add(*count(self._text_batch(normalize_batch(batch, self._owner()))[0]))
-            tokens, counts = counter.result()
+            tokens, counts = count_tokens(
+                lambda counter: self._feed_text(counter, kind, data, steps),
+                "string",
+                self._owner(),
+                budget=budget,
+                readable_again=is_readable_again(kind, data),
+            )
         return self._without_special_tokens(tokens, counts)  # "[UNK]" in text is no token of ours.
 
-    def _vocabulary_from_data(self, data: Any, steps: int | None, *, merge: bool, limit: int | None) -> Vocabulary:
+    def _feed_text(self, counter: TokenCounter, kind: str, data: Any, steps: int | None) -> None:
+        """Counts the tokens of raw text into `counter`."""
+        if kind == "dataset":
+            self._count_dataset(counter, data, steps)
+        elif isinstance(data, np.ndarray) and data.dtype.kind in "USO" and data.ndim in (1, 2):
+            if data.ndim == 2 and data.shape[1] != 1:
+                raise TextInputError(
+                    f"{self._owner()}.adapt() takes raw strings of shape (n,) or (n, 1). Received: shape {data.shape}."
+                )
+            if data.dtype.kind == "O":
+                # Pieces are converted on parallel threads: find a None or NaN (as in a pandas column) first,
+                # so the error names its position in `data`.
+                check_strings(data, owner=self._owner(), argument="data")
+            self._count_pieces(counter, data.reshape(-1))
+        elif kind == "batch":
+            text = to_keys(data, "string", owner=self._owner(), argument="data")
+            if isinstance(text, tf.RaggedTensor) or text.shape.rank not in (1, 2):
+                raise TextInputError(
+                    f"{self._owner()}.adapt() takes raw strings of shape (n,) or (n, 1). Received: "
+                    f"{'a ragged tensor' if isinstance(text, tf.RaggedTensor) else f'shape {text.shape}'}."
+                )
+            self._count_tensor(counter, self._text_batch(text)[0])
+        else:
+            count = self._count_function()
+            for step, batch in enumerate(data):
+                if steps is not None and step >= steps:
+                    break
+                counter._add(*count(self._text_batch(normalize_batch(batch, self._owner()))[0]))
+
+    def _vocabulary_from_data(
+        self, data: Any, steps: int | None, *, merge: bool, limit: int | None, budget: int | None = DEFAULT_BUDGET
+    ) -> Vocabulary:
         if merge and self.split == "wordpiece":
             raise ConfigurationError(
                 f"{self._owner()} splits into WordPiece subwords, which are learned together, so new text cannot be "
@@ -320,12 +342,12 @@ class _TextFrontEnd:
                 "in both vocabularies are kept), or pass the new subwords as `vocabulary`."
             )
         if merge:
-            return super()._vocabulary_from_data(data, steps, merge=True, limit=limit)
+            return super()._vocabulary_from_data(data, steps, merge=True, limit=limit, budget=budget)
         if self.split == "wordpiece" and limit is None:
             raise ConfigurationError(
                 f"{self._owner()} learns a WordPiece vocabulary, whose size must be chosen: pass `max_tokens`."
             )
-        tokens, counts = self._count_tokens(data, steps)
+        tokens, counts = self._count_tokens(data, steps, budget)
         if self.split == "wordpiece":
             return self._learn_wordpiece(tokens, counts, limit)
         return self._vocabulary_from_counts(tokens, counts, limit)

@@ -10,7 +10,7 @@ import argparse
 import os
 from typing import Any
 
-from keras_vocabsafe.cli._output import EXIT_OK, EXIT_PROBLEMS, Output
+from keras_vocabsafe.cli._output import EXIT_OK, EXIT_PROBLEMS, CommandError, Output
 
 _FORMATS = ("auto", "json", "text", "tft_frequency", "tokenizer_json")
 _SPECIALS_SHOWN = 20
@@ -61,12 +61,114 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     diff.add_argument("--examples", type=_non_negative, default=10, metavar="N", help="tokens listed per kind")
     diff.set_defaults(run=run_diff)
 
+    build = commands.add_parser(
+        "build",
+        parents=[common],
+        help="count the tokens of text files into a vocabulary with counts",
+        description=(
+            "Count the tokens of text files (plain, gzip or bz2; one document per line, or one key per line with "
+            "--keys) exactly as a layer's adapt() counts them, with memory bounded by --budget, and write the "
+            "vocabulary with its counts as keras-vocabsafe JSON (any token kept intact). Build the layer that "
+            "uses it with the same options: VocabEmbedding(vocabulary=OUT, ...) or TextVocabEmbedding(...)."
+        ),
+        epilog="example: vocabsafe vocab build corpus/*.txt.gz -o vocab.json --max-tokens 50000 --standardize lower",
+    )
+    build.add_argument("corpus", metavar="CORPUS", nargs="+", help="text files (plain, .gz or .bz2)")
+    build.add_argument("-o", "--output", required=True, metavar="VOCAB", help="the vocabulary file to write (JSON)")
+    build.add_argument("--overwrite", action="store_true", help="replace VOCAB if it exists")
+    build.add_argument("--keys", action="store_true", help="each line is one key, kept byte for byte (no tokenizing)")
+    build.add_argument("--max-tokens", type=int, metavar="N", help="the layer's max_tokens (counts special slots)")
+    build.add_argument("--min-frequency", type=int, metavar="N", help="drop tokens seen fewer times")
+    build.add_argument(
+        "--budget",
+        type=_budget,
+        default="default",
+        metavar="N",
+        help="most distinct tokens counted at once (default 2097152; 'none' for no bound)",
+    )
+    build.add_argument("--mask-token", metavar="T", help="mask token ('' by default for text; none for --keys)")
+    build.add_argument("--oov-token", metavar="T", help="OOV token (default '[UNK]')")
+    text = build.add_argument_group("text options (as TextVocabEmbedding's; ignored with --keys)")
+    text.add_argument("--standardize", metavar="S", help="lower_and_strip_punctuation (default), lower, none, ...")
+    text.add_argument("--split", metavar="S", help="whitespace (default), character, unicode_script, regex")
+    text.add_argument("--split-pattern", metavar="P", help="the pattern for --split regex")
+    text.add_argument("--ngrams", type=int, metavar="N", help="all n-grams from 1 to N")
+    text.add_argument("--normalization-form", metavar="F", help="NFC, NFKC, NFD or NFKD")
+    text.add_argument("--encoding-errors", metavar="E", help="replace (default) or strict")
+    text.add_argument("--reserved-token", action="append", metavar="T", help="a reserved token (repeatable)")
+    build.set_defaults(run=run_build)
+
 
 def _add_reading_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format", choices=_FORMATS, default="auto", help="file format (default: detected from the content)"
     )
     parser.add_argument("--dtype", choices=("string", "int64"), default="string", help="token type of text files")
+
+
+def _budget(text: str) -> Any:
+    if text in ("none", "None"):
+        return None
+    if text == "default":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number or 'none', got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number or 'none', got {value}")
+    return value
+
+
+def run_build(args: argparse.Namespace, output: Output) -> int:
+    from keras_vocabsafe._counting import DEFAULT_BUDGET
+    from keras_vocabsafe.cli._output import check_output_path
+    from keras_vocabsafe.corpus import vocabulary_from_files
+    from keras_vocabsafe.vocabulary import display_token, json_token
+
+    out = check_output_path(args.output, overwrite=args.overwrite)
+    if any(os.path.abspath(out) == os.path.abspath(path) for path in args.corpus):
+        raise CommandError(f"{out} is one of the corpus files; write the vocabulary elsewhere.")
+    settings: dict[str, Any] = {}
+    options = {"max_tokens": args.max_tokens, "min_frequency": args.min_frequency, "oov_token": args.oov_token}
+    if not args.keys:
+        options.update(
+            split=args.split,
+            split_pattern=args.split_pattern,
+            ngrams=args.ngrams,
+            normalization_form=args.normalization_form,
+            encoding_errors=args.encoding_errors,
+            reserved_tokens=args.reserved_token,
+        )
+        if args.standardize is not None:
+            settings["standardize"] = None if args.standardize.lower() == "none" else args.standardize
+    settings.update({name: value for name, value in options.items() if value is not None})
+    if args.mask_token is not None:
+        settings["mask_token"] = None if args.mask_token.lower() == "none" else args.mask_token
+    budget = DEFAULT_BUDGET if args.budget == "default" else args.budget
+    with output.progress(None, "counting") as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.done)
+
+        vocabulary = vocabulary_from_files(args.corpus, keys=args.keys, budget=budget, progress=progress, **settings)
+    vocabulary.save(out)
+    counts = vocabulary.counts
+    head = [
+        {"id_in_file": i, "token": json_token(vocabulary[i]), "count": int(counts[i])}
+        for i in range(min(10, len(vocabulary)))
+    ]
+    lines = [
+        f"wrote {out}: {len(vocabulary):,} tokens with counts ({int(counts.sum()):,} occurrences of kept tokens)",
+        "most frequent: " + ", ".join(f"{display_token(vocabulary[i])} {int(counts[i]):,}" for i in range(len(head))),
+        "use it with the same options: "
+        + ("VocabEmbedding" if args.keys else "TextVocabEmbedding")
+        + f"(vocabulary={out!r}, ...)",
+    ]
+    data = {"output": out, "size": len(vocabulary), "settings": settings, "budget": budget, "most_frequent": head}
+    output.emit("\n".join(lines), data)
+    return EXIT_OK
 
 
 def _non_negative(text: str) -> int:

@@ -1,0 +1,88 @@
+"""`vocabulary_from_files` and `vocabsafe vocab build`: the vocabulary adapt would learn, from files of any size."""
+
+import bz2
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_vocabsafe
+from keras_vocabsafe import TextVocabEmbedding, VocabEmbedding, Vocabulary, VocabularyError
+from keras_vocabsafe.corpus import vocabulary_from_files
+
+LINES = ["The cat sat on the mat", "the dog, the cat!", "Ünïcode naïve café", "", "   ", "dog dog emu"] * 7
+
+
+def write(path, lines, opener=open):
+    with opener(path, "wb") as f:
+        f.write("".join(line + "\n" for line in lines).encode("utf-8"))
+    return path
+
+
+def test_text_files_give_the_vocabulary_adapt_gives_on_their_lines(tmp_path):
+    files = [
+        write(tmp_path / "a.txt", LINES[:20]),
+        write(tmp_path / "b.txt.gz", LINES[20:30], gzip.open),
+        write(tmp_path / "c.bz2", LINES[30:], bz2.open),
+    ]
+    settings = {"max_tokens": 8, "standardize": "lower", "ngrams": 2}
+    counted = vocabulary_from_files(files, **settings)
+    layer = TextVocabEmbedding(2, **settings)
+    layer.adapt(LINES)
+    assert counted == layer.vocabulary
+    assert counted.counts.tolist() == layer.vocabulary.counts.tolist()
+    # The file loads into a layer with the same settings: the same ids.
+    counted.save(tmp_path / "vocab.json")
+    again = TextVocabEmbedding(2, vocabulary=str(tmp_path / "vocab.json"), **settings)
+    assert again.get_vocabulary() == layer.get_vocabulary()
+
+
+def test_keys_mode_keeps_every_byte_and_drops_only_the_line_ending(tmp_path):
+    keys = [b"caf\xc3\xa9", b"\xff\xfe raw", b" padded ", b"tab\there", b"cr\rinside", b"caf\xc3\xa9"]
+    path = tmp_path / "keys.txt"
+    path.write_bytes(b"\n".join(keys[:3]) + b"\r\n" + b"\n".join(keys[3:]) + b"\n")
+    counted = vocabulary_from_files(path, keys=True)
+    layer = VocabEmbedding(2)
+    layer.adapt(np.array(keys, dtype=object))
+    assert counted == layer.vocabulary
+    assert counted.tokens[0] == b"caf\xc3\xa9" and b"\xff\xfe raw" in counted
+
+
+def test_past_the_budget_files_are_read_twice_for_exact_counts(tmp_path):
+    rng = np.random.default_rng(0)
+    words = [f"w{min(rank, 5000)}" for rank in rng.zipf(1.3, size=40_000)]
+    path = write(tmp_path / "zipf.txt", [" ".join(words[i : i + 20]) for i in range(0, len(words), 20)])
+    exact = vocabulary_from_files(path, budget=None, standardize=None, max_tokens=30)
+    reads = []
+    bounded = vocabulary_from_files(
+        path, budget=200, standardize=None, max_tokens=30, progress=lambda done, total: reads.append(done)
+    )
+    assert bounded == exact and bounded.counts.tolist() == exact.counts.tolist()
+    assert reads.count(path.stat().st_size) == 2  # Two full readings.
+
+
+def test_truncated_gzip_and_missing_files_are_typed_errors(tmp_path):
+    path = write(tmp_path / "big.txt.gz", [f"line {i} with words" for i in range(20_000)], gzip.open)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(VocabularyError, match="truncated or corrupt"):
+        vocabulary_from_files(path)
+    with pytest.raises(VocabularyError, match="does not exist"):
+        vocabulary_from_files(tmp_path / "nope.txt")
+    with pytest.raises(VocabularyError, match="directory"):
+        vocabulary_from_files(tmp_path)
+
+
+@pytest.mark.slow
+def test_vocab_build_command_writes_the_vocabulary_and_refuses_to_overwrite(tmp_path):
+    corpus = write(tmp_path / "corpus.txt.gz", LINES, gzip.open)
+    out = tmp_path / "vocab.json"
+    result = run_vocabsafe("vocab", "build", corpus, "-o", out, "--max-tokens", "6", "--standardize", "lower")
+    assert result.returncode == 0, result.stderr
+    layer = TextVocabEmbedding(2, max_tokens=6, standardize="lower")
+    layer.adapt(LINES)
+    written = Vocabulary.load(out)
+    assert written == layer.vocabulary
+    assert json.loads(out.read_text())["counts"] == layer.vocabulary.counts.tolist()
+    again = run_vocabsafe("vocab", "build", corpus, "-o", out, "--json")
+    assert again.returncode == 2 and "already exists" in again.stderr and again.stdout == ""

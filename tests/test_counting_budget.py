@@ -1,0 +1,101 @@
+"""adapt's memory budget: exact under it; past it, exact for every token seen more than N / (budget + 1) times."""
+
+import collections
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_vocabsafe import ConfigurationError, TextVocabEmbedding, VocabEmbedding
+from keras_vocabsafe._counting import TokenCounter
+
+
+def zipf_tokens(size, distinct, seed=0):
+    rng = np.random.default_rng(seed)
+    ranks = np.minimum(rng.zipf(1.3, size=size), distinct)
+    return np.array([f"w{rank}" for rank in ranks])
+
+
+def exact_order(tokens):
+    """Count desc, then token bytes asc: computed with the standard library, not with the package."""
+    counts = collections.Counter(tokens.tolist())
+    return sorted(counts, key=lambda t: (-counts[t], t.encode())), counts
+
+
+def test_under_the_budget_adapt_is_exact_id_for_id():
+    tokens = zipf_tokens(20_000, 3_000)
+    bounded, unbounded = VocabEmbedding(2), VocabEmbedding(2)
+    bounded.adapt(tokens, budget=len(set(tokens.tolist())))
+    unbounded.adapt(tokens, budget=None)
+    assert bounded.get_vocabulary() == unbounded.get_vocabulary()
+    assert bounded.get_vocabulary()[1:] == exact_order(tokens)[0]
+
+
+@pytest.mark.parametrize("form", ["array", "dataset", "list_of_batches"])
+def test_past_the_budget_every_frequent_token_keeps_its_exact_count_and_id(form):
+    tokens = zipf_tokens(60_000, 20_000, seed=1)
+    budget = 400
+    bound = len(tokens) / (budget + 1)
+    order, counts = exact_order(tokens)
+    frequent = [t for t in order if counts[t] > bound]
+    assert 10 < len(frequent) < budget  # The corpus must exercise the bound, not sit under it.
+    data = {
+        "array": tokens,
+        "dataset": tf.data.Dataset.from_tensor_slices(tokens).batch(1000),
+        "list_of_batches": [tokens[i : i + 1000] for i in range(0, len(tokens), 1000)],
+    }[form]
+    layer = VocabEmbedding(2, max_tokens=len(frequent) + 1)
+    layer.adapt(data, budget=budget)
+    assert layer.get_vocabulary()[1:] == frequent
+    assert layer.vocabulary.counts.tolist() == [counts[t] for t in frequent]
+
+
+def test_data_read_once_keeps_counts_within_the_bound_and_warns():
+    tokens = zipf_tokens(60_000, 20_000, seed=2)
+    budget = 400
+    bound = len(tokens) / (budget + 1)
+    order, counts = exact_order(tokens)
+    batches = (tokens[i : i + 1000] for i in range(0, len(tokens), 1000))  # A generator: read once.
+    layer = VocabEmbedding(2)
+    with pytest.warns(UserWarning, match="read only once"):
+        layer.adapt(batches, budget=budget)
+    learned = dict(zip(layer.vocabulary.tokens, layer.vocabulary.counts.tolist()))
+    for token in order:
+        if counts[token] > bound:
+            assert token.encode() in learned  # Every token seen more than the bound survives...
+        if token.encode() in learned:  # ...and no count is high, nor low by more than the bound.
+            assert counts[token] - bound <= learned[token.encode()] <= counts[token]
+
+
+def test_the_counter_never_holds_much_more_than_its_budget():
+    counter = TokenCounter("string", owner="test", budget=1_000)
+    rng = np.random.default_rng(3)
+    largest = 0
+    for _ in range(40):
+        counter.update(np.array([f"t{i}" for i in rng.integers(0, 200_000, size=5_000)]))
+        held = int(counter._tokens.shape[0]) + counter._pending_size
+        largest = max(largest, held)
+    assert int(counter.candidates().shape[0]) <= 1_000
+    assert largest <= 1_000 + (1 << 16) + 5_000  # The summary, plus pending pieces up to the flush threshold.
+    assert counter.pruned and counter.bound <= counter.total / 1_001
+
+
+def test_text_layers_and_updates_take_the_budget_too():
+    words = zipf_tokens(30_000, 5_000, seed=4)
+    text = [" ".join(words[i : i + 10]) for i in range(0, len(words), 10)]
+    budget = 300
+    bound = len(words) / (budget + 1)
+    order, counts = exact_order(words)
+    frequent = [t for t in order if counts[t] > bound]
+    layer = TextVocabEmbedding(2, max_tokens=len(frequent) + 2, standardize=None)
+    layer.adapt(tf.data.Dataset.from_tensor_slices(text).batch(256), budget=budget)
+    assert layer.get_vocabulary()[2:] == frequent
+    keys = VocabEmbedding(2, vocabulary=["w1"], max_tokens=len(frequent) + 1)
+    keys.update_vocabulary(data=words, budget=budget)
+    assert keys.get_vocabulary()[1:] == frequent
+
+
+@pytest.mark.parametrize("budget", [0, -1, 1.5, "big", True])
+def test_a_budget_that_is_not_a_positive_int_is_refused(budget):
+    with pytest.raises(ConfigurationError, match="budget"):
+        VocabEmbedding(2).adapt(["a", "b"], budget=budget)
