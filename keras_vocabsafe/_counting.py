@@ -65,6 +65,62 @@ def _unique_counts(flat: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     return _merge(tf.concat([p.y for p in pieces], 0), tf.concat([p.count for p in pieces], 0))
 
 
+def weighted_counts(keys: tf.Tensor | tf.RaggedTensor, weights: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Distinct keys and the sum of their examples' weights (`weights`: int64, one per example, i.e. per row)."""
+    flat = _flat_values(keys)
+    if isinstance(keys, tf.RaggedTensor):
+        per_row = keys.merge_dims(1, -1).row_lengths() if keys.shape.rank > 2 else keys.row_lengths()
+    elif keys.shape.rank == 0:
+        per_row, weights = tf.ones([1], tf.int64), tf.reshape(weights, [1])
+    else:
+        per_row = tf.fill([tf.shape(keys, out_type=tf.int64)[0]], tf.reduce_prod(tf.shape(keys, out_type=tf.int64)[1:]))
+    checks = [
+        tf.debugging.assert_equal(
+            tf.size(weights, out_type=tf.int64),
+            tf.size(per_row, out_type=tf.int64),
+            message=f"{_WEIGHTS_MARK} the number of weights differs from the number of examples",
+        ),
+        tf.debugging.assert_non_negative(weights, message=f"{_WEIGHTS_MARK} a weight is negative"),
+    ]
+    with tf.control_dependencies(checks):
+        token_weights = tf.repeat(tf.reshape(weights, [-1]), per_row)
+    unique, index = tf.unique(flat, out_idx=tf.int64)
+    return unique, tf.math.unsorted_segment_sum(token_weights, index, tf.size(unique, out_type=tf.int64))
+
+
+_WEIGHTS_MARK = "keras_vocabsafe weights:"
+
+
+def check_weights(weights: Any, owner: str) -> np.ndarray | bool | None:
+    """`weights` as given to `adapt`: None, True (pairs in the data), or a 1-D int64 array of repeat counts."""
+    if weights is None or weights is True:
+        return weights
+    if hasattr(weights, "numpy"):
+        weights = weights.numpy()
+    values = np.asarray(getattr(weights, "to_numpy", lambda: weights)())
+    if values.dtype.kind not in "iu" or values.ndim != 1 or (values.size and values.min() < 0):
+        raise ConfigurationError(
+            f"{owner}: `weights` must be a 1-D array of non-negative integers, one per example (each example's "
+            f"tokens count that many times), or True for a dataset of (keys, weights) pairs. Received: "
+            f"{'dtype ' + str(values.dtype) + ', shape ' + str(values.shape) if values.size else repr(weights)}. "
+            "Weights are whole numbers so that every counting path (adapt, vocab build, Beam) sums them to the same "
+            "counts in any order; scale and round real-valued weights first, e.g. `np.round(w * 100)`."
+        )
+    return values.astype(np.int64)
+
+
+def weights_error(error: tf.errors.OpError, owner: str) -> Exception:
+    """A typed error for a failed weights check inside a graph, or the error itself."""
+    message = getattr(error, "message", str(error))
+    if _WEIGHTS_MARK not in message:
+        return error
+    reason = message.split(_WEIGHTS_MARK, 1)[1].split("\n", 1)[0].strip()
+    return ConfigurationError(
+        f"{owner}: in `data`, {reason}. Give one non-negative integer weight per example: for a dataset, elements "
+        "(keys, weights) with weights of shape (batch,)."
+    )
+
+
 _unique_counts_graph = {
     dtype: tf.function(_unique_counts, input_signature=[tf.TensorSpec([None], dtype)])
     for dtype in (tf.string, tf.int64)
@@ -90,9 +146,16 @@ class TokenCounter:
         self.bound = 0  # What Misra-Gries pruning has subtracted from every count, in all.
         self.total = 0  # Occurrences counted.
 
-    def update(self, batch: Any) -> None:
-        """Counts one batch: an array, list, tensor or ragged tensor of keys."""
+    def update(self, batch: Any, weights: np.ndarray | None = None) -> None:
+        """Counts one batch: an array, list, tensor or ragged tensor of keys (each example `weights[i]` times)."""
         batch = normalize_batch(batch, self._owner)
+        if weights is not None:
+            keys = to_keys(batch, self._vocabulary_dtype, owner=self._owner, argument="data")
+            try:
+                self._add(*weighted_counts(keys, tf.constant(weights, tf.int64)))
+            except tf.errors.InvalidArgumentError as error:
+                raise weights_error(error, self._owner) from None
+            return
         if isinstance(batch, np.ndarray) and batch.dtype.kind in "US" and self._vocabulary_dtype == "string":
             self._update_from_numpy_strings(batch)
             return
@@ -123,26 +186,34 @@ class TokenCounter:
                 tokens = _encode_utf8(tokens.tolist())
             self._add(tf.constant(tokens, dtype=tf.string), tf.constant(counts, dtype=tf.int64))
 
-    def update_from_dataset(self, dataset: tf.data.Dataset, steps: int | None) -> None:
-        """Counts every element of a dataset of keys, on tf.data's parallel threads."""
+    def update_from_dataset(self, dataset: tf.data.Dataset, steps: int | None, weighted: bool = False) -> None:
+        """Counts every element of a dataset of keys (or of (keys, weights) pairs), on tf.data's parallel threads."""
         if steps is not None:
             dataset = dataset.take(steps)
         vocabulary_dtype, owner = self._vocabulary_dtype, self._owner
 
-        def count(batch):
-            flat = _flat_values(to_keys(batch, vocabulary_dtype, owner=owner, argument="data"))
-            tokens, _, counts = tf.unique_with_counts(flat, out_idx=tf.int64)
+        def count(batch, weights=None):
+            keys = to_keys(batch, vocabulary_dtype, owner=owner, argument="data")
+            if weighted:
+                return weighted_counts(keys, tf.cast(weights, tf.int64))
+            tokens, _, counts = tf.unique_with_counts(_flat_values(keys), out_idx=tf.int64)
             return tokens, counts
 
         counted = dataset.map(count, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
-        for tokens, counts in counted.prefetch(tf.data.AUTOTUNE):
-            self._add(tokens, counts)
+        try:
+            for tokens, counts in counted.prefetch(tf.data.AUTOTUNE):
+                self._add(tokens, counts)
+        except tf.errors.InvalidArgumentError as error:
+            raise weights_error(error, owner) from None
 
-    def update_from_iterable(self, batches: Iterable[Any], steps: int | None) -> None:
+    def update_from_iterable(self, batches: Iterable[Any], steps: int | None, weighted: bool = False) -> None:
         for step, batch in enumerate(batches):
             if steps is not None and step >= steps:
                 break
-            self.update(batch)
+            if weighted:
+                self.update(*split_pair(batch, self._owner))
+            else:
+                self.update(batch)
 
     def _add(self, tokens: tf.Tensor, counts: tf.Tensor) -> None:
         self._pending.append((tokens, counts))
@@ -218,6 +289,15 @@ class _RecountCounter(TokenCounter):
         return self._candidates.numpy().tolist(), self._exact
 
 
+def split_pair(element: Any, owner: str) -> tuple[Any, np.ndarray]:
+    if not (isinstance(element, (tuple, list)) and len(element) == 2):
+        raise ConfigurationError(
+            f"{owner}: with weights=True, each batch of `data` must be a (keys, weights) pair. Received: "
+            f"{type(element).__name__}."
+        )
+    return element[0], check_weights(element[1], owner)
+
+
 def count_tokens(
     feed: Callable[[TokenCounter], None],
     vocabulary_dtype: str,
@@ -236,13 +316,13 @@ def count_tokens(
     feed(counter)
     counter._flush()  # The last pieces may take the summary past the budget.
     if not counter.pruned:
-        return counter.result()
+        return _seen(*counter.result())
     bound = counter.bound
     if readable_again:
         recount = _RecountCounter(counter.candidates(), vocabulary_dtype, owner)
         feed(recount)
         if recount.total == counter.total:
-            return recount.result()
+            return _seen(*recount.result())
         # The second reading held other data (a shuffled or random pipeline, a stream): keep the summary.
         warnings.warn(
             f"{owner} read {counter.total:,} tokens from `data` the first time and {recount.total:,} the second, so "
@@ -260,7 +340,15 @@ def count_tokens(
             UserWarning,
             stacklevel=4,
         )
-    return counter.result()
+    return _seen(*counter.result())
+
+
+def _seen(tokens: list[Any], counts: np.ndarray) -> tuple[list[Any], np.ndarray]:
+    """Leaves out tokens counted zero times (only examples of weight 0 held them)."""
+    if counts.size and counts.min() == 0:
+        keep = np.flatnonzero(counts)
+        return [tokens[i] for i in keep], counts[keep]
+    return tokens, counts
 
 
 def is_readable_again(kind: str, data: Any) -> bool:
@@ -288,7 +376,7 @@ def _encode_utf8(tokens: list[str]) -> list[bytes]:
 
 
 def classify_data(
-    data: Any, owner: str, *, dataset_error: type[VocabSafeError] = ConfigurationError
+    data: Any, owner: str, *, dataset_error: type[VocabSafeError] = ConfigurationError, weighted: bool = False
 ) -> tuple[str, Any]:
     """What kind of data `adapt()` / `update_vocabulary(data=...)` received, and the data to count.
 
@@ -304,8 +392,26 @@ def classify_data(
             f"({data!r}). Wrap it in a list, e.g. `adapt([token])`, or pass a dataset or array of tokens."
         )
     if isinstance(data, tf.data.Dataset):
-        _check_dataset_elements(data.element_spec, owner, dataset_error)
+        spec = data.element_spec
+        if weighted:
+            if not (isinstance(spec, tuple) and len(spec) == 2 and getattr(spec[1], "dtype", tf.string).is_integer):
+                raise ConfigurationError(
+                    f"{owner}: with weights=True, a dataset must yield (keys, weights) pairs with integer weights, "
+                    f"one per example. Received element_spec={spec}."
+                )
+            spec = spec[0]
+        _check_dataset_elements(spec, owner, dataset_error)
         return "dataset", data
+    if weighted:
+        is_pairs = isinstance(data, (list, tuple)) and all(isinstance(e, (list, tuple)) and len(e) == 2 for e in data)
+        if not is_pairs and (
+            isinstance(data, (list, tuple, np.ndarray, tf.Tensor, tf.RaggedTensor)) or not hasattr(data, "__iter__")
+        ):
+            raise ConfigurationError(
+                f"{owner}: weights=True reads (keys, weights) pairs from a tf.data.Dataset or an iterable of "
+                "batches. For one array of keys, pass its weights instead: `adapt(keys, weights=weights)`."
+            )
+        return "batches", data
     data = normalize_batch(data, owner)
     if isinstance(data, (list, tuple, np.ndarray, tf.Tensor, tf.RaggedTensor, tf.Variable)):
         return "batch", data

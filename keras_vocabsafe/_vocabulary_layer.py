@@ -20,6 +20,7 @@ from keras_vocabsafe._counting import (
     DEFAULT_BUDGET,
     TokenCounter,
     check_budget,
+    check_weights,
     classify_data,
     count_tokens,
     is_readable_again,
@@ -265,7 +266,9 @@ class VocabularyLayer(keras.layers.Layer):
                 f"{max_tokens - self._num_special_tokens()} tokens, or raise `max_tokens`."
             )
 
-    def adapt(self, data: Any, steps: int | None = None, *, budget: int | None = DEFAULT_BUDGET) -> None:
+    def adapt(
+        self, data: Any, steps: int | None = None, *, weights: Any = None, budget: int | None = DEFAULT_BUDGET
+    ) -> None:
         """Learns the vocabulary from data.
 
         Tokens are ordered by count descending, then by token ascending
@@ -279,6 +282,13 @@ class VocabularyLayer(keras.layers.Layer):
                 iterable of batches.
             steps: optional. Number of batches to read from a dataset or
                 iterable.
+            weights: optional. How many times each example counts, as
+                TensorFlow Transform's vocabulary weights: a 1-D array of
+                non-negative integers, one per example (row) of `data`; or
+                `True` when `data` is a dataset (or iterable of batches) of
+                `(keys, weights)` pairs. Whole numbers, so that every counting
+                path sums them to the same counts in any order. Tokens only
+                seen with weight 0 are left out.
             budget: the most distinct tokens counted at once (default
                 2,097,152), which bounds adapt's memory; `None` for no
                 bound. Under the budget the counts are exact. Past it, a
@@ -290,7 +300,7 @@ class VocabularyLayer(keras.layers.Layer):
                 count. Data read only once (a generator) keeps counts low by
                 at most that much, with a warning.
         """
-        tokens, counts = self._count_tokens(data, steps, check_budget(budget, self._owner()))
+        tokens, counts = self._count_tokens(data, steps, check_budget(budget, self._owner()), weights)
         self.set_vocabulary(self._vocabulary_from_counts(tokens, counts, self.max_tokens))
 
     def _vocabulary_from_counts(self, tokens: list[Any], counts: np.ndarray, max_tokens: int | None) -> Vocabulary:
@@ -313,18 +323,25 @@ class VocabularyLayer(keras.layers.Layer):
         return vocabulary
 
     def _count_tokens(
-        self, data: Any, steps: int | None, budget: int | None = DEFAULT_BUDGET
+        self, data: Any, steps: int | None, budget: int | None = DEFAULT_BUDGET, weights: Any = None
     ) -> tuple[list[Any], np.ndarray]:
-        """Distinct tokens of `data` and their counts, without the mask and OOV tokens."""
-        kind, data = classify_data(data, self._owner())
+        """Distinct tokens of `data` and their counts (weighted by `weights`), without the mask and OOV tokens."""
+        weights = check_weights(weights, self._owner())
+        kind, data = classify_data(data, self._owner(), weighted=weights is True)
+        per_example = weights if isinstance(weights, np.ndarray) else None
+        if per_example is not None and kind != "batch":
+            raise ConfigurationError(
+                f"{self._owner()}: an array of `weights` goes with an array, list or tensor of keys. For a dataset or "
+                "an iterable of batches, make it yield (keys, weights) pairs and pass weights=True."
+            )
 
         def feed(counter: TokenCounter) -> None:
             if kind == "dataset":
-                counter.update_from_dataset(data, steps)
+                counter.update_from_dataset(data, steps, weighted=weights is True)
             elif kind == "batch":
-                counter.update(data)
+                counter.update(data, per_example)
             else:
-                counter.update_from_iterable(data, steps)
+                counter.update_from_iterable(data, steps, weighted=weights is True)
 
         readable_again = is_readable_again(kind, data)
         counted = count_tokens(feed, self.vocabulary_dtype, self._owner(), budget=budget, readable_again=readable_again)

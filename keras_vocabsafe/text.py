@@ -13,6 +13,7 @@ server then needs `import tensorflow_text` (or those ops linked in).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable, Iterable
@@ -30,10 +31,14 @@ from keras_vocabsafe._counting import (
     DEFAULT_BUDGET,
     TokenCounter,
     check_budget,
+    check_weights,
     classify_data,
     count_tokens,
     is_readable_again,
     normalize_batch,
+    split_pair,
+    weighted_counts,
+    weights_error,
 )
 from keras_vocabsafe._keys import check_strings, to_keys
 from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError, TextEncodingError, TextInputError, VocabularyError
@@ -253,7 +258,9 @@ class _TextFrontEnd:
 
     # Adapting -------------------------------------------------------------------------------------
 
-    def adapt(self, data: Any, steps: int | None = None, *, budget: int | None = DEFAULT_BUDGET) -> None:
+    def adapt(
+        self, data: Any, steps: int | None = None, *, weights: Any = None, budget: int | None = DEFAULT_BUDGET
+    ) -> None:
         """Learns the vocabulary from raw text, tokenized exactly as `call()` tokenizes.
 
         Tokens are counted with `VocabEmbedding`'s counting and ordered by
@@ -269,6 +276,10 @@ class _TextFrontEnd:
                 or an iterable of such batches.
             steps: optional. Number of batches to read from a dataset or
                 iterable.
+            weights: optional, as for `VocabEmbedding.adapt`: one
+                non-negative integer per string, or `True` for a dataset of
+                `(text, weights)` pairs; each string's tokens count that many
+                times.
             budget: the most distinct tokens counted at once, as for
                 `VocabEmbedding.adapt` (exact under it; past it, exact for
                 every token seen more than `N / (budget + 1)` times).
@@ -278,7 +289,7 @@ class _TextFrontEnd:
                 f"{self._owner()}.adapt() learns a WordPiece vocabulary, whose size must be chosen: build the layer "
                 "with `max_tokens` (e.g. max_tokens=8000)."
             )
-        tokens, counts = self._count_tokens(data, steps, check_budget(budget, self._owner()))
+        tokens, counts = self._count_tokens(data, steps, check_budget(budget, self._owner()), weights)
         if self.split == "wordpiece":
             vocabulary = self._learn_wordpiece(tokens, counts, self.max_tokens)
         else:
@@ -286,22 +297,57 @@ class _TextFrontEnd:
         self.set_vocabulary(vocabulary)
 
     def _count_tokens(
-        self, data: Any, steps: int | None, budget: int | None = DEFAULT_BUDGET
+        self, data: Any, steps: int | None, budget: int | None = DEFAULT_BUDGET, weights: Any = None
     ) -> tuple[list[Any], np.ndarray]:
         """Tokens (words, for WordPiece) of raw text and their counts, tokenized as `call()` tokenizes.
 
         Also what `update_vocabulary(data=...)` counts, so updates learn from text the way `adapt` does.
         """
-        kind, data = classify_data(data, self._owner(), dataset_error=TextInputError)
+        weights = check_weights(weights, self._owner())
+        kind, data = classify_data(data, self._owner(), dataset_error=TextInputError, weighted=weights is True)
+        if isinstance(weights, np.ndarray) and kind != "batch":
+            raise ConfigurationError(
+                f"{self._owner()}: an array of `weights` goes with an array, list or tensor of strings. For a dataset "
+                "or an iterable of batches, make it yield (text, weights) pairs and pass weights=True."
+            )
+        feed = self._feed_text if weights is None else functools.partial(self._feed_weighted_text, weights=weights)
         with _strict_errors_as_typed():
             tokens, counts = count_tokens(
-                lambda counter: self._feed_text(counter, kind, data, steps),
+                lambda counter: feed(counter, kind, data, steps),
                 "string",
                 self._owner(),
                 budget=budget,
                 readable_again=is_readable_again(kind, data),
             )
         return self._without_special_tokens(tokens, counts)  # "[UNK]" in text is no token of ours.
+
+    def _feed_weighted_text(
+        self, counter: TokenCounter, kind: str, data: Any, steps: int | None, *, weights: Any
+    ) -> None:
+        """Counts the tokens of raw text into `counter`, each string's tokens `weight` times."""
+
+        def count(text: tf.Tensor, example_weights: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            return weighted_counts(
+                self._tokenizer.tokens(self._text_batch(text)[0]), tf.reshape(tf.cast(example_weights, tf.int64), [-1])
+            )
+
+        try:
+            if kind == "dataset":
+                if steps is not None:
+                    data = data.take(steps)
+                counted = data.map(count, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
+                for unique, counts in counted.prefetch(tf.data.AUTOTUNE):
+                    counter._add(unique, counts)
+            elif kind == "batch":
+                counter._add(*count(to_keys(data, "string", owner=self._owner(), argument="data"), weights))
+            else:
+                for step, element in enumerate(data):
+                    if steps is not None and step >= steps:
+                        break
+                    text, example_weights = split_pair(element, self._owner())
+                    counter._add(*count(to_keys(text, "string", owner=self._owner()), example_weights))
+        except tf.errors.InvalidArgumentError as error:
+            raise weights_error(error, self._owner()) from None
 
     def _feed_text(self, counter: TokenCounter, kind: str, data: Any, steps: int | None) -> None:
         """Counts the tokens of raw text into `counter`."""

@@ -99,3 +99,57 @@ def test_text_layers_and_updates_take_the_budget_too():
 def test_a_budget_that_is_not_a_positive_int_is_refused(budget):
     with pytest.raises(ConfigurationError, match="budget"):
         VocabEmbedding(2).adapt(["a", "b"], budget=budget)
+
+
+# weights ----------------------------------------------------------------------------------------------------------
+
+
+def weighted_reference(examples, weights):
+    """Each example's tokens counted weight times, ordered count desc then bytes asc: plain Python."""
+    counts = collections.Counter()
+    for tokens, weight in zip(examples, weights):
+        for token in tokens:
+            counts[token] += int(weight)
+    kept = [t for t in counts if counts[t] > 0]
+    return sorted(kept, key=lambda t: (-counts[t], t.encode())), counts
+
+
+def test_weights_count_each_example_that_many_times_in_every_form():
+    examples = [["a", "b"], ["b", "c"], ["e", "e"], ["d", "a"]]
+    weights = np.array([5, 1, 0, 2])
+    order, counts = weighted_reference(examples, weights)
+    assert "e" not in order  # Only seen with weight 0.
+    keys = np.array(examples)
+    dataset = tf.data.Dataset.from_tensor_slices((keys, weights)).batch(3)
+    pairs = [(keys[:2], weights[:2]), (keys[2:], weights[2:])]
+    for data, given in ((keys, weights), (dataset, True), (pairs, True)):
+        layer = VocabEmbedding(2)
+        layer.adapt(data, weights=given)
+        assert layer.get_vocabulary()[1:] == order
+        assert layer.vocabulary.counts.tolist() == [counts[t] for t in order]
+
+
+def test_text_weights_count_each_string_that_many_times():
+    text = ["the cat", "the dog dog", "emu"]
+    weights = np.array([3, 1, 0])
+    order, _ = weighted_reference([t.split() for t in text], weights)
+    for data, given in ((text, weights), (tf.data.Dataset.from_tensor_slices((text, weights)).batch(2), True)):
+        layer = TextVocabEmbedding(2)
+        layer.adapt(data, weights=given)
+        assert layer.get_vocabulary()[2:] == order and "emu" not in layer.get_vocabulary()
+
+
+@pytest.mark.parametrize(
+    ("data", "weights", "match"),
+    [
+        (["a", "b"], [1.5, 2.0], "non-negative integers"),
+        (["a", "b"], [1, -1], "non-negative integers"),
+        (["a", "b"], [1, 2, 3], "number of weights"),
+        (tf.data.Dataset.from_tensor_slices(["a"]), True, r"\(keys, weights\) pairs"),
+        (tf.data.Dataset.from_tensor_slices(["a"]), [1], "weights=True"),
+        (["a", "b"], True, "weights=True reads"),
+    ],
+)
+def test_bad_weights_are_refused_with_the_fix(data, weights, match):
+    with pytest.raises(ConfigurationError, match=match):
+        VocabEmbedding(2).adapt(data, weights=weights)
