@@ -80,9 +80,11 @@ def _normalise(ranges: Iterable[tuple[int, int]]) -> Intervals:
 def _from_values(values: Any) -> Intervals:
     import numpy as np
 
-    values = np.unique(np.asarray(values, dtype=np.int64).ravel())
+    # Sorting, not np.unique: NumPy 2's hash-based unique takes seconds on a 1,000,000-entry table.
+    values = np.sort(np.asarray(values, dtype=np.int64).ravel())
     if values.size == 0:
         return ()
+    values = values[np.concatenate([[True], values[1:] != values[:-1]])]
     breaks = np.flatnonzero(np.diff(values) != 1)
     starts = np.concatenate([[0], breaks + 1])
     ends = np.concatenate([breaks, [values.size - 1]])
@@ -284,7 +286,7 @@ class _SavedModel:
     def _read_table(self, node_id: int) -> _Table:
         table = _Table(node_id)
         children = {child.local_name: child.node_id for child in self.objects[node_id].children}
-        creator = self._concrete_functions(children.get("_create_resource"))
+        creator = self.concrete_functions(children.get("_create_resource"))
         for name in creator:
             for node in self.functions[name].node_def if name in self.functions else ():
                 if node.op in _TABLE_OPS:
@@ -292,7 +294,7 @@ class _SavedModel:
                         table.why_unknown = f"it is a {node.op}, filled at run time"
                         return table
                     table.key_dtype = "string" if node.attr["key_dtype"].type == 7 else "int"
-        for name in self._concrete_functions(children.get("_initialize")):
+        for name in self.concrete_functions(children.get("_initialize")):
             frame = self.function_frame(name)
             if frame is None:
                 continue
@@ -340,7 +342,7 @@ class _SavedModel:
         table.size = lines
         return table
 
-    def _concrete_functions(self, node_id: int | None) -> list[str]:
+    def concrete_functions(self, node_id: int | None) -> list[str]:
         if node_id is None or not 0 <= node_id < len(self.objects):
             return []
         obj = self.objects[node_id]
@@ -428,7 +430,10 @@ class _Frame:
             ranges = ((0, buckets - 1),)
             return _Ids(ranges, oov=ranges)
         if op == "Cast" and node.attr["DstT"].type not in _INT_TYPES:
-            return None
+            value = get(0)  # A variable read cast to the compute dtype (mixed precision) is still its rows.
+            return value if isinstance(value, _VariableValue) else None
+        if op == "StridedSlice" and isinstance(get(0), _Const):
+            return _slice_constant(node, [get(i) for i in range(4)])
         if op in _PASS_FIRST:
             value = get(0)
             if isinstance(value, _Const):
@@ -449,6 +454,12 @@ class _Frame:
             return self._select(node, inputs, narrowed)
         if op in ("AddV2", "Add", "Sub"):
             return _add(get(0), get(1), negate=op == "Sub")
+        if op == "FloorMod":  # How IntegerLookup hashes unknown keys into its OOV ids.
+            divisor = get(1)
+            if isinstance(divisor, _Const) and divisor.array().size == 1 and int(divisor.array().ravel()[0]) > 0:
+                ranges = ((0, int(divisor.array().ravel()[0]) - 1),)
+                return _Ids(ranges, oov=ranges)
+            return None
         if op in ("Maximum", "Minimum"):
             return _clamp(get(0), get(1), op)
         return None
@@ -463,10 +474,11 @@ class _Frame:
         if default_ids is None:
             return None
         padding = ((table.empty_key_id, table.empty_key_id),) if table.empty_key_id is not None else ()
+        # A negative default is no OOV id: it is replaced (by hash buckets) or refused (num_oov_indices=0).
         return _Ids(
             _normalise(table.values + default_ids.ranges),
             frozenset([handle.node_id]),
-            default_ids.ranges,
+            _clip(default_ids.ranges, 0, float("inf")),
             padding,
         )
 
@@ -485,6 +497,22 @@ class _Frame:
                 when_true[subject], when_false[subject] = yes, no
         first, second = self.value(inputs[1], when_true), self.value(inputs[2], when_false)
         return _union_of([_padding(first), _padding(second)])
+
+
+def _slice_constant(node: Any, values: list[Any]) -> _Ids | None:
+    """`shape[0]` of a folded shape (how Keras's Embedding wraps negative ids): a 1-D slice, computed."""
+    if not all(isinstance(v, _Const) for v in values) or any(
+        node.attr[mask].i for mask in ("ellipsis_mask", "new_axis_mask")
+    ):
+        return values[0].ids() if isinstance(values[0], _Const) else None
+    array, begin, end, strides = (v.array().ravel() for v in values)
+    if array.ndim != 1 or not len(begin) == len(end) == len(strides) == 1 or strides[0] == 0:
+        return values[0].ids()
+    start = None if node.attr["begin_mask"].i & 1 else int(begin[0])
+    stop = None if node.attr["end_mask"].i & 1 else int(end[0])
+    if node.attr["shrink_axis_mask"].i & 1:
+        return _Ids(_from_values(array[start : start + 1 if start != -1 else None]))
+    return _Ids(_from_values(array[start : stop : int(strides[0])]))
 
 
 def _canonical(ref: str) -> str:
@@ -534,21 +562,29 @@ def _add(first: Any, second: Any, negate: bool) -> _Ids | None:
     # Two varying terms: only the hull is known.
     low = min(a for a, _ in second.ranges) if not negate else -max(b for _, b in second.ranges)
     high = max(b for _, b in second.ranges) if not negate else -min(a for a, _ in second.ranges)
-    hull = lambda r: ((r[0][0] + low, r[-1][1] + high),) if r else ()  # noqa: E731
+
+    def hull(ranges: Intervals) -> Intervals:
+        return ((ranges[0][0] + low, ranges[-1][1] + high),) if ranges else ()
+
     return _Ids(hull(first.ranges), first.tables | second.tables, hull(first.oov), hull(first.padding))
 
 
 def _clamp(first: Any, second: Any, op: str) -> _Ids | None:
     first = first.ids() if isinstance(first, _Const) else first
     second = second.ids() if isinstance(second, _Const) else second
-    if isinstance(second, _Ids) and not isinstance(first, _Ids) or (isinstance(first, _Ids) and not first.tables):
+    if isinstance(first, _Ids) and isinstance(second, _Ids) and second.tables and not first.tables:
         first, second = second, first
     if not isinstance(first, _Ids) or not isinstance(second, _Ids) or _count(second.ranges) != 1:
         return None
     c = second.ranges[0][0]
-    limit = (lambda r: _normalise([*_clip(r, c, float("inf")), *(((c, c),) if r and r[0][0] < c else ())]))
-    if op == "Minimum":
-        limit = lambda r: _normalise([*_clip(r, float("-inf"), c), *(((c, c),) if r and r[-1][1] > c else ())])  # noqa: E731
+
+    def limit(ranges: Intervals) -> Intervals:
+        if op == "Maximum":
+            kept, clamped = _clip(ranges, c, float("inf")), bool(ranges) and ranges[0][0] < c
+        else:
+            kept, clamped = _clip(ranges, float("-inf"), c), bool(ranges) and ranges[-1][1] > c
+        return _normalise([*kept, *(((c, c),) if clamped else ())])
+
     return first.map(limit)
 
 
@@ -559,7 +595,7 @@ def _clamp(first: Any, second: Any, op: str) -> _Ids | None:
 class _Route:
     variable: _Variable
     ids: _Ids
-    lookup_op: str  # Name of a table-lookup op the ids come from (for the layer name).
+    lookup_ops: list[str]  # Names of the table-lookup ops the ids come from (for the layer names).
     gather_op: str
 
 
@@ -609,7 +645,7 @@ class _Scanner:
         known = self.routes.get(key)
         if known is not None:
             ids = _union([known.ids, ids])
-        self.routes[key] = _Route(variable, ids, "", node.name)
+        self.routes[key] = _Route(variable, ids, [], node.name)
 
 
 # The check ---------------------------------------------------------------------------------------------------------
@@ -632,13 +668,18 @@ def inspect_savedmodel(path: str) -> tuple[list[Any], list[Any]]:
             frame = model.function_frame(name)
             if frame is not None and not name.startswith(("__inference__traced_", "__inference__initializer")):
                 scanner.scan(frame)
+    except ModelFileError:
+        raise
     except (_TooComplex, RecursionError) as error:
         complexity = str(error) if isinstance(error, _TooComplex) else "the graph is too deep to follow"
+    except (IndexError, KeyError, ValueError, TypeError) as error:
+        # A graph that parses but is not what TensorFlow writes (hand-edited, damaged functions): say so, not guess.
+        complexity = f"an op could not be read: {type(error).__name__}: {error}"
     finally:
         sys.setrecursionlimit(limit)
     pairs, findings = [], []
     for route in sorted(scanner.routes.values(), key=lambda r: (r.variable.name, sorted(r.ids.tables))):
-        route.lookup_op = min(scanner.lookup_ops.get(t, "") for t in route.ids.tables)
+        route.lookup_ops = sorted(scanner.lookup_ops.get(t, "") for t in route.ids.tables)
         pair, found = _check_route(model, route)
         if pair is not None:
             pairs.append(pair)
@@ -653,8 +694,9 @@ def _check_route(model: _SavedModel, route: _Route) -> tuple[Any, list[Any]]:
 
     tables = [model.table(t) for t in sorted(route.ids.tables)]
     embedding = _embedding_name(route.variable.name)
-    lookup = _lookup_name(route.lookup_op, route.gather_op, embedding)
-    layers = (lookup, embedding)
+    names = sorted({_lookup_name(op, route.gather_op, embedding) for op in route.lookup_ops})
+    lookup = " + ".join(names)
+    layers = (*names, embedding)
     unknown = [t for t in tables if t.values is None]
     if unknown:
         why = "; ".join(sorted({t.why_unknown for t in unknown}))
@@ -726,9 +768,18 @@ def _check_route(model: _SavedModel, route: _Route) -> tuple[Any, list[Any]]:
 
 def _note(model: _SavedModel, path: str, pairs: list[Any], complexity: str, finding: Any) -> Any:
     graph = model.meta_graph
-    tables = sum(node.op in _TABLE_OPS for node in graph.graph_def.node) + sum(
-        node.op in _TABLE_OPS for function in graph.graph_def.library.function for node in function.node_def
-    )
+    # Each table is a resource of the object graph; its op appears twice (creator function and graph), so count those.
+    tables = 0
+    for obj in model.objects:
+        if obj.WhichOneof("kind") == "resource":
+            creators = model.concrete_functions(
+                next((c.node_id for c in obj.children if c.local_name == "_create_resource"), None)
+            )
+            tables += any(
+                node.op in _TABLE_OPS
+                for name in creators
+                for node in getattr(model.functions.get(name), "node_def", ())
+            )
     matrices = sorted(
         {
             (node.variable.name, tuple(dim.size for dim in node.variable.shape.dim))
