@@ -731,7 +731,7 @@ def _check_route(model: _SavedModel, route: _Route) -> tuple[Any, list[Any]]:
     )
     if rows is None:
         return pair, []
-    who, target = f"Lookup '{lookup}'", f"embedding '{route.variable.name}'"
+    who, target = f"lookup '{lookup}'", f"embedding '{route.variable.name}'"
     outside = _normalise([*_clip(ids.ranges, float("-inf"), -1), *_clip(ids.ranges, rows, float("inf"))])
     found = []
     if outside:
@@ -741,7 +741,7 @@ def _check_route(model: _SavedModel, route: _Route) -> tuple[Any, list[Any]]:
                 "error",
                 "ids-exceed-rows",
                 layers,
-                f"{who} gives ids up to {highest}, but {target} has {rows} rows: {extra:,} id(s) "
+                f"The {who} gives ids up to {highest}, but {target} has {rows} rows: {extra:,} id(s) "
                 f"({_ranges_text(outside)}) select no row. On CPU the model fails with an out-of-range gather "
                 "when such a token arrives; on GPU it silently returns zero vectors. Export again with "
                 f"`input_dim=lookup.vocabulary_size()` ({size}), or with VocabEmbedding, which sizes the matrix "
@@ -756,10 +756,10 @@ def _check_route(model: _SavedModel, route: _Route) -> tuple[Any, list[Any]]:
                 "warning",
                 "unreachable-rows",
                 layers,
-                f"{target} has {rows} rows, but {who} gives only ids {_ranges_text(ids.ranges)}: {unreachable:,} "
-                "row(s) can never be selected and waste memory (often `len(vocabulary) + 2` on a vocabulary that "
-                f"already held its special tokens). Use `input_dim=lookup.vocabulary_size()` ({size}), or "
-                "VocabEmbedding.",
+                f"The {target} has {rows} rows, but the {who} gives only ids {_ranges_text(ids.ranges)}: "
+                f"{unreachable:,} row(s) can never be selected and waste memory (often `len(vocabulary) + 2` on a "
+                "vocabulary that already held its special tokens). Use "
+                f"`input_dim=lookup.vocabulary_size()` ({size}), or VocabEmbedding.",
                 {"vocabulary_size": size, "rows": rows, "unreachable_rows": unreachable},
             )
         )
