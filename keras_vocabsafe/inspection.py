@@ -213,7 +213,9 @@ def inspect_model(
     Args:
         model_or_path: a `keras.Model`, or the path of a `.keras` file (read
             without deserializing it, so no code from it runs) or of a
-            SavedModel directory.
+            SavedModel directory (or a serving base directory holding one
+            version), whose graph is read without loading it: each lookup
+            table's ids are followed to the 2-D variable they gather from.
         weights: optional path of a `.weights.h5` file to check against the
             architecture (for example the training run's weights against
             the exported model): its rows and, for this package's layers,

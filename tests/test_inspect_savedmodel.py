@@ -204,6 +204,7 @@ def test_a_model_without_lookups_gets_a_note(tmp_path):
     assert finding.details["matrices"] == [{"name": "emb/embeddings", "shape": [10, 2]}]
 
 
+@pytest.mark.slow
 def test_the_command_line_fails_on_an_exported_mistake(exports):
     result = run_vocabsafe("inspect", exports["no_oov_row"][0], "--json")
     assert result.returncode == 1, result.stderr
