@@ -1,42 +1,785 @@
-"""The SavedModel half of `inspect_model`: what can be said about lookups and embeddings from the graph alone.
+"""The SavedModel half of `inspect_model`: lookups paired with embeddings from the graph alone.
 
-A SavedModel holds no Keras config, so there is no layer to pair: this reads
-the graph's lookup tables (from `saved_model.pb`, without loading it) and the
-2-D variables (candidate embedding matrices) and reports them as a note.
-Pairing a table's ids with the matrix they gather from (through the captured
-handles of nested functions) is not done yet.
+A SavedModel keeps no Keras config, but its graph says everything the check
+needs. This reads `saved_model.pb` (nothing is loaded, no function runs):
+
+- each hash table is a `resource` of the object graph; its `_initialize`
+  function fills it from captured constants (`LookupTableImportV2`) or from
+  an asset file (`InitializeTableFromTextFileV2`), so its values are known;
+- each saved function is interpreted over sets of integers: a table lookup
+  gives its values and its default, hash buckets give their range, and the
+  sets follow the ids through ops that move values without changing them
+  (`Identity`, `Cast`, `Reshape`, `StridedSlice`, `ConcatV2`, ...), constant
+  shifts (the OOV bucket offset), `SelectV2` narrowed by its condition
+  (`ids < 0`, `ids == default`) and calls into nested functions;
+- a `GatherV2` / `ResourceGather` of a 2-D variable with such ids is a pair.
+
+A graph this cannot follow (tables filled at run time, ops it does not know)
+gives a note listing what it found instead of a guess.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from keras_vocabsafe.errors import ModelFileError
 
 _TABLE_OPS = {"HashTableV2", "MutableHashTableV2", "MutableDenseHashTableV2", "MutableHashTableOfTensorsV2"}
+_CALL_OPS = {"StatefulPartitionedCall", "PartitionedCall"}
+_GATHER_OPS = {"GatherV2", "Gather", "ResourceGather"}
+_FIND_OPS = {"LookupTableFindV2", "LookupTableFind"}
+_HASH_OPS = {"StringToHashBucketFast", "StringToHashBucketStrong", "StringToHashBucket"}
+# Ops whose output holds values of their first input only (moved, repeated, cut or re-typed).
+_PASS_FIRST = {
+    "Identity",
+    "Snapshot",
+    "StopGradient",
+    "PreventGradient",
+    "EnsureShape",
+    "Reshape",
+    "ExpandDims",
+    "Squeeze",
+    "StridedSlice",
+    "Slice",
+    "Transpose",
+    "Tile",
+    "ReverseV2",
+    "BroadcastTo",
+    "MirrorPad",
+    "Cast",
+    "GatherV2",  # Ids gathered from an id tensor (not from a variable).
+    "Gather",
+    "GatherNd",
+}
+_INT_TYPES = {3, 9, 4, 5, 6, 17, 22, 23}  # DT_INT32, INT64, UINT8, INT16, INT8, UINT16, UINT32, UINT64.
+_COMPARISONS = {"Less", "LessEqual", "Greater", "GreaterEqual", "Equal", "NotEqual"}
+_MAX_EXPANDED_IDS = 10_000  # OOV ids listed one by one in a pair; more are summarised by their ranges.
+_VERSION_DIR = re.compile(r"^\d+$")
+
+Intervals = tuple[tuple[int, int], ...]  # Sorted, disjoint, inclusive ranges of integers.
+
+
+# Sets of integers as ranges -------------------------------------------------------------------------------------
+
+
+def _normalise(ranges: Iterable[tuple[int, int]]) -> Intervals:
+    merged: list[list[int]] = []
+    for low, high in sorted(r for r in ranges if r[0] <= r[1]):
+        if merged and low <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], high)
+        else:
+            merged.append([low, high])
+    return tuple((low, high) for low, high in merged)
+
+
+def _from_values(values: Any) -> Intervals:
+    import numpy as np
+
+    # Sorting, not np.unique: NumPy 2's hash-based unique takes seconds on a 1,000,000-entry table.
+    values = np.sort(np.asarray(values, dtype=np.int64).ravel())
+    if values.size == 0:
+        return ()
+    values = values[np.concatenate([[True], values[1:] != values[:-1]])]
+    breaks = np.flatnonzero(np.diff(values) != 1)
+    starts = np.concatenate([[0], breaks + 1])
+    ends = np.concatenate([breaks, [values.size - 1]])
+    return tuple((int(values[s]), int(values[e])) for s, e in zip(starts, ends))
+
+
+def _clip(ranges: Intervals, low: float, high: float) -> Intervals:
+    return _normalise((int(max(a, low)), int(min(b, high))) for a, b in ranges if b >= low and a <= high)
+
+
+def _without(ranges: Intervals, point: int) -> Intervals:
+    return _normalise(
+        part for a, b in ranges for part in (((a, b),) if not a <= point <= b else ((a, point - 1), (point + 1, b)))
+    )
+
+
+def _count(ranges: Intervals) -> int:
+    return sum(b - a + 1 for a, b in ranges)
+
+
+def _ids_of(ranges: Intervals) -> tuple[int, ...]:
+    if _count(ranges) > _MAX_EXPANDED_IDS:
+        return tuple(sorted({a for a, _ in ranges} | {b for _, b in ranges}))
+    return tuple(i for a, b in ranges for i in range(a, b + 1))
+
+
+# Abstract values ---------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Ids:
+    """The integers a tensor can hold; `tables` are the lookups they came from, `oov` the ids unknown keys get."""
+
+    ranges: Intervals
+    tables: frozenset[int] = frozenset()
+    oov: Intervals = ()
+    padding: Intervals = ()  # Constant ids put in by the graph itself (padding, the mask), not by a table.
+
+    def map(self, change: Callable[[Intervals], Intervals]) -> _Ids:
+        return _Ids(change(self.ranges), self.tables, change(self.oov), change(self.padding))
+
+
+def _union(values: list[_Ids]) -> _Ids:
+    return _Ids(
+        _normalise(r for v in values for r in v.ranges),
+        frozenset().union(*(v.tables for v in values)),
+        _normalise(r for v in values for r in v.oov),
+        _normalise(r for v in values for r in v.padding),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Const:
+    tensor: Any  # The TensorProto.
+
+    def array(self) -> Any:
+        import tensorflow as tf
+
+        return tf.make_ndarray(self.tensor)
+
+    def ids(self) -> _Ids | None:
+        if self.tensor.dtype not in _INT_TYPES:
+            return None
+        return _Ids(_from_values(self.array()))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Variable:
+    node_id: int
+    name: str
+    shape: tuple[int, ...] | None
+
+
+@dataclasses.dataclass(frozen=True)
+class _VariableValue:
+    variable: _Variable
+
+
+@dataclasses.dataclass(frozen=True)
+class _TableHandle:
+    node_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class _Asset:
+    path: str
+
+
+@dataclasses.dataclass
+class _Table:
+    """What a hash table holds, read from its initializer (`values` None when it cannot be read)."""
+
+    node_id: int
+    values: Intervals | None = None
+    size: int | None = None
+    key_dtype: str | None = None
+    empty_key_id: int | None = None  # The id of the key "" (Keras's and our default mask token), if any.
+    why_unknown: str = ""
+
+
+# Reading the SavedModel --------------------------------------------------------------------------------------------
+
+
+def savedmodel_directory(path: str) -> tuple[str, str | None] | None:
+    """The SavedModel directory `path` names (itself, or its only version), and the version; None if neither."""
+    if os.path.isfile(os.path.join(path, "saved_model.pb")) or os.path.isfile(os.path.join(path, "saved_model.pbtxt")):
+        return path, None
+    try:
+        entries = os.listdir(path)
+    except OSError:
+        return None
+    versions = sorted(
+        (e for e in entries if _VERSION_DIR.match(e) and os.path.isfile(os.path.join(path, e, "saved_model.pb"))),
+        key=int,
+    )
+    if not versions:
+        return None
+    if len(versions) > 1:
+        shown = ", ".join(versions[-5:])
+        raise ModelFileError(
+            f"{path} is a serving base directory with {len(versions)} versions ({shown}). Pass the version to "
+            f"inspect, e.g. {os.path.join(path, versions[-1])}."
+        )
+    return os.path.join(path, versions[0]), versions[0]
+
+
+class _SavedModel:
+    def __init__(self, path: str) -> None:
+        from google.protobuf import text_format
+        from google.protobuf.message import DecodeError
+        from tensorflow.core.protobuf import saved_model_pb2
+
+        self.path = path
+        proto = saved_model_pb2.SavedModel()
+        file = os.path.join(path, "saved_model.pb")
+        try:
+            if os.path.isfile(file):
+                with open(file, "rb") as f:
+                    proto.ParseFromString(f.read())
+            else:
+                file = os.path.join(path, "saved_model.pbtxt")
+                with open(file, encoding="utf-8") as f:
+                    text_format.Parse(f.read(), proto)
+        except (OSError, DecodeError, text_format.ParseError, UnicodeDecodeError) as error:
+            raise ModelFileError(f"{file} cannot be read as a SavedModel ({error}); the export is damaged.") from None
+        if not proto.meta_graphs:
+            raise ModelFileError(f"{file} holds no graph; the export is damaged or empty.")
+        self.meta_graph = proto.meta_graphs[0]
+        self.graph_nodes = {node.name: node for node in self.meta_graph.graph_def.node}
+        self.functions = {f.signature.name: f for f in self.meta_graph.graph_def.library.function}
+        self.objects = list(self.meta_graph.object_graph_def.nodes)
+        self.bound_inputs = {
+            name: list(function.bound_inputs)
+            for name, function in self.meta_graph.object_graph_def.concrete_functions.items()
+        }
+        self._tables: dict[int, _Table] = {}
+
+    def captured(self, node_id: int) -> Any:
+        """The value a function sees for a captured object of the object graph."""
+        if not 0 <= node_id < len(self.objects):
+            return None
+        obj = self.objects[node_id]
+        kind = obj.WhichOneof("kind")
+        if kind == "variable":
+            dims = obj.variable.shape.dim
+            shape = None if obj.variable.shape.unknown_rank else tuple(int(d.size) for d in dims)
+            return _Variable(node_id, obj.variable.name, shape)
+        if kind == "resource":
+            return _TableHandle(node_id)
+        if kind == "constant":
+            node = self.graph_nodes.get(obj.constant.operation)
+            if node is not None and node.op == "Const":
+                return _Const(node.attr["value"].tensor)
+            return None
+        if kind == "asset":
+            index = obj.asset.asset_file_def_index
+            if 0 <= index < len(self.meta_graph.asset_file_def):
+                return _Asset(os.path.join(self.path, "assets", self.meta_graph.asset_file_def[index].filename))
+        return None
+
+    def function_frame(self, name: str) -> _Frame | None:
+        function = self.functions.get(name)
+        if function is None:
+            return None
+        bound = self.bound_inputs.get(name, [])
+        inputs = function.signature.input_arg
+        free = len(inputs) - len(bound)
+        if free < 0:
+            return None
+        args: list[Callable[[], Any]] = [lambda: None] * free
+        args += [lambda node_id=node_id: self.captured(node_id) for node_id in bound]
+        return _Frame(self, function, args, depth=0)
+
+    def table(self, node_id: int) -> _Table:
+        if node_id not in self._tables:
+            self._tables[node_id] = self._read_table(node_id)
+        return self._tables[node_id]
+
+    def _read_table(self, node_id: int) -> _Table:
+        table = _Table(node_id)
+        children = {child.local_name: child.node_id for child in self.objects[node_id].children}
+        creator = self.concrete_functions(children.get("_create_resource"))
+        for name in creator:
+            for node in self.functions[name].node_def if name in self.functions else ():
+                if node.op in _TABLE_OPS:
+                    if node.op != "HashTableV2":
+                        table.why_unknown = f"it is a {node.op}, filled at run time"
+                        return table
+                    table.key_dtype = "string" if node.attr["key_dtype"].type == 7 else "int"
+        for name in self.concrete_functions(children.get("_initialize")):
+            frame = self.function_frame(name)
+            if frame is None:
+                continue
+            for node in frame.function.node_def:
+                if node.op in ("LookupTableImportV2", "InitializeTableV2"):
+                    keys, values = frame.value(node.input[1]), frame.value(node.input[2])
+                    if isinstance(keys, _Const) and isinstance(values, _Const) and values.tensor.dtype in _INT_TYPES:
+                        array = values.array().ravel()
+                        table.values = _from_values(array)
+                        table.size = int(array.size)
+                        if keys.tensor.dtype == 7:
+                            strings = keys.tensor.string_val
+                            if b"" in strings:
+                                table.empty_key_id = int(array[list(strings).index(b"")])
+                        return table
+                elif node.op == "InitializeTableFromTextFileV2":
+                    return self._text_file_table(table, node, frame)
+        table.why_unknown = table.why_unknown or "its initializer is not one this check reads"
+        return table
+
+    def _text_file_table(self, table: _Table, node: Any, frame: _Frame) -> _Table:
+        filename = frame.value(node.input[1])
+        if isinstance(filename, _Const) and filename.tensor.dtype == 7 and filename.tensor.string_val:
+            filename = _Asset(os.path.join(self.path, "assets", os.path.basename(filename.tensor.string_val[0])))
+        if not isinstance(filename, _Asset):
+            table.why_unknown = "its vocabulary file is not one of the export's assets"
+            return table
+        if node.attr["value_index"].i != -1 or node.attr["key_index"].i != -2:
+            table.why_unknown = "it reads columns of its vocabulary file, not whole lines"
+            return table
+        try:
+            with open(filename.path, "rb") as f:
+                content = f.read()
+        except OSError as error:
+            raise ModelFileError(
+                f"{filename.path}, the vocabulary asset of a lookup table, cannot be read ({error.strerror or error});"
+                " the export is incomplete."
+            ) from None
+        # As TensorFlow's line reader counts them: a last line without a newline is a line too.
+        lines = content.count(b"\n") + (1 if content and not content.endswith(b"\n") else 0)
+        if node.attr["vocab_size"].i > 0:
+            lines = min(lines, node.attr["vocab_size"].i)
+        offset = node.attr["offset"].i
+        table.values = ((offset, offset + lines - 1),) if lines else ()
+        table.size = lines
+        return table
+
+    def concrete_functions(self, node_id: int | None) -> list[str]:
+        if node_id is None or not 0 <= node_id < len(self.objects):
+            return []
+        obj = self.objects[node_id]
+        kind = obj.WhichOneof("kind")
+        if kind == "function":
+            return list(obj.function.concrete_functions)
+        if kind == "bare_concrete_function":
+            return [obj.bare_concrete_function.concrete_function_name]
+        return []
+
+
+class _TooComplex(Exception):
+    """A graph deeper than this check follows."""
+
+
+class _Frame:
+    """One call of a function: what each tensor can hold, computed on demand."""
+
+    _MAX_DEPTH = 32
+
+    def __init__(self, model: _SavedModel, function: Any, args: list[Callable[[], Any]], depth: int) -> None:
+        if depth > self._MAX_DEPTH:
+            raise _TooComplex(f"functions nested more than {self._MAX_DEPTH} deep")
+        self.model = model
+        self.function = function
+        self.depth = depth
+        self.nodes = {node.name: node for node in function.node_def}
+        self.arg_index = {arg.name: i for i, arg in enumerate(function.signature.input_arg)}
+        self.args = args
+        self.children: dict[str, _Frame | None] = {}
+        self._memo: dict[str, Any] = {}
+
+    def child(self, node: Any) -> _Frame | None:
+        if node.name not in self.children:
+            callee = self.model.functions.get(node.attr["f"].func.name)
+            frame = None
+            if callee is not None:
+                inputs = [i for i in node.input if not i.startswith("^")]
+                args = [lambda ref=ref: self.value(ref) for ref in inputs]
+                frame = _Frame(self.model, callee, args, self.depth + 1)
+            self.children[node.name] = frame
+        return self.children[node.name]
+
+    def value(self, ref: str, narrowed: dict[str, _Ids] | None = None) -> Any:
+        ref = _canonical(ref)
+        if narrowed and ref in narrowed:
+            return narrowed[ref]
+        if not narrowed and ref in self._memo:
+            return self._memo[ref]
+        result = self._compute(ref, narrowed or {})
+        if not narrowed:
+            self._memo[ref] = result
+        return result
+
+    def _compute(self, ref: str, narrowed: dict[str, _Ids]) -> Any:
+        name, _, rest = ref.partition(":")
+        if name in self.arg_index and name not in self.nodes:
+            return self.args[self.arg_index[name]]()
+        node = self.nodes.get(name)
+        if node is None:
+            return None
+        output = rest.split(":")
+        index = int(output[1]) if len(output) == 2 and output[1].isdigit() else 0
+        inputs = [i for i in node.input if not i.startswith("^")]
+
+        def get(i: int) -> Any:
+            return self.value(inputs[i], narrowed) if i < len(inputs) else None
+
+        op = node.op
+        if op == "Const":
+            return _Const(node.attr["value"].tensor)
+        if op in _CALL_OPS:
+            frame = self.child(node)
+            if frame is None or index >= len(frame.function.signature.output_arg):
+                return None
+            out = frame.function.signature.output_arg[index].name
+            return frame.value(frame.function.ret[out])
+        if op == "ReadVariableOp":
+            handle = get(0)
+            return _VariableValue(handle) if isinstance(handle, _Variable) else None
+        if op in _FIND_OPS:
+            return self._find(get(0), get(2))
+        if op in _HASH_OPS:
+            buckets = int(node.attr["num_buckets"].i)
+            ranges = ((0, buckets - 1),)
+            return _Ids(ranges, oov=ranges)
+        if op == "Cast" and node.attr["DstT"].type not in _INT_TYPES:
+            value = get(0)  # A variable read cast to the compute dtype (mixed precision) is still its rows.
+            return value if isinstance(value, _VariableValue) else None
+        if op == "StridedSlice" and isinstance(get(0), _Const):
+            return _slice_constant(node, [get(i) for i in range(4)])
+        if op in _PASS_FIRST:
+            value = get(0)
+            if isinstance(value, _Const):
+                value = value.ids()
+            return value if isinstance(value, (_Ids, _VariableValue)) else None
+        if op == "IdentityN":
+            return get(index)
+        if op in ("ConcatV2", "Concat", "Pack"):
+            parts = inputs[:-1] if op == "ConcatV2" else inputs[1:] if op == "Concat" else inputs
+            return _union_of([self.value(p, narrowed) for p in parts])
+        if op == "PadV2":
+            return _union_of([get(0), _padding(get(2))])
+        if op == "Pad":
+            return _union_of([get(0), _Ids(((0, 0),), padding=((0, 0),))])
+        if op == "RaggedTensorToTensor":
+            return _union_of([get(1), _padding(get(2))])
+        if op in ("SelectV2", "Select"):
+            return self._select(node, inputs, narrowed)
+        if op in ("AddV2", "Add", "Sub"):
+            return _add(get(0), get(1), negate=op == "Sub")
+        if op == "FloorMod":  # How IntegerLookup hashes unknown keys into its OOV ids.
+            divisor = get(1)
+            if isinstance(divisor, _Const) and divisor.array().size == 1 and int(divisor.array().ravel()[0]) > 0:
+                ranges = ((0, int(divisor.array().ravel()[0]) - 1),)
+                return _Ids(ranges, oov=ranges)
+            return None
+        if op in ("Maximum", "Minimum"):
+            return _clamp(get(0), get(1), op)
+        return None
+
+    def _find(self, handle: Any, default: Any) -> _Ids | None:
+        if not isinstance(handle, _TableHandle) or not isinstance(default, _Const):
+            return None
+        table = self.model.table(handle.node_id)
+        if table.values is None:
+            return _Ids((), frozenset([handle.node_id]))  # Known to be a lookup, values unknown: reported.
+        default_ids = default.ids()
+        if default_ids is None:
+            return None
+        padding = ((table.empty_key_id, table.empty_key_id),) if table.empty_key_id is not None else ()
+        # A negative default is no OOV id: it is replaced (by hash buckets) or refused (num_oov_indices=0).
+        return _Ids(
+            _normalise(table.values + default_ids.ranges),
+            frozenset([handle.node_id]),
+            _clip(default_ids.ranges, 0, float("inf")),
+            padding,
+        )
+
+    def _select(self, node: Any, inputs: list[str], narrowed: dict[str, _Ids]) -> _Ids | None:
+        if len(inputs) != 3:
+            return None
+        condition = self.nodes.get(_canonical(inputs[0]).partition(":")[0])
+        when_true, when_false = dict(narrowed), dict(narrowed)
+        if condition is not None and condition.op in _COMPARISONS:
+            compared = [i for i in condition.input if not i.startswith("^")]
+            subject, bound = _canonical(compared[0]), self.value(compared[1], narrowed)
+            current = self.value(subject, narrowed)
+            if isinstance(current, _Ids) and isinstance(bound, _Const) and bound.array().size == 1:
+                c = int(bound.array().ravel()[0])
+                yes, no = _narrow(current, condition.op, c)
+                when_true[subject], when_false[subject] = yes, no
+        first, second = self.value(inputs[1], when_true), self.value(inputs[2], when_false)
+        return _union_of([_padding(first), _padding(second)])
+
+
+def _slice_constant(node: Any, values: list[Any]) -> _Ids | None:
+    """`shape[0]` of a folded shape (how Keras's Embedding wraps negative ids): a 1-D slice, computed."""
+    if not all(isinstance(v, _Const) for v in values) or any(
+        node.attr[mask].i for mask in ("ellipsis_mask", "new_axis_mask")
+    ):
+        return values[0].ids() if isinstance(values[0], _Const) else None
+    array, begin, end, strides = (v.array().ravel() for v in values)
+    if array.ndim != 1 or not len(begin) == len(end) == len(strides) == 1 or strides[0] == 0:
+        return values[0].ids()
+    start = None if node.attr["begin_mask"].i & 1 else int(begin[0])
+    stop = None if node.attr["end_mask"].i & 1 else int(end[0])
+    if node.attr["shrink_axis_mask"].i & 1:
+        return _Ids(_from_values(array[start : start + 1 if start != -1 else None]))
+    return _Ids(_from_values(array[start : stop : int(strides[0])]))
+
+
+def _canonical(ref: str) -> str:
+    ref = ref.lstrip("^")
+    return ref
+
+
+def _padding(value: Any) -> _Ids | None:
+    """Constant ids written by the graph (a pad value, a mask id) are padding, not ids of tokens."""
+    if isinstance(value, _Const):
+        ids = value.ids()
+        return None if ids is None else _Ids(ids.ranges, padding=ids.ranges)
+    return value if isinstance(value, _Ids) else None
+
+
+def _union_of(values: list[Any]) -> _Ids | None:
+    values = [v.ids() if isinstance(v, _Const) else v for v in values]
+    if not values or not all(isinstance(v, _Ids) for v in values):
+        return None
+    return _union(values)
+
+
+def _narrow(value: _Ids, op: str, c: int) -> tuple[_Ids, _Ids]:
+    low, high = float("-inf"), float("inf")
+    if op == "Less":
+        return value.map(lambda r: _clip(r, low, c - 1)), value.map(lambda r: _clip(r, c, high))
+    if op == "LessEqual":
+        return value.map(lambda r: _clip(r, low, c)), value.map(lambda r: _clip(r, c + 1, high))
+    if op == "Greater":
+        return value.map(lambda r: _clip(r, c + 1, high)), value.map(lambda r: _clip(r, low, c))
+    if op == "GreaterEqual":
+        return value.map(lambda r: _clip(r, c, high)), value.map(lambda r: _clip(r, low, c - 1))
+    if op == "Equal":
+        return value.map(lambda r: _clip(r, c, c)), value.map(lambda r: _without(r, c))
+    return value.map(lambda r: _without(r, c)), value.map(lambda r: _clip(r, c, c))  # NotEqual
+
+
+def _add(first: Any, second: Any, negate: bool) -> _Ids | None:
+    first = first.ids() if isinstance(first, _Const) else first
+    second = second.ids() if isinstance(second, _Const) else second
+    if not isinstance(first, _Ids) or not isinstance(second, _Ids) or not second.ranges:
+        return None
+    sign = -1 if negate else 1
+    if _count(second.ranges) == 1:
+        k = sign * second.ranges[0][0]
+        return first.map(lambda r: tuple((a + k, b + k) for a, b in r))
+    # Two varying terms: only the hull is known.
+    low = min(a for a, _ in second.ranges) if not negate else -max(b for _, b in second.ranges)
+    high = max(b for _, b in second.ranges) if not negate else -min(a for a, _ in second.ranges)
+
+    def hull(ranges: Intervals) -> Intervals:
+        return ((ranges[0][0] + low, ranges[-1][1] + high),) if ranges else ()
+
+    return _Ids(hull(first.ranges), first.tables | second.tables, hull(first.oov), hull(first.padding))
+
+
+def _clamp(first: Any, second: Any, op: str) -> _Ids | None:
+    first = first.ids() if isinstance(first, _Const) else first
+    second = second.ids() if isinstance(second, _Const) else second
+    if isinstance(first, _Ids) and isinstance(second, _Ids) and second.tables and not first.tables:
+        first, second = second, first
+    if not isinstance(first, _Ids) or not isinstance(second, _Ids) or _count(second.ranges) != 1:
+        return None
+    c = second.ranges[0][0]
+
+    def limit(ranges: Intervals) -> Intervals:
+        if op == "Maximum":
+            kept, clamped = _clip(ranges, c, float("inf")), bool(ranges) and ranges[0][0] < c
+        else:
+            kept, clamped = _clip(ranges, float("-inf"), c), bool(ranges) and ranges[-1][1] > c
+        return _normalise([*kept, *(((c, c),) if clamped else ())])
+
+    return first.map(limit)
+
+
+# Finding the pairs -------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Route:
+    variable: _Variable
+    ids: _Ids
+    lookup_ops: list[str]  # Names of the table-lookup ops the ids come from (for the layer names).
+    gather_op: str
+
+
+class _Scanner:
+    _MAX_NODES = 200_000
+
+    def __init__(self, model: _SavedModel) -> None:
+        self.model = model
+        self.routes: dict[tuple[int, frozenset[int]], _Route] = {}
+        self.visited = 0
+        self.lookup_ops: dict[int, str] = {}
+
+    def scan(self, frame: _Frame) -> None:
+        for node in frame.function.node_def:
+            self.visited += 1
+            if self.visited > self._MAX_NODES:
+                raise _TooComplex(f"more than {self._MAX_NODES:,} ops to follow")
+            if node.op in _CALL_OPS:
+                child = frame.child(node)
+                if child is not None:
+                    self.scan(child)
+            elif node.op in _FIND_OPS:
+                handle = frame.value(node.input[0])
+                if isinstance(handle, _TableHandle):
+                    self.lookup_ops.setdefault(handle.node_id, node.name)
+            elif node.op in _GATHER_OPS:
+                self._gather(frame, node)
+
+    def _gather(self, frame: _Frame, node: Any) -> None:
+        inputs = [i for i in node.input if not i.startswith("^")]
+        if len(inputs) < 2:
+            return
+        params = frame.value(inputs[0])
+        variable = params if isinstance(params, _Variable) and node.op == "ResourceGather" else None
+        if isinstance(params, _VariableValue):
+            variable = params.variable
+        if variable is None or (variable.shape is not None and len(variable.shape) != 2):
+            return
+        if node.op == "GatherV2" and len(inputs) > 2:
+            axis = frame.value(inputs[2])
+            if not isinstance(axis, _Const) or int(axis.array().ravel()[0]) != 0:
+                return
+        ids = frame.value(inputs[1])
+        if not isinstance(ids, _Ids) or not ids.tables:
+            return
+        key = (variable.node_id, ids.tables)
+        known = self.routes.get(key)
+        if known is not None:
+            ids = _union([known.ids, ids])
+        self.routes[key] = _Route(variable, ids, [], node.name)
+
+
+# The check ---------------------------------------------------------------------------------------------------------
 
 
 def inspect_savedmodel(path: str) -> tuple[list[Any], list[Any]]:
-    import os
-
-    from google.protobuf.message import DecodeError
-    from tensorflow.core.protobuf import saved_model_pb2
-
+    """Pairs and findings of a SavedModel directory (or a serving base directory holding one version)."""
     from keras_vocabsafe.inspection import Finding
 
-    proto = saved_model_pb2.SavedModel()
-    file = os.path.join(path, "saved_model.pb")
+    resolved = savedmodel_directory(path)
+    if resolved is None:
+        raise ModelFileError(f"{path} is not a SavedModel directory (it has no saved_model.pb).")
+    model = _SavedModel(resolved[0])
+    scanner = _Scanner(model)
+    complexity = ""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 20_000))
     try:
-        with open(file, "rb") as f:
-            proto.ParseFromString(f.read())
-    except (OSError, DecodeError) as error:
-        raise ModelFileError(f"{file} cannot be read as a SavedModel ({error}); the export is damaged.") from None
-    if not proto.meta_graphs:
-        raise ModelFileError(f"{file} holds no graph; the export is damaged or empty.")
-    graph = proto.meta_graphs[0]
-    tables = sum(node.op in _TABLE_OPS for node in graph.graph_def.node) + sum(
-        node.op in _TABLE_OPS for function in graph.graph_def.library.function for node in function.node_def
+        for name in sorted(model.bound_inputs):
+            frame = model.function_frame(name)
+            if frame is not None and not name.startswith(("__inference__traced_", "__inference__initializer")):
+                scanner.scan(frame)
+    except ModelFileError:
+        raise
+    except (_TooComplex, RecursionError) as error:
+        complexity = str(error) if isinstance(error, _TooComplex) else "the graph is too deep to follow"
+    except (IndexError, KeyError, ValueError, TypeError) as error:
+        # A graph that parses but is not what TensorFlow writes (hand-edited, damaged functions): say so, not guess.
+        complexity = f"an op could not be read: {type(error).__name__}: {error}"
+    finally:
+        sys.setrecursionlimit(limit)
+    pairs, findings = [], []
+    for route in sorted(scanner.routes.values(), key=lambda r: (r.variable.name, sorted(r.ids.tables))):
+        route.lookup_ops = sorted(scanner.lookup_ops.get(t, "") for t in route.ids.tables)
+        pair, found = _check_route(model, route)
+        if pair is not None:
+            pairs.append(pair)
+        findings.extend(found)
+    if complexity or not pairs:
+        findings.append(_note(model, path, pairs, complexity, Finding))
+    return pairs, findings
+
+
+def _check_route(model: _SavedModel, route: _Route) -> tuple[Any, list[Any]]:
+    from keras_vocabsafe.inspection import Finding, LayerPair
+
+    tables = [model.table(t) for t in sorted(route.ids.tables)]
+    embedding = _embedding_name(route.variable.name)
+    names = sorted({_lookup_name(op, route.gather_op, embedding) for op in route.lookup_ops})
+    lookup = " + ".join(names)
+    layers = (*names, embedding)
+    unknown = [t for t in tables if t.values is None]
+    if unknown:
+        why = "; ".join(sorted({t.why_unknown for t in unknown}))
+        return None, [
+            Finding(
+                "note",
+                "savedmodel-table-not-read",
+                layers,
+                f"The ids gathered from '{route.variable.name}' come from a lookup table whose contents this check "
+                f"cannot read ({why}); its rows were not checked. Inspect the .keras file the export was made from.",
+                {"variable": route.variable.name},
+            )
+        ]
+    ids = route.ids
+    rows = route.variable.shape[0] if route.variable.shape and route.variable.shape[0] >= 0 else None
+    highest = max((b for _, b in ids.ranges), default=-1)
+    size = highest + 1 if highest >= 0 else 0
+    oov = _clip(ids.oov, 0, float("inf"))
+    mask = ids.padding[0][0] if len(ids.padding) == 1 and ids.padding[0] == (0, 0) else None
+    pair = LayerPair(
+        "lookup-embedding",
+        lookup,
+        "hash table",
+        embedding,
+        "variable",
+        size,
+        mask,
+        _ids_of(oov),
+        rows,
+        None,
+        (),
     )
+    if rows is None:
+        return pair, []
+    who, target = f"lookup '{lookup}'", f"embedding '{route.variable.name}'"
+    outside = _normalise([*_clip(ids.ranges, float("-inf"), -1), *_clip(ids.ranges, rows, float("inf"))])
+    found = []
+    if outside:
+        extra = _count(outside)
+        found.append(
+            Finding(
+                "error",
+                "ids-exceed-rows",
+                layers,
+                f"The {who} gives ids up to {highest}, but {target} has {rows} rows: {extra:,} id(s) "
+                f"({_ranges_text(outside)}) select no row. On CPU the model fails with an out-of-range gather "
+                "when such a token arrives; on GPU it silently returns zero vectors. Export again with "
+                f"`input_dim=lookup.vocabulary_size()` ({size}), or with VocabEmbedding, which sizes the matrix "
+                "from the vocabulary.",
+                {"vocabulary_size": size, "rows": rows, "ids_without_row": extra},
+            )
+        )
+    unreachable = rows - _count(_clip(ids.ranges, 0, rows - 1))
+    if unreachable > 0:
+        found.append(
+            Finding(
+                "warning",
+                "unreachable-rows",
+                layers,
+                f"The {target} has {rows} rows, but the {who} gives only ids {_ranges_text(ids.ranges)}: "
+                f"{unreachable:,} row(s) can never be selected and waste memory (often `len(vocabulary) + 2` on a "
+                "vocabulary that already held its special tokens). Use "
+                f"`input_dim=lookup.vocabulary_size()` ({size}), or VocabEmbedding.",
+                {"vocabulary_size": size, "rows": rows, "unreachable_rows": unreachable},
+            )
+        )
+    return pair, found
+
+
+def _note(model: _SavedModel, path: str, pairs: list[Any], complexity: str, finding: Any) -> Any:
+    graph = model.meta_graph
+    # Each table is a resource of the object graph; its op appears twice (creator function and graph), so count those.
+    tables = 0
+    for obj in model.objects:
+        if obj.WhichOneof("kind") == "resource":
+            creators = model.concrete_functions(
+                next((c.node_id for c in obj.children if c.local_name == "_create_resource"), None)
+            )
+            tables += any(
+                node.op in _TABLE_OPS
+                for name in creators
+                for node in getattr(model.functions.get(name), "node_def", ())
+            )
     matrices = sorted(
         {
             (node.variable.name, tuple(dim.size for dim in node.variable.shape.dim))
@@ -45,13 +788,47 @@ def inspect_savedmodel(path: str) -> tuple[list[Any], list[Any]]:
         }
     )
     shown = ", ".join(f"{name} {shape}" for name, shape in matrices[:5]) or "none"
-    note = Finding(
+    why = (
+        f"its graph is too complex to follow ({complexity}), so only {len(pairs)} pair(s) were checked"
+        if complexity
+        else "no lookup table's ids reach a 2-D variable through ops this check follows"
+    )
+    return finding(
         "note",
         "savedmodel-not-analysed",
         (),
-        f"{path} is a SavedModel: it keeps no Keras layers, so lookups were not paired with embeddings. It "
-        f"creates {tables} lookup table(s) and holds {len(matrices)} 2-D variable(s) ({shown}). Inspect the "
-        ".keras file the export was made from for a full check.",
+        f"{path} is a SavedModel: {why}. It creates {tables} lookup table(s) and holds {len(matrices)} 2-D "
+        f"variable(s) ({shown}). Inspect the .keras file the export was made from for a full check.",
         {"tables": tables, "matrices": [{"name": name, "shape": list(shape)} for name, shape in matrices]},
     )
-    return [], [note]
+
+
+def _ranges_text(ranges: Intervals) -> str:
+    parts = [str(a) if a == b else f"{a}-{b}" for a, b in ranges[:4]]
+    return ", ".join(parts) + (", ..." if len(ranges) > 4 else "")
+
+
+def _embedding_name(variable: str) -> str:
+    parts = variable.split("/")
+    return parts[-2] if len(parts) >= 2 else variable
+
+
+def _lookup_name(lookup_op: str, gather_op: str, embedding: str) -> str:
+    """The layer a table lookup runs in, from its op's name scope (`model_1/words_1/hash_table_Lookup/...`).
+
+    Keras 3 traces a layer's call under its name plus a suffix ("_1"); the embedding's scope shows which one
+    (its variable keeps the plain name), so the same suffix is taken off the lookup's scope.
+    """
+    scopes = lookup_op.split("/")[:-1]
+    while scopes and (scopes[-1].endswith("_Lookup") or scopes[-1] in ("hash_table", "None_Lookup")):
+        scopes.pop()
+    if not scopes:
+        return "lookup table"
+    name = scopes[-1]
+    suffix = ""
+    for scope in gather_op.split("/"):
+        if scope.startswith(embedding) and re.fullmatch(r"_\d+", scope[len(embedding) :]):
+            suffix = scope[len(embedding) :]
+    if suffix and name.endswith(suffix):
+        name = name[: -len(suffix)]
+    return name

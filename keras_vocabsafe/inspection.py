@@ -213,7 +213,9 @@ def inspect_model(
     Args:
         model_or_path: a `keras.Model`, or the path of a `.keras` file (read
             without deserializing it, so no code from it runs) or of a
-            SavedModel directory.
+            SavedModel directory (or a serving base directory holding one
+            version), whose graph is read without loading it: each lookup
+            table's ids are followed to the 2-D variable they gather from.
         weights: optional path of a `.weights.h5` file to check against the
             architecture (for example the training run's weights against
             the exported model): its rows and, for this package's layers,
@@ -300,13 +302,13 @@ def _file_kind(path: str, what: str) -> str:
     if not os.path.exists(path):
         raise ModelFileError(f"{path} does not exist. Pass the path of a .keras file or a SavedModel directory.")
     if os.path.isdir(path):
-        if os.path.isfile(os.path.join(path, "saved_model.pb")) or os.path.isfile(
-            os.path.join(path, "saved_model.pbtxt")
-        ):
+        from keras_vocabsafe._inspect_savedmodel import savedmodel_directory
+
+        if savedmodel_directory(path) is not None:  # A SavedModel, or a serving base directory with one version.
             return "savedmodel"
         raise ModelFileError(
-            f"{path} is a directory but not a SavedModel (it has no saved_model.pb). Pass a .keras file or a "
-            "SavedModel directory."
+            f"{path} is a directory but not a SavedModel (it has no saved_model.pb, nor one version directory "
+            "holding one). Pass a .keras file or a SavedModel directory."
         )
     try:
         with open(path, "rb") as f:

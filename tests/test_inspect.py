@@ -333,20 +333,6 @@ def test_cli_bad_inputs_exit_2_with_one_line(models, tmp_path):
 
 
 @pytest.mark.saving
-def test_savedmodel_gets_a_note_not_a_crash(tmp_path):
-    lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
-    model = _lookup_model(lookup, lookup.vocabulary_size())
-    model.export(str(tmp_path / "served"), verbose=False)
-    report = inspect_model(tmp_path / "served")
-    (finding,) = report.findings
-    assert (finding.severity, finding.code) == ("note", "savedmodel-not-analysed") and report.exit_code() == 0
-    assert [m["shape"] for m in finding.details["matrices"]] == [[lookup.vocabulary_size(), 2]]
-    (tmp_path / "served" / "saved_model.pb").write_bytes(b"\x00garbage")
-    with pytest.raises(ModelFileError, match="cannot be read"):
-        inspect_model(tmp_path / "served")
-
-
-@pytest.mark.saving
 def test_a_vocabulary_that_keeps_its_own_ids_is_inspected_with_its_own_slots(tmp_path):
     # A BERT-style vocabulary: [PAD] at 0, [UNK] at 3; the layer keeps those ids, so nothing is wrong.
     tokens = ["[PAD]", "the", "cat", "[UNK]", "sat"]

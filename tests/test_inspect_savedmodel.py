@@ -1,0 +1,251 @@
+"""`inspect_model` on SavedModel directories: lookup tables paired with embedding variables from the graph alone.
+
+Every model is a real export (`model.export`, `tf.saved_model.save` or `export_for_serving`); every expected
+number comes from the Keras layers themselves (`vocabulary_size()`, `input_dim`), never from the code under test.
+"""
+
+import json
+import os
+import shutil
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import run_vocabsafe
+from keras_vocabsafe import TextVocabEmbedding, VocabEmbedding, export_for_serving
+from keras_vocabsafe.errors import ModelFileError
+from keras_vocabsafe.inspection import inspect_model
+
+pytestmark = pytest.mark.saving
+
+VOCAB = ["the", "cat", "sat", "on", "mat"]
+
+
+def _lookup_model(lookup, input_dim, *, between=(), name="emb"):
+    dtype = "int64" if isinstance(lookup, keras.layers.IntegerLookup) else "string"
+    inputs = keras.Input(shape=(3,), dtype=dtype)
+    x = lookup(inputs)
+    for layer in between:
+        x = layer(x)
+    return keras.Model(inputs, keras.layers.Embedding(input_dim, 2, name=name)(x))
+
+
+def _export(model, path):
+    model.export(str(path), verbose=False)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    """Every export the tests inspect, with the sizes Keras gives for it; built once (exporting is the slow part)."""
+    root = tmp_path_factory.mktemp("savedmodels")
+    built = {}
+
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+    built["no_oov_row"] = (_export(_lookup_model(lookup, len(VOCAB)), root / "no_oov_row"), lookup, len(VOCAB))
+
+    # `get_vocabulary()` (which lists "" and "[UNK]") taken as the vocabulary's length, plus two for the specials.
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, mask_token="", name="words")
+    rows = len(lookup.get_vocabulary()) + 2
+    built["plus_two"] = (_export(_lookup_model(lookup, rows), root / "plus_two"), lookup, rows)
+
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, mask_token="", num_oov_indices=3, name="words")
+    between = (keras.layers.Reshape((3, 1)), keras.layers.Flatten())
+    model = _lookup_model(lookup, lookup.vocabulary_size(), between=between)
+    built["plain"] = (_export(model, root / "plain"), lookup, lookup.vocabulary_size())
+
+    lookup = keras.layers.IntegerLookup(vocabulary=[10, 20, 30], mask_token=0, num_oov_indices=2, name="ints")
+    model = _lookup_model(lookup, lookup.vocabulary_size())
+    tf.saved_model.save(model, str(root / "tf_saved_integer"))
+    built["tf_saved_integer"] = (str(root / "tf_saved_integer"), lookup, lookup.vocabulary_size())
+
+    vectorize = keras.layers.TextVectorization(output_sequence_length=4, name="vectorize")
+    vectorize.adapt(["the cat sat", "on the mat"])
+    inputs = keras.Input(shape=(), dtype="string")
+    model = keras.Model(inputs, keras.layers.Embedding(vectorize.vocabulary_size(), 2, name="emb")(vectorize(inputs)))
+    built["text_vectorization"] = (_export(model, root / "text_vectorization"), vectorize, vectorize.vocabulary_size())
+
+    layer = VocabEmbedding(2, vocabulary=VOCAB, num_oov_indices=2, name="ve")
+    model = keras.Sequential([keras.Input(shape=(3,), dtype="string"), layer])
+    built["vocab_embedding"] = (_export(model, root / "vocab_embedding"), layer, layer.vocabulary_size())
+
+    layer = TextVocabEmbedding(2, vocabulary=VOCAB, name="text")
+    model = keras.Sequential([keras.Input(shape=(), dtype="string"), layer])
+    built["text_vocab_embedding"] = (_export(model, root / "text_vocab_embedding"), layer, layer.vocabulary_size())
+
+    layer = VocabEmbedding(2, vocabulary=VOCAB, name="served")
+    model = keras.Sequential([keras.Input(shape=(3,), dtype="string"), layer])
+    version_dir = export_for_serving(model, root / "serving")
+    built["serving_base"] = (str(root / "serving"), layer, layer.vocabulary_size())
+    built["serving_version"] = (version_dir, layer, layer.vocabulary_size())
+
+    # Two lookups concatenated into one shared embedding sized for the first only.
+    first = keras.layers.StringLookup(vocabulary=VOCAB, name="first")
+    second = keras.layers.StringLookup(vocabulary=[*VOCAB, "dog", "ran"], name="second")
+    a, b = keras.Input(shape=(2,), dtype="string"), keras.Input(shape=(2,), dtype="string")
+    joined = keras.layers.Concatenate()([first(a), second(b)])
+    model = keras.Model([a, b], keras.layers.Embedding(first.vocabulary_size(), 2, name="shared")(joined))
+    built["concatenated"] = (_export(model, root / "concatenated"), second, first.vocabulary_size())
+
+    # A vocabulary file: the table is filled from an asset at load time.
+    vocabulary_file = root / "vocab.txt"
+    vocabulary_file.write_text("\n".join(VOCAB) + "\n")
+    lookup = keras.layers.StringLookup(vocabulary=str(vocabulary_file), name="from_file")
+    rows = lookup.vocabulary_size() + 1
+    built["vocabulary_file"] = (_export(_lookup_model(lookup, rows), root / "vocabulary_file"), lookup, rows)
+    return built
+
+
+def _only_pair(report):
+    (pair,) = report.pairs
+    return pair
+
+
+def test_a_lookup_without_its_oov_row_is_an_error(exports):
+    path, lookup, rows = exports["no_oov_row"]
+    report = inspect_model(path)
+    pair = _only_pair(report)
+    assert (pair.lookup, pair.embedding, pair.vocabulary_size, pair.rows) == ("words", "emb", 6, rows)
+    assert pair.vocabulary_size == lookup.vocabulary_size() and pair.oov_ids == (0,)
+    (finding,) = report.findings
+    assert (finding.severity, finding.code, finding.layers) == ("error", "ids-exceed-rows", ("words", "emb"))
+    assert finding.details == {"vocabulary_size": 6, "rows": 5, "ids_without_row": 1}
+    assert report.exit_code() == 1
+
+
+def test_len_plus_two_on_a_listed_vocabulary_warns_with_the_count(exports):
+    path, lookup, rows = exports["plus_two"]
+    report = inspect_model(path)
+    pair = _only_pair(report)
+    assert (pair.vocabulary_size, pair.rows, pair.mask_id, pair.oov_ids) == (lookup.vocabulary_size(), rows, 0, (1,))
+    (finding,) = report.findings
+    assert (finding.severity, finding.code) == ("warning", "unreachable-rows")
+    assert finding.details["unreachable_rows"] == rows - lookup.vocabulary_size() == 2
+    assert report.exit_code() == 1 and report.exit_code("error") == 0
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "plain",
+        "tf_saved_integer",
+        "text_vectorization",
+        "vocab_embedding",
+        "text_vocab_embedding",
+        "serving_base",
+        "serving_version",
+    ],
+)
+def test_correct_exports_have_no_findings(exports, name):
+    path, layer, rows = exports[name]
+    report = inspect_model(path)
+    assert report.findings == [], str(report)
+    pair = _only_pair(report)
+    assert (pair.vocabulary_size, pair.rows) == (layer.vocabulary_size(), rows)
+
+
+def test_special_slots_follow_keras_layout(exports):
+    plain = _only_pair(inspect_model(exports["plain"][0]))
+    assert (plain.mask_id, plain.oov_ids) == (0, (1, 2, 3))  # mask_token="", num_oov_indices=3
+    integer = _only_pair(inspect_model(exports["tf_saved_integer"][0]))
+    assert (integer.lookup, integer.mask_id, integer.oov_ids) == ("ints", 0, (1, 2))
+    fused = _only_pair(inspect_model(exports["vocab_embedding"][0]))
+    assert (fused.lookup, fused.embedding, fused.mask_id, fused.oov_ids) == ("ve", "ve", None, (0, 1))
+
+
+def test_ids_of_two_lookups_concatenated_are_checked_together(exports):
+    path, second, rows = exports["concatenated"]
+    report = inspect_model(path)
+    (finding,) = report.findings
+    assert (finding.code, finding.layers) == ("ids-exceed-rows", ("first", "second", "shared"))
+    assert finding.details["ids_without_row"] == second.vocabulary_size() - rows == 2
+
+
+def test_a_vocabulary_file_asset_is_counted_and_a_missing_one_refused(exports, tmp_path):
+    path, lookup, rows = exports["vocabulary_file"]
+    report = inspect_model(path)
+    assert _only_pair(report).vocabulary_size == lookup.vocabulary_size()
+    (finding,) = report.findings
+    assert (finding.code, finding.details["unreachable_rows"]) == ("unreachable-rows", rows - lookup.vocabulary_size())
+    broken = shutil.copytree(path, tmp_path / "broken")
+    for asset in os.listdir(broken / "assets"):
+        os.remove(broken / "assets" / asset)
+    with pytest.raises(ModelFileError, match="vocabulary asset"):
+        inspect_model(broken)
+
+
+def test_unreadable_and_ambiguous_directories_are_refused(exports, tmp_path):
+    base = shutil.copytree(exports["serving_base"][0], tmp_path / "serving")
+    shutil.copytree(base / "1", base / "7")
+    with pytest.raises(ModelFileError, match="2 versions"):
+        inspect_model(base)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelFileError, match="not a SavedModel"):
+        inspect_model(tmp_path / "empty")
+    damaged = shutil.copytree(exports["plain"][0], tmp_path / "damaged")
+    content = (damaged / "saved_model.pb").read_bytes()
+    (damaged / "saved_model.pb").write_bytes(content[: len(content) // 2])
+    with pytest.raises(ModelFileError, match="cannot be read"):
+        inspect_model(damaged)
+    (damaged / "saved_model.pb").write_bytes(b"")
+    with pytest.raises(ModelFileError, match="holds no graph"):
+        inspect_model(damaged)
+
+
+def test_a_model_without_lookups_gets_a_note(tmp_path):
+    inputs = keras.Input(shape=(3,), dtype="int32")  # Ids from outside the graph: nothing to pair them with.
+    model = keras.Model(inputs, keras.layers.Embedding(10, 2, name="emb")(inputs))
+    report = inspect_model(_export(model, tmp_path / "ids_in"))
+    assert report.pairs == []
+    (finding,) = report.findings
+    assert (finding.severity, finding.code, report.exit_code()) == ("note", "savedmodel-not-analysed", 0)
+    assert finding.details["matrices"] == [{"name": "emb/embeddings", "shape": [10, 2]}]
+
+
+@pytest.mark.slow
+def test_the_command_line_fails_on_an_exported_mistake(exports):
+    result = run_vocabsafe("inspect", exports["no_oov_row"][0], "--json")
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert [f["code"] for f in report["findings"]] == ["ids-exceed-rows"]
+    assert report["pairs"][0]["rows"] == len(VOCAB)
+
+
+@pytest.mark.slow
+def test_a_million_token_lookup_is_read_quickly(tmp_path):
+    import time
+
+    vocabulary = np.char.add("token", np.arange(1_000_000).astype(str)).tolist()
+    lookup = keras.layers.StringLookup(vocabulary=vocabulary, name="words")
+    path = _export(_lookup_model(lookup, len(vocabulary)), tmp_path / "big")
+    start = time.perf_counter()
+    report = inspect_model(path)
+    elapsed = time.perf_counter() - start
+    (finding,) = report.findings
+    assert finding.details == {"vocabulary_size": 1_000_001, "rows": 1_000_000, "ids_without_row": 1}
+    assert elapsed < 10, elapsed
+
+
+def test_ids_are_followed_into_nested_models_and_mixed_precision_embeddings(tmp_path):
+    ids = keras.Input(shape=(3,), dtype="int64")
+    inner = keras.Model(ids, keras.layers.Embedding(7, 2, dtype="mixed_float16", name="inner_emb")(ids), name="inner")
+    inputs = keras.Input(shape=(3,), dtype="string")
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+    report = inspect_model(_export(keras.Model(inputs, inner(lookup(inputs))), tmp_path / "nested"))
+    pair = _only_pair(report)
+    assert (pair.lookup, pair.embedding, pair.vocabulary_size, pair.rows) == ("words", "inner_emb", 6, 7)
+    (finding,) = report.findings
+    assert finding.details["unreachable_rows"] == 7 - lookup.vocabulary_size()
+
+
+def test_ids_changed_by_arithmetic_are_not_paired(tmp_path):
+    inputs = keras.Input(shape=(3,), dtype="string")
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+    doubled = keras.layers.Lambda(lambda ids: ids * 2)(lookup(inputs))  # No longer one id per row.
+    model = keras.Model(inputs, keras.layers.Embedding(12, 2, name="emb")(doubled))
+    report = inspect_model(_export(model, tmp_path / "doubled"))
+    assert report.pairs == []
+    (finding,) = report.findings
+    assert (finding.code, finding.details["tables"]) == ("savedmodel-not-analysed", 1)
