@@ -62,6 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vocabsafe: interrupted; no output was written.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of stdout went away (`vocabsafe ... | head`): stop quietly, as command-line tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except Exception as error:  # Every failure is one line (and exit 2) unless --debug asks for more.
         if args.debug:
             traceback.print_exc()

@@ -13,7 +13,9 @@ Keras StringLookup / IntegerLookup / TextVectorization layers feeding an Embeddi
 layers that keep indices, such as Reshape or Flatten). Reports ids that exceed the embedding's rows
 (error), rows no id reaches (warning), mask_zero disagreements, vocabularies Keras cannot reload, and
 weights trained for another vocabulary. A .keras file is read without being deserialized: no code from
-it runs and no data goes through the model.
+it runs and no data goes through the model. A SavedModel directory (model.export, tf.saved_model.save,
+export_for_serving; a serving base directory with one version) is read from its graph: each lookup table's
+ids are followed to the embedding variable they gather from.
 
 Exit codes: 0 nothing found (or notes only), 1 an error or warning found (see --fail-on), 2 usage or
 input error.
