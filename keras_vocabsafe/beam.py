@@ -506,7 +506,7 @@ if beam is not None:
         existing file is replaced. Outputs a `PCollection` of the path written.
 
         On a distributed runner, pass a path on a shared file system: a local
-        path would be written on a worker's disk.
+        path would be written on a worker's disk (refused on Dataflow).
 
         Args:
             path: the file to write.
@@ -530,14 +530,8 @@ if beam is not None:
 
                 runner = pcoll.pipeline.options.view_as(StandardOptions).runner
                 name = runner if isinstance(runner, str) or runner is None else type(runner).__name__
-                if name is not None and name not in (
-                    "DirectRunner",
-                    "BundleBasedDirectRunner",
-                    "PrismRunner",
-                    "SwitchingDirectRunner",
-                    "InteractiveRunner",
-                    "FnApiRunner",
-                ):
+                # Dataflow workers never share the launching machine's disk; a local Flink or Spark cluster may.
+                if name in ("DataflowRunner", "TestDataflowRunner"):
                     raise ConfigurationError(
                         f"WriteVocabulary would write {self._path!r} on a worker's local disk of the {name}. Pass a "
                         "path on a file system the workers share, e.g. 'gs://bucket/vocabulary.json'."

@@ -320,8 +320,8 @@ def test_write_refuses_directories_and_missing_parents(tmp_path):
         WriteVocabulary(None)
 
 
-def test_write_refuses_a_local_path_on_a_distributed_runner(tmp_path):
-    options = PipelineOptions(runner="FlinkRunner")
+def test_write_refuses_a_local_path_on_dataflow(tmp_path):
+    options = PipelineOptions(runner="DataflowRunner")
     pipeline = beam.Pipeline(runner="DirectRunner", options=options)
     with pytest.raises(ConfigurationError, match="local disk"):
         pipeline | beam.Create([Vocabulary(["a"])]) | WriteVocabulary(tmp_path / "v.json")
