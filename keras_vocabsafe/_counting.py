@@ -91,6 +91,47 @@ def weighted_counts(keys: tf.Tensor | tf.RaggedTensor, weights: tf.Tensor) -> tu
 _WEIGHTS_MARK = "keras_vocabsafe weights:"
 
 
+_MAX_FLOAT_WEIGHT = 2**53
+
+
+def integer_weights(weights: Any, *, owner: str = "keras_vocabsafe") -> np.ndarray:
+    """Example weights as an int64 array, or a `ConfigurationError` naming the first weight that is not allowed.
+
+    Weights must be non-negative whole numbers (ints, or floats such as
+    `2.0`, up to 2**53): sums of integers are the same in every order of
+    addition, so every counting path (`adapt`, `vocabsafe vocab build`, any
+    Beam runner) orders tokens the same way. Scale fractional weights to
+    integers first, e.g. `round(weight * 1000)`.
+
+    Args:
+        weights: a scalar or a 1-D sequence or array of weights.
+        owner: names the caller in error messages.
+    """
+    values = np.asarray(weights)
+    if values.dtype == object or values.dtype.kind not in "biuf" or values.dtype.kind == "b":
+        shown = values.reshape(-1)[:1].tolist()
+        raise ConfigurationError(
+            f"{owner} takes whole-number example weights. Received: a weight of type "
+            f"{type(shown[0]).__name__ if shown else values.dtype} ({shown[0] if shown else ''!r}). "
+            "Pass ints (or floats with whole values, e.g. 2.0)."
+        )
+    flat = values.reshape(-1)
+    if values.dtype.kind == "f":
+        bad = ~np.isfinite(flat) | (flat != np.floor(flat)) | (flat < 0) | (flat > _MAX_FLOAT_WEIGHT)
+    else:
+        bad = flat < 0
+    if bad.any():
+        value = flat[int(np.argmax(bad))].item()
+        raise ConfigurationError(
+            f"{owner} takes non-negative whole-number example weights. Received: weight {value!r}. Sums of "
+            "fractions depend on the order of additions, which differs between runs and runners, so they could "
+            "order tokens differently; scale the weights to integers first, e.g. `round(weight * 1000)`."
+        )
+    if values.dtype.kind == "u" and flat.size and flat.max() > 2**63 - 1:
+        raise ConfigurationError(f"{owner}: weight {flat.max()} does not fit in int64.")
+    return values.astype(np.int64)
+
+
 def check_weights(weights: Any, owner: str) -> np.ndarray | bool | None:
     """`weights` as given to `adapt`: None, True (pairs in the data), or a 1-D int64 array of repeat counts."""
     if weights is None or weights is True:
@@ -98,14 +139,12 @@ def check_weights(weights: Any, owner: str) -> np.ndarray | bool | None:
     if hasattr(weights, "numpy"):
         weights = weights.numpy()
     values = np.asarray(getattr(weights, "to_numpy", lambda: weights)())
-    if values.dtype.kind not in "iu" or values.ndim != 1 or (values.size and values.min() < 0):
+    if values.ndim != 1:
         raise ConfigurationError(
-            f"{owner}: `weights` must be a 1-D array of non-negative integers, one per example (each example's "
-            f"tokens count that many times), or True for a dataset of (keys, weights) pairs. Received: "
-            f"{'dtype ' + str(values.dtype) + ', shape ' + str(values.shape) if values.size else repr(weights)}. "
-            "Weights are whole numbers so that every counting path (adapt, vocab build, Beam) sums them to the same "
-            "counts in any order; scale and round real-valued weights first, e.g. `np.round(w * 100)`."
+            f"{owner}: `weights` must be 1-D, one weight per example (each example's tokens count that many times), "
+            f"or True for a dataset of (keys, weights) pairs. Received: shape {values.shape}."
         )
+    values = integer_weights(values, owner=owner)
     return values.astype(np.int64)
 
 

@@ -72,6 +72,7 @@ from typing import Any
 
 import numpy as np
 
+from keras_vocabsafe._counting import integer_weights
 from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError, TextInputError, VocabularyError
 from keras_vocabsafe.vocabulary import Token, Vocabulary, canonical_token
 
@@ -84,7 +85,6 @@ __all__ = ["ComputeVocabulary", "WriteVocabulary", "integer_weights"]
 
 BEAM_INSTALL = 'pip install "keras-vocabsafe[beam]"'
 # The largest weight a float holds exactly as a whole number.
-_MAX_FLOAT_WEIGHT = 2**53
 # Elements tokenized and counted together by one TensorFlow call.
 _TEXT_BATCH = 2048
 _KEYS_BATCH = 1 << 16
@@ -125,44 +125,6 @@ _TEXT_SETTINGS = (
 
 
 # The weights rule: no Beam here, so adapt(weights=...) can use it ----------------------------------------------------
-
-
-def integer_weights(weights: Any, *, owner: str = "ComputeVocabulary") -> np.ndarray:
-    """Example weights as an int64 array, or a `ConfigurationError` naming the first weight that is not allowed.
-
-    Weights must be non-negative whole numbers (ints, or floats such as
-    `2.0`, up to 2**53): sums of integers are the same in every order of
-    addition, so every counting path (`adapt`, `vocabsafe vocab build`, any
-    Beam runner) orders tokens the same way. Scale fractional weights to
-    integers first, e.g. `round(weight * 1000)`.
-
-    Args:
-        weights: a scalar or a 1-D sequence or array of weights.
-        owner: names the caller in error messages.
-    """
-    values = np.asarray(weights)
-    if values.dtype == object or values.dtype.kind not in "biuf" or values.dtype.kind == "b":
-        shown = values.reshape(-1)[:1].tolist()
-        raise ConfigurationError(
-            f"{owner} takes whole-number example weights. Received: a weight of type "
-            f"{type(shown[0]).__name__ if shown else values.dtype} ({shown[0] if shown else ''!r}). "
-            "Pass ints (or floats with whole values, e.g. 2.0)."
-        )
-    flat = values.reshape(-1)
-    if values.dtype.kind == "f":
-        bad = ~np.isfinite(flat) | (flat != np.floor(flat)) | (flat < 0) | (flat > _MAX_FLOAT_WEIGHT)
-    else:
-        bad = flat < 0
-    if bad.any():
-        value = flat[int(np.argmax(bad))].item()
-        raise ConfigurationError(
-            f"{owner} takes non-negative whole-number example weights. Received: weight {value!r}. Sums of "
-            "fractions depend on the order of additions, which differs between runs and runners, so they could "
-            "order tokens differently; scale the weights to integers first, e.g. `round(weight * 1000)`."
-        )
-    if values.dtype.kind == "u" and flat.size and flat.max() > 2**63 - 1:
-        raise ConfigurationError(f"{owner}: weight {flat.max()} does not fit in int64.")
-    return values.astype(np.int64)
 
 
 def _without_zero_counts(tokens: list[Token], counts: np.ndarray) -> tuple[list[Token], np.ndarray]:

@@ -12,15 +12,13 @@ import collections
 import json
 import os
 
+import apache_beam as beam  # The `test` extra installs it: a missing Beam must fail, not skip.
 import numpy as np
 import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.testing.util import assert_that, equal_to
 
-beam = pytest.importorskip("apache_beam")
-
-from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
-from apache_beam.testing.util import assert_that, equal_to  # noqa: E402
-
-from keras_vocabsafe import (  # noqa: E402
+from keras_vocabsafe import (
     ConfigurationError,
     KeyDtypeError,
     TextEncodingError,
@@ -32,8 +30,8 @@ from keras_vocabsafe import (  # noqa: E402
     Vocabulary,
     VocabularyError,
 )
-from keras_vocabsafe.beam import ComputeVocabulary, WriteVocabulary, integer_weights  # noqa: E402
-from keras_vocabsafe.vocabulary import canonical_token  # noqa: E402
+from keras_vocabsafe.beam import ComputeVocabulary, WriteVocabulary, integer_weights
+from keras_vocabsafe.vocabulary import canonical_token
 
 
 def two_workers(mode: str = "multi_threading") -> PipelineOptions:

@@ -142,8 +142,8 @@ def test_text_weights_count_each_string_that_many_times():
 @pytest.mark.parametrize(
     ("data", "weights", "match"),
     [
-        (["a", "b"], [1.5, 2.0], "non-negative integers"),
-        (["a", "b"], [1, -1], "non-negative integers"),
+        (["a", "b"], [1.5, 2.0], "whole-number"),
+        (["a", "b"], [1, -1], "whole-number"),
         (["a", "b"], [1, 2, 3], "number of weights"),
         (tf.data.Dataset.from_tensor_slices(["a"]), True, r"\(keys, weights\) pairs"),
         (tf.data.Dataset.from_tensor_slices(["a"]), [1], "weights=True"),
