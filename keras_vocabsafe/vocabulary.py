@@ -268,6 +268,8 @@ class Vocabulary(Sequence):
         if max_size is not None and len(keep) > max_size:
             by_count = np.argsort(-self._counts[keep], kind="stable")[:max_size]
             keep = np.sort(keep[by_count])
+        if len(keep) == len(self._tokens):
+            return self  # Immutable: nothing to cut, nothing to copy (adapt's own vocabularies, say).
         return Vocabulary([self._tokens[i] for i in keep.tolist()], dtype=self._dtype, counts=self._counts[keep])
 
     def diff(self, other: Vocabulary) -> VocabularyDiff:
