@@ -22,7 +22,9 @@ Data that can be read only once (a generator) keeps the summary's counts, each l
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +40,9 @@ from keras_vocabsafe.vocabulary import canonical_token
 _SHARD_MIN_SIZE = 1 << 16
 _MERGE_MIN_SIZE = 1 << 20
 _NUM_SHARDS = max(1, min(8, os.cpu_count() or 1))
+
+_logger = logging.getLogger("keras_vocabsafe")
+_PROGRESS_SECONDS = 10.0
 
 DEFAULT_BUDGET = 1 << 21
 """Distinct tokens counted at once by default (2,097,152): about 100 MB of counts, exact below it."""
@@ -184,6 +189,7 @@ class TokenCounter:
         self._pending_size = 0
         self.bound = 0  # What Misra-Gries pruning has subtracted from every count, in all.
         self.total = 0  # Occurrences counted.
+        self._started = self._reported = time.monotonic()
 
     def update(self, batch: Any, weights: np.ndarray | None = None) -> None:
         """Counts one batch: an array, list, tensor or ragged tensor of keys (each example `weights[i]` times)."""
@@ -265,6 +271,17 @@ class TokenCounter:
             threshold = min(threshold, max(self._budget, 1 << 16))
         if self._pending_size > threshold:
             self._flush()
+        now = time.monotonic()
+        if now - self._reported >= _PROGRESS_SECONDS:  # Long runs say how far they got (logging, INFO).
+            self._reported = now
+            _logger.info(
+                "%s: counted %s tokens in %.0f s, %s distinct so far%s",
+                self._owner,
+                f"{self.total:,}",
+                now - self._started,
+                f"{int(self._tokens.shape[0]):,}",
+                f" (budget {self._budget:,}; counts low by at most {self.bound:,})" if self.bound else "",
+            )
 
     def _flush(self) -> None:
         if not self._pending:

@@ -153,3 +153,14 @@ def test_text_weights_count_each_string_that_many_times():
 def test_bad_weights_are_refused_with_the_fix(data, weights, match):
     with pytest.raises(ConfigurationError, match=match):
         VocabEmbedding(2).adapt(data, weights=weights)
+
+
+def test_long_counts_log_their_progress(monkeypatch, caplog):
+    from keras_vocabsafe import _counting
+
+    monkeypatch.setattr(_counting, "_PROGRESS_SECONDS", 0.0)  # Every batch is "long" for this test.
+    batches = [np.array([f"t{i}" for i in range(j, j + 100)]) for j in range(0, 500, 100)]
+    with caplog.at_level("INFO", logger="keras_vocabsafe"):
+        VocabEmbedding(2, name="logged").adapt(batches)
+    messages = [r.getMessage() for r in caplog.records if r.name == "keras_vocabsafe"]
+    assert messages and "counted 500 tokens" in messages[-1] and "'logged'" in messages[-1]
