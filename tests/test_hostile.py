@@ -1631,3 +1631,54 @@ def test_mirrored_strategy_over_two_cpus_trains_the_rows_of_seen_ids():
     result = subprocess.run([sys.executable, "-c", _MIRRORED_SCRIPT], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "[False, False, True, True, True]"  # Mask and OOV rows unseen.
+
+
+# The command line and vocabularies that keep their own ids (a hostile sweep of both) ----------------------------
+
+
+def run_cli(capsys, *args):
+    from keras_vocabsafe.cli import main
+
+    code = main([str(arg) for arg in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def glove(tmp_path):
+    path = tmp_path / "glove.txt"
+    path.write_text("the 1 2\ncat 3 4\n", encoding="utf-8")
+    return path
+
+
+def test_vectors_align_refuses_an_output_that_is_an_input_through_a_symlink(tmp_path, capsys):
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("the\ncat\n", encoding="utf-8")
+    os.symlink(vocab, tmp_path / "link.txt")
+    code, _, err = run_cli(
+        capsys, "vectors", "align", glove(tmp_path), "--vocab", tmp_path / "link.txt", "-o", vocab, "--overwrite"
+    )
+    assert code == 2
+    assert "one of the inputs" in err
+    assert vocab.read_text(encoding="utf-8") == "the\ncat\n"  # The vocabulary is not overwritten by the matrix.
+
+
+def test_vectors_align_refuses_a_directory_as_output_naming_it(tmp_path, capsys):
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("the\ncat\n", encoding="utf-8")
+    (tmp_path / "out").mkdir()
+    code, _, err = run_cli(
+        capsys, "vectors", "align", glove(tmp_path), "--vocab", vocab, "-o", tmp_path / "out", "--overwrite"
+    )
+    assert code == 2
+    assert f"{tmp_path / 'out'} is a directory" in err
+    assert ".vocabsafe-" not in err and os.listdir(tmp_path / "out") == []
+
+
+def test_vectors_align_refuses_a_negative_seed_naming_the_option(tmp_path, capsys):
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("the\ncat\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(capsys, "vectors", "align", glove(tmp_path), "--vocab", vocab, "-o", tmp_path / "m.npy", "--seed", "-5")
+    assert exit_info.value.code == 2
+    assert "--seed" in capsys.readouterr().err
+    assert not (tmp_path / "m.npy").exists()

@@ -20,6 +20,7 @@ __all__ = [
     "atomic_directory",
     "atomic_file",
     "check_output_path",
+    "same_file",
 ]
 
 EXIT_OK = 0
@@ -86,14 +87,29 @@ class Progress:
 
 
 def check_output_path(path: str, *, overwrite: bool) -> str:
-    """`path` as a string, or a `CommandError` if it exists (without `overwrite`) or its directory does not."""
+    """`path` as a string, or a `CommandError` if it is a directory, exists (without `overwrite`) or its directory
+    does not."""
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise CommandError(
+            f"{path} is a directory; pass the path of the file to write, e.g. {os.path.join(path, 'out')}."
+        )
     if os.path.exists(path) and not overwrite:
         raise CommandError(f"{path} already exists; pass --overwrite to replace it, or choose another path.")
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise CommandError(f"cannot write {path}: the directory {directory} does not exist.")
     return path
+
+
+def same_file(first: str, second: str) -> bool:
+    """True when two paths name one file, through symlinks, hard links or spelling (`./a` and `a`)."""
+    if os.path.realpath(first) == os.path.realpath(second):
+        return True
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # One of them does not exist (yet): they cannot be one file.
+        return False
 
 
 @contextlib.contextmanager
