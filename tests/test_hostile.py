@@ -1682,3 +1682,19 @@ def test_vectors_align_refuses_a_negative_seed_naming_the_option(tmp_path, capsy
     assert exit_info.value.code == 2
     assert "--seed" in capsys.readouterr().err
     assert not (tmp_path / "m.npy").exists()
+
+
+def test_written_files_get_the_mode_of_an_ordinary_write(tmp_path, capsys):
+    # Atomic writes go through a temporary file; its mode must follow the umask (0o644 here), not stay private.
+    previous = os.umask(0o022)
+    try:
+        Vocabulary(["the", "cat"]).save(tmp_path / "vocab.json")
+        (tmp_path / "vocab.txt").write_text("the\ncat\n", encoding="utf-8")
+        code, _, _ = run_cli(
+            capsys, "vectors", "align", glove(tmp_path), "--vocab", tmp_path / "vocab.txt", "-o", tmp_path / "m.npy"
+        )
+    finally:
+        os.umask(previous)
+    assert code == 0
+    assert oct(os.stat(tmp_path / "vocab.json").st_mode & 0o777) == oct(0o644)
+    assert oct(os.stat(tmp_path / "m.npy").st_mode & 0o777) == oct(0o644)

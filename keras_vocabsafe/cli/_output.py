@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from typing import Any
+
+from keras_vocabsafe._files import create_file_beside
 
 __all__ = [
     "EXIT_OK",
@@ -120,7 +122,8 @@ def atomic_file(path: str, suffix: str = "") -> Iterator[str]:
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".vocabsafe-", suffix=".tmp" + suffix)
+    # Created with the umask's mode (not mkstemp's 0o600, which the rename would keep): OUT reads like any file.
+    descriptor, temporary = create_file_beside(directory, ".vocabsafe-", ".tmp" + suffix)
     os.close(descriptor)
     try:
         yield temporary
@@ -135,7 +138,9 @@ def atomic_directory(path: str) -> Iterator[str]:
     """Yields a temporary directory beside `path`; on success it is renamed to `path`, on failure removed."""
     path = os.fspath(path)
     parent = os.path.dirname(os.path.abspath(path))
-    temporary = tempfile.mkdtemp(dir=parent, prefix=".vocabsafe-", suffix=".tmp")
+    # Not mkdtemp, whose 0o700 mode the rename would keep: a plain mkdir follows the umask.
+    temporary = os.path.join(parent, f".vocabsafe-{secrets.token_hex(8)}.tmp")
+    os.mkdir(temporary)
     try:
         yield temporary
         if os.path.isdir(path):
