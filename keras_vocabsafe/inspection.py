@@ -238,7 +238,18 @@ def inspect_model(
             lookup to compare it with, or several and `layer` is not set.
     """
     progress = progress or _no_progress
-    if hasattr(model_or_path, "get_config") and hasattr(model_or_path, "layers"):
+    is_model = hasattr(model_or_path, "get_config") and hasattr(model_or_path, "layers")
+    if not is_model and not isinstance(model_or_path, (str, os.PathLike)):
+        raise ConfigurationError(
+            "`model_or_path` must be a keras.Model or the path (str or os.PathLike) of a saved model. Received: "
+            f"model_or_path={model_or_path!r} of type {type(model_or_path).__name__}."
+        )
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):
+        raise ConfigurationError(
+            "`weights` must be the path (str or os.PathLike) of a .weights.h5 file, or None. Received: "
+            f"weights={weights!r} of type {type(weights).__name__}."
+        )
+    if is_model:
         source = _ObjectSource(model_or_path)
         label = f"model '{model_or_path.name}'"
     else:

@@ -1698,3 +1698,16 @@ def test_written_files_get_the_mode_of_an_ordinary_write(tmp_path, capsys):
     assert code == 0
     assert oct(os.stat(tmp_path / "vocab.json").st_mode & 0o777) == oct(0o644)
     assert oct(os.stat(tmp_path / "m.npy").st_mode & 0o777) == oct(0o644)
+
+
+@pytest.mark.parametrize(
+    "kwargs, argument",
+    [({"model_or_path": None}, "model_or_path"), ({"model_or_path": 3}, "model_or_path"), ({"weights": 3}, "weights")],
+    ids=["None", "int", "int-weights"],
+)
+def test_inspect_model_refuses_a_model_that_is_neither_a_model_nor_a_path(tmp_path, kwargs, argument):
+    from keras_vocabsafe.inspection import inspect_model
+
+    kwargs = {"model_or_path": str(tmp_path / "model.keras"), **kwargs}
+    with pytest.raises(ConfigurationError, match=f"`{argument}` must be"):
+        inspect_model(kwargs.pop("model_or_path"), **kwargs)
