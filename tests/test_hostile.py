@@ -1711,3 +1711,22 @@ def test_inspect_model_refuses_a_model_that_is_neither_a_model_nor_a_path(tmp_pa
     kwargs = {"model_or_path": str(tmp_path / "model.keras"), **kwargs}
     with pytest.raises(ConfigurationError, match=f"`{argument}` must be"):
         inspect_model(kwargs.pop("model_or_path"), **kwargs)
+
+
+@pytest.mark.parametrize(
+    "tokens, counts, kwargs, expected",
+    [
+        (["[PAD]", "[UNK]", "a", "b", "c"], [100, 50, 3, 2, 1], {"max_tokens": 4}, ["[PAD]", "[UNK]", "a", "b"]),
+        (["[PAD]", "[UNK]", "a", "b", "c"], [100, 50, 3, 2, 1], {"min_frequency": 2}, ["[PAD]", "[UNK]", "a", "b"]),
+        (["a", "[PAD]", "b", "[UNK]", "c"], [100, 50, 3, 2, 1], {"max_tokens": 4}, ["a", "[PAD]", "b", "[UNK]"]),
+        (["a", "c", "[PAD]", "[UNK]", "b"], [5, 1, 9, 9, 4], {"min_frequency": 2}, ["a", "[PAD]", "[UNK]", "b"]),
+    ],
+    ids=["max_tokens", "min_frequency", "specials-inside", "ids-close-up"],
+)
+def test_a_counted_vocabulary_that_lists_its_special_tokens_is_cut_by_count(tokens, counts, kwargs, expected):
+    # The special tokens stay whatever their counts; the regular tokens are cut by count, and ids close up.
+    layer = VocabLookup(vocabulary=Vocabulary(tokens, counts=counts), mask_token="[PAD]", **kwargs)
+    assert layer.get_vocabulary() == expected
+    keys = ["a", "b", "c", "[PAD]", "[UNK]", "zz"]
+    unknown = expected.index("[UNK]")
+    assert layer.token_to_id(np.array(keys)).tolist() == [expected.index(k) if k in expected else unknown for k in keys]
