@@ -499,7 +499,8 @@ class VocabIdEmbedding(VocabularyLayer):
             new, positions = self._place_special_tokens(vocabulary, limit)
         else:
             new, positions = self._vocabulary_from_data(data, steps, merge=merge, limit=limit), self._special_positions
-            if positions is not None and max(p for p in positions if p is not None) >= len(new) + 1:
+            listed = [] if positions is None else [p for p in positions if p is not None]
+            if listed and max(listed) >= len(new) + len(listed):  # The special ids must fall within the new ids.
                 raise ConfigurationError(
                     f"{self._owner()} keeps its special tokens at ids {positions}, but the vocabulary learned from "
                     f"`data` has only {len(new)} tokens. Pass the new vocabulary, special tokens listed, instead."

@@ -1730,3 +1730,15 @@ def test_a_counted_vocabulary_that_lists_its_special_tokens_is_cut_by_count(toke
     keys = ["a", "b", "c", "[PAD]", "[UNK]", "zz"]
     unknown = expected.index("[UNK]")
     assert layer.token_to_id(np.array(keys)).tolist() == [expected.index(k) if k in expected else unknown for k in keys]
+
+
+def test_update_vocabulary_from_data_keeps_special_tokens_listed_at_the_last_ids():
+    # [PAD] at 5 and [UNK] at 6: data with the 5 regular tokens fills ids 0-4, so both special ids still exist.
+    tokens = ["a", "b", "c", "d", "e", "[PAD]", "[UNK]"]
+    layer = VocabEmbedding(3, vocabulary=tokens, mask_token="[PAD]")
+    layer.build()
+    before = layer.get_weights()[0].copy()
+    layer.update_vocabulary(data=[["e", "d", "c", "b", "a"]])  # Equal counts: ordered by token, a first.
+    assert layer.get_vocabulary() == tokens
+    np.testing.assert_array_equal(layer.get_weights()[0], before)
+    assert layer.token_to_id(np.array(["[PAD]", "zz", "e"])).tolist() == [5, 6, 4]
