@@ -838,7 +838,12 @@ class VocabIdEmbedding(VocabularyLayer):
         try:
             saved = _weights_store.read_tokens(store, self.vocabulary_dtype, owner=self._owner())
             current = self._ids_to_tokens()
-            remap = isinstance(request, _loading.RemapRequest) and saved != current and "0" in store
+            # Rows move by token whenever they cannot be copied as they are: other tokens, or other padding rows.
+            remap = (
+                isinstance(request, _loading.RemapRequest)
+                and "0" in store
+                and (saved != current or tuple(store["0"].shape[:1]) != (self._num_rows(),))
+            )
             if not remap:
                 self._check_saved_weights(saved, current, store)
         except VocabSafeError as error:

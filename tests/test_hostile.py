@@ -1742,3 +1742,22 @@ def test_update_vocabulary_from_data_keeps_special_tokens_listed_at_the_last_ids
     assert layer.get_vocabulary() == tokens
     np.testing.assert_array_equal(layer.get_weights()[0], before)
     assert layer.token_to_id(np.array(["[PAD]", "zz", "e"])).tolist() == [5, 6, 4]
+
+
+@pytest.mark.parametrize("pads", [(4, None), (None, 8)], ids=["padded-to-plain", "plain-to-padded"])
+def test_load_remapped_weights_moves_rows_between_paddings_of_one_vocabulary(tmp_path, pads):
+    tokens = ["[PAD]", "[unused0]", "[UNK]", "the", "cat"]
+
+    def model(pad):
+        inputs = keras.Input((2,), dtype="string")
+        return keras.Model(
+            inputs, VocabEmbedding(2, vocabulary=tokens, mask_token="[PAD]", pad_to_multiple_of=pad)(inputs)
+        )
+
+    saved, target = model(pads[0]), model(pads[1])
+    saved.save_weights(tmp_path / "saved.weights.h5")
+    load_remapped_weights(target, tmp_path / "saved.weights.h5")
+    ids = 5  # Rows of the five ids; padding rows are not tokens' rows.
+    np.testing.assert_array_equal(target.layers[1].get_weights()[0][:ids], saved.layers[1].get_weights()[0][:ids])
+    keys = tf.constant([["the", "[PAD]"], ["zz", "cat"]])
+    np.testing.assert_array_equal(target(keys), saved(keys))
