@@ -1761,3 +1761,29 @@ def test_load_remapped_weights_moves_rows_between_paddings_of_one_vocabulary(tmp
     np.testing.assert_array_equal(target.layers[1].get_weights()[0][:ids], saved.layers[1].get_weights()[0][:ids])
     keys = tf.constant([["the", "[PAD]"], ["zz", "cat"]])
     np.testing.assert_array_equal(target(keys), saved(keys))
+
+
+@pytest.mark.parametrize(
+    "ids, error, message",
+    [
+        ([[2, 99]], UnknownIdError, "Received: id 99"),
+        ([[-1, 2]], UnknownIdError, "Received: id -1"),
+        (np.array([[2**40]], np.int64), UnknownIdError, "Received: id 1099511627776"),
+        (tf.ragged.constant([[2], [2, 9]]), UnknownIdError, "Received: id 9"),
+        (tf.ragged.constant([[1.0], [2.0, 3.0]]), KeyDtypeError, "ragged tensor of dtype float32"),
+        (tf.ragged.constant([[[2]], [[2, 3]]]), TextInputError, "shape \\(batch, None\\)"),
+        (None, KeyDtypeError, "takes integer ids"),
+        (object(), KeyDtypeError, "takes integer ids"),
+    ],
+    ids=["beyond", "negative", "huge", "ragged-beyond", "ragged-float", "ragged-3d", "None", "object"],
+)
+def test_detokenize_refuses_ids_outside_the_layer_naming_them(ids, error, message):
+    layer = TextVocabLookup(vocabulary=["the", "cat", "sat"])  # Ids 0 to 4.
+    with pytest.raises(error, match=message):
+        layer.detokenize(ids)
+
+
+def test_detokenize_of_no_ids_is_empty_text():
+    layer = TextVocabLookup(vocabulary=["the", "cat"])
+    assert layer.detokenize([]).numpy() == b""
+    assert layer.detokenize([[]]).numpy().tolist() == [b""]
