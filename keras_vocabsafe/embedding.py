@@ -739,28 +739,45 @@ class VocabIdEmbedding(VocabularyLayer):
         return self._gather(self._check_id_range(ids))
 
     def _check_id_range(self, ids: Any) -> Any:
-        """Refuses ids beyond the rows on TensorFlow, where a gather on GPU would give zero vectors silently.
+        """Refuses ids outside `[0, vocabulary_size())` wherever their values can be seen.
 
-        Only ids from outside (a `tf.data` pipeline) can be out of range; the joined layers, whose own lookup
-        gives the ids, do not come here. JAX's gather fills such rows with NaN; PyTorch's raises `IndexError`.
+        On TensorFlow a gather on GPU would give zero vectors silently; on JAX `take` wraps a negative id to the
+        last rows and fills ids beyond them with NaN. Eager ids are checked on both, graph ids on TensorFlow
+        (an assertion); ids traced by `jax.jit` (inside `fit`) have no values to check. Only ids from outside
+        (a `tf.data` pipeline) can be out of range; the joined layers, whose own lookup gives the ids, do not
+        come here. PyTorch's gather raises `IndexError` itself.
         """
-        if keras.backend.backend() != "tensorflow":
+        backend = keras.backend.backend()
+        if backend == "jax":
+            import jax
+
+            if not isinstance(ids, jax.core.Tracer):
+                self._check_concrete_ids(np.asarray(ids))
             return ids
-        size = self.vocabulary_size()
-        message = (
-            f"{self._owner()} has ids 0 to {size - 1}, but received ids outside that range: they come from a lookup "
-            "of another vocabulary (or other source). Map the data with this layer's own `layer.lookup()`."
-        )
+        if backend != "tensorflow":
+            return ids
         if tf.executing_eagerly():
-            values = ids.numpy() if hasattr(ids, "numpy") else np.asarray(ids)
-            if values.size and (values.min() < 0 or values.max() >= size):
-                bad = values[(values < 0) | (values >= size)].reshape(-1)[0]
-                raise UnknownIdError(f"{message} First: id {bad}.")
+            self._check_concrete_ids(ids.numpy() if hasattr(ids, "numpy") else np.asarray(ids))
             return ids
-        in_range = tf.logical_and(tf.reduce_all(ids >= 0), tf.reduce_all(ids < tf.cast(size, ids.dtype)))
-        check = tf.debugging.Assert(in_range, [message])
+        in_range = tf.logical_and(
+            tf.reduce_all(ids >= 0), tf.reduce_all(ids < tf.cast(self.vocabulary_size(), ids.dtype))
+        )
+        check = tf.debugging.Assert(in_range, [self._id_range_message()])
         with tf.control_dependencies([check]):
             return tf.identity(ids)
+
+    def _id_range_message(self) -> str:
+        return (
+            f"{self._owner()} has ids 0 to {self.vocabulary_size() - 1}, but received ids outside that range: they "
+            "come from a lookup of another vocabulary (or other source). Map the data with this layer's own "
+            "`layer.lookup()`."
+        )
+
+    def _check_concrete_ids(self, values: np.ndarray) -> None:
+        size = self.vocabulary_size()
+        if values.size and (values.min() < 0 or values.max() >= size):
+            bad = values[(values < 0) | (values >= size)].reshape(-1)[0]
+            raise UnknownIdError(f"{self._id_range_message()} First: id {bad}.")
 
     def _gather(self, ids: Any) -> Any:
         outputs = _take(self._embeddings, ids) if self._trainable_embeddings is None else self._gather_split(ids)
