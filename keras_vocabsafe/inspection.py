@@ -308,8 +308,15 @@ def _no_progress(total: int | None, label: str) -> _NoProgress:
 
 def _file_kind(path: str, what: str) -> str:
     """'keras', 'weights' or 'savedmodel', or a `ModelFileError` saying what the path is instead."""
+    expected = (
+        "a .weights.h5 file (written by `model.save_weights`)"
+        if what == "weights"
+        else "a .keras file or a SavedModel directory"
+    )
     if not os.path.exists(path):
-        raise ModelFileError(f"{path} does not exist. Pass the path of a .keras file or a SavedModel directory.")
+        raise ModelFileError(f"{path} does not exist. Pass the path of {expected}.")
+    if what == "weights" and os.path.isdir(path):
+        raise ModelFileError(f"{path} is a directory. Pass the path of {expected}.")
     if os.path.isdir(path):
         if os.path.isfile(os.path.join(path, "saved_model.pb")) or os.path.isfile(
             os.path.join(path, "saved_model.pbtxt")
@@ -332,7 +339,8 @@ def _file_kind(path: str, what: str) -> str:
         return "weights"
     raise ModelFileError(
         f"{path} is not a {what} file Keras writes: a .keras file is a zip archive and a .weights.h5 file is HDF5, "
-        "but this file starts with neither signature. Pass the file written by `model.save('name.keras')`."
+        "but this file starts with neither signature. Pass the file written by "
+        + ("`model.save_weights('name.weights.h5')`." if what == "weights" else "`model.save('name.keras')`.")
     )
 
 

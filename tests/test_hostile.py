@@ -149,6 +149,7 @@ from keras_vocabsafe import (
     ConfigurationError,
     DuplicateTokenError,
     KeyDtypeError,
+    ModelFileError,
     NotAdaptedError,
     OpTarget,
     PretrainedVectors,
@@ -1787,3 +1788,19 @@ def test_detokenize_of_no_ids_is_empty_text():
     layer = TextVocabLookup(vocabulary=["the", "cat"])
     assert layer.detokenize([]).numpy() == b""
     assert layer.detokenize([[]]).numpy().tolist() == [b""]
+
+
+@pytest.mark.parametrize("make", ["missing", "directory", "text"])
+def test_inspect_model_refuses_weights_that_are_no_weights_file_asking_for_one(tmp_path, make):
+    from keras_vocabsafe.inspection import inspect_model
+
+    inputs = keras.Input((1,), dtype="string")
+    keras.Model(inputs, VocabEmbedding(2, vocabulary=["a"])(inputs)).save(tmp_path / "model.keras")
+    weights = tmp_path / "model.weights.h5"
+    if make == "directory":
+        weights.mkdir()
+    elif make == "text":
+        weights.write_text("not hdf5\n")
+    with pytest.raises(ModelFileError, match=r"\.weights\.h5|save_weights") as info:
+        inspect_model(tmp_path / "model.keras", weights=weights)
+    assert "SavedModel" not in str(info.value)  # Not the advice for MODEL.
