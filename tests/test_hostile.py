@@ -121,6 +121,19 @@ What each entry point refuses, and with which error (one row per refusal tested)
 | `TextVocabLookup(...)` | the settings `TextVocabEmbedding(...)` refuses | `ConfigurationError` |
 | `TextVocabLookup.__call__` | ints; text of shape (2, 2) | `KeyDtypeError`, `TextInputError` |
 | `PretrainedVectors(...)` | a matrix without one row per token | `ConfigurationError` |
+| `vocabsafe vectors align` | `-o` naming an input through a symlink or hard link; `-o` a directory | exit 2 |
+| `vocabsafe vectors align` | a negative `--seed` (named by argparse) | exit 2 |
+| `inspect_model` | a `model_or_path` or `weights` that is neither a model nor a path | `ConfigurationError` |
+| `inspect_model(weights=)` | a missing file or a directory (asking for a `.weights.h5` file) | `ModelFileError` |
+| `detokenize` | eager ids below 0 or beyond the last id (also ragged) | `UnknownIdError` |
+| `detokenize` | `None`, objects, ragged float ids | `KeyDtypeError` |
+| `detokenize` | ragged ids not of shape (batch, None) | `TextInputError` |
+| `VocabIdEmbedding.__call__` on JAX | eager ids below 0 or beyond the last id (`test_backends.py`) | `UnknownIdError` |
+
+The last section checks what the hostile sweep of the command line and of vocabularies that keep their own ids
+found to work once fixed: outputs written with the umask's mode (not 0o600), a counted vocabulary that lists its
+special tokens cut by count, special tokens listed at the last ids kept by `update_vocabulary(data=)`, weights
+padded to another `pad_to_multiple_of` loaded by `load_remapped_weights`, and `detokenize` of no ids.
 
 Companion modules with the full sweeps of two entry points: `tests/test_data_inputs.py` (every data kind for
 `adapt`, `update_vocabulary(data=)` and call-time keys) and `tests/test_vector_files_hostile.py` (every damaged or
