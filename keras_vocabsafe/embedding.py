@@ -745,7 +745,7 @@ class VocabIdEmbedding(VocabularyLayer):
         last rows and fills ids beyond them with NaN. Eager ids are checked on both, graph ids on TensorFlow
         (an assertion); ids traced by `jax.jit` (inside `fit`) have no values to check. Only ids from outside
         (a `tf.data` pipeline) can be out of range; the joined layers, whose own lookup gives the ids, do not
-        come here. PyTorch's gather raises `IndexError` itself.
+        come here. On PyTorch, ids are checked unless `torch.compile` traces them.
         """
         backend = keras.backend.backend()
         if backend == "jax":
@@ -753,6 +753,14 @@ class VocabIdEmbedding(VocabularyLayer):
 
             if not isinstance(ids, jax.core.Tracer):
                 self._check_concrete_ids(np.asarray(ids))
+            return ids
+        if backend == "torch":
+            import torch
+
+            # PyTorch raises IndexError for ids beyond the rows, but wraps a negative id to the last rows.
+            if not torch.compiler.is_compiling() and ids.numel():
+                # The extremes only: two scalars leave the device, not the whole batch.
+                self._check_concrete_ids(torch.stack([ids.min(), ids.max()]).detach().cpu().numpy())
             return ids
         if backend != "tensorflow":
             return ids

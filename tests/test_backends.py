@@ -276,5 +276,7 @@ def test_ids_beyond_the_rows_are_refused_or_documented_per_backend():
         # matrix with NaN (the loss then shows it).
         assert np.isnan(np.asarray(jax.jit(embedding)(beyond))[0, 1]).all()
     else:
-        with pytest.raises(IndexError):
-            embedding(beyond)
+        # A negative id would otherwise wrap to the last rows; PyTorch raises IndexError beyond them.
+        for ids in (beyond, np.array([[1, -1]])):
+            with pytest.raises(UnknownIdError, match=r"ids outside that range.*`layer.lookup\(\)`"):
+                embedding(ids)
