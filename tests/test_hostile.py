@@ -128,7 +128,7 @@ What each entry point refuses, and with which error (one row per refusal tested)
 | `detokenize` | eager ids below 0 or beyond the last id (also ragged) | `UnknownIdError` |
 | `detokenize` | `None`, objects, ragged float ids | `KeyDtypeError` |
 | `detokenize` | ragged ids not of shape (batch, None) | `TextInputError` |
-| `VocabIdEmbedding.__call__` on JAX | eager ids below 0 or beyond the last id (`test_backends.py`) | `UnknownIdError` |
+| `VocabIdEmbedding` (JAX, torch) | eager ids below 0 or beyond the last (`test_backends.py`) | `UnknownIdError` |
 
 The last section checks what the hostile sweep of the command line and of vocabularies that keep their own ids
 found to work once fixed: outputs written with the umask's mode (not 0o600), a counted vocabulary that lists its
