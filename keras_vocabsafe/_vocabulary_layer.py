@@ -154,7 +154,7 @@ class VocabularyLayer(keras.layers.Layer):
         (every token keeps its position as its id, as in a BERT `vocab.txt`
         or a `get_vocabulary()` list). A `Vocabulary` with counts (read from
         a frequency file, say) is cut to `max_tokens` and `min_frequency`
-        by count.
+        by count (special tokens it lists stay; ids close up).
 
         On a layer that already has an embedding matrix, a vocabulary that
         differs from the current one raises `VocabularyChangeError` rather
@@ -195,6 +195,18 @@ class VocabularyLayer(keras.layers.Layer):
         oov_id = full.index(oov) if oov in full else None
         if mask_id is None and oov_id is None:
             return _most_frequent(full, max_tokens, self._num_special_tokens(), self.min_frequency), None
+        if full.counts is not None and (max_tokens is not None or self.min_frequency is not None):
+            # The cut applies to the regular tokens only: the listed special tokens stay, and ids close up around
+            # the tokens that leave (as they do in Keras's layout).
+            special = {mask, oov}
+            regular = [i for i, token in enumerate(full.tokens) if token not in special]
+            counted = Vocabulary([full[i] for i in regular], dtype=self.vocabulary_dtype, counts=full.counts[regular])
+            kept = set(_most_frequent(counted, max_tokens, self._num_special_tokens(), self.min_frequency).tokens)
+            full = Vocabulary(
+                [token for token in full.tokens if token in special or token in kept], self.vocabulary_dtype
+            )
+            mask_id = None if mask_id is None else full.index(mask)
+            oov_id = None if oov_id is None else full.index(oov)
         listed = "mask_token" if oov_id is None else "oov_token"
         if oov_id is None or (mask is not None and mask_id is None):
             missing = "oov_token" if oov_id is None else "mask_token"

@@ -503,7 +503,8 @@ class VocabIdEmbedding(VocabularyLayer):
             budget = check_budget(budget, self._owner())
             new = self._vocabulary_from_data(data, steps, merge=merge, limit=limit, budget=budget)
             positions = self._special_positions
-            if positions is not None and max(p for p in positions if p is not None) >= len(new) + 1:
+            listed = [] if positions is None else [p for p in positions if p is not None]
+            if listed and max(listed) >= len(new) + len(listed):  # The special ids must fall within the new ids.
                 raise ConfigurationError(
                     f"{self._owner()} keeps its special tokens at ids {positions}, but the vocabulary learned from "
                     f"`data` has only {len(new)} tokens. Pass the new vocabulary, special tokens listed, instead."
@@ -744,28 +745,53 @@ class VocabIdEmbedding(VocabularyLayer):
         return self._gather(self._check_id_range(ids))
 
     def _check_id_range(self, ids: Any) -> Any:
-        """Refuses ids beyond the rows on TensorFlow, where a gather on GPU would give zero vectors silently.
+        """Refuses ids outside `[0, vocabulary_size())` wherever their values can be seen.
 
-        Only ids from outside (a `tf.data` pipeline) can be out of range; the joined layers, whose own lookup
-        gives the ids, do not come here. JAX's gather fills such rows with NaN; PyTorch's raises `IndexError`.
+        On TensorFlow a gather on GPU would give zero vectors silently; on JAX `take` wraps a negative id to the
+        last rows and fills ids beyond them with NaN. Eager ids are checked on both, graph ids on TensorFlow
+        (an assertion); ids traced by `jax.jit` (inside `fit`) have no values to check. Only ids from outside
+        (a `tf.data` pipeline) can be out of range; the joined layers, whose own lookup gives the ids, do not
+        come here. On PyTorch, ids are checked unless `torch.compile` traces them.
         """
-        if keras.backend.backend() != "tensorflow":
+        backend = keras.backend.backend()
+        if backend == "jax":
+            import jax
+
+            if not isinstance(ids, jax.core.Tracer):
+                self._check_concrete_ids(np.asarray(ids))
             return ids
-        size = self.vocabulary_size()
-        message = (
-            f"{self._owner()} has ids 0 to {size - 1}, but received ids outside that range: they come from a lookup "
-            "of another vocabulary (or other source). Map the data with this layer's own `layer.lookup()`."
-        )
+        if backend == "torch":
+            import torch
+
+            # PyTorch raises IndexError for ids beyond the rows, but wraps a negative id to the last rows.
+            if not torch.compiler.is_compiling() and ids.numel():
+                # The extremes only: two scalars leave the device, not the whole batch.
+                self._check_concrete_ids(torch.stack([ids.min(), ids.max()]).detach().cpu().numpy())
+            return ids
+        if backend != "tensorflow":
+            return ids
         if tf.executing_eagerly():
-            values = ids.numpy() if hasattr(ids, "numpy") else np.asarray(ids)
-            if values.size and (values.min() < 0 or values.max() >= size):
-                bad = values[(values < 0) | (values >= size)].reshape(-1)[0]
-                raise UnknownIdError(f"{message} First: id {bad}.")
+            self._check_concrete_ids(ids.numpy() if hasattr(ids, "numpy") else np.asarray(ids))
             return ids
-        in_range = tf.logical_and(tf.reduce_all(ids >= 0), tf.reduce_all(ids < tf.cast(size, ids.dtype)))
-        check = tf.debugging.Assert(in_range, [message])
+        in_range = tf.logical_and(
+            tf.reduce_all(ids >= 0), tf.reduce_all(ids < tf.cast(self.vocabulary_size(), ids.dtype))
+        )
+        check = tf.debugging.Assert(in_range, [self._id_range_message()])
         with tf.control_dependencies([check]):
             return tf.identity(ids)
+
+    def _id_range_message(self) -> str:
+        return (
+            f"{self._owner()} has ids 0 to {self.vocabulary_size() - 1}, but received ids outside that range: they "
+            "come from a lookup of another vocabulary (or other source). Map the data with this layer's own "
+            "`layer.lookup()`."
+        )
+
+    def _check_concrete_ids(self, values: np.ndarray) -> None:
+        size = self.vocabulary_size()
+        if values.size and (values.min() < 0 or values.max() >= size):
+            bad = values[(values < 0) | (values >= size)].reshape(-1)[0]
+            raise UnknownIdError(f"{self._id_range_message()} First: id {bad}.")
 
     def _gather(self, ids: Any) -> Any:
         outputs = _take(self._embeddings, ids) if self._trainable_embeddings is None else self._gather_split(ids)
@@ -843,7 +869,12 @@ class VocabIdEmbedding(VocabularyLayer):
         try:
             saved = _weights_store.read_tokens(store, self.vocabulary_dtype, owner=self._owner())
             current = self._ids_to_tokens()
-            remap = isinstance(request, _loading.RemapRequest) and saved != current and "0" in store
+            # Rows move by token whenever they cannot be copied as they are: other tokens, or other padding rows.
+            remap = (
+                isinstance(request, _loading.RemapRequest)
+                and "0" in store
+                and (saved != current or tuple(store["0"].shape[:1]) != (self._num_rows(),))
+            )
             if not remap:
                 self._check_saved_weights(saved, current, store)
         except VocabSafeError as error:

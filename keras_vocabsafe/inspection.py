@@ -240,7 +240,18 @@ def inspect_model(
             lookup to compare it with, or several and `layer` is not set.
     """
     progress = progress or _no_progress
-    if hasattr(model_or_path, "get_config") and hasattr(model_or_path, "layers"):
+    is_model = hasattr(model_or_path, "get_config") and hasattr(model_or_path, "layers")
+    if not is_model and not isinstance(model_or_path, (str, os.PathLike)):
+        raise ConfigurationError(
+            "`model_or_path` must be a keras.Model or the path (str or os.PathLike) of a saved model. Received: "
+            f"model_or_path={model_or_path!r} of type {type(model_or_path).__name__}."
+        )
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):
+        raise ConfigurationError(
+            "`weights` must be the path (str or os.PathLike) of a .weights.h5 file, or None. Received: "
+            f"weights={weights!r} of type {type(weights).__name__}."
+        )
+    if is_model:
         source = _ObjectSource(model_or_path)
         label = f"model '{model_or_path.name}'"
     else:
@@ -299,8 +310,15 @@ def _no_progress(total: int | None, label: str) -> _NoProgress:
 
 def _file_kind(path: str, what: str) -> str:
     """'keras', 'weights' or 'savedmodel', or a `ModelFileError` saying what the path is instead."""
+    expected = (
+        "a .weights.h5 file (written by `model.save_weights`)"
+        if what == "weights"
+        else "a .keras file or a SavedModel directory"
+    )
     if not os.path.exists(path):
-        raise ModelFileError(f"{path} does not exist. Pass the path of a .keras file or a SavedModel directory.")
+        raise ModelFileError(f"{path} does not exist. Pass the path of {expected}.")
+    if what == "weights" and os.path.isdir(path):
+        raise ModelFileError(f"{path} is a directory. Pass the path of {expected}.")
     if os.path.isdir(path):
         from keras_vocabsafe._inspect_savedmodel import savedmodel_directory
 
@@ -323,7 +341,8 @@ def _file_kind(path: str, what: str) -> str:
         return "weights"
     raise ModelFileError(
         f"{path} is not a {what} file Keras writes: a .keras file is a zip archive and a .weights.h5 file is HDF5, "
-        "but this file starts with neither signature. Pass the file written by `model.save('name.keras')`."
+        "but this file starts with neither signature. Pass the file written by "
+        + ("`model.save_weights('name.weights.h5')`." if what == "weights" else "`model.save('name.keras')`.")
     )
 
 

@@ -98,7 +98,9 @@ def load_remapped_weights(
     by token: each `VocabEmbedding` keeps the saved row of every token it
     shares with the saved vocabulary (special rows included), gives its new
     tokens rows from `new_embeddings_initializer`, and leaves out the saved
-    rows of tokens it no longer has. Every other layer loads as with
+    rows of tokens it no longer has. The saved layer may have been built
+    with another `pad_to_multiple_of`: padding rows are not tokens' rows,
+    so only the ids' rows move. Every other layer loads as with
     `model.load_weights()`, which does the file handling.
 
     Args:

@@ -41,7 +41,14 @@ from keras_vocabsafe._counting import (
     weights_error,
 )
 from keras_vocabsafe._keys import check_strings, to_keys
-from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError, TextEncodingError, TextInputError, VocabularyError
+from keras_vocabsafe.errors import (
+    ConfigurationError,
+    KeyDtypeError,
+    TextEncodingError,
+    TextInputError,
+    UnknownIdError,
+    VocabularyError,
+)
 from keras_vocabsafe.lookup import VocabLookup
 from keras_vocabsafe.vocab_embedding import VocabEmbedding
 from keras_vocabsafe.vocabulary import Vocabulary, canonical_token
@@ -218,6 +225,11 @@ class _TextFrontEnd:
         Raises:
             ConfigurationError: the split cannot be undone (`"regex"`,
                 `"unicode_script"`, a callable) or `ngrams` is set.
+            KeyDtypeError: the ids are not integers.
+            TextInputError: the ids are not of shape `(length,)` or
+                `(batch, length)`.
+            UnknownIdError: (eager calls) an id is outside
+                `[0, vocabulary_size())`; in a graph, `tf.gather` fails.
         """
         if self.ngrams is not None or not (isinstance(self.split, str) and self.split in _DETOKENIZABLE_SPLITS):
             reason = f"ngrams={self.ngrams}" if self.ngrams is not None else f"split={self.split!r}"
@@ -226,18 +238,49 @@ class _TextFrontEnd:
                 f"Detokenizing works with split in {_DETOKENIZABLE_SPLITS} and ngrams=None; use "
                 "`ids_to_tokens(ids)` for the tokens themselves."
             )
+        owner = f"{self._owner()}.detokenize()"
         if not isinstance(ids, tf.RaggedTensor):
-            ids = tf.convert_to_tensor(ids)
+            if keras.backend.is_keras_tensor(ids) or ids is None:
+                raise KeyDtypeError(
+                    f"{owner} takes integer ids (an array, a tensor or a nested list). Received: "
+                    f"{type(ids).__name__}."
+                    + (
+                        " It runs TensorFlow ops on ids (eagerly, in tf.data or tf.function), not on a keras.Input."
+                        if ids is not None
+                        else ""
+                    )
+                )
+            try:
+                ids = tf.convert_to_tensor(ids)
+            except (TypeError, ValueError):
+                raise KeyDtypeError(
+                    f"{owner} takes integer ids (an array, a tensor or a nested list). Received: {type(ids).__name__}."
+                ) from None
+            if ids.dtype.is_floating and ids.shape.num_elements() == 0:
+                ids = tf.cast(ids, tf.int64)  # `[]` and `[[]]` convert to float32: no ids, nothing to refuse.
             if not ids.dtype.is_integer:
-                raise KeyDtypeError(f"{self._owner()}.detokenize() takes integer ids. Received dtype {ids.dtype.name}.")
+                raise KeyDtypeError(f"{owner} takes integer ids. Received dtype {ids.dtype.name}.")
             if ids.shape.rank not in (1, 2):
                 raise TextInputError(
-                    f"{self._owner()}.detokenize() takes ids of shape (length,) or (batch, length). Received: shape "
-                    f"{ids.shape}."
+                    f"{owner} takes ids of shape (length,) or (batch, length). Received: shape {ids.shape}."
                 )
             if ids.shape.rank == 1:
                 return self.detokenize(ids[tf.newaxis])[0]
             ids = tf.RaggedTensor.from_tensor(ids)
+        elif not ids.dtype.is_integer:
+            raise KeyDtypeError(f"{owner} takes integer ids. Received a ragged tensor of dtype {ids.dtype.name}.")
+        elif ids.shape.rank != 2:
+            raise TextInputError(f"{owner} takes ragged ids of shape (batch, None). Received: shape {ids.shape}.")
+        if tf.executing_eagerly():
+            # Eager ids can be checked, so an id out of range gets our error rather than tf.gather's.
+            flat = ids.flat_values
+            if tf.size(flat) > 0:
+                low, high = int(tf.reduce_min(flat)), int(tf.reduce_max(flat))
+                if low < 0 or high >= self.vocabulary_size():
+                    raise UnknownIdError(
+                        f"{owner}: {self._owner()} has ids 0 to {self.vocabulary_size() - 1}. Received: id "
+                        f"{low if low < 0 else high}. Ids come from this layer (or a layer of the same vocabulary)."
+                    )
         if self.mask_token is not None:
             ids = tf.ragged.boolean_mask(ids, tf.not_equal(ids, tf.cast(self._mask_id(), ids.dtype)))
         tokens = self.ids_to_tokens(tf.cast(ids, tf.int64))

@@ -66,7 +66,7 @@ class VocabEmbedding(KeyLookup, VocabIdEmbedding):
             follow Keras's layout; listing both, each token keeps its
             position as its id (a BERT `vocab.txt`, a `get_vocabulary()`
             list). A `Vocabulary` with counts is cut to `max_tokens` and
-            `min_frequency` by count. If not set, call `adapt()` first.
+            `min_frequency` by count (special tokens it lists stay). If not set, call `adapt()` first.
         vocabulary_dtype: `"string"` (default) for text keys, `"int64"` for
             integer ids such as user or item ids.
         max_tokens: optional int. Upper bound on `vocabulary_size()`,

@@ -39,13 +39,13 @@ import base64
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from keras_vocabsafe._files import create_file_beside
 from keras_vocabsafe._vocabulary_files import FileLayout, detect_and_read, write_bytes
 from keras_vocabsafe.errors import ConfigurationError, DuplicateTokenError, KeyDtypeError, VocabularyError
 
@@ -749,7 +749,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Writes `data` to `path` through a temporary file, so `path` is never half-written."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".vocabulary-", suffix=".tmp")
+    descriptor, temporary = create_file_beside(directory, ".vocabulary-", ".tmp")
     try:
         with os.fdopen(descriptor, "wb") as f:
             f.write(data)

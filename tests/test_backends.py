@@ -266,8 +266,17 @@ def test_ids_beyond_the_rows_are_refused_or_documented_per_backend():
         with pytest.raises(tf.errors.InvalidArgumentError, match="ids outside that range"):
             tf.function(embedding)(tf.constant(beyond))
     elif keras.backend.backend() == "jax":
-        # Documented limit: JAX's gather fills rows beyond the matrix with NaN (the loss then shows it).
-        assert np.isnan(keras.ops.convert_to_numpy(embedding(beyond))[0, 1]).all()
+        import jax
+
+        # Eager ids are checked: a negative id would otherwise wrap to the last rows, one beyond would give NaN.
+        for ids in (beyond, np.array([[1, -1]])):
+            with pytest.raises(UnknownIdError, match=r"ids outside that range.*`layer.lookup\(\)`"):
+                embedding(ids)
+        # Documented limit: traced ids (`fit` jits its step) have no values; JAX's gather fills rows beyond the
+        # matrix with NaN (the loss then shows it).
+        assert np.isnan(np.asarray(jax.jit(embedding)(beyond))[0, 1]).all()
     else:
-        with pytest.raises(IndexError):
-            embedding(beyond)
+        # A negative id would otherwise wrap to the last rows; PyTorch raises IndexError beyond them.
+        for ids in (beyond, np.array([[1, -1]])):
+            with pytest.raises(UnknownIdError, match=r"ids outside that range.*`layer.lookup\(\)`"):
+                embedding(ids)

@@ -121,6 +121,19 @@ What each entry point refuses, and with which error (one row per refusal tested)
 | `TextVocabLookup(...)` | the settings `TextVocabEmbedding(...)` refuses | `ConfigurationError` |
 | `TextVocabLookup.__call__` | ints; text of shape (2, 2) | `KeyDtypeError`, `TextInputError` |
 | `PretrainedVectors(...)` | a matrix without one row per token | `ConfigurationError` |
+| `vocabsafe vectors align` | `-o` naming an input through a symlink or hard link; `-o` a directory | exit 2 |
+| `vocabsafe vectors align` | a negative `--seed` (named by argparse) | exit 2 |
+| `inspect_model` | a `model_or_path` or `weights` that is neither a model nor a path | `ConfigurationError` |
+| `inspect_model(weights=)` | a missing file or a directory (asking for a `.weights.h5` file) | `ModelFileError` |
+| `detokenize` | eager ids below 0 or beyond the last id (also ragged) | `UnknownIdError` |
+| `detokenize` | `None`, objects, ragged float ids | `KeyDtypeError` |
+| `detokenize` | ragged ids not of shape (batch, None) | `TextInputError` |
+| `VocabIdEmbedding` (JAX, torch) | eager ids below 0 or beyond the last (`test_backends.py`) | `UnknownIdError` |
+
+The last section checks what the hostile sweep of the command line and of vocabularies that keep their own ids
+found to work once fixed: outputs written with the umask's mode (not 0o600), a counted vocabulary that lists its
+special tokens cut by count, special tokens listed at the last ids kept by `update_vocabulary(data=)`, weights
+padded to another `pad_to_multiple_of` loaded by `load_remapped_weights`, and `detokenize` of no ids.
 
 Companion modules with the full sweeps of two entry points: `tests/test_data_inputs.py` (every data kind for
 `adapt`, `update_vocabulary(data=)` and call-time keys) and `tests/test_vector_files_hostile.py` (every damaged or
@@ -149,6 +162,7 @@ from keras_vocabsafe import (
     ConfigurationError,
     DuplicateTokenError,
     KeyDtypeError,
+    ModelFileError,
     NotAdaptedError,
     OpTarget,
     PretrainedVectors,
@@ -1631,3 +1645,175 @@ def test_mirrored_strategy_over_two_cpus_trains_the_rows_of_seen_ids():
     result = subprocess.run([sys.executable, "-c", _MIRRORED_SCRIPT], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "[False, False, True, True, True]"  # Mask and OOV rows unseen.
+
+
+# The command line and vocabularies that keep their own ids (a hostile sweep of both) ----------------------------
+
+
+def run_cli(capsys, *args):
+    from keras_vocabsafe.cli import main
+
+    code = main([str(arg) for arg in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def glove(tmp_path):
+    path = tmp_path / "glove.txt"
+    path.write_text("the 1 2\ncat 3 4\n", encoding="utf-8")
+    return path
+
+
+def test_vectors_align_refuses_an_output_that_is_an_input_through_a_symlink(tmp_path, capsys):
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("the\ncat\n", encoding="utf-8")
+    os.symlink(vocab, tmp_path / "link.txt")
+    code, _, err = run_cli(
+        capsys, "vectors", "align", glove(tmp_path), "--vocab", tmp_path / "link.txt", "-o", vocab, "--overwrite"
+    )
+    assert code == 2
+    assert "one of the inputs" in err
+    assert vocab.read_text(encoding="utf-8") == "the\ncat\n"  # The vocabulary is not overwritten by the matrix.
+
+
+def test_vectors_align_refuses_a_directory_as_output_naming_it(tmp_path, capsys):
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("the\ncat\n", encoding="utf-8")
+    (tmp_path / "out").mkdir()
+    code, _, err = run_cli(
+        capsys, "vectors", "align", glove(tmp_path), "--vocab", vocab, "-o", tmp_path / "out", "--overwrite"
+    )
+    assert code == 2
+    assert f"{tmp_path / 'out'} is a directory" in err
+    assert ".vocabsafe-" not in err and os.listdir(tmp_path / "out") == []
+
+
+def test_vectors_align_refuses_a_negative_seed_naming_the_option(tmp_path, capsys):
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("the\ncat\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(capsys, "vectors", "align", glove(tmp_path), "--vocab", vocab, "-o", tmp_path / "m.npy", "--seed", "-5")
+    assert exit_info.value.code == 2
+    assert "--seed" in capsys.readouterr().err
+    assert not (tmp_path / "m.npy").exists()
+
+
+def test_written_files_get_the_mode_of_an_ordinary_write(tmp_path, capsys):
+    # Atomic writes go through a temporary file; its mode must follow the umask (0o644 here), not stay private.
+    previous = os.umask(0o022)
+    try:
+        Vocabulary(["the", "cat"]).save(tmp_path / "vocab.json")
+        (tmp_path / "vocab.txt").write_text("the\ncat\n", encoding="utf-8")
+        code, _, _ = run_cli(
+            capsys, "vectors", "align", glove(tmp_path), "--vocab", tmp_path / "vocab.txt", "-o", tmp_path / "m.npy"
+        )
+    finally:
+        os.umask(previous)
+    assert code == 0
+    assert oct(os.stat(tmp_path / "vocab.json").st_mode & 0o777) == oct(0o644)
+    assert oct(os.stat(tmp_path / "m.npy").st_mode & 0o777) == oct(0o644)
+
+
+@pytest.mark.parametrize(
+    "kwargs, argument",
+    [({"model_or_path": None}, "model_or_path"), ({"model_or_path": 3}, "model_or_path"), ({"weights": 3}, "weights")],
+    ids=["None", "int", "int-weights"],
+)
+def test_inspect_model_refuses_a_model_that_is_neither_a_model_nor_a_path(tmp_path, kwargs, argument):
+    from keras_vocabsafe.inspection import inspect_model
+
+    kwargs = {"model_or_path": str(tmp_path / "model.keras"), **kwargs}
+    with pytest.raises(ConfigurationError, match=f"`{argument}` must be"):
+        inspect_model(kwargs.pop("model_or_path"), **kwargs)
+
+
+@pytest.mark.parametrize(
+    "tokens, counts, kwargs, expected",
+    [
+        (["[PAD]", "[UNK]", "a", "b", "c"], [100, 50, 3, 2, 1], {"max_tokens": 4}, ["[PAD]", "[UNK]", "a", "b"]),
+        (["[PAD]", "[UNK]", "a", "b", "c"], [100, 50, 3, 2, 1], {"min_frequency": 2}, ["[PAD]", "[UNK]", "a", "b"]),
+        (["a", "[PAD]", "b", "[UNK]", "c"], [100, 50, 3, 2, 1], {"max_tokens": 4}, ["a", "[PAD]", "b", "[UNK]"]),
+        (["a", "c", "[PAD]", "[UNK]", "b"], [5, 1, 9, 9, 4], {"min_frequency": 2}, ["a", "[PAD]", "[UNK]", "b"]),
+    ],
+    ids=["max_tokens", "min_frequency", "specials-inside", "ids-close-up"],
+)
+def test_a_counted_vocabulary_that_lists_its_special_tokens_is_cut_by_count(tokens, counts, kwargs, expected):
+    # The special tokens stay whatever their counts; the regular tokens are cut by count, and ids close up.
+    layer = VocabLookup(vocabulary=Vocabulary(tokens, counts=counts), mask_token="[PAD]", **kwargs)
+    assert layer.get_vocabulary() == expected
+    keys = ["a", "b", "c", "[PAD]", "[UNK]", "zz"]
+    unknown = expected.index("[UNK]")
+    assert layer.token_to_id(np.array(keys)).tolist() == [expected.index(k) if k in expected else unknown for k in keys]
+
+
+def test_update_vocabulary_from_data_keeps_special_tokens_listed_at_the_last_ids():
+    # [PAD] at 5 and [UNK] at 6: data with the 5 regular tokens fills ids 0-4, so both special ids still exist.
+    tokens = ["a", "b", "c", "d", "e", "[PAD]", "[UNK]"]
+    layer = VocabEmbedding(3, vocabulary=tokens, mask_token="[PAD]")
+    layer.build()
+    before = layer.get_weights()[0].copy()
+    layer.update_vocabulary(data=[["e", "d", "c", "b", "a"]])  # Equal counts: ordered by token, a first.
+    assert layer.get_vocabulary() == tokens
+    np.testing.assert_array_equal(layer.get_weights()[0], before)
+    assert layer.token_to_id(np.array(["[PAD]", "zz", "e"])).tolist() == [5, 6, 4]
+
+
+@pytest.mark.parametrize("pads", [(4, None), (None, 8)], ids=["padded-to-plain", "plain-to-padded"])
+def test_load_remapped_weights_moves_rows_between_paddings_of_one_vocabulary(tmp_path, pads):
+    tokens = ["[PAD]", "[unused0]", "[UNK]", "the", "cat"]
+
+    def model(pad):
+        inputs = keras.Input((2,), dtype="string")
+        return keras.Model(
+            inputs, VocabEmbedding(2, vocabulary=tokens, mask_token="[PAD]", pad_to_multiple_of=pad)(inputs)
+        )
+
+    saved, target = model(pads[0]), model(pads[1])
+    saved.save_weights(tmp_path / "saved.weights.h5")
+    load_remapped_weights(target, tmp_path / "saved.weights.h5")
+    ids = 5  # Rows of the five ids; padding rows are not tokens' rows.
+    np.testing.assert_array_equal(target.layers[1].get_weights()[0][:ids], saved.layers[1].get_weights()[0][:ids])
+    keys = tf.constant([["the", "[PAD]"], ["zz", "cat"]])
+    np.testing.assert_array_equal(target(keys), saved(keys))
+
+
+@pytest.mark.parametrize(
+    "ids, error, message",
+    [
+        ([[2, 99]], UnknownIdError, "Received: id 99"),
+        ([[-1, 2]], UnknownIdError, "Received: id -1"),
+        (np.array([[2**40]], np.int64), UnknownIdError, "Received: id 1099511627776"),
+        (tf.ragged.constant([[2], [2, 9]]), UnknownIdError, "Received: id 9"),
+        (tf.ragged.constant([[1.0], [2.0, 3.0]]), KeyDtypeError, "ragged tensor of dtype float32"),
+        (tf.ragged.constant([[[2]], [[2, 3]]]), TextInputError, "shape \\(batch, None\\)"),
+        (None, KeyDtypeError, "takes integer ids"),
+        (object(), KeyDtypeError, "takes integer ids"),
+    ],
+    ids=["beyond", "negative", "huge", "ragged-beyond", "ragged-float", "ragged-3d", "None", "object"],
+)
+def test_detokenize_refuses_ids_outside_the_layer_naming_them(ids, error, message):
+    layer = TextVocabLookup(vocabulary=["the", "cat", "sat"])  # Ids 0 to 4.
+    with pytest.raises(error, match=message):
+        layer.detokenize(ids)
+
+
+def test_detokenize_of_no_ids_is_empty_text():
+    layer = TextVocabLookup(vocabulary=["the", "cat"])
+    assert layer.detokenize([]).numpy() == b""
+    assert layer.detokenize([[]]).numpy().tolist() == [b""]
+
+
+@pytest.mark.parametrize("make", ["missing", "directory", "text"])
+def test_inspect_model_refuses_weights_that_are_no_weights_file_asking_for_one(tmp_path, make):
+    from keras_vocabsafe.inspection import inspect_model
+
+    inputs = keras.Input((1,), dtype="string")
+    keras.Model(inputs, VocabEmbedding(2, vocabulary=["a"])(inputs)).save(tmp_path / "model.keras")
+    weights = tmp_path / "model.weights.h5"
+    if make == "directory":
+        weights.mkdir()
+    elif make == "text":
+        weights.write_text("not hdf5\n")
+    with pytest.raises(ModelFileError, match=r"\.weights\.h5|save_weights") as info:
+        inspect_model(tmp_path / "model.keras", weights=weights)
+    assert "SavedModel" not in str(info.value)  # Not the advice for MODEL.

@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from typing import Any
+
+from keras_vocabsafe._files import create_file_beside
 
 __all__ = [
     "EXIT_OK",
@@ -20,6 +22,7 @@ __all__ = [
     "atomic_directory",
     "atomic_file",
     "check_output_path",
+    "same_file",
 ]
 
 EXIT_OK = 0
@@ -86,14 +89,29 @@ class Progress:
 
 
 def check_output_path(path: str, *, overwrite: bool) -> str:
-    """`path` as a string, or a `CommandError` if it exists (without `overwrite`) or its directory does not."""
+    """`path` as a string, or a `CommandError` if it is a directory, exists (without `overwrite`) or its directory
+    does not."""
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise CommandError(
+            f"{path} is a directory; pass the path of the file to write, e.g. {os.path.join(path, 'out')}."
+        )
     if os.path.exists(path) and not overwrite:
         raise CommandError(f"{path} already exists; pass --overwrite to replace it, or choose another path.")
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise CommandError(f"cannot write {path}: the directory {directory} does not exist.")
     return path
+
+
+def same_file(first: str, second: str) -> bool:
+    """True when two paths name one file, through symlinks, hard links or spelling (`./a` and `a`)."""
+    if os.path.realpath(first) == os.path.realpath(second):
+        return True
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # One of them does not exist (yet): they cannot be one file.
+        return False
 
 
 @contextlib.contextmanager
@@ -104,7 +122,8 @@ def atomic_file(path: str, suffix: str = "") -> Iterator[str]:
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".vocabsafe-", suffix=".tmp" + suffix)
+    # Created with the umask's mode (not mkstemp's 0o600, which the rename would keep): OUT reads like any file.
+    descriptor, temporary = create_file_beside(directory, ".vocabsafe-", ".tmp" + suffix)
     os.close(descriptor)
     try:
         yield temporary
@@ -119,7 +138,9 @@ def atomic_directory(path: str) -> Iterator[str]:
     """Yields a temporary directory beside `path`; on success it is renamed to `path`, on failure removed."""
     path = os.fspath(path)
     parent = os.path.dirname(os.path.abspath(path))
-    temporary = tempfile.mkdtemp(dir=parent, prefix=".vocabsafe-", suffix=".tmp")
+    # Not mkdtemp, whose 0o700 mode the rename would keep: a plain mkdir follows the umask.
+    temporary = os.path.join(parent, f".vocabsafe-{secrets.token_hex(8)}.tmp")
+    os.mkdir(temporary)
     try:
         yield temporary
         if os.path.isdir(path):

@@ -15,10 +15,17 @@ Row layouts (`--rows`):
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
-from keras_vocabsafe.cli._output import EXIT_OK, EXIT_PROBLEMS, CommandError, Output, atomic_file, check_output_path
+from keras_vocabsafe.cli._output import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    CommandError,
+    Output,
+    atomic_file,
+    check_output_path,
+    same_file,
+)
 
 _OOV_TOKEN = b"[UNK]"
 
@@ -61,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     align.add_argument(
         "--oov", choices=("random", "zeros", "mean"), default="mean", help="the OOV row (layout 'layer')"
     )
-    align.add_argument("--seed", type=int, default=None, help="seed of the 'random' rows")
+    align.add_argument("--seed", type=_seed, default=None, help="seed of the 'random' rows (0 or more)")
     align.add_argument("--rows", choices=("layer", "vocabulary"), default="layer", help="row layout (see below)")
     align.add_argument(
         "--format",
@@ -81,6 +88,16 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     )
     align.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     align.set_defaults(run=run_align)
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more (NumPy seeds are non-negative), got {value}")
+    return value
 
 
 def _share(text: str) -> float:
@@ -104,7 +121,8 @@ def run_align(args: argparse.Namespace, output: Output) -> int:
     if unknown or not match:
         raise CommandError(f"--match takes rules from {','.join(MATCH_RULES)}; received {args.match!r}.")
     out = check_output_path(args.output, overwrite=args.overwrite)
-    if os.path.abspath(out) in (os.path.abspath(args.vectors), os.path.abspath(args.vocab)):
+    # Through a symlink or a hard link too: the matrix must never replace the file it is read from.
+    if any(same_file(out, source) for source in (args.vectors, args.vocab, args.tokens) if source is not None):
         raise CommandError(f"-o {out} is one of the inputs; choose another path.")
     vocabulary = Vocabulary.load(args.vocab, format=args.vocab_format)
     if not len(vocabulary):
