@@ -85,4 +85,5 @@ def test_vocab_build_command_writes_the_vocabulary_and_refuses_to_overwrite(tmp_
     assert written == layer.vocabulary
     assert json.loads(out.read_text())["counts"] == layer.vocabulary.counts.tolist()
     again = run_vocabsafe("vocab", "build", corpus, "-o", out, "--json")
-    assert again.returncode == 2 and "already exists" in again.stderr and again.stdout == ""
+    assert again.returncode == 2 and "already exists" in again.stderr
+    assert json.loads(again.stdout) == {"error": again.stderr.split("error: ", 1)[1].strip(), "exit_code": 2}

@@ -5,7 +5,8 @@ Exit codes, for CI jobs:
 - 0: done, nothing to report (or only notes);
 - 1: the command ran and found problems (an `inspect` error or warning);
 - 2: usage or input error: a bad argument, or a file that is missing, unreadable, truncated or of the wrong
-  kind. One line on stderr says which and how to fix it; `--debug` adds the traceback.
+  kind. One line on stderr says which and how to fix it (with `--json`, also `{"error": ..., "exit_code": 2}`
+  on stdout); `--debug` adds the traceback.
 
 Every command takes `--json` (one JSON document on stdout instead of text) and `--debug`. Each command lives
 in its own module of this package and registers itself in `_COMMANDS`.
@@ -14,6 +15,7 @@ in its own module of this package and registers itself in `_COMMANDS`.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import traceback
@@ -70,7 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # Every failure is one line (and exit 2) unless --debug asks for more.
         if args.debug:
             traceback.print_exc()
-        print(f"vocabsafe {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        message = _one_line(error)
+        print(f"vocabsafe {args.command}: error: {message}", file=sys.stderr)
+        if args.json:  # A CI job parsing stdout gets a document, not nothing.
+            print(json.dumps({"error": message, "exit_code": EXIT_USAGE}, ensure_ascii=False))
         if not args.debug and not isinstance(error, _EXPECTED):
             print("vocabsafe: this looks like a bug; rerun with --debug and report the traceback.", file=sys.stderr)
         return EXIT_USAGE
