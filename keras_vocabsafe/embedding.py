@@ -666,7 +666,10 @@ class VocabIdEmbedding(VocabularyLayer):
                 f"{self._owner()} quantizes as keras.layers.Embedding does, in the modes "
                 f"{_quantization.SUPPORTED_MODES}. Received: mode={mode!r}."
             )
-        values, policy = _quantization.quantize_matrix(self._matrix(), mode, config, self.dtype_policy)
+        float_policy = self.dtype_policy
+        if float_policy.quantization_mode is not None:  # Set by Keras's `dtype_policy` setter, which calls here.
+            float_policy = _quantization.requantize_config(float_policy)[2]
+        values, policy = _quantization.quantize_matrix(self._matrix(), mode, config, float_policy)
         previous = self._dtype_policy
         # Marked first: Keras's `dtype_policy` setter quantizes a built layer that is not yet marked.
         self._is_quantized = True
@@ -898,7 +901,7 @@ class VocabIdEmbedding(VocabularyLayer):
 
     def _matrix(self) -> np.ndarray:
         """Every row (padding included) as one NumPy array (dequantized in float32 if the layer is quantized)."""
-        if self.quantization_mode is not None:
+        if getattr(self, "_is_quantized", False):
             return keras.ops.convert_to_numpy(
                 _quantization.dequantize(
                     self._quantized_values(), self.quantization_mode, self.output_dim, "float32", self._g_idx()
