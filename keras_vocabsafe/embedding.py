@@ -742,14 +742,14 @@ class VocabIdEmbedding(VocabularyLayer):
 
     def _saved_arrays(self) -> list[np.ndarray]:
         """The matrix as saved: float, or Keras's quantized variables in Keras's order; LoRA merged in (as Keras)."""
+        if not self.lora_enabled:
+            return [self._matrix()] if self.quantization_mode is None else list(self._quantized_values().values())
+        delta = keras.ops.convert_to_numpy(self._lora_delta())
+        delta[self.vocabulary_size() :] = 0  # No id selects the padding rows: they stay zeros.
         if self.quantization_mode is None:
             matrix = self._matrix()
-            if self.lora_enabled:
-                matrix = (matrix + keras.ops.convert_to_numpy(self._lora_delta())).astype(matrix.dtype)
-            return [matrix]
-        if not self.lora_enabled:
-            return list(self._quantized_values().values())
-        merged = self._matrix() + keras.ops.convert_to_numpy(self._lora_delta())
+            return [(matrix + delta).astype(matrix.dtype)]
+        merged = self._matrix() + delta
         mode, config, source = _quantization.requantize_config(self.dtype_policy)
         values, _ = _quantization.quantize_matrix(merged, mode, config, source)
         return list(values.values())
