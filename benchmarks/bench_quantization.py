@@ -13,7 +13,8 @@ fresh copy of the trained float model, loaded from its ``.keras`` file).
   out of vocabulary) is labelled 1 when the mean weight of its tokens is
   positive. Trained for a few epochs with Adam on 40,000 sequences;
   accuracy on 10,000 held-out sequences.
-- ``.keras`` size: ``model.save(path)``, bytes on disk.
+- ``.keras`` size: ``model.save(path)`` of the model loaded with ``compile=False``
+  (no optimizer state), bytes on disk.
 - served latency: each side is written with ``export_for_serving`` and its
   ``serving_default`` signature is loaded back **in this process** with
   ``tf.saved_model.load`` (TensorFlow's runtime, as a model server runs it;
@@ -131,7 +132,8 @@ def main() -> None:
         for b in BATCHES
     }
     for side in SIDES:
-        side_model = keras.saving.load_model(float_path)
+        # Without the optimizer: its float Adam moments (2x the float matrix) would dominate every file.
+        side_model = keras.saving.load_model(float_path, compile=False)
         if side != "float32":
             side_model.quantize(side)
         path = os.path.join(work, f"{side}.keras")
