@@ -20,12 +20,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vocabsafe import _compat, _loading, _weights_store, evolve
+from keras_vocabsafe import _compat, _loading, _quantization, _weights_store, evolve
 from keras_vocabsafe._counting import DEFAULT_BUDGET, check_budget
 from keras_vocabsafe._vocabulary_layer import _DEFAULT_OOV_TOKENS, VocabularyLayer, _describe_difference, _is_int
 from keras_vocabsafe.errors import (
     ConfigurationError,
     KeyDtypeError,
+    QuantizationError,
     UnknownIdError,
     VocabSafeError,
     VocabularyError,
@@ -67,6 +68,8 @@ class VocabIdEmbedding(VocabularyLayer):
         embeddings_initializer, embeddings_regularizer,
         embeddings_constraint, trainable_rows, pad_to_multiple_of: as for
             `VocabEmbedding`.
+        lora_rank, lora_alpha: optional. Enable LoRA when the layer is
+            built, as for `keras.layers.Embedding` (see `enable_lora`).
         **kwargs: base layer arguments (`name`, `dtype`, `trainable`).
 
     Call arguments:
@@ -106,6 +109,8 @@ class VocabIdEmbedding(VocabularyLayer):
         trainable_rows: Any = None,
         pad_to_multiple_of: int | None = None,
         lookup_config: dict[str, Any] | None = None,
+        lora_rank: int | None = None,
+        lora_alpha: float | None = None,
         **kwargs: Any,
     ) -> None:
         if lookup_config is not None and not (
@@ -125,6 +130,7 @@ class VocabIdEmbedding(VocabularyLayer):
                 f"Received: pad_to_multiple_of={pad_to_multiple_of!r}"
             )
         trainable_rows = _validate_trainable_rows(trainable_rows)
+        _validate_lora(lora_rank, lora_alpha, trainable_rows, embeddings_constraint)
         initializer = _get("embeddings_initializer", embeddings_initializer, keras.initializers.get)
         regularizer = _get("embeddings_regularizer", embeddings_regularizer, keras.regularizers.get)
         constraint = _get("embeddings_constraint", embeddings_constraint, keras.constraints.get)
@@ -159,6 +165,9 @@ class VocabIdEmbedding(VocabularyLayer):
         # How many times the weights were created; traced TensorFlow functions check it (see `_check_current`).
         self._weights_generation = 0
         self._generation_variable = None
+        self.lora_rank = None if lora_rank is None else int(lora_rank)
+        self.lora_alpha = lora_alpha if lora_alpha is not None else self.lora_rank
+        self.lora_enabled = False
         if vocabulary is not None:
             self.set_vocabulary(vocabulary)
 
@@ -373,6 +382,10 @@ class VocabIdEmbedding(VocabularyLayer):
         vocabulary = self._require_vocabulary()
         if self.vocabulary_dtype != "string":
             raise ConfigurationError(f"{self._owner()} has integer keys; pretrained vectors are keyed by words.")
+        self._refuse_if_adapted(
+            "load pretrained rows",
+            "load them into the float layer, then quantize (`model.quantize(mode)`) or enable LoRA.",
+        )
         aligned = align_vectors(
             source,
             vocabulary,
@@ -496,6 +509,12 @@ class VocabIdEmbedding(VocabularyLayer):
             )
         evolve.check_rule(new_embeddings_initializer, dim=self.output_dim)
         self._require_vocabulary()
+        if self.built and self.lora_enabled:
+            raise QuantizationError(
+                f"{self._owner()} has LoRA enabled, and its update (`lora_embeddings_a`, one row per id) is not "
+                "moved with the rows. Save the model (which merges the update into the matrix), rebuild the layer "
+                "without `lora_rank` from that matrix, update the vocabulary, then enable LoRA again."
+            )
         limit = self.max_tokens if max_tokens is None else int(max_tokens)
         if vocabulary is not None:
             new, positions = self._place_special_tokens(vocabulary, limit)
@@ -533,6 +552,9 @@ class VocabIdEmbedding(VocabularyLayer):
             seed=seed,
         )
         del old_matrix
+        quantized = None
+        if self.quantization_mode is not None:
+            quantized, matrix = self._requantized_rows(matrix, row_map), None
         old_variable, old_trained_ids = self._trained_variable()
         self._vocabulary, self._special_positions, self.max_tokens = new, positions, limit
         self._vocabulary_changed()
@@ -542,9 +564,13 @@ class VocabIdEmbedding(VocabularyLayer):
             was_trainable[list(self.trainable_rows)] = True
             trains = (source < 0) | was_trainable[np.maximum(source, 0)]
             self.trainable_rows = tuple(np.flatnonzero(trains).tolist())
-        self._create_weights(matrix)
+        self._create_weights(matrix, quantized=quantized)
         remapped = 0
-        if model is not None:
+        if model is not None and quantized is not None:
+            # Nothing of a quantized matrix trains, so no optimizer state follows the rows; the compiled functions
+            # captured the old variables.
+            model.train_function = model.test_function = model.predict_function = None
+        elif model is not None:
             new_variable, new_trained_ids = self._trained_variable()
             remapped = evolve.remap_optimizer(
                 model,
@@ -570,6 +596,21 @@ class VocabIdEmbedding(VocabularyLayer):
             rule=new_embeddings_initializer,
             optimizer_variables=remapped,
         )
+
+    def _requantized_rows(self, matrix: np.ndarray, row_map: evolve.RowMap) -> dict[str, np.ndarray]:
+        """The quantized variables for the new rows of `update_vocabulary`.
+
+        Kept rows keep their exact quantized values with their own per-row scales (and zero points); new rows
+        (computed from the dequantized old rows) and padding are quantized as the layer was.
+        """
+        old = self._quantized_values()
+        mode, config, source = _quantization.requantize_config(self.dtype_policy)
+        new, _ = _quantization.quantize_matrix(matrix, mode, config, source)
+        kept = row_map.kept
+        for name in _quantization.ROW_VARIABLES:
+            if name in new:
+                new[name][kept] = old[name][row_map.source[kept]]
+        return new
 
     def _vocabulary_from_data(
         self, data: Any, steps: int | None, *, merge: bool, limit: int | None, budget: int | None = DEFAULT_BUDGET
@@ -598,18 +639,145 @@ class VocabIdEmbedding(VocabularyLayer):
         vocabulary._counts = np.fromiter((totals[t] for t in merged), np.int64, len(merged))
         return vocabulary
 
+    # Quantization and LoRA --------------------------------------------------------------
+
+    def quantize(self, mode: str | None = None, type_check: bool = True, config: Any = None) -> None:
+        """Quantizes the embedding matrix exactly as `keras.layers.Embedding.quantize` does.
+
+        `model.quantize(mode)` calls it for each layer. Supported modes are
+        Keras's for `Embedding`: `"int8"` (one scale per row) and `"int4"`
+        (one scale per row on Keras 3.12; per-group scales and zero points
+        on later versions, `block_size` from
+        `keras.quantizers.Int4QuantizationConfig`, default 128). Other modes
+        raise `QuantizationError`, a `NotImplementedError`, which
+        `model.quantize()` reports as a warning, as for Keras's own layers.
+
+        The quantized values and scales are those Keras's `Embedding` gives
+        the same matrix, and rows are dequantized as Keras does, so vectors
+        match Keras's quantized `Embedding` exactly. The dtype policy becomes
+        `"<mode>_from_<policy>"` (saved in the config). The matrix no longer
+        trains (`enable_lora` can still adapt it); with `trainable_rows`,
+        every row is then frozen. The padding rows, all zeros, stay zeros.
+        `type_check` is accepted for `Model.quantize`: every subclass of this
+        layer quantizes.
+        """
+        del type_check
+        if mode not in _quantization.SUPPORTED_MODES:
+            raise QuantizationError(
+                f"{self._owner()} quantizes as keras.layers.Embedding does, in the modes "
+                f"{_quantization.SUPPORTED_MODES}. Received: mode={mode!r}."
+            )
+        float_policy = self.dtype_policy
+        if float_policy.quantization_mode is not None:  # Set by Keras's `dtype_policy` setter, which calls here.
+            float_policy = _quantization.requantize_config(float_policy)[2]
+        values, policy = _quantization.quantize_matrix(self._matrix(), mode, config, float_policy)
+        previous = self._dtype_policy
+        # Marked first: Keras's `dtype_policy` setter quantizes a built layer that is not yet marked.
+        self._is_quantized = True
+        try:
+            self.dtype_policy = policy
+            self._create_weights(quantized=values)
+        except BaseException:
+            self._dtype_policy, self._is_quantized = previous, False
+            raise
+
+    def enable_lora(
+        self,
+        rank: int,
+        lora_alpha: float | None = None,
+        a_initializer: Any = "he_uniform",
+        b_initializer: Any = "zeros",
+    ) -> None:
+        """Freezes the matrix and trains a low-rank update `(lora_alpha / rank) * A @ B`, as Keras's `Embedding`.
+
+        `lora_embeddings_a` has one row per id (`(rows, rank)`) and
+        `lora_embeddings_b` is `(rank, output_dim)`, both float32; only they
+        train. Works on a quantized layer too (QLoRA). Saving merges the
+        update into the matrix (re-quantized on a quantized layer) and the
+        config keeps `lora_rank`, so a loaded layer has LoRA enabled again
+        with a zero update, as in Keras; unlike Keras, `A` restarts from
+        `a_initializer` rather than zeros, so that training can go on.
+        Not with `trainable_rows` (LoRA updates every row) nor an
+        `embeddings_constraint` (Keras refuses that too).
+        """
+        _validate_lora(rank, lora_alpha, self.trainable_rows, self.embeddings_constraint)
+        if not self.built:
+            raise ConfigurationError(
+                f"Cannot enable LoRA on {self._owner()} before it is built (its rows are not created yet). Call "
+                "`layer.build()` or the model once first, or pass `lora_rank=` to the constructor."
+            )
+        if self.lora_enabled:
+            raise ConfigurationError(f"LoRA is already enabled on {self._owner()}; it can be enabled only once.")
+        locked = self._tracker.locked
+        self._tracker.unlock()
+        try:
+            # float32 whatever the policy, as in Keras: small updates would underflow in float16.
+            self.lora_embeddings_a = self.add_weight(
+                name="lora_embeddings_a",
+                shape=(self._num_rows(), int(rank)),
+                initializer=keras.initializers.get(a_initializer),
+                dtype="float32",
+                regularizer=self.embeddings_regularizer,
+            )
+            self.lora_embeddings_b = self.add_weight(
+                name="lora_embeddings_b",
+                shape=(int(rank), self.output_dim),
+                initializer=keras.initializers.get(b_initializer),
+                dtype="float32",
+                regularizer=self.embeddings_regularizer,
+            )
+        finally:
+            if locked:
+                self._tracker.lock()
+        self._embeddings.trainable = False
+        self.lora_enabled = True
+        self.lora_rank = int(rank)
+        self.lora_alpha = lora_alpha if lora_alpha is not None else int(rank)
+        self._lora_a_initializer = keras.initializers.get(a_initializer)
+
+    def _lora_delta(self) -> Any:
+        return (self.lora_alpha / self.lora_rank) * keras.ops.matmul(self.lora_embeddings_a, self.lora_embeddings_b)
+
+    def _g_idx(self) -> Any:
+        return getattr(self, "g_idx", None)
+
+    def _saved_arrays(self) -> list[np.ndarray]:
+        """The matrix as saved: float, or Keras's quantized variables in Keras's order; LoRA merged in (as Keras)."""
+        if not self.lora_enabled:
+            return [self._matrix()] if self.quantization_mode is None else list(self._quantized_values().values())
+        delta = keras.ops.convert_to_numpy(self._lora_delta())
+        delta[self.vocabulary_size() :] = 0  # No id selects the padding rows: they stay zeros.
+        if self.quantization_mode is None:
+            matrix = self._matrix()
+            return [(matrix + delta).astype(matrix.dtype)]
+        merged = self._matrix() + delta
+        mode, config, source = _quantization.requantize_config(self.dtype_policy)
+        values, _ = _quantization.quantize_matrix(merged, mode, config, source)
+        return list(values.values())
+
+    def _refuse_if_adapted(self, action: str, fix: str) -> None:
+        """Refuses `action` on a quantized or LoRA layer, naming which and how to proceed."""
+        if self.built and (self.quantization_mode is not None or self.lora_enabled):
+            raise QuantizationError(f"{self._owner()} is {self._weights_kind()}, so it cannot {action}: {fix}")
+
     # Keras layer API -----------------------------------------------------------------
 
     def build(self, input_shape: Any = None) -> None:
         self._create_weights()
         self.built = True
+        if self.lora_rank and not self.lora_enabled:
+            self.enable_lora(self.lora_rank, lora_alpha=self.lora_alpha)
 
-    def _create_weights(self, matrix: np.ndarray | None = None) -> None:
+    def _create_weights(self, matrix: np.ndarray | None = None, quantized: dict[str, np.ndarray] | None = None) -> None:
         """Creates the weights from the initializer or from `matrix`; replaces them on a built layer.
 
         With `trainable_rows`, the frozen rows live in a non-trainable variable and the trainable rows in a
         trainable one of their own, so no optimizer step, weight decay, regularizer or constraint ever
         touches a frozen row, and nothing has to be restored (or can go stale) after a step.
+
+        Under a quantized dtype policy, the variables are those of Keras's quantized `Embedding` (`quantized`
+        gives their values; without it they are placeholders for a load), and `trainable_rows` has nothing to
+        keep apart: a quantized matrix does not train.
         """
         if self.trainable_rows and self.trainable_rows[-1] >= self.vocabulary_size():
             raise ConfigurationError(
@@ -621,6 +789,9 @@ class VocabIdEmbedding(VocabularyLayer):
         initializer = self._padded_initializer(self.embeddings_initializer) if matrix is None else _constant(matrix)
 
         def create() -> None:
+            if self.quantization_mode is not None:
+                self._create_quantized(quantized)
+                return
             self._embeddings = self.add_weight(
                 shape=(self._num_rows(), self.output_dim),
                 initializer=initializer,
@@ -642,7 +813,7 @@ class VocabIdEmbedding(VocabularyLayer):
                     trainable=True,
                 )
 
-        old = [variable for variable in (self._embeddings, self._trainable_embeddings) if variable is not None]
+        old = self._base_variables()
         if not old:
             create()
             if keras.backend.backend() == "tensorflow":
@@ -655,6 +826,35 @@ class VocabIdEmbedding(VocabularyLayer):
         self._weights_generation += 1
         if self._generation_variable is not None:
             self._generation_variable.assign(self._weights_generation)
+
+    def _base_variables(self) -> list[Any]:
+        """The variables that hold the matrix (float, split or quantized), not LoRA's."""
+        names = ("_embeddings", "_trainable_embeddings", *_quantization.VARIABLE_NAMES[1:])
+        return [getattr(self, name) for name in names if getattr(self, name, None) is not None]
+
+    def _create_quantized(self, values: dict[str, np.ndarray] | None) -> None:
+        if values is None:
+            values = _quantization.empty_variables(self._num_rows(), self.output_dim, self.dtype_policy)
+        self._trainable_embeddings = None
+        for name in _quantization.VARIABLE_NAMES[1:]:
+            setattr(self, name, None)  # `_create_weights` has untracked the old ones.
+        for name, value in values.items():
+            variable = self.add_weight(
+                shape=value.shape,
+                initializer=_constant(value),
+                dtype=str(value.dtype),
+                name=name,
+                trainable=False,
+            )
+            setattr(self, "_embeddings" if name == "embeddings" else name, variable)
+        self._is_quantized = True
+
+    def _quantized_values(self) -> dict[str, np.ndarray]:
+        return {
+            name: keras.ops.convert_to_numpy(getattr(self, "_embeddings" if name == "embeddings" else name))
+            for name in _quantization.VARIABLE_NAMES
+            if getattr(self, "_embeddings" if name == "embeddings" else name, None) is not None
+        }
 
     def _padded_initializer(self, initializer: Any) -> Any:
         """`initializer` for the real rows; zeros for the padding rows after them."""
@@ -680,8 +880,17 @@ class VocabIdEmbedding(VocabularyLayer):
         both as one matrix (`MergedEmbeddings`): it reads as the matrix
         (`numpy()`, `np.asarray`, any backend's ops, `value`) and its
         `assign(matrix)` sets the frozen and the trainable rows alike.
+
+        As for `keras.layers.Embedding`: on a quantized layer, the quantized
+        values (int8; int4 unpacked to int8), to be divided by
+        `embeddings_scale`; with LoRA enabled on a float layer, the matrix
+        with the LoRA update added (a tensor, not a variable).
         """
-        if self._trainable_embeddings is None:
+        if self.quantization_mode == "int4" and self._embeddings is not None:
+            return keras.quantizers.unpack_int4(self._embeddings, self.output_dim, axis=-1)
+        if self.quantization_mode is not None or self._trainable_embeddings is None:
+            if self.lora_enabled and self.quantization_mode is None:
+                return keras.ops.cast(keras.ops.add(self._embeddings, self._lora_delta()), self.compute_dtype)
             return self._embeddings
         return MergedEmbeddings(self)
 
@@ -692,7 +901,13 @@ class VocabIdEmbedding(VocabularyLayer):
         return self._embeddings, None
 
     def _matrix(self) -> np.ndarray:
-        """Every row (padding included) as one NumPy array."""
+        """Every row (padding included) as one NumPy array (dequantized in float32 if the layer is quantized)."""
+        if getattr(self, "_is_quantized", False):
+            return keras.ops.convert_to_numpy(
+                _quantization.dequantize(
+                    self._quantized_values(), self.quantization_mode, self.output_dim, "float32", self._g_idx()
+                )
+            )
         matrix = self._embeddings.numpy()  # One copy; convert_to_numpy would make two.
         if not matrix.flags.writeable:
             matrix = matrix.copy()
@@ -707,8 +922,18 @@ class VocabIdEmbedding(VocabularyLayer):
             self._trainable_embeddings.assign(matrix[self._trainable_ids()].astype(self._embeddings.dtype, copy=False))
 
     def get_weights(self) -> list[np.ndarray]:
-        """`[matrix]`: the whole embedding matrix, as for `keras.layers.Embedding`."""
-        return [self._matrix()] if self.built else []
+        """`[matrix]`: the whole embedding matrix, as for `keras.layers.Embedding`.
+
+        As there too: a quantized layer gives its quantized variables instead (`[embeddings,
+        embeddings_scale, ...]`), and LoRA adds `lora_embeddings_a` and `lora_embeddings_b` at the end.
+        """
+        if not self.built:
+            return []
+        quantized = self.quantization_mode is not None
+        weights = list(self._quantized_values().values()) if quantized else [self._matrix()]
+        if self.lora_enabled:
+            weights += [keras.ops.convert_to_numpy(v) for v in (self.lora_embeddings_a, self.lora_embeddings_b)]
+        return weights
 
     def set_weights(self, weights: Any) -> None:
         """Sets the embedding matrix from `[matrix]`, as `get_weights()` returns it.
@@ -716,6 +941,9 @@ class VocabIdEmbedding(VocabularyLayer):
         With `trainable_rows`, the frozen and the trainable rows both take their new values.
         """
         weights = list(weights)
+        if self.quantization_mode is not None or self.lora_enabled:
+            self._set_other_weights(weights)
+            return
         shape = (self._num_rows(), self.output_dim) if self._vocabulary is not None else None
         if len(weights) != 1 or tuple(np.shape(weights[0])) != shape:
             raise ConfigurationError(
@@ -727,6 +955,34 @@ class VocabIdEmbedding(VocabularyLayer):
         if not self.built:
             self.build()
         self._assign_matrix(np.asarray(weights[0]))
+
+    def _set_other_weights(self, weights: list[Any]) -> None:
+        """`set_weights` for a quantized or LoRA layer: every array must match its variable's shape and dtype."""
+        if not self.built:
+            self.build()
+        variables = self._base_variables() if self.quantization_mode is not None else [self._embeddings]
+        if self.lora_enabled:
+            variables += [self.lora_embeddings_a, self.lora_embeddings_b]
+        expected = [(tuple(v.shape), keras.backend.standardize_dtype(v.dtype)) for v in variables]
+        received = [(tuple(np.shape(w)), keras.backend.standardize_dtype(np.asarray(w).dtype)) for w in weights]
+        same_kinds = len(expected) == len(received) and all(
+            e[0] == r[0] and (e[1] == r[1] or (e[1] != "int8" and "float" in r[1])) for e, r in zip(expected, received)
+        )
+        if not same_kinds:
+            raise ConfigurationError(
+                f"{self._owner()}.set_weights() takes what its get_weights() gives ({self._weights_kind()}): arrays "
+                f"of shapes and dtypes {expected}. Received: {received}."
+            )
+        for variable, value in zip(variables, weights):
+            variable.assign(np.asarray(value).astype(variable.dtype, copy=False))
+
+    def _weights_kind(self) -> str:
+        kinds = []
+        if self.quantization_mode is not None:
+            kinds.append(f"quantized with dtype policy {self.dtype_policy.name!r}")
+        if self.lora_enabled:
+            kinds.append(f"LoRA of rank {self.lora_rank}")
+        return ", ".join(kinds) or "float"
 
     def call(self, inputs: Any) -> Any:
         if isinstance(inputs, tf.RaggedTensor):
@@ -793,8 +1049,29 @@ class VocabIdEmbedding(VocabularyLayer):
             bad = values[(values < 0) | (values >= size)].reshape(-1)[0]
             raise UnknownIdError(f"{self._id_range_message()} First: id {bad}.")
 
+    def quantized_call(self, *args: Any, **kwargs: Any) -> Any:
+        # Keras calls this instead of `call` on a quantized layer: the same checks and lookup, then `_gather`
+        # dequantizes the selected rows.
+        return self.call(*args, **kwargs)
+
     def _gather(self, ids: Any) -> Any:
-        outputs = _take(self._embeddings, ids) if self._trainable_embeddings is None else self._gather_split(ids)
+        if self.quantization_mode is not None:
+            rows = {
+                name: _take(getattr(self, "_embeddings" if name == "embeddings" else name), ids)
+                for name in _quantization.ROW_VARIABLES
+                if getattr(self, "_embeddings" if name == "embeddings" else name, None) is not None
+            }
+            outputs = _quantization.dequantize(
+                rows, self.quantization_mode, self.output_dim, self.compute_dtype, self._g_idx()
+            )
+        elif self._trainable_embeddings is None:
+            outputs = _take(self._embeddings, ids)
+        else:
+            outputs = self._gather_split(ids)
+        if self.lora_enabled:
+            # Only the selected rows of the update, A[ids] @ B: Keras's float layer forms the whole A @ B per call.
+            update = keras.ops.matmul(_take(self.lora_embeddings_a, ids), self.lora_embeddings_b)
+            outputs = keras.ops.add(outputs, (self.lora_alpha / self.lora_rank) * update)
         if keras.backend.standardize_dtype(outputs.dtype) != self.compute_dtype:
             outputs = keras.ops.cast(outputs, self.compute_dtype)
         return self._check_current(outputs)
@@ -825,7 +1102,8 @@ class VocabIdEmbedding(VocabularyLayer):
             self._generation_variable,
             tf.constant(self._weights_generation, tf.int64),
             message=(
-                f"{self._owner()} has new weights (from update_vocabulary() or load_pretrained()) that this traced "
+                f"{self._owner()} has new weights (from update_vocabulary(), load_pretrained() or quantize()) that "
+                "this traced "
                 "function does not use: it would go on training or predicting with the old matrix. Call "
                 "`model.compile(...)` again (with a new optimizer), or pass `model=` to `update_vocabulary()`."
             ),
@@ -855,13 +1133,17 @@ class VocabIdEmbedding(VocabularyLayer):
         )
         if self.lookup_config is not None:
             config["lookup_config"] = self.lookup_config
+        if self.lora_rank:
+            config["lora_rank"] = self.lora_rank
+            config["lora_alpha"] = self.lora_alpha
         return config
 
     # Saving: the weights file carries the vocabulary, so weights only ever load into the rows they were trained for.
 
     def save_own_variables(self, store: Any) -> None:
         if self.built:
-            store["0"] = self._matrix()
+            for index, array in enumerate(self._saved_arrays()):
+                store[str(index)] = array
         _weights_store.write_tokens(store, self._ids_to_tokens(), self.vocabulary_dtype)
 
     def load_own_variables(self, store: Any) -> None:
@@ -875,6 +1157,17 @@ class VocabIdEmbedding(VocabularyLayer):
                 and "0" in store
                 and (saved != current or tuple(store["0"].shape[:1]) != (self._num_rows(),))
             )
+            if remap and (self.quantization_mode is not None or self.lora_enabled or "1" in store):
+                raise QuantizationError(
+                    f"{self._owner()} cannot take rows remapped by token from these weights: "
+                    + (
+                        f"the layer is {self._weights_kind()}. Load the remapped float weights first, then "
+                        "quantize (or enable LoRA)."
+                        if self.built and (self.quantization_mode is not None or self.lora_enabled)
+                        else "they hold a quantized matrix. Remap the float weights the quantized model was made "
+                        "from, then quantize."
+                    )
+                )
             if not remap:
                 self._check_saved_weights(saved, current, store)
         except VocabSafeError as error:
@@ -888,7 +1181,16 @@ class VocabIdEmbedding(VocabularyLayer):
         elif "0" in store:
             if not self.built:
                 self.build()
-            self._assign_matrix(np.asarray(store["0"]))
+            if self.quantization_mode is not None:
+                for index, variable in enumerate(self._base_variables()):
+                    variable.assign(np.asarray(store[str(index)]))
+            else:
+                self._assign_matrix(np.asarray(store["0"]))
+            if self.lora_enabled:
+                # The saved matrix has the update merged in (as Keras saves it): the update starts again from zero.
+                a = self.lora_embeddings_a
+                a.assign(getattr(self, "_lora_a_initializer", keras.initializers.HeUniform())(a.shape, dtype=a.dtype))
+                self.lora_embeddings_b.assign(keras.ops.zeros(self.lora_embeddings_b.shape))
 
     def _check_saved_weights(self, saved: list[Any], current: list[Any], store: Any) -> None:
         """Refuses saved weights written for other tokens or another matrix shape, before anything is assigned."""
@@ -913,6 +1215,9 @@ class VocabIdEmbedding(VocabularyLayer):
                     "layer keeps its own. Save the layer after it has been built (called once, or `build()`)."
                 )
             return
+        if self.quantization_mode is not None or "1" in store:
+            self._check_saved_quantized(store)
+            return
         shape = tuple(store["0"].shape)
         dtype = np.dtype(store["0"].dtype)
         if dtype.kind != "f":
@@ -933,6 +1238,32 @@ class VocabIdEmbedding(VocabularyLayer):
             raise VocabularyMismatchError(
                 f"{self._owner()} cannot load an embedding matrix of shape {shape} into its {expected} matrix: "
                 f"{reason}."
+            )
+
+    def _check_saved_quantized(self, store: Any) -> None:
+        """Refuses quantized weights for a float layer, float weights for a quantized one, or another layout."""
+        saved = []
+        while str(len(saved)) in store:
+            saved.append((tuple(store[str(len(saved))].shape), str(np.dtype(store[str(len(saved))].dtype))))
+        if self.quantization_mode is None:
+            raise VocabularyMismatchError(
+                f"The saved weights for {self._owner()} hold a quantized matrix ({len(saved)} arrays: {saved}), but "
+                "this layer is not quantized. Load the whole model with `keras.saving.load_model()` (its config "
+                "restores the quantization), or quantize this model the same way (`model.quantize(mode)`) before "
+                "loading the weights."
+            )
+        if not self.built:
+            self.build()
+        expected = [(tuple(v.shape), keras.backend.standardize_dtype(v.dtype)) for v in self._base_variables()]
+        if saved != expected:
+            reason = (
+                "they hold a float matrix: load them before quantizing, or quantize the model they came from"
+                if len(saved) == 1
+                else "they were quantized another way (another mode or int4 block size, or another Keras version)"
+            )
+            raise VocabularyMismatchError(
+                f"{self._owner()} is quantized with dtype policy {self.dtype_policy.name!r} and holds arrays "
+                f"{expected}, but the saved weights have {saved}: {reason}."
             )
 
     def _load_remapped(self, saved: list[Any], matrix: np.ndarray, request: _loading.RemapRequest) -> None:
@@ -1019,6 +1350,25 @@ def _get(argument: str, identifier: Any, get: Any) -> Any:
             f"`{argument}` must be a Keras object, its registered name or its config. Received: "
             f"{argument}={identifier!r} ({error})"
         ) from None
+
+
+def _validate_lora(rank: Any, alpha: Any, trainable_rows: Any, constraint: Any) -> None:
+    if rank is None:
+        return
+    if not _is_int(rank) or rank <= 0:
+        raise ConfigurationError(f"The LoRA rank must be a positive integer. Received: lora_rank={rank!r}")
+    if alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0):
+        raise ConfigurationError(f"`lora_alpha` must be a positive number or None. Received: lora_alpha={alpha!r}")
+    if trainable_rows is not None:
+        raise ConfigurationError(
+            "LoRA updates every row (`A` has one row per id), but `trainable_rows` keeps the other rows fixed. Use "
+            "one or the other: drop `trainable_rows`, or train the chosen rows without LoRA."
+        )
+    if constraint is not None:
+        raise ConfigurationError(
+            "LoRA is incompatible with an `embeddings_constraint` (as in keras.layers.Embedding): the constraint "
+            "applies to the matrix, which LoRA freezes. Remove the constraint to enable LoRA."
+        )
 
 
 def _validate_trainable_rows(rows: Any) -> tuple[int, ...] | None:

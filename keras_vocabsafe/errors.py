@@ -18,6 +18,7 @@ VocabSafeError
 ├── NonCoreOpsError (ValueError)
 │   └── UnsupportedOpsError
 ├── NotAdaptedError (RuntimeError)
+├── QuantizationError (NotImplementedError)
 ├── TextInputError (ValueError)
 │   └── TextEncodingError (UnicodeError)
 ├── UnknownIdError (IndexError)
@@ -41,6 +42,7 @@ __all__ = [
     "ModelFileError",
     "NonCoreOpsError",
     "NotAdaptedError",
+    "QuantizationError",
     "ReservedTokenError",
     "TextEncodingError",
     "TextInputError",
@@ -109,6 +111,10 @@ class UnsupportedOpsError(NonCoreOpsError):
 
 class NotAdaptedError(VocabSafeError, RuntimeError):
     """The layer is used before it has a vocabulary."""
+
+
+class QuantizationError(VocabSafeError, NotImplementedError):
+    """A quantization mode, or an operation on a quantized or LoRA layer, that the layer does not support."""
 
 
 class TextInputError(VocabSafeError, ValueError):

@@ -280,3 +280,36 @@ def test_ids_beyond_the_rows_are_refused_or_documented_per_backend():
         for ids in (beyond, np.array([[1, -1]])):
             with pytest.raises(UnknownIdError, match=r"ids outside that range.*`layer.lookup\(\)`"):
                 embedding(ids)
+
+
+@pytest.mark.saving
+@pytest.mark.parametrize("mode", ["int8", "int4"])
+def test_quantized_embedding_half_matches_keras_embedding_and_reloads(tmp_path, mode):
+    lookup, embedding = halves(pad_to_multiple_of=8)
+    model = id_model(embedding)
+    reference = keras.layers.Embedding(*embedding.get_weights()[0].shape)
+    reference.build()
+    reference.set_weights(embedding.get_weights())
+    reference.quantize(mode)
+    model.quantize(mode)
+    ids = lookup(tf.constant(TEXT)).numpy()
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(embedding(ids)), keras.ops.convert_to_numpy(reference(ids))
+    )
+    expected = model.predict(ids, verbose=0)
+    model.save(tmp_path / "quantized.keras")
+    loaded = keras.saving.load_model(tmp_path / "quantized.keras")
+    assert loaded.get_layer(embedding.name).quantization_mode == mode
+    np.testing.assert_array_equal(loaded.predict(ids, verbose=0), expected)
+
+
+def test_lora_on_the_embedding_half_trains_only_its_factors():
+    lookup, embedding = halves()
+    model = id_model(embedding)
+    embedding.enable_lora(2)
+    frozen = keras.ops.convert_to_numpy(embedding._embeddings).copy()
+    b_before = keras.ops.convert_to_numpy(embedding.lora_embeddings_b).copy()
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+    model.fit(id_dataset(lookup), epochs=2, verbose=0)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(embedding._embeddings), frozen)
+    assert not np.array_equal(keras.ops.convert_to_numpy(embedding.lora_embeddings_b), b_before)
