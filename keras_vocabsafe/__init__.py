@@ -28,6 +28,7 @@ from keras_vocabsafe.evolve import VocabularyUpdateReport, warmstart_embedding_m
 from keras_vocabsafe.export import OpAudit, OpTarget, audit_ops, export_for_serving
 from keras_vocabsafe.inspection import Finding, InspectionReport, LayerPair, inspect_model
 from keras_vocabsafe.lookup import VocabLookup
+from keras_vocabsafe.optimizers import LazyAdam, SparseSGD
 from keras_vocabsafe.pretrained import CoverageReport, PretrainedVectors, align_vectors, load_vectors
 from keras_vocabsafe.saving import load_remapped_weights, load_weights
 from keras_vocabsafe.text import TextVocabEmbedding, TextVocabLookup
@@ -48,6 +49,7 @@ __all__ = [
     "InspectionReport",
     "KeyDtypeError",
     "LayerPair",
+    "LazyAdam",
     "MergedEmbeddings",
     "ModelFileError",
     "NonCoreOpsError",
@@ -58,6 +60,7 @@ __all__ = [
     "QuantizationError",
     "Refusal",
     "ReservedTokenError",
+    "SparseSGD",
     "TextEncodingError",
     "TextInputError",
     "TextVocabEmbedding",

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vocabsafe import _compat, _loading, _quantization, _weights_store, evolve
+from keras_vocabsafe import _compat, _loading, _quantization, _weights_store, evolve, optimizers
 from keras_vocabsafe._counting import DEFAULT_BUDGET, check_budget
 from keras_vocabsafe._vocabulary_layer import _DEFAULT_OOV_TOKENS, VocabularyLayer, _describe_difference, _is_int
 from keras_vocabsafe.errors import (
@@ -1455,8 +1455,11 @@ def _take(variable: Any, ids: Any) -> Any:
 
     On TensorFlow, from the variable's value rather than with a gather on the variable itself: a
     `ResourceGather` switches the variable to copy-on-read, after which every dense read (each optimizer step
-    reads and updates the whole matrix) copies it; reading the value copies nothing.
+    reads and updates the whole matrix) copies it; reading the value copies nothing. A matrix that a row-sparse
+    optimizer updates (its scatters put it in copy-on-read mode) is gathered on the variable: that copies nothing.
     """
     if keras.backend.backend() == "tensorflow":
+        if optimizers.reads_rows_sparsely(variable):
+            return tf.gather(variable.value, ids)
         return tf.gather(tf.convert_to_tensor(variable), ids)
     return keras.ops.take(variable, ids, axis=0)
