@@ -13,7 +13,7 @@ What it measures:
    the shape text pipelines have), made in the graph by gathering the pool's
    words at the ranks, so it can be read twice and costs no Python per token.
    Sides: ``keras.layers.StringLookup().adapt``, ``VocabEmbedding(64).adapt``
-   at the default budget (2**21 distinct tokens), ``VocabEmbedding(64).adapt(
+   at the default budget (``DEFAULT_BUDGET``, 2**21 as written), ``VocabEmbedding(64).adapt(
    budget=None)`` (exact, unbounded), and one bare pass over the dataset
    (the input alone, a floor for every side). Each subprocess warms its side
    up on 4 batches, then resets its peak-RSS mark (``/proc/self/clear_refs``)
@@ -179,7 +179,8 @@ import tensorflow as tf
 import keras
 from keras_vocabsafe import VocabEmbedding
 
-side, directory, row, batch_rows, top = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
+side, directory, row, batch_rows, top, budget = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:7])
+budget_kwargs = {"budget": budget} if budget else {}  # 0: the layer's default
 
 
 def status(key):
@@ -209,7 +210,7 @@ dataset = tf.data.Dataset.range(n_batches).map(make_batch, num_parallel_calls=tf
 if side == "keras":
     make, run = keras.layers.StringLookup, lambda layer, data: layer.adapt(data)
 elif side == "budget":
-    make, run = (lambda: VocabEmbedding(64)), lambda layer, data: layer.adapt(data)
+    make, run = (lambda: VocabEmbedding(64)), lambda layer, data: layer.adapt(data, **budget_kwargs)
 elif side == "exact":
     make, run = (lambda: VocabEmbedding(64)), lambda layer, data: layer.adapt(data, budget=None)
 else:
@@ -243,10 +244,10 @@ print(json.dumps(out))
 SPAWN_FRESH = ["/bin/sh", "-c", '"$@"; exit $?', "sh"]
 
 
-def run_child(side: str, corpus: Corpus) -> dict[str, Any]:
+def run_child(side: str, corpus: Corpus, budget: int) -> dict[str, Any]:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
-    args = [side, str(corpus.directory), str(ROW), str(BATCH_ROWS), str(TOP)]
+    args = [side, str(corpus.directory), str(ROW), str(BATCH_ROWS), str(TOP), str(budget)]
     proc = subprocess.run(
         [*SPAWN_FRESH, sys.executable, "-c", CHILD, *args], capture_output=True, text=True, env=env, check=False
     )
@@ -301,7 +302,7 @@ def check_vocabularies(result: SizeResult) -> None:
     ) == set(corpus.top[:n_above])
 
 
-def run_size(tokens: int, root: Path, repeats: int) -> SizeResult:
+def run_size(tokens: int, root: Path, repeats: int, budget: int) -> SizeResult:
     corpus = write_corpus(tokens, root / f"corpus_{tokens}")
     print(
         f"corpus {tokens:,} tokens: pool {corpus.pool:,}, {corpus.distinct:,} distinct "
@@ -311,7 +312,7 @@ def run_size(tokens: int, root: Path, repeats: int) -> SizeResult:
     for i in range(repeats):
         order = list(SIDES) if i % 2 == 0 else list(reversed(SIDES))
         for side in order:
-            run = run_child(side, corpus)
+            run = run_child(side, corpus, budget)
             result.runs[side].append(run)
             print(
                 f"  [{i + 1}] {LABELS[side]:<40} wall {run['wall']:7.2f} s, cpu {run['cpu']:7.2f} s, "
@@ -471,6 +472,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--core-repeats", type=int, default=None, help="repetitions of the 5M tf.data comparison (default 9)"
     )
+    parser.add_argument(
+        "--budget", type=int, default=0, help="budget of the 'default budget' side (default: the layer's default)"
+    )
     parser.add_argument("--skip-core", action="store_true", help="skip the 5M-token tf.data comparison")
     parser.add_argument("--skip-scale", action="store_true", help="skip the scaling runs")
     return parser.parse_args(argv)
@@ -488,7 +492,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.skip_scale:
         with tempfile.TemporaryDirectory(prefix="bench_adapt_scale_") as tmp:
             for tokens in sizes:
-                results.append(run_size(tokens, Path(tmp), repeats))
+                results.append(run_size(tokens, Path(tmp), repeats, args.budget))
         largest = results[-1]
         parts += [
             f"### Targets at {fmt_count(largest.corpus.tokens)} tokens",
@@ -518,6 +522,8 @@ def main(argv: list[str] | None = None) -> None:
             f"- core corpus: same token set as StringLookup and count-desc/token-asc order: {vocab_ok}; "
             f"{core_repeats} interleaved repetitions"
         )
+    if args.budget:
+        notes.append(f"- the 'default budget' side ran with budget={args.budget:,}, not the layer's default")
     notes.append(f"- repetitions per side and size: {repeats}; wall time {time.perf_counter() - t_start:.0f} s")
     intro = (
         "Memory growth = peak RSS (VmHWM) during `adapt` - RSS before it, after the imports, the corpus and the "
