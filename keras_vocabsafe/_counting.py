@@ -16,7 +16,7 @@ tokens left at zero or below are dropped. Each drop removes at least (budget + 1
 the total, so the counts subtracted add up to at most `N / (budget + 1)` for `N` counted occurrences, and
 every token seen more often than that survives. Data that can be read again (a dataset, an array, a list of
 batches) is then read a second time to count exactly the tokens that survived: the result is exact for
-every token seen more than `N / (budget + 1)` times, and only tokens seen that often or less may be missing.
+every token seen more than `N / (budget + 1)` times and keeps exactly those (whatever order the data came in).
 Data that can be read only once (a generator) keeps the summary's counts, each low by at most that bound.
 """
 
@@ -44,8 +44,9 @@ _NUM_SHARDS = max(1, min(8, os.cpu_count() or 1))
 _logger = logging.getLogger("keras_vocabsafe")
 _PROGRESS_SECONDS = 10.0
 
-DEFAULT_BUDGET = 1 << 21
-"""Distinct tokens counted at once by default (2,097,152): about 100 MB of counts, exact below it."""
+DEFAULT_BUDGET = 1 << 20
+"""Distinct tokens counted at once by default (1,048,576): exact below it. Counting peaks near 250 bytes per
+token of budget (the summary, as many pending tokens, and the merge's hash map), about 250 MB."""
 
 
 def _flat_values(keys: tf.Tensor | tf.RaggedTensor) -> tf.Tensor:
@@ -378,7 +379,11 @@ def count_tokens(
         recount = _RecountCounter(counter.candidates(), vocabulary_dtype, owner)
         feed(recount)
         if recount.total == counter.total:
-            return _seen(*recount.result())
+            # Keep exactly the tokens seen more than N / (budget + 1) times: all of them survived the summary, and
+            # the rest of the tail that happened to survive depends on the order the data came in.
+            tokens, counts = recount.result()
+            keep = counts > counter.total // (budget + 1)
+            return _seen([token for token, kept in zip(tokens, keep.tolist()) if kept], counts[keep])
         # The second reading held other data (a shuffled or random pipeline, a stream): keep the summary.
         warnings.warn(
             f"{owner} read {counter.total:,} tokens from `data` the first time and {recount.total:,} the second, so "

@@ -302,15 +302,17 @@ class VocabularyLayer(keras.layers.Layer):
                 path sums them to the same counts in any order. Tokens only
                 seen with weight 0 are left out.
             budget: the most distinct tokens counted at once (default
-                2,097,152), which bounds adapt's memory; `None` for no
+                1,048,576), which bounds adapt's memory; `None` for no
                 bound. Under the budget the counts are exact. Past it, a
                 Misra-Gries summary keeps every token seen more than
                 `N / (budget + 1)` times (`N`: tokens in `data`), and data
                 that can be read again (a dataset, an array, a list of
-                batches) is read a second time to count those exactly, so
-                only tokens seen that rarely can differ from an unbounded
-                count. Data read only once (a generator) keeps counts low by
-                at most that much, with a warning.
+                batches) is read a second time to count those exactly: the
+                vocabulary then holds exactly the tokens seen more than
+                that, with exact counts, so it equals the unbounded one
+                wherever `max_tokens`/`min_frequency` cut above that count.
+                Data read only once (a generator) keeps counts low by at
+                most that much, with a warning.
         """
         tokens, counts = self._count_tokens(data, steps, check_budget(budget, self._owner()), weights)
         self.set_vocabulary(self._vocabulary_from_counts(tokens, counts, self.max_tokens))

@@ -53,10 +53,10 @@ def test_past_the_budget_files_are_read_twice_for_exact_counts(tmp_path):
     rng = np.random.default_rng(0)
     words = [f"w{min(rank, 5000)}" for rank in rng.zipf(1.3, size=40_000)]
     path = write(tmp_path / "zipf.txt", [" ".join(words[i : i + 20]) for i in range(0, len(words), 20)])
-    exact = vocabulary_from_files(path, budget=None, standardize=None, max_tokens=30)
+    exact = vocabulary_from_files(path, budget=None, standardize=None, max_tokens=12)
     reads = []
     bounded = vocabulary_from_files(
-        path, budget=200, standardize=None, max_tokens=30, progress=lambda done, total: reads.append(done)
+        path, budget=200, standardize=None, max_tokens=12, progress=lambda done, total: reads.append(done)
     )
     assert bounded == exact and bounded.counts.tolist() == exact.counts.tolist()
     assert reads.count(path.stat().st_size) == 2  # Two full readings.

@@ -48,6 +48,12 @@ def test_past_the_budget_every_frequent_token_keeps_its_exact_count_and_id(form)
     layer.adapt(data, budget=budget)
     assert layer.get_vocabulary()[1:] == frequent
     assert layer.vocabulary.counts.tolist() == [counts[t] for t in frequent]
+    # Without a cut, it holds exactly the tokens seen more than N // (budget + 1) times, whatever the data's order.
+    threshold = len(tokens) // (budget + 1)
+    for data_order in (data, tokens[::-1]):
+        uncut = VocabEmbedding(2)
+        uncut.adapt(data_order, budget=budget)
+        assert uncut.get_vocabulary()[1:] == [t for t in order if counts[t] > threshold]
 
 
 def test_data_read_once_keeps_counts_within_the_bound_and_warns():

@@ -84,7 +84,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         type=_budget,
         default="default",
         metavar="N",
-        help="most distinct tokens counted at once (default 2097152; 'none' for no bound)",
+        help="most distinct tokens counted at once (default 1048576; 'none' for no bound)",
     )
     build.add_argument("--mask-token", metavar="T", help="mask token ('' by default for text; none for --keys)")
     build.add_argument("--oov-token", metavar="T", help="OOV token (default '[UNK]')")
