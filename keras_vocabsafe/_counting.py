@@ -245,9 +245,12 @@ class TokenCounter:
             tokens, _, counts = tf.unique_with_counts(_flat_values(keys), out_idx=tf.int64)
             return tokens, counts
 
-        counted = dataset.map(count, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
+        # A fixed, small number of counted pieces in flight: AUTOTUNE may buffer dozens, each as large as a batch's
+        # distinct tokens, which a memory budget cannot afford.
+        in_flight = _NUM_SHARDS if self._budget is not None else tf.data.AUTOTUNE
+        counted = dataset.map(count, num_parallel_calls=in_flight, deterministic=False)
         try:
-            for tokens, counts in counted.prefetch(tf.data.AUTOTUNE):
+            for tokens, counts in counted.prefetch(2 if self._budget is not None else tf.data.AUTOTUNE):
                 self._add(tokens, counts)
         except tf.errors.InvalidArgumentError as error:
             raise weights_error(error, owner) from None
@@ -269,7 +272,7 @@ class TokenCounter:
         # budget, no longer than the budget, which bounds the memory they take).
         threshold = max(4 * int(self._tokens.shape[0]), _MERGE_MIN_SIZE)
         if self._budget is not None:
-            threshold = min(threshold, max(self._budget, 1 << 16))
+            threshold = min(threshold, max(self._budget // 2, 1 << 16))
         if self._pending_size > threshold:
             self._flush()
         now = time.monotonic()

@@ -19,7 +19,7 @@ _SPECIALS_SHOWN = 20
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
         "vocab",
-        help="show a vocabulary file, or compare two",
+        help="show, compare or build vocabulary files",
         description=(
             "Read vocabulary files as keras-vocabsafe reads them: our JSON, one token per line (BERT / keras-hub "
             "vocab.txt, Keras lookup files), TensorFlow Transform files with frequencies, Hugging Face "
