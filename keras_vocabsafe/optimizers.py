@@ -59,6 +59,28 @@ def reads_rows_sparsely(variable: Any) -> bool:
 class _RowSparse:
     """What `LazyAdam` and `SparseSGD` share: marking, deduplication, lazy weight decay, the dense fallback."""
 
+    def build(self, var_list: list[Any]) -> None:
+        if self.built:
+            return
+        super().build(var_list)
+        self._mark_variables(var_list)
+
+    def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
+        if keras.backend.backend() != "tensorflow":
+            return super().update_step(gradient, variable, learning_rate)
+        sparse = self._sparse_gradient(gradient, variable)
+        if sparse is None:
+            self._decay(variable, learning_rate, None)
+            return super().update_step(gradient, variable, learning_rate)
+        rows, gradient = sparse
+        self._decay(variable, learning_rate, rows)
+        self._sparse_step(rows, gradient, variable, learning_rate)
+        return None
+
+    def _sparse_step(self, rows: tf.Tensor, gradient: tf.Tensor, variable: Any, learning_rate: Any) -> None:
+        """The optimizer's step on the touched `rows` only (their summed `gradient` rows)."""
+        raise NotImplementedError
+
     def _mark_variables(self, var_list: list[Any]) -> None:
         if keras.backend.backend() != "tensorflow":
             warnings.warn(
@@ -134,21 +156,7 @@ class LazyAdam(_RowSparse, keras.optimizers.Adam):
     >>> model.compile(optimizer=keras_vocabsafe.LazyAdam(1e-3), loss="mse")  # doctest: +SKIP
     """
 
-    def build(self, var_list: list[Any]) -> None:
-        if self.built:
-            return
-        super().build(var_list)
-        self._mark_variables(var_list)
-
-    def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
-        if keras.backend.backend() != "tensorflow":
-            return super().update_step(gradient, variable, learning_rate)
-        sparse = self._sparse_gradient(gradient, variable)
-        if sparse is None:
-            self._decay(variable, learning_rate, None)
-            return super().update_step(gradient, variable, learning_rate)
-        rows, gradient = sparse
-        self._decay(variable, learning_rate, rows)
+    def _sparse_step(self, rows: tf.Tensor, gradient: tf.Tensor, variable: Any, learning_rate: Any) -> None:
         # The same expressions as keras.optimizers.Adam, row by row, so that touching every row gives Adam's bits.
         lr = tf.cast(learning_rate, variable.dtype)
         local_step = tf.cast(self.iterations + 1, variable.dtype)
@@ -185,21 +193,7 @@ class SparseSGD(_RowSparse, keras.optimizers.SGD):
         As for `keras.optimizers.SGD`.
     """
 
-    def build(self, var_list: list[Any]) -> None:
-        if self.built:
-            return
-        super().build(var_list)
-        self._mark_variables(var_list)
-
-    def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
-        if keras.backend.backend() != "tensorflow":
-            return super().update_step(gradient, variable, learning_rate)
-        sparse = self._sparse_gradient(gradient, variable)
-        if sparse is None:
-            self._decay(variable, learning_rate, None)
-            return super().update_step(gradient, variable, learning_rate)
-        rows, gradient = sparse
-        self._decay(variable, learning_rate, rows)
+    def _sparse_step(self, rows: tf.Tensor, gradient: tf.Tensor, variable: Any, learning_rate: Any) -> None:
         lr = tf.cast(learning_rate, variable.dtype)
         if self.momentum == 0:
             self.assign_sub(variable, tf.IndexedSlices(gradient * lr, rows))
