@@ -9,7 +9,8 @@ linear in the number of distinct tokens seen.
 `classify_data` is the one place that decides what `adapt()` and `update_vocabulary(data=...)` received,
 for `VocabEmbedding` and `TextVocabEmbedding` alike.
 
-Memory is bounded by a budget of distinct tokens (`count_tokens`). Under the budget the counts are exact.
+Memory is bounded by a budget of distinct tokens (`count_tokens`); with a budget, counts accumulate in one
+`MutableHashTable` that each piece is added into in place. Under the budget the counts are exact.
 Past it, the counter keeps a Misra-Gries summary (the mergeable form of Agarwal et al., 2012): when more
 than `budget` tokens are held, the (budget + 1)-th largest count is subtracted from every count and the
 tokens left at zero or below are dropped. Each drop removes at least (budget + 1) times that amount from
@@ -191,6 +192,13 @@ class TokenCounter:
         self.bound = 0  # What Misra-Gries pruning has subtracted from every count, in all.
         self.total = 0  # Occurrences counted.
         self._started = self._reported = time.monotonic()
+        # With a budget, the counts live in one hash table that pieces are added into in place: no concatenated
+        # copy of the summary and the pending pieces, and no second hash map to merge them, at every flush.
+        self._table = (
+            None
+            if budget is None
+            else tf.lookup.experimental.MutableHashTable(self._tf_dtype, tf.int64, default_value=0)
+        )
 
     def update(self, batch: Any, weights: np.ndarray | None = None) -> None:
         """Counts one batch: an array, list, tensor or ragged tensor of keys (each example `weights[i]` times)."""
@@ -283,12 +291,22 @@ class TokenCounter:
                 self._owner,
                 f"{self.total:,}",
                 now - self._started,
-                f"{int(self._tokens.shape[0]):,}",
+                f"{self._held():,}",
                 f" (budget {self._budget:,}; counts low by at most {self.bound:,})" if self.bound else "",
             )
 
+    def _held(self) -> int:
+        return int(self._tokens.shape[0]) if self._table is None else int(self._table.size())
+
     def _flush(self) -> None:
         if not self._pending:
+            return
+        if self._table is not None:
+            for tokens, counts in self._pending:  # Each piece's tokens are distinct: one lookup, one insert.
+                self._table.insert(tokens, self._table.lookup(tokens) + counts)
+            self._pending, self._pending_size = [], 0
+            if int(self._table.size()) > self._budget:
+                self._prune()
             return
         tokens = tf.concat([self._tokens] + [t for t, _ in self._pending], 0)
         counts = tf.concat([self._counts] + [c for _, c in self._pending], 0)
@@ -299,12 +317,20 @@ class TokenCounter:
 
     def _prune(self) -> None:
         """Misra-Gries: subtract the (budget + 1)-th largest count from all, and drop the counts left at zero."""
-        counts = self._counts.numpy()
+        tokens, counts = self._table.export()
+        counts = counts.numpy()
         cut = int(np.partition(counts, len(counts) - self._budget - 1)[len(counts) - self._budget - 1])
         keep = counts > cut
-        self._tokens = tf.boolean_mask(self._tokens, keep)
-        self._counts = tf.constant(counts[keep] - cut)
+        self._table.remove(tf.boolean_mask(tokens, ~keep))
+        self._table.insert(tf.boolean_mask(tokens, keep), tf.constant(counts[keep] - cut))
         self.bound += cut
+
+    def _summary(self) -> tuple[tf.Tensor, tf.Tensor]:
+        """The tokens held and their counts (after the pending pieces are added)."""
+        self._flush()
+        if self._table is None:
+            return self._tokens, self._counts
+        return self._table.export()
 
     @property
     def pruned(self) -> bool:
@@ -313,14 +339,12 @@ class TokenCounter:
 
     def candidates(self) -> tf.Tensor:
         """The tokens the summary holds: every token seen more than `bound` times is among them."""
-        self._flush()
-        return self._tokens
+        return self._summary()[0]
 
     def result(self) -> tuple[list[Any], np.ndarray]:
         """Distinct tokens (bytes or int) and their counts, in no particular order."""
-        self._flush()
-        tokens = self._tokens.numpy()
-        return tokens.tolist(), self._counts.numpy()
+        tokens, counts = self._summary()
+        return tokens.numpy().tolist(), counts.numpy()
 
 
 class _RecountCounter(TokenCounter):
