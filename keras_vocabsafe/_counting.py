@@ -9,8 +9,8 @@ linear in the number of distinct tokens seen.
 `classify_data` is the one place that decides what `adapt()` and `update_vocabulary(data=...)` received,
 for `VocabEmbedding` and `TextVocabEmbedding` alike.
 
-Memory is bounded by a budget of distinct tokens (`count_tokens`); with a budget, counts accumulate in one
-`MutableHashTable` that each piece is added into in place. Under the budget the counts are exact.
+Memory is bounded by a budget of distinct tokens (`count_tokens`); past a quarter of the budget, counts
+accumulate in one `MutableHashTable` that each piece is added into in place. Under the budget the counts are exact.
 Past it, the counter keeps a Misra-Gries summary (the mergeable form of Agarwal et al., 2012): when more
 than `budget` tokens are held, the (budget + 1)-th largest count is subtracted from every count and the
 tokens left at zero or below are dropped. Each drop removes at least (budget + 1) times that amount from
@@ -192,13 +192,11 @@ class TokenCounter:
         self.bound = 0  # What Misra-Gries pruning has subtracted from every count, in all.
         self.total = 0  # Occurrences counted.
         self._started = self._reported = time.monotonic()
-        # With a budget, the counts live in one hash table that pieces are added into in place: no concatenated
-        # copy of the summary and the pending pieces, and no second hash map to merge them, at every flush.
-        self._table = (
-            None
-            if budget is None
-            else tf.lookup.experimental.MutableHashTable(self._tf_dtype, tf.int64, default_value=0)
-        )
+        # Past a quarter of the budget, the counts move into one hash table that pieces are added into in place:
+        # no concatenated copy of the summary and the pending pieces, and no second hash map to merge them, at
+        # every flush. Below it, merging by concatenation is faster, and small enough.
+        self._table: Any = None
+        self._table_from = None if budget is None else max(budget // 4, 1)
 
     def update(self, batch: Any, weights: np.ndarray | None = None) -> None:
         """Counts one batch: an array, list, tensor or ragged tensor of keys (each example `weights[i]` times)."""
@@ -312,8 +310,12 @@ class TokenCounter:
         counts = tf.concat([self._counts] + [c for _, c in self._pending], 0)
         self._pending, self._pending_size = [], 0
         self._tokens, self._counts = _merge(tokens, counts)
-        if self._budget is not None and int(self._counts.shape[0]) > self._budget:
-            self._prune()
+        if self._table_from is not None and int(self._counts.shape[0]) > self._table_from:
+            self._table = tf.lookup.experimental.MutableHashTable(self._tf_dtype, tf.int64, default_value=0)
+            self._table.insert(self._tokens, self._counts)
+            self._tokens, self._counts = tf.zeros([0], self._tf_dtype), tf.zeros([0], tf.int64)
+            if int(self._table.size()) > self._budget:
+                self._prune()
 
     def _prune(self) -> None:
         """Misra-Gries: subtract the (budget + 1)-th largest count from all, and drop the counts left at zero."""
