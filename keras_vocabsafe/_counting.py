@@ -402,7 +402,7 @@ def count_tokens(
     feed(counter)
     counter._flush()  # The last pieces may take the summary past the budget.
     if not counter.pruned:
-        return _seen(*counter.result())
+        return without_unseen(*counter.result())
     bound = counter.bound
     if readable_again:
         recount = _RecountCounter(counter.candidates(), vocabulary_dtype, owner)
@@ -412,7 +412,7 @@ def count_tokens(
             # the rest of the tail that happened to survive depends on the order the data came in.
             tokens, counts = recount.result()
             keep = counts > counter.total // (budget + 1)
-            return _seen([token for token, kept in zip(tokens, keep.tolist()) if kept], counts[keep])
+            return without_unseen([token for token, kept in zip(tokens, keep.tolist()) if kept], counts[keep])
         # The second reading held other data (a shuffled or random pipeline, a stream): keep the summary.
         warnings.warn(
             f"{owner} read {counter.total:,} tokens from `data` the first time and {recount.total:,} the second, so "
@@ -430,10 +430,10 @@ def count_tokens(
             UserWarning,
             stacklevel=4,
         )
-    return _seen(*counter.result())
+    return without_unseen(*counter.result())
 
 
-def _seen(tokens: list[Any], counts: np.ndarray) -> tuple[list[Any], np.ndarray]:
+def without_unseen(tokens: list[Any], counts: np.ndarray) -> tuple[list[Any], np.ndarray]:
     """Leaves out tokens counted zero times (only examples of weight 0 held them)."""
     if counts.size and counts.min() == 0:
         keep = np.flatnonzero(counts)

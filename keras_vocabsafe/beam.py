@@ -72,7 +72,7 @@ from typing import Any
 
 import numpy as np
 
-from keras_vocabsafe._counting import integer_weights
+from keras_vocabsafe._counting import integer_weights, without_unseen
 from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError, TextInputError, VocabularyError
 from keras_vocabsafe.vocabulary import Token, Vocabulary, canonical_token
 
@@ -125,14 +125,6 @@ _TEXT_SETTINGS = (
 
 
 # The weights rule: no Beam here, so adapt(weights=...) can use it ----------------------------------------------------
-
-
-def _without_zero_counts(tokens: list[Token], counts: np.ndarray) -> tuple[list[Token], np.ndarray]:
-    """Tokens whose weights summed to 0 are left out, as if never seen."""
-    keep = counts > 0
-    if keep.all():
-        return tokens, counts
-    return [t for t, k in zip(tokens, keep.tolist()) if k], counts[keep]
 
 
 # What the transform knows of the layer: settings only, so that it pickles small -------------------------------------
@@ -212,7 +204,7 @@ def _finish(pairs: list[tuple[Token, int]], spec: _LayerSpec, weighted: bool) ->
     tokens = [token for token, _ in pairs]
     counts = np.fromiter((count for _, count in pairs), dtype=dtype, count=len(pairs))
     if weighted:
-        tokens, counts = _without_zero_counts(tokens, counts)
+        tokens, counts = without_unseen(tokens, counts)
     if spec.kind == "text" and layer.split == "wordpiece":
         return layer._learn_wordpiece(tokens, counts, layer.max_tokens)
     return layer._vocabulary_from_counts(tokens, counts, layer.max_tokens)

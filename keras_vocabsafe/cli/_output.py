@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -22,12 +23,24 @@ __all__ = [
     "atomic_directory",
     "atomic_file",
     "check_output_path",
+    "non_negative_int",
     "same_file",
 ]
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
+
+
+def non_negative_int(text: str, why: str = "") -> int:
+    """An argparse value that must be a whole number of 0 or more; `why` is added to the message."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more{why}, got {value}")
+    return value
 
 
 class CommandError(Exception):

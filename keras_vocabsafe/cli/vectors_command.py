@@ -24,6 +24,7 @@ from keras_vocabsafe.cli._output import (
     Output,
     atomic_file,
     check_output_path,
+    non_negative_int,
     same_file,
 )
 
@@ -91,13 +92,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more (NumPy seeds are non-negative), got {value}")
-    return value
+    return non_negative_int(text, " (NumPy seeds are non-negative)")
 
 
 def _share(text: str) -> float:

@@ -10,7 +10,7 @@ import argparse
 import os
 from typing import Any
 
-from keras_vocabsafe.cli._output import EXIT_OK, EXIT_PROBLEMS, CommandError, Output
+from keras_vocabsafe.cli._output import EXIT_OK, EXIT_PROBLEMS, CommandError, Output, non_negative_int
 
 _FORMATS = ("auto", "json", "text", "tft_frequency", "tokenizer_json")
 _SPECIALS_SHOWN = 20
@@ -42,7 +42,9 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     )
     show.add_argument("vocab", metavar="VOCAB", help="the vocabulary file")
     _add_reading_options(show)
-    show.add_argument("--head", type=_non_negative, default=10, metavar="N", help="first tokens to list (default 10)")
+    show.add_argument(
+        "--head", type=non_negative_int, default=10, metavar="N", help="first tokens to list (default 10)"
+    )
     show.set_defaults(run=run_show)
 
     diff = commands.add_parser(
@@ -58,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     diff.add_argument("old", metavar="A", help="the vocabulary the model was trained with")
     diff.add_argument("new", metavar="B", help="the vocabulary to compare it to")
     _add_reading_options(diff)
-    diff.add_argument("--examples", type=_non_negative, default=10, metavar="N", help="tokens listed per kind")
+    diff.add_argument("--examples", type=non_negative_int, default=10, metavar="N", help="tokens listed per kind")
     diff.set_defaults(run=run_diff)
 
     build = commands.add_parser(
@@ -169,16 +171,6 @@ def run_build(args: argparse.Namespace, output: Output) -> int:
     data = {"output": out, "size": len(vocabulary), "settings": settings, "budget": budget, "most_frequent": head}
     output.emit("\n".join(lines), data)
     return EXIT_OK
-
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
-    return value
 
 
 def run_show(args: argparse.Namespace, output: Output) -> int:
