@@ -66,6 +66,28 @@ TENSORFLOW_TEXT_INSTALL = 'pip install "tensorflow-text>=2.21,<2.22"'
 PUNCTUATION_PATTERN = r"[\p{P}$+<=>^`|~]"
 # Whitespace outside ASCII, which tf.strings.split does not split on; it becomes a plain space first.
 _NON_ASCII_WHITESPACE = r"[\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+_NON_ASCII_WHITESPACE_RANGES = ((0x85, 0x85), (0xA0, 0xA0), (0x1680, 0x1680), (0x2000, 0x200A), (0x2028, 0x2029))
+_NON_ASCII_WHITESPACE_RANGES += ((0x202F, 0x202F), (0x205F, 0x205F), (0x3000, 0x3000))
+
+
+def _code_points_except(excluded: tuple[tuple[int, int], ...]) -> str:
+    """A regex matching strings of Unicode scalar values outside the `excluded` (first, last) ranges, in order."""
+    excluded = ((0xD800, 0xDFFF), *excluded)  # Surrogates are not scalar values: their UTF-8 form is invalid.
+    allowed, start = [], 0
+    for first, last in sorted(excluded):
+        if first > start:
+            allowed.append((start, first - 1))
+        start = last + 1
+    allowed.append((start, 0x10FFFF))
+    return "[" + "".join(rf"\x{{{a:x}}}-\x{{{b:x}}}" if a < b else rf"\x{{{a:x}}}" for a, b in allowed) + "]*"
+
+
+# Matches exactly the valid UTF-8 strings: RE2 matches a code point only when its bytes are its shortest UTF-8
+# form, and the class leaves out surrogates (which RE2 would match) and values past U+10FFFF. These are the
+# strings that `unicode_transcode` leaves as they are.
+_VALID_UTF8 = _code_points_except(())
+# Valid UTF-8 without the whitespace that `_NON_ASCII_WHITESPACE` replaces.
+_VALID_UTF8_ASCII_WHITESPACE = _code_points_except(_NON_ASCII_WHITESPACE_RANGES)
 _WHITESPACE_CHARACTER = r"[\s\x{85}\p{Z}]"
 # Matches only strings of ASCII bytes: a byte that is not ASCII, valid UTF-8 or not, never matches.
 _ASCII = r"[\x00-\x7f]*"
@@ -972,12 +994,33 @@ class _Tokenizer:
         return tf.cond(batch_is_ascii, lambda: self._standardize(text, ascii_only=True), mixed)
 
     def _prepare_unicode(self, text: tf.Tensor) -> tf.Tensor:
-        text = self._decode(text)
+        # tf.strings.split splits on ASCII whitespace only.
+        replaces_whitespace = self.split == "whitespace" or (self.split == "wordpiece" and self.split_pattern is None)
+        # Lower-casing and removing punctuation cannot make whitespace; normalization, case folding (NFKC) and
+        # a callable might, so after them the replacement always runs.
+        whitespace_known = self.normalization_form is None and self.standardize in STANDARDIZE_CHOICES[:4]
+        skips_whitespace = replaces_whitespace and whitespace_known
+        # Non-ASCII text is nearly always valid UTF-8 with only ASCII whitespace. One regex pass finds out, and
+        # then the costliest step (transcoding: valid UTF-8 transcodes to itself) and the whitespace replacement
+        # (nothing to replace) are skipped. Otherwise every step runs, on every string, as it always did.
+        clean = tf.reduce_all(
+            tf.strings.regex_full_match(text, _VALID_UTF8_ASCII_WHITESPACE if skips_whitespace else _VALID_UTF8)
+        )
+        return tf.cond(
+            clean,
+            lambda: self._unicode_steps(
+                text, decode=False, replace_whitespace=replaces_whitespace and not skips_whitespace
+            ),
+            lambda: self._unicode_steps(text, decode=True, replace_whitespace=replaces_whitespace),
+        )
+
+    def _unicode_steps(self, text: tf.Tensor, decode: bool, replace_whitespace: bool) -> tf.Tensor:
+        if decode:
+            text = self._decode(text)
         if self.normalization_form is not None:
             text = _tensorflow_text().normalize_utf8(text, self.normalization_form)
         text = self._standardize(text, ascii_only=False)
-        if self.split == "whitespace" or (self.split == "wordpiece" and self.split_pattern is None):
-            # tf.strings.split splits on ASCII whitespace only.
+        if replace_whitespace:
             text = tf.strings.regex_replace(text, _NON_ASCII_WHITESPACE, " ")
         return text
 
