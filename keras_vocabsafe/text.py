@@ -56,6 +56,8 @@ from keras_vocabsafe.vocabulary import Vocabulary, canonical_token
 __all__ = ["TextVocabEmbedding"]
 
 STANDARDIZE_CHOICES = (None, "lower", "lower_and_strip_punctuation", "strip_punctuation", "case_fold")
+# The choices that never turn a character into whitespace (case folding applies NFKC, which may).
+_STANDARDIZE_WITHOUT_NEW_WHITESPACE = (None, "lower", "lower_and_strip_punctuation", "strip_punctuation")
 NORMALIZATION_FORMS = (None, "NFC", "NFKC", "NFD", "NFKD")
 SPLIT_CHOICES = ("whitespace", "unicode_script", "character", "regex", "wordpiece")
 ENCODING_ERRORS = ("replace", "strict")
@@ -998,7 +1000,7 @@ class _Tokenizer:
         replaces_whitespace = self.split == "whitespace" or (self.split == "wordpiece" and self.split_pattern is None)
         # Lower-casing and removing punctuation cannot make whitespace; normalization, case folding (NFKC) and
         # a callable might, so after them the replacement always runs.
-        whitespace_known = self.normalization_form is None and self.standardize in STANDARDIZE_CHOICES[:4]
+        whitespace_known = self.normalization_form is None and self.standardize in _STANDARDIZE_WITHOUT_NEW_WHITESPACE
         skips_whitespace = replaces_whitespace and whitespace_known
         # Non-ASCII text is nearly always valid UTF-8 with only ASCII whitespace. One regex pass finds out, and
         # then the costliest step (transcoding: valid UTF-8 transcodes to itself) and the whitespace replacement
