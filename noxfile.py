@@ -6,6 +6,7 @@ the demo.
 
 import os
 import pathlib
+import shutil
 import subprocess
 import tarfile
 import zipfile
@@ -136,10 +137,8 @@ SDIST_DIRECTORIES = ("tests", "examples", "benchmarks", "tools", "keras_vocabsaf
 def _build_and_unpack(session: nox.Session) -> tuple[pathlib.Path, pathlib.Path]:
     """Builds the sdist, then the wheel from the unpacked sdist (so the wheel holds only what the sdist ships)."""
     session.install("-q", "build")
-    dist = pathlib.Path(session.create_tmp()) / "dist"
-    if dist.exists():
-        for old in dist.iterdir():
-            old.unlink()
+    dist = pathlib.Path(session.create_tmp()).resolve() / "dist"
+    shutil.rmtree(dist, ignore_errors=True)  # A reused venv keeps the last build; start from nothing.
     session.run("python", "-m", "build", "--outdir", str(dist), str(ROOT), silent=True)
     (sdist,) = dist.glob("*.tar.gz")
     (wheel,) = dist.glob("*.whl")
