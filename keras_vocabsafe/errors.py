@@ -14,6 +14,7 @@ VocabSafeError
 │   ├── DuplicateTokenError
 │   └── ReservedTokenError
 ├── KeyDtypeError (TypeError)
+├── MissingDependencyError (ImportError)
 ├── ModelFileError (ValueError)
 ├── NonCoreOpsError (ValueError)
 │   └── UnsupportedOpsError
@@ -39,6 +40,7 @@ __all__ = [
     "DuplicateTokenError",
     "ExportError",
     "KeyDtypeError",
+    "MissingDependencyError",
     "ModelFileError",
     "NonCoreOpsError",
     "NotAdaptedError",
@@ -87,6 +89,10 @@ class ReservedTokenError(VocabularyError):
 
 class KeyDtypeError(VocabSafeError, TypeError):
     """Keys (inputs or tokens) have a dtype the vocabulary does not use."""
+
+
+class MissingDependencyError(VocabSafeError, ImportError):
+    """A setting needs an optional package that is not installed; the message names the extra that installs it."""
 
 
 class ModelFileError(VocabSafeError, ValueError):

@@ -9,6 +9,10 @@ Simple choices use core TensorFlow ops only (`tf.strings.*`), so a SavedModel
 that uses them runs with TensorFlow alone; Unicode case folding and
 normalization, script splitting and WordPiece use tensorflow-text ops, and a
 server then needs `import tensorflow_text` (or those ops linked in).
+
+tensorflow-text is optional (`pip install "keras-vocabsafe[text]"`; it has no
+native Windows wheel): without it, the core choices work and a layer built
+with one of the others raises `MissingDependencyError` when it is created.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from keras_vocabsafe._keys import check_strings, to_keys
 from keras_vocabsafe.errors import (
     ConfigurationError,
     KeyDtypeError,
+    MissingDependencyError,
     TextEncodingError,
     TextInputError,
     UnknownIdError,
@@ -61,7 +66,7 @@ _STANDARDIZE_WITHOUT_NEW_WHITESPACE = (None, "lower", "lower_and_strip_punctuati
 NORMALIZATION_FORMS = (None, "NFC", "NFKC", "NFD", "NFKD")
 SPLIT_CHOICES = ("whitespace", "unicode_script", "character", "regex", "wordpiece")
 ENCODING_ERRORS = ("replace", "strict")
-TENSORFLOW_TEXT_INSTALL = 'pip install "tensorflow-text>=2.21,<2.22"'
+TEXT_EXTRA_INSTALL = 'pip install "keras-vocabsafe[text]"'
 
 # Unicode punctuation (\p{P}: ASCII, CJK, Arabic and other marks) plus the ASCII symbols that
 # keras.layers.TextVectorization strips too, so that on ASCII text both remove the same characters.
@@ -109,14 +114,31 @@ _ADAPT_MIN_PIECE = 4096
 _ADAPT_THREADS = max(1, min(8, os.cpu_count() or 1))
 
 
-def _tensorflow_text() -> Any:
+def _tensorflow_text(needed_by: str) -> Any:
+    """The `tensorflow_text` module; `needed_by` names what needs it in the error raised when it is missing."""
     try:
         import tensorflow_text
-    except ImportError as error:  # pragma: no cover - a declared dependency
-        raise ImportError(
-            f"This TextVocabEmbedding setting needs tensorflow-text. Install it with `{TENSORFLOW_TEXT_INSTALL}`."
+    except ImportError as error:
+        raise MissingDependencyError(
+            f"{needed_by} needs tensorflow-text, which is not installed. Install it with `{TEXT_EXTRA_INSTALL}` "
+            "(tensorflow-text has no native Windows wheel: use WSL there), or use settings that need core "
+            "TensorFlow only: standardize None, 'lower', 'strip_punctuation', 'lower_and_strip_punctuation' or a "
+            "callable; normalization_form=None; split 'whitespace', 'character', 'regex' or a callable.",
+            name="tensorflow_text",
         ) from error
     return tensorflow_text
+
+
+def _tensorflow_text_settings(standardize: Any, normalization_form: str | None, split: Any) -> list[str]:
+    """The settings, as `name=value`, that run tensorflow-text ops."""
+    settings = []
+    if standardize == "case_fold":
+        settings.append(f"standardize={standardize!r}")
+    if normalization_form is not None:
+        settings.append(f"normalization_form={normalization_form!r}")
+    if split in ("unicode_script", "wordpiece"):
+        settings.append(f"split={split!r}")
+    return settings
 
 
 # The tokenization settings both text layers take and store in their configs.
@@ -150,16 +172,10 @@ class _TextFrontEnd:
             self.encoding_errors,
             owner,
         )
-        if (
-            self.normalization_form is not None
-            or self.standardize == "case_fold"
-            or self.split
-            in (
-                "unicode_script",
-                "wordpiece",
-            )
-        ):
-            _tensorflow_text()  # Fail now, with the install command, rather than at the first call.
+        needs_text = _tensorflow_text_settings(self.standardize, self.normalization_form, self.split)
+        if needs_text:
+            # Fail now, with the install command, rather than at the first call (or while loading a saved model).
+            _tensorflow_text(f"{self._owner()} with {', '.join(needs_text)}")
 
     def serving_op_setting(self, op: str) -> str | None:
         """The setting that put a tensorflow-text op into an exported graph (named by serving-export refusals)."""
@@ -207,7 +223,7 @@ class _TextFrontEnd:
             self._require_vocabulary()
         # The layer's own table decides which subwords exist, so tokenizer and vocabulary cannot disagree. A
         # word it cannot split stays whole (unknown_token=None) and maps to an OOV row in the lookup.
-        tokenizer = _tensorflow_text().WordpieceTokenizer(
+        tokenizer = _tensorflow_text(f"{self._owner()} with split='wordpiece'").WordpieceTokenizer(
             self.lookup_table,
             suffix_indicator=WORDPIECE_SUFFIX,
             max_bytes_per_word=WORDPIECE_MAX_BYTES_PER_WORD,
@@ -532,7 +548,7 @@ class _TextFrontEnd:
         return Vocabulary(reserved + list(counted.tokens)) if reserved else counted
 
     def _learn_wordpiece(self, words: list[bytes], counts: np.ndarray, max_tokens: int) -> Vocabulary:
-        _tensorflow_text()
+        _tensorflow_text(f"Learning WordPiece subwords ({self._owner()}.adapt)")
         from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
 
         special, reserved = self._special_and_reserved()
@@ -1020,7 +1036,8 @@ class _Tokenizer:
         if decode:
             text = self._decode(text)
         if self.normalization_form is not None:
-            text = _tensorflow_text().normalize_utf8(text, self.normalization_form)
+            tensorflow_text = _tensorflow_text(f"normalization_form={self.normalization_form!r}")
+            text = tensorflow_text.normalize_utf8(text, self.normalization_form)
         text = self._standardize(text, ascii_only=False)
         if replace_whitespace:
             text = tf.strings.regex_replace(text, _NON_ASCII_WHITESPACE, " ")
@@ -1030,7 +1047,9 @@ class _Tokenizer:
         if callable(self.standardize):
             return self.standardize(text)
         if self.standardize == "case_fold":
-            return tf.strings.lower(text) if ascii_only else _tensorflow_text().case_fold_utf8(text)
+            if ascii_only:
+                return tf.strings.lower(text)
+            return _tensorflow_text("standardize='case_fold'").case_fold_utf8(text)
         if self.standardize in ("lower", "lower_and_strip_punctuation"):
             text = tf.strings.lower(text) if ascii_only else tf.strings.lower(text, encoding="utf-8")
         if self.standardize in ("strip_punctuation", "lower_and_strip_punctuation"):
@@ -1043,7 +1062,8 @@ class _Tokenizer:
             tokens = self.split(text)
             return tf.ragged.boolean_mask(tokens, tf.strings.length(tokens) > 0)
         if self.split == "unicode_script":
-            return _tensorflow_text().UnicodeScriptTokenizer(keep_whitespace=False).tokenize(text)
+            tokenizer = _tensorflow_text("split='unicode_script'").UnicodeScriptTokenizer(keep_whitespace=False)
+            return tokenizer.tokenize(text)
         if self.split == "character":
             characters = tf.strings.unicode_split(text, "UTF-8")
             return tf.ragged.boolean_mask(
