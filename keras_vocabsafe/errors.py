@@ -9,14 +9,13 @@ VocabSafeError
 ├── ConfigurationError (ValueError)
 ├── ConversionError (ValueError)
 ├── ExportError (RuntimeError)
+│   ├── UnsupportedOpsError (ValueError)
 │   └── VersionExistsError (FileExistsError)
 ├── VocabularyError (ValueError)
 │   ├── DuplicateTokenError
 │   └── ReservedTokenError
 ├── KeyDtypeError (TypeError)
 ├── ModelFileError (ValueError)
-├── NonCoreOpsError (ValueError)
-│   └── UnsupportedOpsError
 ├── NotAdaptedError (RuntimeError)
 ├── QuantizationError (NotImplementedError)
 ├── TextInputError (ValueError)
@@ -40,7 +39,6 @@ __all__ = [
     "ExportError",
     "KeyDtypeError",
     "ModelFileError",
-    "NonCoreOpsError",
     "NotAdaptedError",
     "QuantizationError",
     "ReservedTokenError",
@@ -101,12 +99,13 @@ class VersionExistsError(ExportError, FileExistsError):
     """A serving export's version directory already exists; exports never overwrite a version."""
 
 
-class NonCoreOpsError(VocabSafeError, ValueError):
-    """A strict serving export's graph uses ops that core TensorFlow does not register (e.g. tensorflow-text ops)."""
+class UnsupportedOpsError(ExportError, ValueError):
+    """A serving export's graph uses ops that do not load in its target (core TensorFlow or a server's release).
 
-
-class UnsupportedOpsError(NonCoreOpsError):
-    """A serving export's graph uses ops that do not load in its target (core TensorFlow or a server's release)."""
+    Raised by `export_for_serving(strict=True)` (the target is core TensorFlow: tensorflow-text ops are refused)
+    and `export_for_serving(target=...)`, before anything is published. Also a `ValueError`: the model does not
+    fit the target it was given.
+    """
 
 
 class NotAdaptedError(VocabSafeError, RuntimeError):

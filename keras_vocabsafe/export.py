@@ -169,7 +169,7 @@ def export_for_serving(
         UnsupportedOpsError: with `strict=True` or a `target`, the graph
             uses ops that do not load there; the message names each op, the
             tensorflow-text release that added it, the target and the layer
-            that uses it. A `NonCoreOpsError` (and `ValueError`).
+            that uses it. An `ExportError` (and `ValueError`).
         ExportError: writing or auditing failed; nothing was published.
 
     Example:
