@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from keras_vocabsafe import _compat, _loading, _quantization, _weights_store, evolve, optimizers
 from keras_vocabsafe._counting import DEFAULT_BUDGET, check_budget
+from keras_vocabsafe._tokens import canonical_token, display_token, standardize_dtype
 from keras_vocabsafe._vocabulary_layer import _DEFAULT_OOV_TOKENS, VocabularyLayer, _describe_difference, _is_int
 from keras_vocabsafe.errors import (
     ConfigurationError,
@@ -35,7 +36,7 @@ from keras_vocabsafe.errors import (
 from keras_vocabsafe.evolve import VocabularyUpdateReport
 from keras_vocabsafe.lookup import VocabLookup
 from keras_vocabsafe.pretrained import CoverageReport, PretrainedVectors, align_vectors, load_vectors
-from keras_vocabsafe.vocabulary import Vocabulary, canonical_token, display_token, standardize_dtype
+from keras_vocabsafe.vocabulary import Vocabulary
 
 __all__ = ["MergedEmbeddings", "VocabIdEmbedding"]
 
@@ -701,14 +702,15 @@ class VocabIdEmbedding(VocabularyLayer):
         if float_policy.quantization_mode is not None:  # Set by Keras's `dtype_policy` setter, which calls here.
             float_policy = _quantization.requantize_config(float_policy)[2]
         values, policy = _quantization.quantize_matrix(self._matrix(), mode, config, float_policy)
-        previous = self._dtype_policy
+        previous = self.dtype_policy
         # Marked first: Keras's `dtype_policy` setter quantizes a built layer that is not yet marked.
-        self._is_quantized = True
+        _compat.set_quantized(self, True)
         try:
             self.dtype_policy = policy
             self._create_weights(quantized=values)
         except BaseException:
-            self._dtype_policy, self._is_quantized = previous, False
+            _compat.restore_dtype_policy(self, previous)
+            _compat.set_quantized(self, False)
             raise
 
     def enable_lora(
@@ -738,9 +740,7 @@ class VocabIdEmbedding(VocabularyLayer):
             )
         if self.lora_enabled:
             raise ConfigurationError(f"LoRA is already enabled on {self._owner()}; it can be enabled only once.")
-        locked = self._tracker.locked
-        self._tracker.unlock()
-        try:
+        with _compat.unlocked_tracking(self):
             # float32 whatever the policy, as in Keras: small updates would underflow in float16.
             self.lora_embeddings_a = self.add_weight(
                 name="lora_embeddings_a",
@@ -756,9 +756,6 @@ class VocabIdEmbedding(VocabularyLayer):
                 dtype="float32",
                 regularizer=self.embeddings_regularizer,
             )
-        finally:
-            if locked:
-                self._tracker.lock()
         self._embeddings.trainable = False
         self.lora_enabled = True
         self.lora_rank = int(rank)
@@ -877,7 +874,7 @@ class VocabIdEmbedding(VocabularyLayer):
                 trainable=False,
             )
             setattr(self, "_embeddings" if name == "embeddings" else name, variable)
-        self._is_quantized = True
+        _compat.set_quantized(self, True)
 
     def _quantized_values(self) -> dict[str, np.ndarray]:
         return {
@@ -932,7 +929,7 @@ class VocabIdEmbedding(VocabularyLayer):
 
     def _matrix(self) -> np.ndarray:
         """Every row (padding included) as one NumPy array (dequantized in float32 if the layer is quantized)."""
-        if getattr(self, "_is_quantized", False):
+        if _compat.is_quantized(self):
             return keras.ops.convert_to_numpy(
                 _quantization.dequantize(
                     self._quantized_values(), self.quantization_mode, self.output_dim, "float32", self._g_idx()

@@ -22,9 +22,10 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_vocabsafe._tokens import canonical_token, check_token_sequence, display_token, json_token
 from keras_vocabsafe.errors import ConfigurationError, DuplicateTokenError
 from keras_vocabsafe.pretrained import PretrainedVectors, align_vectors
-from keras_vocabsafe.vocabulary import Vocabulary, canonical_token, check_token_sequence, display_token, json_token
+from keras_vocabsafe.vocabulary import Vocabulary
 
 __all__ = [
     "ROW_INITIALIZERS",

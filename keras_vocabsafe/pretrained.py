@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from keras_vocabsafe._tokens import display_token, json_token
 from keras_vocabsafe._vector_files import (
     Chunk,
     ChunkParser,
@@ -35,7 +36,7 @@ from keras_vocabsafe._vector_files import (
     without_nonfinite,
 )
 from keras_vocabsafe.errors import ConfigurationError
-from keras_vocabsafe.vocabulary import Vocabulary, display_token, json_token
+from keras_vocabsafe.vocabulary import Vocabulary
 
 __all__ = ["MATCH_RULES", "AlignedVectors", "CoverageReport", "PretrainedVectors", "align_vectors", "load_vectors"]
 
