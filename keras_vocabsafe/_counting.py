@@ -35,8 +35,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vocabsafe._keys import as_array_like, sparse_tensor_error, to_keys
+from keras_vocabsafe._tokens import canonical_token
 from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError, VocabSafeError
-from keras_vocabsafe.vocabulary import canonical_token
 
 _SHARD_MIN_SIZE = 1 << 16
 _MERGE_MIN_SIZE = 1 << 20

@@ -738,7 +738,7 @@ def _binary_parser(buffer: bytes, starts: list[int], dim: int) -> Callable[[list
 
 
 def _open_npy(path: str, tokens: Any) -> VectorFile:
-    from keras_vocabsafe.vocabulary import as_vocabulary
+    from keras_vocabsafe.vocabulary import _as_vocabulary
 
     if tokens is None:
         raise ConfigurationError(
@@ -770,7 +770,7 @@ def _open_npy(path: str, tokens: Any) -> VectorFile:
         )
     if matrix.shape[1] < 1:
         raise VectorFileError(f"{path!r} holds a matrix of shape {matrix.shape}; vectors need at least one dimension.")
-    vocabulary = as_vocabulary(tokens, "string")
+    vocabulary = _as_vocabulary(tokens, "string")
     if len(vocabulary) != matrix.shape[0]:
         raise VectorFileError(
             f"{path!r} has {matrix.shape[0]} rows but `tokens` names {len(vocabulary)}; they must correspond."

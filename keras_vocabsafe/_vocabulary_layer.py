@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_vocabsafe import _compat
 from keras_vocabsafe._counting import (
     DEFAULT_BUDGET,
     TokenCounter,
@@ -25,6 +26,7 @@ from keras_vocabsafe._counting import (
     count_tokens,
     is_readable_again,
 )
+from keras_vocabsafe._tokens import canonical_token, decode_tokens, display_token, encode_tokens, standardize_dtype
 from keras_vocabsafe.errors import (
     ConfigurationError,
     KeyDtypeError,
@@ -35,15 +37,7 @@ from keras_vocabsafe.errors import (
     VocabularyError,
     VocabularyMismatchError,
 )
-from keras_vocabsafe.vocabulary import (
-    Vocabulary,
-    as_vocabulary,
-    canonical_token,
-    decode_tokens,
-    display_token,
-    encode_tokens,
-    standardize_dtype,
-)
+from keras_vocabsafe.vocabulary import Vocabulary, _as_vocabulary
 
 __all__ = ["VocabularyLayer"]
 
@@ -103,8 +97,7 @@ class VocabularyLayer(keras.layers.Layer):
             )
         super().__init__(**kwargs)
         # Keys are strings or ids, never floats: take inputs as they come.
-        self._convert_input_args = False
-        self._allow_non_tensor_positional_args = True
+        _compat.accept_any_inputs(self)
         self.autocast = False
 
         self.vocabulary_dtype = vocabulary_dtype
@@ -188,7 +181,7 @@ class VocabularyLayer(keras.layers.Layer):
         `["[UNK]", "a"]` and `["a"]` give the same layer).
         """
         vocabulary = self._without_special_prefix(vocabulary)
-        full = as_vocabulary(vocabulary, self.vocabulary_dtype)
+        full = _as_vocabulary(vocabulary, self.vocabulary_dtype)
         mask = None if self.mask_token is None else canonical_token(self.mask_token, self.vocabulary_dtype)
         oov = canonical_token(self.oov_token, self.vocabulary_dtype)
         mask_id = None if mask is None or mask not in full else full.index(mask)

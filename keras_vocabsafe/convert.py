@@ -26,9 +26,9 @@ import keras
 import numpy as np
 
 from keras_vocabsafe import _compat
+from keras_vocabsafe._tokens import display_token
 from keras_vocabsafe.errors import ConversionError, VocabSafeError
 from keras_vocabsafe.vocab_embedding import VocabEmbedding
-from keras_vocabsafe.vocabulary import display_token
 
 __all__ = ["ConversionResult", "ConvertedPair", "Refusal", "convert_model"]
 

@@ -9,6 +9,7 @@ VocabSafeError
 ├── ConfigurationError (ValueError)
 ├── ConversionError (ValueError)
 ├── ExportError (RuntimeError)
+│   ├── UnsupportedOpsError (ValueError)
 │   └── VersionExistsError (FileExistsError)
 ├── VocabularyError (ValueError)
 │   ├── DuplicateTokenError
@@ -16,8 +17,6 @@ VocabSafeError
 ├── KeyDtypeError (TypeError)
 ├── MissingDependencyError (ImportError)
 ├── ModelFileError (ValueError)
-├── NonCoreOpsError (ValueError)
-│   └── UnsupportedOpsError
 ├── NotAdaptedError (RuntimeError)
 ├── QuantizationError (NotImplementedError)
 ├── TextInputError (ValueError)
@@ -42,7 +41,6 @@ __all__ = [
     "KeyDtypeError",
     "MissingDependencyError",
     "ModelFileError",
-    "NonCoreOpsError",
     "NotAdaptedError",
     "QuantizationError",
     "ReservedTokenError",
@@ -107,12 +105,13 @@ class VersionExistsError(ExportError, FileExistsError):
     """A serving export's version directory already exists; exports never overwrite a version."""
 
 
-class NonCoreOpsError(VocabSafeError, ValueError):
-    """A strict serving export's graph uses ops that core TensorFlow does not register (e.g. tensorflow-text ops)."""
+class UnsupportedOpsError(ExportError, ValueError):
+    """A serving export's graph uses ops that do not load in its target (core TensorFlow or a server's release).
 
-
-class UnsupportedOpsError(NonCoreOpsError):
-    """A serving export's graph uses ops that do not load in its target (core TensorFlow or a server's release)."""
+    Raised by `export_for_serving(strict=True)` (the target is core TensorFlow: tensorflow-text ops are refused)
+    and `export_for_serving(target=...)`, before anything is published. Also a `ValueError`: the model does not
+    fit the target it was given.
+    """
 
 
 class NotAdaptedError(VocabSafeError, RuntimeError):

@@ -45,11 +45,11 @@ from keras_vocabsafe.lookup import KeyLookup, VocabLookup
 
 __all__ = ["OpAudit", "OpTarget", "audit_ops", "export_for_serving"]
 
-SERVING_SIGNATURE = "serving_default"
-WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+_SERVING_SIGNATURE = "serving_default"
+_WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 # TensorFlow Serving refuses to load a version whose warm-up file holds more records than this.
-MAX_WARMUP_REQUESTS = 1000
-SERVING_INSTALL_COMMAND = 'pip install "keras-vocabsafe[serving]"'
+_MAX_WARMUP_REQUESTS = 1000
+_SERVING_INSTALL_COMMAND = 'pip install "keras-vocabsafe[serving]"'
 
 # A signature input name reaches clients unchanged only if it is a valid tf.function argument name: TensorFlow
 # silently rewrites others ("a.b" becomes "a_b", "1x" becomes "arg_1x") or refuses them ("a b").
@@ -169,7 +169,7 @@ def export_for_serving(
         UnsupportedOpsError: with `strict=True` or a `target`, the graph
             uses ops that do not load there; the message names each op, the
             tensorflow-text release that added it, the target and the layer
-            that uses it. A `NonCoreOpsError` (and `ValueError`).
+            that uses it. An `ExportError` (and `ValueError`).
         ExportError: writing or auditing failed; nothing was published.
 
     Example:
@@ -217,7 +217,7 @@ def export_for_serving(
         lookup.build()  # No weights; Keras's export archive takes built layers only.
         archive.track(lookup)
     serving_function = plan.serving_function(model)
-    serve = archive.add_endpoint(SERVING_SIGNATURE, serving_function, input_signature=plan.input_specs)
+    serve = archive.add_endpoint(_SERVING_SIGNATURE, serving_function, input_signature=plan.input_specs)
     archive.add_endpoint("serve", serving_function, input_signature=plan.input_specs)
     for layer, lookup in zip(vocabulary_layers, signature_lookups):
         vocabulary, token_to_id, spec = _vocabulary_functions(lookup)
@@ -238,7 +238,7 @@ def export_for_serving(
             raise ExportError(f"Writing the SavedModel for {version_dir} failed: {error}") from error
         if warmup is not None:
             _check_warmup(serve, warmup, plan)
-            _write_warmup(staging / WARMUP_FILE, warmup)
+            _write_warmup(staging / _WARMUP_FILE, warmup)
         if op_target is not None:
             audit = audit_ops(staging, target=op_target)
             if audit.refused:
@@ -571,7 +571,7 @@ def _serving_apis() -> tuple[Any, Any]:
     except ImportError as error:
         raise ImportError(
             "Writing warm-up requests (`warmup_inputs=`) needs the tensorflow-serving-api package. Install it "
-            f"with: {SERVING_INSTALL_COMMAND}"
+            f"with: {_SERVING_INSTALL_COMMAND}"
         ) from error
     return predict_pb2, prediction_log_pb2
 
@@ -589,10 +589,10 @@ def _warmup_requests(warmup_inputs: Any, plan: _ServingPlan) -> list[Any]:
             f"Received: warmup_inputs of type {type(warmup_inputs).__name__}. The signature's inputs are "
             f"{list(plan.input_names)}."
         )
-    if len(samples) > MAX_WARMUP_REQUESTS:
+    if len(samples) > _MAX_WARMUP_REQUESTS:
         raise ConfigurationError(
             f"`warmup_inputs` holds {len(samples)} requests; TensorFlow Serving refuses to load a version with more "
-            f"than {MAX_WARMUP_REQUESTS}. Pass at most {MAX_WARMUP_REQUESTS} (a few representative batch sizes "
+            f"than {_MAX_WARMUP_REQUESTS}. Pass at most {_MAX_WARMUP_REQUESTS} (a few representative batch sizes "
             "are enough)."
         )
     predict_pb2, _ = _serving_apis()
@@ -604,7 +604,7 @@ def _warmup_requests(warmup_inputs: Any, plan: _ServingPlan) -> list[Any]:
                 f"{sorted(plan.input_names)}. Give one array per signature input, keyed by its name."
             )
         request = predict_pb2.PredictRequest()
-        request.model_spec.signature_name = SERVING_SIGNATURE
+        request.model_spec.signature_name = _SERVING_SIGNATURE
         for name, spec in zip(plan.input_names, plan.input_specs):
             try:
                 proto = tf.make_tensor_proto(sample[name], dtype=spec.dtype)
@@ -804,9 +804,8 @@ def _ops_in_saved_model(path: Path) -> dict[str, set[str]]:
     """Op type -> names of the nodes that use it, over every graph and function of a SavedModel."""
     from google.protobuf import text_format
     from google.protobuf.message import DecodeError
-    from tensorflow.core.protobuf import saved_model_pb2
 
-    saved_model = saved_model_pb2.SavedModel()
+    saved_model = _compat.saved_model_proto()
     binary, text = path / "saved_model.pb", path / "saved_model.pbtxt"
     if binary.is_file() or text.is_file():
         source = binary if binary.is_file() else text

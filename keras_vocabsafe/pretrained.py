@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from keras_vocabsafe._tokens import display_token, json_token
 from keras_vocabsafe._vector_files import (
     Chunk,
     ChunkParser,
@@ -35,7 +36,7 @@ from keras_vocabsafe._vector_files import (
     without_nonfinite,
 )
 from keras_vocabsafe.errors import ConfigurationError
-from keras_vocabsafe.vocabulary import Vocabulary, display_token, json_token
+from keras_vocabsafe.vocabulary import Vocabulary
 
 __all__ = ["MATCH_RULES", "AlignedVectors", "CoverageReport", "PretrainedVectors", "align_vectors", "load_vectors"]
 
@@ -419,36 +420,3 @@ def _close(chunks: Iterator[Chunk]) -> None:
     close = getattr(chunks, "close", None)
     if close is not None:
         close()
-
-
-ROW_RULES = ("random", "zeros", "mean")
-
-
-def initial_rows(
-    rule: Any, count: int, vectors: np.ndarray, found: np.ndarray, *, seed: int | None = None, what: str
-) -> np.ndarray:
-    """Rows for tokens without a pretrained vector, following `rule`.
-
-    `"random"` draws from a normal with the per-dimension mean and standard
-    deviation of the found rows (`vectors[found]`), so new rows have the
-    pretrained scale; `"zeros"`; `"mean"` (the mean found vector); or a
-    callable taking `shape` and `dtype` (any Keras initializer).
-    """
-    dim = vectors.shape[1]
-    if callable(rule):
-        rows = np.asarray(rule(shape=(count, dim), dtype="float32"), dtype=np.float32)
-        if rows.shape != (count, dim):
-            raise ConfigurationError(f"The `{what}` callable returned shape {rows.shape}; expected {(count, dim)}.")
-        return rows
-    if rule not in ROW_RULES:
-        raise ConfigurationError(
-            f"`{what}` must be one of {ROW_RULES} or a callable such as a Keras initializer. Received: {what}={rule!r}"
-        )
-    if rule == "zeros" or count == 0:
-        return np.zeros((count, dim), np.float32)
-    where = found[:, None]  # Statistics over the found rows, without copying them out.
-    mean = vectors.mean(axis=0, dtype=np.float64, where=where)
-    if rule == "mean":
-        return np.tile(mean.astype(np.float32), (count, 1))
-    std = vectors.std(axis=0, dtype=np.float64, where=where)
-    return np.random.default_rng(seed).normal(mean, std, size=(count, dim)).astype(np.float32)

@@ -45,6 +45,7 @@ from keras_vocabsafe._counting import (
     weights_error,
 )
 from keras_vocabsafe._keys import check_strings, to_keys
+from keras_vocabsafe._tokens import canonical_token
 from keras_vocabsafe.errors import (
     ConfigurationError,
     KeyDtypeError,
@@ -56,21 +57,21 @@ from keras_vocabsafe.errors import (
 )
 from keras_vocabsafe.lookup import VocabLookup
 from keras_vocabsafe.vocab_embedding import VocabEmbedding
-from keras_vocabsafe.vocabulary import Vocabulary, canonical_token
+from keras_vocabsafe.vocabulary import Vocabulary
 
-__all__ = ["TextVocabEmbedding"]
+__all__ = ["TextVocabEmbedding", "TextVocabLookup"]
 
-STANDARDIZE_CHOICES = (None, "lower", "lower_and_strip_punctuation", "strip_punctuation", "case_fold")
+_STANDARDIZE_CHOICES = (None, "lower", "lower_and_strip_punctuation", "strip_punctuation", "case_fold")
 # The choices that never turn a character into whitespace (case folding applies NFKC, which may).
 _STANDARDIZE_WITHOUT_NEW_WHITESPACE = (None, "lower", "lower_and_strip_punctuation", "strip_punctuation")
-NORMALIZATION_FORMS = (None, "NFC", "NFKC", "NFD", "NFKD")
-SPLIT_CHOICES = ("whitespace", "unicode_script", "character", "regex", "wordpiece")
-ENCODING_ERRORS = ("replace", "strict")
-TEXT_EXTRA_INSTALL = 'pip install "keras-vocabsafe[text]"'
+_NORMALIZATION_FORMS = (None, "NFC", "NFKC", "NFD", "NFKD")
+_SPLIT_CHOICES = ("whitespace", "unicode_script", "character", "regex", "wordpiece")
+_ENCODING_ERRORS = ("replace", "strict")
+_TEXT_EXTRA_INSTALL = 'pip install "keras-vocabsafe[text]"'
 
 # Unicode punctuation (\p{P}: ASCII, CJK, Arabic and other marks) plus the ASCII symbols that
 # keras.layers.TextVectorization strips too, so that on ASCII text both remove the same characters.
-PUNCTUATION_PATTERN = r"[\p{P}$+<=>^`|~]"
+_PUNCTUATION_PATTERN = r"[\p{P}$+<=>^`|~]"
 # Whitespace outside ASCII, which tf.strings.split does not split on; it becomes a plain space first.
 _NON_ASCII_WHITESPACE = r"[\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
 _NON_ASCII_WHITESPACE_RANGES = ((0x85, 0x85), (0xA0, 0xA0), (0x1680, 0x1680), (0x2000, 0x200A), (0x2028, 0x2029))
@@ -101,13 +102,13 @@ _ASCII = r"[\x00-\x7f]*"
 # A regex split marks each delimiter with this byte and splits on it. Text is valid UTF-8 by then (see
 # `encoding_errors`), and 0xFF never occurs in valid UTF-8, so the marker cannot collide with the text.
 _SPLIT_MARKER = b"\xff"
-WORDPIECE_SUFFIX = "##"
+_WORDPIECE_SUFFIX = "##"
 # The splits whose tokens say how to join them again.
 _DETOKENIZABLE_SPLITS = ("whitespace", "character", "wordpiece")
 # An int `ngrams=n` means widths 1 to n, each computed and counted: wider n-grams are never useful, and a huge n
 # would build a list of that many widths.
-MAX_NGRAM_WIDTH = 64
-WORDPIECE_MAX_BYTES_PER_WORD = 100
+_MAX_NGRAM_WIDTH = 64
+_WORDPIECE_MAX_BYTES_PER_WORD = 100
 _STRICT_MARKER = "received text that is not valid UTF-8"
 # adapt() counts an in-memory corpus in pieces of at least this many strings, on this many threads.
 _ADAPT_MIN_PIECE = 4096
@@ -120,7 +121,7 @@ def _tensorflow_text(needed_by: str) -> Any:
         import tensorflow_text
     except ImportError as error:
         raise MissingDependencyError(
-            f"{needed_by} needs tensorflow-text, which is not installed. Install it with `{TEXT_EXTRA_INSTALL}` "
+            f"{needed_by} needs tensorflow-text, which is not installed. Install it with `{_TEXT_EXTRA_INSTALL}` "
             "(tensorflow-text has no native Windows wheel: use WSL there), or use settings that need core "
             "TensorFlow only: standardize None, 'lower', 'strip_punctuation', 'lower_and_strip_punctuation' or a "
             "callable; normalization_form=None; split 'whitespace', 'character', 'regex' or a callable.",
@@ -225,8 +226,8 @@ class _TextFrontEnd:
         # word it cannot split stays whole (unknown_token=None) and maps to an OOV row in the lookup.
         tokenizer = _tensorflow_text(f"{self._owner()} with split='wordpiece'").WordpieceTokenizer(
             self.lookup_table,
-            suffix_indicator=WORDPIECE_SUFFIX,
-            max_bytes_per_word=WORDPIECE_MAX_BYTES_PER_WORD,
+            suffix_indicator=_WORDPIECE_SUFFIX,
+            max_bytes_per_word=_WORDPIECE_MAX_BYTES_PER_WORD,
             token_out_type=tf.string,
             unknown_token=None,
         )
@@ -326,7 +327,7 @@ class _TextFrontEnd:
         tokens = self.ids_to_tokens(tf.cast(ids, tf.int64))
         text = tf.strings.reduce_join(tokens, axis=-1, separator="" if self.split == "character" else " ")
         if self.split == "wordpiece":
-            text = tf.strings.regex_replace(text, " " + re.escape(WORDPIECE_SUFFIX), "")
+            text = tf.strings.regex_replace(text, " " + re.escape(_WORDPIECE_SUFFIX), "")
         return text
 
     def _output_shape(self, input_shape: Any) -> tuple:
@@ -564,7 +565,7 @@ class _TextFrontEnd:
             size,
             [token.decode("utf-8") for token in reserved],
             lower_thresh=self.min_frequency or 1,
-            joiner=WORDPIECE_SUFFIX,
+            joiner=_WORDPIECE_SUFFIX,
         )
         # The learner always adds every character it saw; beyond max_tokens the rarest subwords give way.
         kept = [token for token in (canonical_token(t, "string") for t in learned) if token not in special]
@@ -1053,7 +1054,7 @@ class _Tokenizer:
         if self.standardize in ("lower", "lower_and_strip_punctuation"):
             text = tf.strings.lower(text) if ascii_only else tf.strings.lower(text, encoding="utf-8")
         if self.standardize in ("strip_punctuation", "lower_and_strip_punctuation"):
-            text = tf.strings.regex_replace(text, PUNCTUATION_PATTERN, "")
+            text = tf.strings.regex_replace(text, _PUNCTUATION_PATTERN, "")
         return text
 
     def split_words(self, text: tf.Tensor) -> tf.RaggedTensor:
@@ -1172,18 +1173,18 @@ def _first_line(error: Exception) -> str:
 def _validate_ngrams(ngrams: Any) -> tuple[int, ...] | None:
     if ngrams is None:
         return None
-    if _is_positive_int(ngrams) and ngrams <= MAX_NGRAM_WIDTH:
+    if _is_positive_int(ngrams) and ngrams <= _MAX_NGRAM_WIDTH:
         return tuple(range(1, int(ngrams) + 1))
     if (
         isinstance(ngrams, (list, tuple))
-        and 0 < len(ngrams) <= MAX_NGRAM_WIDTH
-        and all(_is_positive_int(n) and n <= MAX_NGRAM_WIDTH for n in ngrams)
+        and 0 < len(ngrams) <= _MAX_NGRAM_WIDTH
+        and all(_is_positive_int(n) and n <= _MAX_NGRAM_WIDTH for n in ngrams)
         and len(set(ngrams)) == len(ngrams)  # A repeated width would emit (and count) each n-gram twice.
     ):
         return tuple(int(n) for n in ngrams)
     raise ConfigurationError(
         f"`ngrams` must be None, a positive int n (all n-grams up to n) or a tuple of distinct positive widths, each "
-        f"at most {MAX_NGRAM_WIDTH}. Received: ngrams={ngrams!r}"
+        f"at most {_MAX_NGRAM_WIDTH}. Received: ngrams={ngrams!r}"
     )
 
 
@@ -1241,14 +1242,14 @@ def _text_settings(
             f"`mask_token` must be '' (padding, the default) or None. Received: mask_token={mask_token!r}. Text "
             "never yields an empty token, so '' is the one padding key that cannot collide with a real token."
         )
-    standardize = _validate_callable_or_choice(standardize, "standardize", STANDARDIZE_CHOICES)
-    split = _validate_callable_or_choice(split, "split", SPLIT_CHOICES)
-    if normalization_form not in NORMALIZATION_FORMS:
+    standardize = _validate_callable_or_choice(standardize, "standardize", _STANDARDIZE_CHOICES)
+    split = _validate_callable_or_choice(split, "split", _SPLIT_CHOICES)
+    if normalization_form not in _NORMALIZATION_FORMS:
         raise ConfigurationError(
-            f"`normalization_form` must be one of {list(NORMALIZATION_FORMS)}. Received: "
+            f"`normalization_form` must be one of {list(_NORMALIZATION_FORMS)}. Received: "
             f"normalization_form={normalization_form!r}"
         )
-    if encoding_errors not in ENCODING_ERRORS:
+    if encoding_errors not in _ENCODING_ERRORS:
         raise ConfigurationError(
             "`encoding_errors` must be 'replace' (bytes that are not UTF-8 become U+FFFD) or 'strict' (they "
             f"raise an error). Received: encoding_errors={encoding_errors!r}"
