@@ -1125,15 +1125,15 @@ class VocabIdEmbedding(VocabularyLayer):
         """
         if self._generation_variable is None or tf.executing_eagerly():
             return outputs
-        current = tf.debugging.assert_equal(
-            self._generation_variable,
-            tf.constant(self._weights_generation, tf.int64),
-            message=(
+        # A bare `Assert` on one scalar comparison, with only a string to report: `assert_equal` would add a
+        # rank/range/all reduction and a conditional (`AssertGuard`) to every step for the same check.
+        current = tf.debugging.Assert(
+            tf.equal(self._generation_variable, tf.constant(self._weights_generation, tf.int64)),
+            [
                 f"{self._owner()} has new weights (from update_vocabulary(), load_pretrained() or quantize()) that "
-                "this traced "
-                "function does not use: it would go on training or predicting with the old matrix. Call "
-                "`model.compile(...)` again (with a new optimizer), or pass `model=` to `update_vocabulary()`."
-            ),
+                "this traced function does not use: it would go on training or predicting with the old matrix. "
+                "Call `model.compile(...)` again (with a new optimizer), or pass `model=` to `update_vocabulary()`."
+            ],
         )
         with tf.control_dependencies([current]):
             return tf.identity(outputs)
