@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from keras_vocabsafe import _compat, _loading, _quantization, _weights_store, evolve, optimizers
 from keras_vocabsafe._counting import DEFAULT_BUDGET, check_budget
+from keras_vocabsafe._progress import check_verbose, say
 from keras_vocabsafe._vocabulary_layer import _DEFAULT_OOV_TOKENS, VocabularyLayer, _describe_difference, _is_int
 from keras_vocabsafe.errors import (
     ConfigurationError,
@@ -436,6 +437,7 @@ class VocabIdEmbedding(VocabularyLayer):
         seed: int | None = None,
         steps: int | None = None,
         budget: int | None = DEFAULT_BUDGET,
+        verbose: Any = "auto",
     ) -> VocabularyUpdateReport:
         """Changes the vocabulary of a trained layer; every row stays with its token.
 
@@ -480,11 +482,15 @@ class VocabIdEmbedding(VocabularyLayer):
             model: optional compiled model that trains this layer.
             seed: seed for `"mean_cov"`.
             steps, budget: as for `adapt()`.
+            verbose: `"auto"` (default), 0, 1 or 2, as for `adapt()`: a
+                progress bar while `data` is counted (1), and a one-line
+                summary of the update (1 or 2; also logged at INFO).
 
         Returns:
             A `VocabularyUpdateReport` (kept, added, dropped and re-ordered
             counts), which prints as a summary.
         """
+        verbose = check_verbose(verbose, f"{self._owner()}.update_vocabulary()")
         if (vocabulary is None) == (data is None):
             raise ConfigurationError(
                 f"{self._owner()}.update_vocabulary() needs exactly one of `vocabulary` (the new tokens) and "
@@ -520,7 +526,7 @@ class VocabIdEmbedding(VocabularyLayer):
             new, positions = self._place_special_tokens(vocabulary, limit)
         else:
             budget = check_budget(budget, self._owner())
-            new = self._vocabulary_from_data(data, steps, merge=merge, limit=limit, budget=budget)
+            new = self._vocabulary_from_data(data, steps, merge=merge, limit=limit, budget=budget, verbose=verbose)
             positions = self._special_positions
             listed = [] if positions is None else [p for p in positions if p is not None]
             if listed and max(listed) >= len(new) + len(listed):  # The special ids must fall within the new ids.
@@ -540,7 +546,9 @@ class VocabIdEmbedding(VocabularyLayer):
         if not self.built:
             self._vocabulary, self._special_positions, self.max_tokens = new, positions, limit
             self._vocabulary_changed()
-            return evolve.make_report(self.name, old_tokens, new_tokens, row_map, **token_ids, rule="none")
+            return _told(
+                evolve.make_report(self.name, old_tokens, new_tokens, row_map, **token_ids, rule="none"), verbose
+            )
         old_matrix = self._matrix()
         matrix = evolve.remap_matrix(
             old_matrix,
@@ -587,7 +595,7 @@ class VocabIdEmbedding(VocabularyLayer):
                 UserWarning,
                 stacklevel=2,
             )
-        return evolve.make_report(
+        report = evolve.make_report(
             self.name,
             old_tokens,
             new_tokens,
@@ -596,6 +604,7 @@ class VocabIdEmbedding(VocabularyLayer):
             rule=new_embeddings_initializer,
             optimizer_variables=remapped,
         )
+        return _told(report, verbose)
 
     def _requantized_rows(self, matrix: np.ndarray, row_map: evolve.RowMap) -> dict[str, np.ndarray]:
         """The quantized variables for the new rows of `update_vocabulary`.
@@ -613,9 +622,16 @@ class VocabIdEmbedding(VocabularyLayer):
         return new
 
     def _vocabulary_from_data(
-        self, data: Any, steps: int | None, *, merge: bool, limit: int | None, budget: int | None = DEFAULT_BUDGET
+        self,
+        data: Any,
+        steps: int | None,
+        *,
+        merge: bool,
+        limit: int | None,
+        budget: int | None = DEFAULT_BUDGET,
+        verbose: int = 0,
     ) -> Vocabulary:
-        tokens, counts = self._count_tokens(data, steps, budget)
+        tokens, counts = self._count_tokens(data, steps, budget, verbose=verbose, action="update_vocabulary()")
         max_size = None if limit is None else limit - self._num_special_tokens()
         if not merge:
             return Vocabulary.from_counts(
@@ -1379,6 +1395,17 @@ def _validate_trainable_rows(rows: Any) -> tuple[int, ...] | None:
             f"`trainable_rows` must be a list of non-negative ids, or None. Received: trainable_rows={rows!r}"
         )
     return tuple(sorted({int(row) for row in rows}))
+
+
+def _told(report: VocabularyUpdateReport, verbose: int) -> VocabularyUpdateReport:
+    """The report, told in one line (printed for `verbose` 1 or 2; logged at INFO)."""
+    say(
+        verbose,
+        f"'{report.layer}'.update_vocabulary(): {report.old_size:,} -> {report.new_size:,} ids; kept "
+        f"{report.kept:,} tokens ({report.reordered:,} with a new id), added {report.added:,}, dropped "
+        f"{report.dropped:,}",
+    )
+    return report
 
 
 def _trained_row_map(row_map: evolve.RowMap, old_ids: np.ndarray | None, new_ids: np.ndarray | None) -> evolve.RowMap:

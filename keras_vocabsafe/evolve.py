@@ -177,7 +177,7 @@ def new_rows(
             )
         rows = new_rows("mean", tokens, reference, dim=dim)
         if count:
-            aligned = align_vectors(rule, list(tokens))
+            aligned = align_vectors(rule, list(tokens), verbose=0)
             rows[aligned.found] = aligned.vectors[aligned.found]
         return rows
     if isinstance(rule, str) and rule in NEW_ROW_RULES:
