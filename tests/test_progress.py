@@ -99,7 +99,8 @@ def test_update_vocabulary_tells_what_it_did(capsys, caplog):
     layer.build()
     with caplog.at_level(logging.INFO, logger="keras_vocabsafe"):
         layer.update_vocabulary(["b", "c", "d"], verbose=2)
-    expected = "'grown'.update_vocabulary(): 3 -> 4 ids; kept 1 tokens (1 with a new id), added 2, dropped 1"  # [UNK] a b -> [UNK] b c d: b moves from id 2 to id 1.
+    # [UNK] a b -> [UNK] b c d: b moves from id 2 to id 1.
+    expected = "'grown'.update_vocabulary(): 3 -> 4 ids; kept 1 tokens (1 with a new id), added 2, dropped 1"
     assert capsys.readouterr().out.splitlines() == [expected]
     assert _records(caplog)[-1] == expected
 
