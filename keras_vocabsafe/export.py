@@ -184,8 +184,8 @@ def export_for_serving(
     Example:
 
     ```python
-    path = export_for_serving(model, "/models/reviews", warmup_inputs={"text": [["a", "good", "film"]]})
-    # tensorflow_model_server --model_name=reviews --model_base_path=/models/reviews
+    path = export_for_serving(model, "models/reviews", warmup_inputs={"text": [["a", "good", "film"]]})
+    # tensorflow_model_server --model_name=reviews --model_base_path=$PWD/models/reviews
     ```
     """
     if not isinstance(model, keras.Model):
