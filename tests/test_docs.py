@@ -173,9 +173,12 @@ _BLOCKS = _all_blocks()
 # namespace, its blocks in order, and prints one JSON line: for each block, None or why it failed.
 _RUNNER = """
 _base = dict(globals())
+_environ = dict(os.environ)
 _results = {}
 for _group in json.loads(sys.argv[1]):
     _namespace = dict(_base)
+    os.environ.clear()
+    os.environ.update(_environ)  # A block that sets KERAS_BACKEND changes nothing for the next group.
     _failed = None
     for _id, _code in _group:
         if _failed is not None:
