@@ -26,6 +26,7 @@ from keras_vocabsafe._counting import (
     count_tokens,
     is_readable_again,
 )
+from keras_vocabsafe._progress import check_verbose, say
 from keras_vocabsafe._tokens import canonical_token, decode_tokens, display_token, encode_tokens, standardize_dtype
 from keras_vocabsafe.errors import (
     ConfigurationError,
@@ -272,7 +273,13 @@ class VocabularyLayer(keras.layers.Layer):
             )
 
     def adapt(
-        self, data: Any, steps: int | None = None, *, weights: Any = None, budget: int | None = DEFAULT_BUDGET
+        self,
+        data: Any,
+        steps: int | None = None,
+        *,
+        weights: Any = None,
+        budget: int | None = DEFAULT_BUDGET,
+        verbose: Any = "auto",
     ) -> None:
         """Learns the vocabulary from data.
 
@@ -306,9 +313,18 @@ class VocabularyLayer(keras.layers.Layer):
                 wherever `max_tokens`/`min_frequency` cut above that count.
                 Data read only once (a generator) keeps counts low by at
                 most that much, with a warning.
+            verbose: `"auto"` (default), 0, 1 or 2, as for `Model.fit`:
+                1 shows a `keras.utils.Progbar` of the tokens counted, then
+                a summary line; 2 prints only the summary; 0 prints nothing.
+                `"auto"` is 1 when stdout is a terminal and Keras's
+                interactive logging is on, else 0 (quiet in CI and logs).
+                The summary is also logged at INFO on the
+                `keras_vocabsafe` logger.
         """
-        tokens, counts = self._count_tokens(data, steps, check_budget(budget, self._owner()), weights)
+        verbose = check_verbose(verbose, f"{self._owner()}.adapt()")
+        tokens, counts = self._count_tokens(data, steps, check_budget(budget, self._owner()), weights, verbose=verbose)
         self.set_vocabulary(self._vocabulary_from_counts(tokens, counts, self.max_tokens))
+        say(verbose, f"{self._owner()}.adapt(): kept {len(self._vocabulary):,} tokens")
 
     def _vocabulary_from_counts(self, tokens: list[Any], counts: np.ndarray, max_tokens: int | None) -> Vocabulary:
         """The vocabulary `adapt` keeps from counted tokens (in any order): the one rule every counting path shares.
@@ -330,7 +346,14 @@ class VocabularyLayer(keras.layers.Layer):
         return vocabulary
 
     def _count_tokens(
-        self, data: Any, steps: int | None, budget: int | None = DEFAULT_BUDGET, weights: Any = None
+        self,
+        data: Any,
+        steps: int | None,
+        budget: int | None = DEFAULT_BUDGET,
+        weights: Any = None,
+        *,
+        verbose: int = 0,
+        action: str = "adapt()",
     ) -> tuple[list[Any], np.ndarray]:
         """Distinct tokens of `data` and their counts (weighted by `weights`), without the mask and OOV tokens."""
         weights = check_weights(weights, self._owner())
@@ -351,7 +374,15 @@ class VocabularyLayer(keras.layers.Layer):
                 counter.update_from_iterable(data, steps, weighted=weights is True)
 
         readable_again = is_readable_again(kind, data)
-        counted = count_tokens(feed, self.vocabulary_dtype, self._owner(), budget=budget, readable_again=readable_again)
+        counted = count_tokens(
+            feed,
+            self.vocabulary_dtype,
+            self._owner(),
+            budget=budget,
+            readable_again=readable_again,
+            verbose=verbose,
+            action=action,
+        )
         return self._without_special_tokens(*counted)
 
     def _without_special_tokens(self, tokens: list[Any], counts: np.ndarray) -> tuple[list[Any], np.ndarray]:

@@ -11,6 +11,7 @@ learner for `split="wordpiece"`), so the rule cannot drift from `adapt`'s.
 `WriteVocabulary(path)` writes it in the package's JSON form, which keeps any
 bytes and the counts and which every layer reads (`vocabulary=path`).
 
+<!-- not run: reads and writes gs://bucket; README's Beam example runs in tests/test_docs.py on local files -->
 ```python
 import apache_beam as beam
 from keras_vocabsafe.beam import ComputeVocabulary, WriteVocabulary

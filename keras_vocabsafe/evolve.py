@@ -198,7 +198,7 @@ def _initial_rows(
             )
         rows = _initial_rows("mean", tokens, reference, argument=argument, where=where)
         if count:
-            aligned = align_vectors(initializer, list(tokens))
+            aligned = align_vectors(initializer, list(tokens), verbose=0)
             rows[aligned.found] = aligned.vectors[aligned.found]
         return rows
     if isinstance(initializer, str) and initializer in ROW_INITIALIZERS:

@@ -156,7 +156,10 @@ class LazyAdam(_RowSparse, keras.optimizers.Adam):
 
     Example:
 
-    >>> model.compile(optimizer=keras_vocabsafe.LazyAdam(1e-3), loss="mse")  # doctest: +SKIP
+    >>> ids = keras.Input((3,), dtype="int64")
+    >>> model = keras.Model(ids, keras.layers.Dense(1)(keras.layers.Embedding(10, 4)(ids)))
+    >>> model.compile(optimizer=keras_vocabsafe.LazyAdam(1e-3), loss="mse")
+    >>> history = model.fit(np.array([[1, 2, 3]]), np.array([[[1.0]] * 3]), verbose=0)
     """
 
     def _sparse_step(self, rows: tf.Tensor, gradient: tf.Tensor, variable: Any, learning_rate: Any) -> None:

@@ -45,6 +45,7 @@ from keras_vocabsafe._counting import (
     weights_error,
 )
 from keras_vocabsafe._keys import check_strings, to_keys
+from keras_vocabsafe._progress import check_verbose, say
 from keras_vocabsafe._tokens import canonical_token
 from keras_vocabsafe.errors import (
     ConfigurationError,
@@ -343,7 +344,13 @@ class _TextFrontEnd:
     # Adapting -------------------------------------------------------------------------------------
 
     def adapt(
-        self, data: Any, steps: int | None = None, *, weights: Any = None, budget: int | None = DEFAULT_BUDGET
+        self,
+        data: Any,
+        steps: int | None = None,
+        *,
+        weights: Any = None,
+        budget: int | None = DEFAULT_BUDGET,
+        verbose: Any = "auto",
     ) -> None:
         """Learns the vocabulary from raw text, tokenized exactly as `call()` tokenizes.
 
@@ -367,21 +374,33 @@ class _TextFrontEnd:
             budget: the most distinct tokens counted at once, as for
                 `VocabEmbedding.adapt` (exact under it; past it, exact for
                 every token seen more than `N / (budget + 1)` times).
+            verbose: `"auto"` (default), 0, 1 or 2, as for
+                `VocabEmbedding.adapt` (a progress bar of the tokens counted
+                when stdout is a terminal).
         """
         if self.split == "wordpiece" and self.max_tokens is None:
             raise ConfigurationError(
                 f"{self._owner()}.adapt() learns a WordPiece vocabulary, whose size must be chosen: build the layer "
                 "with `max_tokens` (e.g. max_tokens=8000)."
             )
-        tokens, counts = self._count_tokens(data, steps, check_budget(budget, self._owner()), weights)
+        verbose = check_verbose(verbose, f"{self._owner()}.adapt()")
+        tokens, counts = self._count_tokens(data, steps, check_budget(budget, self._owner()), weights, verbose=verbose)
         if self.split == "wordpiece":
             vocabulary = self._learn_wordpiece(tokens, counts, self.max_tokens)
         else:
             vocabulary = self._vocabulary_from_counts(tokens, counts, self.max_tokens)
         self.set_vocabulary(vocabulary)
+        say(verbose, f"{self._owner()}.adapt(): kept {len(vocabulary):,} tokens")
 
     def _count_tokens(
-        self, data: Any, steps: int | None, budget: int | None = DEFAULT_BUDGET, weights: Any = None
+        self,
+        data: Any,
+        steps: int | None,
+        budget: int | None = DEFAULT_BUDGET,
+        weights: Any = None,
+        *,
+        verbose: int = 0,
+        action: str = "adapt()",
     ) -> tuple[list[Any], np.ndarray]:
         """Tokens (words, for WordPiece) of raw text and their counts, tokenized as `call()` tokenizes.
 
@@ -402,6 +421,8 @@ class _TextFrontEnd:
                 self._owner(),
                 budget=budget,
                 readable_again=is_readable_again(kind, data),
+                verbose=verbose,
+                action=action,
             )
         return self._without_special_tokens(tokens, counts)  # "[UNK]" in text is no token of ours.
 
@@ -463,7 +484,14 @@ class _TextFrontEnd:
                 counter._add(*count(self._text_batch(normalize_batch(batch, self._owner()))[0]))
 
     def _vocabulary_from_data(
-        self, data: Any, steps: int | None, *, merge: bool, limit: int | None, budget: int | None = DEFAULT_BUDGET
+        self,
+        data: Any,
+        steps: int | None,
+        *,
+        merge: bool,
+        limit: int | None,
+        budget: int | None = DEFAULT_BUDGET,
+        verbose: int = 0,
     ) -> Vocabulary:
         if merge and self.split == "wordpiece":
             raise ConfigurationError(
@@ -472,12 +500,12 @@ class _TextFrontEnd:
                 "in both vocabularies are kept), or pass the new subwords as `vocabulary`."
             )
         if merge:
-            return super()._vocabulary_from_data(data, steps, merge=True, limit=limit, budget=budget)
+            return super()._vocabulary_from_data(data, steps, merge=True, limit=limit, budget=budget, verbose=verbose)
         if self.split == "wordpiece" and limit is None:
             raise ConfigurationError(
                 f"{self._owner()} learns a WordPiece vocabulary, whose size must be chosen: pass `max_tokens`."
             )
-        tokens, counts = self._count_tokens(data, steps, budget)
+        tokens, counts = self._count_tokens(data, steps, budget, verbose=verbose, action="update_vocabulary()")
         if self.split == "wordpiece":
             return self._learn_wordpiece(tokens, counts, limit)
         return self._vocabulary_from_counts(tokens, counts, limit)

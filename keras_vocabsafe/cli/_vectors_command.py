@@ -128,7 +128,7 @@ def run_align(args: argparse.Namespace, output: Output) -> int:
     vocabulary = Vocabulary.load(args.vocab, format=args.vocab_format)
     if not len(vocabulary):
         raise CommandError(f"{args.vocab} holds no tokens.")
-    aligned = align_vectors(args.vectors, vocabulary, match=match, format=args.format, tokens=args.tokens)
+    aligned = align_vectors(args.vectors, vocabulary, match=match, format=args.format, tokens=args.tokens, verbose=0)
     found = aligned.found
     if not found.any():
         raise CommandError(

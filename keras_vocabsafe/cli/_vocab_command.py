@@ -154,7 +154,9 @@ def run_build(args: argparse.Namespace, output: Output) -> int:
             bar.total = total
             bar.update(done - bar.done)
 
-        vocabulary = vocabulary_from_files(args.corpus, keys=args.keys, budget=budget, progress=progress, **settings)
+        vocabulary = vocabulary_from_files(
+            args.corpus, keys=args.keys, budget=budget, progress=progress, verbose=0, **settings
+        )
     vocabulary.save(out)
     counts = vocabulary.counts
     head = [
