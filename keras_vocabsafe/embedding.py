@@ -1,0 +1,1520 @@
+"""`VocabIdEmbedding`: the embedding half, ids in and vectors out, on any Keras backend.
+
+Written with `keras.ops`, so it builds, trains, saves and loads on
+TensorFlow, JAX and PyTorch. It owns its vocabulary like every layer of this
+package (the config stores it, the weights file stores it too), and holds
+the row rules: `trainable_rows`, `pad_to_multiple_of`, pretrained rows,
+`update_vocabulary()` and loads remapped by token. Its ids come from a
+`VocabLookup` of the same vocabulary (`lookup()`), which runs in `tf.data`.
+`VocabEmbedding` adds that lookup inside the layer, for the TensorFlow
+backend.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_vocabsafe import _compat, _loading, _quantization, _weights_store, evolve, optimizers
+from keras_vocabsafe._counting import DEFAULT_BUDGET, check_budget
+from keras_vocabsafe._progress import check_verbose, say
+from keras_vocabsafe._tokens import canonical_token, display_token, standardize_dtype
+from keras_vocabsafe._vocabulary_layer import _DEFAULT_OOV_TOKENS, VocabularyLayer, _describe_difference, _is_int
+from keras_vocabsafe.errors import (
+    ConfigurationError,
+    KeyDtypeError,
+    QuantizationError,
+    UnknownIdError,
+    VocabSafeError,
+    VocabularyError,
+    VocabularyMismatchError,
+)
+from keras_vocabsafe.evolve import VocabularyUpdateReport
+from keras_vocabsafe.lookup import VocabLookup
+from keras_vocabsafe.pretrained import CoverageReport, PretrainedVectors, align_vectors, load_vectors
+from keras_vocabsafe.vocabulary import Vocabulary
+
+__all__ = ["MergedEmbeddings", "VocabIdEmbedding"]
+
+_INITIALIZER_PEAK = 3  # Matrices alive at once while a Keras random initializer runs.
+_INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
+
+
+@keras.saving.register_keras_serializable(package="keras_vocabsafe")
+class VocabIdEmbedding(VocabularyLayer):
+    """Maps ids of a vocabulary it owns to dense vectors, on any Keras backend.
+
+    The embedding half of a `VocabEmbedding`: it takes the ids a
+    `VocabLookup` of the same vocabulary gives (in a `tf.data` pipeline, on
+    any backend) and returns their rows. The matrix has exactly
+    `vocabulary_size()` rows (mask slot, OOV rows, tokens), and the layer's
+    config and weights carry the vocabulary, so a saved model holding only
+    this half still knows its tokens: `layer.lookup()` rebuilds the lookup
+    half from it, in any process.
+
+    Both halves carry `vocabulary_fingerprint`; pairs built with `lookup()`,
+    `from_lookup()` or `VocabEmbedding.halves()` match by construction, and
+    `export_for_serving(model, lookups=...)` refuses a lookup of another
+    vocabulary. Ids computed in a `tf.data` pipeline are plain integers: a
+    pipeline that feeds ids of another vocabulary cannot be detected there.
+
+    Args:
+        output_dim: int. Size of each embedding vector.
+        vocabulary, vocabulary_dtype, max_tokens, min_frequency,
+        num_oov_indices, mask_token, oov_token: as for `VocabEmbedding`.
+        embeddings_initializer, embeddings_regularizer,
+        embeddings_constraint, trainable_rows, pad_to_multiple_of: as for
+            `VocabEmbedding`.
+        lora_rank, lora_alpha: optional. Enable LoRA when the layer is
+            built, as for `keras.layers.Embedding` (see `enable_lora`).
+        **kwargs: base layer arguments (`name`, `dtype`, `trainable`).
+
+    Call arguments:
+        inputs: integer ids of any shape.
+
+    Input shape:
+        Any shape `S`.
+
+    Output shape:
+        `S + (output_dim,)`. With a `mask_token`, id 0 is padding and the
+        layer emits a Keras mask (as `keras.layers.Embedding(mask_zero=True)`).
+
+    Examples:
+
+    >>> words = VocabIdEmbedding(4, vocabulary=["the", "cat"], mask_token="")
+    >>> lookup = words.lookup()
+    >>> ids = lookup(tf.constant([["the", "dog", ""]]))
+    >>> ids.numpy()
+    array([[2, 1, 0]])
+    >>> keras.ops.shape(words(ids.numpy()))
+    (1, 3, 4)
+    """
+
+    def __init__(
+        self,
+        output_dim: int,
+        vocabulary: Any = None,
+        vocabulary_dtype: str = "string",
+        max_tokens: int | None = None,
+        min_frequency: int | None = None,
+        num_oov_indices: int = 1,
+        mask_token: Any = None,
+        oov_token: Any = None,
+        embeddings_initializer: Any = "uniform",
+        embeddings_regularizer: Any = None,
+        embeddings_constraint: Any = None,
+        trainable_rows: Any = None,
+        pad_to_multiple_of: int | None = None,
+        lookup_config: dict[str, Any] | None = None,
+        lora_rank: int | None = None,
+        lora_alpha: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if lookup_config is not None and not (
+            isinstance(lookup_config, dict)
+            and isinstance(lookup_config.get("class_name"), str)
+            and isinstance(lookup_config.get("config"), dict)
+        ):
+            raise ConfigurationError(
+                "`lookup_config` must be None or a dict {'class_name': <registered name of a VocabLookup class>, "
+                f"'config': {{...}}}} (as `halves()` writes it). Received: lookup_config={lookup_config!r}"
+            )
+        if not _is_int(output_dim) or output_dim <= 0:
+            raise ConfigurationError(f"`output_dim` must be a positive integer. Received: output_dim={output_dim!r}")
+        if pad_to_multiple_of is not None and (not _is_int(pad_to_multiple_of) or pad_to_multiple_of < 1):
+            raise ConfigurationError(
+                "`pad_to_multiple_of` must be a positive integer or None. "
+                f"Received: pad_to_multiple_of={pad_to_multiple_of!r}"
+            )
+        trainable_rows = _validate_trainable_rows(trainable_rows)
+        _validate_lora(lora_rank, lora_alpha, trainable_rows, embeddings_constraint)
+        initializer = _get("embeddings_initializer", embeddings_initializer, keras.initializers.get)
+        regularizer = _get("embeddings_regularizer", embeddings_regularizer, keras.regularizers.get)
+        constraint = _get("embeddings_constraint", embeddings_constraint, keras.constraints.get)
+        super().__init__(
+            vocabulary_dtype=vocabulary_dtype,
+            max_tokens=max_tokens,
+            min_frequency=min_frequency,
+            num_oov_indices=num_oov_indices,
+            mask_token=mask_token,
+            oov_token=oov_token,
+            **kwargs,
+        )
+        # As for `keras.layers.Embedding(mask_zero=...)`: without a mask token an upstream mask gets Keras's
+        # "does not support masking" warning instead of vanishing without a word.
+        self.supports_masking = self.mask_token is not None
+        if not keras.backend.is_float_dtype(self.dtype_policy.variable_dtype):
+            raise ConfigurationError(
+                f"{self._owner()} needs a floating-point dtype for its embedding rows. Received: "
+                f"dtype={self.dtype_policy.name!r}. Use 'float32' (the default), 'float16', 'bfloat16' or a "
+                "mixed policy such as 'mixed_float16'; keys and ids have their own dtype (`vocabulary_dtype`)."
+            )
+        self.output_dim = int(output_dim)
+        self.embeddings_initializer = initializer
+        self.embeddings_regularizer = regularizer
+        self.embeddings_constraint = constraint
+        self.trainable_rows = trainable_rows
+        self.pad_to_multiple_of = None if pad_to_multiple_of is None else int(pad_to_multiple_of)
+        # The lookup half's own settings (such as a text layer's tokenization), so that `lookup()` rebuilds it.
+        self.lookup_config = lookup_config
+        self._embeddings = None
+        self._trainable_embeddings = None
+        # How many times the weights were created; traced TensorFlow functions check it (see `_check_current`).
+        self._weights_generation = 0
+        self._generation_variable = None
+        self.lora_rank = None if lora_rank is None else int(lora_rank)
+        self.lora_alpha = lora_alpha if lora_alpha is not None else self.lora_rank
+        self.lora_enabled = False
+        if vocabulary is not None:
+            self.set_vocabulary(vocabulary)
+
+    @classmethod
+    def from_lookup(cls, lookup: VocabLookup, output_dim: int, **kwargs: Any) -> VocabIdEmbedding:
+        """An embedding half whose rows are the ids of `lookup` (same tokens, special slots and settings)."""
+        if not isinstance(lookup, VocabLookup):
+            raise ConfigurationError(
+                f"`lookup` must be a keras_vocabsafe.VocabLookup. Received: {type(lookup).__name__}."
+            )
+        lookup._require_vocabulary()
+        return cls(output_dim, **lookup._vocabulary_settings(), lookup_config=lookup._lookup_config(), **kwargs)
+
+    def lookup(self, name: str | None = None) -> VocabLookup:
+        """The lookup half: a `VocabLookup` giving exactly this layer's ids (for `tf.data` on any backend).
+
+        For the embedding half of a text layer, a `TextVocabLookup` with the same tokenization (kept in this
+        layer's config as `lookup_config`, so it also comes back from a saved model).
+        """
+        self._require_vocabulary()
+        name = name or f"{self.name}_lookup"
+        if self.lookup_config is None:
+            return VocabLookup(**self._vocabulary_settings(), name=name)
+        cls = keras.saving.get_registered_object(self.lookup_config["class_name"])
+        if not (isinstance(cls, type) and issubclass(cls, VocabLookup)):
+            raise ConfigurationError(
+                f"{self._owner()} has lookup_config naming {self.lookup_config['class_name']!r}, which is not a "
+                "registered VocabLookup class. Import the module that defines it (keras_vocabsafe for its own "
+                "text lookup) before calling `lookup()`."
+            )
+        config = {**VocabularyLayer.get_config(self), **self.lookup_config["config"], "name": name}
+        return cls.from_config(config)
+
+    def check_lookup(self, lookup: VocabLookup) -> None:
+        """Raises `VocabularyMismatchError` unless `lookup` gives exactly this layer's ids.
+
+        Compares `vocabulary_fingerprint`s: the same tokens, in the same
+        order, with the same special slots.
+        """
+        if not isinstance(lookup, VocabLookup):
+            raise ConfigurationError(
+                f"{self._owner()}.check_lookup() takes a keras_vocabsafe.VocabLookup. "
+                f"Received: {type(lookup).__name__}."
+            )
+        if lookup.vocabulary_fingerprint == self.vocabulary_fingerprint:
+            return
+        difference = _describe_difference(
+            lookup._ids_to_tokens(), self._ids_to_tokens(), labels=("lookup", "embedding")
+        )
+        raise VocabularyMismatchError(
+            f"{lookup._owner()} gives ids of another vocabulary than {self._owner()} holds rows for (fingerprints "
+            f"{lookup.vocabulary_fingerprint[:12]} and {self.vocabulary_fingerprint[:12]}; {difference}). Its ids "
+            "would select the rows of other tokens. Build the lookup from this layer with `layer.lookup()`."
+        )
+
+    def compute_output_spec(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        self._check_symbolic_dtype(keras.backend.standardize_dtype(inputs.dtype))
+        source = _compat.producing_layer(inputs)
+        if isinstance(source, VocabLookup) and not isinstance(self, VocabLookup):
+            self.check_lookup(source)  # A model that wires a lookup into this layer: the pair is built here.
+        return super().compute_output_spec(inputs, *args, **kwargs)
+
+    def _check_symbolic_dtype(self, dtype: str) -> None:
+        """Refuses, when the model is built, a symbolic input that `call` would refuse when the model runs."""
+        if dtype not in _INTEGER_DTYPES:
+            raise KeyDtypeError(
+                f"{self._owner()} takes integer ids, but received a symbolic input of dtype {dtype}. Build the model "
+                "from `keras.Input(shape=(None,), dtype='int64')` and map a `layer.lookup()` over the data."
+            )
+
+    def _has_rows(self) -> bool:
+        return self.built
+
+    def _num_rows(self, vocabulary_size: int | None = None) -> int:
+        """Rows of the embedding matrix: `vocabulary_size()` rounded up to `pad_to_multiple_of`."""
+        size = self.vocabulary_size() if vocabulary_size is None else vocabulary_size
+        multiple = self.pad_to_multiple_of or 1
+        return -(-size // multiple) * multiple
+
+    def get_vectors(self, tokens: Any) -> np.ndarray:
+        """Embedding vectors of the given tokens, as a NumPy array of shape `tokens.shape + (output_dim,)`."""
+        if not self.built:
+            self.build()
+        return keras.ops.convert_to_numpy(self(self._token_ids(tokens)))
+
+    def _token_ids(self, tokens: Any) -> Any:
+        return self.lookup().token_to_id(tokens)
+
+    # Pretrained vectors ----------------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        source: Any,
+        *,
+        max_tokens: int | None = None,
+        mask_token: Any = None,
+        num_oov_indices: int = 1,
+        oov_token: Any = None,
+        oov_embeddings_initializer: Any = "mean",
+        train: str = "all",
+        format: str = "auto",
+        tokens: Any = None,
+        errors: str = "strict",
+        nonfinite: str = "strict",
+        **kwargs: Any,
+    ) -> VocabIdEmbedding:
+        """A layer whose vocabulary and rows come from a vectors file.
+
+        The vocabulary is the file's words in file order (most frequent first
+        in GloVe, word2vec and fastText files), cut so that the layer has at
+        most `max_tokens` rows; `output_dim` is the file's dimension. Words
+        equal to the mask or OOV token are left out, since those have rows
+        of their own. The mask row is zeros; OOV rows follow
+        `oov_embeddings_initializer`.
+
+        Args:
+            source: a vectors file path (see `keras_vocabsafe.load_vectors`)
+                or a `PretrainedVectors`.
+            max_tokens: optional bound on `vocabulary_size()`, special slots included.
+            mask_token, num_oov_indices, oov_token: as for the constructor.
+            oov_embeddings_initializer: how OOV rows start, as for
+                `load_pretrained`. Defaults to `"mean"`.
+            train: `"all"` (default) fine-tunes every row; `"none"` freezes
+                the layer; `"missing"` trains only the OOV rows.
+            format, tokens, errors, nonfinite: as for `keras_vocabsafe.load_vectors`.
+            **kwargs: other constructor arguments (`name`, `dtype`, ...).
+        """
+        dtype = standardize_dtype(kwargs.get("vocabulary_dtype", "string"))
+        if dtype != "string":
+            raise ConfigurationError("Pretrained vectors are keyed by words: `vocabulary_dtype` must be 'string'.")
+        specials = (mask_token, _DEFAULT_OOV_TOKENS[dtype] if oov_token is None else oov_token)
+        reserved = {canonical_token(token, dtype) for token in specials if token is not None}
+        num_special = (mask_token is not None) + int(num_oov_indices)
+        limit = None if max_tokens is None else max(max_tokens - num_special, 1)
+        if isinstance(source, PretrainedVectors):
+            vectors = source
+        else:
+            extra = None if limit is None else limit + len(reserved)
+            vectors = load_vectors(
+                source, format=format, max_rows=extra, tokens=tokens, errors=errors, nonfinite=nonfinite
+            )
+        keep = [i for i, token in enumerate(vectors.vocabulary.tokens) if token not in reserved][:limit]
+        if len(keep) != len(vectors.vocabulary):
+            vectors = PretrainedVectors(
+                Vocabulary([vectors.vocabulary[i] for i in keep]),
+                vectors.vectors[keep],
+                vectors.path,
+                vectors.format,
+                vectors.duplicates,
+                vectors.skipped_lines,
+            )
+        layer = cls(
+            vectors.dim,
+            vocabulary=vectors.vocabulary,
+            max_tokens=max_tokens,
+            mask_token=mask_token,
+            num_oov_indices=num_oov_indices,
+            oov_token=oov_token,
+            **kwargs,
+        )
+        layer.load_pretrained(
+            vectors, oov_embeddings_initializer=oov_embeddings_initializer, train=train, nonfinite=nonfinite
+        )
+        return layer
+
+    def load_pretrained(
+        self,
+        source: Any,
+        *,
+        match: Any = ("exact",),
+        missing_embeddings_initializer: Any = "mean_std",
+        oov_embeddings_initializer: Any = "mean",
+        train: str = "all",
+        seed: int | None = None,
+        format: str = "auto",
+        tokens: Any = None,
+        errors: str = "strict",
+        nonfinite: str = "strict",
+    ) -> CoverageReport:
+        """Fills the embedding rows from pretrained vectors, token by token.
+
+        The file is streamed and only the rows of this layer's tokens are
+        kept, so memory stays near the size of the embedding matrix. The
+        mask row becomes zeros.
+
+        Args:
+            source: a vectors file path (see `keras_vocabsafe.load_vectors`)
+                or a `PretrainedVectors`.
+            match: match rules tried in turn: `"exact"` and optionally
+                `"lower"` (case-insensitive fallback). Defaults to `("exact",)`.
+            missing_embeddings_initializer: how rows of tokens without a
+                vector start: one of `keras_vocabsafe.ROW_INITIALIZERS`,
+                computed from the pretrained rows found (default
+                `"mean_std"`: drawn from a normal with their per-dimension
+                mean and standard deviation, so new rows have the pretrained
+                scale; `"mean"`, `"mean_cov"`, `"zeros"`), any Keras
+                initializer (name, instance or callable), or a second
+                `PretrainedVectors` (its vector where it has one, else the
+                mean).
+            oov_embeddings_initializer: the same choice for the OOV rows.
+                Defaults to `"mean"`.
+            train: `"all"` (default) fine-tunes every row; `"none"` freezes
+                the layer (`trainable=False`); `"missing"` trains only the
+                OOV rows and the rows of tokens without a pretrained vector,
+                and keeps every pretrained row (and the mask row) exactly as
+                loaded (see `trainable_rows`).
+            seed: seed for `"mean_std"` and `"mean_cov"` rows.
+            format, tokens, errors, nonfinite: as for `keras_vocabsafe.load_vectors`.
+
+        Returns:
+            A `CoverageReport`: how many tokens were found, by which rule,
+            which notable ones are missing and (after `adapt`) how much of
+            the corpus the found tokens cover.
+        """
+        if train not in ("all", "none", "missing"):
+            raise ConfigurationError(
+                "`train` must be 'all' (fine-tune every row), 'none' (freeze the layer) or 'missing' (train only "
+                f"the rows that had no pretrained vector). Received: train={train!r}"
+            )
+        for argument, initializer in (
+            ("missing_embeddings_initializer", missing_embeddings_initializer),
+            ("oov_embeddings_initializer", oov_embeddings_initializer),
+        ):  # Before the file is read.
+            evolve._check_initializer(initializer, dim=self.output_dim, argument=argument)
+        vocabulary = self._require_vocabulary()
+        if self.vocabulary_dtype != "string":
+            raise ConfigurationError(f"{self._owner()} has integer keys; pretrained vectors are keyed by words.")
+        self._refuse_if_adapted(
+            "load pretrained rows",
+            "load them into the float layer, then quantize (`model.quantize(mode)`) or enable LoRA.",
+        )
+        aligned = align_vectors(
+            source,
+            vocabulary,
+            match=match,
+            format=format,
+            tokens=tokens,
+            errors=errors,
+            nonfinite=nonfinite,
+            expected_dim=self.output_dim,
+        )
+        if not aligned.found.any():
+            raise VocabularyError(
+                f"None of the {len(vocabulary)} tokens of {self._owner()} has a vector in {aligned.report.source}. "
+                "Check that the file matches the vocabulary's tokenization, or pass match=('exact', 'lower')."
+            )
+        found = aligned.found
+        oov_seed = None if seed is None else seed + 1
+        oov_rows = evolve._initial_rows(
+            oov_embeddings_initializer,
+            [canonical_token(self.oov_token, "string")] * self.num_oov_indices,
+            aligned.vectors,
+            argument="oov_embeddings_initializer",
+            where=found,
+            seed=oov_seed,
+        )
+        missing_rows = evolve._initial_rows(
+            missing_embeddings_initializer,
+            [vocabulary[i] for i in np.flatnonzero(~found)],
+            aligned.vectors,
+            argument="missing_embeddings_initializer",
+            where=found,
+            seed=seed,
+        )
+        matrix = np.zeros((self._num_rows(), self.output_dim), dtype=np.float32)
+        oov_ids, token_ids = self._oov_ids(), self._regular_ids()
+        matrix[oov_ids] = oov_rows
+        matrix[token_ids] = aligned.vectors  # Zeros where nothing was found; filled next.
+        matrix[token_ids[~found]] = missing_rows
+        trainable_rows = None
+        if train == "missing":
+            trainable_rows = tuple(sorted((*oov_ids.tolist(), *token_ids[~found].tolist())))
+        if self.built and trainable_rows == self.trainable_rows:
+            self._assign_matrix(matrix)
+        else:
+            self.trainable_rows = trainable_rows
+            self._create_weights(matrix)
+            self.built = True
+        self.trainable = train != "none"
+        return aligned.report
+
+    # Vocabulary updates ----------------------------------------------------------------
+
+    def update_vocabulary(
+        self,
+        vocabulary: Any = None,
+        *,
+        data: Any = None,
+        merge: bool = False,
+        max_tokens: int | None = None,
+        new_embeddings_initializer: Any = "mean",
+        model: keras.Model | None = None,
+        seed: int | None = None,
+        steps: int | None = None,
+        budget: int | None = DEFAULT_BUDGET,
+        verbose: Any = "auto",
+    ) -> VocabularyUpdateReport:
+        """Changes the vocabulary of a trained layer; every row stays with its token.
+
+        The embedding matrix is rebuilt at the new `vocabulary_size()`. Each
+        token in both the old and the new vocabulary keeps its exact trained
+        row (at its new id), the mask and OOV rows keep theirs, rows of
+        tokens that left are dropped, and rows of new tokens follow
+        `new_embeddings_initializer`. `trainable_rows` follow their tokens
+        too; new tokens' rows train.
+
+        Pass the new tokens as `vocabulary`, or pass `data` to learn them:
+        with `merge=False` the vocabulary is adapted afresh from `data` (as
+        `adapt()` would); with `merge=True` the old tokens stay, at their
+        ids, and the new tokens of `data` follow them, most frequent first.
+        With a `max_tokens` bound, a merge evicts the least frequent tokens
+        (old or new; the ids after an evicted token move up), counting
+        occurrences in `data` plus those seen by this layer's last `adapt()`
+        in this process.
+
+        To keep training, pass the compiled `model` that holds the layer:
+        its optimizer's per-row state (such as Adam's moments) is remapped
+        with the rows, and its compiled functions are rebuilt, so
+        `model.fit()` continues without recompiling. Without `model`, the
+        layer is ready for a new `compile()`.
+
+        Args:
+            vocabulary: the new tokens: a list, array, `Vocabulary` or
+                vocabulary file path, as for the constructor (listing the
+                special tokens keeps every token at its position as its id).
+            data: tokens to learn the new vocabulary from, in any form
+                `adapt()` takes. Exactly one of `vocabulary` and `data`.
+            merge: with `data`, add new tokens instead of re-adapting.
+            max_tokens: optional new bound on `vocabulary_size()`; it
+                replaces the layer's `max_tokens`. Defaults to the current
+                bound.
+            new_embeddings_initializer: how rows of new tokens start: one of
+                `keras_vocabsafe.ROW_INITIALIZERS`, computed from the old
+                token rows (default `"mean"`; `"mean_std"`, `"mean_cov"`,
+                `"zeros"`), any Keras initializer (name, instance or
+                callable), or a `PretrainedVectors` (its vector where it has
+                one, else the mean).
+            model: optional compiled model that trains this layer.
+            seed: seed for `"mean_std"` and `"mean_cov"`.
+            steps, budget: as for `adapt()`.
+            verbose: `"auto"` (default), 0, 1 or 2, as for `adapt()`: a
+                progress bar while `data` is counted (1), and a one-line
+                summary of the update (1 or 2; also logged at INFO).
+
+        Returns:
+            A `VocabularyUpdateReport` (kept, added, dropped and re-ordered
+            counts), which prints as a summary.
+        """
+        verbose = check_verbose(verbose, f"{self._owner()}.update_vocabulary()")
+        if (vocabulary is None) == (data is None):
+            raise ConfigurationError(
+                f"{self._owner()}.update_vocabulary() needs exactly one of `vocabulary` (the new tokens) and "
+                "`data` (tokens to learn them from)."
+            )
+        if merge and data is None:
+            raise ConfigurationError("`merge=True` adds tokens learned from `data`; pass `data`, not `vocabulary`.")
+        if max_tokens is not None and (not _is_int(max_tokens) or max_tokens <= self._num_special_tokens()):
+            raise ConfigurationError(
+                f"`max_tokens` must be an integer larger than the {self._num_special_tokens()} special slots. "
+                f"Received: max_tokens={max_tokens!r}"
+            )
+        if seed is not None and not _is_int(seed):
+            raise ConfigurationError(f"`seed` must be an int or None. Received: seed={seed!r}")
+        if model is not None and not (
+            isinstance(model, keras.Model) and any(layer is self for layer in _compat.flatten_layers(model))
+        ):
+            raise ConfigurationError(
+                f"`model` must be the keras.Model that holds {self._owner()} (its optimizer state is remapped and "
+                f"its compiled functions rebuilt). Received: {type(model).__name__}"
+                + (f" '{model.name}', which does not hold this layer." if isinstance(model, keras.Model) else ".")
+            )
+        evolve._check_initializer(
+            new_embeddings_initializer, dim=self.output_dim, argument="new_embeddings_initializer"
+        )
+        self._require_vocabulary()
+        if self.built and self.lora_enabled:
+            raise QuantizationError(
+                f"{self._owner()} has LoRA enabled, and its update (`lora_embeddings_a`, one row per id) is not "
+                "moved with the rows. Save the model (which merges the update into the matrix), rebuild the layer "
+                "without `lora_rank` from that matrix, update the vocabulary, then enable LoRA again."
+            )
+        limit = self.max_tokens if max_tokens is None else int(max_tokens)
+        if vocabulary is not None:
+            new, positions = self._place_special_tokens(vocabulary, limit)
+        else:
+            budget = check_budget(budget, self._owner())
+            new = self._vocabulary_from_data(data, steps, merge=merge, limit=limit, budget=budget, verbose=verbose)
+            positions = self._special_positions
+            listed = [] if positions is None else [p for p in positions if p is not None]
+            if listed and max(listed) >= len(new) + len(listed):  # The special ids must fall within the new ids.
+                raise ConfigurationError(
+                    f"{self._owner()} keeps its special tokens at ids {positions}, but the vocabulary learned from "
+                    f"`data` has only {len(new)} tokens. Pass the new vocabulary, special tokens listed, instead."
+                )
+        self._check_vocabulary(new, limit)
+        old_tokens = self._ids_to_tokens()
+        new_tokens = self._ids_to_tokens(new, positions)
+        old_token_ids, new_token_ids = self._regular_ids(), self._regular_ids(len(new), positions)
+        if self.built:  # Before anything changes: a failed update leaves the layer as it was.
+            _check_allocation(self, self._num_rows(len(new_tokens)), self.output_dim, len(new))
+        # Vocabularies hold each token once and never a special token, so with one OOV row no token repeats.
+        row_map = evolve._map_rows(old_tokens, new_tokens, distinct=self.num_oov_indices == 1)
+        token_ids = {"old_token_ids": old_token_ids, "new_token_ids": new_token_ids}
+        if not self.built:
+            self._vocabulary, self._special_positions, self.max_tokens = new, positions, limit
+            self._vocabulary_changed()
+            return _told(
+                evolve._make_report(self.name, old_tokens, new_tokens, row_map, **token_ids, initializer="none"),
+                verbose,
+            )
+        old_matrix = self._matrix()
+        matrix = evolve._remap_matrix(
+            old_matrix,
+            row_map,
+            new_tokens,
+            initializer=new_embeddings_initializer,
+            reference_rows=old_token_ids,
+            num_rows=self._num_rows(len(new_tokens)),
+            seed=seed,
+        )
+        del old_matrix
+        quantized = None
+        if self.quantization_mode is not None:
+            quantized, matrix = self._requantized_rows(matrix, row_map), None
+        old_variable, old_trained_ids = self._trained_variable()
+        self._vocabulary, self._special_positions, self.max_tokens = new, positions, limit
+        self._vocabulary_changed()
+        if self.trainable_rows is not None:
+            source = row_map.source
+            was_trainable = np.zeros(len(old_tokens), dtype=bool)
+            was_trainable[list(self.trainable_rows)] = True
+            trains = (source < 0) | was_trainable[np.maximum(source, 0)]
+            self.trainable_rows = tuple(np.flatnonzero(trains).tolist())
+        self._create_weights(matrix, quantized=quantized)
+        remapped = 0
+        if model is not None and quantized is not None:
+            # Nothing of a quantized matrix trains, so no optimizer state follows the rows; the compiled functions
+            # captured the old variables.
+            model.train_function = model.test_function = model.predict_function = None
+        elif model is not None:
+            new_variable, new_trained_ids = self._trained_variable()
+            remapped = evolve._remap_optimizer(
+                model,
+                old_variable if old_variable is not None else new_variable,
+                new_variable,
+                _trained_row_map(row_map, old_trained_ids, new_trained_ids),
+            )
+        elif _compat.inbound_tensors(self):
+            warnings.warn(
+                f"{self._owner()} has a new embedding matrix, but a model that calls it may already have compiled "
+                "a training or prediction function that uses the old one; such a function now fails with this "
+                "layer's name instead of running on. Pass `model=` to `update_vocabulary()` (it also remaps the "
+                "optimizer state), or call `model.compile(...)` again before `fit`.",
+                UserWarning,
+                stacklevel=2,
+            )
+        report = evolve._make_report(
+            self.name,
+            old_tokens,
+            new_tokens,
+            row_map,
+            **token_ids,
+            initializer=new_embeddings_initializer,
+            optimizer_variables=remapped,
+        )
+        return _told(report, verbose)
+
+    def _requantized_rows(self, matrix: np.ndarray, row_map: evolve._RowMap) -> dict[str, np.ndarray]:
+        """The quantized variables for the new rows of `update_vocabulary`.
+
+        Kept rows keep their exact quantized values with their own per-row scales (and zero points); new rows
+        (computed from the dequantized old rows) and padding are quantized as the layer was.
+        """
+        old = self._quantized_values()
+        mode, config, source = _quantization.requantize_config(self.dtype_policy)
+        new, _ = _quantization.quantize_matrix(matrix, mode, config, source)
+        kept = row_map.kept
+        for name in _quantization.ROW_VARIABLES:
+            if name in new:
+                new[name][kept] = old[name][row_map.source[kept]]
+        return new
+
+    def _vocabulary_from_data(
+        self,
+        data: Any,
+        steps: int | None,
+        *,
+        merge: bool,
+        limit: int | None,
+        budget: int | None = DEFAULT_BUDGET,
+        verbose: int = 0,
+    ) -> Vocabulary:
+        tokens, counts = self._count_tokens(data, steps, budget, verbose=verbose, action="update_vocabulary()")
+        max_size = None if limit is None else limit - self._num_special_tokens()
+        if not merge:
+            return Vocabulary.from_counts(
+                tokens, counts, dtype=self.vocabulary_dtype, max_size=max_size, min_frequency=self.min_frequency
+            )
+        old = self._require_vocabulary()
+        seen = dict(zip(tokens, counts.tolist()))
+        old_counts = old.counts if old.counts is not None else np.zeros(len(old), dtype=np.int64)
+        totals = {token: int(count) + seen.pop(token, 0) for token, count in zip(old.tokens, old_counts.tolist())}
+        fresh = Vocabulary.from_counts(
+            list(seen), list(seen.values()), dtype=self.vocabulary_dtype, min_frequency=self.min_frequency
+        )
+        totals.update(zip(fresh.tokens, fresh.counts.tolist()))
+        merged = list(old.tokens) + list(fresh.tokens)
+        if max_size is not None and len(merged) > max_size:
+            # Keep the most frequent; ties keep the earlier (older) token.
+            order = np.argsort(-np.fromiter((totals[t] for t in merged), np.int64, len(merged)), kind="stable")
+            keep = np.sort(order[:max_size])
+            merged = [merged[i] for i in keep]
+        vocabulary = Vocabulary(merged, dtype=self.vocabulary_dtype)
+        vocabulary._counts = np.fromiter((totals[t] for t in merged), np.int64, len(merged))
+        return vocabulary
+
+    # Quantization and LoRA --------------------------------------------------------------
+
+    def quantize(self, mode: str | None = None, type_check: bool = True, config: Any = None) -> None:
+        """Quantizes the embedding matrix exactly as `keras.layers.Embedding.quantize` does.
+
+        `model.quantize(mode)` calls it for each layer. Supported modes are
+        Keras's for `Embedding`: `"int8"` (one scale per row) and `"int4"`
+        (one scale per row on Keras 3.12; per-group scales and zero points
+        on later versions, `block_size` from
+        `keras.quantizers.Int4QuantizationConfig`, default 128). Other modes
+        raise `QuantizationError`, a `NotImplementedError`, which
+        `model.quantize()` reports as a warning, as for Keras's own layers.
+
+        The quantized values and scales are those Keras's `Embedding` gives
+        the same matrix, and rows are dequantized as Keras does, so vectors
+        match Keras's quantized `Embedding` exactly. The dtype policy becomes
+        `"<mode>_from_<policy>"` (saved in the config). The matrix no longer
+        trains (`enable_lora` can still adapt it); with `trainable_rows`,
+        every row is then frozen. The padding rows, all zeros, stay zeros.
+        `type_check` is accepted for `Model.quantize`: every subclass of this
+        layer quantizes.
+        """
+        del type_check
+        if mode not in _quantization.SUPPORTED_MODES:
+            raise QuantizationError(
+                f"{self._owner()} quantizes as keras.layers.Embedding does, in the modes "
+                f"{_quantization.SUPPORTED_MODES}. Received: mode={mode!r}."
+            )
+        float_policy = self.dtype_policy
+        if float_policy.quantization_mode is not None:  # Set by Keras's `dtype_policy` setter, which calls here.
+            float_policy = _quantization.requantize_config(float_policy)[2]
+        values, policy = _quantization.quantize_matrix(self._matrix(), mode, config, float_policy)
+        previous = self.dtype_policy
+        # Marked first: Keras's `dtype_policy` setter quantizes a built layer that is not yet marked.
+        _compat.set_quantized(self, True)
+        try:
+            self.dtype_policy = policy
+            self._create_weights(quantized=values)
+        except BaseException:
+            _compat.restore_dtype_policy(self, previous)
+            _compat.set_quantized(self, False)
+            raise
+
+    def enable_lora(
+        self,
+        rank: int,
+        lora_alpha: float | None = None,
+        a_initializer: Any = "he_uniform",
+        b_initializer: Any = "zeros",
+    ) -> None:
+        """Freezes the matrix and trains a low-rank update `(lora_alpha / rank) * A @ B`, as Keras's `Embedding`.
+
+        `lora_embeddings_a` has one row per id (`(rows, rank)`) and
+        `lora_embeddings_b` is `(rank, output_dim)`, both float32; only they
+        train. Works on a quantized layer too (QLoRA). Saving merges the
+        update into the matrix (re-quantized on a quantized layer) and the
+        config keeps `lora_rank`, so a loaded layer has LoRA enabled again
+        with a zero update, as in Keras; unlike Keras, `A` restarts from
+        `a_initializer` rather than zeros, so that training can go on.
+        Not with `trainable_rows` (LoRA updates every row) nor an
+        `embeddings_constraint` (Keras refuses that too).
+        """
+        _validate_lora(rank, lora_alpha, self.trainable_rows, self.embeddings_constraint)
+        if not self.built:
+            raise ConfigurationError(
+                f"Cannot enable LoRA on {self._owner()} before it is built (its rows are not created yet). Call "
+                "`layer.build()` or the model once first, or pass `lora_rank=` to the constructor."
+            )
+        if self.lora_enabled:
+            raise ConfigurationError(f"LoRA is already enabled on {self._owner()}; it can be enabled only once.")
+        with _compat.unlocked_tracking(self):
+            # float32 whatever the policy, as in Keras: small updates would underflow in float16.
+            self.lora_embeddings_a = self.add_weight(
+                name="lora_embeddings_a",
+                shape=(self._num_rows(), int(rank)),
+                initializer=keras.initializers.get(a_initializer),
+                dtype="float32",
+                regularizer=self.embeddings_regularizer,
+            )
+            self.lora_embeddings_b = self.add_weight(
+                name="lora_embeddings_b",
+                shape=(int(rank), self.output_dim),
+                initializer=keras.initializers.get(b_initializer),
+                dtype="float32",
+                regularizer=self.embeddings_regularizer,
+            )
+        self._embeddings.trainable = False
+        self.lora_enabled = True
+        self.lora_rank = int(rank)
+        self.lora_alpha = lora_alpha if lora_alpha is not None else int(rank)
+        self._lora_a_initializer = keras.initializers.get(a_initializer)
+
+    def _lora_delta(self) -> Any:
+        return (self.lora_alpha / self.lora_rank) * keras.ops.matmul(self.lora_embeddings_a, self.lora_embeddings_b)
+
+    def _g_idx(self) -> Any:
+        return getattr(self, "g_idx", None)
+
+    def _saved_arrays(self) -> list[np.ndarray]:
+        """The matrix as saved: float, or Keras's quantized variables in Keras's order; LoRA merged in (as Keras)."""
+        if not self.lora_enabled:
+            return [self._matrix()] if self.quantization_mode is None else list(self._quantized_values().values())
+        delta = keras.ops.convert_to_numpy(self._lora_delta())
+        delta[self.vocabulary_size() :] = 0  # No id selects the padding rows: they stay zeros.
+        if self.quantization_mode is None:
+            matrix = self._matrix()
+            return [(matrix + delta).astype(matrix.dtype)]
+        merged = self._matrix() + delta
+        mode, config, source = _quantization.requantize_config(self.dtype_policy)
+        values, _ = _quantization.quantize_matrix(merged, mode, config, source)
+        return list(values.values())
+
+    def _refuse_if_adapted(self, action: str, fix: str) -> None:
+        """Refuses `action` on a quantized or LoRA layer, naming which and how to proceed."""
+        if self.built and (self.quantization_mode is not None or self.lora_enabled):
+            raise QuantizationError(f"{self._owner()} is {self._weights_kind()}, so it cannot {action}: {fix}")
+
+    # Keras layer API -----------------------------------------------------------------
+
+    def build(self, input_shape: Any = None) -> None:
+        self._create_weights()
+        self.built = True
+        if self.lora_rank and not self.lora_enabled:
+            self.enable_lora(self.lora_rank, lora_alpha=self.lora_alpha)
+
+    def _create_weights(self, matrix: np.ndarray | None = None, quantized: dict[str, np.ndarray] | None = None) -> None:
+        """Creates the weights from the initializer or from `matrix`; replaces them on a built layer.
+
+        With `trainable_rows`, the frozen rows live in a non-trainable variable and the trainable rows in a
+        trainable one of their own, so no optimizer step, weight decay, regularizer or constraint ever
+        touches a frozen row, and nothing has to be restored (or can go stale) after a step.
+
+        Under a quantized dtype policy, the variables are those of Keras's quantized `Embedding` (`quantized`
+        gives their values; without it they are placeholders for a load), and `trainable_rows` has nothing to
+        keep apart: a quantized matrix does not train.
+        """
+        if self.trainable_rows and self.trainable_rows[-1] >= self.vocabulary_size():
+            raise ConfigurationError(
+                f"{self._owner()} has ids 0 to {self.vocabulary_size() - 1}, but `trainable_rows` names id "
+                f"{self.trainable_rows[-1]}."
+            )
+        _check_allocation(self, self._num_rows(), self.output_dim, len(self._require_vocabulary()))
+        split = self.trainable_rows is not None
+        initializer = self._padded_initializer(self.embeddings_initializer) if matrix is None else _constant(matrix)
+
+        def create() -> None:
+            if self.quantization_mode is not None:
+                self._create_quantized(quantized)
+                return
+            self._embeddings = self.add_weight(
+                shape=(self._num_rows(), self.output_dim),
+                initializer=initializer,
+                name="embeddings",
+                regularizer=None if split else self.embeddings_regularizer,
+                constraint=None if split else self.embeddings_constraint,
+                trainable=not split,
+            )
+            self._trainable_embeddings = None
+            if self.trainable_rows:
+                with _compat.init_scope():
+                    rows = self._embeddings.numpy()[self._trainable_ids()]
+                self._trainable_embeddings = self.add_weight(
+                    shape=rows.shape,
+                    initializer=_constant(rows),
+                    name="trainable_embeddings",
+                    regularizer=self.embeddings_regularizer,
+                    constraint=self.embeddings_constraint,
+                    trainable=True,
+                )
+
+        old = self._base_variables()
+        if not old:
+            create()
+            if keras.backend.backend() == "tensorflow":
+                with tf.init_scope():
+                    self._generation_variable = tf.Variable(
+                        0, dtype=tf.int64, trainable=False, name="weights_generation"
+                    )
+            return
+        _compat.replace_variables(self, old, create)
+        self._weights_generation += 1
+        if self._generation_variable is not None:
+            self._generation_variable.assign(self._weights_generation)
+
+    def _base_variables(self) -> list[Any]:
+        """The variables that hold the matrix (float, split or quantized), not LoRA's."""
+        names = ("_embeddings", "_trainable_embeddings", *_quantization.VARIABLE_NAMES[1:])
+        return [getattr(self, name) for name in names if getattr(self, name, None) is not None]
+
+    def _create_quantized(self, values: dict[str, np.ndarray] | None) -> None:
+        if values is None:
+            values = _quantization.empty_variables(self._num_rows(), self.output_dim, self.dtype_policy)
+        self._trainable_embeddings = None
+        for name in _quantization.VARIABLE_NAMES[1:]:
+            setattr(self, name, None)  # `_create_weights` has untracked the old ones.
+        for name, value in values.items():
+            variable = self.add_weight(
+                shape=value.shape,
+                initializer=_constant(value),
+                dtype=str(value.dtype),
+                name=name,
+                trainable=False,
+            )
+            setattr(self, "_embeddings" if name == "embeddings" else name, variable)
+        _compat.set_quantized(self, True)
+
+    def _quantized_values(self) -> dict[str, np.ndarray]:
+        return {
+            name: keras.ops.convert_to_numpy(getattr(self, "_embeddings" if name == "embeddings" else name))
+            for name in _quantization.VARIABLE_NAMES
+            if getattr(self, "_embeddings" if name == "embeddings" else name, None) is not None
+        }
+
+    def _padded_initializer(self, initializer: Any) -> Any:
+        """`initializer` for the real rows; zeros for the padding rows after them."""
+        padding = self._num_rows() - self.vocabulary_size()
+        if not padding:
+            return initializer
+
+        def initialize(shape: tuple[int, int], dtype: Any = None) -> Any:
+            rows = initializer((shape[0] - padding, shape[1]), dtype=dtype)
+            return keras.ops.concatenate([rows, keras.ops.zeros((padding, shape[1]), dtype=rows.dtype)], axis=0)
+
+        return initialize
+
+    def _trainable_ids(self) -> np.ndarray:
+        return np.asarray(self.trainable_rows, dtype=np.int64)
+
+    @property
+    def embeddings(self) -> Any:
+        """The embedding matrix, `(rows, output_dim)`, or `None` before the layer is built.
+
+        The variable itself when every row trains. With `trainable_rows`,
+        frozen and trainable rows are two variables; this is then a view of
+        both as one matrix (`MergedEmbeddings`): it reads as the matrix
+        (`numpy()`, `np.asarray`, any backend's ops, `value`) and its
+        `assign(matrix)` sets the frozen and the trainable rows alike.
+
+        As for `keras.layers.Embedding`: on a quantized layer, the quantized
+        values (int8; int4 unpacked to int8), to be divided by
+        `embeddings_scale`; with LoRA enabled on a float layer, the matrix
+        with the LoRA update added (a tensor, not a variable).
+        """
+        if self.quantization_mode == "int4" and self._embeddings is not None:
+            return keras.quantizers.unpack_int4(self._embeddings, self.output_dim, axis=-1)
+        if self.quantization_mode is not None or self._trainable_embeddings is None:
+            if self.lora_enabled and self.quantization_mode is None:
+                return keras.ops.cast(keras.ops.add(self._embeddings, self._lora_delta()), self.compute_dtype)
+            return self._embeddings
+        return MergedEmbeddings(self)
+
+    def _trained_variable(self) -> tuple[Any, np.ndarray | None]:
+        """The variable the optimizer updates (if any), and the id of each of its rows (`None`: row i is id i)."""
+        if self.trainable_rows is not None:
+            return self._trainable_embeddings, self._trainable_ids()
+        return self._embeddings, None
+
+    def _matrix(self) -> np.ndarray:
+        """Every row (padding included) as one NumPy array (dequantized in float32 if the layer is quantized)."""
+        if _compat.is_quantized(self):
+            return keras.ops.convert_to_numpy(
+                _quantization.dequantize(
+                    self._quantized_values(), self.quantization_mode, self.output_dim, "float32", self._g_idx()
+                )
+            )
+        matrix = self._embeddings.numpy()  # One copy; convert_to_numpy would make two.
+        if not matrix.flags.writeable:
+            matrix = matrix.copy()
+        if self._trainable_embeddings is not None:
+            matrix[self._trainable_ids()] = self._trainable_embeddings.numpy()
+        return matrix
+
+    def _assign_matrix(self, matrix: np.ndarray) -> None:
+        """Sets every row (padding included) from one full matrix."""
+        self._embeddings.assign(matrix.astype(self._embeddings.dtype, copy=False))
+        if self._trainable_embeddings is not None:
+            self._trainable_embeddings.assign(matrix[self._trainable_ids()].astype(self._embeddings.dtype, copy=False))
+
+    def get_weights(self) -> list[np.ndarray]:
+        """`[matrix]`: the whole embedding matrix, as for `keras.layers.Embedding`.
+
+        As there too: a quantized layer gives its quantized variables instead (`[embeddings,
+        embeddings_scale, ...]`), and LoRA adds `lora_embeddings_a` and `lora_embeddings_b` at the end.
+        """
+        if not self.built:
+            return []
+        quantized = self.quantization_mode is not None
+        weights = list(self._quantized_values().values()) if quantized else [self._matrix()]
+        if self.lora_enabled:
+            weights += [keras.ops.convert_to_numpy(v) for v in (self.lora_embeddings_a, self.lora_embeddings_b)]
+        return weights
+
+    def set_weights(self, weights: Any) -> None:
+        """Sets the embedding matrix from `[matrix]`, as `get_weights()` returns it.
+
+        With `trainable_rows`, the frozen and the trainable rows both take their new values.
+        """
+        weights = list(weights)
+        if self.quantization_mode is not None or self.lora_enabled:
+            self._set_other_weights(weights)
+            return
+        shape = (self._num_rows(), self.output_dim) if self._vocabulary is not None else None
+        if len(weights) != 1 or tuple(np.shape(weights[0])) != shape:
+            raise ConfigurationError(
+                f"{self._owner()}.set_weights() takes a list holding one matrix of shape {shape} (rows for its "
+                f"{self.vocabulary_size() if shape else 0} ids"
+                + (f", padded to {shape[0]}" if shape and shape[0] != self.vocabulary_size() else "")
+                + f"). Received: {len(weights)} array(s) of shape(s) {[tuple(np.shape(w)) for w in weights]}."
+            )
+        if not self.built:
+            self.build()
+        self._assign_matrix(np.asarray(weights[0]))
+
+    def _set_other_weights(self, weights: list[Any]) -> None:
+        """`set_weights` for a quantized or LoRA layer: every array must match its variable's shape and dtype."""
+        if not self.built:
+            self.build()
+        variables = self._base_variables() if self.quantization_mode is not None else [self._embeddings]
+        if self.lora_enabled:
+            variables += [self.lora_embeddings_a, self.lora_embeddings_b]
+        expected = [(tuple(v.shape), keras.backend.standardize_dtype(v.dtype)) for v in variables]
+        received = [(tuple(np.shape(w)), keras.backend.standardize_dtype(np.asarray(w).dtype)) for w in weights]
+        same_kinds = len(expected) == len(received) and all(
+            e[0] == r[0] and (e[1] == r[1] or (e[1] != "int8" and "float" in r[1])) for e, r in zip(expected, received)
+        )
+        if not same_kinds:
+            raise ConfigurationError(
+                f"{self._owner()}.set_weights() takes what its get_weights() gives ({self._weights_kind()}): arrays "
+                f"of shapes and dtypes {expected}. Received: {received}."
+            )
+        for variable, value in zip(variables, weights):
+            variable.assign(np.asarray(value).astype(variable.dtype, copy=False))
+
+    def _weights_kind(self) -> str:
+        kinds = []
+        if self.quantization_mode is not None:
+            kinds.append(f"quantized with dtype policy {self.dtype_policy.name!r}")
+        if self.lora_enabled:
+            kinds.append(f"LoRA of rank {self.lora_rank}")
+        return ", ".join(kinds) or "float"
+
+    def call(self, inputs: Any) -> Any:
+        if isinstance(inputs, tf.RaggedTensor):
+            return tf.ragged.map_flat_values(self.call, inputs)
+        ids = keras.ops.convert_to_tensor(inputs)
+        if keras.backend.standardize_dtype(ids.dtype) not in _INTEGER_DTYPES:
+            raise KeyDtypeError(
+                f"{self._owner()} takes integer ids (from a VocabLookup of its vocabulary: `layer.lookup()`). "
+                f"Received dtype {keras.backend.standardize_dtype(ids.dtype)}."
+                + (
+                    " To feed strings, use VocabEmbedding, or map the lookup over a tf.data pipeline."
+                    if keras.backend.standardize_dtype(ids.dtype) == "string"
+                    else ""
+                )
+            )
+        return self._gather(self._check_id_range(ids))
+
+    def _check_id_range(self, ids: Any) -> Any:
+        """Refuses ids outside `[0, vocabulary_size())` wherever their values can be seen.
+
+        On TensorFlow a gather on GPU would give zero vectors silently; on JAX `take` wraps a negative id to the
+        last rows and fills ids beyond them with NaN. Eager ids are checked on both, graph ids on TensorFlow
+        (an assertion); ids traced by `jax.jit` (inside `fit`) have no values to check. Only ids from outside
+        (a `tf.data` pipeline) can be out of range; the joined layers, whose own lookup gives the ids, do not
+        come here. On PyTorch, ids are checked unless `torch.compile` traces them.
+        """
+        backend = keras.backend.backend()
+        if backend == "jax":
+            import jax
+
+            if not isinstance(ids, jax.core.Tracer):
+                self._check_concrete_ids(np.asarray(ids))
+            return ids
+        if backend == "torch":
+            import torch
+
+            # PyTorch raises IndexError for ids beyond the rows, but wraps a negative id to the last rows.
+            if not torch.compiler.is_compiling() and ids.numel():
+                # The extremes only: two scalars leave the device, not the whole batch.
+                self._check_concrete_ids(torch.stack([ids.min(), ids.max()]).detach().cpu().numpy())
+            return ids
+        if backend != "tensorflow":
+            return ids
+        if tf.executing_eagerly():
+            self._check_concrete_ids(ids.numpy() if hasattr(ids, "numpy") else np.asarray(ids))
+            return ids
+        in_range = tf.logical_and(
+            tf.reduce_all(ids >= 0), tf.reduce_all(ids < tf.cast(self.vocabulary_size(), ids.dtype))
+        )
+        check = tf.debugging.Assert(in_range, [self._id_range_message()])
+        with tf.control_dependencies([check]):
+            return tf.identity(ids)
+
+    def _id_range_message(self) -> str:
+        return (
+            f"{self._owner()} has ids 0 to {self.vocabulary_size() - 1}, but received ids outside that range: they "
+            "come from a lookup of another vocabulary (or other source). Map the data with this layer's own "
+            "`layer.lookup()`."
+        )
+
+    def _check_concrete_ids(self, values: np.ndarray) -> None:
+        size = self.vocabulary_size()
+        if values.size and (values.min() < 0 or values.max() >= size):
+            bad = values[(values < 0) | (values >= size)].reshape(-1)[0]
+            raise UnknownIdError(f"{self._id_range_message()} First: id {bad}.")
+
+    def quantized_call(self, *args: Any, **kwargs: Any) -> Any:
+        # Keras calls this instead of `call` on a quantized layer: the same checks and lookup, then `_gather`
+        # dequantizes the selected rows.
+        return self.call(*args, **kwargs)
+
+    def _gather(self, ids: Any) -> Any:
+        if self.quantization_mode is not None:
+            rows = {
+                name: _take(getattr(self, "_embeddings" if name == "embeddings" else name), ids)
+                for name in _quantization.ROW_VARIABLES
+                if getattr(self, "_embeddings" if name == "embeddings" else name, None) is not None
+            }
+            outputs = _quantization.dequantize(
+                rows, self.quantization_mode, self.output_dim, self.compute_dtype, self._g_idx()
+            )
+        elif self._trainable_embeddings is None:
+            outputs = _take(self._embeddings, ids)
+        else:
+            outputs = self._gather_split(ids)
+        if self.lora_enabled:
+            # Only the selected rows of the update, A[ids] @ B: Keras's float layer forms the whole A @ B per call.
+            update = keras.ops.matmul(_take(self.lora_embeddings_a, ids), self.lora_embeddings_b)
+            outputs = keras.ops.add(outputs, (self.lora_alpha / self.lora_rank) * update)
+        if keras.backend.standardize_dtype(outputs.dtype) != self.compute_dtype:
+            outputs = keras.ops.cast(outputs, self.compute_dtype)
+        return self._check_current(outputs)
+
+    def _gather_split(self, ids: Any) -> Any:
+        """Rows of `ids` from the frozen and the trainable variable (costs the batch, not the matrix)."""
+        rows = self._trainable_ids()
+        trainable_ids = keras.ops.convert_to_tensor(rows, dtype=keras.backend.standardize_dtype(ids.dtype))
+        flat = keras.ops.reshape(ids, (-1,))
+        position = keras.ops.minimum(keras.ops.searchsorted(trainable_ids, flat), len(rows) - 1)
+        position = keras.ops.reshape(position, keras.ops.shape(ids))
+        trains = keras.ops.equal(keras.ops.take(trainable_ids, position), ids)
+        return keras.ops.where(
+            keras.ops.expand_dims(trains, -1),
+            _take(self._trainable_embeddings, position),
+            _take(self._embeddings, ids),
+        )
+
+    def _check_current(self, outputs: tf.Tensor) -> tf.Tensor:
+        """In a traced function, fails if the weights it captured were replaced since it was traced.
+
+        `update_vocabulary()` and `load_pretrained()` can replace the variables (Keras variables cannot change
+        shape); a training or prediction function traced before would go on using the old ones.
+        """
+        if self._generation_variable is None or tf.executing_eagerly():
+            return outputs
+        # A bare `Assert` on one scalar comparison, with only a string to report: `assert_equal` would add a
+        # rank/range/all reduction and a conditional (`AssertGuard`) to every step for the same check.
+        current = tf.debugging.Assert(
+            tf.equal(self._generation_variable, tf.constant(self._weights_generation, tf.int64)),
+            [
+                f"{self._owner()} has new weights (from update_vocabulary(), load_pretrained() or quantize()) that "
+                "this traced function does not use: it would go on training or predicting with the old matrix. "
+                "Call `model.compile(...)` again (with a new optimizer), or pass `model=` to `update_vocabulary()`."
+            ],
+        )
+        with tf.control_dependencies([current]):
+            return tf.identity(outputs)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        if self.mask_token is None:
+            return None
+        return keras.ops.not_equal(inputs, self._mask_id())
+
+    def compute_output_shape(self, input_shape: Any) -> tuple:
+        return tuple(input_shape) + (self.output_dim,)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            {
+                "output_dim": self.output_dim,
+                "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
+                "embeddings_regularizer": keras.regularizers.serialize(self.embeddings_regularizer),
+                "embeddings_constraint": keras.constraints.serialize(self.embeddings_constraint),
+                "trainable_rows": None if self.trainable_rows is None else list(self.trainable_rows),
+                "pad_to_multiple_of": self.pad_to_multiple_of,
+            }
+        )
+        if self.lookup_config is not None:
+            config["lookup_config"] = self.lookup_config
+        if self.lora_rank:
+            config["lora_rank"] = self.lora_rank
+            config["lora_alpha"] = self.lora_alpha
+        return config
+
+    # Saving: the weights file carries the vocabulary, so weights only ever load into the rows they were trained for.
+
+    def save_own_variables(self, store: Any) -> None:
+        if self.built:
+            for index, array in enumerate(self._saved_arrays()):
+                store[str(index)] = array
+        _weights_store.write_tokens(store, self._ids_to_tokens(), self.vocabulary_dtype)
+
+    def load_own_variables(self, store: Any) -> None:
+        request = _loading.current_request()
+        try:
+            saved = _weights_store.read_tokens(store, self.vocabulary_dtype, owner=self._owner())
+            current = self._ids_to_tokens()
+            # Rows move by token whenever they cannot be copied as they are: other tokens, or other padding rows.
+            remap = (
+                isinstance(request, _loading.RemapRequest)
+                and "0" in store
+                and (saved != current or tuple(store["0"].shape[:1]) != (self._num_rows(),))
+            )
+            if remap and (self.quantization_mode is not None or self.lora_enabled or "1" in store):
+                raise QuantizationError(
+                    f"{self._owner()} cannot take rows remapped by token from these weights: "
+                    + (
+                        f"the layer is {self._weights_kind()}. Load the remapped float weights first, then "
+                        "quantize (or enable LoRA)."
+                        if self.built and (self.quantization_mode is not None or self.lora_enabled)
+                        else "they hold a quantized matrix. Remap the float weights the quantized model was made "
+                        "from, then quantize."
+                    )
+                )
+            if not remap:
+                self._check_saved_weights(saved, current, store)
+        except VocabSafeError as error:
+            if isinstance(request, _loading.CheckOnly):
+                request.errors.append(error)
+            raise
+        if isinstance(request, _loading.CheckOnly):
+            return
+        if remap:
+            self._load_remapped(saved, np.asarray(store["0"]), request)
+        elif "0" in store:
+            if not self.built:
+                self.build()
+            if self.quantization_mode is not None:
+                for index, variable in enumerate(self._base_variables()):
+                    variable.assign(np.asarray(store[str(index)]))
+            else:
+                self._assign_matrix(np.asarray(store["0"]))
+            if self.lora_enabled:
+                # The saved matrix has the update merged in (as Keras saves it): the update starts again from zero.
+                a = self.lora_embeddings_a
+                a.assign(getattr(self, "_lora_a_initializer", keras.initializers.HeUniform())(a.shape, dtype=a.dtype))
+                self.lora_embeddings_b.assign(keras.ops.zeros(self.lora_embeddings_b.shape))
+
+    def _check_saved_weights(self, saved: list[Any], current: list[Any], store: Any) -> None:
+        """Refuses saved weights written for other tokens or another matrix shape, before anything is assigned."""
+        if saved != current:
+            difference = _describe_difference(saved, current, labels=("saved", "here"))
+            raise VocabularyMismatchError(
+                f"{self._owner()} cannot load weights written for a different vocabulary: the saved weights have "
+                f"{len(saved)} rows, this layer has {len(current)}; "
+                f"{difference}. Loading them would give tokens the rows "
+                "of other tokens, so this layer keeps its rows. Load the whole model with "
+                "`keras.saving.load_model()` (it restores the saved vocabulary), build this layer with the vocabulary "
+                "the weights were trained with, or move rows by token with `keras_vocabsafe.load_remapped_weights()`."
+                " Note that `model.load_weights()` goes on to load the model's other layers from the file; "
+                "`keras_vocabsafe.load_weights(model, path)` checks every VocabEmbedding first and then changes "
+                "nothing when one refuses."
+            )
+        if "0" not in store:
+            if self.built:
+                raise VocabularyMismatchError(
+                    f"The saved weights for {self._owner()} hold its vocabulary but no embedding matrix (the layer "
+                    "was saved before it was built, or the file was edited), so there are no rows to load; this "
+                    "layer keeps its own. Save the layer after it has been built (called once, or `build()`)."
+                )
+            return
+        if self.quantization_mode is not None or "1" in store:
+            self._check_saved_quantized(store)
+            return
+        shape = tuple(store["0"].shape)
+        dtype = np.dtype(store["0"].dtype)
+        if dtype.kind != "f":
+            raise VocabularyMismatchError(
+                f"The saved embedding matrix of {self._owner()} has dtype {dtype}, not a floating-point dtype: the "
+                "file is corrupt or was not written by keras-vocabsafe."
+            )
+        expected = (self._num_rows(), self.output_dim)
+        if shape != expected:
+            if len(shape) != 2 or shape[-1] != self.output_dim:
+                reason = f"the saved output_dim is {shape[-1] if shape else None}, this layer's is {self.output_dim}"
+            else:
+                reason = (
+                    f"the saved matrix has {shape[0]} rows for the same {self.vocabulary_size()} ids, so it "
+                    f"was padded differently (this layer has pad_to_multiple_of={self.pad_to_multiple_of}). Build "
+                    "the layer with the pad_to_multiple_of the weights were saved with"
+                )
+            raise VocabularyMismatchError(
+                f"{self._owner()} cannot load an embedding matrix of shape {shape} into its {expected} matrix: "
+                f"{reason}."
+            )
+
+    def _check_saved_quantized(self, store: Any) -> None:
+        """Refuses quantized weights for a float layer, float weights for a quantized one, or another layout."""
+        saved = []
+        while str(len(saved)) in store:
+            saved.append((tuple(store[str(len(saved))].shape), str(np.dtype(store[str(len(saved))].dtype))))
+        if self.quantization_mode is None:
+            raise VocabularyMismatchError(
+                f"The saved weights for {self._owner()} hold a quantized matrix ({len(saved)} arrays: {saved}), but "
+                "this layer is not quantized. Load the whole model with `keras.saving.load_model()` (its config "
+                "restores the quantization), or quantize this model the same way (`model.quantize(mode)`) before "
+                "loading the weights."
+            )
+        if not self.built:
+            self.build()
+        expected = [(tuple(v.shape), keras.backend.standardize_dtype(v.dtype)) for v in self._base_variables()]
+        if saved != expected:
+            reason = (
+                "they hold a float matrix: load them before quantizing, or quantize the model they came from"
+                if len(saved) == 1
+                else "they were quantized another way (another mode or int4 block size, or another Keras version)"
+            )
+            raise VocabularyMismatchError(
+                f"{self._owner()} is quantized with dtype policy {self.dtype_policy.name!r} and holds arrays "
+                f"{expected}, but the saved weights have {saved}: {reason}."
+            )
+
+    def _load_remapped(self, saved: list[Any], matrix: np.ndarray, request: _loading.RemapRequest) -> None:
+        if matrix.ndim != 2 or matrix.shape[1] != self.output_dim:
+            raise VocabularyMismatchError(
+                f"{self._owner()} cannot take rows of shape {matrix.shape[1:]} from the saved weights: the saved "
+                f"output_dim is {matrix.shape[-1]}, this layer's is {self.output_dim}. Remapping moves rows between "
+                "tokens; it cannot change their length."
+            )
+        current = self._ids_to_tokens()
+        special = [current[i] for i in self._special_ids()]
+        # Rows move by token, so the special slots may sit at other ids in the saved vocabulary, but each special
+        # token must be there as often as here (once, or once per OOV row).
+        saved_special = [token for token in saved if token in special]
+        if sorted(saved_special, key=repr) != sorted(special, key=repr):
+            raise VocabularyMismatchError(
+                f"{self._owner()} has other special tokens than the saved weights (saved: "
+                f"{[display_token(t) for t in saved_special[:8]]}, this layer: "
+                f"{[display_token(t) for t in special]}), so the mask and OOV rows cannot be matched. "
+                "Build the layer with the mask_token, oov_token and num_oov_indices the weights were saved with."
+            )
+        saved_token_ids = np.flatnonzero([token not in special for token in saved])
+        row_map = evolve._map_rows(saved, current, what="saved vocabulary")
+        new_matrix = evolve._remap_matrix(
+            matrix[: len(saved)],
+            row_map,
+            current,
+            initializer=request.new_embeddings_initializer,
+            reference_rows=saved_token_ids,
+            num_rows=self._num_rows(),
+            seed=request.seed,
+        )
+        if not self.built:
+            self.build()
+        self._assign_matrix(new_matrix)
+        request.reports[self.name] = evolve._make_report(
+            self.name,
+            saved,
+            current,
+            row_map,
+            old_token_ids=saved_token_ids,
+            new_token_ids=self._regular_ids(),
+            initializer=request.new_embeddings_initializer,
+        )
+
+
+def _check_allocation(layer: VocabIdEmbedding, rows: int, output_dim: int, tokens: int) -> None:
+    """Refuses a matrix this machine cannot hold before anything is allocated (the allocation would kill it).
+
+    Keras's random initializers hold about three matrices at once (the draw, its scaling and the result).
+    """
+    needed = _INITIALIZER_PEAK * rows * output_dim * np.dtype(layer.dtype_policy.variable_dtype).itemsize
+    available = _memory_available()
+    if available is not None and needed > available:
+        raise ConfigurationError(
+            f"{layer._owner()} would need a ({rows}, {output_dim}) embedding matrix, about {needed / 2**30:,.1f} GiB "
+            f"while it is initialized, more than the {available / 2**30:,.1f} GiB of memory available. Check "
+            f"`output_dim` ({output_dim}), `pad_to_multiple_of` ({layer.pad_to_multiple_of}), `num_oov_indices` "
+            f"({layer.num_oov_indices}) and the vocabulary ({tokens} tokens)."
+        )
+
+
+def _memory_available() -> int | None:
+    """Bytes of memory available now (Linux's MemAvailable), else the physical memory, else `None`."""
+    try:
+        with open("/proc/meminfo", "rb") as meminfo:
+            for line in meminfo:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _get(argument: str, identifier: Any, get: Any) -> Any:
+    """`keras.initializers.get` (or regularizers, constraints), refusing what it cannot interpret with our error."""
+    try:
+        return get(identifier)
+    except (ValueError, TypeError) as error:
+        raise ConfigurationError(
+            f"`{argument}` must be a Keras object, its registered name or its config. Received: "
+            f"{argument}={identifier!r} ({error})"
+        ) from None
+
+
+def _validate_lora(rank: Any, alpha: Any, trainable_rows: Any, constraint: Any) -> None:
+    if rank is None:
+        return
+    if not _is_int(rank) or rank <= 0:
+        raise ConfigurationError(f"The LoRA rank must be a positive integer. Received: lora_rank={rank!r}")
+    if alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0):
+        raise ConfigurationError(f"`lora_alpha` must be a positive number or None. Received: lora_alpha={alpha!r}")
+    if trainable_rows is not None:
+        raise ConfigurationError(
+            "LoRA updates every row (`A` has one row per id), but `trainable_rows` keeps the other rows fixed. Use "
+            "one or the other: drop `trainable_rows`, or train the chosen rows without LoRA."
+        )
+    if constraint is not None:
+        raise ConfigurationError(
+            "LoRA is incompatible with an `embeddings_constraint` (as in keras.layers.Embedding): the constraint "
+            "applies to the matrix, which LoRA freezes. Remove the constraint to enable LoRA."
+        )
+
+
+def _validate_trainable_rows(rows: Any) -> tuple[int, ...] | None:
+    if rows is None:
+        return None
+    if isinstance(rows, (str, bytes)) or not hasattr(rows, "__iter__") or not all(_is_int(r) and r >= 0 for r in rows):
+        raise ConfigurationError(
+            f"`trainable_rows` must be a list of non-negative ids, or None. Received: trainable_rows={rows!r}"
+        )
+    return tuple(sorted({int(row) for row in rows}))
+
+
+def _told(report: VocabularyUpdateReport, verbose: int) -> VocabularyUpdateReport:
+    """The report, told in one line (printed for `verbose` 1 or 2; logged at INFO)."""
+    say(
+        verbose,
+        f"'{report.layer}'.update_vocabulary(): {report.old_size:,} -> {report.new_size:,} ids; kept "
+        f"{report.kept:,} tokens ({report.reordered:,} with a new id), added {report.added:,}, dropped "
+        f"{report.dropped:,}",
+    )
+    return report
+
+
+def _trained_row_map(row_map: evolve._RowMap, old_ids: np.ndarray | None, new_ids: np.ndarray | None) -> evolve._RowMap:
+    """`row_map` (new id -> old id) in terms of the rows of the trained variables, when only some rows train."""
+    if new_ids is None or old_ids is None:
+        return row_map
+    source = row_map.source[new_ids]
+    if len(old_ids) == 0:
+        return evolve._RowMap(np.full(len(new_ids), -1), 0)
+    position = np.minimum(np.searchsorted(old_ids, source), len(old_ids) - 1)
+    found = (source >= 0) & (old_ids[position] == source)
+    return evolve._RowMap(np.where(found, position, -1), len(old_ids))
+
+
+def _constant(matrix: np.ndarray) -> Any:
+    """An initializer that returns `matrix` (for variables re-created from known values)."""
+    return lambda shape, dtype=None: matrix
+
+
+class MergedEmbeddings:
+    """The embedding matrix of a layer with `trainable_rows`, read and assigned as one matrix.
+
+    The frozen rows live in a non-trainable variable and the trainable rows
+    in a trainable one (so no optimizer step touches a frozen row); this
+    view joins them. `assign` (and `assign_add`, `assign_sub`) set both.
+    """
+
+    def __init__(self, layer: VocabIdEmbedding) -> None:
+        self._layer = layer
+
+    @property
+    def value(self) -> Any:
+        layer = self._layer
+        ids = layer._trainable_ids()[:, None]
+        return keras.ops.scatter_update(layer._embeddings, ids, layer._trainable_embeddings)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self._layer._embeddings.shape)
+
+    @property
+    def dtype(self) -> str:
+        return self._layer._embeddings.dtype
+
+    def numpy(self) -> np.ndarray:
+        return self._layer._matrix()
+
+    def assign(self, value: Any) -> MergedEmbeddings:
+        self._layer.set_weights([keras.ops.convert_to_numpy(value)])
+        return self
+
+    def assign_add(self, value: Any) -> MergedEmbeddings:
+        return self.assign(self.numpy() + keras.ops.convert_to_numpy(value))
+
+    def assign_sub(self, value: Any) -> MergedEmbeddings:
+        return self.assign(self.numpy() - keras.ops.convert_to_numpy(value))
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        matrix = self.numpy()
+        return matrix if dtype is None else matrix.astype(dtype)
+
+    def __tf_tensor__(self, dtype: Any = None, name: Any = None) -> tf.Tensor:
+        return tf.convert_to_tensor(self.numpy(), dtype=dtype, name=name)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return self.numpy()[key]
+
+    def __repr__(self) -> str:
+        return f"<MergedEmbeddings of {self._layer._owner()}: shape={self.shape}, dtype={self.dtype}>"
+
+
+def _take(variable: Any, ids: Any) -> Any:
+    """Rows `ids` of a variable.
+
+    On TensorFlow, from the variable's value rather than with a gather on the variable itself: a
+    `ResourceGather` switches the variable to copy-on-read, after which every dense read (each optimizer step
+    reads and updates the whole matrix) copies it; reading the value copies nothing. A matrix that a row-sparse
+    optimizer updates (its scatters put it in copy-on-read mode) is gathered on the variable: that copies nothing.
+    """
+    if keras.backend.backend() == "tensorflow":
+        if optimizers.reads_rows_sparsely(variable):
+            return tf.gather(variable.value, ids)
+        return tf.gather(tf.convert_to_tensor(variable), ids)
+    return keras.ops.take(variable, ids, axis=0)
