@@ -1081,7 +1081,7 @@ class VocabIdEmbedding(VocabularyLayer):
         rows = self._trainable_ids()
         trainable_ids = keras.ops.convert_to_tensor(rows, dtype=keras.backend.standardize_dtype(ids.dtype))
         flat = keras.ops.reshape(ids, (-1,))
-        position = keras.ops.minimum(keras.ops.searchsorted(trainable_ids, flat), len(rows) - 1)
+        position = keras.ops.minimum(_compat.searchsorted(trainable_ids, flat), len(rows) - 1)
         position = keras.ops.reshape(position, keras.ops.shape(ids))
         trains = keras.ops.equal(keras.ops.take(trainable_ids, position), ids)
         return keras.ops.where(
