@@ -85,7 +85,7 @@ def searchsorted(sorted_sequence: Any, values: Any) -> Any:
     """`keras.ops.searchsorted(sorted_sequence, values)` (side "left"), also in a traced function on Keras 3.11.
 
     Keras 3.11's TensorFlow `searchsorted` takes `len()` of the sorted sequence, which a symbolic tensor does not
-    have (fixed in 3.12); `tf.searchsorted` is what it calls.
+    have (later versions read `shape[0]`); `tf.searchsorted` is what it calls.
     """
     if keras.backend.backend() == "tensorflow":
         return tf.searchsorted(sorted_sequence, values, side="left")

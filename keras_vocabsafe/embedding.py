@@ -648,7 +648,8 @@ class VocabIdEmbedding(VocabularyLayer):
         Keras's for `Embedding`: `"int8"` (one scale per row) and `"int4"`
         (one scale per row on Keras 3.12; per-group scales and zero points
         on later versions, `block_size` from
-        `keras.quantizers.Int4QuantizationConfig`, default 128). Other modes
+        `keras.quantizers.Int4QuantizationConfig`, default 128; Keras 3.11's
+        `Embedding` has no int4, nor then has this layer). Other modes
         raise `QuantizationError`, a `NotImplementedError`, which
         `model.quantize()` reports as a warning, as for Keras's own layers.
 
