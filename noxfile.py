@@ -1,7 +1,7 @@
-"""Sessions for the demo, the test suite, the oldest supported Keras, the other Keras backends, and the packages.
+"""Sessions for the demo, the test suite at both ends of the supported versions, the type checker, the other Keras
+backends, and the built packages.
 
-`nox` runs lint, tests, tests_keras_3_12, tests_jax, tests_torch, tests_without_text and package; `nox -s demo` runs
-the demo.
+`nox` runs lint, typecheck, tests, tests_oldest, tests_jax, tests_torch and package; `nox -s demo` runs the demo.
 """
 
 import os
@@ -13,7 +13,7 @@ import zipfile
 
 import nox
 
-nox.options.sessions = ["lint", "tests", "tests_keras_3_12", "tests_jax", "tests_torch"]
+nox.options.sessions = ["lint", "tests", "tests_oldest", "tests_jax", "tests_torch"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.default_venv_backend = "venv"
 
@@ -34,20 +34,39 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
 
 
+# The oldest end of every range in pyproject.toml, pinned exactly; `tests` takes the newest that pip picks.
+OLDEST = (
+    "tensorflow==2.19.0",
+    "tensorflow-text==2.19.0",
+    "tensorflow-serving-api==2.19.0",
+    "keras==3.11.0",
+    "numpy==1.26.0",
+)
+PRINT_VERSIONS = (
+    "import importlib.metadata as m; print(*(f'{n} {m.version(n)}' for n in ('tensorflow', 'tensorflow-text', "
+    "'keras', 'numpy', 'protobuf', 'tensorflow-serving-api', 'apache-beam')), sep=', ')"
+)
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole suite at the newest Keras the package accepts."""
+    """The whole suite at the newest versions the package accepts (nothing pinned)."""
     session.install("-q", "-e", ".[test]")
-    session.run("python", "-c", "import keras, tensorflow; print('keras', keras.__version__, tensorflow.__version__)")
+    session.run("python", "-c", PRINT_VERSIONS)
     session.run("pytest", *session.posargs, env=ENV)
 
 
-@nox.session(name="tests_keras_3_12")
-def tests_keras_3_12(session: nox.Session) -> None:
-    """Saving and export tests at the oldest Keras the package accepts (saving changed between 3.12 and 3.15)."""
-    session.install("-q", "-e", ".[test]", "keras==3.12.*")
-    session.run("python", "-c", "import keras; assert keras.__version__.startswith('3.12'), keras.__version__")
-    session.run("pytest", "-m", "saving", *session.posargs, env=ENV)
+@nox.session(name="tests_oldest")
+def tests_oldest(session: nox.Session) -> None:
+    """The suite at the oldest versions the package accepts: TensorFlow 2.19, Keras 3.11, NumPy 1.26.
+
+    The fast tests, then the slow saving and export tests (saving and export changed most between the ends);
+    the rest of the slow tests run in `tests`.
+    """
+    session.install("-q", "-e", ".[test]", *OLDEST)
+    session.run("python", "-c", PRINT_VERSIONS)
+    session.run("pytest", "-m", "not slow", *session.posargs, env=ENV)
+    session.run("pytest", "-m", "slow and saving", *session.posargs, env=ENV)
 
 
 # The backend sessions install only what the backend tests need (no gensim or serving APIs). torch==2.13.0 is the
@@ -77,16 +96,23 @@ def _backend_tests(session: nox.Session, backend: str) -> None:
 
 # The packages, built and installed as a user gets them ------------------------------------------------------------
 
-nox.options.sessions += ["tests_without_text", "package"]
+nox.options.sessions += ["package"]
 
 
-@nox.session(name="tests_without_text")
-def tests_without_text(session: nox.Session) -> None:
-    """The built wheel where tensorflow-text is not installed (it is the `text` extra): marker `without_text`."""
+@nox.session
+def package(session: nox.Session) -> None:
+    """The sdist and the wheel built from it, checked, installed in a fresh venv WITHOUT tensorflow-text (the `text`
+    extra), and the sdist's own tests of that case run against the installed wheel (marker `without_text`)."""
     wheel, sdist_root = _build_and_unpack(session)
+    _check_wheel(wheel)
+    _check_sdist(session, sdist_root)
     _install_wheel(session, wheel, "pytest>=8")
-    # The tests run from the unpacked sdist, with the pytest script (which, unlike `python -m pytest`, does not put
-    # the current directory on sys.path) and importlib imports: `keras_vocabsafe` can only be the installed wheel.
+    session.chdir(session.create_tmp())
+    session.run("python", "-c", IMPORTED_FROM_SITE_PACKAGES, env={**ENV, "PYTHONPATH": ""})
+    session.run("vocabsafe", "--version", env={**ENV, "PYTHONPATH": ""})
+    # The tests run from the unpacked sdist (its conftest.py included), with the pytest script (which, unlike
+    # `python -m pytest`, does not put the current directory on sys.path) and importlib imports:
+    # `keras_vocabsafe` can only be the installed wheel.
     session.chdir(sdist_root)
     session.run(
         "pytest",
@@ -99,22 +125,6 @@ def tests_without_text(session: nox.Session) -> None:
         *session.posargs,
         env={**ENV, "PYTHONPATH": ""},
     )
-
-
-@nox.session
-def package(session: nox.Session) -> None:
-    """Builds the sdist and the wheel from it, checks what each holds, and collects the sdist's tests."""
-    wheel, sdist_root = _build_and_unpack(session)
-    _check_wheel(wheel)
-    _check_sdist(session, sdist_root)
-    _install_wheel(session, wheel, extras="[test]")
-    session.chdir(session.create_tmp())
-    session.run("python", "-c", IMPORTED_FROM_SITE_PACKAGES, env={**ENV, "PYTHONPATH": ""})
-    session.run("vocabsafe", "--version", env={**ENV, "PYTHONPATH": ""})
-    # Every test module of the sdist imports against the installed package (a missing test data file or helper
-    # module fails here, not in a user's hands).
-    session.chdir(sdist_root)
-    session.run("pytest", "-p", "no:cacheprovider", "--collect-only", "-q", env={**ENV, "PYTHONPATH": ""})
 
 
 IMPORTED_FROM_SITE_PACKAGES = """

@@ -26,6 +26,7 @@ __all__ = [
     "own_variables",
     "producing_layer",
     "replace_variables",
+    "searchsorted",
     "set_keras_mask",
 ]
 
@@ -78,6 +79,17 @@ def init_scope() -> Any:
     if keras.backend.backend() == "tensorflow":
         return tf.init_scope()
     return contextlib.nullcontext()
+
+
+def searchsorted(sorted_sequence: Any, values: Any) -> Any:
+    """`keras.ops.searchsorted(sorted_sequence, values)` (side "left"), also in a traced function on Keras 3.11.
+
+    Keras 3.11's TensorFlow `searchsorted` takes `len()` of the sorted sequence, which a symbolic tensor does not
+    have (later versions read `shape[0]`); `tf.searchsorted` is what it calls.
+    """
+    if keras.backend.backend() == "tensorflow":
+        return tf.searchsorted(sorted_sequence, values, side="left")
+    return keras.ops.searchsorted(sorted_sequence, values, side="left")
 
 
 def set_keras_mask(tensor: Any, mask: Any) -> None:

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from keras_vocabsafe import _compat
+from keras_vocabsafe.errors import QuantizationError
 
 # The quantized variables in the order Keras's `Embedding` saves them ("0", "1", ...), each read from the
 # reference layer's attribute of that name (`_embeddings` for the matrix, as in Keras).
@@ -45,7 +46,15 @@ def quantize_matrix(matrix: np.ndarray, mode: str, config: Any, float_policy: An
     """The quantized variables of `matrix` and the layer's new dtype policy, as `Embedding.quantize` makes them."""
     reference = _reference(matrix.shape[0], matrix.shape[1], float_policy)
     reference.embeddings.assign(matrix.astype(reference.embeddings.dtype, copy=False))  # Float, without LoRA.
-    reference.quantize(mode, config=config)
+    try:
+        # `config` only when there is one: Keras 3.11's `quantize` takes no `config` argument.
+        reference.quantize(mode, **({} if config is None else {"config": config}))
+    except NotImplementedError as error:
+        # Keras 3.11's `Embedding` quantizes int8 only (int4 came in 3.12): ours follows Keras's.
+        raise QuantizationError(
+            f"keras.layers.Embedding of Keras {keras.version()} does not quantize in mode {mode!r}, so neither "
+            f"does this layer ({error}). Upgrade Keras (int4 needs Keras 3.12 or later) or quantize to 'int8'."
+        ) from None
     return _values_of(reference), reference.dtype_policy
 
 

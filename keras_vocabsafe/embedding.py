@@ -696,7 +696,8 @@ class VocabIdEmbedding(VocabularyLayer):
         Keras's for `Embedding`: `"int8"` (one scale per row) and `"int4"`
         (one scale per row on Keras 3.12; per-group scales and zero points
         on later versions, `block_size` from
-        `keras.quantizers.Int4QuantizationConfig`, default 128). Other modes
+        `keras.quantizers.Int4QuantizationConfig`, default 128; Keras 3.11's
+        `Embedding` has no int4, nor then has this layer). Other modes
         raise `QuantizationError`, a `NotImplementedError`, which
         `model.quantize()` reports as a warning, as for Keras's own layers.
 
@@ -1125,7 +1126,7 @@ class VocabIdEmbedding(VocabularyLayer):
         rows = self._trainable_ids()
         trainable_ids = keras.ops.convert_to_tensor(rows, dtype=keras.backend.standardize_dtype(ids.dtype))
         flat = keras.ops.reshape(ids, (-1,))
-        position = keras.ops.minimum(keras.ops.searchsorted(trainable_ids, flat), len(rows) - 1)
+        position = keras.ops.minimum(_compat.searchsorted(trainable_ids, flat), len(rows) - 1)
         position = keras.ops.reshape(position, keras.ops.shape(ids))
         trains = keras.ops.equal(keras.ops.take(trainable_ids, position), ids)
         return keras.ops.where(

@@ -835,6 +835,10 @@ class TextVocabEmbedding(_TextFrontEnd, VocabEmbedding):
         return outputs
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if args and isinstance(args[0], list | tuple):
+            # Keras 3.11 reads `.shape` of each item of a list while building, before `call` can refuse one that is
+            # not a string (`[None]`): check first, for the same typed error at every Keras version.
+            to_keys(args[0], "string", owner=self._owner())
         outputs = super().__call__(*args, **kwargs)
         flat = outputs if self.return_ids else (outputs,)
         if self.output_sequence_length is not None and keras.backend.is_keras_tensor(flat[-1]):

@@ -4,6 +4,26 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import pytest
+
+
+def _keras_embedding_quantizes_int4() -> bool:
+    import keras
+
+    layer = keras.layers.Embedding(2, 2)
+    layer.build()
+    try:
+        layer.quantize("int4")
+    except NotImplementedError:
+        return False
+    return True
+
+
+# Keras's `Embedding` quantizes to int4 from Keras 3.12 (3.11: int8 only), and the layers follow it.
+KERAS_QUANTIZES_INT4 = _keras_embedding_quantizes_int4()
+requires_int4 = pytest.mark.skipif(not KERAS_QUANTIZES_INT4, reason="keras.layers.Embedding quantizes int4 from 3.12")
+INT4 = pytest.param("int4", marks=requires_int4)
+
 # Tokens that a text file, a JSON file or a careless str/bytes conversion would change or lose.
 AWKWARD_TOKENS = [
     "line\nbreak",

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import INT4
 from keras_vocabsafe import (
     TextVocabEmbedding,
     UnknownIdError,
@@ -285,7 +286,7 @@ def test_ids_beyond_the_rows_are_refused_or_documented_per_backend():
 
 
 @pytest.mark.saving
-@pytest.mark.parametrize("mode", ["int8", "int4"])
+@pytest.mark.parametrize("mode", ["int8", INT4])
 def test_quantized_embedding_half_matches_keras_embedding_and_reloads(tmp_path, mode):
     lookup, embedding = halves(pad_to_multiple_of=8)
     model = id_model(embedding)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import serve_in_fresh_process
+from conftest import INT4, KERAS_QUANTIZES_INT4, requires_int4, serve_in_fresh_process
 from keras_vocabsafe import (
     TextVocabEmbedding,
     VocabEmbedding,
@@ -28,11 +28,11 @@ TOKENS = ["the", "cat", "sat", "on", "mat", "dog"]
 INT8_TOLERANCE = 0.02
 
 
-def _keras_quantized(matrix, mode, config=None):
+def _keras_quantized(matrix, mode):
     reference = keras.layers.Embedding(matrix.shape[0], matrix.shape[1])
     reference.build()
     reference.set_weights([matrix])
-    reference.quantize(mode, config=config)
+    reference.quantize(mode)
     return reference
 
 
@@ -61,7 +61,7 @@ def _string_model(dim=8, name="words", **kwargs):
 KEYS = [["the", "cat", "sat", ""], ["dog", "zebra", "on", "mat"]]
 
 
-@pytest.mark.parametrize("mode", ["int8", "int4"])
+@pytest.mark.parametrize("mode", ["int8", INT4])
 def test_quantized_vectors_equal_keras_embedding_quantized_alike(mode):
     layer = _id_layer(pad_to_multiple_of=8)
     matrix = layer.get_weights()[0]
@@ -101,6 +101,7 @@ def test_model_quantize_quantizes_vocab_embedding_like_keras_layers():
     np.testing.assert_allclose(model.predict(tf.constant(KEYS), verbose=0), before, atol=INT8_TOLERANCE)
 
 
+@requires_int4
 def test_text_layer_quantizes_through_model_quantize():
     inputs = keras.Input((), dtype="string")
     layer = TextVocabEmbedding(4, vocabulary=["hello", "world"], name="text")
@@ -138,6 +139,16 @@ def test_unsupported_mode_is_a_typed_error_and_model_quantize_warns_and_goes_on(
     assert layer.quantization_mode is None and model.get_layer("dense").quantization_mode == "float8"
 
 
+@pytest.mark.skipif(KERAS_QUANTIZES_INT4, reason="runs where keras.layers.Embedding cannot quantize int4 (3.11)")
+def test_int4_where_keras_embedding_lacks_it_is_a_typed_error_and_leaves_the_layer_float():
+    layer = _id_layer()
+    weights = layer.get_weights()
+    with pytest.raises(QuantizationError, match=r"does not quantize in mode 'int4'.*Keras 3\.12"):
+        layer.quantize("int4")
+    assert layer.quantization_mode is None and layer.dtype_policy.name == "float32"
+    np.testing.assert_array_equal(layer.get_weights()[0], weights[0])
+
+
 def test_quantize_refuses_twice_and_before_build():
     layer = _id_layer("int8")
     with pytest.raises(ValueError, match="already quantized"):
@@ -164,6 +175,7 @@ def test_quantized_weights_keep_their_vocabulary_check(tmp_path):
         other.load_weights(tmp_path / "q.weights.h5")
 
 
+@requires_int4
 def test_float_and_quantized_weights_do_not_load_into_each_other(tmp_path):
     model = _string_model()
     model.save_weights(tmp_path / "float.weights.h5")
@@ -187,6 +199,7 @@ def test_quantized_set_weights_takes_what_get_weights_gives():
         other.set_weights([layer._matrix()])
 
 
+@requires_int4
 def test_halves_of_a_quantized_layer_give_the_same_vectors():
     model = _string_model()
     model.quantize("int4")
@@ -210,7 +223,7 @@ print(json.dumps({"policy": layer.dtype_policy.name, "dtypes": [w.dtype for w in
 
 @pytest.mark.saving
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["int8", "int4"])
+@pytest.mark.parametrize("mode", ["int8", INT4])
 def test_quantized_model_reloads_in_a_new_process_with_identical_predictions(tmp_path, mode):
     model = _string_model()
     model.quantize(mode)
