@@ -65,7 +65,8 @@ class Chunk:
     its line number, or for a matrix (`unit="Row"`) its row index.
     """
 
-    words: list[bytes]
+    # Bytes from a file; a `PretrainedVectors` built in memory may be keyed by int ids.
+    words: Sequence[bytes | int]
     parse: Callable[[list[int]], np.ndarray]
     number_text: Callable[[list[int]], bytes] | None = None
     lines: Sequence[int] = ()
@@ -225,7 +226,7 @@ def _open_raw_stream(path: str) -> IO[bytes]:
     if magic[:2] == b"\x1f\x8b":
         return gzip.open(path, "rb")  # type: ignore[return-value]
     if magic == b"BZh":
-        return bz2.open(path, "rb")  # type: ignore[return-value]
+        return bz2.open(path, "rb")
     return open(path, "rb")
 
 
@@ -325,7 +326,7 @@ def _parse_numbers(text: bytes) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         try:
-            return np.fromstring(text, dtype=np.float32, sep=" ")  # type: ignore[call-overload]
+            return np.fromstring(text, dtype=np.float32, sep=" ")
         except (ValueError, DeprecationWarning):
             return np.zeros(0, dtype=np.float32)
 
@@ -845,15 +846,20 @@ def without_nonfinite(chunks: Iterator[Chunk], skipped: list[int]) -> Iterator[C
             values = chunk.parse(everything)
             bad = nonfinite_positions(values)
             if not bad.size:
-                yield replace(chunk, parse=lambda positions, values=values: values[positions], number_text=None)
+                yield replace(chunk, parse=_rows_of(values), number_text=None)
                 continue
             skipped.extend(chunk.lines[i] for i in bad)
             kept = np.setdiff1d(everything, bad)
             words = [chunk.words[i] for i in kept]
             lines = [chunk.lines[i] for i in kept]
-            yield Chunk(words, lambda positions, values=values[kept]: values[positions], lines=lines, unit=chunk.unit)
+            yield Chunk(words, _rows_of(values[kept]), lines=lines, unit=chunk.unit)
     finally:
         _close_chunks(chunks)
+
+
+def _rows_of(values: np.ndarray) -> Callable[[list[int]], np.ndarray]:
+    """A `Chunk.parse` over rows already parsed."""
+    return lambda positions: values[positions]
 
 
 def _close_chunks(chunks: Iterator[Chunk]) -> None:
