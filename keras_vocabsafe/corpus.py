@@ -12,7 +12,7 @@ import bz2
 import gzip
 import os
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import tensorflow as tf
@@ -71,7 +71,7 @@ def vocabulary_from_files(
         if reader.error is not None:  # tf.data wraps what the reader raised: give the reader's own error.
             raise reader.error from None
         raise
-    return layer.vocabulary
+    return cast(Vocabulary, layer.vocabulary)  # adapt set it, or raised.
 
 
 def _check_files(paths: Any) -> list[str]:
