@@ -1,13 +1,13 @@
-"""Sessions for the demo, the test suite, the oldest supported Keras, and the other Keras backends.
+"""Sessions for the demo, the type check, the test suite, the oldest supported Keras, and the other Keras backends.
 
-`nox` runs lint, tests, tests_keras_3_12, tests_jax and tests_torch; `nox -s demo` runs the demo.
+`nox` runs lint, typecheck, tests, tests_keras_3_12, tests_jax and tests_torch; `nox -s demo` runs the demo.
 """
 
 import os
 
 import nox
 
-nox.options.sessions = ["lint", "tests", "tests_keras_3_12", "tests_jax", "tests_torch"]
+nox.options.sessions = ["lint", "typecheck", "tests", "tests_keras_3_12", "tests_jax", "tests_torch"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.default_venv_backend = "venv"
 
@@ -26,6 +26,17 @@ def lint(session: nox.Session) -> None:
     session.install("-q", "ruff==0.17.*")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy over the shipped package (it ships py.typed), with the settings in pyproject.toml's [tool.mypy]."""
+    # Without dependencies: TensorFlow, Keras and tensorflow-text ship no types, so mypy reads them as Any whether
+    # they are installed or not; NumPy does, and is the one the package's annotations lean on.
+    session.install("-q", "mypy==2.4.*", "numpy>=2.0")
+    session.install("-q", "--no-deps", "-e", ".")
+    session.run("mypy", "--version")
+    session.run("mypy")
 
 
 @nox.session
