@@ -1,9 +1,16 @@
-"""Sessions for the demo, the type check, the test suite, the oldest supported Keras, and the other Keras backends.
+"""Sessions for the demo, the type check, the test suite, the oldest supported Keras, the other Keras backends, and
+the packages.
 
-`nox` runs lint, typecheck, tests, tests_keras_3_12, tests_jax and tests_torch; `nox -s demo` runs the demo.
+`nox` runs lint, typecheck, tests, tests_keras_3_12, tests_jax, tests_torch, tests_without_text and package;
+`nox -s demo` runs the demo.
 """
 
 import os
+import pathlib
+import shutil
+import subprocess
+import tarfile
+import zipfile
 
 import nox
 
@@ -78,3 +85,124 @@ def _backend_tests(session: nox.Session, backend: str) -> None:
     session.run("python", "-c", f"import keras; assert keras.backend.backend() == {backend!r}", env=env)
     # Only the backend module: the others import packages (gensim, pandas) these lean environments leave out.
     session.run("pytest", "tests/test_backends.py", "-m", "backend", *session.posargs, env=env)
+
+
+# The packages, built and installed as a user gets them ------------------------------------------------------------
+
+nox.options.sessions += ["tests_without_text", "package"]
+
+
+@nox.session(name="tests_without_text")
+def tests_without_text(session: nox.Session) -> None:
+    """The built wheel where tensorflow-text is not installed (it is the `text` extra): marker `without_text`."""
+    wheel, sdist_root = _build_and_unpack(session)
+    _install_wheel(session, wheel, "pytest>=8")
+    # The tests run from the unpacked sdist, with the pytest script (which, unlike `python -m pytest`, does not put
+    # the current directory on sys.path) and importlib imports: `keras_vocabsafe` can only be the installed wheel.
+    session.chdir(sdist_root)
+    session.run(
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "--import-mode=importlib",
+        "-m",
+        "without_text",
+        "tests/test_without_text.py",
+        *session.posargs,
+        env={**ENV, "PYTHONPATH": ""},
+    )
+
+
+@nox.session
+def package(session: nox.Session) -> None:
+    """Builds the sdist and the wheel from it, checks what each holds, and collects the sdist's tests."""
+    wheel, sdist_root = _build_and_unpack(session)
+    _check_wheel(wheel)
+    _check_sdist(session, sdist_root)
+    _install_wheel(session, wheel, extras="[test]")
+    session.chdir(session.create_tmp())
+    session.run("python", "-c", IMPORTED_FROM_SITE_PACKAGES, env={**ENV, "PYTHONPATH": ""})
+    session.run("vocabsafe", "--version", env={**ENV, "PYTHONPATH": ""})
+    # Every test module of the sdist imports against the installed package (a missing test data file or helper
+    # module fails here, not in a user's hands).
+    session.chdir(sdist_root)
+    session.run("pytest", "-p", "no:cacheprovider", "--collect-only", "-q", env={**ENV, "PYTHONPATH": ""})
+
+
+IMPORTED_FROM_SITE_PACKAGES = """
+import pathlib, sysconfig
+import keras_vocabsafe
+site = pathlib.Path(sysconfig.get_paths()["purelib"]).resolve()
+where = pathlib.Path(keras_vocabsafe.__file__).resolve()
+assert where.parent == site / "keras_vocabsafe", f"keras_vocabsafe imported from {where}, not from {site}"
+print("keras_vocabsafe", keras_vocabsafe.__version__, "from", where.parent)
+"""
+
+ROOT = pathlib.Path(__file__).resolve().parent
+# Files the wheel must hold besides every module of the package: the package data and the console script's module.
+WHEEL_FILES = ("keras_vocabsafe/py.typed", "keras_vocabsafe/_tftext_ops.json", "_vocabsafe_entry.py")
+# What the sdist needs beyond the package so that its tests run: `git ls-files` of these must all be in it.
+SDIST_FILES = ("LICENSE", "CHANGELOG.md", "README.md", "noxfile.py", "pyproject.toml", "MANIFEST.in")
+SDIST_DIRECTORIES = ("tests", "examples", "benchmarks", "tools", "keras_vocabsafe")
+
+
+def _build_and_unpack(session: nox.Session) -> tuple[pathlib.Path, pathlib.Path]:
+    """Builds the sdist, then the wheel from the unpacked sdist (so the wheel holds only what the sdist ships)."""
+    session.install("-q", "build")
+    dist = pathlib.Path(session.create_tmp()).resolve() / "dist"
+    shutil.rmtree(dist, ignore_errors=True)  # A reused venv keeps the last build; start from nothing.
+    session.run("python", "-m", "build", "--outdir", str(dist), str(ROOT), silent=True)
+    (sdist,) = dist.glob("*.tar.gz")
+    (wheel,) = dist.glob("*.whl")
+    unpacked = dist / "unpacked"
+    with tarfile.open(sdist) as archive:
+        archive.extractall(unpacked, filter="data")
+    (sdist_root,) = unpacked.iterdir()
+    session.log(f"built {sdist.name} and {wheel.name}")
+    return wheel, sdist_root
+
+
+def _install_wheel(session: nox.Session, wheel: pathlib.Path, *others: str, extras: str = "") -> None:
+    # The venv may be reused and the version unchanged: uninstall first, or pip keeps the previous build.
+    session.run("python", "-m", "pip", "uninstall", "-q", "-y", "keras-vocabsafe", silent=True)
+    session.install("-q", f"{wheel}{extras}", *others)
+
+
+def _check_wheel(wheel: pathlib.Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        (metadata,) = (name for name in names if name.endswith(".dist-info/METADATA"))
+        (entry_points,) = (name for name in names if name.endswith(".dist-info/entry_points.txt"))
+        requirements = [
+            line for line in archive.read(metadata).decode().splitlines() if line.startswith("Requires-Dist:")
+        ]
+        scripts = archive.read(entry_points).decode()
+    modules = {path.relative_to(ROOT).as_posix() for path in (ROOT / "keras_vocabsafe").rglob("*.py")}
+    missing = sorted((modules | set(WHEEL_FILES)) - names)
+    assert not missing, f"the wheel lacks {missing}"
+    assert "keras_vocabsafe/cli/__init__.py" in names
+    assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names), "the wheel lacks LICENSE"
+    strays = sorted(name for name in names if name.startswith(("tests/", "examples/", "benchmarks/", "tools/")))
+    assert not strays, f"the wheel holds files that are not the package: {strays[:5]}"
+    assert "vocabsafe = _vocabsafe_entry:main" in scripts, scripts
+    # tensorflow-text only through the `text` extra (and `test`), never unconditionally.
+    text = [line for line in requirements if "tensorflow-text" in line]
+    assert text and all("extra ==" in line for line in text), text
+    assert any('extra == "text"' in line for line in text), text
+
+
+def _check_sdist(session: nox.Session, root: pathlib.Path) -> None:
+    present = {path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file()}
+    try:
+        tracked = subprocess.run(
+            ["git", "ls-files", *SDIST_DIRECTORIES], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.split()
+    except (OSError, subprocess.CalledProcessError):  # Not a git checkout (e.g. run from an unpacked sdist).
+        tracked = []
+    # Files git tracks but that were deleted in the work tree are not expected.
+    expected = {name for name in tracked if (ROOT / name).is_file()} | set(SDIST_FILES) | {"tests/conftest.py"}
+    missing = sorted(expected - present)
+    assert not missing, f"the sdist lacks {missing}"
+    caches = sorted(name for name in present if "__pycache__" in name or name.endswith(".pyc"))
+    assert not caches, f"the sdist holds caches: {caches[:5]}"
+    session.log(f"sdist: {len(present)} files, with every tracked file under {', '.join(SDIST_DIRECTORIES)}")

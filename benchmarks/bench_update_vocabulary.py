@@ -270,10 +270,10 @@ if side == "ours_parts":
     new_vocabulary, *t = timed(lambda: Vocabulary(new_tokens)); parts["new Vocabulary(tokens)"] = t
     (old_ids, new_ids), *t = timed(lambda: (layer._ids_to_tokens(), layer._ids_to_tokens(new_vocabulary)))
     parts["id lists, old and new"] = t
-    row_map, *t = timed(lambda: evolve.map_rows(old_ids, new_ids)); parts["row map (dict of old ids)"] = t
+    row_map, *t = timed(lambda: evolve._map_rows(old_ids, new_ids)); parts["row map (dict of old ids)"] = t
     old_values, *t = timed(lambda: keras.ops.convert_to_numpy(layer.embeddings)); parts["read old variable"] = t
-    matrix, *t = timed(lambda: evolve.remap_matrix(
-        old_values, row_map, new_ids, rule="mean", reference_rows=slice(NUM_SPECIAL, len(old_ids)),
+    matrix, *t = timed(lambda: evolve._remap_matrix(
+        old_values, row_map, new_ids, initializer="mean", reference_rows=slice(NUM_SPECIAL, len(old_ids)),
         num_rows=len(new_ids)))
     parts["remap matrix (mean)"] = t
     del old_values
@@ -284,13 +284,15 @@ if side == "ours_parts":
                                            name="embeddings", trainable=True))
     parts["new variable (add_weight)"] = t
     _ = None
-    _, *t = timed(lambda: evolve.make_report(layer.name, old_ids, new_ids, row_map, num_special=NUM_SPECIAL,
-                                             rule="mean"))
+    _, *t = timed(lambda: evolve._make_report(
+        layer.name, old_ids, new_ids, row_map, old_token_ids=np.arange(NUM_SPECIAL, len(old_ids)),
+        new_token_ids=np.arange(NUM_SPECIAL, len(new_ids)), initializer="mean"))
     parts["report"] = t
     parts_peak = maxrss() - rss0
     reference = keras.ops.convert_to_numpy(layer.embeddings)[NUM_SPECIAL:]
     added_tokens = [new_ids[i] for i in row_map.added]
-    _, *t = timed(lambda: evolve.new_rows("mean_cov", added_tokens, reference, dim=dim, seed=7))
+    _, *t = timed(lambda: evolve._initial_rows(
+        "mean_cov", added_tokens, reference, argument="new_embeddings_initializer", seed=7))
     parts["mean_cov rows (informational)"] = t
     del reference, holder, matrix, row_map, new_vocabulary, old_ids, new_ids, added_tokens, _
     out["parts"] = parts

@@ -90,7 +90,9 @@ def run(workdir: Path) -> None:
     print(f"wrote {vectors_path} ({vectors_path.stat().st_size:,} bytes)")
 
     print("\n== Step 3: align it to the vocabulary")
-    report = words.load_pretrained(vectors_path, match=("exact", "lower"), missing="random", seed=SEED, train="none")
+    report = words.load_pretrained(
+        vectors_path, match=("exact", "lower"), missing_embeddings_initializer="mean_std", seed=SEED, train="none"
+    )
     print(report)
     if report.found_by_rule.get("lower") != 2 or report.missing_tokens != ("zyzzyva",):
         raise SystemExit(f"unexpected coverage: {report.to_dict()}")

@@ -8,8 +8,8 @@ from keras_vocabsafe.errors import (
     DuplicateTokenError,
     ExportError,
     KeyDtypeError,
+    MissingDependencyError,
     ModelFileError,
-    NonCoreOpsError,
     NotAdaptedError,
     QuantizationError,
     ReservedTokenError,
@@ -24,20 +24,28 @@ from keras_vocabsafe.errors import (
     VocabularyError,
     VocabularyMismatchError,
 )
-from keras_vocabsafe.evolve import VocabularyUpdateReport, warmstart_embedding_matrix
+from keras_vocabsafe.evolve import ROW_INITIALIZERS, VocabularyUpdateReport, warmstart_embedding_matrix
 from keras_vocabsafe.export import OpAudit, OpTarget, audit_ops, export_for_serving
 from keras_vocabsafe.inspection import Finding, InspectionReport, LayerPair, inspect_model
 from keras_vocabsafe.lookup import VocabLookup
 from keras_vocabsafe.optimizers import LazyAdam, SparseSGD
-from keras_vocabsafe.pretrained import CoverageReport, PretrainedVectors, align_vectors, load_vectors
+from keras_vocabsafe.pretrained import (
+    MATCH_RULES,
+    AlignedVectors,
+    CoverageReport,
+    PretrainedVectors,
+    align_vectors,
+    load_vectors,
+)
 from keras_vocabsafe.saving import load_remapped_weights, load_weights
 from keras_vocabsafe.text import TextVocabEmbedding, TextVocabLookup
 from keras_vocabsafe.vocab_embedding import VocabEmbedding
-from keras_vocabsafe.vocabulary import VOCABULARY_FORMATS, Vocabulary, VocabularyDiff
+from keras_vocabsafe.vocabulary import VOCABULARY_FORMATS, Token, Vocabulary, VocabularyDiff
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AlignedVectors",
     "ConfigurationError",
     "ConversionError",
     "ConversionResult",
@@ -50,14 +58,16 @@ __all__ = [
     "KeyDtypeError",
     "LayerPair",
     "LazyAdam",
+    "MATCH_RULES",
     "MergedEmbeddings",
+    "MissingDependencyError",
     "ModelFileError",
-    "NonCoreOpsError",
     "NotAdaptedError",
     "OpAudit",
     "OpTarget",
     "PretrainedVectors",
     "QuantizationError",
+    "ROW_INITIALIZERS",
     "Refusal",
     "ReservedTokenError",
     "SparseSGD",
@@ -65,6 +75,7 @@ __all__ = [
     "TextInputError",
     "TextVocabEmbedding",
     "TextVocabLookup",
+    "Token",
     "UnknownIdError",
     "UnsupportedOpsError",
     "VOCABULARY_FORMATS",

@@ -108,3 +108,113 @@ else:
     origins.update({op: "tensorflow_text" for op in ops if op not in origins and op_def_registry.get(op) is not None})
 print(json.dumps(origins))
 """
+
+
+# Internals moved here from the modules that used them (issue 15, "public APIs only"). Each has no public
+# counterpart in the supported Keras and TensorFlow versions; tests/test_compat.py touches every one of them.
+
+__all__ += [
+    "ALLOW_NON_TENSOR_INPUTS",
+    "WEIGHT_DECAY_HOOK",
+    "accept_any_inputs",
+    "adam_slot_variables",
+    "dequantize_with_sz_map",
+    "embedding_variable",
+    "optimizer_trainable_variable",
+    "optimizer_variable_index",
+    "restore_dtype_policy",
+    "saved_model_proto",
+    "set_quantized",
+    "is_quantized",
+    "unlocked_tracking",
+    "uses_weight_decay",
+]
+
+# The Keras `Layer` flags that let `call` receive raw Python values (strings, lists) as Keras's own preprocessing
+# layers do: no conversion of the inputs to tensors, and non-tensor positional arguments allowed.
+ALLOW_NON_TENSOR_INPUTS = {"_convert_input_args": False, "_allow_non_tensor_positional_args": True}
+
+# The `keras.optimizers.Optimizer` method the row-sparse optimizers override: on TensorFlow they apply weight
+# decay in their own step, to the touched rows only.
+WEIGHT_DECAY_HOOK = "_apply_weight_decay"
+
+
+def accept_any_inputs(layer: Any) -> None:
+    """Lets `layer.call` take raw strings, lists and other non-tensor inputs, as Keras's preprocessing layers do."""
+    for name, value in ALLOW_NON_TENSOR_INPUTS.items():
+        setattr(layer, name, value)
+
+
+@contextlib.contextmanager
+def unlocked_tracking(layer: Any) -> Iterator[None]:
+    """Lets a built layer add weights (Keras locks a built layer's tracker; its own `enable_lora` unlocks it too)."""
+    locked = layer._tracker.locked
+    layer._tracker.unlock()
+    try:
+        yield
+    finally:
+        if locked:
+            layer._tracker.lock()
+
+
+def is_quantized(layer: Any) -> bool:
+    """Whether Keras has marked `layer` as quantized (its `dtype_policy` setter quantizes a built layer that is not)."""
+    return bool(getattr(layer, "_is_quantized", False))
+
+
+def set_quantized(layer: Any, value: bool) -> None:
+    """Marks `layer` as quantized or not, as Keras's own `quantize` does."""
+    layer._is_quantized = value
+
+
+def restore_dtype_policy(layer: Any, policy: Any) -> None:
+    """Puts back a dtype policy without the `dtype_policy` setter (which would quantize the layer again)."""
+    layer._dtype_policy = policy
+
+
+def embedding_variable(layer: keras.layers.Embedding, name: str) -> Any:
+    """A variable of a Keras `Embedding` by the name it saves under; the raw (packed, unmerged) matrix for "embeddings".
+
+    The public `embeddings` property unpacks int4 rows and adds the LoRA update; the saver reads the variable.
+    """
+    return getattr(layer, "_embeddings" if name == "embeddings" else name, None)
+
+
+def dequantize_with_sz_map(*args: Any, **kwargs: Any) -> Any:
+    """Keras's dequantization with per-group scales and zero points (Keras 3.13 and later, where groups exist)."""
+    from keras.src.quantizers.quantizers import dequantize_with_sz_map as dequantize
+
+    return dequantize(*args, **kwargs)
+
+
+def optimizer_variable_index(optimizer: Any, variable: Any) -> int:
+    """The position of `variable` among the variables `optimizer` was built for (the index of its slots)."""
+    return optimizer._get_variable_index(variable)
+
+
+def optimizer_trainable_variable(optimizer: Any, variable: Any) -> Any:
+    """The Keras variable `optimizer` was built for that a (possibly backend) `variable` in `update_step` stands for."""
+    return optimizer._trainable_variables[optimizer._get_variable_index(variable)]
+
+
+def uses_weight_decay(optimizer: Any, variable: Any) -> bool:
+    """Whether `optimizer` decays `variable` (not excluded by `exclude_from_weight_decay`)."""
+    return optimizer._use_weight_decay(variable)
+
+
+def adam_slot_variables(optimizer: Any, variable: Any) -> tuple[Any, Any, Any]:
+    """`(momentum, velocity, velocity_hat or None)` of a `keras.optimizers.Adam` for `variable`."""
+    index = optimizer._get_variable_index(variable)
+    velocity_hat = optimizer._velocity_hats[index] if optimizer.amsgrad else None
+    return optimizer._momentums[index], optimizer._velocities[index], velocity_hat
+
+
+def saved_model_proto() -> Any:
+    """An empty `SavedModel` protocol buffer, to parse `saved_model.pb` without loading the model.
+
+    TensorFlow exports `GraphDef` and `MetaGraphDef` as `tf.compat.v1` names, but not the `SavedModel` message
+    that holds them.
+    """
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    return saved_model_pb2.SavedModel()

@@ -23,7 +23,6 @@ Data that can be read only once (a generator) keeps the summary's counts, each l
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 import warnings
@@ -35,14 +34,14 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vocabsafe._keys import as_array_like, sparse_tensor_error, to_keys
+from keras_vocabsafe._progress import Progress, logger, say
+from keras_vocabsafe._tokens import canonical_token
 from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError, VocabSafeError
-from keras_vocabsafe.vocabulary import canonical_token
 
 _SHARD_MIN_SIZE = 1 << 16
 _MERGE_MIN_SIZE = 1 << 20
 _NUM_SHARDS = max(1, min(8, os.cpu_count() or 1))
 
-_logger = logging.getLogger("keras_vocabsafe")
 _PROGRESS_SECONDS = 10.0
 
 DEFAULT_BUDGET = 1 << 20
@@ -192,6 +191,7 @@ class TokenCounter:
         self.bound = 0  # What Misra-Gries pruning has subtracted from every count, in all.
         self.total = 0  # Occurrences counted.
         self._started = self._reported = time.monotonic()
+        self.progress: Progress | None = None  # Told the tokens counted so far after each piece.
         # Past a quarter of the budget, the counts move into one hash table that pieces are added into in place:
         # no concatenated copy of the summary and the pending pieces, and no second hash map to merge them, at
         # every flush. Below it, merging by concatenation is faster, and small enough.
@@ -273,6 +273,8 @@ class TokenCounter:
         self._pending.append((tokens, counts))
         self._pending_size += int(tokens.shape[0])
         self.total += int(tf.reduce_sum(counts))
+        if self.progress is not None:
+            self.progress.update(self.total)
         # Merging costs O(tokens merged so far): wait until the pending pieces outweigh them (and, with a
         # budget, no longer than the budget, which bounds the memory they take).
         threshold = max(4 * int(self._tokens.shape[0]), _MERGE_MIN_SIZE)
@@ -283,7 +285,7 @@ class TokenCounter:
         now = time.monotonic()
         if now - self._reported >= _PROGRESS_SECONDS:  # Long runs say how far they got (logging, INFO).
             self._reported = now
-            _logger.info(
+            logger.info(
                 "%s: counted %s tokens in %.0f s, %s distinct so far%s",
                 self._owner,
                 f"{self.total:,}",
@@ -371,6 +373,8 @@ class _RecountCounter(TokenCounter):
         # The tokens of one piece are distinct, so their indices are too: a plain indexed add is exact.
         self._exact[index[found]] += counts.numpy()[found]
         self.total += int(tf.reduce_sum(counts))
+        if self.progress is not None:
+            self.progress.update(self.total)
 
     def result(self) -> tuple[list[Any], np.ndarray]:
         return self._candidates.numpy().tolist(), self._exact
@@ -398,22 +402,37 @@ def count_tokens(
     *,
     budget: int | None,
     readable_again: bool,
+    verbose: int = 0,
+    action: str = "adapt()",
 ) -> tuple[list[Any], np.ndarray]:
     """Distinct tokens and their counts from `feed(counter)`, holding at most about `budget` tokens at once.
 
     Under the budget the counts are exact. Past it, `feed` runs a second time when the data can be read again
     (`readable_again`), to count exactly the tokens of the Misra-Gries summary; otherwise the summary's counts
     are returned with a warning. Either way, only tokens seen at most `N / (budget + 1)` times can be missing.
+    `verbose` (0, 1 or 2, see `_progress`) shows the tokens counted as they are; `action` names the caller's
+    method in the summary, which is logged at INFO whatever `verbose` says.
     """
+    what = f"{owner}.{action}"
+    logger.info("%s: counting tokens%s", what, "" if budget is None else f" (budget {budget:,} distinct)")
     counter = TokenCounter(vocabulary_dtype, owner, budget=budget)
+    counter.progress = progress = Progress(verbose, unit_name="token")
     feed(counter)
     counter._flush()  # The last pieces may take the summary past the budget.
+    held, bound = counter._held(), counter.bound
+    if counter.pruned:
+        found = f"the {held:,} most frequent held within the budget of {budget:,} (counts low by at most {bound:,})"
+    else:
+        found = f"{held:,} distinct"
+    progress.close(f"{what}: counted {counter.total:,} tokens, {found}, in {progress.seconds:.1f} s")
     if not counter.pruned:
         return without_unseen(*counter.result())
-    bound = counter.bound
     if readable_again:
         recount = _RecountCounter(counter.candidates(), vocabulary_dtype, owner)
+        say(verbose, f"{what}: reading the data a second time to count the {held:,} most frequent tokens exactly")
+        recount.progress = progress = Progress(verbose, target=counter.total, unit_name="token")
         feed(recount)
+        progress.close(f"{what}: recounted {recount.total:,} tokens in {progress.seconds:.1f} s")
         if recount.total == counter.total:
             # Keep exactly the tokens seen more than N / (budget + 1) times: all of them survived the summary, and
             # the rest of the tail that happened to survive depends on the order the data came in.

@@ -28,6 +28,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from keras_vocabsafe import _compat
 from keras_vocabsafe.errors import ModelFileError
 
 _TABLE_OPS = {"HashTableV2", "MutableHashTableV2", "MutableDenseHashTableV2", "MutableHashTableOfTensorsV2"}
@@ -216,10 +217,9 @@ class _SavedModel:
     def __init__(self, path: str) -> None:
         from google.protobuf import text_format
         from google.protobuf.message import DecodeError
-        from tensorflow.core.protobuf import saved_model_pb2
 
         self.path = path
-        proto = saved_model_pb2.SavedModel()
+        proto = _compat.saved_model_proto()
         file = os.path.join(path, "saved_model.pb")
         try:
             if os.path.isfile(file):

@@ -21,7 +21,7 @@ __all__ = ["CheckOnly", "RemapRequest", "current_request", "loading_request"]
 class RemapRequest:
     """`load_remapped_weights()`: take saved rows by token; put a report per layer in `reports`."""
 
-    rule: Any
+    new_embeddings_initializer: Any
     seed: int | None
     reports: dict[str, Any] = field(default_factory=dict)
 

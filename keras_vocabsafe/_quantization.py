@@ -16,6 +16,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_vocabsafe import _compat
+
 # The quantized variables in the order Keras's `Embedding` saves them ("0", "1", ...), each read from the
 # reference layer's attribute of that name (`_embeddings` for the matrix, as in Keras).
 VARIABLE_NAMES = ("embeddings", "embeddings_scale", "embeddings_zero", "g_idx")
@@ -33,7 +35,7 @@ def _reference(rows: int, output_dim: int, dtype_policy: Any) -> keras.layers.Em
 def _values_of(reference: keras.layers.Embedding) -> dict[str, np.ndarray]:
     values = {}
     for name in VARIABLE_NAMES:
-        variable = getattr(reference, "_embeddings" if name == "embeddings" else name, None)
+        variable = _compat.embedding_variable(reference, name)
         if variable is not None:
             values[name] = keras.ops.convert_to_numpy(variable)
     return values
@@ -42,7 +44,7 @@ def _values_of(reference: keras.layers.Embedding) -> dict[str, np.ndarray]:
 def quantize_matrix(matrix: np.ndarray, mode: str, config: Any, float_policy: Any) -> tuple[dict[str, np.ndarray], Any]:
     """The quantized variables of `matrix` and the layer's new dtype policy, as `Embedding.quantize` makes them."""
     reference = _reference(matrix.shape[0], matrix.shape[1], float_policy)
-    reference._embeddings.assign(matrix.astype(reference._embeddings.dtype, copy=False))
+    reference.embeddings.assign(matrix.astype(reference.embeddings.dtype, copy=False))  # Float, without LoRA.
     reference.quantize(mode, config=config)
     return _values_of(reference), reference.dtype_policy
 
@@ -75,7 +77,7 @@ def dequantize(values: dict[str, Any], mode: str, output_dim: int, compute_dtype
         rows = keras.quantizers.unpack_int4(rows, output_dim, axis=-1)
     rows = keras.ops.cast(rows, compute_dtype)
     if values.get("embeddings_zero") is not None:
-        from keras.src.quantizers.quantizers import dequantize_with_sz_map  # Keras >= 3.13, where groups exist.
-
-        return dequantize_with_sz_map(rows, values["embeddings_scale"], values["embeddings_zero"], g_idx, group_axis=-1)
+        return _compat.dequantize_with_sz_map(
+            rows, values["embeddings_scale"], values["embeddings_zero"], g_idx, group_axis=-1
+        )
     return keras.ops.divide(rows, keras.ops.expand_dims(values["embeddings_scale"], axis=-1))

@@ -32,7 +32,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from types import TracebackType
-from typing import IO, Any, NoReturn
+from typing import IO, Any, NoReturn, cast
 
 import numpy as np
 
@@ -87,6 +87,9 @@ class VectorFile:
     dim: int
     chunks: Iterator[Chunk]
     skipped_lines: list[int]
+    # For progress: the bytes of the file on disk read so far (compressed bytes for gzip/bz2), and its size.
+    bytes_read: Callable[[], int] | None = None
+    size: int | None = None
 
 
 def open_vector_file(
@@ -140,10 +143,12 @@ def check_nonfinite(nonfinite: str) -> None:
 def _open_words_file(path: str, format: str, errors: str) -> VectorFile:
     stream = _open_stream(path)
     try:
-        return _read_head(stream, path, format, errors)
+        file = _read_head(cast(IO[bytes], stream), path, format, errors)  # The guard reads as the stream does.
     except BaseException:
         stream.close()
         raise
+    file.bytes_read, file.size = stream.position, os.path.getsize(path)
+    return file
 
 
 def _read_head(stream: IO[bytes], path: str, format: str, errors: str) -> VectorFile:
@@ -212,22 +217,28 @@ def _check_first_line(first: bytes, path: str) -> None:
         )
 
 
-def _open_stream(path: str) -> IO[bytes]:
+def _open_stream(path: str) -> _ReadGuard:
     try:
-        stream = _open_raw_stream(path)
+        stream, raw = _open_raw_stream(path)
     except OSError as error:
         raise VectorFileError(f"{path!r} could not be opened: {error}") from error
-    return _ReadGuard(stream, path)  # type: ignore[return-value]  # Closed by the chunk iterator.
+    return _ReadGuard(stream, path, raw)  # Closed by the chunk iterator.
 
 
-def _open_raw_stream(path: str) -> IO[bytes]:
-    with open(path, "rb") as f:
-        magic = f.read(3)
-    if magic[:2] == b"\x1f\x8b":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    if magic == b"BZh":
-        return bz2.open(path, "rb")
-    return open(path, "rb")
+def _open_raw_stream(path: str) -> tuple[IO[bytes], IO[bytes]]:
+    """The decompressed stream and the file under it (whose position tells how far reading got)."""
+    raw = open(path, "rb")  # noqa: SIM115 - the caller closes it (through _ReadGuard), once reading ends.
+    try:
+        magic = raw.read(3)
+        raw.seek(0)
+        if magic[:2] == b"\x1f\x8b":
+            return gzip.GzipFile(fileobj=raw, mode="rb"), raw  # type: ignore[return-value]
+        if magic == b"BZh":
+            return bz2.BZ2File(raw, "rb"), raw
+    except BaseException:
+        raw.close()
+        raise
+    return raw, raw
 
 
 # What reading may raise for a file cut short or damaged: gzip and bz2 raise EOFError for a truncated stream,
@@ -243,10 +254,18 @@ class _ReadGuard:
     caller needs its own handler.
     """
 
-    def __init__(self, stream: IO[bytes], path: str) -> None:
+    def __init__(self, stream: IO[bytes], path: str, raw: IO[bytes] | None = None) -> None:
         self._stream = stream
         self._path = path
+        self._raw = stream if raw is None else raw
         self._compressed = isinstance(stream, (gzip.GzipFile, bz2.BZ2File))
+
+    def position(self) -> int:
+        """Bytes of the file on disk read so far (of the compressed file, for gzip and bz2)."""
+        try:
+            return self._raw.tell()
+        except (OSError, ValueError):  # Closed, or not seekable: no progress to tell.
+            return 0
 
     def read(self, size: int = -1) -> bytes:
         try:
@@ -268,6 +287,7 @@ class _ReadGuard:
 
     def close(self) -> None:
         self._stream.close()
+        self._raw.close()  # A GzipFile or BZ2File given a file object leaves it open.
 
     def _fail(self, error: BaseException) -> NoReturn:
         path = self._path
@@ -739,7 +759,7 @@ def _binary_parser(buffer: bytes, starts: list[int], dim: int) -> Callable[[list
 
 
 def _open_npy(path: str, tokens: Any) -> VectorFile:
-    from keras_vocabsafe.vocabulary import as_vocabulary
+    from keras_vocabsafe.vocabulary import _as_vocabulary
 
     if tokens is None:
         raise ConfigurationError(
@@ -771,7 +791,7 @@ def _open_npy(path: str, tokens: Any) -> VectorFile:
         )
     if matrix.shape[1] < 1:
         raise VectorFileError(f"{path!r} holds a matrix of shape {matrix.shape}; vectors need at least one dimension.")
-    vocabulary = as_vocabulary(tokens, "string")
+    vocabulary = _as_vocabulary(tokens, "string")
     if len(vocabulary) != matrix.shape[0]:
         raise VectorFileError(
             f"{path!r} has {matrix.shape[0]} rows but `tokens` names {len(vocabulary)}; they must correspond."

@@ -144,7 +144,7 @@ def _split_lines(data: bytes) -> tuple[list[bytes], bytes, bytes]:
 
 
 def _typed_lines(lines: list[bytes], path: str, dtype: str, *, first_line: int) -> list[Any]:
-    from keras_vocabsafe.vocabulary import INT64_RANGE
+    from keras_vocabsafe._tokens import INT64_RANGE
 
     if dtype == "string":
         for number, line in enumerate(lines, start=first_line):
@@ -188,7 +188,7 @@ def _check_distinct(tokens: Sequence[Any], path: str, unit: str = "line", offset
 
 
 def _show(token: Any) -> str:
-    from keras_vocabsafe.vocabulary import display_token
+    from keras_vocabsafe._tokens import display_token
 
     return display_token(token)
 

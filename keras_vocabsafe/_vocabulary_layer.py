@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_vocabsafe import _compat
 from keras_vocabsafe._counting import (
     DEFAULT_BUDGET,
     TokenCounter,
@@ -25,6 +26,8 @@ from keras_vocabsafe._counting import (
     count_tokens,
     is_readable_again,
 )
+from keras_vocabsafe._progress import check_verbose, say
+from keras_vocabsafe._tokens import canonical_token, decode_tokens, display_token, encode_tokens, standardize_dtype
 from keras_vocabsafe.errors import (
     ConfigurationError,
     KeyDtypeError,
@@ -35,15 +38,7 @@ from keras_vocabsafe.errors import (
     VocabularyError,
     VocabularyMismatchError,
 )
-from keras_vocabsafe.vocabulary import (
-    Vocabulary,
-    as_vocabulary,
-    canonical_token,
-    decode_tokens,
-    display_token,
-    encode_tokens,
-    standardize_dtype,
-)
+from keras_vocabsafe.vocabulary import Vocabulary, _as_vocabulary
 
 __all__ = ["VocabularyLayer"]
 
@@ -103,8 +98,7 @@ class VocabularyLayer(keras.layers.Layer):
             )
         super().__init__(**kwargs)
         # Keys are strings or ids, never floats: take inputs as they come.
-        self._convert_input_args = False
-        self._allow_non_tensor_positional_args = True
+        _compat.accept_any_inputs(self)
         self.autocast = False
 
         self.vocabulary_dtype = vocabulary_dtype
@@ -188,7 +182,7 @@ class VocabularyLayer(keras.layers.Layer):
         `["[UNK]", "a"]` and `["a"]` give the same layer).
         """
         vocabulary = self._without_special_prefix(vocabulary)
-        full = as_vocabulary(vocabulary, self.vocabulary_dtype)
+        full = _as_vocabulary(vocabulary, self.vocabulary_dtype)
         mask = None if self.mask_token is None else canonical_token(self.mask_token, self.vocabulary_dtype)
         oov = canonical_token(self.oov_token, self.vocabulary_dtype)
         mask_id = None if mask is None or mask not in full else full.index(mask)
@@ -281,7 +275,13 @@ class VocabularyLayer(keras.layers.Layer):
             )
 
     def adapt(
-        self, data: Any, steps: int | None = None, *, weights: Any = None, budget: int | None = DEFAULT_BUDGET
+        self,
+        data: Any,
+        steps: int | None = None,
+        *,
+        weights: Any = None,
+        budget: int | None = DEFAULT_BUDGET,
+        verbose: Any = "auto",
     ) -> None:
         """Learns the vocabulary from data.
 
@@ -315,9 +315,18 @@ class VocabularyLayer(keras.layers.Layer):
                 wherever `max_tokens`/`min_frequency` cut above that count.
                 Data read only once (a generator) keeps counts low by at
                 most that much, with a warning.
+            verbose: `"auto"` (default), 0, 1 or 2, as for `Model.fit`:
+                1 shows a `keras.utils.Progbar` of the tokens counted, then
+                a summary line; 2 prints only the summary; 0 prints nothing.
+                `"auto"` is 1 when stdout is a terminal and Keras's
+                interactive logging is on, else 0 (quiet in CI and logs).
+                The summary is also logged at INFO on the
+                `keras_vocabsafe` logger.
         """
-        tokens, counts = self._count_tokens(data, steps, check_budget(budget, self._owner()), weights)
+        verbose = check_verbose(verbose, f"{self._owner()}.adapt()")
+        tokens, counts = self._count_tokens(data, steps, check_budget(budget, self._owner()), weights, verbose=verbose)
         self.set_vocabulary(self._vocabulary_from_counts(tokens, counts, self.max_tokens))
+        say(verbose, f"{self._owner()}.adapt(): kept {len(self._require_vocabulary()):,} tokens")
 
     def _vocabulary_from_counts(self, tokens: list[Any], counts: np.ndarray, max_tokens: int | None) -> Vocabulary:
         """The vocabulary `adapt` keeps from counted tokens (in any order): the one rule every counting path shares.
@@ -339,7 +348,14 @@ class VocabularyLayer(keras.layers.Layer):
         return vocabulary
 
     def _count_tokens(
-        self, data: Any, steps: int | None, budget: int | None = DEFAULT_BUDGET, weights: Any = None
+        self,
+        data: Any,
+        steps: int | None,
+        budget: int | None = DEFAULT_BUDGET,
+        weights: Any = None,
+        *,
+        verbose: int = 0,
+        action: str = "adapt()",
     ) -> tuple[list[Any], np.ndarray]:
         """Distinct tokens of `data` and their counts (weighted by `weights`), without the mask and OOV tokens."""
         weights = check_weights(weights, self._owner())
@@ -360,7 +376,15 @@ class VocabularyLayer(keras.layers.Layer):
                 counter.update_from_iterable(data, steps, weighted=weights is True)
 
         readable_again = is_readable_again(kind, data)
-        counted = count_tokens(feed, self.vocabulary_dtype, self._owner(), budget=budget, readable_again=readable_again)
+        counted = count_tokens(
+            feed,
+            self.vocabulary_dtype,
+            self._owner(),
+            budget=budget,
+            readable_again=readable_again,
+            verbose=verbose,
+            action=action,
+        )
         return self._without_special_tokens(*counted)
 
     def _without_special_tokens(self, tokens: list[Any], counts: np.ndarray) -> tuple[list[Any], np.ndarray]:

@@ -11,6 +11,7 @@ learner for `split="wordpiece"`), so the rule cannot drift from `adapt`'s.
 `WriteVocabulary(path)` writes it in the package's JSON form, which keeps any
 bytes and the counts and which every layer reads (`vocabulary=path`).
 
+<!-- not run: reads and writes gs://bucket; README's Beam example runs in tests/test_docs.py on local files -->
 ```python
 import apache_beam as beam
 from keras_vocabsafe.beam import ComputeVocabulary, WriteVocabulary
@@ -73,8 +74,9 @@ from typing import Any, cast
 import numpy as np
 
 from keras_vocabsafe._counting import integer_weights, without_unseen
+from keras_vocabsafe._tokens import canonical_token
 from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError, TextInputError, VocabularyError
-from keras_vocabsafe.vocabulary import Token, Vocabulary, canonical_token
+from keras_vocabsafe.vocabulary import Token, Vocabulary
 
 try:
     import apache_beam as beam
@@ -83,7 +85,7 @@ except ImportError:  # pragma: no cover - exercised where the extra is not insta
 
 __all__ = ["ComputeVocabulary", "WriteVocabulary", "integer_weights"]
 
-BEAM_INSTALL = 'pip install "keras-vocabsafe[beam]"'
+_BEAM_INSTALL = 'pip install "keras-vocabsafe[beam]"'
 # The largest weight a float holds exactly as a whole number.
 # Elements tokenized and counted together by one TensorFlow call.
 _TEXT_BATCH = 2048
@@ -498,7 +500,7 @@ else:  # pragma: no cover - exercised where the extra is not installed
         """Needs Apache Beam: `pip install "keras-vocabsafe[beam]"`."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            raise ImportError(f"keras_vocabsafe.beam needs Apache Beam. Install it with `{BEAM_INSTALL}`.")
+            raise ImportError(f"keras_vocabsafe.beam needs Apache Beam. Install it with `{_BEAM_INSTALL}`.")
 
     class WriteVocabulary(ComputeVocabulary):  # type: ignore[no-redef]
         """Needs Apache Beam: `pip install "keras-vocabsafe[beam]"`."""

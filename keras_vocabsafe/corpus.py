@@ -11,6 +11,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, cast
 
@@ -18,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vocabsafe._counting import DEFAULT_BUDGET
+from keras_vocabsafe._progress import Progress, check_verbose, logger, say
 from keras_vocabsafe.errors import ConfigurationError, VocabularyError
 from keras_vocabsafe.vocabulary import Vocabulary
 
@@ -33,6 +35,7 @@ def vocabulary_from_files(
     keys: bool = False,
     budget: int | None = DEFAULT_BUDGET,
     progress: Callable[[int, int], None] | None = None,
+    verbose: Any = "auto",
     **settings: Any,
 ) -> Vocabulary:
     """Counts the tokens of text files and returns the vocabulary `adapt` would learn from them, with counts.
@@ -46,6 +49,11 @@ def vocabulary_from_files(
         budget: the most distinct tokens counted at once, as for `adapt` (`None`: no bound).
         progress: optional `progress(bytes_read, total_bytes)`, called as the files are read (twice over
             when the budget is exceeded, since the files are then read a second time).
+        verbose: `"auto"` (default), 0, 1 or 2, as for `Model.fit`: 1 shows a `keras.utils.Progbar` of the
+            bytes read (of the files on disk, so compressed bytes for gzip and bz2), then a summary line; 2
+            prints only the summary; 0 prints nothing. `"auto"` is 1 when stdout is a terminal and Keras's
+            interactive logging is on, else 0. The summary is also logged at INFO on the `keras_vocabsafe`
+            logger.
         **settings: the layer settings that decide the vocabulary: `max_tokens`, `min_frequency`,
             `mask_token`, `oov_token`, `num_oov_indices`, and in text mode `standardize`, `split`,
             `split_pattern`, `ngrams`, `normalization_form`, `encoding_errors`, `reserved_tokens`. Build the
@@ -61,17 +69,34 @@ def vocabulary_from_files(
     from keras_vocabsafe.lookup import VocabLookup
     from keras_vocabsafe.text import TextVocabLookup
 
+    verbose = check_verbose(verbose, "vocabulary_from_files()")
+    started = time.monotonic()
     files = _check_files(paths)
     layer = VocabLookup(**settings) if keys else TextVocabLookup(**{"output_sequence_length": None, **settings})
-    reader = _LineReader(files, progress)
+    reader = _LineReader(files, progress, verbose)
     dataset = tf.data.Dataset.from_generator(reader, output_signature=tf.TensorSpec([None], tf.string))
+    logger.info(
+        "vocabulary_from_files(): counting %s of %d file(s), %s bytes",
+        "keys" if keys else "words",
+        len(files),
+        f"{reader.total:,}",
+    )
     try:
-        layer.adapt(dataset, budget=budget)
+        # adapt's own bar counts tokens; here the bar is over the files' bytes, which gives the time left.
+        layer.adapt(dataset, budget=budget, verbose=0)
     except tf.errors.OpError:
         if reader.error is not None:  # tf.data wraps what the reader raised: give the reader's own error.
             raise reader.error from None
         raise
-    return cast(Vocabulary, layer.vocabulary)  # adapt set it, or raised.
+    finally:
+        reader.close_progress()
+    vocabulary = cast(Vocabulary, layer.vocabulary)  # adapt set it, or raised.
+    say(
+        verbose,
+        f"vocabulary_from_files(): {len(vocabulary):,} tokens from {len(files)} file(s), {reader.total:,} bytes, "
+        f"read {reader.readings} time(s) in {time.monotonic() - started:.1f} s",
+    )
+    return vocabulary
 
 
 def _check_files(paths: Any) -> list[str]:
@@ -101,15 +126,23 @@ def _check_files(paths: Any) -> list[str]:
 class _LineReader:
     """Batches of lines from the files, as arrays of bytes; a new pass each time it is called."""
 
-    def __init__(self, files: list[str], progress: Callable[[int, int], None] | None) -> None:
+    def __init__(self, files: list[str], progress: Callable[[int, int], None] | None, verbose: int = 0) -> None:
         self._files = files
         self._progress = progress
-        self._total = sum(os.path.getsize(path) for path in files)
+        self._verbose = verbose
+        self._bar: Progress | None = None
+        self.total = sum(os.path.getsize(path) for path in files)
         self._done = 0
+        self.readings = 0
         self.error: VocabularyError | None = None
 
     def __call__(self) -> Iterator[np.ndarray]:
         self._done = 0  # Each reading reports from 0 to the total.
+        self.readings += 1
+        self.close_progress()
+        if self.readings > 1:
+            say(self._verbose, "vocabulary_from_files(): past the budget, reading the files a second time")
+        self._bar = Progress.of_bytes(self._verbose, self.total)
         for path in self._files:
             with open(path, "rb") as raw:
                 magic = raw.read(3)
@@ -135,8 +168,17 @@ class _LineReader:
                 if batch:
                     yield np.array(batch, dtype=object)
                 self._report(start + os.path.getsize(path))
+        self.close_progress()
 
     def _report(self, done: int) -> None:
         self._done = done
+        if self._bar is not None:
+            self._bar.update(done)
         if self._progress is not None:
-            self._progress(done, self._total)
+            self._progress(done, self.total)
+
+    def close_progress(self) -> None:
+        """Ends the bar of the last reading."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

@@ -22,6 +22,8 @@ import tensorflow as tf
 
 from keras_vocabsafe import _compat, _loading, _quantization, _weights_store, evolve, optimizers
 from keras_vocabsafe._counting import DEFAULT_BUDGET, check_budget
+from keras_vocabsafe._progress import check_verbose, say
+from keras_vocabsafe._tokens import canonical_token, display_token, standardize_dtype
 from keras_vocabsafe._vocabulary_layer import _DEFAULT_OOV_TOKENS, VocabularyLayer, _describe_difference, _is_int
 from keras_vocabsafe.errors import (
     ConfigurationError,
@@ -34,8 +36,8 @@ from keras_vocabsafe.errors import (
 )
 from keras_vocabsafe.evolve import VocabularyUpdateReport
 from keras_vocabsafe.lookup import VocabLookup
-from keras_vocabsafe.pretrained import CoverageReport, PretrainedVectors, align_vectors, initial_rows, load_vectors
-from keras_vocabsafe.vocabulary import Vocabulary, canonical_token, display_token, standardize_dtype
+from keras_vocabsafe.pretrained import CoverageReport, PretrainedVectors, align_vectors, load_vectors
+from keras_vocabsafe.vocabulary import Vocabulary
 
 __all__ = ["MergedEmbeddings", "VocabIdEmbedding"]
 
@@ -273,7 +275,7 @@ class VocabIdEmbedding(VocabularyLayer):
         mask_token: Any = None,
         num_oov_indices: int = 1,
         oov_token: Any = None,
-        oov: Any = "mean",
+        oov_embeddings_initializer: Any = "mean",
         train: str = "all",
         format: str = "auto",
         tokens: Any = None,
@@ -287,15 +289,16 @@ class VocabIdEmbedding(VocabularyLayer):
         in GloVe, word2vec and fastText files), cut so that the layer has at
         most `max_tokens` rows; `output_dim` is the file's dimension. Words
         equal to the mask or OOV token are left out, since those have rows
-        of their own. The mask row is zeros; OOV rows follow `oov`.
+        of their own. The mask row is zeros; OOV rows follow
+        `oov_embeddings_initializer`.
 
         Args:
             source: a vectors file path (see `keras_vocabsafe.load_vectors`)
                 or a `PretrainedVectors`.
             max_tokens: optional bound on `vocabulary_size()`, special slots included.
             mask_token, num_oov_indices, oov_token: as for the constructor.
-            oov: how OOV rows start: `"mean"` (default), `"random"`, `"zeros"`
-                or a callable such as a Keras initializer.
+            oov_embeddings_initializer: how OOV rows start, as for
+                `load_pretrained`. Defaults to `"mean"`.
             train: `"all"` (default) fine-tunes every row; `"none"` freezes
                 the layer; `"missing"` trains only the OOV rows.
             format, tokens, errors, nonfinite: as for `keras_vocabsafe.load_vectors`.
@@ -334,7 +337,9 @@ class VocabIdEmbedding(VocabularyLayer):
             oov_token=oov_token,
             **kwargs,
         )
-        layer.load_pretrained(vectors, oov=oov, train=train, nonfinite=nonfinite)
+        layer.load_pretrained(
+            vectors, oov_embeddings_initializer=oov_embeddings_initializer, train=train, nonfinite=nonfinite
+        )
         return layer
 
     def load_pretrained(
@@ -342,8 +347,8 @@ class VocabIdEmbedding(VocabularyLayer):
         source: Any,
         *,
         match: Any = ("exact",),
-        missing: Any = "random",
-        oov: Any = "mean",
+        missing_embeddings_initializer: Any = "mean_std",
+        oov_embeddings_initializer: Any = "mean",
         train: str = "all",
         seed: int | None = None,
         format: str = "auto",
@@ -362,17 +367,23 @@ class VocabIdEmbedding(VocabularyLayer):
                 or a `PretrainedVectors`.
             match: match rules tried in turn: `"exact"` and optionally
                 `"lower"` (case-insensitive fallback). Defaults to `("exact",)`.
-            missing: how rows of tokens without a vector start: `"random"`
-                (default: normal with the pretrained rows' per-dimension mean
-                and deviation), `"zeros"`, `"mean"`, or a callable such as a
-                Keras initializer.
-            oov: the same choice for the OOV rows. Defaults to `"mean"`.
+            missing_embeddings_initializer: how rows of tokens without a
+                vector start: one of `keras_vocabsafe.ROW_INITIALIZERS`,
+                computed from the pretrained rows found (default
+                `"mean_std"`: drawn from a normal with their per-dimension
+                mean and standard deviation, so new rows have the pretrained
+                scale; `"mean"`, `"mean_cov"`, `"zeros"`), any Keras
+                initializer (name, instance or callable), or a second
+                `PretrainedVectors` (its vector where it has one, else the
+                mean).
+            oov_embeddings_initializer: the same choice for the OOV rows.
+                Defaults to `"mean"`.
             train: `"all"` (default) fine-tunes every row; `"none"` freezes
                 the layer (`trainable=False`); `"missing"` trains only the
                 OOV rows and the rows of tokens without a pretrained vector,
                 and keeps every pretrained row (and the mask row) exactly as
                 loaded (see `trainable_rows`).
-            seed: seed for `"random"` rows.
+            seed: seed for `"mean_std"` and `"mean_cov"` rows.
             format, tokens, errors, nonfinite: as for `keras_vocabsafe.load_vectors`.
 
         Returns:
@@ -385,6 +396,11 @@ class VocabIdEmbedding(VocabularyLayer):
                 "`train` must be 'all' (fine-tune every row), 'none' (freeze the layer) or 'missing' (train only "
                 f"the rows that had no pretrained vector). Received: train={train!r}"
             )
+        for argument, initializer in (
+            ("missing_embeddings_initializer", missing_embeddings_initializer),
+            ("oov_embeddings_initializer", oov_embeddings_initializer),
+        ):  # Before the file is read.
+            evolve._check_initializer(initializer, dim=self.output_dim, argument=argument)
         vocabulary = self._require_vocabulary()
         if self.vocabulary_dtype != "string":
             raise ConfigurationError(f"{self._owner()} has integer keys; pretrained vectors are keyed by words.")
@@ -409,8 +425,22 @@ class VocabIdEmbedding(VocabularyLayer):
             )
         found = aligned.found
         oov_seed = None if seed is None else seed + 1
-        oov_rows = initial_rows(oov, self.num_oov_indices, aligned.vectors, found, seed=oov_seed, what="oov")
-        missing_rows = initial_rows(missing, int((~found).sum()), aligned.vectors, found, seed=seed, what="missing")
+        oov_rows = evolve._initial_rows(
+            oov_embeddings_initializer,
+            [canonical_token(self.oov_token, "string")] * self.num_oov_indices,
+            aligned.vectors,
+            argument="oov_embeddings_initializer",
+            where=found,
+            seed=oov_seed,
+        )
+        missing_rows = evolve._initial_rows(
+            missing_embeddings_initializer,
+            [vocabulary[i] for i in np.flatnonzero(~found)],
+            aligned.vectors,
+            argument="missing_embeddings_initializer",
+            where=found,
+            seed=seed,
+        )
         matrix = np.zeros((self._num_rows(), self.output_dim), dtype=np.float32)
         oov_ids, token_ids = self._oov_ids(), self._regular_ids()
         matrix[oov_ids] = oov_rows
@@ -442,6 +472,7 @@ class VocabIdEmbedding(VocabularyLayer):
         seed: int | None = None,
         steps: int | None = None,
         budget: int | None = DEFAULT_BUDGET,
+        verbose: Any = "auto",
     ) -> VocabularyUpdateReport:
         """Changes the vocabulary of a trained layer; every row stays with its token.
 
@@ -477,20 +508,24 @@ class VocabIdEmbedding(VocabularyLayer):
             max_tokens: optional new bound on `vocabulary_size()`; it
                 replaces the layer's `max_tokens`. Defaults to the current
                 bound.
-            new_embeddings_initializer: rows of new tokens: `"mean"`
-                (default; the mean of the old token rows), `"mean_cov"`
-                (drawn from a normal with the old token rows' mean and
-                covariance), `"zeros"`, a Keras initializer, or a
-                `PretrainedVectors` (its vector where it has one, else the
-                mean).
+            new_embeddings_initializer: how rows of new tokens start: one of
+                `keras_vocabsafe.ROW_INITIALIZERS`, computed from the old
+                token rows (default `"mean"`; `"mean_std"`, `"mean_cov"`,
+                `"zeros"`), any Keras initializer (name, instance or
+                callable), or a `PretrainedVectors` (its vector where it has
+                one, else the mean).
             model: optional compiled model that trains this layer.
-            seed: seed for `"mean_cov"`.
+            seed: seed for `"mean_std"` and `"mean_cov"`.
             steps, budget: as for `adapt()`.
+            verbose: `"auto"` (default), 0, 1 or 2, as for `adapt()`: a
+                progress bar while `data` is counted (1), and a one-line
+                summary of the update (1 or 2; also logged at INFO).
 
         Returns:
             A `VocabularyUpdateReport` (kept, added, dropped and re-ordered
             counts), which prints as a summary.
         """
+        verbose = check_verbose(verbose, f"{self._owner()}.update_vocabulary()")
         if (vocabulary is None) == (data is None):
             raise ConfigurationError(
                 f"{self._owner()}.update_vocabulary() needs exactly one of `vocabulary` (the new tokens) and "
@@ -513,7 +548,9 @@ class VocabIdEmbedding(VocabularyLayer):
                 f"its compiled functions rebuilt). Received: {type(model).__name__}"
                 + (f" '{model.name}', which does not hold this layer." if isinstance(model, keras.Model) else ".")
             )
-        evolve.check_rule(new_embeddings_initializer, dim=self.output_dim)
+        evolve._check_initializer(
+            new_embeddings_initializer, dim=self.output_dim, argument="new_embeddings_initializer"
+        )
         self._require_vocabulary()
         if self.built and self.lora_enabled:
             raise QuantizationError(
@@ -526,7 +563,7 @@ class VocabIdEmbedding(VocabularyLayer):
             new, positions = self._place_special_tokens(vocabulary, limit)
         else:
             budget = check_budget(budget, self._owner())
-            new = self._vocabulary_from_data(data, steps, merge=merge, limit=limit, budget=budget)
+            new = self._vocabulary_from_data(data, steps, merge=merge, limit=limit, budget=budget, verbose=verbose)
             positions = self._special_positions
             listed = [] if positions is None else [p for p in positions if p is not None]
             if listed and max(listed) >= len(new) + len(listed):  # The special ids must fall within the new ids.
@@ -541,18 +578,21 @@ class VocabIdEmbedding(VocabularyLayer):
         if self.built:  # Before anything changes: a failed update leaves the layer as it was.
             _check_allocation(self, self._num_rows(len(new_tokens)), self.output_dim, len(new))
         # Vocabularies hold each token once and never a special token, so with one OOV row no token repeats.
-        row_map = evolve.map_rows(old_tokens, new_tokens, distinct=self.num_oov_indices == 1)
+        row_map = evolve._map_rows(old_tokens, new_tokens, distinct=self.num_oov_indices == 1)
         token_ids: dict[str, Any] = {"old_token_ids": old_token_ids, "new_token_ids": new_token_ids}
         if not self.built:
             self._vocabulary, self._special_positions, self.max_tokens = new, positions, limit
             self._vocabulary_changed()
-            return evolve.make_report(self.name, old_tokens, new_tokens, row_map, **token_ids, rule="none")
+            return _told(
+                evolve._make_report(self.name, old_tokens, new_tokens, row_map, **token_ids, initializer="none"),
+                verbose,
+            )
         old_matrix = self._matrix()
-        matrix: np.ndarray | None = evolve.remap_matrix(
+        matrix: np.ndarray | None = evolve._remap_matrix(
             old_matrix,
             row_map,
             new_tokens,
-            rule=new_embeddings_initializer,
+            initializer=new_embeddings_initializer,
             reference_rows=old_token_ids,
             num_rows=self._num_rows(len(new_tokens)),
             seed=seed,
@@ -578,7 +618,7 @@ class VocabIdEmbedding(VocabularyLayer):
             model.train_function = model.test_function = model.predict_function = None
         elif model is not None:
             new_variable, new_trained_ids = self._trained_variable()
-            remapped = evolve.remap_optimizer(
+            remapped = evolve._remap_optimizer(
                 model,
                 old_variable if old_variable is not None else new_variable,
                 new_variable,
@@ -593,17 +633,18 @@ class VocabIdEmbedding(VocabularyLayer):
                 UserWarning,
                 stacklevel=2,
             )
-        return evolve.make_report(
+        report = evolve._make_report(
             self.name,
             old_tokens,
             new_tokens,
             row_map,
             **token_ids,
-            rule=new_embeddings_initializer,
+            initializer=new_embeddings_initializer,
             optimizer_variables=remapped,
         )
+        return _told(report, verbose)
 
-    def _requantized_rows(self, matrix: np.ndarray, row_map: evolve.RowMap) -> dict[str, np.ndarray]:
+    def _requantized_rows(self, matrix: np.ndarray, row_map: evolve._RowMap) -> dict[str, np.ndarray]:
         """The quantized variables for the new rows of `update_vocabulary`.
 
         Kept rows keep their exact quantized values with their own per-row scales (and zero points); new rows
@@ -619,9 +660,16 @@ class VocabIdEmbedding(VocabularyLayer):
         return new
 
     def _vocabulary_from_data(
-        self, data: Any, steps: int | None, *, merge: bool, limit: int | None, budget: int | None = DEFAULT_BUDGET
+        self,
+        data: Any,
+        steps: int | None,
+        *,
+        merge: bool,
+        limit: int | None,
+        budget: int | None = DEFAULT_BUDGET,
+        verbose: int = 0,
     ) -> Vocabulary:
-        tokens, counts = self._count_tokens(data, steps, budget)
+        tokens, counts = self._count_tokens(data, steps, budget, verbose=verbose, action="update_vocabulary()")
         max_size = None if limit is None else limit - self._num_special_tokens()
         if not merge:
             return Vocabulary.from_counts(
@@ -677,14 +725,15 @@ class VocabIdEmbedding(VocabularyLayer):
         if float_policy.quantization_mode is not None:  # Set by Keras's `dtype_policy` setter, which calls here.
             float_policy = _quantization.requantize_config(float_policy)[2]
         values, policy = _quantization.quantize_matrix(self._matrix(), mode, config, float_policy)
-        previous = self._dtype_policy
+        previous = self.dtype_policy
         # Marked first: Keras's `dtype_policy` setter quantizes a built layer that is not yet marked.
-        self._is_quantized = True
+        _compat.set_quantized(self, True)
         try:
             self.dtype_policy = policy
             self._create_weights(quantized=values)
         except BaseException:
-            self._dtype_policy, self._is_quantized = previous, False
+            _compat.restore_dtype_policy(self, previous)
+            _compat.set_quantized(self, False)
             raise
 
     def enable_lora(
@@ -714,9 +763,7 @@ class VocabIdEmbedding(VocabularyLayer):
             )
         if self.lora_enabled:
             raise ConfigurationError(f"LoRA is already enabled on {self._owner()}; it can be enabled only once.")
-        locked = self._tracker.locked
-        self._tracker.unlock()
-        try:
+        with _compat.unlocked_tracking(self):
             # float32 whatever the policy, as in Keras: small updates would underflow in float16.
             self.lora_embeddings_a = self.add_weight(
                 name="lora_embeddings_a",
@@ -732,9 +779,6 @@ class VocabIdEmbedding(VocabularyLayer):
                 dtype="float32",
                 regularizer=self.embeddings_regularizer,
             )
-        finally:
-            if locked:
-                self._tracker.lock()
         self._embeddings.trainable = False
         self.lora_enabled = True
         self.lora_rank = int(rank)
@@ -853,7 +897,7 @@ class VocabIdEmbedding(VocabularyLayer):
                 trainable=False,
             )
             setattr(self, "_embeddings" if name == "embeddings" else name, variable)
-        self._is_quantized = True
+        _compat.set_quantized(self, True)
 
     def _quantized_values(self) -> dict[str, np.ndarray]:
         return {
@@ -908,7 +952,7 @@ class VocabIdEmbedding(VocabularyLayer):
 
     def _matrix(self) -> np.ndarray:
         """Every row (padding included) as one NumPy array (dequantized in float32 if the layer is quantized)."""
-        if getattr(self, "_is_quantized", False):
+        if _compat.is_quantized(self):
             return keras.ops.convert_to_numpy(
                 _quantization.dequantize(
                     self._quantized_values(), self.quantization_mode, self.output_dim, "float32", self._g_idx()
@@ -1104,15 +1148,15 @@ class VocabIdEmbedding(VocabularyLayer):
         """
         if self._generation_variable is None or tf.executing_eagerly():
             return outputs
-        current = tf.debugging.assert_equal(
-            self._generation_variable,
-            tf.constant(self._weights_generation, tf.int64),
-            message=(
+        # A bare `Assert` on one scalar comparison, with only a string to report: `assert_equal` would add a
+        # rank/range/all reduction and a conditional (`AssertGuard`) to every step for the same check.
+        current = tf.debugging.Assert(
+            tf.equal(self._generation_variable, tf.constant(self._weights_generation, tf.int64)),
+            [
                 f"{self._owner()} has new weights (from update_vocabulary(), load_pretrained() or quantize()) that "
-                "this traced "
-                "function does not use: it would go on training or predicting with the old matrix. Call "
-                "`model.compile(...)` again (with a new optimizer), or pass `model=` to `update_vocabulary()`."
-            ),
+                "this traced function does not use: it would go on training or predicting with the old matrix. "
+                "Call `model.compile(...)` again (with a new optimizer), or pass `model=` to `update_vocabulary()`."
+            ],
         )
         with tf.control_dependencies([current]):
             return tf.identity(outputs)
@@ -1292,12 +1336,12 @@ class VocabIdEmbedding(VocabularyLayer):
                 "Build the layer with the mask_token, oov_token and num_oov_indices the weights were saved with."
             )
         saved_token_ids = np.flatnonzero([token not in special for token in saved])
-        row_map = evolve.map_rows(saved, current, what="saved vocabulary")
-        new_matrix = evolve.remap_matrix(
+        row_map = evolve._map_rows(saved, current, what="saved vocabulary")
+        new_matrix = evolve._remap_matrix(
             matrix[: len(saved)],
             row_map,
             current,
-            rule=request.rule,
+            initializer=request.new_embeddings_initializer,
             reference_rows=saved_token_ids,
             num_rows=self._num_rows(),
             seed=request.seed,
@@ -1305,14 +1349,14 @@ class VocabIdEmbedding(VocabularyLayer):
         if not self.built:
             self.build()
         self._assign_matrix(new_matrix)
-        request.reports[self.name] = evolve.make_report(
+        request.reports[self.name] = evolve._make_report(
             self.name,
             saved,
             current,
             row_map,
             old_token_ids=saved_token_ids,
             new_token_ids=self._regular_ids(),
-            rule=request.rule,
+            initializer=request.new_embeddings_initializer,
         )
 
 
@@ -1387,16 +1431,27 @@ def _validate_trainable_rows(rows: Any) -> tuple[int, ...] | None:
     return tuple(sorted({int(row) for row in rows}))
 
 
-def _trained_row_map(row_map: evolve.RowMap, old_ids: np.ndarray | None, new_ids: np.ndarray | None) -> evolve.RowMap:
+def _told(report: VocabularyUpdateReport, verbose: int) -> VocabularyUpdateReport:
+    """The report, told in one line (printed for `verbose` 1 or 2; logged at INFO)."""
+    say(
+        verbose,
+        f"'{report.layer}'.update_vocabulary(): {report.old_size:,} -> {report.new_size:,} ids; kept "
+        f"{report.kept:,} tokens ({report.reordered:,} with a new id), added {report.added:,}, dropped "
+        f"{report.dropped:,}",
+    )
+    return report
+
+
+def _trained_row_map(row_map: evolve._RowMap, old_ids: np.ndarray | None, new_ids: np.ndarray | None) -> evolve._RowMap:
     """`row_map` (new id -> old id) in terms of the rows of the trained variables, when only some rows train."""
     if new_ids is None or old_ids is None:
         return row_map
     source = row_map.source[new_ids]
     if len(old_ids) == 0:
-        return evolve.RowMap(np.full(len(new_ids), -1), 0)
+        return evolve._RowMap(np.full(len(new_ids), -1), 0)
     position = np.minimum(np.searchsorted(old_ids, source), len(old_ids) - 1)
     found = (source >= 0) & (old_ids[position] == source)
-    return evolve.RowMap(np.where(found, position, -1), len(old_ids))
+    return evolve._RowMap(np.where(found, position, -1), len(old_ids))
 
 
 def _constant(matrix: np.ndarray) -> Any:

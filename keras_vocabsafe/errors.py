@@ -9,14 +9,14 @@ VocabSafeError
 ├── ConfigurationError (ValueError)
 ├── ConversionError (ValueError)
 ├── ExportError (RuntimeError)
+│   ├── UnsupportedOpsError (ValueError)
 │   └── VersionExistsError (FileExistsError)
 ├── VocabularyError (ValueError)
 │   ├── DuplicateTokenError
 │   └── ReservedTokenError
 ├── KeyDtypeError (TypeError)
+├── MissingDependencyError (ImportError)
 ├── ModelFileError (ValueError)
-├── NonCoreOpsError (ValueError)
-│   └── UnsupportedOpsError
 ├── NotAdaptedError (RuntimeError)
 ├── QuantizationError (NotImplementedError)
 ├── TextInputError (ValueError)
@@ -42,8 +42,8 @@ __all__ = [
     "DuplicateTokenError",
     "ExportError",
     "KeyDtypeError",
+    "MissingDependencyError",
     "ModelFileError",
-    "NonCoreOpsError",
     "NotAdaptedError",
     "QuantizationError",
     "ReservedTokenError",
@@ -92,6 +92,10 @@ class KeyDtypeError(VocabSafeError, TypeError):
     """Keys (inputs or tokens) have a dtype the vocabulary does not use."""
 
 
+class MissingDependencyError(VocabSafeError, ImportError):
+    """A setting needs an optional package that is not installed; the message names the extra that installs it."""
+
+
 class ModelFileError(VocabSafeError, ValueError):
     """A model or weights file is missing, truncated, damaged, of the wrong kind, or belongs to another model."""
 
@@ -104,12 +108,13 @@ class VersionExistsError(ExportError, FileExistsError):
     """A serving export's version directory already exists; exports never overwrite a version."""
 
 
-class NonCoreOpsError(VocabSafeError, ValueError):
-    """A strict serving export's graph uses ops that core TensorFlow does not register (e.g. tensorflow-text ops)."""
+class UnsupportedOpsError(ExportError, ValueError):
+    """A serving export's graph uses ops that do not load in its target (core TensorFlow or a server's release).
 
-
-class UnsupportedOpsError(NonCoreOpsError):
-    """A serving export's graph uses ops that do not load in its target (core TensorFlow or a server's release)."""
+    Raised by `export_for_serving(strict=True)` (the target is core TensorFlow: tensorflow-text ops are refused)
+    and `export_for_serving(target=...)`, before anything is published. Also a `ValueError`: the model does not
+    fit the target it was given.
+    """
 
 
 class NotAdaptedError(VocabSafeError, RuntimeError):

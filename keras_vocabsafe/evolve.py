@@ -22,18 +22,30 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_vocabsafe._tokens import canonical_token, check_token_sequence, display_token, json_token
 from keras_vocabsafe.errors import ConfigurationError, DuplicateTokenError
 from keras_vocabsafe.pretrained import PretrainedVectors, align_vectors
-from keras_vocabsafe.vocabulary import Vocabulary, canonical_token, check_token_sequence, display_token, json_token
+from keras_vocabsafe.vocabulary import Vocabulary
 
 __all__ = [
-    "NEW_ROW_RULES",
+    "ROW_INITIALIZERS",
     "VocabularyUpdateReport",
     "warmstart_embedding_matrix",
 ]
 
-NEW_ROW_RULES = ("mean", "mean_cov", "zeros")
-"""Named rules for rows of new tokens; a Keras initializer or a `PretrainedVectors` also works."""
+ROW_INITIALIZERS = ("mean", "mean_std", "mean_cov", "zeros")
+"""Initializers computed from existing rows, which every `*_embeddings_initializer` argument takes.
+
+Besides these, such an argument takes any Keras initializer (a name such as `"uniform"`, an instance or a
+callable taking `shape` and `dtype`) and a `PretrainedVectors` (each token's vector where it has one, else
+`"mean"`). The existing rows are the old token rows (`update_vocabulary`, `load_remapped_weights`,
+`warmstart_embedding_matrix`) or the rows found in the vectors (`load_pretrained`):
+
+- `"mean"`: every row is their mean;
+- `"mean_std"`: drawn from a normal with their per-dimension mean and standard deviation;
+- `"mean_cov"`: drawn from a normal with their mean and covariance;
+- `"zeros"`: zeros.
+"""
 
 _SAMPLE = 10  # Tokens shown by a report's printout.
 _BLOCK = 65_536  # Rows copied (or reduced) at a time.
@@ -48,10 +60,12 @@ class VocabularyUpdateReport:
         old_size: ids (and rows, without padding) before.
         new_size: ids after.
         kept: tokens in both vocabularies; each kept its exact row.
-        added: tokens new to the vocabulary; their rows follow `new_rows`.
+        added: tokens new to the vocabulary; their rows follow
+            `new_embeddings_initializer`.
         dropped: tokens that left, with their rows.
         reordered: kept tokens whose id changed.
-        new_rows: the rule that initialized the added rows.
+        new_embeddings_initializer: the initializer of the added rows, by
+            name (`"none"` when the layer had no rows yet).
         added_tokens: the first added tokens, in id order.
         dropped_tokens: the first dropped tokens, in old id order.
         optimizer_variables: optimizer variables (such as Adam moments) whose
@@ -65,7 +79,7 @@ class VocabularyUpdateReport:
     added: int
     dropped: int
     reordered: int
-    new_rows: str
+    new_embeddings_initializer: str
     added_tokens: tuple[Any, ...] = field(default=(), repr=False)
     dropped_tokens: tuple[Any, ...] = field(default=(), repr=False)
     optimizer_variables: int = 0
@@ -80,7 +94,7 @@ class VocabularyUpdateReport:
             "added": self.added,
             "dropped": self.dropped,
             "reordered": self.reordered,
-            "new_rows": self.new_rows,
+            "new_embeddings_initializer": self.new_embeddings_initializer,
             "added_tokens": [json_token(t) for t in self.added_tokens],
             "dropped_tokens": [json_token(t) for t in self.dropped_tokens],
             "optimizer_variables": self.optimizer_variables,
@@ -91,7 +105,7 @@ class VocabularyUpdateReport:
         lines = [
             f"{title}: {self.old_size} -> {self.new_size} ids",
             f"  kept      {self.kept:>10,}  (rows unchanged; {self.reordered:,} with a new id)",
-            f"  added     {self.added:>10,}  (rows: {self.new_rows})",
+            f"  added     {self.added:>10,}  (rows: {self.new_embeddings_initializer})",
             f"  dropped   {self.dropped:>10,}",
         ]
         if self.optimizer_variables:
@@ -107,7 +121,7 @@ class VocabularyUpdateReport:
 
 
 @dataclass(frozen=True)
-class RowMap:
+class _RowMap:
     """Where each new id's row comes from: `source[i]` is an old id, or -1 for a new token."""
 
     source: np.ndarray
@@ -122,9 +136,9 @@ class RowMap:
         return np.flatnonzero(self.source >= 0)
 
 
-def map_rows(
+def _map_rows(
     old_tokens: Sequence[Any], new_tokens: Sequence[Any], *, what: str = "vocabulary", distinct: bool = False
-) -> RowMap:
+) -> _RowMap:
     """Matches ids of `new_tokens` to ids of `old_tokens` by token.
 
     A token listed more than once (the OOV token when there are several OOV
@@ -136,7 +150,7 @@ def map_rows(
     if distinct or (len(first) == len(old_tokens) and len(set(new_tokens)) == len(new_tokens)):
         get = first.get
         source = np.fromiter((get(t, -1) for t in new_tokens), dtype=np.int64, count=len(new_tokens))
-        return RowMap(source, len(old_tokens))
+        return _RowMap(source, len(old_tokens))
     positions: dict[Any, list[int]] = {}
     for i, token in enumerate(old_tokens):
         positions.setdefault(token, []).append(i)
@@ -156,62 +170,83 @@ def map_rows(
                 "the new one, so which row each occurrence should keep is ambiguous. List each token once (special "
                 "tokens such as the OOV token may repeat, but as often in both)."
             )
-    return RowMap(source, len(old_tokens))
+    return _RowMap(source, len(old_tokens))
 
 
-def new_rows(
-    rule: Any,
+def _initial_rows(
+    initializer: Any,
     tokens: Sequence[Any],
     reference: np.ndarray,
     *,
-    dim: int,
+    argument: str,
+    where: np.ndarray | None = None,
     seed: int | None = None,
 ) -> np.ndarray:
-    """Rows for `tokens` (new to a vocabulary), from the statistics of the `reference` rows."""
+    """Rows for `tokens` (rows without a value of their own) following `initializer`: the one rule engine.
+
+    Every `*_embeddings_initializer` argument comes here. `reference` holds the rows whose statistics the
+    `ROW_INITIALIZERS` use (with `where`, only its rows where `where` is true, read in place: no copy of a large
+    matrix); `argument` names the argument in errors. The result is a float32 `(len(tokens), dim)` array.
+    """
     count = len(tokens)
-    if isinstance(rule, PretrainedVectors):
-        if rule.dim != dim:
+    dim = reference.shape[1]
+    if isinstance(initializer, PretrainedVectors):
+        if initializer.dim != dim:
             raise ConfigurationError(
-                f"The pretrained vectors have {rule.dim} dimensions, but the embedding has output_dim={dim}. An "
-                "update cannot change output_dim; use vectors of the same dimension."
+                f"`{argument}` holds pretrained vectors of {initializer.dim} dimensions, but the embedding has "
+                f"output_dim={dim}, and rows cannot change output_dim. Use vectors of {dim} dimensions."
             )
-        rows = new_rows("mean", tokens, reference, dim=dim)
+        rows = _initial_rows("mean", tokens, reference, argument=argument, where=where)
         if count:
-            aligned = align_vectors(rule, list(tokens))
+            aligned = align_vectors(initializer, list(tokens), verbose=0)
             rows[aligned.found] = aligned.vectors[aligned.found]
         return rows
-    if isinstance(rule, str) and rule in NEW_ROW_RULES:
-        if rule == "zeros" or count == 0:
+    if isinstance(initializer, str) and initializer in ROW_INITIALIZERS:
+        if initializer == "zeros" or count == 0:
             return np.zeros((count, dim), np.float32)
-        if len(reference) == 0:
+        if (len(reference) if where is None else np.count_nonzero(where)) == 0:
             raise ConfigurationError(
-                f"`new_embeddings_initializer={rule!r}` needs at least one old token row to average."
+                f"`{argument}={initializer!r}` needs at least one old token row to compute from; pass "
+                "a Keras initializer such as 'uniform' instead."
             )
-        mean = reference.mean(axis=0, dtype=np.float64)
-        if rule == "mean":
+        # Statistics in float64; `where` reads the chosen rows in place.
+        statistics: dict[str, Any] = (
+            {"axis": 0, "dtype": np.float64}
+            if where is None
+            else {"axis": 0, "dtype": np.float64, "where": where[:, None]}
+        )
+        mean = reference.mean(**statistics)
+        if initializer == "mean":
             return np.broadcast_to(mean.astype(np.float32), (count, dim)).copy()
+        if initializer == "mean_std":
+            std = reference.std(**statistics)
+            return np.random.default_rng(seed).normal(mean, std, size=(count, dim)).astype(np.float32)
         # A draw from N(mean, covariance): standard normals scaled along the covariance's eigenvectors.
-        variances, axes = np.linalg.eigh(_covariance(reference, mean))
+        variances, axes = np.linalg.eigh(_covariance(reference, mean, where=where))
         scale = (axes * np.sqrt(np.clip(variances, 0, None))).T.astype(np.float32)
         normal = np.random.default_rng(seed).standard_normal((count, dim), dtype=np.float32)
         return normal @ scale + mean.astype(np.float32)
     try:
-        initializer = keras.initializers.get(rule)
+        keras_initializer = keras.initializers.get(initializer)
     except (ValueError, TypeError) as error:
         raise ConfigurationError(
-            f"`new_embeddings_initializer` must be one of {NEW_ROW_RULES}, a Keras initializer (name, object or "
-            f"callable) or a `PretrainedVectors`. Received: {rule!r}"
+            f"`{argument}` must be one of {ROW_INITIALIZERS}, a Keras initializer (name, object or callable) or a "
+            f"`PretrainedVectors`. Received: {argument}={initializer!r}"
         ) from error
     if count == 0:
         return np.zeros((0, dim), np.float32)
-    rows = np.asarray(keras.ops.convert_to_numpy(initializer((count, dim), dtype="float32")), dtype=np.float32)
+    rows = np.asarray(keras.ops.convert_to_numpy(keras_initializer((count, dim), dtype="float32")), dtype=np.float32)
     if rows.shape != (count, dim):
-        raise ConfigurationError(f"The new-row initializer returned shape {rows.shape}; expected {(count, dim)}.")
+        raise ConfigurationError(
+            f"The `{argument}` initializer returned rows of shape {rows.shape}; expected {(count, dim)}."
+        )
     return rows
 
 
-def _covariance(rows: np.ndarray, mean: np.ndarray, block: int = _BLOCK) -> np.ndarray:
-    """Sample covariance of `rows`, one block at a time: float32 products summed in float64.
+def _covariance(
+    rows: np.ndarray, mean: np.ndarray, block: int = _BLOCK, *, where: np.ndarray | None = None
+) -> np.ndarray:
+    """Sample covariance of `rows` (those where `where` is true), one block at a time: float32 products in float64.
 
     Neither a float64 copy of a large matrix nor float64 products (three times slower); the result differs
     from NumPy's `np.cov` by about 1e-7 relative, plenty for drawing initial rows.
@@ -219,37 +254,43 @@ def _covariance(rows: np.ndarray, mean: np.ndarray, block: int = _BLOCK) -> np.n
     total = np.zeros((rows.shape[1], rows.shape[1]), dtype=np.float64)
     center = mean.astype(rows.dtype)
     for start in range(0, len(rows), block):
-        centered = rows[start : start + block] - center
+        part = rows[start : start + block]
+        if where is not None:
+            part = part[where[start : start + block]]
+        centered = part - center
         total += centered.T @ centered
-    return total / max(len(rows) - 1, 1)
+    used = len(rows) if where is None else int(np.count_nonzero(where))
+    return total / max(used - 1, 1)
 
 
-def check_rule(rule: Any, *, dim: int) -> None:
-    """Refuses a new-row rule that `new_rows` could not apply, before anything changes (also when no row is new)."""
-    new_rows(rule, [], np.zeros((0, dim), np.float32), dim=dim)
+def _check_initializer(initializer: Any, *, dim: int, argument: str) -> None:
+    """Refuses an initializer `_initial_rows` could not apply, before anything changes (also when no row is new)."""
+    _initial_rows(initializer, [], np.zeros((0, dim), np.float32), argument=argument)
 
 
-def describe_rule(rule: Any) -> str:
-    if isinstance(rule, PretrainedVectors):
-        return f"pretrained vectors ({rule.path or 'in memory'}), else mean"
-    if isinstance(rule, str):
-        return rule
-    return getattr(rule, "__name__", type(rule).__name__)
+def _describe_initializer(initializer: Any) -> str:
+    """How a report names an initializer."""
+    if isinstance(initializer, PretrainedVectors):
+        return f"pretrained vectors ({initializer.path or 'in memory'}), else mean"
+    if isinstance(initializer, str):
+        return initializer
+    return getattr(initializer, "__name__", type(initializer).__name__)
 
 
-def remap_matrix(
+def _remap_matrix(
     old_matrix: np.ndarray,
-    row_map: RowMap,
+    row_map: _RowMap,
     new_tokens: Sequence[Any],
     *,
-    rule: Any,
+    initializer: Any,
     reference_rows: Any,
     num_rows: int | None = None,
     seed: int | None = None,
+    argument: str = "new_embeddings_initializer",
 ) -> np.ndarray:
-    """The new matrix: kept rows copied by token, added rows from `rule`, padding rows zeros.
+    """The new matrix: kept rows copied by token, added rows from `initializer`, padding rows zeros.
 
-    `reference_rows` (a slice, mask or index array of old rows) gives the rows whose statistics `rule` uses.
+    `reference_rows` (a slice, mask or index array of old rows) gives the rows whose statistics `initializer` uses.
     """
     dim = old_matrix.shape[1]
     size = len(row_map.source)
@@ -261,20 +302,21 @@ def remap_matrix(
     added = row_map.added
     if len(added):
         reference = old_matrix[reference_rows]
-        matrix[added] = new_rows(rule, [new_tokens[i] for i in added], reference, dim=dim, seed=seed)
+        tokens = [new_tokens[i] for i in added]
+        matrix[added] = _initial_rows(initializer, tokens, reference, argument=argument, seed=seed)
     matrix[size:] = 0
     return matrix
 
 
-def make_report(
+def _make_report(
     layer: str | None,
     old_tokens: Sequence[Any],
     new_tokens: Sequence[Any],
-    row_map: RowMap,
+    row_map: _RowMap,
     *,
     old_token_ids: np.ndarray,
     new_token_ids: np.ndarray,
-    rule: Any,
+    initializer: Any,
     optimizer_variables: int = 0,
 ) -> VocabularyUpdateReport:
     """Counts what an update did to the regular tokens (`*_token_ids`: the ids that are not special slots)."""
@@ -292,7 +334,7 @@ def make_report(
         added=len(added),
         dropped=len(dropped),
         reordered=int(np.count_nonzero(source[kept] != new_token_ids[kept])),
-        new_rows=describe_rule(rule),
+        new_embeddings_initializer=_describe_initializer(initializer),
         added_tokens=tuple(new_tokens[i] for i in added[:_SAMPLE]),
         dropped_tokens=tuple(old_tokens[i] for i in dropped[:_SAMPLE]),
         optimizer_variables=optimizer_variables,
@@ -322,12 +364,12 @@ def warmstart_embedding_matrix(
         new_vocabulary: the tokens of the new matrix's rows, in row order.
         base_embeddings: the base matrix, `(len(base_vocabulary), dim)`: a
             NumPy array, a tensor or a Keras variable.
-        new_embeddings_initializer: rows of new tokens: `"uniform"`
-            (default, as in Keras), any Keras initializer, `"mean"`,
-            `"mean_cov"` (drawn from the base rows' mean and covariance),
-            `"zeros"`, or a `PretrainedVectors` (its vector where it has one,
-            else the mean).
-        seed: seed for `"mean_cov"`.
+        new_embeddings_initializer: how rows of new tokens start: any Keras
+            initializer (default `"uniform"`, as in Keras), one of
+            `ROW_INITIALIZERS` computed from the base rows (`"mean"`,
+            `"mean_std"`, `"mean_cov"`, `"zeros"`), or a `PretrainedVectors`
+            (its vector where it has one, else the mean).
+        seed: seed for `"mean_std"` and `"mean_cov"`.
 
     Returns:
         A float NumPy array of shape `(len(new_vocabulary), dim)`.
@@ -346,13 +388,13 @@ def warmstart_embedding_matrix(
             f"`base_embeddings` must have one row per token of `base_vocabulary` ({len(base_tokens)} tokens). "
             f"Received shape {matrix.shape}."
         )
-    row_map = map_rows(base_tokens, new_tokens)
-    return remap_matrix(
-        matrix, row_map, new_tokens, rule=new_embeddings_initializer, reference_rows=slice(None), seed=seed
+    row_map = _map_rows(base_tokens, new_tokens)
+    return _remap_matrix(
+        matrix, row_map, new_tokens, initializer=new_embeddings_initializer, reference_rows=slice(None), seed=seed
     )
 
 
-def remap_optimizer(model: Any, old_variable: Any, new_variable: Any, row_map: RowMap) -> int:
+def _remap_optimizer(model: Any, old_variable: Any, new_variable: Any, row_map: _RowMap) -> int:
     """Moves `model`'s optimizer state for `old_variable` onto `new_variable`, row by row; returns how many.
 
     Keras optimizers are built once for a fixed list of variables, so the

@@ -39,17 +39,18 @@ import tensorflow as tf
 
 from keras_vocabsafe import _compat
 from keras_vocabsafe._op_tables import OpTarget, op_table, parse_target, scanned_range, since_release, since_text
+from keras_vocabsafe._progress import Progress, check_verbose, logger
 from keras_vocabsafe.embedding import VocabIdEmbedding
 from keras_vocabsafe.errors import ConfigurationError, ExportError, UnsupportedOpsError, VersionExistsError
 from keras_vocabsafe.lookup import KeyLookup, VocabLookup
 
 __all__ = ["OpAudit", "OpTarget", "audit_ops", "export_for_serving"]
 
-SERVING_SIGNATURE = "serving_default"
-WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+_SERVING_SIGNATURE = "serving_default"
+_WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 # TensorFlow Serving refuses to load a version whose warm-up file holds more records than this.
-MAX_WARMUP_REQUESTS = 1000
-SERVING_INSTALL_COMMAND = 'pip install "keras-vocabsafe[serving]"'
+_MAX_WARMUP_REQUESTS = 1000
+_SERVING_INSTALL_COMMAND = 'pip install "keras-vocabsafe[serving]"'
 
 # A signature input name reaches clients unchanged only if it is a valid tf.function argument name: TensorFlow
 # silently rewrites others ("a.b" becomes "a_b", "1x" becomes "arg_1x") or refuses them ("a b").
@@ -70,6 +71,7 @@ def export_for_serving(
     strict: bool = False,
     target: str | Mapping[str, str] | OpTarget | None = None,
     lookups: str | Mapping[str, VocabLookup] | None = "auto",
+    verbose: Any = "auto",
 ) -> str:
     """Writes a model as version `version` of a model server's base path.
 
@@ -155,6 +157,13 @@ def export_for_serving(
             names them (each is checked against the `VocabIdEmbedding` its
             ids reach, and refused with `VocabularyMismatchError` if its
             vocabulary differs); `None` keeps the inputs as ids.
+        verbose: `"auto"` (default), 0, 1 or 2, as for `Model.fit`: 1 shows
+            a `keras.utils.Progbar` over the export's steps (tracing each
+            signature, writing, warm-up, audit, publishing), then a summary
+            line naming the version and its signatures; 2 prints only the
+            summary; 0 prints nothing. `"auto"` is 1 when stdout is a
+            terminal and Keras's interactive logging is on, else 0. The
+            summary is also logged at INFO on the `keras_vocabsafe` logger.
 
     The graph also has a `serve` endpoint (the same function), which is what
     `keras.layers.TFSMLayer(path)` calls by default.
@@ -169,14 +178,14 @@ def export_for_serving(
         UnsupportedOpsError: with `strict=True` or a `target`, the graph
             uses ops that do not load there; the message names each op, the
             tensorflow-text release that added it, the target and the layer
-            that uses it. A `NonCoreOpsError` (and `ValueError`).
+            that uses it. An `ExportError` (and `ValueError`).
         ExportError: writing or auditing failed; nothing was published.
 
     Example:
 
     ```python
-    path = export_for_serving(model, "/models/reviews", warmup_inputs={"text": [["a", "good", "film"]]})
-    # tensorflow_model_server --model_name=reviews --model_base_path=/models/reviews
+    path = export_for_serving(model, "models/reviews", warmup_inputs={"text": [["a", "good", "film"]]})
+    # tensorflow_model_server --model_name=reviews --model_base_path=$PWD/models/reviews
     ```
     """
     if not isinstance(model, keras.Model):
@@ -196,6 +205,7 @@ def export_for_serving(
     if not isinstance(strict, bool):
         raise ConfigurationError(f"`strict` must be True or False. Received: strict={strict!r}")
     op_target = parse_target(target) if target is not None else (OpTarget("core") if strict else None)
+    verbose = check_verbose(verbose, "export_for_serving()")
     halves_lookups: dict[int, VocabLookup] = {}  # One lookup per embedding half, for its input and its signatures.
     plan = _ServingPlan.from_model(model, input_names, output_names, _input_lookups(model, lookups, halves_lookups))
     warmup = None if warmup_inputs is None else _warmup_requests(warmup_inputs, plan)
@@ -205,6 +215,10 @@ def export_for_serving(
     _prepare_base_path(base)
     version = _choose_version(base, version)
     version_dir = base / str(version)
+    logger.info("export_for_serving(): exporting '%s' to %s", model.name, version_dir)
+    # Steps: the two serving endpoints, two per vocabulary layer, writing, warm-up, audit, publishing.
+    steps = 2 + 2 * len(vocabulary_layers) + 1 + (warmup is not None) + (op_target is not None) + 1
+    progress = Progress(verbose, target=steps)
 
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -217,12 +231,15 @@ def export_for_serving(
         lookup.build()  # No weights; Keras's export archive takes built layers only.
         archive.track(lookup)
     serving_function = plan.serving_function(model)
-    serve = archive.add_endpoint(SERVING_SIGNATURE, serving_function, input_signature=plan.input_specs)
+    serve = archive.add_endpoint(_SERVING_SIGNATURE, serving_function, input_signature=plan.input_specs)
+    progress.add(1)
     archive.add_endpoint("serve", serving_function, input_signature=plan.input_specs)
+    progress.add(1)
     for layer, lookup in zip(vocabulary_layers, signature_lookups):
         vocabulary, token_to_id, spec = _vocabulary_functions(lookup)
         archive.add_endpoint(f"vocabulary_{layer.name}", vocabulary, input_signature=[])
         archive.add_endpoint(f"token_to_id_{layer.name}", token_to_id, input_signature=[spec])
+        progress.add(2)
 
     # Not tempfile.mkdtemp: its 0o700 mode would survive the rename and hide the version from a model server
     # running as another user. A plain mkdir follows the umask, like every file TensorFlow writes inside.
@@ -236,16 +253,29 @@ def export_for_serving(
             archive.write_out(str(staging), verbose=False)
         except Exception as error:
             raise ExportError(f"Writing the SavedModel for {version_dir} failed: {error}") from error
+        progress.add(1)
         if warmup is not None:
             _check_warmup(serve, warmup, plan)
-            _write_warmup(staging / WARMUP_FILE, warmup)
+            _write_warmup(staging / _WARMUP_FILE, warmup)
+            progress.add(1)
         if op_target is not None:
             audit = audit_ops(staging, target=op_target)
             if audit.refused:
                 raise UnsupportedOpsError(_refusal_message(model, audit, op_target, version_dir))
+            progress.add(1)
         _publish(staging, version_dir)
+        progress.add(1)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    signatures = [_SERVING_SIGNATURE] + [
+        f"{kind}_{layer.name}" for layer in vocabulary_layers for kind in ("vocabulary", "token_to_id")
+    ]
+    progress.close(
+        f"export_for_serving(): wrote version {version} of '{model.name}' to {str(version_dir)!r} in "
+        f"{progress.seconds:.1f} s; signatures: {', '.join(signatures)}"
+        + (f"; {len(warmup)} warm-up requests" if warmup is not None else "")
+        + (f"; audited for {op_target}" if op_target is not None else "")
+    )
     return str(version_dir)
 
 
@@ -571,7 +601,7 @@ def _serving_apis() -> tuple[Any, Any]:
     except ImportError as error:
         raise ImportError(
             "Writing warm-up requests (`warmup_inputs=`) needs the tensorflow-serving-api package. Install it "
-            f"with: {SERVING_INSTALL_COMMAND}"
+            f"with: {_SERVING_INSTALL_COMMAND}"
         ) from error
     return predict_pb2, prediction_log_pb2
 
@@ -589,10 +619,10 @@ def _warmup_requests(warmup_inputs: Any, plan: _ServingPlan) -> list[Any]:
             f"Received: warmup_inputs of type {type(warmup_inputs).__name__}. The signature's inputs are "
             f"{list(plan.input_names)}."
         )
-    if len(samples) > MAX_WARMUP_REQUESTS:
+    if len(samples) > _MAX_WARMUP_REQUESTS:
         raise ConfigurationError(
             f"`warmup_inputs` holds {len(samples)} requests; TensorFlow Serving refuses to load a version with more "
-            f"than {MAX_WARMUP_REQUESTS}. Pass at most {MAX_WARMUP_REQUESTS} (a few representative batch sizes "
+            f"than {_MAX_WARMUP_REQUESTS}. Pass at most {_MAX_WARMUP_REQUESTS} (a few representative batch sizes "
             "are enough)."
         )
     predict_pb2, _ = _serving_apis()
@@ -604,7 +634,7 @@ def _warmup_requests(warmup_inputs: Any, plan: _ServingPlan) -> list[Any]:
                 f"{sorted(plan.input_names)}. Give one array per signature input, keyed by its name."
             )
         request = predict_pb2.PredictRequest()
-        request.model_spec.signature_name = SERVING_SIGNATURE
+        request.model_spec.signature_name = _SERVING_SIGNATURE
         for name, spec in zip(plan.input_names, plan.input_specs):
             try:
                 proto = tf.make_tensor_proto(sample[name], dtype=spec.dtype)
@@ -804,9 +834,8 @@ def _ops_in_saved_model(path: Path) -> dict[str, set[str]]:
     """Op type -> names of the nodes that use it, over every graph and function of a SavedModel."""
     from google.protobuf import text_format
     from google.protobuf.message import DecodeError
-    from tensorflow.core.protobuf import saved_model_pb2
 
-    saved_model = saved_model_pb2.SavedModel()
+    saved_model = _compat.saved_model_proto()
     binary, text = path / "saved_model.pb", path / "saved_model.pbtxt"
     if binary.is_file() or text.is_file():
         source = binary if binary.is_file() else text

@@ -26,12 +26,13 @@ from typing import Any
 import numpy as np
 
 from keras_vocabsafe import _weights_store
+from keras_vocabsafe._tokens import canonical_token, decode_tokens, display_token, layer_ids
 from keras_vocabsafe.errors import ConfigurationError, ModelFileError
-from keras_vocabsafe.vocabulary import Vocabulary, canonical_token, decode_tokens, display_token, layer_ids
+from keras_vocabsafe.vocabulary import Vocabulary
 
 __all__ = ["Finding", "InspectionReport", "LayerPair", "inspect_model"]
 
-SEVERITIES = ("error", "warning", "note")
+_SEVERITIES = ("error", "warning", "note")
 
 # Keras lookups whose integer output is an id, and the default special tokens of each.
 _KERAS_LOOKUPS = {"StringLookup", "IntegerLookup", "TextVectorization"}
@@ -152,7 +153,7 @@ class InspectionReport:
             "source": self.source,
             "pairs": [pair.to_dict() for pair in self.pairs],
             "findings": [finding.to_dict() for finding in self.findings],
-            "summary": {severity: sum(f.severity == severity for f in self.findings) for severity in SEVERITIES},
+            "summary": {severity: sum(f.severity == severity for f in self.findings) for severity in _SEVERITIES},
         }
 
     def to_json(self) -> str:
@@ -175,7 +176,7 @@ class InspectionReport:
             lines.append(f"    vocabulary size {size} (mask id {mask}, OOV ids {oov}); embedding rows {rows}")
             if pair.mask_zero is not None:
                 lines.append(f"    mask_zero={pair.mask_zero}")
-        counts = {severity: sum(f.severity == severity for f in self.findings) for severity in SEVERITIES}
+        counts = {severity: sum(f.severity == severity for f in self.findings) for severity in _SEVERITIES}
         lines.append("")
         if not self.findings:
             lines.append("No problems found.")
@@ -190,7 +191,7 @@ class InspectionReport:
 
 # Entry point ---------------------------------------------------------------------------------------------------
 
-ProgressFactory = Callable[[int | None, str], Any]
+_ProgressFactory = Callable[[int | None, str], Any]
 
 
 def inspect_model(
@@ -199,7 +200,7 @@ def inspect_model(
     weights: str | os.PathLike[str] | None = None,
     vocabulary: Any = None,
     layer: str | None = None,
-    progress: ProgressFactory | None = None,
+    progress: _ProgressFactory | None = None,
 ) -> InspectionReport:
     """Checks every vocabulary lookup and the embedding its ids index, without running data through the model.
 
@@ -291,7 +292,7 @@ def inspect_model(
 
 
 def _sorted(findings: list[Finding]) -> list[Finding]:
-    return sorted(findings, key=lambda f: SEVERITIES.index(f.severity))
+    return sorted(findings, key=lambda f: _SEVERITIES.index(f.severity))
 
 
 class _NoProgress:
@@ -353,7 +354,7 @@ def _file_kind(path: str, what: str) -> str:
 class _KerasFileSource:
     """A `.keras` file: config, weights (HDF5, read lazily) and assets, opened without deserializing anything."""
 
-    def __init__(self, path: str, progress: ProgressFactory) -> None:
+    def __init__(self, path: str, progress: _ProgressFactory) -> None:
         self.path = path
         self.progress = progress
         self.weights_label = path

@@ -16,8 +16,9 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vocabsafe._keys import to_keys
+from keras_vocabsafe._tokens import canonical_token
 from keras_vocabsafe._vocabulary_layer import VocabularyLayer
-from keras_vocabsafe.vocabulary import Vocabulary, canonical_token
+from keras_vocabsafe.vocabulary import Vocabulary
 
 __all__ = ["KeyLookup", "VocabLookup"]
 

@@ -43,6 +43,8 @@ from typing import TYPE_CHECKING, Any
 import keras
 import tensorflow as tf
 
+from keras_vocabsafe import _compat
+
 __all__ = ["LazyAdam", "SparseSGD", "reads_rows_sparsely"]
 
 # Set on a Keras variable that a row-sparse optimizer trains; read by the embedding layers through
@@ -102,7 +104,8 @@ class _RowSparse(_OptimizerBase):
             setattr(variable, _SPARSE_MARK, True)
 
     def _apply_weight_decay(self, variables: Any) -> None:
-        # On TensorFlow the decay is applied in `update_step`, where the touched rows are known.
+        # Overrides Keras's private hook (`_compat.WEIGHT_DECAY_HOOK`): on TensorFlow the decay is applied in
+        # `update_step`, where the touched rows are known.
         if keras.backend.backend() != "tensorflow":
             super()._apply_weight_decay(variables)
 
@@ -116,7 +119,7 @@ class _RowSparse(_OptimizerBase):
         return rows, tf.cast(values, variable.dtype)
 
     def _warn_if_regularized(self, variable: Any) -> None:
-        keras_variable = self._trainable_variables[self._get_variable_index(variable)]
+        keras_variable = _compat.optimizer_trainable_variable(self, variable)
         if keras_variable.regularizer is None or keras_variable.name not in _EMBEDDING_NAMES:
             return
         warned = self.__dict__.setdefault("_warned_dense", set())
@@ -132,7 +135,7 @@ class _RowSparse(_OptimizerBase):
 
     def _decay(self, variable: Any, learning_rate: Any, rows: tf.Tensor | None) -> None:
         """Keras's decoupled weight decay (`variable -= variable * weight_decay * lr`), on `rows` only if given."""
-        if self.weight_decay is None or not self._use_weight_decay(variable):
+        if self.weight_decay is None or not _compat.uses_weight_decay(self, variable):
             return
         scale = tf.cast(learning_rate, variable.dtype) * tf.cast(self.weight_decay, variable.dtype)
         if rows is None:
@@ -161,7 +164,10 @@ class LazyAdam(_RowSparse, keras.optimizers.Adam):
 
     Example:
 
-    >>> model.compile(optimizer=keras_vocabsafe.LazyAdam(1e-3), loss="mse")  # doctest: +SKIP
+    >>> ids = keras.Input((3,), dtype="int64")
+    >>> model = keras.Model(ids, keras.layers.Dense(1)(keras.layers.Embedding(10, 4)(ids)))
+    >>> model.compile(optimizer=keras_vocabsafe.LazyAdam(1e-3), loss="mse")
+    >>> history = model.fit(np.array([[1, 2, 3]]), np.array([[[1.0]] * 3]), verbose=0)
     """
 
     def _sparse_step(self, rows: tf.Tensor, gradient: tf.Tensor, variable: Any, learning_rate: Any) -> None:
@@ -171,8 +177,7 @@ class LazyAdam(_RowSparse, keras.optimizers.Adam):
         beta_1_power = tf.pow(tf.cast(self.beta_1, variable.dtype), local_step)
         beta_2_power = tf.pow(tf.cast(self.beta_2, variable.dtype), local_step)
         alpha = lr * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
-        index = self._get_variable_index(variable)
-        m_variable, v_variable = self._momentums[index], self._velocities[index]
+        m_variable, v_variable, v_hat_variable = _compat.adam_slot_variables(self, variable)
         m = tf.gather(m_variable.value, rows)
         m = m + (gradient - m) * (1 - self.beta_1)
         self.assign(m_variable, tf.IndexedSlices(m, rows))
@@ -180,7 +185,6 @@ class LazyAdam(_RowSparse, keras.optimizers.Adam):
         v = v + (tf.square(gradient) - v) * (1 - self.beta_2)
         self.assign(v_variable, tf.IndexedSlices(v, rows))
         if self.amsgrad:
-            v_hat_variable = self._velocity_hats[index]
             v = tf.maximum(tf.gather(v_hat_variable.value, rows), v)
             self.assign(v_hat_variable, tf.IndexedSlices(v, rows))
         self.assign_sub(variable, tf.IndexedSlices((m * alpha) / (tf.sqrt(v) + self.epsilon), rows))
@@ -207,7 +211,7 @@ class SparseSGD(_RowSparse, keras.optimizers.SGD):
             self.assign_sub(variable, tf.IndexedSlices(gradient * lr, rows))
             return None
         momentum = tf.cast(self.momentum, variable.dtype)
-        m_variable = self.momentums[self._get_variable_index(variable)]
+        m_variable = self.momentums[_compat.optimizer_variable_index(self, variable)]
         m = tf.gather(m_variable.value, rows) * momentum - gradient * lr
         self.assign(m_variable, tf.IndexedSlices(m, rows))
         step = m * momentum - gradient * lr if self.nesterov else m

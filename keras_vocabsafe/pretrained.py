@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from keras_vocabsafe._progress import Progress, check_verbose, logger
+from keras_vocabsafe._tokens import Token, display_token, json_token
 from keras_vocabsafe._vector_files import (
     Chunk,
     ChunkParser,
@@ -35,7 +37,7 @@ from keras_vocabsafe._vector_files import (
     without_nonfinite,
 )
 from keras_vocabsafe.errors import ConfigurationError
-from keras_vocabsafe.vocabulary import Token, Vocabulary, display_token, json_token
+from keras_vocabsafe.vocabulary import Vocabulary
 
 __all__ = ["MATCH_RULES", "AlignedVectors", "CoverageReport", "PretrainedVectors", "align_vectors", "load_vectors"]
 
@@ -171,6 +173,7 @@ def load_vectors(
     tokens: Any = None,
     errors: str = "strict",
     nonfinite: str = "strict",
+    verbose: Any = "auto",
 ) -> PretrainedVectors:
     """Reads a vectors file into memory.
 
@@ -193,6 +196,12 @@ def load_vectors(
             the same word is used). Lines left out under either `"skip"` are
             listed in `skipped_lines`; for a `.npy` matrix these are row
             indices (from 0).
+        verbose: `"auto"` (default), 0, 1 or 2, as for `Model.fit`: 1 shows
+            a `keras.utils.Progbar` of the file's bytes read (compressed
+            bytes for gzip and bz2), then a summary line; 2 prints only the
+            summary; 0 prints nothing. `"auto"` is 1 when stdout is a
+            terminal and Keras's interactive logging is on, else 0. The
+            summary is also logged at INFO on the `keras_vocabsafe` logger.
 
     Raises:
         VectorFileError: the file is missing, a directory, empty, truncated,
@@ -202,7 +211,9 @@ def load_vectors(
     """
     if max_rows is not None and (not isinstance(max_rows, int) or max_rows < 1):
         raise ConfigurationError(f"`max_rows` must be a positive integer or None. Received: max_rows={max_rows!r}")
+    verbose = check_verbose(verbose, "load_vectors()")
     file = open_vector_file(path, format, tokens=tokens, errors=errors, nonfinite=nonfinite)
+    progress = _file_progress(verbose, file, "load_vectors()")
     if nonfinite == "skip":
         # Parsed here as read, so the rows left out are known before their words count as seen.
         file.chunks = without_nonfinite(file.chunks, file.skipped_lines)
@@ -215,6 +226,7 @@ def load_vectors(
     with ChunkParser(file.dim) as parser:
         try:
             for chunk in chunks:
+                progress.update(file.bytes_read() if file.bytes_read else progress.current + len(chunk.words))
                 fresh = set(chunk.words) if max_rows is None else set()
                 if fresh and len(fresh) == len(chunk.words) and fresh.isdisjoint(seen):
                     # The common case, a chunk of new words: no per-word bookkeeping.
@@ -240,6 +252,14 @@ def load_vectors(
         arrays = parser.results(blocks)
     vectors = np.concatenate(arrays) if arrays else np.zeros((0, file.dim), np.float32)
     skipped = tuple(sorted(file.skipped_lines))
+    _close_progress(
+        progress,
+        file,
+        "load_vectors()",
+        f"read {len(words):,} vectors of {file.dim} dimensions",
+        duplicates,
+        len(skipped),
+    )
     return PretrainedVectors(Vocabulary(words), vectors, file.path, file.format, duplicates, skipped)
 
 
@@ -253,6 +273,7 @@ def align_vectors(
     errors: str = "strict",
     nonfinite: str = "strict",
     expected_dim: int | None = None,
+    verbose: Any = "auto",
 ) -> AlignedVectors:
     """Finds the vector of each vocabulary token, streaming the file.
 
@@ -272,8 +293,11 @@ def align_vectors(
             `PretrainedVectors` source (there the "lines" are row indices).
         expected_dim: if set, a file whose vectors have another length is
             refused before it is read.
+        verbose: as for `load_vectors` (a progress bar of the bytes read
+            when stdout is a terminal).
     """
     match = _check_match(match)
+    verbose = check_verbose(verbose, "align_vectors()")
     if not isinstance(vocabulary, Vocabulary):
         vocabulary = Vocabulary(vocabulary)
     file = _as_vector_file(source, format=format, tokens=tokens, errors=errors, nonfinite=nonfinite)
@@ -296,8 +320,10 @@ def align_vectors(
     use_exact = "exact" in match
     duplicates = 0
     chunks = file.chunks
+    progress = _file_progress(verbose, file, "align_vectors()")
     try:
         for chunk in chunks:
+            progress.update(file.bytes_read() if file.bytes_read else progress.current + len(chunk.words))
             left_out: set[int] = set()
             while True:
                 positions: list[int] = []
@@ -345,6 +371,14 @@ def align_vectors(
         _close(chunks)
     found = rules != _MISSING
     report = _report(vocabulary, found, rules, file, duplicates)
+    _close_progress(
+        progress,
+        file,
+        "align_vectors()",
+        f"found vectors for {report.found:,} of {report.total:,} tokens ({report.coverage:.1%})",
+        duplicates,
+        report.skipped_lines,
+    )
     return AlignedVectors(vectors, found, report, rules)
 
 
@@ -418,40 +452,23 @@ def _python_token(token: Any) -> Any:
     return token
 
 
+def _file_progress(verbose: int, file: VectorFile, action: str) -> Progress:
+    """A bar over the file's bytes, or over rows where bytes are not known (a `.npy` matrix, vectors in memory)."""
+    logger.info("%s: reading %s (%s format, %d dimensions)", action, file.path, file.format, file.dim)
+    return Progress.of_bytes(verbose, file.size) if file.bytes_read else Progress(verbose, unit_name="row")
+
+
+def _close_progress(
+    progress: Progress, file: VectorFile, action: str, what: str, duplicates: int, skipped: int
+) -> None:
+    extra = [f"{duplicates:,} duplicate words" if duplicates else "", f"{skipped:,} lines skipped" if skipped else ""]
+    details = ", ".join(e for e in extra if e)
+    progress.close(
+        f"{action}: {what} from {file.path!r} in {progress.seconds:.1f} s" + (f" ({details})" if details else "")
+    )
+
+
 def _close(chunks: Iterator[Chunk]) -> None:
     close = getattr(chunks, "close", None)
     if close is not None:
         close()
-
-
-ROW_RULES = ("random", "zeros", "mean")
-
-
-def initial_rows(
-    rule: Any, count: int, vectors: np.ndarray, found: np.ndarray, *, seed: int | None = None, what: str
-) -> np.ndarray:
-    """Rows for tokens without a pretrained vector, following `rule`.
-
-    `"random"` draws from a normal with the per-dimension mean and standard
-    deviation of the found rows (`vectors[found]`), so new rows have the
-    pretrained scale; `"zeros"`; `"mean"` (the mean found vector); or a
-    callable taking `shape` and `dtype` (any Keras initializer).
-    """
-    dim = vectors.shape[1]
-    if callable(rule):
-        rows = np.asarray(rule(shape=(count, dim), dtype="float32"), dtype=np.float32)
-        if rows.shape != (count, dim):
-            raise ConfigurationError(f"The `{what}` callable returned shape {rows.shape}; expected {(count, dim)}.")
-        return rows
-    if rule not in ROW_RULES:
-        raise ConfigurationError(
-            f"`{what}` must be one of {ROW_RULES} or a callable such as a Keras initializer. Received: {what}={rule!r}"
-        )
-    if rule == "zeros" or count == 0:
-        return np.zeros((count, dim), np.float32)
-    where = found[:, None]  # Statistics over the found rows, without copying them out.
-    mean = vectors.mean(axis=0, dtype=np.float64, where=where)
-    if rule == "mean":
-        return np.tile(mean.astype(np.float32), (count, 1))
-    std = vectors.std(axis=0, dtype=np.float64, where=where)
-    return np.random.default_rng(seed).normal(mean, std, size=(count, dim)).astype(np.float32)

@@ -107,11 +107,13 @@ def load_remapped_weights(
         model: the model to load into; its `VocabEmbedding` layers hold the
             new vocabularies.
         filepath: a `.weights.h5` file or a `.keras` file.
-        new_embeddings_initializer: rows of tokens not in the saved
-            vocabulary: `"mean"` (default; the mean of the saved rows of
-            regular tokens), `"mean_cov"`, `"zeros"`, a Keras initializer or
-            a `PretrainedVectors`.
-        seed: seed for `"mean_cov"`.
+        new_embeddings_initializer: how rows of tokens not in the saved
+            vocabulary start: one of `keras_vocabsafe.ROW_INITIALIZERS`,
+            computed from the saved rows of regular tokens (default
+            `"mean"`; `"mean_std"`, `"mean_cov"`, `"zeros"`), any Keras
+            initializer (name, instance or callable), or a
+            `PretrainedVectors` (its vector where it has one, else the mean).
+        seed: seed for `"mean_std"` and `"mean_cov"`.
 
     Returns:
         One `VocabularyUpdateReport` per `VocabEmbedding`, keyed by layer name.

@@ -9,6 +9,10 @@ Simple choices use core TensorFlow ops only (`tf.strings.*`), so a SavedModel
 that uses them runs with TensorFlow alone; Unicode case folding and
 normalization, script splitting and WordPiece use tensorflow-text ops, and a
 server then needs `import tensorflow_text` (or those ops linked in).
+
+tensorflow-text is optional (`pip install "keras-vocabsafe[text]"`; it has no
+native Windows wheel): without it, the core choices work and a layer built
+with one of the others raises `MissingDependencyError` when it is created.
 """
 
 from __future__ import annotations
@@ -41,9 +45,12 @@ from keras_vocabsafe._counting import (
     weights_error,
 )
 from keras_vocabsafe._keys import check_strings, to_keys
+from keras_vocabsafe._progress import check_verbose, say
+from keras_vocabsafe._tokens import canonical_token
 from keras_vocabsafe.errors import (
     ConfigurationError,
     KeyDtypeError,
+    MissingDependencyError,
     TextEncodingError,
     TextInputError,
     UnknownIdError,
@@ -51,48 +58,95 @@ from keras_vocabsafe.errors import (
 )
 from keras_vocabsafe.lookup import KeyLookup, VocabLookup
 from keras_vocabsafe.vocab_embedding import VocabEmbedding
-from keras_vocabsafe.vocabulary import Vocabulary, canonical_token
+from keras_vocabsafe.vocabulary import Vocabulary
 
-__all__ = ["TextVocabEmbedding"]
+__all__ = ["TextVocabEmbedding", "TextVocabLookup"]
 
-STANDARDIZE_CHOICES = (None, "lower", "lower_and_strip_punctuation", "strip_punctuation", "case_fold")
-NORMALIZATION_FORMS = (None, "NFC", "NFKC", "NFD", "NFKD")
-SPLIT_CHOICES = ("whitespace", "unicode_script", "character", "regex", "wordpiece")
-ENCODING_ERRORS = ("replace", "strict")
-TENSORFLOW_TEXT_INSTALL = 'pip install "tensorflow-text>=2.21,<2.22"'
+_STANDARDIZE_CHOICES = (None, "lower", "lower_and_strip_punctuation", "strip_punctuation", "case_fold")
+# The choices that never turn a character into whitespace (case folding applies NFKC, which may).
+_STANDARDIZE_WITHOUT_NEW_WHITESPACE = (None, "lower", "lower_and_strip_punctuation", "strip_punctuation")
+_NORMALIZATION_FORMS = (None, "NFC", "NFKC", "NFD", "NFKD")
+_SPLIT_CHOICES = ("whitespace", "unicode_script", "character", "regex", "wordpiece")
+_ENCODING_ERRORS = ("replace", "strict")
+_TEXT_EXTRA_INSTALL = 'pip install "keras-vocabsafe[text]"'
 
 # Unicode punctuation (\p{P}: ASCII, CJK, Arabic and other marks) plus the ASCII symbols that
 # keras.layers.TextVectorization strips too, so that on ASCII text both remove the same characters.
-PUNCTUATION_PATTERN = r"[\p{P}$+<=>^`|~]"
+_PUNCTUATION_PATTERN = r"[\p{P}$+<=>^`|~]"
 # Whitespace outside ASCII, which tf.strings.split does not split on; it becomes a plain space first.
 _NON_ASCII_WHITESPACE = r"[\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+_NON_ASCII_WHITESPACE_RANGES: tuple[tuple[int, int], ...] = (
+    (0x85, 0x85),
+    (0xA0, 0xA0),
+    (0x1680, 0x1680),
+    (0x2000, 0x200A),
+    (0x2028, 0x2029),
+)
+_NON_ASCII_WHITESPACE_RANGES += ((0x202F, 0x202F), (0x205F, 0x205F), (0x3000, 0x3000))
+
+
+def _code_points_except(excluded: tuple[tuple[int, int], ...]) -> str:
+    """A regex matching strings of Unicode scalar values outside the `excluded` (first, last) ranges, in order."""
+    excluded = ((0xD800, 0xDFFF), *excluded)  # Surrogates are not scalar values: their UTF-8 form is invalid.
+    allowed, start = [], 0
+    for first, last in sorted(excluded):
+        if first > start:
+            allowed.append((start, first - 1))
+        start = last + 1
+    allowed.append((start, 0x10FFFF))
+    return "[" + "".join(rf"\x{{{a:x}}}-\x{{{b:x}}}" if a < b else rf"\x{{{a:x}}}" for a, b in allowed) + "]*"
+
+
+# Matches exactly the valid UTF-8 strings: RE2 matches a code point only when its bytes are its shortest UTF-8
+# form, and the class leaves out surrogates (which RE2 would match) and values past U+10FFFF. These are the
+# strings that `unicode_transcode` leaves as they are.
+_VALID_UTF8 = _code_points_except(())
+# Valid UTF-8 without the whitespace that `_NON_ASCII_WHITESPACE` replaces.
+_VALID_UTF8_ASCII_WHITESPACE = _code_points_except(_NON_ASCII_WHITESPACE_RANGES)
 _WHITESPACE_CHARACTER = r"[\s\x{85}\p{Z}]"
 # Matches only strings of ASCII bytes: a byte that is not ASCII, valid UTF-8 or not, never matches.
 _ASCII = r"[\x00-\x7f]*"
 # A regex split marks each delimiter with this byte and splits on it. Text is valid UTF-8 by then (see
 # `encoding_errors`), and 0xFF never occurs in valid UTF-8, so the marker cannot collide with the text.
 _SPLIT_MARKER = b"\xff"
-WORDPIECE_SUFFIX = "##"
+_WORDPIECE_SUFFIX = "##"
 # The splits whose tokens say how to join them again.
 _DETOKENIZABLE_SPLITS = ("whitespace", "character", "wordpiece")
 # An int `ngrams=n` means widths 1 to n, each computed and counted: wider n-grams are never useful, and a huge n
 # would build a list of that many widths.
-MAX_NGRAM_WIDTH = 64
-WORDPIECE_MAX_BYTES_PER_WORD = 100
+_MAX_NGRAM_WIDTH = 64
+_WORDPIECE_MAX_BYTES_PER_WORD = 100
 _STRICT_MARKER = "received text that is not valid UTF-8"
 # adapt() counts an in-memory corpus in pieces of at least this many strings, on this many threads.
 _ADAPT_MIN_PIECE = 4096
 _ADAPT_THREADS = max(1, min(8, os.cpu_count() or 1))
 
 
-def _tensorflow_text() -> Any:
+def _tensorflow_text(needed_by: str) -> Any:
+    """The `tensorflow_text` module; `needed_by` names what needs it in the error raised when it is missing."""
     try:
         import tensorflow_text
-    except ImportError as error:  # pragma: no cover - a declared dependency
-        raise ImportError(
-            f"This TextVocabEmbedding setting needs tensorflow-text. Install it with `{TENSORFLOW_TEXT_INSTALL}`."
+    except ImportError as error:
+        raise MissingDependencyError(
+            f"{needed_by} needs tensorflow-text, which is not installed. Install it with `{_TEXT_EXTRA_INSTALL}` "
+            "(tensorflow-text has no native Windows wheel: use WSL there), or use settings that need core "
+            "TensorFlow only: standardize None, 'lower', 'strip_punctuation', 'lower_and_strip_punctuation' or a "
+            "callable; normalization_form=None; split 'whitespace', 'character', 'regex' or a callable.",
+            name="tensorflow_text",
         ) from error
     return tensorflow_text
+
+
+def _tensorflow_text_settings(standardize: Any, normalization_form: str | None, split: Any) -> list[str]:
+    """The settings, as `name=value`, that run tensorflow-text ops."""
+    settings = []
+    if standardize == "case_fold":
+        settings.append(f"standardize={standardize!r}")
+    if normalization_form is not None:
+        settings.append(f"normalization_form={normalization_form!r}")
+    if split in ("unicode_script", "wordpiece"):
+        settings.append(f"split={split!r}")
+    return settings
 
 
 # The tokenization settings both text layers take and store in their configs.
@@ -143,16 +197,10 @@ class _TextFrontEnd(_TextFrontEndBase):
             self.encoding_errors,
             owner,
         )
-        if (
-            self.normalization_form is not None
-            or self.standardize == "case_fold"
-            or self.split
-            in (
-                "unicode_script",
-                "wordpiece",
-            )
-        ):
-            _tensorflow_text()  # Fail now, with the install command, rather than at the first call.
+        needs_text = _tensorflow_text_settings(self.standardize, self.normalization_form, self.split)
+        if needs_text:
+            # Fail now, with the install command, rather than at the first call (or while loading a saved model).
+            _tensorflow_text(f"{self._owner()} with {', '.join(needs_text)}")
 
     def serving_op_setting(self, op: str) -> str | None:
         """The setting that put a tensorflow-text op into an exported graph (named by serving-export refusals)."""
@@ -200,10 +248,10 @@ class _TextFrontEnd(_TextFrontEndBase):
             self._require_vocabulary()
         # The layer's own table decides which subwords exist, so tokenizer and vocabulary cannot disagree. A
         # word it cannot split stays whole (unknown_token=None) and maps to an OOV row in the lookup.
-        tokenizer = _tensorflow_text().WordpieceTokenizer(
+        tokenizer = _tensorflow_text(f"{self._owner()} with split='wordpiece'").WordpieceTokenizer(
             self.lookup_table,
-            suffix_indicator=WORDPIECE_SUFFIX,
-            max_bytes_per_word=WORDPIECE_MAX_BYTES_PER_WORD,
+            suffix_indicator=_WORDPIECE_SUFFIX,
+            max_bytes_per_word=_WORDPIECE_MAX_BYTES_PER_WORD,
             token_out_type=tf.string,
             unknown_token=None,
         )
@@ -303,7 +351,7 @@ class _TextFrontEnd(_TextFrontEndBase):
         tokens = self.ids_to_tokens(tf.cast(ids, tf.int64))
         text = tf.strings.reduce_join(tokens, axis=-1, separator="" if self.split == "character" else " ")
         if self.split == "wordpiece":
-            text = tf.strings.regex_replace(text, " " + re.escape(WORDPIECE_SUFFIX), "")
+            text = tf.strings.regex_replace(text, " " + re.escape(_WORDPIECE_SUFFIX), "")
         return text
 
     def _output_shape(self, input_shape: Any) -> tuple:
@@ -319,7 +367,13 @@ class _TextFrontEnd(_TextFrontEndBase):
     # Adapting -------------------------------------------------------------------------------------
 
     def adapt(
-        self, data: Any, steps: int | None = None, *, weights: Any = None, budget: int | None = DEFAULT_BUDGET
+        self,
+        data: Any,
+        steps: int | None = None,
+        *,
+        weights: Any = None,
+        budget: int | None = DEFAULT_BUDGET,
+        verbose: Any = "auto",
     ) -> None:
         """Learns the vocabulary from raw text, tokenized exactly as `call()` tokenizes.
 
@@ -343,21 +397,33 @@ class _TextFrontEnd(_TextFrontEndBase):
             budget: the most distinct tokens counted at once, as for
                 `VocabEmbedding.adapt` (exact under it; past it, exact for
                 every token seen more than `N / (budget + 1)` times).
+            verbose: `"auto"` (default), 0, 1 or 2, as for
+                `VocabEmbedding.adapt` (a progress bar of the tokens counted
+                when stdout is a terminal).
         """
         if self.split == "wordpiece" and self.max_tokens is None:
             raise ConfigurationError(
                 f"{self._owner()}.adapt() learns a WordPiece vocabulary, whose size must be chosen: build the layer "
                 "with `max_tokens` (e.g. max_tokens=8000)."
             )
-        tokens, counts = self._count_tokens(data, steps, check_budget(budget, self._owner()), weights)
+        verbose = check_verbose(verbose, f"{self._owner()}.adapt()")
+        tokens, counts = self._count_tokens(data, steps, check_budget(budget, self._owner()), weights, verbose=verbose)
         if self.split == "wordpiece":
             vocabulary = self._learn_wordpiece(tokens, counts, cast(int, self.max_tokens))  # Checked above.
         else:
             vocabulary = self._vocabulary_from_counts(tokens, counts, self.max_tokens)
         self.set_vocabulary(vocabulary)
+        say(verbose, f"{self._owner()}.adapt(): kept {len(vocabulary):,} tokens")
 
     def _count_tokens(
-        self, data: Any, steps: int | None, budget: int | None = DEFAULT_BUDGET, weights: Any = None
+        self,
+        data: Any,
+        steps: int | None,
+        budget: int | None = DEFAULT_BUDGET,
+        weights: Any = None,
+        *,
+        verbose: int = 0,
+        action: str = "adapt()",
     ) -> tuple[list[Any], np.ndarray]:
         """Tokens (words, for WordPiece) of raw text and their counts, tokenized as `call()` tokenizes.
 
@@ -378,6 +444,8 @@ class _TextFrontEnd(_TextFrontEndBase):
                 self._owner(),
                 budget=budget,
                 readable_again=is_readable_again(kind, data),
+                verbose=verbose,
+                action=action,
             )
         return self._without_special_tokens(tokens, counts)  # "[UNK]" in text is no token of ours.
 
@@ -439,7 +507,14 @@ class _TextFrontEnd(_TextFrontEndBase):
                 counter._add(*count(self._text_batch(normalize_batch(batch, self._owner()))[0]))
 
     def _vocabulary_from_data(
-        self, data: Any, steps: int | None, *, merge: bool, limit: int | None, budget: int | None = DEFAULT_BUDGET
+        self,
+        data: Any,
+        steps: int | None,
+        *,
+        merge: bool,
+        limit: int | None,
+        budget: int | None = DEFAULT_BUDGET,
+        verbose: int = 0,
     ) -> Vocabulary:
         if merge and self.split == "wordpiece":
             raise ConfigurationError(
@@ -448,12 +523,12 @@ class _TextFrontEnd(_TextFrontEndBase):
                 "in both vocabularies are kept), or pass the new subwords as `vocabulary`."
             )
         if merge:
-            return super()._vocabulary_from_data(data, steps, merge=True, limit=limit, budget=budget)
+            return super()._vocabulary_from_data(data, steps, merge=True, limit=limit, budget=budget, verbose=verbose)
         if self.split == "wordpiece" and limit is None:
             raise ConfigurationError(
                 f"{self._owner()} learns a WordPiece vocabulary, whose size must be chosen: pass `max_tokens`."
             )
-        tokens, counts = self._count_tokens(data, steps, budget)
+        tokens, counts = self._count_tokens(data, steps, budget, verbose=verbose, action="update_vocabulary()")
         if self.split == "wordpiece":
             return self._learn_wordpiece(tokens, counts, cast(int, limit))  # Checked above.
         return self._vocabulary_from_counts(tokens, counts, limit)
@@ -526,7 +601,7 @@ class _TextFrontEnd(_TextFrontEndBase):
         return Vocabulary(reserved + list(counted.tokens)) if reserved else counted
 
     def _learn_wordpiece(self, words: list[bytes], counts: np.ndarray, max_tokens: int) -> Vocabulary:
-        _tensorflow_text()
+        _tensorflow_text(f"Learning WordPiece subwords ({self._owner()}.adapt)")
         from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
 
         special, reserved = self._special_and_reserved()
@@ -542,7 +617,7 @@ class _TextFrontEnd(_TextFrontEndBase):
             size,
             [token.decode("utf-8") for token in reserved],
             lower_thresh=self.min_frequency or 1,
-            joiner=WORDPIECE_SUFFIX,
+            joiner=_WORDPIECE_SUFFIX,
         )
         # The learner always adds every character it saw; beyond max_tokens the rarest subwords give way.
         kept = [token for token in (canonical_token(t, "string") for t in learned) if token not in special]
@@ -990,12 +1065,34 @@ class _Tokenizer:
         return tf.cond(batch_is_ascii, lambda: self._standardize(text, ascii_only=True), mixed)
 
     def _prepare_unicode(self, text: tf.Tensor) -> tf.Tensor:
-        text = self._decode(text)
+        # tf.strings.split splits on ASCII whitespace only.
+        replaces_whitespace = self.split == "whitespace" or (self.split == "wordpiece" and self.split_pattern is None)
+        # Lower-casing and removing punctuation cannot make whitespace; normalization, case folding (NFKC) and
+        # a callable might, so after them the replacement always runs.
+        whitespace_known = self.normalization_form is None and self.standardize in _STANDARDIZE_WITHOUT_NEW_WHITESPACE
+        skips_whitespace = replaces_whitespace and whitespace_known
+        # Non-ASCII text is nearly always valid UTF-8 with only ASCII whitespace. One regex pass finds out, and
+        # then the costliest step (transcoding: valid UTF-8 transcodes to itself) and the whitespace replacement
+        # (nothing to replace) are skipped. Otherwise every step runs, on every string, as it always did.
+        clean = tf.reduce_all(
+            tf.strings.regex_full_match(text, _VALID_UTF8_ASCII_WHITESPACE if skips_whitespace else _VALID_UTF8)
+        )
+        return tf.cond(
+            clean,
+            lambda: self._unicode_steps(
+                text, decode=False, replace_whitespace=replaces_whitespace and not skips_whitespace
+            ),
+            lambda: self._unicode_steps(text, decode=True, replace_whitespace=replaces_whitespace),
+        )
+
+    def _unicode_steps(self, text: tf.Tensor, decode: bool, replace_whitespace: bool) -> tf.Tensor:
+        if decode:
+            text = self._decode(text)
         if self.normalization_form is not None:
-            text = _tensorflow_text().normalize_utf8(text, self.normalization_form)
+            tensorflow_text = _tensorflow_text(f"normalization_form={self.normalization_form!r}")
+            text = tensorflow_text.normalize_utf8(text, self.normalization_form)
         text = self._standardize(text, ascii_only=False)
-        if self.split == "whitespace" or (self.split == "wordpiece" and self.split_pattern is None):
-            # tf.strings.split splits on ASCII whitespace only.
+        if replace_whitespace:
             text = tf.strings.regex_replace(text, _NON_ASCII_WHITESPACE, " ")
         return text
 
@@ -1003,11 +1100,13 @@ class _Tokenizer:
         if callable(self.standardize):
             return self.standardize(text)
         if self.standardize == "case_fold":
-            return tf.strings.lower(text) if ascii_only else _tensorflow_text().case_fold_utf8(text)
+            if ascii_only:
+                return tf.strings.lower(text)
+            return _tensorflow_text("standardize='case_fold'").case_fold_utf8(text)
         if self.standardize in ("lower", "lower_and_strip_punctuation"):
             text = tf.strings.lower(text) if ascii_only else tf.strings.lower(text, encoding="utf-8")
         if self.standardize in ("strip_punctuation", "lower_and_strip_punctuation"):
-            text = tf.strings.regex_replace(text, PUNCTUATION_PATTERN, "")
+            text = tf.strings.regex_replace(text, _PUNCTUATION_PATTERN, "")
         return text
 
     def split_words(self, text: tf.Tensor) -> tf.RaggedTensor:
@@ -1016,7 +1115,8 @@ class _Tokenizer:
             tokens = self.split(text)
             return tf.ragged.boolean_mask(tokens, tf.strings.length(tokens) > 0)
         if self.split == "unicode_script":
-            return _tensorflow_text().UnicodeScriptTokenizer(keep_whitespace=False).tokenize(text)
+            tokenizer = _tensorflow_text("split='unicode_script'").UnicodeScriptTokenizer(keep_whitespace=False)
+            return tokenizer.tokenize(text)
         if self.split == "character":
             characters = tf.strings.unicode_split(text, "UTF-8")
             return tf.ragged.boolean_mask(
@@ -1125,18 +1225,18 @@ def _first_line(error: Exception) -> str:
 def _validate_ngrams(ngrams: Any) -> tuple[int, ...] | None:
     if ngrams is None:
         return None
-    if _is_positive_int(ngrams) and ngrams <= MAX_NGRAM_WIDTH:
+    if _is_positive_int(ngrams) and ngrams <= _MAX_NGRAM_WIDTH:
         return tuple(range(1, int(ngrams) + 1))
     if (
         isinstance(ngrams, (list, tuple))
-        and 0 < len(ngrams) <= MAX_NGRAM_WIDTH
-        and all(_is_positive_int(n) and n <= MAX_NGRAM_WIDTH for n in ngrams)
+        and 0 < len(ngrams) <= _MAX_NGRAM_WIDTH
+        and all(_is_positive_int(n) and n <= _MAX_NGRAM_WIDTH for n in ngrams)
         and len(set(ngrams)) == len(ngrams)  # A repeated width would emit (and count) each n-gram twice.
     ):
         return tuple(int(n) for n in ngrams)
     raise ConfigurationError(
         f"`ngrams` must be None, a positive int n (all n-grams up to n) or a tuple of distinct positive widths, each "
-        f"at most {MAX_NGRAM_WIDTH}. Received: ngrams={ngrams!r}"
+        f"at most {_MAX_NGRAM_WIDTH}. Received: ngrams={ngrams!r}"
     )
 
 
@@ -1194,14 +1294,14 @@ def _text_settings(
             f"`mask_token` must be '' (padding, the default) or None. Received: mask_token={mask_token!r}. Text "
             "never yields an empty token, so '' is the one padding key that cannot collide with a real token."
         )
-    standardize = _validate_callable_or_choice(standardize, "standardize", STANDARDIZE_CHOICES)
-    split = _validate_callable_or_choice(split, "split", SPLIT_CHOICES)
-    if normalization_form not in NORMALIZATION_FORMS:
+    standardize = _validate_callable_or_choice(standardize, "standardize", _STANDARDIZE_CHOICES)
+    split = _validate_callable_or_choice(split, "split", _SPLIT_CHOICES)
+    if normalization_form not in _NORMALIZATION_FORMS:
         raise ConfigurationError(
-            f"`normalization_form` must be one of {list(NORMALIZATION_FORMS)}. Received: "
+            f"`normalization_form` must be one of {list(_NORMALIZATION_FORMS)}. Received: "
             f"normalization_form={normalization_form!r}"
         )
-    if encoding_errors not in ENCODING_ERRORS:
+    if encoding_errors not in _ENCODING_ERRORS:
         raise ConfigurationError(
             "`encoding_errors` must be 'replace' (bytes that are not UTF-8 become U+FFFD) or 'strict' (they "
             f"raise an error). Received: encoding_errors={encoding_errors!r}"

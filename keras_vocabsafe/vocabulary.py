@@ -35,7 +35,6 @@ files byte for byte.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -46,102 +45,27 @@ from typing import Any, cast
 import numpy as np
 
 from keras_vocabsafe._files import create_file_beside
+from keras_vocabsafe._tokens import (
+    Token,
+    canonical_token,
+    check_token_sequence,
+    decode_if_utf8,
+    decode_tokens,
+    display_token,
+    encode_tokens,
+    fits_int64,
+    json_token,
+    standardize_dtype,
+)
 from keras_vocabsafe._vocabulary_files import FileLayout, detect_and_read, write_bytes
 from keras_vocabsafe.errors import ConfigurationError, DuplicateTokenError, KeyDtypeError, VocabularyError
 
-__all__ = ["VOCABULARY_FORMATS", "Token", "Vocabulary", "VocabularyDiff", "layer_ids"]
+__all__ = ["VOCABULARY_FORMATS", "Token", "Vocabulary", "VocabularyDiff"]
 
-Token = bytes | int
-"""A token in its canonical form: `bytes` for string vocabularies, `int` otherwise."""
-
-FORMAT_NAME = "keras_vocabsafe.vocabulary"
-FORMAT_VERSION = 1
-DTYPES = ("string", "int64")
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-INT64_RANGE = (_INT64_MIN, _INT64_MAX)
+_FORMAT_NAME = "keras_vocabsafe.vocabulary"
+_FORMAT_VERSION = 1
 VOCABULARY_FORMATS = ("json", "text", "tft_frequency", "tokenizer_json")
 """The `format=` names `Vocabulary.load` (with `"auto"`) and `Vocabulary.save` take."""
-_INTEGER_DTYPE_ALIASES = {"int64": "int64", "int32": "int64", "int": "int64"}
-
-
-def standardize_dtype(dtype: Any) -> str:
-    """Returns `"string"` or `"int64"` for a vocabulary dtype given by name or object."""
-    name = getattr(dtype, "name", dtype)
-    if not isinstance(name, str):  # A list or other unhashable value would fail the lookups below with a TypeError.
-        name = None
-    if name in ("string", "str", "bytes", "object"):
-        return "string"
-    if name in _INTEGER_DTYPE_ALIASES:
-        return _INTEGER_DTYPE_ALIASES[name]
-    raise ConfigurationError(
-        f"`vocabulary_dtype` must be 'string' or 'int64'. Received: vocabulary_dtype={dtype!r}. "
-        "Use 'string' for words or other text keys and 'int64' for integer ids such as user or item ids."
-    )
-
-
-def canonical_token(token: Any, dtype: str, *, what: str = "token") -> Token:
-    """Converts one token to its canonical form, or raises `KeyDtypeError`."""
-    if dtype == "string":
-        if isinstance(token, bytes):
-            return token
-        if isinstance(token, np.bytes_):
-            return bytes(token)
-        if isinstance(token, str):
-            try:
-                return token.encode("utf-8")
-            except UnicodeEncodeError:
-                raise KeyDtypeError(
-                    f"The {what} {token!r} is a str that cannot be encoded as UTF-8 (it holds a lone "
-                    "surrogate). Pass tokens that are not valid UTF-8 as `bytes` instead."
-                ) from None
-        raise KeyDtypeError(
-            f"A string vocabulary takes str or bytes tokens. Received: {what}={token!r} of type "
-            f"{type(token).__name__}. For integer ids, pass `vocabulary_dtype='int64'`."
-        )
-    if isinstance(token, (bool, np.bool_)) or not isinstance(token, (int, np.integer)):
-        raise KeyDtypeError(
-            f"An int64 vocabulary takes integer tokens. Received: {what}={token!r} of type "
-            f"{type(token).__name__}. For text keys, pass `vocabulary_dtype='string'`."
-        )
-    value = int(token)
-    if not _fits_int64(value):
-        raise KeyDtypeError(
-            f"The {what} {value} does not fit in int64 (from {_INT64_MIN} to {_INT64_MAX}). Map such ids into that "
-            "range first (for example with a hash), or use string keys."
-        )
-    return value
-
-
-def _fits_int64(*values: int) -> bool:
-    return all(_INT64_MIN <= value <= _INT64_MAX for value in values)
-
-
-def check_token_sequence(tokens: Any, argument: str) -> None:
-    """Refuses containers that are not an ordered sequence of tokens, before they are iterated."""
-    if isinstance(tokens, (set, frozenset)):
-        raise ConfigurationError(
-            f"`{argument}` must be ordered, because each token's position decides its id. Received: a "
-            f"{type(tokens).__name__} of {len(tokens)} tokens, whose order changes from one process to the next. "
-            f"Pass `sorted({argument})` or a list in the order you want."
-        )
-    if isinstance(tokens, (str, bytes, Mapping)) or not isinstance(tokens, Iterable):
-        raise ConfigurationError(
-            f"`{argument}` must be a list, tuple, 1-D array or other iterable of tokens. Received: {argument} of type "
-            f"{type(tokens).__name__}"
-            + (f" ({display_token(tokens)})" if isinstance(tokens, (str, bytes)) else "")
-            + ". For one token, pass a list of one token."
-        )
-
-
-def display_token(token: Token | str | None) -> str:
-    """A short, unambiguous rendering of a token for error messages and reports."""
-    if isinstance(token, bytes):
-        try:
-            token = token.decode("utf-8")
-        except UnicodeDecodeError:
-            pass
-    text = repr(token)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class Vocabulary(Sequence):
@@ -180,7 +104,7 @@ class Vocabulary(Sequence):
         )
         # An int64 vocabulary holds only ints (canonical_token made them so).
         int_tokens = cast("tuple[int, ...]", self._tokens)
-        if self._dtype != "string" and int_tokens and not _fits_int64(min(int_tokens), max(int_tokens)):
+        if self._dtype != "string" and int_tokens and not fits_int64(min(int_tokens), max(int_tokens)):
             for token in self._tokens:  # The fast path above took Python ints as they are: name the one out of range.
                 canonical_token(token, self._dtype)
         self._index: dict[Token, int] = dict(zip(self._tokens, range(len(self._tokens))))
@@ -334,7 +258,7 @@ class Vocabulary(Sequence):
         """The tokens as Python values: `str` where a token is valid UTF-8, else `bytes`; or `int`."""
         if self._dtype != "string":
             return list(self._tokens)
-        return [_decode_if_utf8(t) for t in cast("tuple[bytes, ...]", self._tokens)]
+        return [decode_if_utf8(t) for t in cast("tuple[bytes, ...]", self._tokens)]
 
     # Construction from counts ------------------------------------------------
 
@@ -394,8 +318,8 @@ class Vocabulary(Sequence):
         """A JSON-safe dict from which `from_config` rebuilds this exact vocabulary."""
         tokens, encoding = encode_tokens(self._tokens, self._dtype)
         return {
-            "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
+            "format": _FORMAT_NAME,
+            "format_version": _FORMAT_VERSION,
             "dtype": self._dtype,
             "encoding": encoding,
             "tokens": tokens,
@@ -404,17 +328,17 @@ class Vocabulary(Sequence):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Vocabulary:
         """Rebuilds a vocabulary from `to_config()` output."""
-        if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
+        if not isinstance(config, dict) or config.get("format") != _FORMAT_NAME:
             raise VocabularyError(
-                f"Not a keras-vocabsafe vocabulary: expected a dict with format={FORMAT_NAME!r}, "
+                f"Not a keras-vocabsafe vocabulary: expected a dict with format={_FORMAT_NAME!r}, "
                 f"received {type(config).__name__}"
                 f"{' with format=' + repr(config.get('format')) if isinstance(config, dict) else ''}."
             )
         version = config.get("format_version")
-        if version != FORMAT_VERSION:
+        if version != _FORMAT_VERSION:
             raise VocabularyError(
                 f"This vocabulary was written in format version {version!r}; this release of "
-                f"keras-vocabsafe reads version {FORMAT_VERSION}. Upgrade keras-vocabsafe to read it."
+                f"keras-vocabsafe reads version {_FORMAT_VERSION}. Upgrade keras-vocabsafe to read it."
             )
         dtype = standardize_dtype(config.get("dtype"))
         return cls(decode_tokens(config.get("tokens"), config.get("encoding"), dtype), dtype=dtype)
@@ -468,7 +392,7 @@ class Vocabulary(Sequence):
         else:
             data = write_bytes(self._tokens, self._counts, self._dtype, format, self._layout)
         try:
-            atomic_write_bytes(path, data)
+            _atomic_write_bytes(path, data)
         except OSError as error:
             raise VocabularyError(f"Cannot save the vocabulary to {path!r}: {error}.") from None
 
@@ -702,53 +626,12 @@ def _looks_binary(data: bytes) -> bool:
     return head.count(b"\x00") > max(2, len(head) // 64)
 
 
-def json_token(token: Token) -> Any:
-    """A token as a JSON value: text where it is UTF-8, else the `repr` of its bytes (still recognisable)."""
-    if isinstance(token, bytes):
-        text = _decode_if_utf8(token)
-        return repr(text) if isinstance(text, bytes) else text
-    return token
-
-
-def _decode_if_utf8(token: bytes) -> str | bytes:
-    try:
-        return token.decode("utf-8")
-    except UnicodeDecodeError:
-        return token
-
-
-def encode_tokens(tokens: Sequence[Token], dtype: str) -> tuple[list[Any], str | None]:
-    """Tokens as JSON values plus the encoding name (`None` for integers)."""
-    if dtype != "string":
-        return [int(t) for t in tokens], None
-    try:
-        return [t.decode("utf-8") for t in tokens], "utf-8"  # type: ignore[union-attr]
-    except UnicodeDecodeError:
-        return [base64.b64encode(t).decode("ascii") for t in tokens], "base64"  # type: ignore[arg-type]
-
-
-def decode_tokens(values: Any, encoding: str | None, dtype: str) -> list[Token]:
-    """Inverse of `encode_tokens`."""
-    if not isinstance(values, list):
-        raise VocabularyError(f"Expected a list of tokens, received {type(values).__name__}.")
-    if dtype != "string":
-        return [canonical_token(v, dtype) for v in values]
-    if encoding == "utf-8":
-        return [canonical_token(v, dtype) for v in values]
-    if encoding == "base64":
-        try:
-            return [base64.b64decode(v, validate=True) for v in values]
-        except (ValueError, TypeError) as error:
-            raise VocabularyError(f"A base64-encoded token could not be decoded: {error}.") from None
-    raise VocabularyError(f"Unknown token encoding {encoding!r}; expected 'utf-8' or 'base64'.")
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+def _atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """Writes `text` (ASCII) to `path` through a temporary file, so `path` is never half-written."""
-    atomic_write_bytes(path, text.encode("ascii"))
+    _atomic_write_bytes(path, text.encode("ascii"))
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+def _atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Writes `data` to `path` through a temporary file, so `path` is never half-written."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
@@ -765,7 +648,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         raise
 
 
-def as_vocabulary(vocabulary: Any, dtype: str) -> Vocabulary:
+def _as_vocabulary(vocabulary: Any, dtype: str) -> Vocabulary:
     """Accepts a `Vocabulary`, a path, or an array-like of tokens."""
     source = ""
     if isinstance(vocabulary, (str, os.PathLike)):
@@ -793,16 +676,3 @@ def as_vocabulary(vocabulary: Any, dtype: str) -> Vocabulary:
         )
     check_token_sequence(vocabulary, "vocabulary")
     return Vocabulary(vocabulary, dtype=dtype)
-
-
-def layer_ids(tokens: Sequence[Token], mask: Token | None, oov: Token, num_oov_indices: int) -> list[Token]:
-    """Every id's token for a layer built with `vocabulary=tokens` (canonical tokens, special ones included).
-
-    Tokens that list neither special token follow Keras's layout (mask, `num_oov_indices` OOV ids, tokens);
-    tokens that list them keep their positions as ids. The layers check a vocabulary further (both special tokens
-    listed, one OOV id); this is the layout alone, for tools that read a layer's config without building it.
-    """
-    listed = set(tokens).intersection(t for t in (mask, oov) if t is not None)
-    if listed:
-        return list(tokens)
-    return ([mask] if mask is not None else []) + [oov] * num_oov_indices + list(tokens)

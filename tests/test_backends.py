@@ -144,7 +144,9 @@ def test_update_vocabulary_on_the_embedding_half_keeps_rows_by_token():
 def test_pretrained_rows_on_the_embedding_half(tmp_path):
     (tmp_path / "vectors.txt").write_text("the 1 2 3 4 5 6 7 8\ndog 8 7 6 5 4 3 2 1\n")
     _, embedding = halves()
-    report = embedding.load_pretrained(tmp_path / "vectors.txt", missing="zeros", train="missing")
+    report = embedding.load_pretrained(
+        tmp_path / "vectors.txt", missing_embeddings_initializer="zeros", train="missing"
+    )
     assert report.found == 2
     np.testing.assert_array_equal(embedding.get_vectors(["dog"]), [[8, 7, 6, 5, 4, 3, 2, 1]])
     model = id_model(embedding)

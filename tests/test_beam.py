@@ -30,8 +30,8 @@ from keras_vocabsafe import (
     Vocabulary,
     VocabularyError,
 )
+from keras_vocabsafe._tokens import canonical_token
 from keras_vocabsafe.beam import ComputeVocabulary, WriteVocabulary, integer_weights
-from keras_vocabsafe.vocabulary import canonical_token
 
 
 def two_workers(mode: str = "multi_threading") -> PipelineOptions:

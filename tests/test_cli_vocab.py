@@ -107,11 +107,13 @@ def test_vectors_align_writes_the_matrix_a_vocab_embedding_loads(tmp_path, capsy
     vocab = write_lines(tmp_path / "vocab.txt", ["the", "cat", "zebra", "##s"])
     out = tmp_path / "aligned.npy"
     code, text, err = run(
-        capsys, "vectors", "align", glove_file(tmp_path), "--vocab", vocab, "-o", out, "--missing", "zeros"
+        capsys, "vectors", "align", glove_file(tmp_path), "--vocab", vocab, "-o", out, "--missing-initializer", "zeros"
     )
     assert code == 0, err
     layer = VocabEmbedding(3, vocabulary=str(vocab))
-    layer.load_pretrained(str(glove_file(tmp_path)), missing="zeros", oov="mean")
+    layer.load_pretrained(
+        str(glove_file(tmp_path)), missing_embeddings_initializer="zeros", oov_embeddings_initializer="mean"
+    )
     matrix = np.load(out)
     np.testing.assert_array_equal(matrix, np.asarray(layer.embeddings))
     assert matrix.shape == (5, 3)  # The OOV row, then the four tokens.
@@ -123,7 +125,17 @@ def test_vectors_align_keeps_file_ids_of_a_vocabulary_that_lists_unk(tmp_path, c
     vocab = write_lines(tmp_path / "vocab.txt", BERT)
     out = tmp_path / "aligned.npy"
     code, text, _ = run(
-        capsys, "vectors", "align", glove_file(tmp_path), "--vocab", vocab, "-o", out, "--missing", "zeros", "--json"
+        capsys,
+        "vectors",
+        "align",
+        glove_file(tmp_path),
+        "--vocab",
+        vocab,
+        "-o",
+        out,
+        "--missing-initializer",
+        "zeros",
+        "--json",
     )
     assert code == 0
     matrix = np.load(out)

@@ -153,6 +153,31 @@ def test_new_rows_mean_cov_follow_the_old_rows_statistics():
     assert len(np.unique(drawn[:, 0])) == 4000  # Drawn, not one repeated row.
 
 
+def test_new_rows_mean_std_follow_the_old_rows_per_dimension_scale():
+    generator = np.random.default_rng(0)
+    old_tokens = [f"old{i}" for i in range(3000)]
+    layer = VocabEmbedding(3, vocabulary=old_tokens)
+    layer.build()
+    rows = generator.normal([1.0, -2.0, 5.0], [0.5, 2.0, 0.1], size=(3001, 3)).astype(np.float32)
+    layer.embeddings.assign(rows)
+    reference = rows[1:].astype(np.float64)  # Token rows only.
+    report = layer.update_vocabulary(
+        old_tokens[:10] + [f"new{i}" for i in range(4000)], new_embeddings_initializer="mean_std", seed=3
+    )
+    drawn = layer.embeddings.numpy()[11:].astype(np.float64)
+    np.testing.assert_allclose(drawn.mean(axis=0), reference.mean(axis=0), atol=0.1)
+    np.testing.assert_allclose(drawn.std(axis=0), reference.std(axis=0), rtol=0.05)
+    assert report.new_embeddings_initializer == "mean_std"
+    assert "(rows: mean_std)" in str(report)
+
+
+def test_update_refuses_the_old_name_of_mean_std():
+    _, layer = trained_model()
+    with pytest.raises(ConfigurationError, match="Received: new_embeddings_initializer='random'"):
+        layer.update_vocabulary(NEW, new_embeddings_initializer="random")
+    assert layer.get_vocabulary() == ["", "[UNK]", *OLD]
+
+
 def test_new_rows_mean_cov_is_reproducible_with_a_seed():
     first, second = trained_model()[1], trained_model()[1]
     first.update_vocabulary(NEW, new_embeddings_initializer="mean_cov", seed=7)

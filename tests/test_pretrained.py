@@ -359,14 +359,14 @@ def test_load_pretrained_refuses_a_nonfinite_row(tmp_path):
     (tmp_path / "v.txt").write_text("a 1 2\nb nan 0\nc 3 4\n")
     layer = VocabEmbedding(2, vocabulary=["a", "b"])
     with pytest.raises(VectorFileError, match=NONFINITE_ERROR.format("nan")):
-        layer.load_pretrained(tmp_path / "v.txt", missing="mean")
+        layer.load_pretrained(tmp_path / "v.txt", missing_embeddings_initializer="mean")
 
 
 def test_load_pretrained_with_nonfinite_skip_gives_finite_rows(tmp_path):
     # The case: a NaN in one row used to reach the mean rows (OOV, missing) and the training loss.
     (tmp_path / "v.txt").write_text("a 1 2\nb nan 0\nc 3 4\n")
     layer = VocabEmbedding(2, vocabulary=["a", "b", "c"])
-    report = layer.load_pretrained(tmp_path / "v.txt", missing="mean", nonfinite="skip")
+    report = layer.load_pretrained(tmp_path / "v.txt", missing_embeddings_initializer="mean", nonfinite="skip")
     assert report.missing_tokens == ("b",)
     matrix = layer.get_weights()[0]
     assert np.isfinite(matrix).all()
@@ -464,7 +464,7 @@ def test_unknown_match_rule(glove):
 def test_load_pretrained_fills_rows_by_token(glove):
     path, table = glove
     layer = VocabEmbedding(DIM, vocabulary=["cat", "zebra", "the"], mask_token="")
-    report = layer.load_pretrained(path, missing="zeros")
+    report = layer.load_pretrained(path, missing_embeddings_initializer="zeros")
     matrix = layer.embeddings.numpy()
     vocabulary = layer.get_vocabulary()
     np.testing.assert_array_equal(matrix[vocabulary.index("cat")], table["cat"])
@@ -475,12 +475,12 @@ def test_load_pretrained_fills_rows_by_token(glove):
     assert report.found == 2
 
 
-@pytest.mark.parametrize("rule", ["mean", "random", "callable"])
+@pytest.mark.parametrize("rule", ["mean", "mean_std", "callable"])
 def test_missing_row_rules(glove, rule):
     path, table = glove
     layer = VocabEmbedding(DIM, vocabulary=["cat", "the", "dog", "zebra", "okapi"])
     missing = keras.initializers.Constant(7.0) if rule == "callable" else rule
-    layer.load_pretrained(path, missing=missing, seed=1)
+    layer.load_pretrained(path, missing_embeddings_initializer=missing, seed=1)
     rows = layer.embeddings.numpy()[[4, 5]]
     found = np.stack([table["cat"], table["the"], table["dog"]])
     if rule == "mean":
@@ -492,24 +492,72 @@ def test_missing_row_rules(glove, rule):
         assert np.all(np.abs(rows - found.mean(axis=0)) < 10 * found.std(axis=0) + 1e-6)
 
 
-def test_random_rows_follow_the_pretrained_scale(tmp_path):
+def test_mean_std_rows_follow_the_pretrained_scale(tmp_path):
     words = [f"w{i}" for i in range(2000)]
     rng = np.random.default_rng(0)
     values = rng.normal(loc=3.0, scale=0.5, size=(2000, 8)).astype(np.float32)
     write_text(tmp_path / "v.txt", words, [[repr(float(v)) for v in row] for row in values], header=False)
     layer = VocabEmbedding(8, vocabulary=words + [f"new{i}" for i in range(2000)])
-    layer.load_pretrained(tmp_path / "v.txt", missing="random", seed=0)
+    layer.load_pretrained(tmp_path / "v.txt", missing_embeddings_initializer="mean_std", seed=0)
     new_rows = layer.embeddings.numpy()[1 + 2000 :]
     assert abs(new_rows.mean() - 3.0) < 0.05
     assert abs(new_rows.std() - 0.5) < 0.05
 
 
-def test_random_rows_are_reproducible_with_a_seed(glove):
+def test_mean_std_rows_are_reproducible_with_a_seed(glove):
     path, _ = glove
     first, second = (VocabEmbedding(DIM, vocabulary=["cat", "zebra"]) for _ in range(2))
     first.load_pretrained(path, seed=3)
     second.load_pretrained(path, seed=3)
     np.testing.assert_array_equal(first.embeddings.numpy(), second.embeddings.numpy())
+
+
+def test_load_pretrained_takes_keras_initializers_and_a_second_source(glove):
+    # One engine behind every `*_embeddings_initializer`: what update_vocabulary takes works here too.
+    path, table = glove
+    layer = VocabEmbedding(DIM, vocabulary=["cat", "the", "dog", "zebra", "okapi"])
+    layer.load_pretrained(path, missing_embeddings_initializer="ones", oov_embeddings_initializer="zeros")
+    matrix = layer.embeddings.numpy()
+    np.testing.assert_array_equal(matrix[[4, 5]], np.ones((2, DIM)))
+    np.testing.assert_array_equal(matrix[0], np.zeros(DIM))  # The OOV row.
+    zebra = np.arange(DIM, dtype=np.float32)
+    layer.load_pretrained(path, missing_embeddings_initializer=PretrainedVectors(Vocabulary(["zebra"]), zebra[None]))
+    matrix = layer.embeddings.numpy()
+    np.testing.assert_array_equal(matrix[4], zebra)
+    found = np.stack([table["cat"], table["the"], table["dog"]])
+    np.testing.assert_allclose(matrix[5], found.mean(axis=0), rtol=1e-6)  # Not in the second source: the mean.
+
+
+def test_load_pretrained_mean_cov_rows_lie_in_the_span_of_the_found_rows(glove):
+    path, table = glove
+    layer = VocabEmbedding(DIM, vocabulary=["cat", "the", "dog", "zebra", "okapi"])
+    layer.load_pretrained(path, missing_embeddings_initializer="mean_cov", seed=0)
+    found = np.stack([table["cat"], table["the"], table["dog"]]).astype(np.float64)
+    centered = (found - found.mean(axis=0)).T  # Three rows span a plane of the 4-d space; draws stay on it.
+    drawn = layer.embeddings.numpy()[[4, 5]].astype(np.float64).T - found.mean(axis=0)[:, None]
+    weights, *_ = np.linalg.lstsq(centered, drawn, rcond=None)
+    np.testing.assert_allclose(centered @ weights, drawn, atol=1e-4)
+    assert np.abs(drawn).max() > 1e-3 and not np.allclose(drawn[:, 0], drawn[:, 1])
+
+
+@pytest.mark.parametrize("argument", ["missing_embeddings_initializer", "oov_embeddings_initializer"])
+def test_load_pretrained_refuses_an_unknown_initializer_before_reading_the_file(tmp_path, argument):
+    layer = VocabEmbedding(DIM, vocabulary=["cat"])
+    with pytest.raises(ConfigurationError, match=f"`{argument}` must be one of .*Received: {argument}='random'"):
+        layer.load_pretrained(tmp_path / "absent.txt", **{argument: "random"})  # Not the missing file's error.
+    assert not layer.built
+
+
+def test_old_initializer_argument_names_are_refused(glove):
+    path, _ = glove
+    layer = VocabEmbedding(DIM, vocabulary=["cat"])
+    with pytest.raises(TypeError, match="unexpected keyword argument 'missing'"):
+        layer.load_pretrained(path, missing="zeros")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'oov'"):
+        layer.load_pretrained(path, oov="zeros")
+    # from_pretrained passes other keywords to the constructor, where Keras refuses them.
+    with pytest.raises(ValueError, match=r"Unrecognized keyword arguments .*'oov'"):
+        VocabEmbedding.from_pretrained(path, oov="mean")
 
 
 def test_load_pretrained_with_another_dimension(glove):

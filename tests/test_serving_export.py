@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import AWKWARD_TOKENS
-from keras_vocabsafe.errors import ConfigurationError, NonCoreOpsError, VersionExistsError, VocabularyMismatchError
+from keras_vocabsafe.errors import ConfigurationError, UnsupportedOpsError, VersionExistsError, VocabularyMismatchError
 from keras_vocabsafe.export import OpAudit, audit_ops, export_for_serving
 from keras_vocabsafe.lookup import VocabLookup
 from keras_vocabsafe.vocab_embedding import VocabEmbedding
@@ -545,7 +545,7 @@ def test_strict_export_refuses_tensorflow_text_ops_and_writes_nothing(tmp_path):
     text = keras.Input(shape=(None,), dtype="string", name="text")
     words = VocabEmbedding(4, vocabulary=["the", "cat"])
     model = keras.Model(text, keras.layers.GlobalAveragePooling1D()(words(CaseFold()(text))))
-    with pytest.raises(NonCoreOpsError, match=r"CaseFoldUTF8 \(tensorflow-text op"):
+    with pytest.raises(UnsupportedOpsError, match=r"CaseFoldUTF8 \(tensorflow-text op"):
         export_for_serving(model, tmp_path, strict=True)
     assert os.listdir(tmp_path) == []
 

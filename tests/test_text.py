@@ -145,6 +145,73 @@ def test_ascii_and_unicode_strings_tokenize_alike_alone_and_in_one_batch(standar
     assert alone[1][-1] == alone[0][-1].replace("d", "dÉ" if standardize in (None, "strip_punctuation") else "dé")
 
 
+# A mixed batch for the Unicode rules: Turkish dotted and dotless i, Greek final sigma and tonos, German sharp s,
+# combining marks, emoji (one with a skin-tone modifier), CJK punctuation, and ASCII with capitals.
+MIXED_CLEAN = [
+    "The QUICK brown Fox, jumps!",
+    "İSTANBUL'da IŞIK \u0131\u015f\u0131k",
+    "ΟΔΌΣ Σοφός ΣΟΦΟΣ.",
+    "Straße GRÖSSE Maß",
+    "nai\u0308ve CAFE\u0301 A\u030a",
+    "😀 👍🏽 ok? «quoted»",
+    "日本語。東京、\uff21\uff22\uff23",
+    "",
+]
+# Strings that the full path changes beyond case and punctuation: whitespace outside ASCII, and bytes that are
+# not UTF-8 (a lone byte, a truncated sequence, an overlong form, a surrogate, a value past U+10FFFF).
+MIXED_UNCLEAN = [
+    "a\u3000b\u00a0C\u2028d\u0085e",
+    b"caf\xc3 OK",
+    b"\xff\xfe Bad",
+    b"\xe6\x97 x",
+    b"\xc0\xaf y",
+    b"\xed\xa0\x80 z",
+    b"\xf4\x90\x80\x80 w",
+]
+
+
+def unicode_reference_tokens(batch, standardize, normalization_form):
+    """Tokens by the full Unicode steps on every string, composed here from TensorFlow and Python."""
+    import tensorflow_text
+
+    text = tf.strings.unicode_transcode(tf.constant(batch), "UTF-8", "UTF-8", errors="replace")
+    if normalization_form is not None:
+        text = tensorflow_text.normalize_utf8(text, normalization_form)
+    if standardize == "case_fold":
+        text = tensorflow_text.case_fold_utf8(text)
+    if standardize in ("lower", "lower_and_strip_punctuation"):
+        text = tf.strings.lower(text, encoding="utf-8")
+    if standardize in ("strip_punctuation", "lower_and_strip_punctuation"):
+        text = tf.strings.regex_replace(text, r"[\p{P}$+<=>^`|~]", "")
+    # Python's str.split splits on the Unicode whitespace (the test strings hold none of \x1c-\x1f).
+    return [string.decode("utf-8").split() for string in text.numpy().tolist()]
+
+
+@pytest.mark.parametrize("normalization_form", [None, "NFKC"])
+@pytest.mark.parametrize(
+    "standardize", ["lower", "strip_punctuation", "lower_and_strip_punctuation", "case_fold", None]
+)
+def test_mixed_batches_tokenize_as_the_full_unicode_steps(standardize, normalization_form):
+    layer = text_layer(standardize=standardize, normalization_form=normalization_form)
+    traced = tf.function(layer.tokenize)
+    ascii_text = "Plain ASCII, TEXT!"
+    batches = [MIXED_CLEAN, MIXED_CLEAN + MIXED_UNCLEAN, [ascii_text]]
+    batches += [[ascii_text, text] for text in MIXED_CLEAN + MIXED_UNCLEAN]
+    for batch in batches:
+        expected = unicode_reference_tokens(batch, standardize, normalization_form)
+        assert tokens_of(layer, batch) == expected, batch
+        assert [[t.decode("utf-8") for t in row] for row in traced(tf.constant(batch)).to_list()] == expected, batch
+
+
+def test_mixed_valid_text_tokenizes_alike_under_strict_encoding():
+    strict = text_layer(encoding_errors="strict")
+    expected = unicode_reference_tokens(MIXED_CLEAN, "lower_and_strip_punctuation", None)
+    assert tokens_of(strict, MIXED_CLEAN) == expected
+    assert tokens_of(strict, MIXED_CLEAN + [MIXED_UNCLEAN[0]]) == expected + [["a", "b", "c", "d", "e"]]
+    with pytest.raises(TextEncodingError, match="strict"):
+        tokens_of(strict, MIXED_CLEAN + [b"\xed\xa0\x80 surrogate"])
+
+
 # Splitting -------------------------------------------------------------------------------------------
 
 

@@ -156,7 +156,7 @@ def test_load_pretrained_puts_rows_at_file_ids(tmp_path):
     vectors = tmp_path / "vectors.txt"
     vectors.write_text("cat 1 1\ndog 2 2\n", encoding="utf-8")
     layer = VocabEmbedding(2, vocabulary=["cat", "[PAD]", "dog", "[UNK]", "emu"], mask_token="[PAD]")
-    layer.load_pretrained(str(vectors), missing="zeros", oov="zeros")
+    layer.load_pretrained(str(vectors), missing_embeddings_initializer="zeros", oov_embeddings_initializer="zeros")
     matrix = np.asarray(layer.get_weights()[0])
     np.testing.assert_array_equal(matrix, [[1, 1], [0, 0], [2, 2], [0, 0], [0, 0]])
 

@@ -29,7 +29,7 @@ __all__ = ["main"]
 _COMMANDS = ("inspect", "convert", "vocab", "vectors")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command (each command module adds its own subparser)."""
     import importlib
 
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--json", action="store_true", help="print one JSON document on stdout instead of text")
     common.add_argument("--debug", action="store_true", help="print the traceback of an error")
     for name in _COMMANDS:
-        module = importlib.import_module(f"keras_vocabsafe.cli.{name}_command")
+        module = importlib.import_module(f"keras_vocabsafe.cli._{name}_command")
         module.register(subparsers, common)
     return parser
 
@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs `vocabsafe` with `argv` (default: the process's arguments) and returns its exit code."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    parser = build_parser()
+    parser = _build_parser()
     args = parser.parse_args(argv)
     output = Output(json_mode=args.json)
     try:

@@ -127,9 +127,9 @@ def _budget(text: str) -> Any:
 
 def run_build(args: argparse.Namespace, output: Output) -> int:
     from keras_vocabsafe._counting import DEFAULT_BUDGET
+    from keras_vocabsafe._tokens import display_token, json_token
     from keras_vocabsafe.cli._output import check_output_path
     from keras_vocabsafe.corpus import vocabulary_from_files
-    from keras_vocabsafe.vocabulary import display_token, json_token
 
     out = check_output_path(args.output, overwrite=args.overwrite)
     if any(os.path.abspath(out) == os.path.abspath(path) for path in args.corpus):
@@ -157,7 +157,9 @@ def run_build(args: argparse.Namespace, output: Output) -> int:
             bar.total = total
             bar.update(done - bar.done)
 
-        vocabulary = vocabulary_from_files(args.corpus, keys=args.keys, budget=budget, progress=progress, **settings)
+        vocabulary = vocabulary_from_files(
+            args.corpus, keys=args.keys, budget=budget, progress=progress, verbose=0, **settings
+        )
     vocabulary.save(out)
     counts = cast("np.ndarray", vocabulary.counts)  # vocabulary_from_files counts every token.
     head = [
@@ -177,8 +179,9 @@ def run_build(args: argparse.Namespace, output: Output) -> int:
 
 
 def run_show(args: argparse.Namespace, output: Output) -> int:
+    from keras_vocabsafe._tokens import display_token, json_token
     from keras_vocabsafe._vocabulary_files import keras_text_file_problems, special_looking_tokens
-    from keras_vocabsafe.vocabulary import Vocabulary, display_token, json_token
+    from keras_vocabsafe.vocabulary import Vocabulary
 
     vocabulary = Vocabulary.load(args.vocab, dtype=args.dtype, format=args.format)
     specials = special_looking_tokens(vocabulary.tokens)

@@ -63,13 +63,18 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         metavar="RULES",
         help="comma-separated match rules, from exact,lower (default exact)",
     )
+    from keras_vocabsafe.evolve import ROW_INITIALIZERS as initializers
+
     align.add_argument(
-        "--missing", choices=("random", "zeros", "mean"), default="random", help="rows of tokens without a vector"
+        "--missing-initializer",
+        choices=initializers,
+        default="mean_std",
+        help="rows of tokens without a vector (default mean_std: a normal with the found rows' mean and deviation)",
     )
     align.add_argument(
-        "--oov", choices=("random", "zeros", "mean"), default="mean", help="the OOV row (layout 'layer')"
+        "--oov-initializer", choices=initializers, default="mean", help="the OOV row (layout 'layer'; default mean)"
     )
-    align.add_argument("--seed", type=_seed, default=None, help="seed of the 'random' rows (0 or more)")
+    align.add_argument("--seed", type=_seed, default=None, help="seed of the mean_std and mean_cov rows (0 or more)")
     align.add_argument("--rows", choices=("layer", "vocabulary"), default="layer", help="row layout (see below)")
     align.add_argument(
         "--format",
@@ -108,7 +113,8 @@ def _share(text: str) -> float:
 def run_align(args: argparse.Namespace, output: Output) -> int:
     import numpy as np
 
-    from keras_vocabsafe.pretrained import MATCH_RULES, align_vectors, initial_rows
+    from keras_vocabsafe.evolve import _initial_rows
+    from keras_vocabsafe.pretrained import MATCH_RULES, align_vectors
     from keras_vocabsafe.vocabulary import Vocabulary
 
     match = tuple(rule.strip() for rule in args.match.split(",") if rule.strip())
@@ -122,7 +128,7 @@ def run_align(args: argparse.Namespace, output: Output) -> int:
     vocabulary = Vocabulary.load(args.vocab, format=args.vocab_format)
     if not len(vocabulary):
         raise CommandError(f"{args.vocab} holds no tokens.")
-    aligned = align_vectors(args.vectors, vocabulary, match=match, format=args.format, tokens=args.tokens)
+    aligned = align_vectors(args.vectors, vocabulary, match=match, format=args.format, tokens=args.tokens, verbose=0)
     found = aligned.found
     if not found.any():
         raise CommandError(
@@ -130,19 +136,22 @@ def run_align(args: argparse.Namespace, output: Output) -> int:
             "file matches the vocabulary's tokenization, or pass --match exact,lower."
         )
     oov_seed = None if args.seed is None else args.seed + 1
-    missing_rows = initial_rows(
-        args.missing, int((~found).sum()), aligned.vectors, found, seed=args.seed, what="missing"
-    )
+
+    def initial_rows(initializer: str, count: int, seed: int | None, option: str) -> np.ndarray:
+        # The rules of `load_pretrained`, from the rows found; named rules never read tokens, so none are passed.
+        return _initial_rows(initializer, [None] * count, aligned.vectors, argument=option, where=found, seed=seed)
+
+    missing_rows = initial_rows(args.missing_initializer, int((~found).sum()), args.seed, "--missing-initializer")
     rows = aligned.vectors.copy()
     rows[~found] = missing_rows
     layout, oov_ids = _layout(vocabulary, args.rows)
     if layout == "oov_first":
-        oov_row = initial_rows(args.oov, 1, aligned.vectors, found, seed=oov_seed, what="oov")
+        oov_row = initial_rows(args.oov_initializer, 1, oov_seed, "--oov-initializer")
         matrix = np.concatenate([oov_row, rows])
     else:
         matrix = rows
         if oov_ids:
-            matrix[oov_ids] = initial_rows(args.oov, len(oov_ids), aligned.vectors, found, seed=oov_seed, what="oov")
+            matrix[oov_ids] = initial_rows(args.oov_initializer, len(oov_ids), oov_seed, "--oov-initializer")
     with atomic_file(out, suffix=".npy") as temporary:
         np.save(temporary, matrix)
     report = aligned.report

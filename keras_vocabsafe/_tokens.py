@@ -1,0 +1,155 @@
+"""Tokens in their canonical form: conversion, checks, and renderings for messages, reports and JSON.
+
+The helpers every module shares for single tokens and token lists; `Vocabulary` builds on them.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError, VocabularyError
+
+Token = bytes | int
+"""A token in its canonical form: `bytes` for string vocabularies, `int` otherwise."""
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+INT64_RANGE = (INT64_MIN, INT64_MAX)
+_INTEGER_DTYPE_ALIASES = {"int64": "int64", "int32": "int64", "int": "int64"}
+
+
+def standardize_dtype(dtype: Any) -> str:
+    """Returns `"string"` or `"int64"` for a vocabulary dtype given by name or object."""
+    name = getattr(dtype, "name", dtype)
+    if not isinstance(name, str):  # A list or other unhashable value would fail the lookups below with a TypeError.
+        name = None
+    if name in ("string", "str", "bytes", "object"):
+        return "string"
+    if name in _INTEGER_DTYPE_ALIASES:
+        return _INTEGER_DTYPE_ALIASES[name]
+    raise ConfigurationError(
+        f"`vocabulary_dtype` must be 'string' or 'int64'. Received: vocabulary_dtype={dtype!r}. "
+        "Use 'string' for words or other text keys and 'int64' for integer ids such as user or item ids."
+    )
+
+
+def canonical_token(token: Any, dtype: str, *, what: str = "token") -> Token:
+    """Converts one token to its canonical form, or raises `KeyDtypeError`."""
+    if dtype == "string":
+        if isinstance(token, bytes):
+            return token
+        if isinstance(token, np.bytes_):
+            return bytes(token)
+        if isinstance(token, str):
+            try:
+                return token.encode("utf-8")
+            except UnicodeEncodeError:
+                raise KeyDtypeError(
+                    f"The {what} {token!r} is a str that cannot be encoded as UTF-8 (it holds a lone "
+                    "surrogate). Pass tokens that are not valid UTF-8 as `bytes` instead."
+                ) from None
+        raise KeyDtypeError(
+            f"A string vocabulary takes str or bytes tokens. Received: {what}={token!r} of type "
+            f"{type(token).__name__}. For integer ids, pass `vocabulary_dtype='int64'`."
+        )
+    if isinstance(token, (bool, np.bool_)) or not isinstance(token, (int, np.integer)):
+        raise KeyDtypeError(
+            f"An int64 vocabulary takes integer tokens. Received: {what}={token!r} of type "
+            f"{type(token).__name__}. For text keys, pass `vocabulary_dtype='string'`."
+        )
+    value = int(token)
+    if not fits_int64(value):
+        raise KeyDtypeError(
+            f"The {what} {value} does not fit in int64 (from {INT64_MIN} to {INT64_MAX}). Map such ids into that "
+            "range first (for example with a hash), or use string keys."
+        )
+    return value
+
+
+def fits_int64(*values: int) -> bool:
+    return all(INT64_MIN <= value <= INT64_MAX for value in values)
+
+
+def check_token_sequence(tokens: Any, argument: str) -> None:
+    """Refuses containers that are not an ordered sequence of tokens, before they are iterated."""
+    if isinstance(tokens, (set, frozenset)):
+        raise ConfigurationError(
+            f"`{argument}` must be ordered, because each token's position decides its id. Received: a "
+            f"{type(tokens).__name__} of {len(tokens)} tokens, whose order changes from one process to the next. "
+            f"Pass `sorted({argument})` or a list in the order you want."
+        )
+    if isinstance(tokens, (str, bytes, Mapping)) or not isinstance(tokens, Iterable):
+        raise ConfigurationError(
+            f"`{argument}` must be a list, tuple, 1-D array or other iterable of tokens. Received: {argument} of type "
+            f"{type(tokens).__name__}"
+            + (f" ({display_token(tokens)})" if isinstance(tokens, (str, bytes)) else "")
+            + ". For one token, pass a list of one token."
+        )
+
+
+def display_token(token: Token | str | None) -> str:
+    """A short, unambiguous rendering of a token for error messages and reports."""
+    if isinstance(token, bytes):
+        try:
+            token = token.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    text = repr(token)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def json_token(token: Token) -> Any:
+    """A token as a JSON value: text where it is UTF-8, else the `repr` of its bytes (still recognisable)."""
+    if isinstance(token, bytes):
+        text = decode_if_utf8(token)
+        return repr(text) if isinstance(text, bytes) else text
+    return token
+
+
+def decode_if_utf8(token: bytes) -> str | bytes:
+    try:
+        return token.decode("utf-8")
+    except UnicodeDecodeError:
+        return token
+
+
+def encode_tokens(tokens: Sequence[Token], dtype: str) -> tuple[list[Any], str | None]:
+    """Tokens as JSON values plus the encoding name (`None` for integers)."""
+    if dtype != "string":
+        return [int(t) for t in tokens], None
+    try:
+        return [t.decode("utf-8") for t in tokens], "utf-8"  # type: ignore[union-attr]
+    except UnicodeDecodeError:
+        return [base64.b64encode(t).decode("ascii") for t in tokens], "base64"  # type: ignore[arg-type]
+
+
+def decode_tokens(values: Any, encoding: str | None, dtype: str) -> list[Token]:
+    """Inverse of `encode_tokens`."""
+    if not isinstance(values, list):
+        raise VocabularyError(f"Expected a list of tokens, received {type(values).__name__}.")
+    if dtype != "string":
+        return [canonical_token(v, dtype) for v in values]
+    if encoding == "utf-8":
+        return [canonical_token(v, dtype) for v in values]
+    if encoding == "base64":
+        try:
+            return [base64.b64decode(v, validate=True) for v in values]
+        except (ValueError, TypeError) as error:
+            raise VocabularyError(f"A base64-encoded token could not be decoded: {error}.") from None
+    raise VocabularyError(f"Unknown token encoding {encoding!r}; expected 'utf-8' or 'base64'.")
+
+
+def layer_ids(tokens: Sequence[Token], mask: Token | None, oov: Token, num_oov_indices: int) -> list[Token]:
+    """Every id's token for a layer built with `vocabulary=tokens` (canonical tokens, special ones included).
+
+    Tokens that list neither special token follow Keras's layout (mask, `num_oov_indices` OOV ids, tokens);
+    tokens that list them keep their positions as ids. The layers check a vocabulary further (both special tokens
+    listed, one OOV id); this is the layout alone, for tools that read a layer's config without building it.
+    """
+    listed = set(tokens).intersection(t for t in (mask, oov) if t is not None)
+    if listed:
+        return list(tokens)
+    return ([mask] if mask is not None else []) + [oov] * num_oov_indices + list(tokens)

@@ -1,0 +1,275 @@
+"""Every Keras or TensorFlow internal that `keras_vocabsafe._compat` relies on is still there.
+
+Each check names the internal and the `_compat` helper that uses it, so an upgrade that removes or renames one
+fails here, by name, instead of deep inside a layer. Every name in `_compat.__all__` must be covered.
+"""
+
+import importlib
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_vocabsafe import _compat
+
+
+def resolve(dotted):
+    """The object at `module.path:attribute.path`, or a failure naming what is missing."""
+    module_name, _, attributes = dotted.partition(":")
+    try:
+        value = importlib.import_module(module_name)
+    except ImportError as error:
+        pytest.fail(f"The internal module {module_name} is gone ({error}); _compat relies on {dotted}.")
+    for attribute in attributes.split(".") if attributes else ():
+        if not hasattr(value, attribute):
+            pytest.fail(f"{dotted} is gone (no {attribute!r}); _compat relies on it.")
+        value = getattr(value, attribute)
+    return value
+
+
+def require(obj, attribute, symbol):
+    if not hasattr(obj, attribute):
+        pytest.fail(
+            f"{symbol} is gone in Keras {keras.__version__} / TensorFlow {tf.__version__}; _compat relies on it."
+        )
+    return getattr(obj, attribute)
+
+
+def keras_at_least(major, minor):
+    return tuple(int(part) for part in keras.__version__.split(".")[:2]) >= (major, minor)
+
+
+def functional_model():
+    inputs = keras.Input(shape=(3,), name="x")
+    inner = keras.Sequential([keras.layers.Dense(2, name="inner_dense")], name="inner")
+    outputs = keras.layers.Dense(1, name="head")(inner(inputs))
+    return keras.Model(inputs, outputs), inner
+
+
+# Imports: modules and functions -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("symbol", "helper"),
+    [
+        ("keras.src.backend.common.symbolic_scope:in_symbolic_scope", "in_symbolic_scope"),
+        ("keras.src.saving.saving_lib:load_weights_only", "load_weights_only"),
+        ("tensorflow.core.protobuf.saved_model_pb2:SavedModel", "saved_model_proto"),
+        ("tensorflow.python.framework.op_def_registry:get", "CLASSIFY_OPS_SCRIPT"),
+    ],
+)
+def test_internal_modules_and_functions_import(symbol, helper):
+    assert callable(resolve(symbol)), f"{symbol} (used by _compat.{helper}) is no longer callable"
+
+
+@pytest.mark.skipif(not keras_at_least(3, 13), reason="Keras has grouped int4 scales from 3.13 on")
+def test_dequantize_with_sz_map_imports_and_dequantizes():
+    resolve("keras.src.quantizers.quantizers:dequantize_with_sz_map")
+    rows = np.array([[2.0, 4.0, 6.0, 8.0]], np.float32)
+    scale, zero = np.array([[2.0, 4.0]], np.float32), np.array([[0.0, 1.0]], np.float32)
+    g_idx = np.array([0, 0, 1, 1], np.int32)
+    out = keras.ops.convert_to_numpy(_compat.dequantize_with_sz_map(rows, scale, zero, g_idx, group_axis=-1))
+    # (x - zero of its group) * scale of its group: group 0 is (x - 0) * 2, group 1 is (x - 1) * 4.
+    np.testing.assert_allclose(out, [[4.0, 8.0, 20.0, 28.0]])
+
+
+def test_op_registry_sees_core_ops_and_refuses_unknown_ones():
+    registry = resolve("tensorflow.python.framework.op_def_registry:get")
+    assert registry("MatMul") is not None
+    assert registry("NoSuchOpAnywhere") is None
+    assert "op_def_registry.get(op)" in _compat.CLASSIFY_OPS_SCRIPT
+
+
+def test_saved_model_proto_parses_a_saved_model(tmp_path):
+    module = tf.Module()
+    module.double = tf.function(lambda x: x * 2, input_signature=[tf.TensorSpec([], tf.float32)])
+    tf.saved_model.save(module, str(tmp_path))
+    proto = _compat.saved_model_proto()
+    proto.ParseFromString((tmp_path / "saved_model.pb").read_bytes())
+    ops = {
+        node.op
+        for meta in proto.meta_graphs
+        for function in meta.graph_def.library.function
+        for node in function.node_def
+    }
+    assert "Mul" in ops
+
+
+# Layers ------------------------------------------------------------------------------------------------------
+
+
+def test_layer_tracking_internals():
+    model, inner = functional_model()
+    require(keras.layers.Layer, "_flatten_layers", "keras.layers.Layer._flatten_layers")
+    names = {layer.name for layer in _compat.flatten_layers(model)}
+    assert {"inner", "inner_dense", "head"} <= names
+    assert [layer.name for layer in _compat.flatten_layers(model, include_self=False, recursive=False)].count(
+        "inner_dense"
+    ) == 0
+    require(inner, "_inbound_nodes", "keras.layers.Layer._inbound_nodes")
+    assert len(_compat.inbound_tensors(inner)) == 1
+    require(model.outputs[0], "_keras_history", "KerasTensor._keras_history")
+    assert _compat.producing_layer(model.outputs[0]).name == "head"
+    head = model.get_layer("head")
+    for attribute in ("_trainable_variables", "_non_trainable_variables"):
+        require(head, attribute, f"keras.layers.Layer.{attribute}")
+    assert {v.path for v in _compat.own_variables(head)} == {v.path for v in head.weights}
+    assert _compat.own_variables(inner) == []  # Its variables belong to its sublayer.
+
+
+def test_adding_and_replacing_weights_of_a_built_layer():
+    layer = keras.layers.Dense(2)
+    layer.build((None, 3))
+    tracker = require(layer, "_tracker", "keras.layers.Layer._tracker")
+    for method in ("lock", "unlock"):
+        require(tracker, method, f"keras.layers.Layer._tracker.{method}")
+    require(tracker, "locked", "keras.layers.Layer._tracker.locked")
+    require(layer, "_untrack_variable", "keras.layers.Layer._untrack_variable")
+    with pytest.raises(ValueError):  # Keras still locks a built layer; otherwise the helpers are not needed.
+        layer.add_weight(shape=(1,), name="refused")
+    with _compat.unlocked_tracking(layer):
+        extra = layer.add_weight(shape=(1,), name="extra")
+    assert any(v is extra for v in layer.weights) and tracker.locked
+    old = [layer.kernel]
+    new = _compat.replace_variables(layer, old, lambda: layer.add_weight(shape=(3, 5), name="kernel_again"))
+    assert all(v is not old[0] for v in layer.weights) and any(v is new for v in layer.weights)
+    assert tracker.locked
+
+
+def test_raw_input_flags_are_read_by_keras():
+    for name in _compat.ALLOW_NON_TENSOR_INPUTS:
+        require(keras.layers.Layer(), name, f"keras.layers.Layer.{name}")
+
+    class Echo(keras.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            _compat.accept_any_inputs(self)
+
+        def call(self, inputs):
+            return len(inputs)
+
+    assert Echo()(["a", "b", "c"]) == 3  # A Python list reaches `call` unconverted.
+
+
+def test_quantization_flag_and_dtype_policy():
+    layer = keras.layers.Embedding(4, 2)
+    layer.build()
+    float_policy = require(layer, "_dtype_policy", "keras.layers.Layer._dtype_policy")
+    assert not _compat.is_quantized(layer)
+    _compat.set_quantized(layer, True)
+    layer.dtype_policy = "int8_from_float32"  # Keras's setter quantizes a built layer unless it is marked.
+    assert str(_compat.embedding_variable(layer, "embeddings").dtype) == "float32", (
+        "Keras's dtype_policy setter no longer reads `_is_quantized`; _compat.set_quantized relies on it"
+    )
+    _compat.restore_dtype_policy(layer, float_policy)
+    assert layer.dtype_policy is float_policy
+    _compat.set_quantized(layer, False)
+    assert not _compat.is_quantized(layer)
+    fresh = keras.layers.Embedding(4, 2)
+    fresh.build()
+    fresh.quantize("int8")
+    assert _compat.is_quantized(fresh)  # Keras's own quantize sets the same flag.
+
+
+def test_embedding_variables_by_saved_name():
+    layer = keras.layers.Embedding(4, 6)
+    layer.build()
+    require(layer, "_embeddings", "keras.layers.Embedding._embeddings")
+    assert _compat.embedding_variable(layer, "embeddings") is layer.embeddings  # Float, no LoRA: the variable.
+    layer.quantize("int8")
+    assert tuple(_compat.embedding_variable(layer, "embeddings").shape) == (4, 6)
+    assert _compat.embedding_variable(layer, "embeddings_scale") is not None
+
+
+def test_keras_mask_attribute():
+    masked = keras.layers.Masking(mask_value=0.0)(tf.constant([[[0.0], [1.0]]]))
+    mask = _compat.get_keras_mask(masked)  # Keras attached it under the name the helpers use.
+    assert mask is not None, "Keras no longer attaches masks as `_keras_mask`; _compat.get_keras_mask relies on it"
+    np.testing.assert_array_equal(np.asarray(mask), [[False, True]])
+    other = tf.constant([1.0])
+    _compat.set_keras_mask(other, tf.constant([True]))
+    assert _compat.get_keras_mask(other) is not None
+
+
+def test_symbolic_scope_and_init_scope():
+    assert _compat.in_symbolic_scope() is False
+    with _compat.init_scope():
+        assert tf.executing_eagerly()
+
+
+def test_load_weights_only_skips_what_it_is_told(tmp_path):
+    model, _ = functional_model()
+    model.save_weights(tmp_path / "m.weights.h5")
+    head = model.get_layer("head")
+    before = [v.numpy().copy() for v in head.weights]
+    for variable in model.weights:
+        variable.assign(np.zeros(variable.shape))
+    _compat.load_weights_only(model, str(tmp_path / "m.weights.h5"), objects_to_skip=[head])
+    assert all(not np.any(v.numpy()) for v in head.weights)  # Skipped.
+    assert any(np.any(v.numpy()) for v in model.get_layer("inner").weights)  # Loaded.
+    del before
+
+
+# Optimizers ----------------------------------------------------------------------------------------------------
+
+
+def test_optimizer_internals():
+    variable = keras.Variable(np.ones((3, 2), np.float32), name="embeddings")
+    other = keras.Variable(np.ones((2,), np.float32), name="bias")
+    adam = keras.optimizers.Adam(amsgrad=True, weight_decay=0.1)
+    adam.exclude_from_weight_decay(var_names=["bias"])
+    adam.build([variable, other])
+    for attribute in ("_get_variable_index", "_trainable_variables", "_use_weight_decay"):
+        require(adam, attribute, f"keras.optimizers.Optimizer.{attribute}")
+    for attribute in ("_momentums", "_velocities", "_velocity_hats"):
+        require(adam, attribute, f"keras.optimizers.Adam.{attribute}")
+    require(
+        keras.optimizers.Optimizer, _compat.WEIGHT_DECAY_HOOK, f"keras.optimizers.Optimizer.{_compat.WEIGHT_DECAY_HOOK}"
+    )
+    assert _compat.optimizer_variable_index(adam, other) == 1
+    assert _compat.optimizer_trainable_variable(adam, other) is other
+    assert _compat.uses_weight_decay(adam, variable) and not _compat.uses_weight_decay(adam, other)
+    momentum, velocity, velocity_hat = _compat.adam_slot_variables(adam, variable)
+    assert tuple(momentum.shape) == tuple(velocity.shape) == tuple(velocity_hat.shape) == (3, 2)
+    assert momentum is not velocity and velocity is not velocity_hat
+    plain = keras.optimizers.Adam()
+    plain.build([variable])
+    assert _compat.adam_slot_variables(plain, variable)[2] is None  # No velocity_hat without amsgrad.
+
+
+# Coverage ------------------------------------------------------------------------------------------------------
+
+COVERED = {
+    "ALLOW_NON_TENSOR_INPUTS": test_raw_input_flags_are_read_by_keras,
+    "CLASSIFY_OPS_SCRIPT": test_op_registry_sees_core_ops_and_refuses_unknown_ones,
+    "WEIGHT_DECAY_HOOK": test_optimizer_internals,
+    "accept_any_inputs": test_raw_input_flags_are_read_by_keras,
+    "adam_slot_variables": test_optimizer_internals,
+    "dequantize_with_sz_map": test_dequantize_with_sz_map_imports_and_dequantizes,
+    "embedding_variable": test_embedding_variables_by_saved_name,
+    "flatten_layers": test_layer_tracking_internals,
+    "get_keras_mask": test_keras_mask_attribute,
+    "in_symbolic_scope": test_symbolic_scope_and_init_scope,
+    "inbound_tensors": test_layer_tracking_internals,
+    "init_scope": test_symbolic_scope_and_init_scope,
+    "is_quantized": test_quantization_flag_and_dtype_policy,
+    "load_weights_only": test_load_weights_only_skips_what_it_is_told,
+    "optimizer_trainable_variable": test_optimizer_internals,
+    "optimizer_variable_index": test_optimizer_internals,
+    "own_variables": test_layer_tracking_internals,
+    "producing_layer": test_layer_tracking_internals,
+    "replace_variables": test_adding_and_replacing_weights_of_a_built_layer,
+    "restore_dtype_policy": test_quantization_flag_and_dtype_policy,
+    "saved_model_proto": test_saved_model_proto_parses_a_saved_model,
+    "set_keras_mask": test_keras_mask_attribute,
+    "set_quantized": test_quantization_flag_and_dtype_policy,
+    "unlocked_tracking": test_adding_and_replacing_weights_of_a_built_layer,
+    "uses_weight_decay": test_optimizer_internals,
+}
+
+
+def test_every_compat_name_is_covered_here():
+    uncovered = sorted(set(_compat.__all__) - set(COVERED))
+    assert not uncovered, f"_compat names without a check in tests/test_compat.py: {uncovered}"
+    assert not set(COVERED) - set(_compat.__all__), "COVERED lists names _compat no longer has"
