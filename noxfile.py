@@ -13,7 +13,7 @@ import zipfile
 
 import nox
 
-nox.options.sessions = ["lint", "tests", "tests_oldest", "tests_jax", "tests_torch"]
+nox.options.sessions = ["lint", "typecheck", "tests", "tests_oldest", "tests_jax", "tests_torch"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.default_venv_backend = "venv"
 
@@ -46,6 +46,17 @@ PRINT_VERSIONS = (
     "import importlib.metadata as m; print(*(f'{n} {m.version(n)}' for n in ('tensorflow', 'tensorflow-text', "
     "'keras', 'numpy', 'protobuf', 'tensorflow-serving-api', 'apache-beam')), sep=', ')"
 )
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy over the shipped package (it ships py.typed), with the settings in pyproject.toml's [tool.mypy]."""
+    # Without dependencies: TensorFlow, Keras and tensorflow-text ship no types, so mypy reads them as Any whether
+    # they are installed or not; NumPy does, and is the one the package's annotations lean on.
+    session.install("-q", "mypy==2.4.*", "numpy>=2.0")
+    session.install("-q", "--no-deps", "-e", ".")
+    session.run("mypy", "--version")
+    session.run("mypy")
 
 
 @nox.session

@@ -28,7 +28,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal, cast
 
 import numpy as np
 import tensorflow as tf
@@ -138,7 +138,7 @@ def integer_weights(weights: Any, *, owner: str = "keras_vocabsafe") -> np.ndarr
     return values.astype(np.int64)
 
 
-def check_weights(weights: Any, owner: str) -> np.ndarray | bool | None:
+def check_weights(weights: Any, owner: str) -> np.ndarray | Literal[True] | None:
     """`weights` as given to `adapt`: None, True (pairs in the data), or a 1-D int64 array of repeat counts."""
     if weights is None or weights is True:
         return weights
@@ -234,9 +234,8 @@ class TokenCounter:
                     )
                 )
         for tokens, counts in pieces:
-            if array.dtype.kind == "U":
-                tokens = _encode_utf8(tokens.tolist())
-            self._add(tf.constant(tokens, dtype=tf.string), tf.constant(counts, dtype=tf.int64))
+            keys = _encode_utf8(tokens.tolist()) if array.dtype.kind == "U" else tokens
+            self._add(tf.constant(keys, dtype=tf.string), tf.constant(counts, dtype=tf.int64))
 
     def update_from_dataset(self, dataset: tf.data.Dataset, steps: int | None, weighted: bool = False) -> None:
         """Counts every element of a dataset of keys (or of (keys, weights) pairs), on tf.data's parallel threads."""
@@ -301,11 +300,12 @@ class TokenCounter:
     def _flush(self) -> None:
         if not self._pending:
             return
+        budget = cast(int, self._budget)  # Set whenever the hash table exists.
         if self._table is not None:
             for tokens, counts in self._pending:  # Each piece's tokens are distinct: one lookup, one insert.
                 self._table.insert(tokens, self._table.lookup(tokens) + counts)
             self._pending, self._pending_size = [], 0
-            if int(self._table.size()) > self._budget:
+            if int(self._table.size()) > budget:
                 self._prune()
             return
         tokens = tf.concat([self._tokens] + [t for t, _ in self._pending], 0)
@@ -316,14 +316,15 @@ class TokenCounter:
             self._table = tf.lookup.experimental.MutableHashTable(self._tf_dtype, tf.int64, default_value=0)
             self._table.insert(self._tokens, self._counts)
             self._tokens, self._counts = tf.zeros([0], self._tf_dtype), tf.zeros([0], tf.int64)
-            if int(self._table.size()) > self._budget:
+            if int(self._table.size()) > budget:
                 self._prune()
 
     def _prune(self) -> None:
         """Misra-Gries: subtract the (budget + 1)-th largest count from all, and drop the counts left at zero."""
+        budget = cast(int, self._budget)  # Pruning happens only under a budget.
         tokens, counts = self._table.export()
         counts = counts.numpy()
-        cut = int(np.partition(counts, len(counts) - self._budget - 1)[len(counts) - self._budget - 1])
+        cut = int(np.partition(counts, len(counts) - budget - 1)[len(counts) - budget - 1])
         keep = counts > cut
         self._table.remove(tf.boolean_mask(tokens, ~keep))
         self._table.insert(tf.boolean_mask(tokens, keep), tf.constant(counts[keep] - cut))
@@ -379,13 +380,19 @@ class _RecountCounter(TokenCounter):
         return self._candidates.numpy().tolist(), self._exact
 
 
-def split_pair(element: Any, owner: str) -> tuple[Any, np.ndarray]:
+def split_pair(element: Any, owner: str) -> tuple[Any, np.ndarray | None]:
     if not (isinstance(element, (tuple, list)) and len(element) == 2):
         raise ConfigurationError(
             f"{owner}: with weights=True, each batch of `data` must be a (keys, weights) pair. Received: "
             f"{type(element).__name__}."
         )
-    return element[0], check_weights(element[1], owner)
+    weights = check_weights(element[1], owner)
+    if weights is True:
+        raise ConfigurationError(
+            f"{owner}: with weights=True, the weights of each (keys, weights) pair in `data` must be one integer per "
+            "example. Received: True."
+        )
+    return element[0], weights
 
 
 def count_tokens(
@@ -430,7 +437,7 @@ def count_tokens(
             # Keep exactly the tokens seen more than N / (budget + 1) times: all of them survived the summary, and
             # the rest of the tail that happened to survive depends on the order the data came in.
             tokens, counts = recount.result()
-            keep = counts > counter.total // (budget + 1)
+            keep = counts > counter.total // (cast(int, budget) + 1)  # Pruned, so a budget was set.
             return without_unseen([token for token, kept in zip(tokens, keep.tolist()) if kept], counts[keep])
         # The second reading held other data (a shuffled or random pipeline, a stream): keep the summary.
         warnings.warn(
@@ -481,7 +488,8 @@ def _encode_utf8(tokens: list[str]) -> list[bytes]:
     try:
         return [token.encode("utf-8") for token in tokens]
     except UnicodeEncodeError:
-        return [canonical_token(token, "string") for token in tokens]  # Raises the explanatory error.
+        # canonical_token raises the explanatory error for the token that cannot be encoded.
+        return cast("list[bytes]", [canonical_token(token, "string") for token in tokens])
 
 
 def classify_data(

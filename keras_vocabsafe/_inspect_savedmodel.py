@@ -21,6 +21,7 @@ gives a note listing what it found instead of a guess.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 import sys
@@ -222,12 +223,12 @@ class _SavedModel:
         file = os.path.join(path, "saved_model.pb")
         try:
             if os.path.isfile(file):
-                with open(file, "rb") as f:
-                    proto.ParseFromString(f.read())
+                with open(file, "rb") as binary:
+                    proto.ParseFromString(binary.read())
             else:
                 file = os.path.join(path, "saved_model.pbtxt")
-                with open(file, encoding="utf-8") as f:
-                    text_format.Parse(f.read(), proto)
+                with open(file, encoding="utf-8") as text:
+                    text_format.Parse(text.read(), proto)
         except (OSError, DecodeError, text_format.ParseError, UnicodeDecodeError) as error:
             raise ModelFileError(f"{file} cannot be read as a SavedModel ({error}); the export is damaged.") from None
         if not proto.meta_graphs:
@@ -275,7 +276,7 @@ class _SavedModel:
         if free < 0:
             return None
         args: list[Callable[[], Any]] = [lambda: None] * free
-        args += [lambda node_id=node_id: self.captured(node_id) for node_id in bound]
+        args += [functools.partial(self.captured, node_id) for node_id in bound]
         return _Frame(self, function, args, depth=0)
 
     def table(self, node_id: int) -> _Table:
@@ -381,7 +382,7 @@ class _Frame:
             frame = None
             if callee is not None:
                 inputs = [i for i in node.input if not i.startswith("^")]
-                args = [lambda ref=ref: self.value(ref) for ref in inputs]
+                args: list[Callable[[], Any]] = [functools.partial(self.value, ref) for ref in inputs]
                 frame = _Frame(self.model, callee, args, self.depth + 1)
             self.children[node.name] = frame
         return self.children[node.name]
@@ -511,7 +512,8 @@ def _slice_constant(node: Any, values: list[Any]) -> _Ids | None:
     start = None if node.attr["begin_mask"].i & 1 else int(begin[0])
     stop = None if node.attr["end_mask"].i & 1 else int(end[0])
     if node.attr["shrink_axis_mask"].i & 1:
-        return _Ids(_from_values(array[start : start + 1 if start != -1 else None]))
+        index = int(begin[0])  # A shrunk axis takes `begin` as it is: TensorFlow ignores begin_mask there.
+        return _Ids(_from_values(array[index : index + 1 if index != -1 else None]))
     return _Ids(_from_values(array[start : stop : int(strides[0])]))
 
 

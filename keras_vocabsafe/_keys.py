@@ -183,7 +183,7 @@ def _out_of_range_error(owner: str, argument: str, position: str, value: int) ->
     )
 
 
-def _position(index: tuple[int, ...]) -> str:
+def _position(index: tuple[int | np.integer, ...]) -> str:
     return "position " + "".join(f"[{int(i)}]" for i in index)
 
 
@@ -223,7 +223,8 @@ def _conversion_error(
 ) -> KeyDtypeError:
     """Names the first value that stops `data` from becoming keys, and how to fix it."""
     wanted = "string" if vocabulary_dtype == "string" else "int"
-    depth, first = None, None
+    depth: int | None = None
+    first: tuple[str, Any] = ("", None)  # The first leaf's position and value, set with `depth`.
     for index, value in _leaves(data):
         if not index:
             break  # Not a collection: nothing to point at.

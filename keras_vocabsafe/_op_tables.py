@@ -101,9 +101,10 @@ class OpTarget:
     def newer_target_for(self, ops: list[str]) -> str | None:
         """The oldest target of this kind whose tensorflow-text registers every op in `ops`, if any."""
         needed = [since_release(op) for op in ops]
-        if not needed or None in needed:
+        known = [release for release in needed if release is not None]
+        if not needed or len(known) < len(needed):
             return None
-        release = max(needed, key=_key)
+        release = max(known, key=_key)
         if self.kind == "tensorflow-serving":
             servers = op_table()["tensorflow_serving"]
             for server in sorted(servers, key=_key):

@@ -104,8 +104,9 @@ def display_token(token: Token | str | None) -> str:
 def json_token(token: Token) -> Any:
     """A token as a JSON value: text where it is UTF-8, else the `repr` of its bytes (still recognisable)."""
     if isinstance(token, bytes):
-        token = decode_if_utf8(token)
-    return repr(token) if isinstance(token, bytes) else token
+        text = decode_if_utf8(token)
+        return repr(text) if isinstance(text, bytes) else text
+    return token
 
 
 def decode_if_utf8(token: bytes) -> str | bytes:

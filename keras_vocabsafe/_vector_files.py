@@ -32,7 +32,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from types import TracebackType
-from typing import IO, Any, NoReturn
+from typing import IO, Any, NoReturn, cast
 
 import numpy as np
 
@@ -65,7 +65,8 @@ class Chunk:
     its line number, or for a matrix (`unit="Row"`) its row index.
     """
 
-    words: list[bytes]
+    # Bytes from a file; a `PretrainedVectors` built in memory may be keyed by int ids.
+    words: Sequence[bytes | int]
     parse: Callable[[list[int]], np.ndarray]
     number_text: Callable[[list[int]], bytes] | None = None
     lines: Sequence[int] = ()
@@ -142,7 +143,7 @@ def check_nonfinite(nonfinite: str) -> None:
 def _open_words_file(path: str, format: str, errors: str) -> VectorFile:
     stream = _open_stream(path)
     try:
-        file = _read_head(stream, path, format, errors)
+        file = _read_head(cast(IO[bytes], stream), path, format, errors)  # The guard reads as the stream does.
     except BaseException:
         stream.close()
         raise
@@ -233,7 +234,7 @@ def _open_raw_stream(path: str) -> tuple[IO[bytes], IO[bytes]]:
         if magic[:2] == b"\x1f\x8b":
             return gzip.GzipFile(fileobj=raw, mode="rb"), raw  # type: ignore[return-value]
         if magic == b"BZh":
-            return bz2.BZ2File(raw, "rb"), raw  # type: ignore[return-value]
+            return bz2.BZ2File(raw, "rb"), raw
     except BaseException:
         raw.close()
         raise
@@ -345,7 +346,7 @@ def _parse_numbers(text: bytes) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         try:
-            return np.fromstring(text, dtype=np.float32, sep=" ")  # type: ignore[call-overload]
+            return np.fromstring(text, dtype=np.float32, sep=" ")
         except (ValueError, DeprecationWarning):
             return np.zeros(0, dtype=np.float32)
 
@@ -865,15 +866,20 @@ def without_nonfinite(chunks: Iterator[Chunk], skipped: list[int]) -> Iterator[C
             values = chunk.parse(everything)
             bad = nonfinite_positions(values)
             if not bad.size:
-                yield replace(chunk, parse=lambda positions, values=values: values[positions], number_text=None)
+                yield replace(chunk, parse=_rows_of(values), number_text=None)
                 continue
             skipped.extend(chunk.lines[i] for i in bad)
             kept = np.setdiff1d(everything, bad)
             words = [chunk.words[i] for i in kept]
             lines = [chunk.lines[i] for i in kept]
-            yield Chunk(words, lambda positions, values=values[kept]: values[positions], lines=lines, unit=chunk.unit)
+            yield Chunk(words, _rows_of(values[kept]), lines=lines, unit=chunk.unit)
     finally:
         _close_chunks(chunks)
+
+
+def _rows_of(values: np.ndarray) -> Callable[[list[int]], np.ndarray]:
+    """A `Chunk.parse` over rows already parsed."""
+    return lambda positions: values[positions]
 
 
 def _close_chunks(chunks: Iterator[Chunk]) -> None:

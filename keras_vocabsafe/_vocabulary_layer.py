@@ -193,8 +193,10 @@ class VocabularyLayer(keras.layers.Layer):
             # The cut applies to the regular tokens only: the listed special tokens stay, and ids close up around
             # the tokens that leave (as they do in Keras's layout).
             special = {mask, oov}
-            regular = [i for i, token in enumerate(full.tokens) if token not in special]
-            counted = Vocabulary([full[i] for i in regular], dtype=self.vocabulary_dtype, counts=full.counts[regular])
+            regular_ids = [i for i, token in enumerate(full.tokens) if token not in special]
+            counted = Vocabulary(
+                [full[i] for i in regular_ids], dtype=self.vocabulary_dtype, counts=full.counts[regular_ids]
+            )
             kept = set(_most_frequent(counted, max_tokens, self._num_special_tokens(), self.min_frequency).tokens)
             full = Vocabulary(
                 [token for token in full.tokens if token in special or token in kept], self.vocabulary_dtype
@@ -324,7 +326,7 @@ class VocabularyLayer(keras.layers.Layer):
         verbose = check_verbose(verbose, f"{self._owner()}.adapt()")
         tokens, counts = self._count_tokens(data, steps, check_budget(budget, self._owner()), weights, verbose=verbose)
         self.set_vocabulary(self._vocabulary_from_counts(tokens, counts, self.max_tokens))
-        say(verbose, f"{self._owner()}.adapt(): kept {len(self._vocabulary):,} tokens")
+        say(verbose, f"{self._owner()}.adapt(): kept {len(self._require_vocabulary()):,} tokens")
 
     def _vocabulary_from_counts(self, tokens: list[Any], counts: np.ndarray, max_tokens: int | None) -> Vocabulary:
         """The vocabulary `adapt` keeps from counted tokens (in any order): the one rule every counting path shares.
@@ -458,7 +460,7 @@ class VocabularyLayer(keras.layers.Layer):
         oov = canonical_token(self.oov_token, self.vocabulary_dtype)
         if positions is None:
             return ([mask] if mask is not None else []) + [oov] * self.num_oov_indices + list(vocabulary.tokens)
-        tokens = list(vocabulary.tokens)
+        tokens: list[Any] = list(vocabulary.tokens)
         for position, token in sorted((p, t) for p, t in zip(positions, (mask, oov)) if p is not None):
             tokens.insert(position, token)
         return tokens
@@ -526,9 +528,10 @@ class VocabularyLayer(keras.layers.Layer):
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         vocabulary = encoding = None
-        if self._vocabulary is not None:
+        argument = self._vocabulary_argument()
+        if argument is not None:
             # With special positions the list holds every id's token, special tokens included, as it was given.
-            vocabulary, encoding = encode_tokens(self._vocabulary_argument().tokens, self.vocabulary_dtype)
+            vocabulary, encoding = encode_tokens(argument.tokens, self.vocabulary_dtype)
         config.update(
             {
                 "vocabulary": vocabulary,

@@ -69,7 +69,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -240,7 +240,7 @@ def _element_repr(element: Any) -> str:
 
 def _text_of(element: Any, source: str, weighted: bool) -> bytes:
     if isinstance(element, (bytes, str, np.bytes_, np.str_)):
-        return canonical_token(element, "string", what="text")
+        return cast(bytes, canonical_token(element, "string", what="text"))
     hint = (
         " If the elements are (text, weight) pairs, pass `weights=True`."
         if isinstance(element, tuple) and not weighted

@@ -20,7 +20,7 @@ import dataclasses
 import math
 import tempfile
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import keras
 import numpy as np
@@ -592,7 +592,7 @@ def _graph_refusal(config: dict[str, Any], lookup: Any, embedding: Any) -> str |
             uses_ids = any(history[0] == lookup.name for history in _call_histories(call))
             if uses_ids and name != embedding.name and not _is_mask_op(entry, call, lookup.name, embedding):
                 consumers.append(name)
-    if any(_history(item)[0] == lookup.name for item in _tensor_refs(config.get("output_layers"))):
+    if any(_ref_history(item)[0] == lookup.name for item in _tensor_refs(config.get("output_layers"))):
         consumers.append("the model's outputs")
     if consumers:
         return (
@@ -668,8 +668,8 @@ def _is_mask_op(entry: dict[str, Any], call: dict[str, Any], lookup_name: str, e
         and entry["class_name"] == "NotEqual"
         and not call.get("kwargs")
         and len(args) == 2
-        and _history(args[0]) is not None
-        and _history(args[0])[0] == lookup_name
+        and (history := _history(args[0])) is not None
+        and history[0] == lookup_name
         and args[1] == 0
     )
 
@@ -760,6 +760,11 @@ def _history(item: Any) -> list[Any] | None:
     return None
 
 
+def _ref_history(ref: Any) -> list[Any]:
+    """The history of a reference that `_tensor_refs` found (it found it by its history)."""
+    return cast("list[Any]", _history(ref))
+
+
 def _tensor_refs(value: Any) -> list[Any]:
     """Every tensor reference in a config value (nested lists and dicts)."""
     if _history(value) is not None:
@@ -772,7 +777,7 @@ def _tensor_refs(value: Any) -> list[Any]:
 
 
 def _call_histories(call: dict[str, Any]) -> list[list[Any]]:
-    return [_history(ref) for ref in _tensor_refs([call.get("args", []), call.get("kwargs", {})])]
+    return [_ref_history(ref) for ref in _tensor_refs([call.get("args", []), call.get("kwargs", {})])]
 
 
 def _histories(entry: dict[str, Any]) -> list[list[Any]]:

@@ -13,7 +13,7 @@ import gzip
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import tensorflow as tf
@@ -90,7 +90,7 @@ def vocabulary_from_files(
         raise
     finally:
         reader.close_progress()
-    vocabulary = layer.vocabulary
+    vocabulary = cast(Vocabulary, layer.vocabulary)  # adapt set it, or raised.
     say(
         verbose,
         f"vocabulary_from_files(): {len(vocabulary):,} tokens from {len(files)} file(s), {reader.total:,} bytes, "

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import keras
 import numpy as np
@@ -47,6 +47,11 @@ _INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32
 
 @keras.saving.register_keras_serializable(package="keras_vocabsafe")
 class VocabIdEmbedding(VocabularyLayer):
+    # Keras's own Layer attributes, which this class also assigns (Keras ships no types).
+    built: bool
+    dtype_policy: Any
+    _dtype_policy: Any
+
     """Maps ids of a vocabulary it owns to dense vectors, on any Keras backend.
 
     The embedding half of a `VocabEmbedding`: it takes the ids a
@@ -162,13 +167,14 @@ class VocabIdEmbedding(VocabularyLayer):
         self.pad_to_multiple_of = None if pad_to_multiple_of is None else int(pad_to_multiple_of)
         # The lookup half's own settings (such as a text layer's tokenization), so that `lookup()` rebuilds it.
         self.lookup_config = lookup_config
-        self._embeddings = None
-        self._trainable_embeddings = None
+        self._embeddings: Any = None  # Keras variables, once built.
+        self._trainable_embeddings: Any = None
         # How many times the weights were created; traced TensorFlow functions check it (see `_check_current`).
         self._weights_generation = 0
         self._generation_variable = None
-        self.lora_rank = None if lora_rank is None else int(lora_rank)
-        self.lora_alpha = lora_alpha if lora_alpha is not None else self.lora_rank
+        # Set whenever `lora_enabled` (may be None otherwise): the LoRA paths, which run only then, use them as numbers.
+        self.lora_rank: Any = None if lora_rank is None else int(lora_rank)
+        self.lora_alpha: Any = lora_alpha if lora_alpha is not None else self.lora_rank
         self.lora_enabled = False
         if vocabulary is not None:
             self.set_vocabulary(vocabulary)
@@ -573,7 +579,7 @@ class VocabIdEmbedding(VocabularyLayer):
             _check_allocation(self, self._num_rows(len(new_tokens)), self.output_dim, len(new))
         # Vocabularies hold each token once and never a special token, so with one OOV row no token repeats.
         row_map = evolve._map_rows(old_tokens, new_tokens, distinct=self.num_oov_indices == 1)
-        token_ids = {"old_token_ids": old_token_ids, "new_token_ids": new_token_ids}
+        token_ids: dict[str, Any] = {"old_token_ids": old_token_ids, "new_token_ids": new_token_ids}
         if not self.built:
             self._vocabulary, self._special_positions, self.max_tokens = new, positions, limit
             self._vocabulary_changed()
@@ -582,7 +588,7 @@ class VocabIdEmbedding(VocabularyLayer):
                 verbose,
             )
         old_matrix = self._matrix()
-        matrix = evolve._remap_matrix(
+        matrix: np.ndarray | None = evolve._remap_matrix(
             old_matrix,
             row_map,
             new_tokens,
@@ -594,7 +600,7 @@ class VocabIdEmbedding(VocabularyLayer):
         del old_matrix
         quantized = None
         if self.quantization_mode is not None:
-            quantized, matrix = self._requantized_rows(matrix, row_map), None
+            quantized, matrix = self._requantized_rows(cast(np.ndarray, matrix), row_map), None
         old_variable, old_trained_ids = self._trained_variable()
         self._vocabulary, self._special_positions, self.max_tokens = new, positions, limit
         self._vocabulary_changed()
@@ -676,7 +682,7 @@ class VocabIdEmbedding(VocabularyLayer):
         fresh = Vocabulary.from_counts(
             list(seen), list(seen.values()), dtype=self.vocabulary_dtype, min_frequency=self.min_frequency
         )
-        totals.update(zip(fresh.tokens, fresh.counts.tolist()))
+        totals.update(zip(fresh.tokens, cast(np.ndarray, fresh.counts).tolist()))  # from_counts sets counts.
         merged = list(old.tokens) + list(fresh.tokens)
         if max_size is not None and len(merged) > max_size:
             # Keep the most frequent; ties keep the earlier (older) token.
@@ -1222,7 +1228,7 @@ class VocabIdEmbedding(VocabularyLayer):
         if isinstance(request, _loading.CheckOnly):
             return
         if remap:
-            self._load_remapped(saved, np.asarray(store["0"]), request)
+            self._load_remapped(saved, np.asarray(store["0"]), cast(_loading.RemapRequest, request))  # As `remap` says.
         elif "0" in store:
             if not self.built:
                 self.build()
@@ -1287,7 +1293,7 @@ class VocabIdEmbedding(VocabularyLayer):
 
     def _check_saved_quantized(self, store: Any) -> None:
         """Refuses quantized weights for a float layer, float weights for a quantized one, or another layout."""
-        saved = []
+        saved: list[tuple[tuple[int, ...], str]] = []
         while str(len(saved)) in store:
             saved.append((tuple(store[str(len(saved))].shape), str(np.dtype(store[str(len(saved))].dtype))))
         if self.quantization_mode is None:

@@ -33,6 +33,9 @@ them as a plain `ValueError` that carries the original message, so
 `VocabularyMismatchError` as a `ValueError` whose text is ours.
 """
 
+from collections.abc import Iterable
+from typing import Any
+
 __all__ = [
     "ConfigurationError",
     "ConversionError",
@@ -68,7 +71,7 @@ class ConfigurationError(VocabSafeError, ValueError):
 class ConversionError(VocabSafeError, ValueError):
     """A model cannot be converted exactly, or has nothing to convert; `refusals` lists each layer and reason."""
 
-    def __init__(self, message: str, refusals: list = ()) -> None:
+    def __init__(self, message: str, refusals: Iterable[Any] = ()) -> None:
         super().__init__(message)
         self.refusals = list(refusals)
 

@@ -210,7 +210,7 @@ def _initial_rows(
                 "a Keras initializer such as 'uniform' instead."
             )
         # Statistics in float64; `where` reads the chosen rows in place.
-        statistics = (
+        statistics: dict[str, Any] = (
             {"axis": 0, "dtype": np.float64}
             if where is None
             else {"axis": 0, "dtype": np.float64, "where": where[:, None]}

@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import keras
 import numpy as np
@@ -334,14 +334,14 @@ class _ServingPlan:
             if self.input_kind == "single":
                 inputs: Any = tensors[0]
             elif self.input_kind == "dict":
-                inputs = dict(zip(self.input_keys, tensors))
+                inputs = dict(zip(cast("tuple[str, ...]", self.input_keys), tensors))  # Set for "dict".
             else:
                 inputs = list(tensors)
             outputs = model(inputs, training=False)
             if self.output_kind == "single":
                 flat = [outputs]
             elif self.output_kind == "dict":
-                flat = [outputs[key] for key in self.output_keys]
+                flat = [outputs[key] for key in cast("tuple[str, ...]", self.output_keys)]  # Set for "dict".
             else:
                 flat = list(outputs)
             return dict(zip(self.output_names, flat))
@@ -927,8 +927,9 @@ def _refusal_message(model: keras.Model, audit: OpAudit, target: OpTarget, versi
     newer = None if target.kind == "core" else target.newer_target_for(refused)
     if target.kind == "core":
         needed = [audit.since.get(op) for op in refused]
-        if None not in needed:
-            newer = "tensorflow-text==" + max(needed, key=lambda release: tuple(map(int, release.split("."))))
+        known = [release for release in needed if release is not None]
+        if len(known) == len(needed):
+            newer = "tensorflow-text==" + max(known, key=lambda release: tuple(map(int, release.split("."))))
     fixes = ["give those layers a setting that needs only core TensorFlow ops, or move that step out of the model"]
     if newer is not None:
         fixes.append(f"serve with {newer} or newer (pass target={newer!r})")

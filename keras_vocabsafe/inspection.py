@@ -252,6 +252,7 @@ def inspect_model(
             "`weights` must be the path (str or os.PathLike) of a .weights.h5 file, or None. Received: "
             f"weights={weights!r} of type {type(weights).__name__}."
         )
+    source: _ObjectSource | _KerasFileSource
     if is_model:
         source = _ObjectSource(model_or_path)
         label = f"model '{model_or_path.name}'"
@@ -454,11 +455,12 @@ class _KerasFileSource:
         if group is not None:
             return group
         if self._names_by_group is None:
-            self._names_by_group = {}
+            names_by_group: dict[str, str] = {}
+            self._names_by_group = names_by_group
 
             def visit(name: str, item: Any) -> None:
                 if name.endswith("vars") and "name" in item.attrs:
-                    self._names_by_group.setdefault(_text(item.attrs["name"]), name)
+                    names_by_group.setdefault(_text(item.attrs["name"]), name)
 
             h5.visititems(visit)
         found = self._names_by_group.get(node.name)
@@ -632,7 +634,8 @@ class _Graph:
         return walk(self.root)
 
     def _scope(self, config: dict[str, Any], path: str, owner: _Node | None) -> _Scope:
-        body = config.get("config") if isinstance(config.get("config"), dict) else {}
+        raw_body = config.get("config")
+        body: dict[str, Any] = raw_body if isinstance(raw_body, dict) else {}
         layers = body.get("layers")
         scope = _Scope({}, [], [], owner)
         if not isinstance(layers, list):
@@ -857,6 +860,9 @@ class _Analysis:
         config = node.config
         if config.get("output_mode", "int") != "int" or config.get("invert"):
             return None
+        mask_token: Any
+        oov_token: Any
+        num_oov: int | None
         if node.class_name == "TextVectorization":
             dtype, mask_token, oov_token, num_oov = "string", "", "[UNK]", 1
         else:
@@ -962,7 +968,7 @@ class _Analysis:
             )
         if dtype != "string":
             try:
-                values = [int(line) for line in lines]
+                values: list[Any] | None = [int(line) for line in lines]
             except ValueError:
                 problem = problem or "a line of its saved vocabulary.txt is not an integer"
                 values = None
@@ -1079,15 +1085,16 @@ class _Analysis:
 
     def _check_embedding(self, node: _Node, embedding: _Embedding) -> None:
         for trace in self._traces(node):
-            lookup = self.lookup(trace.lookup) if trace.lookup is not None else None
+            lookup_node = trace.lookup
+            lookup = self.lookup(lookup_node) if lookup_node is not None else None
             if trace.breaker is not None:
-                if lookup is not None:
+                if lookup_node is not None and lookup is not None:
                     breaker = trace.breaker
                     self._add(
                         "note",
                         "path-not-checked",
-                        (trace.lookup.name, breaker.name, node.name),
-                        f"The ids of {trace.lookup.class_name} '{trace.lookup.name}' reach {node.class_name} "
+                        (lookup_node.name, breaker.name, node.name),
+                        f"The ids of {lookup_node.class_name} '{lookup_node.name}' reach {node.class_name} "
                         f"'{node.name}' through {breaker.class_name} '{breaker.name}', which may change them, so "
                         "this pair was not checked.",
                     )
@@ -1310,6 +1317,7 @@ class _Trace:
 
 def _expected_tokens(vocabulary: Any, target: _Lookup) -> list[Any]:
     """The expected vocabulary as every id's token, laid out as the target lookup lays out ids."""
+    loaded: Sequence[Any]
     if isinstance(vocabulary, (str, os.PathLike)):
         loaded = Vocabulary.load(vocabulary, dtype=target.dtype).tokens
     elif isinstance(vocabulary, Vocabulary):

@@ -9,7 +9,7 @@ pipeline whatever the Keras backend (as Keras's own `StringLookup`);
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import keras
 import numpy as np
@@ -22,14 +22,21 @@ from keras_vocabsafe.vocabulary import Vocabulary
 
 __all__ = ["KeyLookup", "VocabLookup"]
 
+if TYPE_CHECKING:
+    # The mixin always sits before a VocabularyLayer in the MRO: the checker sees that base, at run time it is none.
+    _KeyLookupBase = VocabularyLayer
+else:
+    _KeyLookupBase = object
 
-class KeyLookup:
+
+class KeyLookup(_KeyLookupBase):
     """Keys to ids, ids to tokens, and the mask, with TensorFlow ops (mixed into the layers that look keys up)."""
 
     lookup_table: tf.lookup.StaticHashTable | None = None
 
     def _vocabulary_changed(self) -> None:
-        self.lookup_table = self._make_lookup_table(self._vocabulary)
+        # Called once a vocabulary is set.
+        self.lookup_table = self._make_lookup_table(cast(Vocabulary, self._vocabulary))
 
     def _make_lookup_table(self, vocabulary: Vocabulary) -> tf.lookup.StaticHashTable:
         key_dtype = tf.string if self.vocabulary_dtype == "string" else tf.int64
@@ -53,7 +60,7 @@ class KeyLookup:
     def _lookup_dense(self, keys: tf.Tensor) -> tf.Tensor:
         if self.lookup_table is None:
             self._require_vocabulary()
-        ids = self.lookup_table.lookup(keys)
+        ids = self.lookup_table.lookup(keys)  # type: ignore[union-attr]  # _require_vocabulary raised if it is None.
         if self.num_oov_indices > 1:
             hashable = keys if self.vocabulary_dtype == "string" else tf.strings.as_string(keys)
             buckets = tf.strings.to_hash_bucket_fast(hashable, self.num_oov_indices) + self._oov_start()

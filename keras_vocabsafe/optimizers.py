@@ -38,7 +38,7 @@ On JAX and PyTorch, gradients are dense arrays: `LazyAdam` and `SparseSGD` behav
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import tensorflow as tf
@@ -58,7 +58,15 @@ def reads_rows_sparsely(variable: Any) -> bool:
     return bool(getattr(variable, _SPARSE_MARK, False))
 
 
-class _RowSparse:
+if TYPE_CHECKING:
+    # The mixin always sits before a Keras optimizer in the MRO: give the checker that base, so `super()` calls
+    # and the optimizer's attributes resolve; at run time it stays a plain mixin.
+    from keras.optimizers import Optimizer as _OptimizerBase
+else:
+    _OptimizerBase = object
+
+
+class _RowSparse(_OptimizerBase):
     """What `LazyAdam` and `SparseSGD` share: marking, deduplication, lazy weight decay, the dense fallback."""
 
     def build(self, var_list: list[Any]) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from keras_vocabsafe._progress import Progress, check_verbose, logger
-from keras_vocabsafe._tokens import display_token, json_token
+from keras_vocabsafe._tokens import Token, display_token, json_token
 from keras_vocabsafe._vector_files import (
     Chunk,
     ChunkParser,
@@ -217,9 +217,9 @@ def load_vectors(
     if nonfinite == "skip":
         # Parsed here as read, so the rows left out are known before their words count as seen.
         file.chunks = without_nonfinite(file.chunks, file.skipped_lines)
-    words: list[bytes] = []
+    words: list[Token] = []
     blocks: list[np.ndarray | PendingRows] = []
-    seen: set[bytes] = set()
+    seen: set[Token] = set()
     duplicates = 0
     chunks = file.chunks
     # Large files: batches of rows are parsed in a worker process while this one reads on (two cores).
@@ -310,7 +310,7 @@ def align_vectors(
         )
     targets = list(vocabulary.tokens)
     exact = {token: i for i, token in enumerate(targets)}
-    lowered: dict[bytes, list[int]] = {}
+    lowered: dict[Token, list[int]] = {}
     if "lower" in match:
         for i, token in enumerate(targets):
             lowered.setdefault(_lower(token), []).append(i)
@@ -333,8 +333,9 @@ def align_vectors(
                 for position, word in enumerate(chunk.words):
                     if position in left_out:
                         continue
-                    i = exact.get(word) if use_exact else None
-                    if i is not None:
+                    exact_row = exact.get(word) if use_exact else None
+                    if exact_row is not None:
+                        i = exact_row
                         if rules[i] == exact_rule:
                             repeats += 1
                             continue
@@ -436,7 +437,9 @@ def _report(
     )
 
 
-def _lower(token: bytes) -> bytes:
+def _lower(token: Token) -> Token:
+    if isinstance(token, int):
+        return token  # An int id has no case: "lower" matches it as "exact" does.
     return token.decode("utf-8", "surrogateescape").lower().encode("utf-8", "surrogateescape")
 
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import keras
 import numpy as np
@@ -56,7 +56,7 @@ from keras_vocabsafe.errors import (
     UnknownIdError,
     VocabularyError,
 )
-from keras_vocabsafe.lookup import VocabLookup
+from keras_vocabsafe.lookup import KeyLookup, VocabLookup
 from keras_vocabsafe.vocab_embedding import VocabEmbedding
 from keras_vocabsafe.vocabulary import Vocabulary
 
@@ -75,7 +75,13 @@ _TEXT_EXTRA_INSTALL = 'pip install "keras-vocabsafe[text]"'
 _PUNCTUATION_PATTERN = r"[\p{P}$+<=>^`|~]"
 # Whitespace outside ASCII, which tf.strings.split does not split on; it becomes a plain space first.
 _NON_ASCII_WHITESPACE = r"[\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
-_NON_ASCII_WHITESPACE_RANGES = ((0x85, 0x85), (0xA0, 0xA0), (0x1680, 0x1680), (0x2000, 0x200A), (0x2028, 0x2029))
+_NON_ASCII_WHITESPACE_RANGES: tuple[tuple[int, int], ...] = (
+    (0x85, 0x85),
+    (0xA0, 0xA0),
+    (0x1680, 0x1680),
+    (0x2000, 0x200A),
+    (0x2028, 0x2029),
+)
 _NON_ASCII_WHITESPACE_RANGES += ((0x202F, 0x202F), (0x205F, 0x205F), (0x3000, 0x3000))
 
 
@@ -156,8 +162,25 @@ _TEXT_SETTINGS = (
 )
 
 
-class _TextFrontEnd:
+if TYPE_CHECKING:
+    # The mixin always sits before a layer that looks keys up: the checker sees that base, at run time it is none.
+    _TextFrontEndBase = KeyLookup
+else:
+    _TextFrontEndBase = object
+
+
+class _TextFrontEnd(_TextFrontEndBase):
     """Raw text to tokens, `adapt` on raw text, and the tokenization config: what both text layers share."""
+
+    # Set by `_init_text`, as `_text_settings` validated them.
+    standardize: Any
+    normalization_form: str | None
+    split: Any
+    split_pattern: str | None
+    ngrams: tuple[int, ...] | None
+    output_sequence_length: int | None
+    encoding_errors: str
+    reserved_tokens: tuple[str, ...]
 
     def _init_text(self, settings: dict[str, Any]) -> None:
         """Sets the tokenization settings (validated by `_text_settings`) and the tokenizer they make."""
@@ -386,7 +409,7 @@ class _TextFrontEnd:
         verbose = check_verbose(verbose, f"{self._owner()}.adapt()")
         tokens, counts = self._count_tokens(data, steps, check_budget(budget, self._owner()), weights, verbose=verbose)
         if self.split == "wordpiece":
-            vocabulary = self._learn_wordpiece(tokens, counts, self.max_tokens)
+            vocabulary = self._learn_wordpiece(tokens, counts, cast(int, self.max_tokens))  # Checked above.
         else:
             vocabulary = self._vocabulary_from_counts(tokens, counts, self.max_tokens)
         self.set_vocabulary(vocabulary)
@@ -507,7 +530,7 @@ class _TextFrontEnd:
             )
         tokens, counts = self._count_tokens(data, steps, budget, verbose=verbose, action="update_vocabulary()")
         if self.split == "wordpiece":
-            return self._learn_wordpiece(tokens, counts, limit)
+            return self._learn_wordpiece(tokens, counts, cast(int, limit))  # Checked above.
         return self._vocabulary_from_counts(tokens, counts, limit)
 
     def _count_function(self) -> Any:
@@ -552,7 +575,8 @@ class _TextFrontEnd:
 
     def _special_and_reserved(self) -> tuple[set[bytes], list[bytes]]:
         special = {canonical_token(t, "string") for t in (self.mask_token, self.oov_token) if t is not None}
-        return special, [canonical_token(t, "string") for t in self.reserved_tokens]
+        reserved = [canonical_token(t, "string") for t in self.reserved_tokens]
+        return cast("set[bytes]", special), cast("list[bytes]", reserved)  # String tokens are bytes.
 
     def _vocabulary_from_counts(self, tokens: list[bytes], counts: np.ndarray, max_tokens: int | None) -> Vocabulary:
         special, reserved = self._special_and_reserved()
@@ -564,7 +588,7 @@ class _TextFrontEnd:
         if max_size is not None and max_size < 0:
             raise ConfigurationError(
                 f"{self._owner()} has {len(reserved)} reserved tokens, more than the "
-                f"{max_tokens - self._num_special_tokens()} ids that max_tokens={max_tokens} leaves after "
+                f"{max_size + len(reserved)} ids that max_tokens={max_tokens} leaves after "
                 "the special slots. Raise `max_tokens`, or reserve fewer tokens."
             )
         counted = Vocabulary.from_counts(tokens, counts, max_size=max_size, min_frequency=self.min_frequency)
@@ -1153,7 +1177,7 @@ class _strict_errors_as_typed:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: Any, error: Any, traceback: Any) -> bool:
+    def __exit__(self, kind: Any, error: Any, traceback: Any) -> Literal[False]:
         if isinstance(error, tf.errors.InvalidArgumentError) and _STRICT_MARKER in (error.message or ""):
             found = re.search(r"assertion failed: \[(.*?)\] \[(.*?)\]", error.message)
             detail = f"{found[1]} {found[2]}".replace("\\'", "'") if found else error.message
@@ -1245,7 +1269,7 @@ def _validate_reserved_tokens(tokens: Any, mask_token: str | None, oov_token: st
 
 
 def _is_positive_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and value > 0
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and bool(value > 0)
 
 
 def _text_settings(

@@ -40,7 +40,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -102,7 +102,9 @@ class Vocabulary(Sequence):
         self._tokens: tuple[Token, ...] = tuple(
             t if type(t) is canonical_type else canonical_token(t, self._dtype) for t in tokens
         )
-        if self._dtype != "string" and self._tokens and not fits_int64(min(self._tokens), max(self._tokens)):
+        # An int64 vocabulary holds only ints (canonical_token made them so).
+        int_tokens = cast("tuple[int, ...]", self._tokens)
+        if self._dtype != "string" and int_tokens and not fits_int64(min(int_tokens), max(int_tokens)):
             for token in self._tokens:  # The fast path above took Python ints as they are: name the one out of range.
                 canonical_token(token, self._dtype)
         self._index: dict[Token, int] = dict(zip(self._tokens, range(len(self._tokens))))
@@ -220,7 +222,7 @@ class Vocabulary(Sequence):
     def __len__(self) -> int:
         return len(self._tokens)
 
-    def __getitem__(self, position):  # type: ignore[override]
+    def __getitem__(self, position):
         return self._tokens[position]
 
     def __iter__(self) -> Iterator[Token]:
@@ -256,7 +258,7 @@ class Vocabulary(Sequence):
         """The tokens as Python values: `str` where a token is valid UTF-8, else `bytes`; or `int`."""
         if self._dtype != "string":
             return list(self._tokens)
-        return [decode_if_utf8(t) for t in self._tokens]
+        return [decode_if_utf8(t) for t in cast("tuple[bytes, ...]", self._tokens)]
 
     # Construction from counts ------------------------------------------------
 
@@ -293,7 +295,7 @@ class Vocabulary(Sequence):
         if len(tokens) != len(counts):
             raise VocabularyError(f"Got {len(tokens)} tokens but {len(counts)} counts; they must align.")
         if dtype == "string":
-            canonical = [t if type(t) is bytes else canonical_token(t, dtype) for t in tokens]
+            canonical = cast("list[bytes]", [t if type(t) is bytes else canonical_token(t, dtype) for t in tokens])
             order = _order_by_count_then_bytes(canonical, counts)
             ordered: list[Any] = [canonical[i] for i in order]
         else:

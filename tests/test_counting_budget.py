@@ -154,6 +154,7 @@ def test_text_weights_count_each_string_that_many_times():
         (tf.data.Dataset.from_tensor_slices(["a"]), True, r"\(keys, weights\) pairs"),
         (tf.data.Dataset.from_tensor_slices(["a"]), [1], "weights=True"),
         (["a", "b"], True, "weights=True reads"),
+        ([(np.array(["a", "b"]), True)], True, "one integer per example. Received: True"),
     ],
 )
 def test_bad_weights_are_refused_with_the_fix(data, weights, match):

@@ -249,3 +249,30 @@ def test_ids_changed_by_arithmetic_are_not_paired(tmp_path):
     assert report.pairs == []
     (finding,) = report.findings
     assert (finding.code, finding.details["tables"]) == ("savedmodel-not-analysed", 1)
+
+
+@pytest.mark.parametrize(
+    "begin, end, begin_mask, end_mask, shrink_axis_mask",
+    [(2, 0, 1, 0, 1), (-1, 0, 1, 0, 1), (1, 0, 0, 0, 1), (1, 3, 0, 0, 0), (1, 0, 1, 0, 0), (0, 2, 0, 1, 0)],
+)
+def test_a_folded_strided_slice_matches_tensorflow(begin, end, begin_mask, end_mask, shrink_axis_mask):
+    # A shrunk axis takes `begin` even under begin_mask (TensorFlow ignores the mask there); the folding used to
+    # raise TypeError on it and give up on the whole SavedModel.
+    from keras_vocabsafe._inspect_savedmodel import _Const, _from_values, _slice_constant
+
+    def sliced():
+        return tf.strided_slice(
+            tf.constant([10, 20, 30]),
+            [begin],
+            [end],
+            [1],
+            begin_mask=begin_mask,
+            end_mask=end_mask,
+            shrink_axis_mask=shrink_axis_mask,
+        )
+
+    function = tf.function(sliced).get_concrete_function()
+    nodes = {node.name: node for node in function.graph.as_graph_def().node}
+    (node,) = [node for node in nodes.values() if node.op == "StridedSlice"]
+    inputs = [_Const(nodes[name.split(":")[0]].attr["value"].tensor) for name in node.input]
+    assert _slice_constant(node, inputs).ranges == _from_values(function().numpy())

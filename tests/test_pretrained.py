@@ -406,6 +406,15 @@ def test_lowercase_fallback_and_exact_precedence(glove):
     assert aligned.report.found_by_rule == {"exact": 2, "lower": 2}
 
 
+def test_lowercase_rule_leaves_int_ids_to_exact_matching():
+    # Int ids have no case: "lower" used to raise AttributeError on them instead of matching them as "exact" does.
+    source = PretrainedVectors(Vocabulary([7, 9], "int64"), np.array([[1, 2], [3, 4]], np.float32))
+    aligned = align_vectors(source, Vocabulary([9, 8], "int64"), match=("exact", "lower"))
+    np.testing.assert_array_equal(aligned.found, [True, False])
+    np.testing.assert_array_equal(aligned.vectors[0], [3, 4])
+    assert aligned.report.found_by_rule == {"exact": 1}
+
+
 def test_exact_only_by_default(glove):
     path, _ = glove
     assert align_vectors(path, ["Paris"]).found.tolist() == [False]

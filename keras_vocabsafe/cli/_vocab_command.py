@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from keras_vocabsafe.cli._output import EXIT_OK, EXIT_PROBLEMS, CommandError, Output, non_negative_int
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _FORMATS = ("auto", "json", "text", "tft_frequency", "tokenizer_json")
 _SPECIALS_SHOWN = 20
@@ -158,7 +161,7 @@ def run_build(args: argparse.Namespace, output: Output) -> int:
             args.corpus, keys=args.keys, budget=budget, progress=progress, verbose=0, **settings
         )
     vocabulary.save(out)
-    counts = vocabulary.counts
+    counts = cast("np.ndarray", vocabulary.counts)  # vocabulary_from_files counts every token.
     head = [
         {"id_in_file": i, "token": json_token(vocabulary[i]), "count": int(counts[i])}
         for i in range(min(10, len(vocabulary)))
