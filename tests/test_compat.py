@@ -240,6 +240,17 @@ def test_optimizer_internals():
 
 # Coverage ------------------------------------------------------------------------------------------------------
 
+
+def test_searchsorted_works_on_symbolic_tensors_as_numpy_does():
+    # Public APIs only, but a version shim (Keras 3.11's own takes len() of a symbolic tensor): check it traced.
+    sorted_sequence = np.array([1, 3, 3, 7, 10], np.int64)
+    values = np.array([0, 1, 3, 4, 10, 11], np.int64)
+    spec = tf.TensorSpec([None], tf.int64)  # Unknown lengths, as inside `fit`.
+    traced = tf.function(_compat.searchsorted, input_signature=[spec, spec])
+    found = traced(tf.constant(sorted_sequence), tf.constant(values))
+    np.testing.assert_array_equal(found.numpy(), np.searchsorted(sorted_sequence, values, side="left"))
+
+
 COVERED = {
     "ALLOW_NON_TENSOR_INPUTS": test_raw_input_flags_are_read_by_keras,
     "CLASSIFY_OPS_SCRIPT": test_op_registry_sees_core_ops_and_refuses_unknown_ones,
@@ -262,6 +273,7 @@ COVERED = {
     "replace_variables": test_adding_and_replacing_weights_of_a_built_layer,
     "restore_dtype_policy": test_quantization_flag_and_dtype_policy,
     "saved_model_proto": test_saved_model_proto_parses_a_saved_model,
+    "searchsorted": test_searchsorted_works_on_symbolic_tensors_as_numpy_does,
     "set_keras_mask": test_keras_mask_attribute,
     "set_quantized": test_quantization_flag_and_dtype_policy,
     "unlocked_tracking": test_adding_and_replacing_weights_of_a_built_layer,
