@@ -68,6 +68,7 @@ ENV = {
 }
 SIDES = ("ours", "keras")
 PROBE = 64  # tokens whose vectors the load check compares
+MEMORY_FLOOR = 2 * 2**30  # a child gives up when the machine has less available than this
 
 
 # --------------------------------------------------------------------------
@@ -209,7 +210,27 @@ def _child_parse(spec: dict[str, Any]) -> dict[str, Any]:
     return results
 
 
+def _mem_available() -> int:
+    with open("/proc/meminfo") as meminfo:
+        return int(re.search(r"^MemAvailable:\s+(\d+) kB", meminfo.read(), re.M).group(1)) * 1024
+
+
+def _watch_memory(floor: int) -> None:
+    """Ends this process if the machine runs short of memory: the machine is shared, and the others come first."""
+    import threading
+
+    def watch() -> None:
+        while True:
+            if _mem_available() < floor:
+                print(f"RESULT {json.dumps({'aborted': 'memory available fell below the floor'})}", flush=True)
+                os._exit(3)
+            time.sleep(0.2)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _child(spec: dict[str, Any]) -> None:
+    _watch_memory(MEMORY_FLOOR)
     results = {"save": _child_save, "load": _child_load, "parse": _child_parse}[spec["kind"]](spec)
     print("RESULT " + json.dumps(results))
 
@@ -220,10 +241,19 @@ def _child(spec: dict[str, Any]) -> None:
 
 
 def _run(spec: dict[str, Any]) -> dict[str, Any]:
+    needed = spec["needed"]
+    for _ in range(120):  # Wait up to 10 minutes for the memory a child of this size needs.
+        if _mem_available() >= needed:
+            break
+        time.sleep(5)
+    else:
+        raise RuntimeError(f"{spec['kind']} {spec['side']}: {needed / 2**30:.1f} GiB never became available")
     result = subprocess.run(
         [sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True, env=ENV, check=False
     )
     lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    if result.returncode == 3 and lines:
+        raise RuntimeError(f"{spec['kind']} {spec['side']} gave up: {lines[-1]}")
     if result.returncode != 0 or not lines:
         raise RuntimeError(f"{spec['kind']} {spec['side']} failed ({result.returncode}): {result.stderr[-3000:]}")
     return json.loads(lines[-1][len("RESULT ") :])
@@ -272,6 +302,8 @@ def main() -> None:
                         "tokens": str(root / "tokens.txt"),
                         "dim": args.dim,
                         "path": str(root / f"{side}.keras"),
+                        # Memory to wait for before a child starts; the watchdog guards the rest.
+                        "needed": 4 * matrix + 2**30 + MEMORY_FLOOR,
                     }
                     result = _run(spec)
                     runs[side].setdefault(kind, []).append(result)
@@ -316,6 +348,7 @@ def main() -> None:
         ),
         "- loaded models give the saved vectors: "
         + ", ".join(f"{side} {all(r['same_vectors'] for r in runs[side]['load'])}" for side in SIDES),
+        f"- TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', '(unset: oneDNN on)')}",
         f"- repeats: {args.repeats} (each measurement in a fresh process); load average at start "
         f"{uptime[0]:.2f} {uptime[1]:.2f} {uptime[2]:.2f}, at end "
         + " ".join(f"{x:.2f}" for x in os.getloadavg())
