@@ -943,7 +943,10 @@ class VocabIdEmbedding(VocabularyLayer):
         block = max(1, _ASSIGN_BLOCK_BYTES // max(1, self.output_dim * variable.dtype.size))
         for start in range(0, matrix.shape[0], block):
             rows = matrix[start : start + block].astype(variable.dtype.as_numpy_dtype, copy=False)
-            variable[start : start + block].assign(rows)
+            # A scatter writes in place; `variable[a:b].assign()` reads the variable first, and while that read is
+            # alive TensorFlow copies the whole matrix before writing the slice (each block, a whole copy).
+            indices = np.arange(start, start + len(rows), dtype=np.int64)
+            variable.scatter_update(tf.IndexedSlices(rows, indices))
 
     def get_weights(self) -> list[np.ndarray]:
         """`[matrix]`: the whole embedding matrix, as for `keras.layers.Embedding`.
