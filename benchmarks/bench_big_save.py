@@ -30,8 +30,10 @@ sides alternate, and their order flips every repetition.
 
 Run from the repository root::
 
-    python benchmarks/bench_big_save.py --rows 1000000          # quick: ~3 min
-    python benchmarks/bench_big_save.py --output /tmp/big.md    # 10,000,000 rows: ~25 min, ~9 GiB free memory
+    python benchmarks/bench_big_save.py --rows 1000000 --repeats 2      # ~4 min on a quiet machine
+    TF_ENABLE_ONEDNN_OPTS=0 python benchmarks/bench_big_save.py --repeats 1 --output /tmp/big.md
+        # 10,000,000 rows: ~8 min and ~11 GiB free memory (with oneDNN on, TensorFlow's allocator keeps the
+        # initializer's temporaries and a load needs ~15 GiB); a child gives up when less than 2 GiB is left
 """
 
 from __future__ import annotations
