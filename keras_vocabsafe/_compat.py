@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras.src.backend.common.symbolic_scope import in_symbolic_scope
 from keras.src.saving import saving_lib
@@ -28,6 +29,7 @@ __all__ = [
     "replace_variables",
     "searchsorted",
     "set_keras_mask",
+    "stored_array",
 ]
 
 
@@ -59,6 +61,22 @@ def load_weights_only(model: Any, filepath: str, *, objects_to_skip: list[Any]) 
     both kinds.
     """
     saving_lib.load_weights_only(model, filepath, objects_to_skip=objects_to_skip)
+
+
+def stored_array(store: Any, key: str) -> Any:
+    """`store[key]` of a Keras weights store, left unread where the store is Keras's own HDF5 one.
+
+    Keras's `store[key]` reads the whole array each time it is indexed; its HDF5 store holds an h5py dataset
+    underneath (found through Keras's own safety checks), whose shape and dtype cost nothing and which is read
+    once, when converted. Any other store (a dict, NPZ, a sharded or bfloat16 array) gives `store[key]` as NumPy.
+    """
+    if type(store) is saving_lib.H5IOStore and hasattr(saving_lib, "safe_get_h5_dataset"):
+        group = getattr(store, "_h5_entry_group", None)
+        if group is not None and not isinstance(group, dict) and key in group:
+            dataset = saving_lib.safe_get_h5_dataset(group, key)
+            if "dtype" not in dataset.attrs:  # Keras marks bfloat16 arrays so; its store converts those.
+                return dataset
+    return np.asarray(store[key])
 
 
 def replace_variables(layer: Any, old: list[Any], create: Any) -> Any:

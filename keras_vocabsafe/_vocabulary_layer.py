@@ -9,7 +9,6 @@ special slots, the same order, the same config entries and the same
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import keras
@@ -27,7 +26,14 @@ from keras_vocabsafe._counting import (
     is_readable_again,
 )
 from keras_vocabsafe._progress import check_verbose, say
-from keras_vocabsafe._tokens import canonical_token, decode_tokens, display_token, encode_tokens, standardize_dtype
+from keras_vocabsafe._tokens import (
+    canonical_token,
+    decode_tokens,
+    display_token,
+    encode_tokens,
+    standardize_dtype,
+    tokens_fingerprint,
+)
 from keras_vocabsafe.errors import (
     ConfigurationError,
     KeyDtypeError,
@@ -506,12 +512,16 @@ class VocabularyLayer(keras.layers.Layer):
         `VocabLookup` and `VocabIdEmbedding` carry it so that a pair built
         from different vocabularies is refused where both can be seen.
         """
-        hasher = hashlib.sha256(f"keras_vocabsafe:{self.vocabulary_dtype}:".encode())
-        for token in self._ids_to_tokens():
-            raw = token if isinstance(token, bytes) else str(token).encode()
-            hasher.update(len(raw).to_bytes(8, "little"))
-            hasher.update(raw)
-        return hasher.hexdigest()[:32]
+        # Kept while the vocabulary object and the special slots stay: Keras's saver reads every property of a
+        # layer it saves or loads, and a digest of millions of tokens should be computed once.
+        settings = (self._special_positions, self.mask_token, self.oov_token, self.num_oov_indices)
+        cached = self.__dict__.get("_fingerprint_cache")
+        if cached is not None and cached[0] is self._vocabulary and cached[1] == settings:
+            return cached[2]
+        fingerprint = tokens_fingerprint(self._ids_to_tokens(), self.vocabulary_dtype)
+        # Set past Keras's attribute tracking: a plain cache, not layer state.
+        object.__setattr__(self, "_fingerprint_cache", (self._vocabulary, settings, fingerprint))
+        return fingerprint
 
     def _vocabulary_settings(self) -> dict[str, Any]:
         """The constructor arguments that decide ids (for building the other half of a pair)."""

@@ -24,13 +24,15 @@ def write_tokens(store: Any, tokens: list[Any], vocabulary_dtype: str) -> None:
     if vocabulary_dtype != "string":
         store[TOKENS_KEY] = np.asarray(tokens, dtype=np.int64)
         return
-    offsets = np.zeros(len(tokens) + 1, dtype=np.int64)
-    np.cumsum([len(t) for t in tokens], out=offsets[1:])
-    store[TOKENS_KEY] = np.frombuffer(b"".join(tokens), dtype=np.uint8)
-    store[OFFSETS_KEY] = offsets
+    store[TOKENS_KEY], store[OFFSETS_KEY] = _encoded(tokens)
 
 
-def read_tokens(store: Any, vocabulary_dtype: str, *, owner: str) -> list[Any]:
+def read_tokens(store: Any, vocabulary_dtype: str, *, owner: str, expected: list[Any] | None = None) -> list[Any]:
+    """Every id's token as stored; `expected` itself when the store holds exactly those tokens.
+
+    The comparison with `expected` (the layer's own tokens, the common case on load) runs on the stored arrays,
+    so a vocabulary of millions of tokens is not rebuilt token by token only to be found equal.
+    """
     if TOKENS_KEY not in store:
         raise VocabularyMismatchError(
             f"The saved weights for {owner} carry no vocabulary, so nothing shows which token each row belongs "
@@ -42,7 +44,10 @@ def read_tokens(store: Any, vocabulary_dtype: str, *, owner: str) -> list[Any]:
             raise VocabularyMismatchError(
                 f"The saved weights for {owner} hold a string vocabulary, but this layer has vocabulary_dtype='int64'."
             )
-        return [int(v) for v in _stored_array(store, TOKENS_KEY, owner, "iu")]
+        values = _stored_array(store, TOKENS_KEY, owner, "iu")
+        if expected is not None and _same_integers(values, expected):
+            return expected
+        return [int(v) for v in values]
     if OFFSETS_KEY not in store:
         raise VocabularyMismatchError(
             f"The saved weights for {owner} hold an integer vocabulary, but this layer has vocabulary_dtype='string'."
@@ -50,11 +55,31 @@ def read_tokens(store: Any, vocabulary_dtype: str, *, owner: str) -> list[Any]:
     values = _stored_array(store, TOKENS_KEY, owner, "iu")
     if values.dtype != np.uint8:
         raise _corrupt(owner, f"its `{TOKENS_KEY}` array has dtype {values.dtype}, not the uint8 bytes of the tokens")
-    offsets = _stored_array(store, OFFSETS_KEY, owner, "iu").astype(np.int64)
-    data = values.tobytes()
-    if offsets.size == 0 or offsets[0] != 0 or offsets[-1] != len(data) or np.any(np.diff(offsets) < 0):
+    offsets = _stored_array(store, OFFSETS_KEY, owner, "iu").astype(np.int64, copy=False)
+    if offsets.size == 0 or offsets[0] != 0 or offsets[-1] != values.size or np.any(np.diff(offsets) < 0):
         raise _corrupt(owner, "its offsets do not fit its bytes")
+    if expected is not None and offsets.size == len(expected) + 1:
+        expected_values, expected_offsets = _encoded(expected)
+        if np.array_equal(offsets, expected_offsets) and np.array_equal(values, expected_values):
+            return expected
+    data = values.tobytes()
     return [data[start:end] for start, end in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+
+
+def _encoded(tokens: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """String tokens as stored: their bytes concatenated (uint8), and where each starts and ends (int64)."""
+    offsets = np.zeros(len(tokens) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens)), out=offsets[1:])
+    return np.frombuffer(b"".join(tokens), dtype=np.uint8), offsets
+
+
+def _same_integers(values: np.ndarray, expected: list[Any]) -> bool:
+    if values.shape != (len(expected),):
+        return False
+    try:
+        return bool(np.array_equal(values, np.asarray(expected, dtype=np.int64)))
+    except OverflowError:  # A stored uint64 past int64 cannot be an expected token.
+        return False
 
 
 def _stored_array(store: Any, key: str, owner: str, kinds: str) -> np.ndarray:

@@ -795,7 +795,13 @@ class VocabIdEmbedding(VocabularyLayer):
     def _saved_arrays(self) -> list[np.ndarray]:
         """The matrix as saved: float, or Keras's quantized variables in Keras's order; LoRA merged in (as Keras)."""
         if not self.lora_enabled:
-            return [self._matrix()] if self.quantization_mode is None else list(self._quantized_values().values())
+            if self.quantization_mode is not None:
+                return list(self._quantized_values().values())
+            if self._trainable_embeddings is None and keras.backend.backend() == "tensorflow":
+                # A read of the variable rather than a NumPy copy: Keras's store copies what it is given, so the
+                # matrix is copied once while it is written, not twice.
+                return [tf.convert_to_tensor(self._embeddings.value)]
+            return [self._matrix()]
         delta = keras.ops.convert_to_numpy(self._lora_delta())
         delta[self.vocabulary_size() :] = 0  # No id selects the padding rows: they stay zeros.
         if self.quantization_mode is None:
@@ -971,6 +977,27 @@ class VocabIdEmbedding(VocabularyLayer):
         self._embeddings.assign(matrix.astype(self._embeddings.dtype, copy=False))
         if self._trainable_embeddings is not None:
             self._trainable_embeddings.assign(matrix[self._trainable_ids()].astype(self._embeddings.dtype, copy=False))
+
+    def _assign_stored_matrix(self, matrix: Any) -> None:
+        """Sets every row from a saved matrix; an unread one (an h5py dataset) is read into the variable a block of
+        rows at a time, so that loading never holds the whole matrix twice besides Keras's copy of the file."""
+        variable = getattr(self._embeddings, "value", None)
+        if (
+            isinstance(matrix, np.ndarray)
+            or self._trainable_embeddings is not None
+            or keras.backend.backend() != "tensorflow"
+            or not isinstance(variable, tf.Variable)
+            or isinstance(variable, tf.distribute.DistributedValues)
+        ):
+            self._assign_matrix(np.asarray(matrix))
+            return
+        block = max(1, _ASSIGN_BLOCK_BYTES // max(1, self.output_dim * variable.dtype.size))
+        for start in range(0, matrix.shape[0], block):
+            rows = matrix[start : start + block].astype(variable.dtype.as_numpy_dtype, copy=False)
+            # A scatter writes in place; `variable[a:b].assign()` reads the variable first, and while that read is
+            # alive TensorFlow copies the whole matrix before writing the slice (each block, a whole copy).
+            indices = np.arange(start, start + len(rows), dtype=np.int64)
+            variable.scatter_update(tf.IndexedSlices(rows, indices))
 
     def get_weights(self) -> list[np.ndarray]:
         """`[matrix]`: the whole embedding matrix, as for `keras.layers.Embedding`.
@@ -1200,13 +1227,15 @@ class VocabIdEmbedding(VocabularyLayer):
     def load_own_variables(self, store: Any) -> None:
         request = _loading.current_request()
         try:
-            saved = _weights_store.read_tokens(store, self.vocabulary_dtype, owner=self._owner())
             current = self._ids_to_tokens()
+            saved = _weights_store.read_tokens(store, self.vocabulary_dtype, owner=self._owner(), expected=current)
+            # Read once, when assigned (Keras's `store[key]` reads the whole matrix at each use).
+            matrix = _compat.stored_array(store, "0") if "0" in store else None
             # Rows move by token whenever they cannot be copied as they are: other tokens, or other padding rows.
             remap = (
                 isinstance(request, _loading.RemapRequest)
-                and "0" in store
-                and (saved != current or tuple(store["0"].shape[:1]) != (self._num_rows(),))
+                and matrix is not None
+                and (saved is not current or tuple(matrix.shape[:1]) != (self._num_rows(),))
             )
             if remap and (self.quantization_mode is not None or self.lora_enabled or "1" in store):
                 raise QuantizationError(
@@ -1220,7 +1249,7 @@ class VocabIdEmbedding(VocabularyLayer):
                     )
                 )
             if not remap:
-                self._check_saved_weights(saved, current, store)
+                self._check_saved_weights(saved, current, store, matrix)
         except VocabSafeError as error:
             if isinstance(request, _loading.CheckOnly):
                 request.errors.append(error)
@@ -1228,24 +1257,24 @@ class VocabIdEmbedding(VocabularyLayer):
         if isinstance(request, _loading.CheckOnly):
             return
         if remap:
-            self._load_remapped(saved, np.asarray(store["0"]), cast(_loading.RemapRequest, request))  # As `remap` says.
-        elif "0" in store:
+            self._load_remapped(saved, np.asarray(matrix), cast(_loading.RemapRequest, request))  # As `remap` says.
+        elif matrix is not None:
             if not self.built:
                 self.build()
             if self.quantization_mode is not None:
                 for index, variable in enumerate(self._base_variables()):
                     variable.assign(np.asarray(store[str(index)]))
             else:
-                self._assign_matrix(np.asarray(store["0"]))
+                self._assign_stored_matrix(matrix)
             if self.lora_enabled:
                 # The saved matrix has the update merged in (as Keras saves it): the update starts again from zero.
                 a = self.lora_embeddings_a
                 a.assign(getattr(self, "_lora_a_initializer", keras.initializers.HeUniform())(a.shape, dtype=a.dtype))
                 self.lora_embeddings_b.assign(keras.ops.zeros(self.lora_embeddings_b.shape))
 
-    def _check_saved_weights(self, saved: list[Any], current: list[Any], store: Any) -> None:
+    def _check_saved_weights(self, saved: list[Any], current: list[Any], store: Any, matrix: Any) -> None:
         """Refuses saved weights written for other tokens or another matrix shape, before anything is assigned."""
-        if saved != current:
+        if saved is not current:
             difference = _describe_difference(saved, current, labels=("saved", "here"))
             raise VocabularyMismatchError(
                 f"{self._owner()} cannot load weights written for a different vocabulary: the saved weights have "
@@ -1258,7 +1287,7 @@ class VocabIdEmbedding(VocabularyLayer):
                 "`keras_vocabsafe.load_weights(model, path)` checks every VocabEmbedding first and then changes "
                 "nothing when one refuses."
             )
-        if "0" not in store:
+        if matrix is None:
             if self.built:
                 raise VocabularyMismatchError(
                     f"The saved weights for {self._owner()} hold its vocabulary but no embedding matrix (the layer "
@@ -1269,8 +1298,8 @@ class VocabIdEmbedding(VocabularyLayer):
         if self.quantization_mode is not None or "1" in store:
             self._check_saved_quantized(store)
             return
-        shape = tuple(store["0"].shape)
-        dtype = np.dtype(store["0"].dtype)
+        shape = tuple(matrix.shape)
+        dtype = np.dtype(matrix.dtype)
         if dtype.kind != "f":
             raise VocabularyMismatchError(
                 f"The saved embedding matrix of {self._owner()} has dtype {dtype}, not a floating-point dtype: the "
@@ -1295,7 +1324,8 @@ class VocabIdEmbedding(VocabularyLayer):
         """Refuses quantized weights for a float layer, float weights for a quantized one, or another layout."""
         saved: list[tuple[tuple[int, ...], str]] = []
         while str(len(saved)) in store:
-            saved.append((tuple(store[str(len(saved))].shape), str(np.dtype(store[str(len(saved))].dtype))))
+            array = _compat.stored_array(store, str(len(saved)))
+            saved.append((tuple(array.shape), str(np.dtype(array.dtype))))
         if self.quantization_mode is None:
             raise VocabularyMismatchError(
                 f"The saved weights for {self._owner()} hold a quantized matrix ({len(saved)} arrays: {saved}), but "
@@ -1359,6 +1389,9 @@ class VocabIdEmbedding(VocabularyLayer):
             new_token_ids=self._regular_ids(),
             initializer=request.new_embeddings_initializer,
         )
+
+
+_ASSIGN_BLOCK_BYTES = 64 * 2**20
 
 
 def _check_allocation(layer: VocabIdEmbedding, rows: int, output_dim: int, tokens: int) -> None:

@@ -35,7 +35,6 @@ files byte for byte.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -56,6 +55,7 @@ from keras_vocabsafe._tokens import (
     fits_int64,
     json_token,
     standardize_dtype,
+    tokens_fingerprint,
 )
 from keras_vocabsafe._vocabulary_files import FileLayout, detect_and_read, write_bytes
 from keras_vocabsafe.errors import ConfigurationError, DuplicateTokenError, KeyDtypeError, VocabularyError
@@ -99,9 +99,11 @@ class Vocabulary(Sequence):
         self._dtype = standardize_dtype(dtype)
         check_token_sequence(tokens, "tokens")
         canonical_type = bytes if self._dtype == "string" else int
-        self._tokens: tuple[Token, ...] = tuple(
-            t if type(t) is canonical_type else canonical_token(t, self._dtype) for t in tokens
-        )
+        if isinstance(tokens, (list, tuple)) and set(map(type, tokens)) <= {canonical_type}:
+            # Already canonical (a config or a weights file read back): one C-level pass instead of one per token.
+            self._tokens: tuple[Token, ...] = tuple(tokens)
+        else:
+            self._tokens = tuple(t if type(t) is canonical_type else canonical_token(t, self._dtype) for t in tokens)
         # An int64 vocabulary holds only ints (canonical_token made them so).
         int_tokens = cast("tuple[int, ...]", self._tokens)
         if self._dtype != "string" and int_tokens and not fits_int64(min(int_tokens), max(int_tokens)):
@@ -155,12 +157,7 @@ class Vocabulary(Sequence):
         alone: the two agree when the layer's ids are this vocabulary's
         positions (a vocabulary that lists its special tokens).
         """
-        hasher = hashlib.sha256(f"keras_vocabsafe:{self._dtype}:".encode())
-        for token in self._tokens:
-            raw = token if isinstance(token, bytes) else str(token).encode()
-            hasher.update(len(raw).to_bytes(8, "little"))
-            hasher.update(raw)
-        return hasher.hexdigest()[:32]
+        return tokens_fingerprint(self._tokens, self._dtype)
 
     def most_frequent(self, max_size: int | None = None, min_frequency: int | None = None) -> Vocabulary:
         """The most frequent tokens, by `counts`, in this vocabulary's order.

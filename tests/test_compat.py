@@ -251,6 +251,31 @@ def test_searchsorted_works_on_symbolic_tensors_as_numpy_does():
     np.testing.assert_array_equal(found.numpy(), np.searchsorted(sorted_sequence, values, side="left"))
 
 
+def test_stored_array_leaves_keras_h5_weights_unread(tmp_path):
+    # Keras 3.12+ names `saving_lib.safe_get_h5_dataset`; older ones read the array (the fallback), so only there
+    # may the dataset come back as NumPy.
+    import h5py
+    from keras.src.saving import saving_lib
+
+    seen = {}
+
+    class Holder(keras.layers.Layer):
+        def save_own_variables(self, store):
+            store["0"] = np.arange(12, dtype=np.float32).reshape(3, 4)
+
+        def load_own_variables(self, store):
+            seen["array"] = _compat.stored_array(store, "0")
+            seen["values"] = np.asarray(seen["array"])
+
+    model = keras.Sequential([keras.Input((1,)), Holder()])
+    model.save_weights(tmp_path / "m.weights.h5")
+    model.load_weights(tmp_path / "m.weights.h5")
+    np.testing.assert_array_equal(seen["values"], np.arange(12, dtype=np.float32).reshape(3, 4))
+    if tuple(int(part) for part in keras.version().split(".")[:2]) >= (3, 12):
+        assert hasattr(saving_lib, "safe_get_h5_dataset"), "keras.src.saving.saving_lib.safe_get_h5_dataset is gone"
+        assert isinstance(seen["array"], h5py.Dataset), type(seen["array"])
+
+
 COVERED = {
     "ALLOW_NON_TENSOR_INPUTS": test_raw_input_flags_are_read_by_keras,
     "CLASSIFY_OPS_SCRIPT": test_op_registry_sees_core_ops_and_refuses_unknown_ones,
@@ -276,6 +301,7 @@ COVERED = {
     "searchsorted": test_searchsorted_works_on_symbolic_tensors_as_numpy_does,
     "set_keras_mask": test_keras_mask_attribute,
     "set_quantized": test_quantization_flag_and_dtype_policy,
+    "stored_array": test_stored_array_leaves_keras_h5_weights_unread,
     "unlocked_tracking": test_adding_and_replacing_weights_of_a_built_layer,
     "uses_weight_decay": test_optimizer_internals,
 }

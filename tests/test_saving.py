@@ -291,3 +291,79 @@ def test_plain_load_weights_says_that_other_layers_were_loaded(tmp_path):
     model = _scored_model(["a", "b", "c"])
     with pytest.raises(ValueError, match=r"goes on to load the model's other layers.*keras_vocabsafe.load_weights"):
         model.load_weights(path)
+
+
+# Large models: what saving writes and loading checks, computed apart ---------------------------------------------
+
+
+def test_keras_file_holds_the_matrix_and_every_ids_token_as_bytes_and_offsets(tmp_path):
+    import zipfile
+
+    import h5py
+
+    layer = VocabEmbedding(3, vocabulary=["ab", "c", b"\xff"], mask_token="", name="words")
+    model = embedding_model(layer)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    with zipfile.ZipFile(path) as archive:
+        (tmp_path / "w.h5").write_bytes(archive.read("model.weights.h5"))
+    with h5py.File(tmp_path / "w.h5", "r") as weights:
+        (group,) = [weights[name] for name in _datasets(weights) if name.endswith("/0")]
+        stored = {key: group.parent[key][()] for key in ("0", "vocabulary", "vocabulary_offsets")}
+    assert stored["0"].dtype == np.float32
+    np.testing.assert_array_equal(stored["0"], keras.ops.convert_to_numpy(layer.embeddings))
+    # Ids: "" (mask), "[UNK]", "ab", "c", b"\xff".
+    assert stored["vocabulary"].dtype == np.uint8
+    assert stored["vocabulary"].tobytes() == b"[UNK]abc\xff"
+    np.testing.assert_array_equal(stored["vocabulary_offsets"], [0, 0, 5, 7, 8, 9])
+
+
+def _datasets(group, prefix=""):
+    names = []
+    for key, value in group.items():
+        if hasattr(value, "items"):
+            names += _datasets(value, f"{prefix}{key}/")
+        else:
+            names.append(f"{prefix}{key}")
+    return names
+
+
+def test_weights_of_tokens_with_the_same_bytes_cut_elsewhere_are_refused(tmp_path):
+    # "ab", "c" and "a", "bc" store the same bytes; only the offsets tell them apart.
+    source = embedding_model(VocabEmbedding(2, vocabulary=["ab", "c"], name="words"))
+    source.save_weights(tmp_path / "w.weights.h5")
+    target = embedding_model(VocabEmbedding(2, vocabulary=["a", "bc"], name="words"))
+    with pytest.raises(VocabularyMismatchError, match="first differ at id 1: saved 'ab', here 'a'"):
+        keras_vocabsafe.load_weights(target, tmp_path / "w.weights.h5")
+
+
+def test_layer_fingerprint_is_the_documented_digest_and_follows_the_vocabulary():
+    import hashlib
+
+    def reference(tokens):
+        hasher = hashlib.sha256(b"keras_vocabsafe:string:")
+        for token in tokens:
+            hasher.update(len(token).to_bytes(8, "little") + token)
+        return hasher.hexdigest()[:32]
+
+    lookup = keras_vocabsafe.VocabLookup(vocabulary=["a", "b"], mask_token="")
+    first = lookup.vocabulary_fingerprint
+    assert first == reference([b"", b"[UNK]", b"a", b"b"])
+    lookup.set_vocabulary(["b", "a"])
+    assert lookup.vocabulary_fingerprint == reference([b"", b"[UNK]", b"b", b"a"]) != first
+
+
+@pytest.mark.slow
+def test_matrix_larger_than_one_assignment_block_loads_exactly(tmp_path):
+    # 70,001 rows of 256 float32 are 68 MiB: loading assigns them in more than one block of rows.
+    tokens = [f"w{i}" for i in range(70_000)]
+    layer = VocabEmbedding(256, vocabulary=tokens, name="words")
+    model = embedding_model(layer)
+    matrix = np.random.default_rng(0).standard_normal((70_001, 256)).astype(np.float32)
+    layer.set_weights([matrix])
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras").get_layer("words")
+    np.testing.assert_array_equal(loaded.get_weights()[0], matrix)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(loaded(tf.constant(["w69999", "w0", "unknown"]))), matrix[[70_000, 1, 0]]
+    )

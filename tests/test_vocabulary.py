@@ -188,3 +188,42 @@ def test_from_counts_order_matches_a_plain_sort(counted):
 def test_from_counts_orders_long_tokens_too():
     long = [b"x" * 300 + bytes([i]) for i in (3, 1, 2)]
     assert list(Vocabulary.from_counts(long, [1, 1, 1]).tokens) == sorted(long)
+
+
+# Large vocabularies: the fast paths give what the token-by-token definitions give ----------------------------------
+
+
+def _reference_fingerprint(tokens, dtype):
+    """The documented digest, fed token by token: SHA-256 of every token's length (8 bytes) and bytes."""
+    import hashlib
+
+    hasher = hashlib.sha256(f"keras_vocabsafe:{dtype}:".encode())
+    for token in tokens:
+        raw = token if isinstance(token, bytes) else str(token).encode()
+        hasher.update(len(raw).to_bytes(8, "little"))
+        hasher.update(raw)
+    return hasher.hexdigest()[:32]
+
+
+def test_fingerprint_is_the_documented_digest_across_chunks():
+    # More tokens than one hashing chunk (65,536), with empty, non-UTF-8 and long tokens among them.
+    tokens = [b"", b"\xff\xfe", b"x" * 1000, b"\n"] + [f"w{i}".encode() for i in range(70_000)]
+    assert Vocabulary(tokens).fingerprint() == _reference_fingerprint(tokens, "string")
+
+
+def test_fingerprint_of_integer_tokens_is_the_documented_digest():
+    tokens = [-(2**63), 2**63 - 1, 0, -1] + list(range(10, 70_010))
+    assert Vocabulary(tokens, dtype="int64").fingerprint() == _reference_fingerprint(tokens, "int64")
+
+
+def test_canonical_token_list_still_refuses_a_duplicate():
+    with pytest.raises(DuplicateTokenError, match=r"'b' twice, at positions 1 and 2"):
+        Vocabulary([b"a", b"b", b"b"])
+
+
+def test_config_tokens_decode_as_utf8_and_refuse_a_lone_surrogate():
+    config = Vocabulary(["naïve", "cat"]).to_config()
+    assert Vocabulary.from_config(config).tokens == ("naïve".encode(), b"cat")
+    config["tokens"][1] = "\ud800"
+    with pytest.raises(KeyDtypeError, match="lone surrogate"):
+        Vocabulary.from_config(config)
