@@ -269,6 +269,9 @@ class _TextFrontEnd(_TextFrontEndBase):
         tokens = self._tokenize(text)
         return tokens[0] if scalar else tokens
 
+    # Plain Python around TensorFlow ops: autograph's conversion of the helpers it calls (inside a `tf.data` map) once
+    # called the wrong converted function (a cached conversion of another helper), on TensorFlow 2.19.
+    @tf.autograph.experimental.do_not_convert
     def detokenize(self, ids: Any) -> tf.Tensor:
         """Text from ids, with TensorFlow ops: the inverse of the split, in `tf.function`, `tf.data` and exports.
 
