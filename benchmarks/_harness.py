@@ -37,6 +37,12 @@ from typing import Any, TypeAlias
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The environment of a benchmark's child processes: TensorFlow quiet, and this checkout imported first.
+CHILD_ENV = {
+    **os.environ,
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
+}
 PACKAGE = "keras_vocabsafe"
 
 # --------------------------------------------------------------------------

@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 from _harness import (
+    CHILD_ENV,
     REPO_ROOT,
     add_output_option,
     bench_parser,
@@ -62,11 +63,6 @@ from _harness import (
     markdown_report,
 )
 
-ENV = {
-    **os.environ,
-    "TF_CPP_MIN_LOG_LEVEL": "3",
-    "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
-}
 SIDES = ("ours", "keras")
 PROBE = 64  # tokens whose vectors the load check compares
 MEMORY_FLOOR = 2 * 2**30  # a child gives up when the machine has less available than this
@@ -250,7 +246,11 @@ def _run(spec: dict[str, Any]) -> dict[str, Any]:
     else:
         raise RuntimeError(f"{spec['kind']} {spec['side']}: {needed / 2**30:.1f} GiB never became available")
     result = subprocess.run(
-        [sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True, env=ENV, check=False
+        [sys.executable, __file__, "--child", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        env=CHILD_ENV,
+        check=False,
     )
     lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
     if result.returncode == 3 and lines:

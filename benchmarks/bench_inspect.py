@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 from _harness import (
-    REPO_ROOT,
+    CHILD_ENV,
     add_output_option,
     bench_parser,
     command_line,
@@ -54,12 +54,6 @@ from _harness import (
     markdown_report,
     package_info,
 )
-
-ENV = {
-    **os.environ,
-    "TF_CPP_MIN_LOG_LEVEL": "3",
-    "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
-}
 
 _BUILD = r"""
 import json, sys
@@ -109,7 +103,11 @@ def _run(side: str, path: Path) -> dict:
     script = shutil.which("vocabsafe", path=os.path.dirname(sys.executable)) or "vocabsafe"
     extra = [script, "inspect", str(path), "--json"] if side == "cli" else []
     result = subprocess.run(
-        [sys.executable, "-c", _TIMED, side, str(path), *extra], capture_output=True, text=True, env=ENV, check=False
+        [sys.executable, "-c", _TIMED, side, str(path), *extra],
+        capture_output=True,
+        text=True,
+        env=CHILD_ENV,
+        check=False,
     )
     if result.returncode != 0:
         raise RuntimeError(f"{side} on {path} failed: {result.stderr[-2000:]}")
@@ -126,7 +124,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory)
         (root / "words.json").write_text(json.dumps(words))
-        subprocess.run([sys.executable, "-c", _BUILD, str(root / "words.json"), str(root)], env=ENV, check=True)
+        subprocess.run([sys.executable, "-c", _BUILD, str(root / "words.json"), str(root)], env=CHILD_ENV, check=True)
         for model in ("plain", "ours"):
             path = root / f"{model}.keras"
             results: dict[str, list[dict]] = {"cli": [], "api": [], "load_model": []}
