@@ -18,6 +18,17 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.default_venv_backend = "venv"
 
 ENV = {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
+# `.ci/run` sets this: each session's venv (about 2-3 GB each, five of them with TensorFlow) is removed once the
+# session passes, so a CI run needs the disk of one venv at a time rather than about 14 GB.
+DISCARD_VENVS = os.environ.get("VOCABSAFE_NOX_DISCARD_VENVS") == "1"
+
+
+def _discard_venv(session: nox.Session) -> None:
+    """Removes the session's venv after it passed, when `.ci/run` asks (a failed session keeps it to look at)."""
+    location = getattr(session.virtualenv, "location", None)
+    if DISCARD_VENVS and location and os.path.isdir(location):
+        session.log(f"removing {location} (VOCABSAFE_NOX_DISCARD_VENVS=1)")
+        shutil.rmtree(location, ignore_errors=True)
 
 
 @nox.session
@@ -65,6 +76,7 @@ def tests(session: nox.Session) -> None:
     session.install("-q", "-e", ".[test]")
     session.run("python", "-c", PRINT_VERSIONS)
     session.run("pytest", *session.posargs, env=ENV)
+    _discard_venv(session)
 
 
 @nox.session(name="tests_oldest")
@@ -79,6 +91,7 @@ def tests_oldest(session: nox.Session) -> None:
     # `-m` replaces pyproject's `-m "not without_text"`, so each selection leaves those tests out itself.
     session.run("pytest", "-m", "not slow and not without_text", *session.posargs, env=ENV)
     session.run("pytest", "-m", "slow and saving and not without_text", *session.posargs, env=ENV)
+    _discard_venv(session)
 
 
 # The backend sessions install only what the backend tests need (no gensim or serving APIs). torch==2.13.0 is the
@@ -104,6 +117,7 @@ def _backend_tests(session: nox.Session, backend: str) -> None:
     session.run("python", "-c", f"import keras; assert keras.backend.backend() == {backend!r}", env=env)
     # Only the backend module: the others import packages (gensim, pandas) these lean environments leave out.
     session.run("pytest", "tests/test_backends.py", "-m", "backend", *session.posargs, env=env)
+    _discard_venv(session)
 
 
 # The packages, built and installed as a user gets them ------------------------------------------------------------
@@ -137,6 +151,7 @@ def package(session: nox.Session) -> None:
         *session.posargs,
         env={**ENV, "PYTHONPATH": ""},
     )
+    _discard_venv(session)
 
 
 IMPORTED_FROM_SITE_PACKAGES = """
