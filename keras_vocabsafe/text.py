@@ -1058,18 +1058,16 @@ class _Tokenizer:
         """Applies the encoding policy, normalization and standardization: the text, ready to split."""
         # Each step has a cheaper exact equivalent on ASCII text, which needs no decoding, no normalization
         # and only ASCII case mapping; most text is ASCII. Other strings take the full Unicode path.
-        # A whole batch is checked at once, as signed bytes: ASCII bytes are the non-negative ones.
-        all_bytes = tf.io.decode_raw(tf.strings.reduce_join(text), tf.int8)
-        batch_is_ascii = tf.reduce_min(all_bytes) >= 0  # The minimum of no bytes is 127.
+        is_ascii = _ascii_strings(text)
 
         def mixed() -> tf.Tensor:
-            partitions = tf.cast(tf.strings.regex_full_match(text, _ASCII), tf.int32)
+            partitions = tf.cast(is_ascii, tf.int32)
             positions = tf.dynamic_partition(tf.range(tf.size(text)), partitions, 2)
             unicode_text, ascii_text = tf.dynamic_partition(text, partitions, 2)
             prepared = [self._prepare_unicode(unicode_text), self._standardize(ascii_text, ascii_only=True)]
             return tf.dynamic_stitch(positions, prepared)
 
-        return tf.cond(batch_is_ascii, lambda: self._standardize(text, ascii_only=True), mixed)
+        return tf.cond(tf.reduce_all(is_ascii), lambda: self._standardize(text, ascii_only=True), mixed)
 
     def _prepare_unicode(self, text: tf.Tensor) -> tf.Tensor:
         # tf.strings.split splits on ASCII whitespace only.
@@ -1146,6 +1144,22 @@ class _Tokenizer:
         tokens = self.tokens(text)
         unique, _, counts = tf.unique_with_counts(tokens.flat_values, out_idx=tf.int64)
         return unique, counts
+
+
+def _ascii_strings(text: tf.Tensor) -> tf.Tensor:
+    """Whether each string of a 1-D batch holds only ASCII bytes (a byte that is not, valid UTF-8 or not, counts)."""
+    lengths = tf.strings.length(text)
+    longest = tf.maximum(tf.reduce_max(lengths), 1)  # The maximum of no lengths is the lowest int32.
+    # Each string's bytes as a row of signed bytes, zero-padded to the longest: ASCII bytes are the non-negative
+    # ones. One pass over memory, several times cheaper than a regex per string; but the padded rows cost
+    # batch x longest bytes, so a batch with a few very long strings takes the regex instead.
+    padded_bytes = tf.cast(tf.size(text), tf.int64) * tf.cast(longest, tf.int64)
+    affordable = padded_bytes <= 4 * tf.reduce_sum(tf.cast(lengths, tf.int64)) + (1 << 20)
+    return tf.cond(
+        affordable,
+        lambda: tf.reduce_min(tf.io.decode_raw(text, tf.int8, fixed_length=longest), axis=1) >= 0,
+        lambda: tf.strings.regex_full_match(text, _ASCII),
+    )
 
 
 @lru_cache(maxsize=32)

@@ -9,10 +9,13 @@ import os
 import subprocess
 import sys
 
+import hypothesis.strategies as st
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
 
 from conftest import serve_in_fresh_process
 from keras_vocabsafe import (
@@ -201,6 +204,25 @@ def test_mixed_batches_tokenize_as_the_full_unicode_steps(standardize, normaliza
         expected = unicode_reference_tokens(batch, standardize, normalization_form)
         assert tokens_of(layer, batch) == expected, batch
         assert [[t.decode("utf-8") for t in row] for row in traced(tf.constant(batch)).to_list()] == expected, batch
+
+
+@hypothesis_settings(max_examples=60, deadline=None)
+@given(st.lists(st.binary(max_size=12) | st.text(max_size=6).map(str.encode), max_size=8))
+def test_strings_are_routed_by_whether_every_byte_is_ascii(batch):
+    from keras_vocabsafe.text import _ascii_strings
+
+    found = _ascii_strings(tf.constant(batch, dtype=tf.string)).numpy().tolist()
+    assert found == [string.isascii() for string in batch]
+
+
+def test_a_batch_with_one_very_long_string_tokenizes_as_the_full_unicode_steps():
+    # Routing pads every string to the longest unless that costs much more than the text itself; a batch of short
+    # strings and one long one takes the other way, with the same tokens.
+    batch = [*MIXED_CLEAN, *MIXED_UNCLEAN] * 20 + ["Long ÉTÉ " * 40_000 + "Fin"]
+    layer = text_layer(standardize="lower")
+    expected = unicode_reference_tokens(batch, "lower", None)
+    assert tokens_of(layer, batch) == expected
+    assert expected[-1][-3:] == ["long", "été", "fin"]
 
 
 def test_mixed_valid_text_tokenizes_alike_under_strict_encoding():
