@@ -19,7 +19,10 @@ phase, so each phase's peak is read from ``VmHWM`` on its own:
   and the package: seconds, peak RSS, and how much of the time went to the
   lookup layer's ``from_config`` (the vocabulary), to the weights
   (``load_own_variables``) and to the assets (``load_assets``); the loaded
-  model must give the saved vectors;
+  model must give the saved vectors. Its phases are also measured apart
+  (nested, each keeping the peak seen before its own reset): the model
+  rebuilt from its config (every layer built), the embedding layer's
+  ``build`` within it, and the saved state restored;
 - parse: ``config.json`` read from the ``.keras`` zip and ``json.loads``-ed,
   then the lookup layer's ``from_config`` alone (for ours also the
   ``Vocabulary`` rebuilt from the config list, apart).
