@@ -459,3 +459,38 @@ def test_vocabularies_longer_than_one_comparison_chunk_are_stored_whole_and_comp
     for last in ("x69999", "w6999x"):  # Other bytes of the same length, at its first or last byte.
         with pytest.raises(VocabularyMismatchError, match="first differ at id 70000"):
             VocabEmbedding(1, vocabulary=[*tokens[:-1], last]).load_own_variables(store)
+
+
+@pytest.mark.parametrize(
+    "variant",
+    ["mixed_float16", "trainable_rows", "lora", "int8", "mirrored"],
+)
+def test_every_kind_of_layer_loads_its_saved_rows_without_drawing_the_initializer(tmp_path, variant):
+    kwargs = {
+        "mixed_float16": {"dtype": "mixed_float16"},
+        "trainable_rows": {"trainable_rows": [1, 3]},
+        "lora": {"lora_rank": 2},
+    }.get(variant, {})
+    layer = recorded_layer(**kwargs)
+    model = embedding_model(layer)
+    if variant == "int8":
+        model.quantize("int8")
+    else:
+        layer.set_weights([np.arange(12, dtype=np.float32).reshape(4, 3) / 7] + layer.get_weights()[1:])
+    saved = layer.get_weights()
+    model.save(tmp_path / "m.keras")
+    RecordingUniform.shapes.clear()
+    if variant == "mirrored":
+        with tf.distribute.MirroredStrategy(["/cpu:0"]).scope():
+            loaded = keras.saving.load_model(tmp_path / "m.keras").get_layer("words")
+    else:
+        loaded = keras.saving.load_model(tmp_path / "m.keras").get_layer("words")
+    assert RecordingUniform.shapes == []
+    restored = loaded.get_weights()
+    if variant == "lora":  # As in Keras: the update is merged into the matrix, and LoRA starts again from it.
+        restored, saved = restored[:1], [saved[0] + (2 / 2) * saved[1] @ saved[2]]
+        np.testing.assert_allclose(restored[0], saved[0], rtol=1e-6)
+    else:
+        assert [w.dtype for w in restored] == [w.dtype for w in saved]
+        for restored_array, saved_array in zip(restored, saved):
+            np.testing.assert_array_equal(restored_array, saved_array)
