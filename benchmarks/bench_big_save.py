@@ -19,7 +19,10 @@ phase, so each phase's peak is read from ``VmHWM`` on its own:
   and the package: seconds, peak RSS, and how much of the time went to the
   lookup layer's ``from_config`` (the vocabulary), to the weights
   (``load_own_variables``) and to the assets (``load_assets``); the loaded
-  model must give the saved vectors;
+  model must give the saved vectors. Its phases are also measured apart
+  (nested, each keeping the peak seen before its own reset): the model
+  rebuilt from its config (every layer built), the embedding layer's
+  ``build`` within it, and the saved state restored;
 - parse: ``config.json`` read from the ``.keras`` zip and ``json.loads``-ed,
   then the lookup layer's ``from_config`` alone (for ours also the
   ``Vocabulary`` rebuilt from the config list, apart).
@@ -85,8 +88,14 @@ def _reset_peak() -> None:
         clear_refs.write("5")
 
 
+_PEAKS: list[int] = [0]  # The highest VmHWM seen before a reset inside the phase that is running.
+
+
 class _Phase:
-    """Wall seconds, peak RSS and the resident size at the start of one phase."""
+    """Wall seconds, peak RSS and the resident size at the start of one phase.
+
+    Phases may nest: an inner phase resets VmHWM, so the outer one keeps the highest peak seen before each reset.
+    """
 
     def __init__(self, results: dict[str, Any], name: str) -> None:
         self.results, self.name = results, name
@@ -95,18 +104,23 @@ class _Phase:
         import gc
 
         gc.collect()
+        _PEAKS[0] = max(_PEAKS[0], _status("VmHWM"))
+        self.outer_peak = _PEAKS[0]
         _reset_peak()
+        _PEAKS[0] = 0
         self.start_rss = _status("VmRSS")
         self.start = time.perf_counter()
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        peak = max(_PEAKS[0], _status("VmHWM"))
         self.results[self.name] = {
             "seconds": time.perf_counter() - self.start,
             "start_rss": self.start_rss,
-            "peak_rss": _status("VmHWM"),
+            "peak_rss": peak,
             "end_rss": _status("VmRSS"),
         }
+        _PEAKS[0] = max(self.outer_peak, peak)
 
 
 class _Timed:
@@ -124,6 +138,26 @@ class _Timed:
                 totals[label] = totals.get(label, 0.0) + time.perf_counter() - start
 
         setattr(owner, name, classmethod(timed) if isinstance(original, classmethod) else timed)
+
+
+class _PhaseOf:
+    """Makes each outermost call of `owner.name` a `_Phase` of its own (`name` may recurse)."""
+
+    def __init__(self, results: dict[str, Any], label: str, owner: Any, name: str) -> None:
+        function = getattr(owner, name)
+        depth = [0]
+
+        def phased(*args: Any, **kwargs: Any) -> Any:
+            if depth[0]:
+                return function(*args, **kwargs)
+            depth[0] += 1
+            try:
+                with _Phase(results, label):
+                    return function(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+
+        setattr(owner, name, phased)
 
 
 def _read_tokens(path: str) -> list[str]:
@@ -174,6 +208,13 @@ def _child_load(spec: dict[str, Any]) -> dict[str, Any]:
         _Timed(totals, "load_own_variables", keras.layers.Embedding, "load_own_variables")
         _Timed(totals, "load_assets", IndexLookup, "load_assets")
     results: dict[str, Any] = {}
+    from keras.src.saving import saving_lib
+
+    # Inside `load_model`: the model from its config (layers built), then the saved state.
+    _PhaseOf(results, "load_config", saving_lib, "_model_from_config")
+    _PhaseOf(results, "load_state", saving_lib, "_load_state")
+    embedding = kv.VocabIdEmbedding if spec["side"] == "ours" else keras.layers.Embedding
+    _PhaseOf(results, "load_build", embedding, "build")
     with _Phase(results, "load"):
         model = keras.saving.load_model(spec["path"], compile=False)
     results["parts"] = totals
@@ -333,8 +374,15 @@ def main() -> None:
         "|---|---:|---:|---:|---:|",
     ]
     for side in SIDES:
-        for kind, phase in (("save", "build"), ("save", "save"), ("load", "load")):
-            table.append(_phase_row(f"{side} {phase}", [r[phase] for r in runs[side][kind]], matrix))
+        for kind, phase, label in (
+            ("save", "build", "build"),
+            ("save", "save", "save"),
+            ("load", "load", "load"),
+            ("load", "load_config", "load: model from config"),
+            ("load", "load_build", "load: embedding build"),
+            ("load", "load_state", "load: saved state"),
+        ):
+            table.append(_phase_row(f"{side} {label}", [r[phase] for r in runs[side][kind]], matrix))
         parse = runs[side]["parse"]
         phases = ["json", "vocabulary", "from_config"] if side == "ours" else ["json", "from_config"]
         for phase in phases:

@@ -7,6 +7,7 @@ reads in a child process). Tested at both ends of the supported Keras range.
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +23,7 @@ __all__ = [
     "get_keras_mask",
     "inbound_tensors",
     "in_symbolic_scope",
+    "in_model_load",
     "init_scope",
     "load_weights_only",
     "own_variables",
@@ -47,6 +49,29 @@ def producing_layer(tensor: Any) -> Any:
     """The layer whose output a symbolic (Keras) tensor is, or `None`."""
     history = getattr(tensor, "_keras_history", None)
     return getattr(history, "operation", None)
+
+
+# `keras.saving.load_model()` rebuilds the model from its config in this function, then restores every variable
+# from the saved state (`load_own_variables`, or Orbax's arrays): nothing built inside it keeps its initial value.
+# Kept from import time, so that code wrapping the function (a profiler, a benchmark) does not hide it.
+_MODEL_FROM_CONFIG_CODE = getattr(getattr(saving_lib, "_model_from_config", None), "__code__", None)
+
+
+def in_model_load() -> bool:
+    """Whether this call runs while `keras.saving.load_model()` rebuilds a model whose saved state it then restores.
+
+    Keras gives a layer no sign of it (`build` runs from the config, `load_own_variables` after), so this looks
+    for Keras's `saving_lib._model_from_config` among the callers; a Keras without it gives `False`, the safe
+    answer (the layer then initializes its weights as usual).
+    """
+    if _MODEL_FROM_CONFIG_CODE is None:
+        return False
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code is _MODEL_FROM_CONFIG_CODE:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def own_variables(layer: Any) -> list[Any]:

@@ -576,7 +576,7 @@ class VocabIdEmbedding(VocabularyLayer):
         new_tokens = self._ids_to_tokens(new, positions)
         old_token_ids, new_token_ids = self._regular_ids(), self._regular_ids(len(new), positions)
         if self.built:  # Before anything changes: a failed update leaves the layer as it was.
-            _check_allocation(self, self._num_rows(len(new_tokens)), self.output_dim, len(new))
+            _check_allocation(self, self._num_rows(len(new_tokens)), self.output_dim, len(new), _INITIALIZER_PEAK)
         # Vocabularies hold each token once and never a special token, so with one OOV row no token repeats.
         row_map = evolve._map_rows(old_tokens, new_tokens, distinct=self.num_oov_indices == 1)
         token_ids: dict[str, Any] = {"old_token_ids": old_token_ids, "new_token_ids": new_token_ids}
@@ -820,13 +820,23 @@ class VocabIdEmbedding(VocabularyLayer):
     # Keras layer API -----------------------------------------------------------------
 
     def build(self, input_shape: Any = None) -> None:
-        self._create_weights()
+        # Built to receive saved or given rows (by `load_model`, or right before `set_weights` and
+        # `load_own_variables` assign): a random draw of the whole matrix would only be overwritten, and Keras's
+        # random initializers hold about three matrices while they run.
+        self._create_weights(placeholder=_loading.values_follow())
         self.built = True
         if self.lora_rank and not self.lora_enabled:
             self.enable_lora(self.lora_rank, lora_alpha=self.lora_alpha)
 
-    def _create_weights(self, matrix: np.ndarray | None = None, quantized: dict[str, np.ndarray] | None = None) -> None:
+    def _create_weights(
+        self,
+        matrix: np.ndarray | None = None,
+        quantized: dict[str, np.ndarray] | None = None,
+        placeholder: bool = False,
+    ) -> None:
         """Creates the weights from the initializer or from `matrix`; replaces them on a built layer.
+
+        `placeholder`: zeros instead of the initializer's values, for weights whose every row is assigned next.
 
         With `trainable_rows`, the frozen rows live in a non-trainable variable and the trainable rows in a
         trainable one of their own, so no optimizer step, weight decay, regularizer or constraint ever
@@ -841,9 +851,17 @@ class VocabIdEmbedding(VocabularyLayer):
                 f"{self._owner()} has ids 0 to {self.vocabulary_size() - 1}, but `trainable_rows` names id "
                 f"{self.trainable_rows[-1]}."
             )
-        _check_allocation(self, self._num_rows(), self.output_dim, len(self._require_vocabulary()))
+        drawn = matrix is None and not placeholder
+        _check_allocation(
+            self, self._num_rows(), self.output_dim, len(self._require_vocabulary()), _INITIALIZER_PEAK if drawn else 1
+        )
         split = self.trainable_rows is not None
-        initializer = self._padded_initializer(self.embeddings_initializer) if matrix is None else _constant(matrix)
+        if matrix is not None:
+            initializer = _constant(matrix)
+        elif placeholder:
+            initializer = keras.initializers.Zeros()
+        else:
+            initializer = self._padded_initializer(self.embeddings_initializer)
 
         def create() -> None:
             if self.quantization_mode is not None:
@@ -1031,13 +1049,15 @@ class VocabIdEmbedding(VocabularyLayer):
                 + f"). Received: {len(weights)} array(s) of shape(s) {[tuple(np.shape(w)) for w in weights]}."
             )
         if not self.built:
-            self.build()
+            with _loading.values_to_follow():
+                self.build()
         self._assign_matrix(np.asarray(weights[0]))
 
     def _set_other_weights(self, weights: list[Any]) -> None:
         """`set_weights` for a quantized or LoRA layer: every array must match its variable's shape and dtype."""
         if not self.built:
-            self.build()
+            with _loading.values_to_follow():
+                self.build()
         variables = self._base_variables() if self.quantization_mode is not None else [self._embeddings]
         if self.lora_enabled:
             variables += [self.lora_embeddings_a, self.lora_embeddings_b]
@@ -1260,7 +1280,8 @@ class VocabIdEmbedding(VocabularyLayer):
             self._load_remapped(saved, np.asarray(matrix), cast(_loading.RemapRequest, request))  # As `remap` says.
         elif matrix is not None:
             if not self.built:
-                self.build()
+                with _loading.values_to_follow():
+                    self.build()
             if self.quantization_mode is not None:
                 for index, variable in enumerate(self._base_variables()):
                     variable.assign(np.asarray(store[str(index)]))
@@ -1378,7 +1399,8 @@ class VocabIdEmbedding(VocabularyLayer):
             seed=request.seed,
         )
         if not self.built:
-            self.build()
+            with _loading.values_to_follow():
+                self.build()
         self._assign_matrix(new_matrix)
         request.reports[self.name] = evolve._make_report(
             self.name,
@@ -1391,15 +1413,16 @@ class VocabIdEmbedding(VocabularyLayer):
         )
 
 
-_ASSIGN_BLOCK_BYTES = 64 * 2**20
+_ASSIGN_BLOCK_BYTES = 16 * 2**20  # Each block is held about three times: read, converted, written.
 
 
-def _check_allocation(layer: VocabIdEmbedding, rows: int, output_dim: int, tokens: int) -> None:
+def _check_allocation(layer: VocabIdEmbedding, rows: int, output_dim: int, tokens: int, matrices: int) -> None:
     """Refuses a matrix this machine cannot hold before anything is allocated (the allocation would kill it).
 
-    Keras's random initializers hold about three matrices at once (the draw, its scaling and the result).
+    `matrices`: how many are alive at once while it is created; Keras's random initializers hold about three
+    (the draw, its scaling and the result).
     """
-    needed = _INITIALIZER_PEAK * rows * output_dim * np.dtype(layer.dtype_policy.variable_dtype).itemsize
+    needed = matrices * rows * output_dim * np.dtype(layer.dtype_policy.variable_dtype).itemsize
     available = _memory_available()
     if available is not None and needed > available:
         raise ConfigurationError(

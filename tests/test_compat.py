@@ -5,6 +5,7 @@ fails here, by name, instead of deep inside a layer. Every name in `_compat.__al
 """
 
 import importlib
+import typing
 
 import keras
 import numpy as np
@@ -276,6 +277,34 @@ def test_stored_array_leaves_keras_h5_weights_unread(tmp_path):
         assert isinstance(seen["array"], h5py.Dataset), type(seen["array"])
 
 
+@keras.saving.register_keras_serializable(package="test_compat")
+class BuildWitness(keras.layers.Layer):
+    """Notes, at each build, whether `keras.saving.load_model()` is rebuilding the model."""
+
+    seen: typing.ClassVar[list] = []
+
+    def build(self, input_shape):
+        BuildWitness.seen.append(_compat.in_model_load())
+        self.kernel = self.add_weight(shape=(1,), initializer="ones")
+
+    def call(self, inputs):
+        return inputs * self.kernel
+
+
+def test_in_model_load_is_true_only_while_load_model_rebuilds_a_model(tmp_path):
+    from keras.src.saving import saving_lib
+
+    assert hasattr(saving_lib, "_model_from_config"), "keras.src.saving.saving_lib._model_from_config is gone"
+    inputs = keras.Input((1,))
+    model = keras.Model(inputs, BuildWitness(name="witness")(inputs))
+    model.save(tmp_path / "m.keras")
+    keras.models.clone_model(model)
+    keras.models.model_from_json(model.to_json())
+    keras.saving.load_model(tmp_path / "m.keras")
+    assert BuildWitness.seen == [False, False, False, True]
+    assert not _compat.in_model_load()
+
+
 COVERED = {
     "ALLOW_NON_TENSOR_INPUTS": test_raw_input_flags_are_read_by_keras,
     "CLASSIFY_OPS_SCRIPT": test_op_registry_sees_core_ops_and_refuses_unknown_ones,
@@ -286,6 +315,7 @@ COVERED = {
     "embedding_variable": test_embedding_variables_by_saved_name,
     "flatten_layers": test_layer_tracking_internals,
     "get_keras_mask": test_keras_mask_attribute,
+    "in_model_load": test_in_model_load_is_true_only_while_load_model_rebuilds_a_model,
     "in_symbolic_scope": test_symbolic_scope_and_init_scope,
     "inbound_tensors": test_layer_tracking_internals,
     "init_scope": test_symbolic_scope_and_init_scope,

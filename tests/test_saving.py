@@ -1,6 +1,7 @@
 """Saving and loading: config, `.keras` files and weights files keep every token with its row."""
 
 import json
+import typing
 import warnings
 
 import hypothesis.strategies as st
@@ -367,3 +368,129 @@ def test_matrix_larger_than_one_assignment_block_loads_exactly(tmp_path):
     np.testing.assert_array_equal(
         keras.ops.convert_to_numpy(loaded(tf.constant(["w69999", "w0", "unknown"]))), matrix[[70_000, 1, 0]]
     )
+
+
+# The embeddings initializer runs for fresh rows only ---------------------------------
+
+
+@keras.saving.register_keras_serializable(package="test_saving")
+class RecordingUniform(keras.initializers.RandomUniform):
+    """Keras's `RandomUniform`, noting the shape of every draw (a load must not draw a matrix it then overwrites)."""
+
+    shapes: typing.ClassVar[list] = []
+
+    def __call__(self, shape, dtype=None):
+        RecordingUniform.shapes.append(tuple(shape))
+        return super().__call__(shape, dtype=dtype)
+
+
+def recorded_layer(**kwargs):
+    RecordingUniform.shapes.clear()
+    return VocabEmbedding(
+        3, vocabulary=["the", "cat", "sat"], embeddings_initializer=RecordingUniform(seed=3), name="words", **kwargs
+    )
+
+
+@pytest.mark.parametrize("pad_to_multiple_of", [None, 8])
+def test_load_model_restores_the_saved_rows_without_drawing_the_initializer(tmp_path, pad_to_multiple_of):
+    layer = recorded_layer(pad_to_multiple_of=pad_to_multiple_of)
+    model = embedding_model(layer)
+    saved = np.arange(layer._num_rows() * 3, dtype=np.float32).reshape(-1, 3) / 7
+    layer.set_weights([saved])
+    model.save(tmp_path / "m.keras")
+    RecordingUniform.shapes.clear()
+    loaded = keras.saving.load_model(tmp_path / "m.keras").get_layer("words")
+    assert RecordingUniform.shapes == []
+    assert isinstance(loaded.embeddings_initializer, RecordingUniform)
+    np.testing.assert_array_equal(loaded.get_weights()[0], saved)
+
+
+def test_loading_or_setting_rows_into_an_unbuilt_layer_draws_nothing():
+    source = recorded_layer()
+    source.build()
+    saved = source.get_weights()[0] + 1.0
+    source.set_weights([saved])
+    store = {}
+    source.save_own_variables(store)
+    for fill in (lambda layer: layer.load_own_variables(store), lambda layer: layer.set_weights([saved])):
+        target = recorded_layer()
+        fill(target)
+        assert target.built and RecordingUniform.shapes == []
+        np.testing.assert_array_equal(target.get_weights()[0], saved)
+
+
+def cloned(layer):
+    model = embedding_model(layer)
+    RecordingUniform.shapes.clear()
+    return keras.models.clone_model(model).get_layer("words")
+
+
+def from_json(layer):
+    config = embedding_model(layer).to_json()
+    RecordingUniform.shapes.clear()
+    return keras.models.model_from_json(config).get_layer("words")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda layer: layer, lambda layer: VocabEmbedding.from_config(layer.get_config()), cloned, from_json],
+    ids=["constructed", "from_config", "clone_model", "model_from_json"],
+)
+def test_fresh_layers_take_their_rows_from_the_initializer(make):
+    layer = make(recorded_layer())
+    if not layer.built:
+        layer.build()
+    assert RecordingUniform.shapes == [(4, 3)]  # The OOV row and three tokens.
+    expected = keras.ops.convert_to_numpy(keras.initializers.RandomUniform(seed=3)((4, 3), dtype="float32"))
+    np.testing.assert_array_equal(layer.get_weights()[0], expected)
+
+
+def test_vocabularies_longer_than_one_comparison_chunk_are_stored_whole_and_compared_to_the_last_byte():
+    # 70,000 tokens: more than one chunk of 65,536 where the stored tokens are joined and compared.
+    tokens = [f"w{i}" for i in range(70_000)]
+    source = VocabEmbedding(1, vocabulary=tokens, embeddings_initializer="zeros")
+    source.build()
+    store = {}
+    source.save_own_variables(store)
+    ids_tokens = [b"[UNK]"] + [t.encode() for t in tokens]
+    np.testing.assert_array_equal(store["vocabulary"], np.frombuffer(b"".join(ids_tokens), dtype=np.uint8))
+    np.testing.assert_array_equal(store["vocabulary_offsets"], np.cumsum([0] + [len(t) for t in ids_tokens]))
+    VocabEmbedding(1, vocabulary=tokens).load_own_variables(store)
+    for last in ("x69999", "w6999x"):  # Other bytes of the same length, at its first or last byte.
+        with pytest.raises(VocabularyMismatchError, match="first differ at id 70000"):
+            VocabEmbedding(1, vocabulary=[*tokens[:-1], last]).load_own_variables(store)
+
+
+@pytest.mark.parametrize(
+    "variant",
+    ["mixed_float16", "trainable_rows", "lora", "int8", "mirrored"],
+)
+def test_every_kind_of_layer_loads_its_saved_rows_without_drawing_the_initializer(tmp_path, variant):
+    kwargs = {
+        "mixed_float16": {"dtype": "mixed_float16"},
+        "trainable_rows": {"trainable_rows": [1, 3]},
+        "lora": {"lora_rank": 2},
+    }.get(variant, {})
+    layer = recorded_layer(**kwargs)
+    model = embedding_model(layer)
+    if variant == "int8":
+        model.quantize("int8")
+    else:
+        layer.set_weights([np.arange(12, dtype=np.float32).reshape(4, 3) / 7] + layer.get_weights()[1:])
+    saved = layer.get_weights()
+    model.save(tmp_path / "m.keras")
+    RecordingUniform.shapes.clear()
+    if variant == "mirrored":
+        with tf.distribute.MirroredStrategy(["/cpu:0"]).scope():
+            loaded = keras.saving.load_model(tmp_path / "m.keras").get_layer("words")
+    else:
+        loaded = keras.saving.load_model(tmp_path / "m.keras").get_layer("words")
+    assert RecordingUniform.shapes == []
+    restored = loaded.get_weights()
+    if variant == "lora":  # As in Keras: the update is merged into the matrix, and LoRA starts again from it.
+        restored, saved = restored[:1], [saved[0] + (2 / 2) * saved[1] @ saved[2]]
+        np.testing.assert_allclose(restored[0], saved[0], rtol=1e-6)
+    else:
+        assert [w.dtype for w in restored] == [w.dtype for w in saved]
+        for restored_array, saved_array in zip(restored, saved):
+            np.testing.assert_array_equal(restored_array, saved_array)
