@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -66,7 +67,7 @@ def in_model_load() -> bool:
     """
     if _MODEL_FROM_CONFIG_CODE is None:
         return False
-    frame = sys._getframe(1)
+    frame: types.FrameType | None = sys._getframe(1)
     while frame is not None:
         if frame.f_code is _MODEL_FROM_CONFIG_CODE:
             return True
