@@ -295,6 +295,7 @@ def test_in_model_load_is_true_only_while_load_model_rebuilds_a_model(tmp_path):
     from keras.src.saving import saving_lib
 
     assert hasattr(saving_lib, "_model_from_config"), "keras.src.saving.saving_lib._model_from_config is gone"
+    BuildWitness.seen.clear()
     inputs = keras.Input((1,))
     model = keras.Model(inputs, BuildWitness(name="witness")(inputs))
     model.save(tmp_path / "m.keras")
