@@ -18,16 +18,17 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.default_venv_backend = "venv"
 
 ENV = {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
-# `.ci/run` sets this: each session's venv (about 2-3 GB each, five of them with TensorFlow) is removed once the
-# session passes, so a CI run needs the disk of one venv at a time rather than about 14 GB.
-DISCARD_VENVS = os.environ.get("VOCABSAFE_NOX_DISCARD_VENVS") == "1"
+# Each test session's venv (2-3 GB, five of them with TensorFlow) is removed once the session passes, so the test
+# command needs the disk of one venv at a time rather than about 14 GB. VOCABSAFE_NOX_KEEP_VENVS=1 keeps them for
+# reruns (`nox -s tests` then reuses its venv).
+DISCARD_VENVS = os.environ.get("VOCABSAFE_NOX_KEEP_VENVS") != "1"
 
 
 def _discard_venv(session: nox.Session) -> None:
-    """Removes the session's venv after it passed, when `.ci/run` asks (a failed session keeps it to look at)."""
+    """Removes the session's venv after it passed, unless asked to keep it (a failed session keeps it to look at)."""
     location = getattr(session.virtualenv, "location", None)
     if DISCARD_VENVS and location and os.path.isdir(location):
-        session.log(f"removing {location} (VOCABSAFE_NOX_DISCARD_VENVS=1)")
+        session.log(f"removing {location} (VOCABSAFE_NOX_KEEP_VENVS=1 keeps it)")
         shutil.rmtree(location, ignore_errors=True)
 
 
