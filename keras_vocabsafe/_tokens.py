@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -160,7 +160,22 @@ def layer_ids(tokens: Sequence[Token], mask: Token | None, oov: Token, num_oov_i
     return ([mask] if mask is not None else []) + [oov] * num_oov_indices + list(tokens)
 
 
-_FINGERPRINT_CHUNK = 1 << 16
+TOKEN_CHUNK = 1 << 16
+"""How many tokens the whole-vocabulary passes (fingerprint, stored form) take at a time. `bytes.join` holds an 80-byte
+buffer record per item while it runs, so one join of 10M tokens would take 800 MB beside the joined bytes; a chunk's
+join takes 5 MB, and the per-token work still runs in NumPy and C rather than in a Python call per token."""
+
+
+def chunk_bounds(count: int) -> Iterator[tuple[int, int]]:
+    """`(start, stop)` of each chunk of `TOKEN_CHUNK` items out of `count`, in order."""
+    for start in range(0, count, TOKEN_CHUNK):
+        yield start, min(start + TOKEN_CHUNK, count)
+
+
+def joined_chunks(tokens: Sequence[bytes]) -> Iterator[tuple[int, int, bytes]]:
+    """`(start, stop, b"".join(tokens[start:stop]))` for each chunk of `TOKEN_CHUNK` string tokens, in order."""
+    for start, stop in chunk_bounds(len(tokens)):
+        yield start, stop, b"".join(tokens[start:stop])
 
 
 def tokens_fingerprint(tokens: Sequence[Token], dtype: str) -> str:
@@ -169,9 +184,8 @@ def tokens_fingerprint(tokens: Sequence[Token], dtype: str) -> str:
     hasher = hashlib.sha256(f"keras_vocabsafe:{dtype}:".encode())
     # Fed a chunk of tokens at a time, laid out with NumPy: the same bytes, so the same digest, as feeding each
     # length and token in turn, without two hasher calls per token (20 million for a 10-million-token layer).
-    for start in range(0, len(tokens), _FINGERPRINT_CHUNK):
-        chunk = tokens[start : start + _FINGERPRINT_CHUNK]
-        raw = [t if isinstance(t, bytes) else str(t).encode() for t in chunk]
+    for start, stop in chunk_bounds(len(tokens)):
+        raw = [t if isinstance(t, bytes) else str(t).encode() for t in tokens[start:stop]]
         lengths = np.fromiter(map(len, raw), dtype=np.int64, count=len(raw))
         data = np.frombuffer(b"".join(raw), dtype=np.uint8)
         headers = np.arange(len(raw), dtype=np.int64) * 8

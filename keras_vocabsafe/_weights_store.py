@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from keras_vocabsafe._tokens import joined_chunks
 from keras_vocabsafe.errors import VocabularyMismatchError
 
 TOKENS_KEY = "vocabulary"
@@ -64,18 +65,12 @@ def read_tokens(store: Any, vocabulary_dtype: str, *, owner: str, expected: list
     return [data[start:end] for start, end in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
 
 
-# Tokens joined at a time: `bytes.join` holds an 80-byte buffer record per item while it runs, so one join of
-# 10M tokens would take 800 MB beside the joined bytes themselves.
-_JOIN_CHUNK = 65_536
-
-
 def _encoded(tokens: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     """String tokens as stored: their bytes concatenated (uint8), and where each starts and ends (int64)."""
     offsets = _offsets(tokens)
     values = np.empty(int(offsets[-1]), dtype=np.uint8)
-    for start in range(0, len(tokens), _JOIN_CHUNK):
-        stop = min(start + _JOIN_CHUNK, len(tokens))
-        values[offsets[start] : offsets[stop]] = np.frombuffer(b"".join(tokens[start:stop]), dtype=np.uint8)
+    for start, stop, joined in joined_chunks(tokens):
+        values[offsets[start] : offsets[stop]] = np.frombuffer(joined, dtype=np.uint8)
     return values, offsets
 
 
@@ -90,9 +85,8 @@ def _holds(values: np.ndarray, offsets: np.ndarray, tokens: list[bytes]) -> bool
     of the vocabulary is encoded besides the offsets)."""
     if offsets.size != len(tokens) + 1 or not np.array_equal(offsets, _offsets(tokens)):
         return False
-    for start in range(0, len(tokens), _JOIN_CHUNK):
-        stop = min(start + _JOIN_CHUNK, len(tokens))
-        if values[offsets[start] : offsets[stop]].tobytes() != b"".join(tokens[start:stop]):
+    for start, stop, joined in joined_chunks(tokens):
+        if values[offsets[start] : offsets[stop]].tobytes() != joined:
             return False
     return True
 
