@@ -106,7 +106,15 @@ def open_vector_file(
     naming the line; with `"skip"` it returns them, and the caller leaves those
     rows out (see `nonfinite_positions`).
     """
+    if not isinstance(path, str | os.PathLike):
+        raise ConfigurationError(
+            f"Pretrained vectors come from a file path or a `PretrainedVectors`. Received: {type(path).__name__}. "
+            "For vectors held in memory (a dict, a gensim `KeyedVectors`), build "
+            "`keras_vocabsafe.PretrainedVectors(Vocabulary(words), matrix)`, one row per word, and pass that."
+        )
     path = os.fspath(path)
+    if not isinstance(path, str):  # An os.PathLike may give bytes.
+        raise ConfigurationError(f"Pass the vectors file's path as `str`, not bytes. Received: {path!r}")
     if format not in ("auto", *FORMATS):
         raise ConfigurationError(f"`format` must be 'auto' or one of {FORMATS}. Received: format={format!r}")
     if errors not in ERRORS:

@@ -405,11 +405,7 @@ def _as_vector_file(source: Any, *, format: str, tokens: Any, errors: str, nonfi
         if nonfinite == "strict":  # A matrix built in memory may hold NaN as well; its rows are not file lines.
             file.chunks = refusing_nonfinite(file.chunks, f"<in memory, from {source.path}>" if source.path else path)
         return file
-    if isinstance(source, (str, os.PathLike)):
-        return open_vector_file(source, format, tokens=tokens, errors=errors, nonfinite=nonfinite)
-    raise ConfigurationError(
-        f"Pretrained vectors come from a file path or a `PretrainedVectors`. Received: {type(source).__name__}."
-    )
+    return open_vector_file(source, format, tokens=tokens, errors=errors, nonfinite=nonfinite)  # Refuses a non-path.
 
 
 def _report(

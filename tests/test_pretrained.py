@@ -167,6 +167,17 @@ def test_missing_file(tmp_path):
         load_vectors(tmp_path / "nope.txt")
 
 
+@pytest.mark.parametrize("source", [{"a": np.ones(3)}, b"vectors.txt", None, 3], ids=lambda s: type(s).__name__)
+def test_a_source_that_is_not_a_path_is_refused_with_the_in_memory_form(source):
+    for read in (
+        lambda: load_vectors(source),
+        lambda: VocabEmbedding.from_pretrained(source),
+        lambda: VocabEmbedding(3, vocabulary=["a"]).load_pretrained(source),
+    ):
+        with pytest.raises(ConfigurationError, match=rf"Received: {type(source).__name__}\..*PretrainedVectors\("):
+            read()
+
+
 def test_empty_file(tmp_path):
     (tmp_path / "v.txt").write_bytes(b"")
     with pytest.raises(VectorFileError, match="is empty"):
