@@ -71,12 +71,17 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy")
 
 
+# The suite runs in pytest-xdist workers, one per core up to four (each imports TensorFlow: about 1 GB). `nox -s tests
+# -- -n 0` runs it in one process.
+WORKERS = ("-n", str(max(1, min(4, os.cpu_count() or 1))))
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """The whole suite at the newest versions the package accepts (nothing pinned)."""
     session.install("-q", "-e", ".[test]")
     session.run("python", "-c", PRINT_VERSIONS)
-    session.run("pytest", *session.posargs, env=ENV)
+    session.run("pytest", *WORKERS, *session.posargs, env=ENV)
     _discard_venv(session)
 
 
@@ -90,8 +95,8 @@ def tests_oldest(session: nox.Session) -> None:
     session.install("-q", "-e", ".[test]", *OLDEST)
     session.run("python", "-c", PRINT_VERSIONS)
     # `-m` replaces pyproject's `-m "not without_text"`, so each selection leaves those tests out itself.
-    session.run("pytest", "-m", "not slow and not without_text", *session.posargs, env=ENV)
-    session.run("pytest", "-m", "slow and saving and not without_text", *session.posargs, env=ENV)
+    session.run("pytest", *WORKERS, "-m", "not slow and not without_text", *session.posargs, env=ENV)
+    session.run("pytest", *WORKERS, "-m", "slow and saving and not without_text", *session.posargs, env=ENV)
     _discard_venv(session)
 
 
