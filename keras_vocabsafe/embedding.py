@@ -28,6 +28,7 @@ from keras_vocabsafe._vocabulary_layer import _DEFAULT_OOV_TOKENS, VocabularyLay
 from keras_vocabsafe.errors import (
     ConfigurationError,
     KeyDtypeError,
+    ModelFileError,
     QuantizationError,
     UnknownIdError,
     VocabSafeError,
@@ -172,6 +173,8 @@ class VocabIdEmbedding(VocabularyLayer):
         # How many times the weights were created; traced TensorFlow functions check it (see `_check_current`).
         self._weights_generation = 0
         self._generation_variable = None
+        # True from a build inside `load_model` (zeros awaiting the saved rows) until rows are assigned.
+        self._awaiting_saved_rows = False
         # Set whenever `lora_enabled` (may be None otherwise): the LoRA paths, which run only then, use them as numbers.
         self.lora_rank: Any = None if lora_rank is None else int(lora_rank)
         self.lora_alpha: Any = lora_alpha if lora_alpha is not None else self.lora_rank
@@ -526,6 +529,7 @@ class VocabIdEmbedding(VocabularyLayer):
             counts), which prints as a summary.
         """
         verbose = check_verbose(verbose, f"{self._owner()}.update_vocabulary()")
+        self._refuse_unrestored_rows("update its vocabulary")
         if (vocabulary is None) == (data is None):
             raise ConfigurationError(
                 f"{self._owner()}.update_vocabulary() needs exactly one of `vocabulary` (the new tokens) and "
@@ -722,6 +726,7 @@ class VocabIdEmbedding(VocabularyLayer):
                 f"{self._owner()} quantizes as keras.layers.Embedding does, in the modes "
                 f"{_quantization.SUPPORTED_MODES}. Received: mode={mode!r}."
             )
+        self._refuse_unrestored_rows("be quantized")
         float_policy = self.dtype_policy
         if float_policy.quantization_mode is not None:  # Set by Keras's `dtype_policy` setter, which calls here.
             float_policy = _quantization.requantize_config(float_policy)[2]
@@ -823,7 +828,11 @@ class VocabIdEmbedding(VocabularyLayer):
         # Built to receive saved or given rows (by `load_model`, or right before `set_weights` and
         # `load_own_variables` assign): a random draw of the whole matrix would only be overwritten, and Keras's
         # random initializers hold about three matrices while they run.
-        self._create_weights(placeholder=_loading.values_follow())
+        placeholder = _loading.values_follow()
+        self._create_weights(placeholder=placeholder)
+        # A build for `set_weights` or `load_own_variables` is assigned right after; one by `load_model` waits
+        # for Keras to restore the layer, which it may skip (see `_refuse_unrestored_rows`).
+        self._awaiting_saved_rows = placeholder and _compat.in_model_load()
         self.built = True
         if self.lora_rank and not self.lora_enabled:
             self.enable_lora(self.lora_rank, lora_alpha=self.lora_alpha)
@@ -992,6 +1001,7 @@ class VocabIdEmbedding(VocabularyLayer):
 
     def _assign_matrix(self, matrix: np.ndarray) -> None:
         """Sets every row (padding included) from one full matrix."""
+        self._awaiting_saved_rows = False
         self._embeddings.assign(matrix.astype(self._embeddings.dtype, copy=False))
         if self._trainable_embeddings is not None:
             self._trainable_embeddings.assign(matrix[self._trainable_ids()].astype(self._embeddings.dtype, copy=False))
@@ -999,6 +1009,7 @@ class VocabIdEmbedding(VocabularyLayer):
     def _assign_stored_matrix(self, matrix: Any) -> None:
         """Sets every row from a saved matrix; an unread one (an h5py dataset) is read into the variable a block of
         rows at a time, so that loading never holds the whole matrix twice besides Keras's copy of the file."""
+        self._awaiting_saved_rows = False
         variable = getattr(self._embeddings, "value", None)
         if (
             isinstance(matrix, np.ndarray)
@@ -1071,6 +1082,7 @@ class VocabIdEmbedding(VocabularyLayer):
                 f"{self._owner()}.set_weights() takes what its get_weights() gives ({self._weights_kind()}): arrays "
                 f"of shapes and dtypes {expected}. Received: {received}."
             )
+        self._awaiting_saved_rows = False
         for variable, value in zip(variables, weights):
             variable.assign(np.asarray(value).astype(variable.dtype, copy=False))
 
@@ -1152,7 +1164,27 @@ class VocabIdEmbedding(VocabularyLayer):
         # dequantizes the selected rows.
         return self.call(*args, **kwargs)
 
+    def _refuse_unrestored_rows(self, action: str) -> None:
+        """Refuses to use or save rows that `load_model` built to receive from the file and Keras never restored.
+
+        Keras 3.11 to 3.14 save no weights for a layer kept in a list or dict inside another list or dict (and
+        load such a file without a word); 3.15 loads it with a warning ("Skipping nested container"). Either
+        way the layers keep the values they were built with: ours would be zeros, and every token would get the
+        zero vector. An error says so instead.
+        """
+        if not self._awaiting_saved_rows or _compat.in_model_load():
+            return
+        raise ModelFileError(
+            f"{self._owner()} cannot {action}: keras.saving.load_model() rebuilt it, but the file held no rows "
+            "for it, so its matrix is zeros, not the trained rows. Keras 3.11 to 3.14 save no weights for a "
+            "layer kept in a list or dict inside another list or dict (Keras 3.15 warns 'Skipping nested "
+            "container' when it loads such a file). The rows are not in this file: save the trained model again "
+            "with Keras 3.15 or later, or with the layer in a plain attribute. To train it from new rows instead, "
+            "give it rows first with `set_weights`."
+        )
+
     def _gather(self, ids: Any) -> Any:
+        self._refuse_unrestored_rows("look up vectors")
         if self.quantization_mode is not None:
             rows = {
                 name: _take(getattr(self, "_embeddings" if name == "embeddings" else name), ids)
@@ -1239,6 +1271,7 @@ class VocabIdEmbedding(VocabularyLayer):
     # Saving: the weights file carries the vocabulary, so weights only ever load into the rows they were trained for.
 
     def save_own_variables(self, store: Any) -> None:
+        self._refuse_unrestored_rows("be saved")
         if self.built:
             for index, array in enumerate(self._saved_arrays()):
                 store[str(index)] = array
@@ -1283,6 +1316,7 @@ class VocabIdEmbedding(VocabularyLayer):
                 with _loading.values_to_follow():
                     self.build()
             if self.quantization_mode is not None:
+                self._awaiting_saved_rows = False
                 for index, variable in enumerate(self._base_variables()):
                     variable.assign(np.asarray(store[str(index)]))
             else:

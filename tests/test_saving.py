@@ -3,7 +3,9 @@
 import json
 import typing
 import warnings
+import zipfile
 
+import h5py
 import hypothesis.strategies as st
 import keras
 import numpy as np
@@ -403,6 +405,68 @@ def test_load_model_restores_the_saved_rows_without_drawing_the_initializer(tmp_
     assert RecordingUniform.shapes == []
     assert isinstance(loaded.embeddings_initializer, RecordingUniform)
     np.testing.assert_array_equal(loaded.get_weights()[0], saved)
+
+
+@keras.saving.register_keras_serializable(package="test_saving")
+class NestedBlock(keras.layers.Layer):
+    """Keeps its embedding in a list inside a dict: Keras 3.11 to 3.14 save no weights for it."""
+
+    def __init__(self, vocabulary, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary = list(vocabulary)
+        self.groups = {"text": [[VocabEmbedding(3, vocabulary=self.vocabulary, name="nested")]]}
+
+    def call(self, inputs):
+        return keras.ops.mean(self.groups["text"][0][0](inputs), axis=1)
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary": self.vocabulary}
+
+
+def without_nested_rows(path):
+    """The `.keras` file as Keras 3.11 to 3.14 write it for `NestedBlock`: no group for the nested layer.
+
+    Returns whether the file held one, i.e. whether this Keras saves the nested layer at all."""
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    weights = path.parent / "weights.h5"
+    weights.write_bytes(members["model.weights.h5"])
+    with h5py.File(weights, "a") as file:
+        nested = []
+        file.visit(lambda name: nested.append(name) if name.endswith("nested_block/groups") else None)
+        for name in nested:
+            del file[name]
+    members["model.weights.h5"] = weights.read_bytes()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return bool(nested)
+
+
+def test_a_layer_whose_rows_keras_never_restored_refuses_to_serve_zeros(tmp_path):
+    inputs = keras.Input(shape=(2,), dtype="string")
+    model = keras.Model(inputs, NestedBlock(["the", "cat", "sat"])(inputs))
+    text = tf.constant([["the", "cat"], ["sat", "dog"]])
+    expected = keras.ops.convert_to_numpy(model(text))
+    trained = model.layers[1].groups["text"][0][0].get_weights()
+    model.save(tmp_path / "m.keras")
+    saves_nested_layers = without_nested_rows(tmp_path / "m.keras")
+    assert saves_nested_layers == (tuple(int(part) for part in keras.__version__.split(".")[:2]) >= (3, 15))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Keras 3.15: "Skipping nested container ..."; 3.11-3.14 say nothing.
+        loaded = keras.saving.load_model(tmp_path / "m.keras")
+    layer = loaded.layers[1].groups["text"][0][0]
+    assert not layer.get_weights()[0].any()  # What it would serve: zeros for every token.
+    uses = [lambda: loaded(text), lambda: loaded.predict(text, verbose=0)]
+    if saves_nested_layers:  # Only then does Keras ask the layer to save itself, and it refuses to save zeros.
+        uses.append(lambda: loaded.save(tmp_path / "again.keras"))
+    for use in uses:
+        with pytest.raises(ValueError, match=r"VocabEmbedding 'nested' cannot .*held no rows for it"):
+            use()
+    with pytest.raises(keras_vocabsafe.ModelFileError, match="update its vocabulary"):
+        layer.update_vocabulary(["the", "cat"])
+    layer.set_weights(trained)  # Rows given: the layer serves them.
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(text)), expected, rtol=1e-6)
 
 
 def test_loading_or_setting_rows_into_an_unbuilt_layer_draws_nothing():
