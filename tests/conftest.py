@@ -1,10 +1,23 @@
 """Shared test set-up: quiet TensorFlow, and tokens that break naive vocabulary handling."""
 
 import os
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import pytest
+
+
+@pytest.fixture(scope="module")
+def beam_temp_in_tmp_path(tmp_path_factory):
+    """A module's temporary files go to a pytest temporary directory: each Beam pipeline leaves an empty
+    `beam-temp*` directory behind in the temporary directory, and pytest removes its old directories where /tmp
+    would keep them."""
+    directory = str(tmp_path_factory.mktemp("temporary"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tempfile, "tempdir", directory)
+        patch.setenv("TMPDIR", directory)
+        yield
 
 
 def _keras_embedding_quantizes_int4() -> bool:

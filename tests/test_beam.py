@@ -33,6 +33,8 @@ from keras_vocabsafe import (
 from keras_vocabsafe._tokens import canonical_token
 from keras_vocabsafe.beam import ComputeVocabulary, WriteVocabulary, integer_weights
 
+pytestmark = pytest.mark.usefixtures("beam_temp_in_tmp_path")
+
 
 def two_workers(mode: str = "multi_threading") -> PipelineOptions:
     return PipelineOptions(direct_num_workers=2, direct_running_mode=mode)

@@ -17,6 +17,8 @@ from keras_vocabsafe.beam import ComputeVocabulary, WriteVocabulary
 KEYS = [b"caf\xc3\xa9", b"\xff\xfe raw", b" padded ", b"tab\tkey", b"cr\rinside", b"k1", b"k2"]
 KEY_CORPUS = [KEYS[i % len(KEYS)] for i in range(50)] + [b"\xff\xfe raw"] * 3 + [b"k2"] * 5
 
+pytestmark = pytest.mark.usefixtures("beam_temp_in_tmp_path")
+
 
 def text_corpus():
     rng = np.random.default_rng(7)
