@@ -173,8 +173,8 @@ class VocabIdEmbedding(VocabularyLayer):
         # How many times the weights were created; traced TensorFlow functions check it (see `_check_current`).
         self._weights_generation = 0
         self._generation_variable = None
-        # True from a build inside `load_model` (zeros awaiting the saved rows) until rows are assigned.
-        self._awaiting_saved_rows = False
+        # Made by `load_model`: Keras restores the saved rows next (see `_refuse_unrestored_rows`).
+        self._awaiting_saved_rows = _compat.in_model_load()
         # Set whenever `lora_enabled` (may be None otherwise): the LoRA paths, which run only then, use them as numbers.
         self.lora_rank: Any = None if lora_rank is None else int(lora_rank)
         self.lora_alpha: Any = lora_alpha if lora_alpha is not None else self.lora_rank
@@ -828,11 +828,7 @@ class VocabIdEmbedding(VocabularyLayer):
         # Built to receive saved or given rows (by `load_model`, or right before `set_weights` and
         # `load_own_variables` assign): a random draw of the whole matrix would only be overwritten, and Keras's
         # random initializers hold about three matrices while they run.
-        placeholder = _loading.values_follow()
-        self._create_weights(placeholder=placeholder)
-        # A build for `set_weights` or `load_own_variables` is assigned right after; one by `load_model` waits
-        # for Keras to restore the layer, which it may skip (see `_refuse_unrestored_rows`).
-        self._awaiting_saved_rows = placeholder and _compat.in_model_load()
+        self._create_weights(placeholder=_loading.values_follow())
         self.built = True
         if self.lora_rank and not self.lora_enabled:
             self.enable_lora(self.lora_rank, lora_alpha=self.lora_alpha)
@@ -1165,18 +1161,20 @@ class VocabIdEmbedding(VocabularyLayer):
         return self.call(*args, **kwargs)
 
     def _refuse_unrestored_rows(self, action: str) -> None:
-        """Refuses to use or save rows that `load_model` built to receive from the file and Keras never restored.
+        """Refuses to use or save a layer `load_model` made whose saved state Keras never restored.
 
         Keras 3.11 to 3.14 save no weights for a layer kept in a list or dict inside another list or dict (and
         load such a file without a word); 3.15 loads it with a warning ("Skipping nested container"). Either
-        way the layers keep the values they were built with: ours would be zeros, and every token would get the
-        zero vector. An error says so instead.
+        way the layers keep the values they were built with: for ours the zeros a load builds (or, built later,
+        fresh initializer values), so every token would get a vector it was never trained for. An error says so
+        instead. The mark is set when `load_model` creates the layer and cleared by `load_own_variables` and by
+        every path that gives the layer its rows (`set_weights`, `load_pretrained`, remapped loads).
         """
         if not self._awaiting_saved_rows or _compat.in_model_load():
             return
         raise ModelFileError(
-            f"{self._owner()} cannot {action}: keras.saving.load_model() rebuilt it, but the file held no rows "
-            "for it, so its matrix is zeros, not the trained rows. Keras 3.11 to 3.14 save no weights for a "
+            f"{self._owner()} cannot {action}: keras.saving.load_model() rebuilt it, but Keras never restored "
+            "its weights from the file, so it holds no trained rows. Keras 3.11 to 3.14 save no weights for a "
             "layer kept in a list or dict inside another list or dict (Keras 3.15 warns 'Skipping nested "
             "container' when it loads such a file). The rows are not in this file: save the trained model again "
             "with Keras 3.15 or later, or with the layer in a plain attribute. To train it from new rows instead, "
@@ -1326,6 +1324,8 @@ class VocabIdEmbedding(VocabularyLayer):
                 a = self.lora_embeddings_a
                 a.assign(getattr(self, "_lora_a_initializer", keras.initializers.HeUniform())(a.shape, dtype=a.dtype))
                 self.lora_embeddings_b.assign(keras.ops.zeros(self.lora_embeddings_b.shape))
+        elif not self.built:
+            self._awaiting_saved_rows = False  # Saved before it was built: its first build draws, as it would have.
 
     def _check_saved_weights(self, saved: list[Any], current: list[Any], store: Any, matrix: Any) -> None:
         """Refuses saved weights written for other tokens or another matrix shape, before anything is assigned."""
