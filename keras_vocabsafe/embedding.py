@@ -1005,7 +1005,6 @@ class VocabIdEmbedding(VocabularyLayer):
     def _assign_stored_matrix(self, matrix: Any) -> None:
         """Sets every row from a saved matrix; an unread one (an h5py dataset) is read into the variable a block of
         rows at a time, so that loading never holds the whole matrix twice besides Keras's copy of the file."""
-        self._awaiting_saved_rows = False
         variable = getattr(self._embeddings, "value", None)
         if (
             isinstance(matrix, np.ndarray)
@@ -1314,7 +1313,6 @@ class VocabIdEmbedding(VocabularyLayer):
                 with _loading.values_to_follow():
                     self.build()
             if self.quantization_mode is not None:
-                self._awaiting_saved_rows = False
                 for index, variable in enumerate(self._base_variables()):
                     variable.assign(np.asarray(store[str(index)]))
             else:
@@ -1324,8 +1322,9 @@ class VocabIdEmbedding(VocabularyLayer):
                 a = self.lora_embeddings_a
                 a.assign(getattr(self, "_lora_a_initializer", keras.initializers.HeUniform())(a.shape, dtype=a.dtype))
                 self.lora_embeddings_b.assign(keras.ops.zeros(self.lora_embeddings_b.shape))
-        elif not self.built:
-            self._awaiting_saved_rows = False  # Saved before it was built: its first build draws, as it would have.
+        if matrix is not None or not self.built:
+            # Restored; or saved before it was built, so its first build draws, as it would have.
+            self._awaiting_saved_rows = False
 
     def _check_saved_weights(self, saved: list[Any], current: list[Any], store: Any, matrix: Any) -> None:
         """Refuses saved weights written for other tokens or another matrix shape, before anything is assigned."""
