@@ -97,12 +97,13 @@ def _code_points_except(excluded: tuple[tuple[int, int], ...]) -> str:
     return "[" + "".join(rf"\x{{{a:x}}}-\x{{{b:x}}}" if a < b else rf"\x{{{a:x}}}" for a, b in allowed) + "]*"
 
 
-# Matches exactly the valid UTF-8 strings: RE2 matches a code point only when its bytes are its shortest UTF-8
-# form, and the class leaves out surrogates (which RE2 would match) and values past U+10FFFF. These are the
-# strings that `unicode_transcode` leaves as they are.
-_VALID_UTF8 = _code_points_except(())
-# Valid UTF-8 without the whitespace that `_NON_ASCII_WHITESPACE` replaces.
-_VALID_UTF8_ASCII_WHITESPACE = _code_points_except(_NON_ASCII_WHITESPACE_RANGES)
+# Matches exactly the valid UTF-8 strings without NUL: RE2 matches a code point only when its bytes are its shortest
+# UTF-8 form, and the class leaves out surrogates (which RE2 would match) and values past U+10FFFF. These are the
+# strings that `unicode_transcode` leaves as they are and that `tf.strings.lower(..., encoding="utf-8")` reads
+# whole (see `_lower_utf8`).
+_VALID_UTF8_WITHOUT_NUL = _code_points_except(((0, 0),))
+# The same without the whitespace that `_NON_ASCII_WHITESPACE` replaces.
+_VALID_UTF8_WITHOUT_NUL_ASCII_WHITESPACE = _code_points_except(((0, 0), *_NON_ASCII_WHITESPACE_RANGES))
 _WHITESPACE_CHARACTER = r"[\s\x{85}\p{Z}]"
 # Matches only strings of ASCII bytes: a byte that is not ASCII, valid UTF-8 or not, never matches.
 _ASCII = r"[\x00-\x7f]*"
@@ -1076,12 +1077,12 @@ class _Tokenizer:
         # a callable might, so after them the replacement always runs.
         whitespace_known = self.normalization_form is None and self.standardize in _STANDARDIZE_WITHOUT_NEW_WHITESPACE
         skips_whitespace = replaces_whitespace and whitespace_known
-        # Non-ASCII text is nearly always valid UTF-8 with only ASCII whitespace. One regex pass finds out, and
-        # then the costliest step (transcoding: valid UTF-8 transcodes to itself) and the whitespace replacement
-        # (nothing to replace) are skipped. Otherwise every step runs, on every string, as it always did.
-        clean = tf.reduce_all(
-            tf.strings.regex_full_match(text, _VALID_UTF8_ASCII_WHITESPACE if skips_whitespace else _VALID_UTF8)
-        )
+        # Non-ASCII text is nearly always valid UTF-8 with only ASCII whitespace and no NUL. One regex pass finds
+        # out, and then the costliest step (transcoding: valid UTF-8 transcodes to itself), the whitespace
+        # replacement (nothing to replace) and the NUL handling are skipped. Otherwise every step runs, on every
+        # string, as it always did.
+        pattern = _VALID_UTF8_WITHOUT_NUL_ASCII_WHITESPACE if skips_whitespace else _VALID_UTF8_WITHOUT_NUL
+        clean = tf.reduce_all(tf.strings.regex_full_match(text, pattern))
         return tf.cond(
             clean,
             lambda: self._unicode_steps(
@@ -1096,12 +1097,13 @@ class _Tokenizer:
         if self.normalization_form is not None:
             tensorflow_text = _tensorflow_text(f"normalization_form={self.normalization_form!r}")
             text = tensorflow_text.normalize_utf8(text, self.normalization_form)
-        text = self._standardize(text, ascii_only=False)
+        # A clean batch (decode=False) holds no NUL: ICU's lower-casing then reads each string whole.
+        text = self._standardize(text, ascii_only=False, nul_safe=decode)
         if replace_whitespace:
             text = tf.strings.regex_replace(text, _NON_ASCII_WHITESPACE, " ")
         return text
 
-    def _standardize(self, text: tf.Tensor, ascii_only: bool) -> tf.Tensor:
+    def _standardize(self, text: tf.Tensor, ascii_only: bool, nul_safe: bool = True) -> tf.Tensor:
         if callable(self.standardize):
             return self.standardize(text)
         if self.standardize == "case_fold":
@@ -1109,7 +1111,10 @@ class _Tokenizer:
                 return tf.strings.lower(text)
             return _tensorflow_text("standardize='case_fold'").case_fold_utf8(text)
         if self.standardize in ("lower", "lower_and_strip_punctuation"):
-            text = tf.strings.lower(text) if ascii_only else tf.strings.lower(text, encoding="utf-8")
+            if ascii_only:
+                text = tf.strings.lower(text)
+            else:
+                text = _lower_utf8(text) if nul_safe else tf.strings.lower(text, encoding="utf-8")
         if self.standardize in ("strip_punctuation", "lower_and_strip_punctuation"):
             text = tf.strings.regex_replace(text, _PUNCTUATION_PATTERN, "")
         return text
@@ -1160,6 +1165,21 @@ def _ascii_strings(text: tf.Tensor) -> tf.Tensor:
         lambda: tf.reduce_min(tf.io.decode_raw(text, tf.int8, fixed_length=longest), axis=1) >= 0,
         lambda: tf.strings.regex_full_match(text, _ASCII),
     )
+
+
+def _lower_utf8(text: tf.Tensor) -> tf.Tensor:
+    """Unicode lower case of a 1-D batch of strings (invalid UTF-8 becomes U+FFFD), NUL bytes kept.
+
+    `tf.strings.lower(encoding="utf-8")` reads each string as a C string: it drops everything from the first NUL
+    byte on (TensorFlow 2.21). So each piece between NULs is lower-cased alone, and the NULs are put back. A NUL is
+    neither cased nor case-ignorable, so final sigma's context stops at it either way.
+    """
+    pieces = tf.strings.split(text, sep="\x00")
+    rows = pieces.value_rowids()
+    # Ragged reduce_join drops a NUL separator too: each piece but its row's last carries its NUL instead.
+    last = tf.concat([tf.not_equal(rows[1:], rows[:-1]), tf.ones([1], tf.bool)], 0)[: tf.size(rows)]
+    lowered = tf.strings.join([tf.strings.lower(pieces.flat_values, encoding="utf-8"), tf.where(last, "", "\x00")])
+    return tf.strings.reduce_join(pieces.with_flat_values(lowered), axis=-1)
 
 
 @lru_cache(maxsize=32)

@@ -225,6 +225,50 @@ def test_a_batch_with_one_very_long_string_tokenizes_as_the_full_unicode_steps()
     assert expected[-1][-3:] == ["long", "été", "fin"]
 
 
+@pytest.mark.parametrize(
+    "standardize", ["lower", "lower_and_strip_punctuation", "strip_punctuation", "case_fold", None]
+)
+def test_a_nul_byte_and_the_text_after_it_are_kept(standardize):
+    # TensorFlow's Unicode lower-casing reads a string as a C string, so it dropped everything from a NUL byte on:
+    # "Straße\x00XY Z" gave only "straße". Expected tokens written out here, not computed.
+    layer = text_layer(standardize=standardize)
+    nul = "\x00"
+    batch = [f"Straße{nul}XY Z", f"ABC{nul}DEF g", "Σ" + nul + "ΟΔΌΣ" + nul, nul, f"É{nul}\u3000É"]
+    if standardize == "case_fold":
+        expected = [
+            [f"strasse{nul}xy", "z"],
+            [f"abc{nul}def", "g"],
+            ["\u03c3" + nul + "οδόσ" + nul],
+            [nul],
+            [f"é{nul}", "é"],
+        ]
+    elif standardize in ("lower", "lower_and_strip_punctuation"):
+        expected = [
+            [f"straße{nul}xy", "z"],
+            [f"abc{nul}def", "g"],
+            ["\u03c3" + nul + "οδός" + nul],
+            [nul],
+            [f"é{nul}", "é"],
+        ]
+    else:
+        expected = [[f"Straße{nul}XY", "Z"], [f"ABC{nul}DEF", "g"], ["Σ" + nul + "ΟΔΌΣ" + nul], [nul], [f"É{nul}", "É"]]
+    assert tokens_of(layer, batch) == expected
+    traced = tf.function(layer.tokenize)(tf.constant(batch))
+    assert [[t.decode("utf-8") for t in row] for row in traced.to_list()] == expected
+    # One at a time: an ASCII string takes the ASCII steps alone, not the Unicode ones.
+    assert [tokens_of(layer, [text])[0] for text in batch] == expected
+
+
+@hypothesis_settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet="AbZz" + "ΣσςΔΌΆά" + "ÉéÑñß" + "ЖжЯя" + "\x00 .", max_size=12), max_size=6))
+def test_unicode_lower_case_keeps_nul_bytes_and_matches_python(batch):
+    # Python's str.lower and ICU agree on these letters (final sigma included), so Python is the reference.
+    from keras_vocabsafe.text import _lower_utf8
+
+    lowered = _lower_utf8(tf.constant([text.encode("utf-8") for text in batch], tf.string)).numpy().tolist()
+    assert [text.decode("utf-8") for text in lowered] == [text.lower() for text in batch]
+
+
 def test_mixed_valid_text_tokenizes_alike_under_strict_encoding():
     strict = text_layer(encoding_errors="strict")
     expected = unicode_reference_tokens(MIXED_CLEAN, "lower_and_strip_punctuation", None)
