@@ -419,6 +419,15 @@ def write_bytes(
         )
     newline, ending = (layout.newline, layout.ending) if layout else (b"\n", b"\n")
     data = newline.join(lines) + ending
+    read_as = detect_format(data)
+    if read_as != format:
+        # E.g. tokens "221 baker", "10 downing": every line a count and a token, counts not increasing.
+        shape = "JSON" if read_as == "json" else "a TensorFlow Transform frequency file (a count, a space, a token)"
+        raise VocabularyError(
+            f"A {format} file of these tokens would read back as {read_as}: its content looks like {shape}, so "
+            f"loading it without format={format!r} would give other tokens. Save the vocabulary with "
+            "format='json', which reads back as it is."
+        )
     return (_UTF8_MARK if layout is not None and layout.byte_order_mark else b"") + data
 
 
@@ -432,6 +441,8 @@ def _check_text_tokens(tokens: Sequence[bytes], format: str, *, allow_newlines: 
         if problem is None and not allow_newlines:
             if b"\n" in token:
                 problem = "holds a newline"
+            elif b"\x00" in token:
+                problem = "holds a NUL byte (readers may take the file for a binary one)"
             elif token.endswith(b"\r"):
                 problem = "ends with a carriage return (line readers drop it)"
             elif position == 0 and token.startswith(_UTF8_MARK):

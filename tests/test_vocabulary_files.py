@@ -313,13 +313,36 @@ def test_json_file_keeps_counts(tmp_path):
         (Vocabulary(["a", "b"], counts=[1, 2]), "tft_frequency", "counts increase at position 1"),
         (Vocabulary([]), "text", "empty vocabulary"),
         (Vocabulary([1], dtype="int64"), "tokenizer_json", "string tokens"),
+        # Read back without format="text", these would be other tokens: counts and words, or JSON.
+        (Vocabulary(["221 baker", "10 downing"]), "text", "would read back as tft_frequency.*format='json'"),
+        (Vocabulary(["{", "b"]), "text", "would read back as json"),
+        (Vocabulary(["a\x00", "\x00", "b\x00c", "d"]), "text", "at position 0 holds a NUL byte"),
     ],
-    ids=["newline", "carriage return", "not utf-8", "tokenizer not utf-8", "no counts", "increasing", "empty", "int"],
+    ids=[
+        "newline",
+        "carriage return",
+        "not utf-8",
+        "tokenizer not utf-8",
+        "no counts",
+        "increasing",
+        "empty",
+        "int",
+        "counts and words",
+        "json",
+        "nul",
+    ],
 )
 def test_a_token_a_format_cannot_hold_is_refused_and_nothing_is_written(tmp_path, vocabulary, format, message):
     with pytest.raises(VocabularyError, match=message):
         vocabulary.save(tmp_path / "out", format=format)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_tokens_that_start_with_numbers_save_as_text_when_they_cannot_be_read_as_counts(tmp_path):
+    # Increasing numbers are not a frequency file; each token stays as it is.
+    vocabulary = Vocabulary(["10 downing", "221 baker"])
+    vocabulary.save(tmp_path / "v.txt", format="text")
+    assert Vocabulary.load(tmp_path / "v.txt") == vocabulary
 
 
 def test_save_refuses_an_unknown_format(tmp_path):
