@@ -11,6 +11,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, cast
@@ -26,7 +27,10 @@ from keras_vocabsafe.vocabulary import Vocabulary
 __all__ = ["vocabulary_from_files"]
 
 _BATCH_LINES = 4096
-_GZIP_MAGIC, _BZ2_MAGIC = b"\x1f\x8b", b"BZh"
+_GZIP_MAGIC = b"\x1f\x8b"
+# A bzip2 stream: "BZh", the block size 1-9, then a block's magic (digits of pi) or, if empty, the end's (of sqrt(pi)).
+_BZ2_STREAM = re.compile(rb"BZh[1-9](?:\x31\x41\x59\x26\x53\x59|\x17\x72\x45\x38\x50\x90)")
+_UTF8_MARK = b"\xef\xbb\xbf"
 
 
 def vocabulary_from_files(
@@ -145,18 +149,20 @@ class _LineReader:
         self._bar = Progress.of_bytes(self._verbose, self.total)
         for path in self._files:
             with open(path, "rb") as raw:
-                magic = raw.read(3)
+                magic = raw.read(10)
                 raw.seek(0)
                 if magic.startswith(_GZIP_MAGIC):
                     stream: Any = gzip.GzipFile(fileobj=raw)
-                elif magic == _BZ2_MAGIC:
+                elif _BZ2_STREAM.match(magic):  # Text may start with "BZh" too.
                     stream = bz2.BZ2File(raw)
                 else:
                     stream = raw
                 start = self._done
                 batch: list[bytes] = []
                 try:
-                    for line in stream:
+                    for number, line in enumerate(stream):
+                        if number == 0 and line.startswith(_UTF8_MARK):
+                            line = line[len(_UTF8_MARK) :]  # A byte order mark (Notepad's) is not text.
                         batch.append(line[:-2] if line.endswith(b"\r\n") else line.rstrip(b"\n"))
                         if len(batch) == _BATCH_LINES:
                             yield np.array(batch, dtype=object)

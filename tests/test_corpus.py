@@ -49,6 +49,25 @@ def test_keys_mode_keeps_every_byte_and_drops_only_the_line_ending(tmp_path):
     assert counted.tokens[0] == b"caf\xc3\xa9" and b"\xff\xfe raw" in counted
 
 
+@pytest.mark.parametrize("opener", [open, gzip.open, bz2.open], ids=["plain", "gzip", "bzip2"])
+def test_a_byte_order_mark_at_the_start_of_a_file_is_not_part_of_its_first_token(tmp_path, opener):
+    # Notepad starts UTF-8 files with one; it was counted as part of the first word ("\ufeffthe").
+    path = tmp_path / "notepad.txt"
+    with opener(path, "wb") as stream:
+        stream.write(b"\xef\xbb\xbfthe cat\nthe dog \xef\xbb\xbf\n")
+    counted = vocabulary_from_files(path, standardize=None)
+    assert dict(zip(counted.tokens, counted.counts.tolist())) == {b"the": 2, b"cat": 1, b"dog": 1, b"\xef\xbb\xbf": 1}
+    keys = vocabulary_from_files(path, keys=True)
+    assert list(keys.tokens) == [b"the cat", b"the dog \xef\xbb\xbf"]
+
+
+def test_a_text_file_that_starts_with_bzh_is_read_as_text(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"BZh is how bzip2 files start\nBZh9 too\n")
+    counted = vocabulary_from_files(path, standardize=None)
+    assert dict(zip(counted.tokens, counted.counts.tolist()))[b"BZh"] == 1
+
+
 def test_past_the_budget_files_are_read_twice_for_exact_counts(tmp_path):
     rng = np.random.default_rng(0)
     words = [f"w{min(rank, 5000)}" for rank in rng.zipf(1.3, size=40_000)]
