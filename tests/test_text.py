@@ -38,6 +38,12 @@ def digits_to_zero(text):
 
 
 @keras.saving.register_keras_serializable(package="test_text")
+def python_lower(text):
+    """Eager only: Python's lower case of each string."""
+    return tf.constant([string.decode("utf-8").lower().encode("utf-8") for string in text.numpy()])
+
+
+@keras.saving.register_keras_serializable(package="test_text")
 def split_on_dash(text):
     return tf.strings.split(text, sep="-")
 
@@ -572,6 +578,21 @@ def test_wordpiece_adapt_learns_subwords_that_cover_the_corpus():
     assert 1 not in ids.flat_values.numpy()
 
 
+def test_wordpiece_adapt_learns_characters_of_long_words_and_past_a_thousand_characters():
+    # The learner's defaults dropped words of more than 50 characters and every character past the 1,000 most
+    # common, without a word: here "z" and 200 of the CJK characters would have no id.
+    long_word = "q" * 51 + "z"
+    characters = [chr(0x4E00 + i) for i in range(1200)]
+    corpus = [long_word, " ".join(characters)]
+    layer = TextVocabEmbedding(3, split="wordpiece", max_tokens=5000, standardize=None, return_ids=True)
+    layer.adapt(corpus)
+    vocabulary = set(layer.get_vocabulary())
+    assert {"q", "z", "##z"} <= vocabulary
+    assert set(characters) <= vocabulary
+    ids, _ = layer(tf.constant(corpus))
+    assert 1 not in ids.flat_values.numpy().tolist()
+
+
 def test_wordpiece_adapt_needs_max_tokens():
     with pytest.raises(ConfigurationError, match="max_tokens"):
         TextVocabEmbedding(3, split="wordpiece").adapt(["text"])
@@ -840,6 +861,52 @@ def test_update_vocabulary_on_raw_text_without_merge_re_adapts():
     layer.update_vocabulary(data=["C c B"])
     assert layer.get_vocabulary() == ["", "[UNK]", "c", "b"]
     np.testing.assert_array_equal(layer.get_vectors(tf.constant("b")), row_b)
+
+
+@pytest.mark.parametrize("split", ["whitespace", "wordpiece"])
+def test_eager_calls_after_a_vocabulary_change_use_the_new_vocabulary(split):
+    # An eager call runs the text steps as one traced function, which looks up in the layer's table: a new
+    # vocabulary must reach it (WordPiece reads the table to split words, too).
+    layer = TextVocabEmbedding(4, standardize="lower", split=split, max_tokens=40, return_ids=True)
+    layer.adapt(["old words only"] * 3)
+    layer.build()
+    for _ in range(3):  # The first eager calls run op by op; later ones trace.
+        ids, _ = layer(tf.constant(["Old NEW"]))
+    assert layer._traced_ids.function is not None  # The traced function is what this test is about.
+    assert layer.get_vocabulary()[int(ids.flat_values[0])] == "old"
+    assert 1 in ids.flat_values.numpy().tolist()  # "new" is out of vocabulary.
+    layer.update_vocabulary(data=["old new words"] * 3, merge=split == "whitespace")
+    ids, _ = layer(tf.constant(["Old NEW"]))
+    assert 1 not in ids.flat_values.numpy().tolist()
+    if split == "whitespace":
+        assert [layer.get_vocabulary()[i] for i in ids.flat_values.numpy()] == ["old", "new"]
+    # The lookup half is a new layer with its own table.
+    assert ids.to_list() == layer.lookup()(tf.constant(["Old NEW"])).to_list()
+
+
+def test_a_lookup_given_a_new_vocabulary_looks_up_in_it_when_called_eagerly():
+    lookup = TextVocabLookup(vocabulary=["a", "b"], standardize="lower")
+    assert [lookup(tf.constant(["B c"])).to_list() for _ in range(3)] == [[[3, 1]]] * 3
+    lookup.set_vocabulary(["c", "b"])
+    assert [lookup(tf.constant(["B c"])).to_list() for _ in range(3)] == [[[3, 2]]] * 3
+
+
+def test_a_standardize_callable_runs_eagerly_when_the_layer_is_called_eagerly():
+    # Callables are not traced for eager calls: one written for eager tensors (.numpy()) keeps working.
+    layer = TextVocabLookup(vocabulary=["straße", "a"], standardize=python_lower)
+    assert [layer(tf.constant(["STRAßE A", "b"])).to_list() for _ in range(3)] == [[[2, 3], [1]]] * 3
+
+
+def test_eager_calls_give_the_same_output_before_and_after_the_layer_traces_them():
+    layer = TextVocabEmbedding(4, vocabulary=["a", "straße"], output_sequence_length=4, return_ids=True)
+    text = tf.constant(["A STRASSE Straße", "ǅ \u3000 a", b"bad \xff"])
+    outputs = [layer(text) for _ in range(4)]
+    assert layer._traced_ids.function is not None
+    for ids, vectors in outputs[1:]:
+        np.testing.assert_array_equal(ids.numpy(), outputs[0][0].numpy())
+        np.testing.assert_array_equal(vectors.numpy(), outputs[0][1].numpy())
+        np.testing.assert_array_equal(vectors._keras_mask.numpy(), outputs[0][1]._keras_mask.numpy())
+    assert outputs[-1][0].numpy().tolist() == [[2, 1, 3, 0], [1, 2, 0, 0], [1, 1, 0, 0]]
 
 
 def test_update_vocabulary_cannot_merge_into_wordpiece_subwords():
