@@ -105,6 +105,12 @@ def detect_and_read(data: bytes, path: str, format: str, dtype: str) -> ReadResu
     if format == "tokenizer_json":
         document = _parse_json_document(data, path)
         return _read_tokenizer_json(document, data, path, dtype, bom)
+    if b"\r" in data and b"\n" not in data:
+        raise VocabularyError(
+            f"The vocabulary file {path!r} ends its lines with a carriage return alone (\\r, as classic Mac OS did), "
+            "so it would read as one token. Convert its line endings to \\n (or \\r\\n); a single token that holds "
+            "\\r is kept exactly by format='json'."
+        )
     lines, newline, ending = _split_lines(data)
     layout = FileLayout(format, byte_order_mark=bom, newline=newline, ending=ending)
     if format == "tft_frequency":

@@ -104,7 +104,8 @@ def _code_points_except(excluded: tuple[tuple[int, int], ...]) -> str:
 _VALID_UTF8_WITHOUT_NUL = _code_points_except(((0, 0),))
 # The same without the whitespace that `_NON_ASCII_WHITESPACE` replaces.
 _VALID_UTF8_WITHOUT_NUL_ASCII_WHITESPACE = _code_points_except(((0, 0), *_NON_ASCII_WHITESPACE_RANGES))
-_WHITESPACE_CHARACTER = r"[\s\x{85}\p{Z}]"
+# The whitespace that split="whitespace" splits on, one character: RE2's \s leaves out \v (U+000B).
+_WHITESPACE_CHARACTER = r"[\s\x0b\x{85}\p{Z}]"
 # Matches only strings of ASCII bytes: a byte that is not ASCII, valid UTF-8 or not, never matches.
 _ASCII = r"[\x00-\x7f]*"
 # A regex split marks each delimiter with this byte and splits on it. Text is valid UTF-8 by then (see
@@ -763,7 +764,9 @@ class TextVocabEmbedding(_TextFrontEnd, VocabEmbedding):
             (Unicode lower case, `tf.strings.lower(..., encoding="utf-8")`),
             `"strip_punctuation"` (removes Unicode punctuation, `\\p{P}`, and
             the ASCII symbols `$+<=>^`|~`), `"case_fold"` (Unicode
-            NFKC case folding, `tensorflow_text.case_fold_utf8`), `None`, or
+            NFKC case folding, `tensorflow_text.case_fold_utf8`, which by
+            Unicode's definition also deletes default-ignorable characters
+            such as U+00AD soft hyphen, U+200B and U+FEFF), `None`, or
             a callable registered with
             `keras.saving.register_keras_serializable` that maps a 1-D
             `tf.string` tensor to one of the same shape, each string on its
@@ -1221,14 +1224,15 @@ def _lower_utf8(text: tf.Tensor) -> tf.Tensor:
 
     `tf.strings.lower(encoding="utf-8")` reads each string as a C string: it drops everything from the first NUL
     byte on (TensorFlow 2.21). So each piece between NULs is lower-cased alone, and the NULs are put back. A NUL is
-    neither cased nor case-ignorable, so final sigma's context stops at it either way.
+    neither cased nor case-ignorable, so final sigma's context stops at it either way. Raw ops, not ragged ones:
+    this sits in a branch that rarely runs, and a branch's ops cost a little on every call even when it does not.
     """
-    pieces = tf.strings.split(text, sep="\x00")
-    rows = pieces.value_rowids()
-    # Ragged reduce_join drops a NUL separator too: each piece but its row's last carries its NUL instead.
+    indices, pieces, _ = tf.raw_ops.StringSplitV2(input=text, sep="\x00", maxsplit=-1)
+    rows = indices[:, 0]  # Every string gives at least one piece, in order.
+    # A NUL separator would be dropped by the join too: each piece but its string's last carries its NUL instead.
     last = tf.concat([tf.not_equal(rows[1:], rows[:-1]), tf.ones([1], tf.bool)], 0)[: tf.size(rows)]
-    lowered = tf.strings.join([tf.strings.lower(pieces.flat_values, encoding="utf-8"), tf.where(last, "", "\x00")])
-    return tf.strings.reduce_join(pieces.with_flat_values(lowered), axis=-1)
+    lowered = tf.strings.join([tf.strings.lower(pieces, encoding="utf-8"), tf.where(last, "", "\x00")])
+    return tf.strings.unsorted_segment_join(lowered, rows, tf.size(text, out_type=tf.int64))
 
 
 @lru_cache(maxsize=32)

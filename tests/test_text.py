@@ -310,6 +310,16 @@ def test_character_split_gives_one_token_per_character_without_whitespace():
     assert tokens_of(layer, ["日本 é🙂\u3000a"]) == [["日", "本", "é", "🙂", "a"]]
 
 
+def test_character_split_drops_the_whitespace_the_whitespace_split_splits_on():
+    # Every character tf.strings.split and the Unicode steps split on, \v (which RE2's \s leaves out) included.
+    whitespace = "\t\n\v\f\r \x85\xa0\u1680\u2000\u200a\u2028\u2029\u202f\u205f\u3000"
+    characters = text_layer(standardize=None, split="character")
+    words = text_layer(standardize=None)
+    text = "a" + "b".join(whitespace) + "c"
+    assert tokens_of(characters, [text]) == [["a", *"b" * (len(whitespace) - 1), "c"]]
+    assert tokens_of(words, [text]) == [["a", *"b" * (len(whitespace) - 1), "c"]]
+
+
 def test_regex_split_splits_on_the_pattern_and_drops_empty_pieces():
     layer = text_layer(standardize=None, split="regex", split_pattern=r"[,;|]")
     assert tokens_of(layer, ["a,b;;c|日本 語,", ";"]) == [["a", "b", "c", "日本 語"], []]

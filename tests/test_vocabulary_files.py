@@ -345,6 +345,14 @@ def test_tokens_that_start_with_numbers_save_as_text_when_they_cannot_be_read_as
     assert Vocabulary.load(tmp_path / "v.txt") == vocabulary
 
 
+@pytest.mark.parametrize("format", ["auto", "text", "tft_frequency"])
+def test_a_file_with_carriage_returns_for_line_ends_is_refused_not_read_as_one_token(tmp_path, format):
+    path = tmp_path / "mac.txt"
+    path.write_bytes(b"alpha\rbeta\rgamma\r")
+    with pytest.raises(VocabularyError, match=r"carriage return alone.*\\n"):
+        Vocabulary.load(path, format=format)
+
+
 def test_save_refuses_an_unknown_format(tmp_path):
     with pytest.raises(ConfigurationError, match="`format` must be one of"):
         Vocabulary(["a"]).save(tmp_path / "v", format="csv")
