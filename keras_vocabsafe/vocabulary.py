@@ -359,10 +359,12 @@ class Vocabulary(Sequence):
 
         Raises:
             VocabularyError: the path is a directory or in a missing
-                directory, or a token cannot be held by `format` (a newline
-                or a trailing carriage return in a line format, bytes that are
-                not UTF-8, no counts for `"tft_frequency"`): the message names
-                the token and says to use `"json"`.
+                directory, or a token cannot be held by `format` (a newline,
+                a NUL byte or a trailing carriage return in a line format,
+                bytes that are not UTF-8, no counts for `"tft_frequency"`), or
+                a text file of the tokens would read back as another format
+                (every line a count and a token, or JSON): the message names
+                the token or the format and says to use `"json"`.
         """
         path = _file_path(path, "path")
         if format not in VOCABULARY_FORMATS:
