@@ -425,7 +425,8 @@ def write_bytes(
         )
     newline, ending = (layout.newline, layout.ending) if layout else (b"\n", b"\n")
     data = newline.join(lines) + ending
-    read_as = detect_format(data)
+    # A frequency file is detected as one by construction; plain tokens may look like something else.
+    read_as = detect_format(data) if format == "text" else format
     if read_as != format:
         # E.g. tokens "221 baker", "10 downing": every line a count and a token, counts not increasing.
         shape = "JSON" if read_as == "json" else "a TensorFlow Transform frequency file (a count, a space, a token)"

@@ -160,9 +160,9 @@ class _LineReader:
                 start = self._done
                 batch: list[bytes] = []
                 try:
-                    for number, line in enumerate(stream):
-                        if number == 0 and line.startswith(_UTF8_MARK):
-                            line = line[len(_UTF8_MARK) :]  # A byte order mark (Notepad's) is not text.
+                    if stream.read(len(_UTF8_MARK)) != _UTF8_MARK:  # A byte order mark (Notepad's) is not text.
+                        stream.seek(0)
+                    for line in stream:
                         batch.append(line[:-2] if line.endswith(b"\r\n") else line.rstrip(b"\n"))
                         if len(batch) == _BATCH_LINES:
                             yield np.array(batch, dtype=object)

@@ -185,6 +185,8 @@ class _TextFrontEnd(_TextFrontEndBase):
     output_sequence_length: int | None
     encoding_errors: str
     reserved_tokens: tuple[str, ...]
+    # Set by `_init_text`: the traced function of eager calls, None for settings that are never traced.
+    _traced_ids: _TracedIds | None = None
 
     def _init_text(self, settings: dict[str, Any]) -> None:
         """Sets the tokenization settings (validated by `_text_settings`) and the tokenizer they make."""
@@ -205,11 +207,14 @@ class _TextFrontEnd(_TextFrontEndBase):
         if needs_text:
             # Fail now, with the install command, rather than at the first call (or while loading a saved model).
             _tensorflow_text(f"{self._owner()} with {', '.join(needs_text)}")
-        self._traced_ids = _TracedIds()
+        # Callables run eagerly, as the user wrote them; the strict encoding check keeps its eager error, which
+        # shows the invalid strings. Other settings may be traced for eager calls (see `_token_ids`).
+        traceable = not callable(self.standardize) and not callable(self.split) and self.encoding_errors == "replace"
+        self._traced_ids = _TracedIds() if traceable else None
 
     def _vocabulary_changed(self) -> None:
         super()._vocabulary_changed()
-        if hasattr(self, "_traced_ids"):  # The base class sets the vocabulary before `_init_text` runs.
+        if self._traced_ids is not None:  # None too while the base class sets the vocabulary, before `_init_text`.
             self._traced_ids.function = None  # It looked up in the old table.
 
     def serving_op_setting(self, op: str) -> str | None:
@@ -278,22 +283,22 @@ class _TextFrontEnd(_TextFrontEndBase):
 
         A layer called eagerly again and again runs the steps as one traced function: op by op, their ~30 ops
         cost more in dispatch than in work (1.3x-1.8x the speed on a batch of 1,024 sentences). The first calls
-        run op by op, since tracing costs about 0.3 s, ten times an eager call. Callables are left to run
-        eagerly, as the user wrote them, and the strict encoding check keeps its eager error, which shows the
-        invalid strings.
+        run op by op, since tracing costs about 0.3 s, ten times an eager call.
         """
-        traceable = not callable(self.standardize) and not callable(self.split) and self.encoding_errors == "replace"
-        if not tf.executing_eagerly() or not traceable or self._traced_ids.eager_calls < _EAGER_CALLS_BEFORE_TRACING:
-            if tf.executing_eagerly():
-                self._traced_ids.eager_calls += 1
-            return self._lookup(self._tokenize(text))
-        if self._traced_ids.function is None:
-            self._traced_ids.function = tf.function(
-                lambda text: self._lookup(self._tokenize(text)),
-                input_signature=[tf.TensorSpec([None], tf.string)],
-                autograph=False,
+        traced = self._traced_ids
+        if traced is None or not tf.executing_eagerly():
+            return self._ids_op_by_op(text)
+        if traced.function is None:
+            traced.eager_calls += 1
+            if traced.eager_calls <= _EAGER_CALLS_BEFORE_TRACING:
+                return self._ids_op_by_op(text)
+            traced.function = tf.function(
+                self._ids_op_by_op, input_signature=[tf.TensorSpec([None], tf.string)], autograph=False
             )
-        return self._traced_ids.function(text)
+        return traced.function(text)
+
+    def _ids_op_by_op(self, text: tf.Tensor) -> tf.RaggedTensor:
+        return self._lookup(self._tokenize(text))
 
     def tokenize(self, inputs: Any) -> Any:
         """The tokens the layer looks up for raw strings, as a ragged tensor (a 1-D tensor for a scalar)."""
