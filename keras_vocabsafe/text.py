@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -73,8 +73,11 @@ _TEXT_EXTRA_INSTALL = 'pip install "keras-vocabsafe[text]"'
 # Unicode punctuation (\p{P}: ASCII, CJK, Arabic and other marks) plus the ASCII symbols that
 # keras.layers.TextVectorization strips too, so that on ASCII text both remove the same characters.
 _PUNCTUATION_PATTERN = r"[\p{P}$+<=>^`|~]"
-# Whitespace outside ASCII, which tf.strings.split does not split on; it becomes a plain space first.
-_NON_ASCII_WHITESPACE = r"[\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+# The whitespace that split="whitespace" splits on, but a space: ASCII whitespace (as tf.strings.split has it) and
+# the whitespace outside ASCII (which tf.strings.split leaves). It becomes a space first; a split on spaces alone
+# is a third cheaper.
+_WHITESPACE_BUT_SPACE = r"[\t\n\x0b\f\r\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+_ASCII_WHITESPACE_BUT_SPACE = r"[\t\n\x0b\f\r]"
 _NON_ASCII_WHITESPACE_RANGES: tuple[tuple[int, int], ...] = (
     (0x85, 0x85),
     (0xA0, 0xA0),
@@ -97,17 +100,22 @@ def _code_points_except(excluded: tuple[tuple[int, int], ...]) -> str:
     return "[" + "".join(rf"\x{{{a:x}}}-\x{{{b:x}}}" if a < b else rf"\x{{{a:x}}}" for a, b in allowed) + "]*"
 
 
-# Matches exactly the valid UTF-8 strings without NUL: RE2 matches a code point only when its bytes are its shortest
-# UTF-8 form, and the class leaves out surrogates (which RE2 would match) and values past U+10FFFF. These are the
-# strings that `unicode_transcode` leaves as they are and that `tf.strings.lower(..., encoding="utf-8")` reads
-# whole (see `_lower_utf8`).
+# Matches exactly the valid UTF-8 strings: RE2 matches a code point only when its bytes are its shortest UTF-8
+# form, and the class leaves out surrogates (which RE2 would match) and values past U+10FFFF. These are the strings
+# that `unicode_transcode` leaves as they are.
+_VALID_UTF8 = _code_points_except(())
+# Those without NUL, which `tf.strings.lower(..., encoding="utf-8")` reads whole too (see `_lower_utf8`).
 _VALID_UTF8_WITHOUT_NUL = _code_points_except(((0, 0),))
-# The same without the whitespace that `_NON_ASCII_WHITESPACE` replaces.
-_VALID_UTF8_WITHOUT_NUL_ASCII_WHITESPACE = _code_points_except(((0, 0), *_NON_ASCII_WHITESPACE_RANGES))
+# The same without the whitespace that `_WHITESPACE_BUT_SPACE` replaces.
+_VALID_UTF8_WITHOUT_NUL_OR_WHITESPACE_BUT_SPACE = _code_points_except(((0, 0), (9, 13), *_NON_ASCII_WHITESPACE_RANGES))
 # The whitespace that split="whitespace" splits on, one character: RE2's \s leaves out \v (U+000B).
 _WHITESPACE_CHARACTER = r"[\s\x0b\x{85}\p{Z}]"
-# Matches only strings of ASCII bytes: a byte that is not ASCII, valid UTF-8 or not, never matches.
+# Match only strings of ASCII bytes (a byte that is not ASCII, valid UTF-8 or not, never matches), and of those
+# without whitespace but spaces.
 _ASCII = r"[\x00-\x7f]*"
+_ASCII_WITHOUT_WHITESPACE_BUT_SPACE = r"[\x00-\x08\x0e-\x7f]*"
+# Routing reads each string's first bytes as a row of this many at most (see `_routes`).
+_ROUTING_WIDTH = 4096
 # A regex split marks each delimiter with this byte and splits on it. Text is valid UTF-8 by then (see
 # `encoding_errors`), and 0xFF never occurs in valid UTF-8, so the marker cannot collide with the text.
 _SPLIT_MARKER = b"\xff"
@@ -1112,41 +1120,69 @@ class _Tokenizer:
         with tf.control_dependencies([check]):
             return tf.identity(text)
 
+    @property
+    def splits_on_whitespace(self) -> bool:
+        """Whether words are split on whitespace: `prepare` then turns all whitespace into spaces."""
+        return self.split == "whitespace" or (self.split == "wordpiece" and self.split_pattern is None)
+
     def prepare(self, text: tf.Tensor) -> tf.Tensor:
-        """Applies the encoding policy, normalization and standardization: the text, ready to split."""
-        # Each step has a cheaper exact equivalent on ASCII text, which needs no decoding, no normalization
-        # and only ASCII case mapping; most text is ASCII. Other strings take the full Unicode path.
-        is_ascii = _ascii_strings(text)
+        """Applies the encoding policy, normalization and standardization: the text, ready to split.
 
-        def mixed() -> tf.Tensor:
-            partitions = tf.cast(is_ascii, tf.int32)
-            positions = tf.dynamic_partition(tf.range(tf.size(text)), partitions, 2)
-            unicode_text, ascii_text = tf.dynamic_partition(text, partitions, 2)
-            prepared = [self._prepare_unicode(unicode_text), self._standardize(ascii_text, ascii_only=True)]
-            return tf.dynamic_stitch(positions, prepared)
+        With `splits_on_whitespace`, all whitespace has become spaces.
+        """
+        if callable(self.standardize):
+            return self._prepare_for_callable(text)
 
-        return tf.cond(tf.reduce_all(is_ascii), lambda: self._standardize(text, ascii_only=True), mixed)
+        # Each step has a cheaper exact equivalent on ASCII text, which needs no decoding, no normalization and
+        # only ASCII case mapping; most text is ASCII. Other strings take the full Unicode path. Strings are routed
+        # by partitioning the batch, not by `tf.cond`: in a `tf.data` map a branch costs 0.15-0.3 ms per batch,
+        # more than the ops of the routes that run on no strings.
+        def ascii_text(text: tf.Tensor) -> tf.Tensor:
+            return self._standardize(text, ascii_only=True)
+
+        if not self.splits_on_whitespace:
+            return _routed(text, _routes(text, spaces=False), [ascii_text, self._prepare_unicode])
+
+        def ascii_with_whitespace(text: tf.Tensor) -> tf.Tensor:
+            return tf.strings.regex_replace(ascii_text(text), _ASCII_WHITESPACE_BUT_SPACE, " ")
+
+        steps = [ascii_text, ascii_with_whitespace, self._prepare_unicode]
+        return _routed(text, _routes(text, spaces=True), steps)
+
+    def _prepare_for_callable(self, text: tf.Tensor) -> tf.Tensor:
+        # The callable runs once, on the whole batch: a route may hold no strings, and a callable written for
+        # eager tensors may not take an empty one (`tf.constant([])` is a float32 tensor).
+        valid = tf.cast(tf.strings.regex_full_match(text, _VALID_UTF8), tf.int32)
+        text = _routed(text, valid, [self._decode, tf.identity])
+        if self.normalization_form is not None:
+            tensorflow_text = _tensorflow_text(f"normalization_form={self.normalization_form!r}")
+            text = tensorflow_text.normalize_utf8(text, self.normalization_form)
+        text = self.standardize(text)
+        if self.splits_on_whitespace:
+            text = tf.strings.regex_replace(text, _WHITESPACE_BUT_SPACE, " ")
+        return text
 
     def _prepare_unicode(self, text: tf.Tensor) -> tf.Tensor:
-        # tf.strings.split splits on ASCII whitespace only.
-        replaces_whitespace = self.split == "whitespace" or (self.split == "wordpiece" and self.split_pattern is None)
-        # Lower-casing and removing punctuation cannot make whitespace; normalization, case folding (NFKC) and
-        # a callable might, so after them the replacement always runs.
+        replaces_whitespace = self.splits_on_whitespace
+
+        def steps(decode: bool, replace_whitespace: bool) -> Callable[[tf.Tensor], tf.Tensor]:
+            return lambda text: self._unicode_steps(text, decode=decode, replace_whitespace=replace_whitespace)
+
+        # Non-ASCII text is nearly always valid UTF-8 without NUL. One regex pass finds out, and then the costliest
+        # step (transcoding: valid UTF-8 transcodes to itself) and the NUL handling are skipped.
+        def valid_or_not(text: tf.Tensor) -> tf.Tensor:
+            valid = tf.cast(tf.strings.regex_full_match(text, _VALID_UTF8_WITHOUT_NUL), tf.int32)
+            return _routed(text, valid, [steps(True, replaces_whitespace), steps(False, replaces_whitespace)])
+
+        # Lower-casing and removing punctuation cannot make whitespace; normalization and case folding (NFKC)
+        # might, so after them the replacement always runs.
         whitespace_known = self.normalization_form is None and self.standardize in _STANDARDIZE_WITHOUT_NEW_WHITESPACE
-        skips_whitespace = replaces_whitespace and whitespace_known
-        # Non-ASCII text is nearly always valid UTF-8 with only ASCII whitespace and no NUL. One regex pass finds
-        # out, and then the costliest step (transcoding: valid UTF-8 transcodes to itself), the whitespace
-        # replacement (nothing to replace) and the NUL handling are skipped. Otherwise every step runs, on every
-        # string, as it always did.
-        pattern = _VALID_UTF8_WITHOUT_NUL_ASCII_WHITESPACE if skips_whitespace else _VALID_UTF8_WITHOUT_NUL
-        clean = tf.reduce_all(tf.strings.regex_full_match(text, pattern))
-        return tf.cond(
-            clean,
-            lambda: self._unicode_steps(
-                text, decode=False, replace_whitespace=replaces_whitespace and not skips_whitespace
-            ),
-            lambda: self._unicode_steps(text, decode=True, replace_whitespace=replaces_whitespace),
-        )
+        if not (replaces_whitespace and whitespace_known):
+            return valid_or_not(text)
+        # Sentences rarely hold whitespace but spaces either: the same pass finds out, and the strings that do not
+        # skip the whitespace replacement too.
+        clean = tf.cast(tf.strings.regex_full_match(text, _VALID_UTF8_WITHOUT_NUL_OR_WHITESPACE_BUT_SPACE), tf.int32)
+        return _routed(text, clean, [valid_or_not, steps(False, False)])
 
     def _unicode_steps(self, text: tf.Tensor, decode: bool, replace_whitespace: bool) -> tf.Tensor:
         if decode:
@@ -1157,12 +1193,10 @@ class _Tokenizer:
         # A clean batch (decode=False) holds no NUL: ICU's lower-casing then reads each string whole.
         text = self._standardize(text, ascii_only=False, nul_safe=decode)
         if replace_whitespace:
-            text = tf.strings.regex_replace(text, _NON_ASCII_WHITESPACE, " ")
+            text = tf.strings.regex_replace(text, _WHITESPACE_BUT_SPACE, " ")
         return text
 
     def _standardize(self, text: tf.Tensor, ascii_only: bool, nul_safe: bool = True) -> tf.Tensor:
-        if callable(self.standardize):
-            return self.standardize(text)
         if self.standardize == "case_fold":
             if ascii_only:
                 return tf.strings.lower(text)
@@ -1193,7 +1227,10 @@ class _Tokenizer:
             marked = tf.strings.regex_replace(text, self.split_pattern, _SPLIT_MARKER)
             pieces = tf.strings.split(marked, sep=_SPLIT_MARKER)
             return tf.ragged.boolean_mask(pieces, tf.strings.length(pieces) > 0)
-        return tf.strings.split(text)  # Other whitespace became a space in _prepare_unicode.
+        # On whitespace: `prepare` left spaces only, and a split on spaces alone is a third cheaper than
+        # `tf.strings.split` on ASCII whitespace.
+        indices, values, shape = tf.raw_ops.StringSplit(input=text, delimiter=" ", skip_empty=True)
+        return tf.RaggedTensor.from_value_rowids(values, indices[:, 0], nrows=shape[0], validate=False)
 
     def tokens(self, text: tf.Tensor) -> tf.RaggedTensor:
         tokens = self.split_words(self.prepare(text))
@@ -1208,20 +1245,37 @@ class _Tokenizer:
         return unique, counts
 
 
-def _ascii_strings(text: tf.Tensor) -> tf.Tensor:
-    """Whether each string of a 1-D batch holds only ASCII bytes (a byte that is not, valid UTF-8 or not, counts)."""
+def _routes(text: tf.Tensor, spaces: bool) -> tf.Tensor:
+    """Each string's route through `_Tokenizer.prepare`, as an int32 per string of a 1-D batch.
+
+    0 for the strings of ASCII bytes, 1 for the others; with `spaces`, 0 for those of ASCII bytes and no whitespace
+    but spaces, 1 for the other ASCII ones and 2 for the rest. A byte that is not ASCII, valid UTF-8 or not, counts.
+    """
     lengths = tf.strings.length(text)
-    longest = tf.maximum(tf.reduce_max(lengths), 1)  # The maximum of no lengths is the lowest int32.
-    # Each string's bytes as a row of signed bytes, zero-padded to the longest: ASCII bytes are the non-negative
-    # ones. One pass over memory, several times cheaper than a regex per string; but the padded rows cost
-    # batch x longest bytes, so a batch with a few very long strings takes the regex instead.
-    padded_bytes = tf.cast(tf.size(text), tf.int64) * tf.cast(longest, tf.int64)
-    affordable = padded_bytes <= 4 * tf.reduce_sum(tf.cast(lengths, tf.int64)) + (1 << 20)
-    return tf.cond(
-        affordable,
-        lambda: tf.reduce_min(tf.io.decode_raw(text, tf.int8, fixed_length=longest), axis=1) >= 0,
-        lambda: tf.strings.regex_full_match(text, _ASCII),
+    # Each string's bytes as a row of signed bytes, zero-padded: ASCII bytes are the non-negative ones. One pass over
+    # memory, several times cheaper than a regex per string. Rows are at most _ROUTING_WIDTH wide, so a batch of
+    # short strings and a long one costs no more than that many bytes a string; a regex reads what a row leaves
+    # out (nothing, for most batches). The maximum of no lengths is the lowest int32.
+    width = tf.clip_by_value(tf.reduce_max(lengths), 1, _ROUTING_WIDTH)
+    head = tf.io.decode_raw(text, tf.int8, fixed_length=width)
+    tail = tf.strings.substr(text, tf.minimum(lengths, width), lengths)
+    is_ascii = tf.logical_and(tf.reduce_min(head, axis=1) >= 0, tf.strings.regex_full_match(tail, _ASCII))
+    if not spaces:
+        return tf.cast(tf.logical_not(is_ascii), tf.int32)
+    # ASCII whitespace but the space is the bytes 9-13: within 2 of 11. (A byte past 0x7f may wrap around to look
+    # so; its string is not ASCII either way.)
+    plain = tf.logical_and(
+        tf.reduce_min(tf.abs(head - 11), axis=1) > 2,
+        tf.strings.regex_full_match(tail, _ASCII_WITHOUT_WHITESPACE_BUT_SPACE),
     )
+    return tf.where(is_ascii, tf.where(plain, 0, 1), 2)
+
+
+def _routed(text: tf.Tensor, routes: tf.Tensor, steps: Sequence[Callable[[tf.Tensor], tf.Tensor]]) -> tf.Tensor:
+    """`steps[i]` applied to the strings of route `i` (every step runs, on no strings maybe), in the batch's order."""
+    positions = tf.dynamic_partition(tf.range(tf.size(text)), routes, len(steps))
+    parts = tf.dynamic_partition(text, routes, len(steps))
+    return tf.dynamic_stitch(positions, [step(part) for step, part in zip(steps, parts)])
 
 
 def _lower_utf8(text: tf.Tensor) -> tf.Tensor:

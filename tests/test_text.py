@@ -212,18 +212,62 @@ def test_mixed_batches_tokenize_as_the_full_unicode_steps(standardize, normaliza
         assert [[t.decode("utf-8") for t in row] for row in traced(tf.constant(batch)).to_list()] == expected, batch
 
 
+ASCII_WHITESPACE_BUT_SPACE = b"\t\n\x0b\x0c\r"
+
+
+def expected_route(string, spaces):
+    """Written from the routes' definition: 0 ASCII (without whitespace but spaces), 1 other ASCII, 2 the rest."""
+    if not string.isascii():
+        return 2 if spaces else 1
+    return 1 if spaces and any(byte in ASCII_WHITESPACE_BUT_SPACE for byte in string) else 0
+
+
 @hypothesis_settings(max_examples=60, deadline=None)
 @given(st.lists(st.binary(max_size=12) | st.text(max_size=6).map(str.encode), max_size=8))
-def test_strings_are_routed_by_whether_every_byte_is_ascii(batch):
-    from keras_vocabsafe.text import _ascii_strings
+def test_strings_are_routed_by_their_bytes(batch):
+    from keras_vocabsafe.text import _routes
 
-    found = _ascii_strings(tf.constant(batch, dtype=tf.string)).numpy().tolist()
-    assert found == [string.isascii() for string in batch]
+    for spaces in (False, True):
+        found = _routes(tf.constant(batch, dtype=tf.string), spaces).numpy().tolist()
+        assert found == [expected_route(string, spaces) for string in batch]
+
+
+def test_strings_longer_than_the_routing_rows_are_routed_by_all_their_bytes():
+    # Routing reads each string's first bytes as a fixed-width row; the bytes past it are read otherwise.
+    from keras_vocabsafe.text import _ROUTING_WIDTH, _routes
+
+    long = b"a" * (_ROUTING_WIDTH + 3)
+    batch = [long, long + b"\t", long + "é".encode(), long + b"\xff", b"\t" + long, b"x", b""]
+    for spaces in (False, True):
+        found = _routes(tf.constant(batch), spaces).numpy().tolist()
+        assert found == [expected_route(string, spaces) for string in batch]
+    assert _routes(tf.constant([], tf.string), True).numpy().tolist() == []
+
+
+@pytest.mark.parametrize("standardize", ["lower", "lower_and_strip_punctuation", "case_fold", None])
+@pytest.mark.parametrize("normalization_form", [None, "NFKC"])
+def test_every_whitespace_splits_on_each_route(standardize, normalization_form):
+    # Each route leaves spaces only, for a split on spaces: ASCII with and without other whitespace, valid UTF-8
+    # with ASCII or other whitespace, and invalid UTF-8, alone and in one batch.
+    layer = text_layer(standardize=standardize, normalization_form=normalization_form)
+    batch = [
+        "Plain ASCII TEXT",
+        "Tab\tNEW\nline\r\nVT\x0bFF\x0cend  ",
+        "Ünï\tcode\nLINES",
+        "Ünï\u3000code\u2028LINES\x85x",
+        b"Bad \xff\tBYTE\n",
+        "\t\n ",
+        "",
+    ]
+    expected = unicode_reference_tokens(batch, standardize, normalization_form)
+    assert tokens_of(layer, batch) == expected
+    assert [tokens_of(layer, [text])[0] for text in batch] == expected
+    assert len(expected[1]) == 6 and len(expected[2]) == 3 and expected[5] == []  # The reference splits them.
 
 
 def test_a_batch_with_one_very_long_string_tokenizes_as_the_full_unicode_steps():
-    # Routing pads every string to the longest unless that costs much more than the text itself; a batch of short
-    # strings and one long one takes the other way, with the same tokens.
+    # Routing reads each string's first bytes as a row of the longest string's width, up to a limit; a batch of
+    # short strings and one long one reads the rest of the long one otherwise, with the same tokens.
     batch = [*MIXED_CLEAN, *MIXED_UNCLEAN] * 20 + ["Long ÉTÉ " * 40_000 + "Fin"]
     layer = text_layer(standardize="lower")
     expected = unicode_reference_tokens(batch, "lower", None)
@@ -905,6 +949,15 @@ def test_a_standardize_callable_runs_eagerly_when_the_layer_is_called_eagerly():
     # Callables are not traced for eager calls: one written for eager tensors (.numpy()) keeps working.
     layer = TextVocabLookup(vocabulary=["straße", "a"], standardize=python_lower)
     assert [layer(tf.constant(["STRAßE A", "b"])).to_list() for _ in range(3)] == [[[2, 3], [1]]] * 3
+
+
+def test_a_standardize_callable_is_called_on_the_whole_batch_never_on_an_empty_part():
+    # Strings take routes by their bytes; a callable written for eager tensors failed on a route with no strings
+    # (`tf.constant([])` is float32), as in a batch with no ASCII string.
+    layer = TextVocabLookup(vocabulary=["straße", "a"], standardize=python_lower)
+    assert layer(tf.constant(["STRAßE", "ÉA"])).to_list() == [[2], [1]]
+    assert layer(tf.constant(["A", "B\tA"])).to_list() == [[3], [1, 3]]
+    assert layer(tf.constant([b"A\xff\xfe", "Straße\u3000a"])).to_list() == [[1], [2, 3]]
 
 
 def test_eager_calls_give_the_same_output_before_and_after_the_layer_traces_them():
