@@ -111,9 +111,9 @@ _VALID_UTF8_WITHOUT_NUL_OR_WHITESPACE_BUT_SPACE = _code_points_except(((0, 0), (
 # The whitespace that split="whitespace" splits on, one character: RE2's \s leaves out \v (U+000B).
 _WHITESPACE_CHARACTER = r"[\s\x0b\x{85}\p{Z}]"
 # Match only strings of ASCII bytes (a byte that is not ASCII, valid UTF-8 or not, never matches), and of those
-# without whitespace but spaces.
+# without the bytes 8-15, which hold the whitespace but the space (see `_routes`).
 _ASCII = r"[\x00-\x7f]*"
-_ASCII_WITHOUT_WHITESPACE_BUT_SPACE = r"[\x00-\x08\x0e-\x7f]*"
+_ASCII_OUTSIDE_8_TO_15 = r"[\x00-\x07\x10-\x7f]*"
 # Routing reads each string's first bytes as a row of this many at most (see `_routes`).
 _ROUTING_WIDTH = 4096
 # A regex split marks each delimiter with this byte and splits on it. Text is valid UTF-8 by then (see
@@ -1248,8 +1248,9 @@ class _Tokenizer:
 def _routes(text: tf.Tensor, spaces: bool) -> tf.Tensor:
     """Each string's route through `_Tokenizer.prepare`, as an int32 per string of a 1-D batch.
 
-    0 for the strings of ASCII bytes, 1 for the others; with `spaces`, 0 for those of ASCII bytes and no whitespace
-    but spaces, 1 for the other ASCII ones and 2 for the rest. A byte that is not ASCII, valid UTF-8 or not, counts.
+    0 for the strings of ASCII bytes, 1 for the others; with `spaces`, 0 for those of ASCII bytes outside 8-15, 1
+    for the other ASCII ones (whitespace but the space is 9-13) and 2 for the rest. A byte that is not ASCII,
+    valid UTF-8 or not, counts.
     """
     lengths = tf.strings.length(text)
     # Each string's bytes as a row of signed bytes, zero-padded: ASCII bytes are the non-negative ones. One pass over
@@ -1259,15 +1260,14 @@ def _routes(text: tf.Tensor, spaces: bool) -> tf.Tensor:
     width = tf.clip_by_value(tf.reduce_max(lengths), 1, _ROUTING_WIDTH)
     head = tf.io.decode_raw(text, tf.int8, fixed_length=width)
     tail = tf.strings.substr(text, tf.minimum(lengths, width), lengths)
-    is_ascii = tf.logical_and(tf.reduce_min(head, axis=1) >= 0, tf.strings.regex_full_match(tail, _ASCII))
     if not spaces:
+        is_ascii = tf.logical_and(tf.reduce_min(head, axis=1) >= 0, tf.strings.regex_full_match(tail, _ASCII))
         return tf.cast(tf.logical_not(is_ascii), tf.int32)
-    # ASCII whitespace but the space is the bytes 9-13: within 2 of 11. (A byte past 0x7f may wrap around to look
-    # so; its string is not ASCII either way.)
-    plain = tf.logical_and(
-        tf.reduce_min(tf.abs(head - 11), axis=1) > 2,
-        tf.strings.regex_full_match(tail, _ASCII_WITHOUT_WHITESPACE_BUT_SPACE),
-    )
+    # Flipping bit 3 maps the bytes 8-15 to 0-7 and keeps the others' sign and order: one pass tells all three
+    # routes. (Backspace, shift out and shift in take the route with whitespace, which is right for any ASCII.)
+    least = tf.reduce_min(tf.bitwise.bitwise_xor(head, tf.constant(8, tf.int8)), axis=1)
+    is_ascii = tf.logical_and(least >= 0, tf.strings.regex_full_match(tail, _ASCII))
+    plain = tf.logical_and(least >= 8, tf.strings.regex_full_match(tail, _ASCII_OUTSIDE_8_TO_15))
     return tf.where(is_ascii, tf.where(plain, 0, 1), 2)
 
 
