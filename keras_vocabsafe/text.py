@@ -1152,8 +1152,8 @@ class _Tokenizer:
     def _prepare_for_callable(self, text: tf.Tensor) -> tf.Tensor:
         # The callable runs once, on the whole batch: a route may hold no strings, and a callable written for
         # eager tensors may not take an empty one (`tf.constant([])` is a float32 tensor).
-        valid = tf.cast(tf.strings.regex_full_match(text, _VALID_UTF8), tf.int32)
-        text = _routed(text, valid, [self._decode, tf.identity])
+        invalid = tf.logical_not(tf.strings.regex_full_match(text, _VALID_UTF8))
+        text = _routed(text, tf.cast(invalid, tf.int32), [tf.identity, self._decode])
         if self.normalization_form is not None:
             tensorflow_text = _tensorflow_text(f"normalization_form={self.normalization_form!r}")
             text = tensorflow_text.normalize_utf8(text, self.normalization_form)
@@ -1171,8 +1171,10 @@ class _Tokenizer:
         # Non-ASCII text is nearly always valid UTF-8 without NUL. One regex pass finds out, and then the costliest
         # step (transcoding: valid UTF-8 transcodes to itself) and the NUL handling are skipped.
         def valid_or_not(text: tf.Tensor) -> tf.Tensor:
-            valid = tf.cast(tf.strings.regex_full_match(text, _VALID_UTF8_WITHOUT_NUL), tf.int32)
-            return _routed(text, valid, [steps(True, replaces_whitespace), steps(False, replaces_whitespace)])
+            invalid = tf.logical_not(tf.strings.regex_full_match(text, _VALID_UTF8_WITHOUT_NUL))
+            return _routed(
+                text, tf.cast(invalid, tf.int32), [steps(False, replaces_whitespace), steps(True, replaces_whitespace)]
+            )
 
         # Lower-casing and removing punctuation cannot make whitespace; normalization and case folding (NFKC)
         # might, so after them the replacement always runs.
@@ -1181,8 +1183,8 @@ class _Tokenizer:
             return valid_or_not(text)
         # Sentences rarely hold whitespace but spaces either: the same pass finds out, and the strings that do not
         # skip the whitespace replacement too.
-        clean = tf.cast(tf.strings.regex_full_match(text, _VALID_UTF8_WITHOUT_NUL_OR_WHITESPACE_BUT_SPACE), tf.int32)
-        return _routed(text, clean, [valid_or_not, steps(False, False)])
+        unclean = tf.logical_not(tf.strings.regex_full_match(text, _VALID_UTF8_WITHOUT_NUL_OR_WHITESPACE_BUT_SPACE))
+        return _routed(text, tf.cast(unclean, tf.int32), [steps(False, False), valid_or_not])
 
     def _unicode_steps(self, text: tf.Tensor, decode: bool, replace_whitespace: bool) -> tf.Tensor:
         if decode:
@@ -1257,25 +1259,35 @@ def _routes(text: tf.Tensor, spaces: bool) -> tf.Tensor:
     # memory, several times cheaper than a regex per string. Rows are at most _ROUTING_WIDTH wide, so a batch of
     # short strings and a long one costs no more than that many bytes a string; a regex reads what a row leaves
     # out (nothing, for most batches). The maximum of no lengths is the lowest int32.
-    width = tf.clip_by_value(tf.reduce_max(lengths), 1, _ROUTING_WIDTH)
-    head = tf.io.decode_raw(text, tf.int8, fixed_length=width)
+    width = (tf.clip_by_value(tf.reduce_max(lengths), 1, _ROUTING_WIDTH) + 7) // 8 * 8
+    # Read as 64-bit words (bit operations on bytes are several times slower), then seen as bytes again.
+    words = tf.io.decode_raw(text, tf.int64, fixed_length=width)
     tail = tf.strings.substr(text, tf.minimum(lengths, width), lengths)
     if not spaces:
-        is_ascii = tf.logical_and(tf.reduce_min(head, axis=1) >= 0, tf.strings.regex_full_match(tail, _ASCII))
+        least = tf.reduce_min(tf.bitcast(words, tf.int8), axis=[1, 2])
+        is_ascii = tf.logical_and(least >= 0, tf.strings.regex_full_match(tail, _ASCII))
         return tf.cast(tf.logical_not(is_ascii), tf.int32)
     # Flipping bit 3 maps the bytes 8-15 to 0-7 and keeps the others' sign and order: one pass tells all three
     # routes. (Backspace, shift out and shift in take the route with whitespace, which is right for any ASCII.)
-    least = tf.reduce_min(tf.bitwise.bitwise_xor(head, tf.constant(8, tf.int8)), axis=1)
+    flipped = tf.bitwise.bitwise_xor(words, tf.constant(0x0808080808080808, tf.int64))
+    least = tf.reduce_min(tf.bitcast(flipped, tf.int8), axis=[1, 2])
     is_ascii = tf.logical_and(least >= 0, tf.strings.regex_full_match(tail, _ASCII))
     plain = tf.logical_and(least >= 8, tf.strings.regex_full_match(tail, _ASCII_OUTSIDE_8_TO_15))
     return tf.where(is_ascii, tf.where(plain, 0, 1), 2)
 
 
 def _routed(text: tf.Tensor, routes: tf.Tensor, steps: Sequence[Callable[[tf.Tensor], tf.Tensor]]) -> tf.Tensor:
-    """`steps[i]` applied to the strings of route `i` (every step runs, on no strings maybe), in the batch's order."""
-    positions = tf.dynamic_partition(tf.range(tf.size(text)), routes, len(steps))
-    parts = tf.dynamic_partition(text, routes, len(steps))
-    return tf.dynamic_stitch(positions, [step(part) for step, part in zip(steps, parts)])
+    """`steps[i]` applied to the strings of route `i`, in the batch's order.
+
+    The first step, for the most common route, runs on the whole batch and must take any string; each other step
+    runs on its route's strings (none, maybe) and overwrites their results, in place. Partitioning the batch and
+    stitching it together again would copy every string twice.
+    """
+    prepared = steps[0](text)
+    for route, step in enumerate(steps[1:], start=1):
+        indices = tf.where(tf.equal(routes, route))
+        prepared = tf.tensor_scatter_nd_update(prepared, indices, step(tf.gather_nd(text, indices)))
+    return prepared
 
 
 def _lower_utf8(text: tf.Tensor) -> tf.Tensor:
