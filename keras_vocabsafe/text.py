@@ -783,7 +783,9 @@ class TextVocabEmbedding(_TextFrontEnd, VocabEmbedding):
             a callable registered with
             `keras.saving.register_keras_serializable` that maps a 1-D
             `tf.string` tensor to one of the same shape, each string on its
-            own (the layer may call it on parts of a batch).
+            own. The layer calls it once per batch, on valid UTF-8 (after
+            `encoding_errors` and `normalization_form`); with the whitespace
+            split, any whitespace it returns splits.
         normalization_form: `None` (default), `"NFC"`, `"NFKC"`, `"NFD"` or
             `"NFKD"`: Unicode normalization applied before `standardize`
             (`tensorflow_text.normalize_utf8`).
@@ -1134,9 +1136,9 @@ class _Tokenizer:
             return self._prepare_for_callable(text)
 
         # Each step has a cheaper exact equivalent on ASCII text, which needs no decoding, no normalization and
-        # only ASCII case mapping; most text is ASCII. Other strings take the full Unicode path. Strings are routed
-        # by partitioning the batch, not by `tf.cond`: in a `tf.data` map a branch costs 0.15-0.3 ms per batch,
-        # more than the ops of the routes that run on no strings.
+        # only ASCII case mapping; most text is ASCII. Other strings take the full Unicode path. Every route runs
+        # on every call (on no strings, maybe), with no `tf.cond`: in a `tf.data` map a branch costs 0.15-0.3 ms
+        # per batch, more than the ops of the routes that run on no strings.
         def ascii_text(text: tf.Tensor) -> tf.Tensor:
             return self._standardize(text, ascii_only=True)
 
@@ -1296,7 +1298,7 @@ def _lower_utf8(text: tf.Tensor) -> tf.Tensor:
     `tf.strings.lower(encoding="utf-8")` reads each string as a C string: it drops everything from the first NUL
     byte on (TensorFlow 2.21). So each piece between NULs is lower-cased alone, and the NULs are put back. A NUL is
     neither cased nor case-ignorable, so final sigma's context stops at it either way. Raw ops, not ragged ones:
-    this sits in a branch that rarely runs, and a branch's ops cost a little on every call even when it does not.
+    this is a route that rarely has strings, and its ops cost a little on every call even when it has none.
     """
     indices, pieces, _ = tf.raw_ops.StringSplitV2(input=text, sep="\x00", maxsplit=-1)
     rows = indices[:, 0]  # Every string gives at least one piece, in order.
