@@ -306,7 +306,7 @@ if beam is not None:
             self._is_text = self._spec.kind == "text"
             self._batch_size = _TEXT_BATCH if self._is_text else _KEYS_BATCH
             self._dtype = tf.string if self._layer.vocabulary_dtype == "string" else tf.int64
-            self._strict_errors_as_typed = text._strict_errors_as_typed
+            self._graph_errors_as_typed = text._graph_errors_as_typed
             if self._is_text:
                 tokenizer = self._layer._tokenizer
                 # adapt's own traced counting function: the same ops, the same tokens.
@@ -356,7 +356,7 @@ if beam is not None:
                 return
             tf = self._tf
             items = tf.constant(self._items, dtype=self._dtype)
-            with self._strict_errors_as_typed():
+            with self._graph_errors_as_typed():
                 if self._is_text and self._weighted:
                     unique, counts = self._count_weighted_text(items, tf.constant(self._weights, tf.int64))
                 elif self._is_text:

@@ -127,6 +127,7 @@ _DETOKENIZABLE_SPLITS = ("whitespace", "character", "wordpiece")
 _MAX_NGRAM_WIDTH = 64
 _WORDPIECE_MAX_BYTES_PER_WORD = 100
 _STRICT_MARKER = "received text that is not valid UTF-8"
+_SPACED_TOKEN_MARKER = "a split that left a space in a token"
 # A text layer called eagerly this many times traces its text steps for the next eager calls (see `_token_ids`).
 _EAGER_CALLS_BEFORE_TRACING = 2
 # adapt() counts an in-memory corpus in pieces of at least this many strings, on this many threads.
@@ -303,7 +304,8 @@ class _TextFrontEnd(_TextFrontEndBase):
             traced.function = tf.function(
                 self._ids_op_by_op, input_signature=[tf.TensorSpec([None], tf.string)], autograph=False
             )
-        return traced.function(text)
+        with _graph_errors_as_typed():
+            return traced.function(text)
 
     def _ids_op_by_op(self, text: tf.Tensor) -> tf.RaggedTensor:
         return self._lookup(self._tokenize(text))
@@ -489,7 +491,7 @@ class _TextFrontEnd(_TextFrontEndBase):
                 "or an iterable of batches, make it yield (text, weights) pairs and pass weights=True."
             )
         feed = self._feed_text if weights is None else functools.partial(self._feed_weighted_text, weights=weights)
-        with _strict_errors_as_typed():
+        with _graph_errors_as_typed():
             tokens, counts = count_tokens(
                 lambda counter: feed(counter, kind, data, steps),
                 "string",
@@ -803,6 +805,10 @@ class TextVocabEmbedding(_TextFrontEnd, VocabEmbedding):
             pieces are dropped.
         ngrams: `None` (default), an int `n` (all n-grams from 1 to `n`) or a
             tuple of widths, joined by a space as in `TextVectorization`.
+            With `split="regex"` or a callable split, a token holding a
+            space raises, as two n-grams would collide (a `TextInputError`
+            in eager calls and `adapt`, a `tf.errors.InvalidArgumentError`
+            inside a graph).
         output_sequence_length: `None` (default: ragged output) or an int:
             pad or truncate every sequence to this many tokens.
         return_ids: if `True`, the layer returns `(ids, vectors)`: the int64
@@ -1239,8 +1245,31 @@ class _Tokenizer:
     def tokens(self, text: tf.Tensor) -> tf.RaggedTensor:
         tokens = self.split_words(self.prepare(text))
         if self.ngrams is not None:
+            if self.split == "regex" or callable(self.split):  # The other splits never leave a space in a token.
+                tokens = self._without_spaces(tokens)
             tokens = tf.strings.ngrams(tokens, self.ngrams, separator=" ")
         return tokens
+
+    def _without_spaces(self, tokens: tf.RaggedTensor) -> tf.RaggedTensor:
+        """`tokens`, checked to hold no space: n-grams join tokens with one, so that `["new york", "city"]` and
+        `["new", "york city"]` would make the same bigram."""
+        flat = tokens.flat_values
+        spaced = tf.logical_not(tf.strings.regex_full_match(flat, "[^ ]*"))
+        message = (
+            f"{self.owner} has ngrams={self.ngrams} and {_SPACED_TOKEN_MARKER}, which n-grams join with "
+            "a space: the tokens 'new york' + 'city' and 'new' + 'york city' would make one bigram. Split on "
+            "spaces too (a split_pattern that matches ' ') or take the spaces out of the tokens. First tokens:"
+        )
+        if tf.executing_eagerly():
+            examples = flat.numpy()[spaced.numpy()][:3].tolist()
+            if examples:
+                raise TextInputError(f"{message} {[example.decode('utf-8') for example in examples]}")
+            return tokens
+        check = tf.debugging.Assert(
+            tf.logical_not(tf.reduce_any(spaced)), [message, tf.boolean_mask(flat, spaced)[:3]], summarize=3
+        )
+        with tf.control_dependencies([check]):
+            return tokens.with_flat_values(tf.identity(flat))
 
     def count(self, text: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """The distinct tokens (words, for WordPiece) of a 1-D batch of text, and their counts."""
@@ -1334,17 +1363,21 @@ class _AttachedMask(keras.Operation):
         return keras.KerasTensor(vectors.shape[:-1], dtype="bool")
 
 
-class _strict_errors_as_typed:
-    """Turns the strict encoding check of a graph (e.g. adapt's tf.data pipeline) into a TextEncodingError."""
+class _graph_errors_as_typed:
+    """Turns the text checks of a graph (the strict encoding check, the n-gram check of tokens; e.g. in adapt's
+    tf.data pipeline or a traced eager call) into the typed errors an eager call raises."""
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, kind: Any, error: Any, traceback: Any) -> Literal[False]:
-        if isinstance(error, tf.errors.InvalidArgumentError) and _STRICT_MARKER in (error.message or ""):
-            found = re.search(r"assertion failed: \[(.*?)\] \[(.*?)\]", error.message)
-            detail = f"{found[1]} {found[2]}".replace("\\'", "'") if found else error.message
-            raise TextEncodingError(detail) from None
+        if not isinstance(error, tf.errors.InvalidArgumentError):
+            return False
+        for marker, typed in ((_STRICT_MARKER, TextEncodingError), (_SPACED_TOKEN_MARKER, TextInputError)):
+            if marker in (error.message or ""):
+                found = re.search(r"assertion failed: \[(.*?)\] \[(.*?)\]", error.message)
+                detail = f"{found[1]} {found[2]}".replace("\\'", "'") if found else error.message
+                raise typed(detail) from None
         return False
 
 

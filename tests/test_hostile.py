@@ -73,6 +73,7 @@ What each entry point refuses, and with which error (one row per refusal tested)
 | `TextVocabEmbedding(...)` | `vocabulary_dtype` other than "string" | `ConfigurationError` |
 | `TextVocabEmbedding.adapt` | WordPiece without `max_tokens` | `ConfigurationError` |
 | `TextVocabEmbedding.__call__` | text of shape (2, 3) or (1, 1, 1), a ragged tensor | `TextInputError` |
+| `TextVocabEmbedding.__call__` | ngrams, a regex/callable split, a token with a space (test_text) | `TextInputError` |
 | `TextVocabEmbedding.__call__` | ints, floats, bools, `None` | `KeyDtypeError` |
 | `TextVocabEmbedding.__call__` | a symbolic input of shape (None, 3) | `TextInputError` |
 | `TextVocabEmbedding.__call__` | a symbolic int or float input | `KeyDtypeError` |

@@ -405,6 +405,31 @@ def test_ngrams_of_chosen_widths():
 
 
 @pytest.mark.parametrize(
+    "split", [{"split": "regex", "split_pattern": ","}, {"split": split_on_dash, "split_pattern": None}]
+)
+def test_ngrams_refuse_tokens_holding_a_space_which_would_collide(split):
+    # N-grams join tokens with a space, so "new york" + "city" and "new" + "york city" made one bigram, silently.
+    layer = TextVocabLookup(vocabulary=["new york city"], standardize=None, ngrams=2, **split)
+    separator = "," if split["split"] == "regex" else "-"
+    spaced = tf.constant([f"new york{separator}city"])
+    for _ in range(4):  # Op by op, then traced (from the third eager call).
+        with pytest.raises(TextInputError, match="new york"):
+            layer(spaced)
+    assert layer(tf.constant([f"new{separator}york"])).to_list() == [[1, 1, 1]]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="left a space in a token"):
+        tf.function(layer.__call__)(spaced)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="left a space in a token"):
+        list(tf.data.Dataset.from_tensor_slices(spaced).batch(1).map(layer))
+    with pytest.raises(TextInputError, match=r"ngrams=\(1, 2\).*'new york'"):
+        TextVocabLookup(standardize=None, ngrams=2, **split).adapt(tf.constant([f"a{separator}new york"]))
+
+
+def test_ngrams_of_a_regex_split_that_splits_on_spaces_too_are_joined_with_a_space():
+    layer = text_layer(standardize=None, split="regex", split_pattern="[, ]", ngrams=2)
+    assert tokens_of(layer, ["new york,city"]) == [["new", "york", "city", "new york", "york city"]]
+
+
+@pytest.mark.parametrize(
     ("kwargs", "match"),
     [
         ({"split": "regex"}, "needs `split_pattern`"),
@@ -876,7 +901,7 @@ def test_a_core_only_export_refuses_a_tensorflow_text_choice_and_names_the_setti
 def test_every_other_choice_exports_core_tensorflow_ops_only(tmp_path):
     core_choices = [
         {"standardize": None, "split": "character", "encoding_errors": "strict"},
-        {"standardize": "lower", "split": "regex", "split_pattern": ",", "ngrams": 3},
+        {"standardize": "lower", "split": "regex", "split_pattern": "[, ]", "ngrams": 3},
         {"standardize": "strip_punctuation", "split": "whitespace", "return_ids": True},
     ]
     text = keras.Input(shape=(1,), dtype="string", name="text")
