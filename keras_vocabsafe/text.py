@@ -1116,17 +1116,7 @@ class _Tokenizer:
             "text before the layer, or build the layer with encoding_errors='replace' (invalid bytes become "
             "U+FFFD). First invalid strings (invalid bytes shown as U+FFFD):"
         )
-        if tf.executing_eagerly():
-            examples = text.numpy()[invalid.numpy()][:3].tolist()
-            if examples:
-                shown = [example.decode("utf-8", errors="replace") for example in examples]
-                raise TextEncodingError(f"{message} {shown}")
-            return text
-        # The examples are shown with U+FFFD: raw invalid bytes in an error message cannot be decoded by Python.
-        examples = tf.strings.unicode_transcode(tf.boolean_mask(text, invalid)[:3], "UTF-8", "UTF-8", errors="replace")
-        check = tf.debugging.Assert(tf.logical_not(tf.reduce_any(invalid)), [message, examples], summarize=3)
-        with tf.control_dependencies([check]):
-            return tf.identity(text)
+        return _checked(text, invalid, message, TextEncodingError)
 
     @property
     def splits_on_whitespace(self) -> bool:
@@ -1260,16 +1250,7 @@ class _Tokenizer:
             "a space: the tokens 'new york' + 'city' and 'new' + 'york city' would make one bigram. Split on "
             "spaces too (a split_pattern that matches ' ') or take the spaces out of the tokens. First tokens:"
         )
-        if tf.executing_eagerly():
-            examples = flat.numpy()[spaced.numpy()][:3].tolist()
-            if examples:
-                raise TextInputError(f"{message} {[example.decode('utf-8') for example in examples]}")
-            return tokens
-        check = tf.debugging.Assert(
-            tf.logical_not(tf.reduce_any(spaced)), [message, tf.boolean_mask(flat, spaced)[:3]], summarize=3
-        )
-        with tf.control_dependencies([check]):
-            return tokens.with_flat_values(tf.identity(flat))
+        return tokens.with_flat_values(_checked(flat, spaced, message, TextInputError))
 
     def count(self, text: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """The distinct tokens (words, for WordPiece) of a 1-D batch of text, and their counts."""
@@ -1311,8 +1292,9 @@ def _routed(text: tf.Tensor, routes: tf.Tensor, steps: Sequence[Callable[[tf.Ten
     """`steps[i]` applied to the strings of route `i`, in the batch's order.
 
     The first step, for the most common route, runs on the whole batch and must take any string; each other step
-    runs on its route's strings (none, maybe) and overwrites their results, in place. Partitioning the batch and
-    stitching it together again would copy every string twice.
+    runs on its route's strings (none, maybe) and overwrites their results, in place when TensorFlow can.
+    Partitioning the batch and stitching it together again copied every string twice: this costs less even when the
+    first step is a regex replacement that runs on other routes' strings too.
     """
     prepared = steps[0](text)
     for route, step in enumerate(steps[1:], start=1):
@@ -1361,6 +1343,21 @@ class _AttachedMask(keras.Operation):
 
     def compute_output_spec(self, vectors: Any) -> Any:
         return keras.KerasTensor(vectors.shape[:-1], dtype="bool")
+
+
+def _checked(strings: tf.Tensor, bad: tf.Tensor, message: str, error: type[Exception]) -> tf.Tensor:
+    """`strings`, once none is `bad`. Eagerly, `error` with the message and the first three bad strings; in a graph,
+    an assertion that fails with them (which `_graph_errors_as_typed` turns into `error`)."""
+    if tf.executing_eagerly():
+        examples = strings.numpy()[bad.numpy()][:3].tolist()
+        if examples:
+            raise error(f"{message} {[example.decode('utf-8', errors='replace') for example in examples]}")
+        return strings
+    # Shown with U+FFFD for bytes that are not UTF-8: such bytes in an error message cannot be decoded by Python.
+    shown = tf.strings.unicode_transcode(tf.boolean_mask(strings, bad)[:3], "UTF-8", "UTF-8", errors="replace")
+    check = tf.debugging.Assert(tf.logical_not(tf.reduce_any(bad)), [message, shown], summarize=3)
+    with tf.control_dependencies([check]):
+        return tf.identity(strings)
 
 
 class _graph_errors_as_typed:
