@@ -217,7 +217,8 @@ def block_results(tmp_path_factory):
     folder = tmp_path_factory.mktemp("examples")
     script = folder / "run_examples.py"
     script.write_text(_PRELUDE + _RUNNER)
-    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # TMPDIR: the temporary directories the examples leave (Beam's among them) go with pytest's.
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3", "TMPDIR": str(folder)}
     process = subprocess.run(
         [sys.executable, str(script), json.dumps(_groups())],
         cwd=folder,
