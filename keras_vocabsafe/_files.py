@@ -1,11 +1,15 @@
-"""Temporary files beside an output, created with the mode an ordinary write gives (for atomic outputs)."""
+"""File helpers shared by the readers and writers: temporary files beside an output, created with the mode an
+ordinary write gives (for atomic outputs), and the UTF-8 byte order mark."""
 
 from __future__ import annotations
 
 import os
 import secrets
 
-__all__ = ["create_file_beside"]
+__all__ = ["UTF8_MARK", "create_file_beside"]
+
+# The UTF-8 byte order mark, which some editors (Notepad) write at the start of a file: it is not text.
+UTF8_MARK = b"\xef\xbb\xbf"
 
 
 def create_file_beside(directory: str, prefix: str, suffix: str) -> tuple[int, str]:

@@ -36,6 +36,7 @@ from typing import IO, Any, NoReturn, cast
 
 import numpy as np
 
+from keras_vocabsafe._files import UTF8_MARK
 from keras_vocabsafe.errors import ConfigurationError, VectorFileError
 
 try:
@@ -52,7 +53,6 @@ _NUMBER_START_BYTES = frozenset(b"0123456789.+-")  # "nan"/"inf" rows take the c
 _FIRST_LINE_LIMIT = 1 << 22  # A text file's first line is a header or one vector: far shorter than this.
 _FASTTEXT_MAGIC = struct.pack("<i", 793712314)  # fastText's binary model (.bin) starts with this int32.
 _NPY_MAGIC = b"\x93NUMPY"
-_UTF8_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass
@@ -163,8 +163,8 @@ def _read_head(stream: IO[bytes], path: str, format: str, errors: str) -> Vector
     """Reads the first line and chooses the reader; the caller closes `stream` if this raises."""
     first = stream.readline(_FIRST_LINE_LIMIT)
     _check_first_line(first, path)
-    if first.startswith(_UTF8_BOM):
-        first = first[len(_UTF8_BOM) :]  # Some editors mark UTF-8 so; it is not part of the first word.
+    if first.startswith(UTF8_MARK):
+        first = first[len(UTF8_MARK) :]  # Some editors mark UTF-8 so; it is not part of the first word.
     if not first.strip():
         raise VectorFileError(f"The vectors file {path!r} is empty (line 1 holds no word and no vector).")
     header = _parse_header(first)

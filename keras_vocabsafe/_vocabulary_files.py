@@ -29,13 +29,13 @@ from typing import Any
 
 import numpy as np
 
+from keras_vocabsafe._files import UTF8_MARK
 from keras_vocabsafe.errors import DuplicateTokenError, VocabularyError
 
 __all__ = ["FORMATS", "FileLayout", "ReadResult", "detect_and_read", "write_bytes"]
 
 FORMATS = ("json", "text", "tft_frequency", "tokenizer_json")
 _TOKENIZER_MODELS = ("WordPiece", "WordLevel", "BPE", "Unigram")
-_UTF8_MARK = b"\xef\xbb\xbf"
 # TFT writes counts with '{}'.format(count): a canonical decimal integer. Auto-detection asks for exactly that.
 _FREQUENCY_LINE = re.compile(rb"(0|[1-9][0-9]*) ")
 _FORCED_FREQUENCY_LINE = re.compile(rb"([0-9]+) ")
@@ -82,8 +82,8 @@ def detect_and_read(data: bytes, path: str, format: str, dtype: str) -> ReadResu
     """Reads `data` (the file's bytes, byte order mark included) in `format`, or the detected one for `"auto"`."""
     if format not in ("auto", *FORMATS):
         raise VocabularyError(f"`format` must be 'auto' or one of {FORMATS}. Received: format={format!r}.")
-    bom = data.startswith(_UTF8_MARK)
-    data = data.removeprefix(_UTF8_MARK)
+    bom = data.startswith(UTF8_MARK)
+    data = data.removeprefix(UTF8_MARK)
     if not data:
         raise VocabularyError(
             f"The vocabulary file {path!r} is empty{' (it holds only a byte order mark)' if bom else ''}. Write at "
@@ -342,7 +342,7 @@ def _added_tokens(added: Any, tokens: list[str], path: str) -> list[str]:
 def _tokenizer_json_bytes(tokens: Sequence[bytes], layout: FileLayout | None) -> bytes:
     texts = [token.decode("utf-8") for token in tokens]
     if layout is not None and layout.document is not None and tuple(tokens) == layout.tokens:
-        return (_UTF8_MARK if layout.byte_order_mark else b"") + layout.document  # The original, as read.
+        return (UTF8_MARK if layout.byte_order_mark else b"") + layout.document  # The original, as read.
     # Otherwise a minimal BERT-style WordPiece tokenizer that `tokenizers` loads.
     document = {
         "version": "1.0",
@@ -435,7 +435,7 @@ def write_bytes(
             f"loading it without format={format!r} would give other tokens. Save the vocabulary with "
             "format='json', which reads back as it is."
         )
-    return (_UTF8_MARK if layout is not None and layout.byte_order_mark else b"") + data
+    return (UTF8_MARK if layout is not None and layout.byte_order_mark else b"") + data
 
 
 def _check_text_tokens(tokens: Sequence[bytes], format: str, *, allow_newlines: bool) -> None:
@@ -452,7 +452,7 @@ def _check_text_tokens(tokens: Sequence[bytes], format: str, *, allow_newlines: 
                 problem = "holds a NUL byte (readers may take the file for a binary one)"
             elif token.endswith(b"\r"):
                 problem = "ends with a carriage return (line readers drop it)"
-            elif position == 0 and token.startswith(_UTF8_MARK):
+            elif position == 0 and token.startswith(UTF8_MARK):
                 problem = "starts with a byte order mark (readers skip it)"
         if problem:
             raise VocabularyError(
@@ -490,7 +490,7 @@ def keras_text_file_problems(tokens: Sequence[Any]) -> list[tuple[int, str]]:
             problems.append((position, "ends with a carriage return, which the line reader drops"))
         elif token == b"":
             problems.append((position, "is empty: Keras refuses an empty line in a vocabulary file"))
-        elif position == 0 and token.startswith(_UTF8_MARK):
+        elif position == 0 and token.startswith(UTF8_MARK):
             problems.append((position, "starts with a byte order mark, which other readers skip"))
         else:
             try:

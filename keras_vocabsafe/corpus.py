@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vocabsafe._counting import DEFAULT_BUDGET
+from keras_vocabsafe._files import UTF8_MARK
 from keras_vocabsafe._progress import Progress, check_verbose, logger, say
 from keras_vocabsafe.errors import ConfigurationError, VocabularyError
 from keras_vocabsafe.vocabulary import Vocabulary
@@ -30,7 +31,6 @@ _BATCH_LINES = 4096
 _GZIP_MAGIC = b"\x1f\x8b"
 # A bzip2 stream: "BZh", the block size 1-9, then a block's magic (digits of pi) or, if empty, the end's (of sqrt(pi)).
 _BZ2_STREAM = re.compile(rb"BZh[1-9](?:\x31\x41\x59\x26\x53\x59|\x17\x72\x45\x38\x50\x90)")
-_UTF8_MARK = b"\xef\xbb\xbf"
 
 
 def vocabulary_from_files(
@@ -160,7 +160,7 @@ class _LineReader:
                 start = self._done
                 batch: list[bytes] = []
                 try:
-                    if stream.read(len(_UTF8_MARK)) != _UTF8_MARK:  # A byte order mark (Notepad's) is not text.
+                    if stream.read(len(UTF8_MARK)) != UTF8_MARK:  # A byte order mark (Notepad's) is not text.
                         stream.seek(0)
                     for line in stream:
                         batch.append(line[:-2] if line.endswith(b"\r\n") else line.rstrip(b"\n"))

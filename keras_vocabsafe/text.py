@@ -74,18 +74,22 @@ _TEXT_EXTRA_INSTALL = 'pip install "keras-vocabsafe[text]"'
 # keras.layers.TextVectorization strips too, so that on ASCII text both remove the same characters.
 _PUNCTUATION_PATTERN = r"[\p{P}$+<=>^`|~]"
 # The whitespace that split="whitespace" splits on, but a space: ASCII whitespace (as tf.strings.split has it) and
-# the whitespace outside ASCII (which tf.strings.split leaves). It becomes a space first; a split on spaces alone
-# is a third cheaper.
-_WHITESPACE_BUT_SPACE = r"[\t\n\x0b\f\r\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
-_ASCII_WHITESPACE_BUT_SPACE = r"[\t\n\x0b\f\r]"
-_NON_ASCII_WHITESPACE_RANGES: tuple[tuple[int, int], ...] = (
+# the whitespace outside ASCII (which tf.strings.split leaves).
+_ASCII_WHITESPACE_BUT_SPACE_RANGES = ((0x09, 0x0D),)
+_WHITESPACE_BUT_SPACE_RANGES: tuple[tuple[int, int], ...] = (
+    *_ASCII_WHITESPACE_BUT_SPACE_RANGES,
     (0x85, 0x85),
     (0xA0, 0xA0),
     (0x1680, 0x1680),
     (0x2000, 0x200A),
     (0x2028, 0x2029),
 )
-_NON_ASCII_WHITESPACE_RANGES += ((0x202F, 0x202F), (0x205F, 0x205F), (0x3000, 0x3000))
+_WHITESPACE_BUT_SPACE_RANGES += ((0x202F, 0x202F), (0x205F, 0x205F), (0x3000, 0x3000))
+
+
+def _character_class(ranges: Iterable[tuple[int, int]]) -> str:
+    """A regex character class of the code points in the (first, last) `ranges`."""
+    return "[" + "".join(rf"\x{{{a:x}}}-\x{{{b:x}}}" if a < b else rf"\x{{{a:x}}}" for a, b in ranges) + "]"
 
 
 def _code_points_except(excluded: tuple[tuple[int, int], ...]) -> str:
@@ -97,7 +101,12 @@ def _code_points_except(excluded: tuple[tuple[int, int], ...]) -> str:
             allowed.append((start, first - 1))
         start = last + 1
     allowed.append((start, 0x10FFFF))
-    return "[" + "".join(rf"\x{{{a:x}}}-\x{{{b:x}}}" if a < b else rf"\x{{{a:x}}}" for a, b in allowed) + "]*"
+    return _character_class(allowed) + "*"
+
+
+# That whitespace becomes a space first: a split on spaces alone is a third cheaper.
+_WHITESPACE_BUT_SPACE = _character_class(_WHITESPACE_BUT_SPACE_RANGES)
+_ASCII_WHITESPACE_BUT_SPACE = _character_class(_ASCII_WHITESPACE_BUT_SPACE_RANGES)
 
 
 # Matches exactly the valid UTF-8 strings: RE2 matches a code point only when its bytes are its shortest UTF-8
@@ -107,7 +116,7 @@ _VALID_UTF8 = _code_points_except(())
 # Those without NUL, which `tf.strings.lower(..., encoding="utf-8")` reads whole too (see `_lower_utf8`).
 _VALID_UTF8_WITHOUT_NUL = _code_points_except(((0, 0),))
 # The same without the whitespace that `_WHITESPACE_BUT_SPACE` replaces.
-_VALID_UTF8_WITHOUT_NUL_OR_WHITESPACE_BUT_SPACE = _code_points_except(((0, 0), (9, 13), *_NON_ASCII_WHITESPACE_RANGES))
+_VALID_UTF8_WITHOUT_NUL_OR_WHITESPACE_BUT_SPACE = _code_points_except(((0, 0), *_WHITESPACE_BUT_SPACE_RANGES))
 # The whitespace that split="whitespace" splits on, one character: RE2's \s leaves out \v (U+000B).
 _WHITESPACE_CHARACTER = r"[\s\x0b\x{85}\p{Z}]"
 # Match only strings of ASCII bytes (a byte that is not ASCII, valid UTF-8 or not, never matches), and of those
@@ -1275,15 +1284,14 @@ def _routes(text: tf.Tensor, spaces: bool) -> tf.Tensor:
     # Read as 64-bit words (bit operations on bytes are several times slower), then seen as bytes again.
     words = tf.io.decode_raw(text, tf.int64, fixed_length=width)
     tail = tf.strings.substr(text, tf.minimum(lengths, width), lengths)
-    if not spaces:
-        least = tf.reduce_min(tf.bitcast(words, tf.int8), axis=[1, 2])
-        is_ascii = tf.logical_and(least >= 0, tf.strings.regex_full_match(tail, _ASCII))
-        return tf.cast(tf.logical_not(is_ascii), tf.int32)
-    # Flipping bit 3 maps the bytes 8-15 to 0-7 and keeps the others' sign and order: one pass tells all three
-    # routes. (Backspace, shift out and shift in take the route with whitespace, which is right for any ASCII.)
-    flipped = tf.bitwise.bitwise_xor(words, tf.constant(0x0808080808080808, tf.int64))
-    least = tf.reduce_min(tf.bitcast(flipped, tf.int8), axis=[1, 2])
+    if spaces:
+        # Flipping bit 3 maps the bytes 8-15 to 0-7 and keeps the others' sign and order: one pass tells all three
+        # routes. (Backspace, shift out and shift in take the route with whitespace, which is right for any ASCII.)
+        words = tf.bitwise.bitwise_xor(words, tf.constant(0x0808080808080808, tf.int64))
+    least = tf.reduce_min(tf.bitcast(words, tf.int8), axis=[1, 2])
     is_ascii = tf.logical_and(least >= 0, tf.strings.regex_full_match(tail, _ASCII))
+    if not spaces:
+        return tf.cast(tf.logical_not(is_ascii), tf.int32)
     plain = tf.logical_and(least >= 8, tf.strings.regex_full_match(tail, _ASCII_OUTSIDE_8_TO_15))
     return tf.where(is_ascii, tf.where(plain, 0, 1), 2)
 

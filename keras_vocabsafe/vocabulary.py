@@ -600,7 +600,6 @@ def _order_by_count_then_bytes(tokens: list[bytes], counts: np.ndarray) -> np.nd
     return np.lexsort((lengths, fixed, -counts))
 
 
-_UTF8_MARK = b"\xef\xbb\xbf"
 # Longest first: the UTF-32 little-endian mark starts with the UTF-16 one.
 _OTHER_ENCODING_MARKS = (
     (b"\xff\xfe\x00\x00", "UTF-32"),
