@@ -49,7 +49,11 @@ ERRORS = ("strict", "replace", "skip")
 NONFINITE = ("strict", "skip")
 _BLOCK_SIZE = 1 << 20  # Larger blocks are no faster and raise peak memory when aligning.
 _TEXT_NUMBER_BYTES = frozenset(b"0123456789.+-eE \t\r\nnaifNAIF")
-_NUMBER_START_BYTES = frozenset(b"0123456789.+-")  # "nan"/"inf" rows take the careful path.
+# A number starts with a digit, or with a sign or point and then a digit or point ("-0.1", ".5", "-.5"); rows
+# whose second field starts otherwise ("nan", "inf", the ". . ." words of GloVe 840B) take the careful path.
+_DIGITS = frozenset(b"0123456789")
+_SIGN_OR_POINT = frozenset(b".+-")
+_DIGIT_OR_POINT = frozenset(b"0123456789.")
 _FIRST_LINE_LIMIT = 1 << 22  # A text file's first line is a header or one vector: far shorter than this.
 _FASTTEXT_MAGIC = struct.pack("<i", 793712314)  # fastText's binary model (.bin) starts with this int32.
 _NPY_MAGIC = b"\x93NUMPY"
@@ -360,10 +364,17 @@ def _parse_numbers(text: bytes) -> np.ndarray:
 
 
 def _split_line(line: bytes, dim: int) -> tuple[bytes, bytes]:
-    """Cuts `dim` fields off the end of a line: the rest is the word, spaces and all."""
-    parts = line.rstrip().rsplit(None, dim)
-    if len(parts) <= dim:
-        return parts[0] if parts else b"", b""
+    """Cuts `dim` fields off the end of a line: the rest is the word, spaces and all.
+
+    A word of whitespace alone (`" "`) comes back whole: one space separates it from the numbers. A line that
+    starts with one space and then its numbers gives an empty word, which the caller refuses.
+    """
+    stripped = line.rstrip()
+    parts = stripped.rsplit(None, dim)
+    if len(parts) == dim and stripped[:1].isspace():
+        lead = len(stripped) - len(stripped.lstrip())
+        return stripped[: lead - 1], b" ".join(parts)
+    # Fewer fields than a word and `dim` numbers: the first is taken for the word, and parsing names the line.
     return parts[0], b" ".join(parts[1:])
 
 
@@ -406,9 +417,12 @@ def _text_chunks(
                 number = line_number
                 line_number += 1
                 space = find(b" ", position, end)
-                # The numbers must start right after the first space; if they do not, the line is
-                # blank or the word itself holds spaces (some GloVe files have such words).
-                simple = 0 <= space < end - 1 and data[space + 1] in _NUMBER_START_BYTES
+                # The numbers must start right after the first space; if they do not, the line is blank, starts
+                # with a space, or the word itself holds spaces (some GloVe files have such words).
+                simple = position < space < end - 1 and (
+                    data[space + 1] in _DIGITS
+                    or (data[space + 1] in _SIGN_OR_POINT and space + 2 < end and data[space + 2] in _DIGIT_OR_POINT)
+                )
                 if simple:
                     word = data[position:space]
                 else:
@@ -417,6 +431,11 @@ def _text_chunks(
                         position = end + 1
                         continue
                     word, rest = _split_line(line, dim)  # Cuts the numbers off the end.
+                    if not word:
+                        raise VectorFileError(
+                            f"Line {number} of {path!r} starts with a space and then its numbers: its word is "
+                            "empty. Give the line its word, or delete the line."
+                        )
                 position = end + 1
                 if count is not None and rows >= count:
                     raise VectorFileError(
@@ -435,7 +454,7 @@ def _text_chunks(
                 ends.append(end)
                 numbers.append(number)
             if words:
-                text_rows = _TextRows(data, starts, ends, odd_rests, numbers, dim, path)
+                text_rows = _TextRows(data, starts, ends, odd_rests, numbers, words, dim, path)
                 yield Chunk(words, text_rows.parse, text_rows.number_text, numbers)
             if not block:
                 break
@@ -458,6 +477,7 @@ class _TextRows:
         ends: list[int],
         odd_rests: dict[int, bytes],
         numbers: list[int],
+        words: list[bytes],
         dim: int,
         path: str,
     ) -> None:
@@ -466,6 +486,7 @@ class _TextRows:
         self.ends = ends
         self.odd_rests = odd_rests  # Rows whose number text is not one span of `data` (words with spaces).
         self.numbers = numbers
+        self.words = words  # For the error that names a bad row.
         self.dim = dim
         self.path = path
 
@@ -499,15 +520,33 @@ class _TextRows:
         for i, rest in zip(positions, self.rests(positions)):  # Something in this chunk is off: name the line.
             fields = rest.split()
             if len(fields) != dim:
-                raise VectorFileError(
-                    f"Line {self.numbers[i]} of {path!r} holds {len(fields)} numbers, but the file's vectors have "
-                    f"{dim} (from its first line or header). Every line must be a word followed by the same number "
-                    "of values."
-                )
+                raise VectorFileError(self._count_message(i, len(fields)))
             bad = next((field for field in fields if _parse_numbers(field).size != 1), None)
             if bad is not None:
                 raise VectorFileError(f"Line {self.numbers[i]} of {path!r}: {bad[:40]!r} is not a number.")
         raise VectorFileError(f"{path!r} could not be parsed near line {self.numbers[positions[0]]}.")
+
+    def _count_message(self, i: int, count: int) -> str:
+        dim, word = self.dim, self.words[i]
+        where = f"Line {self.numbers[i]} of {self.path!r}"
+        numbers = f"{count} number{'' if count == 1 else 's'}"
+        if any(space in word for space in (b"\t", b"\v", b"\f")):
+            return (
+                f"{where} reads as the word {word[:40]!r} and {numbers}, but the file's vectors have {dim}: the "
+                "line separates its fields with tabs. Vectors files separate the word and each number with one "
+                "space: replace the tabs (e.g. `tr '\\t' ' ' < in.txt > out.txt`)."
+            )
+        if count > dim:
+            return (
+                f"{where} holds {numbers} after the word {word[:40]!r}, but the file's vectors have {dim} (from "
+                "its first line or header). If the word holds a space followed by something that reads as a number "
+                "(as in 'route 66'), the reader takes that for the first value: join the word's parts in the file "
+                f"(e.g. 'route_66'). Otherwise every line must be a word followed by {dim} values."
+            )
+        return (
+            f"{where} holds {numbers}, but the file's vectors have {dim} (from its first line or header). "
+            "Every line must be a word followed by the same number of values."
+        )
 
 
 def _parse_lines(lines: list[bytes]) -> np.ndarray:

@@ -145,6 +145,24 @@ def test_words_with_spaces_inside(tmp_path):
     assert_loaded(load_vectors(tmp_path / "v.txt"), words, values)
 
 
+@pytest.mark.parametrize("header", [False, True], ids=["glove", "word2vec"])
+def test_words_whose_next_part_starts_like_a_number(tmp_path, header):
+    # GloVe 840B holds ". . ." and its kin: a point or dash after the first space is not yet a number.
+    words = ["a", ". . .", "- - -", "+ .", "-", ".", "at name@domain.com"]
+    texts, values = make_values(n=len(words))
+    for row in texts:
+        row[0] = "-" + row[0].lstrip("-")  # Every line's first value is negative: "- - - -0.5 ...".
+    values[:, 0] = -np.abs(values[:, 0])
+    write_text(tmp_path / "v.txt", words, texts, header=header)
+    assert_loaded(load_vectors(tmp_path / "v.txt"), words, values)
+
+
+def test_a_word_of_spaces_alone(tmp_path):
+    texts, values = make_values(n=3)
+    write_text(tmp_path / "v.txt", ["a", " ", "  "], texts, header=False)
+    assert_loaded(load_vectors(tmp_path / "v.txt"), ["a", " ", "  "], values)
+
+
 def test_duplicate_words_keep_the_first_vector(tmp_path):
     texts, values = make_values(n=3)
     write_text(tmp_path / "v.txt", ["a", "b", "a"], texts, header=False)

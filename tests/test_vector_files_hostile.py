@@ -198,3 +198,40 @@ def test_npy_without_columns(tmp_path):
     np.save(tmp_path / "m.npy", np.zeros((2, 0), np.float32))
     with pytest.raises(VectorFileError, match=r"vectors need at least one dimension"):
         load_vectors(tmp_path / "m.npy", tokens=["a", "b"])
+
+
+# Lines that only look like a word and its numbers ---------------------------------------
+
+
+def test_a_line_without_a_word_names_the_line(tmp_path):
+    (tmp_path / "v.txt").write_bytes(b"a 0.1 0.2\n 0.3 0.4\nb 0.5 0.6\n")
+    with pytest.raises(VectorFileError, match=r"Line 2 of .*v.txt' starts with a space and then its numbers"):
+        load_vectors(tmp_path / "v.txt")
+
+
+@pytest.mark.parametrize("line", [2, 1])
+def test_fields_separated_by_tabs_and_spaces_name_the_tabs(tmp_path, line):
+    lines = [b"a 0.1 0.2", b"b 0.3 0.4"]
+    lines[line - 1] = lines[line - 1].replace(b" ", b"\t", 1)  # "b\t0.3 0.4"
+    (tmp_path / "v.txt").write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(VectorFileError, match=rf"Line {line} of .* separates its fields with tabs.*replace the tabs"):
+        load_vectors(tmp_path / "v.txt")
+
+
+def test_fields_separated_by_tabs_alone_load(tmp_path):
+    (tmp_path / "v.txt").write_bytes(b"a\t0.1\t0.2\nb\t0.3\t0.4\n")
+    vectors = load_vectors(tmp_path / "v.txt")
+    assert vectors.vocabulary.to_list() == ["a", "b"]
+    np.testing.assert_array_equal(vectors.vectors, np.array([[0.1, 0.2], [0.3, 0.4]], np.float32))
+
+
+def test_a_word_whose_second_part_reads_as_a_number_names_the_cause(tmp_path):
+    (tmp_path / "v.txt").write_bytes(b"a 0.1 0.2\nroute 66 0.3 0.4\n")
+    with pytest.raises(VectorFileError, match=r"Line 2 of .* holds 3 numbers after the word b'route'.*'route_66'"):
+        load_vectors(tmp_path / "v.txt")
+
+
+def test_a_line_short_of_numbers_counts_them(tmp_path):
+    (tmp_path / "v.txt").write_bytes(b"a 0.1 0.2 0.3\nb 0.4\n")
+    with pytest.raises(VectorFileError, match=r"Line 2 of .* holds 1 number, but the file's vectors have 3"):
+        load_vectors(tmp_path / "v.txt")
