@@ -109,14 +109,24 @@ _WHITESPACE_BUT_SPACE = _character_class(_WHITESPACE_BUT_SPACE_RANGES)
 _ASCII_WHITESPACE_BUT_SPACE = _character_class(_ASCII_WHITESPACE_BUT_SPACE_RANGES)
 
 
+# ICU lower-cases in the process's default locale, which it takes from the environment (LANG, LC_ALL): under tr_TR
+# or az_AZ, "I" becomes a dotless i (U+0131) and "İ" a plain "i"; under lt_LT, "Ì", "Í", "Ĩ" and "Į" gain a dot
+# above. So that tokens do not depend on the machine, ASCII letters are lower-cased before ICU sees them, and these
+# code points (the others that SpecialCasing.txt maps by locale) first become their lower case in the root locale.
+_ROOT_LOWER_CASE = {"\u0130": "i\u0307", "\u00cc": "\u00ec", "\u00cd": "\u00ed", "\u0128": "\u0129", "\u012e": "\u012f"}
+_LOCALE_SENSITIVE_RANGES = tuple((ord(character), ord(character)) for character in _ROOT_LOWER_CASE)
+
 # Matches exactly the valid UTF-8 strings: RE2 matches a code point only when its bytes are its shortest UTF-8
 # form, and the class leaves out surrogates (which RE2 would match) and values past U+10FFFF. These are the strings
 # that `unicode_transcode` leaves as they are.
 _VALID_UTF8 = _code_points_except(())
-# Those without NUL, which `tf.strings.lower(..., encoding="utf-8")` reads whole too (see `_lower_utf8`).
-_VALID_UTF8_WITHOUT_NUL = _code_points_except(((0, 0),))
+# Those without NUL, which `tf.strings.lower(..., encoding="utf-8")` reads whole too (see `_lower_utf8`), and
+# without the code points of `_ROOT_LOWER_CASE`: what ICU lower-cases alike in every locale, once ASCII is lower case.
+_VALID_UTF8_WITHOUT_NUL = _code_points_except(((0, 0), *_LOCALE_SENSITIVE_RANGES))
 # The same without the whitespace that `_WHITESPACE_BUT_SPACE` replaces.
-_VALID_UTF8_WITHOUT_NUL_OR_WHITESPACE_BUT_SPACE = _code_points_except(((0, 0), *_WHITESPACE_BUT_SPACE_RANGES))
+_VALID_UTF8_WITHOUT_NUL_OR_WHITESPACE_BUT_SPACE = _code_points_except(
+    ((0, 0), *_LOCALE_SENSITIVE_RANGES, *_WHITESPACE_BUT_SPACE_RANGES)
+)
 # The whitespace that split="whitespace" splits on, one character: RE2's \s leaves out \v (U+000B).
 _WHITESPACE_CHARACTER = r"[\s\x0b\x{85}\p{Z}]"
 # Match only strings of ASCII bytes (a byte that is not ASCII, valid UTF-8 or not, never matches), and of those
@@ -785,7 +795,10 @@ class TextVocabEmbedding(_TextFrontEnd, VocabEmbedding):
         oov_token: the token `get_vocabulary()` reports for OOV rows.
             Defaults to `"[UNK]"`.
         standardize: `"lower_and_strip_punctuation"` (default), `"lower"`
-            (Unicode lower case, `tf.strings.lower(..., encoding="utf-8")`),
+            (Unicode lower case, as Python's `str.lower`: the same on every
+            machine, whatever its locale; `tf.strings.lower(...,
+            encoding="utf-8")` follows the process's, so that under `tr_TR`
+            `"I"` becomes a dotless i, U+0131),
             `"strip_punctuation"` (removes Unicode punctuation, `\\p{P}`, and
             the ASCII symbols `$+<=>^`|~`), `"case_fold"` (Unicode
             NFKC case folding, `tensorflow_text.case_fold_utf8`, which by
@@ -1199,22 +1212,24 @@ class _Tokenizer:
         if self.normalization_form is not None:
             tensorflow_text = _tensorflow_text(f"normalization_form={self.normalization_form!r}")
             text = tensorflow_text.normalize_utf8(text, self.normalization_form)
-        # A clean batch (decode=False) holds no NUL: ICU's lower-casing then reads each string whole.
-        text = self._standardize(text, ascii_only=False, nul_safe=decode)
+        # A clean batch (decode=False) holds no NUL: ICU's lower-casing then reads each string whole. Nor does it
+        # hold the code points of `_ROOT_LOWER_CASE`, unless normalization made them ("I" + U+0307 is "İ" in NFC).
+        text = self._standardize(
+            text, ascii_only=False, nul_safe=decode, locale_safe=decode or self.normalization_form is not None
+        )
         if replace_whitespace:
             text = tf.strings.regex_replace(text, _WHITESPACE_BUT_SPACE, " ")
         return text
 
-    def _standardize(self, text: tf.Tensor, ascii_only: bool, nul_safe: bool = True) -> tf.Tensor:
+    def _standardize(
+        self, text: tf.Tensor, ascii_only: bool, nul_safe: bool = True, locale_safe: bool = True
+    ) -> tf.Tensor:
         if self.standardize == "case_fold":
             if ascii_only:
                 return tf.strings.lower(text)
             return _tensorflow_text("standardize='case_fold'").case_fold_utf8(text)
         if self.standardize in ("lower", "lower_and_strip_punctuation"):
-            if ascii_only:
-                text = tf.strings.lower(text)
-            else:
-                text = _lower_utf8(text) if nul_safe else tf.strings.lower(text, encoding="utf-8")
+            text = tf.strings.lower(text) if ascii_only else _lower_unicode(text, nul_safe, locale_safe)
         if self.standardize in ("strip_punctuation", "lower_and_strip_punctuation"):
             text = tf.strings.regex_replace(text, _PUNCTUATION_PATTERN, "")
         return text
@@ -1309,6 +1324,19 @@ def _routed(text: tf.Tensor, routes: tf.Tensor, steps: Sequence[Callable[[tf.Ten
         indices = tf.where(tf.equal(routes, route))
         prepared = tf.tensor_scatter_nd_update(prepared, indices, step(tf.gather_nd(text, indices)))
     return prepared
+
+
+def _lower_unicode(text: tf.Tensor, nul_safe: bool, locale_safe: bool) -> tf.Tensor:
+    """Unicode lower case of a 1-D batch of valid UTF-8 strings, as in the root locale whatever the process's.
+
+    Without `nul_safe`, the strings must hold no NUL byte; without `locale_safe`, none of the code points of
+    `_ROOT_LOWER_CASE`.
+    """
+    text = tf.strings.lower(text)  # ASCII first: under tr_TR or az_AZ, ICU would make "I" a dotless i (U+0131).
+    if locale_safe:
+        for character, lower in _ROOT_LOWER_CASE.items():
+            text = tf.strings.regex_replace(text, character, lower)
+    return _lower_utf8(text) if nul_safe else tf.strings.lower(text, encoding="utf-8")
 
 
 def _lower_utf8(text: tf.Tensor) -> tf.Tensor:

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import unicodedata
 
 import hypothesis.strategies as st
 import keras
@@ -307,6 +308,55 @@ def test_a_nul_byte_and_the_text_after_it_are_kept(standardize):
     assert [[t.decode("utf-8") for t in row] for row in traced.to_list()] == expected
     # One at a time: an ASCII string takes the ASCII steps alone, not the Unicode ones.
     assert [tokens_of(layer, [text])[0] for text in batch] == expected
+
+
+# Each route, and the letters that ICU lower-cases by locale: "I" and "İ" (tr, az); "Ì", "Í", "Ĩ", "Į" and "I" or "J"
+# before an accent above (lt); "I" + U+0307, which NFC makes "İ".
+LOCALE_TEXT = [
+    *MIXED_CLEAN,
+    "ISTANBUL",
+    "ISTANBUL é",
+    "Ìx ÍÍ Ĩ Į\u0301 I\u0301 J\u0301",
+    "I\u0307 é",
+    "İ\x00I é",
+    "İ\tI é",
+    b"\xc4\xb0\xff",
+]
+
+_TOKENS_IN_THIS_LOCALE = r"""
+import json, os, sys
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import tensorflow as tf
+from keras_vocabsafe import TextVocabLookup
+batch = [bytes.fromhex(text) for text in json.loads(sys.argv[1])]
+tokens = {}
+for form in (None, "NFC"):
+    layer = TextVocabLookup(vocabulary=["unused"], standardize="lower", normalization_form=form)
+    tokens[str(form)] = [[t.decode("utf-8") for t in row] for row in layer.tokenize(tf.constant(batch)).to_list()]
+print(json.dumps({"icu": tf.strings.lower("I\u00cc", encoding="utf-8").numpy().decode(), "tokens": tokens}))
+"""
+
+
+@pytest.mark.parametrize("locale, icu_lower_case", [("tr_TR.UTF-8", "\u0131\u00ec"), ("lt_LT.UTF-8", "ii\u0307\u0300")])
+def test_unicode_lower_case_does_not_depend_on_the_process_locale(locale, icu_lower_case):
+    # ICU lower-cases in the locale of the environment: a layer run under tr_TR made "ISTANBUL é" "\u0131stanbul",
+    # though "ISTANBUL" alone (ASCII) gave "istanbul", and another machine gave "istanbul" for both.
+    batch = [text if isinstance(text, bytes) else text.encode("utf-8") for text in LOCALE_TEXT]
+    result = subprocess.run(
+        [sys.executable, "-c", _TOKENS_IN_THIS_LOCALE, json.dumps([text.hex() for text in batch])],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "LANG": locale, "LC_ALL": locale, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = json.loads(result.stdout.strip().splitlines()[-1])
+    assert output["icu"] == icu_lower_case  # TensorFlow's own lower-casing follows that locale.
+    for form in (None, "NFC"):
+        # Python's str.lower has no locale: the root locale's lower case.
+        texts = [text.decode("utf-8", "replace") for text in batch]
+        expected = [(unicodedata.normalize(form, text) if form else text).lower().split() for text in texts]
+        assert output["tokens"][str(form)] == expected, form
 
 
 @hypothesis_settings(max_examples=60, deadline=None)
