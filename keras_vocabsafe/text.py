@@ -110,22 +110,28 @@ _ASCII_WHITESPACE_BUT_SPACE = _character_class(_ASCII_WHITESPACE_BUT_SPACE_RANGE
 
 
 # ICU lower-cases in the process's default locale, which it takes from the environment (LANG, LC_ALL): under tr_TR
-# or az_AZ, "I" becomes a dotless i (U+0131) and "İ" a plain "i"; under lt_LT, "Ì", "Í", "Ĩ" and "Į" gain a dot
-# above. So that tokens do not depend on the machine, ASCII letters are lower-cased before ICU sees them, and these
-# code points (the others that SpecialCasing.txt maps by locale) first become their lower case in the root locale.
+# or az_AZ, "I" becomes a dotless i (U+0131) and "İ" a plain "i"; under lt_LT, "Ì", "Í", "Ĩ", and "I", "J" or "Į"
+# before an accent above, gain a dot above. So that tokens do not depend on the machine, where ICU does not
+# lower-case as the root locale (a probe tells, in the graph: a SavedModel asks where it is served), the strings
+# that hold these letters take the special route: there ASCII letters are lower-cased before ICU sees them, and
+# the others (those that SpecialCasing.txt maps by locale) first become their root lower case.
 _ROOT_LOWER_CASE = {"\u0130": "i\u0307", "\u00cc": "\u00ec", "\u00cd": "\u00ed", "\u0128": "\u0129", "\u012e": "\u012f"}
-_LOCALE_SENSITIVE_RANGES = tuple((ord(character), ord(character)) for character in _ROOT_LOWER_CASE)
+_LOCALE_SENSITIVE_RANGES = ((0x49, 0x4A), *((ord(character), ord(character)) for character in _ROOT_LOWER_CASE))
+_LOCALE_PROBE, _LOCALE_PROBE_IN_ROOT = "I\u0130\u00cc", "ii\u0307\u00ec"
 
 # Matches exactly the valid UTF-8 strings: RE2 matches a code point only when its bytes are its shortest UTF-8
 # form, and the class leaves out surrogates (which RE2 would match) and values past U+10FFFF. These are the strings
 # that `unicode_transcode` leaves as they are.
 _VALID_UTF8 = _code_points_except(())
-# Those without NUL, which `tf.strings.lower(..., encoding="utf-8")` reads whole too (see `_lower_utf8`), and
-# without the code points of `_ROOT_LOWER_CASE`: what ICU lower-cases alike in every locale, once ASCII is lower case.
-_VALID_UTF8_WITHOUT_NUL = _code_points_except(((0, 0), *_LOCALE_SENSITIVE_RANGES))
+# Those without NUL, which `tf.strings.lower(..., encoding="utf-8")` reads whole too (see `_lower_utf8`).
+_VALID_UTF8_WITHOUT_NUL = _code_points_except(((0, 0),))
 # The same without the whitespace that `_WHITESPACE_BUT_SPACE` replaces.
-_VALID_UTF8_WITHOUT_NUL_OR_WHITESPACE_BUT_SPACE = _code_points_except(
-    ((0, 0), *_LOCALE_SENSITIVE_RANGES, *_WHITESPACE_BUT_SPACE_RANGES)
+_VALID_UTF8_WITHOUT_NUL_OR_WHITESPACE_BUT_SPACE = _code_points_except(((0, 0), *_WHITESPACE_BUT_SPACE_RANGES))
+# Those three without the code points of `_ROOT_LOWER_CASE`, for a process whose ICU lower-cases them by locale.
+_WITHOUT_LOCALE_SENSITIVE = _code_points_except(_LOCALE_SENSITIVE_RANGES)
+_VALID_UTF8_WITHOUT_NUL_OR_LOCALE_SENSITIVE = _code_points_except(((0, 0), *_LOCALE_SENSITIVE_RANGES))
+_VALID_UTF8_WITHOUT_NUL_OR_WHITESPACE_BUT_SPACE_OR_LOCALE_SENSITIVE = _code_points_except(
+    ((0, 0), *_WHITESPACE_BUT_SPACE_RANGES, *_LOCALE_SENSITIVE_RANGES)
 )
 # The whitespace that split="whitespace" splits on, one character: RE2's \s leaves out \v (U+000B).
 _WHITESPACE_CHARACTER = r"[\s\x0b\x{85}\p{Z}]"
@@ -1184,6 +1190,15 @@ class _Tokenizer:
 
     def _prepare_unicode(self, text: tf.Tensor) -> tf.Tensor:
         replaces_whitespace = self.splits_on_whitespace
+        # Where ICU lower-cases by locale, the strings that hold the code points it maps so take the special route
+        # (see `_ROOT_LOWER_CASE`): the probe picks each pattern (a tensor: no branch, and the same cost).
+        lowers = self.standardize in ("lower", "lower_and_strip_punctuation")
+        root = _icu_lower_case_is_root() if lowers else None
+
+        def full_match(text: tf.Tensor, pattern: str, without_locale_sensitive: str) -> tf.Tensor:
+            if root is None:
+                return tf.strings.regex_full_match(text, pattern)
+            return tf.raw_ops.RegexFullMatch(input=text, pattern=tf.where(root, pattern, without_locale_sensitive))
 
         def steps(decode: bool, replace_whitespace: bool) -> Callable[[tf.Tensor], tf.Tensor]:
             return lambda text: self._unicode_steps(text, decode=decode, replace_whitespace=replace_whitespace)
@@ -1191,9 +1206,11 @@ class _Tokenizer:
         # Non-ASCII text is nearly always valid UTF-8 without NUL. One regex pass finds out, and then the costliest
         # step (transcoding: valid UTF-8 transcodes to itself) and the NUL handling are skipped.
         def valid_or_not(text: tf.Tensor) -> tf.Tensor:
-            invalid = tf.logical_not(tf.strings.regex_full_match(text, _VALID_UTF8_WITHOUT_NUL))
+            valid = full_match(text, _VALID_UTF8_WITHOUT_NUL, _VALID_UTF8_WITHOUT_NUL_OR_LOCALE_SENSITIVE)
             return _routed(
-                text, tf.cast(invalid, tf.int32), [steps(False, replaces_whitespace), steps(True, replaces_whitespace)]
+                text,
+                tf.cast(tf.logical_not(valid), tf.int32),
+                [steps(False, replaces_whitespace), steps(True, replaces_whitespace)],
             )
 
         # Lower-casing and removing punctuation cannot make whitespace; normalization and case folding (NFKC)
@@ -1203,8 +1220,12 @@ class _Tokenizer:
             return valid_or_not(text)
         # Sentences rarely hold whitespace but spaces either: the same pass finds out, and the strings that do not
         # skip the whitespace replacement too.
-        unclean = tf.logical_not(tf.strings.regex_full_match(text, _VALID_UTF8_WITHOUT_NUL_OR_WHITESPACE_BUT_SPACE))
-        return _routed(text, tf.cast(unclean, tf.int32), [steps(False, False), valid_or_not])
+        clean = full_match(
+            text,
+            _VALID_UTF8_WITHOUT_NUL_OR_WHITESPACE_BUT_SPACE,
+            _VALID_UTF8_WITHOUT_NUL_OR_WHITESPACE_BUT_SPACE_OR_LOCALE_SENSITIVE,
+        )
+        return _routed(text, tf.cast(tf.logical_not(clean), tf.int32), [steps(False, False), valid_or_not])
 
     def _unicode_steps(self, text: tf.Tensor, decode: bool, replace_whitespace: bool) -> tf.Tensor:
         if decode:
@@ -1213,7 +1234,8 @@ class _Tokenizer:
             tensorflow_text = _tensorflow_text(f"normalization_form={self.normalization_form!r}")
             text = tensorflow_text.normalize_utf8(text, self.normalization_form)
         # A clean batch (decode=False) holds no NUL: ICU's lower-casing then reads each string whole. Nor does it
-        # hold the code points of `_ROOT_LOWER_CASE`, unless normalization made them ("I" + U+0307 is "İ" in NFC).
+        # hold the code points that ICU lower-cases by locale here (see `_prepare_unicode`), unless normalization
+        # made them ("I" + U+0307 is "İ" in NFC).
         text = self._standardize(
             text, ascii_only=False, nul_safe=decode, locale_safe=decode or self.normalization_form is not None
         )
@@ -1329,14 +1351,30 @@ def _routed(text: tf.Tensor, routes: tf.Tensor, steps: Sequence[Callable[[tf.Ten
 def _lower_unicode(text: tf.Tensor, nul_safe: bool, locale_safe: bool) -> tf.Tensor:
     """Unicode lower case of a 1-D batch of valid UTF-8 strings, as in the root locale whatever the process's.
 
-    Without `nul_safe`, the strings must hold no NUL byte; without `locale_safe`, none of the code points of
-    `_ROOT_LOWER_CASE`.
+    Without `nul_safe`, the strings must hold no NUL byte; without `locale_safe`, none of the code points that
+    ICU lower-cases by locale in this process (see `_ROOT_LOWER_CASE`).
     """
+
+    def lower(text: tf.Tensor) -> tf.Tensor:
+        return _lower_utf8(text) if nul_safe else tf.strings.lower(text, encoding="utf-8")
+
+    if not locale_safe:
+        return lower(text)
     text = tf.strings.lower(text)  # ASCII first: under tr_TR or az_AZ, ICU would make "I" a dotless i (U+0131).
-    if locale_safe:
-        for character, lower in _ROOT_LOWER_CASE.items():
-            text = tf.strings.regex_replace(text, character, lower)
-    return _lower_utf8(text) if nul_safe else tf.strings.lower(text, encoding="utf-8")
+
+    def in_root_locale(text: tf.Tensor) -> tf.Tensor:
+        for character, lower_case in _ROOT_LOWER_CASE.items():
+            text = tf.strings.regex_replace(text, character, lower_case)
+        return lower(text)
+
+    sensitive = tf.logical_not(tf.strings.regex_full_match(text, _WITHOUT_LOCALE_SENSITIVE))
+    return _routed(text, tf.cast(sensitive, tf.int32), [lower, in_root_locale])
+
+
+def _icu_lower_case_is_root() -> tf.Tensor:
+    """Whether ICU lower-cases as in the root locale where the graph runs (a scalar: see `_ROOT_LOWER_CASE`)."""
+    probe = tf.strings.lower(tf.constant([_LOCALE_PROBE]), encoding="utf-8")
+    return tf.reduce_all(tf.equal(probe, _LOCALE_PROBE_IN_ROOT))
 
 
 def _lower_utf8(text: tf.Tensor) -> tf.Tensor:
