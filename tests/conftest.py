@@ -76,10 +76,11 @@ print(json.dumps({"input": input_name, "input_dtype": input_spec.dtype.name, "ou
 """
 
 
-def serve_in_fresh_process(export_dir, keys, tmp_path):
+def serve_in_fresh_process(export_dir, keys, tmp_path, env=None):
     """Runs `serving_default` of a SavedModel in a new process that can import TensorFlow only.
 
-    Returns the output as a NumPy array and the signature's names and input dtype.
+    Returns the output as a NumPy array and the signature's names and input dtype. `env`: variables to set in the
+    process's environment.
     """
     import json
     import subprocess
@@ -95,6 +96,7 @@ def serve_in_fresh_process(export_dir, keys, tmp_path):
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, **(env or {})},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     signature = json.loads(result.stdout.strip().splitlines()[-1])

@@ -871,6 +871,25 @@ def test_core_choices_export_serves_raw_text_with_tensorflow_alone(tmp_path):
     np.testing.assert_array_equal(served, model.predict(probe, verbose=0))
 
 
+@pytest.mark.saving
+@pytest.mark.slow
+def test_an_export_lower_cases_alike_where_it_is_served_under_a_turkish_locale(tmp_path):
+    # The export probes ICU where it runs: this one is written under this process's locale, served under tr_TR.
+    vocabulary = ["istanbul", "i\u0307stanbul", "\u0131stanbul", "é"]  # root lower case, and tr's forms of the first
+    layer = TextVocabEmbedding(3, vocabulary=vocabulary, standardize="lower", output_sequence_length=3)
+    model = vectors_model(layer)
+    probe = tf.constant(["ISTANBUL é", "İSTANBUL é", "ISTANBUL", "Istanbul\tİstanbul"])
+    expected = model.predict(probe, verbose=0)
+    ids = layer.lookup()(probe).numpy()
+    first = ["istanbul", "i\u0307stanbul", "istanbul", "istanbul"]
+    assert ids[:, 0].tolist() == [layer.token_to_id(token) for token in first]
+    assert ids[3, 1] == layer.token_to_id("i\u0307stanbul")
+    path = export_for_serving(model, tmp_path / "serving")
+    turkish = {"LANG": "tr_TR.UTF-8", "LC_ALL": "tr_TR.UTF-8"}
+    served, _ = serve_in_fresh_process(path, probe, tmp_path, env=turkish)
+    np.testing.assert_array_equal(served, expected)
+
+
 _SERVE_WITH_TEXT_OPS = r"""
 import glob, importlib.util, json, os, sys
 # TensorFlow and tensorflow-text's ops only: block Keras and keras-vocabsafe. `import tensorflow_text` itself
