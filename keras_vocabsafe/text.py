@@ -127,7 +127,8 @@ _VALID_UTF8 = _code_points_except(())
 _VALID_UTF8_WITHOUT_NUL = _code_points_except(((0, 0),))
 # The same without the whitespace that `_WHITESPACE_BUT_SPACE` replaces.
 _VALID_UTF8_WITHOUT_NUL_OR_WHITESPACE_BUT_SPACE = _code_points_except(((0, 0), *_WHITESPACE_BUT_SPACE_RANGES))
-# Those three without the code points of `_ROOT_LOWER_CASE`, for a process whose ICU lower-cases them by locale.
+# For a process whose ICU lower-cases by locale (see `_prepare_unicode`): any string, and the two above, without
+# "I", "J" and the code points of `_ROOT_LOWER_CASE`.
 _WITHOUT_LOCALE_SENSITIVE = _code_points_except(_LOCALE_SENSITIVE_RANGES)
 _VALID_UTF8_WITHOUT_NUL_OR_LOCALE_SENSITIVE = _code_points_except(((0, 0), *_LOCALE_SENSITIVE_RANGES))
 _VALID_UTF8_WITHOUT_NUL_OR_WHITESPACE_BUT_SPACE_OR_LOCALE_SENSITIVE = _code_points_except(
@@ -1190,8 +1191,9 @@ class _Tokenizer:
 
     def _prepare_unicode(self, text: tf.Tensor) -> tf.Tensor:
         replaces_whitespace = self.splits_on_whitespace
-        # Where ICU lower-cases by locale, the strings that hold the code points it maps so take the special route
-        # (see `_ROOT_LOWER_CASE`): the probe picks each pattern (a tensor: no branch, and the same cost).
+        # Where ICU lower-cases by locale, strings that hold a letter it maps by locale leave the cheap routes for
+        # the special one (see `_ROOT_LOWER_CASE`). The probe picks each pattern: a tensor, so no branch, and a
+        # regex with a pattern input costs as much as a static one.
         lowers = self.standardize in ("lower", "lower_and_strip_punctuation")
         root = _icu_lower_case_is_root() if lowers else None
 
