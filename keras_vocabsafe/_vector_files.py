@@ -49,11 +49,11 @@ ERRORS = ("strict", "replace", "skip")
 NONFINITE = ("strict", "skip")
 _BLOCK_SIZE = 1 << 20  # Larger blocks are no faster and raise peak memory when aligning.
 _TEXT_NUMBER_BYTES = frozenset(b"0123456789.+-eE \t\r\nnaifNAIF")
-# A number starts with a digit, or with a sign or point and then a digit or point ("-0.1", ".5", "-.5"); rows
-# whose second field starts otherwise ("nan", "inf", the ". . ." words of GloVe 840B) take the careful path.
+# A number starts with a digit, a point and a digit, or a sign and then either ("-0.1", ".5", "-.5"); rows whose
+# second field starts otherwise ("nan", "inf", the ". . ." words of GloVe 840B, "x -.") take the careful path.
 _DIGITS = frozenset(b"0123456789")
-_SIGN_OR_POINT = frozenset(b".+-")
-_DIGIT_OR_POINT = frozenset(b"0123456789.")
+_SIGNS = frozenset(b"+-")
+_POINT = ord(".")
 _FIRST_LINE_LIMIT = 1 << 22  # A text file's first line is a header or one vector: far shorter than this.
 _FASTTEXT_MAGIC = struct.pack("<i", 793712314)  # fastText's binary model (.bin) starts with this int32.
 _NPY_MAGIC = b"\x93NUMPY"
@@ -178,7 +178,7 @@ def _read_head(stream: IO[bytes], path: str, format: str, errors: str) -> Vector
                 f"Line 1 of {path!r} is not a 'count dim' header, so the file is not in {format!r} format. "
                 "Pass format='glove' for files whose first line is already a vector."
             )
-        dim = len(first.split()) - 1
+        dim = _trailing_numbers(first)
         if dim < 1:
             raise VectorFileError(f"Line 1 of {path!r} holds a word but no numbers.")
         skipped: list[int] = []
@@ -220,6 +220,11 @@ def _check_first_line(first: bytes, path: str) -> None:
         raise VectorFileError(
             f"Line 1 of {path!r} holds NUL bytes: the file is binary data, but neither a text vectors file nor "
             "word2vec binary (whose line 1 is a 'count dim' header). Check that this is the vectors file."
+        )
+    if b"\r" in first.rstrip(b"\r\n") and _parse_header(first) is None:
+        raise VectorFileError(
+            f"{path!r} ends its lines with a carriage return alone (classic Mac OS), so its lines run together. "
+            f"Convert the line ends to '\\n', e.g. `tr '\\r' '\\n' < {path} > vectors.txt`."
         )
     if len(first) >= _FIRST_LINE_LIMIT and not first.endswith(b"\n"):
         raise VectorFileError(
@@ -318,6 +323,24 @@ class _ReadGuard:
         raise VectorFileError(message) from error
 
 
+def _trailing_numbers(line: bytes) -> int:
+    """How many fields at the end of a GloVe file's first line are numbers: its dimension.
+
+    Counted from the end, since the word may hold spaces (GloVe 840B has `". . ."` and `"at name@domain.com"`);
+    the first field is the word even if it reads as a number. A line that does not end with a number counts all
+    its fields but the first, and parsing then names the field that is not a number.
+    """
+    fields = line.split()
+    if len(fields) > 1 and _parse_numbers(fields[-1]).size != 1:
+        return len(fields) - 1
+    count = 0
+    for field in reversed(fields[1:]):
+        if _parse_numbers(field).size != 1:
+            break
+        count += 1
+    return count
+
+
 def _parse_header(line: bytes) -> tuple[int, int] | None:
     fields = line.split()
     if len(fields) != 2 or not all(f.isdigit() for f in fields):
@@ -326,8 +349,15 @@ def _parse_header(line: bytes) -> tuple[int, int] | None:
 
 
 def _looks_binary(stream: IO[bytes], dim: int) -> bool:
-    """Tells word2vec binary from text by the bytes after the first word."""
+    """Tells word2vec binary from text by the first vector's line."""
     sample = stream.peek(1 << 16)[: 1 << 16] if hasattr(stream, "peek") else b""
+    end = sample.find(b"\n")
+    if end >= 0:
+        # A text line is a word and `dim` numbers, the word perhaps with spaces ("at name@domain.com") and the
+        # numbers perhaps spelled out ("Infinity"); float32 bytes up to the first newline byte are not.
+        word, rest = _split_line(sample[:end], dim)
+        if word and _parse_numbers(rest).size == dim:
+            return False
     space = sample.find(b" ")
     if space < 0:
         return False
@@ -419,10 +449,12 @@ def _text_chunks(
                 space = find(b" ", position, end)
                 # The numbers must start right after the first space; if they do not, the line is blank, starts
                 # with a space, or the word itself holds spaces (some GloVe files have such words).
-                simple = position < space < end - 1 and (
-                    data[space + 1] in _DIGITS
-                    or (data[space + 1] in _SIGN_OR_POINT and space + 2 < end and data[space + 2] in _DIGIT_OR_POINT)
-                )
+                simple = False
+                if position < space < end - 1:
+                    start = space + 2 if data[space + 1] in _SIGNS else space + 1
+                    if start < end and data[start] == _POINT:
+                        start += 1
+                    simple = start < end and data[start] in _DIGITS
                 if simple:
                     word = data[position:space]
                 else:
@@ -537,12 +569,14 @@ class _TextRows:
                 "space: replace the tabs (e.g. `tr '\\t' ' ' < in.txt > out.txt`)."
             )
         if count > dim:
-            return (
-                f"{where} holds {numbers} after the word {word[:40]!r}, but the file's vectors have {dim} (from "
-                "its first line or header). If the word holds a space followed by something that reads as a number "
-                "(as in 'route 66'), the reader takes that for the first value: join the word's parts in the file "
-                f"(e.g. 'route_66'). Otherwise every line must be a word followed by {dim} values."
-            )
+            longer, rest = _split_line(word + b" " + self.rests([i])[0], dim)
+            if _parse_numbers(rest).size == dim:
+                return (
+                    f"{where} holds {numbers} after the word {word[:40]!r}, but the file's vectors have {dim} (from "
+                    f"its first line or header). If its word is {longer[:40]!r} (a space, then a part that reads as "
+                    "a number, as in 'route 66'), the reader cannot tell: join the word's parts in the file (e.g. "
+                    f"'route_66'). Otherwise the line has numbers to spare: every line must be a word and {dim} values."
+                )
         return (
             f"{where} holds {numbers}, but the file's vectors have {dim} (from its first line or header). "
             "Every line must be a word followed by the same number of values."

@@ -235,3 +235,66 @@ def test_a_line_short_of_numbers_counts_them(tmp_path):
     (tmp_path / "v.txt").write_bytes(b"a 0.1 0.2 0.3\nb 0.4\n")
     with pytest.raises(VectorFileError, match=r"Line 2 of .* holds 1 number, but the file's vectors have 3"):
         load_vectors(tmp_path / "v.txt")
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        (b"2 1\nat name@domain.com 1.\n-- -1E+2\n", [("at name@domain.com", [1.0]), ("--", [-100.0])]),
+        (b"2 2\na b 1 2 \nthe 3 4 \n", [("a b", [1.0, 2.0]), ("the", [3.0, 4.0])]),
+    ],
+    ids=["spaced-word", "spaced-word-trailing-space"],
+)
+def test_a_text_file_with_a_header_is_not_taken_for_binary(tmp_path, data, expected):
+    # Its first word holds a space and then letters: the bytes after the first space were taken for float32s,
+    # and the file loaded as word2vec binary, garbage and all, without a word.
+    for suffix, write in (("txt", bytes), ("gz", gzip.compress)):
+        (tmp_path / f"v.{suffix}").write_bytes(write(data))
+        vectors = load_vectors(tmp_path / f"v.{suffix}")
+        assert vectors.format == "word2vec"
+        assert vectors.vocabulary.to_list() == [word for word, _ in expected]
+        np.testing.assert_array_equal(vectors.vectors, np.array([row for _, row in expected], np.float32))
+
+
+def test_a_text_file_with_a_header_and_infinity_spelled_out_names_the_row(tmp_path):
+    (tmp_path / "v.txt").write_bytes(b"2 2\nthe Infinity 2\nfoo 3 4\n")
+    with pytest.raises(VectorFileError, match=r"Line 2 of .*the vector of 'the' holds inf"):
+        load_vectors(tmp_path / "v.txt")
+
+
+@pytest.mark.parametrize("word", [". . .", "at name@domain.com"])
+def test_a_glove_file_whose_first_word_holds_spaces(tmp_path, word):
+    # The dimension was the first line's field count less one, so the word's spaces counted as numbers.
+    (tmp_path / "v.txt").write_bytes(word.encode() + b" 1 2\nthe 3 4\n")
+    vectors = load_vectors(tmp_path / "v.txt")
+    assert vectors.vocabulary.to_list() == [word, "the"]
+    np.testing.assert_array_equal(vectors.vectors, np.array([[1, 2], [3, 4]], np.float32))
+
+
+def test_a_glove_first_line_ending_in_a_word_names_that_field(tmp_path):
+    (tmp_path / "v.txt").write_bytes(b"the 1 2 x\nfoo 3 4 5\n")
+    with pytest.raises(VectorFileError, match=r"Line 1 of .*: b'x' is not a number"):
+        load_vectors(tmp_path / "v.txt")
+
+
+def test_words_that_go_on_with_a_point_or_sign_but_no_number_load(tmp_path):
+    (tmp_path / "v.txt").write_bytes(b"the 1 2\nx -. 3 4\na ... -.5 +.5\n")
+    vectors = load_vectors(tmp_path / "v.txt")
+    assert vectors.vocabulary.to_list() == ["the", "x -.", "a ..."]
+    np.testing.assert_array_equal(vectors.vectors, np.array([[1, 2], [3, 4], [-0.5, 0.5]], np.float32))
+
+
+def test_a_line_with_numbers_to_spare_names_both_readings(tmp_path):
+    (tmp_path / "v.txt").write_bytes(b"the 1 2\nfoo 3 4 5\n")
+    with pytest.raises(
+        VectorFileError,
+        match=r"Line 2 of .* holds 3 numbers after the word b'foo'.*If its word is b'foo 3'.*numbers to spare",
+    ):
+        load_vectors(tmp_path / "v.txt")
+
+
+@pytest.mark.parametrize("header", [b"", b"2 2\r"])
+def test_carriage_returns_alone_are_named(tmp_path, header):
+    (tmp_path / "v.txt").write_bytes(header + b"the 1 2\rfoo 3 4\r")
+    with pytest.raises(VectorFileError, match=r"ends its lines with a carriage return alone"):
+        load_vectors(tmp_path / "v.txt")
