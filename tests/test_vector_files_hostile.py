@@ -202,99 +202,70 @@ def test_npy_without_columns(tmp_path):
 
 # Lines that only look like a word and its numbers ---------------------------------------
 
+REFUSED_LINES = {
+    "no-word": (b"a 0.1 0.2\n 0.3 0.4\nb 0.5 0.6\n", r"Line 2 of .*v.txt' starts with a space and then its numbers"),
+    "tab-after-word": (b"a 0.1 0.2\nb\t0.3 0.4\n", r"Line 2 of .* separates its fields with tabs.*replace the tabs"),
+    "tab-on-line-1": (b"a\t0.1 0.2\nb 0.3 0.4\n", r"Line 1 of .* separates its fields with tabs.*replace the tabs"),
+    "route-66": (
+        b"a 0.1 0.2\nroute 66 0.3 0.4\n",
+        r"Line 2 of .* holds 3 numbers after the word b'route'.*If its word is b'route 66'.*'route_66'",
+    ),
+    "numbers-to-spare": (
+        b"the 1 2\nfoo 3 4 5\n",
+        r"Line 2 of .* holds 3 numbers after the word b'foo'.*If its word is b'foo 3'.*numbers to spare",
+    ),
+    "short-of-numbers": (b"a 0.1 0.2 0.3\nb 0.4\n", r"Line 2 of .* holds 1 number, but the file's vectors have 3"),
+    "line-1-ends-in-a-word": (b"the 1 2 x\nfoo 3 4 5\n", r"Line 1 of .*: b'x' is not a number"),
+    "infinity-spelled-out": (b"2 2\nthe Infinity 2\nfoo 3 4\n", r"Line 2 of .*the vector of 'the' holds inf"),
+    "carriage-returns-alone": (b"the 1 2\rfoo 3 4\r", r"ends its lines with a carriage return alone"),
+    "carriage-returns-alone-header": (b"2 2\rthe 1 2\rfoo 3 4\r", r"ends its lines with a carriage return alone"),
+}
 
-def test_a_line_without_a_word_names_the_line(tmp_path):
-    (tmp_path / "v.txt").write_bytes(b"a 0.1 0.2\n 0.3 0.4\nb 0.5 0.6\n")
-    with pytest.raises(VectorFileError, match=r"Line 2 of .*v.txt' starts with a space and then its numbers"):
+
+@pytest.mark.parametrize("data, message", REFUSED_LINES.values(), ids=REFUSED_LINES)
+def test_a_bad_line_is_refused_naming_the_line_and_the_cause(tmp_path, data, message):
+    # Each used to load silently (no word: the word ""; "Infinity": binary garbage) or to name another cause.
+    (tmp_path / "v.txt").write_bytes(data)
+    with pytest.raises(VectorFileError, match=message):
         load_vectors(tmp_path / "v.txt")
 
 
-@pytest.mark.parametrize("line", [2, 1])
-def test_fields_separated_by_tabs_and_spaces_name_the_tabs(tmp_path, line):
-    lines = [b"a 0.1 0.2", b"b 0.3 0.4"]
-    lines[line - 1] = lines[line - 1].replace(b" ", b"\t", 1)  # "b\t0.3 0.4"
-    (tmp_path / "v.txt").write_bytes(b"\n".join(lines) + b"\n")
-    with pytest.raises(VectorFileError, match=rf"Line {line} of .* separates its fields with tabs.*replace the tabs"):
-        load_vectors(tmp_path / "v.txt")
+LOADED_LINES = {
+    # Fields separated by tabs alone read as by spaces.
+    "tabs-alone": (b"a\t0.1\t0.2\nb\t0.3\t0.4\n", "glove", [("a", [0.1, 0.2]), ("b", [0.3, 0.4])]),
+    # A GloVe file's dimension was line 1's field count less one: the word's spaces counted as numbers.
+    "glove-line-1-word-with-points": (b". . . 1 2\nthe 3 4\n", "glove", [(". . .", [1, 2]), ("the", [3, 4])]),
+    "glove-line-1-word-with-letters": (
+        b"at name@domain.com 1 2\nthe 3 4\n",
+        "glove",
+        [("at name@domain.com", [1, 2]), ("the", [3, 4])],
+    ),
+    # A point or sign that no digit follows is not a number yet.
+    "point-or-sign-words": (
+        b"the 1 2\nx -. 3 4\na ... -.5 +.5\n",
+        "glove",
+        [("the", [1, 2]), ("x -.", [3, 4]), ("a ...", [-0.5, 0.5])],
+    ),
+    # Text with a header whose first word holds a space and letters was taken for word2vec binary: the bytes after
+    # the first space read as float32s, and the file loaded, garbage and all, without a word.
+    "header-and-spaced-word": (
+        b"2 1\nat name@domain.com 1.\n-- -1E+2\n",
+        "word2vec",
+        [("at name@domain.com", [1.0]), ("--", [-100.0])],
+    ),
+    "header-spaced-word-trailing-space": (
+        b"2 2\na b 1 2 \nthe 3 4 \n",
+        "word2vec",
+        [("a b", [1, 2]), ("the", [3, 4])],
+    ),
+}
 
 
-def test_fields_separated_by_tabs_alone_load(tmp_path):
-    (tmp_path / "v.txt").write_bytes(b"a\t0.1\t0.2\nb\t0.3\t0.4\n")
-    vectors = load_vectors(tmp_path / "v.txt")
-    assert vectors.vocabulary.to_list() == ["a", "b"]
-    np.testing.assert_array_equal(vectors.vectors, np.array([[0.1, 0.2], [0.3, 0.4]], np.float32))
-
-
-def test_a_word_whose_second_part_reads_as_a_number_names_the_cause(tmp_path):
-    (tmp_path / "v.txt").write_bytes(b"a 0.1 0.2\nroute 66 0.3 0.4\n")
-    with pytest.raises(VectorFileError, match=r"Line 2 of .* holds 3 numbers after the word b'route'.*'route_66'"):
-        load_vectors(tmp_path / "v.txt")
-
-
-def test_a_line_short_of_numbers_counts_them(tmp_path):
-    (tmp_path / "v.txt").write_bytes(b"a 0.1 0.2 0.3\nb 0.4\n")
-    with pytest.raises(VectorFileError, match=r"Line 2 of .* holds 1 number, but the file's vectors have 3"):
-        load_vectors(tmp_path / "v.txt")
-
-
-@pytest.mark.parametrize(
-    "data, expected",
-    [
-        (b"2 1\nat name@domain.com 1.\n-- -1E+2\n", [("at name@domain.com", [1.0]), ("--", [-100.0])]),
-        (b"2 2\na b 1 2 \nthe 3 4 \n", [("a b", [1.0, 2.0]), ("the", [3.0, 4.0])]),
-    ],
-    ids=["spaced-word", "spaced-word-trailing-space"],
-)
-def test_a_text_file_with_a_header_is_not_taken_for_binary(tmp_path, data, expected):
-    # Its first word holds a space and then letters: the bytes after the first space were taken for float32s,
-    # and the file loaded as word2vec binary, garbage and all, without a word.
+@pytest.mark.parametrize("data, format, expected", LOADED_LINES.values(), ids=LOADED_LINES)
+def test_odd_lines_that_are_vectors_load(tmp_path, data, format, expected):
     for suffix, write in (("txt", bytes), ("gz", gzip.compress)):
         (tmp_path / f"v.{suffix}").write_bytes(write(data))
         vectors = load_vectors(tmp_path / f"v.{suffix}")
-        assert vectors.format == "word2vec"
+        assert vectors.format == format
         assert vectors.vocabulary.to_list() == [word for word, _ in expected]
         np.testing.assert_array_equal(vectors.vectors, np.array([row for _, row in expected], np.float32))
-
-
-def test_a_text_file_with_a_header_and_infinity_spelled_out_names_the_row(tmp_path):
-    (tmp_path / "v.txt").write_bytes(b"2 2\nthe Infinity 2\nfoo 3 4\n")
-    with pytest.raises(VectorFileError, match=r"Line 2 of .*the vector of 'the' holds inf"):
-        load_vectors(tmp_path / "v.txt")
-
-
-@pytest.mark.parametrize("word", [". . .", "at name@domain.com"])
-def test_a_glove_file_whose_first_word_holds_spaces(tmp_path, word):
-    # The dimension was the first line's field count less one, so the word's spaces counted as numbers.
-    (tmp_path / "v.txt").write_bytes(word.encode() + b" 1 2\nthe 3 4\n")
-    vectors = load_vectors(tmp_path / "v.txt")
-    assert vectors.vocabulary.to_list() == [word, "the"]
-    np.testing.assert_array_equal(vectors.vectors, np.array([[1, 2], [3, 4]], np.float32))
-
-
-def test_a_glove_first_line_ending_in_a_word_names_that_field(tmp_path):
-    (tmp_path / "v.txt").write_bytes(b"the 1 2 x\nfoo 3 4 5\n")
-    with pytest.raises(VectorFileError, match=r"Line 1 of .*: b'x' is not a number"):
-        load_vectors(tmp_path / "v.txt")
-
-
-def test_words_that_go_on_with_a_point_or_sign_but_no_number_load(tmp_path):
-    (tmp_path / "v.txt").write_bytes(b"the 1 2\nx -. 3 4\na ... -.5 +.5\n")
-    vectors = load_vectors(tmp_path / "v.txt")
-    assert vectors.vocabulary.to_list() == ["the", "x -.", "a ..."]
-    np.testing.assert_array_equal(vectors.vectors, np.array([[1, 2], [3, 4], [-0.5, 0.5]], np.float32))
-
-
-def test_a_line_with_numbers_to_spare_names_both_readings(tmp_path):
-    (tmp_path / "v.txt").write_bytes(b"the 1 2\nfoo 3 4 5\n")
-    with pytest.raises(
-        VectorFileError,
-        match=r"Line 2 of .* holds 3 numbers after the word b'foo'.*If its word is b'foo 3'.*numbers to spare",
-    ):
-        load_vectors(tmp_path / "v.txt")
-
-
-@pytest.mark.parametrize("header", [b"", b"2 2\r"])
-def test_carriage_returns_alone_are_named(tmp_path, header):
-    (tmp_path / "v.txt").write_bytes(header + b"the 1 2\rfoo 3 4\r")
-    with pytest.raises(VectorFileError, match=r"ends its lines with a carriage return alone"):
-        load_vectors(tmp_path / "v.txt")
