@@ -331,14 +331,12 @@ def _trailing_numbers(line: bytes) -> int:
     its fields but the first, and parsing then names the field that is not a number.
     """
     fields = line.split()
-    if len(fields) > 1 and _parse_numbers(fields[-1]).size != 1:
-        return len(fields) - 1
     count = 0
     for field in reversed(fields[1:]):
         if _parse_numbers(field).size != 1:
             break
         count += 1
-    return count
+    return count or len(fields) - 1
 
 
 def _parse_header(line: bytes) -> tuple[int, int] | None:

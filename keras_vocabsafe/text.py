@@ -92,6 +92,7 @@ def _character_class(ranges: Iterable[tuple[int, int]]) -> str:
     return "[" + "".join(rf"\x{{{a:x}}}-\x{{{b:x}}}" if a < b else rf"\x{{{a:x}}}" for a, b in ranges) + "]"
 
 
+@functools.cache
 def _code_points_except(excluded: tuple[tuple[int, int], ...]) -> str:
     """A regex matching strings of Unicode scalar values outside the `excluded` (first, last) ranges, in order."""
     excluded = ((0xD800, 0xDFFF), *excluded)  # Surrogates are not scalar values: their UTF-8 form is invalid.
@@ -123,17 +124,8 @@ _LOCALE_PROBE, _LOCALE_PROBE_IN_ROOT = "I\u0130\u00cc", "ii\u0307\u00ec"
 # form, and the class leaves out surrogates (which RE2 would match) and values past U+10FFFF. These are the strings
 # that `unicode_transcode` leaves as they are.
 _VALID_UTF8 = _code_points_except(())
-# Those without NUL, which `tf.strings.lower(..., encoding="utf-8")` reads whole too (see `_lower_utf8`).
-_VALID_UTF8_WITHOUT_NUL = _code_points_except(((0, 0),))
-# The same without the whitespace that `_WHITESPACE_BUT_SPACE` replaces.
-_VALID_UTF8_WITHOUT_NUL_OR_WHITESPACE_BUT_SPACE = _code_points_except(((0, 0), *_WHITESPACE_BUT_SPACE_RANGES))
-# For a process whose ICU lower-cases by locale (see `_prepare_unicode`): any string, and the two above, without
-# "I", "J" and the code points of `_ROOT_LOWER_CASE`.
-_WITHOUT_LOCALE_SENSITIVE = _code_points_except(_LOCALE_SENSITIVE_RANGES)
-_VALID_UTF8_WITHOUT_NUL_OR_LOCALE_SENSITIVE = _code_points_except(((0, 0), *_LOCALE_SENSITIVE_RANGES))
-_VALID_UTF8_WITHOUT_NUL_OR_WHITESPACE_BUT_SPACE_OR_LOCALE_SENSITIVE = _code_points_except(
-    ((0, 0), *_WHITESPACE_BUT_SPACE_RANGES, *_LOCALE_SENSITIVE_RANGES)
-)
+# NUL, which `tf.strings.lower(..., encoding="utf-8")` does not read past (see `_lower_utf8`).
+_NUL_RANGE = ((0, 0),)
 # The whitespace that split="whitespace" splits on, one character: RE2's \s leaves out \v (U+000B).
 _WHITESPACE_CHARACTER = r"[\s\x0b\x{85}\p{Z}]"
 # Match only strings of ASCII bytes (a byte that is not ASCII, valid UTF-8 or not, never matches), and of those
@@ -1197,9 +1189,13 @@ class _Tokenizer:
         lowers = self.standardize in ("lower", "lower_and_strip_punctuation")
         root = _icu_lower_case_is_root() if lowers else None
 
-        def full_match(text: tf.Tensor, pattern: str, without_locale_sensitive: str) -> tf.Tensor:
+        def full_match(text: tf.Tensor, excluded: tuple[tuple[int, int], ...]) -> tf.Tensor:
+            """Whether each string is valid UTF-8 without the `excluded` code points (nor, where ICU lower-cases by
+            locale, the letters it maps so)."""
+            pattern = _code_points_except(excluded)
             if root is None:
                 return tf.strings.regex_full_match(text, pattern)
+            without_locale_sensitive = _code_points_except((*excluded, *_LOCALE_SENSITIVE_RANGES))
             return tf.raw_ops.RegexFullMatch(input=text, pattern=tf.where(root, pattern, without_locale_sensitive))
 
         def steps(decode: bool, replace_whitespace: bool) -> Callable[[tf.Tensor], tf.Tensor]:
@@ -1208,7 +1204,7 @@ class _Tokenizer:
         # Non-ASCII text is nearly always valid UTF-8 without NUL. One regex pass finds out, and then the costliest
         # step (transcoding: valid UTF-8 transcodes to itself) and the NUL handling are skipped.
         def valid_or_not(text: tf.Tensor) -> tf.Tensor:
-            valid = full_match(text, _VALID_UTF8_WITHOUT_NUL, _VALID_UTF8_WITHOUT_NUL_OR_LOCALE_SENSITIVE)
+            valid = full_match(text, _NUL_RANGE)
             return _routed(
                 text,
                 tf.cast(tf.logical_not(valid), tf.int32),
@@ -1222,11 +1218,7 @@ class _Tokenizer:
             return valid_or_not(text)
         # Sentences rarely hold whitespace but spaces either: the same pass finds out, and the strings that do not
         # skip the whitespace replacement too.
-        clean = full_match(
-            text,
-            _VALID_UTF8_WITHOUT_NUL_OR_WHITESPACE_BUT_SPACE,
-            _VALID_UTF8_WITHOUT_NUL_OR_WHITESPACE_BUT_SPACE_OR_LOCALE_SENSITIVE,
-        )
+        clean = full_match(text, (*_NUL_RANGE, *_WHITESPACE_BUT_SPACE_RANGES))
         return _routed(text, tf.cast(tf.logical_not(clean), tf.int32), [steps(False, False), valid_or_not])
 
     def _unicode_steps(self, text: tf.Tensor, decode: bool, replace_whitespace: bool) -> tf.Tensor:
@@ -1369,7 +1361,7 @@ def _lower_unicode(text: tf.Tensor, nul_safe: bool, locale_safe: bool) -> tf.Ten
             text = tf.strings.regex_replace(text, character, lower_case)
         return lower(text)
 
-    sensitive = tf.logical_not(tf.strings.regex_full_match(text, _WITHOUT_LOCALE_SENSITIVE))
+    sensitive = tf.logical_not(tf.strings.regex_full_match(text, _code_points_except(_LOCALE_SENSITIVE_RANGES)))
     return _routed(text, tf.cast(sensitive, tf.int32), [lower, in_root_locale])
 
 
