@@ -126,12 +126,15 @@ _LOCALE_PROBE, _LOCALE_PROBE_IN_ROOT = "I\u0130\u00cc", "ii\u0307\u00ec"
 _VALID_UTF8 = _code_points_except(())
 # NUL, which `tf.strings.lower(..., encoding="utf-8")` does not read past (see `_lower_utf8`).
 _NUL_RANGE = ((0, 0),)
+# What a clean string holds none of: NUL, and the whitespace but the space.
+_CLEAN_RANGES = (*_NUL_RANGE, *_WHITESPACE_BUT_SPACE_RANGES)
 # The whitespace that split="whitespace" splits on, one character: RE2's \s leaves out \v (U+000B).
 _WHITESPACE_CHARACTER = r"[\s\x0b\x{85}\p{Z}]"
 # Match only strings of ASCII bytes (a byte that is not ASCII, valid UTF-8 or not, never matches), and of those
 # without the bytes 8-15, which hold the whitespace but the space (see `_routes`).
 _ASCII = r"[\x00-\x7f]*"
 _ASCII_OUTSIDE_8_TO_15 = r"[\x00-\x07\x10-\x7f]*"
+_ASCII_LOWER_CASE = bytes.maketrans(bytes(range(0x41, 0x5B)), bytes(range(0x61, 0x7B)))
 # Routing reads each string's first bytes as a row of this many at most (see `_routes`).
 _ROUTING_WIDTH = 4096
 # A regex split marks each delimiter with this byte and splits on it. Text is valid UTF-8 by then (see
@@ -214,6 +217,8 @@ class _TextFrontEnd(_TextFrontEndBase):
     reserved_tokens: tuple[str, ...]
     # Set by `_init_text`: the traced function of eager calls, None for settings that are never traced.
     _traced_ids: _TracedIds | None = None
+    # Whether the vocabulary allows `_words_first_ids`; None until asked (again after each change).
+    _words_first_allowed: bool | None = None
 
     def _init_text(self, settings: dict[str, Any]) -> None:
         """Sets the tokenization settings (validated by `_text_settings`) and the tokenizer they make."""
@@ -241,6 +246,7 @@ class _TextFrontEnd(_TextFrontEndBase):
 
     def _vocabulary_changed(self) -> None:
         super()._vocabulary_changed()
+        self._words_first_allowed = None
         if self._traced_ids is not None:  # None too while the base class sets the vocabulary, before `_init_text`.
             self._traced_ids.function = None  # It looked up in the old table.
 
@@ -305,8 +311,9 @@ class _TextFrontEnd(_TextFrontEndBase):
             tokens = self._wordpiece(tokens)
         return tokens
 
-    def _token_ids(self, text: tf.Tensor) -> tf.RaggedTensor:
-        """The ids of the tokens of a 1-D batch of text, as a `(batch, None)` ragged tensor.
+    def _token_ids(self, text: tf.Tensor) -> tf.Tensor | tf.RaggedTensor:
+        """The ids of the tokens of a 1-D batch of text, as a `(batch, None)` ragged tensor, or padded to
+        `(batch, output_sequence_length)`.
 
         A layer called eagerly again and again runs the steps as one traced function: op by op, their ~30 ops
         cost more in dispatch than in work (1.3x-1.8x the speed on a batch of 1,024 sentences). The first calls
@@ -325,8 +332,113 @@ class _TextFrontEnd(_TextFrontEndBase):
         with _graph_errors_as_typed():
             return traced.function(text)
 
-    def _ids_op_by_op(self, text: tf.Tensor) -> tf.RaggedTensor:
-        return self._lookup(self._tokenize(text))
+    def _ids_op_by_op(self, text: tf.Tensor) -> tf.Tensor | tf.RaggedTensor:
+        if self._looks_words_up_first():
+            return self._words_first_ids(text)
+        return self._padded(self._lookup(self._tokenize(text)))
+
+    def _padded(self, ids: tf.RaggedTensor) -> tf.Tensor | tf.RaggedTensor:
+        """The ids as the layer returns them: padded or cut to `output_sequence_length`, if set."""
+        if self.output_sequence_length is None:
+            return ids
+        return ids.to_tensor(default_value=self._mask_id(), shape=[None, self.output_sequence_length])
+
+    def _looks_words_up_first(self) -> bool:
+        """Whether `_words_first_ids` gives the ids: for its settings, once the vocabulary is known to allow it."""
+        if not self._tokenizer.looks_words_up_first:
+            return False
+        if self._words_first_allowed is None:
+            self._require_vocabulary()
+            with tf.init_scope():  # Asked while tracing, too.
+                self._words_first_allowed = self._keys_are_their_own_tokens()
+        return self._words_first_allowed
+
+    def _keys_are_their_own_tokens(self) -> bool:
+        """Whether each vocabulary token that a word could equal in `_words_first_ids` is its own only token."""
+        lowers = self.standardize == "lower"
+        keys = [key for key in cast(Vocabulary, self._vocabulary).tokens if isinstance(key, bytes)]
+        # A word holds no space and, when lower-casing, no ASCII capital (so such tokens do not count); a word of
+        # printable ASCII (without capitals, when lower-casing) is its own token.
+        own = re.compile(rb"[!-@\[-~]+" if lowers else rb"[!-~]+")
+        others = [key for key in keys if b" " not in key and not own.fullmatch(key)]
+        if lowers:
+            others = [key for key in others if key == key.translate(_ASCII_LOWER_CASE)]
+        if not others:
+            return True
+        keys_tensor = tf.constant(others)
+        tokens = self._tokenizer.tokens(keys_tensor)
+        alone = tf.equal(tokens.row_lengths(), 1)
+        return bool(tf.reduce_all(alone & tf.equal(tf.strings.reduce_join(tokens, axis=1), keys_tensor)))
+
+    def _words_first_ids(self, text: tf.Tensor) -> tf.Tensor | tf.RaggedTensor:
+        """The ids of a 1-D batch of text, its strings in three parts by `_routes`, each split and looked up apart.
+
+        ASCII strings without whitespace but spaces are split on spaces; other ASCII strings on ASCII whitespace,
+        by the op that knows it (replacing it with spaces first cost more than the split: RE2 rewrites each string
+        it matches in); in the others, words are looked up before the Unicode steps, which run only on the words
+        not found (`_words_first`). The parts' ids are put back in the batch's order. Per-word work then runs on
+        the non-ASCII strings' words alone, and the parts may run on two cores.
+        """
+        routes = _routes(text, spaces=True)
+        positions = tf.dynamic_partition(tf.range(tf.size(text)), routes, 3)
+        plain, spaced, unicode = tf.dynamic_partition(text, routes, 3)
+        lowers = self.standardize == "lower"
+        parts = [
+            self._padded(self._lookup(_split(tf.strings.lower(part) if lowers else part, separator)))
+            for part, separator in ((plain, " "), (spaced, None))
+        ]
+        parts.append(self._words_first(unicode))
+        if self.output_sequence_length is not None:
+            return tf.dynamic_stitch(positions, parts)
+        counts = [tf.size(rows) for rows in positions]
+        order = tf.dynamic_stitch(
+            positions,
+            [tf.range(counts[0]), counts[0] + tf.range(counts[1]), counts[0] + counts[1] + tf.range(counts[2])],
+        )
+        return tf.gather(tf.concat(parts, axis=0), order)
+
+    def _words_first(self, text: tf.Tensor) -> tf.Tensor | tf.RaggedTensor:
+        """The ids of a 1-D batch of non-ASCII text, its words looked up before the Unicode steps.
+
+        Exact, for `_Tokenizer.looks_words_up_first` settings and a vocabulary whose tokens are their own tokens
+        (`_keys_are_their_own_tokens`). The text's ASCII letters are lower-cased (as `"lower"` would make them) and
+        it is split on ASCII whitespace. A word found in the vocabulary is then its own token. A word not found is
+        clean (valid UTF-8 without NUL or whitespace, nor, where ICU lower-cases by locale, a letter it maps so) or
+        not. A clean word makes one token, itself lower-cased: lower-casing does not reach across whitespace (final
+        sigma's context stops at it), nor makes or removes whitespace. A string with a word that is not clean takes
+        the Unicode steps, whole, and its ids replace the others. Most words are found, so ICU and the validity
+        check read a few words and not every non-ASCII sentence.
+        """
+        tokenizer = self._tokenizer
+        rows_count = tf.size(text, out_type=tf.int64)
+        split = _split(tf.strings.lower(text) if self.standardize == "lower" else text, None)
+        words, rows = split.flat_values, split.value_rowids()
+        table = cast(tf.lookup.StaticHashTable, self.lookup_table)  # `_looks_words_up_first` required a vocabulary.
+        found = table.lookup(words)
+        missed = tf.where(tf.equal(found, table.default_value))
+        missed_words = tf.gather_nd(words, missed)
+        clean = tokenizer._valid_without(missed_words, _CLEAN_RANGES, tokenizer._icu_root())
+        tokens = missed_words
+        if self.standardize == "lower":
+            # Only clean words with a byte past ASCII need ICU (a valid one has continuation bytes).
+            past_ascii = tf.strings.length(missed_words, "UTF8_CHAR") < tf.strings.length(missed_words)
+            lowered = tf.where(tf.logical_and(clean, past_ascii))
+            tokens = tf.tensor_scatter_nd_update(
+                missed_words, lowered, tf.strings.lower(tf.gather_nd(missed_words, lowered), encoding="utf-8")
+            )
+        ids = tf.tensor_scatter_nd_update(found, missed, self._lookup_dense(tokens))
+        ids = self._padded(tf.RaggedTensor.from_value_rowids(ids, rows, nrows=rows_count, validate=False))
+
+        unclean = tf.cast(tf.logical_not(clean), tf.int32)
+        redo = tf.where(tf.math.unsorted_segment_max(unclean, tf.gather_nd(rows, missed), rows_count) > 0)
+        redone = self._padded(self._lookup(tokenizer.split_words(tokenizer._prepare_unicode(tf.gather_nd(text, redo)))))
+        if self.output_sequence_length is not None:
+            return tf.tensor_scatter_nd_update(ids, redo, redone)
+        # Ragged: each redone row takes its string's place.
+        order = tf.tensor_scatter_nd_update(
+            tf.range(rows_count), redo, rows_count + tf.range(tf.size(redo, out_type=tf.int64))
+        )
+        return tf.gather(tf.concat([ids, redone], axis=0), order)
 
     def tokenize(self, inputs: Any) -> Any:
         """The tokens the layer looks up for raw strings, as a ragged tensor (a 1-D tensor for a scalar)."""
@@ -931,7 +1043,6 @@ class TextVocabEmbedding(_TextFrontEnd, VocabEmbedding):
         if self.output_sequence_length is None:
             vectors = tf.ragged.map_flat_values(self._gather, ids)
         else:
-            ids = ids.to_tensor(default_value=self._mask_id(), shape=[None, self.output_sequence_length])
             mask = tf.not_equal(ids, self._mask_id())  # The mask token "", which no real token equals.
             vectors = self._gather(ids)
         if scalar:
@@ -1084,8 +1195,6 @@ class TextVocabLookup(_TextFrontEnd, VocabLookup):
     def call(self, inputs: Any) -> Any:
         text, scalar = self._text_batch(inputs)
         ids = self._token_ids(text)
-        if self.output_sequence_length is not None:
-            ids = ids.to_tensor(default_value=self._mask_id(), shape=[None, self.output_sequence_length])
         return ids[0] if scalar else ids
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
@@ -1140,6 +1249,17 @@ class _Tokenizer:
         return _checked(text, invalid, message, TextEncodingError)
 
     @property
+    def looks_words_up_first(self) -> bool:
+        """Whether a text layer may look words up before the Unicode steps (see `_TextFrontEnd._words_first_ids`)."""
+        return (
+            self.split == "whitespace"
+            and self.standardize in (None, "lower")
+            and self.normalization_form is None
+            and self.ngrams is None
+            and self.encoding_errors == "replace"
+        )
+
+    @property
     def splits_on_whitespace(self) -> bool:
         """Whether words are split on whitespace: `prepare` then turns all whitespace into spaces."""
         return self.split == "whitespace" or (self.split == "wordpiece" and self.split_pattern is None)
@@ -1186,17 +1306,7 @@ class _Tokenizer:
         # Where ICU lower-cases by locale, strings that hold a letter it maps by locale leave the cheap routes for
         # the special one (see `_ROOT_LOWER_CASE`). The probe picks each pattern: a tensor, so no branch, and a
         # regex with a pattern input costs as much as a static one.
-        lowers = self.standardize in ("lower", "lower_and_strip_punctuation")
-        root = _icu_lower_case_is_root() if lowers else None
-
-        def full_match(text: tf.Tensor, excluded: tuple[tuple[int, int], ...]) -> tf.Tensor:
-            """Whether each string is valid UTF-8 without the `excluded` code points (nor, where ICU lower-cases by
-            locale, the letters it maps so)."""
-            pattern = _code_points_except(excluded)
-            if root is None:
-                return tf.strings.regex_full_match(text, pattern)
-            without_locale_sensitive = _code_points_except((*excluded, *_LOCALE_SENSITIVE_RANGES))
-            return tf.raw_ops.RegexFullMatch(input=text, pattern=tf.where(root, pattern, without_locale_sensitive))
+        root = self._icu_root()
 
         def steps(decode: bool, replace_whitespace: bool) -> Callable[[tf.Tensor], tf.Tensor]:
             return lambda text: self._unicode_steps(text, decode=decode, replace_whitespace=replace_whitespace)
@@ -1204,7 +1314,7 @@ class _Tokenizer:
         # Non-ASCII text is nearly always valid UTF-8 without NUL. One regex pass finds out, and then the costliest
         # step (transcoding: valid UTF-8 transcodes to itself) and the NUL handling are skipped.
         def valid_or_not(text: tf.Tensor) -> tf.Tensor:
-            valid = full_match(text, _NUL_RANGE)
+            valid = self._valid_without(text, _NUL_RANGE, root)
             return _routed(
                 text,
                 tf.cast(tf.logical_not(valid), tf.int32),
@@ -1218,8 +1328,22 @@ class _Tokenizer:
             return valid_or_not(text)
         # Sentences rarely hold whitespace but spaces either: the same pass finds out, and the strings that do not
         # skip the whitespace replacement too.
-        clean = full_match(text, (*_NUL_RANGE, *_WHITESPACE_BUT_SPACE_RANGES))
+        clean = self._valid_without(text, _CLEAN_RANGES, root)
         return _routed(text, tf.cast(tf.logical_not(clean), tf.int32), [steps(False, False), valid_or_not])
+
+    def _icu_root(self) -> tf.Tensor | None:
+        """Whether ICU lower-cases as the root locale where the graph runs, when this standardization asks ICU."""
+        return _icu_lower_case_is_root() if self.standardize in ("lower", "lower_and_strip_punctuation") else None
+
+    @staticmethod
+    def _valid_without(text: tf.Tensor, excluded: tuple[tuple[int, int], ...], root: tf.Tensor | None) -> tf.Tensor:
+        """Whether each string is valid UTF-8 without the `excluded` code points (nor, where `root` is false, the
+        letters that ICU lower-cases by locale)."""
+        pattern = _code_points_except(excluded)
+        if root is None:
+            return tf.strings.regex_full_match(text, pattern)
+        without_locale_sensitive = _code_points_except((*excluded, *_LOCALE_SENSITIVE_RANGES))
+        return tf.raw_ops.RegexFullMatch(input=text, pattern=tf.where(root, pattern, without_locale_sensitive))
 
     def _unicode_steps(self, text: tf.Tensor, decode: bool, replace_whitespace: bool) -> tf.Tensor:
         if decode:
@@ -1269,8 +1393,7 @@ class _Tokenizer:
             return tf.ragged.boolean_mask(pieces, tf.strings.length(pieces) > 0)
         # On whitespace: `prepare` left spaces only, and a split on spaces alone is a third cheaper than
         # `tf.strings.split` on ASCII whitespace.
-        indices, values, shape = tf.raw_ops.StringSplit(input=text, delimiter=" ", skip_empty=True)
-        return tf.RaggedTensor.from_value_rowids(values, indices[:, 0], nrows=shape[0], validate=False)
+        return _split(text, " ")
 
     def tokens(self, text: tf.Tensor) -> tf.RaggedTensor:
         tokens = self.split_words(self.prepare(text))
@@ -1325,6 +1448,15 @@ def _routes(text: tf.Tensor, spaces: bool) -> tf.Tensor:
         return tf.cast(tf.logical_not(is_ascii), tf.int32)
     plain = tf.logical_and(least >= 8, tf.strings.regex_full_match(tail, _ASCII_OUTSIDE_8_TO_15))
     return tf.where(is_ascii, tf.where(plain, 0, 1), 2)
+
+
+def _split(text: tf.Tensor, separator: str | None) -> tf.RaggedTensor:
+    """The words of a 1-D batch, split on `separator`, or on ASCII whitespace if None; empty words dropped."""
+    if separator is None:
+        indices, values, shape = tf.raw_ops.StringSplitV2(input=text, sep="", maxsplit=-1)
+    else:
+        indices, values, shape = tf.raw_ops.StringSplit(input=text, delimiter=separator, skip_empty=True)
+    return tf.RaggedTensor.from_value_rowids(values, indices[:, 0], nrows=shape[0], validate=False)
 
 
 def _routed(text: tf.Tensor, routes: tf.Tensor, steps: Sequence[Callable[[tf.Tensor], tf.Tensor]]) -> tf.Tensor:

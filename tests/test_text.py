@@ -333,7 +333,10 @@ tokens = {}
 for form in (None, "NFC"):
     layer = TextVocabLookup(vocabulary=["unused"], standardize="lower", normalization_form=form)
     tokens[str(form)] = [[t.decode("utf-8") for t in row] for row in layer.tokenize(tf.constant(batch)).to_list()]
-print(json.dumps({"icu": tf.strings.lower("I\u00cc", encoding="utf-8").numpy().decode(), "tokens": tokens}))
+# Ids too, with a vocabulary of the root locale's tokens: its words are looked up before the Unicode steps.
+layer = TextVocabLookup(vocabulary=json.loads(sys.argv[2]), standardize="lower")
+ids = {"words_first": layer._looks_words_up_first(), "ids": layer(tf.constant(batch)).to_list()}
+print(json.dumps({"icu": tf.strings.lower("I\u00cc", encoding="utf-8").numpy().decode(), "tokens": tokens, **ids}))
 """
 
 
@@ -342,8 +345,17 @@ def test_unicode_lower_case_does_not_depend_on_the_process_locale(locale, icu_lo
     # ICU lower-cases in the locale of the environment: a layer run under tr_TR made "ISTANBUL é" "\u0131stanbul",
     # though "ISTANBUL" alone (ASCII) gave "istanbul", and another machine gave "istanbul" for both.
     batch = [text if isinstance(text, bytes) else text.encode("utf-8") for text in LOCALE_TEXT]
+    # Python's str.lower has no locale: the root locale's lower case.
+    root_tokens = [text.decode("utf-8", "replace").lower().split() for text in batch]
+    vocabulary = list(dict.fromkeys(token for tokens in root_tokens for token in tokens))
     result = subprocess.run(
-        [sys.executable, "-c", _TOKENS_IN_THIS_LOCALE, json.dumps([text.hex() for text in batch])],
+        [
+            sys.executable,
+            "-c",
+            _TOKENS_IN_THIS_LOCALE,
+            json.dumps([text.hex() for text in batch]),
+            json.dumps(vocabulary),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -353,10 +365,11 @@ def test_unicode_lower_case_does_not_depend_on_the_process_locale(locale, icu_lo
     output = json.loads(result.stdout.strip().splitlines()[-1])
     assert output["icu"] == icu_lower_case  # TensorFlow's own lower-casing follows that locale.
     for form in (None, "NFC"):
-        # Python's str.lower has no locale: the root locale's lower case.
         texts = [text.decode("utf-8", "replace") for text in batch]
         expected = [(unicodedata.normalize(form, text) if form else text).lower().split() for text in texts]
         assert output["tokens"][str(form)] == expected, form
+    assert output["words_first"]
+    assert output["ids"] == [[2 + vocabulary.index(token) for token in tokens] for tokens in root_tokens]
 
 
 @hypothesis_settings(max_examples=60, deadline=None)
@@ -376,6 +389,107 @@ def test_mixed_valid_text_tokenizes_alike_under_strict_encoding():
     assert tokens_of(strict, MIXED_CLEAN + [MIXED_UNCLEAN[0]]) == expected + [["a", "b", "c", "d", "e"]]
     with pytest.raises(TextEncodingError, match="strict"):
         tokens_of(strict, MIXED_CLEAN + [b"\xed\xa0\x80 surrogate"])
+
+
+# Ids: words looked up before the Unicode steps -----------------------------------------------------------------
+
+# Each thing that sends a word, or its whole string, off the cheap steps: capitals past ASCII, Greek final sigma,
+# Turkish i (dotted capital, dotless small, "I" + combining dot), sharp s, CJK, emoji, NUL, controls, ASCII
+# whitespace, whitespace past ASCII, punctuation, and invalid UTF-8 (a lone byte, a truncated sequence, a surrogate,
+# an overlong form).
+HOSTILE_PIECES = [
+    *"abAB12",
+    *"ΣσςΔΌά",
+    "\u0130", "\u0131", "I\u0307", "ß", "ẞ", "É", "é", "日本", "🙂",
+    *"       ",
+    "\t", "\n", "\r\n", "\x0b", "\x00", "\x1c", "\u00a0", "\u3000", "\u2028", "\x85", "'", ".",
+]  # fmt: skip
+HOSTILE_BYTES = [b"\xff", b"\xc3", b"\xe2\x80", b"\xed\xa0\x80", b"\xc0\xaf"]
+
+
+def hostile_batch(size, seed):
+    rng = np.random.default_rng(seed)
+    batch = []
+    for _ in range(size):
+        pieces = [
+            HOSTILE_BYTES[rng.integers(len(HOSTILE_BYTES))]
+            if rng.random() < 0.04
+            else HOSTILE_PIECES[rng.integers(len(HOSTILE_PIECES))].encode()
+            for _ in range(rng.integers(0, 14))
+        ]
+        batch.append(b"".join(pieces))
+    return batch
+
+
+def ids_of_tokens(layer, batch):
+    """The ids `tokenize` and `token_to_id` give, row by row, padded here to `output_sequence_length`."""
+    rows = []
+    for row in layer.tokenize(tf.constant(batch)).to_list():
+        ids = [int(i) for i in layer.token_to_id(np.array(row, dtype=object))] if row else []
+        if layer.output_sequence_length is not None:
+            ids = (ids + [0] * layer.output_sequence_length)[: layer.output_sequence_length]
+        rows.append(ids)
+    return rows
+
+
+def as_rows(ids):
+    return ids.to_list() if isinstance(ids, tf.RaggedTensor) else ids.numpy().tolist()
+
+
+@pytest.mark.parametrize("output_sequence_length", [None, 5])
+@pytest.mark.parametrize("num_oov_indices", [1, 3])
+@pytest.mark.parametrize("standardize", ["lower", None])
+def test_ids_looked_up_word_first_are_the_ids_of_the_tokens(standardize, num_oov_indices, output_sequence_length):
+    batch = hostile_batch(600, seed=[7, num_oov_indices]) + [
+        s if isinstance(s, bytes) else s.encode() for s in MIXED_CLEAN + MIXED_UNCLEAN
+    ]
+    # The vocabulary: tokens of part of the batch, so that most words are found (and some are not).
+    tokens = text_layer(standardize=standardize).tokenize(tf.constant(batch[:200])).flat_values.numpy().tolist()
+    vocabulary = [token.decode("utf-8") for token in dict.fromkeys(tokens)]
+    layer = TextVocabLookup(
+        vocabulary=vocabulary[: len(vocabulary) // 2],
+        standardize=standardize,
+        num_oov_indices=num_oov_indices,
+        output_sequence_length=output_sequence_length,
+    )
+    assert layer._looks_words_up_first()
+    expected = ids_of_tokens(layer, batch)
+    assert any(row and max(row) >= 1 + num_oov_indices for row in expected)  # Words found ...
+    assert any(1 in row for row in expected)  # ... and not.
+    text = tf.constant(batch)
+    # Eagerly op by op (twice), eagerly traced (from the third call), in tf.function and in tf.data.
+    for _ in range(3):
+        assert as_rows(layer(text)) == expected
+    assert as_rows(tf.function(layer.__call__)(text)) == expected
+    dataset = tf.data.Dataset.from_tensor_slices(text).batch(len(batch)).map(layer)
+    assert as_rows(next(iter(dataset))) == expected
+    # One string at a time, and none.
+    for string in batch[-len(MIXED_CLEAN + MIXED_UNCLEAN) :]:
+        assert as_rows(layer(tf.constant([string]))) == ids_of_tokens(layer, [string]), string
+    assert as_rows(layer(tf.constant([], tf.string))) == []
+
+
+def test_words_are_looked_up_first_only_where_each_token_is_its_own_token():
+    # "ΟΔΌΣ" tokenizes to "οδός": a word "ΟΔΌΣ" found in the vocabulary as it is would take the wrong id.
+    layer = TextVocabLookup(vocabulary=["ΟΔΌΣ", "οδός"], standardize="lower")
+    assert not layer._looks_words_up_first()
+    assert layer(tf.constant(["ΟΔΌΣ οδός"])).to_list() == [[3, 3]]
+    # A token no word can equal does not count: an ASCII capital (words are lower-cased first), a space.
+    layer.set_vocabulary(["[CLS]", "new york", "οδός"])
+    assert layer._looks_words_up_first()
+    assert layer(tf.constant(["ΟΔΌΣ [cls] [CLS] new york"])).to_list() == [[4, 1, 1, 1, 1]]
+    layer.set_vocabulary(["a\u3000b", "a", "b"])  # Split apart: not its own token.
+    assert not layer._looks_words_up_first()
+    assert layer(tf.constant(["a\u3000b É"])).to_list() == [[3, 4, 1]]
+    # Without lower-casing, a capital is its own token; settings that change more never look words up first.
+    assert TextVocabLookup(vocabulary=["ΟΔΌΣ"], standardize=None)._looks_words_up_first()
+    for settings in (
+        {"standardize": "lower_and_strip_punctuation"},
+        {"normalization_form": "NFC"},
+        {"ngrams": 2},
+        {"encoding_errors": "strict"},
+    ):
+        assert not TextVocabLookup(vocabulary=["a"], **settings)._looks_words_up_first(), settings
 
 
 # Splitting -------------------------------------------------------------------------------------------
