@@ -23,9 +23,14 @@ What it measures, side by side in one process, with interleaved repetitions
    ``"lower"`` is ASCII-only) and splits on Unicode whitespace; the target is
    still >= 1.0x. Before timing, the script copies the baseline's embedding
    matrix into ours and asserts equal outputs and equal masks on the ASCII
-   batch (on the others the baseline leaves ``"ΕΛΛΆΔΑ"`` upper case). Last,
-   for information, the 50% mix in ``tf.function`` with ``standardize=None``
-   on both sides: ours with all its checks but no Unicode lower-casing.
+   batch (on the others the baseline leaves ``"ΕΛΛΆΔΑ"`` upper case). Then,
+   in ``tf.function``, other whitespace: the 0% and 50% mixes with a line
+   break every 8 words (target >= 1.0x), and, for information, the 50% mix
+   with a no-break space every 8 words of each non-ASCII sentence (ours
+   splits there and takes its slower steps for such a sentence; the
+   baseline does not split there). Last, for information, the 50% mix in
+   ``tf.function`` with ``standardize=None`` on both sides: ours with all its
+   checks but no Unicode lower-casing.
 2. ``adapt`` from raw text, throughput in corpus tokens/s: ours
    ``TextVocabEmbedding(standardize="lower").adapt(data)`` vs
    ``TextVectorization(standardize="lower").adapt(data)``, on 100,000
@@ -278,7 +283,57 @@ def bench_forward(text_layer: Any, sizes: Sizes, repeats: int) -> list[Case]:
         cases.append(run_case(case, lambda b=base_data: timed_pass(b), lambda o=ours_data: timed_pass(o), repeats))
         case = Case(f"{label}, tf.data start-up (new iterator, first batch)", tokens, 1.0, informational=True)
         cases.append(run_case(case, lambda b=base_data: timed_start(b), lambda o=ours_data: timed_start(o), repeats))
+    cases += bench_other_whitespace(baseline, ours.__call__, sentences, sizes, repeats)
     cases.append(bench_without_case_mapping(text_layer, vocabulary, embedding, mixed, sizes, repeats))
+    return cases
+
+
+LINE_BREAK_EVERY = 8  # words: documents of short lines
+
+
+def with_whitespace(sentences: np.ndarray, whitespace: str, only_non_ascii: bool = False) -> np.ndarray:
+    """``sentences`` with every ``LINE_BREAK_EVERY``-th space made ``whitespace`` (in the non-ASCII ones only, if
+    asked)."""
+
+    def respaced(sentence: str) -> str:
+        if only_non_ascii and sentence.isascii():
+            return sentence
+        words = sentence.split(" ")
+        spaces = [whitespace if (i + 1) % LINE_BREAK_EVERY == 0 else " " for i in range(len(words) - 1)]
+        return "".join(word + space for word, space in zip(words, spaces + [""]))
+
+    return np.array([respaced(sentence) for sentence in sentences], dtype=object).astype(str)
+
+
+def bench_other_whitespace(
+    baseline: Callable[[Any], Any], ours: Callable[[Any], Any], sentences: np.ndarray, sizes: Sizes, repeats: int
+) -> list[Case]:
+    """Whitespace other than spaces, in ``tf.function``: line breaks (both sides split on them), and no-break
+    spaces in the non-ASCII sentences (ours splits on them; the baseline does not, so it reads fewer, longer
+    words)."""
+    mixes = {share: with_non_ascii(sentences, share, np.random.default_rng([SEED, 3])) for share in (0.0, 0.5)}
+    batches = [
+        ("0% non-ASCII, a line break every 8 words", with_whitespace(mixes[0.0], "\n"), False),
+        ("50% non-ASCII, a line break every 8 words", with_whitespace(mixes[0.5], "\n"), False),
+        (
+            "50% non-ASCII, a no-break space every 8 words of each non-ASCII sentence",
+            with_whitespace(mixes[0.5], "\u00a0", True),
+            True,
+        ),
+    ]
+    base_fn, ours_fn = tf.function(baseline), tf.function(ours)
+    n = sizes.calls_per_rep
+    cases = []
+    for label, texts, informational in batches:
+        batch = tf.constant(texts)
+        for fn in (base_fn, ours_fn):
+            fn(batch), fn(batch), fn(batch)
+        case = Case(f"{label}, tf.function", count_tokens(texts, sizes.sequence_length) * n, 1.0, informational)
+        cases.append(
+            run_case(
+                case, lambda x=batch: timed_calls(base_fn, x, n), lambda x=batch: timed_calls(ours_fn, x, n), repeats
+            )
+        )
     return cases
 
 

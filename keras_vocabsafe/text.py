@@ -431,7 +431,9 @@ class _TextFrontEnd(_TextFrontEndBase):
 
         unclean = tf.cast(tf.logical_not(clean), tf.int32)
         redo = tf.where(tf.math.unsorted_segment_max(unclean, tf.gather_nd(rows, missed), rows_count) > 0)
-        redone = self._padded(self._lookup(tokenizer.split_words(tokenizer._prepare_unicode(tf.gather_nd(text, redo)))))
+        redone = self._padded(
+            self._lookup(tokenizer.split_words(tokenizer._prepare_unicode(tf.gather_nd(text, redo), clean_known=False)))
+        )
         if self.output_sequence_length is not None:
             return tf.tensor_scatter_nd_update(ids, redo, redone)
         # Ragged: each redone row takes its string's place.
@@ -1301,7 +1303,9 @@ class _Tokenizer:
             text = tf.strings.regex_replace(text, _WHITESPACE_BUT_SPACE, " ")
         return text
 
-    def _prepare_unicode(self, text: tf.Tensor) -> tf.Tensor:
+    def _prepare_unicode(self, text: tf.Tensor, clean_known: bool = True) -> tf.Tensor:
+        """`prepare` for strings past ASCII; without `clean_known`, for strings known not to be clean (see
+        `_CLEAN_RANGES`), which skip that check."""
         replaces_whitespace = self.splits_on_whitespace
         # Where ICU lower-cases by locale, strings that hold a letter it maps by locale leave the cheap routes for
         # the special one (see `_ROOT_LOWER_CASE`). The probe picks each pattern: a tensor, so no branch, and a
@@ -1324,7 +1328,7 @@ class _Tokenizer:
         # Lower-casing and removing punctuation cannot make whitespace; normalization and case folding (NFKC)
         # might, so after them the replacement always runs.
         whitespace_known = self.normalization_form is None and self.standardize in _STANDARDIZE_WITHOUT_NEW_WHITESPACE
-        if not (replaces_whitespace and whitespace_known):
+        if not (replaces_whitespace and whitespace_known and clean_known):
             return valid_or_not(text)
         # Sentences rarely hold whitespace but spaces either: the same pass finds out, and the strings that do not
         # skip the whitespace replacement too.
