@@ -392,6 +392,8 @@ def test_mixed_valid_text_tokenizes_alike_under_strict_encoding():
 
 
 # Ids: words looked up before the Unicode steps -----------------------------------------------------------------
+# The reference here is `tokenize` + `token_to_id`: the steps whose tokens the tests above check against tokens
+# written by hand, which the ids path no longer takes for these settings.
 
 # Each thing that sends a word, or its whole string, off the cheap steps: capitals past ASCII, Greek final sigma,
 # Turkish i (dotted capital, dotless small, "I" + combining dot), sharp s, CJK, emoji, NUL, controls, ASCII
