@@ -254,26 +254,14 @@ def bench_forward(text_layer: Any, sizes: Sizes, repeats: int) -> list[Case]:
     assert np.array_equal(base_out._keras_mask.numpy(), ours_out._keras_mask.numpy()), "masks differ"
     print("forward: outputs and masks equal to the baseline on ASCII text: True")
 
-    n = sizes.calls_per_rep
     cases = []
     for share in NON_ASCII_MIXES:
         mixed = with_non_ascii(sentences, share, np.random.default_rng([SEED, 3]))
-        batch = tf.constant(mixed)
         tokens = count_tokens(mixed, sizes.sequence_length)
         label = f"{share:.0%} non-ASCII"
         for mode, wrap in (("eager", lambda f: f), ("tf.function", tf.function)):
-            base_fn, ours_fn = wrap(baseline), wrap(ours.__call__)
-            for fn in (base_fn, ours_fn):
-                fn(batch), fn(batch), fn(batch)  # trace and warm (ours traces eager calls from the third on)
-            case = Case(f"{label}, {mode} ({sizes.batch_sentences} sentences)", tokens * n, 1.0)
-            cases.append(
-                run_case(
-                    case,
-                    lambda f=base_fn, x=batch: timed_calls(f, x, n),
-                    lambda f=ours_fn, x=batch: timed_calls(f, x, n),
-                    repeats,
-                )
-            )
+            name = f"{label}, {mode} ({sizes.batch_sentences} sentences)"
+            cases.append(calls_case(name, wrap(baseline), wrap(ours.__call__), mixed, sizes, repeats))
         # One batch more than are timed: the first is the start-up's.
         slices = tf.data.Dataset.from_tensor_slices(np.tile(mixed, sizes.dataset_batches + 1))
         base_data = slices.batch(sizes.batch_sentences).map(baseline)
@@ -322,19 +310,10 @@ def bench_other_whitespace(
         ),
     ]
     base_fn, ours_fn = tf.function(baseline), tf.function(ours)
-    n = sizes.calls_per_rep
-    cases = []
-    for label, texts, informational in batches:
-        batch = tf.constant(texts)
-        for fn in (base_fn, ours_fn):
-            fn(batch), fn(batch), fn(batch)
-        case = Case(f"{label}, tf.function", count_tokens(texts, sizes.sequence_length) * n, 1.0, informational)
-        cases.append(
-            run_case(
-                case, lambda x=batch: timed_calls(base_fn, x, n), lambda x=batch: timed_calls(ours_fn, x, n), repeats
-            )
-        )
-    return cases
+    return [
+        calls_case(f"{label}, tf.function", base_fn, ours_fn, texts, sizes, repeats, informational)
+        for label, texts, informational in batches
+    ]
 
 
 def bench_without_case_mapping(
@@ -347,18 +326,27 @@ def bench_without_case_mapping(
     ours = text_layer(
         sizes.output_dim, vocabulary=vocabulary, standardize=None, output_sequence_length=sizes.sequence_length
     )
-    batch = tf.constant(mixed)
     base_fn, ours_fn = tf.function(lambda x: embedding(vectorize(x))), tf.function(ours.__call__)
+    name = f"{NON_ASCII_MIXES[-1]:.0%} non-ASCII, tf.function, standardize=None on both sides (no lower-casing)"
+    return calls_case(name, base_fn, ours_fn, mixed, sizes, repeats, informational=True)
+
+
+def calls_case(
+    name: str,
+    base_fn: Callable[[Any], Any],
+    ours_fn: Callable[[Any], Any],
+    texts: np.ndarray,
+    sizes: Sizes,
+    repeats: int,
+    informational: bool = False,
+) -> Case:
+    """Both sides called on one batch of ``texts``, ``sizes.calls_per_rep`` calls a repetition, after three calls
+    that trace and warm them (ours traces eager calls from the third on)."""
+    batch = tf.constant(texts)
     for fn in (base_fn, ours_fn):
         fn(batch), fn(batch), fn(batch)
-    share = NON_ASCII_MIXES[-1]
     n = sizes.calls_per_rep
-    case = Case(
-        f"{share:.0%} non-ASCII, tf.function, standardize=None on both sides (no lower-casing)",
-        count_tokens(mixed, sizes.sequence_length) * n,
-        1.0,
-        informational=True,
-    )
+    case = Case(name, count_tokens(texts, sizes.sequence_length) * n, 1.0, informational)
     return run_case(case, lambda: timed_calls(base_fn, batch, n), lambda: timed_calls(ours_fn, batch, n), repeats)
 
 

@@ -381,37 +381,30 @@ class _TextFrontEnd(_TextFrontEndBase):
         """
         routes = _routes(text, spaces=True)
         positions = tf.dynamic_partition(tf.range(tf.size(text)), routes, 3)
-        plain, spaced, unicode = tf.dynamic_partition(text, routes, 3)
-        lowers = self.standardize == "lower"
-        parts = [
-            self._padded(self._lookup(_split(tf.strings.lower(part) if lowers else part, separator)))
-            for part, separator in ((plain, " "), (spaced, None))
-        ]
+        # ASCII lower case first, in one pass for all three parts: the Unicode steps give the same for any string.
+        lowered = tf.strings.lower(text) if self.standardize == "lower" else text
+        plain, spaced, unicode = tf.dynamic_partition(lowered, routes, 3)
+        parts = [self._padded(self._lookup(_split(plain, " "))), self._padded(self._lookup(_split(spaced, None)))]
         parts.append(self._words_first(unicode))
         if self.output_sequence_length is not None:
             return tf.dynamic_stitch(positions, parts)
-        counts = [tf.size(rows) for rows in positions]
-        order = tf.dynamic_stitch(
-            positions,
-            [tf.range(counts[0]), counts[0] + tf.range(counts[1]), counts[0] + counts[1] + tf.range(counts[2])],
-        )
-        return tf.gather(tf.concat(parts, axis=0), order)
+        return _ragged_stitch(positions, parts)
 
     def _words_first(self, text: tf.Tensor) -> tf.Tensor | tf.RaggedTensor:
-        """The ids of a 1-D batch of non-ASCII text, its words looked up before the Unicode steps.
+        """The ids of a 1-D batch of non-ASCII text (its ASCII letters lower-cased, if `"lower"`), its words looked
+        up before the Unicode steps.
 
         Exact, for `_Tokenizer.looks_words_up_first` settings and a vocabulary whose tokens are their own tokens
-        (`_keys_are_their_own_tokens`). The text's ASCII letters are lower-cased (as `"lower"` would make them) and
-        it is split on ASCII whitespace. A word found in the vocabulary is then its own token. A word not found is
-        clean (valid UTF-8 without NUL or whitespace, nor, where ICU lower-cases by locale, a letter it maps so) or
-        not. A clean word makes one token, itself lower-cased: lower-casing does not reach across whitespace (final
-        sigma's context stops at it), nor makes or removes whitespace. A string with a word that is not clean takes
-        the Unicode steps, whole, and its ids replace the others. Most words are found, so ICU and the validity
-        check read a few words and not every non-ASCII sentence.
+        (`_keys_are_their_own_tokens`). The text is split on ASCII whitespace. A word found in the vocabulary is then
+        its own token. A word not found is clean (valid UTF-8 without NUL or whitespace, nor, where ICU lower-cases
+        by locale, a letter it maps so) or not. A clean word makes one token, itself lower-cased: lower-casing does
+        not reach across whitespace (final sigma's context stops at it), nor makes or removes whitespace. A string
+        with a word that is not clean takes the Unicode steps, whole, and its ids replace the others. Most words
+        are found, so ICU and the validity check read a few words and not every non-ASCII sentence.
         """
         tokenizer = self._tokenizer
         rows_count = tf.size(text, out_type=tf.int64)
-        split = _split(tf.strings.lower(text) if self.standardize == "lower" else text, None)
+        split = _split(text, None)
         words, rows = split.flat_values, split.value_rowids()
         table = cast(tf.lookup.StaticHashTable, self.lookup_table)  # `_looks_words_up_first` required a vocabulary.
         found = table.lookup(words)
@@ -436,11 +429,8 @@ class _TextFrontEnd(_TextFrontEndBase):
         )
         if self.output_sequence_length is not None:
             return tf.tensor_scatter_nd_update(ids, redo, redone)
-        # Ragged: each redone row takes its string's place.
-        order = tf.tensor_scatter_nd_update(
-            tf.range(rows_count), redo, rows_count + tf.range(tf.size(redo, out_type=tf.int64))
-        )
-        return tf.gather(tf.concat([ids, redone], axis=0), order)
+        # Each redone row takes its string's place.
+        return _ragged_stitch([tf.range(tf.size(text)), tf.cast(redo[:, 0], tf.int32)], [ids, redone])
 
     def tokenize(self, inputs: Any) -> Any:
         """The tokens the layer looks up for raw strings, as a ragged tensor (a 1-D tensor for a scalar)."""
@@ -1461,6 +1451,16 @@ def _split(text: tf.Tensor, separator: str | None) -> tf.RaggedTensor:
     else:
         indices, values, shape = tf.raw_ops.StringSplit(input=text, delimiter=separator, skip_empty=True)
     return tf.RaggedTensor.from_value_rowids(values, indices[:, 0], nrows=shape[0], validate=False)
+
+
+def _ragged_stitch(positions: Sequence[tf.Tensor], parts: Sequence[tf.RaggedTensor]) -> tf.RaggedTensor:
+    """`tf.dynamic_stitch` for ragged rows: row `j` of `parts[i]` at `positions[i][j]` (int32); where a position is
+    given twice, the later part's row wins."""
+    starts = tf.cumsum([tf.size(rows) for rows in positions], exclusive=True)
+    order = tf.dynamic_stitch(
+        positions, [start + tf.range(tf.size(rows)) for start, rows in zip(tf.unstack(starts), positions)]
+    )
+    return tf.gather(tf.concat(parts, axis=0), order)
 
 
 def _routed(text: tf.Tensor, routes: tf.Tensor, steps: Sequence[Callable[[tf.Tensor], tf.Tensor]]) -> tf.Tensor:
