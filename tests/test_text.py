@@ -494,6 +494,16 @@ def test_words_are_looked_up_first_only_where_each_token_is_its_own_token():
         assert not TextVocabLookup(vocabulary=["a"], **settings)._looks_words_up_first(), settings
 
 
+def test_a_word_not_found_is_looked_up_once_and_each_string_keeps_its_own_route():
+    # Words not found are lower-cased and looked up once each, however often they occur; a string that holds one
+    # which is not clean (a no-break space, a NUL) is tokenized whole, and the others are not.
+    layer = TextVocabLookup(vocabulary=["a", "b", "é"], standardize="lower")  # ids: a 2, b 3, é 4; OOV 1
+    batch = ["Zed É a É", "a\u00a0b É", "É\x00 b", "É zed"]
+    expected = [[1, 4, 2, 4], [2, 3, 4], [1, 3], [4, 1]]
+    assert layer(tf.constant(batch)).to_list() == expected
+    assert tf.function(layer.__call__)(tf.constant(batch)).to_list() == expected
+
+
 # Splitting -------------------------------------------------------------------------------------------
 
 
