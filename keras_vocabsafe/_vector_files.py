@@ -54,6 +54,11 @@ _TEXT_NUMBER_BYTES = frozenset(b"0123456789.+-eE \t\r\nnaifNAIF")
 _DIGITS = frozenset(b"0123456789")
 _SIGNS = frozenset(b"+-")
 _POINT = ord(".")
+# Line 1 "5 1" reads as a header of 5 one-dimensional vectors, or as the GloVe vector of the word "5".
+_ONE_DIMENSION_HINT = (
+    " If line 1 is a vector (a GloVe file of one-dimensional vectors whose first word is a number), pass "
+    "format='glove'."
+)
 _FIRST_LINE_LIMIT = 1 << 22  # A text file's first line is a header or one vector: far shorter than this.
 _FASTTEXT_MAGIC = struct.pack("<i", 793712314)  # fastText's binary model (.bin) starts with this int32.
 _NPY_MAGIC = b"\x93NUMPY"
@@ -172,6 +177,8 @@ def _read_head(stream: IO[bytes], path: str, format: str, errors: str) -> Vector
     if not first.strip():
         raise VectorFileError(f"The vectors file {path!r} is empty (line 1 holds no word and no vector).")
     header = _parse_header(first)
+    if header is not None and _first_line_is_a_vector(stream, header, format):
+        header = None
     if header is None:
         if format not in ("auto", "glove"):
             raise VectorFileError(
@@ -330,13 +337,17 @@ def _trailing_numbers(line: bytes) -> int:
     the first field is the word even if it reads as a number. A line that does not end with a number counts all
     its fields but the first, and parsing then names the field that is not a number.
     """
-    fields = line.split()
+    return _numbers_at_end(line) or len(line.split()) - 1
+
+
+def _numbers_at_end(line: bytes) -> int:
+    """How many fields after the first, counted from the end of `line`, are numbers."""
     count = 0
-    for field in reversed(fields[1:]):
+    for field in reversed(line.split()[1:]):
         if _parse_numbers(field).size != 1:
             break
         count += 1
-    return count or len(fields) - 1
+    return count
 
 
 def _parse_header(line: bytes) -> tuple[int, int] | None:
@@ -344,6 +355,44 @@ def _parse_header(line: bytes) -> tuple[int, int] | None:
     if len(fields) != 2 or not all(f.isdigit() for f in fields):
         return None
     return int(fields[0]), int(fields[1])
+
+
+def _first_line_is_a_vector(stream: IO[bytes], header: tuple[int, int], format: str) -> bool:
+    """Whether a line 1 of two whole numbers is a GloVe vector (`"1 2"`: the word `"1"` and one number), told by
+    line 2.
+
+    With `format="glove"` it is, unless line 2 holds the `dim` numbers the header gives (the file is then word2vec,
+    and refused for that reason). With `"auto"` it is when line 2 is text of a word and one number while the header
+    gives more dimensions; under a header of one dimension such a line 2 fits both readings, and line 1 stays a
+    header.
+    """
+    if format not in ("auto", "glove"):
+        return False
+    dim = header[1]
+    line = _peek_line(stream)
+    if line is None:  # Line 2 is too long to read ahead: a header's vectors, not one number.
+        return format == "glove" and dim == 1
+    numbers = _numbers_at_end(line)
+    if format == "glove":
+        return dim == 1 or numbers != dim
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:  # word2vec binary: its line 2 runs into float32 bytes.
+        return False
+    return dim != 1 and numbers == 1 and b"\x00" not in line
+
+
+def _peek_line(stream: IO[bytes]) -> bytes | None:
+    """The next line, read ahead without taking it: `b""` at the end of the file, None where the stream cannot
+    read ahead or the line goes on past what it holds ahead."""
+    if not hasattr(stream, "peek"):
+        return None
+    sample = stream.peek(1 << 16)[: 1 << 16]
+    end = sample.find(b"\n")
+    if end >= 0:
+        return sample[:end]
+    # No newline: the file's last line if it is short (streams read ahead 8 KiB at a time), else a line cut short.
+    return sample if len(sample) < 1 << 12 else None
 
 
 def _looks_binary(stream: IO[bytes], dim: int) -> bool:
@@ -470,7 +519,7 @@ def _text_chunks(
                 if count is not None and rows >= count:
                     raise VectorFileError(
                         f"Line {number} of {path!r}: the header promised {count} vectors but the file goes on. "
-                        "Fix the header's count."
+                        f"Fix the header's count.{_ONE_DIMENSION_HINT if dim == 1 else ''}"
                     )
                 rows += 1
                 checked = _decode_word(word, errors, path, number)
@@ -491,7 +540,7 @@ def _text_chunks(
         if count is not None and rows < count:
             raise VectorFileError(
                 f"The header of {path!r} promised {count} vectors but the file holds {rows}. The file is truncated "
-                "or the header is wrong."
+                f"or the header is wrong.{_ONE_DIMENSION_HINT if dim == 1 else ''}"
             )
     finally:
         stream.close()

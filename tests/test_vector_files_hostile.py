@@ -150,6 +150,44 @@ def test_header_that_promises_no_vectors(tmp_path):
         load_vectors(tmp_path / "v.txt")
 
 
+# A line 1 of two whole numbers is a "count dim" header, or the GloVe vector of a word that is a number: line 2
+# tells which.
+@pytest.mark.parametrize("compress", [None, gzip.compress])
+@pytest.mark.parametrize("format", ["glove", "auto"])
+@pytest.mark.parametrize("text", [b"1 2\nfoo 3\n", b"1 2\nfoo 3", b"1 2\r\nfoo 3\r\n"])
+def test_one_dimensional_glove_file_whose_first_word_is_a_number(tmp_path, format, text, compress):
+    (tmp_path / "v.txt").write_bytes(compress(text) if compress else text)
+    vectors = load_vectors(tmp_path / "v.txt", format=format)
+    assert (vectors.format, vectors.vocabulary.to_list()) == ("glove", ["1", "foo"])
+    assert vectors.vectors.tolist() == [[2.0], [3.0]]
+
+
+def test_one_line_glove_file_whose_word_is_a_number(tmp_path):
+    (tmp_path / "v.txt").write_bytes(b"7 5\n")
+    vectors = load_vectors(tmp_path / "v.txt", format="glove")
+    assert (vectors.vocabulary.to_list(), vectors.vectors.tolist()) == (["7"], [[5.0]])
+
+
+def test_header_of_a_word2vec_file_is_still_refused_as_glove(tmp_path):
+    (tmp_path / "v.txt").write_bytes(b"2 3\nfoo 1 2 3\nbar 4 5 6\n")
+    with pytest.raises(VectorFileError, match=r"is a 'count dim' header \(2 3\), not a GloVe vector"):
+        load_vectors(tmp_path / "v.txt", format="glove")
+    assert load_vectors(tmp_path / "v.txt").vocabulary.to_list() == ["foo", "bar"]
+
+
+def test_header_of_one_dimension_fits_both_readings(tmp_path):
+    # Read as a header unless the caller says GloVe; a count that does not fit names that way out.
+    (tmp_path / "v.txt").write_bytes(b"2 1\nfoo 1\nbar 4\n")
+    assert load_vectors(tmp_path / "v.txt").vocabulary.to_list() == ["foo", "bar"]
+    assert load_vectors(tmp_path / "v.txt", format="glove").vocabulary.to_list() == ["2", "foo", "bar"]
+    (tmp_path / "v.txt").write_bytes(b"3 1\nfoo 1\nbar 4\n")
+    with pytest.raises(VectorFileError, match=r"promised 3 vectors but the file holds 2.* pass format='glove'"):
+        load_vectors(tmp_path / "v.txt")
+    (tmp_path / "v.txt").write_bytes(b"1 1\nfoo 1\nbar 4\n")
+    with pytest.raises(VectorFileError, match=r"promised 1 vectors but the file goes on.* pass format='glove'"):
+        load_vectors(tmp_path / "v.txt")
+
+
 # .npy matrices --------------------------------------------------------------------------
 
 
