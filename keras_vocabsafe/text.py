@@ -239,9 +239,10 @@ class _TextFrontEnd(_TextFrontEndBase):
         if needs_text:
             # Fail now, with the install command, rather than at the first call (or while loading a saved model).
             _tensorflow_text(f"{self._owner()} with {', '.join(needs_text)}")
-        # Callables run eagerly, as the user wrote them; the strict encoding check keeps its eager error, which
-        # shows the invalid strings. Other settings may be traced for eager calls (see `_token_ids`).
-        traceable = not callable(self.standardize) and not callable(self.split) and self.encoding_errors == "replace"
+        # Callables run eagerly, as the user wrote them. Other settings may be traced for eager calls (see
+        # `_token_ids`); a traced strict encoding check fails as an assertion, which `_graph_errors_as_typed` turns
+        # into the eager call's `TextEncodingError`, invalid strings shown.
+        traceable = not callable(self.standardize) and not callable(self.split)
         self._traced_ids = _TracedIds() if traceable else None
 
     def _vocabulary_changed(self) -> None:
@@ -1560,8 +1561,10 @@ def _checked(strings: tf.Tensor, bad: tf.Tensor, message: str, error: type[Excep
             raise error(f"{message} {[example.decode('utf-8', errors='replace') for example in examples]}")
         return strings
     # Shown with U+FFFD for bytes that are not UTF-8: such bytes in an error message cannot be decoded by Python.
+    # One string, listed as the eager error lists them: TensorFlow prints the items of a tensor unquoted.
     shown = tf.strings.unicode_transcode(tf.boolean_mask(strings, bad)[:3], "UTF-8", "UTF-8", errors="replace")
-    check = tf.debugging.Assert(tf.logical_not(tf.reduce_any(bad)), [message, shown], summarize=3)
+    detail = tf.strings.join([f"{message} ['", tf.strings.reduce_join(shown, separator="', '"), "']"])
+    check = tf.debugging.Assert(tf.logical_not(tf.reduce_any(bad)), [detail])
     with tf.control_dependencies([check]):
         return tf.identity(strings)
 
@@ -1578,8 +1581,9 @@ class _graph_errors_as_typed:
             return False
         for marker, typed in ((_STRICT_MARKER, TextEncodingError), (_SPACED_TOKEN_MARKER, TextInputError)):
             if marker in (error.message or ""):
-                found = re.search(r"assertion failed: \[(.*?)\] \[(.*?)\]", error.message)
-                detail = f"{found[1]} {found[2]}".replace("\\'", "'") if found else error.message
+                # The one item `_checked` asserts with, up to the node TensorFlow names after it (or the end).
+                found = re.search(r"assertion failed: \[(.*?)\](?:\n\t \[\[|\Z)", error.message, re.DOTALL)
+                detail = found[1].replace("\\'", "'") if found else error.message
                 raise typed(detail) from None
         return False
 

@@ -879,6 +879,21 @@ def test_strict_encoding_raises_a_typed_error_naming_the_policy():
     np.testing.assert_array_equal(layer(tf.constant(["ok ok"])).flat_values.numpy().shape, (2, 3))
 
 
+def test_strict_encoding_error_is_the_same_once_eager_calls_are_traced():
+    # Eager calls run op by op twice, then as one traced function, whose assertion becomes the same typed error.
+    layer = TextVocabEmbedding(3, vocabulary=["ok"], encoding_errors="strict")
+    batch = tf.constant([b"ok", b"bad \xff byte]", b"fine", b"x\xc3( y"])
+    messages = []
+    for _ in range(4):
+        with pytest.raises(TextEncodingError, match="encoding_errors='strict'") as raised:
+            layer(batch)
+        messages.append(str(raised.value).split("\n\nArguments received")[0])
+    assert layer._traced_ids.function is not None
+    assert len(set(messages)) == 1, messages
+    assert "(invalid bytes shown as U+FFFD): ['bad \ufffd byte]', 'x\ufffd( y']" in messages[-1]
+    np.testing.assert_array_equal(layer(tf.constant(["ok ok"])).flat_values.numpy().shape, (2, 3))
+
+
 def test_strict_encoding_in_adapt_raises_a_typed_error():
     layer = TextVocabEmbedding(3, encoding_errors="strict")
     with pytest.raises(TextEncodingError, match="encoding_errors='replace'"):
