@@ -358,41 +358,37 @@ def _parse_header(line: bytes) -> tuple[int, int] | None:
 
 
 def _first_line_is_a_vector(stream: IO[bytes], header: tuple[int, int], format: str) -> bool:
-    """Whether a line 1 of two whole numbers is a GloVe vector (`"1 2"`: the word `"1"` and one number), told by
-    line 2.
+    """Whether a line 1 of two whole numbers is a GloVe vector (`"1 2"`: the word `"1"` and one number), not a
+    `count dim` header.
 
-    With `format="glove"` it is, unless line 2 holds the `dim` numbers the header gives (the file is then word2vec,
-    and refused for that reason). With `"auto"` it is when line 2 is text of a word and one number while the header
-    gives more dimensions; under a header of one dimension such a line 2 fits both readings, and line 1 stays a
-    header.
+    It is when what follows reads as text lines of a word and one number each (`_one_number_lines`), and either
+    the header gives more than one dimension or `format="glove"` says so: a header of one dimension fits both
+    readings. With `"auto"`, at least one whole line must follow: float32 bytes may read as `word 5` up to a
+    newline byte by a fluke, but not over all the bytes a stream holds ahead.
     """
-    if format not in ("auto", "glove"):
+    if format not in ("auto", "glove") or (header[1] == 1 and format != "glove"):
         return False
-    dim = header[1]
-    line = _peek_line(stream)
-    if line is None:  # Line 2 is too long to read ahead: a header's vectors, not one number.
-        return format == "glove" and dim == 1
-    numbers = _numbers_at_end(line)
-    if format == "glove":
-        return dim == 1 or numbers != dim
-    try:
-        line.decode("utf-8")
-    except UnicodeDecodeError:  # word2vec binary: its line 2 runs into float32 bytes.
-        return False
-    return dim != 1 and numbers == 1 and b"\x00" not in line
+    return _one_number_lines(stream, whole_line_needed=format != "glove")
 
 
-def _peek_line(stream: IO[bytes]) -> bytes | None:
-    """The next line, read ahead without taking it: `b""` at the end of the file, None where the stream cannot
-    read ahead or the line goes on past what it holds ahead."""
+def _one_number_lines(stream: IO[bytes], whole_line_needed: bool) -> bool:
+    """Whether the bytes `stream` holds ahead (up to 64 KiB, read ahead without taking them) are text lines of a
+    word and one number each; a last line cut short by the read-ahead counts only where no whole line came
+    before it, and only if `whole_line_needed` is false."""
     if not hasattr(stream, "peek"):
-        return None
+        return False
     sample = stream.peek(1 << 16)[: 1 << 16]
-    end = sample.find(b"\n")
-    if end >= 0:
-        return sample[:end]
-    # No newline: the file's last line if it is short (streams read ahead 8 KiB at a time), else a line cut short.
-    return sample if len(sample) < 1 << 12 else None
+    if not sample:  # The end of the file: nothing says otherwise.
+        return not whole_line_needed
+    end = sample.rfind(b"\n") + 1
+    lines = sample[:end].splitlines() or ([] if whole_line_needed else [sample])
+    if not lines or b"\x00" in sample or not all(line.strip() for line in lines):
+        return False
+    try:
+        sample[:end].decode("utf-8")
+    except UnicodeDecodeError:  # word2vec binary: float32 bytes.
+        return False
+    return all(_numbers_at_end(line) == 1 for line in lines)
 
 
 def _looks_binary(stream: IO[bytes], dim: int) -> bool:
@@ -448,6 +444,8 @@ def _split_line(line: bytes, dim: int) -> tuple[bytes, bytes]:
     """
     stripped = line.rstrip()
     parts = stripped.rsplit(None, dim)
+    if not parts:
+        return b"", b""  # A blank line: no word, which the caller refuses.
     if len(parts) == dim and stripped[:1].isspace():
         lead = len(stripped) - len(stripped.lstrip())
         return stripped[: lead - 1], b" ".join(parts)
@@ -854,6 +852,12 @@ def _binary_chunks(
                 if space < 0 or space + 1 + record_bytes > len(buffer):
                     break
                 number = record + 2  # Records are numbered as lines would be: the header is line 1.
+                if space == position:
+                    raise VectorFileError(
+                        f"Vector {record + 1} of {path!r} (word2vec binary, after its line breaks) starts with a "
+                        "space: its word is empty. The file is damaged, or it is text: pass format='word2vec' or "
+                        "format='glove'."
+                    )
                 word = _decode_word(buffer[position:space], errors, path, number)
                 if word is None:
                     skipped.append(number)

@@ -152,20 +152,61 @@ def test_header_that_promises_no_vectors(tmp_path):
 
 # A line 1 of two whole numbers is a "count dim" header, or the GloVe vector of a word that is a number: line 2
 # tells which.
-@pytest.mark.parametrize("compress", [None, gzip.compress])
-@pytest.mark.parametrize("format", ["glove", "auto"])
-@pytest.mark.parametrize("text", [b"1 2\nfoo 3\n", b"1 2\nfoo 3", b"1 2\r\nfoo 3\r\n"])
+@pytest.mark.parametrize("compress", [None, gzip.compress, bz2.compress])
+@pytest.mark.parametrize(
+    ("text", "format"),
+    [
+        (b"1 2\nfoo 3\n", "glove"),
+        (b"1 2\nfoo 3\n", "auto"),
+        (b"1 2\r\nfoo 3\r\n", "auto"),
+        (b"\xef\xbb\xbf1 2\nfoo 3\nnew york -1\n", "auto"),
+        (b"1 2\nfoo 3", "glove"),  # With "auto", a line cut short may be a stream's read-ahead, not the end.
+    ],
+)
 def test_one_dimensional_glove_file_whose_first_word_is_a_number(tmp_path, format, text, compress):
     (tmp_path / "v.txt").write_bytes(compress(text) if compress else text)
     vectors = load_vectors(tmp_path / "v.txt", format=format)
-    assert (vectors.format, vectors.vocabulary.to_list()) == ("glove", ["1", "foo"])
-    assert vectors.vectors.tolist() == [[2.0], [3.0]]
+    words = ["1", "foo", "new york"] if b"york" in text else ["1", "foo"]
+    assert (vectors.format, vectors.vocabulary.to_list()) == ("glove", words)
+    assert vectors.vectors.tolist() == [[2.0], [3.0], [-1.0]][: len(words)]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        # word2vec binary whose first float's bytes read as "5" and a newline: float32 5.7e-41 starts b"5\n".
+        b"2 2\na "
+        + struct.pack("<2f", struct.unpack("<f", b"5\n\x00\x00")[0], 0.25)
+        + b"\nb "
+        + struct.pack("<2f", 1, 2),
+        # A gzip member that ends inside line 2: the read-ahead sees "foo 0.5" alone.
+        gzip.compress(b"1 2\nfoo 0.5") + gzip.compress(b" 0.25\n"),
+        # Line 2 longer than a plain file's read-ahead (4 KiB).
+        b"1 2\n" + b"x" * 5000 + b" 0.5 0.25\n",
+    ],
+)
+def test_header_stays_a_header_when_only_line_2_reads_as_one_number(tmp_path, data):
+    (tmp_path / "v.txt").write_bytes(data)
+    vectors = load_vectors(tmp_path / "v.txt")
+    assert vectors.format in ("word2vec", "word2vec_binary") and vectors.dim == 2
+    assert vectors.vectors[-1].tolist() == ([1.0, 2.0] if vectors.format == "word2vec_binary" else [0.5, 0.25])
 
 
 def test_one_line_glove_file_whose_word_is_a_number(tmp_path):
     (tmp_path / "v.txt").write_bytes(b"7 5\n")
     vectors = load_vectors(tmp_path / "v.txt", format="glove")
     assert (vectors.vocabulary.to_list(), vectors.vectors.tolist()) == (["7"], [[5.0]])
+
+
+@pytest.mark.parametrize(
+    "data", [b"1 2\n\n", b"1 2\n\nfoo 3\n", b"2 3\n\nfoo 1 2 3\n", b"1 2\n\n\n  \nfoo 3\n", b"1 2\n 12345678"]
+)
+@pytest.mark.parametrize("format", ["auto", "word2vec_binary"])
+def test_header_then_a_blank_line_or_no_word_is_refused_with_a_typed_error(tmp_path, data, format):
+    # Telling binary from text read the blank line (an IndexError); binary took a vector with the word "".
+    (tmp_path / "v.txt").write_bytes(data)
+    with pytest.raises(VectorFileError):
+        load_vectors(tmp_path / "v.txt", format=format)
 
 
 def test_header_of_a_word2vec_file_is_still_refused_as_glove(tmp_path):
