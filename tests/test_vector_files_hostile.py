@@ -150,8 +150,8 @@ def test_header_that_promises_no_vectors(tmp_path):
         load_vectors(tmp_path / "v.txt")
 
 
-# A line 1 of two whole numbers is a "count dim" header, or the GloVe vector of a word that is a number: line 2
-# tells which.
+# A line 1 of two whole numbers is a "count dim" header, or the GloVe vector of a word that is a number: the lines
+# after it tell which.
 @pytest.mark.parametrize("compress", [None, gzip.compress, bz2.compress])
 @pytest.mark.parametrize(
     ("text", "format"),
@@ -174,22 +174,21 @@ def test_one_dimensional_glove_file_whose_first_word_is_a_number(tmp_path, forma
 @pytest.mark.parametrize(
     "data",
     [
-        # word2vec binary whose first float's bytes read as "5" and a newline: float32 5.7e-41 starts b"5\n".
-        b"2 2\na "
-        + struct.pack("<2f", struct.unpack("<f", b"5\n\x00\x00")[0], 0.25)
-        + b"\nb "
-        + struct.pack("<2f", 1, 2),
+        # word2vec binary whose first float's bytes read as "5" and a newline (float32 0.15238 is b"5\n\x1c>"),
+        # and no NUL byte after them.
+        b"2 2\na " + b"5\n\x1c>" + struct.pack("<f", 1.1) + b"\nb " + struct.pack("<2f", 1.1, 2.2),
         # A gzip member that ends inside line 2: the read-ahead sees "foo 0.5" alone.
         gzip.compress(b"1 2\nfoo 0.5") + gzip.compress(b" 0.25\n"),
-        # Line 2 longer than a plain file's read-ahead (4 KiB).
-        b"1 2\n" + b"x" * 5000 + b" 0.5 0.25\n",
+        # Line 2 as long as a plain file's read-ahead (4 KiB), cut where it ends with " 0.": one number.
+        b"1 2\n" + b"x" * 4087 + b" 0.5 0.25\n",
     ],
 )
 def test_header_stays_a_header_when_only_line_2_reads_as_one_number(tmp_path, data):
     (tmp_path / "v.txt").write_bytes(data)
     vectors = load_vectors(tmp_path / "v.txt")
     assert vectors.format in ("word2vec", "word2vec_binary") and vectors.dim == 2
-    assert vectors.vectors[-1].tolist() == ([1.0, 2.0] if vectors.format == "word2vec_binary" else [0.5, 0.25])
+    binary = list(struct.unpack("<2f", struct.pack("<2f", 1.1, 2.2)))
+    assert vectors.vectors[-1].tolist() == (binary if vectors.format == "word2vec_binary" else [0.5, 0.25])
 
 
 def test_one_line_glove_file_whose_word_is_a_number(tmp_path):
