@@ -630,7 +630,10 @@ class _TextRows:
 
 def _parse_lines(lines: list[bytes]) -> np.ndarray:
     """The number reader for text rows; the worker process (`_WORKER`) makes the same call."""
-    return np.loadtxt(lines, dtype=np.float32, comments=None, ndmin=2)
+    with warnings.catch_warnings():
+        # Rows without numbers (a line of a word alone) come back empty, and the caller names the line.
+        warnings.filterwarnings("ignore", message="loadtxt: input contained no data")
+        return np.loadtxt(lines, dtype=np.float32, comments=None, ndmin=2)
 
 
 # The worker: requests are (rows, dim, byte count) then the rows' number text; it answers with the byte count of

@@ -154,21 +154,23 @@ def test_header_that_promises_no_vectors(tmp_path):
 # after it tell which.
 @pytest.mark.parametrize("compress", [None, gzip.compress, bz2.compress])
 @pytest.mark.parametrize(
-    ("text", "format"),
+    ("text", "format", "words", "values"),
     [
-        (b"1 2\nfoo 3\n", "glove"),
-        (b"1 2\nfoo 3\n", "auto"),
-        (b"1 2\r\nfoo 3\r\n", "auto"),
-        (b"\xef\xbb\xbf1 2\nfoo 3\nnew york -1\n", "auto"),
-        (b"1 2\nfoo 3", "glove"),  # With "auto", a line cut short may be a stream's read-ahead, not the end.
+        (b"1 2\nfoo 3\n", "glove", ["1", "foo"], [[2], [3]]),
+        (b"1 2\nfoo 3\n", "auto", ["1", "foo"], [[2], [3]]),
+        # Read before as word2vec binary, without an error: the one word "foo" and garbage values.
+        (b"1 2\nfoo 3\nbar 4\n", "auto", ["1", "foo", "bar"], [[2], [3], [4]]),
+        (b"1 2\r\nfoo 3\r\n", "auto", ["1", "foo"], [[2], [3]]),
+        (b"\xef\xbb\xbf1 2\nfoo 3\nnew york -1\n", "auto", ["1", "foo", "new york"], [[2], [3], [-1]]),
+        # With "auto", a line cut short may be a stream's read-ahead, not the end of the file.
+        (b"1 2\nfoo 3", "glove", ["1", "foo"], [[2], [3]]),
     ],
 )
-def test_one_dimensional_glove_file_whose_first_word_is_a_number(tmp_path, format, text, compress):
+def test_one_dimensional_glove_file_whose_first_word_is_a_number(tmp_path, text, format, words, values, compress):
     (tmp_path / "v.txt").write_bytes(compress(text) if compress else text)
     vectors = load_vectors(tmp_path / "v.txt", format=format)
-    words = ["1", "foo", "new york"] if b"york" in text else ["1", "foo"]
     assert (vectors.format, vectors.vocabulary.to_list()) == ("glove", words)
-    assert vectors.vectors.tolist() == [[2.0], [3.0], [-1.0]][: len(words)]
+    assert vectors.vectors.tolist() == values
 
 
 @pytest.mark.parametrize(
