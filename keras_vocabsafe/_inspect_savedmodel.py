@@ -451,6 +451,16 @@ class _Frame:
             return _union_of([get(0), _Ids(((0, 0),), padding=((0, 0),))])
         if op == "RaggedTensorToTensor":
             return _union_of([get(1), _padding(get(2))])
+        if op == "TensorScatterUpdate":  # Ids with some of them replaced by other ids (text layers' second lookup).
+            return _union_of([self._kept_by_scatter(inputs, narrowed), get(2)])
+        if op in ("DynamicStitch", "ParallelDynamicStitch"):  # The ids of a batch's parts, put back in order.
+            return _union_of([self.value(part, narrowed) for part in inputs[int(node.attr["N"].i) :]])
+        if op == "RaggedGather":  # Rows of ragged ids: its values output holds values of the params' values.
+            # A function body names the output; a graph numbers it, after the row splits.
+            if output[0] not in ("output_dense_values", str(node.attr["OUTPUT_RAGGED_RANK"].i)):
+                return None
+            value = get(int(node.attr["PARAMS_RAGGED_RANK"].i))
+            return value if isinstance(value, _Ids) else None
         if op in ("SelectV2", "Select"):
             return self._select(node, inputs, narrowed)
         if op in ("AddV2", "Add", "Sub"):
@@ -464,6 +474,21 @@ class _Frame:
         if op in ("Maximum", "Minimum"):
             return _clamp(get(0), get(1), op)
         return None
+
+    def _kept_by_scatter(self, inputs: list[str], narrowed: dict[str, _Ids]) -> Any:
+        """The ids a `TensorScatterUpdate` keeps: all of its first input, but those equal to `c` where the updates
+        go to `Where(Equal(first, c))` (the text layers replace every id that a lookup left at its default)."""
+        kept = self.value(inputs[0], narrowed)
+        where = self.nodes.get(_canonical(inputs[1]).partition(":")[0])
+        if not isinstance(kept, _Ids) or where is None or where.op != "Where":
+            return kept
+        condition = self.nodes.get(_canonical(where.input[0]).partition(":")[0])
+        if condition is None or condition.op != "Equal" or _canonical(condition.input[0]) != _canonical(inputs[0]):
+            return kept
+        bound = self.value(condition.input[1], narrowed)
+        if not isinstance(bound, _Const) or bound.array().size != 1:
+            return kept
+        return _narrow(kept, "NotEqual", int(bound.array().ravel()[0]))[0]
 
     def _find(self, handle: Any, default: Any) -> _Ids | None:
         if not isinstance(handle, _TableHandle) or not isinstance(default, _Const):

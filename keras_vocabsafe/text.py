@@ -356,11 +356,15 @@ class _TextFrontEnd(_TextFrontEndBase):
 
     def _keys_are_their_own_tokens(self) -> bool:
         """Whether each vocabulary token that a word could equal in `_words_first_ids` is its own only token."""
-        lowers = self.standardize == "lower"
+        lowers = self._tokenizer.lowers
         keys = [key for key in cast(Vocabulary, self._vocabulary).tokens if isinstance(key, bytes)]
         # A word holds no space and, when lower-casing, no ASCII capital (so such tokens do not count); a word of
-        # printable ASCII (without capitals, when lower-casing) is its own token.
-        own = re.compile(rb"[!-@\[-~]+" if lowers else rb"[!-~]+")
+        # printable ASCII (without capitals, when lower-casing; of letters and digits, when stripping punctuation,
+        # which takes every other ASCII symbol) is its own token.
+        if self._tokenizer.strips:
+            own = re.compile(rb"[0-9a-z]+" if lowers else rb"[0-9A-Za-z]+")
+        else:
+            own = re.compile(rb"[!-@\[-~]+" if lowers else rb"[!-~]+")
         others = [key for key in keys if b" " not in key and not own.fullmatch(key)]
         if lowers:
             others = [key for key in others if key == key.translate(_ASCII_LOWER_CASE)]
@@ -378,30 +382,65 @@ class _TextFrontEnd(_TextFrontEndBase):
         by the op that knows it (replacing it with spaces first cost more than the split: RE2 rewrites each string
         it matches in); in the others, words are looked up before the Unicode steps, which run only on the words
         not found (`_words_first`). The parts' ids are put back in the batch's order. Per-word work then runs on
-        the non-ASCII strings' words alone, and the parts may run on two cores.
+        the non-ASCII strings' words alone, and the parts may run on two cores. Where punctuation is stripped,
+        every part looks its words up first, and strips it from the words not found (`_ascii_words_ids`).
         """
         routes = _routes(text, spaces=True)
         positions = tf.dynamic_partition(tf.range(tf.size(text)), routes, 3)
         # ASCII lower case first, in one pass for all three parts: the Unicode steps give the same for any string.
-        lowered = tf.strings.lower(text) if self.standardize == "lower" else text
+        lowered = tf.strings.lower(text) if self._tokenizer.lowers else text
         plain, spaced, unicode = tf.dynamic_partition(lowered, routes, 3)
-        parts = [self._padded(self._lookup(_split(plain, " "))), self._padded(self._lookup(_split(spaced, None)))]
+        parts = [self._ascii_words_ids(_split(plain, " ")), self._ascii_words_ids(_split(spaced, None))]
         parts.append(self._words_first(unicode))
         if self.output_sequence_length is not None:
             return tf.dynamic_stitch(positions, parts)
         return _ragged_stitch(positions, parts)
 
+    def _ascii_words_ids(self, words: tf.RaggedTensor) -> tf.Tensor | tf.RaggedTensor:
+        """The ids of the words of ASCII strings (lower-cased, if the standardization does).
+
+        Each such word is its own token, but when punctuation is stripped: then the words not found lose it, each
+        distinct one once, and those left empty are no tokens.
+        """
+        if not self._tokenizer.strips:
+            return self._padded(self._lookup(words))
+        flat = words.flat_values
+        table = cast(tf.lookup.StaticHashTable, self.lookup_table)
+        found = table.lookup(flat)
+        missed = tf.where(tf.equal(found, table.default_value))
+        missed_words, occurrence = tf.unique(tf.gather_nd(flat, missed))
+        tokens = tf.strings.regex_replace(missed_words, _PUNCTUATION_PATTERN, "")
+        return self._kept(words, found, missed, tokens, occurrence)
+
+    def _kept(
+        self, words: tf.RaggedTensor, found: tf.Tensor, missed: tf.Tensor, tokens: tf.Tensor, occurrence: tf.Tensor
+    ) -> tf.Tensor | tf.RaggedTensor:
+        """The ids of `words`: those `found`, and at `missed` those of the distinct `tokens` they made (by
+        `occurrence`), padded; where punctuation is stripped, a token left empty is dropped."""
+        ids = tf.tensor_scatter_nd_update(found, missed, tf.gather(self._lookup_dense(tokens), occurrence))
+        if not self._tokenizer.strips:
+            return self._padded(words.with_flat_values(ids))
+        # Tokens left empty are dropped: their rows are shorter by as many (counted over the words not found alone).
+        emptied = tf.gather(tf.equal(tokens, ""), occurrence)
+        kept = tf.tensor_scatter_nd_update(tf.ones_like(found, tf.bool), missed, tf.logical_not(emptied))
+        rows = tf.gather_nd(words.value_rowids(), missed)
+        dropped = tf.math.unsorted_segment_sum(tf.cast(emptied, tf.int64), rows, words.nrows())
+        lengths = words.row_lengths() - dropped
+        return self._padded(tf.RaggedTensor.from_row_lengths(tf.boolean_mask(ids, kept), lengths, validate=False))
+
     def _words_first(self, text: tf.Tensor) -> tf.Tensor | tf.RaggedTensor:
-        """The ids of a 1-D batch of non-ASCII text (its ASCII letters lower-cased, if `"lower"`), its words looked
-        up before the Unicode steps.
+        """The ids of a 1-D batch of non-ASCII text (its ASCII letters lower-cased, if the standardization
+        lower-cases), its words looked up before the Unicode steps.
 
         Exact, for `_Tokenizer.looks_words_up_first` settings and a vocabulary whose tokens are their own tokens
         (`_keys_are_their_own_tokens`). The text is split on ASCII whitespace. A word found in the vocabulary is then
         its own token. A word not found is clean (valid UTF-8 without NUL or whitespace, nor, where ICU lower-cases
         by locale, a letter it maps so) or not. A clean word makes one token, itself lower-cased: lower-casing does
         not reach across whitespace (final sigma's context stops at it), nor makes or removes whitespace. A string
-        with a word that is not clean takes the Unicode steps, whole, and its ids replace the others. Most words
-        are found, so ICU and the validity check read a few distinct words, not every non-ASCII sentence.
+        with a word that is not clean takes the Unicode steps, whole, and its ids replace the others. Where
+        punctuation is stripped, a clean word not found loses it after lower-casing, and one left empty is no token
+        (stripping makes no whitespace either). Most words are found, so ICU, the validity check and the
+        punctuation pattern read a few distinct words, not every non-ASCII sentence.
         """
         tokenizer = self._tokenizer
         rows_count = tf.size(text, out_type=tf.int64)
@@ -415,15 +454,17 @@ class _TextFrontEnd(_TextFrontEndBase):
         missed_words, occurrence = tf.unique(tf.gather_nd(words, missed))
         clean = tokenizer._valid_without(missed_words, _CLEAN_RANGES, tokenizer._icu_root())
         tokens = missed_words
-        if self.standardize == "lower":
+        if tokenizer.lowers:
             # Only clean words with a byte past ASCII need ICU (a valid one has continuation bytes).
             past_ascii = tf.strings.length(missed_words, "UTF8_CHAR") < tf.strings.length(missed_words)
             lowered = tf.where(tf.logical_and(clean, past_ascii))
             tokens = tf.tensor_scatter_nd_update(
                 missed_words, lowered, tf.strings.lower(tf.gather_nd(missed_words, lowered), encoding="utf-8")
             )
-        ids = tf.tensor_scatter_nd_update(found, missed, tf.gather(self._lookup_dense(tokens), occurrence))
-        ids = self._padded(tf.RaggedTensor.from_value_rowids(ids, rows, nrows=rows_count, validate=False))
+        if tokenizer.strips:
+            # After lower-casing, as `_standardize` does. A word that is not clean is redone below, whatever it made.
+            tokens = tf.strings.regex_replace(tokens, _PUNCTUATION_PATTERN, "")
+        ids = self._kept(split, found, missed, tokens, occurrence)
 
         unclean = tf.cast(tf.logical_not(tf.gather(clean, occurrence)), tf.int32)
         redo = tf.where(tf.math.unsorted_segment_max(unclean, tf.gather_nd(rows, missed), rows_count) > 0)
@@ -1248,11 +1289,21 @@ class _Tokenizer:
         """Whether a text layer may look words up before the Unicode steps (see `_TextFrontEnd._words_first_ids`)."""
         return (
             self.split == "whitespace"
-            and self.standardize in (None, "lower")
+            and self.standardize in _STANDARDIZE_WITHOUT_NEW_WHITESPACE
             and self.normalization_form is None
             and self.ngrams is None
             and self.encoding_errors == "replace"
         )
+
+    @property
+    def lowers(self) -> bool:
+        """Whether the standardization lower-cases (as ICU does; not `"case_fold"`)."""
+        return self.standardize in ("lower", "lower_and_strip_punctuation")
+
+    @property
+    def strips(self) -> bool:
+        """Whether the standardization strips punctuation."""
+        return self.standardize in ("strip_punctuation", "lower_and_strip_punctuation")
 
     @property
     def splits_on_whitespace(self) -> bool:

@@ -75,6 +75,11 @@ def exports(tmp_path_factory):
     model = keras.Sequential([keras.Input(shape=(), dtype="string"), layer])
     built["text_vocab_embedding"] = (_export(model, root / "text_vocab_embedding"), layer, layer.vocabulary_size())
 
+    # Words looked up first: ids put back in order by DynamicStitch and replaced by TensorScatterUpdate.
+    layer = TextVocabEmbedding(2, vocabulary=VOCAB, standardize="lower", num_oov_indices=2, output_sequence_length=4)
+    model = keras.Sequential([keras.Input(shape=(), dtype="string"), layer])
+    built["text_words_first_padded"] = (_export(model, root / "text_padded"), layer, layer.vocabulary_size())
+
     layer = VocabEmbedding(2, vocabulary=VOCAB, name="served")
     model = keras.Sequential([keras.Input(shape=(3,), dtype="string"), layer])
     version_dir = export_for_serving(model, root / "serving")
@@ -134,6 +139,7 @@ def test_len_plus_two_on_a_listed_vocabulary_warns_with_the_count(exports):
         "text_vectorization",
         "vocab_embedding",
         "text_vocab_embedding",
+        "text_words_first_padded",
         "serving_base",
         "serving_version",
     ],

@@ -404,7 +404,7 @@ HOSTILE_PIECES = [
     *"ΣσςΔΌά",
     "\u0130", "\u0131", "I\u0307", "ß", "ẞ", "É", "é", "日本", "🙂",
     *"       ",
-    "\t", "\n", "\r\n", "\x0b", "\x00", "\x1c", "\u00a0", "\u3000", "\u2028", "\x85", "'", ".",
+    "\t", "\n", "\r\n", "\x0b", "\x00", "\x1c", "\u00a0", "\u3000", "\u2028", "\x85", "'", ".", "«", "—", "¿", "$",
 ]  # fmt: skip
 HOSTILE_BYTES = [b"\xff", b"\xc3", b"\xe2\x80", b"\xed\xa0\x80", b"\xc0\xaf"]
 
@@ -440,7 +440,7 @@ def as_rows(ids):
 
 @pytest.mark.parametrize("output_sequence_length", [None, 5])
 @pytest.mark.parametrize("num_oov_indices", [1, 3])
-@pytest.mark.parametrize("standardize", ["lower", None])
+@pytest.mark.parametrize("standardize", ["lower", None, "lower_and_strip_punctuation", "strip_punctuation"])
 def test_ids_looked_up_word_first_are_the_ids_of_the_tokens(standardize, num_oov_indices, output_sequence_length):
     batch = hostile_batch(600, seed=[7, num_oov_indices]) + [
         s if isinstance(s, bytes) else s.encode() for s in MIXED_CLEAN + MIXED_UNCLEAN
@@ -485,8 +485,15 @@ def test_words_are_looked_up_first_only_where_each_token_is_its_own_token():
     assert layer(tf.constant(["a\u3000b É"])).to_list() == [[3, 4, 1]]
     # Without lower-casing, a capital is its own token; settings that change more never look words up first.
     assert TextVocabLookup(vocabulary=["ΟΔΌΣ"], standardize=None)._looks_words_up_first()
+    # Stripping punctuation: a token that holds some is no token of its own ("c++" tokenizes to "c").
+    layer = TextVocabLookup(vocabulary=["c", "ok"], standardize="lower_and_strip_punctuation")
+    assert layer._looks_words_up_first()
+    assert layer(tf.constant(["C++ ok. «ok» — ...ok"])).to_list() == [[2, 3, 3, 3]]
+    layer.set_vocabulary(["c++", "c"])
+    assert not layer._looks_words_up_first()
+    assert layer(tf.constant(["C++ c"])).to_list() == [[3, 3]]
     for settings in (
-        {"standardize": "lower_and_strip_punctuation"},
+        {"standardize": "case_fold"},
         {"normalization_form": "NFC"},
         {"ngrams": 2},
         {"encoding_errors": "strict"},
