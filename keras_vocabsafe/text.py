@@ -404,13 +404,20 @@ class _TextFrontEnd(_TextFrontEndBase):
         """
         if not self._tokenizer.strips:
             return self._padded(self._lookup(words))
-        flat = words.flat_values
-        table = cast(tf.lookup.StaticHashTable, self.lookup_table)
-        found = table.lookup(flat)
-        missed = tf.where(tf.equal(found, table.default_value))
-        missed_words, occurrence = tf.unique(tf.gather_nd(flat, missed))
+        found, missed, missed_words, occurrence = self._first_lookup(words.flat_values)
         tokens = tf.strings.regex_replace(missed_words, _PUNCTUATION_PATTERN, "")
         return self._kept(words, found, missed, tokens, occurrence)
+
+    def _first_lookup(self, words: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+        """Each word's id as it is (the table's default where not found), the indices of the words not found,
+        those words once each, and for each of them its index among those."""
+        table = cast(tf.lookup.StaticHashTable, self.lookup_table)  # `_looks_words_up_first` required a vocabulary.
+        found = table.lookup(words)
+        missed = tf.where(tf.equal(found, table.default_value))
+        # Words not found repeat (names, capitalized words): each distinct one is checked, lower-cased and looked up
+        # once. ICU costs ~180 ns a word; finding the distinct ones costs a hash a word.
+        missed_words, occurrence = tf.unique(tf.gather_nd(words, missed))
+        return found, missed, missed_words, occurrence
 
     def _kept(
         self, words: tf.RaggedTensor, found: tf.Tensor, missed: tf.Tensor, tokens: tf.Tensor, occurrence: tf.Tensor
@@ -446,12 +453,7 @@ class _TextFrontEnd(_TextFrontEndBase):
         rows_count = tf.size(text, out_type=tf.int64)
         split = _split(text, None)
         words, rows = split.flat_values, split.value_rowids()
-        table = cast(tf.lookup.StaticHashTable, self.lookup_table)  # `_looks_words_up_first` required a vocabulary.
-        found = table.lookup(words)
-        missed = tf.where(tf.equal(found, table.default_value))
-        # Words not found repeat (names, capitalized words): each distinct one is checked, lower-cased and looked up
-        # once. ICU costs ~180 ns a word; finding the distinct ones costs a hash a word.
-        missed_words, occurrence = tf.unique(tf.gather_nd(words, missed))
+        found, missed, missed_words, occurrence = self._first_lookup(words)
         clean = tokenizer._valid_without(missed_words, _CLEAN_RANGES, tokenizer._icu_root())
         tokens = missed_words
         if tokenizer.lowers:
