@@ -180,10 +180,11 @@ def test_one_dimensional_glove_file_whose_first_word_is_a_number(tmp_path, text,
         # and no NUL byte after them.
         b"2 2\na " + b"5\n\x1c>" + struct.pack("<f", 1.1) + b"\nb " + struct.pack("<2f", 1.1, 2.2),
         # A gzip member that ends inside line 2: the read-ahead sees "foo 0.5" alone.
-        gzip.compress(b"1 2\nfoo 0.5") + gzip.compress(b" 0.25\n"),
+        gzip.compress(b"1 2\nfoo 0.5", mtime=0) + gzip.compress(b" 0.25\n", mtime=0),
         # Line 2 as long as a plain file's read-ahead (4 KiB), cut where it ends with " 0.": one number.
         b"1 2\n" + b"x" * 4087 + b" 0.5 0.25\n",
     ],
+    ids=["binary-float-reads-5-newline", "gzip-member-ends-in-line-2", "line-2-cut-by-the-read-ahead"],
 )
 def test_header_stays_a_header_when_only_line_2_reads_as_one_number(tmp_path, data):
     (tmp_path / "v.txt").write_bytes(data)
