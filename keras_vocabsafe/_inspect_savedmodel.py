@@ -479,16 +479,28 @@ class _Frame:
         """The ids a `TensorScatterUpdate` keeps: all of its first input, but those equal to `c` where the updates
         go to `Where(Equal(first, c))` (the text layers replace every id that a lookup left at its default)."""
         kept = self.value(inputs[0], narrowed)
-        where = self.nodes.get(_canonical(inputs[1]).partition(":")[0])
-        if not isinstance(kept, _Ids) or where is None or where.op != "Where":
+        where = self._node(inputs[1])
+        compared = self._comparison(where.input[0], narrowed) if where is not None and where.op == "Where" else None
+        if compared is None or compared[1] != "Equal" or compared[0] != _canonical(inputs[0]):
             return kept
-        condition = self.nodes.get(_canonical(where.input[0]).partition(":")[0])
-        if condition is None or condition.op != "Equal" or _canonical(condition.input[0]) != _canonical(inputs[0]):
-            return kept
-        bound = self.value(condition.input[1], narrowed)
-        if not isinstance(bound, _Const) or bound.array().size != 1:
-            return kept
-        return _narrow(kept, "NotEqual", int(bound.array().ravel()[0]))[0]
+        return _narrow(compared[2], "NotEqual", compared[3])[0]
+
+    def _node(self, ref: str) -> Any:
+        """The node that makes tensor `ref` in this function, or None (an argument)."""
+        return self.nodes.get(_canonical(ref).partition(":")[0])
+
+    def _comparison(self, ref: str, narrowed: dict[str, _Ids]) -> tuple[str, str, _Ids, int] | None:
+        """For a tensor `ref` that compares ids with one constant: the ids' tensor, the comparison, the ids, and the
+        constant."""
+        condition = self._node(ref)
+        if condition is None or condition.op not in _COMPARISONS:
+            return None
+        compared = [i for i in condition.input if not i.startswith("^")]
+        subject, bound = _canonical(compared[0]), self.value(compared[1], narrowed)
+        current = self.value(subject, narrowed)
+        if not isinstance(current, _Ids) or not isinstance(bound, _Const) or bound.array().size != 1:
+            return None
+        return subject, condition.op, current, int(bound.array().ravel()[0])
 
     def _find(self, handle: Any, default: Any) -> _Ids | None:
         if not isinstance(handle, _TableHandle) or not isinstance(default, _Const):
@@ -511,16 +523,11 @@ class _Frame:
     def _select(self, node: Any, inputs: list[str], narrowed: dict[str, _Ids]) -> _Ids | None:
         if len(inputs) != 3:
             return None
-        condition = self.nodes.get(_canonical(inputs[0]).partition(":")[0])
         when_true, when_false = dict(narrowed), dict(narrowed)
-        if condition is not None and condition.op in _COMPARISONS:
-            compared = [i for i in condition.input if not i.startswith("^")]
-            subject, bound = _canonical(compared[0]), self.value(compared[1], narrowed)
-            current = self.value(subject, narrowed)
-            if isinstance(current, _Ids) and isinstance(bound, _Const) and bound.array().size == 1:
-                c = int(bound.array().ravel()[0])
-                yes, no = _narrow(current, condition.op, c)
-                when_true[subject], when_false[subject] = yes, no
+        compared = self._comparison(inputs[0], narrowed)
+        if compared is not None:
+            subject, op, current, c = compared
+            when_true[subject], when_false[subject] = _narrow(current, op, c)
         first, second = self.value(inputs[1], when_true), self.value(inputs[2], when_false)
         return _union_of([_padding(first), _padding(second)])
 

@@ -1383,7 +1383,7 @@ class _Tokenizer:
 
     def _icu_root(self) -> tf.Tensor | None:
         """Whether ICU lower-cases as the root locale where the graph runs, when this standardization asks ICU."""
-        return _icu_lower_case_is_root() if self.standardize in ("lower", "lower_and_strip_punctuation") else None
+        return _icu_lower_case_is_root() if self.lowers else None
 
     @staticmethod
     def _valid_without(text: tf.Tensor, excluded: tuple[tuple[int, int], ...], root: tf.Tensor | None) -> tf.Tensor:
@@ -1418,9 +1418,9 @@ class _Tokenizer:
             if ascii_only:
                 return tf.strings.lower(text)
             return _tensorflow_text("standardize='case_fold'").case_fold_utf8(text)
-        if self.standardize in ("lower", "lower_and_strip_punctuation"):
+        if self.lowers:
             text = tf.strings.lower(text) if ascii_only else _lower_unicode(text, nul_safe, locale_safe)
-        if self.standardize in ("strip_punctuation", "lower_and_strip_punctuation"):
+        if self.strips:
             text = tf.strings.regex_replace(text, _PUNCTUATION_PATTERN, "")
         return text
 
