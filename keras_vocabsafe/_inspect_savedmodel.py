@@ -11,7 +11,8 @@ needs. This reads `saved_model.pb` (nothing is loaded, no function runs):
   sets follow the ids through ops that move values without changing them
   (`Identity`, `Cast`, `Reshape`, `StridedSlice`, `ConcatV2`, ...), constant
   shifts (the OOV bucket offset), `SelectV2` narrowed by its condition
-  (`ids < 0`, `ids == default`) and calls into nested functions;
+  (`ids < 0`, `ids == default`), `GatherNd` of the ids where a comparison
+  holds (`ids >= 0`) and calls into nested functions;
 - a `GatherV2` / `ResourceGather` of a 2-D variable with such ids is a pair.
 
 A graph this cannot follow (tables filled at run time, ops it does not know)
@@ -435,6 +436,10 @@ class _Frame:
             return value if isinstance(value, _VariableValue) else None
         if op == "StridedSlice" and isinstance(get(0), _Const):
             return _slice_constant(node, [get(i) for i in range(4)])
+        if op == "GatherNd":  # Ids picked by a comparison of their own (text layers drop the ids of empty tokens).
+            picked = self._picked_by_comparison(inputs, narrowed)
+            if picked is not None:
+                return picked
         if op in _PASS_FIRST:
             value = get(0)
             if isinstance(value, _Const):
@@ -484,6 +489,15 @@ class _Frame:
         if compared is None or compared[1] != "Equal" or compared[0] != _canonical(inputs[0]):
             return kept
         return _narrow(compared[2], "NotEqual", compared[3])[0]
+
+    def _picked_by_comparison(self, inputs: list[str], narrowed: dict[str, _Ids]) -> _Ids | None:
+        """The ids a `GatherNd(x, Where(x op c))` picks: those of `x` for which the comparison holds; None for
+        another gather."""
+        where = self._node(inputs[1]) if len(inputs) > 1 else None
+        compared = self._comparison(where.input[0], narrowed) if where is not None and where.op == "Where" else None
+        if compared is None or compared[0] != _canonical(inputs[0]):
+            return None
+        return _narrow(compared[2], compared[1], compared[3])[0]
 
     def _node(self, ref: str) -> Any:
         """The node that makes tensor `ref` in this function, or None (an argument)."""

@@ -422,18 +422,22 @@ class _TextFrontEnd(_TextFrontEndBase):
     def _kept(
         self, words: tf.RaggedTensor, found: tf.Tensor, missed: tf.Tensor, tokens: tf.Tensor, occurrence: tf.Tensor
     ) -> tf.Tensor | tf.RaggedTensor:
-        """The ids of `words`: those `found`, and at `missed` those of the distinct `tokens` they made (by
-        `occurrence`), padded; where punctuation is stripped, a token left empty is dropped."""
-        ids = tf.tensor_scatter_nd_update(found, missed, tf.gather(self._lookup_dense(tokens), occurrence))
+        """The ids of `words` (split by `_split`): those `found`, and at `missed` those of the distinct `tokens`
+        they made (by `occurrence`), padded; where punctuation is stripped, a token left empty is dropped."""
+        token_ids = self._lookup_dense(tokens)
+        if self._tokenizer.strips:
+            # A token left empty takes the id -1 (ids are never negative), and is then dropped.
+            token_ids = tf.where(tf.equal(tokens, ""), tf.constant(-1, token_ids.dtype), token_ids)
+        ids = tf.tensor_scatter_nd_update(found, missed, tf.gather(token_ids, occurrence))
         if not self._tokenizer.strips:
             return self._padded(words.with_flat_values(ids))
-        # Tokens left empty are dropped: their rows are shorter by as many (counted over the words not found alone).
-        emptied = tf.gather(tf.equal(tokens, ""), occurrence)
-        kept = tf.tensor_scatter_nd_update(tf.ones_like(found, tf.bool), missed, tf.logical_not(emptied))
-        rows = tf.gather_nd(words.value_rowids(), missed)
-        dropped = tf.math.unsorted_segment_sum(tf.cast(emptied, tf.int64), rows, words.nrows())
-        lengths = words.row_lengths() - dropped
-        return self._padded(tf.RaggedTensor.from_row_lengths(tf.boolean_mask(ids, kept), lengths, validate=False))
+        # The rows are rebuilt from the kept words' row ids, which padding reads as they are (`tf.boolean_mask` and
+        # counting the words dropped per row ran some twenty more kernels).
+        kept = tf.where(ids >= 0)
+        rows = tf.gather_nd(words.value_rowids(), kept)
+        return self._padded(
+            tf.RaggedTensor.from_value_rowids(tf.gather_nd(ids, kept), rows, nrows=words.nrows(), validate=False)
+        )
 
     def _words_first(self, text: tf.Tensor) -> tf.Tensor | tf.RaggedTensor:
         """The ids of a 1-D batch of non-ASCII text (its ASCII letters lower-cased, if the standardization
@@ -1501,7 +1505,10 @@ def _routes(text: tf.Tensor, spaces: bool) -> tf.Tensor:
 
 
 def _split(text: tf.Tensor, separator: str | None) -> tf.RaggedTensor:
-    """The words of a 1-D batch, split on `separator`, or on ASCII whitespace if None; empty words dropped."""
+    """The words of a 1-D batch, split on `separator`, or on ASCII whitespace if None; empty words dropped.
+
+    Built from the words' row ids, which padding reads as they are: the row splits are computed only where used.
+    """
     if separator is None:
         indices, values, shape = tf.raw_ops.StringSplitV2(input=text, sep="", maxsplit=-1)
     else:
