@@ -32,7 +32,9 @@ What it measures, side by side in one process, with interleaved repetitions
    standardization (``"lower_and_strip_punctuation"``) on the 0% and 50% mixes
    written with ASCII punctuation (commas, quotes, dashes, parentheses, full
    stops), in ``tf.function`` (target >= 1.0x; outputs checked equal on the
-   ASCII batch). Last, for information, the 50% mix in ``tf.function`` with
+   ASCII batch). With each standardization, batches of 1 and 32 sentences
+   of the 50% mix in ``tf.function`` (serving, and ``fit``'s default batch;
+   target >= 1.0x). Last, for information, the 50% mix in ``tf.function`` with
    ``standardize=None`` on both sides: ours with all its checks but no Unicode
    lower-casing.
 2. ``adapt`` from raw text, throughput in corpus tokens/s: ours
@@ -64,7 +66,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from _harness import (
@@ -276,6 +278,7 @@ def bench_forward(text_layer: Any, sizes: Sizes, repeats: int) -> list[Case]:
         case = Case(f"{label}, tf.data start-up (new iterator, first batch)", tokens, 1.0, informational=True)
         cases.append(run_case(case, lambda b=base_data: timed_start(b), lambda o=ours_data: timed_start(o), repeats))
     cases += bench_other_whitespace(baseline, ours.__call__, sentences, sizes, repeats)
+    cases += bench_small_batches("lower", tf.function(baseline), tf.function(ours.__call__), sentences, sizes, repeats)
     cases += bench_default_standardization(text_layer, vocabulary, embedding, sentences, sizes, repeats)
     cases.append(bench_without_case_mapping(text_layer, vocabulary, embedding, mixed, sizes, repeats))
     return cases
@@ -362,6 +365,29 @@ def bench_default_standardization(
             assert np.array_equal(base_fn(batch).numpy(), ours_fn(batch).numpy()), "outputs differ"
         name = f"{share:.0%} non-ASCII with punctuation, tf.function, default standardization on both sides"
         cases.append(calls_case(name, base_fn, ours_fn, texts, sizes, repeats))
+    punctuated = with_punctuation(sentences, np.random.default_rng([SEED, 4]))
+    return cases + bench_small_batches("default standardization", base_fn, ours_fn, punctuated, sizes, repeats)
+
+
+SMALL_BATCHES = {1: 300, 32: 60}  # sentences: calls a repetition (~0.1 s)
+
+
+def bench_small_batches(
+    label: str,
+    base_fn: Callable[[Any], Any],
+    ours_fn: Callable[[Any], Any],
+    sentences: np.ndarray,
+    sizes: Sizes,
+    repeats: int,
+) -> list[Case]:
+    """Batches of 1 and 32 sentences of the 50% mix (serving, and ``fit``'s default batch), in ``tf.function``:
+    per call, ours runs several times the baseline's kernels, and here their fixed cost outweighs the work."""
+    mixed = with_non_ascii(sentences, 0.5, np.random.default_rng([SEED, 3]))
+    cases = []
+    for batch_size, calls in SMALL_BATCHES.items():
+        name = f"50% non-ASCII, batches of {batch_size}, tf.function, {label} on both sides"
+        small = replace(sizes, calls_per_rep=calls)
+        cases.append(calls_case(name, base_fn, ours_fn, mixed[:batch_size], small, repeats))
     return cases
 
 
