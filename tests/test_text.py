@@ -511,6 +511,19 @@ def test_a_word_not_found_is_looked_up_once_and_each_string_keeps_its_own_route(
     assert tf.function(layer.__call__)(tf.constant(batch)).to_list() == expected
 
 
+def test_words_dropped_by_punctuation_stripping_are_told_from_id_zero():
+    # Without a mask token (so ragged ids), id 0 is the OOV id: a word not found keeps it, and only the words that
+    # stripping left empty are dropped, in every part of the batch (ASCII, ASCII with a tab, non-ASCII).
+    layer = TextVocabLookup(vocabulary=["a", "é"], mask_token=None)
+    assert layer._looks_words_up_first()  # ids: OOV 0, a 1, é 2
+    batch = ["Zed, a - ...", 'zed,\t" a "', "É, zed ¿ a —", "—", "zed"]
+    expected = [[0, 1], [0, 1], [2, 0, 1], [], [0]]
+    text = tf.constant(batch)
+    assert layer(text).to_list() == expected
+    assert tf.function(layer.__call__)(text).to_list() == expected
+    assert layer(text).to_list() == ids_of_tokens(layer, batch)
+
+
 # Splitting -------------------------------------------------------------------------------------------
 
 
