@@ -3,9 +3,9 @@
 Every long operation (`adapt`, `update_vocabulary(data=...)`, `load_vectors`, `vocabulary_from_files`,
 `export_for_serving`) takes `verbose`, resolved by `check_verbose`:
 
-- `"auto"` (default): a progress bar when someone watches (stdout is a terminal and Keras's interactive
-  logging is on, `keras.config.is_interactive_logging_enabled()`), otherwise 0: quiet in CI, in logs,
-  under pytest and in notebooks' non-interactive runs.
+- `"auto"` (default): a progress bar when someone watches (stdout is a terminal or a Jupyter kernel's,
+  and Keras's interactive logging is on, `keras.config.is_interactive_logging_enabled()`), otherwise 0:
+  quiet in CI, in logs, in pipes and under pytest.
 - `0`: prints nothing.
 - `1`: a `keras.utils.Progbar` (steps, or `Unknown` totals, with the rate per unit), then one summary line.
 - `2`: the summary line only, as `fit(verbose=2)` prints one line per epoch.
@@ -40,19 +40,22 @@ def check_verbose(verbose: Any, owner: str) -> int:
     if isinstance(verbose, (int, np.integer)) and int(verbose) in (0, 1, 2):
         return int(verbose)
     raise ConfigurationError(
-        f"{owner}: `verbose` must be 'auto' (a progress bar when stdout is a terminal, else silent), 0 (silent), "
-        f"1 (progress bar) or 2 (one line when done). Received: verbose={verbose!r}"
+        f"{owner}: `verbose` must be 'auto' (a progress bar when stdout is a terminal or a notebook, else silent), "
+        f"0 (silent), 1 (progress bar) or 2 (one line when done). Received: verbose={verbose!r}"
     )
 
 
 def is_interactive() -> bool:
-    """Whether a person watches: stdout is a terminal and Keras's interactive logging is enabled."""
+    """Whether a person watches: stdout is a terminal or a Jupyter kernel's (a notebook shows it, as it shows
+    `fit`'s bar), and Keras's interactive logging is enabled."""
     stream = sys.stdout
     try:
         tty = stream is not None and stream.isatty()
     except (AttributeError, ValueError):  # No isatty, or a closed stream.
         tty = False
-    return tty and keras.config.is_interactive_logging_enabled()
+    # A kernel's stdout is no terminal: it is ipykernel's OutStream (not when redirected to a file or a buffer).
+    notebook = type(stream).__module__.startswith("ipykernel.")
+    return (tty or notebook) and keras.config.is_interactive_logging_enabled()
 
 
 def say(verbose: int, message: str) -> None:

@@ -2,6 +2,7 @@
 start/end summaries logged at INFO on the `keras_vocabsafe` logger."""
 
 import gzip
+import json
 import logging
 import os
 import subprocess
@@ -232,3 +233,45 @@ def test_auto_shows_the_bar_on_a_terminal_unless_interactive_logging_is_off(tmp_
     assert "/Unknown" in text
     assert "'on_tty'.adapt(): counted 3 tokens, 2 distinct" in text
     assert "logging_off" not in text  # Keras's interactive logging off: "auto" is silent.
+
+
+@pytest.mark.slow
+def test_auto_shows_the_bar_in_a_jupyter_notebook(tmp_path):
+    # A real kernel, as a notebook runs one: its stdout is no terminal, yet the notebook shows Keras's bars.
+    jupyter_client = pytest.importorskip("jupyter_client")  # In the test extra: this never skips in CI.
+    code = textwrap.dedent(
+        """
+        import io, contextlib
+        from keras_vocabsafe import VocabEmbedding
+        VocabEmbedding(2, name="in_notebook").adapt([["a", "b", "a"]])
+        with contextlib.redirect_stdout(io.StringIO()):  # Output kept from the notebook: "auto" is silent.
+            VocabEmbedding(2, name="redirected").adapt([["a", "b", "a"]])
+        """
+    )
+    # The kernel runs this test's Python, whatever kernels the machine has installed.
+    spec = tmp_path / "kernels" / "vocabsafe_test"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "test", "language": "python"}))
+    specs = jupyter_client.kernelspec.KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")])
+    manager = jupyter_client.KernelManager(kernel_name="vocabsafe_test", kernel_spec_manager=specs)
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    manager.start_kernel(env=env, cwd=str(tmp_path))
+    client = manager.client()
+    try:
+        client.start_channels()
+        client.wait_for_ready(timeout=120)
+        outputs = []
+        reply = client.execute_interactive(
+            code, timeout=180, output_hook=lambda message: outputs.append(message), store_history=False
+        )
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    text = "".join(
+        m["content"]["text"] for m in outputs if m["msg_type"] == "stream" and m["content"]["name"] == "stdout"
+    )
+    assert "/Unknown" in text
+    assert "'in_notebook'.adapt(): counted 3 tokens, 2 distinct" in text
+    assert "redirected" not in text
