@@ -369,7 +369,7 @@ def bench_default_standardization(
     return cases + bench_small_batches("default standardization", base_fn, ours_fn, punctuated, sizes, repeats)
 
 
-SMALL_BATCHES = {1: 300, 32: 60}  # sentences: calls a repetition (~0.1 s)
+SMALL_BATCHES = {1: 300, 32: 60}  # sentences: calls a repetition (0.03-0.1 s)
 
 
 def bench_small_batches(
