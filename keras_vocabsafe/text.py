@@ -1334,11 +1334,14 @@ class _Tokenizer:
         if not self.splits_on_whitespace:
             return _routed(text, _routes(text, spaces=False), [ascii_text, self._prepare_unicode])
 
-        def ascii_with_whitespace(text: tf.Tensor) -> tf.Tensor:
-            return tf.strings.regex_replace(ascii_text(text), _ASCII_WHITESPACE_BUT_SPACE, " ")
+        # ASCII strings with other whitespace than spaces take the ASCII steps with the others, then that whitespace
+        # becomes spaces.
+        def whitespace_to_spaces(prepared: tf.Tensor) -> tf.Tensor:
+            return tf.strings.regex_replace(prepared, _ASCII_WHITESPACE_BUT_SPACE, " ")
 
-        steps = [ascii_text, ascii_with_whitespace, self._prepare_unicode]
-        return _routed(text, _routes(text, spaces=True), steps)
+        routes = _routes(text, spaces=True)
+        prepared = _routed(text, routes, [ascii_text, None, self._prepare_unicode])
+        return _on_route(prepared, routes, 1, whitespace_to_spaces)
 
     def _prepare_for_callable(self, text: tf.Tensor) -> tf.Tensor:
         # The callable runs once, on the whole batch: a route may hold no strings, and a callable written for
@@ -1526,19 +1529,34 @@ def _ragged_stitch(positions: Sequence[tf.Tensor], parts: Sequence[tf.RaggedTens
     return tf.gather(tf.concat(parts, axis=0), order)
 
 
-def _routed(text: tf.Tensor, routes: tf.Tensor, steps: Sequence[Callable[[tf.Tensor], tf.Tensor]]) -> tf.Tensor:
-    """`steps[i]` applied to the strings of route `i`, in the batch's order.
+def _routed(text: tf.Tensor, routes: tf.Tensor, steps: Sequence[Callable[[tf.Tensor], tf.Tensor] | None]) -> tf.Tensor:
+    """`steps[i]` applied to the strings of route `i`, in the batch's order; a route whose step is None (not the
+    first) keeps the first step's result.
 
     The first step, for the most common route, runs on the whole batch and must take any string; each other step
     runs on its route's strings (none, maybe) and overwrites their results, in place when TensorFlow can.
     Partitioning the batch and stitching it together again copied every string twice: this costs less even when the
     first step is a regex replacement that runs on other routes' strings too.
     """
-    prepared = steps[0](text)
+    prepared = cast(Callable[[tf.Tensor], tf.Tensor], steps[0])(text)
     for route, step in enumerate(steps[1:], start=1):
-        indices = tf.where(tf.equal(routes, route))
-        prepared = tf.tensor_scatter_nd_update(prepared, indices, step(tf.gather_nd(text, indices)))
+        if step is not None:
+            prepared = _on_route(prepared, routes, route, step, inputs=text)
     return prepared
+
+
+def _on_route(
+    values: tf.Tensor,
+    routes: tf.Tensor,
+    route: int,
+    step: Callable[[tf.Tensor], tf.Tensor],
+    inputs: tf.Tensor | None = None,
+) -> tf.Tensor:
+    """`values` where route `route`'s entries are `step` of them (or of the same entries of `inputs`)."""
+    indices = tf.where(tf.equal(routes, route))
+    return tf.tensor_scatter_nd_update(
+        values, indices, step(tf.gather_nd(values if inputs is None else inputs, indices))
+    )
 
 
 def _lower_unicode(text: tf.Tensor, nul_safe: bool, locale_safe: bool) -> tf.Tensor:
