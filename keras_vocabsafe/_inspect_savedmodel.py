@@ -483,21 +483,23 @@ class _Frame:
     def _kept_by_scatter(self, inputs: list[str], narrowed: dict[str, _Ids]) -> Any:
         """The ids a `TensorScatterUpdate` keeps: all of its first input, but those equal to `c` where the updates
         go to `Where(Equal(first, c))` (the text layers replace every id that a lookup left at its default)."""
-        kept = self.value(inputs[0], narrowed)
-        where = self._node(inputs[1])
-        compared = self._comparison(where.input[0], narrowed) if where is not None and where.op == "Where" else None
-        if compared is None or compared[1] != "Equal" or compared[0] != _canonical(inputs[0]):
-            return kept
+        compared = self._where_compared(inputs, narrowed)
+        if compared is None or compared[1] != "Equal":
+            return self.value(inputs[0], narrowed)
         return _narrow(compared[2], "NotEqual", compared[3])[0]
 
     def _picked_by_comparison(self, inputs: list[str], narrowed: dict[str, _Ids]) -> _Ids | None:
         """The ids a `GatherNd(x, Where(x op c))` picks: those of `x` for which the comparison holds; None for
         another gather."""
+        compared = self._where_compared(inputs, narrowed)
+        return None if compared is None else _narrow(compared[2], compared[1], compared[3])[0]
+
+    def _where_compared(self, inputs: list[str], narrowed: dict[str, _Ids]) -> tuple[str, str, _Ids, int] | None:
+        """`_comparison` of the condition when an op's indices (`inputs[1]`) are `Where(x op c)` and its first
+        input is that `x`; else None."""
         where = self._node(inputs[1]) if len(inputs) > 1 else None
         compared = self._comparison(where.input[0], narrowed) if where is not None and where.op == "Where" else None
-        if compared is None or compared[0] != _canonical(inputs[0]):
-            return None
-        return _narrow(compared[2], compared[1], compared[3])[0]
+        return compared if compared is not None and compared[0] == _canonical(inputs[0]) else None
 
     def _node(self, ref: str) -> Any:
         """The node that makes tensor `ref` in this function, or None (an argument)."""

@@ -1335,13 +1335,13 @@ class _Tokenizer:
             return _routed(text, _routes(text, spaces=False), [ascii_text, self._prepare_unicode])
 
         # ASCII strings with other whitespace than spaces take the ASCII steps with the others, then that whitespace
-        # becomes spaces.
+        # becomes spaces; the others take the Unicode steps from the text as it came.
         def whitespace_to_spaces(prepared: tf.Tensor) -> tf.Tensor:
             return tf.strings.regex_replace(prepared, _ASCII_WHITESPACE_BUT_SPACE, " ")
 
         routes = _routes(text, spaces=True)
-        prepared = _routed(text, routes, [ascii_text, None, self._prepare_unicode])
-        return _on_route(prepared, routes, 1, whitespace_to_spaces)
+        prepared = _on_route(ascii_text(text), routes, 1, whitespace_to_spaces)
+        return _on_route(prepared, routes, 2, self._prepare_unicode, inputs=text)
 
     def _prepare_for_callable(self, text: tf.Tensor) -> tf.Tensor:
         # The callable runs once, on the whole batch: a route may hold no strings, and a callable written for
@@ -1529,19 +1529,17 @@ def _ragged_stitch(positions: Sequence[tf.Tensor], parts: Sequence[tf.RaggedTens
     return tf.gather(tf.concat(parts, axis=0), order)
 
 
-def _routed(text: tf.Tensor, routes: tf.Tensor, steps: Sequence[Callable[[tf.Tensor], tf.Tensor] | None]) -> tf.Tensor:
-    """`steps[i]` applied to the strings of route `i`, in the batch's order; a route whose step is None (not the
-    first) keeps the first step's result.
+def _routed(text: tf.Tensor, routes: tf.Tensor, steps: Sequence[Callable[[tf.Tensor], tf.Tensor]]) -> tf.Tensor:
+    """`steps[i]` applied to the strings of route `i`, in the batch's order.
 
     The first step, for the most common route, runs on the whole batch and must take any string; each other step
     runs on its route's strings (none, maybe) and overwrites their results, in place when TensorFlow can.
     Partitioning the batch and stitching it together again copied every string twice: this costs less even when the
     first step is a regex replacement that runs on other routes' strings too.
     """
-    prepared = cast(Callable[[tf.Tensor], tf.Tensor], steps[0])(text)
+    prepared = steps[0](text)
     for route, step in enumerate(steps[1:], start=1):
-        if step is not None:
-            prepared = _on_route(prepared, routes, route, step, inputs=text)
+        prepared = _on_route(prepared, routes, route, step, inputs=text)
     return prepared
 
 
