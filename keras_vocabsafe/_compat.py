@@ -171,6 +171,7 @@ print(json.dumps(origins))
 
 __all__ += [
     "ALLOW_NON_TENSOR_INPUTS",
+    "CLIP_GRADIENTS_HOOK",
     "WEIGHT_DECAY_HOOK",
     "accept_any_inputs",
     "adam_slot_variables",
@@ -193,6 +194,8 @@ ALLOW_NON_TENSOR_INPUTS = {"_convert_input_args": False, "_allow_non_tensor_posi
 # The `keras.optimizers.Optimizer` method the row-sparse optimizers override: on TensorFlow they apply weight
 # decay in their own step, to the touched rows only.
 WEIGHT_DECAY_HOOK = "_apply_weight_decay"
+# The one they override to clip a row-sparse gradient after summing its repeated ids, keeping it row-sparse.
+CLIP_GRADIENTS_HOOK = "_clip_gradients"
 
 
 def accept_any_inputs(layer: Any) -> None:

@@ -20,8 +20,13 @@ What a step does with a row-sparse gradient (TensorFlow backend):
 - A variable's `constraint` is applied by Keras to the whole variable after each step, as for any optimizer: rows
   the batch did not touch change only if the constraint changes them (`NonNeg` does not). It costs one pass over
   the matrix per step.
+- Clipping (`clipnorm`, `clipvalue`, `global_clipnorm`) reads the summed gradient, as a dense gradient would be
+  clipped, and keeps it row-sparse. (Keras's own optimizers clip a row-sparse gradient slice by slice, before
+  repeated ids are summed, so a row whose id repeats in a batch can step past the clip there; with
+  `global_clipnorm` they make it dense.)
 - A regularizer on the embedding adds a dense term to the loss, so the gradient arrives dense; the step is then
-  plain dense Adam (every row moves), and a warning says so once per variable.
+  plain dense Adam (every row moves), and a warning says so once per variable. So does `gradient_accumulation_steps`:
+  Keras accumulates gradients in dense matrices, and a warning says so when the optimizer is built.
 - Dense gradients (`Dense` kernels, biases) get the parent optimizer's dense step, unchanged.
 
 The optimizers mark the variables they train, and `VocabIdEmbedding` (also inside `VocabEmbedding` and the text
@@ -74,6 +79,28 @@ class _RowSparse(_OptimizerBase):
             return
         super().build(var_list)
         self._mark_variables(var_list)
+        if self.gradient_accumulation_steps and keras.backend.backend() == "tensorflow":
+            warnings.warn(
+                f"{type(self).__name__}(gradient_accumulation_steps={self.gradient_accumulation_steps}) updates "
+                "every row at each update step (dense semantics and cost): Keras accumulates gradients in dense "
+                "matrices. Use larger batches instead to keep row-sparse steps.",
+                stacklevel=2,
+            )
+
+    def _clip_gradients(self, grads: list[Any]) -> list[Any]:
+        # Overrides Keras's private hook (`_compat.CLIP_GRADIENTS_HOOK`): Keras clips a row-sparse gradient's slices
+        # before repeated ids are summed, and `global_clipnorm` makes it dense. Here they are summed first, so the
+        # clip reads the gradient a dense matrix would hold, and the gradient stays row-sparse.
+        if keras.backend.backend() != "tensorflow" or not any(isinstance(g, tf.IndexedSlices) for g in grads):
+            return super()._clip_gradients(grads)
+        grads = [_summed(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
+        if self.clipnorm and self.clipnorm > 0:
+            return [None if g is None else tf.clip_by_norm(g, self.clipnorm) for g in grads]
+        if self.global_clipnorm and self.global_clipnorm > 0:
+            return _clip_by_global_norm(grads, self.global_clipnorm)
+        if self.clipvalue and self.clipvalue > 0:
+            return [None if g is None else tf.clip_by_value(g, -self.clipvalue, self.clipvalue) for g in grads]
+        return grads
 
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
         if keras.backend.backend() != "tensorflow":
@@ -114,9 +141,8 @@ class _RowSparse(_OptimizerBase):
         if not isinstance(gradient, tf.IndexedSlices):
             self._warn_if_regularized(variable)
             return None
-        rows, position = tf.unique(gradient.indices)
-        values = tf.math.unsorted_segment_sum(gradient.values, position, tf.shape(rows)[0])
-        return rows, tf.cast(values, variable.dtype)
+        summed = _summed(gradient)
+        return summed.indices, tf.cast(summed.values, variable.dtype)
 
     def _warn_if_regularized(self, variable: Any) -> None:
         keras_variable = _compat.optimizer_trainable_variable(self, variable)
@@ -142,6 +168,36 @@ class _RowSparse(_OptimizerBase):
             variable.assign_sub(variable * scale)
         else:
             variable.scatter_sub(tf.IndexedSlices(tf.gather(variable, rows) * scale, rows))
+
+
+def _summed(gradient: tf.IndexedSlices) -> tf.IndexedSlices:
+    """`gradient` with each row once: repeated ids summed (`tf.unique` + `tf.math.unsorted_segment_sum`, the sum a
+    dense gradient holds), in the order of their first occurrence. Summing again changes nothing."""
+    rows, position = tf.unique(gradient.indices)
+    values = tf.math.unsorted_segment_sum(gradient.values, position, tf.shape(rows)[0])
+    return tf.IndexedSlices(values, rows, gradient.dense_shape)
+
+
+def _clip_by_global_norm(grads: list[Any], clip_norm: float) -> list[Any]:
+    """Keras's `clip_by_global_norm`, reading a row-sparse gradient (each row once) by its rows, and keeping it so."""
+
+    def squares(gradient: Any) -> tf.Tensor:
+        values = gradient.values if isinstance(gradient, tf.IndexedSlices) else gradient
+        return tf.reduce_sum(tf.square(tf.cast(values, tf.float32)))
+
+    norm = tf.sqrt(tf.add_n([squares(g) for g in grads if g is not None]))
+    # As Keras: a no-op for any finite norm at or below the clip, and NaN everywhere when the norm is not finite.
+    scale = clip_norm * tf.minimum(1.0 / norm, 1.0 / clip_norm) + (norm - norm)
+
+    def scaled(gradient: Any) -> Any:
+        if gradient is None:
+            return None
+        if isinstance(gradient, tf.IndexedSlices):
+            values = gradient.values * tf.cast(scale, gradient.values.dtype)
+            return tf.IndexedSlices(values, gradient.indices, gradient.dense_shape)
+        return gradient * tf.cast(scale, gradient.dtype)
+
+    return [scaled(g) for g in grads]
 
 
 @keras.saving.register_keras_serializable(package="keras_vocabsafe")

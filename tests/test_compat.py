@@ -225,9 +225,11 @@ def test_optimizer_internals():
         require(adam, attribute, f"keras.optimizers.Optimizer.{attribute}")
     for attribute in ("_momentums", "_velocities", "_velocity_hats"):
         require(adam, attribute, f"keras.optimizers.Adam.{attribute}")
-    require(
-        keras.optimizers.Optimizer, _compat.WEIGHT_DECAY_HOOK, f"keras.optimizers.Optimizer.{_compat.WEIGHT_DECAY_HOOK}"
-    )
+    for hook in (_compat.WEIGHT_DECAY_HOOK, _compat.CLIP_GRADIENTS_HOOK):
+        require(keras.optimizers.Optimizer, hook, f"keras.optimizers.Optimizer.{hook}")
+    clipping = keras.optimizers.SGD(clipvalue=0.5)
+    (clipped,) = getattr(clipping, _compat.CLIP_GRADIENTS_HOOK)([tf.constant([2.0, -0.1])])
+    assert clipped.numpy().tolist() == pytest.approx([0.5, -0.1])  # Takes and returns the list of gradients.
     assert _compat.optimizer_variable_index(adam, other) == 1
     assert _compat.optimizer_trainable_variable(adam, other) is other
     assert _compat.uses_weight_decay(adam, variable) and not _compat.uses_weight_decay(adam, other)
@@ -309,6 +311,7 @@ def test_in_model_load_is_true_only_while_load_model_rebuilds_a_model(tmp_path):
 COVERED = {
     "ALLOW_NON_TENSOR_INPUTS": test_raw_input_flags_are_read_by_keras,
     "CLASSIFY_OPS_SCRIPT": test_op_registry_sees_core_ops_and_refuses_unknown_ones,
+    "CLIP_GRADIENTS_HOOK": test_optimizer_internals,
     "WEIGHT_DECAY_HOOK": test_optimizer_internals,
     "accept_any_inputs": test_raw_input_flags_are_read_by_keras,
     "adam_slot_variables": test_optimizer_internals,

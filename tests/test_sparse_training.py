@@ -323,6 +323,76 @@ def test_sparse_sgd_momentum_is_lazy():
     np.testing.assert_array_equal(after[5:], start[5:])
 
 
+_CLIPPING = [{"clipvalue": 0.1}, {"clipnorm": 0.1}, {"global_clipnorm": 0.1}]
+
+
+def _clipped_step(optimizer, dense):
+    """One step of `optimizer` on an embedding looked up at ids that repeat, plus a bias; returns the changes.
+
+    The embedding's gradient is row-sparse, or made dense first with `dense`.
+    """
+    layer = VocabIdEmbedding(OUTPUT_DIM, vocabulary=TOKENS)
+    layer.build()
+    bias = keras.Variable(np.zeros(OUTPUT_DIM, np.float32), name="bias")
+    start = layer.embeddings.numpy().copy()
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum((layer(tf.constant([3, 3, 3, 3, 3, 3, 3, 5])) + bias) * np.arange(1.0, 5.0))
+    gradients = tape.gradient(loss, [layer.embeddings, bias])
+    assert isinstance(gradients[0], tf.IndexedSlices)
+    if dense:
+        gradients[0] = tf.convert_to_tensor(gradients[0])
+    optimizer.apply_gradients(zip(gradients, [layer.embeddings, bias]))
+    return layer.embeddings.numpy() - start, bias.numpy()
+
+
+@pytest.mark.parametrize("clipping", _CLIPPING, ids=lambda clipping: next(iter(clipping)))
+def test_clipping_reads_the_summed_gradient_as_dense_sgd_does(clipping):
+    # Row 3 repeats seven times: its gradient is 7 x (1, 2, 3, 4). Keras clips the slices of a row-sparse gradient
+    # one by one (so the row would step by up to seven clips); the clip belongs to the summed gradient.
+    rows, bias = _clipped_step(SparseSGD(1.0, **clipping), dense=False)
+    expected_rows, expected_bias = _clipped_step(keras.optimizers.SGD(1.0, **clipping), dense=True)
+    np.testing.assert_allclose(rows, expected_rows, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(bias, expected_bias, rtol=1e-6, atol=1e-8)
+    assert np.all(rows[[0, 1, 2, 4]] == 0) and np.all(rows[6:] == 0)
+
+
+@pytest.mark.parametrize("clipping", _CLIPPING, ids=lambda clipping: next(iter(clipping)))
+def test_lazy_adam_stays_row_sparse_under_clipping(clipping):
+    layer = VocabIdEmbedding(OUTPUT_DIM, vocabulary=TOKENS)
+    layer.build()
+    optimizer = LazyAdam(0.05, **clipping)
+    seen = []
+
+    def step(ids):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.square(layer(tf.constant(ids)) - 1.0))
+        gradients = tape.gradient(loss, layer.trainable_variables)
+        seen.append(type(optimizer._clip_gradients(gradients)[0]))
+        optimizer.apply_gradients(zip(gradients, layer.trainable_variables))
+
+    for _ in range(2):
+        step([1, 2, 3, 4])
+    after_first = layer.embeddings.numpy().copy()
+    for _ in range(3):
+        step([1, 2, 2])
+    after = layer.embeddings.numpy()
+    # Rows 3 and 4 have momentum but no later gradient: lazy Adam leaves them; a dense step would move them.
+    np.testing.assert_array_equal(after[[0, 3, 4]], after_first[[0, 3, 4]])
+    assert np.all(np.any(after[[1, 2]] != after_first[[1, 2]], axis=1))
+    assert set(seen) == {tf.IndexedSlices}
+
+
+def test_gradient_accumulation_warns_that_steps_are_dense():
+    layer = VocabIdEmbedding(OUTPUT_DIM, vocabulary=TOKENS)
+    layer.build()
+    optimizer = LazyAdam(0.05, gradient_accumulation_steps=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        optimizer.build(layer.trainable_variables)
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 1 and "gradient_accumulation_steps=2" in messages[0] and "every row" in messages[0]
+
+
 _MIRRORED_SCRIPT = textwrap.dedent(
     """
     import json, os, sys
