@@ -12,6 +12,7 @@ backend.
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from typing import Any, cast
@@ -159,6 +160,13 @@ class VocabIdEmbedding(VocabularyLayer):
                 f"{self._owner()} needs a floating-point dtype for its embedding rows. Received: "
                 f"dtype={self.dtype_policy.name!r}. Use 'float32' (the default), 'float16', 'bfloat16' or a "
                 "mixed policy such as 'mixed_float16'; keys and ids have their own dtype (`vocabulary_dtype`)."
+            )
+        mode = self.dtype_policy.quantization_mode
+        if mode is not None and mode not in _quantization.SUPPORTED_MODES:
+            raise QuantizationError(
+                f"{self._owner()} quantizes as keras.layers.Embedding does, in the modes "
+                f"{_quantization.SUPPORTED_MODES}, but its dtype policy {self.dtype_policy.name!r} is of mode "
+                f"{mode!r}. Use a float policy (and `model.quantize(...)`), or an int8/int4 one."
             )
         self.output_dim = int(output_dim)
         self.embeddings_initializer = initializer
@@ -761,7 +769,12 @@ class VocabIdEmbedding(VocabularyLayer):
         Not with `trainable_rows` (LoRA updates every row) nor an
         `embeddings_constraint` (Keras refuses that too).
         """
+        if rank is None:
+            raise ConfigurationError(f"The LoRA rank must be a positive integer. Received: rank={rank!r}")
         _validate_lora(rank, lora_alpha, self.trainable_rows, self.embeddings_constraint)
+        # Both resolved before either weight is added: a bad one must leave the layer as it was.
+        a_initializer = _get("a_initializer", a_initializer, keras.initializers.get)
+        b_initializer = _get("b_initializer", b_initializer, keras.initializers.get)
         if not self.built:
             raise ConfigurationError(
                 f"Cannot enable LoRA on {self._owner()} before it is built (its rows are not created yet). Call "
@@ -774,14 +787,14 @@ class VocabIdEmbedding(VocabularyLayer):
             self.lora_embeddings_a = self.add_weight(
                 name="lora_embeddings_a",
                 shape=(self._num_rows(), int(rank)),
-                initializer=keras.initializers.get(a_initializer),
+                initializer=a_initializer,
                 dtype="float32",
                 regularizer=self.embeddings_regularizer,
             )
             self.lora_embeddings_b = self.add_weight(
                 name="lora_embeddings_b",
                 shape=(int(rank), self.output_dim),
-                initializer=keras.initializers.get(b_initializer),
+                initializer=b_initializer,
                 dtype="float32",
                 regularizer=self.embeddings_regularizer,
             )
@@ -789,7 +802,7 @@ class VocabIdEmbedding(VocabularyLayer):
         self.lora_enabled = True
         self.lora_rank = int(rank)
         self.lora_alpha = lora_alpha if lora_alpha is not None else int(rank)
-        self._lora_a_initializer = keras.initializers.get(a_initializer)
+        self._lora_a_initializer = a_initializer
 
     def _lora_delta(self) -> Any:
         return (self.lora_alpha / self.lora_rank) * keras.ops.matmul(self.lora_embeddings_a, self.lora_embeddings_b)
@@ -1043,7 +1056,8 @@ class VocabIdEmbedding(VocabularyLayer):
         With `trainable_rows`, the frozen and the trainable rows both take their new values.
         """
         weights = list(weights)
-        if self.quantization_mode is not None or self.lora_enabled:
+        # An unbuilt layer with `lora_rank` enables LoRA when it builds (as `_set_other_weights` does first).
+        if self.quantization_mode is not None or self.lora_enabled or self.lora_rank:
             self._set_other_weights(weights)
             return
         shape = (self._num_rows(), self.output_dim) if self._vocabulary is not None else None
@@ -1497,7 +1511,9 @@ def _validate_lora(rank: Any, alpha: Any, trainable_rows: Any, constraint: Any) 
         return
     if not _is_int(rank) or rank <= 0:
         raise ConfigurationError(f"The LoRA rank must be a positive integer. Received: lora_rank={rank!r}")
-    if alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0):
+    if alpha is not None and (
+        isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha) or alpha <= 0
+    ):
         raise ConfigurationError(f"`lora_alpha` must be a positive number or None. Received: lora_alpha={alpha!r}")
     if trainable_rows is not None:
         raise ConfigurationError(

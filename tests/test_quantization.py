@@ -387,6 +387,51 @@ def test_lora_refusals_name_the_reason():
         layer.update_vocabulary(TOKENS + ["zebra"])
 
 
+@pytest.mark.parametrize(
+    "attempt",
+    [
+        lambda: _id_layer().enable_lora(None),
+        lambda: _id_layer().enable_lora(2, lora_alpha=float("nan")),
+        lambda: _id_layer().enable_lora(2, lora_alpha=float("inf")),
+        lambda: VocabIdEmbedding(4, vocabulary=TOKENS, lora_rank=2, lora_alpha=float("nan")),
+        lambda: VocabIdEmbedding(4, vocabulary=TOKENS, lora_rank=2, lora_alpha=float("-inf")),
+        lambda: _id_layer().enable_lora(2, a_initializer="no_such_initializer"),
+    ],
+    ids=["rank None", "alpha nan", "alpha inf", "constructor alpha nan", "constructor alpha -inf", "a_initializer"],
+)
+def test_lora_arguments_out_of_range_are_configuration_errors(attempt):
+    # A NaN or infinite alpha would make every vector NaN (inf x the zero-initialized B).
+    with pytest.raises(ConfigurationError, match=r"rank|lora_alpha|a_initializer"):
+        attempt()
+
+
+def test_a_bad_lora_initializer_leaves_the_layer_unchanged():
+    layer = _id_layer()
+    with pytest.raises(ConfigurationError, match="b_initializer"):
+        layer.enable_lora(2, b_initializer="no_such_initializer")
+    assert not layer.lora_enabled and [w.name for w in layer.weights] == ["embeddings"]
+    layer.enable_lora(2)
+    assert [w.name for w in layer.weights] == ["embeddings", "lora_embeddings_a", "lora_embeddings_b"]
+
+
+@pytest.mark.parametrize("how", ["lora_rank", "enable_lora"])
+def test_halves_of_a_lora_layer_give_the_same_vectors(how):
+    layer = VocabEmbedding(4, vocabulary=TOKENS, lora_rank=2 if how == "lora_rank" else None, lora_alpha=3.0)
+    layer.build()
+    if how == "enable_lora":
+        layer.enable_lora(2, lora_alpha=3.0)
+    layer.lora_embeddings_b.assign(np.full((2, 4), 0.5, np.float32))  # A non-zero update, so that it shows.
+    lookup, embedding = layer.halves()
+    assert embedding.lora_enabled and embedding.lora_alpha == 3.0
+    np.testing.assert_array_equal(embedding(lookup(tf.constant(KEYS))), layer(tf.constant(KEYS)))
+
+
+def test_a_quantized_policy_of_an_unsupported_mode_is_refused_when_constructed():
+    # Keras's reference Embedding would fail only when the layer builds, with a bare NotImplementedError.
+    with pytest.raises(QuantizationError, match="'float8'"):
+        VocabIdEmbedding(4, vocabulary=TOKENS, dtype="float8_from_float32")
+
+
 def test_lora_rank_in_the_constructor_enables_lora_when_built():
     layer = VocabIdEmbedding(4, vocabulary=TOKENS, lora_rank=3, lora_alpha=6.0)
     layer.build()
