@@ -17,6 +17,15 @@ out-of-vocabulary tokens (fixed seed).
   output_dim=64, mask_zero=True)`` -> same pooling and dense, written with
   plain Keras ``model.export(path)``.
 
+With ``--text``, raw text instead (target: ours <= 1.0x, never slower than
+Keras): ``keras.Input(shape=(), dtype="string", name="text")`` ->
+``TextVocabEmbedding(64, vocabulary=vocab, standardize="lower",
+output_sequence_length=64)`` against ``TextVectorization`` with the same
+settings -> ``Embedding(mask_zero=True)``, both followed by the same pooling
+and dense; batches of 1, 32 and 1024 sentences of ``bench_text.py``'s 50%
+non-ASCII mix (its 20,000-token vocabulary). The outputs are checked equal on
+ASCII sentences (the baseline lower-cases ASCII letters only).
+
 The baseline's embedding matrix and Dense weights are copied into ours, and
 the script asserts that both SavedModels give equal outputs (``allclose``)
 on a sample batch, and on the same batch with trailing padding (``""``, the
@@ -43,6 +52,7 @@ Run from the repository root::
     python benchmarks/bench_serving.py            # full run, ~2 min on 2 cores
     python benchmarks/bench_serving.py --quick    # smoke run, seconds
     python benchmarks/bench_serving.py --repeats 30 --output bench.md
+    python benchmarks/bench_serving.py --text     # raw text: TextVocabEmbedding
 
 ``--repeats`` is the number of interleaved blocks; each side makes the same
 total number of calls per batch size whatever it is.
@@ -58,7 +68,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +123,9 @@ class Sizes:
 
 FULL = Sizes()
 QUICK = Sizes(vocab_size=2_000, oov_pool=200, calls=((1, 60), (32, 60), (1024, 12)), warmup_calls=3, repeats=3)
+TEXT = Sizes(vocab_size=20_000, calls=((1, 6000), (32, 3000), (1024, 300)))
+TEXT_QUICK = replace(QUICK, calls=((1, 60), (32, 60), (1024, 6)))
+TEXT_TARGET = 1.0  # raw text: never slower than Keras
 
 
 @dataclass
@@ -143,6 +156,26 @@ def make_data(sizes: Sizes) -> Data:
     return Data(vocab.tolist(), batches, oov / total, sample, tf.constant(padded))
 
 
+def make_text_data(sizes: Sizes) -> Data:
+    """``bench_text.py``'s sentences: pools of 1-D batches of its 50% non-ASCII mix, and an ASCII sample."""
+    import bench_text
+
+    text_sizes = bench_text.QUICK if sizes.vocab_size < bench_text.FULL.vocab_size else bench_text.FULL
+    rng = np.random.default_rng([bench_text.SEED, 1])
+    vocab, oov = vocabulary_and_oov(text_sizes.vocab_size, text_sizes.oov_pool, rng)
+    largest = max(batch_size for batch_size, _ in sizes.calls)
+    sentences = bench_text.make_sentences(sizes.pool * largest, vocab, oov, text_sizes, rng)
+    mixed = bench_text.with_non_ascii(sentences, 0.5, np.random.default_rng([bench_text.SEED, 3]))
+    batches = {
+        batch_size: [tf.constant(mixed[i * batch_size : (i + 1) * batch_size]) for i in range(sizes.pool)]
+        for batch_size, _ in sizes.calls
+    }
+    vocabulary = vocab.tolist() + sorted({word.lower() for word in bench_text.NON_ASCII_WORDS})
+    sample = sentences[:32]
+    short = [" ".join(sentence.split()[: 1 + i % 8]) for i, sentence in enumerate(sample)]  # mostly padding
+    return Data(vocabulary, batches, text_sizes.oov_rate, tf.constant(sample), tf.constant(short))
+
+
 # --------------------------------------------------------------------------
 # Models and exports
 # --------------------------------------------------------------------------
@@ -165,9 +198,29 @@ def build_ours(vocab: list[str], sizes: Sizes) -> keras.Model:
     return keras.Model(tokens, keras.layers.Dense(1, name="dense")(x), name="ours")
 
 
+def build_text_baseline(vocab: list[str], sizes: Sizes) -> keras.Model:
+    text = keras.Input(shape=(), dtype="string", name="text")
+    lookup = keras.layers.TextVectorization(
+        standardize="lower", split="whitespace", vocabulary=vocab, output_sequence_length=sizes.seq_len
+    )
+    embedding = keras.layers.Embedding(lookup.vocabulary_size(), sizes.output_dim, mask_zero=True, name="embedding")
+    x = keras.layers.GlobalAveragePooling1D()(embedding(lookup(text)))
+    return keras.Model(text, keras.layers.Dense(1, name="dense")(x), name="baseline")
+
+
+def build_text_ours(vocab: list[str], sizes: Sizes) -> keras.Model:
+    text = keras.Input(shape=(), dtype="string", name="text")
+    embedding = keras_vocabsafe.TextVocabEmbedding(
+        sizes.output_dim, vocabulary=vocab, standardize="lower", output_sequence_length=sizes.seq_len, name="embedding"
+    )
+    x = keras.layers.GlobalAveragePooling1D()(embedding(text))
+    return keras.Model(text, keras.layers.Dense(1, name="dense")(x), name="ours")
+
+
 def copy_weights(baseline: keras.Model, ours: keras.Model) -> None:
     """Give ours the baseline's embedding matrix and Dense weights (same vocabulary, so same rows)."""
-    lookup = next(layer for layer in baseline.layers if isinstance(layer, keras.layers.StringLookup))
+    lookups = (keras.layers.StringLookup, keras.layers.TextVectorization)
+    lookup = next(layer for layer in baseline.layers if isinstance(layer, lookups))
     ours_embedding = ours.get_layer("embedding")
     assert ours_embedding.get_vocabulary() == lookup.get_vocabulary(), "vocabularies differ"
     ours_embedding.embeddings.assign(baseline.get_layer("embedding").embeddings)
@@ -306,7 +359,7 @@ def fmt_ms(seconds: float) -> str:
     return f"{seconds * 1e3:.3f} ms"
 
 
-def markdown_table(cases: list[Case], seq_len: int) -> str:
+def markdown_table(cases: list[Case], shape: Callable[[int], str], target: float) -> str:
     lines = [
         "| case | baseline | ours | ratio | target | pass/fail "
         "| paired block ratios, median (min-max) | CPU-time ratio |",
@@ -315,28 +368,34 @@ def markdown_table(cases: list[Case], seq_len: int) -> str:
     for c in cases:
         for label, q in (("p50", 50), ("p99", 99)):
             ratio = c.ratio(q)
-            verdict = "PASS" if ratio <= TARGET else "FAIL"
+            verdict = "PASS" if ratio <= target else "FAIL"
             paired = c.paired
             spread = f"{statistics.median(paired):.2f} ({min(paired):.2f}-{max(paired):.2f})" if q == 50 else "n/a"
             lines.append(
-                f"| {label} latency, batch {c.batch_size} ({c.batch_size}x{seq_len}, {c.calls} calls) "
+                f"| {label} latency, batch {c.batch_size} ({shape(c.batch_size)}, {c.calls} calls) "
                 f"| {fmt_ms(c.base.percentile(q))} | {fmt_ms(c.ours.percentile(q))} | {ratio:.2f}x "
-                f"| <= {TARGET:.1f}x | {verdict} | {spread} | {c.cpu_ratio():.2f}x |"
+                f"| <= {target:.1f}x | {verdict} | {spread} | {c.cpu_ratio():.2f}x |"
             )
     return "\n".join(lines)
 
 
-def report(cases: list[Case], sizes: Sizes, command: str, notes: list[str]) -> str:
+def report(cases: list[Case], sizes: Sizes, command: str, notes: list[str], text: bool) -> str:
+    if text:
+        baseline = f"TextVectorization(standardize='lower', output_sequence_length={sizes.seq_len})"
+        ours = "TextVocabEmbedding(standardize='lower', same length)"
+        inputs = "inputs (batch,) tf.string sentences of bench_text.py's 50% non-ASCII mix"
+    else:
+        baseline, ours = "StringLookup(mask_token='')", "VocabEmbedding(mask_token='')"
+        inputs = f"inputs (batch, {sizes.seq_len}) tf.string"
     intro = (
         f"Latency of one call of the loaded SavedModel's `{SIGNATURE}` signature (wall clock, per call) over "
         "interleaved blocks; ratio = ours / baseline (lower is better), pass/fail compares it with the target, "
         "separately for p50 and p99. Paired block ratios: per pair of blocks, ours block-p50 / baseline block-p50; "
         "their median is a drift-robust estimate of the p50 ratio, their range shows the noise. "
         "CPU-time ratio (informational): process CPU seconds over all timed calls, ours / baseline. "
-        f"Baseline: StringLookup(mask_token='') + Embedding(mask_zero=True) exported with `model.export`; "
-        f"ours: VocabEmbedding(mask_token='') exported with `export_for_serving`; both followed by "
-        f"GlobalAveragePooling1D + Dense(1). Vocabulary {sizes.vocab_size:,} tokens, inputs (batch, "
-        f"{sizes.seq_len}) tf.string."
+        f"Baseline: {baseline} + Embedding(mask_zero=True) exported with `model.export`; "
+        f"ours: {ours} exported with `export_for_serving`; both followed by "
+        f"GlobalAveragePooling1D + Dense(1). Vocabulary {sizes.vocab_size:,} tokens, {inputs}."
     )
     libraries = [
         f"- tensorflow: {tf.__version__} (intra-op threads {tf.config.threading.get_intra_op_parallelism_threads()}, "
@@ -345,7 +404,10 @@ def report(cases: list[Case], sizes: Sizes, command: str, notes: list[str]) -> s
         f"- tensorflow-serving-api: {dist_version('tensorflow-serving-api')}",
     ]
     machine = machine_info(libraries, package_info(imported=True))
-    table = markdown_table(cases, sizes.seq_len)
+    if text:
+        table = markdown_table(cases, lambda n: f"{n} sentence{'s' * (n != 1)}", TEXT_TARGET)
+    else:
+        table = markdown_table(cases, lambda batch_size: f"{batch_size}x{sizes.seq_len}", TARGET)
     return markdown_report("Serving latency benchmark", intro, table, notes, machine, command)
 
 
@@ -354,26 +416,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         __doc__, "small sizes, few calls, smoke run in seconds", "interleaved blocks per side and batch size"
     )
     add_output_option(parser)
+    parser.add_argument("--text", action="store_true", help="raw text: TextVocabEmbedding vs TextVectorization")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     command = command_line()
-    sizes = QUICK if args.quick else FULL
+    sizes = {(False, False): FULL, (False, True): QUICK, (True, False): TEXT, (True, True): TEXT_QUICK}[
+        (args.text, args.quick)
+    ]
     repeats = args.repeats or sizes.repeats
     if repeats < 1 or any(calls < repeats for _, calls in sizes.calls):
         raise SystemExit(f"--repeats must be between 1 and {min(calls for _, calls in sizes.calls)}")
     t_start = time.perf_counter()
 
-    data = make_data(sizes)
-    shapes = ", ".join(f"{b}x{sizes.seq_len}" for b, _ in sizes.calls)
+    data = make_text_data(sizes) if args.text else make_data(sizes)
+    shapes = ", ".join(f"{b}" if args.text else f"{b}x{sizes.seq_len}" for b, _ in sizes.calls)
     print(
         f"data: vocab {sizes.vocab_size:,}, batches {shapes} (pool of {sizes.pool} each), OOV {data.oov_fraction:.4f}"
     )
 
-    baseline_model = build_baseline(data.vocabulary, sizes)
-    ours_model = build_ours(data.vocabulary, sizes)
+    build = (build_text_baseline, build_text_ours) if args.text else (build_baseline, build_ours)
+    baseline_model, ours_model = (make(data.vocabulary, sizes) for make in build)
     copy_weights(baseline_model, ours_model)
     keras_equal = np.allclose(baseline_model(data.padded_sample), ours_model(data.padded_sample), rtol=1e-5, atol=1e-6)
     print(f"keras models allclose on the padded sample: {keras_equal}")
@@ -401,19 +466,24 @@ def main(argv: list[str] | None = None) -> None:
         print(f"timing ({repeats} interleaved repeats; per block p50 in ms):")
         cases = run(base, ours, data, sizes, repeats)
 
+    if args.text:
+        inputs = "sentences of bench_text.py's 50% non-ASCII mix (its vocabulary and words)"
+        checked = "sample of ASCII sentences, and of their first 1-8 words"
+    else:
+        inputs = f"Zipf (s={sizes.zipf_s}) tokens over the vocabulary, OOV fraction {data.oov_fraction:.4f}"
+        checked = "sample, with and without trailing padding"
     notes = [
-        f"- inputs: Zipf (s={sizes.zipf_s}) tokens over the vocabulary, OOV fraction {data.oov_fraction:.4f}; "
-        f"{sizes.pool} distinct pre-built batches per size, cycled identically for both sides; "
+        f"- inputs: {inputs}; {sizes.pool} distinct pre-built batches per size, cycled identically for both sides; "
         f"{sizes.warmup_calls}+ untimed warm-up calls per side and size",
-        f"- both SavedModels give allclose outputs on a {tuple(data.sample.shape)} sample, with and without "
-        f"trailing padding: True (max |diff| {max_diff:.2e})",
+        f"- both SavedModels give allclose outputs on a {tuple(data.sample.shape)} {checked}: True "
+        f"(max |diff| {max_diff:.2e})",
         f"- SavedModel size on disk: baseline {base.size / 2**20:.1f} MiB, ours {ours.size / 2**20:.1f} MiB "
         "(ours also holds the vocabulary_*/token_to_id_* signatures)",
         f"- single runs, informational: export baseline {base_export_s:.1f} s, ours {ours_export_s:.1f} s; "
         f"tf.saved_model.load baseline {base_load_s:.1f} s, ours {ours_load_s:.1f} s (baseline loaded first)",
         f"- repeats (interleaved blocks): {repeats}; wall time {time.perf_counter() - t_start:.0f} s",
     ]
-    emit_report(report(cases, sizes, command, notes), args.output)
+    emit_report(report(cases, sizes, command, notes, args.text), args.output)
 
 
 if __name__ == "__main__":
