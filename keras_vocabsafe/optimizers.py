@@ -27,6 +27,8 @@ What a step does with a row-sparse gradient (TensorFlow backend):
 - A regularizer on the embedding adds a dense term to the loss, so the gradient arrives dense; the step is then
   plain dense Adam (every row moves), and a warning says so once per variable. So does `gradient_accumulation_steps`:
   Keras accumulates gradients in dense matrices, and a warning says so when the optimizer is built.
+- `use_ema` works as in Keras, which averages every variable every step: the average of the matrix then costs a
+  pass over the whole matrix per step (the matrix itself still moves only where touched).
 - Dense gradients (`Dense` kernels, biases) get the parent optimizer's dense step, unchanged.
 
 The optimizers mark the variables they train, and `VocabIdEmbedding` (also inside `VocabEmbedding` and the text
@@ -91,7 +93,8 @@ class _RowSparse(_OptimizerBase):
         # Overrides Keras's private hook (`_compat.CLIP_GRADIENTS_HOOK`): Keras clips a row-sparse gradient's slices
         # before repeated ids are summed, and `global_clipnorm` makes it dense. Here they are summed first, so the
         # clip reads the gradient a dense matrix would hold, and the gradient stays row-sparse.
-        if keras.backend.backend() != "tensorflow" or not any(isinstance(g, tf.IndexedSlices) for g in grads):
+        sparse = keras.backend.backend() == "tensorflow" and any(isinstance(g, tf.IndexedSlices) for g in grads)
+        if not sparse or not (self.clipnorm or self.global_clipnorm or self.clipvalue):
             return super()._clip_gradients(grads)
         grads = [_summed(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
         if self.clipnorm and self.clipnorm > 0:
@@ -181,11 +184,14 @@ def _summed(gradient: tf.IndexedSlices) -> tf.IndexedSlices:
 def _clip_by_global_norm(grads: list[Any], clip_norm: float) -> list[Any]:
     """Keras's `clip_by_global_norm`, reading a row-sparse gradient (each row once) by its rows, and keeping it so."""
 
+    present = [g for g in grads if g is not None]
+    dtype = tf.float64 if any(g.dtype == tf.float64 for g in present) else tf.float32
+
     def squares(gradient: Any) -> tf.Tensor:
         values = gradient.values if isinstance(gradient, tf.IndexedSlices) else gradient
-        return tf.reduce_sum(tf.square(tf.cast(values, tf.float32)))
+        return tf.reduce_sum(tf.square(tf.cast(values, dtype)))
 
-    norm = tf.sqrt(tf.add_n([squares(g) for g in grads if g is not None]))
+    norm = tf.sqrt(tf.add_n([squares(g) for g in present]))
     # As Keras: a no-op for any finite norm at or below the clip, and NaN everywhere when the norm is not finite.
     scale = clip_norm * tf.minimum(1.0 / norm, 1.0 / clip_norm) + (norm - norm)
 
