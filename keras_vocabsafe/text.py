@@ -1487,24 +1487,31 @@ def _routes(text: tf.Tensor, spaces: bool) -> tf.Tensor:
     valid UTF-8 or not, counts.
     """
     lengths = tf.strings.length(text)
+    longest = tf.reduce_max(lengths)  # The lowest int32 for no strings.
     # Each string's bytes as a row of signed bytes, zero-padded: ASCII bytes are the non-negative ones. One pass over
     # memory, several times cheaper than a regex per string. Rows are at most _ROUTING_WIDTH wide, so a batch of
-    # short strings and a long one costs no more than that many bytes a string; a regex reads what a row leaves
-    # out (nothing, for most batches). The maximum of no lengths is the lowest int32.
-    width = (tf.clip_by_value(tf.reduce_max(lengths), 1, _ROUTING_WIDTH) + 7) // 8 * 8
+    # short strings and a long one costs no more than that many bytes a string.
+    width = (tf.clip_by_value(longest, 1, _ROUTING_WIDTH) + 7) // 8 * 8
     # Read as 64-bit words (bit operations on bytes are several times slower), then seen as bytes again.
     words = tf.io.decode_raw(text, tf.int64, fixed_length=width)
-    tail = tf.strings.substr(text, tf.minimum(lengths, width), lengths)
     if spaces:
         # Flipping bit 3 maps the bytes 8-15 to 0-7 and keeps the others' sign and order: one pass tells all three
         # routes. (Backspace, shift out and shift in take the route with whitespace, which is right for any ASCII.)
         words = tf.bitwise.bitwise_xor(words, tf.constant(0x0808080808080808, tf.int64))
     least = tf.reduce_min(tf.bitcast(words, tf.int8), axis=[1, 2])
-    is_ascii = tf.logical_and(least >= 0, tf.strings.regex_full_match(tail, _ASCII))
+    # The bytes of the strings longer than a row, past it, are read by regex, on those strings alone: a regex costs
+    # ~75 ns a string even when it has nothing to read.
+    long = tf.where(lengths > width)
+    tails = tf.strings.substr(tf.gather_nd(text, long), width, longest)
     if not spaces:
-        return tf.cast(tf.logical_not(is_ascii), tf.int32)
-    plain = tf.logical_and(least >= 8, tf.strings.regex_full_match(tail, _ASCII_OUTSIDE_8_TO_15))
-    return tf.where(is_ascii, tf.where(plain, 0, 1), 2)
+        head = tf.cast(least < 0, tf.int32)
+        tail = tf.cast(tf.logical_not(tf.strings.regex_full_match(tails, _ASCII)), tf.int32)
+    else:
+        head = tf.where(least >= 0, tf.where(least >= 8, 0, 1), 2)
+        plain_tail = tf.strings.regex_full_match(tails, _ASCII_OUTSIDE_8_TO_15)
+        tail = tf.where(plain_tail, 0, tf.where(tf.strings.regex_full_match(tails, _ASCII), 1, 2))
+    # Routes are ordered by what a string holds: it takes the later of its row's and its tail's.
+    return tf.tensor_scatter_nd_max(head, long, tail)
 
 
 def _split(text: tf.Tensor, separator: str | None) -> tf.RaggedTensor:
