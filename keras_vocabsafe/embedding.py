@@ -1368,7 +1368,7 @@ class VocabIdEmbedding(VocabularyLayer):
             return
         shape = tuple(matrix.shape)
         dtype = np.dtype(matrix.dtype)
-        if dtype.kind != "f":
+        if not _is_float_dtype(dtype):
             raise VocabularyMismatchError(
                 f"The saved embedding matrix of {self._owner()} has dtype {dtype}, not a floating-point dtype: the "
                 "file is corrupt or was not written by keras-vocabsafe."
@@ -1478,6 +1478,14 @@ def _check_allocation(layer: VocabIdEmbedding, rows: int, output_dim: int, token
             f"`output_dim` ({output_dim}), `pad_to_multiple_of` ({layer.pad_to_multiple_of}), `num_oov_indices` "
             f"({layer.num_oov_indices}) and the vocabulary ({tokens} tokens)."
         )
+
+
+def _is_float_dtype(dtype: np.dtype) -> bool:
+    """Whether a saved array's dtype is a float, bfloat16 and the float8 types (which NumPy does not count) included."""
+    try:
+        return bool(keras.backend.is_float_dtype(dtype))
+    except ValueError:  # A dtype Keras does not know (strings, objects, void) is no float.
+        return False
 
 
 def _memory_available() -> int | None:
