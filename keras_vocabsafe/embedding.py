@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from keras_vocabsafe import _compat, _loading, _quantization, _weights_store, evolve, optimizers
 from keras_vocabsafe._counting import DEFAULT_BUDGET, check_budget
+from keras_vocabsafe._keys import sparse_tensor_error
 from keras_vocabsafe._progress import check_verbose, say
 from keras_vocabsafe._tokens import canonical_token, display_token, standardize_dtype
 from keras_vocabsafe._vocabulary_layer import _DEFAULT_OOV_TOKENS, VocabularyLayer, _describe_difference, _is_int
@@ -639,9 +640,11 @@ class VocabIdEmbedding(VocabularyLayer):
         elif _compat.inbound_tensors(self):
             warnings.warn(
                 f"{self._owner()} has a new embedding matrix, but a model that calls it may already have compiled "
-                "a training or prediction function that uses the old one; such a function now fails with this "
-                "layer's name instead of running on. Pass `model=` to `update_vocabulary()` (it also remaps the "
-                "optimizer state), or call `model.compile(...)` again before `fit`.",
+                "a training or prediction function that uses the old one; such a function now fails (with this "
+                "layer's name on TensorFlow; on JAX and PyTorch with Keras's 'Invalid variable value in "
+                "StatelessScope' or 'Unknown variable') instead of running on. Pass `model=` to "
+                "`update_vocabulary()` (it also remaps the optimizer state), or call `model.compile(...)` again "
+                "before `fit`.",
                 UserWarning,
                 stacklevel=2,
             )
@@ -1104,27 +1107,65 @@ class VocabIdEmbedding(VocabularyLayer):
         return ", ".join(kinds) or "float"
 
     def call(self, inputs: Any) -> Any:
+        if isinstance(inputs, tf.SparseTensor):
+            raise sparse_tensor_error(self._owner(), "inputs")
+        backend = keras.backend.backend()
         if isinstance(inputs, tf.RaggedTensor):
+            if backend != "tensorflow":
+                raise KeyDtypeError(
+                    f"{self._owner()} received a tf.RaggedTensor, which the {backend} backend has no tensor for. "
+                    "Pad the ids first (id 0 is the mask id when the layer has a mask_token): "
+                    "`ids.to_tensor()`, or `dataset.padded_batch(...)` in the tf.data pipeline."
+                )
             return tf.ragged.map_flat_values(self.call, inputs)
+        if _on_host(inputs):
+            inputs = self._host_ids(inputs)
         ids = keras.ops.convert_to_tensor(inputs)
-        if keras.backend.standardize_dtype(ids.dtype) not in _INTEGER_DTYPES:
+        self._check_ids_dtype(keras.backend.standardize_dtype(ids.dtype))
+        return self._gather(self._check_id_range(ids))
+
+    def _check_ids_dtype(self, dtype: str) -> None:
+        if dtype not in _INTEGER_DTYPES:
             raise KeyDtypeError(
                 f"{self._owner()} takes integer ids (from a VocabLookup of its vocabulary: `layer.lookup()`). "
-                f"Received dtype {keras.backend.standardize_dtype(ids.dtype)}."
+                f"Received dtype {dtype}."
                 + (
                     " To feed strings, use VocabEmbedding, or map the lookup over a tf.data pipeline."
-                    if keras.backend.standardize_dtype(ids.dtype) == "string"
+                    if dtype == "string"
                     else ""
                 )
             )
-        return self._gather(self._check_id_range(ids))
+
+    def _host_ids(self, inputs: Any) -> Any:
+        """Ids given as NumPy arrays or lists (or, to a JAX or PyTorch layer, TensorFlow tensors), checked before the
+        backend converts them.
+
+        The conversion would lose what the checks need: JAX (without x64) cuts int64 ids to int32, so id 2**40 would
+        become 0 (the mask row) silently; PyTorch and TensorFlow's gather take no uint64; and neither JAX nor PyTorch
+        takes strings. Ids in range fit int32.
+        """
+        if isinstance(inputs, (tf.Tensor, tf.Variable)):
+            if inputs.dtype == tf.string:
+                self._check_ids_dtype("string")
+            if not tf.executing_eagerly():
+                return inputs  # No values to check (a graph of the lookup half's): the backend converts it, or not.
+            values = inputs.numpy()
+        else:
+            values = np.asarray(inputs)
+        if values.size == 0:  # An empty list is float64 to NumPy: no values, no dtype to refuse.
+            return values.astype(np.int32)
+        if values.dtype.kind not in "iu":
+            self._check_ids_dtype("string" if values.dtype.kind in "SUO" else str(values.dtype))
+        self._check_concrete_ids(values)
+        return values.astype(np.int32)
 
     def _check_id_range(self, ids: Any) -> Any:
         """Refuses ids outside `[0, vocabulary_size())` wherever their values can be seen.
 
         On TensorFlow a gather on GPU would give zero vectors silently; on JAX `take` wraps a negative id to the
         last rows and fills ids beyond them with NaN. Eager ids are checked on both, graph ids on TensorFlow
-        (an assertion); ids traced by `jax.jit` (inside `fit`) have no values to check. Only ids from outside
+        (an assertion); ids traced by `jax.jit` (inside `fit`) have no values to check, so those outside the ids
+        select NaN vectors (a negative one too). Only ids from outside
         (a `tf.data` pipeline) can be out of range; the joined layers, whose own lookup gives the ids, do not
         come here. On PyTorch, ids are checked unless `torch.compile` traces them.
         """
@@ -1134,7 +1175,11 @@ class VocabIdEmbedding(VocabularyLayer):
 
             if not isinstance(ids, jax.core.Tracer):
                 self._check_concrete_ids(np.asarray(ids))
-            return ids
+                return ids
+            # Traced ids outside the ids are sent past the last row, where `take` gives NaN, which the loss shows:
+            # left as they are, a negative id would take a last row and an id of a padding row its zeros.
+            outside = keras.ops.logical_or(keras.ops.less(ids, 0), keras.ops.greater_equal(ids, self.vocabulary_size()))
+            return keras.ops.where(outside, self._num_rows(), ids)
         if backend == "torch":
             import torch
 
@@ -1255,6 +1300,8 @@ class VocabIdEmbedding(VocabularyLayer):
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
         if self.mask_token is None:
             return None
+        if _on_host(inputs):
+            inputs = self._host_ids(inputs)  # As `call` reads them: PyTorch has no uint64, JAX cuts int64 to int32.
         return keras.ops.not_equal(inputs, self._mask_id())
 
     def compute_output_shape(self, input_shape: Any) -> tuple:
@@ -1478,6 +1525,13 @@ def _check_allocation(layer: VocabIdEmbedding, rows: int, output_dim: int, token
             f"`output_dim` ({output_dim}), `pad_to_multiple_of` ({layer.pad_to_multiple_of}), `num_oov_indices` "
             f"({layer.num_oov_indices}) and the vocabulary ({tokens} tokens)."
         )
+
+
+def _on_host(inputs: Any) -> bool:
+    """Whether ids are NumPy arrays or Python values (or TensorFlow tensors, to a JAX or PyTorch layer)."""
+    if isinstance(inputs, (tf.Tensor, tf.Variable)):
+        return keras.backend.backend() != "tensorflow"
+    return isinstance(inputs, (np.ndarray, np.generic, list, tuple, int))
 
 
 def _is_float_dtype(dtype: np.dtype) -> bool:

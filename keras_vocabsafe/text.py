@@ -1138,6 +1138,7 @@ class TextVocabEmbedding(_TextFrontEnd, VocabEmbedding):
         return (ids, ids + (self.output_dim,)) if self.return_ids else ids + (self.output_dim,)
 
     def compute_output_spec(self, inputs: Any) -> Any:
+        self._refuse_other_backends_in_models()
         if inputs.dtype != "string":
             # Checked here as call() checks eager inputs: otherwise the model builds and fails only when run.
             raise KeyDtypeError(

@@ -17,7 +17,7 @@ import tensorflow as tf
 from keras_vocabsafe import _compat
 from keras_vocabsafe._keys import to_keys
 from keras_vocabsafe.embedding import VocabIdEmbedding
-from keras_vocabsafe.errors import KeyDtypeError
+from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError
 from keras_vocabsafe.lookup import KeyLookup, VocabLookup
 
 __all__ = ["VocabEmbedding"]
@@ -134,10 +134,19 @@ class VocabEmbedding(KeyLookup, VocabIdEmbedding):
             return tf.zeros(tf.concat([tf.shape(inputs), [self.output_dim]], 0), self.compute_dtype)
         keys = to_keys(inputs, self.vocabulary_dtype, owner=self._owner())
         if isinstance(keys, tf.RaggedTensor):
+            backend = keras.backend.backend()
+            if backend != "tensorflow":
+                raise KeyDtypeError(
+                    f"{self._owner()} received ragged keys, which the {backend} backend has no tensor for. Pad them "
+                    "first (with the mask token, when the layer has one): `keys.to_tensor(default_value=...)`, or "
+                    "`dataset.padded_batch(...)`; or map `layer.halves()[0]` (the lookup) over the data, which "
+                    "takes ragged keys."
+                )
             return tf.ragged.map_flat_values(self._embed, keys)
         return self._embed(keys)
 
     def _check_symbolic_dtype(self, dtype: str) -> None:
+        self._refuse_other_backends_in_models()
         expected = "string" if self.vocabulary_dtype == "string" else "an integer dtype"
         if (dtype == "string") == (self.vocabulary_dtype == "string") and (dtype == "string" or "int" in dtype):
             return
@@ -147,6 +156,21 @@ class VocabEmbedding(KeyLookup, VocabIdEmbedding):
             "layer comes first in a keras.Sequential, start the model with "
             f"`keras.Input(shape=(None,), dtype={self.vocabulary_dtype!r})`, since Keras otherwise feeds the first "
             "layer float32 placeholders."
+        )
+
+    def _refuse_other_backends_in_models(self) -> None:
+        """Refuses, when a model is built on JAX or PyTorch, a layer whose lookup is TensorFlow ops.
+
+        Such a model builds, then fails when it runs (JAX and PyTorch have no string tensors, and `jax.jit` traces
+        the keys as arrays TensorFlow cannot read), or, on JAX, cuts int64 keys to int32 and looks up other keys.
+        """
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            return
+        raise ConfigurationError(
+            f"{self._owner()} looks its keys up with TensorFlow ops, which cannot run inside a model on the "
+            f"{backend} backend. Split it: `lookup, embedding = layer.halves()`; map `lookup` over the tf.data "
+            "pipeline and build the model from `keras.Input(shape=(None,), dtype='int64')` and `embedding`."
         )
 
     def _embed(self, keys: tf.Tensor) -> tf.Tensor:

@@ -18,6 +18,8 @@ import tensorflow as tf
 
 from conftest import INT4
 from keras_vocabsafe import (
+    ConfigurationError,
+    KeyDtypeError,
     TextVocabEmbedding,
     UnknownIdError,
     VocabEmbedding,
@@ -200,6 +202,76 @@ def test_embedding_half_refuses_strings_with_the_fix():
         embedding(tf.constant([["the"]]) if keras.backend.backend() == "tensorflow" else np.array([[1.5]]))
 
 
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        np.array([["the", "cat"]]),
+        np.array([["the", "cat"]], dtype=object),
+        tf.constant([["the", "cat"]]),
+        np.array([[1.0, 2.0]]),
+        np.array([[True, False]]),
+    ],
+    ids=["numpy-str", "numpy-object", "tf-string", "float", "bool"],
+)
+def test_embedding_half_refuses_ids_that_are_no_integers_on_every_backend(inputs):
+    _, embedding = halves()
+    with pytest.raises(KeyDtypeError, match=r"takes integer ids .* `layer.lookup\(\)`"):
+        embedding(inputs)
+
+
+def test_embedding_half_refuses_a_sparse_tensor():
+    _, embedding = halves()
+    with pytest.raises(KeyDtypeError, match=r"does not take a tf\.SparseTensor"):
+        embedding(tf.sparse.from_dense(tf.constant([[2, 3]], tf.int64)))
+
+
+def test_ids_are_checked_before_the_backend_converts_them():
+    _, embedding = halves()
+    # JAX without x64 would cut int64 to int32: 2**40 to 0, the mask row, silently.
+    for ids in (np.array([[2**40]], np.int64), tf.constant([[2**40]], tf.int64)):
+        with pytest.raises(UnknownIdError, match=f"First: id {2**40}\\."):
+            embedding(ids)
+    # PyTorch has no uint64: ids in range of any integer dtype give the rows of the same ids.
+    expected = keras.ops.convert_to_numpy(embedding(np.array([[2, 3, 0]], np.int32)))
+    for dtype in (np.uint64, np.uint8, np.int64):
+        ids = np.array([[2, 3, 0]], dtype)
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(embedding(ids)), expected)
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(embedding.compute_mask(ids)), [[True, True, False]])
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(embedding([[2, 3, 0]])), expected)
+    assert tuple(embedding([]).shape) == (0, 8)
+
+
+def test_ragged_inputs_work_on_tensorflow_and_are_refused_with_the_fix_elsewhere():
+    words = VocabEmbedding(8, mask_token="")
+    words.adapt(tf.constant(TEXT))
+    _, embedding = words.halves()
+    keys, ids = tf.ragged.constant([["the"], ["cat", "dog"]]), tf.ragged.constant([[2], [3, 4]], dtype=tf.int64)
+    if keras.backend.backend() == "tensorflow":
+        assert words(keys).shape.as_list() == embedding(ids).shape.as_list() == [2, None, 8]
+        return
+    with pytest.raises(KeyDtypeError, match=r"ragged keys.*padded_batch"):
+        words(keys)
+    with pytest.raises(KeyDtypeError, match=r"tf.RaggedTensor.*to_tensor\(\)"):
+        embedding(ids)
+
+
+@pytest.mark.parametrize("dtype", ["string", "int64"])
+def test_joined_layer_in_a_model_is_refused_off_tensorflow_with_the_split(dtype):
+    if dtype == "string":
+        words = VocabEmbedding(8, vocabulary=["the", "cat"])
+    else:
+        words = VocabEmbedding(8, vocabulary=[2**40, 7], vocabulary_dtype="int64")
+    keys = keras.Input(shape=(None,), dtype=dtype)
+    if keras.backend.backend() == "tensorflow":
+        assert keras.Model(keys, words(keys)).output.shape == (None, None, 8)
+        return
+    with pytest.raises(ConfigurationError, match=r"cannot run inside a model on the .* backend.*halves\(\)"):
+        words(keys)
+    text = TextVocabEmbedding(8, vocabulary=["the", "cat"])
+    with pytest.raises(ConfigurationError, match=r"cannot run inside a model.*halves\(\)"):
+        text(keras.Input(shape=(), dtype="string"))
+
+
 # TextVocabEmbedding the same way: text to ids in tf.data, the embedding in the model ------------------------------
 
 SENTENCES = ["The cat sat on the mat.", "A dog ran far!", "the dog, the cat", "Ünïcode wörds stay whole"] * 3
@@ -276,8 +348,13 @@ def test_ids_beyond_the_rows_are_refused_or_documented_per_backend():
             with pytest.raises(UnknownIdError, match=r"ids outside that range.*`layer.lookup\(\)`"):
                 embedding(ids)
         # Documented limit: traced ids (`fit` jits its step) have no values; JAX's gather fills rows beyond the
-        # matrix with NaN (the loss then shows it).
-        assert np.isnan(np.asarray(jax.jit(embedding)(beyond))[0, 1]).all()
+        # matrix with NaN (the loss then shows it), and the layer sends a negative id and an id of a padding row
+        # there too (else they would take the last rows and zeros).
+        padded = halves(pad_to_multiple_of=16)[1]
+        assert padded.vocabulary_size() < 15
+        for layer, ids in ((embedding, beyond), (embedding, np.array([[1, -1]])), (padded, np.array([[1, 15]]))):
+            vectors = np.asarray(jax.jit(layer)(ids))
+            assert np.isnan(vectors[0, 1]).all() and np.isfinite(vectors[0, 0]).all()
     else:
         # A negative id would otherwise wrap to the last rows; PyTorch raises IndexError beyond them.
         for ids in (beyond, np.array([[1, -1]])):
