@@ -1164,7 +1164,7 @@ class VocabIdEmbedding(VocabularyLayer):
 
         On TensorFlow a gather on GPU would give zero vectors silently; on JAX `take` wraps a negative id to the
         last rows and fills ids beyond them with NaN. Eager ids are checked on both, graph ids on TensorFlow
-        (an assertion); ids traced by `jax.jit` (inside `fit`) have no values to check, so those outside the ids
+        (an assertion); ids traced by `jax.jit` (inside `fit`) have no values to check, so those out of range
         select NaN vectors (a negative one too). Only ids from outside
         (a `tf.data` pipeline) can be out of range; the joined layers, whose own lookup gives the ids, do not
         come here. On PyTorch, ids are checked unless `torch.compile` traces them.
@@ -1176,8 +1176,8 @@ class VocabIdEmbedding(VocabularyLayer):
             if not isinstance(ids, jax.core.Tracer):
                 self._check_concrete_ids(np.asarray(ids))
                 return ids
-            # Traced ids outside the ids are sent past the last row, where `take` gives NaN, which the loss shows:
-            # left as they are, a negative id would take a last row and an id of a padding row its zeros.
+            # Traced ids outside [0, vocabulary_size()) are sent past the last row, where `take` gives NaN, which the
+            # loss shows: left as they are, a negative id would take a last row and an id of a padding row its zeros.
             outside = keras.ops.logical_or(keras.ops.less(ids, 0), keras.ops.greater_equal(ids, self.vocabulary_size()))
             return keras.ops.where(outside, self._num_rows(), ids)
         if backend == "torch":
