@@ -123,6 +123,7 @@ class VocabIdEmbedding(VocabularyLayer):
         lora_alpha: float | None = None,
         **kwargs: Any,
     ) -> None:
+        _refuse_keras_embedding_arguments(type(self).__name__, kwargs)
         if lookup_config is not None and not (
             isinstance(lookup_config, dict)
             and isinstance(lookup_config.get("class_name"), str)
@@ -1525,6 +1526,31 @@ def _check_allocation(layer: VocabIdEmbedding, rows: int, output_dim: int, token
             f"`output_dim` ({output_dim}), `pad_to_multiple_of` ({layer.pad_to_multiple_of}), `num_oov_indices` "
             f"({layer.num_oov_indices}) and the vocabulary ({tokens} tokens)."
         )
+
+
+# keras.layers.Embedding's arguments that the vocabulary replaces, and what to write instead.
+_KERAS_EMBEDDING_ARGUMENTS = {
+    "input_dim": (
+        "the vocabulary sets the rows (`vocabulary_size()`, mask and OOV ids included), so the two cannot drift "
+        "apart. Drop `input_dim`"
+    ),
+    "mask_zero": (
+        "pass a `mask_token` instead (`mask_token=''`, or an int key with vocabulary_dtype='int64'): id 0 is then "
+        "the mask, as with `mask_zero=True`"
+    ),
+    "input_length": "Keras 3 has no `input_length`; drop it",
+}
+
+
+def _refuse_keras_embedding_arguments(owner: str, kwargs: dict[str, Any]) -> None:
+    """Refuses `keras.layers.Embedding`'s arguments with what replaces them. (Keras's base layer would read
+    `input_dim` as an input shape, with a warning that does not say the vocabulary sizes the matrix.)"""
+    for name, instead in _KERAS_EMBEDDING_ARGUMENTS.items():
+        if name in kwargs:
+            raise ConfigurationError(
+                f"{owner} takes no `{name}` (an argument of keras.layers.Embedding): {instead}. "
+                f"Received: {name}={kwargs[name]!r}"
+            )
 
 
 def _on_host(inputs: Any) -> bool:

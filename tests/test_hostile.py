@@ -37,6 +37,7 @@ What each entry point refuses, and with which error (one row per refusal tested)
 | `VocabEmbedding(...)` | an int `mask_token` beyond int64 | `KeyDtypeError` |
 | `VocabEmbedding(...)` | `vocabulary_dtype` "float32", "uint64", a list | `ConfigurationError` |
 | `VocabEmbedding(...)` | `trainable_rows` a str or with negative ids | `ConfigurationError` |
+| `VocabEmbedding(...)` | `keras.layers.Embedding`'s `input_dim`, `mask_zero`, `input_length` | `ConfigurationError` |
 | `VocabEmbedding(vocabulary=)` | a set, a 2-D array, a sparse tensor, bytes | `ConfigurationError` |
 | `VocabEmbedding(vocabulary=)` | ids beyond int64 (uint64 array) | `KeyDtypeError` |
 | `VocabEmbedding(vocabulary=)` | a JSON file of string tokens for an int64 layer | `KeyDtypeError` |
@@ -147,6 +148,7 @@ import copy
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 import textwrap
@@ -530,6 +532,18 @@ def test_constructor_refuses_a_vocabulary_that_is_not_an_ordered_1d_list(vocabul
 def test_constructor_refuses_ids_beyond_int64(vocabulary):
     with pytest.raises(KeyDtypeError, match="does not fit in int64"):
         VocabEmbedding(4, vocabulary=vocabulary, vocabulary_dtype="int64")
+
+
+@pytest.mark.parametrize(
+    ("argument", "instead"),
+    [("input_dim", "the vocabulary sets the rows"), ("mask_zero", "mask_token=''"), ("input_length", "drop it")],
+)
+@pytest.mark.parametrize("layer_class", [VocabEmbedding, VocabIdEmbedding, TextVocabEmbedding])
+def test_constructor_refuses_keras_embedding_arguments_with_what_replaces_them(layer_class, argument, instead):
+    # A user porting `Embedding(input_dim=len(vocab) + 2, ..., mask_zero=True)`: Keras's base layer would read
+    # input_dim as an input shape and go on.
+    with pytest.raises(ConfigurationError, match=rf"takes no `{argument}`.*{re.escape(instead)}"):
+        layer_class(4, **{argument: 10})
 
 
 def test_constructor_refuses_a_string_vocabulary_file_for_an_int64_layer_naming_the_file(tmp_path):
