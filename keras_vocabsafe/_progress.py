@@ -1,7 +1,7 @@
 """Progress of long operations, shown as Keras shows `fit`'s: a `keras.utils.Progbar`, and `logging`.
 
-Every long operation (`adapt`, `update_vocabulary(data=...)`, `load_vectors`, `vocabulary_from_files`,
-`export_for_serving`) takes `verbose`, resolved by `check_verbose`:
+Every long operation (`adapt`, `update_vocabulary(data=...)`, `load_vectors`, `align_vectors`, `load_pretrained`,
+`from_pretrained`, `vocabulary_from_files`, `export_for_serving`) takes `verbose`, resolved by `check_verbose`:
 
 - `"auto"` (default): a progress bar when someone watches (stdout is a terminal or a Jupyter kernel's,
   and Keras's interactive logging is on, `keras.config.is_interactive_logging_enabled()`), otherwise 0:

@@ -294,6 +294,7 @@ class VocabIdEmbedding(VocabularyLayer):
         tokens: Any = None,
         errors: str = "strict",
         nonfinite: str = "strict",
+        verbose: Any = "auto",
         **kwargs: Any,
     ) -> VocabIdEmbedding:
         """A layer whose vocabulary and rows come from a vectors file.
@@ -315,8 +316,12 @@ class VocabIdEmbedding(VocabularyLayer):
             train: `"all"` (default) fine-tunes every row; `"none"` freezes
                 the layer; `"missing"` trains only the OOV rows.
             format, tokens, errors, nonfinite: as for `keras_vocabsafe.load_vectors`.
+            verbose: `"auto"` (default), 0, 1 or 2, as for `load_vectors`: a
+                progress bar of the bytes read, then what was read and what
+                was found.
             **kwargs: other constructor arguments (`name`, `dtype`, ...).
         """
+        verbose = check_verbose(verbose, f"{cls.__name__}.from_pretrained()")
         dtype = standardize_dtype(kwargs.get("vocabulary_dtype", "string"))
         if dtype != "string":
             raise ConfigurationError("Pretrained vectors are keyed by words: `vocabulary_dtype` must be 'string'.")
@@ -329,7 +334,13 @@ class VocabIdEmbedding(VocabularyLayer):
         else:
             extra = None if limit is None else limit + len(reserved)
             vectors = load_vectors(
-                source, format=format, max_rows=extra, tokens=tokens, errors=errors, nonfinite=nonfinite
+                source,
+                format=format,
+                max_rows=extra,
+                tokens=tokens,
+                errors=errors,
+                nonfinite=nonfinite,
+                verbose=verbose,
             )
         keep = [i for i, token in enumerate(vectors.vocabulary.tokens) if token not in reserved][:limit]
         if len(keep) != len(vectors.vocabulary):
@@ -351,7 +362,11 @@ class VocabIdEmbedding(VocabularyLayer):
             **kwargs,
         )
         layer.load_pretrained(
-            vectors, oov_embeddings_initializer=oov_embeddings_initializer, train=train, nonfinite=nonfinite
+            vectors,
+            oov_embeddings_initializer=oov_embeddings_initializer,
+            train=train,
+            nonfinite=nonfinite,
+            verbose=verbose,
         )
         return layer
 
@@ -368,6 +383,7 @@ class VocabIdEmbedding(VocabularyLayer):
         tokens: Any = None,
         errors: str = "strict",
         nonfinite: str = "strict",
+        verbose: Any = "auto",
     ) -> CoverageReport:
         """Fills the embedding rows from pretrained vectors, token by token.
 
@@ -398,6 +414,9 @@ class VocabIdEmbedding(VocabularyLayer):
                 loaded (see `trainable_rows`).
             seed: seed for `"mean_std"` and `"mean_cov"` rows.
             format, tokens, errors, nonfinite: as for `keras_vocabsafe.load_vectors`.
+            verbose: `"auto"` (default), 0, 1 or 2, as for `load_vectors`: a
+                progress bar of the bytes read, then one line of what was
+                found (also logged at INFO on the `keras_vocabsafe` logger).
 
         Returns:
             A `CoverageReport`: how many tokens were found, by which rule,
@@ -409,6 +428,7 @@ class VocabIdEmbedding(VocabularyLayer):
                 "`train` must be 'all' (fine-tune every row), 'none' (freeze the layer) or 'missing' (train only "
                 f"the rows that had no pretrained vector). Received: train={train!r}"
             )
+        verbose = check_verbose(verbose, f"{self._owner()}.load_pretrained()")
         for argument, initializer in (
             ("missing_embeddings_initializer", missing_embeddings_initializer),
             ("oov_embeddings_initializer", oov_embeddings_initializer),
@@ -430,6 +450,7 @@ class VocabIdEmbedding(VocabularyLayer):
             errors=errors,
             nonfinite=nonfinite,
             expected_dim=self.output_dim,
+            verbose=verbose,
         )
         if not aligned.found.any():
             raise VocabularyError(

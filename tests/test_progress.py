@@ -163,6 +163,32 @@ def test_align_vectors_reports_coverage(tmp_path, capsys):
     assert out.startswith("align_vectors(): found vectors for 2 of 3 tokens (66.7%) from ")
 
 
+def test_load_pretrained_and_from_pretrained_take_verbose(tmp_path, capfd):
+    path = tmp_path / "vectors.txt"
+    _write_vectors(path, 10)
+    layer = VocabEmbedding(4, vocabulary=["w1", "w2", "zz"])
+    layer.load_pretrained(path, verbose=2)
+    assert capfd.readouterr().out.startswith("align_vectors(): found vectors for 2 of 3 tokens (66.7%) from ")
+    layer.load_pretrained(path, verbose=0)
+    VocabEmbedding.from_pretrained(path, verbose=0)
+    assert capfd.readouterr().out == ""
+    VocabEmbedding.from_pretrained(path, max_tokens=4, verbose=2)
+    out = capfd.readouterr().out
+    # max_tokens=4: the OOV row and 3 words; one row more is read, in case the OOV token is among them.
+    assert "load_vectors(): read 4 vectors of 4 dimensions" in out
+    assert "align_vectors(): found vectors for 3 of 3 tokens (100.0%)" in out
+
+
+@pytest.mark.parametrize("call", ["load_pretrained", "from_pretrained"])
+def test_pretrained_refuses_a_bad_verbose_before_reading_the_file(tmp_path, call):
+    missing = tmp_path / "absent.txt"  # Read first, it would raise a VectorFileError.
+    with pytest.raises(ConfigurationError, match=r"_pretrained\(\): `verbose` must be 'auto'.*Received: verbose=3"):
+        if call == "load_pretrained":
+            VocabEmbedding(4, vocabulary=["a"]).load_pretrained(missing, verbose=3)
+        else:
+            VocabEmbedding.from_pretrained(missing, verbose=3)
+
+
 def test_vocabulary_from_files_shows_bytes_and_both_readings(tmp_path, capsys):
     corpus = tmp_path / "corpus.txt"
     # "a" 300 times, then 20 other words 5 times each: 400 tokens, 21 distinct; budget 4 forces a second reading.
