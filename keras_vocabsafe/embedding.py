@@ -80,6 +80,7 @@ class VocabIdEmbedding(VocabularyLayer):
             `VocabEmbedding`.
         lora_rank, lora_alpha: optional. Enable LoRA when the layer is
             built, as for `keras.layers.Embedding` (see `enable_lora`).
+        weights: optional, as for `VocabEmbedding`.
         **kwargs: base layer arguments (`name`, `dtype`, `trainable`).
 
     Call arguments:
@@ -121,6 +122,7 @@ class VocabIdEmbedding(VocabularyLayer):
         lookup_config: dict[str, Any] | None = None,
         lora_rank: int | None = None,
         lora_alpha: float | None = None,
+        weights: Any = None,
         **kwargs: Any,
     ) -> None:
         _refuse_keras_embedding_arguments(type(self).__name__, kwargs)
@@ -191,6 +193,58 @@ class VocabIdEmbedding(VocabularyLayer):
         self.lora_enabled = False
         if vocabulary is not None:
             self.set_vocabulary(vocabulary)
+        if weights is not None:
+            self._set_initial_weights(weights)
+
+    def _set_initial_weights(self, weights: Any) -> None:
+        """`weights=` as `keras.layers.Embedding` takes it (`[matrix]` or the matrix), checked against the ids.
+
+        The rows are set before LoRA is enabled (`lora_rank`), so the matrix is the frozen base LoRA adapts.
+        """
+        if self._vocabulary is None:
+            raise ConfigurationError(
+                f"{self._owner()} got `weights` but has no vocabulary yet, and the vocabulary sets the rows. Pass "
+                "`vocabulary=` with the weights, or call `adapt()` and then `set_weights([matrix])` (or "
+                "`load_pretrained(vectors_file)`, which puts each word's vector in its token's row)."
+            )
+        if self.quantization_mode is not None:
+            raise QuantizationError(
+                f"{self._owner()} has the quantized dtype policy {self.dtype_policy.name!r}, which holds no float "
+                "matrix to set from `weights`. Build the layer with a float policy and `weights`, then quantize it "
+                "(`model.quantize(mode)`)."
+            )
+        if isinstance(weights, (list, tuple)) and len(weights) > 1 and np.ndim(weights[0]) == 2:
+            raise ConfigurationError(
+                f"{self._owner()} has one weight, its embedding matrix, but got {len(weights)} matrices in "
+                "`weights`. Pass `weights=[matrix]`."
+            )
+        if not (isinstance(weights, list) and len(weights) == 1):
+            weights = [weights]
+        matrix = np.asarray(weights[0])
+        if matrix.dtype.kind in "iu":
+            matrix = matrix.astype(np.float32)  # As Keras's `set_weights` casts.
+        shape = (self._num_rows(), self.output_dim)
+        if not _is_float_dtype(matrix.dtype):
+            raise ConfigurationError(
+                f"{self._owner()} takes a matrix of numbers as `weights`. Received an array of dtype {matrix.dtype}."
+            )
+        if matrix.shape != shape:
+            mask = "the mask, " if self.mask_token is not None else ""
+            padding = f", padded to {shape[0]} rows" if shape[0] != self.vocabulary_size() else ""
+            raise ConfigurationError(
+                f"{self._owner()} got `weights` of shape {matrix.shape}, but its ids need a matrix of shape {shape}: "
+                f"one row per id, {self.vocabulary_size()} ids ({mask}{self.num_oov_indices} OOV and "
+                f"{len(self._vocabulary)} tokens){padding}, each of output_dim={self.output_dim}. Row i is the "
+                "vector of id i (`get_vocabulary()[i]`). For vectors keyed by word, use `load_pretrained()`."
+            )
+        rank = self.lora_rank
+        self.lora_rank = None  # Built without LoRA, so `set_weights` sets the base matrix; LoRA follows.
+        try:
+            self.set_weights([matrix])
+        finally:
+            self.lora_rank = rank
+        if rank:
+            self.enable_lora(rank, lora_alpha=self.lora_alpha)
 
     @classmethod
     def from_lookup(cls, lookup: VocabLookup, output_dim: int, **kwargs: Any) -> VocabIdEmbedding:

@@ -96,6 +96,12 @@ class VocabEmbedding(KeyLookup, VocabIdEmbedding):
             ones, start at zero and are never selected by any input:
             `vocabulary_size()` still counts ids only. The padding is kept
             through saving, loading and `update_vocabulary()`.
+        weights: optional, as for `keras.layers.Embedding`: the matrix (or
+            `[matrix]`), one row per id, `(vocabulary_size(), output_dim)`
+            (the mask and OOV rows included; the padding rows of
+            `pad_to_multiple_of` too). Needs `vocabulary`; a matrix of
+            another shape is refused with the shape the ids need. Not part
+            of the config: saving keeps the rows as weights.
         **kwargs: base layer arguments such as `name`, `dtype` (a dtype
             policy, e.g. `"mixed_float16"`) and `trainable`.
 

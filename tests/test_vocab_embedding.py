@@ -9,6 +9,7 @@ from keras_vocabsafe import (
     DuplicateTokenError,
     KeyDtypeError,
     NotAdaptedError,
+    QuantizationError,
     ReservedTokenError,
     UnknownIdError,
     VocabEmbedding,
@@ -16,6 +17,8 @@ from keras_vocabsafe import (
     VocabularyChangeError,
     VocabularyError,
 )
+from keras_vocabsafe.embedding import VocabIdEmbedding
+from keras_vocabsafe.text import TextVocabEmbedding
 
 CORPUS = [
     ["the", "cat", "sat", "on", "the", "mat"],
@@ -618,3 +621,112 @@ def test_subclassed_model_reloads_every_layer_weights(tmp_path):
     reloaded = keras.saving.load_model(tmp_path / "model.keras")
     np.testing.assert_array_equal(reloaded.score.kernel.numpy(), model.score.kernel.numpy())
     np.testing.assert_allclose(reloaded.predict(TOKENS_X, verbose=0), model.predict(TOKENS_X, verbose=0))
+
+
+# `weights=`, as keras.layers.Embedding takes it -------------------------------------------------------------------
+
+# Rows 0..4 of a 5 x 2 matrix: row i holds (10 * i, 10 * i + 1), so each output names the id it came from.
+FIVE_ROWS = np.array([[10.0 * i, 10.0 * i + 1] for i in range(5)], dtype="float32")
+
+
+@pytest.mark.parametrize("wrap", [list, lambda matrix: matrix], ids=["[matrix]", "matrix"])
+@pytest.mark.parametrize(
+    "make, inputs, expected_ids",
+    [
+        # No mask: OOV is id 0, then a, b, c, d (Keras's layout).
+        (lambda w: VocabEmbedding(2, vocabulary=["a", "b", "c", "d"], weights=w), tf.constant(["c", "zz"]), [3, 0]),
+        (lambda w: VocabIdEmbedding(2, vocabulary=["a", "b", "c", "d"], weights=w), np.array([3, 0]), [3, 0]),
+        # A mask token: the mask is id 0, OOV id 1, then a, b, c.
+        (
+            lambda w: VocabEmbedding(2, vocabulary=["a", "b", "c"], mask_token="", weights=w),
+            tf.constant(["c", ""]),
+            [4, 0],
+        ),
+        (
+            lambda w: TextVocabEmbedding(2, vocabulary=["a", "b", "c"], output_sequence_length=2, weights=w),
+            tf.constant(["C zz"]),
+            [[4, 1]],
+        ),
+    ],
+    ids=["VocabEmbedding", "VocabIdEmbedding", "mask_token", "TextVocabEmbedding"],
+)
+def test_weights_set_the_row_of_each_id_as_keras_embedding_does(make, inputs, expected_ids, wrap):
+    layer = make(wrap(FIVE_ROWS))
+    assert layer.built
+    np.testing.assert_array_equal(layer(inputs), FIVE_ROWS[np.array(expected_ids)])
+    assert "weights" not in layer.get_config()  # As Keras's Embedding: the rows are saved as weights.
+
+
+def test_weights_with_lora_rank_are_the_base_matrix_lora_adapts():
+    layer = VocabEmbedding(2, vocabulary=["a", "b", "c", "d"], weights=[FIVE_ROWS], lora_rank=2)
+    assert layer.lora_enabled
+    np.testing.assert_array_equal(layer(tf.constant(["b"])), FIVE_ROWS[[2]])  # B starts at zero.
+    trainable = {v.path.split("/")[-1] for v in layer.trainable_variables}
+    assert trainable == {"lora_embeddings_a", "lora_embeddings_b"}
+
+
+def test_weights_with_trainable_rows_keep_the_frozen_rows_through_training():
+    layer = VocabEmbedding(2, vocabulary=["a", "b", "c", "d"], weights=[FIVE_ROWS], trainable_rows=[1])
+    model = keras.Sequential([keras.Input((2,), dtype="string"), layer, keras.layers.Flatten(), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.5), "mse")
+    model.fit(tf.constant([["a", "b"], ["c", "d"]]), tf.constant([[1.0], [-1.0]]), epochs=2, verbose=0)
+    rows = layer.get_weights()[0]
+    np.testing.assert_array_equal(np.delete(rows, 1, axis=0), np.delete(FIVE_ROWS, 1, axis=0))
+    assert not np.array_equal(rows[1], FIVE_ROWS[1])
+
+
+@pytest.mark.saving
+def test_weights_survive_saving_and_loading(tmp_path):
+    inputs = keras.Input((None,), dtype="string")
+    model = keras.Model(inputs, VocabEmbedding(2, vocabulary=["a", "b", "c", "d"], weights=[FIVE_ROWS])(inputs))
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+    np.testing.assert_array_equal(reloaded(tf.constant([["d", "a"]])), FIVE_ROWS[[[4, 1]]])
+
+
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        # The hand-computed `len(vocabulary) + 1` that forgets the mask row.
+        (
+            lambda: VocabEmbedding(2, vocabulary=["a", "b", "c"], mask_token="", weights=[FIVE_ROWS[:4]]),
+            ConfigurationError,
+            r"shape \(4, 2\), but its ids need a matrix of shape \(5, 2\): one row per id, 5 ids \(the mask, 1 OOV "
+            r"and 3 tokens\)",
+        ),
+        (
+            lambda: VocabEmbedding(2, vocabulary=["a", "b", "c", "d"], pad_to_multiple_of=8, weights=[FIVE_ROWS]),
+            ConfigurationError,
+            r"shape \(8, 2\): one row per id, 5 ids \(1 OOV and 4 tokens\), padded to 8 rows",
+        ),
+        (
+            lambda: VocabEmbedding(3, vocabulary=["a", "b", "c", "d"], weights=[FIVE_ROWS]),
+            ConfigurationError,
+            r"need a matrix of shape \(5, 3\)",
+        ),
+        (
+            lambda: VocabEmbedding(2, weights=[FIVE_ROWS]),
+            ConfigurationError,
+            r"got `weights` but has no vocabulary yet.*Pass `vocabulary=` with the weights, or call `adapt\(\)`",
+        ),
+        (
+            lambda: VocabEmbedding(2, vocabulary=["a", "b", "c", "d"], weights=[FIVE_ROWS, FIVE_ROWS]),
+            ConfigurationError,
+            r"has one weight, its embedding matrix, but got 2 matrices in `weights`",
+        ),
+        (
+            lambda: VocabEmbedding(2, vocabulary=["a", "b", "c", "d"], weights=[FIVE_ROWS.astype(str)]),
+            ConfigurationError,
+            r"takes a matrix of numbers as `weights`. Received an array of dtype <U",
+        ),
+        (
+            lambda: VocabEmbedding(2, vocabulary=["a", "b", "c", "d"], weights=[FIVE_ROWS], dtype="int8_from_float32"),
+            QuantizationError,
+            r"quantized dtype policy 'int8_from_float32'.*Build the layer with a float policy and `weights`, then",
+        ),
+    ],
+    ids=["forgot_the_mask_row", "padded", "output_dim", "no_vocabulary", "two_matrices", "strings", "quantized"],
+)
+def test_weights_that_do_not_fit_the_ids_are_refused_with_the_shape_they_need(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
