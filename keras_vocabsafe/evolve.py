@@ -410,12 +410,16 @@ def _remap_optimizer(model: Any, old_variable: Any, new_variable: Any, row_map: 
     if optimizer is not None and optimizer.built:
         new_optimizer = type(optimizer).from_config(optimizer.get_config())
         new_optimizer.build(model.trainable_variables)
-        prefix = old_variable.path.replace("/", "_") + "_"
         old_rows = row_map.old_size
+        # Keras names a slot `<its variable's path, "/" as "_">_<slot>`; a slot of another variable whose path
+        # extends this one's (layer "item" and layer "item_embeddings") has this one's prefix too.
+        prefixes = {v.path.replace("/", "_") + "_": v.path for v in [*model.trainable_variables, old_variable]}
         for variable, old in _pair_variables(optimizer.variables, new_optimizer.variables):
             value = old.numpy()  # One copy; convert_to_numpy would make two.
             slot_name = variable.path.rsplit("/", 1)[-1]
-            if slot_name.startswith(prefix) and value.ndim == 2 and value.shape[0] >= old_rows:
+            owner = max((p for p in prefixes if slot_name.startswith(p)), key=len, default=None)
+            mine = owner is not None and prefixes[owner] in (old_variable.path, new_variable.path)
+            if mine and value.ndim == 2 and value.shape[0] >= old_rows:
                 rows = np.zeros(tuple(variable.shape), dtype=value.dtype)
                 kept = row_map.kept
                 rows[kept] = value[row_map.source[kept]]

@@ -271,6 +271,26 @@ def test_other_optimizer_state_is_carried_over():
             np.testing.assert_array_equal(variable.numpy(), dense[variable.path])
 
 
+def test_optimizer_state_of_a_layer_whose_name_extends_this_ones_is_left_alone():
+    # Keras names a slot after its variable's path: layer "item" has "item_embeddings_momentum", and layer
+    # "item_embeddings" has "item_embeddings_embeddings_momentum", which starts with the same text.
+    keras.utils.set_random_seed(0)
+    item = VocabEmbedding(4, vocabulary=OLD, name="item")
+    other = VocabEmbedding(4, vocabulary=[f"u{i}" for i in range(12)], name="item_embeddings")
+    first, second = keras.Input((2,), dtype="string"), keras.Input((2,), dtype="string")
+    pooled = [keras.layers.Flatten()(layer(x)) for layer, x in ((item, first), (other, second))]
+    model = keras.Model([first, second], keras.layers.Dense(1)(keras.layers.Concatenate()(pooled)))
+    model.compile(keras.optimizers.Adam(0.05), "mse")
+    model.fit([tf.constant([["cat", "dog"]]), tf.constant([["u1", "u11"]])], np.ones((1, 1)), epochs=2, verbose=0)
+    others = {v.path: v.numpy().copy() for v in model.optimizer.variables if "item_embeddings_embeddings" in v.path}
+    assert len(others) == 2 and all(value[[2, 12]].any() for value in others.values())  # u1's and u11's rows.
+    report = item.update_vocabulary(NEW, model=model)
+    assert report.optimizer_variables == 2  # item's two moments, not the other layer's.
+    for variable in model.optimizer.variables:
+        if variable.path in others:
+            np.testing.assert_array_equal(variable.numpy(), others[variable.path])
+
+
 def test_update_without_model_warns_that_the_compiled_model_is_stale_and_recompiling_trains():
     model, layer = trained_model()
     with pytest.warns(UserWarning, match=r"pass `model=`|Pass `model=`"):
