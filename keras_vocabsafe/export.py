@@ -152,7 +152,9 @@ def export_for_serving(
             setting that brought the op in.
         lookups: the lookup half to run in front of the model, per input:
             `"auto"` (default) gives every input that feeds a
-            `VocabIdEmbedding` that layer's own lookup (`layer.lookup()`);
+            `VocabIdEmbedding` (directly, or through nested models of one
+            input) that layer's own lookup (`layer.lookup()`); a nested
+            model of several inputs that holds one is refused;
             a dict from input name (as in `model.inputs`) to a `VocabLookup`
             names them (each is checked against the `VocabIdEmbedding` its
             ids reach, and refused with `VocabularyMismatchError` if its
@@ -444,9 +446,9 @@ def _input_lookups(model: keras.Model, lookups: Any, cache: dict[int, VocabLooku
     except (AttributeError, TypeError, ValueError):
         return ()  # No symbolic inputs: `_ServingPlan.from_model` says what to do.
     names = [tensor.name for tensor in inputs]
-    consumers = [_embedding_halves_fed_by(model, tensor) for tensor in inputs]
     if lookups is None:
         return (None,) * len(inputs)
+    consumers = [_embedding_halves_fed_by(model, tensor) for tensor in inputs]
     if isinstance(lookups, str) and lookups == "auto":
         found = []
         for name, halves in zip(names, consumers):
@@ -482,14 +484,37 @@ def _input_lookups(model: keras.Model, lookups: Any, cache: dict[int, VocabLooku
 
 
 def _embedding_halves_fed_by(model: keras.Model, tensor: Any) -> list[VocabIdEmbedding]:
-    """The `VocabIdEmbedding` layers (not joined `VocabEmbedding`s) that take `tensor` directly."""
-    return [
-        layer
-        for layer in _compat.flatten_layers(model, include_self=False, recursive=False)
-        if isinstance(layer, VocabIdEmbedding)
-        and not isinstance(layer, KeyLookup)
-        and any(inbound is tensor for inbound in _compat.inbound_tensors(layer))
-    ]
+    """The `VocabIdEmbedding` layers (not joined `VocabEmbedding`s) that take `tensor` as it is, in `model` or in
+    the models nested in it that take `tensor` as their one input."""
+    halves: list[VocabIdEmbedding] = []
+    for layer in _compat.flatten_layers(model, include_self=False, recursive=False):
+        if not any(inbound is tensor for inbound in _compat.inbound_tensors(layer)):
+            continue
+        if isinstance(layer, VocabIdEmbedding) and not isinstance(layer, KeyLookup):
+            halves.append(layer)
+        elif isinstance(layer, keras.Model):
+            inner = _symbolic_inputs(layer)
+            if len(inner) == 1:
+                halves += _embedding_halves_fed_by(layer, inner[0])
+            elif any(
+                isinstance(nested, VocabIdEmbedding) and not isinstance(nested, KeyLookup)
+                for nested in _compat.flatten_layers(layer, include_self=False)
+            ):
+                raise ConfigurationError(
+                    f"Input {tensor.name!r} of model '{model.name}' feeds the nested model '{layer.name}', which "
+                    f"takes {len(inner) or 'no symbolic'} inputs and holds a VocabIdEmbedding, so export_for_serving "
+                    "cannot tell which of its ids the input gives. Call the VocabIdEmbedding in the outer model, or "
+                    "pass `lookups=None` to serve ids (and run `layer.lookup()` before the model)."
+                )
+    return halves
+
+
+def _symbolic_inputs(model: keras.Model) -> list[Any]:
+    """A functional or Sequential model's flat symbolic inputs; none for a subclassed one."""
+    try:
+        return list(model.inputs or ())
+    except (AttributeError, TypeError, ValueError):
+        return []
 
 
 def _vocabulary_layers(model: keras.Model) -> list[VocabIdEmbedding]:

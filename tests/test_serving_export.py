@@ -605,6 +605,37 @@ def test_split_model_export_with_lookups_none_serves_ids(tmp_path):
 
 
 @pytest.mark.saving
+def test_split_model_nested_in_a_sequential_still_serves_raw_strings(tmp_path):
+    _, lookup, embedding = _split_model()
+    inner = keras.Sequential(
+        [keras.Input((None,), dtype="int64"), embedding, keras.layers.GlobalAveragePooling1D()], name="inner"
+    )
+    ids = keras.Input((None,), dtype="int64", name="tokens")
+    model = keras.Model(ids, keras.layers.Dense(1, name="score")(inner(ids)))
+    serve = tf.saved_model.load(export_for_serving(model, tmp_path / "base")).signatures["serving_default"]
+    keys = tf.constant([["the", "cat", "zebra"], ["dog", "", ""]])
+    assert serve.structured_input_signature[1]["tokens"].dtype == tf.string
+    np.testing.assert_allclose(serve(tokens=keys)["score"], model.predict(lookup(keys).numpy(), verbose=0), rtol=1e-6)
+
+
+@pytest.mark.saving
+def test_a_nested_model_of_several_inputs_holding_an_embedding_half_is_refused_unless_ids_are_served(tmp_path):
+    _, lookup, embedding = _split_model()
+    first, second = keras.Input((None,), dtype="int64"), keras.Input((None,), dtype="int64")
+    pooled = keras.layers.GlobalAveragePooling1D()(embedding(first))
+    inner = keras.Model([first, second], keras.layers.Concatenate()([pooled, keras.ops.cast(second, "float32")]))
+    a, b = keras.Input((None,), dtype="int64", name="a"), keras.Input((1,), dtype="int64", name="b")
+    model = keras.Model([a, b], keras.layers.Dense(1)(inner([a, b])))
+    with pytest.raises(ConfigurationError, match=r"feeds the nested model .* takes 2 inputs and holds a VocabIdEmbed"):
+        export_for_serving(model, tmp_path / "base")
+    assert not (tmp_path / "base").exists() or not any((tmp_path / "base").iterdir())
+    serve = tf.saved_model.load(export_for_serving(model, tmp_path / "ids", lookups=None)).signatures["serving_default"]
+    ids = lookup(tf.constant([["the", "dog"]]))
+    (served,) = serve(a=ids, b=tf.constant([[3]], tf.int64)).values()
+    np.testing.assert_allclose(served, model.predict([ids.numpy(), np.array([[3]])], verbose=0), rtol=1e-6)
+
+
+@pytest.mark.saving
 def test_tfsm_layer_calls_the_export_with_its_default_endpoint(tmp_path):
     model, lookup, _ = _split_model()
     path = export_for_serving(model, tmp_path / "base")
