@@ -10,6 +10,7 @@ settings is caught as well.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,34 @@ from keras_vocabsafe.errors import VocabularyMismatchError
 
 TOKENS_KEY = "vocabulary"
 OFFSETS_KEY = "vocabulary_offsets"
+
+# Why layers did not load, per open weights file. Keras retries a layer that failed under every other attribute
+# that refers to it (a subclassed model's `self.words`, and its layer list), where the store is empty, and
+# reports only the last error: without this, "no vocabulary saved here" would replace the real reason.
+_FAILURES: dict[int, tuple[weakref.ref, dict[int, Exception]]] = {}
+
+
+def remember_failure(store: Any, layer: Any, error: Exception) -> None:
+    """Keeps why `layer` did not load from `store`'s file, while that file is open."""
+    file = getattr(store, "h5_file", None)
+    if file is None:
+        return
+    for key in [key for key, (alive, _) in _FAILURES.items() if alive() is None]:
+        del _FAILURES[key]
+    alive, errors = _FAILURES.get(id(file), (None, {}))
+    if alive is None or alive() is not file:
+        errors = {}
+        _FAILURES[id(file)] = (weakref.ref(file), errors)
+    errors[id(layer)] = error
+
+
+def earlier_failure(store: Any, layer: Any) -> Exception | None:
+    """Why `layer` did not load from this file before, when `store` (another place in it) holds nothing."""
+    file = getattr(store, "h5_file", None)
+    if file is None or list(store.keys()):
+        return None
+    alive, errors = _FAILURES.get(id(file), (None, {}))
+    return errors.get(id(layer)) if alive is not None and alive() is file else None
 
 
 def write_tokens(store: Any, tokens: list[Any], vocabulary_dtype: str) -> None:

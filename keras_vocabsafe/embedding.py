@@ -1413,6 +1413,9 @@ class VocabIdEmbedding(VocabularyLayer):
 
     def load_own_variables(self, store: Any) -> None:
         request = _loading.current_request()
+        earlier = _weights_store.earlier_failure(store, self)
+        if earlier is not None:
+            raise earlier  # Keras retries here, at an empty place in the same file: its report keeps this reason.
         try:
             current = self._ids_to_tokens()
             saved = _weights_store.read_tokens(store, self.vocabulary_dtype, owner=self._owner(), expected=current)
@@ -1440,6 +1443,7 @@ class VocabIdEmbedding(VocabularyLayer):
         except VocabSafeError as error:
             if isinstance(request, _loading.CheckOnly):
                 request.errors.append(error)
+            _weights_store.remember_failure(store, self, error)
             raise
         if isinstance(request, _loading.CheckOnly):
             return

@@ -623,6 +623,33 @@ def test_subclassed_model_reloads_every_layer_weights(tmp_path):
     np.testing.assert_allclose(reloaded.predict(TOKENS_X, verbose=0), model.predict(TOKENS_X, verbose=0))
 
 
+class WordsModel(keras.Model):
+    def __init__(self, vocabulary, **kwargs):
+        super().__init__(**kwargs)
+        self.words = VocabEmbedding(4, vocabulary=vocabulary)
+        self.pool = keras.layers.GlobalAveragePooling1D()
+
+    def call(self, inputs):
+        return self.pool(self.words(inputs))
+
+
+@pytest.mark.saving
+def test_subclassed_model_loading_weights_of_another_vocabulary_reports_the_tokens_that_differ(tmp_path):
+    # Keras retries a layer that failed to load under each other attribute that refers to it, where nothing is
+    # saved, and reports the last error: that must still be the real reason.
+    keys = tf.constant([["a", "b"]])
+    saved = WordsModel(["a", "b", "c"])
+    saved(keys)
+    saved.save_weights(tmp_path / "model.weights.h5")
+    other = WordsModel(["c", "b", "a"])
+    other(keys)
+    rows = other.words.get_weights()[0].copy()
+    with pytest.raises(ValueError, match=r"different vocabulary.*first differ at id 1: saved 'a', here 'c'") as caught:
+        other.load_weights(tmp_path / "model.weights.h5")
+    assert "carry no vocabulary" not in str(caught.value)
+    np.testing.assert_array_equal(other.words.get_weights()[0], rows)
+
+
 # `weights=`, as keras.layers.Embedding takes it -------------------------------------------------------------------
 
 # Rows 0..4 of a 5 x 2 matrix: row i holds (10 * i, 10 * i + 1), so each output names the id it came from.
