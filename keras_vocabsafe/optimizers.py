@@ -28,7 +28,8 @@ What a step does with a row-sparse gradient (TensorFlow backend):
   plain dense Adam (every row moves), and a warning says so once per variable. So does `gradient_accumulation_steps`:
   Keras accumulates gradients in dense matrices, and a warning says so when the optimizer is built.
 - `use_ema` works as in Keras, which averages every variable every step: the average of the matrix then costs a
-  pass over the whole matrix per step (the matrix itself still moves only where touched).
+  pass over the whole matrix per step. The steps move only the rows touched, but at the end of `fit` Keras
+  writes the average into every variable, so rows no batch touched change by float rounding (a few 1e-9).
 - Dense gradients (`Dense` kernels, biases) get the parent optimizer's dense step, unchanged.
 
 The optimizers mark the variables they train, and `VocabIdEmbedding` (also inside `VocabEmbedding` and the text
