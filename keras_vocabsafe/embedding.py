@@ -12,10 +12,12 @@ backend.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import warnings
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import keras
 import numpy as np
@@ -46,6 +48,44 @@ __all__ = ["MergedEmbeddings", "VocabIdEmbedding"]
 
 _INITIALIZER_PEAK = 3  # Matrices alive at once while a Keras random initializer runs.
 _INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _in_strategy_of_rows(method: _Method) -> _Method:
+    """`method`, run in the scope of the `tf.distribute` strategy that made the layer's rows when called outside it.
+
+    What it creates (new rows, LoRA factors, quantized weights, a rebuilt optimizer's slots) must be that strategy's
+    too: made outside, the next `fit` fails deep in Keras's distributed step with a bare `AssertionError`.
+    """
+
+    @functools.wraps(method)
+    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        strategy = _rows_strategy(self)
+        if strategy is None or tf.distribute.get_strategy() is strategy:
+            return method(self, *args, **kwargs)
+        if tf.distribute.has_strategy():
+            raise ConfigurationError(
+                f"{self._owner()}.{method.__name__}() was called in the scope of another tf.distribute strategy "
+                "than the one that made the layer's rows. Call it in the scope of the model's own strategy "
+                "(`with model.distribute_strategy.scope():`), or outside any scope."
+            )
+        with strategy.scope():
+            return method(self, *args, **kwargs)
+
+    return cast(_Method, run)
+
+
+def _rows_strategy(layer: Any) -> Any:
+    """The `tf.distribute` strategy whose scope made the layer's variables, or None (not built, not distributed)."""
+    if not layer.built or keras.backend.backend() != "tensorflow":
+        return None
+    for variable in layer.variables:
+        strategy = getattr(getattr(variable, "value", None), "distribute_strategy", None)
+        if strategy is not None:
+            return strategy
+    return None
 
 
 @keras.saving.register_keras_serializable(package="keras_vocabsafe")
@@ -424,6 +464,7 @@ class VocabIdEmbedding(VocabularyLayer):
         )
         return layer
 
+    @_in_strategy_of_rows
     def load_pretrained(
         self,
         source: Any,
@@ -548,6 +589,7 @@ class VocabIdEmbedding(VocabularyLayer):
 
     # Vocabulary updates ----------------------------------------------------------------
 
+    @_in_strategy_of_rows
     def update_vocabulary(
         self,
         vocabulary: Any = None,
@@ -722,7 +764,7 @@ class VocabIdEmbedding(VocabularyLayer):
                 "`update_vocabulary()` (it also remaps the optimizer state), or call `model.compile(...)` again "
                 "before `fit`.",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,  # The caller of update_vocabulary(), past `_in_strategy_of_rows`.
             )
         report = evolve._make_report(
             self.name,
@@ -786,6 +828,7 @@ class VocabIdEmbedding(VocabularyLayer):
 
     # Quantization and LoRA --------------------------------------------------------------
 
+    @_in_strategy_of_rows
     def quantize(self, mode: str | None = None, type_check: bool = True, config: Any = None) -> None:
         """Quantizes the embedding matrix exactly as `keras.layers.Embedding.quantize` does.
 
@@ -829,6 +872,7 @@ class VocabIdEmbedding(VocabularyLayer):
             _compat.set_quantized(self, False)
             raise
 
+    @_in_strategy_of_rows
     def enable_lora(
         self,
         rank: int,

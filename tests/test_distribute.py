@@ -36,7 +36,7 @@ pytestmark = [pytest.mark.slow]
 # (single-device) strategy, and writes the matrices before and after, the predictions and the losses.
 _TRAIN_SCRIPT = textwrap.dedent(
     """
-    import json, os, sys
+    import contextlib, json, os, sys
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     import tensorflow as tf
 
@@ -85,8 +85,10 @@ _TRAIN_SCRIPT = textwrap.dedent(
     results["loss"] = history.history["loss"]
     results["trained_rows"] = rows_by_token(embedding)
     if settings["update"] is not None:
-        with strategy.scope():
+        # Outside the scope, the update enters it itself: the new matrix and optimizer slots must be mirrored.
+        with strategy.scope() if settings["update_in_scope"] else contextlib.nullcontext():
             embedding.update_vocabulary(settings["update"], new_embeddings_initializer="zeros", model=model)
+        results["updated_variables"] = [type(v.value).__name__ for v in embedding.variables]
         results["updated_rows"] = rows_by_token(embedding)
         lookup = embedding.lookup()
         again = dataset(lookup, settings["update_text"], settings["labels"])
@@ -113,7 +115,9 @@ LABELS = [[1.0], [0.0], [1.0]] * 4
 RTOL, ATOL = 1e-5, 1e-6
 
 
-def train_in_fresh_processes(tmp_path, strategies, *, trainable_rows=None, update=None, update_text=None):
+def train_in_fresh_processes(
+    tmp_path, strategies, *, trainable_rows=None, update=None, update_text=None, update_in_scope=True
+):
     """Runs `_TRAIN_SCRIPT` once per strategy, side by side; returns what each run wrote, by strategy."""
     runs = {}
     for strategy in strategies:
@@ -127,6 +131,7 @@ def train_in_fresh_processes(tmp_path, strategies, *, trainable_rows=None, updat
             "trainable_rows": trainable_rows,
             "update": update,
             "update_text": update_text,
+            "update_in_scope": update_in_scope,
         }
         runs[strategy] = subprocess.Popen(
             [sys.executable, "-c", _TRAIN_SCRIPT, json.dumps(settings)],
@@ -175,11 +180,15 @@ def test_trainable_rows_stay_frozen_under_mirrored_fit(tmp_path):
         assert np.abs(trained[i] - initial[i]).max() > 1000 * ATOL, vocabulary[i]
 
 
-def test_update_vocabulary_with_model_between_two_mirrored_fits_keeps_rows_by_token(tmp_path):
+@pytest.mark.parametrize("in_scope", [True, False], ids=["in_scope", "outside_the_scope"])
+def test_update_vocabulary_with_model_between_two_mirrored_fits_keeps_rows_by_token(tmp_path, in_scope):
     update = ["dog", "zebra", "the", "cat"]
     update_text = [["the", "zebra", "cat", ""], ["zebra", "dog", "the", ""], ["the", "dog", "", ""]] * 4
-    run = train_in_fresh_processes(tmp_path, ["mirrored"], update=update, update_text=update_text)["mirrored"]
+    run = train_in_fresh_processes(
+        tmp_path, ["mirrored"], update=update, update_text=update_text, update_in_scope=in_scope
+    )["mirrored"]
     assert run["replicas"] == 2
+    assert run["updated_variables"] == ["MirroredVariable"]
     trained, updated, retrained = run["trained_rows"], run["updated_rows"], run["retrained_rows"]
     assert list(updated) == ["", "[UNK]", *update]
     for token in ("", "[UNK]", "dog", "the", "cat"):
@@ -188,3 +197,45 @@ def test_update_vocabulary_with_model_between_two_mirrored_fits_keeps_rows_by_to
     assert len(run["update_loss"]) == 2 and np.isfinite(run["update_loss"]).all()
     for token in ("zebra", "the"):  # The second fit trains the new token's row and the kept ones.
         assert np.abs(np.subtract(retrained[token], updated[token])).max() > 1000 * ATOL, token
+
+
+_OUTSIDE_THE_SCOPE_SCRIPT = textwrap.dedent(
+    """
+    import json, os, sys
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+    import keras
+    from keras_vocabsafe import ConfigurationError, VocabIdEmbedding
+
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        lora = VocabIdEmbedding(4, vocabulary=["a", "b", "c"], name="lora")
+        lora.build()
+        other = VocabIdEmbedding(4, vocabulary=["a", "b", "c"], name="other")
+        other.build()
+    lora.enable_lora(2)  # Outside the scope: the factors must be mirrored all the same.
+    results = {"lora": sorted(type(v.value).__name__ for v in lora.variables)}
+    with tf.distribute.OneDeviceStrategy("/cpu:0").scope():
+        try:
+            other.update_vocabulary(["a", "b", "c", "d"])
+        except ConfigurationError as error:
+            results["error"] = str(error)
+    results["other"] = other.get_vocabulary()
+    print(json.dumps(results))
+    """
+)
+
+
+def test_rows_made_under_a_strategy_get_new_variables_from_it_and_another_strategy_is_refused():
+    run = subprocess.run(
+        [sys.executable, "-c", _OUTSIDE_THE_SCOPE_SCRIPT], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads(run.stdout.strip().splitlines()[-1])
+    assert results["lora"] == ["MirroredVariable"] * 3
+    assert "other'.update_vocabulary() was called in the scope of another tf.distribute strategy" in results["error"]
+    assert results["other"] == ["[UNK]", "a", "b", "c"]  # Refused before anything changed.
