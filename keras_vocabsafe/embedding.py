@@ -926,6 +926,8 @@ class VocabIdEmbedding(VocabularyLayer):
         self.lora_rank = int(rank)
         self.lora_alpha = lora_alpha if lora_alpha is not None else int(rank)
         self._lora_a_initializer = a_initializer
+        # A function traced before would go on training the matrix LoRA now freezes, and never the factors.
+        self._weights_changed()
 
     def _lora_delta(self) -> Any:
         return (self.lora_alpha / self.lora_rank) * keras.ops.matmul(self.lora_embeddings_a, self.lora_embeddings_b)
@@ -1039,6 +1041,10 @@ class VocabIdEmbedding(VocabularyLayer):
                     )
             return
         _compat.replace_variables(self, old, create)
+        self._weights_changed()
+
+    def _weights_changed(self) -> None:
+        """Makes functions traced before fail (see `_check_current`): the weights they use are not the layer's."""
         self._weights_generation += 1
         if self._generation_variable is not None:
             self._generation_variable.assign(self._weights_generation)
@@ -1409,9 +1415,10 @@ class VocabIdEmbedding(VocabularyLayer):
         current = tf.debugging.Assert(
             tf.equal(self._generation_variable, tf.constant(self._weights_generation, tf.int64)),
             [
-                f"{self._owner()} has new weights (from update_vocabulary(), load_pretrained() or quantize()) that "
-                "this traced function does not use: it would go on training or predicting with the old matrix. "
-                "Call `model.compile(...)` again (with a new optimizer), or pass `model=` to `update_vocabulary()`."
+                f"{self._owner()} has new weights (from update_vocabulary(), load_pretrained(), quantize() or "
+                "enable_lora()) that this traced function does not use: it would go on training or predicting with "
+                "the old matrix. Call `model.compile(...)` again (with a new optimizer), or pass `model=` to "
+                "`update_vocabulary()`."
             ],
         )
         with tf.control_dependencies([current]):

@@ -349,6 +349,26 @@ def test_lora_training_changes_only_the_lora_weights():
     assert not np.array_equal(layer.lora_embeddings_b.numpy(), b_before)
 
 
+def test_lora_enabled_after_training_stops_the_old_training_function_until_compiled_again():
+    # The function traced before LoRA would train the matrix LoRA now freezes, and never the factors
+    # (Keras's own Embedding does so silently).
+    inputs = keras.Input((None,), dtype="int64")
+    layer = VocabIdEmbedding(6, vocabulary=TOKENS, mask_token="", name="words")
+    model = keras.Model(inputs, keras.layers.Dense(1, name="out")(keras.layers.GlobalAveragePooling1D()(layer(inputs))))
+    x, y = np.array([[1, 2, 3], [4, 5, 6]]), np.array([[1.0], [-1.0]])
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+    model.fit(x, y, verbose=0)
+    layer.enable_lora(2)
+    base = layer._embeddings.numpy().copy()
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"words.{0,2} has new weights \(from .*enable_lora\(\)\)"):
+        model.fit(x, y, verbose=0)
+    np.testing.assert_array_equal(layer._embeddings.numpy(), base)
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+    model.fit(x, y, epochs=2, verbose=0)
+    np.testing.assert_array_equal(layer._embeddings.numpy(), base)
+    assert np.any(layer.lora_embeddings_b.numpy())
+
+
 @pytest.mark.saving
 @pytest.mark.parametrize("mode", [None, "int8"])
 def test_lora_saving_merges_the_update_as_keras_does(tmp_path, mode):
