@@ -393,3 +393,14 @@ def test_lora_on_the_embedding_half_trains_only_its_factors():
     model.fit(id_dataset(lookup), epochs=2, verbose=0)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(embedding._embeddings), frozen)
     assert not np.array_equal(keras.ops.convert_to_numpy(embedding.lora_embeddings_b), b_before)
+
+
+def test_weights_set_the_rows_of_the_embedding_half_and_lora_adapts_them():
+    rows = np.array([[10.0 * i, 10.0 * i + 1] for i in range(5)], dtype="float32")  # Row i names id i.
+    plain = VocabIdEmbedding(2, vocabulary=["a", "b", "c", "d"], weights=[rows])
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(plain(np.array([[3, 0]]))), rows[[[3, 0]]])
+    adapted = VocabIdEmbedding(2, vocabulary=["a", "b", "c", "d"], weights=rows, lora_rank=2)
+    assert adapted.lora_enabled
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(adapted(np.array([4]))), rows[[4]])
+    with pytest.raises(ConfigurationError, match=r"need a matrix of shape \(5, 2\)"):
+        VocabIdEmbedding(2, vocabulary=["a", "b", "c", "d"], weights=[rows[:4]])
