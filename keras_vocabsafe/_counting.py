@@ -243,6 +243,8 @@ class TokenCounter:
             dataset = dataset.take(steps)
         vocabulary_dtype, owner = self._vocabulary_dtype, self._owner
 
+        # Not converted by AutoGraph, which would turn the typed error of keys of another dtype into a StagingError.
+        @tf.autograph.experimental.do_not_convert
         def count(batch, weights=None):
             keys = to_keys(batch, vocabulary_dtype, owner=owner, argument="data")
             if weighted:
@@ -505,8 +507,8 @@ def classify_data(
     """
     if data is None or isinstance(data, (str, bytes, int, float, bool, np.generic)):
         raise KeyDtypeError(
-            f"{owner}.adapt() takes a collection of tokens as `data`, not a single {type(data).__name__} "
-            f"({data!r}). Wrap it in a list, e.g. `adapt([token])`, or pass a dataset or array of tokens."
+            f"{owner} learns tokens from `data`, a collection of tokens, not a single {type(data).__name__} "
+            f"({data!r}). Wrap it in a list, e.g. `[token]`, or pass a dataset or array of tokens."
         )
     if isinstance(data, tf.data.Dataset):
         spec = data.element_spec
@@ -535,7 +537,7 @@ def classify_data(
     if hasattr(data, "__iter__"):
         return "batches", data
     raise KeyDtypeError(
-        f"{owner}.adapt() takes an array, list, tensor, ragged tensor, pandas Series, tf.data.Dataset or "
+        f"{owner} learns tokens from `data`: an array, list, tensor, ragged tensor, pandas Series, tf.data.Dataset or "
         f"iterable of batches as `data`. Received: data of type {type(data).__name__}."
     )
 
@@ -567,8 +569,8 @@ def _check_dataset_elements(spec: Any, owner: str, error: type[VocabSafeError]) 
         return
     if isinstance(spec, tf.SparseTensorSpec):
         raise error(
-            f"{owner}.adapt() takes a dataset whose elements are tensors of keys; this one yields tf.SparseTensor. "
-            "Map it to dense or ragged keys first, e.g. `dataset.map(tf.sparse.to_dense)`."
+            f"{owner} learns tokens from a dataset whose elements are tensors of keys; this one yields "
+            "tf.SparseTensor. Map it to dense or ragged keys first, e.g. `dataset.map(tf.sparse.to_dense)`."
         )
     if isinstance(spec, Mapping):
         key = next(iter(spec), "tokens")
@@ -580,6 +582,6 @@ def _check_dataset_elements(spec: Any, owner: str, error: type[VocabSafeError]) 
     else:
         fix, shape = "`dataset.map(...)`", type(spec).__name__
     raise error(
-        f"{owner}.adapt() takes a dataset whose elements are tensors of keys; this one yields {shape} "
+        f"{owner} learns tokens from a dataset whose elements are tensors of keys; this one yields {shape} "
         f"(element_spec={spec}). Map it to the tokens first, e.g. {fix}."
     )

@@ -92,6 +92,32 @@ def test_adapt_refuses_a_dataset_of_dicts_with_the_fix():
         strings().adapt(dataset)
 
 
+@pytest.mark.parametrize(
+    "vocabulary_dtype, elements, message",
+    [
+        ("string", [1.5, 2.5], "vocabulary_dtype='string' but received keys of dtype float32"),
+        ("string", [[True], [False]], "vocabulary_dtype='string' but received keys of dtype bool"),
+        ("int64", [1.5, 2.5], "vocabulary_dtype='int64' but received keys of dtype float32"),
+        ("int64", ["a", "b"], "vocabulary_dtype='int64' but received keys of dtype string"),
+    ],
+)
+@pytest.mark.parametrize("update", [False, True], ids=["adapt", "update_vocabulary"])
+def test_a_dataset_of_keys_of_another_dtype_is_refused_with_a_typed_error(vocabulary_dtype, elements, message, update):
+    # The dataset is counted in a traced map function: the error must leave it as it was raised, not as a
+    # StagingError of TensorFlow's.
+    layer = VocabEmbedding(
+        2, vocabulary=[1, 2] if vocabulary_dtype == "int64" else ["a"], vocabulary_dtype=vocabulary_dtype
+    )
+    before = layer.get_vocabulary()
+    dataset = tf.data.Dataset.from_tensor_slices(elements)
+    with pytest.raises(KeyDtypeError, match=message):
+        if update:
+            layer.update_vocabulary(data=dataset)
+        else:
+            VocabEmbedding(2, vocabulary_dtype=vocabulary_dtype).adapt(dataset)
+    assert layer.get_vocabulary() == before
+
+
 def test_adapt_refuses_a_dataset_of_pairs_with_the_same_wording_as_dicts():
     dataset = tf.data.Dataset.from_tensor_slices((["a", "b"], [0, 1]))
     with pytest.raises(ConfigurationError, match=r"yields tuples of 2 .*Map it to the tokens first.*lambda x, y: x"):
