@@ -104,7 +104,7 @@ def serve_in_fresh_process(export_dir, keys, tmp_path, env=None):
     return output, signature
 
 
-def run_vocabsafe(*args, cwd=None, timeout=600):
+def run_vocabsafe(*args, cwd=None, timeout=600, env=None):
     """Runs the installed `vocabsafe` console script in a new process; returns the `CompletedProcess` (text).
 
     The script is the one pip installed beside this interpreter, so tests exercise the real entry point.
@@ -116,5 +116,11 @@ def run_vocabsafe(*args, cwd=None, timeout=600):
     script = shutil.which("vocabsafe", path=os.path.dirname(sys.executable))
     assert script is not None, "the `vocabsafe` console script is not installed; run `pip install -e .`"
     return subprocess.run(
-        [script, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=cwd, check=False
+        [script, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        check=False,
+        env=None if env is None else {**os.environ, **env},
     )

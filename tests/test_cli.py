@@ -30,3 +30,24 @@ def test_tensorflow_start_up_logs_stay_out_of_stderr(tmp_path):
     assert result.returncode == 2
     assert "absl" not in result.stderr and "oneDNN" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_console_that_cannot_show_the_text_gets_escapes_and_valid_json(tmp_path):
+    # An ASCII (or cp1252) console: the output must not stop at the first character it cannot show, after the
+    # converted file is written, and --json must stay one valid document.
+    import json
+
+    import keras
+
+    source = tmp_path / "mödel 模型.keras"
+    strings = keras.Input((None,), dtype="string")
+    lookup = keras.layers.StringLookup(vocabulary=["猫", "犬"], name="lk")
+    keras.Model(strings, keras.layers.Embedding(3, 2, name="emb")(lookup(strings))).save(source)
+    ascii_console = {"PYTHONIOENCODING": "ascii"}
+    out = tmp_path / "out ✓.keras"
+    converted = run_vocabsafe("convert", source, out, env=ascii_console)
+    assert converted.returncode == 0, converted.stderr
+    assert out.exists() and "out \\u2713.keras" in converted.stdout
+    inspected = run_vocabsafe("inspect", source, "--json", env=ascii_console)
+    assert inspected.returncode == 0, inspected.stderr
+    assert json.loads(inspected.stdout)["source"] == str(source)

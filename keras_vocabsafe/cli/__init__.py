@@ -21,7 +21,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from keras_vocabsafe.cli._output import EXIT_USAGE, CommandError, Output
+from keras_vocabsafe.cli._output import EXIT_USAGE, CommandError, Output, utf8_stdout
 
 __all__ = ["main"]
 
@@ -56,6 +56,12 @@ def _build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs `vocabsafe` with `argv` (default: the process's arguments) and returns its exit code."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # A console that cannot show a token or path (ASCII, cp1252) gets it as a backslash escape, which JSON reads
+    # back as the same character: failing mid-output would break `--json` and exit 2 after writing a file.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     parser = _build_parser()
     args = parser.parse_args(argv)
     output = Output(json_mode=args.json)
@@ -75,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = _one_line(error)
         print(f"vocabsafe {args.command}: error: {message}", file=sys.stderr)
         if args.json:  # A CI job parsing stdout gets a document, not nothing.
-            print(json.dumps({"error": message, "exit_code": EXIT_USAGE}, ensure_ascii=False))
+            print(json.dumps({"error": message, "exit_code": EXIT_USAGE}, ensure_ascii=not utf8_stdout()))
         if not args.debug and not isinstance(error, _EXPECTED):
             print("vocabsafe: this looks like a bug; rerun with --debug and report the traceback.", file=sys.stderr)
         return EXIT_USAGE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import json
 import os
@@ -25,6 +26,7 @@ __all__ = [
     "check_output_path",
     "non_negative_int",
     "same_file",
+    "utf8_stdout",
 ]
 
 EXIT_OK = 0
@@ -43,6 +45,14 @@ def non_negative_int(text: str, why: str = "") -> int:
     return value
 
 
+def utf8_stdout() -> bool:
+    """Whether stdout takes any text as it is (else JSON goes out as ASCII, non-ASCII characters as `\\u` escapes)."""
+    try:
+        return codecs.lookup(sys.stdout.encoding or "ascii").name == "utf-8"
+    except LookupError:
+        return False
+
+
 class CommandError(Exception):
     """A usage or input error a command found itself: printed as one line, exit code 2."""
 
@@ -56,7 +66,7 @@ class Output:
     def emit(self, text: str, data: Any) -> None:
         """Prints `text`, or `data` as JSON in `--json` mode."""
         if self.json_mode:
-            json.dump(data, sys.stdout, indent=2, sort_keys=False, ensure_ascii=False, default=str)
+            json.dump(data, sys.stdout, indent=2, sort_keys=False, ensure_ascii=not utf8_stdout(), default=str)
             sys.stdout.write("\n")
         else:
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
