@@ -15,6 +15,7 @@ wrong at run time and how to fix it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -27,7 +28,7 @@ import numpy as np
 
 from keras_vocabsafe import _weights_store
 from keras_vocabsafe._tokens import canonical_token, decode_tokens, display_token, layer_ids
-from keras_vocabsafe.errors import ConfigurationError, ModelFileError
+from keras_vocabsafe.errors import ConfigurationError, ModelFileError, VocabSafeError
 from keras_vocabsafe.vocabulary import Vocabulary
 
 __all__ = ["Finding", "InspectionReport", "LayerPair", "inspect_model"]
@@ -265,6 +266,12 @@ def inspect_model(
                 raise ModelFileError(
                     f"--weights applies to .keras models; {path} is a SavedModel directory, which holds its weights."
                 )
+            if vocabulary is not None or layer is not None:
+                raise ConfigurationError(
+                    f"--vocabulary and --layer apply to .keras models; {path} is a SavedModel directory. Compare "
+                    "with the .keras model it was exported from, or read the export's vocabulary signature "
+                    "(`vocabulary_<layer name>`, written by export_for_serving) and compare its tokens."
+                )
             from keras_vocabsafe import _inspect_savedmodel
 
             pairs, findings = _inspect_savedmodel.inspect_savedmodel(path)
@@ -397,13 +404,15 @@ class _KerasFileSource:
                 "file. Pass the model as MODEL and the weights with --weights."
             )
         own = self.h5()
-        own_paths = None if own is None else _dataset_paths(own)
+        with _unreadable(f"the model.weights.h5 inside {self.path}"):
+            own_paths = None if own is None else _dataset_paths(own)
         self._close_h5()
         self._external_weights = path
         self.weights_label = path
         other = self.h5()
         if own_paths is not None:
-            other_paths = _dataset_paths(other)
+            with _unreadable(path):
+                other_paths = _dataset_paths(other)
             missing, extra = sorted(own_paths - other_paths), sorted(other_paths - own_paths)
             if missing or extra:
                 example = f"it lacks {missing[0]}" if missing else f"it has {extra[0]}, which the model has not"
@@ -467,27 +476,19 @@ class _KerasFileSource:
         return None if found is None else h5[found]
 
     def rows(self, node: _Node) -> int | None:
-        group = self._group(node)
-        try:
+        with _unreadable(f"the weights of layer '{node.name}' in {self.weights_label}"):
+            group = self._group(node)
             if group is None or "0" not in group:
                 return None
             shape = group["0"].shape
-        except (OSError, KeyError) as error:
-            raise ModelFileError(
-                f"The weights of layer '{node.name}' in {self.weights_label} are unreadable ({error})."
-            ) from None
         return int(shape[0]) if len(shape) == 2 else None
 
     def saved_tokens(self, node: _Node, dtype: str) -> list[Any] | None:
-        group = self._group(node)
-        if group is None or _weights_store.TOKENS_KEY not in group:
-            return None
-        try:
+        with _unreadable(f"the weights of layer '{node.name}' in {self.weights_label}"):
+            group = self._group(node)
+            if group is None or _weights_store.TOKENS_KEY not in group:
+                return None
             return _weights_store.read_tokens(group, dtype, owner=f"layer '{node.name}'")
-        except OSError as error:
-            raise ModelFileError(
-                f"The weights of layer '{node.name}' in {self.weights_label} are unreadable ({error})."
-            ) from None
 
     def asset(self, node: _Node) -> bytes | None:
         if node.weights_path is None:
@@ -568,6 +569,20 @@ class _ObjectSource:
             return None
         # What Keras's `save_assets` would write for it.
         return "\n".join(str(token) for token in vocabulary).encode("utf-8")
+
+
+@contextlib.contextmanager
+def _unreadable(where: str) -> Iterator[None]:
+    """Turns what h5py raises on a damaged file (its C library's errors come as OSError, KeyError, RuntimeError
+    or ValueError) into a `ModelFileError` naming `where`."""
+    try:
+        yield
+    except (OSError, KeyError, RuntimeError, ValueError) as error:
+        if isinstance(error, VocabSafeError):  # Ours, already saying what is wrong.
+            raise
+        raise ModelFileError(
+            f"{where} cannot be read ({error}); the file is truncated or damaged. Save the weights again."
+        ) from None
 
 
 def _dataset_paths(h5: Any) -> set[str]:

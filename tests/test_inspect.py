@@ -1,6 +1,7 @@
 """`inspect_model` and `vocabsafe inspect` on real saved models built with the classic vocabulary mistakes."""
 
 import json
+import pathlib
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
@@ -259,6 +260,24 @@ def test_bad_files_raise_model_file_error(models, tmp_path):
             inspect_model(path)
     with pytest.raises(ModelFileError, match="another architecture"):
         inspect_model(models["plain_ok"], weights=models["train_weights"])
+
+
+@pytest.mark.slow
+def test_a_damaged_weights_file_is_a_model_file_error_wherever_the_damage_is(models, tmp_path):
+    # h5py reports a damaged HDF5 file as OSError, KeyError, RuntimeError or ValueError, by where the damage is.
+    data = bytearray(pathlib.Path(models["train_weights"]).read_bytes())
+    outcomes = set()
+    for offset in range(0, len(data), 256):
+        damaged = bytearray(data)
+        damaged[offset : offset + 32] = bytes(b ^ 0x5A for b in damaged[offset : offset + 32])
+        path = tmp_path / f"damaged_{offset}.weights.h5"
+        path.write_bytes(damaged)
+        try:
+            inspect_model(models["plain_ok"], weights=path)
+            outcomes.add("read")
+        except ModelFileError:
+            outcomes.add("refused")
+    assert "refused" in outcomes  # Anything else than our error fails the test.
 
 
 # The console script --------------------------------------------------------------------------------------------

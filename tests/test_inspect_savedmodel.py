@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from conftest import run_vocabsafe
 from keras_vocabsafe import TextVocabEmbedding, VocabEmbedding, export_for_serving
-from keras_vocabsafe.errors import ModelFileError
+from keras_vocabsafe.errors import ConfigurationError, ModelFileError
 from keras_vocabsafe.inspection import inspect_model
 
 pytestmark = pytest.mark.saving
@@ -198,6 +198,13 @@ def test_unreadable_and_ambiguous_directories_are_refused(exports, tmp_path):
     (damaged / "saved_model.pb").write_bytes(b"")
     with pytest.raises(ModelFileError, match="holds no graph"):
         inspect_model(damaged)
+
+
+def test_a_vocabulary_to_compare_with_is_refused_for_a_savedmodel(exports):
+    # It used to be ignored: "No problems found" whatever the vocabulary.
+    for arguments in ({"vocabulary": ["b", "a"]}, {"layer": "no_such_layer"}):
+        with pytest.raises(ConfigurationError, match=r"--vocabulary and --layer apply to .keras models"):
+            inspect_model(exports["plain"][0], **arguments)
 
 
 def test_a_model_without_lookups_gets_a_note(tmp_path):
