@@ -43,6 +43,7 @@ from keras_vocabsafe._progress import Progress, check_verbose, logger
 from keras_vocabsafe.embedding import VocabIdEmbedding
 from keras_vocabsafe.errors import ConfigurationError, ExportError, UnsupportedOpsError, VersionExistsError
 from keras_vocabsafe.lookup import KeyLookup, VocabLookup
+from keras_vocabsafe.text import TextVocabLookup
 
 __all__ = ["OpAudit", "OpTarget", "audit_ops", "export_for_serving"]
 
@@ -323,10 +324,12 @@ class _ServingPlan:
                     f"Model '{model.name}' has a ragged or sparse input {name!r}; serving signatures carry dense "
                     "tensors only. Take a dense (padded) input and convert it inside the model."
                 )
-            dtype = tf.as_dtype(tensor.dtype)
+            dtype, shape = tf.as_dtype(tensor.dtype), tuple(tensor.shape)
             if lookup is not None:
                 dtype = tf.string if lookup.vocabulary_dtype == "string" else tf.int64
-            specs.append(tf.TensorSpec(tuple(tensor.shape), dtype, name=name))
+                if isinstance(lookup, TextVocabLookup):
+                    shape = shape[:-1]  # One string per example, which the lookup turns into its row of ids.
+            specs.append(tf.TensorSpec(shape, dtype, name=name))
         return cls(names_in, tuple(specs), input_kind, input_keys, names_out, output_kind, output_keys, lookups)
 
     def serving_function(self, model: keras.Model) -> Any:

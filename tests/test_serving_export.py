@@ -605,6 +605,21 @@ def test_split_model_export_with_lookups_none_serves_ids(tmp_path):
 
 
 @pytest.mark.saving
+def test_text_split_model_serves_one_sentence_per_example(tmp_path):
+    from keras_vocabsafe import TextVocabEmbedding
+
+    lookup, embedding = TextVocabEmbedding(4, vocabulary=["the", "cat", "sat"], output_sequence_length=6).halves()
+    ids = keras.Input((6,), dtype="int64", name="tokens")
+    model = keras.Model(ids, keras.layers.Dense(1, name="score")(keras.layers.GlobalAveragePooling1D()(embedding(ids))))
+    serve = tf.saved_model.load(export_for_serving(model, tmp_path / "base")).signatures["serving_default"]
+    assert serve.structured_input_signature[1]["tokens"].shape.as_list() == [None]
+    sentences = tf.constant(["The cat sat.", "a dog"])
+    np.testing.assert_allclose(
+        serve(tokens=sentences)["score"], model.predict(lookup(sentences).numpy(), verbose=0), rtol=1e-6
+    )
+
+
+@pytest.mark.saving
 def test_split_model_nested_in_a_sequential_still_serves_raw_strings(tmp_path):
     _, lookup, embedding = _split_model()
     inner = keras.Sequential(
