@@ -29,6 +29,9 @@ __all__ = ["vocabulary_from_files"]
 
 _BATCH_LINES = 4096
 _GZIP_MAGIC = b"\x1f\x8b"
+# Text holds no NUL byte; a binary file (a zip, HDF5, an image) has one within its first bytes.
+_SNIFF_BYTES = 8192
+
 # A bzip2 stream: "BZh", the block size 1-9, then a block's magic (digits of pi) or, if empty, the end's (of sqrt(pi)).
 _BZ2_STREAM = re.compile(rb"BZh[1-9](?:\x31\x41\x59\x26\x53\x59|\x17\x72\x45\x38\x50\x90)")
 
@@ -160,8 +163,17 @@ class _LineReader:
                 start = self._done
                 batch: list[bytes] = []
                 try:
+                    text_start = len(UTF8_MARK)
                     if stream.read(len(UTF8_MARK)) != UTF8_MARK:  # A byte order mark (Notepad's) is not text.
-                        stream.seek(0)
+                        text_start = 0
+                    if b"\x00" in stream.read(_SNIFF_BYTES):
+                        self.error = VocabularyError(
+                            f"The corpus file {path!r} holds a NUL byte within its first {_SNIFF_BYTES:,} bytes: it "
+                            "is a binary file (a .keras or weights file, an archive, an image), not text. Pass the "
+                            "text files of the corpus (plain, gzip or bz2)."
+                        )
+                        raise self.error
+                    stream.seek(text_start)
                     for line in stream:
                         batch.append(line[:-2] if line.endswith(b"\r\n") else line.rstrip(b"\n"))
                         if len(batch) == _BATCH_LINES:

@@ -92,6 +92,26 @@ def test_truncated_gzip_and_missing_files_are_typed_errors(tmp_path):
         vocabulary_from_files(tmp_path)
 
 
+def test_binary_files_are_refused_not_counted(tmp_path):
+    # A .keras file is a zip, a weights file HDF5: counted as text they gave a vocabulary of junk tokens.
+    import zipfile
+
+    import h5py
+
+    keras_file = tmp_path / "model.keras"
+    with zipfile.ZipFile(keras_file, "w") as archive:
+        archive.writestr("config.json", json.dumps({"class_name": "Functional"}))
+    weights_file = tmp_path / "model.weights.h5"
+    with h5py.File(weights_file, "w") as h5:
+        h5["vars/0"] = np.ones((4, 2), "float32")
+    packed = tmp_path / "packed.txt.gz"
+    packed.write_bytes(gzip.compress(b"words and words\n" + bytes(range(256))))
+    for path in (keras_file, weights_file, packed):
+        with pytest.raises(VocabularyError, match=r"holds a NUL byte within its first 8,192 bytes: it is a binary"):
+            vocabulary_from_files(path)
+    assert vocabulary_from_files(write(tmp_path / "text.txt", ["words and words"])).tokens == (b"words", b"and")
+
+
 @pytest.mark.slow
 def test_vocab_build_command_writes_the_vocabulary_and_refuses_to_overwrite(tmp_path):
     corpus = write(tmp_path / "corpus.txt.gz", LINES, gzip.open)
