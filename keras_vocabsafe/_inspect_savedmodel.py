@@ -800,7 +800,12 @@ def _check_route(model: _SavedModel, route: _Route) -> tuple[Any, list[Any]]:
             )
         )
     unreachable = rows - _count(_clip(ids.ranges, 0, rows - 1))
-    if unreachable > 0:
+    # A VocabIdEmbedding's export carries its vocabulary signature; rows after all its ids are the zero padding of
+    # `pad_to_multiple_of`, not a mistake.
+    padded = (
+        f"vocabulary_{embedding}" in model.meta_graph.signature_def and _count(_clip(ids.ranges, 0, size - 1)) == size
+    )
+    if unreachable > 0 and not padded:
         found.append(
             Finding(
                 "warning",

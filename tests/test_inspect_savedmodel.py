@@ -86,6 +86,11 @@ def exports(tmp_path_factory):
     built["serving_base"] = (str(root / "serving"), layer, layer.vocabulary_size())
     built["serving_version"] = (version_dir, layer, layer.vocabulary_size())
 
+    # pad_to_multiple_of: 6 ids, 8 rows, the last two zero padding that no id selects.
+    layer = VocabEmbedding(2, vocabulary=VOCAB, pad_to_multiple_of=8, name="padded")
+    model = keras.Sequential([keras.Input(shape=(3,), dtype="string"), layer])
+    built["serving_padded"] = (export_for_serving(model, root / "serving_padded"), layer, 8)
+
     # Two lookups concatenated into one shared embedding sized for the first only.
     first = keras.layers.StringLookup(vocabulary=VOCAB, name="first")
     second = keras.layers.StringLookup(vocabulary=[*VOCAB, "dog", "ran"], name="second")
@@ -142,6 +147,7 @@ def test_len_plus_two_on_a_listed_vocabulary_warns_with_the_count(exports):
         "text_words_first_padded",
         "serving_base",
         "serving_version",
+        "serving_padded",
     ],
 )
 def test_correct_exports_have_no_findings(exports, name):
