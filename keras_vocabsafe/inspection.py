@@ -483,6 +483,21 @@ class _KerasFileSource:
             shape = group["0"].shape
         return int(shape[0]) if len(shape) == 2 else None
 
+    @property
+    def lacks_weights(self) -> bool:
+        """Whether the `.keras` file holds no weights at all (and no `--weights` file stands in)."""
+        return self._external_weights is None and not {"model.weights.h5", "model.weights.npz"} & set(self.names)
+
+    def matrix_layout(self, node: _Node) -> tuple[tuple[int, ...], str, int] | None:
+        """The saved matrix's shape and dtype, and how many arrays the layer saved (besides its vocabulary)."""
+        with _unreadable(f"the weights of layer '{node.name}' in {self.weights_label}"):
+            group = self._group(node)
+            if group is None or "0" not in group:
+                return None
+            matrix = group["0"]
+            arrays = sum(1 for key in group if key.isdigit())
+            return tuple(int(d) for d in matrix.shape), str(matrix.dtype), arrays
+
     def saved_tokens(self, node: _Node, dtype: str) -> list[Any] | None:
         with _unreadable(f"the weights of layer '{node.name}' in {self.weights_label}"):
             group = self._group(node)
@@ -553,6 +568,9 @@ class _ObjectSource:
         matrix = getattr(layer, "embeddings", None)
         return None if matrix is None else int(matrix.shape[0])
 
+    def matrix_layout(self, node: _Node) -> tuple[tuple[int, ...], str, int] | None:
+        return None  # A model in memory holds the weights its layers made.
+
     def saved_tokens(self, node: _Node, dtype: str) -> list[Any] | None:
         layer = self.layer_object(node)
         if layer is None or getattr(layer, "_vocabulary", None) is None:
@@ -583,6 +601,20 @@ def _unreadable(where: str) -> Iterator[None]:
         raise ModelFileError(
             f"{where} cannot be read ({error}); the file is truncated or damaged. Save the weights again."
         ) from None
+
+
+def _quantization_mode(config: dict[str, Any]) -> str | None:
+    """The quantization mode a layer's config gives its dtype policy, or None.
+
+    Keras writes a quantized policy's config as `{"mode": "int8", "source_name": ...}`; a policy given by name
+    reads `"int8_from_float32"`.
+    """
+    policy = config.get("dtype")
+    settings = policy.get("config", {}) if isinstance(policy, dict) else {}
+    if isinstance(settings, dict) and isinstance(settings.get("mode"), str):
+        return str(settings["mode"])
+    name = settings.get("name") if isinstance(settings, dict) else policy
+    return name.split("_from_")[0] if isinstance(name, str) and "_from_" in name else None
 
 
 def _dataset_paths(h5: Any) -> set[str]:
@@ -830,10 +862,24 @@ class _Analysis:
 
     def run(self) -> None:
         nodes = list(self.graph.nodes())
+        if getattr(self.source, "lacks_weights", False) and any(
+            node.class_name in _OUR_FUSED | _OUR_ID_EMBEDDINGS | {"Embedding"} for node in nodes
+        ):
+            self._add(
+                "error",
+                "weights-missing",
+                (),
+                f"{self.source.weights_label} holds no model.weights.h5 (nor model.weights.npz): the embeddings' "
+                "rows are not in it, and Keras refuses to load it. Save the model again.",
+            )
         for node in nodes:
             if node.class_name in _KERAS_LOOKUPS and node.is_keras:
                 self.lookup(node)  # Reloadability concerns every Keras lookup, paired or not.
         for node in nodes:
+            if (node.class_name in _OUR_FUSED | _OUR_ID_EMBEDDINGS and not node.is_keras) or (
+                node.class_name == "Embedding" and node.is_keras
+            ):
+                self._check_matrix_layout(node)
             if node.class_name in _OUR_FUSED and not node.is_keras:
                 self._check_fused(node)
             elif node.class_name in _OUR_ID_EMBEDDINGS and not node.is_keras:
@@ -853,6 +899,34 @@ class _Analysis:
                 self._check_embedding(
                     node, _Embedding(node, rows if rows is not None else input_dim, bool(node.config.get("mask_zero")))
                 )
+
+    def _check_matrix_layout(self, node: _Node) -> None:
+        """The saved matrix must be what the config builds: float or quantized alike, `output_dim` columns."""
+        layout = self.source.matrix_layout(node)
+        if layout is None:
+            return
+        shape, dtype, arrays = layout
+        mode = _quantization_mode(node.config)
+        output_dim = _int_or_none(node.config.get("output_dim"))
+        # int8 and int4 matrices are saved as integers; float ones (bfloat16 and float8 too) are not.
+        saved_integers = dtype.startswith(("int", "uint"))
+        if mode is None and saved_integers:
+            problem = (
+                f"the config builds a float matrix, but the weights hold a quantized one ({dtype}, {arrays} arrays)"
+            )
+        elif mode in ("int8", "int4") and not saved_integers:
+            problem = f"the config builds a {mode}-quantized matrix, but the weights hold a float one ({dtype})"
+        elif mode in (None, "int8") and output_dim is not None and len(shape) == 2 and shape[1] != output_dim:
+            problem = f"the config has output_dim={output_dim}, but the saved matrix has {shape[1]} columns"
+        else:
+            return
+        self._add(
+            "error",
+            "weights-do-not-fit",
+            (node.name,),
+            f"{node.class_name} '{node.name}': {problem} in {self.source.weights_label}; Keras refuses to load "
+            "them. Save the model and its weights from the same run (after quantizing, if it was).",
+        )
 
     def _add(self, severity: str, code: str, layers: tuple[str, ...], message: str, **details: Any) -> None:
         self.findings.append(Finding(severity, code, layers, message, details))

@@ -2,6 +2,7 @@
 
 import json
 import pathlib
+import re
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
@@ -278,6 +279,64 @@ def test_a_damaged_weights_file_is_a_model_file_error_wherever_the_damage_is(mod
         except ModelFileError:
             outcomes.add("refused")
     assert "refused" in outcomes  # Anything else than our error fails the test.
+
+
+def _edited(source, target, edit, *, drop_weights=False):
+    """A copy of a .keras file with each layer config passed through `edit`, and maybe no weights file."""
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w") as copy:
+        for item in original.infolist():
+            if drop_weights and item.filename == "model.weights.h5":
+                continue
+            data = original.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                for layer in config["config"]["layers"]:
+                    edit(layer["config"])
+                data = json.dumps(config).encode("utf-8")
+            copy.writestr(item, data)
+    return target
+
+
+@pytest.mark.parametrize("keras_layer", [False, True], ids=["VocabEmbedding", "Embedding"])
+def test_a_config_that_does_not_build_the_saved_matrix_is_an_error(tmp_path, keras_layer):
+    # Each edited file is one keras.saving.load_model refuses; inspect said "No problems found".
+    strings = keras.Input((3,), dtype="string")
+    if keras_layer:
+        lookup = keras.layers.StringLookup(vocabulary=VOCAB)
+        vectors = keras.layers.Embedding(lookup.vocabulary_size(), 4, name="emb")(lookup(strings))
+    else:
+        vectors = VocabEmbedding(4, vocabulary=VOCAB, name="emb")(strings)
+    model = keras.Model(strings, vectors)
+    model.quantize("int8")
+    source = _save(model, tmp_path / "int8.keras")
+
+    def float_policy(config):
+        if config.get("name") == "emb":
+            config["dtype"] = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}}
+            config.pop("quantization_config", None)
+
+    def wider(config):
+        if config.get("name") == "emb":
+            config["output_dim"] = 8
+
+    cases = {
+        "float_policy": (float_policy, r"config builds a float matrix, but the weights hold a quantized one \(int8"),
+        "wider": (wider, r"config has output_dim=8, but the saved matrix has 4 columns"),
+    }
+    assert inspect_model(source).findings == []
+    for name, (edit, message) in cases.items():
+        report = inspect_model(_edited(source, tmp_path / f"{name}.keras", edit))
+        assert _codes(report, "error") == ["weights-do-not-fit"], str(report)
+        assert re.search(message, report.findings[0].message), report.findings[0].message
+    report = inspect_model(_edited(source, tmp_path / "no_weights.keras", lambda config: None, drop_weights=True))
+    assert _codes(report, "error") == ["weights-missing"] and report.exit_code() == 1
+
+
+@pytest.mark.parametrize("policy", ["bfloat16", "mixed_float16", "float16"])
+def test_float_matrices_of_every_float_dtype_fit_their_config(tmp_path, policy):
+    strings = keras.Input((3,), dtype="string")
+    model = keras.Model(strings, VocabEmbedding(4, vocabulary=VOCAB, dtype=policy, name="emb")(strings))
+    assert inspect_model(_save(model, tmp_path / "model.keras")).findings == []
 
 
 # The console script --------------------------------------------------------------------------------------------
