@@ -32,12 +32,12 @@ def remember_failure(store: Any, layer: Any, error: Exception) -> None:
     file = getattr(store, "h5_file", None)
     if file is None:
         return
-    for key in [key for key, (alive, _) in _FAILURES.items() if alive() is None]:
-        del _FAILURES[key]
     alive, errors = _FAILURES.get(id(file), (None, {}))
     if alive is None or alive() is not file:
         errors = {}
         _FAILURES[id(file)] = (weakref.ref(file), errors)
+        # Forgotten with the file: the errors' tracebacks hold the model.
+        weakref.finalize(file, _FAILURES.pop, id(file), None)
     errors[id(layer)] = error
 
 
