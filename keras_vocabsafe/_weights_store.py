@@ -36,9 +36,12 @@ def remember_failure(store: Any, layer: Any, error: Exception) -> None:
     if alive is None or alive() is not file:
         errors = {}
         _FAILURES[id(file)] = (weakref.ref(file), errors)
-        # Forgotten with the file: the errors' tracebacks hold the model.
-        weakref.finalize(file, _FAILURES.pop, id(file), None)
-    errors[id(layer)] = error
+        weakref.finalize(file, _FAILURES.pop, id(file), None)  # Forgotten with the file.
+    # A copy without the traceback, whose frames hold the store (so the file) and the model.
+    try:
+        errors[id(layer)] = type(error)(*error.args)
+    except Exception:  # An error type that cannot be built again from its arguments: nothing to keep.
+        return
 
 
 def earlier_failure(store: Any, layer: Any) -> Exception | None:
@@ -47,7 +50,9 @@ def earlier_failure(store: Any, layer: Any) -> Exception | None:
     if file is None or list(store.keys()):
         return None
     alive, errors = _FAILURES.get(id(file), (None, {}))
-    return errors.get(id(layer)) if alive is not None and alive() is file else None
+    error = errors.get(id(layer)) if alive is not None and alive() is file else None
+    # A new copy each time: raised, an error takes a traceback, whose frames would hold the file.
+    return None if error is None else type(error)(*error.args)
 
 
 def write_tokens(store: Any, tokens: list[Any], vocabulary_dtype: str) -> None:
