@@ -24,7 +24,7 @@ OFFSETS_KEY = "vocabulary_offsets"
 # Why layers did not load, per open weights file. Keras retries a layer that failed under every other attribute
 # that refers to it (a subclassed model's `self.words`, and its layer list), where the store is empty, and
 # reports only the last error: without this, "no vocabulary saved here" would replace the real reason.
-_FAILURES: dict[int, tuple[weakref.ref, dict[int, Exception]]] = {}
+_FAILURES: dict[int, tuple[weakref.ref, dict[int, tuple[type[Exception], tuple[Any, ...]]]]] = {}
 
 
 def remember_failure(store: Any, layer: Any, error: Exception) -> None:
@@ -37,22 +37,19 @@ def remember_failure(store: Any, layer: Any, error: Exception) -> None:
         errors = {}
         _FAILURES[id(file)] = (weakref.ref(file), errors)
         weakref.finalize(file, _FAILURES.pop, id(file), None)  # Forgotten with the file.
-    # A copy without the traceback, whose frames hold the store (so the file) and the model.
-    try:
-        errors[id(layer)] = type(error)(*error.args)
-    except Exception:  # An error type that cannot be built again from its arguments: nothing to keep.
-        return
+    # Its type and message, not the error: a raised error's traceback holds the store (so the file) and the model.
+    errors[id(layer)] = (type(error), error.args)
 
 
 def earlier_failure(store: Any, layer: Any) -> Exception | None:
-    """Why `layer` did not load from this file before, when `store` (another place in it) holds nothing."""
+    """Why `layer` did not load from this file before (a new error), when `store` (another place in it) is empty."""
     file = getattr(store, "h5_file", None)
-    if file is None or list(store.keys()):
-        return None
     alive, errors = _FAILURES.get(id(file), (None, {}))
-    error = errors.get(id(layer)) if alive is not None and alive() is file else None
-    # A new copy each time: raised, an error takes a traceback, whose frames would hold the file.
-    return None if error is None else type(error)(*error.args)
+    failure = errors.get(id(layer)) if alive is not None and alive() is file else None
+    if failure is None or list(store.keys()):
+        return None
+    kind, args = failure
+    return kind(*args)
 
 
 def write_tokens(store: Any, tokens: list[Any], vocabulary_dtype: str) -> None:

@@ -263,11 +263,11 @@ class VocabIdEmbedding(VocabularyLayer):
         matrix = np.asarray(weights[0])
         if matrix.dtype.kind in "iu":
             matrix = matrix.astype(np.float32)  # As Keras's `set_weights` casts.
-        shape = (self._num_rows(), self.output_dim)
         if not _is_float_dtype(matrix.dtype):
             raise ConfigurationError(
                 f"{self._owner()} takes a matrix of numbers as `weights`. Received an array of dtype {matrix.dtype}."
             )
+        shape = (self._num_rows(), self.output_dim)
         if matrix.shape != shape:
             mask = "the mask, " if self.mask_token is not None else ""
             padding = f", padded to {shape[0]} rows" if shape[0] != self.vocabulary_size() else ""

@@ -444,9 +444,8 @@ def _lookup_of(half: VocabIdEmbedding, cache: dict[int, VocabLookup]) -> VocabLo
 
 def _input_lookups(model: keras.Model, lookups: Any, cache: dict[int, VocabLookup]) -> tuple[VocabLookup | None, ...]:
     """The lookup half to run before each model input (`None`: the input stays as it is)."""
-    try:
-        inputs = list(model.inputs)
-    except (AttributeError, TypeError, ValueError):
+    inputs = _symbolic_inputs(model)
+    if not inputs:
         return ()  # No symbolic inputs: `_ServingPlan.from_model` says what to do.
     names = [tensor.name for tensor in inputs]
     if lookups is None:
@@ -493,16 +492,13 @@ def _embedding_halves_fed_by(model: keras.Model, tensor: Any) -> list[VocabIdEmb
     for layer in _compat.flatten_layers(model, include_self=False, recursive=False):
         if not any(inbound is tensor for inbound in _compat.inbound_tensors(layer)):
             continue
-        if isinstance(layer, VocabIdEmbedding) and not isinstance(layer, KeyLookup):
+        if _is_embedding_half(layer):
             halves.append(layer)
         elif isinstance(layer, keras.Model):
             inner = _symbolic_inputs(layer)
             if len(inner) == 1:
                 halves += _embedding_halves_fed_by(layer, inner[0])
-            elif any(
-                isinstance(nested, VocabIdEmbedding) and not isinstance(nested, KeyLookup)
-                for nested in _compat.flatten_layers(layer, include_self=False)
-            ):
+            elif any(_is_embedding_half(nested) for nested in _compat.flatten_layers(layer, include_self=False)):
                 raise ConfigurationError(
                     f"Input {tensor.name!r} of model '{model.name}' feeds the nested model '{layer.name}', which "
                     f"takes {len(inner) or 'no symbolic'} inputs and holds a VocabIdEmbedding, so export_for_serving "
@@ -510,6 +506,11 @@ def _embedding_halves_fed_by(model: keras.Model, tensor: Any) -> list[VocabIdEmb
                     "pass `lookups=None` to serve ids (and run `layer.lookup()` before the model)."
                 )
     return halves
+
+
+def _is_embedding_half(layer: Any) -> bool:
+    """A `VocabIdEmbedding` that takes ids (not a joined `VocabEmbedding`, which takes keys)."""
+    return isinstance(layer, VocabIdEmbedding) and not isinstance(layer, KeyLookup)
 
 
 def _symbolic_inputs(model: keras.Model) -> list[Any]:

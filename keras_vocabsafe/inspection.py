@@ -476,12 +476,8 @@ class _KerasFileSource:
         return None if found is None else h5[found]
 
     def rows(self, node: _Node) -> int | None:
-        with _unreadable(f"the weights of layer '{node.name}' in {self.weights_label}"):
-            group = self._group(node)
-            if group is None or "0" not in group:
-                return None
-            shape = group["0"].shape
-        return int(shape[0]) if len(shape) == 2 else None
+        layout = self.matrix_layout(node)
+        return None if layout is None or len(layout[0]) != 2 else layout[0][0]
 
     @property
     def lacks_weights(self) -> bool:
@@ -568,8 +564,10 @@ class _ObjectSource:
         matrix = getattr(layer, "embeddings", None)
         return None if matrix is None else int(matrix.shape[0])
 
+    lacks_weights = False  # A model in memory holds the weights its layers made.
+
     def matrix_layout(self, node: _Node) -> tuple[tuple[int, ...], str, int] | None:
-        return None  # A model in memory holds the weights its layers made.
+        return None  # Likewise.
 
     def saved_tokens(self, node: _Node, dtype: str) -> list[Any] | None:
         layer = self.layer_object(node)
@@ -862,7 +860,7 @@ class _Analysis:
 
     def run(self) -> None:
         nodes = list(self.graph.nodes())
-        if getattr(self.source, "lacks_weights", False) and any(
+        if self.source.lacks_weights and any(
             node.class_name in _OUR_FUSED | _OUR_ID_EMBEDDINGS | {"Embedding"} for node in nodes
         ):
             self._add(
