@@ -469,7 +469,12 @@ class _Frame:
         if op in ("SelectV2", "Select"):
             return self._select(node, inputs, narrowed)
         if op in ("AddV2", "Add", "Sub"):
-            return _add(get(0), get(1), negate=op == "Sub")
+            first, second = get(0), get(1)
+            if op != "Sub" and node.attr["T"].type not in _INT_TYPES:
+                # A matrix plus a term of its shape (Keras's LoRA adds A @ B to the rows) has the matrix's rows.
+                matrices = [v for v in (first, second) if isinstance(v, _VariableValue) and _rows(v.variable) != 1]
+                return matrices[0] if len(matrices) == 1 else None
+            return _add(first, second, negate=op == "Sub")
         if op == "FloorMod":  # How IntegerLookup hashes unknown keys into its OOV ids.
             divisor = get(1)
             if isinstance(divisor, _Const) and divisor.array().size == 1 and int(divisor.array().ravel()[0]) > 0:
@@ -727,16 +732,42 @@ def inspect_savedmodel(path: str) -> tuple[list[Any], list[Any]]:
         complexity = f"an op could not be read: {type(error).__name__}: {error}"
     finally:
         sys.setrecursionlimit(limit)
-    pairs, findings = [], []
-    for route in sorted(scanner.routes.values(), key=lambda r: (r.variable.name, sorted(r.ids.tables))):
+    # One layer may gather several of its variables by the same ids (a quantized matrix and its scales, LoRA's
+    # rows): they make one pair, whose rows are the fewest any of them has.
+    groups: dict[tuple[str, frozenset[int]], list[_Route]] = {}
+    for route in scanner.routes.values():
         route.lookup_ops = sorted(scanner.lookup_ops.get(t, "") for t in route.ids.tables)
-        pair, found = _check_route(model, route)
+        groups.setdefault((route.variable.name.rpartition("/")[0], route.ids.tables), []).append(route)
+    pairs, findings = [], []
+    for _, group in sorted(groups.items(), key=lambda item: (item[0][0], sorted(item[0][1]))):
+        pair, found = _check_route(model, _merged(group))
         if pair is not None:
             pairs.append(pair)
         findings.extend(found)
     if complexity or not pairs:
         findings.append(_note(model, path, pairs, complexity, Finding))
     return pairs, findings
+
+
+def _rows(variable: _Variable) -> int | None:
+    return variable.shape[0] if variable.shape and variable.shape[0] >= 0 else None
+
+
+def _merged(group: list[_Route]) -> _Route:
+    """One route for the variables of one layer gathered by the same ids: the variable with the fewest rows (the
+    first to run out), else the one named `embeddings`; their ids and lookups together."""
+    main = min(
+        group,
+        key=lambda r: (
+            _rows(r.variable) is None,
+            _rows(r.variable) or 0,
+            r.variable.name.rpartition("/")[2] != "embeddings",
+            r.variable.name,
+        ),
+    )
+    ids = _union([route.ids for route in group])
+    lookup_ops = sorted({op for route in group for op in route.lookup_ops})
+    return _Route(main.variable, ids, lookup_ops, main.gather_op)
 
 
 def _check_route(model: _SavedModel, route: _Route) -> tuple[Any, list[Any]]:
@@ -761,7 +792,7 @@ def _check_route(model: _SavedModel, route: _Route) -> tuple[Any, list[Any]]:
             )
         ]
     ids = route.ids
-    rows = route.variable.shape[0] if route.variable.shape and route.variable.shape[0] >= 0 else None
+    rows = _rows(route.variable)
     highest = max((b for _, b in ids.ranges), default=-1)
     size = highest + 1 if highest >= 0 else 0
     oov = _clip(ids.oov, 0, float("inf"))

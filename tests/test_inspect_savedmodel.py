@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import run_vocabsafe
+from conftest import INT4, run_vocabsafe
 from keras_vocabsafe import TextVocabEmbedding, VocabEmbedding, export_for_serving
 from keras_vocabsafe.errors import ConfigurationError, ModelFileError
 from keras_vocabsafe.inspection import inspect_model
@@ -257,6 +257,36 @@ def test_ids_are_followed_into_nested_models_and_mixed_precision_embeddings(tmp_
     assert (pair.lookup, pair.embedding, pair.vocabulary_size, pair.rows) == ("words", "inner_emb", 6, 7)
     (finding,) = report.findings
     assert finding.details["unreachable_rows"] == 7 - lookup.vocabulary_size()
+
+
+@pytest.mark.parametrize("mode", [None, "int8", INT4])
+@pytest.mark.parametrize("lora", [False, True])
+def test_a_quantized_or_lora_embedding_is_one_pair_reported_once(tmp_path, mode, lora):
+    # Quantized layers gather their scales, and LoRA layers their A rows (ours) or add A @ B to the matrix (Keras),
+    # by the same ids: still one lookup and one embedding, checked once.
+    results = {}
+    for kind, rows in (("keras_short", len(VOCAB)), ("keras", None), ("ours", None)):
+        inputs = keras.Input(shape=(3,), dtype="string")
+        if kind == "ours":
+            embedding = VocabEmbedding(8, vocabulary=VOCAB, name="ve")
+            model = keras.Model(inputs, embedding(inputs))
+        else:
+            lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+            embedding = keras.layers.Embedding(rows or lookup.vocabulary_size(), 8, name="emb")
+            model = keras.Model(inputs, embedding(lookup(inputs)))
+        if lora:
+            embedding.enable_lora(2)
+        if mode:
+            model.quantize(mode)
+        results[kind] = inspect_model(_export(model, tmp_path / kind))
+    expected_size = keras.layers.StringLookup(vocabulary=VOCAB).vocabulary_size()
+    short = results["keras_short"]
+    assert [(p.vocabulary_size, p.rows) for p in short.pairs] == [(expected_size, len(VOCAB))]
+    assert [f.code for f in short.findings] == ["ids-exceed-rows"]
+    assert short.findings[0].details["ids_without_row"] == expected_size - len(VOCAB)
+    for kind in ("keras", "ours"):
+        assert [(p.vocabulary_size, p.rows) for p in results[kind].pairs] == [(expected_size, expected_size)], kind
+        assert results[kind].findings == [], kind
 
 
 def test_ids_changed_by_arithmetic_are_not_paired(tmp_path):
