@@ -1,6 +1,7 @@
 """Shared test set-up: quiet TensorFlow, and tokens that break naive vocabulary handling."""
 
 import os
+import pathlib
 import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -102,6 +103,16 @@ def serve_in_fresh_process(export_dir, keys, tmp_path, env=None):
     signature = json.loads(result.stdout.strip().splitlines()[-1])
     output = tf.io.parse_tensor(tf.io.read_file(str(outputs_path)), tf.float32).numpy()
     return output, signature
+
+
+def unwritable_directory(tmp_path):
+    """A directory that takes no new files, even for root (whom permission bits do not stop): sysfs then."""
+    if os.geteuid() == 0:
+        return pathlib.Path("/sys")
+    directory = tmp_path / "read-only"
+    directory.mkdir()
+    directory.chmod(0o555)
+    return directory
 
 
 def run_vocabsafe(*args, cwd=None, timeout=600, env=None):

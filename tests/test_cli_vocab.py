@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import run_vocabsafe
+from conftest import run_vocabsafe, unwritable_directory
 from keras_vocabsafe import VocabEmbedding
 from keras_vocabsafe.cli import main
 from keras_vocabsafe.vocabulary import Vocabulary
@@ -180,6 +180,27 @@ def test_vectors_align_refuses_to_overwrite_and_exits_1_below_min_coverage(tmp_p
     )
     assert code == 1 and "below --min-coverage" in text
     assert np.load(out).shape == (4, 3)
+
+
+def test_outputs_that_cannot_be_written_are_refused_naming_out(tmp_path, capsys):
+    vocab = write_lines(tmp_path / "vocab.txt", ["the", "cat"])
+    corpus = write_lines(tmp_path / "corpus.txt", ["the cat sat"])
+    vectors = glove_file(tmp_path)
+    cases = [
+        (vocab, f"{vocab} is a file, not a directory"),
+        (unwritable_directory(tmp_path), "no file can be created in"),
+    ]
+    before = sorted(tmp_path.iterdir())
+    for directory, message in cases:
+        for command, out in (
+            (["vectors", "align", vectors, "--vocab", vocab, "-o"], directory / "aligned.npy"),
+            (["vocab", "build", corpus, "-o"], directory / "vocab.json"),
+        ):
+            code, text, err = run(capsys, *command, out)
+            assert code == 2 and text == "", (command, err)
+            assert f"cannot write {out}: " in err and message in err, err
+            assert ".vocabsafe-" not in err and err.count("\n") == 1, err  # Not the temporary file beside OUT.
+    assert sorted(tmp_path.iterdir()) == before
 
 
 @pytest.mark.parametrize(

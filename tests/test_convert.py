@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import run_vocabsafe
+from conftest import run_vocabsafe, unwritable_directory
 from keras_vocabsafe import VocabEmbedding
 from keras_vocabsafe.convert import convert_model
 from keras_vocabsafe.errors import ConversionError
@@ -376,11 +376,14 @@ def test_cli_hostile_paths_exit_2_with_one_line(saved_model, tmp_path, capsys):
         (saved_model, tmp_path / "missing-dir" / "f.keras", "does not exist"),
         (saved_model, tmp_path / "g.h5", "must end in .keras"),
         (saved_model, saved_model, "OUT is MODEL"),
+        (saved_model, text / "h.keras", f"{text} is a file, not a directory"),
+        (saved_model, unwritable_directory(tmp_path) / "i.keras", "no file can be created in"),
     ]
     before = sorted(os.listdir(tmp_path))
     for model, out, message in cases:
         assert main(["convert", str(model), str(out), "--overwrite"]) == 2, (model, out)
         captured = capsys.readouterr()
         assert message in captured.err and captured.err.count("\n") == 1, captured.err
+        assert ".vocabsafe-" not in captured.err, captured.err  # OUT is named, not a temporary file beside it.
         assert captured.out == ""
     assert sorted(os.listdir(tmp_path)) == before

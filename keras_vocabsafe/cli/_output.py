@@ -7,8 +7,6 @@ import codecs
 import contextlib
 import json
 import os
-import secrets
-import shutil
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -21,7 +19,6 @@ __all__ = [
     "EXIT_USAGE",
     "CommandError",
     "Output",
-    "atomic_directory",
     "atomic_file",
     "check_output_path",
     "non_negative_int",
@@ -112,8 +109,8 @@ class Progress:
 
 
 def check_output_path(path: str, *, overwrite: bool) -> str:
-    """`path` as a string, or a `CommandError` if it is a directory, exists (without `overwrite`) or its directory
-    does not."""
+    """`path` as a string, or a `CommandError` if it is a directory, exists (without `overwrite`), or its directory
+    does not exist, is a file or takes no new files (checked by creating one, before any slow work)."""
     path = os.fspath(path)
     if os.path.isdir(path):
         raise CommandError(
@@ -122,9 +119,28 @@ def check_output_path(path: str, *, overwrite: bool) -> str:
     if os.path.exists(path) and not overwrite:
         raise CommandError(f"{path} already exists; pass --overwrite to replace it, or choose another path.")
     directory = os.path.dirname(os.path.abspath(path))
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise CommandError(f"cannot write {path}: {directory} is a file, not a directory.")
     if not os.path.isdir(directory):
         raise CommandError(f"cannot write {path}: the directory {directory} does not exist.")
+    with _creating(path, directory):
+        descriptor, probe = create_file_beside(directory, ".vocabsafe-", ".tmp")
+    os.close(descriptor)
+    os.unlink(probe)
     return path
+
+
+@contextlib.contextmanager
+def _creating(path: str, directory: str) -> Iterator[None]:
+    """Turns a failure to create a temporary file beside `path` into a `CommandError` that names `path` (the
+    temporary file's random name means nothing to the user)."""
+    try:
+        yield
+    except OSError as error:
+        raise CommandError(
+            f"cannot write {path}: no file can be created in {directory} ({error.strerror or error}). Choose a "
+            "directory you can write to."
+        ) from None
 
 
 def same_file(first: str, second: str) -> bool:
@@ -146,7 +162,8 @@ def atomic_file(path: str, suffix: str = "") -> Iterator[str]:
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     # Created with the umask's mode (not mkstemp's 0o600, which the rename would keep): OUT reads like any file.
-    descriptor, temporary = create_file_beside(directory, ".vocabsafe-", ".tmp" + suffix)
+    with _creating(path, directory):
+        descriptor, temporary = create_file_beside(directory, ".vocabsafe-", ".tmp" + suffix)
     os.close(descriptor)
     try:
         yield temporary
@@ -154,21 +171,3 @@ def atomic_file(path: str, suffix: str = "") -> Iterator[str]:
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
-
-
-@contextlib.contextmanager
-def atomic_directory(path: str) -> Iterator[str]:
-    """Yields a temporary directory beside `path`; on success it is renamed to `path`, on failure removed."""
-    path = os.fspath(path)
-    parent = os.path.dirname(os.path.abspath(path))
-    # Not mkdtemp, whose 0o700 mode the rename would keep: a plain mkdir follows the umask.
-    temporary = os.path.join(parent, f".vocabsafe-{secrets.token_hex(8)}.tmp")
-    os.mkdir(temporary)
-    try:
-        yield temporary
-        if os.path.isdir(path):
-            shutil.rmtree(path)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            shutil.rmtree(temporary, ignore_errors=True)
