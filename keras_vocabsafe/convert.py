@@ -170,8 +170,10 @@ def convert_model(
     Where a pair cannot be converted exactly, the reason is recorded: an `Embedding` shared or called more
     than once, a lookup output used by other layers too, a mask disagreement (`mask_zero=True` without a
     mask token: Keras then masks the OOV id 0; a mask token with `mask_zero=False`), fewer rows than ids (the
-    model is already broken: run `vocabsafe inspect`), another `output_mode`, `invert=True`, a quantized or
-    LoRA-enabled Embedding, `TextVectorization`, or a subclassed model.
+    model is already broken: run `vocabsafe inspect`), another `output_mode`, `invert=True`, a quantized
+    Embedding, `TextVectorization`, or a subclassed model. A LoRA-enabled Embedding converts to a
+    `VocabEmbedding` with LoRA of the same rank and alpha, whose rows are the merged rows and whose update starts
+    at zero, as Keras's own save and load leave it (a note says so).
 
     The result is checked before it is returned: each pair's ids are compared key by key on the whole
     vocabulary (with the mask token and unknown keys), and both models are run on a probe batch built from
@@ -268,7 +270,12 @@ class _Converter:
         new_model = keras.saving.deserialize_keras_object(serialized, safe_mode=False)
         self._transfer_state(self.model, new_model, ())
         for plan in self.plans:
-            _get_nested(new_model, plan.path).get_layer(plan.embedding.name).set_weights([plan.rows])
+            layer = _get_nested(new_model, plan.path).get_layer(plan.embedding.name)
+            weights = [plan.rows]
+            if layer.lora_enabled:  # Its new A as built, and a zero B: its rows are the merged rows, exactly.
+                b_shape = tuple(layer.lora_embeddings_b.shape)
+                weights += [keras.ops.convert_to_numpy(layer.lora_embeddings_a), np.zeros(b_shape, "float32")]
+            layer.set_weights(weights)
         inputs = self._probe_inputs()
         expected = None
         size = 0
@@ -373,6 +380,12 @@ class _Converter:
                 reason = f"VocabEmbedding refuses the lookup's settings: {error}"
             else:
                 self.plans.append(plan)
+                if plan.layer.lora_rank:
+                    self.notes.append(
+                        f"{names[1]} has LoRA (rank {plan.layer.lora_rank}): the new layer's rows are the Embedding's "
+                        "with its LoRA update merged in, and LoRA is enabled on them with a zero update, as Keras's "
+                        "own save and load leave it"
+                    )
                 return
         self.refusals.append(Refusal(names, reason))
 
@@ -471,6 +484,15 @@ class _Refused(Exception):
     """A pair that cannot be converted exactly (internal: becomes a `Refusal`)."""
 
 
+def _lora_settings(embedding: Any) -> dict[str, Any]:
+    """LoRA as the Embedding has it: the new layer's base matrix is the Embedding's rows with the update merged in,
+    and its own update starts at zero (`B` is zeros), as Keras's own save and load leave a LoRA Embedding."""
+    if not getattr(embedding, "lora_enabled", False):
+        return {}
+    rank = int(embedding.lora_rank)
+    return {"lora_rank": rank, "lora_alpha": getattr(embedding, "lora_alpha", rank)}
+
+
 def _build_plan(path: tuple[str, ...], lookup: Any, embedding: Any) -> _Plan:
     dtype = "string" if type(lookup).__name__ == "StringLookup" else "int64"
     tokens = _lookup_tokens(lookup, dtype)
@@ -491,6 +513,7 @@ def _build_plan(path: tuple[str, ...], lookup: Any, embedding: Any) -> _Plan:
         name=embedding.name,
         trainable=embedding.trainable,
         dtype=embedding.dtype_policy,
+        **_lora_settings(embedding),
     )
     vocabulary_size = layer.vocabulary_size()
     if vocabulary_size != lookup.vocabulary_size():
@@ -641,8 +664,6 @@ def _layer_refusal(lookup: Any, embedding: Any) -> str | None:
         return "the Embedding is not built, so it has no rows to keep"
     if getattr(embedding, "quantization_mode", None) is not None or embedding.dtype_policy.quantization_mode:
         return "the Embedding is quantized; VocabEmbedding holds float rows. Convert the float model, then quantize"
-    if getattr(embedding, "lora_enabled", False):
-        return "the Embedding has LoRA enabled; merge the LoRA weights into the rows first, then convert"
     if getattr(embedding, "sparse", False):
         return "the Embedding has sparse=True (sparse gradients), which VocabEmbedding does not offer"
     if embedding.mask_zero and lookup.mask_token is None:

@@ -213,6 +213,28 @@ def _lora():
     return model
 
 
+def test_a_lora_embedding_converts_to_its_merged_rows_with_lora_kept(tmp_path):
+    model = _lora()
+    embedding = model.get_layer("embedding")
+    embedding.lora_embeddings_b.assign(np.linspace(-1, 1, 8, dtype="float32").reshape(2, 4))  # A nonzero update.
+    merged = keras.ops.convert_to_numpy(embedding.embeddings)
+    assert not np.array_equal(merged, keras.ops.convert_to_numpy(embedding._embeddings))
+    result = convert_model(model)
+    layer = result.model.get_layer("embedding")
+    assert (layer.lora_enabled, layer.lora_rank) == (True, embedding.lora_rank)
+    assert layer.lora_alpha == getattr(embedding, "lora_alpha", embedding.lora_rank)
+    base, _, b = layer.get_weights()
+    np.testing.assert_array_equal(base, merged[: layer.vocabulary_size()])
+    np.testing.assert_array_equal(b, np.zeros_like(b))
+    assert any("LoRA (rank 2)" in note for note in result.notes), result.notes
+    data = tf.constant([["the", "cat", "zebra"]])
+    expected = model.predict(data, verbose=0)
+    np.testing.assert_array_equal(result.model.predict(data, verbose=0), expected)
+    result.model.save(tmp_path / "converted.keras")
+    reloaded = keras.models.load_model(tmp_path / "converted.keras")
+    np.testing.assert_array_equal(reloaded.predict(data, verbose=0), expected)
+
+
 def _text_vectorization():
     text = keras.Input((1,), dtype="string")
     vectorize = keras.layers.TextVectorization(vocabulary=["the", "cat"], name="vectorize")
@@ -260,7 +282,6 @@ REFUSALS = {
         "num_oov_indices",
     ),
     "quantized": (_quantized, "quantized"),
-    "lora": (_lora, "LoRA"),
     "text vectorization": (_text_vectorization, "TextVectorization"),
     "subclassed": (_Subclassed, "functional model"),
 }
