@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from keras_vocabsafe import _weights_store
+from keras_vocabsafe import _compat, _weights_store
 from keras_vocabsafe._tokens import canonical_token, decode_tokens, display_token, layer_ids
 from keras_vocabsafe.errors import ConfigurationError, ModelFileError, VocabSafeError
 from keras_vocabsafe.vocabulary import Vocabulary
@@ -40,6 +40,7 @@ _KERAS_LOOKUPS = {"StringLookup", "IntegerLookup", "TextVectorization"}
 _OUR_LOOKUPS = {"VocabLookup", "TextVocabLookup"}
 _OUR_FUSED = {"VocabEmbedding", "TextVocabEmbedding"}
 _OUR_ID_EMBEDDINGS = {"VocabIdEmbedding"}
+_KNOWN_LAYERS = _KERAS_LOOKUPS | _OUR_LOOKUPS | _OUR_FUSED | _OUR_ID_EMBEDDINGS | {"Embedding"}
 # Layers whose output holds the very values of their input (moved, repeated or cut, never changed or added to),
 # so ids pass through them unchanged. Zero padding is left out: it adds 0s, which are the mask or OOV id.
 _INDEX_KEEPING = {
@@ -662,12 +663,77 @@ class _Scope:
     graph_known: bool = True
 
 
+def _held_layer(layer: Any) -> str:
+    """`StringLookup 'words' (6 ids)` or `Embedding 'emb' (5 rows)` for a lookup or embedding layer, else ""."""
+    kind = type(layer).__name__
+    try:
+        if kind in _KERAS_LOOKUPS | _OUR_LOOKUPS:
+            return f"{kind} '{layer.name}' ({layer.vocabulary_size():,} ids)"
+        if kind in _OUR_FUSED | _OUR_ID_EMBEDDINGS:
+            return f"{kind} '{layer.name}' ({layer.vocabulary_size():,} ids, sized by its vocabulary)"
+        import keras
+
+        if isinstance(layer, keras.layers.Embedding):
+            return f"{kind} '{layer.name}' ({int(layer.input_dim):,} rows)"
+    except (VocabSafeError, AttributeError, ValueError):  # No vocabulary or matrix yet: listed without a size.
+        return f"{kind} '{layer.name}' (size not known yet)"
+    return ""
+
+
 class _Graph:
     """Every layer of a model config (nested models included), with which layer output feeds which layer."""
 
     def __init__(self, config: dict[str, Any], source: Any) -> None:
         self.findings: list[Finding] = []
+        self._source = source
         self.root = self._scope(config, "", None)
+
+    def _holds_lookups_or_embeddings(self, name: str) -> bool:
+        """Whether a layer of a model in memory holds lookup or embedding layers (a custom layer or subclassed
+        model nested in a functional one, whose wiring is its own code)."""
+        if not isinstance(self._source, _ObjectSource):
+            return False
+        layer = self._source.layers.get(name)
+        return layer is not None and any(map(_held_layer, _compat.flatten_layers(layer, include_self=False)))
+
+    def _not_analysed(self, name: str, class_name: str, top: bool) -> Finding:
+        """The note for a subclassed model; in memory, it lists the lookups and embeddings the model holds."""
+        in_memory = isinstance(self._source, _ObjectSource)
+        model = (self._source.model if top else self._source.layers.get(name)) if in_memory else None
+        held = (
+            [text for text in map(_held_layer, _compat.flatten_layers(model, include_self=False)) if text]
+            if (model is not None)
+            else []
+        )
+        import keras
+
+        if model is not None and not isinstance(model, keras.Model):
+            what = f"Layer '{name}' ({class_name}) holds layers of its own, which this check does not follow"
+        else:
+            what = (
+                f"Model '{name}' ({class_name}) is a subclassed model: its config does not say which layers it holds "
+                "or how they are wired"
+            )
+        advice = (
+            "Check in its code that each Embedding fed by a lookup has `input_dim=lookup.vocabulary_size()`, or "
+            "use VocabEmbedding there, which sizes its matrix from its vocabulary; or build it as a functional or "
+            "Sequential model, which this check (and `vocabsafe convert`) can follow."
+        )
+        if model is not None:
+            found = f" It holds {', '.join(held)}." if held else " It holds no lookup or embedding layer."
+        else:
+            found = (
+                ""
+                if in_memory
+                else " Loaded, `keras_vocabsafe.inspect_model(model)` lists the lookups and embeddings it holds."
+            )
+        return Finding(
+            "note",
+            "model-not-analysed",
+            (name,),
+            f"{what}, so its lookups and embeddings were not paired or checked.{found} {advice}",
+            {"layers": held},
+        )
 
     def nodes(self) -> Iterator[_Node]:
         def walk(scope: _Scope) -> Iterator[_Node]:
@@ -685,18 +751,10 @@ class _Graph:
         scope = _Scope({}, [], [], owner)
         if not isinstance(layers, list):
             scope.graph_known = False
-            name = body.get("name", config.get("class_name"))
-            self.findings.append(
-                Finding(
-                    "note",
-                    "model-not-analysed",
-                    (str(name),),
-                    f"Model '{name}' ({config.get('class_name')}) is a subclassed model: its config does not say "
-                    "which layers it holds or how they are wired, so its lookups and embeddings were not checked. "
-                    "Build it as a functional or Sequential model, or inspect the model in memory with "
-                    "`keras_vocabsafe.inspect_model(model)`.",
-                )
-            )
+            name = body.get("name") or config.get("name") or config.get("class_name")
+            if owner is None and isinstance(self._source, _ObjectSource):
+                name = self._source.model.name
+            self.findings.append(self._not_analysed(str(name), str(config.get("class_name")), owner is None))
             return scope
         sequential = "input_layers" not in body
         used: dict[str, int] = {}
@@ -734,6 +792,8 @@ class _Graph:
                 previous = (name, 0)
             if _is_model_config(entry):
                 node.inner = self._scope(entry, weights_path or path, node)
+            elif class_name not in _KNOWN_LAYERS and self._holds_lookups_or_embeddings(name):
+                self.findings.append(self._not_analysed(name, class_name, False))
         if sequential:
             scope.outputs = [previous] if previous is not None else []
         else:
@@ -1237,8 +1297,9 @@ class _Analysis:
                     f"{who} gives ids 0 to {lookup.size - 1}, but {target} has {embedding.rows} rows: the "
                     f"{extra:,} highest id(s){examples} select no row. On CPU the model fails with an "
                     "out-of-range gather when such a token arrives; on GPU it silently returns zero vectors. Use "
-                    f"`input_dim=lookup.vocabulary_size()` ({lookup.size}), or VocabEmbedding / "
-                    "`vocabsafe convert`, which size the matrix from the vocabulary.",
+                    f"`input_dim=lookup.vocabulary_size()` ({lookup.size}) and retrain, or VocabEmbedding, which "
+                    "sizes the matrix from the vocabulary (`vocabsafe convert` cannot mend this model: the rows "
+                    "those ids need were never trained).",
                     vocabulary_size=lookup.size,
                     rows=embedding.rows,
                     ids_without_row=extra,

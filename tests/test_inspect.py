@@ -425,3 +425,53 @@ def test_a_vocabulary_that_keeps_its_own_ids_is_inspected_with_its_own_slots(tmp
     assert inspect_model(tmp_path / "bert.keras", vocabulary=tokens).exit_code() == 0
     moved = inspect_model(tmp_path / "bert.keras", vocabulary=["[PAD]", "cat", "the", "[UNK]", "sat"])
     assert [f.code for f in moved.errors] == ["vocabulary-differs-from-expected"]
+
+
+class _Subclassed(keras.Model):
+    """A lookup and an embedding too short for it, wired in Python code."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+        self.embedding = keras.layers.Embedding(len(VOCAB), 2, name="short")
+
+    def call(self, inputs):
+        return self.embedding(self.lookup(inputs))
+
+
+class _CustomLayer(keras.layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+        self.embedding = keras.layers.Embedding(len(VOCAB), 2, name="short")
+
+    def call(self, inputs):
+        return self.embedding(self.lookup(inputs))
+
+
+def test_lookups_wired_in_python_code_get_a_note_listing_their_sizes_in_memory(tmp_path):
+    # Subclassed models and custom layers hide their wiring: nothing is paired, but nothing passes silently either.
+    subclassed = _Subclassed(name="top")
+    tokens = keras.Input(shape=(3,), dtype="string")
+    nested_model = keras.Model(tokens, _Subclassed(name="inner")(tokens))
+    nested_layer = keras.Model(tokens, _CustomLayer(name="custom")(tokens))
+    subclassed(np.array([["the", "cat", "dog"]]))
+    ids = subclassed.lookup.vocabulary_size()
+    for model, name, opening in (
+        (subclassed, "top", "Model 'top' (_Subclassed) is a subclassed model"),
+        (nested_model, "inner", "Model 'inner' (_Subclassed) is a subclassed model"),
+        (nested_layer, "custom", "Layer 'custom' (_CustomLayer) holds layers of its own"),
+    ):
+        report = inspect_model(model)
+        assert report.pairs == []
+        (finding,) = report.findings
+        assert (finding.severity, finding.code, finding.layers) == ("note", "model-not-analysed", (name,))
+        assert finding.message.startswith(opening), finding.message
+        assert finding.details["layers"] == [
+            f"StringLookup 'words' ({ids} ids)",
+            f"Embedding 'short' ({len(VOCAB)} rows)",
+        ]
+        assert "inspect_model(model)" not in finding.message  # It was: the advice must not send the user in a loop.
+    subclassed.save(tmp_path / "subclassed.keras")
+    (finding,) = inspect_model(tmp_path / "subclassed.keras").findings
+    assert finding.code == "model-not-analysed" and "inspect_model(model)` lists the lookups" in finding.message
