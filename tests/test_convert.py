@@ -378,6 +378,34 @@ def test_cli_missing_or_truncated_model_exits_2_with_one_line(saved_model, tmp_p
     assert sorted(os.listdir(tmp_path)) == ["truncated.keras"]
 
 
+def test_cli_model_whose_layer_refuses_its_weights_fails_with_that_layers_message_alone(tmp_path, capsys):
+    import warnings
+
+    from keras_vocabsafe import VocabEmbedding
+    from keras_vocabsafe.cli import main
+
+    inputs = keras.Input(shape=(None,), dtype="string")
+    layer = VocabEmbedding(4, vocabulary=["a", "b", "c"], name="ve")
+    keras.Model(inputs, keras.layers.Dense(2)(layer(inputs))).save(tmp_path / "good.keras")
+    # The config's vocabulary reordered: the saved rows belong to another order, which the layer refuses to load.
+    damaged = tmp_path / "damaged.keras"
+    with zipfile.ZipFile(tmp_path / "good.keras") as source, zipfile.ZipFile(damaged, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "config.json":
+                data = data.replace(b'"vocabulary": ["a", "b", "c"]', b'"vocabulary": ["a", "c", "b"]')
+                assert b'["a", "c", "b"]' in data
+            target.writestr(item, data)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = main(["convert", str(damaged), str(tmp_path / "out.keras")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"{damaged} could not be loaded: VocabEmbedding 've' cannot load weights written for a different" in err
+    assert [str(w.message) for w in caught if "nested container" in str(w.message)] == []  # Keras 3.15's echo.
+    assert not (tmp_path / "out.keras").exists()
+
+
 def test_cli_hostile_paths_exit_2_with_one_line(saved_model, tmp_path, capsys):
     # In process (the same `main` the console script runs): each case fails before any model is loaded.
     from keras_vocabsafe.cli import main

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import warnings
 import zipfile
 from typing import Any
 
@@ -121,7 +122,14 @@ def _load(path: str, *, unsafe: bool, shown_as: str | None = None) -> Any:
 
     shown = shown_as or path
     try:
-        return keras.saving.load_model(path, safe_mode=not unsafe, compile=False)
+        # A failed load makes Keras 3.15 warn about "nested containers" as it retries the failed layer elsewhere;
+        # the error says what went wrong in one line, so warnings of a failed load are dropped, and of a load that
+        # worked, shown.
+        with warnings.catch_warnings(record=True) as caught:
+            model = keras.saving.load_model(path, safe_mode=not unsafe, compile=False)
+        for warning in caught:
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+        return model
     except Exception as error:
         message = " ".join(str(error).split())
         if "safe_mode" in message or ("Lambda" in message and "unsafe" in message.lower()):
@@ -136,6 +144,11 @@ def _load(path: str, *, unsafe: bool, shown_as: str | None = None) -> Any:
                 f"{shown} uses {what}, which is not registered in this process, so it cannot be loaded. Convert it "
                 "in Python with keras_vocabsafe.convert_model after importing the module that defines it."
             ) from error
+        # Keras wraps a layer's own load error ("A total of 1 objects could not be loaded. Example error message
+        # for object <VocabEmbedding ...>: ..."): the layer's message is the one that says what to do.
+        layer_error = re.search(r"Example error message for object <[^>]*>: (.*)", message)
+        if layer_error:
+            raise CommandError(f"{shown} could not be loaded: {_short(layer_error.group(1), 600)}") from error
         raise CommandError(f"{shown} could not be loaded as a Keras model: {_short(message)}") from error
 
 
