@@ -32,6 +32,10 @@ _GZIP_MAGIC = b"\x1f\x8b"
 # Text holds no NUL byte; a binary file (a zip, HDF5, an image) has one within its first bytes.
 _SNIFF_BYTES = 8192
 
+# Text in another encoding read as UTF-8 has a few invalid bytes (accented Latin letters); binary data and
+# single-byte Cyrillic or Greek text have far more: past this share of the first bytes, a file is refused.
+_MOST_INVALID_UTF8 = 0.25
+
 # A bzip2 stream: "BZh", the block size 1-9, then a block's magic (digits of pi) or, if empty, the end's (of sqrt(pi)).
 _BZ2_STREAM = re.compile(rb"BZh[1-9](?:\x31\x41\x59\x26\x53\x59|\x17\x72\x45\x38\x50\x90)")
 
@@ -80,7 +84,7 @@ def vocabulary_from_files(
     started = time.monotonic()
     files = _check_files(paths)
     layer = VocabLookup(**settings) if keys else TextVocabLookup(**{"output_sequence_length": None, **settings})
-    reader = _LineReader(files, progress, verbose)
+    reader = _LineReader(files, progress, verbose, text=not keys)
     dataset = tf.data.Dataset.from_generator(reader, output_signature=tf.TensorSpec([None], tf.string))
     logger.info(
         "vocabulary_from_files(): counting %s of %d file(s), %s bytes",
@@ -130,11 +134,24 @@ def _check_files(paths: Any) -> list[str]:
     return files
 
 
+def _invalid_utf8_share(head: bytes) -> float:
+    """The share of `head`'s bytes that are not part of valid UTF-8 (a character cut at its end counts as valid)."""
+    if not head:
+        return 0.0
+    text = head.decode("utf-8", errors="surrogateescape")  # Each invalid byte becomes one lone surrogate.
+    invalid = sum(1 for character in text if "\udc80" <= character <= "\udcff")
+    cut = len(head) - len(head.rstrip(bytes(range(0x80, 0x100))))  # The bytes of a character cut at the end.
+    return max(0, invalid - min(cut, 3)) / len(head)
+
+
 class _LineReader:
     """Batches of lines from the files, as arrays of bytes; a new pass each time it is called."""
 
-    def __init__(self, files: list[str], progress: Callable[[int, int], None] | None, verbose: int = 0) -> None:
+    def __init__(
+        self, files: list[str], progress: Callable[[int, int], None] | None, verbose: int = 0, *, text: bool = True
+    ) -> None:
         self._files = files
+        self._text = text
         self._progress = progress
         self._verbose = verbose
         self._bar: Progress | None = None
@@ -166,11 +183,21 @@ class _LineReader:
                     text_start = len(UTF8_MARK)
                     if stream.read(len(UTF8_MARK)) != UTF8_MARK:  # A byte order mark (Notepad's) is not text.
                         text_start = 0
-                    if b"\x00" in stream.read(_SNIFF_BYTES):
+                    head = stream.read(_SNIFF_BYTES)
+                    if b"\x00" in head:
                         self.error = VocabularyError(
                             f"The corpus file {path!r} holds a NUL byte within its first {_SNIFF_BYTES:,} bytes: it "
                             "is a binary file (a .keras or weights file, an archive, an image), not text. Pass the "
                             "text files of the corpus (plain, gzip or bz2)."
+                        )
+                        raise self.error
+                    share = _invalid_utf8_share(head)
+                    if self._text and share > _MOST_INVALID_UTF8:
+                        # Whatever `encoding_errors` says: replacing or dropping most bytes leaves no words.
+                        self.error = VocabularyError(
+                            f"The corpus file {path!r} is not UTF-8 text: {share:.0%} of its first "
+                            f"{len(head):,} bytes are not valid UTF-8. It is a binary file, or text in another "
+                            "encoding (convert it first, e.g. `iconv -f cp1252 -t utf-8`)."
                         )
                         raise self.error
                     stream.seek(text_start)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import run_vocabsafe
-from keras_vocabsafe import TextVocabEmbedding, VocabEmbedding, Vocabulary, VocabularyError
+from keras_vocabsafe import TextEncodingError, TextVocabEmbedding, VocabEmbedding, Vocabulary, VocabularyError
 from keras_vocabsafe.corpus import vocabulary_from_files
 
 LINES = ["The cat sat on the mat", "the dog, the cat!", "Ünïcode naïve café", "", "   ", "dog dog emu"] * 7
@@ -110,6 +110,31 @@ def test_binary_files_are_refused_not_counted(tmp_path):
         with pytest.raises(VocabularyError, match=r"holds a NUL byte within its first 8,192 bytes: it is a binary"):
             vocabulary_from_files(path)
     assert vocabulary_from_files(write(tmp_path / "text.txt", ["words and words"])).tokens == (b"words", b"and")
+
+
+@pytest.mark.parametrize("encoding_errors", ["strict", "replace"])
+def test_files_that_are_mostly_not_utf8_are_refused_whatever_the_encoding_errors(tmp_path, encoding_errors):
+    # Random bytes without a NUL, and Russian in cp1251, gave vocabularies of junk (or of U+FFFD) under "replace".
+    rng = np.random.default_rng(0)
+    noise = rng.integers(1, 256, 20_000, dtype=np.uint8).tobytes()
+    cyrillic = ("Съешь же ещё этих мягких французских булок, да выпей чаю.\n" * 200).encode("cp1251")
+    for name, data in (("noise.bin", noise), ("russian.txt", cyrillic)):
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(VocabularyError, match=r"is not UTF-8 text: \d+% of its first 8,192 bytes"):
+            vocabulary_from_files(path, encoding_errors=encoding_errors)
+    # A few bytes of another encoding in UTF-8 text are what `encoding_errors` is for.
+    french = tmp_path / "french.txt"
+    french.write_bytes(("le café est très bon\n" * 300).encode("utf-8") + "un résumé\n".encode("latin-1"))
+    if encoding_errors == "strict":
+        with pytest.raises(TextEncodingError):
+            vocabulary_from_files(french, encoding_errors=encoding_errors)
+    else:
+        assert b"caf\xc3\xa9" in vocabulary_from_files(french, encoding_errors=encoding_errors).tokens
+    # Keys are kept byte for byte: any bytes but NUL may be keys.
+    keys = tmp_path / "keys.bin"
+    keys.write_bytes(b"\n".join(bytes([b]) * 3 for b in range(0x80, 0x100)) + b"\n")
+    assert len(vocabulary_from_files(keys, keys=True)) == 128
 
 
 @pytest.mark.slow
