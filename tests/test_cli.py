@@ -51,3 +51,21 @@ def test_a_console_that_cannot_show_the_text_gets_escapes_and_valid_json(tmp_pat
     inspected = run_vocabsafe("inspect", source, "--json", env=ascii_console)
     assert inspected.returncode == 0, inspected.stderr
     assert json.loads(inspected.stdout)["source"] == str(source)
+
+
+def test_an_out_that_cannot_be_replaced_is_named_and_nothing_is_left_beside_it(tmp_path):
+    import os
+    import re
+
+    import pytest
+
+    from keras_vocabsafe.cli._output import CommandError, atomic_file
+
+    out = tmp_path / "out.npy"
+    expected = rf"cannot replace {re.escape(str(out))} \(.+\); nothing was written"
+    with pytest.raises(CommandError, match=expected), atomic_file(str(out)) as temporary:
+        with open(temporary, "wb") as file:
+            file.write(b"written")
+        os.mkdir(out)  # OUT turned into a directory after it was checked: the rename into place fails.
+        (out / "kept").write_text("")
+    assert sorted(os.listdir(tmp_path)) == ["out.npy"] and os.listdir(out) == ["kept"]

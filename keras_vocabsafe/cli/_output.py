@@ -167,7 +167,10 @@ def atomic_file(path: str, suffix: str = "") -> Iterator[str]:
     os.close(descriptor)
     try:
         yield temporary
-        os.replace(temporary, path)
+        try:
+            os.replace(temporary, path)
+        except OSError as error:  # OUT became a directory, or sits on a mount that cannot be replaced.
+            raise CommandError(f"cannot replace {path} ({error.strerror or error}); nothing was written.") from None
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
