@@ -529,14 +529,7 @@ class _ObjectSource:
     def __init__(self, model: Any) -> None:
         self.model = model
         self.weights_label = f"model '{model.name}'"
-        self.layers: dict[str, Any] = {}
-        self._collect(model)
         self._external: _KerasFileSource | None = None
-
-    def _collect(self, layer: Any) -> None:
-        for child in getattr(layer, "layers", []):
-            self.layers.setdefault(child.name, child)
-            self._collect(child)
 
     def config(self) -> dict[str, Any]:
         import keras
@@ -552,8 +545,19 @@ class _ObjectSource:
     def close(self) -> None:
         pass
 
-    def layer_object(self, node: _Node) -> Any:
-        return self.layers.get(node.name)
+    def layer_object(self, node: _Node | None) -> Any:
+        """The layer a node stands for, found by the names from the model down (the same name may be used in two
+        nested models); `None` stands for the model."""
+        names = []
+        while node is not None:
+            names.append(node.name)
+            node = node.scope.owner
+        layer = self.model
+        for name in reversed(names):
+            layer = next((child for child in getattr(layer, "layers", ()) if child.name == name), None)
+            if layer is None:
+                return None
+        return layer
 
     def rows(self, node: _Node) -> int | None:
         layer = self.layer_object(node)
@@ -688,18 +692,19 @@ class _Graph:
         self._source = source
         self.root = self._scope(config, "", None)
 
-    def _holds_lookups_or_embeddings(self, name: str) -> bool:
+    def _holds_lookups_or_embeddings(self, node: _Node) -> bool:
         """Whether a layer of a model in memory holds lookup or embedding layers (a custom layer or subclassed
         model nested in a functional one, whose wiring is its own code)."""
         if not isinstance(self._source, _ObjectSource):
             return False
-        layer = self._source.layers.get(name)
+        layer = self._source.layer_object(node)
         return layer is not None and any(map(_held_layer, _compat.flatten_layers(layer, include_self=False)))
 
-    def _not_analysed(self, name: str, class_name: str, top: bool) -> Finding:
-        """The note for a subclassed model; in memory, it lists the lookups and embeddings the model holds."""
+    def _not_analysed(self, name: str, class_name: str, node: _Node | None) -> Finding:
+        """The note for a subclassed model (`node`, or the model if None); in memory, it lists the lookups and
+        embeddings the model holds."""
         in_memory = isinstance(self._source, _ObjectSource)
-        model = (self._source.model if top else self._source.layers.get(name)) if in_memory else None
+        model = self._source.layer_object(node) if in_memory else None
         held = (
             [text for text in map(_held_layer, _compat.flatten_layers(model, include_self=False)) if text]
             if (model is not None)
@@ -754,7 +759,7 @@ class _Graph:
             name = body.get("name") or config.get("name") or config.get("class_name")
             if owner is None and isinstance(self._source, _ObjectSource):
                 name = self._source.model.name
-            self.findings.append(self._not_analysed(str(name), str(config.get("class_name")), owner is None))
+            self.findings.append(self._not_analysed(str(name), str(config.get("class_name")), owner))
             return scope
         sequential = "input_layers" not in body
         used: dict[str, int] = {}
@@ -792,8 +797,8 @@ class _Graph:
                 previous = (name, 0)
             if _is_model_config(entry):
                 node.inner = self._scope(entry, weights_path or path, node)
-            elif class_name not in _KNOWN_LAYERS and self._holds_lookups_or_embeddings(name):
-                self.findings.append(self._not_analysed(name, class_name, False))
+            elif class_name not in _KNOWN_LAYERS and self._holds_lookups_or_embeddings(node):
+                self.findings.append(self._not_analysed(name, class_name, node))
         if sequential:
             scope.outputs = [previous] if previous is not None else []
         else:

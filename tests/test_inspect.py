@@ -475,3 +475,31 @@ def test_lookups_wired_in_python_code_get_a_note_listing_their_sizes_in_memory(t
     subclassed.save(tmp_path / "subclassed.keras")
     (finding,) = inspect_model(tmp_path / "subclassed.keras").findings
     assert finding.code == "model-not-analysed" and "inspect_model(model)` lists the lookups" in finding.message
+
+
+def test_layers_of_one_name_in_two_nested_models_are_told_apart_in_memory():
+    # Keras lets two nested models each hold a layer named "emb"; each pair must be checked with its own rows.
+    def branch(name, rows):
+        tokens = keras.Input(shape=(3,), dtype="string")
+        lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+        return keras.Model(tokens, keras.layers.Embedding(rows, 2, name="emb")(lookup(tokens)), name=name), lookup
+
+    good, lookup = branch("good", len(VOCAB) + 1)
+    short, _ = branch("short", len(VOCAB) - 1)
+    tokens = keras.Input(shape=(3,), dtype="string")
+    model = keras.Model(tokens, keras.layers.Concatenate()([good(tokens), short(tokens)]))
+    report = inspect_model(model)
+    assert sorted(pair.rows for pair in report.pairs) == [len(VOCAB) - 1, len(VOCAB) + 1]
+    (finding,) = report.findings
+    assert finding.code == "ids-exceed-rows" and finding.details["rows"] == len(VOCAB) - 1, finding
+    assert finding.details["ids_without_row"] == lookup.vocabulary_size() - (len(VOCAB) - 1)
+
+    def holder(name, rows):
+        tokens = keras.Input(shape=(3,), dtype="string")
+        layer = _CustomLayer(name="holder")
+        layer.embedding = keras.layers.Embedding(rows, 2, name="short")
+        return keras.Model(tokens, layer(tokens), name=name)
+
+    model = keras.Model(tokens, keras.layers.Concatenate()([holder("a", 7)(tokens), holder("b", 4)(tokens)]))
+    held = sorted(finding.details["layers"][-1] for finding in inspect_model(model).findings)
+    assert held == ["Embedding 'short' (4 rows)", "Embedding 'short' (7 rows)"]
