@@ -539,7 +539,13 @@ def _build_plan(path: tuple[str, ...], lookup: Any, embedding: Any) -> _Plan:
             f"the lookup gives id {int(expected[first])} for key {display_token(probe[first])} but a VocabEmbedding "
             f"with its vocabulary gives {int(actual[first])}; ids would change"
         )
-    rows = keras.ops.convert_to_numpy(embedding.embeddings)[:vocabulary_size]
+    if getattr(embedding, "lora_enabled", False):
+        # The rows as the Embedding's call gives them: it adds the LoRA update in its compute dtype (float16 under
+        # a mixed policy), which merging in float32 would not reproduce exactly.
+        ids = np.arange(vocabulary_size, dtype="int32")
+        rows = keras.ops.convert_to_numpy(embedding(ids)).astype(embedding.variable_dtype)
+    else:
+        rows = keras.ops.convert_to_numpy(embedding.embeddings)[:vocabulary_size]
     record = ConvertedPair(
         lookup=_path(path, lookup.name),
         embedding=_path(path, embedding.name),

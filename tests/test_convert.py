@@ -206,18 +206,14 @@ def _quantized():
     return model
 
 
-def _lora():
-    embedding = keras.layers.Embedding(len(WORDS) + 1, 4, name="embedding")
+@pytest.mark.parametrize("dtype", [None, "mixed_float16"])
+def test_a_lora_embedding_converts_to_its_merged_rows_with_lora_kept(tmp_path, dtype):
+    embedding = keras.layers.Embedding(len(WORDS) + 1, 4, name="embedding", dtype=dtype)
     model = _pair(keras.layers.StringLookup(vocabulary=WORDS, name="lookup"), embedding)
     embedding.enable_lora(2)
-    return model
-
-
-def test_a_lora_embedding_converts_to_its_merged_rows_with_lora_kept(tmp_path):
-    model = _lora()
-    embedding = model.get_layer("embedding")
     embedding.lora_embeddings_b.assign(np.linspace(-1, 1, 8, dtype="float32").reshape(2, 4))  # A nonzero update.
-    merged = keras.ops.convert_to_numpy(embedding.embeddings)
+    # The rows the Embedding gives for each id (under mixed_float16, the update is added in float16).
+    merged = keras.ops.convert_to_numpy(embedding(np.arange(len(WORDS) + 1))).astype("float32")
     assert not np.array_equal(merged, keras.ops.convert_to_numpy(embedding._embeddings))
     result = convert_model(model)
     layer = result.model.get_layer("embedding")
