@@ -203,6 +203,30 @@ def test_outputs_that_cannot_be_written_are_refused_naming_out(tmp_path, capsys)
     assert sorted(tmp_path.iterdir()) == before
 
 
+def test_out_through_a_symbolic_link_writes_its_target_and_keeps_the_link(tmp_path, capsys):
+    vocab = write_lines(tmp_path / "vocab.txt", ["the", "cat"])
+    vectors = glove_file(tmp_path)
+    link = tmp_path / "latest.npy"
+    link.symlink_to(tmp_path / "run1.npy")  # Dangling until written.
+    code, _, err = run(capsys, "vectors", "align", vectors, "--vocab", vocab, "-o", link)
+    assert code == 0, err
+    assert link.is_symlink() and np.load(tmp_path / "run1.npy").shape == (3, 3)
+    code, _, err = run(capsys, "vectors", "align", vectors, "--vocab", vocab, "-o", link)
+    assert code == 2 and f"{link} (a link to {tmp_path / 'run1.npy'}) already exists" in err, err
+    nowhere = tmp_path / "nowhere.npy"
+    nowhere.symlink_to(tmp_path / "missing-dir" / "x.npy")
+    before = sorted(tmp_path.iterdir())
+    for out, message in (
+        (nowhere, f"cannot write {nowhere} (a link to {tmp_path / 'missing-dir' / 'x.npy'}): the directory"),
+        (f"{tmp_path / 'new.npy'}/", "ends with a slash, which names a directory"),
+        ("", "OUT is empty"),
+    ):
+        code, text, err = run(capsys, "vectors", "align", vectors, "--vocab", vocab, "-o", out)
+        assert code == 2 and text == "" and message in err and err.count("\n") == 1, err
+        assert ".vocabsafe-" not in err
+    assert sorted(tmp_path.iterdir()) == before and nowhere.is_symlink()
+
+
 @pytest.mark.parametrize(
     "command", [["vocab"], ["vocab", "show"], ["vocab", "diff"], ["vectors"], ["vectors", "align"]], ids=" ".join
 )

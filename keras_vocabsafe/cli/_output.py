@@ -109,21 +109,31 @@ class Progress:
 
 
 def check_output_path(path: str, *, overwrite: bool) -> str:
-    """`path` as a string, or a `CommandError` if it is a directory, exists (without `overwrite`), or its directory
-    does not exist, is a file or takes no new files (checked by creating one, before any slow work)."""
-    path = os.fspath(path)
+    """The path to write, or a `CommandError` if it is empty, a directory, exists (without `overwrite`), or its
+    directory does not exist, is a file or takes no new files (checked by creating one, before any slow work).
+
+    A symbolic link is written through, as a shell's `>` does: the path returned is its target's, so that the link
+    stays (replacing the link itself with the new file would silently cut it).
+    """
+    given = os.fspath(path)
+    if not given:
+        raise CommandError("OUT is empty; pass the path of the file to write.")
+    if given.endswith(("/", os.sep)):
+        raise CommandError(f"{given} ends with a slash, which names a directory; pass the path of the file to write.")
+    path = os.path.realpath(given) if os.path.islink(given) else given
+    shown = given if path == given else f"{given} (a link to {path})"
     if os.path.isdir(path):
         raise CommandError(
-            f"{path} is a directory; pass the path of the file to write, e.g. {os.path.join(path, 'out')}."
+            f"{shown} is a directory; pass the path of the file to write, e.g. {os.path.join(given, 'out')}."
         )
     if os.path.exists(path) and not overwrite:
-        raise CommandError(f"{path} already exists; pass --overwrite to replace it, or choose another path.")
+        raise CommandError(f"{shown} already exists; pass --overwrite to replace it, or choose another path.")
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.exists(directory) and not os.path.isdir(directory):
-        raise CommandError(f"cannot write {path}: {directory} is a file, not a directory.")
+        raise CommandError(f"cannot write {shown}: {directory} is a file, not a directory.")
     if not os.path.isdir(directory):
-        raise CommandError(f"cannot write {path}: the directory {directory} does not exist.")
-    with _creating(path, directory):
+        raise CommandError(f"cannot write {shown}: the directory {directory} does not exist.")
+    with _creating(shown, directory):
         descriptor, probe = create_file_beside(directory, ".vocabsafe-", ".tmp")
     os.close(descriptor)
     os.unlink(probe)
