@@ -522,6 +522,22 @@ class _KerasFileSource:
     def layer_object(self, node: _Node) -> Any:
         return None
 
+    def nested_matrices(self, node: _Node) -> list[tuple[str, tuple[int, ...]]]:
+        """The 2-D arrays a layer's sub-layers saved (path below the layer, shape): what a custom layer holds."""
+        h5 = self.h5()
+        group = None if h5 is None or node.weights_path is None else h5.get(node.weights_path)
+        if group is None or not hasattr(group, "visititems"):
+            return []
+        found: list[tuple[str, tuple[int, ...]]] = []
+
+        def visit(name: str, item: Any) -> None:
+            if not name.startswith("vars/") and getattr(item, "ndim", 0) == 2:
+                found.append((name.replace("/vars/", "/"), tuple(int(d) for d in item.shape)))
+
+        with _unreadable(f"the weights of layer '{node.name}' in {self.weights_label}"):
+            group.visititems(visit)
+        return found
+
 
 class _ObjectSource:
     """An in-memory `keras.Model`: the same config Keras would save, and the layer objects' state."""
@@ -563,6 +579,8 @@ class _ObjectSource:
         layer = self.layer_object(node)
         if layer is None:
             return None
+        if type(layer).__name__ == "TimeDistributed":  # Stands for the Embedding it wraps (see `_Graph._scope`).
+            layer = layer.layer
         if node.class_name in _OUR_FUSED | _OUR_ID_EMBEDDINGS:
             matrix = getattr(layer, "_embeddings", None)
             return None if matrix is None else int(matrix.shape[0])
@@ -570,6 +588,9 @@ class _ObjectSource:
         return None if matrix is None else int(matrix.shape[0])
 
     lacks_weights = False  # A model in memory holds the weights its layers made.
+
+    def nested_matrices(self, node: _Node) -> list[tuple[str, tuple[int, ...]]]:
+        return []  # In memory, the layers themselves are listed (`_Graph._not_analysed`).
 
     def matrix_layout(self, node: _Node) -> tuple[tuple[int, ...], str, int] | None:
         return None  # Likewise.
@@ -690,7 +711,10 @@ class _Graph:
     def __init__(self, config: dict[str, Any], source: Any) -> None:
         self.findings: list[Finding] = []
         self._source = source
+        self._unseen: list[tuple[_Node, list[tuple[str, tuple[int, ...]]]]] = []
         self.root = self._scope(config, "", None)
+        if self._unseen:
+            self.findings.append(self._unseen_note())
 
     def _holds_lookups_or_embeddings(self, node: _Node) -> bool:
         """Whether a layer of a model in memory holds lookup or embedding layers (a custom layer or subclassed
@@ -740,6 +764,24 @@ class _Graph:
             {"layers": held},
         )
 
+    def _unseen_note(self) -> Finding:
+        """One note for the layers of custom classes in a file whose sub-layers saved matrices: from the file alone
+        (the class's code is not run), a lookup among them cannot be told from another layer."""
+        shown = []
+        for node, matrices in self._unseen:
+            listed = ", ".join(f"{path} {shape}" for path, shape in matrices[:3])
+            shown.append(f"'{node.name}' ({node.class_name}: {listed}{', ...' if len(matrices) > 3 else ''})")
+        return Finding(
+            "note",
+            "model-not-analysed",
+            tuple(node.name for node, _ in self._unseen),
+            f"{len(self._unseen)} layer(s) of custom classes hold layers of their own, which this check cannot see "
+            f"into from the file: {'; '.join(shown)}. Any lookup and embedding among them were not paired or "
+            "checked. Load the model (with its classes imported) and run `keras_vocabsafe.inspect_model(model)`, "
+            "which lists the lookups and embeddings such layers hold.",
+            {"layers": [node.name for node, _ in self._unseen]},
+        )
+
     def nodes(self) -> Iterator[_Node]:
         def walk(scope: _Scope) -> Iterator[_Node]:
             for node in scope.nodes.values():
@@ -778,6 +820,11 @@ class _Graph:
             # Sequential's `layers` leaves out its InputLayer.
             if is_layer and not (sequential and is_input):
                 weights_path = _join(path, "layers", _unique(_snake_case(class_name), used))
+            wrapped = layer_config.get("layer")
+            if class_name == "TimeDistributed" and module.startswith("keras") and _is_embedding_config(wrapped):
+                # An Embedding applied to each step: its ids and rows are the wrapped Embedding's, saved beneath.
+                class_name, module, layer_config = "Embedding", str(wrapped.get("module") or module), wrapped["config"]
+                weights_path = _join(weights_path or "", "layer") or None
             if sequential:
                 calls = [] if is_input or previous is None else [[previous]]
             else:
@@ -799,12 +846,25 @@ class _Graph:
                 node.inner = self._scope(entry, weights_path or path, node)
             elif class_name not in _KNOWN_LAYERS and self._holds_lookups_or_embeddings(node):
                 self.findings.append(self._not_analysed(name, class_name, node))
+            elif not node.is_keras and class_name not in _KNOWN_LAYERS:
+                matrices = self._source.nested_matrices(node)
+                if matrices:
+                    self._unseen.append((node, matrices))
         if sequential:
             scope.outputs = [previous] if previous is not None else []
         else:
             scope.inputs = _history_list(body.get("input_layers"))
             scope.outputs = _history_list(body.get("output_layers"))
         return scope
+
+
+def _is_embedding_config(entry: Any) -> bool:
+    return (
+        isinstance(entry, dict)
+        and entry.get("class_name") == "Embedding"
+        and str(entry.get("module") or "keras").startswith("keras")
+        and isinstance(entry.get("config"), dict)
+    )
 
 
 def _is_model_config(entry: dict[str, Any]) -> bool:

@@ -503,3 +503,45 @@ def test_layers_of_one_name_in_two_nested_models_are_told_apart_in_memory():
     model = keras.Model(tokens, keras.layers.Concatenate()([holder("a", 7)(tokens), holder("b", 4)(tokens)]))
     held = sorted(finding.details["layers"][-1] for finding in inspect_model(model).findings)
     assert held == ["Embedding 'short' (4 rows)", "Embedding 'short' (7 rows)"]
+
+
+@keras.saving.register_keras_serializable("keras_vocabsafe_tests")
+class _SavedHolder(_CustomLayer):
+    """`_CustomLayer`, registered so that a saved model holding it loads again."""
+
+
+def test_a_saved_custom_layer_holding_layers_gets_a_note_from_the_file(tmp_path):
+    tokens = keras.Input(shape=(3,), dtype="string")
+    path = tmp_path / "holder.keras"
+    keras.Model(tokens, _SavedHolder(name="holder")(tokens)).save(path)
+    report = inspect_model(path)  # It was "No problems found": the file alone cannot say what the layer holds.
+    (finding,) = report.findings
+    assert (finding.severity, finding.code, finding.layers) == ("note", "model-not-analysed", ("holder",))
+    assert f"embedding/0 ({len(VOCAB)}, 2)" in finding.message and "inspect_model(model)" in finding.message
+    # Layers of Keras's own classes that hold others (a Dense in a Sequential) are not custom: no note.
+    inputs = keras.Input(shape=(3,), dtype="string")
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+    embedded = keras.layers.Embedding(lookup.vocabulary_size(), 2)(lookup(inputs))
+    inner = keras.Sequential([keras.Input(shape=(3, 2)), keras.layers.Dense(2)])
+    keras.Model(inputs, inner(embedded)).save(tmp_path / "plain.keras")
+    assert inspect_model(tmp_path / "plain.keras").findings == []
+
+
+@pytest.mark.parametrize("saved", [False, True])
+def test_an_embedding_in_time_distributed_is_checked_against_its_lookup(tmp_path, saved):
+    steps = keras.Input(shape=(2, 3), dtype="string")
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+    wrapped = keras.layers.TimeDistributed(keras.layers.Embedding(len(VOCAB), 2), name="per_step")
+    model = keras.Model(steps, wrapped(lookup(steps)))
+    if saved:
+        model.save(tmp_path / "model.keras")
+        model = tmp_path / "model.keras"
+    report = inspect_model(model)
+    (pair,) = report.pairs
+    assert (pair.lookup, pair.embedding, pair.vocabulary_size, pair.rows) == (
+        "words",
+        "per_step",
+        lookup.vocabulary_size(),
+        len(VOCAB),
+    )
+    assert [finding.code for finding in report.findings] == ["ids-exceed-rows"]
