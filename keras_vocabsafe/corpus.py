@@ -191,8 +191,8 @@ class _LineReader:
                             "text files of the corpus (plain, gzip or bz2)."
                         )
                         raise self.error
-                    share = _invalid_utf8_share(head)
-                    if self._text and share > _MOST_INVALID_UTF8:
+                    share = _invalid_utf8_share(head) if self._text else 0.0  # Keys are kept byte for byte.
+                    if share > _MOST_INVALID_UTF8:
                         # Whatever `encoding_errors` says: replacing or dropping most bytes leaves no words.
                         self.error = VocabularyError(
                             f"The corpus file {path!r} is not UTF-8 text: {share:.0%} of its first "

@@ -589,11 +589,11 @@ class _ObjectSource:
 
     lacks_weights = False  # A model in memory holds the weights its layers made.
 
-    def nested_matrices(self, node: _Node) -> list[tuple[str, tuple[int, ...]]]:
-        return []  # In memory, the layers themselves are listed (`_Graph._not_analysed`).
-
     def matrix_layout(self, node: _Node) -> tuple[tuple[int, ...], str, int] | None:
         return None  # Likewise.
+
+    def nested_matrices(self, node: _Node) -> list[tuple[str, tuple[int, ...]]]:
+        return []  # In memory, the layers themselves are listed (`_Graph._not_analysed`).
 
     def saved_tokens(self, node: _Node, dtype: str) -> list[Any] | None:
         layer = self.layer_object(node)
@@ -676,7 +676,7 @@ class _Node:
 
     @property
     def is_keras(self) -> bool:
-        return self.module.startswith("keras") and not self.module.startswith("keras_")
+        return _is_keras_module(self.module)
 
 
 @dataclasses.dataclass
@@ -821,7 +821,7 @@ class _Graph:
             if is_layer and not (sequential and is_input):
                 weights_path = _join(path, "layers", _unique(_snake_case(class_name), used))
             wrapped = layer_config.get("layer")
-            if class_name == "TimeDistributed" and module.startswith("keras") and _is_embedding_config(wrapped):
+            if class_name == "TimeDistributed" and _is_keras_module(module) and _is_embedding_config(wrapped):
                 # An Embedding applied to each step: its ids and rows are the wrapped Embedding's, saved beneath.
                 class_name, module, layer_config = "Embedding", str(wrapped.get("module") or module), wrapped["config"]
                 weights_path = _join(weights_path or "", "layer") or None
@@ -858,11 +858,16 @@ class _Graph:
         return scope
 
 
+def _is_keras_module(module: str) -> bool:
+    """Whether a config's `module` is Keras's own (`keras.layers`, `keras.src...`), not `keras_hub` or ours."""
+    return module.startswith("keras") and not module.startswith("keras_")
+
+
 def _is_embedding_config(entry: Any) -> bool:
     return (
         isinstance(entry, dict)
         and entry.get("class_name") == "Embedding"
-        and str(entry.get("module") or "keras").startswith("keras")
+        and _is_keras_module(str(entry.get("module") or "keras"))
         and isinstance(entry.get("config"), dict)
     )
 
