@@ -1027,6 +1027,35 @@ class _Analysis:
                 self._check_embedding(
                     node, _Embedding(node, rows if rows is not None else input_dim, bool(node.config.get("mask_zero")))
                 )
+        for node in nodes:  # Last: a path to an Embedding through such a layer has its own note already.
+            self._check_unknown_consumer(node)
+
+    def _check_unknown_consumer(self, node: _Node) -> None:
+        """A note where a lookup's ids go straight into a layer of a class this check does not know (a custom
+        Embedding subclass, say): it may index rows by them, which nothing here checks."""
+        if node.is_keras or node.class_name in _KNOWN_LAYERS or node.inner is not None:
+            return
+        feeding = [node.scope.nodes.get(name) for call in node.calls for name, _ in call]
+        lookups = [found for found in feeding if found is not None and self._is_lookup_source(found)]
+        for lookup_node in {id(found): found for found in lookups}.values():  # Once per lookup, in call order.
+            if any(node.name in f.layers and lookup_node.name in f.layers for f in self.findings):
+                continue  # A `path-not-checked` note on the way to an Embedding says it already.
+            lookup = self.lookup(lookup_node)
+            size = "" if lookup is None or lookup.size is None else f" ({lookup.size:,} ids)"
+            needs = (
+                f"it needs {lookup.size:,} rows (`lookup.vocabulary_size()`)"
+                if lookup is not None and lookup.size is not None
+                else "it needs `lookup.vocabulary_size()` rows"
+            )
+            self._add(
+                "note",
+                "ids-into-unknown-layer",
+                (lookup_node.name, node.name),
+                f"{lookup_node.class_name} '{lookup_node.name}'{size} feeds layer '{node.name}' of class "
+                f"{node.class_name}, which this check does not know, so its rows were not checked: if it indexes "
+                f"rows by these ids, {needs}. A keras.layers.Embedding or VocabEmbedding there would be checked.",
+                vocabulary_size=None if lookup is None else lookup.size,
+            )
 
     def _check_matrix_layout(self, node: _Node) -> None:
         """The saved matrix must be what the config builds: float or quantized alike, `output_dim` columns."""

@@ -545,3 +545,23 @@ def test_an_embedding_in_time_distributed_is_checked_against_its_lookup(tmp_path
         len(VOCAB),
     )
     assert [finding.code for finding in report.findings] == ["ids-exceed-rows"]
+
+
+@keras.saving.register_keras_serializable("keras_vocabsafe_tests")
+class _OwnEmbedding(keras.layers.Embedding):
+    """An Embedding subclass: a class this check does not know."""
+
+
+@pytest.mark.parametrize("saved", [False, True])
+def test_ids_into_a_layer_of_an_unknown_class_get_a_note_with_the_rows_they_need(tmp_path, saved):
+    inputs = keras.Input(shape=(3,), dtype="string")
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+    model = keras.Model(inputs, _OwnEmbedding(len(VOCAB) - 1, 2, name="own")(lookup(inputs)))
+    if saved:
+        model.save(tmp_path / "model.keras")
+        model = tmp_path / "model.keras"
+    report = inspect_model(model)  # It was "No problems found".
+    (finding,) = report.findings
+    assert (finding.severity, finding.code, finding.layers) == ("note", "ids-into-unknown-layer", ("words", "own"))
+    assert finding.details["vocabulary_size"] == lookup.vocabulary_size()
+    assert f"it needs {lookup.vocabulary_size()} rows" in finding.message and report.exit_code() == 0
