@@ -234,6 +234,9 @@ class _Plan:
     rows: np.ndarray
     probe_keys: np.ndarray
     record: ConvertedPair
+    # A LoRA Embedding under a mixed policy: the rows as its own call merges them, in the compute dtype. Keras merges
+    # in float32 inside a model of that policy but in the compute dtype inside a float32 model; the probe decides.
+    other_rows: np.ndarray | None = None
 
 
 class _Converter:
@@ -269,19 +272,25 @@ class _Converter:
         # The config comes from a model already in this process, so re-creating its objects runs no new code.
         new_model = keras.saving.deserialize_keras_object(serialized, safe_mode=False)
         self._transfer_state(self.model, new_model, ())
-        for plan in self.plans:
-            layer = _get_nested(new_model, plan.path).get_layer(plan.embedding.name)
-            weights = [plan.rows]
-            if layer.lora_enabled:  # Its new A as built, and a zero B: its rows are the merged rows, exactly.
-                b_shape = tuple(layer.lora_embeddings_b.shape)
-                weights += [keras.ops.convert_to_numpy(layer.lora_embeddings_a), np.zeros(b_shape, "float32")]
-            layer.set_weights(weights)
+        self._set_rows(new_model, other=False)
         inputs = self._probe_inputs()
         expected = None
         size = 0
         if inputs is not None:
             expected = _run(self.model, inputs)
             mismatch = _compare_outputs(expected, _run(new_model, inputs))
+            lora_under_mixed = [plan for plan in self.plans if plan.other_rows is not None]
+            if mismatch and lora_under_mixed:
+                self._set_rows(new_model, other=True)
+                mismatch = _compare_outputs(expected, _run(new_model, inputs))
+                if mismatch:
+                    names = ", ".join(plan.record.embedding for plan in lora_under_mixed)
+                    raise ConversionError(
+                        f"The LoRA Embedding(s) {names} of {self.model.name!r} run under a mixed precision policy, "
+                        f"and neither merging their update in float32 nor in the compute dtype reproduces the "
+                        f"model's outputs ({mismatch}); nothing was converted. Convert a float32 copy of the model.",
+                        refusals=[Refusal((self.model.name,), f"outputs differ on the probe batch: {mismatch}")],
+                    )
             if mismatch:
                 raise ConversionError(
                     f"The converted model of {self.model.name!r} does not predict what the original does ({mismatch}); "
@@ -298,6 +307,16 @@ class _Converter:
             _probe_inputs=inputs,
             _expected_outputs=expected,
         )
+
+    def _set_rows(self, new_model: Any, *, other: bool) -> None:
+        """Each new layer's rows (`other`: a LoRA layer's rows merged in its compute dtype, where it has those)."""
+        for plan in self.plans:
+            layer = _get_nested(new_model, plan.path).get_layer(plan.embedding.name)
+            weights = [plan.other_rows if other and plan.other_rows is not None else plan.rows]
+            if layer.lora_enabled:  # Its new A as built, and a zero B: its rows are the merged rows, exactly.
+                b_shape = tuple(layer.lora_embeddings_b.shape)
+                weights += [keras.ops.convert_to_numpy(layer.lora_embeddings_a), np.zeros(b_shape, "float32")]
+            layer.set_weights(weights)
 
     # Finding pairs ---------------------------------------------------------------------------------------
 
@@ -539,13 +558,12 @@ def _build_plan(path: tuple[str, ...], lookup: Any, embedding: Any) -> _Plan:
             f"the lookup gives id {int(expected[first])} for key {display_token(probe[first])} but a VocabEmbedding "
             f"with its vocabulary gives {int(actual[first])}; ids would change"
         )
-    if getattr(embedding, "lora_enabled", False):
-        # The rows as the Embedding's call gives them: it adds the LoRA update in its compute dtype (float16 under
-        # a mixed policy), which merging in float32 would not reproduce exactly.
+    # With LoRA, `embeddings` is the matrix with the update merged in float32 (what Keras saves).
+    rows = keras.ops.convert_to_numpy(embedding.embeddings)[:vocabulary_size]
+    other_rows = None
+    if getattr(embedding, "lora_enabled", False) and embedding.compute_dtype != embedding.variable_dtype:
         ids = np.arange(vocabulary_size, dtype="int32")
-        rows = keras.ops.convert_to_numpy(embedding(ids)).astype(embedding.variable_dtype)
-    else:
-        rows = keras.ops.convert_to_numpy(embedding.embeddings)[:vocabulary_size]
+        other_rows = keras.ops.convert_to_numpy(embedding(ids)).astype(embedding.variable_dtype)
     record = ConvertedPair(
         lookup=_path(path, lookup.name),
         embedding=_path(path, embedding.name),
@@ -561,7 +579,7 @@ def _build_plan(path: tuple[str, ...], lookup: Any, embedding: Any) -> _Plan:
     if len(known) > _PROBE_TOKENS:
         known = known[np.linspace(0, len(known) - 1, _PROBE_TOKENS).astype(np.int64)]
     model_keys = np.concatenate([known, unknown])
-    return _Plan(path, lookup, embedding, layer, rows, model_keys, record)
+    return _Plan(path, lookup, embedding, layer, rows, model_keys, record, other_rows)
 
 
 def _lookup_tokens(lookup: Any, dtype: str) -> list[Any]:

@@ -206,29 +206,40 @@ def _quantized():
     return model
 
 
-@pytest.mark.parametrize("dtype", [None, "mixed_float16"])
-def test_a_lora_embedding_converts_to_its_merged_rows_with_lora_kept(tmp_path, dtype):
-    embedding = keras.layers.Embedding(len(WORDS) + 1, 4, name="embedding", dtype=dtype)
-    model = _pair(keras.layers.StringLookup(vocabulary=WORDS, name="lookup"), embedding)
-    embedding.enable_lora(2)
-    embedding.lora_embeddings_b.assign(np.linspace(-1, 1, 8, dtype="float32").reshape(2, 4))  # A nonzero update.
-    # The rows the Embedding gives for each id (under mixed_float16, the update is added in float16).
-    merged = keras.ops.convert_to_numpy(embedding(np.arange(len(WORDS) + 1))).astype("float32")
-    assert not np.array_equal(merged, keras.ops.convert_to_numpy(embedding._embeddings))
-    result = convert_model(model)
+@pytest.mark.parametrize("policy", [None, "layer mixed_float16", "global mixed_bfloat16"])
+def test_a_lora_embedding_converts_to_its_merged_rows_with_lora_kept(tmp_path, policy):
+    # Keras merges the update in float32 inside a model of a mixed policy, and in the compute dtype for a layer of
+    # that policy in a float32 model: both must convert exactly.
+    previous = keras.config.dtype_policy()
+    if policy == "global mixed_bfloat16":
+        keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        dtype = "mixed_float16" if policy == "layer mixed_float16" else None
+        embedding = keras.layers.Embedding(len(WORDS) + 1, 4, name="embedding", dtype=dtype)
+        model = _pair(keras.layers.StringLookup(vocabulary=WORDS, name="lookup"), embedding)
+        embedding.enable_lora(2)
+        embedding.lora_embeddings_a.assign(np.linspace(-2, 2, embedding.lora_embeddings_a.shape[0] * 2).reshape(-1, 2))
+        embedding.lora_embeddings_b.assign(np.linspace(-1, 1, 8, dtype="float32").reshape(2, 4))  # A nonzero update.
+        merged_in_float32 = keras.ops.convert_to_numpy(embedding.embeddings)
+        merged_by_call = keras.ops.convert_to_numpy(embedding(np.arange(len(WORDS) + 1))).astype("float32")
+        assert not np.array_equal(merged_in_float32, keras.ops.convert_to_numpy(embedding._embeddings))
+        result = convert_model(model)
+        data = tf.constant([["the", "cat", "zebra"]])
+        expected = model.predict(data, verbose=0)
+        np.testing.assert_array_equal(result.model.predict(data, verbose=0), expected)
+        result.model.save(tmp_path / "converted.keras")
+        reloaded = keras.models.load_model(tmp_path / "converted.keras")
+        np.testing.assert_array_equal(reloaded.predict(data, verbose=0), expected)
+    finally:
+        keras.config.set_dtype_policy(previous)
     layer = result.model.get_layer("embedding")
     assert (layer.lora_enabled, layer.lora_rank) == (True, embedding.lora_rank)
     assert layer.lora_alpha == getattr(embedding, "lora_alpha", embedding.lora_rank)
     base, _, b = layer.get_weights()
-    np.testing.assert_array_equal(base, merged[: layer.vocabulary_size()])
+    rows = layer.vocabulary_size()
+    assert np.array_equal(base, merged_in_float32[:rows]) or np.array_equal(base, merged_by_call[:rows])
     np.testing.assert_array_equal(b, np.zeros_like(b))
     assert any("LoRA (rank 2)" in note for note in result.notes), result.notes
-    data = tf.constant([["the", "cat", "zebra"]])
-    expected = model.predict(data, verbose=0)
-    np.testing.assert_array_equal(result.model.predict(data, verbose=0), expected)
-    result.model.save(tmp_path / "converted.keras")
-    reloaded = keras.models.load_model(tmp_path / "converted.keras")
-    np.testing.assert_array_equal(reloaded.predict(data, verbose=0), expected)
 
 
 def _text_vectorization():
