@@ -134,14 +134,25 @@ def _check_files(paths: Any) -> list[str]:
     return files
 
 
-def _invalid_utf8_share(head: bytes) -> float:
-    """The share of `head`'s bytes that are not part of valid UTF-8 (a character cut at its end counts as valid)."""
+def _looks_utf16(head: bytes) -> bool:
+    """UTF-16 text without a byte order mark: mostly ASCII characters, so every other byte is NUL."""
+    pairs = len(head) // 2
+    if pairs < 8:
+        return False
+    nuls = max(head[0::2].count(0), head[1::2].count(0))
+    return nuls >= 0.9 * pairs and head.count(0) < 0.6 * len(head)
+
+
+def _invalid_utf8_share(head: bytes, cut: bool) -> float:
+    """The share of `head`'s bytes that are not part of valid UTF-8 (where `cut`, a character cut at its end counts
+    as valid)."""
     if not head:
         return 0.0
     text = head.decode("utf-8", errors="surrogateescape")  # Each invalid byte becomes one lone surrogate.
     invalid = sum(1 for character in text if "\udc80" <= character <= "\udcff")
-    cut = len(head) - len(head.rstrip(bytes(range(0x80, 0x100))))  # The bytes of a character cut at the end.
-    return max(0, invalid - min(cut, 3)) / len(head)
+    if cut:  # At most the three bytes of a character that the read cut short.
+        invalid -= min(3, len(head) - len(head.rstrip(bytes(range(0x80, 0x100)))))
+    return max(0, invalid) / len(head)
 
 
 class _LineReader:
@@ -183,7 +194,14 @@ class _LineReader:
                     text_start = len(UTF8_MARK)
                     if stream.read(len(UTF8_MARK)) != UTF8_MARK:  # A byte order mark (Notepad's) is not text.
                         text_start = 0
+                    stream.seek(text_start)
                     head = stream.read(_SNIFF_BYTES)
+                    if b"\x00" in head and (head.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_utf16(head)):
+                        self.error = VocabularyError(
+                            f"The corpus file {path!r} is UTF-16 text, not UTF-8: convert it first, e.g. "
+                            "`iconv -f utf-16 -t utf-8`."
+                        )
+                        raise self.error
                     if b"\x00" in head:
                         self.error = VocabularyError(
                             f"The corpus file {path!r} holds a NUL byte within its first {_SNIFF_BYTES:,} bytes: it "
@@ -191,13 +209,14 @@ class _LineReader:
                             "text files of the corpus (plain, gzip or bz2)."
                         )
                         raise self.error
-                    share = _invalid_utf8_share(head) if self._text else 0.0  # Keys are kept byte for byte.
+                    # Keys are kept byte for byte.
+                    share = _invalid_utf8_share(head, len(head) == _SNIFF_BYTES) if self._text else 0.0
                     if share > _MOST_INVALID_UTF8:
                         # Whatever `encoding_errors` says: replacing or dropping most bytes leaves no words.
                         self.error = VocabularyError(
                             f"The corpus file {path!r} is not UTF-8 text: {share:.0%} of its first "
                             f"{len(head):,} bytes are not valid UTF-8. It is a binary file, or text in another "
-                            "encoding (convert it first, e.g. `iconv -f cp1252 -t utf-8`)."
+                            "encoding (convert it first: `iconv -f ENCODING -t utf-8`, e.g. cp1251 or latin1)."
                         )
                         raise self.error
                     stream.seek(text_start)

@@ -215,16 +215,20 @@ def test_out_through_a_symbolic_link_writes_its_target_and_keeps_the_link(tmp_pa
     assert code == 2 and f"{link} (a link to {tmp_path / 'run1.npy'}) already exists" in err, err
     nowhere = tmp_path / "nowhere.npy"
     nowhere.symlink_to(tmp_path / "missing-dir" / "x.npy")
+    loop, other = tmp_path / "loop.npy", tmp_path / "other.npy"
+    loop.symlink_to(other)
+    other.symlink_to(loop)
     before = sorted(tmp_path.iterdir())
     for out, message in (
         (nowhere, f"cannot write {nowhere} (a link to {tmp_path / 'missing-dir' / 'x.npy'}): the directory"),
+        (loop, f"{loop} is a symbolic link in a loop"),
         (f"{tmp_path / 'new.npy'}/", "ends with a slash, which names a directory"),
         ("", "OUT is empty"),
     ):
         code, text, err = run(capsys, "vectors", "align", vectors, "--vocab", vocab, "-o", out)
         assert code == 2 and text == "" and message in err and err.count("\n") == 1, err
         assert ".vocabsafe-" not in err
-    assert sorted(tmp_path.iterdir()) == before and nowhere.is_symlink()
+    assert sorted(tmp_path.iterdir()) == before and nowhere.is_symlink() and loop.is_symlink()
 
 
 @pytest.mark.parametrize(

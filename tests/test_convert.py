@@ -413,6 +413,21 @@ def test_cli_model_whose_layer_refuses_its_weights_fails_with_that_layers_messag
     assert not (tmp_path / "out.keras").exists()
 
 
+def test_cli_advises_skip_unconvertible_only_when_it_was_not_passed(tmp_path, capsys):
+    from keras_vocabsafe.cli import main
+
+    embedding = keras.layers.Embedding(len(WORDS) + 1, 4, name="embedding")
+    model = _pair(keras.layers.StringLookup(vocabulary=WORDS, name="lookup"), embedding)
+    embedding.quantize("int8")  # Refused: the only pair, so nothing can be converted even when skipping.
+    model.save(tmp_path / "quantized.keras")
+    for flags, advised in (([], True), (["--skip-unconvertible"], False)):
+        code = main(["convert", str(tmp_path / "quantized.keras"), str(tmp_path / "out.keras"), *flags])
+        out = capsys.readouterr().out
+        assert code == 1 and "quantized" in out, out
+        assert ("Pass --skip-unconvertible" in out) == advised, out
+    assert not (tmp_path / "out.keras").exists()
+
+
 def test_cli_hostile_paths_exit_2_with_one_line(saved_model, tmp_path, capsys):
     # In process (the same `main` the console script runs): each case fails before any model is loaded.
     from keras_vocabsafe.cli import main

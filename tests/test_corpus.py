@@ -131,6 +131,15 @@ def test_files_that_are_mostly_not_utf8_are_refused_whatever_the_encoding_errors
             vocabulary_from_files(french, encoding_errors=encoding_errors)
     else:
         assert b"caf\xc3\xa9" in vocabulary_from_files(french, encoding_errors=encoding_errors).tokens
+    # UTF-16, with or without its byte order mark, is named as such (its NUL bytes made it "a binary file").
+    for name, data in (("bom.txt", "le café\n".encode("utf-16")), ("le.txt", ("le café\n" * 9).encode("utf-16-le"))):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(VocabularyError, match=r"is UTF-16 text, not UTF-8: convert it first"):
+            vocabulary_from_files(tmp_path / name, encoding_errors=encoding_errors)
+    # A short file's share is of all its bytes (the first three were skipped as if they were a byte order mark).
+    (tmp_path / "short.txt").write_bytes("Съешь".encode("cp1251"))
+    with pytest.raises(VocabularyError, match=r"100% of its first 5 bytes"):
+        vocabulary_from_files(tmp_path / "short.txt", encoding_errors=encoding_errors)
     # Keys are kept byte for byte: any bytes but NUL may be keys.
     keys = tmp_path / "keys.bin"
     keys.write_bytes(b"\n".join(bytes([b]) * 3 for b in range(0x80, 0x100)) + b"\n")

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace, output: Output) -> int:
         )
     except ConversionError as error:
         progress.close()
-        return _report_refusal(output, model_path, error)
+        return _report_refusal(output, model_path, error, skipping=args.skip_unconvertible)
     progress.close()
     with atomic_file(out_path, suffix=".keras") as temporary:
         result.model.save(temporary)
@@ -156,12 +156,13 @@ def _short(message: str, limit: int = 300) -> str:
     return message if len(message) <= limit else message[: limit - 3] + "..."
 
 
-def _report_refusal(output: Output, model_path: str, error: Any) -> int:
+def _report_refusal(output: Output, model_path: str, error: Any, *, skipping: bool) -> int:
     refusals = list(getattr(error, "refusals", []))
     if refusals:
         lines = [f"Cannot convert {model_path} exactly; nothing was written. {len(refusals)} problem(s):"]
         lines += [f"  {refusal}" for refusal in refusals]
-        lines.append("Pass --skip-unconvertible to convert the other pairs and leave these as they are.")
+        if not skipping:
+            lines.append("Pass --skip-unconvertible to convert the other pairs and leave these as they are.")
     else:
         lines = [f"Nothing written: {error}"]
     data = {
