@@ -327,6 +327,7 @@ class _Converter:
         names = [entry.get("name", entry["config"].get("name")) for entry in entries]
         layers = {layer.name: layer for layer in container.layers}
         found = []
+        refused: set[str] = set()  # Lookups whose refusal says why they were left.
         for index, entry in enumerate(entries):
             name = names[index]
             layer = layers.get(name)
@@ -337,6 +338,20 @@ class _Converter:
                 continue
             if isinstance(layer, keras.Model):
                 self._check_opaque_model(layer, path)
+                continue
+            if isinstance(layer, keras.layers.TimeDistributed) and isinstance(layer.layer, keras.layers.Embedding):
+                source = names[index - 1] if sequential and index > 0 else _single_source(entry)
+                if source is not None and _is_lookup(layers.get(source)):
+                    refused.add(source)
+                    self.refusals.append(
+                        Refusal(
+                            (_path(path, source), _path(path, name)),
+                            f"the Embedding is wrapped in TimeDistributed '{name}', which convert does not rewrite. "
+                            "An embedding applies to each id alone, so the wrapper is not needed: a VocabEmbedding "
+                            "takes the keys of every step directly (build the model with it and copy the rows: row "
+                            "i of the Embedding is the vector of the lookup's id i)",
+                        )
+                    )
                 continue
             if isinstance(layer, keras.layers.Embedding):
                 source = names[index - 1] if sequential and index > 0 else _single_source(entry)
@@ -349,7 +364,7 @@ class _Converter:
         for index, entry in enumerate(entries):
             if entry["class_name"] in _LOOKUP_CLASSES + ("TextVectorization",):
                 lookup = layers[names[index]]
-                if not any(pair[2] is lookup for pair in found):
+                if not any(pair[2] is lookup for pair in found) and names[index] not in refused:
                     self.notes.append(
                         f"{_path(path, lookup.name)} ({type(lookup).__name__}) was left as it is: it feeds no "
                         "Embedding directly"

@@ -673,6 +673,7 @@ class _Node:
     calls: list[list[tuple[str, int]]]  # For each call of the layer: the (layer name, output index) of its inputs.
     scope: _Scope
     inner: _Scope | None = None
+    wrapper: str | None = None  # "TimeDistributed" for an Embedding it wraps (the node stands for that Embedding).
 
     @property
     def is_keras(self) -> bool:
@@ -713,7 +714,8 @@ class _Graph:
         self._source = source
         self._unseen: list[tuple[_Node, list[tuple[str, tuple[int, ...]]]]] = []
         self.root = self._scope(config, "", None)
-        if self._unseen:
+        # Only where ids can come from text or lookups: a float model of custom blocks is no concern of this check.
+        if self._unseen and any(_takes_strings(node) or node.class_name in _KERAS_LOOKUPS for node in self.nodes()):
             self.findings.append(self._unseen_note())
 
     def _holds_lookups_or_embeddings(self, node: _Node) -> bool:
@@ -820,8 +822,9 @@ class _Graph:
             # Sequential's `layers` leaves out its InputLayer.
             if is_layer and not (sequential and is_input):
                 weights_path = _join(path, "layers", _unique(_snake_case(class_name), used))
-            wrapped = layer_config.get("layer")
+            wrapped, wrapped_in = layer_config.get("layer"), None
             if class_name == "TimeDistributed" and _is_keras_module(module) and _is_embedding_config(wrapped):
+                wrapped_in = class_name
                 # An Embedding applied to each step: its ids and rows are the wrapped Embedding's, saved beneath.
                 class_name, module, layer_config = "Embedding", str(wrapped.get("module") or module), wrapped["config"]
                 weights_path = _join(weights_path or "", "layer") or None
@@ -830,6 +833,8 @@ class _Graph:
             else:
                 calls = [_call_inputs(call) for call in entry.get("inbound_nodes") or []]
             node = _Node(name, class_name, module, layer_config, weights_path, calls, scope)
+            if wrapped_in:
+                node.wrapper = wrapped_in
             scope.nodes[name] = node
             if sequential:
                 if is_input or previous is None:
@@ -856,6 +861,14 @@ class _Graph:
             scope.inputs = _history_list(body.get("input_layers"))
             scope.outputs = _history_list(body.get("output_layers"))
         return scope
+
+
+def _takes_strings(node: _Node) -> bool:
+    """Whether a node is a model input of strings."""
+    dtype = node.config.get("dtype")
+    if isinstance(dtype, dict):  # A DTypePolicy's config.
+        dtype = dtype.get("config", {}).get("name")
+    return node.class_name == "InputLayer" and dtype == "string"
 
 
 def _is_keras_module(module: str) -> bool:
@@ -990,15 +1003,15 @@ class _Analysis:
 
     def run(self) -> None:
         nodes = list(self.graph.nodes())
-        if self.source.lacks_weights and any(
-            node.class_name in _OUR_FUSED | _OUR_ID_EMBEDDINGS | {"Embedding"} for node in nodes
-        ):
+        if self.source.lacks_weights:  # Keras writes the file even for a model without weights.
+            rows = any(node.class_name in _OUR_FUSED | _OUR_ID_EMBEDDINGS | {"Embedding"} for node in nodes)
             self._add(
                 "error",
                 "weights-missing",
                 (),
-                f"{self.source.weights_label} holds no model.weights.h5 (nor model.weights.npz): the embeddings' "
-                "rows are not in it, and Keras refuses to load it. Save the model again.",
+                f"{self.source.weights_label} holds no model.weights.h5 (nor model.weights.npz): "
+                + ("the embeddings' rows are not in it, and " if rows else "")
+                + "Keras refuses to load it. Save the model again.",
             )
         for node in nodes:
             if node.class_name in _KERAS_LOOKUPS and node.is_keras:
@@ -1412,8 +1425,12 @@ class _Analysis:
                     f"{target} has {embedding.rows} rows, but {who} gives only ids 0 to {lookup.size - 1}: "
                     f"{extra:,} row(s) can never be selected and waste memory (often `len(vocabulary) + 2` on a "
                     "vocabulary that already held its special tokens). Use "
-                    f"`input_dim=lookup.vocabulary_size()` ({lookup.size}), or VocabEmbedding / "
-                    "`vocabsafe convert`.",
+                    f"`input_dim=lookup.vocabulary_size()` ({lookup.size}), or VocabEmbedding"
+                    + (
+                        f" (without the {e_node.wrapper}: `vocabsafe convert` does not rewrite it)."
+                        if e_node.wrapper
+                        else " / `vocabsafe convert`."
+                    ),
                     vocabulary_size=lookup.size,
                     rows=embedding.rows,
                     unreachable_rows=extra,

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import run_vocabsafe
-from keras_vocabsafe import VocabEmbedding
+from keras_vocabsafe import ConversionError, VocabEmbedding, convert_model
 from keras_vocabsafe.errors import ConfigurationError, ModelFileError
 from keras_vocabsafe.inspection import inspect_model
 
@@ -510,6 +510,16 @@ class _SavedHolder(_CustomLayer):
     """`_CustomLayer`, registered so that a saved model holding it loads again."""
 
 
+@keras.saving.register_keras_serializable("keras_vocabsafe_tests")
+class _SavedDense(keras.layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(2)
+
+    def call(self, inputs):
+        return self.dense(inputs)
+
+
 def test_a_saved_custom_layer_holding_layers_gets_a_note_from_the_file(tmp_path):
     tokens = keras.Input(shape=(3,), dtype="string")
     path = tmp_path / "holder.keras"
@@ -518,6 +528,17 @@ def test_a_saved_custom_layer_holding_layers_gets_a_note_from_the_file(tmp_path)
     (finding,) = report.findings
     assert (finding.severity, finding.code, finding.layers) == ("note", "model-not-analysed", ("holder",))
     assert f"embedding/0 ({len(VOCAB)}, 2)" in finding.message and "inspect_model(model)" in finding.message
+    # Without its weights file, Keras refuses the file: an error, whatever the layers are.
+    damaged = tmp_path / "no_weights.keras"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(damaged, "w") as target:
+        for item in source.infolist():
+            if item.filename != "model.weights.h5":
+                target.writestr(item, source.read(item.filename))
+    assert [finding.code for finding in inspect_model(damaged).findings] == ["weights-missing"]
+    # A model of floats (no strings, no lookup) holding custom layers is no concern of this check: no note.
+    floats = keras.Input(shape=(3, 2))
+    keras.Model(floats, _SavedDense(name="block")(floats)).save(tmp_path / "floats.keras")
+    assert inspect_model(tmp_path / "floats.keras").findings == []
     # Layers of Keras's own classes that hold others (a Dense in a Sequential) are not custom: no note.
     inputs = keras.Input(shape=(3,), dtype="string")
     lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
@@ -545,6 +566,15 @@ def test_an_embedding_in_time_distributed_is_checked_against_its_lookup(tmp_path
         len(VOCAB),
     )
     assert [finding.code for finding in report.findings] == ["ids-exceed-rows"]
+    # Too many rows: the advice leaves `vocabsafe convert` out, which does not rewrite the wrapper and says so.
+    wide = keras.layers.TimeDistributed(keras.layers.Embedding(lookup.vocabulary_size() + 2, 2), name="wide")
+    model = keras.Model(steps, wide(lookup(steps)))
+    (finding,) = inspect_model(model).findings
+    assert finding.code == "unreachable-rows" and "without the TimeDistributed" in finding.message, finding.message
+    with pytest.raises(ConversionError) as refused:
+        convert_model(model)
+    assert [refusal.layers for refusal in refused.value.refusals] == [("words", "wide")]
+    assert "wrapped in TimeDistributed 'wide'" in refused.value.refusals[0].reason
 
 
 @keras.saving.register_keras_serializable("keras_vocabsafe_tests")
