@@ -35,6 +35,7 @@ _SNIFF_BYTES = 8192
 # Text in another encoding read as UTF-8 has a few invalid bytes (accented Latin letters); binary data and
 # single-byte Cyrillic or Greek text have far more: past this share of the first bytes, a file is refused.
 _MOST_INVALID_UTF8 = 0.25
+_FEWEST_INVALID_BYTES = 64  # Fewer are a few stray bytes, whatever their share of a short file.
 
 # A bzip2 stream: "BZh", the block size 1-9, then a block's magic (digits of pi) or, if empty, the end's (of sqrt(pi)).
 _BZ2_STREAM = re.compile(rb"BZh[1-9](?:\x31\x41\x59\x26\x53\x59|\x17\x72\x45\x38\x50\x90)")
@@ -99,6 +100,16 @@ def vocabulary_from_files(
         if reader.error is not None:  # tf.data wraps what the reader raised: give the reader's own error.
             raise reader.error from None
         raise
+    except VocabularyError as error:
+        if reader.error is not None:
+            raise reader.error from None
+        # The layer's message names a layer the caller never made: name the files instead.
+        shown = ", ".join(repr(path) for path in files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        message = str(error)
+        found_none = "found no tokens" in message
+        raise VocabularyError(
+            f"No tokens to keep in {shown}: " + message.split(": ", 1)[1] if found_none else message
+        ) from None
     finally:
         reader.close_progress()
     vocabulary = cast(Vocabulary, layer.vocabulary)  # adapt set it, or raised.
@@ -211,7 +222,7 @@ class _LineReader:
                         raise self.error
                     # Keys are kept byte for byte.
                     share = _invalid_utf8_share(head, len(head) == _SNIFF_BYTES) if self._text else 0.0
-                    if share > _MOST_INVALID_UTF8:
+                    if share > _MOST_INVALID_UTF8 and share * len(head) >= _FEWEST_INVALID_BYTES:
                         # Whatever `encoding_errors` says: replacing or dropping most bytes leaves no words.
                         self.error = VocabularyError(
                             f"The corpus file {path!r} is not UTF-8 text: {share:.0%} of its first "

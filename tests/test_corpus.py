@@ -3,6 +3,7 @@
 import bz2
 import gzip
 import json
+import re
 
 import numpy as np
 import pytest
@@ -88,6 +89,10 @@ def test_truncated_gzip_and_missing_files_are_typed_errors(tmp_path):
         vocabulary_from_files(path)
     with pytest.raises(VocabularyError, match="does not exist"):
         vocabulary_from_files(tmp_path / "nope.txt")
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    with pytest.raises(VocabularyError, match=rf"^No tokens to keep in {re.escape(repr(str(empty)))}: the text was"):
+        vocabulary_from_files(empty)  # It named the layer used inside, which the caller never made.
     with pytest.raises(VocabularyError, match="directory"):
         vocabulary_from_files(tmp_path)
 
@@ -137,8 +142,8 @@ def test_files_that_are_mostly_not_utf8_are_refused_whatever_the_encoding_errors
         with pytest.raises(VocabularyError, match=r"is UTF-16 text, not UTF-8: convert it first"):
             vocabulary_from_files(tmp_path / name, encoding_errors=encoding_errors)
     # A short file's share is of all its bytes (the first three were skipped as if they were a byte order mark).
-    (tmp_path / "short.txt").write_bytes("Съешь".encode("cp1251"))
-    with pytest.raises(VocabularyError, match=r"100% of its first 5 bytes"):
+    (tmp_path / "short.txt").write_bytes(("Съешь" * 48).encode("cp1251"))
+    with pytest.raises(VocabularyError, match=r"100% of its first 240 bytes"):
         vocabulary_from_files(tmp_path / "short.txt", encoding_errors=encoding_errors)
     # Keys are kept byte for byte: any bytes but NUL may be keys.
     keys = tmp_path / "keys.bin"
