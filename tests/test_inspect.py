@@ -427,7 +427,7 @@ def test_a_vocabulary_that_keeps_its_own_ids_is_inspected_with_its_own_slots(tmp
     assert [f.code for f in moved.errors] == ["vocabulary-differs-from-expected"]
 
 
-class _Subclassed(keras.Model):
+class _HoldsAPair:
     """A lookup and an embedding too short for it, wired in Python code."""
 
     def __init__(self, **kwargs):
@@ -439,14 +439,12 @@ class _Subclassed(keras.Model):
         return self.embedding(self.lookup(inputs))
 
 
-class _CustomLayer(keras.layers.Layer):
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
-        self.embedding = keras.layers.Embedding(len(VOCAB), 2, name="short")
+class _Subclassed(_HoldsAPair, keras.Model):
+    pass
 
-    def call(self, inputs):
-        return self.embedding(self.lookup(inputs))
+
+class _CustomLayer(_HoldsAPair, keras.layers.Layer):
+    pass
 
 
 def test_lookups_wired_in_python_code_get_a_note_listing_their_sizes_in_memory(tmp_path):
