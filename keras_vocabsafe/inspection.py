@@ -679,6 +679,17 @@ class _Node:
     def is_keras(self) -> bool:
         return _is_keras_module(self.module)
 
+    @property
+    def label(self) -> str:
+        """The name findings and pairs show: inside a nested model, with the models' names (`inner/emb`), as
+        `convert` names layers, since two nested models may each hold a layer of one name."""
+        names = [self.name]
+        owner = self.scope.owner
+        while owner is not None:
+            names.append(owner.name)
+            owner = owner.scope.owner
+        return "/".join(reversed(names))
+
 
 @dataclasses.dataclass
 class _Scope:
@@ -772,16 +783,16 @@ class _Graph:
         shown = []
         for node, matrices in self._unseen:
             listed = ", ".join(f"{path} {shape}" for path, shape in matrices[:3])
-            shown.append(f"'{node.name}' ({node.class_name}: {listed}{', ...' if len(matrices) > 3 else ''})")
+            shown.append(f"'{node.label}' ({node.class_name}: {listed}{', ...' if len(matrices) > 3 else ''})")
         return Finding(
             "note",
             "model-not-analysed",
-            tuple(node.name for node, _ in self._unseen),
+            tuple(node.label for node, _ in self._unseen),
             f"{len(self._unseen)} layer(s) of custom classes hold layers of their own, which this check cannot see "
             f"into from the file: {'; '.join(shown)}. Any lookup and embedding among them were not paired or "
             "checked. Load the model (with its classes imported) and run `keras_vocabsafe.inspect_model(model)`, "
             "which lists the lookups and embeddings such layers hold.",
-            {"layers": [node.name for node, _ in self._unseen]},
+            {"layers": [node.label for node, _ in self._unseen]},
         )
 
     def nodes(self) -> Iterator[_Node]:
@@ -803,7 +814,8 @@ class _Graph:
             name = body.get("name") or config.get("name") or config.get("class_name")
             if owner is None and isinstance(self._source, _ObjectSource):
                 name = self._source.model.name
-            self.findings.append(self._not_analysed(str(name), str(config.get("class_name")), owner))
+            shown = owner.label if owner is not None else str(name)
+            self.findings.append(self._not_analysed(shown, str(config.get("class_name")), owner))
             return scope
         sequential = "input_layers" not in body
         used: dict[str, int] = {}
@@ -850,7 +862,7 @@ class _Graph:
             if _is_model_config(entry):
                 node.inner = self._scope(entry, weights_path or path, node)
             elif class_name not in _KNOWN_LAYERS and self._holds_lookups_or_embeddings(node):
-                self.findings.append(self._not_analysed(name, class_name, node))
+                self.findings.append(self._not_analysed(node.label, class_name, node))
             elif not node.is_keras and class_name not in _KNOWN_LAYERS:
                 matrices = self._source.nested_matrices(node)
                 if matrices:
@@ -1032,8 +1044,8 @@ class _Analysis:
                     self._add(
                         "error",
                         "weights-do-not-fit",
-                        (node.name,),
-                        f"Embedding '{node.name}' has input_dim={input_dim}, but its weights in "
+                        (node.label,),
+                        f"Embedding '{node.label}' has input_dim={input_dim}, but its weights in "
                         f"{self.source.weights_label} have {rows} rows; Keras refuses to load them. Save the model "
                         "and its weights from the same run.",
                     )
@@ -1051,7 +1063,7 @@ class _Analysis:
         feeding = [node.scope.nodes.get(name) for call in node.calls for name, _ in call]
         lookups = [found for found in feeding if found is not None and self._is_lookup_source(found)]
         for lookup_node in {id(found): found for found in lookups}.values():  # Once per lookup, in call order.
-            if any(node.name in f.layers and lookup_node.name in f.layers for f in self.findings):
+            if any(node.label in f.layers and lookup_node.label in f.layers for f in self.findings):
                 continue  # A `path-not-checked` note on the way to an Embedding says it already.
             lookup = self.lookup(lookup_node)
             size = "" if lookup is None or lookup.size is None else f" ({lookup.size:,} ids)"
@@ -1063,8 +1075,8 @@ class _Analysis:
             self._add(
                 "note",
                 "ids-into-unknown-layer",
-                (lookup_node.name, node.name),
-                f"{lookup_node.class_name} '{lookup_node.name}'{size} feeds layer '{node.name}' of class "
+                (lookup_node.label, node.label),
+                f"{lookup_node.class_name} '{lookup_node.label}'{size} feeds layer '{node.label}' of class "
                 f"{node.class_name}, which this check does not know, so its rows were not checked: if it indexes "
                 f"rows by these ids, {needs}. A keras.layers.Embedding or VocabEmbedding there would be checked.",
                 vocabulary_size=None if lookup is None else lookup.size,
@@ -1093,8 +1105,8 @@ class _Analysis:
         self._add(
             "error",
             "weights-do-not-fit",
-            (node.name,),
-            f"{node.class_name} '{node.name}': {problem} in {self.source.weights_label}; Keras refuses to load "
+            (node.label,),
+            f"{node.class_name} '{node.label}': {problem} in {self.source.weights_label}; Keras refuses to load "
             "them. Save the model and its weights from the same run (after quantizing, if it was).",
         )
 
@@ -1149,8 +1161,8 @@ class _Analysis:
                 self._add(
                     "note",
                     "vocabulary-not-read",
-                    (node.name,),
-                    f"{node.class_name} '{node.name}' reads its vocabulary from "
+                    (node.label,),
+                    f"{node.class_name} '{node.label}' reads its vocabulary from "
                     + (f"the file {listed!r} outside the model" if isinstance(listed, str) else "nowhere in the file")
                     + ", so its tokens were not checked. The model loads only where that file exists; pass the "
                     "vocabulary as a list, or adapt the layer, so that the model carries it.",
@@ -1183,8 +1195,8 @@ class _Analysis:
                 self._add(
                     "error",
                     "vocabulary-not-reloadable",
-                    (node.name,),
-                    f"{node.class_name} '{node.name}' lists {display_token(key)} twice; Keras refuses this "
+                    (node.label,),
+                    f"{node.class_name} '{node.label}' lists {display_token(key)} twice; Keras refuses this "
                     "vocabulary when the model is loaded. Remove the duplicate (and retrain, since ids after it "
                     "shift).",
                 )
@@ -1208,8 +1220,8 @@ class _Analysis:
             self._add(
                 "error",
                 "vocabulary-not-reloadable",
-                (node.name,),
-                f"The saved vocabulary of {node.class_name} '{node.name}' is not UTF-8 text; Keras cannot read it "
+                (node.label,),
+                f"The saved vocabulary of {node.class_name} '{node.label}' is not UTF-8 text; Keras cannot read it "
                 "back. Use keras_vocabsafe.VocabEmbedding (or `vocabsafe convert`), whose saved vocabulary keeps "
                 "any bytes.",
             )
@@ -1247,8 +1259,8 @@ class _Analysis:
             self._add(
                 "error",
                 "vocabulary-not-reloadable",
-                (node.name,),
-                f"{node.class_name} '{node.name}' cannot be reloaded as saved: {problem} ({cause}). Loading the "
+                (node.label,),
+                f"{node.class_name} '{node.label}' cannot be reloaded as saved: {problem} ({cause}). Loading the "
                 "model fails, or gives ids that differ from the trained ones. Use keras_vocabsafe.VocabEmbedding "
                 "(or `vocabsafe convert`), whose saved vocabulary keeps any token, or drop such tokens before "
                 "adapting.",
@@ -1295,8 +1307,8 @@ class _Analysis:
             self._add(
                 "error",
                 "weights-for-other-vocabulary",
-                (node.name,),
-                f"The weights of {node.class_name} '{node.name}' in {self.source.weights_label} were trained for "
+                (node.label,),
+                f"The weights of {node.class_name} '{node.label}' in {self.source.weights_label} were trained for "
                 f"another vocabulary: {_describe(saved, own.tokens, ('weights', 'model'))}. Used together, "
                 f"{moved:,} id(s) would select another token's row. Keras refuses to load them into this layer; "
                 "export the model from the same training run, or move rows by token with "
@@ -1315,8 +1327,8 @@ class _Analysis:
             self._add(
                 "error",
                 "weights-do-not-fit",
-                (node.name,),
-                f"{node.class_name} '{node.name}' has {own.size} ids (padded to {expected} rows), but its weights "
+                (node.label,),
+                f"{node.class_name} '{node.label}' has {own.size} ids (padded to {expected} rows), but its weights "
                 f"in {self.source.weights_label} have {rows} rows; Keras refuses to load them. Save the model and "
                 "its weights from the same run.",
             )
@@ -1328,9 +1340,9 @@ class _Analysis:
         self.pairs.append(
             LayerPair(
                 "vocab-embedding",
-                node.name,
+                node.label,
                 node.class_name,
-                node.name,
+                node.label,
                 node.class_name,
                 own.size,
                 own.mask_id,
@@ -1352,9 +1364,9 @@ class _Analysis:
                     self._add(
                         "note",
                         "path-not-checked",
-                        (lookup_node.name, breaker.name, node.name),
-                        f"The ids of {lookup_node.class_name} '{lookup_node.name}' reach {node.class_name} "
-                        f"'{node.name}' through {breaker.class_name} '{breaker.name}', which may change them, so "
+                        (lookup_node.label, breaker.label, node.label),
+                        f"The ids of {lookup_node.class_name} '{lookup_node.label}' reach {node.class_name} "
+                        f"'{node.label}' through {breaker.class_name} '{breaker.label}', which may change them, so "
                         "this pair was not checked.",
                     )
                 continue
@@ -1364,13 +1376,13 @@ class _Analysis:
 
     def _check_pair(self, lookup: _Lookup, embedding: _Embedding, between: tuple[str, ...]) -> None:
         l_node, e_node = lookup.node, embedding.node
-        layers = (l_node.name, e_node.name)
+        layers = (l_node.label, e_node.label)
         self.pairs.append(
             LayerPair(
                 "lookup-embedding",
-                l_node.name,
+                l_node.label,
                 l_node.class_name,
-                e_node.name,
+                e_node.label,
                 e_node.class_name,
                 lookup.size,
                 lookup.mask_id,
@@ -1380,8 +1392,8 @@ class _Analysis:
                 between,
             )
         )
-        who = f"{l_node.class_name} '{l_node.name}'"
-        target = f"{e_node.class_name} '{e_node.name}'"
+        who = f"{l_node.class_name} '{l_node.label}'"
+        target = f"{e_node.class_name} '{e_node.label}'"
         own = embedding.lookup
         if own is not None and own.tokens is not None and lookup.tokens is not None and own.tokens != lookup.tokens:
             moved = _count_moved(lookup.tokens, own.tokens)
@@ -1520,12 +1532,16 @@ class _Analysis:
         for pair in self.pairs:
             for name in (pair.lookup, pair.embedding):
                 for node in self.graph.nodes():
-                    if node.name == name:
+                    if node.label == name:
                         found = self.lookup(node)
                         if found is not None:
                             candidates.setdefault(name, found)
         for found in self.checked_lookups:
-            candidates.setdefault(found.node.name, found)
+            candidates.setdefault(found.node.label, found)
+        if layer is not None and layer not in candidates:
+            # A nested lookup's bare name (`words` for `inner/words`), where only one lookup has it.
+            matches = [label for label in candidates if label.rpartition("/")[2] == layer]
+            layer = matches[0] if len(matches) == 1 else layer
         if layer is not None:
             if layer not in candidates:
                 raise ConfigurationError(
@@ -1543,7 +1559,7 @@ class _Analysis:
             )
         if target.tokens is None:
             raise ConfigurationError(
-                f"The tokens of {target.node.class_name} '{target.node.name}' are not in the model (see the notes), "
+                f"The tokens of {target.node.class_name} '{target.node.label}' are not in the model (see the notes), "
                 "so they cannot be compared with the expected vocabulary."
             )
         expected = _expected_tokens(vocabulary, target)
@@ -1559,8 +1575,8 @@ class _Analysis:
             self._add(
                 "error",
                 "vocabulary-differs-from-expected",
-                (target.node.name,),
-                f"{target.node.class_name} '{target.node.name}' gives other ids than the expected vocabulary "
+                (target.node.label,),
+                f"{target.node.class_name} '{target.node.label}' gives other ids than the expected vocabulary "
                 f"({_describe(expected, current, ('expected', 'model'))}): {moved:,} token(s) moved to another id, "
                 f"{missing:,} missing, {new:,} new. Moved tokens select rows trained for other tokens; this is "
                 "what re-adapting a lookup between training and export does. Export with the lookup from the "

@@ -181,7 +181,8 @@ def test_pairs_record_the_layers_in_between_and_the_nested_embedding(models):
     (pair,) = inspect_model(models["plain_ok"]).pairs
     assert pair.between == ("reshape_ids", "flatten_ids")
     report = inspect_model(models["nested_bad"])
-    assert [(f.code, f.layers) for f in report.findings] == [("ids-exceed-rows", ("outer_words", "inner_emb"))]
+    # A nested layer is named with its model's name, as `convert` names it.
+    assert [(f.code, f.layers) for f in report.findings] == [("ids-exceed-rows", ("outer_words", "inner/inner_emb"))]
 
 
 @pytest.mark.saving
@@ -491,6 +492,15 @@ def test_layers_of_one_name_in_two_nested_models_are_told_apart_in_memory():
     (finding,) = report.findings
     assert finding.code == "ids-exceed-rows" and finding.details["rows"] == len(VOCAB) - 1, finding
     assert finding.details["ids_without_row"] == lookup.vocabulary_size() - (len(VOCAB) - 1)
+    assert finding.layers == ("short/words", "short/emb")  # Each named with its model: the two were alike.
+    # The vocabulary to compare with names its lookup by path; a bare name that two lookups share is refused.
+    with pytest.raises(ConfigurationError, match=r"no lookup named 'words'; its lookups are \['good/words'"):
+        inspect_model(model, vocabulary=VOCAB, layer="words")
+    assert inspect_model(model, vocabulary=VOCAB, layer="short/words").findings[-1].code == "ids-exceed-rows"
+    alone = keras.Model(tokens, good(tokens))  # One nested lookup: its bare name is enough.
+    assert inspect_model(alone, vocabulary=VOCAB, layer="words").findings == []
+    moved = inspect_model(alone, vocabulary=[*VOCAB[1:], VOCAB[0]], layer="words")
+    assert [(f.code, f.layers) for f in moved.findings] == [("vocabulary-differs-from-expected", ("good/words",))]
 
     def holder(name, rows):
         tokens = keras.Input(shape=(3,), dtype="string")
