@@ -207,18 +207,18 @@ class _LineReader:
                         text_start = 0
                     stream.seek(text_start)
                     head = stream.read(_SNIFF_BYTES)
-                    if b"\x00" in head and (head.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_utf16(head)):
-                        self.error = VocabularyError(
-                            f"The corpus file {path!r} is UTF-16 text, not UTF-8: convert it first, e.g. "
-                            "`iconv -f utf-16 -t utf-8`."
-                        )
-                        raise self.error
                     if b"\x00" in head:
-                        self.error = VocabularyError(
-                            f"The corpus file {path!r} holds a NUL byte within its first {_SNIFF_BYTES:,} bytes: it "
-                            "is a binary file (a .keras or weights file, an archive, an image), not text. Pass the "
-                            "text files of the corpus (plain, gzip or bz2)."
-                        )
+                        if head.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_utf16(head):
+                            self.error = VocabularyError(
+                                f"The corpus file {path!r} is UTF-16 text, not UTF-8: convert it first, e.g. "
+                                "`iconv -f utf-16 -t utf-8`."
+                            )
+                        else:
+                            self.error = VocabularyError(
+                                f"The corpus file {path!r} holds a NUL byte within its first {_SNIFF_BYTES:,} bytes: "
+                                "it is a binary file (a .keras or weights file, an archive, an image), not text. Pass "
+                                "the text files of the corpus (plain, gzip or bz2)."
+                            )
                         raise self.error
                     # Keys are kept byte for byte.
                     share = _invalid_utf8_share(head, len(head) == _SNIFF_BYTES) if self._text else 0.0

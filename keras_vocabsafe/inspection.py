@@ -564,12 +564,8 @@ class _ObjectSource:
     def layer_object(self, node: _Node | None) -> Any:
         """The layer a node stands for, found by the names from the model down (the same name may be used in two
         nested models); `None` stands for the model."""
-        names = []
-        while node is not None:
-            names.append(node.name)
-            node = node.scope.owner
         layer = self.model
-        for name in reversed(names):
+        for name in node.path if node is not None else ():
             layer = next((child for child in getattr(layer, "layers", ()) if child.name == name), None)
             if layer is None:
                 return None
@@ -680,15 +676,20 @@ class _Node:
         return _is_keras_module(self.module)
 
     @property
-    def label(self) -> str:
-        """The name findings and pairs show: inside a nested model, with the models' names (`inner/emb`), as
-        `convert` names layers, since two nested models may each hold a layer of one name."""
+    def path(self) -> list[str]:
+        """The names of the nested models holding the node, from the top, then its own."""
         names = [self.name]
         owner = self.scope.owner
         while owner is not None:
             names.append(owner.name)
             owner = owner.scope.owner
-        return "/".join(reversed(names))
+        return names[::-1]
+
+    @property
+    def label(self) -> str:
+        """The name findings and pairs show: inside a nested model, with the models' names (`inner/emb`), as
+        `convert` names layers, since two nested models may each hold a layer of one name."""
+        return "/".join(self.path)
 
 
 @dataclasses.dataclass
@@ -698,6 +699,11 @@ class _Scope:
     outputs: list[tuple[str, int]]
     owner: _Node | None
     graph_known: bool = True
+
+
+def _held_layers(layer: Any) -> list[str]:
+    """The lookups and embeddings a layer holds, described by `_held_layer`."""
+    return [text for text in map(_held_layer, _compat.flatten_layers(layer, include_self=False)) if text]
 
 
 def _held_layer(layer: Any) -> str:
@@ -735,18 +741,14 @@ class _Graph:
         if not isinstance(self._source, _ObjectSource):
             return False
         layer = self._source.layer_object(node)
-        return layer is not None and any(map(_held_layer, _compat.flatten_layers(layer, include_self=False)))
+        return layer is not None and bool(_held_layers(layer))
 
     def _not_analysed(self, name: str, class_name: str, node: _Node | None) -> Finding:
         """The note for a subclassed model (`node`, or the model if None); in memory, it lists the lookups and
         embeddings the model holds."""
         in_memory = isinstance(self._source, _ObjectSource)
         model = self._source.layer_object(node) if in_memory else None
-        held = (
-            [text for text in map(_held_layer, _compat.flatten_layers(model, include_self=False)) if text]
-            if (model is not None)
-            else []
-        )
+        held = _held_layers(model) if model is not None else []
         import keras
 
         if model is not None and not isinstance(model, keras.Model):
@@ -844,9 +846,7 @@ class _Graph:
                 calls = [] if is_input or previous is None else [[previous]]
             else:
                 calls = [_call_inputs(call) for call in entry.get("inbound_nodes") or []]
-            node = _Node(name, class_name, module, layer_config, weights_path, calls, scope)
-            if wrapped_in:
-                node.wrapper = wrapped_in
+            node = _Node(name, class_name, module, layer_config, weights_path, calls, scope, wrapper=wrapped_in)
             scope.nodes[name] = node
             if sequential:
                 if is_input or previous is None:
@@ -1066,12 +1066,11 @@ class _Analysis:
             if any(node.label in f.layers and lookup_node.label in f.layers for f in self.findings):
                 continue  # A `path-not-checked` note on the way to an Embedding says it already.
             lookup = self.lookup(lookup_node)
-            size = "" if lookup is None or lookup.size is None else f" ({lookup.size:,} ids)"
-            needs = (
-                f"it needs {lookup.size:,} rows (`lookup.vocabulary_size()`)"
-                if lookup is not None and lookup.size is not None
-                else "it needs `lookup.vocabulary_size()` rows"
-            )
+            ids = None if lookup is None else lookup.size
+            size = "" if ids is None else f" ({ids:,} ids)"
+            needs = "it needs `lookup.vocabulary_size()` rows"
+            if ids is not None:
+                needs = f"it needs {ids:,} rows (`lookup.vocabulary_size()`)"
             self._add(
                 "note",
                 "ids-into-unknown-layer",
@@ -1079,7 +1078,7 @@ class _Analysis:
                 f"{lookup_node.class_name} '{lookup_node.label}'{size} feeds layer '{node.label}' of class "
                 f"{node.class_name}, which this check does not know, so its rows were not checked: if it indexes "
                 f"rows by these ids, {needs}. A keras.layers.Embedding or VocabEmbedding there would be checked.",
-                vocabulary_size=None if lookup is None else lookup.size,
+                vocabulary_size=ids,
             )
 
     def _check_matrix_layout(self, node: _Node) -> None:

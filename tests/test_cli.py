@@ -1,7 +1,13 @@
 """The `vocabsafe` console script itself: help, version, exit codes and quiet output."""
 
+import os
+import re
+
+import pytest
+
 import keras_vocabsafe
 from conftest import run_vocabsafe
+from keras_vocabsafe.cli._output import CommandError, atomic_file
 
 
 def test_help_lists_every_command_and_exits_0():
@@ -54,13 +60,6 @@ def test_a_console_that_cannot_show_the_text_gets_escapes_and_valid_json(tmp_pat
 
 
 def test_an_out_that_cannot_be_replaced_is_named_and_nothing_is_left_beside_it(tmp_path):
-    import os
-    import re
-
-    import pytest
-
-    from keras_vocabsafe.cli._output import CommandError, atomic_file
-
     out = tmp_path / "out.npy"
     expected = rf"cannot replace {re.escape(str(out))} \(.+\); nothing was written"
     with pytest.raises(CommandError, match=expected), atomic_file(str(out)) as temporary:

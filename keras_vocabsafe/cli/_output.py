@@ -121,13 +121,14 @@ def check_output_path(path: str, *, overwrite: bool) -> str:
         raise CommandError("OUT is empty; pass the path of the file to write.")
     if given.endswith(("/", os.sep)):
         raise CommandError(f"{given} ends with a slash, which names a directory; pass the path of the file to write.")
+    path = given
     if os.path.islink(given):
         try:
             os.stat(given)
         except OSError as error:
             if error.errno == errno.ELOOP:
                 raise CommandError(f"{given} is a symbolic link in a loop ({error.strerror}); fix the link.") from None
-    path = os.path.realpath(given) if os.path.islink(given) else given
+        path = os.path.realpath(given)
     shown = given if path == given else f"{given} (a link to {path})"
     if os.path.isdir(path):
         raise CommandError(
