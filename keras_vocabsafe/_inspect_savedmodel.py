@@ -738,9 +738,11 @@ def inspect_savedmodel(path: str) -> tuple[list[Any], list[Any]]:
     for route in scanner.routes.values():
         route.lookup_ops = sorted(scanner.lookup_ops.get(t, "") for t in route.ids.tables)
         groups.setdefault((route.variable.name.rpartition("/")[0], route.ids.tables), []).append(route)
+    variables = (model.captured(i) for i, obj in enumerate(model.objects) if obj.WhichOneof("kind") == "variable")
+    matrices = {variable.name: _rows(variable) for variable in variables}
     pairs, findings = [], []
     for _, group in sorted(groups.items(), key=lambda item: (item[0][0], sorted(item[0][1]))):
-        pair, found = _check_route(model, _merged(group))
+        pair, found = _check_route(model, _merged(group, matrices))
         if pair is not None:
             pairs.append(pair)
         findings.extend(found)
@@ -753,9 +755,13 @@ def _rows(variable: _Variable) -> int | None:
     return variable.shape[0] if variable.shape and variable.shape[0] >= 0 else None
 
 
-def _merged(group: list[_Route]) -> _Route:
+def _merged(group: list[_Route], rows_by_name: dict[str, int | None]) -> _Route:
     """One route for the variables of one layer gathered by the same ids: the variable with the fewest rows (the
-    first to run out), else the one named `embeddings`; their ids and lookups together."""
+    first to run out), else the one named `embeddings`; their ids and lookups together.
+
+    A Keras int4 `Embedding` gathers its scales but unpacks its matrix first, so only the scales are seen gathered:
+    the route then names the layer's `embeddings` when it has as many rows (`rows_by_name`: the model's variables).
+    """
     main = min(
         group,
         key=lambda r: (
@@ -765,9 +771,13 @@ def _merged(group: list[_Route]) -> _Route:
             r.variable.name,
         ),
     )
+    variable = main.variable
+    matrix = f"{variable.name.rpartition('/')[0]}/embeddings"
+    if matrix != variable.name and "/" in variable.name and rows_by_name.get(matrix, -1) == _rows(variable):
+        variable = dataclasses.replace(variable, name=matrix)
     ids = _union([route.ids for route in group])
     lookup_ops = sorted({op for route in group for op in route.lookup_ops})
-    return _Route(main.variable, ids, lookup_ops, main.gather_op)
+    return _Route(variable, ids, lookup_ops, main.gather_op)
 
 
 def _check_route(model: _SavedModel, route: _Route) -> tuple[Any, list[Any]]:

@@ -284,6 +284,8 @@ def test_a_quantized_or_lora_embedding_is_one_pair_reported_once(tmp_path, mode,
     assert [(p.vocabulary_size, p.rows) for p in short.pairs] == [(expected_size, len(VOCAB))]
     assert [f.code for f in short.findings] == ["ids-exceed-rows"]
     assert short.findings[0].details["ids_without_row"] == expected_size - len(VOCAB)
+    # The matrix is named even where only its scales are gathered (int4 unpacks the matrix before the gather).
+    assert f"embedding 'emb/embeddings' has {len(VOCAB)} rows" in short.findings[0].message
     for kind in ("keras", "ours"):
         assert [(p.vocabulary_size, p.rows) for p in results[kind].pairs] == [(expected_size, expected_size)], kind
         assert results[kind].findings == [], kind
