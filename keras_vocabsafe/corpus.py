@@ -75,7 +75,8 @@ def vocabulary_from_files(
         A `Vocabulary` with `counts` (without the special tokens; `reserved_tokens` first in text mode).
 
     Raises:
-        VocabularyError: a file is missing, a directory or unreadable, or no token was found.
+        VocabularyError: a file is missing, a directory or unreadable, or no token was found; a file is binary,
+            UTF-16, or in text mode mostly not UTF-8 (in its first 8 KiB, or in any batch of 4,096 lines after).
         ConfigurationError: a setting the layers refuse.
     """
     from keras_vocabsafe.lookup import VocabLookup
@@ -231,12 +232,15 @@ class _LineReader:
                         )
                         raise self.error
                     stream.seek(text_start)
+                    lines = 0  # The file's lines before the batch.
                     for line in stream:
                         batch.append(line[:-2] if line.endswith(b"\r\n") else line.rstrip(b"\n"))
                         if len(batch) == _BATCH_LINES:
+                            lines = self._check_batch(path, batch, lines)
                             yield np.array(batch, dtype=object)
                             batch = []
                             self._report(start + raw.tell())
+                    self._check_batch(path, batch, lines)
                 except (OSError, EOFError) as error:  # A truncated or corrupt gzip/bz2 stream.
                     self.error = VocabularyError(f"The corpus file {path!r} is truncated or corrupt: {error}.")
                     raise self.error from None
@@ -244,6 +248,27 @@ class _LineReader:
                     yield np.array(batch, dtype=object)
                 self._report(start + os.path.getsize(path))
         self.close_progress()
+
+    def _check_batch(self, path: str, batch: list[bytes], lines: int) -> int:
+        """Refuses a batch of text lines that is mostly not UTF-8, as the first bytes are (binary data appended to
+        text); returns the lines read with it (`lines` before it)."""
+        if not self._text or not batch:
+            return lines + len(batch)
+        joined = b"\n".join(batch)
+        try:
+            joined.decode("utf-8")
+        except UnicodeDecodeError:
+            # Valid bytes encode back as they were; the invalid ones are dropped.
+            invalid = len(joined) - len(joined.decode("utf-8", errors="ignore").encode("utf-8"))
+            if invalid > _MOST_INVALID_UTF8 * len(joined) and invalid >= _FEWEST_INVALID_BYTES:
+                self.error = VocabularyError(
+                    f"The corpus file {path!r} is not UTF-8 text throughout: {invalid / len(joined):.0%} of the "
+                    f"{len(joined):,} bytes of its lines {lines + 1:,}-{lines + len(batch):,} are not valid UTF-8, "
+                    "though its first bytes are. Binary data follows the text (a file appended to another?), or "
+                    "the text changes encoding there: remove it, or convert it (`iconv -f ENCODING -t utf-8`)."
+                )
+                raise self.error from None
+        return lines + len(batch)
 
     def _report(self, done: int) -> None:
         self._done = done

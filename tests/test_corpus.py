@@ -128,6 +128,14 @@ def test_files_that_are_mostly_not_utf8_are_refused_whatever_the_encoding_errors
         path.write_bytes(data)
         with pytest.raises(VocabularyError, match=r"is not UTF-8 text: \d+% of its first 8,192 bytes"):
             vocabulary_from_files(path, encoding_errors=encoding_errors)
+    # Binary data after text: the first 8 KiB passed, and the rest was counted as junk (or U+FFFD) under "replace".
+    appended = tmp_path / "appended.txt"
+    appended.write_bytes(("le café est très bon\n" * 500).encode("utf-8") + noise * 2)
+    with pytest.raises(
+        VocabularyError,
+        match=r"not UTF-8 text throughout: \d+% of the [\d,]+ bytes of its lines 1-\d+ are not valid UTF-8",
+    ):
+        vocabulary_from_files(appended, encoding_errors=encoding_errors)
     # A few bytes of another encoding in UTF-8 text are what `encoding_errors` is for.
     french = tmp_path / "french.txt"
     french.write_bytes(("le café est très bon\n" * 300).encode("utf-8") + "un résumé\n".encode("latin-1"))
