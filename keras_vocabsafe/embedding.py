@@ -1394,6 +1394,16 @@ class VocabIdEmbedding(VocabularyLayer):
         trainable_ids = keras.ops.convert_to_tensor(rows, dtype=keras.backend.standardize_dtype(ids.dtype))
         flat = keras.ops.reshape(ids, (-1,))
         position = keras.ops.minimum(_compat.searchsorted(trainable_ids, flat), len(rows) - 1)
+        if keras.backend.backend() == "tensorflow":
+            # Only the ids that train read the trainable variable: its row-sparse gradient then lists their rows
+            # alone. A frozen or OOV id read at its clamped position (and discarded) listed a trainable row the
+            # batch did not hold, with a zero gradient, and a row-sparse optimizer stepped that row on its momentum
+            # and decayed it.
+            picked = tf.where(tf.equal(tf.gather(trainable_ids, position), flat))
+            frozen = tf.reshape(_take(self._embeddings, ids), (-1, self.output_dim))
+            trained = _take(self._trainable_embeddings, tf.gather_nd(position, picked))
+            outputs = tf.tensor_scatter_nd_update(frozen, picked, trained)
+            return tf.reshape(outputs, tf.concat([tf.shape(ids), [self.output_dim]], 0))
         position = keras.ops.reshape(position, keras.ops.shape(ids))
         trains = keras.ops.equal(keras.ops.take(trainable_ids, position), ids)
         return keras.ops.where(

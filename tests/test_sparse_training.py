@@ -178,6 +178,27 @@ def test_frozen_rows_never_move_and_untouched_trainable_rows_stay():
     assert np.count_nonzero(np.any(momentum != 0, axis=1)) == 1
 
 
+@pytest.mark.parametrize(
+    "make_optimizer",
+    [lambda: LazyAdam(0.05), lambda: SparseSGD(0.05, momentum=0.9), lambda: LazyAdam(0.05, weight_decay=0.5)],
+    ids=["lazy_adam", "sgd_momentum", "lazy_adam_weight_decay"],
+)
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_frozen_and_oov_ids_touch_no_trainable_row(make_optimizer, jit_compile):
+    # A frozen or OOV id was read from the trainable rows at a neighbour's position (then discarded): the gradient
+    # listed that neighbour with a zero row, so it moved on its momentum or decayed without being in the batch.
+    model, embedding = _string_model(make_optimizer())
+    trainable = sorted(_ids(embedding, ["t0", "t3", "t4"]).tolist())
+    model, embedding = _string_model(make_optimizer(), trainable_rows=trainable)
+    model.jit_compile = jit_compile
+    model.fit(*_batches([3, 3, 3, 3, 0, 3]), epochs=3, verbose=0)  # t3 gathers momentum
+    before = embedding.embeddings.numpy().copy()
+    text = tf.constant([["t0", "t1", "t2"], ["t1", "unknown", "t5"]])  # t0 trains; t1, t2, t5, OOV are frozen
+    model.fit(text, np.array([[1.0], [-1.0]], np.float32), epochs=3, verbose=0)
+    moved = np.flatnonzero(np.any(embedding.embeddings.numpy() != before, axis=1))
+    assert moved.tolist() == _ids(embedding, ["t0"]).tolist()
+
+
 def test_custom_training_loop_reads_no_whole_matrix_per_step():
     keras.utils.set_random_seed(5)
     layer = VocabIdEmbedding(OUTPUT_DIM, vocabulary=TOKENS)
