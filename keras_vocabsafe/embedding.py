@@ -48,6 +48,7 @@ __all__ = ["MergedEmbeddings", "VocabIdEmbedding"]
 
 _INITIALIZER_PEAK = 3  # Matrices alive at once while a Keras random initializer runs.
 _INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
+_NARROW_ID_DTYPES = ("int8", "int16", "uint8", "uint16")
 
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
@@ -1247,7 +1248,13 @@ class VocabIdEmbedding(VocabularyLayer):
         if _on_host(inputs):
             inputs = self._host_ids(inputs)
         ids = keras.ops.convert_to_tensor(inputs)
-        self._check_ids_dtype(keras.backend.standardize_dtype(ids.dtype))
+        dtype = keras.backend.standardize_dtype(ids.dtype)
+        self._check_ids_dtype(dtype)
+        # As keras.layers.Embedding does: ids of a narrow dtype could not hold the row count that the range check
+        # compares with (it wrapped, and a traced JAX id was sent to the mask row), and TensorFlow gathers take
+        # int32 and int64 indices only.
+        if dtype in _NARROW_ID_DTYPES or (dtype == "uint32" and backend == "tensorflow"):
+            ids = keras.ops.cast(ids, "int64" if dtype == "uint32" else "int32")
         return self._gather(self._check_id_range(ids))
 
     def _check_ids_dtype(self, dtype: str) -> None:
