@@ -964,6 +964,8 @@ class VocabIdEmbedding(VocabularyLayer):
     # Keras layer API -----------------------------------------------------------------
 
     def build(self, input_shape: Any = None) -> None:
+        if self.built:  # As keras.layers.Embedding: a second build (a subclassed model's `build`) keeps the rows.
+            return
         # Built to receive saved or given rows (by `load_model`, or right before `set_weights` and
         # `load_own_variables` assign): a random draw of the whole matrix would only be overwritten, and Keras's
         # random initializers hold about three matrices while they run.

@@ -362,6 +362,31 @@ def test_ids_beyond_the_rows_are_refused_or_documented_per_backend():
                 embedding(ids)
 
 
+def test_building_a_built_embedding_half_keeps_its_rows():
+    # A second `build()` drew a new matrix over the given (or trained) rows without a word; the usual subclassed
+    # model's `build` calls it on its layers.
+    rows = np.arange(20, dtype="float32").reshape(5, 4)
+    layer = VocabIdEmbedding(4, vocabulary=["a", "b", "c"], mask_token="", weights=[rows])
+
+    class Classifier(keras.Model):
+        def __init__(self, embedding):
+            super().__init__()
+            self.embedding, self.score = embedding, keras.layers.Dense(1)
+
+        def build(self, input_shape):
+            self.embedding.build(input_shape)
+            super().build(input_shape)
+
+        def call(self, ids):
+            return self.score(keras.ops.mean(self.embedding(ids), axis=1))
+
+    model = Classifier(layer)
+    layer.build((None, 3))
+    model.build((None, 3))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer.embeddings), rows)
+    assert model(np.array([[1, 2, 3]])).shape == (1, 1)
+
+
 def _traced(layer):
     """`layer` in the backend's traced form: `tf.function`, `jax.jit`, or eager on PyTorch."""
     if keras.backend.backend() == "tensorflow":

@@ -687,6 +687,7 @@ FIVE_ROWS = np.array([[10.0 * i, 10.0 * i + 1] for i in range(5)], dtype="float3
 def test_weights_set_the_row_of_each_id_as_keras_embedding_does(make, inputs, expected_ids, wrap):
     layer = make(wrap(FIVE_ROWS))
     assert layer.built
+    layer.build()  # A second build keeps the rows (a subclassed model's `build` calls it), as Keras's does.
     np.testing.assert_array_equal(layer(inputs), FIVE_ROWS[np.array(expected_ids)])
     assert "weights" not in layer.get_config()  # As Keras's Embedding: the rows are saved as weights.
 
