@@ -35,9 +35,13 @@ class RemapRequest:
 
 @dataclass
 class CheckOnly:
-    """`load_weights()`'s first pass: compare saved vocabularies, assign nothing; collect refusals in `errors`."""
+    """`load_weights()`'s first pass: compare saved vocabularies, assign nothing; collect refusals in `errors`.
+
+    With `remap`, the first pass of `load_remapped_weights()`: check that rows can move by token.
+    """
 
     errors: list[Exception] = field(default_factory=list)
+    remap: RemapRequest | None = None
 
 
 _REQUEST: ContextVar[RemapRequest | CheckOnly | None] = ContextVar("keras_vocabsafe_loading_request", default=None)

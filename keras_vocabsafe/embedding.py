@@ -1492,8 +1492,9 @@ class VocabIdEmbedding(VocabularyLayer):
             # Read once, when assigned (Keras's `store[key]` reads the whole matrix at each use).
             matrix = _compat.stored_array(store, "0") if "0" in store else None
             # Rows move by token whenever they cannot be copied as they are: other tokens, or other padding rows.
+            remapping = request.remap if isinstance(request, _loading.CheckOnly) else request
             remap = (
-                isinstance(request, _loading.RemapRequest)
+                isinstance(remapping, _loading.RemapRequest)
                 and matrix is not None
                 and (saved is not current or tuple(matrix.shape[:1]) != (self._num_rows(),))
             )
@@ -1508,7 +1509,9 @@ class VocabIdEmbedding(VocabularyLayer):
                         "from, then quantize."
                     )
                 )
-            if not remap:
+            if remap:
+                self._check_remap(saved, current, np.asarray(matrix).shape)
+            else:
                 self._check_saved_weights(saved, current, store, matrix)
         except VocabSafeError as error:
             if isinstance(request, _loading.CheckOnly):
@@ -1518,7 +1521,7 @@ class VocabIdEmbedding(VocabularyLayer):
         if isinstance(request, _loading.CheckOnly):
             return
         if remap:
-            self._load_remapped(saved, np.asarray(matrix), cast(_loading.RemapRequest, request))  # As `remap` says.
+            self._load_remapped(saved, current, np.asarray(matrix), cast(_loading.RemapRequest, request))
         elif matrix is not None:
             if not self.built:
                 with _loading.values_to_follow():
@@ -1612,14 +1615,14 @@ class VocabIdEmbedding(VocabularyLayer):
                 f"{expected}, but the saved weights have {saved}: {reason}."
             )
 
-    def _load_remapped(self, saved: list[Any], matrix: np.ndarray, request: _loading.RemapRequest) -> None:
-        if matrix.ndim != 2 or matrix.shape[1] != self.output_dim:
+    def _check_remap(self, saved: list[Any], current: list[Any], shape: tuple[int, ...]) -> None:
+        """Refuses saved rows that cannot move by token into this layer, before anything is assigned."""
+        if len(shape) != 2 or shape[1] != self.output_dim:
             raise VocabularyMismatchError(
-                f"{self._owner()} cannot take rows of shape {matrix.shape[1:]} from the saved weights: the saved "
-                f"output_dim is {matrix.shape[-1]}, this layer's is {self.output_dim}. Remapping moves rows between "
-                "tokens; it cannot change their length."
+                f"{self._owner()} cannot take rows of shape {shape[1:]} from the saved weights: the saved "
+                f"output_dim is {shape[-1] if shape else None}, this layer's is {self.output_dim}. Remapping moves "
+                "rows between tokens; it cannot change their length."
             )
-        current = self._ids_to_tokens()
         special = [current[i] for i in self._special_ids()]
         # Rows move by token, so the special slots may sit at other ids in the saved vocabulary, but each special
         # token must be there as often as here (once, or once per OOV row).
@@ -1631,6 +1634,11 @@ class VocabIdEmbedding(VocabularyLayer):
                 f"{[display_token(t) for t in special]}), so the mask and OOV rows cannot be matched. "
                 "Build the layer with the mask_token, oov_token and num_oov_indices the weights were saved with."
             )
+
+    def _load_remapped(
+        self, saved: list[Any], current: list[Any], matrix: np.ndarray, request: _loading.RemapRequest
+    ) -> None:
+        special = [current[i] for i in self._special_ids()]
         saved_token_ids = np.flatnonzero([token not in special for token in saved])
         row_map = evolve._map_rows(saved, current, what="saved vocabulary")
         new_matrix = evolve._remap_matrix(

@@ -58,8 +58,11 @@ def load_weights(model: keras.Model, filepath: str | os.PathLike[str], *, skip_m
         model.load_weights(filepath, skip_mismatch=skip_mismatch)
 
 
-def _check_vocabularies(model: keras.Model, filepath: str, layers: list[Any], ours: set[int]) -> None:
-    """Runs Keras's loader over the `VocabEmbedding` layers and their containers only, assigning nothing."""
+def _check_vocabularies(
+    model: keras.Model, filepath: str, layers: list[Any], ours: set[int], remap: RemapRequest | None = None
+) -> None:
+    """Runs Keras's loader over the `VocabEmbedding` layers and their containers only, assigning nothing (`remap`:
+    checking that their rows can move by token)."""
     containers = [
         layer
         for layer in layers
@@ -71,7 +74,7 @@ def _check_vocabularies(model: keras.Model, filepath: str, layers: list[Any], ou
     # A container's own variables (rare: a layer that holds a VocabEmbedding and creates weights too) are
     # loaded by this pass; put them back whatever happens.
     own = [(variable, variable.numpy()) for layer in containers for variable in _compat.own_variables(layer)]
-    request = CheckOnly()
+    request = CheckOnly(remap=remap)
     try:
         with loading_request(request):
             _compat.load_weights_only(model, filepath, objects_to_skip=skip)
@@ -117,6 +120,16 @@ def load_remapped_weights(
 
     Returns:
         One `VocabularyUpdateReport` per `VocabEmbedding`, keyed by layer name.
+
+    Raises:
+        VocabularyMismatchError: a `VocabEmbedding` cannot take the saved rows
+            (another `output_dim`, other special tokens, or, where nothing
+            needs to move, weights it refuses as `load_weights` does).
+        QuantizationError: rows would move into or out of a quantized or
+            LoRA layer.
+
+        Every `VocabEmbedding` is checked first, as by `load_weights`: when
+        one refuses, no variable of the model has changed.
     """
     layers = [layer for layer in _compat.flatten_layers(model) if isinstance(layer, VocabIdEmbedding)]
     if not layers:
@@ -126,8 +139,13 @@ def load_remapped_weights(
         )
     request = RemapRequest(new_embeddings_initializer, seed)
     path = _weights_path(filepath)
-    with loading_request(request), _reading(path):
-        model.load_weights(path)
+    everything = list(_compat.flatten_layers(model))
+    with _reading(path):
+        # As `load_weights`: a layer that refuses its rows (a quantized one, other special tokens) does so before
+        # any layer has changed.
+        _check_vocabularies(model, path, everything, {id(layer) for layer in layers}, remap=request)
+        with loading_request(request):
+            model.load_weights(path)
     return request.reports
 
 

@@ -293,11 +293,20 @@ def test_remapped_loads_and_pretrained_rows_refuse_a_quantized_layer(tmp_path):
     model.save_weights(tmp_path / "int8.weights.h5")
     other = _string_model()
     other.get_layer("words").update_vocabulary(TOKENS + ["zebra"])
-    with pytest.raises(ValueError, match="Remap the float weights the quantized model was made from"):
-        load_remapped_weights(other, tmp_path / "int8.weights.h5")
-    other.quantize("int8")
-    with pytest.raises(ValueError, match="Load the remapped float weights first, then quantize"):
-        load_remapped_weights(other, tmp_path / "float.weights.h5")
+    # Refused with our own error before any layer changed (Keras went on loading the other layers, then raised
+    # its ValueError wrapping ours).
+    dense = other.get_layer("logits")
+    for quantized, path, message in (
+        (False, "int8.weights.h5", "Remap the float weights the quantized model was made from"),
+        (True, "float.weights.h5", "Load the remapped float weights first, then quantize"),
+    ):
+        if quantized:
+            other.quantize("int8")
+        before = dense.get_weights()
+        with pytest.raises(QuantizationError, match=message):
+            load_remapped_weights(other, tmp_path / path)
+        for kept, now in zip(before, dense.get_weights(), strict=True):
+            np.testing.assert_array_equal(kept, now)
     vectors = tmp_path / "vectors.txt"
     vectors.write_text("the 1 2 3 4 5 6 7 8\n")
     with pytest.raises(QuantizationError, match="cannot load pretrained rows"):
