@@ -1083,6 +1083,13 @@ class TextVocabEmbedding(_TextFrontEnd, VocabEmbedding):
         ids = self._token_ids(text)
         mask = None
         if self.output_sequence_length is None:
+            backend = keras.backend.backend()
+            if backend != "tensorflow":
+                raise ConfigurationError(
+                    f"{self._owner()} has no output_sequence_length, so it gives ragged vectors, which the {backend} "
+                    "backend has no tensor for. Set `output_sequence_length`, or split the layer: "
+                    "`lookup, embedding = layer.halves()`, with `lookup` mapped over the tf.data pipeline."
+                )
             vectors = tf.ragged.map_flat_values(self._gather, ids)
         else:
             mask = tf.not_equal(ids, self._mask_id())  # The mask token "", which no real token equals.

@@ -292,6 +292,19 @@ def test_text_lookup_gives_the_ids_of_the_joined_text_layer():
     np.testing.assert_array_equal(from_pipeline.numpy(), expected.numpy())
 
 
+def test_ragged_text_vectors_are_given_on_tensorflow_and_refused_with_the_fix_elsewhere():
+    # Off TensorFlow an eager call failed deep inside with an AttributeError ("'tuple' object has no attribute
+    # 'is_compatible_with'").
+    layer = TextVocabEmbedding(4, vocabulary=["the", "cat"])
+    if keras.backend.backend() == "tensorflow":
+        assert layer(tf.constant(["the cat", "cat"])).shape.as_list() == [2, None, 4]
+    else:
+        with pytest.raises(ConfigurationError, match=r"gives ragged vectors.*output_sequence_length.*halves\(\)"):
+            layer(tf.constant(["the cat", "cat"]))
+    padded = TextVocabEmbedding(4, vocabulary=["the", "cat"], output_sequence_length=3)
+    assert tuple(padded(tf.constant(["the cat", "cat"])).shape) == (2, 3, 4)
+
+
 @pytest.mark.saving
 @pytest.mark.slow
 def test_text_split_trains_and_its_saved_embedding_half_rebuilds_the_tokenizer(tmp_path):
