@@ -18,6 +18,7 @@ import tensorflow as tf
 from keras_vocabsafe._keys import to_keys
 from keras_vocabsafe._tokens import canonical_token
 from keras_vocabsafe._vocabulary_layer import VocabularyLayer
+from keras_vocabsafe.errors import ConfigurationError
 from keras_vocabsafe.vocabulary import Vocabulary
 
 __all__ = ["KeyLookup", "VocabLookup"]
@@ -182,7 +183,16 @@ class VocabLookup(KeyLookup, VocabularyLayer):
         return None
 
     def __call__(self, inputs: Any, **kwargs: Any) -> Any:
-        if keras.backend.backend() == "tensorflow" or keras.backend.is_keras_tensor(inputs):
+        backend = keras.backend.backend()
+        if backend != "tensorflow" and keras.backend.is_keras_tensor(inputs):
+            # Such a model builds, then fails on every call (as one with Keras's `StringLookup` does): its inputs
+            # would be strings, which JAX and PyTorch have no tensors for.
+            raise ConfigurationError(
+                f"{self._owner()} looks keys up with TensorFlow ops, which cannot run inside a model on the {backend} "
+                "backend. Map it over the tf.data pipeline (`dataset.map(lambda keys, y: (lookup(keys), y))`) and "
+                "build the model from `keras.Input(shape=(None,), dtype='int64')`."
+            )
+        if backend == "tensorflow":
             return super().__call__(inputs, **kwargs)
         # On another backend the lookup still runs on TensorFlow, as Keras's own lookup layers do: inside a
         # tf.data pipeline (or any TF graph) with TF tensors in and out; eagerly, converted back to the backend.
