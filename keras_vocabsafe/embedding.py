@@ -1597,9 +1597,11 @@ class VocabIdEmbedding(VocabularyLayer):
         if self.quantization_mode is None:
             raise VocabularyMismatchError(
                 f"The saved weights for {self._owner()} hold a quantized matrix ({len(saved)} arrays: {saved}), but "
-                "this layer is not quantized. Load the whole model with `keras.saving.load_model()` (its config "
-                "restores the quantization), or quantize this model the same way (`model.quantize(mode)`) before "
-                "loading the weights."
+                "this layer is not quantized. Load the whole model with `keras.saving.load_model()` (the config of a "
+                "functional or Sequential model restores the quantization), or quantize this model the same way "
+                "(`model.quantize(mode)`) before loading the weights. A subclassed model's config does not hold "
+                "its layers, so `load_model` rebuilds them unquantized: build the model, quantize it, then "
+                "`model.load_weights(path)` (a `.keras` file works too)."
             )
         if not self.built:
             self.build()
