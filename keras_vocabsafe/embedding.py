@@ -1510,7 +1510,7 @@ class VocabIdEmbedding(VocabularyLayer):
                     )
                 )
             if remap:
-                self._check_remap(saved, current, np.asarray(matrix).shape)
+                self._check_remap(saved, current, tuple(matrix.shape))  # The shape only: nothing is read.
             else:
                 self._check_saved_weights(saved, current, store, matrix)
         except VocabSafeError as error:
