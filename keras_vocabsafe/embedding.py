@@ -1509,10 +1509,10 @@ class VocabIdEmbedding(VocabularyLayer):
                         "from, then quantize."
                     )
                 )
-            if remap:
-                self._check_remap(saved, current, tuple(matrix.shape))  # The shape only: nothing is read.
-            else:
+            if not remap:
                 self._check_saved_weights(saved, current, store, matrix)
+            elif matrix is not None:  # Always, when remapping.
+                self._check_remap(saved, current, tuple(matrix.shape))  # The shape only: nothing is read.
         except VocabSafeError as error:
             if isinstance(request, _loading.CheckOnly):
                 request.errors.append(error)
