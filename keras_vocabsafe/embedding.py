@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 import os
 import warnings
 from collections.abc import Callable
@@ -1289,8 +1290,15 @@ class VocabIdEmbedding(VocabularyLayer):
             values = np.asarray(inputs)
         if values.size == 0:  # An empty list is float64 to NumPy: no values, no dtype to refuse.
             return values.astype(np.int32)
-        if values.dtype.kind not in "iu":
-            self._check_ids_dtype("string" if values.dtype.kind in "SUO" else str(values.dtype))
+        if values.dtype.kind == "O":
+            kinds = {type(value) for value in values.flat}
+            # Python ints in an object array (a pandas column of object dtype) are ids; bool is no id.
+            if not all(issubclass(kind, numbers.Integral) and not issubclass(kind, bool | np.bool_) for kind in kinds):
+                strings = any(issubclass(kind, str | bytes) for kind in kinds)
+                names = ", ".join(sorted(kind.__name__ for kind in kinds)[:4])
+                self._check_ids_dtype("string" if strings else f"object (holding {names})")
+        elif values.dtype.kind not in "iu":
+            self._check_ids_dtype("string" if values.dtype.kind in "SU" else str(values.dtype))
         self._check_concrete_ids(values)
         return values.astype(np.int32)
 

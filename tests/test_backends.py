@@ -245,6 +245,13 @@ def test_ids_are_checked_before_the_backend_converts_them():
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(embedding.compute_mask(ids)), [[True, True, False]])
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(embedding([[2, 3, 0]])), expected)
     assert tuple(embedding([]).shape) == (0, 8)
+    # Python ints in an object array (a pandas column) are ids too; they were refused as "dtype string".
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(embedding(np.array([[2, 3, 0]], object))), expected)
+    for ids, named in (([2, 1.5], r"object \(holding float, int\)"), ([True, 2], r"object \(holding bool, int\)")):
+        with pytest.raises(KeyDtypeError, match=f"Received dtype {named}"):
+            embedding(np.array(ids, object))
+    with pytest.raises(UnknownIdError, match=f"First: id {2**70}\\."):
+        embedding(np.array([[2, 2**70]], object))
 
 
 def test_ragged_inputs_work_on_tensorflow_and_are_refused_with_the_fix_elsewhere():
