@@ -18,7 +18,7 @@ import tensorflow as tf
 from keras_vocabsafe._keys import to_keys
 from keras_vocabsafe._tokens import canonical_token
 from keras_vocabsafe._vocabulary_layer import VocabularyLayer
-from keras_vocabsafe.errors import ConfigurationError
+from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError, UnknownIdError
 from keras_vocabsafe.vocabulary import Vocabulary
 
 __all__ = ["KeyLookup", "VocabLookup"]
@@ -84,13 +84,26 @@ class KeyLookup(_KeyLookupBase):
         """The token of every id, as a tensor of the ids' shape; runs in `tf.function`, `tf.data` and exports.
 
         String tokens come back as `tf.string` bytes (any bytes, byte for byte), integer tokens as `tf.int64`;
-        OOV ids give the `oov_token`, the mask id the `mask_token`. An id outside `[0, vocabulary_size())`
-        fails as `tf.gather` does (an error on CPU).
+        OOV ids give the `oov_token`, the mask id the `mask_token`. An id outside `[0, vocabulary_size())` is an
+        `UnknownIdError` when called eagerly, and fails as `tf.gather` does in a graph.
         """
         tokens = self._token_constant()
         if isinstance(ids, tf.RaggedTensor):
-            return tf.ragged.map_flat_values(lambda flat: tf.gather(tokens, flat), ids)
-        return tf.gather(tokens, tf.convert_to_tensor(ids))
+            return tf.ragged.map_flat_values(lambda flat: tf.gather(tokens, self._checked_ids(flat)), ids)
+        return tf.gather(tokens, self._checked_ids(tf.convert_to_tensor(ids)))
+
+    def _checked_ids(self, ids: tf.Tensor) -> tf.Tensor:
+        """Integer `ids`, refused eagerly (as `id_to_token` refuses them) outside `[0, vocabulary_size())`."""
+        if not ids.dtype.is_integer:
+            raise KeyDtypeError(f"{self._owner()}.ids_to_tokens() takes integer ids. Received dtype {ids.dtype.name}.")
+        if tf.executing_eagerly():
+            values = ids.numpy()
+            outside = values[(values < 0) | (values >= self.vocabulary_size())]
+            if outside.size:
+                raise UnknownIdError(
+                    f"{self._owner()} has ids 0 to {self.vocabulary_size() - 1}. Received: id {outside.flat[0]}."
+                )
+        return ids
 
     @tf.autograph.experimental.do_not_convert
     def _token_constant(self) -> tf.Tensor:

@@ -95,6 +95,13 @@ def test_ids_to_tokens_runs_inside_tf_function():
     ids = lookup(tf.constant([["the", "zebra", ""]]))
     tokens = tf.function(lookup.ids_to_tokens)(ids)
     assert tokens.numpy().tolist() == [[b"the", b"[UNK]", b""]]
+    # Eagerly, ids outside the vocabulary are refused as id_to_token refuses them (a raw gather error before).
+    beyond = lookup.vocabulary_size()
+    for bad in (tf.constant([[1, beyond]]), tf.ragged.constant([[1], [-1]])):
+        with pytest.raises(UnknownIdError, match=rf"has ids 0 to {beyond - 1}\. Received: id (-1|{beyond})\."):
+            lookup.ids_to_tokens(bad)
+    with pytest.raises(KeyDtypeError, match=r"ids_to_tokens\(\) takes integer ids. Received dtype float32"):
+        lookup.ids_to_tokens(tf.constant([1.0]))
 
 
 def test_embedding_half_trains_from_strings_through_tf_data():
