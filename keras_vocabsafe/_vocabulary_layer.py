@@ -9,6 +9,7 @@ special slots, the same order, the same config entries and the same
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import keras
@@ -131,6 +132,15 @@ class VocabularyLayer(keras.layers.Layer):
     def _num_special_tokens(self) -> int:
         return (self.mask_token is not None) + self.num_oov_indices
 
+    def _kept_whatever_counts(self) -> Collection[Any]:
+        """Tokens a counted vocabulary keeps whatever their counts (a text layer's `reserved_tokens`)."""
+        return ()
+
+    def _most_frequent(self, vocabulary: Vocabulary, max_tokens: int | None) -> Vocabulary:
+        return _most_frequent(
+            vocabulary, max_tokens, self._num_special_tokens(), self.min_frequency, self._kept_whatever_counts()
+        )
+
     def _oov_start(self) -> int:
         return int(self.mask_token is not None)
 
@@ -194,7 +204,7 @@ class VocabularyLayer(keras.layers.Layer):
         mask_id = None if mask is None or mask not in full else full.index(mask)
         oov_id = full.index(oov) if oov in full else None
         if mask_id is None and oov_id is None:
-            return _most_frequent(full, max_tokens, self._num_special_tokens(), self.min_frequency), None
+            return self._most_frequent(full, max_tokens), None
         if full.counts is not None and (max_tokens is not None or self.min_frequency is not None):
             # The cut applies to the regular tokens only: the listed special tokens stay, and ids close up around
             # the tokens that leave (as they do in Keras's layout).
@@ -203,7 +213,7 @@ class VocabularyLayer(keras.layers.Layer):
             counted = Vocabulary(
                 [full[i] for i in regular_ids], dtype=self.vocabulary_dtype, counts=full.counts[regular_ids]
             )
-            kept = set(_most_frequent(counted, max_tokens, self._num_special_tokens(), self.min_frequency).tokens)
+            kept = set(self._most_frequent(counted, max_tokens).tokens)
             full = Vocabulary(
                 [token for token in full.tokens if token in special or token in kept], self.vocabulary_dtype
             )
@@ -605,17 +615,32 @@ def _validate_special_token(token: Any, name: str, vocabulary_dtype: str, *, opt
 
 
 def _most_frequent(
-    vocabulary: Vocabulary, max_tokens: int | None, num_special: int, min_frequency: int | None
+    vocabulary: Vocabulary,
+    max_tokens: int | None,
+    num_special: int,
+    min_frequency: int | None,
+    kept: Collection[Any] = (),
 ) -> Vocabulary:
     """A counted vocabulary (read from a frequency file, say) cut to `min_frequency` and `max_tokens` by count.
 
-    Without counts the vocabulary is returned as it is (and one that exceeds `max_tokens` is refused later).
+    Tokens in `kept` (a text layer's `reserved_tokens`) stay where they are whatever their counts, and take their
+    ids out of `max_tokens`, as `adapt` keeps them. Without counts the vocabulary is returned as it is (and one that
+    exceeds `max_tokens` is refused later).
     """
     if vocabulary.counts is None or (max_tokens is None and min_frequency is None):
         return vocabulary
-    return vocabulary.most_frequent(
-        max_size=None if max_tokens is None else max_tokens - num_special, min_frequency=min_frequency
+    max_size = None if max_tokens is None else max_tokens - num_special
+    listed = set(kept).intersection(vocabulary.tokens)
+    if not listed:
+        return vocabulary.most_frequent(max_size=max_size, min_frequency=min_frequency)
+    regular = [i for i, token in enumerate(vocabulary.tokens) if token not in listed]
+    counted = Vocabulary([vocabulary[i] for i in regular], dtype=vocabulary.dtype, counts=vocabulary.counts[regular])
+    cut = counted.most_frequent(
+        max_size=None if max_size is None else max(0, max_size - len(listed)), min_frequency=min_frequency
     )
+    keep = set(cut.tokens) | listed
+    ids = [i for i, token in enumerate(vocabulary.tokens) if token in keep]
+    return Vocabulary([vocabulary[i] for i in ids], dtype=vocabulary.dtype, counts=vocabulary.counts[ids])
 
 
 def _describe_difference(first: Any, second: Any, *, offset: int = 0, labels: tuple[str, str] = ("now", "new")) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -799,6 +799,13 @@ class _TextFrontEnd(_TextFrontEndBase):
         for unique, counts in counted.prefetch(tf.data.AUTOTUNE):
             counter._add(unique, counts)
 
+    def _kept_whatever_counts(self) -> Collection[Any]:
+        # A vocabulary given to the constructor is set before the text settings are (see `_reserve_before_init`).
+        reserved = cast(
+            "tuple[str, ...]", getattr(self, "reserved_tokens", None) or getattr(self, "_reserved_at_init", ())
+        )
+        return [canonical_token(token, "string") for token in reserved]
+
     def _special_and_reserved(self) -> tuple[set[bytes], list[bytes]]:
         special = {canonical_token(t, "string") for t in (self.mask_token, self.oov_token) if t is not None}
         reserved = [canonical_token(t, "string") for t in self.reserved_tokens]
@@ -807,8 +814,10 @@ class _TextFrontEnd(_TextFrontEndBase):
     def _vocabulary_from_counts(self, tokens: list[bytes], counts: np.ndarray, max_tokens: int | None) -> Vocabulary:
         special, reserved = self._special_and_reserved()
         excluded = (special | set(reserved)).intersection(tokens)  # Usually empty: no per-token filtering.
+        reserved_counts = dict.fromkeys(reserved, 0)  # Counted too, so the vocabulary has a count for every token.
         if excluded:
             keep = [i for i, token in enumerate(tokens) if token not in excluded]
+            reserved_counts.update((tokens[i], int(counts[i])) for i, t in enumerate(tokens) if t in reserved_counts)
             tokens, counts = [tokens[i] for i in keep], counts[keep]
         max_size = None if max_tokens is None else max_tokens - self._num_special_tokens() - len(reserved)
         if max_size is not None and max_size < 0:
@@ -824,7 +833,12 @@ class _TextFrontEnd(_TextFrontEndBase):
                 f"(and punctuation, with standardize={self.standardize!r}), or no token reached "
                 f"min_frequency={self.min_frequency}."
             )
-        return Vocabulary(reserved + list(counted.tokens)) if reserved else counted
+        if not reserved:
+            return counted
+        # Reserved tokens first, as the layer keeps them when it reads this vocabulary with a cut by count.
+        counts = cast(np.ndarray, counted.counts)  # from_counts keeps the counts.
+        reserved_column = np.array([reserved_counts[token] for token in reserved], dtype=counts.dtype)
+        return Vocabulary(reserved + list(counted.tokens), counts=np.concatenate([reserved_column, counts]))
 
     def _learn_wordpiece(self, words: list[bytes], counts: np.ndarray, max_tokens: int) -> Vocabulary:
         _tensorflow_text(f"Learning WordPiece subwords ({self._owner()}.adapt)")
@@ -1055,6 +1069,7 @@ class TextVocabEmbedding(_TextFrontEnd, VocabEmbedding):
             reserved_tokens=reserved_tokens,
             layer="TextVocabEmbedding",
         )
+        _reserve_before_init(self, settings["reserved_tokens"])
         super().__init__(
             output_dim,
             vocabulary=vocabulary,
@@ -1227,6 +1242,7 @@ class TextVocabLookup(_TextFrontEnd, VocabLookup):
             reserved_tokens=reserved_tokens,
             layer="TextVocabLookup",
         )
+        _reserve_before_init(self, settings["reserved_tokens"])
         super().__init__(
             vocabulary=vocabulary,
             vocabulary_dtype="string",
@@ -1736,6 +1752,12 @@ def _validate_ngrams(ngrams: Any) -> tuple[int, ...] | None:
         f"`ngrams` must be None, a positive int n (all n-grams up to n) or a tuple of distinct positive widths, each "
         f"at most {_MAX_NGRAM_WIDTH}. Received: ngrams={ngrams!r}"
     )
+
+
+def _reserve_before_init(layer: Any, reserved_tokens: tuple[str, ...]) -> None:
+    """Gives a text layer its `reserved_tokens` before Keras's `Layer.__init__`, which sets a `vocabulary=` cut by
+    count (`_kept_whatever_counts`) before the text settings are set."""
+    object.__setattr__(layer, "_reserved_at_init", reserved_tokens)
 
 
 def _validate_reserved_tokens(tokens: Any, mask_token: str | None, oov_token: str) -> tuple[str, ...]:

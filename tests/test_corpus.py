@@ -62,6 +62,22 @@ def test_a_byte_order_mark_at_the_start_of_a_file_is_not_part_of_its_first_token
     assert list(keys.tokens) == [b"the cat", b"the dog \xef\xbb\xbf"]
 
 
+@pytest.mark.parametrize("cut", [{"min_frequency": 14}, {"max_tokens": 6}])
+def test_reserved_tokens_keep_counts_and_a_layer_reading_them_keeps_what_adapt_keeps(tmp_path, cut):
+    # With reserved tokens the counts were dropped: `vocab build` crashed after writing its file, Beam wrote none,
+    # and a layer cutting by count kept every token.
+    settings = {"reserved_tokens": ["[cls]", "the"], "standardize": "lower", **cut}
+    counted = vocabulary_from_files(write(tmp_path / "corpus.txt", LINES), **settings)
+    counts = dict(zip(counted.tokens, counted.counts.tolist()))
+    assert counted.tokens[:2] == (b"[cls]", b"the")
+    assert counts[b"[cls]"] == 0 and counts[b"the"] == sum(line.lower().split().count("the") for line in LINES)
+    adapted = TextVocabEmbedding(2, **settings)
+    adapted.adapt(LINES)
+    path = tmp_path / "vocabulary.json"
+    counted.save(path)
+    assert TextVocabEmbedding(2, vocabulary=str(path), **settings).get_vocabulary() == adapted.get_vocabulary()
+
+
 def test_a_text_file_that_starts_with_bzh_is_read_as_text(tmp_path):
     path = tmp_path / "notes.txt"
     path.write_bytes(b"BZh is how bzip2 files start\nBZh9 too\n")
