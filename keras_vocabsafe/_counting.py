@@ -36,7 +36,7 @@ import tensorflow as tf
 from keras_vocabsafe._keys import as_array_like, sparse_tensor_error, to_keys
 from keras_vocabsafe._progress import Progress, logger, say
 from keras_vocabsafe._tokens import canonical_token
-from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError, VocabSafeError
+from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError, VocabSafeError, VocabularyError
 
 _SHARD_MIN_SIZE = 1 << 16
 _MERGE_MIN_SIZE = 1 << 20
@@ -429,8 +429,13 @@ def count_tokens(
     progress.close(f"{what}: counted {counter.total:,} tokens, {found}, in {progress.seconds:.1f} s")
     if not counter.pruned:
         return without_unseen(*counter.result())
+    threshold = counter.total // (cast(int, budget) + 1)  # Pruned, so a budget was set.
+    candidates = counter.candidates()
+    if readable_again and not candidates.shape[0]:
+        # Every token was rare (distinct ids, each seen once): the summary kept none, and none can be recounted.
+        _refuse_all_rare(what, counter.total, cast(int, budget), threshold)
     if readable_again:
-        recount = _RecountCounter(counter.candidates(), vocabulary_dtype, owner)
+        recount = _RecountCounter(candidates, vocabulary_dtype, owner)
         say(verbose, f"{what}: reading the data a second time to count the {held:,} most frequent tokens exactly")
         recount.progress = progress = Progress(verbose, target=counter.total, unit_name="token")
         feed(recount)
@@ -439,7 +444,9 @@ def count_tokens(
             # Keep exactly the tokens seen more than N / (budget + 1) times: all of them survived the summary, and
             # the rest of the tail that happened to survive depends on the order the data came in.
             tokens, counts = recount.result()
-            keep = counts > counter.total // (cast(int, budget) + 1)  # Pruned, so a budget was set.
+            keep = counts > threshold
+            if not keep.any():
+                _refuse_all_rare(what, counter.total, cast(int, budget), threshold)
             return without_unseen([token for token, kept in zip(tokens, keep.tolist()) if kept], counts[keep])
         # The second reading held other data (a shuffled or random pipeline, a stream): keep the summary.
         warnings.warn(
@@ -459,6 +466,15 @@ def count_tokens(
             stacklevel=4,
         )
     return without_unseen(*counter.result())
+
+
+def _refuse_all_rare(what: str, total: int, budget: int, threshold: int) -> None:
+    raise VocabularyError(
+        f"{what} counted {total:,} tokens, more distinct ones than its budget of {budget:,}, and none was seen more "
+        f"than {threshold:,} time(s), the count a token needs to be kept past the budget (N / (budget + 1)): the "
+        "vocabulary would hold no token. Raise `budget` above the number of distinct tokens (counting holds about "
+        "250 bytes per token of budget), or pass `budget=None` to count every token exactly."
+    )
 
 
 def without_unseen(tokens: list[Any], counts: np.ndarray) -> tuple[list[Any], np.ndarray]:

@@ -85,6 +85,8 @@ def vocabulary_from_files(
     verbose = check_verbose(verbose, "vocabulary_from_files()")
     started = time.monotonic()
     files = _check_files(paths)
+    # Named for the messages of what it refuses (a setting, a key's dtype): the caller never made this layer.
+    settings = {"name": "vocabulary_from_files", **settings}
     layer = VocabLookup(**settings) if keys else TextVocabLookup(**{"output_sequence_length": None, **settings})
     reader = _LineReader(files, progress, verbose, text=not keys)
     dataset = tf.data.Dataset.from_generator(reader, output_signature=tf.TensorSpec([None], tf.string))
@@ -106,9 +108,9 @@ def vocabulary_from_files(
             raise reader.error from None
         # The layer's message names a layer the caller never made: name the files instead.
         shown = ", ".join(repr(path) for path in files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
-        message = str(error)
+        message = str(error).replace(f"{layer._owner()}.adapt()", "vocabulary_from_files()")
         found_none = "found no tokens" in message
-        raise VocabularyError(
+        raise type(error)(
             f"No tokens to keep in {shown}: " + message.split(": ", 1)[1] if found_none else message
         ) from None
     finally:

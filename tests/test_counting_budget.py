@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_vocabsafe import ConfigurationError, TextVocabEmbedding, VocabEmbedding
+from keras_vocabsafe import ConfigurationError, TextVocabEmbedding, VocabEmbedding, VocabularyError
 from keras_vocabsafe._counting import TokenCounter
 
 
@@ -54,6 +54,25 @@ def test_past_the_budget_every_frequent_token_keeps_its_exact_count_and_id(form)
         uncut = VocabEmbedding(2)
         uncut.adapt(data_order, budget=budget)
         assert uncut.get_vocabulary()[1:] == [t for t in order if counts[t] > threshold]
+
+
+def test_past_the_budget_data_whose_every_token_is_rare_is_refused_with_the_fix(tmp_path):
+    # Distinct user ids, each seen once: the summary kept none, and the recount failed in a lookup table op
+    # ("keys and values cannot be empty tensors"); the CLI called it a bug.
+    from keras_vocabsafe.corpus import vocabulary_from_files
+
+    ids = np.array([f"user{i}" for i in range(5000)], dtype=object)
+    with pytest.raises(
+        VocabularyError, match=r"adapt\(\) counted 5,000 tokens.*none was seen more than 4 time.*budget=None"
+    ):
+        VocabEmbedding(2).adapt(ids, budget=1000)
+    text = tmp_path / "rare.txt"
+    text.write_text("a b\nc d\n")
+    with pytest.raises(VocabularyError, match=r"^vocabulary_from_files\(\) counted 4 tokens.*Raise `budget`"):
+        vocabulary_from_files(text, budget=1)
+    unbounded = VocabEmbedding(2)
+    unbounded.adapt(ids, budget=None)
+    assert len(unbounded.vocabulary) == 5000  # Without a budget every id is kept.
 
 
 def test_data_read_once_keeps_counts_within_the_bound_and_warns():
