@@ -142,6 +142,11 @@ def _check_files(paths: Any) -> list[str]:
             raise VocabularyError(f"The corpus file {path!r} does not exist.")
         if not os.access(path, os.R_OK):
             raise VocabularyError(f"The corpus file {path!r} cannot be read (permission denied).")
+        if not os.path.isfile(path):
+            raise VocabularyError(
+                f"The corpus path {path!r} is not a regular file (a pipe, such as `<(...)`, or a device): its first "
+                "bytes are read twice, and all of it again past the budget. Write it to a file first."
+            )
         files.append(path)
     if not files:
         raise ConfigurationError("`paths` is empty: pass at least one corpus file.")
@@ -169,6 +174,11 @@ def _invalid_utf8_share(head: bytes, cut: bool) -> float:
     return max(0, invalid) / len(head)
 
 
+def _stamp(path: str) -> tuple[int, int]:
+    status = os.stat(path)
+    return status.st_size, status.st_mtime_ns
+
+
 class _LineReader:
     """Batches of lines from the files, as arrays of bytes; a new pass each time it is called."""
 
@@ -180,7 +190,8 @@ class _LineReader:
         self._progress = progress
         self._verbose = verbose
         self._bar: Progress | None = None
-        self.total = sum(os.path.getsize(path) for path in files)
+        self._stamps = {path: _stamp(path) for path in files}  # To see a file that changes while it is read.
+        self.total = sum(size for size, _ in self._stamps.values())
         self._done = 0
         self.readings = 0
         self.error: VocabularyError | None = None
@@ -193,6 +204,7 @@ class _LineReader:
             say(self._verbose, "vocabulary_from_files(): past the budget, reading the files a second time")
         self._bar = Progress.of_bytes(self._verbose, self.total)
         for path in self._files:
+            self._check_unchanged(path)
             with open(path, "rb") as raw:
                 magic = raw.read(10)
                 raw.seek(0)
@@ -246,10 +258,20 @@ class _LineReader:
                 except (OSError, EOFError) as error:  # A truncated or corrupt gzip/bz2 stream.
                     self.error = VocabularyError(f"The corpus file {path!r} is truncated or corrupt: {error}.")
                     raise self.error from None
+                self._check_unchanged(path)  # Before its last batch: the counts would mix two contents.
                 if batch:
                     yield np.array(batch, dtype=object)
                 self._report(start + os.path.getsize(path))
         self.close_progress()
+
+    def _check_unchanged(self, path: str) -> None:
+        if _stamp(path) != self._stamps[path]:
+            self.error = VocabularyError(
+                f"The corpus file {path!r} changed while it was counted (its size or modification time is not what it "
+                "was when counting began): the counts would mix two contents. Count a copy that does not change (a "
+                "log being written to, say)."
+            )
+            raise self.error
 
     def _check_batch(self, path: str, batch: list[bytes], lines: int) -> int:
         """Refuses a batch of text lines that is mostly not UTF-8, as the first bytes are (binary data appended to

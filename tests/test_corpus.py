@@ -3,6 +3,7 @@
 import bz2
 import gzip
 import json
+import os
 import re
 
 import numpy as np
@@ -76,6 +77,27 @@ def test_reserved_tokens_keep_counts_and_a_layer_reading_them_keeps_what_adapt_k
     path = tmp_path / "vocabulary.json"
     counted.save(path)
     assert TextVocabEmbedding(2, vocabulary=str(path), **settings).get_vocabulary() == adapted.get_vocabulary()
+
+
+def test_a_pipe_and_a_file_that_changes_while_counted_are_refused(tmp_path):
+    # A pipe (`vocab build <(zcat ...)`) failed with a raw "not seekable" error; a file rewritten between the two
+    # readings made past the budget gave counts of neither content.
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    with pytest.raises(VocabularyError, match=r"is not a regular file \(a pipe.*Write it to a file first"):
+        vocabulary_from_files(pipe)
+    path = tmp_path / "log.txt"
+    path.write_text("".join(f"hot{i % 3} rare{i}\n" for i in range(300)))
+    rewritten = []
+
+    def rewrite_after_the_first_reading(done, total):
+        if done == total and not rewritten:
+            rewritten.append(True)
+            path.write_text("".join(f"hot{i % 3} hot{i % 3}\n" for i in range(300)))
+
+    with pytest.raises(VocabularyError, match=r"log.txt' changed while it was counted"):
+        vocabulary_from_files(path, standardize=None, budget=10, progress=rewrite_after_the_first_reading)
+    assert rewritten
 
 
 def test_a_text_file_that_starts_with_bzh_is_read_as_text(tmp_path):
