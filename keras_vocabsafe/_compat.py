@@ -7,6 +7,7 @@ reads in a child process). Tested at both ends of the supported Keras range.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import types
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ __all__ = [
     "get_keras_mask",
     "inbound_tensors",
     "in_symbolic_scope",
+    "in_keras_save_signature",
     "in_model_load",
     "init_scope",
     "load_weights_only",
@@ -34,6 +36,23 @@ __all__ = [
     "set_keras_mask",
     "stored_array",
 ]
+
+
+def in_keras_save_signature() -> bool:
+    """Whether Keras (TensorFlow backend) is tracing a model's default save signature while it writes a SavedModel.
+
+    Keras traces it for every subclassed model it saves, on placeholders of the model's `input_dtype` (float32)
+    whatever the model takes (`TFLayer._default_save_signature`, traced from `TFLayer._trackable_children`).
+    """
+    if tf.executing_eagerly():
+        return False
+    keras_layer = os.path.join("backend", "tensorflow", "layer.py")
+    frame: types.FrameType | None = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "_trackable_children" and frame.f_code.co_filename.endswith(keras_layer):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def flatten_layers(layer: Any, *, include_self: bool = True, recursive: bool = True) -> Iterator[Any]:

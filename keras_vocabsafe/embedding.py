@@ -1252,6 +1252,8 @@ class VocabIdEmbedding(VocabularyLayer):
             inputs = self._host_ids(inputs)
         ids = keras.ops.convert_to_tensor(inputs)
         dtype = keras.backend.standardize_dtype(ids.dtype)
+        if "float" in dtype and backend == "tensorflow" and _compat.in_keras_save_signature():
+            return self._save_signature_placeholder(ids)
         self._check_ids_dtype(dtype)
         # As keras.layers.Embedding does: ids of a narrow dtype could not hold the row count that the range check
         # compares with (it wrapped, and a traced JAX id was sent to the mask row), and TensorFlow gathers take
@@ -1259,6 +1261,22 @@ class VocabIdEmbedding(VocabularyLayer):
         if dtype in _NARROW_ID_DTYPES or (dtype == "uint32" and backend == "tensorflow"):
             ids = keras.ops.cast(ids, "int64" if dtype == "uint32" else "int32")
         return self._gather(self._check_id_range(ids))
+
+    def _save_signature_placeholder(self, inputs: tf.Tensor, shape: Any = None) -> tf.Tensor:
+        """Vectors for the float32 placeholders of Keras's trace of a subclassed model's default save signature
+        (`_compat.in_keras_save_signature`), where this layer would refuse them: the model must trace to be saved
+        at all, and the function it makes fails with this message if it is ever called."""
+        refused = tf.debugging.Assert(
+            tf.constant(False),
+            [
+                f"{self._owner()} received float32 inputs: this is the default signature Keras traced for a "
+                "subclassed model while saving it, on float32 placeholders whatever the model takes. Serve the "
+                "signature you export (`model.export(..., input_signature=...)` or `export_for_serving`)."
+            ],
+        )
+        with tf.control_dependencies([refused]):
+            shape = tf.concat([tf.shape(inputs), [self.output_dim]], 0) if shape is None else shape
+            return tf.zeros(shape, self.compute_dtype)
 
     def _check_ids_dtype(self, dtype: str) -> None:
         if dtype not in _INTEGER_DTYPES:

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_vocabsafe import _compat
 from keras_vocabsafe._keys import to_keys
 from keras_vocabsafe._tokens import canonical_token
 from keras_vocabsafe._vocabulary_layer import VocabularyLayer
@@ -119,6 +120,8 @@ class KeyLookup(_KeyLookupBase):
         if keras.backend.is_keras_tensor(inputs):
             # A symbolic op, so the mask is connected to the functional graph.
             return keras.ops.not_equal(inputs, self.mask_token)
+        if isinstance(inputs, tf.Tensor) and inputs.dtype.is_floating and _compat.in_keras_save_signature():
+            return None  # Keras's float32 trace of a subclassed model's save signature (see `call`).
         keys = to_keys(inputs, self.vocabulary_dtype, owner=self._owner())
         if isinstance(keys, tf.RaggedTensor):
             return None  # A ragged tensor's row lengths already say where values are.

@@ -1094,6 +1094,12 @@ class TextVocabEmbedding(_TextFrontEnd, VocabEmbedding):
     # Calling ---------------------------------------------------------------------------------------
 
     def call(self, inputs: Any) -> Any:
+        if isinstance(inputs, tf.Tensor) and inputs.dtype.is_floating and _compat.in_keras_save_signature():
+            # Keras's float32 trace of a subclassed model's save signature: one placeholder row per example.
+            length = self.output_sequence_length or 1
+            shape = tf.concat([tf.shape(inputs)[:1], [length, self.output_dim]], 0)
+            vectors = self._save_signature_placeholder(inputs, shape)
+            return (tf.zeros(tf.shape(vectors)[:-1], tf.int64), vectors) if self.return_ids else vectors
         text, scalar = self._text_batch(inputs)
         ids = self._token_ids(text)
         mask = None
@@ -1149,6 +1155,8 @@ class TextVocabEmbedding(_TextFrontEnd, VocabEmbedding):
             return None  # Ragged output: its row lengths say where the tokens are.
         if keras.backend.is_keras_tensor(inputs):
             return None  # __call__ attaches the symbolic mask.
+        if isinstance(inputs, tf.Tensor) and inputs.dtype.is_floating and _compat.in_keras_save_signature():
+            return None  # Keras's float32 trace of a subclassed model's save signature (see `call`).
         text, scalar = self._text_batch(inputs)
         lengths = self._tokenize(text).row_lengths()
         computed = tf.sequence_mask(lengths, self.output_sequence_length)

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import AWKWARD_TOKENS, serve_in_fresh_process
-from keras_vocabsafe import VocabEmbedding
+from keras_vocabsafe import TextVocabEmbedding, VocabEmbedding, VocabIdEmbedding
 
 pytestmark = [pytest.mark.saving, pytest.mark.slow]
 
@@ -47,3 +47,39 @@ def test_exported_integer_keys(tmp_path):
     served, signature = serve_in_fresh_process(tmp_path / "export", keys, tmp_path)
     assert signature["input_dtype"] == "int64"
     np.testing.assert_array_equal(served[0], layer.embeddings.numpy()[[3, 0, 1, 2]])
+
+
+class ScoredLayer(keras.Model):
+    def __init__(self, layer):
+        super().__init__()
+        self.layer, self.score = layer, keras.layers.Dense(1)
+
+    def call(self, inputs):
+        return self.score(keras.ops.mean(self.layer(inputs), axis=-2))
+
+
+@pytest.mark.parametrize(
+    "make_layer, keys",
+    [
+        (lambda: VocabEmbedding(2, vocabulary=["a", "b"], mask_token=""), [["a", "zz", ""]]),
+        (lambda: VocabIdEmbedding(2, vocabulary=["a", "b"]), np.array([[1, 2, 0]], np.int64)),
+        (lambda: TextVocabEmbedding(2, vocabulary=["a", "b"], output_sequence_length=3), ["a zz b"]),
+    ],
+    ids=["VocabEmbedding", "VocabIdEmbedding", "TextVocabEmbedding"],
+)
+def test_a_subclassed_model_exports_and_its_float_default_signature_refuses(tmp_path, make_layer, keys):
+    # Keras traces a subclassed model's default save signature on float32 placeholders (its input_dtype) while it
+    # writes the SavedModel; our layers refused float keys there, so such a model could not be exported at all.
+    model = ScoredLayer(make_layer())
+    keys = tf.constant(keys)
+    expected = model(keys).numpy()
+    model.export(
+        tmp_path / "export", verbose=False, input_signature=[tf.TensorSpec([None] * keys.shape.rank, keys.dtype)]
+    )
+    served, _ = serve_in_fresh_process(tmp_path / "export", keys, tmp_path)
+    np.testing.assert_allclose(served, expected, rtol=1e-6, atol=1e-7)
+    # The float signature Keras traced fails, naming the layer, if anything ever calls it.
+    tf.saved_model.save(model, str(tmp_path / "plain"))
+    float_signature = tf.saved_model.load(str(tmp_path / "plain")).signatures["serving_default"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"received float32 inputs: this is the default signature"):
+        float_signature(tf.zeros([1] * keys.shape.rank))
