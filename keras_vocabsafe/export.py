@@ -297,6 +297,9 @@ class _ServingPlan:
     output_kind: str
     output_keys: tuple[str, ...] | None
     lookups: tuple[VocabLookup | None, ...]  # Per input: the lookup half run before the model, or None.
+    # Per input: the model input's shape, where its lookup gives ragged ids (a text lookup without
+    # output_sequence_length) that are padded to it, as the training pipeline padded them; else None.
+    padded_shapes: tuple[tuple[int | None, ...] | None, ...]
 
     @classmethod
     def from_model(
@@ -317,7 +320,7 @@ class _ServingPlan:
                     "and '_' (and not be a Python keyword). Pass `input_names=` (a list in the order of "
                     f"`model.inputs`, or a dict such as {{{name!r}: 'tokens'}}), or rename the keras.Input."
                 )
-        specs = []
+        specs, padded_shapes = [], []
         for name, tensor, lookup in zip(names_in, flat_inputs, lookups):
             if getattr(tensor, "ragged", False) or getattr(tensor, "sparse", False):
                 raise ConfigurationError(
@@ -329,13 +332,28 @@ class _ServingPlan:
                 dtype = tf.string if lookup.vocabulary_dtype == "string" else tf.int64
                 if isinstance(lookup, TextVocabLookup):
                     shape = shape[:-1]  # One string per example, which the lookup turns into its row of ids.
+            ragged = isinstance(lookup, TextVocabLookup) and lookup.output_sequence_length is None
+            padded_shapes.append(tuple(tensor.shape) if ragged else None)
             specs.append(tf.TensorSpec(shape, dtype, name=name))
-        return cls(names_in, tuple(specs), input_kind, input_keys, names_out, output_kind, output_keys, lookups)
+        return cls(
+            names_in,
+            tuple(specs),
+            input_kind,
+            input_keys,
+            names_out,
+            output_kind,
+            output_keys,
+            lookups,
+            tuple(padded_shapes),
+        )
 
     def serving_function(self, model: keras.Model) -> Any:
         def serve(*tensors: tf.Tensor) -> dict[str, tf.Tensor]:
             # `call`, not `__call__`: the model computes its own mask from the ids.
-            tensors = tuple(t if lookup is None else lookup.call(t) for t, lookup in zip(tensors, self.lookups))
+            tensors = tuple(
+                t if lookup is None else _dense_ids(lookup.call(t), shape)
+                for t, lookup, shape in zip(tensors, self.lookups, self.padded_shapes)
+            )
             if self.input_kind == "single":
                 inputs: Any = tensors[0]
             elif self.input_kind == "dict":
@@ -440,6 +458,14 @@ def _lookup_of(half: VocabIdEmbedding, cache: dict[int, VocabLookup]) -> VocabLo
     if id(half) not in cache:
         cache[id(half)] = half.lookup(name=f"{half.name}_lookup")
     return cache[id(half)]
+
+
+def _dense_ids(ids: tf.Tensor | tf.RaggedTensor, shape: tuple[int | None, ...] | None) -> tf.Tensor:
+    """A lookup's ids as the model takes them: ragged ids padded with id 0 (the mask id, and what `padded_batch` and
+    `to_tensor()` pad with) to the model input's `shape` (cut to its length, where it has one)."""
+    if isinstance(ids, tf.RaggedTensor):
+        return ids.to_tensor(shape=shape)
+    return ids
 
 
 def _input_lookups(model: keras.Model, lookups: Any, cache: dict[int, VocabLookup]) -> tuple[VocabLookup | None, ...]:

@@ -620,6 +620,30 @@ def test_text_split_model_serves_one_sentence_per_example(tmp_path):
 
 
 @pytest.mark.saving
+@pytest.mark.parametrize("length", [None, 2])
+def test_text_split_model_with_ragged_lookup_serves_the_padded_ids_it_trained_on(tmp_path, length):
+    # A text lookup without output_sequence_length gives ragged ids, which training pads (`padded_batch`,
+    # `to_tensor()`); the export ran the ragged lookup in front of the dense input: every request failed, or a
+    # model without pooling served a RaggedTensor.
+    from keras_vocabsafe import TextVocabEmbedding
+
+    lookup, embedding = TextVocabEmbedding(4, vocabulary=["the", "cat", "sat"]).halves()
+    ids = keras.Input((length,), dtype="int64", name="tokens")
+    vectors = embedding(ids)
+    model = keras.Model(
+        ids, [keras.layers.Dense(1, name="score")(keras.layers.GlobalAveragePooling1D()(vectors)), vectors]
+    )
+    serve = tf.saved_model.load(export_for_serving(model, tmp_path / "base")).signatures["serving_default"]
+    sentences = tf.constant(["The cat sat.", "a dog", ""])
+    padded = lookup(sentences).to_tensor(shape=[None, length]).numpy()  # Cut to the input's length, where it has one.
+    served = serve(tokens=sentences)
+    score, rows = model.predict(padded, verbose=0)
+    (vectors,) = [name for name in served if name != "score"]
+    np.testing.assert_allclose(served["score"].numpy(), score, rtol=1e-6, atol=1e-7)  # NaN where all is padding.
+    np.testing.assert_allclose(served[vectors].numpy(), rows, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.saving
 def test_split_model_nested_in_a_sequential_still_serves_raw_strings(tmp_path):
     _, lookup, embedding = _split_model()
     inner = keras.Sequential(
