@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import glob
 import os
 import re
 import sys
@@ -748,7 +749,33 @@ def inspect_savedmodel(path: str) -> tuple[list[Any], list[Any]]:
         findings.extend(found)
     if complexity or not pairs:
         findings.append(_note(model, path, pairs, complexity, Finding))
+    missing = _missing_variables(model)
+    if missing:
+        findings.insert(
+            0,
+            Finding(
+                "error",
+                "weights-missing",
+                (),
+                f"{path} is a SavedModel whose graph holds variables, but {missing}: TensorFlow cannot load it "
+                "(nor can a model server). Export the model again.",
+            ),
+        )
     return pairs, findings
+
+
+def _missing_variables(model: _SavedModel) -> str | None:
+    """What is missing of the variables directory a SavedModel with variables needs (None: nothing is)."""
+    if not any(obj.WhichOneof("kind") == "variable" for obj in model.objects):
+        return None
+    index = os.path.join(model.path, "variables", "variables.index")
+    if not os.path.isfile(index):
+        return "its variables/variables.index is missing"
+    data = glob.glob(os.path.join(model.path, "variables", "variables.data-*-of-*"))
+    shards = {int(name.rpartition("-of-")[2]) for name in data if name.rpartition("-of-")[2].isdigit()}
+    if not data or len(shards) != 1 or len(data) != shards.pop():
+        return "its variables/variables.data-* files are missing or incomplete"
+    return None
 
 
 def _rows(variable: _Variable) -> int | None:

@@ -327,3 +327,17 @@ def test_a_folded_strided_slice_matches_tensorflow(begin, end, begin_mask, end_m
     (node,) = [node for node in nodes.values() if node.op == "StridedSlice"]
     inputs = [_Const(nodes[name.split(":")[0]].attr["value"].tensor) for name in node.input]
     assert _slice_constant(node, inputs).ranges == _from_values(function().numpy())
+
+
+def test_a_savedmodel_without_its_variables_is_an_error(tmp_path):
+    # It said "No problems found" on an export TensorFlow cannot load.
+    inputs = keras.Input(shape=(None,), dtype="string")
+    path = _export(keras.Model(inputs, VocabEmbedding(2, vocabulary=VOCAB, name="w")(inputs)), tmp_path / "good")
+    assert [f.code for f in inspect_model(path).findings] == []
+    for broken, damage in (("no_index", "variables.index"), ("no_data", "variables.data-00000-of-00001")):
+        copy = shutil.copytree(path, tmp_path / broken)
+        os.remove(copy / "variables" / damage)
+        with pytest.raises((OSError, ValueError, RuntimeError, tf.errors.OpError)):  # TensorFlow cannot load it.
+            tf.saved_model.load(str(copy))
+        (finding,) = [f for f in inspect_model(str(copy)).findings if f.severity == "error"]
+        assert finding.code == "weights-missing" and damage.split("-")[0].split(".")[-1] in finding.message
