@@ -618,7 +618,13 @@ def _existing_versions(base: Path) -> dict[int, Path]:
 def _choose_version(base: Path, version: Any) -> int:
     existing = _existing_versions(base)
     if version is None:
-        return max(existing, default=0) + 1
+        latest = max(existing, default=0)
+        if latest + 1 >= 2**63:
+            raise ConfigurationError(
+                f"The next version after {existing[latest]} would be {latest + 1}, past the largest TensorFlow "
+                "Serving reads (2**63 - 1). Pass `version=` explicitly, or remove that directory."
+            )
+        return latest + 1
     if not isinstance(version, (int, np.integer)) or isinstance(version, (bool, np.bool_)) or not 0 <= version < 2**63:
         raise ConfigurationError(
             f"`version` must be a non-negative integer, or None for the next free version. Received: "

@@ -197,6 +197,10 @@ def test_next_version_follows_the_largest_numeric_directory(single_input_model, 
     for name in ("3", "10", "notes", "007"):
         (tmp_path / name).mkdir()
     assert export_for_serving(single_input_model, tmp_path) == str(tmp_path / "11")
+    # Past the largest version a server reads (int64), no next version is made up.
+    (tmp_path / str(2**63 - 1)).mkdir()
+    with pytest.raises(ConfigurationError, match=r"would be 9223372036854775808, past the largest"):
+        export_for_serving(single_input_model, tmp_path)
 
 
 def test_existing_version_is_refused_and_left_untouched(single_input_model, text_model, tmp_path):
