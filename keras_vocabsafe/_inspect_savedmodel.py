@@ -741,12 +741,21 @@ def inspect_savedmodel(path: str) -> tuple[list[Any], list[Any]]:
         groups.setdefault((route.variable.name.rpartition("/")[0], route.ids.tables), []).append(route)
     variables = (model.captured(i) for i, obj in enumerate(model.objects) if obj.WhichOneof("kind") == "variable")
     matrices = {variable.name: _rows(variable) for variable in variables}
-    pairs, findings = [], []
-    for _, group in sorted(groups.items(), key=lambda item: (item[0][0], sorted(item[0][1]))):
-        pair, found = _check_route(model, _merged(group, matrices))
+    merged = [_merged(group, matrices) for _, group in sorted(groups.items(), key=lambda i: (i[0][0], sorted(i[0][1])))]
+    # A matrix gathered at several places (one Embedding after two lookups) has the rows any of them reach.
+    reached: dict[str, list[_Ids]] = {}
+    for route in merged:
+        reached.setdefault(route.variable.name, []).append(route.ids)
+    pairs: list[Any] = []
+    findings: list[Any] = []
+    warned: set[str] = set()
+    for route in merged:
+        pair, found = _check_route(model, route, _union(reached[route.variable.name]))
         if pair is not None:
             pairs.append(pair)
-        findings.extend(found)
+        # Rows none of the routes reach are one warning for the matrix, not one per route.
+        findings.extend(f for f in found if f.code != "unreachable-rows" or route.variable.name not in warned)
+        warned.update(route.variable.name for f in found if f.code == "unreachable-rows")
     if complexity or not pairs:
         findings.append(_note(model, path, pairs, complexity, Finding))
     missing = _missing_variables(model)
@@ -807,7 +816,8 @@ def _merged(group: list[_Route], rows_by_name: dict[str, int | None]) -> _Route:
     return _Route(variable, ids, lookup_ops, main.gather_op)
 
 
-def _check_route(model: _SavedModel, route: _Route) -> tuple[Any, list[Any]]:
+def _check_route(model: _SavedModel, route: _Route, reached: _Ids) -> tuple[Any, list[Any]]:
+    """The pair of one route and its findings; `reached`: the ids of every route to the same variable."""
     from keras_vocabsafe.inspection import Finding, LayerPair
 
     tables = [model.table(t) for t in sorted(route.ids.tables)]
@@ -867,7 +877,7 @@ def _check_route(model: _SavedModel, route: _Route) -> tuple[Any, list[Any]]:
                 {"vocabulary_size": size, "rows": rows, "ids_without_row": extra},
             )
         )
-    unreachable = rows - _count(_clip(ids.ranges, 0, rows - 1))
+    unreachable = rows - _count(_clip(reached.ranges, 0, rows - 1))
     # A VocabIdEmbedding's export carries its vocabulary signature; rows after all its ids are the zero padding of
     # `pad_to_multiple_of`, not a mistake.
     padded = (
@@ -879,7 +889,9 @@ def _check_route(model: _SavedModel, route: _Route) -> tuple[Any, list[Any]]:
                 "warning",
                 "unreachable-rows",
                 layers,
-                f"The {target} has {rows} rows, but the {who} gives only ids {_ranges_text(ids.ranges)}: "
+                f"The {target} has {rows} rows, but the "
+                + (who if reached.ranges == ids.ranges else "lookups that feed it")
+                + f" give{'s' if reached.ranges == ids.ranges else ''} only ids {_ranges_text(reached.ranges)}: "
                 f"{unreachable:,} row(s) can never be selected and waste memory (often `len(vocabulary) + 2` on a "
                 "vocabulary that already held its special tokens). Use "
                 f"`input_dim=lookup.vocabulary_size()` ({size}), or VocabEmbedding.",

@@ -341,3 +341,19 @@ def test_a_savedmodel_without_its_variables_is_an_error(tmp_path):
             tf.saved_model.load(str(copy))
         (finding,) = [f for f in inspect_model(str(copy)).findings if f.severity == "error"]
         assert finding.code == "weights-missing" and damage.split("-")[0].split(".")[-1] in finding.message
+
+
+@pytest.mark.parametrize("rows, unreachable", [(10, 0), (12, 2)])
+def test_a_matrix_gathered_after_two_lookups_counts_the_rows_both_reach(tmp_path, rows, unreachable):
+    # Each lookup was checked alone: one Embedding shared by a lookup of ids 0-5 and one shifted to 6-9 gave two
+    # false unreachable-rows warnings ("gives only ids 6-9", "gives only ids 0-5").
+    first, second = (keras.Input(shape=(None,), dtype="string", name=name) for name in ("first", "second"))
+    to_first = keras.layers.StringLookup(vocabulary=["a1", "a2", "a3", "a4", "a5"], name="to_first")
+    to_second = keras.layers.StringLookup(vocabulary=["b1", "b2", "b3"], name="to_second")
+    emb = keras.layers.Embedding(rows, 2, name="emb")
+    shifted = keras.layers.Lambda(lambda ids: ids + 6, name="shift")(to_second(second))
+    model = keras.Model([first, second], keras.layers.Concatenate(axis=1)([emb(to_first(first)), emb(shifted)]))
+    report = inspect_model(_export(model, tmp_path / "shared"))
+    assert sorted((p.lookup.startswith("to_first"), p.rows) for p in report.pairs) == [(False, rows), (True, rows)]
+    found = [(f.code, f.details["unreachable_rows"]) for f in report.findings]
+    assert found == ([("unreachable-rows", unreachable)] if unreachable else [])
