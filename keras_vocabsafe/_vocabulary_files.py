@@ -329,6 +329,12 @@ def _added_tokens(added: Any, tokens: list[str], path: str) -> list[str]:
             )
         extra[id_] = content
     expected = range(len(tokens), len(tokens) + len(extra))
+    if list(extra) != sorted(extra):
+        raise VocabularyError(
+            f"In {path!r}, the added tokens beyond the model's vocabulary are listed out of id order (ids "
+            f"{list(extra)[:5]}{'...' if len(extra) > 5 else ''}): Hugging Face's `tokenizers` numbers them in list "
+            "order, whatever their `id` says, so the file's ids and the library's disagree. List them in id order."
+        )
     if sorted(extra) != list(expected):
         gap = next(i for i in expected if i not in extra)
         raise VocabularyError(

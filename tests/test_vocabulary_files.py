@@ -249,11 +249,26 @@ def tokenizer_document(vocab, added=()):
         (tokenizer_document({"a": 0, "b": 0}), DuplicateTokenError, "gives the id 0 to two tokens, 'a' and 'b'"),
         (tokenizer_document({"a": 0}, added=[(0, "[X]")]), DuplicateTokenError, "takes id 0"),
         (tokenizer_document({"a": 0}, added=[(2, "[X]")]), VocabularyError, "leaving id 1 without a token"),
+        # The tokenizers library numbers them in list order ([Y] 1, [X] 2): its ids and the file's disagree.
+        (
+            tokenizer_document({"a": 0}, added=[(2, "[X]"), (1, "[Y]")]),
+            VocabularyError,
+            r"listed out of id order \(ids \[2, 1\]\)",
+        ),
         (tokenizer_document({"a": "0"}), VocabularyError, "not an id"),
         ({"model": {"type": "Fancy", "vocab": {"a": 0}}}, VocabularyError, "model of type 'Fancy'"),
         ({"model": {"type": "WordPiece"}}, VocabularyError, "no `model.vocab`"),
     ],
-    ids=["gap", "duplicate id", "added token on a taken id", "added token gap", "id not a number", "type", "no vocab"],
+    ids=[
+        "gap",
+        "duplicate id",
+        "added token on a taken id",
+        "added token gap",
+        "added tokens out of order",
+        "id not a number",
+        "type",
+        "no vocab",
+    ],
 )
 def test_tokenizer_json_with_bad_ids_is_refused_naming_the_problem(tmp_path, document, error, message):
     path = write(tmp_path / "tokenizer.json", json.dumps(document).encode())
