@@ -37,7 +37,7 @@ __all__ = ["FORMATS", "FileLayout", "ReadResult", "detect_and_read", "write_byte
 FORMATS = ("json", "text", "tft_frequency", "tokenizer_json")
 _TOKENIZER_MODELS = ("WordPiece", "WordLevel", "BPE", "Unigram")
 # TFT writes counts with '{}'.format(count): a canonical decimal integer. Auto-detection asks for exactly that.
-_FREQUENCY_LINE = re.compile(rb"(0|[1-9][0-9]*) ")
+_FREQUENCY_LINE = re.compile(rb"(0|[1-9][0-9]{0,18}) ")  # A count of 20 digits or more is no int64: not one.
 _FORCED_FREQUENCY_LINE = re.compile(rb"([0-9]+) ")
 
 
@@ -124,7 +124,13 @@ def detect_and_read(data: bytes, path: str, format: str, dtype: str) -> ReadResu
                     "(a whole number, one space, the token) as TensorFlow Transform writes with "
                     "store_frequency=True. Read the file with format='text' if its lines are plain tokens."
                 )
-            counts.append(int(match.group(1)))
+            digits = match.group(1).lstrip(b"0") or b"0"
+            if len(digits) > 19 or int(digits) >= 2**63:
+                raise VocabularyError(
+                    f"Line {number} of the vocabulary file {path!r} has a count of {len(digits):,} digits "
+                    f"({_show(digits[:24])}{'...' if len(digits) > 24 else ''}), more than a count can be (2**63 - 1)."
+                )
+            counts.append(int(digits))
             tokens.append(line[match.end() :])
         tokens = _typed_lines(tokens, path, dtype, first_line=1)
         _check_distinct(tokens, path)

@@ -423,3 +423,12 @@ def test_a_directory_and_a_missing_file_are_refused(tmp_path):
 def test_load_refuses_an_unknown_format(tmp_path):
     with pytest.raises(VocabularyError, match="`format` must be 'auto' or one of"):
         Vocabulary.load(write(tmp_path / "v", b"a\n"), format="csv")
+
+
+@pytest.mark.parametrize("count", [b"9223372036854775808", b"9" * 5000])
+def test_a_frequency_file_count_past_int64_is_refused_naming_the_line(tmp_path, count):
+    # It raised a raw OverflowError (or Python's ValueError past 4,300 digits); `vocab show` called it a bug.
+    path = write(tmp_path / "frequencies.txt", b"9 a\n" + count + b" b\n")
+    with pytest.raises(VocabularyError, match=rf"Line 2 of .* has a count of {len(count):,} digits"):
+        Vocabulary.load(path, format="tft_frequency")
+    assert Vocabulary.load(write(tmp_path / "ok.txt", b"9223372036854775807 a\n")).counts.tolist() == [2**63 - 1]
