@@ -194,7 +194,7 @@ class _LineReader:
         self.total = sum(size for size, _ in self._stamps.values())
         self._done = 0
         self.readings = 0
-        self.error: VocabularyError | None = None
+        self.error: Exception | None = None  # What the reading raised, which tf.data would wrap.
 
     def __call__(self) -> Iterator[np.ndarray]:
         self._done = 0  # Each reading reports from 0 to the total.
@@ -299,7 +299,11 @@ class _LineReader:
         if self._bar is not None:
             self._bar.update(done)
         if self._progress is not None:
-            self._progress(done, self.total)
+            try:
+                self._progress(done, self.total)
+            except Exception as error:  # The caller's own: raised as it was, not as tf.data's UnknownError.
+                self.error = error
+                raise
 
     def close_progress(self) -> None:
         """Ends the bar of the last reading."""

@@ -211,3 +211,18 @@ def test_vocab_build_command_writes_the_vocabulary_and_refuses_to_overwrite(tmp_
     again = run_vocabsafe("vocab", "build", corpus, "-o", out, "--json")
     assert again.returncode == 2 and "already exists" in again.stderr
     assert json.loads(again.stdout) == {"error": again.stderr.split("error: ", 1)[1].strip(), "exit_code": 2}
+
+
+def test_an_error_in_the_progress_callback_comes_back_as_it_was_raised(tmp_path):
+    # tf.data turned it into an UnknownError (and a callback of the wrong signature into InvalidArgumentError).
+    class Cancelled(Exception):
+        pass
+
+    def cancel(done, total):
+        raise Cancelled(f"stopped at {done} of {total}")
+
+    path = write(tmp_path / "corpus.txt", LINES)
+    with pytest.raises(Cancelled, match="stopped at"):
+        vocabulary_from_files(path, progress=cancel)
+    with pytest.raises(TypeError, match="positional argument"):
+        vocabulary_from_files(path, progress=lambda done: None)
