@@ -630,8 +630,11 @@ def _atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 
 
 def _atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Writes `data` to `path` through a temporary file, so `path` is never half-written."""
+    """Writes `data` to `path` through a temporary file, so `path` is never half-written; a symbolic link is
+    written through (its target replaced, the link kept), as `open(path, "w")` would."""
     path = os.fspath(path)
+    if os.path.islink(path):
+        path = os.path.realpath(path)
     directory = os.path.dirname(os.path.abspath(path))
     descriptor, temporary = create_file_beside(directory, ".vocabulary-", ".tmp")
     try:

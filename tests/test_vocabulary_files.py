@@ -1,6 +1,7 @@
 """Vocabulary files that keep their ids: text (BERT vocab.txt), TensorFlow Transform frequency files, tokenizer.json."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -432,3 +433,15 @@ def test_a_frequency_file_count_past_int64_is_refused_naming_the_line(tmp_path, 
     with pytest.raises(VocabularyError, match=rf"Line 2 of .* has a count of {len(count):,} digits"):
         Vocabulary.load(path, format="tft_frequency")
     assert Vocabulary.load(write(tmp_path / "ok.txt", b"9223372036854775807 a\n")).counts.tolist() == [2**63 - 1]
+
+
+def test_saving_through_a_symbolic_link_keeps_the_link(tmp_path):
+    # The link was replaced by a plain file and its target left stale (`vocabsafe` writes through links).
+    target = tmp_path / "releases" / "vocabulary.json"
+    target.parent.mkdir()
+    Vocabulary(["old"]).save(target)
+    link = tmp_path / "current.json"
+    link.symlink_to(target)
+    Vocabulary(["new", "tokens"]).save(link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert Vocabulary.load(target).tokens == (b"new", b"tokens")
