@@ -237,7 +237,9 @@ def _parse_json_document(data: bytes, path: str) -> Any:
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
         reason = "it nests too deeply" if isinstance(error, RecursionError) else str(error)
         raise VocabularyError(
-            f"The vocabulary file {path!r} is not valid JSON: {reason}. Was it truncated while copying?"
+            f"The vocabulary file {path!r} is not valid JSON: {reason}. Was it truncated while copying? If it "
+            "holds one token per line (the first one starting with '{' or '['), read it with format='text' "
+            "(`--format text` on the command line)."
         ) from None
 
 

@@ -403,11 +403,21 @@ def test_diff_names_added_removed_and_moved_tokens():
         (b"\xef\xbb\xbf", "only a byte order mark"),
         ("the\ncat\n".encode("utf-16"), "UTF-16"),
         (b'{"format": "keras_vocabsafe.vocabulary", "tok', "not valid JSON.*truncated"),
+        (b"{\n}\n;\n", r"not valid JSON.*one token per line.*format='text'"),  # Punctuation tokens, '{' first.
         (np.arange(64, dtype=np.int64).tobytes(), "looks binary"),
         (b"a\nb\na\n", "lists the token 'a' twice, on lines 1 and 3"),
         (b"\xff\xfe\x00\x00a\x00\x00\x00", "UTF-32"),
     ],
-    ids=["empty", "bom only", "utf-16", "truncated json", "binary", "duplicate line", "utf-32"],
+    ids=[
+        "empty",
+        "bom only",
+        "utf-16",
+        "truncated json",
+        "text with a brace first",
+        "binary",
+        "duplicate line",
+        "utf-32",
+    ],
 )
 def test_hostile_files_are_refused_with_a_vocabulary_error(tmp_path, data, message):
     with pytest.raises(VocabularyError, match=message):
