@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -137,6 +138,16 @@ def detect_and_read(data: bytes, path: str, format: str, dtype: str) -> ReadResu
         return ReadResult(tokens, np.asarray(counts, dtype=np.int64), layout)
     tokens = _typed_lines(lines, path, dtype, first_line=1)
     _check_distinct(tokens, path)
+    returns = [number for number, line in enumerate(lines, start=1) if line.endswith(b"\r")]
+    if returns:
+        warnings.warn(
+            f"In the vocabulary file {path!r}, line(s) {', '.join(map(str, returns[:5]))}"
+            f"{'...' if len(returns) > 5 else ''} end with \\r\\n and the others with \\n: the \\r is kept as part of "
+            "those tokens (keys without it are OOV), where Keras's StringLookup strips it. Make the line endings "
+            "alike (`dos2unix`) unless the tokens really end with \\r.",
+            UserWarning,
+            stacklevel=4,
+        )
     return ReadResult(tokens, None, layout)
 
 

@@ -57,7 +57,9 @@ def test_bert_vocab_txt_writes_back_byte_identical(tmp_path, layout):
 
 def test_a_token_ending_in_carriage_return_on_one_line_only_is_kept_and_written_back(tmp_path):
     path = write(tmp_path / "v.txt", b"a\nb\r\nc")
-    vocabulary = Vocabulary.load(path)
+    # Kept, but said: Keras's StringLookup strips the \r, so the same file gives it other ids for "b".
+    with pytest.warns(UserWarning, match=r"line\(s\) 2 end with \\r\\n and the others with \\n.*StringLookup strips"):
+        vocabulary = Vocabulary.load(path)
     assert vocabulary.to_list() == ["a", "b\r", "c"]
     with pytest.raises(VocabularyError, match=r"carriage return.*format='json'"):
         vocabulary.save(tmp_path / "back.txt", format="text")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import warnings
 from typing import TYPE_CHECKING, Any, cast
 
 from keras_vocabsafe.cli._output import EXIT_OK, EXIT_PROBLEMS, CommandError, Output, non_negative_int
@@ -183,7 +184,10 @@ def run_show(args: argparse.Namespace, output: Output) -> int:
     from keras_vocabsafe._vocabulary_files import keras_text_file_problems, special_looking_tokens
     from keras_vocabsafe.vocabulary import Vocabulary
 
-    vocabulary = Vocabulary.load(args.vocab, dtype=args.dtype, format=args.format)
+    with warnings.catch_warnings():
+        # The report below names each token that ends with \r, and why Keras cannot reload it.
+        warnings.filterwarnings("ignore", message=r"In the vocabulary file .* end with \\r\\n", category=UserWarning)
+        vocabulary = Vocabulary.load(args.vocab, dtype=args.dtype, format=args.format)
     specials = special_looking_tokens(vocabulary.tokens)
     problems = keras_text_file_problems(vocabulary.tokens)
     counts = vocabulary.counts
