@@ -40,6 +40,7 @@ _TOKENIZER_MODELS = ("WordPiece", "WordLevel", "BPE", "Unigram")
 # TFT writes counts with '{}'.format(count): a canonical decimal integer. Auto-detection asks for exactly that.
 _FREQUENCY_LINE = re.compile(rb"(0|[1-9][0-9]{0,18}) ")  # A count of 20 digits or more is no int64: not one.
 _FORCED_FREQUENCY_LINE = re.compile(rb"([0-9]+) ")
+_INTEGER_LINE = re.compile(rb"[+-]?[0-9]{1,4000}")  # Longer is no int64 (and past what int() reads).
 
 
 @dataclass(frozen=True)
@@ -182,13 +183,13 @@ def _typed_lines(lines: list[bytes], path: str, dtype: str, *, first_line: int) 
     values = []
     low, high = INT64_RANGE
     for number, line in enumerate(lines, start=first_line):
-        try:
-            value = int(line)
-        except ValueError:
+        # Digits only: Python's int() also takes spaces around them and "1_000", which Keras's lookups refuse.
+        if not _INTEGER_LINE.fullmatch(line):
             raise VocabularyError(
-                f"Line {number} of the vocabulary file {path!r} is {_show(line)}, not an integer, "
-                "but vocabulary_dtype='int64'."
-            ) from None
+                f"Line {number} of the vocabulary file {path!r} is {_show(line)}, not an integer (digits, with an "
+                "optional sign, and nothing around them), but vocabulary_dtype='int64'."
+            )
+        value = int(line)
         if not low <= value <= high:
             raise VocabularyError(
                 f"Line {number} of the vocabulary file {path!r} is {value}, which does not fit in int64 "

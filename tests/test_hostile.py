@@ -416,7 +416,16 @@ def test_load_reads_a_text_line_that_merely_starts_with_a_bracket(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("line", "message"), [(b"x", "not an integer"), (b"2.5", "not an integer"), (b"9" * 20, "does not fit in int64")]
+    ("line", "message"),
+    [
+        (b"x", "not an integer"),
+        (b"2.5", "not an integer"),
+        (b"9" * 20, "does not fit in int64"),
+        # Python's int() took these, rewriting the bytes; Keras's lookups refuse "1_000".
+        (b" 6", "not an integer"),
+        (b"1_000", "not an integer"),
+        (b"7 ", "not an integer"),
+    ],
 )
 def test_load_refuses_an_int64_line_that_is_not_an_int64_naming_the_line(tmp_path, line, message):
     with pytest.raises(VocabularyError, match=f"Line 2 .*{message}"):
