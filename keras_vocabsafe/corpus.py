@@ -256,6 +256,8 @@ class _LineReader:
                             self._report(start + raw.tell())
                     self._check_batch(path, batch, lines)
                 except (OSError, EOFError) as error:  # A truncated or corrupt gzip/bz2 stream.
+                    if error is self.error:
+                        raise  # The progress callback's own (a broken pipe, say): not the file's fault.
                     self.error = VocabularyError(f"The corpus file {path!r} is truncated or corrupt: {error}.")
                     raise self.error from None
                 self._check_unchanged(path)  # Before its last batch: the counts would mix two contents.

@@ -226,3 +226,10 @@ def test_an_error_in_the_progress_callback_comes_back_as_it_was_raised(tmp_path)
         vocabulary_from_files(path, progress=cancel)
     with pytest.raises(TypeError, match="positional argument"):
         vocabulary_from_files(path, progress=lambda done: None)
+
+    def broken_pipe(done, total):
+        raise BrokenPipeError("the progress reader went away")
+
+    # An OSError of the callback's is not the file's: it was reported as "truncated or corrupt".
+    with pytest.raises(BrokenPipeError, match="the progress reader went away"):
+        vocabulary_from_files(write(tmp_path / "long.txt", LINES * 200), progress=broken_pipe)
