@@ -308,6 +308,34 @@ def test_in_model_load_is_true_only_while_load_model_rebuilds_a_model(tmp_path):
     assert not _compat.in_model_load()
 
 
+class SaveSignatureWitness(keras.Model):
+    """Notes, at each traced call, its input dtype and whether Keras is tracing its default save signature."""
+
+    seen: typing.ClassVar[list] = []
+
+    def call(self, inputs):
+        SaveSignatureWitness.seen.append((inputs.dtype.name, _compat.in_keras_save_signature()))
+        return tf.strings.length(inputs) if inputs.dtype == tf.string else inputs
+
+
+def test_in_keras_save_signature_is_true_only_in_the_float_trace_of_a_saved_subclassed_model(tmp_path):
+    from keras.src.backend.tensorflow.layer import TFLayer
+
+    assert hasattr(TFLayer, "_default_save_signature") and hasattr(TFLayer, "_trackable_children")
+    SaveSignatureWitness.seen.clear()
+    model = SaveSignatureWitness()
+    model(tf.constant(["a"]))  # Eager: no trace.
+    tf.function(model)(tf.constant(["a"]))  # A trace of ours.
+    model.export(tmp_path / "export", verbose=False, input_signature=[tf.TensorSpec([None], tf.string)])
+    # Keras's own float32 trace of the model (its `input_dtype`, whatever the model takes) is the one flagged.
+    # Keras 3.15 makes it while writing the SavedModel; 3.11 does not for this model.
+    assert SaveSignatureWitness.seen[:2] == [("string", False), ("string", False)]
+    if tuple(int(part) for part in keras.version().split(".")[:2]) >= (3, 15):
+        assert ("float32", True) in SaveSignatureWitness.seen[2:]
+    assert all(flagged == (dtype == "float32") for dtype, flagged in SaveSignatureWitness.seen)
+    assert not _compat.in_keras_save_signature()
+
+
 COVERED = {
     "ALLOW_NON_TENSOR_INPUTS": test_raw_input_flags_are_read_by_keras,
     "CLASSIFY_OPS_SCRIPT": test_op_registry_sees_core_ops_and_refuses_unknown_ones,
@@ -319,6 +347,7 @@ COVERED = {
     "embedding_variable": test_embedding_variables_by_saved_name,
     "flatten_layers": test_layer_tracking_internals,
     "get_keras_mask": test_keras_mask_attribute,
+    "in_keras_save_signature": test_in_keras_save_signature_is_true_only_in_the_float_trace_of_a_saved_subclassed_model,
     "in_model_load": test_in_model_load_is_true_only_while_load_model_rebuilds_a_model,
     "in_symbolic_scope": test_symbolic_scope_and_init_scope,
     "inbound_tensors": test_layer_tracking_internals,
