@@ -38,13 +38,14 @@ __all__ = [
 ]
 
 
-def in_keras_save_signature() -> bool:
-    """Whether Keras (TensorFlow backend) is tracing a model's default save signature while it writes a SavedModel.
+def in_keras_save_signature(inputs: Any) -> bool:
+    """Whether `inputs` are the float placeholders of Keras's (TensorFlow backend) trace of a model's default save
+    signature, made while it writes a SavedModel.
 
     Keras traces it for every subclassed model it saves, on placeholders of the model's `input_dtype` (float32)
     whatever the model takes (`TFLayer._default_save_signature`, traced from `TFLayer._trackable_children`).
     """
-    if tf.executing_eagerly():
+    if not isinstance(inputs, tf.Tensor) or not inputs.dtype.is_floating or tf.executing_eagerly():
         return False
     keras_layer = os.path.join("backend", "tensorflow", "layer.py")
     frame: types.FrameType | None = sys._getframe(1)

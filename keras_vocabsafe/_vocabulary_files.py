@@ -127,19 +127,21 @@ def detect_and_read(data: bytes, path: str, format: str, dtype: str) -> ReadResu
                     "store_frequency=True. Read the file with format='text' if its lines are plain tokens."
                 )
             digits = match.group(1).lstrip(b"0") or b"0"
-            if len(digits) > 19 or int(digits) >= 2**63:
+            count = int(digits) if len(digits) <= 19 else 2**63  # int() of thousands of digits is refused.
+            if count >= 2**63:
                 raise VocabularyError(
                     f"Line {number} of the vocabulary file {path!r} has a count of {len(digits):,} digits "
                     f"({_show(digits[:24])}{'...' if len(digits) > 24 else ''}), more than a count can be (2**63 - 1)."
                 )
-            counts.append(int(digits))
+            counts.append(count)
             tokens.append(line[match.end() :])
         tokens = _typed_lines(tokens, path, dtype, first_line=1)
         _check_distinct(tokens, path)
         return ReadResult(tokens, np.asarray(counts, dtype=np.int64), layout)
     tokens = _typed_lines(lines, path, dtype, first_line=1)
     _check_distinct(tokens, path)
-    returns = [number for number, line in enumerate(lines, start=1) if line.endswith(b"\r")]
+    # A pass over the lines only where a \r is somewhere (Windows files have theirs taken off by `_split_lines`).
+    returns = [number for number, line in enumerate(lines, start=1) if line.endswith(b"\r")] if b"\r" in data else []
     if returns:
         warnings.warn(
             f"In the vocabulary file {path!r}, line(s) {', '.join(map(str, returns[:5]))}"

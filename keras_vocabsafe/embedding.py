@@ -1252,7 +1252,7 @@ class VocabIdEmbedding(VocabularyLayer):
             inputs = self._host_ids(inputs)
         ids = keras.ops.convert_to_tensor(inputs)
         dtype = keras.backend.standardize_dtype(ids.dtype)
-        if "float" in dtype and backend == "tensorflow" and _compat.in_keras_save_signature():
+        if _compat.in_keras_save_signature(ids):
             return self._save_signature_placeholder(ids)
         self._check_ids_dtype(dtype)
         # As keras.layers.Embedding does: ids of a narrow dtype could not hold the row count that the range check

@@ -120,7 +120,7 @@ class KeyLookup(_KeyLookupBase):
         if keras.backend.is_keras_tensor(inputs):
             # A symbolic op, so the mask is connected to the functional graph.
             return keras.ops.not_equal(inputs, self.mask_token)
-        if isinstance(inputs, tf.Tensor) and inputs.dtype.is_floating and _compat.in_keras_save_signature():
+        if _compat.in_keras_save_signature(inputs):
             return None  # Keras's float32 trace of a subclassed model's save signature (see `call`).
         keys = to_keys(inputs, self.vocabulary_dtype, owner=self._owner())
         if isinstance(keys, tf.RaggedTensor):

@@ -131,19 +131,19 @@ def load_remapped_weights(
         Every `VocabEmbedding` is checked first, as by `load_weights`: when
         one refuses, no variable of the model has changed.
     """
-    layers = [layer for layer in _compat.flatten_layers(model) if isinstance(layer, VocabIdEmbedding)]
-    if not layers:
+    everything = list(_compat.flatten_layers(model))
+    ours = {id(layer) for layer in everything if isinstance(layer, VocabIdEmbedding)}
+    if not ours:
         raise ConfigurationError(
             "The model has no VocabEmbedding or VocabIdEmbedding layer, so there is nothing to remap; use "
             "`model.load_weights()`."
         )
     request = RemapRequest(new_embeddings_initializer, seed)
     path = _weights_path(filepath)
-    everything = list(_compat.flatten_layers(model))
     with _reading(path):
         # As `load_weights`: a layer that refuses its rows (a quantized one, other special tokens) does so before
         # any layer has changed.
-        _check_vocabularies(model, path, everything, {id(layer) for layer in layers}, remap=request)
+        _check_vocabularies(model, path, everything, ours, remap=request)
         with loading_request(request):
             model.load_weights(path)
     return request.reports

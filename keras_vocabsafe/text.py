@@ -215,6 +215,7 @@ class _TextFrontEnd(_TextFrontEndBase):
     output_sequence_length: int | None
     encoding_errors: str
     reserved_tokens: tuple[str, ...]
+    _reserved_keys: list[bytes]  # The reserved tokens as keys (bytes), from `_reserve_before_init`.
     # Set by `_init_text`: the traced function of eager calls, None for settings that are never traced.
     _traced_ids: _TracedIds | None = None
     # Whether the vocabulary allows `_words_first_ids`; None until asked (again after each change).
@@ -800,16 +801,11 @@ class _TextFrontEnd(_TextFrontEndBase):
             counter._add(unique, counts)
 
     def _kept_whatever_counts(self) -> Collection[Any]:
-        # A vocabulary given to the constructor is set before the text settings are (see `_reserve_before_init`).
-        reserved = cast(
-            "tuple[str, ...]", getattr(self, "reserved_tokens", None) or getattr(self, "_reserved_at_init", ())
-        )
-        return [canonical_token(token, "string") for token in reserved]
+        return self._reserved_keys  # Set before Keras's `Layer.__init__`: see `_reserve_before_init`.
 
     def _special_and_reserved(self) -> tuple[set[bytes], list[bytes]]:
         special = {canonical_token(t, "string") for t in (self.mask_token, self.oov_token) if t is not None}
-        reserved = [canonical_token(t, "string") for t in self.reserved_tokens]
-        return cast("set[bytes]", special), cast("list[bytes]", reserved)  # String tokens are bytes.
+        return cast("set[bytes]", special), self._reserved_keys  # String tokens are bytes.
 
     def _vocabulary_from_counts(self, tokens: list[bytes], counts: np.ndarray, max_tokens: int | None) -> Vocabulary:
         special, reserved = self._special_and_reserved()
@@ -817,7 +813,7 @@ class _TextFrontEnd(_TextFrontEndBase):
         reserved_counts = dict.fromkeys(reserved, 0)  # Counted too, so the vocabulary has a count for every token.
         if excluded:
             keep = [i for i, token in enumerate(tokens) if token not in excluded]
-            reserved_counts.update((tokens[i], int(counts[i])) for i, t in enumerate(tokens) if t in reserved_counts)
+            reserved_counts.update((t, int(counts[i])) for i, t in enumerate(tokens) if t in reserved_counts)
             tokens, counts = [tokens[i] for i in keep], counts[keep]
         max_size = None if max_tokens is None else max_tokens - self._num_special_tokens() - len(reserved)
         if max_size is not None and max_size < 0:
@@ -1094,7 +1090,7 @@ class TextVocabEmbedding(_TextFrontEnd, VocabEmbedding):
     # Calling ---------------------------------------------------------------------------------------
 
     def call(self, inputs: Any) -> Any:
-        if isinstance(inputs, tf.Tensor) and inputs.dtype.is_floating and _compat.in_keras_save_signature():
+        if _compat.in_keras_save_signature(inputs):
             # Keras's float32 trace of a subclassed model's save signature: one placeholder row per example.
             length = self.output_sequence_length or 1
             shape = tf.concat([tf.shape(inputs)[:1], [length, self.output_dim]], 0)
@@ -1155,7 +1151,7 @@ class TextVocabEmbedding(_TextFrontEnd, VocabEmbedding):
             return None  # Ragged output: its row lengths say where the tokens are.
         if keras.backend.is_keras_tensor(inputs):
             return None  # __call__ attaches the symbolic mask.
-        if isinstance(inputs, tf.Tensor) and inputs.dtype.is_floating and _compat.in_keras_save_signature():
+        if _compat.in_keras_save_signature(inputs):
             return None  # Keras's float32 trace of a subclassed model's save signature (see `call`).
         text, scalar = self._text_batch(inputs)
         lengths = self._tokenize(text).row_lengths()
@@ -1763,9 +1759,9 @@ def _validate_ngrams(ngrams: Any) -> tuple[int, ...] | None:
 
 
 def _reserve_before_init(layer: Any, reserved_tokens: tuple[str, ...]) -> None:
-    """Gives a text layer its `reserved_tokens` before Keras's `Layer.__init__`, which sets a `vocabulary=` cut by
-    count (`_kept_whatever_counts`) before the text settings are set."""
-    object.__setattr__(layer, "_reserved_at_init", reserved_tokens)
+    """Gives a text layer its `reserved_tokens` as keys (`_reserved_keys`) before Keras's `Layer.__init__`, which
+    sets a `vocabulary=` cut by count (`_kept_whatever_counts`) before the text settings are set."""
+    object.__setattr__(layer, "_reserved_keys", [canonical_token(token, "string") for token in reserved_tokens])
 
 
 def _validate_reserved_tokens(tokens: Any, mask_token: str | None, oov_token: str) -> tuple[str, ...]:

@@ -138,7 +138,7 @@ class VocabEmbedding(KeyLookup, VocabIdEmbedding):
             # Keras builds a subclassed model on reload by running it on float32 placeholders, where only
             # shapes matter; answering with the output's shape lets the layers after this one be built too.
             return tf.zeros(tf.concat([tf.shape(inputs), [self.output_dim]], 0), self.compute_dtype)
-        if isinstance(inputs, tf.Tensor) and inputs.dtype.is_floating and _compat.in_keras_save_signature():
+        if _compat.in_keras_save_signature(inputs):
             return self._save_signature_placeholder(inputs)
         keys = to_keys(inputs, self.vocabulary_dtype, owner=self._owner())
         if isinstance(keys, tf.RaggedTensor):
