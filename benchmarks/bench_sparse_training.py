@@ -6,6 +6,11 @@ Three sides at 10,000, 100,000, 1,000,000 and 5,000,000 rows:
 2. ours + Adam: the same layer with ``keras.optimizers.Adam``;
 3. Keras pair + Adam: ``keras.layers.StringLookup`` + ``keras.layers.Embedding`` with ``Adam``.
 
+Four more sides run only when named in ``--sides``: the layer of side 1 or 2 with ``trainable_rows`` set to every
+tenth id ("ours + LazyAdam, 10% rows train", "ours + Adam, 10% rows train": the other rows frozen) or to every id
+("..., every row listed": every row trains, through the split gather of ``trainable_rows``). Their ratios to side 1
+or 2 show what ``trainable_rows`` costs or saves a step.
+
 Each model is strings (batch 256 x 32 tokens, Zipf-distributed over the vocabulary, so a batch touches a few
 thousand rows) -> embedding (``output_dim=64``) -> mean over tokens -> ``Dense(1)``, MSE loss, compiled with
 ``jit_compile=False``. A timed run is ``--steps`` ``train_on_batch`` calls cycling over eight fixed batches,
@@ -26,6 +31,9 @@ Run from the repository root::
     python benchmarks/bench_sparse_training.py --quick     # 10k and 100k rows, seconds
     python benchmarks/bench_sparse_training.py --sizes 10000 1000000 --repeats 7 --output bench.md
     python benchmarks/bench_sparse_training.py --sides "ours + Adam" "Keras pair + Adam" --repeats 21 --steps 10
+    python benchmarks/bench_sparse_training.py --sizes 10000 1000000 --sides "ours + LazyAdam" \
+        "ours + LazyAdam, 10% rows train" "ours + LazyAdam, every row listed" "ours + Adam" \
+        "ours + Adam, 10% rows train" "ours + Adam, every row listed" --repeats 7
 """
 
 from __future__ import annotations
@@ -66,6 +74,15 @@ from _harness import (
 
 BATCH, SEQUENCE, OUTPUT_DIM, BATCHES, WARMUP_STEPS = 256, 32, 64, 8, 2
 SIDES = ("ours + LazyAdam", "ours + Adam", "Keras pair + Adam")
+# Opt-in sides (`--sides`): the layer of side 1 or 2 with `trainable_rows`, either every tenth id (10% of the rows
+# train, the rest are frozen) or every id (all rows train, but through the split gather that `trainable_rows` uses).
+# Side -> (the side without `trainable_rows`, the step between trainable ids).
+FROZEN_SIDES = {
+    f"{base}, {label}": (base, step)
+    for base in ("ours + LazyAdam", "ours + Adam")
+    for label, step in (("10% rows train", 10), ("every row listed", 1))
+}
+ALL_SIDES = SIDES + tuple(FROZEN_SIDES)
 
 
 def build_model(side: str, vocabulary: list[str]) -> keras.Model:
@@ -76,8 +93,11 @@ def build_model(side: str, vocabulary: list[str]) -> keras.Model:
         vectors = keras.layers.Embedding(len(vocabulary) + 1, OUTPUT_DIM)(ids)
         optimizer = keras.optimizers.Adam()
     else:
-        vectors = package.VocabEmbedding(OUTPUT_DIM, vocabulary=vocabulary)(strings)
-        optimizer = package.optimizers.LazyAdam() if side == "ours + LazyAdam" else keras.optimizers.Adam()
+        base, step = FROZEN_SIDES.get(side, (side, 0))
+        trainable_rows = tuple(range(0, len(vocabulary), step)) if step else None
+        layer = package.VocabEmbedding(OUTPUT_DIM, vocabulary=vocabulary, trainable_rows=trainable_rows)
+        vectors = layer(strings)
+        optimizer = package.optimizers.LazyAdam() if base == "ours + LazyAdam" else keras.optimizers.Adam()
     model = keras.Model(strings, keras.layers.Dense(1)(keras.layers.GlobalAveragePooling1D()(vectors)))
     model.compile(optimizer=optimizer, loss="mse", jit_compile=False)
     return model
@@ -239,6 +259,10 @@ def report(results: dict[int, dict[str, list[Timing]]], sides: tuple[str, ...], 
         ratios.append("Adam / LazyAdam")
     if "ours + LazyAdam" in sides and "Keras pair + Adam" in sides:
         ratios.append("Keras / LazyAdam")
+    frozen = [
+        (side, FROZEN_SIDES[side][0]) for side in sides if side in FROZEN_SIDES and FROZEN_SIDES[side][0] in sides
+    ]
+    ratios += [f"{side} / {base}" for side, base in frozen]
     header += "".join(f" {r} |" for r in ratios)
     lines = [header, "|" + "---|" * (len(sides) + len(ratios) + 1)]
     for size, by_side in results.items():
@@ -255,6 +279,8 @@ def report(results: dict[int, dict[str, list[Timing]]], sides: tuple[str, ...], 
             row += f" {ms['ours + Adam'] / ms['ours + LazyAdam']:.1f}x |"
         if "Keras / LazyAdam" in ratios:
             row += f" {ms['Keras pair + Adam'] / ms['ours + LazyAdam']:.1f}x |"
+        for side, base in frozen:
+            row += f" {ms[side] / ms[base]:.2f}x |"
         lines.append(row)
     notes = []
     if "ours + LazyAdam" in sides and 10_000 in results and 1_000_000 in results:
@@ -306,14 +332,20 @@ def main(argv: list[str] | None = None) -> None:
     parser = bench_parser(__doc__, "10k and 100k rows, 3 repeats of 5 steps", "repetitions per size (default 5)", 5)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000, 5_000_000])
     parser.add_argument("--steps", type=int, default=5, help="train steps per timed run (default 5)")
-    parser.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES), help="which sides to run")
+    parser.add_argument(
+        "--sides",
+        nargs="+",
+        choices=ALL_SIDES,
+        default=list(SIDES),
+        help="which sides to run (default: the first three)",
+    )
     parser.add_argument(
         "--isolate-from",
         type=int,
         default=5_000_000,
         help="from this many rows on, run each side in its own process (default 5,000,000)",
     )
-    parser.add_argument("--child", choices=SIDES, help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=ALL_SIDES, help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--offset", type=int, default=0, help=argparse.SUPPRESS)
     add_output_option(parser)
@@ -324,7 +356,7 @@ def main(argv: list[str] | None = None) -> None:
     sizes, repeats = (args.sizes, args.repeats)
     if args.quick:
         sizes, repeats = [10_000, 100_000], 3
-    sides = tuple(side for side in SIDES if side in args.sides)
+    sides = tuple(side for side in ALL_SIDES if side in args.sides)
     rng = np.random.default_rng(0)
     results = {}
     for size in sizes:
