@@ -371,7 +371,16 @@ def _tokenizer_json_bytes(tokens: Sequence[bytes], layout: FileLayout | None) ->
     texts = [token.decode("utf-8") for token in tokens]
     if layout is not None and layout.document is not None and tuple(tokens) == layout.tokens:
         return (UTF8_MARK if layout.byte_order_mark else b"") + layout.document  # The original, as read.
-    # Otherwise a minimal BERT-style WordPiece tokenizer that `tokenizers` loads.
+    # Otherwise a minimal BERT-style WordPiece tokenizer that `tokenizers` loads. Its model maps every word outside
+    # the vocabulary to [UNK]: without that token, `tokenizers` raises on the first unknown word it encodes.
+    if _WORDPIECE_UNKNOWN_TOKEN not in texts:
+        raise VocabularyError(
+            f"A tokenizer.json of this vocabulary would be a WordPiece tokenizer whose unknown token, "
+            f"{_WORDPIECE_UNKNOWN_TOKEN!r}, is not in the vocabulary, so Hugging Face's `tokenizers` would raise "
+            "('Missing [UNK] token from the vocabulary') on any word outside it. Add the token first, e.g. "
+            "`Vocabulary(['[UNK]', *vocabulary])` (this shifts every id by one), or save with format='text' or "
+            "format='json'."
+        )
     document = {
         "version": "1.0",
         "truncation": None,
@@ -395,7 +404,7 @@ def _tokenizer_json_bytes(tokens: Sequence[bytes], layout: FileLayout | None) ->
         "decoder": {"type": "WordPiece", "prefix": "##", "cleanup": True},
         "model": {
             "type": "WordPiece",
-            "unk_token": "[UNK]",
+            "unk_token": _WORDPIECE_UNKNOWN_TOKEN,
             "continuing_subword_prefix": "##",
             "max_input_chars_per_word": 100,
             "vocab": {text: i for i, text in enumerate(texts)},
@@ -404,7 +413,8 @@ def _tokenizer_json_bytes(tokens: Sequence[bytes], layout: FileLayout | None) ->
     return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
 
 
-_BERT_SPECIAL_TOKENS = frozenset(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
+_WORDPIECE_UNKNOWN_TOKEN = "[UNK]"
+_BERT_SPECIAL_TOKENS = frozenset(["[PAD]", _WORDPIECE_UNKNOWN_TOKEN, "[CLS]", "[SEP]", "[MASK]"])
 
 
 # Writing --------------------------------------------------------------------------------------------------------

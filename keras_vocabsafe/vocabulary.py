@@ -355,13 +355,16 @@ class Vocabulary(Sequence):
                 original document. Any other vocabulary saved as
                 `"tokenizer_json"` is a minimal WordPiece tokenizer (BERT
                 pre-tokenizer, `##` continuation, `[UNK]` as unknown token)
-                that `tokenizers.Tokenizer.from_file` loads.
+                that `tokenizers.Tokenizer.from_file` loads; the vocabulary
+                must then hold `[UNK]`, or the library could not encode an
+                unknown word.
 
         Raises:
             VocabularyError: the path is a directory or in a missing
                 directory, or a token cannot be held by `format` (a newline,
                 a NUL byte or a trailing carriage return in a line format,
-                bytes that are not UTF-8, no counts for `"tft_frequency"`), or
+                bytes that are not UTF-8, no counts for `"tft_frequency"`, no
+                `[UNK]` for a new `"tokenizer_json"`), or
                 a text file of the tokens would read back as another format
                 (every line a count and a token, or JSON): the message names
                 the token or the format and says to use `"json"`.

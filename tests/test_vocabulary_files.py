@@ -227,6 +227,20 @@ def test_a_vocabulary_saved_as_tokenizer_json_is_a_wordpiece_tokenizer_the_libra
     assert Vocabulary.load(tmp_path / "tokenizer.json") == vocabulary
 
 
+def test_a_vocabulary_without_unk_is_refused_as_tokenizer_json_and_nothing_is_written(tmp_path):
+    from tokenizers import Tokenizer
+
+    vocabulary = Vocabulary(["[PAD]", "the", "cat"])
+    with pytest.raises(VocabularyError, match=r"unknown token, '\[UNK\]', is not in the vocabulary.*format='text'"):
+        vocabulary.save(tmp_path / "tokenizer.json", format="tokenizer_json")
+    assert os.listdir(tmp_path) == []
+    # The fix the message gives: the library then encodes an unknown word as [UNK].
+    fixed = Vocabulary(["[UNK]", *vocabulary])
+    fixed.save(tmp_path / "tokenizer.json", format="tokenizer_json")
+    tokenizer = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
+    assert tokenizer.encode("the dog").tokens == ["the", "[UNK]"]
+
+
 def test_bpe_and_unigram_tokenizer_json_give_the_ids_of_the_tokenizers_library(tmp_path):
     from tokenizers import Tokenizer, models
 
