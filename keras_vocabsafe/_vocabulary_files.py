@@ -319,6 +319,7 @@ def _added_tokens(added: Any, tokens: list[str], path: str) -> list[str]:
         raise VocabularyError(f"In {path!r}, `added_tokens` must be a list.")
     index = {token: i for i, token in enumerate(tokens)}
     extra: dict[int, str] = {}
+    extra_ids: dict[str, int] = {}
     for entry in added:
         id_ = entry.get("id") if isinstance(entry, dict) else None
         if (
@@ -348,6 +349,14 @@ def _added_tokens(added: Any, tokens: list[str], path: str) -> list[str]:
         if id_ in extra and extra[id_] != content:
             raise DuplicateTokenError(
                 f"In {path!r}, the added tokens {_show(extra[id_])} and {_show(content)} both take id {id_}."
+            )
+        first_id = extra_ids.setdefault(content, id_)
+        if first_id != id_:
+            raise DuplicateTokenError(
+                f"In {path!r}, `added_tokens` lists the token {_show(content)} twice, with ids {first_id} and "
+                f"{id_}: Hugging Face's `tokenizers` gives a token one id, so one of these ids would have no "
+                "token and the file's ids and the library's would disagree. Remove the repeated entry from "
+                "`added_tokens` (keeping the id the model was trained with)."
             )
         extra[id_] = content
     expected = range(len(tokens), len(tokens) + len(extra))

@@ -9,6 +9,7 @@ special slots, the same order, the same config entries and the same
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection
 from typing import Any
 
@@ -198,7 +199,8 @@ class VocabularyLayer(keras.layers.Layer):
         `["[UNK]", "a"]` and `["a"]` give the same layer).
         """
         vocabulary = self._without_special_prefix(vocabulary)
-        full = _as_vocabulary(vocabulary, self.vocabulary_dtype)
+        path = os.fspath(vocabulary) if isinstance(vocabulary, (str, os.PathLike)) else None
+        full = read = _as_vocabulary(vocabulary, self.vocabulary_dtype)
         mask = None if self.mask_token is None else canonical_token(self.mask_token, self.vocabulary_dtype)
         oov = canonical_token(self.oov_token, self.vocabulary_dtype)
         mask_id = None if mask is None or mask not in full else full.index(mask)
@@ -222,18 +224,24 @@ class VocabularyLayer(keras.layers.Layer):
         listed = "mask_token" if oov_id is None else "oov_token"
         if oov_id is None or (mask is not None and mask_id is None):
             missing = "oov_token" if oov_id is None else "mask_token"
+            token = mask if oov_id is None else oov
+            blank = (
+                " An empty line is the token '': delete it if it is a stray blank line."
+                if token == b"" and read.source_format in ("text", "tft_frequency")
+                else ""
+            )
             raise ReservedTokenError(
-                f"{self._owner()} got a vocabulary that lists its {listed} {getattr(self, listed)!r} (at position "
-                f"{mask_id if oov_id is None else oov_id}) but not its {missing} {getattr(self, missing)!r}. "
+                f"{self._owner()} got a vocabulary that lists its {listed} {getattr(self, listed)!r} "
+                f"({_place(read, path, token)}) but not its {missing} {getattr(self, missing)!r}.{blank} "
                 "List both at the ids they should have (every token then keeps its position as its id, as in a "
                 "BERT vocab.txt), or neither (ids then follow Keras's layout: mask, OOV, tokens). "
                 "`layer.get_vocabulary(include_special_tokens=False)` gives a list without special tokens."
             )
         if self.num_oov_indices != 1:
             raise ConfigurationError(
-                f"{self._owner()} got a vocabulary that lists its oov_token {self.oov_token!r} at position "
-                f"{oov_id}, so it has one OOV id, but num_oov_indices={self.num_oov_indices}. Pass "
-                "num_oov_indices=1 to keep the vocabulary's own ids, or pass the tokens without special tokens."
+                f"{self._owner()} got a vocabulary that lists its oov_token {self.oov_token!r} "
+                f"({_place(read, path, oov)}), so it has one OOV id, but num_oov_indices={self.num_oov_indices}. "
+                "Pass num_oov_indices=1 to keep the vocabulary's own ids, or pass the tokens without special tokens."
             )
         regular = Vocabulary([t for t in full.tokens if t != mask and t != oov], dtype=self.vocabulary_dtype)
         keras_layout = (0, 1) if mask is not None else (None, 0)
@@ -589,6 +597,18 @@ class VocabularyLayer(keras.layers.Layer):
                 "the `vocabulary` and special-token entries that match the saved weights."
             )
         return layer
+
+
+def _place(vocabulary: Vocabulary, path: str | None, token: Any) -> str:
+    """Where `token` is in `vocabulary`, said so the user can find it: its line or id when read from a file."""
+    position = vocabulary.index(token)
+    if path is None:
+        return f"at position {position}"
+    if vocabulary.source_format in ("text", "tft_frequency"):
+        return f"on line {position + 1} of the vocabulary file {path!r}"
+    if vocabulary.source_format == "tokenizer_json":
+        return f"id {position} of the tokenizer.json {path!r}"
+    return f"at position {position} of the vocabulary file {path!r}"
 
 
 def _is_int(value: Any) -> bool:

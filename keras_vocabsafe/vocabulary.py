@@ -58,7 +58,13 @@ from keras_vocabsafe._tokens import (
     tokens_fingerprint,
 )
 from keras_vocabsafe._vocabulary_files import FileLayout, detect_and_read, write_bytes
-from keras_vocabsafe.errors import ConfigurationError, DuplicateTokenError, KeyDtypeError, VocabularyError
+from keras_vocabsafe.errors import (
+    ConfigurationError,
+    DuplicateTokenError,
+    KeyDtypeError,
+    VocabSafeError,
+    VocabularyError,
+)
 
 __all__ = ["VOCABULARY_FORMATS", "Token", "Vocabulary", "VocabularyDiff"]
 
@@ -325,20 +331,44 @@ class Vocabulary(Sequence):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Vocabulary:
         """Rebuilds a vocabulary from `to_config()` output."""
+        return cls._from_json_form(config, path=None)
+
+    @classmethod
+    def _from_json_form(cls, config: Any, path: str | None) -> Vocabulary:
+        """`from_config`, naming the file `path` (when the form was read from one) in every error."""
+        in_file = "" if path is None else f" in the file {path!r}"
         if not isinstance(config, dict) or config.get("format") != _FORMAT_NAME:
             raise VocabularyError(
-                f"Not a keras-vocabsafe vocabulary: expected a dict with format={_FORMAT_NAME!r}, "
+                f"Not a keras-vocabsafe vocabulary{in_file}: expected a dict with format={_FORMAT_NAME!r}, "
                 f"received {type(config).__name__}"
                 f"{' with format=' + repr(config.get('format')) if isinstance(config, dict) else ''}."
+                + ("" if path is None else " Write the file with `Vocabulary.save()`.")
             )
-        version = config.get("format_version")
+        subject = "This vocabulary" if path is None else f"The vocabulary file {path!r}"
+        # `encoding` says how string tokens are written; integer tokens are plain JSON numbers.
+        required = ("format_version", "dtype", "tokens") + (("encoding",) if config.get("dtype") == "string" else ())
+        missing = [key for key in required if key not in config]
+        if missing:
+            raise VocabularyError(
+                f"{subject} has no {' or '.join(f'`{key}`' for key in missing)}: the JSON form that "
+                "`Vocabulary.save()` and `to_config()` write holds `format`, `format_version`, `dtype`, `encoding` "
+                "and `tokens`. Was it written by hand or cut short? Add what is missing (e.g. "
+                '`"format_version": 1, "dtype": "string", "encoding": "utf-8"`) or write it again with '
+                "`Vocabulary.save()`."
+            )
+        version = config["format_version"]
         if version != _FORMAT_VERSION:
             raise VocabularyError(
-                f"This vocabulary was written in format version {version!r}; this release of "
+                f"{subject} was written in format version {version!r}; this release of "
                 f"keras-vocabsafe reads version {_FORMAT_VERSION}. Upgrade keras-vocabsafe to read it."
             )
-        dtype = standardize_dtype(config.get("dtype"))
-        return cls(decode_tokens(config.get("tokens"), config.get("encoding"), dtype), dtype=dtype)
+        try:
+            dtype = standardize_dtype(config["dtype"])
+            return cls(decode_tokens(config["tokens"], config.get("encoding"), dtype), dtype=dtype)
+        except VocabSafeError as error:
+            if path is None:
+                raise
+            raise type(error)(f"The vocabulary file {path!r} does not hold a valid vocabulary: {error}") from None
 
     def save(self, path: str | os.PathLike[str], format: str = "json") -> None:
         """Writes the vocabulary to a file, atomically: the file is whole or untouched.
@@ -470,7 +500,7 @@ class Vocabulary(Sequence):
             )
         result = detect_and_read(data, path, format, standardize_dtype(dtype))
         if result.config is not None:
-            vocabulary = cls.from_config(result.config)
+            vocabulary = cls._from_json_form(result.config, path)
             counts = result.config.get("counts")
             if counts is not None:
                 try:

@@ -2,12 +2,13 @@
 
 import json
 import os
+import re
 
 import numpy as np
 import pytest
 
-from keras_vocabsafe import align_vectors
-from keras_vocabsafe.errors import ConfigurationError, DuplicateTokenError, VocabularyError
+from keras_vocabsafe import TextVocabEmbedding, VocabEmbedding, VocabLookup, align_vectors
+from keras_vocabsafe.errors import ConfigurationError, DuplicateTokenError, ReservedTokenError, VocabularyError
 from keras_vocabsafe.vocabulary import Vocabulary
 
 tokenizers = pytest.importorskip("tokenizers")
@@ -471,3 +472,50 @@ def test_saving_through_a_symbolic_link_keeps_the_link(tmp_path):
     Vocabulary(["new", "tokens"]).save(link)
     assert link.is_symlink() and os.readlink(link) == str(target)
     assert Vocabulary.load(target).tokens == (b"new", b"tokens")
+
+
+@pytest.mark.parametrize("missing", ["dtype", "tokens", "encoding", "format_version"])
+def test_a_json_vocabulary_file_missing_an_entry_is_refused_naming_the_file_and_the_entry(tmp_path, missing):
+    # It said "`vocabulary_dtype` must be 'string' or 'int64'. Received: vocabulary_dtype=None", or "Expected a
+    # list of tokens, received NoneType", without the file.
+    config = Vocabulary(["a", "b"]).to_config()
+    del config[missing]
+    path = write(tmp_path / "vocabulary.json", json.dumps(config).encode())
+    message = rf"vocabulary file '{re.escape(str(path))}' has no `{missing}`.*`Vocabulary.save\(\)`"
+    with pytest.raises(VocabularyError, match=message):
+        Vocabulary.load(path)
+    with pytest.raises(VocabularyError, match=message):
+        VocabEmbedding(vocabulary=str(path), output_dim=2)
+
+
+def test_a_json_vocabulary_file_with_invalid_content_names_the_file(tmp_path):
+    config = Vocabulary(["a", "b"]).to_config()
+    config["tokens"] = ["a", "b", "a"]
+    path = write(tmp_path / "vocabulary.json", json.dumps(config).encode())
+    with pytest.raises(
+        DuplicateTokenError, match=rf"vocabulary file '{re.escape(str(path))}' does not hold.*'a' twice"
+    ):
+        Vocabulary.load(path)
+
+
+@pytest.mark.parametrize("layer_class", [VocabEmbedding, VocabLookup, TextVocabEmbedding])
+def test_a_blank_line_that_is_the_mask_token_is_refused_naming_the_file_and_line(tmp_path, layer_class):
+    # It said "lists its mask_token '' (at position 1)", without the file, and the position is not the line.
+    path = write(tmp_path / "vocab.txt", b"a\n\nb\n")
+    arguments = {"output_dim": 2} if layer_class is not VocabLookup else {}
+    with pytest.raises(
+        ReservedTokenError,
+        match=rf"mask_token '' \(on line 2 of the vocabulary file '{re.escape(str(path))}'\).*stray blank line",
+    ):
+        layer_class(vocabulary=str(path), mask_token="", **arguments)
+
+
+def test_a_tokenizer_json_giving_an_added_token_two_ids_is_refused_naming_the_file_and_ids(tmp_path):
+    # It said "The vocabulary lists the token '[X]' twice, at positions 3 and 4", without the file.
+    document = tokenizer_document({"[UNK]": 0, "a": 1, "b": 2}, added=[(3, "[X]"), (4, "[X]")])
+    path = write(tmp_path / "tokenizer.json", json.dumps(document).encode())
+    with pytest.raises(
+        DuplicateTokenError,
+        match=rf"In '{re.escape(str(path))}', `added_tokens` lists the token '\[X\]' twice, with ids 3 and 4",
+    ):
+        Vocabulary.load(path)
