@@ -429,12 +429,13 @@ def count_tokens(
     progress.close(f"{what}: counted {counter.total:,} tokens, {found}, in {progress.seconds:.1f} s")
     if not counter.pruned:
         return without_unseen(*counter.result())
+    threshold = counter.total // (cast(int, budget) + 1)  # Pruned, so a budget was set.
+    if not held:
+        # Every token was rare (distinct ids, each seen once): the summary kept none, so none can be recounted or
+        # kept, whether or not the data can be read again.
+        _refuse_all_rare(what, counter.total, cast(int, budget), threshold)
     if readable_again:
-        threshold = counter.total // (cast(int, budget) + 1)  # Pruned, so a budget was set.
         candidates = counter.candidates()
-        if not candidates.shape[0]:
-            # Every token was rare (distinct ids, each seen once): the summary kept none, none can be recounted.
-            _refuse_all_rare(what, counter.total, cast(int, budget), threshold)
         recount = _RecountCounter(candidates, vocabulary_dtype, owner)
         say(verbose, f"{what}: reading the data a second time to count the {held:,} most frequent tokens exactly")
         recount.progress = progress = Progress(verbose, target=counter.total, unit_name="token")

@@ -75,6 +75,37 @@ def test_past_the_budget_data_whose_every_token_is_rare_is_refused_with_the_fix(
     assert len(unbounded.vocabulary) == 5000  # Without a budget every id is kept.
 
 
+def read_once_sources(ids):
+    batches = [ids[i : i + 100] for i in range(0, len(ids), 100)]
+    shared = iter(batches)  # One iterator behind the dataset: a second reading yields nothing.
+    return {
+        "generator": lambda: (batch for batch in batches),
+        "iterator": lambda: iter(batches),
+        "one-shot dataset": lambda: tf.data.Dataset.from_generator(
+            lambda: shared, output_signature=tf.TensorSpec([None], tf.string)
+        ),
+    }
+
+
+@pytest.mark.parametrize("source", ["generator", "iterator", "one-shot dataset"])
+def test_past_the_budget_read_once_data_whose_every_token_is_rare_is_refused_naming_the_budget(source):
+    # It said "adapt() found no tokens to keep: the data was empty, held only the mask and OOV tokens, or no token
+    # reached min_frequency=None", after a warning that counts may be low: neither says what happened.
+    ids = np.array([f"user{i}" for i in range(5000)], dtype=object)
+    with pytest.raises(
+        VocabularyError,
+        match=r"adapt\(\) counted 5,000 tokens, more distinct ones than its budget of 1,000.*none was seen more "
+        r"than 4 time.*budget=None",
+    ):
+        VocabEmbedding(2).adapt(read_once_sources(ids)[source](), budget=1000)
+
+
+def test_past_the_budget_read_once_text_whose_every_word_is_rare_is_refused_naming_the_budget():
+    lines = (np.array([" ".join(f"w{i}" for i in range(start, start + 100))]) for start in range(0, 5000, 100))
+    with pytest.raises(VocabularyError, match=r"counted 5,000 tokens, more distinct ones than its budget of 1,000"):
+        TextVocabEmbedding(output_dim=2).adapt(lines, budget=1000)
+
+
 def test_data_read_once_keeps_counts_within_the_bound_and_warns():
     tokens = zipf_tokens(60_000, 20_000, seed=2)
     budget = 400
