@@ -63,6 +63,7 @@ workers, Beam re-raises them as a `RuntimeError` whose message holds ours
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
@@ -75,7 +76,7 @@ import numpy as np
 
 from keras_vocabsafe._counting import integer_weights, without_unseen
 from keras_vocabsafe._tokens import canonical_token
-from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError, TextInputError, VocabularyError
+from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError, TextInputError, VocabSafeError, VocabularyError
 from keras_vocabsafe.vocabulary import Token, Vocabulary
 
 try:
@@ -199,6 +200,26 @@ def _order_key(pair: tuple[Token, int]) -> tuple[int, Token]:
     return -pair[1], pair[0]
 
 
+@contextlib.contextmanager
+def _named_for_the_caller(layer: Any, source: str) -> Iterator[None]:
+    """Errors of the lookup layer built from the settings, naming what the caller passed instead.
+
+    That layer (`TextVocabLookup 'text_vocab_lookup_3'`) is our own, made on each worker: its name and its
+    `adapt()` mean nothing to whoever wrote `ComputeVocabulary(layer)`.
+    """
+    try:
+        yield
+    except VocabSafeError as error:
+        owner = layer._owner()
+        message = str(error)
+        if owner not in message:
+            raise
+        caller = f"ComputeVocabulary for {source}"
+        for inner in (f"{owner}.adapt()", f"{owner}.adapt", owner):
+            message = message.replace(inner, caller)
+        raise type(error)(message) from None
+
+
 def _finish(pairs: list[tuple[Token, int]], spec: _LayerSpec, weighted: bool) -> Vocabulary:
     """The vocabulary of the summed counts, by the layer's own rule (the one `adapt` calls)."""
     layer = spec.build()
@@ -207,9 +228,10 @@ def _finish(pairs: list[tuple[Token, int]], spec: _LayerSpec, weighted: bool) ->
     counts = np.fromiter((count for _, count in pairs), dtype=dtype, count=len(pairs))
     if weighted:
         tokens, counts = without_unseen(tokens, counts)
-    if spec.kind == "text" and layer.split == "wordpiece":
-        return layer._learn_wordpiece(tokens, counts, layer.max_tokens)
-    return layer._vocabulary_from_counts(tokens, counts, layer.max_tokens)
+    with _named_for_the_caller(layer, spec.source):
+        if spec.kind == "text" and layer.split == "wordpiece":
+            return layer._learn_wordpiece(tokens, counts, layer.max_tokens)
+        return layer._vocabulary_from_counts(tokens, counts, layer.max_tokens)
 
 
 def _excluded_tokens(layer: Any) -> frozenset[Token]:
@@ -356,7 +378,7 @@ if beam is not None:
                 return
             tf = self._tf
             items = tf.constant(self._items, dtype=self._dtype)
-            with self._graph_errors_as_typed():
+            with _named_for_the_caller(self._layer, self._spec.source), self._graph_errors_as_typed():
                 if self._is_text and self._weighted:
                     unique, counts = self._count_weighted_text(items, tf.constant(self._weights, tf.int64))
                 elif self._is_text:
@@ -431,7 +453,8 @@ if beam is not None:
                 )
             self._excluded = _excluded_tokens(layer)
             self._threshold = layer.min_frequency or 1
-            self._slots = None if self._wordpiece else _counted_slots(layer)
+            with _named_for_the_caller(layer, self._spec.source):
+                self._slots = None if self._wordpiece else _counted_slots(layer)
 
         def expand(self, pcoll: Any) -> Any:
             counts = (

@@ -246,6 +246,37 @@ def test_empty_pcollection_raises_vocabulary_error():
         pipeline | beam.Create([]) | ComputeVocabulary(TextVocabEmbedding(4))
 
 
+@pytest.mark.parametrize(
+    ("layer", "elements", "error", "match"),
+    [
+        (TextVocabEmbedding(4, name="titles"), [], VocabularyError, "found no tokens to keep"),
+        (VocabEmbedding(4, name="user_ids", min_frequency=3), ["u1", "u2"], VocabularyError, "min_frequency=3"),
+        (
+            TextVocabEmbedding(4, name="titles", encoding_errors="strict"),
+            [b"bad \xff"],
+            TextEncodingError,
+            "encoding_errors='strict'",
+        ),
+    ],
+    ids=["empty text", "no key frequent enough", "not utf-8"],
+)
+def test_errors_from_the_workers_name_the_callers_layer_not_an_inner_one(layer, elements, error, match):
+    # They named the lookup layer the transform builds on each worker ("TextVocabLookup 'text_vocab_lookup_4'
+    # .adapt() found no tokens to keep"): a layer and a call the user never made.
+    with pytest.raises(error, match=match) as raised, beam.Pipeline(options=one_worker()) as pipeline:
+        pipeline | beam.Create(elements) | ComputeVocabulary(layer)
+    message = str(raised.value)
+    assert message.startswith(f"ComputeVocabulary for {type(layer).__name__} '{layer.name}' ")
+    assert "_lookup" not in message and "adapt" not in message
+
+
+def test_a_config_with_too_many_reserved_tokens_is_refused_naming_the_transform():
+    with pytest.raises(ConfigurationError, match="reserved tokens") as raised:
+        ComputeVocabulary({"reserved_tokens": ["a", "b", "c"], "max_tokens": 4})
+    assert str(raised.value).startswith("ComputeVocabulary for TextVocabLookup has 3 reserved tokens")
+    assert "text_vocab_lookup" not in str(raised.value)
+
+
 @pytest.mark.slow
 def test_empty_pcollection_on_two_workers_names_the_error():
     with pytest.raises(RuntimeError, match="VocabularyError"), beam.Pipeline(options=two_workers()) as pipeline:
