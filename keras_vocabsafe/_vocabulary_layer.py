@@ -227,7 +227,7 @@ class VocabularyLayer(keras.layers.Layer):
             token = mask if oov_id is None else oov
             blank = (
                 " An empty line is the token '': delete it if it is a stray blank line."
-                if token == b"" and read.source_format in ("text", "tft_frequency")
+                if token == b"" and read.source_format == "text"
                 else ""
             )
             raise ReservedTokenError(
@@ -607,7 +607,7 @@ def _place(vocabulary: Vocabulary, path: str | None, token: Any) -> str:
     if vocabulary.source_format in ("text", "tft_frequency"):
         return f"on line {position + 1} of the vocabulary file {path!r}"
     if vocabulary.source_format == "tokenizer_json":
-        return f"id {position} of the tokenizer.json {path!r}"
+        return f"at id {position} of the tokenizer.json {path!r}"
     return f"at position {position} of the vocabulary file {path!r}"
 
 

@@ -519,3 +519,11 @@ def test_a_tokenizer_json_giving_an_added_token_two_ids_is_refused_naming_the_fi
         match=rf"In '{re.escape(str(path))}', `added_tokens` lists the token '\[X\]' twice, with ids 3 and 4",
     ):
         Vocabulary.load(path)
+
+
+def test_a_special_token_listed_alone_in_a_tokenizer_json_is_refused_naming_the_file_and_id(tmp_path):
+    path = write(tmp_path / "tokenizer.json", json.dumps(tokenizer_document({"a": 0, "[PAD]": 1})).encode())
+    with pytest.raises(
+        ReservedTokenError, match=rf"mask_token '\[PAD\]' \(at id 1 of the tokenizer.json '{re.escape(str(path))}'\)"
+    ):
+        VocabEmbedding(vocabulary=str(path), output_dim=2, mask_token="[PAD]")
