@@ -56,6 +56,12 @@ _SERVING_INSTALL_COMMAND = 'pip install "keras-vocabsafe[serving]"'
 # A signature input name reaches clients unchanged only if it is a valid tf.function argument name: TensorFlow
 # silently rewrites others ("a.b" becomes "a_b", "1x" becomes "arg_1x") or refuses them ("a b").
 _INPUT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+# Keras opens a TensorFlow name scope per layer call, and TensorFlow checks each name (tensorflow/python/framework/
+# ops.py, Graph.name_scope): a nested scope must match `_SCOPE_NAME`; one opened at the root of a graph (the model's
+# own, a nested model's, and a variable's, whose name starts with its layer's, when the SavedModel is written) must
+# match `_ROOT_SCOPE_NAME`, which also constrains the first character.
+_SCOPE_NAME = re.compile(r"[A-Za-z0-9_.\\/>-]*")
+_ROOT_SCOPE_NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*")
 _VERSION_NAME = re.compile(r"[0-9]+")
 _TEMP_PREFIX = ".tmp-export-"
 
@@ -102,7 +108,11 @@ def export_for_serving(
 
     Args:
         model: a built functional or `Sequential` Keras model (its inputs
-            must be known: build it from `keras.Input`s).
+            must be known: build it from `keras.Input`s). Its layers' names
+            (nested models' too) must be ones TensorFlow takes as name
+            scopes: ASCII letters, digits and `_ . \\ > -`, starting with a
+            letter, digit or `.` for a model or a layer holding weights.
+            Others are refused before anything is written.
         base_path: the model's base directory, as given to the model server
             (`--model_base_path`); created if missing.
         version: optional non-negative int. Defaults to one more than the
@@ -209,6 +219,7 @@ def export_for_serving(
         raise ConfigurationError(f"`strict` must be True or False. Received: strict={strict!r}")
     op_target = parse_target(target) if target is not None else (OpTarget("core") if strict else None)
     verbose = check_verbose(verbose, "export_for_serving()")
+    _check_layer_names(model)
     halves_lookups: dict[int, VocabLookup] = {}  # One lookup per embedding half, for its input and its signatures.
     plan = _ServingPlan.from_model(model, input_names, output_names, _input_lookups(model, lookups, halves_lookups))
     warmup = None if warmup_inputs is None else _warmup_requests(warmup_inputs, plan)
@@ -370,6 +381,42 @@ class _ServingPlan:
             return dict(zip(self.output_names, flat))
 
         return serve
+
+
+def _check_layer_names(model: keras.Model) -> None:
+    """Refuses, before anything is traced or written, layer names TensorFlow cannot use as name scopes."""
+    if keras.backend.backend() != "tensorflow":
+        return  # Only Keras's TensorFlow backend opens a TensorFlow name scope per layer.
+    refused, seen = [], set()
+    for path, layer in _named_layers(model, ()):
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        at_root = isinstance(layer, keras.Model) or bool(layer.weights)
+        if not (_ROOT_SCOPE_NAME if at_root else _SCOPE_NAME).fullmatch(layer.name):
+            suggestion = re.sub(r"[^A-Za-z0-9_.\\>-]", "_", layer.name)
+            if at_root:
+                suggestion = suggestion.lstrip("_\\>-") or "layer"
+            what = "the model itself" if layer is model else type(layer).__name__
+            refused.append(f"'{'/'.join(path)}' ({what}; e.g. name it {suggestion!r})")
+    if refused:
+        raise ConfigurationError(
+            f"Model '{model.name}' has {'a name' if len(refused) == 1 else 'names'} TensorFlow cannot use as a name "
+            f"scope: {', '.join(refused)}, so TensorFlow cannot write it as a SavedModel. Its rule: a scope name "
+            f"matches `{_SCOPE_NAME.pattern}` (ASCII letters, digits and `_ . \\ > -`; no spaces, no other "
+            "characters), and the name of a model, a nested model or a layer holding weights, which also starts a "
+            f"scope at the root of a graph, matches `{_ROOT_SCOPE_NAME.pattern}` (it starts with a letter, digit or "
+            "'.'). Give each a name that does (`name=` when it is created) and export again. Nothing was written."
+        )
+
+
+def _named_layers(layer: keras.layers.Layer, parents: tuple[str, ...]) -> list[tuple[tuple[str, ...], Any]]:
+    """`layer` and every layer it tracks, each with its path of names; input layers are never called, so skipped."""
+    path = (*parents, layer.name)
+    found = [] if isinstance(layer, keras.layers.InputLayer) else [(path, layer)]
+    for child in _compat.flatten_layers(layer, include_self=False, recursive=False):
+        found += _named_layers(child, path)
+    return found
 
 
 def _symbolic_structure(model: keras.Model) -> tuple[list[Any], Any, list[Any], Any]:

@@ -4,6 +4,7 @@ formats a model server accepts, concurrent calls, and the op audit."""
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -170,6 +171,75 @@ def test_input_name_that_tensorflow_would_rewrite_is_refused(tmp_path):
     with pytest.raises(ConfigurationError, match=r"'user\.features'.*input_names"):
         export_for_serving(model, tmp_path)
     assert os.listdir(tmp_path) == []
+
+
+def _model_with_a_layer_named(name, where):
+    """A small text model with one layer named `name`: its VocabEmbedding, a Dense layer, or a nested model."""
+    tokens = keras.Input(shape=(None,), dtype="string", name="tokens")
+    words = VocabEmbedding(4, vocabulary=["a", "b"], mask_token="", name=name if where == "embedding" else "words")
+    pooled = keras.layers.GlobalAveragePooling1D()(words(tokens))
+    if where == "dense":
+        pooled = keras.layers.Dense(2, name=name)(pooled)
+    elif where == "flatten":
+        pooled = keras.layers.Flatten(name=name)(pooled)
+    elif where == "nested model":
+        inner = keras.Input((4,))
+        pooled = keras.Model(inner, keras.layers.Dense(2, name="hidden")(inner), name=name)(pooled)
+    return keras.Model(tokens, keras.layers.Dense(1, name="score")(pooled))
+
+
+UNSCOPABLE_NAMES = [
+    ("my words", "embedding"),
+    ("wörter", "embedding"),
+    ("score ü", "dense"),
+    ("_hidden", "dense"),  # Holds weights: its variables' names start a scope at the graph's root.
+    ("inner model", "nested model"),
+]
+SCOPABLE_NAMES = [("my-words.v2", "embedding"), ("_flat", "flatten"), (".hidden", "dense"), ("9inner", "nested model")]
+
+
+@pytest.mark.parametrize("name, where", UNSCOPABLE_NAMES)
+def test_layer_name_tensorflow_cannot_scope_is_refused_before_anything_is_written(tmp_path, name, where):
+    model = _model_with_a_layer_named(name, where)
+    pattern = rf"'{re.escape(model.name)}/{re.escape(name)}' \(\w+; e.g. name it '[\w.-]+'\).*Nothing was written"
+    with pytest.raises(ConfigurationError, match=pattern):
+        export_for_serving(model, tmp_path / "base", verbose=0)
+    assert not (tmp_path / "base").exists()
+
+
+@pytest.mark.parametrize("name, where", SCOPABLE_NAMES)
+def test_layer_names_tensorflow_can_scope_still_export(tmp_path, name, where):
+    model = _model_with_a_layer_named(name, where)
+    served = tf.saved_model.load(export_for_serving(model, tmp_path, verbose=0))
+    tokens = tf.constant([["a", "zz", "b"]])
+    np.testing.assert_allclose(
+        served.signatures["serving_default"](tokens=tokens)["score"], model.predict(tokens, verbose=0), rtol=1e-6
+    )
+    if where == "embedding":
+        assert f"vocabulary_{name}" in served.signatures
+
+
+def test_refused_layer_names_are_the_ones_keras_own_export_fails_on(tmp_path):
+    # In a fresh process: a failed trace leaves Keras's name-scope stack behind, which would rename later variables.
+    script = f"""
+        import json, os, sys
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+        sys.path.insert(0, {os.path.dirname(__file__)!r})
+        from test_serving_export import _model_with_a_layer_named
+        failed = []
+        for index, (name, where) in enumerate({UNSCOPABLE_NAMES + SCOPABLE_NAMES!r}):
+            try:
+                _model_with_a_layer_named(name, where).export(os.path.join(sys.argv[1], str(index)), verbose=False)
+            except ValueError as error:
+                assert "scope name" in str(error), error
+                failed.append(name)
+        print(json.dumps(failed))
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script), str(tmp_path)], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [name for name, _ in UNSCOPABLE_NAMES]
 
 
 def test_subclassed_model_without_symbolic_inputs_is_refused(tmp_path):
