@@ -169,7 +169,10 @@ def export_for_serving(
             a dict from input name (as in `model.inputs`) to a `VocabLookup`
             names them (each is checked against the `VocabIdEmbedding` its
             ids reach, and refused with `VocabularyMismatchError` if its
-            vocabulary differs); `None` keeps the inputs as ids.
+            vocabulary differs); `None` keeps the inputs as ids. A text
+            lookup gives a row of ids per example: the input it feeds must
+            have one axis after the batch, of its `output_sequence_length`
+            (or of any length); another is refused before anything is written.
         verbose: `"auto"` (default), 0, 1 or 2, as for `Model.fit`: 1 shows
             a `keras.utils.Progbar` over the export's steps (tracing each
             signature, writing, warm-up, audit, publishing), then a summary
@@ -342,6 +345,7 @@ class _ServingPlan:
             if lookup is not None:
                 dtype = tf.string if lookup.vocabulary_dtype == "string" else tf.int64
                 if isinstance(lookup, TextVocabLookup):
+                    _check_text_ids_fit(model, tensor, lookup)
                     shape = shape[:-1]  # One string per example, which the lookup turns into its row of ids.
             ragged = isinstance(lookup, TextVocabLookup) and lookup.output_sequence_length is None
             padded_shapes.append(tuple(tensor.shape) if ragged else None)
@@ -417,6 +421,29 @@ def _named_layers(layer: keras.layers.Layer, parents: tuple[str, ...]) -> list[t
     for child in _compat.flatten_layers(layer, include_self=False, recursive=False):
         found += _named_layers(child, path)
     return found
+
+
+def _check_text_ids_fit(model: keras.Model, tensor: Any, lookup: TextVocabLookup) -> None:
+    """Refuses a text lookup whose rows of ids do not fit the model input they are served into."""
+    shape, length = tuple(tensor.shape), lookup.output_sequence_length
+    if len(shape) == 2 and (length is None or shape[1] is None or shape[1] == length):
+        return
+    gives = f"one row of {length} ids per example (output_sequence_length={length})" if length else "ragged ids"
+    fixes = (
+        f"build the model input as `keras.Input(({length},), ...)`"
+        if length
+        else "build the model input as `keras.Input((None,), ...)` (or `(n,)`: the served ids are padded or cut to n)"
+    )
+    if len(shape) == 2:
+        fixes += (
+            f", or pass `lookups={{{tensor.name!r}: TextVocabLookup(..., output_sequence_length={shape[1]})}}` "
+            "with the layer's vocabulary and settings"
+        )
+    raise ConfigurationError(
+        f"Input {tensor.name!r} of model '{model.name}' takes ids of shape {shape}, but its lookup, "
+        f"{type(lookup).__name__} '{lookup.name}', gives {gives}: shape (batch, {length}). Make them agree with the "
+        f"ids the model was trained on: {fixes}; or pass `lookups=None` to serve ids. Nothing was written."
+    )
 
 
 def _symbolic_structure(model: keras.Model) -> tuple[list[Any], Any, list[Any], Any]:

@@ -718,6 +718,39 @@ def test_text_split_model_with_ragged_lookup_serves_the_padded_ids_it_trained_on
 
 
 @pytest.mark.saving
+@pytest.mark.parametrize("given", ["auto", "lookups"])
+def test_text_lookup_of_another_length_than_the_model_input_is_refused_before_anything_is_written(tmp_path, given):
+    from keras_vocabsafe import TextVocabEmbedding, TextVocabLookup
+
+    _, embedding = TextVocabEmbedding(4, vocabulary=["the", "cat", "sat"], output_sequence_length=6).halves()
+    ids = keras.Input((4,), dtype="int64", name="tokens")
+    model = keras.Model(ids, keras.layers.Dense(1, name="score")(keras.layers.GlobalAveragePooling1D()(embedding(ids))))
+    lookups = {"tokens": TextVocabLookup(vocabulary=["the", "cat", "sat"], output_sequence_length=6)}
+    pattern = (
+        r"'tokens' .* takes ids of shape \(None, 4\), .* gives one row of 6 ids per example "
+        r"\(output_sequence_length=6\).* `keras\.Input\(\(6,\), \.\.\.\)`.*output_sequence_length=4\)"
+    )
+    with pytest.raises(ConfigurationError, match=pattern):
+        export_for_serving(model, tmp_path / "base", lookups="auto" if given == "auto" else lookups)
+    assert not (tmp_path / "base").exists()
+
+
+@pytest.mark.saving
+@pytest.mark.parametrize("length, shape", [(6, ()), (6, (2, 3)), (None, ()), (None, (2, 3))])
+def test_text_lookup_into_a_model_input_not_of_one_axis_is_refused(tmp_path, length, shape):
+    # A text lookup gives (batch, length) ids. Into a (batch,) input the export was published with a signature taking
+    # a single string (shape ()), which no batch of requests fits; into (batch, 2, 3), it failed once writing began.
+    from keras_vocabsafe import TextVocabEmbedding
+
+    _, embedding = TextVocabEmbedding(4, vocabulary=["the", "cat"], output_sequence_length=length).halves()
+    ids = keras.Input(shape, dtype="int64", name="tokens")
+    model = keras.Model(ids, keras.layers.Dense(1, name="score")(embedding(ids)))
+    with pytest.raises(ConfigurationError, match=rf"takes ids of shape \(None,( 2, 3)?\), .*shape \(batch, {length}\)"):
+        export_for_serving(model, tmp_path / "base")
+    assert not (tmp_path / "base").exists()
+
+
+@pytest.mark.saving
 def test_split_model_nested_in_a_sequential_still_serves_raw_strings(tmp_path):
     _, lookup, embedding = _split_model()
     inner = keras.Sequential(
