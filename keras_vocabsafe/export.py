@@ -41,7 +41,13 @@ from keras_vocabsafe import _compat
 from keras_vocabsafe._op_tables import OpTarget, op_table, parse_target, scanned_range, since_release, since_text
 from keras_vocabsafe._progress import Progress, check_verbose, logger
 from keras_vocabsafe.embedding import VocabIdEmbedding
-from keras_vocabsafe.errors import ConfigurationError, ExportError, UnsupportedOpsError, VersionExistsError
+from keras_vocabsafe.errors import (
+    ConfigurationError,
+    ExportError,
+    ModelFileError,
+    UnsupportedOpsError,
+    VersionExistsError,
+)
 from keras_vocabsafe.lookup import KeyLookup, VocabLookup
 from keras_vocabsafe.text import TextVocabLookup
 
@@ -943,6 +949,14 @@ def audit_ops(
 
     Returns:
         An `OpAudit`.
+
+    Raises:
+        ConfigurationError: `saved_model_path` is not a SavedModel directory
+            (the message names the versions a serving base path holds), or
+            `target` is not one of the forms above.
+        ModelFileError: its `saved_model.pb` (or `.pbtxt`) is truncated,
+            damaged or holds no graph, as `inspect_model` says of it.
+        ExportError: the Python process that reads the op registries failed.
     """
     op_target = None if target is None else parse_target(target)
     path = _as_path(saved_model_path, "saved_model_path")
@@ -980,14 +994,14 @@ def _ops_in_saved_model(path: Path) -> dict[str, set[str]]:
             else:
                 text_format.Parse(text.read_text(encoding="utf-8"), saved_model)
         except (DecodeError, text_format.ParseError, UnicodeDecodeError, OSError) as error:
-            raise ConfigurationError(
-                f"`saved_model_path` {path} holds a {source.name} that cannot be read as a SavedModel ({error}). The "
-                "file is truncated or corrupt, or not a SavedModel: export the model again."
+            raise ModelFileError(
+                f"{source} cannot be read as a SavedModel ({error}): the file is truncated or damaged, or not a "
+                "SavedModel. Export the model again."
             ) from None
         if not saved_model.meta_graphs:
-            raise ConfigurationError(
-                f"`saved_model_path` {path} holds a {source.name} without any graph (an empty or truncated file), so "
-                "there are no ops to audit. Export the model again."
+            raise ModelFileError(
+                f"{source} holds no graph (an empty or truncated file), so there are no ops to audit. Export the "
+                "model again."
             )
     else:
         hint = ""

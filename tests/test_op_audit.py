@@ -4,6 +4,8 @@ op would not load in the chosen tensorflow-text or TensorFlow Serving release.""
 import importlib.util
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from importlib import resources
@@ -209,6 +211,27 @@ def test_unknown_op_is_reported_as_unknown_and_does_not_load(core_export, tmp_pa
     assert audit.since == {"MadeUpStringHash": None}
     assert audit.refused == {"MadeUpStringHash": "unknown"}
     assert "MadeUpStringHash: unknown op: neither core TensorFlow nor tensorflow-text 2.4-" in str(audit)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [lambda data: data[: len(data) // 2], lambda data: b"\xff\x00not a protocol buffer" * 8, lambda data: b""],
+    ids=["truncated", "garbage", "empty"],
+)
+def test_damaged_saved_model_is_a_model_file_error_as_inspect_model_says(core_export, tmp_path, damage):
+    # A damaged file is not a bad argument: audit_ops raised ConfigurationError where inspect_model says
+    # ModelFileError.
+    from keras_vocabsafe import inspect_model
+    from keras_vocabsafe.errors import ModelFileError
+
+    shutil.copytree(core_export, tmp_path / "1")
+    saved_model = tmp_path / "1" / "saved_model.pb"
+    saved_model.write_bytes(damage(saved_model.read_bytes()))
+    with pytest.raises(ModelFileError, match=rf"{re.escape(str(saved_model))} .*Export the model again") as raised:
+        audit_ops(tmp_path / "1")
+    assert not isinstance(raised.value, ConfigurationError)
+    with pytest.raises(ModelFileError):
+        inspect_model(tmp_path / "1")
 
 
 # Strict exports with a target ---------------------------------------------------------------------
