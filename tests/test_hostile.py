@@ -92,7 +92,7 @@ What each entry point refuses, and with which error (one row per refusal tested)
 | `export_for_serving` | `warmup_inputs` of wrong shape, dtype, keys or type; empty; over 1000 | `ConfigurationError` |
 | `audit_ops` | a path that is None or an int | `ConfigurationError` |
 | `audit_ops` | a missing path, a file, a base path (naming its versions) | `ConfigurationError` |
-| `audit_ops` | a corrupt `saved_model.pb` or `.pbtxt`, an empty `saved_model.pb` | `ConfigurationError` |
+| `audit_ops` | a corrupt `saved_model.pb` or `.pbtxt`, an empty `saved_model.pb` | `ModelFileError` |
 | `audit_ops` | a `target` that is unknown, or older than the op table | `ConfigurationError` |
 | `warmstart_embedding_matrix` | a matrix whose rows disagree with the base vocabulary, or 1-D | `ConfigurationError` |
 | `warmstart_embedding_matrix` | ids mixed with strings | `KeyDtypeError` |
@@ -1165,7 +1165,7 @@ def test_audit_of_a_base_path_names_its_versions(tmp_path):
     ("name", "data", "message"),
     [
         ("saved_model.pb", b"\x00garbage\xff" * 10, "cannot be read as a SavedModel"),
-        ("saved_model.pb", b"", "without any graph"),
+        ("saved_model.pb", b"", "holds no graph"),
         ("saved_model.pbtxt", b"not { a pbtxt", "cannot be read as a SavedModel"),
         ("saved_model.pbtxt", b"\xff\xfe", "cannot be read as a SavedModel"),
     ],
@@ -1173,7 +1173,7 @@ def test_audit_of_a_base_path_names_its_versions(tmp_path):
 )
 def test_audit_refuses_a_corrupt_saved_model_file(tmp_path, name, data, message):
     write(tmp_path / name, data)
-    with pytest.raises(ConfigurationError, match=message):
+    with pytest.raises(ModelFileError, match=rf"{name} {message}"):
         audit_ops(tmp_path)
 
 
