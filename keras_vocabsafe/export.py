@@ -120,7 +120,8 @@ def export_for_serving(
             letter, digit or `.` for a model or a layer holding weights.
             Others are refused before anything is written.
         base_path: the model's base directory, as given to the model server
-            (`--model_base_path`); created if missing.
+            (`--model_base_path`); created if missing (and removed again
+            if the export fails).
         version: optional non-negative int. Defaults to one more than the
             largest numeric entry in `base_path` (1 if there is none).
         input_names: optional new names for the signature's inputs: a list in
@@ -235,7 +236,28 @@ def export_for_serving(
     vocabulary_layers = _vocabulary_layers(model) if vocabulary_signatures else []
 
     base = _as_path(base_path, "base_path")
-    _prepare_base_path(base)
+    created = _prepare_base_path(base)
+    try:
+        return _export_version(
+            model, base, version, plan, warmup, vocabulary_layers, halves_lookups, op_target, verbose
+        )
+    except BaseException:
+        _remove_if_empty(created)  # A failed export leaves no base path it created behind.
+        raise
+
+
+def _export_version(
+    model: keras.Model,
+    base: Path,
+    version: Any,
+    plan: _ServingPlan,
+    warmup: Any,
+    vocabulary_layers: list[Any],
+    halves_lookups: dict[int, VocabLookup],
+    op_target: OpTarget | None,
+    verbose: Any,
+) -> str:
+    """Writes the version into a staging directory of `base`, audits it, then publishes it by one rename."""
     version = _choose_version(base, version)
     version_dir = base / str(version)
     logger.info("export_for_serving(): exporting '%s' to %s", model.name, version_dir)
@@ -673,7 +695,8 @@ def _as_path(value: Any, argument: str) -> Path:
     return Path(os.fspath(value))
 
 
-def _prepare_base_path(base: Path) -> None:
+def _prepare_base_path(base: Path) -> list[Path]:
+    """Checks `base_path` and creates it if missing; returns the directories it created, innermost first."""
     if base.exists() and not base.is_dir():
         raise ConfigurationError(
             f"`base_path` must be a directory (the model server's --model_base_path). Received: base_path={base} "
@@ -684,10 +707,26 @@ def _prepare_base_path(base: Path) -> None:
             f"`base_path` {base} is itself a SavedModel. A model server loads versions from numbered "
             "subdirectories of the base path: pass the directory that should hold them (e.g. its parent)."
         )
+    missing = []
+    for directory in (base, *base.parents):
+        if directory.exists():
+            break
+        missing.append(directory)
     try:
         base.mkdir(parents=True, exist_ok=True)
     except OSError as error:
+        _remove_if_empty(missing)
         raise ExportError(f"Cannot create the base path {base}: {error}") from error
+    return missing
+
+
+def _remove_if_empty(directories: list[Path]) -> None:
+    """Removes the directories (innermost first) that are still empty; another process may have written there."""
+    for directory in directories:
+        try:
+            directory.rmdir()
+        except OSError:
+            return
 
 
 def _existing_versions(base: Path) -> dict[int, Path]:

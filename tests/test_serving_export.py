@@ -624,6 +624,25 @@ def test_strict_export_refuses_tensorflow_text_ops_and_writes_nothing(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_a_failed_export_removes_the_base_path_it_created_and_keeps_one_that_existed(tmp_path):
+    import tensorflow_text
+
+    class CaseFold(keras.layers.Layer):
+        def call(self, text):
+            return tensorflow_text.case_fold_utf8(text)
+
+    text = keras.Input(shape=(None,), dtype="string", name="text")
+    model = keras.Model(text, VocabEmbedding(4, vocabulary=["the", "cat"])(CaseFold()(text)))
+    # Refused by the audit, after the SavedModel was written: the directories this call made go with it.
+    with pytest.raises(UnsupportedOpsError):
+        export_for_serving(model, tmp_path / "models" / "words", strict=True)
+    assert os.listdir(tmp_path) == []
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(UnsupportedOpsError):
+        export_for_serving(model, tmp_path / "kept" / "words", strict=True)
+    assert os.listdir(tmp_path) == ["kept"] and os.listdir(tmp_path / "kept") == []
+
+
 def test_strict_export_publishes_a_core_only_model(text_model, tmp_path):
     assert export_for_serving(text_model, tmp_path, strict=True) == str(tmp_path / "1")
 
