@@ -653,6 +653,9 @@ class _Route:
     ids: _Ids
     lookup_ops: list[str]  # Names of the table-lookup ops the ids come from (for the layer names).
     gather_op: str
+    # Every gather was made by one of our embeddings from the ids of its own lookup (a VocabEmbedding or
+    # TextVocabEmbedding): rows after all its ids are then the zero padding of `pad_to_multiple_of`.
+    own_lookup: bool = False
 
 
 class _Scanner:
@@ -698,10 +701,62 @@ class _Scanner:
         if not isinstance(ids, _Ids) or not ids.tables:
             return
         key = (variable.node_id, ids.tables)
+        own_lookup = _looked_up_in_own_layer(frame, node, ids.tables)
         known = self.routes.get(key)
         if known is not None:
             ids = _union([known.ids, ids])
-        self.routes[key] = _Route(variable, ids, [], node.name)
+            own_lookup = own_lookup and known.own_lookup
+        self.routes[key] = _Route(variable, ids, [], node.name, own_lookup)
+
+
+def _looked_up_in_own_layer(frame: _Frame, gather: Any, tables: frozenset[int]) -> bool:
+    """Whether `gather` runs in a call of one of our embeddings that also looked its ids up in `tables` itself.
+
+    Our embeddings pass what they gather through a check of their `weights_generation` variable (an `Assert` on
+    `Equal(ReadVariableOp(.../weights_generation), generation)`, see `VocabIdEmbedding._check_current`), which no
+    Keras layer has; the check's name scope is the layer's. `model.export` keeps neither the layer's class nor its
+    config, so this is what tells our layer's rows from a hand-wired `StringLookup` + `Embedding`.
+    """
+    consumers: dict[str, list[str]] = {}
+    for node in frame.function.node_def:
+        for ref in node.input:
+            consumers.setdefault(ref.lstrip("^").partition(":")[0], []).append(node.name)
+    scope = None
+    seen: set[str] = set()
+    todo = [gather.name]
+    while todo and scope is None and len(seen) < 64:  # The check follows the gather within a few ops.
+        name = todo.pop()
+        if name in seen or name not in frame.nodes:
+            continue
+        seen.add(name)
+        for ref in frame.nodes[name].input:
+            if ref.startswith("^") and _is_generation_check(frame, ref[1:]):
+                scope = ref[1:].rsplit("/", 2)[0]  # `<layer scope>/Assert/Assert`.
+        todo.extend(consumers.get(name, ()))
+    if not scope or not gather.name.startswith(scope + "/"):
+        return False
+    own = set()
+    for node in frame.function.node_def:
+        if node.op in _FIND_OPS and node.name.startswith(scope + "/"):
+            handle = frame.value(node.input[0])
+            if isinstance(handle, _TableHandle):
+                own.add(handle.node_id)
+    return tables <= own
+
+
+def _is_generation_check(frame: _Frame, name: str) -> bool:
+    node = frame.nodes.get(name)
+    if node is None or node.op != "Assert" or not node.input:
+        return False
+    condition = frame.nodes.get(node.input[0].partition(":")[0])
+    if condition is None or condition.op != "Equal":
+        return False
+    value = frame.value(condition.input[0])
+    return (
+        isinstance(value, _VariableValue)
+        and value.variable.name.rpartition("/")[2] == "weights_generation"
+        and value.variable.shape == ()
+    )
 
 
 # The check ---------------------------------------------------------------------------------------------------------
@@ -813,7 +868,7 @@ def _merged(group: list[_Route], rows_by_name: dict[str, int | None]) -> _Route:
         variable = dataclasses.replace(variable, name=matrix)
     ids = _union([route.ids for route in group])
     lookup_ops = sorted({op for route in group for op in route.lookup_ops})
-    return _Route(variable, ids, lookup_ops, main.gather_op)
+    return _Route(variable, ids, lookup_ops, main.gather_op, all(route.own_lookup for route in group))
 
 
 def _check_route(model: _SavedModel, route: _Route, reached: _Ids) -> tuple[Any, list[Any]]:
@@ -878,11 +933,12 @@ def _check_route(model: _SavedModel, route: _Route, reached: _Ids) -> tuple[Any,
             )
         )
     unreachable = rows - _count(_clip(reached.ranges, 0, rows - 1))
-    # A VocabIdEmbedding's export carries its vocabulary signature; rows after all its ids are the zero padding of
-    # `pad_to_multiple_of`, not a mistake.
-    padded = (
-        f"vocabulary_{embedding}" in model.meta_graph.signature_def and _count(_clip(ids.ranges, 0, size - 1)) == size
-    )
+    # Rows after all the ids of one of our layers are the zero padding of `pad_to_multiple_of`, not a mistake: a
+    # VocabIdEmbedding's export_for_serving carries its vocabulary signature, and a VocabEmbedding looks its ids up
+    # itself (seen in the graph, whichever way it was exported).
+    padded = (route.own_lookup or f"vocabulary_{embedding}" in model.meta_graph.signature_def) and _count(
+        _clip(ids.ranges, 0, size - 1)
+    ) == size
     if unreachable > 0 and not padded:
         found.append(
             Finding(

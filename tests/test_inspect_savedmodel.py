@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import INT4, run_vocabsafe
-from keras_vocabsafe import TextVocabEmbedding, VocabEmbedding, export_for_serving
+from keras_vocabsafe import TextVocabEmbedding, VocabEmbedding, VocabIdEmbedding, export_for_serving
 from keras_vocabsafe.errors import ConfigurationError, ModelFileError
 from keras_vocabsafe.inspection import inspect_model
 
@@ -357,3 +357,44 @@ def test_a_matrix_gathered_after_two_lookups_counts_the_rows_both_reach(tmp_path
     assert sorted((p.lookup.startswith("to_first"), p.rows) for p in report.pairs) == [(False, rows), (True, rows)]
     found = [(f.code, f.details["unreachable_rows"]) for f in report.findings]
     assert found == ([("unreachable-rows", unreachable)] if unreachable else [])
+
+
+class _Wrapper(keras.layers.Layer):
+    """A custom layer calling one of ours: `model.export` keeps neither layer's class nor its config."""
+
+    def __init__(self, inner, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = inner
+
+    def call(self, inputs):
+        return self.inner(inputs)
+
+
+@pytest.mark.parametrize("kind", ["vocab_embedding", "text_vocab_embedding", "inside_a_custom_layer"])
+def test_padding_rows_of_our_layers_exported_by_keras_are_not_unreachable(tmp_path, kind):
+    # `pad_to_multiple_of` rows were a false unreachable-rows warning (exit 1) when the model was exported with
+    # Keras's `model.export`, which writes no vocabulary signature.
+    if kind == "text_vocab_embedding":
+        layer = TextVocabEmbedding(2, vocabulary=VOCAB, pad_to_multiple_of=8, name="padded")
+        inputs = keras.Input(shape=(), dtype="string")
+    else:
+        layer = VocabEmbedding(2, vocabulary=VOCAB, pad_to_multiple_of=8, name="padded")
+        inputs = keras.Input(shape=(3,), dtype="string")
+    outputs = _Wrapper(layer, name="wrapper")(inputs) if kind == "inside_a_custom_layer" else layer(inputs)
+    rows = int(layer.embeddings.shape[0])
+    assert rows > layer.vocabulary_size()  # The padding is there to be recognised.
+    report = inspect_model(_export(keras.Model(inputs, outputs), tmp_path / kind))
+    assert report.findings == [], str(report)
+    assert [(p.vocabulary_size, p.rows) for p in report.pairs] == [(layer.vocabulary_size(), rows)]
+
+
+def test_rows_of_our_embedding_after_the_ids_of_another_lookup_are_still_unreachable(tmp_path):
+    # Only a layer of ours that looks its ids up itself has padding by design: fed by a Keras lookup of a shorter
+    # vocabulary, the rows past its ids are a real mismatch.
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB[:3], name="words")
+    embedding = VocabIdEmbedding(2, vocabulary=VOCAB, name="ids")
+    inputs = keras.Input(shape=(3,), dtype="string")
+    report = inspect_model(_export(keras.Model(inputs, embedding(lookup(inputs))), tmp_path / "short_lookup"))
+    (finding,) = report.findings
+    rows = int(embedding.embeddings.shape[0])
+    assert (finding.code, finding.details["unreachable_rows"]) == ("unreachable-rows", rows - lookup.vocabulary_size())
