@@ -656,6 +656,9 @@ class _Route:
     # Every gather was made by one of our embeddings from the ids of its own lookup (a VocabEmbedding or
     # TextVocabEmbedding): rows after all its ids are then the zero padding of `pad_to_multiple_of`.
     own_lookup: bool = False
+    # Where the gathers run: (function, name scope of the layer call). Layers of two nested models may hold
+    # variables of one name (`emb/embeddings`); their calls are apart.
+    sites: frozenset[tuple[str, str]] = frozenset()
 
 
 class _Scanner:
@@ -702,11 +705,24 @@ class _Scanner:
             return
         key = (variable.node_id, ids.tables)
         own_lookup = _looked_up_in_own_layer(frame, node, ids.tables)
+        sites = frozenset({(frame.function.signature.name, _layer_scope(node.name, variable.name))})
         known = self.routes.get(key)
         if known is not None:
             ids = _union([known.ids, ids])
             own_lookup = own_lookup and known.own_lookup
-        self.routes[key] = _Route(variable, ids, [], node.name, own_lookup)
+            sites |= known.sites
+        self.routes[key] = _Route(variable, ids, [], node.name, own_lookup, sites)
+
+
+def _layer_scope(op: str, variable: str) -> str:
+    """The name scope of the layer call that ran `op` on `variable`: up to the layer's own scope (its name, maybe
+    with a trace suffix), else the op's scope."""
+    layer = _embedding_name(variable)
+    scopes = op.split("/")[:-1]
+    for end in range(len(scopes), 0, -1):
+        if re.fullmatch(re.escape(layer) + r"(_\d+)?", scopes[end - 1]):
+            return "/".join(scopes[:end])
+    return "/".join(scopes)
 
 
 def _looked_up_in_own_layer(frame: _Frame, gather: Any, tables: frozenset[int]) -> bool:
@@ -772,6 +788,7 @@ def inspect_savedmodel(path: str) -> tuple[list[Any], list[Any]]:
     model = _SavedModel(resolved[0])
     scanner = _Scanner(model)
     complexity = ""
+    vocabulary_tables: dict[str, set[int]] = {}
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 20_000))
     try:
@@ -779,6 +796,7 @@ def inspect_savedmodel(path: str) -> tuple[list[Any], list[Any]]:
             frame = model.function_frame(name)
             if frame is not None and not name.startswith(("__inference__traced_", "__inference__initializer")):
                 scanner.scan(frame)
+        vocabulary_tables = _vocabulary_signature_tables(model)
     except ModelFileError:
         raise
     except (_TooComplex, RecursionError) as error:
@@ -790,27 +808,32 @@ def inspect_savedmodel(path: str) -> tuple[list[Any], list[Any]]:
         sys.setrecursionlimit(limit)
     # One layer may gather several of its variables by the same ids (a quantized matrix and its scales, LoRA's
     # rows): they make one pair, whose rows are the fewest any of them has.
-    groups: dict[tuple[str, frozenset[int]], list[_Route]] = {}
+    groups: dict[tuple[str, frozenset[int], tuple[str, str]], list[_Route]] = {}
     for route in scanner.routes.values():
         route.lookup_ops = sorted(scanner.lookup_ops.get(t, "") for t in route.ids.tables)
-        groups.setdefault((route.variable.name.rpartition("/")[0], route.ids.tables), []).append(route)
+        key = (route.variable.name.rpartition("/")[0], route.ids.tables, min(route.sites))
+        groups.setdefault(key, []).append(route)
     variables = (model.captured(i) for i, obj in enumerate(model.objects) if obj.WhichOneof("kind") == "variable")
     matrices = {variable.name: _rows(variable) for variable in variables}
-    merged = [_merged(group, matrices) for _, group in sorted(groups.items(), key=lambda i: (i[0][0], sorted(i[0][1])))]
+    merged = [
+        _merged(group, matrices)
+        for _, group in sorted(groups.items(), key=lambda i: (i[0][0], sorted(i[0][1]), i[0][2]))
+    ]
     # A matrix gathered at several places (one Embedding after two lookups) has the rows any of them reach.
-    reached: dict[str, list[_Ids]] = {}
+    # (By the variable's node: variables of layers in two nested models can have one name.)
+    reached: dict[int, list[_Ids]] = {}
     for route in merged:
-        reached.setdefault(route.variable.name, []).append(route.ids)
+        reached.setdefault(route.variable.node_id, []).append(route.ids)
     pairs: list[Any] = []
     findings: list[Any] = []
-    warned: set[str] = set()
+    warned: set[int] = set()
     for route in merged:
-        pair, found = _check_route(model, route, _union(reached[route.variable.name]))
+        pair, found = _check_route(model, route, _union(reached[route.variable.node_id]), vocabulary_tables)
         if pair is not None:
             pairs.append(pair)
         # Rows none of the routes reach are one warning for the matrix, not one per route.
-        findings.extend(f for f in found if f.code != "unreachable-rows" or route.variable.name not in warned)
-        warned.update(route.variable.name for f in found if f.code == "unreachable-rows")
+        findings.extend(f for f in found if f.code != "unreachable-rows" or route.variable.node_id not in warned)
+        warned.update(route.variable.node_id for f in found if f.code == "unreachable-rows")
     if complexity or not pairs:
         findings.append(_note(model, path, pairs, complexity, Finding))
     missing = _missing_variables(model)
@@ -868,11 +891,35 @@ def _merged(group: list[_Route], rows_by_name: dict[str, int | None]) -> _Route:
         variable = dataclasses.replace(variable, name=matrix)
     ids = _union([route.ids for route in group])
     lookup_ops = sorted({op for route in group for op in route.lookup_ops})
-    return _Route(variable, ids, lookup_ops, main.gather_op, all(route.own_lookup for route in group))
+    own_lookup = all(route.own_lookup for route in group)
+    return _Route(variable, ids, lookup_ops, main.gather_op, own_lookup, frozenset().union(*(r.sites for r in group)))
 
 
-def _check_route(model: _SavedModel, route: _Route, reached: _Ids) -> tuple[Any, list[Any]]:
-    """The pair of one route and its findings; `reached`: the ids of every route to the same variable."""
+def _vocabulary_signature_tables(model: _SavedModel) -> dict[str, set[int]]:
+    """The tables each layer's `token_to_id_<layer>` signature of `export_for_serving` looks keys up in, by layer."""
+    root = model.objects[0].children if model.objects else ()
+    signatures = next((c.node_id for c in root if c.local_name == "signatures"), None)
+    if signatures is None or not 0 <= signatures < len(model.objects):
+        return {}
+    tables: dict[str, set[int]] = {}
+    for child in model.objects[signatures].children:
+        layer = child.local_name.removeprefix("token_to_id_")
+        if layer == child.local_name or f"vocabulary_{layer}" not in model.meta_graph.signature_def:
+            continue
+        scanner = _Scanner(model)
+        for name in model.concrete_functions(child.node_id):
+            frame = model.function_frame(name)
+            if frame is not None:
+                scanner.scan(frame)
+        tables[layer] = set(scanner.lookup_ops)
+    return tables
+
+
+def _check_route(
+    model: _SavedModel, route: _Route, reached: _Ids, vocabulary_tables: dict[str, set[int]]
+) -> tuple[Any, list[Any]]:
+    """The pair of one route and its findings; `reached`: the ids of every route to the same variable;
+    `vocabulary_tables`: the tables of each layer's vocabulary signatures."""
     from keras_vocabsafe.inspection import Finding, LayerPair
 
     tables = [model.table(t) for t in sorted(route.ids.tables)]
@@ -934,11 +981,11 @@ def _check_route(model: _SavedModel, route: _Route, reached: _Ids) -> tuple[Any,
         )
     unreachable = rows - _count(_clip(reached.ranges, 0, rows - 1))
     # Rows after all the ids of one of our layers are the zero padding of `pad_to_multiple_of`, not a mistake: a
-    # VocabIdEmbedding's export_for_serving carries its vocabulary signature, and a VocabEmbedding looks its ids up
-    # itself (seen in the graph, whichever way it was exported).
-    padded = (route.own_lookup or f"vocabulary_{embedding}" in model.meta_graph.signature_def) and _count(
-        _clip(ids.ranges, 0, size - 1)
-    ) == size
+    # VocabIdEmbedding's export_for_serving carries its vocabulary signatures (which look keys up in the very
+    # tables whose ids it gathers; a Keras layer of the same name elsewhere uses others), and a VocabEmbedding
+    # looks its ids up itself (seen in the graph, whichever way it was exported).
+    signed = bool(route.ids.tables) and route.ids.tables <= vocabulary_tables.get(embedding, set())
+    padded = (route.own_lookup or signed) and _count(_clip(ids.ranges, 0, size - 1)) == size
     if unreachable > 0 and not padded:
         found.append(
             Finding(

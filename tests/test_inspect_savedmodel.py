@@ -398,3 +398,41 @@ def test_rows_of_our_embedding_after_the_ids_of_another_lookup_are_still_unreach
     (finding,) = report.findings
     rows = int(embedding.embeddings.shape[0])
     assert (finding.code, finding.details["unreachable_rows"]) == ("unreachable-rows", rows - lookup.vocabulary_size())
+
+
+def test_a_keras_layer_is_not_taken_for_ours_of_the_same_name_in_another_nested_model(tmp_path):
+    # The vocabulary signature of our `words` (in `ours`) silenced the warning on Keras's `words` (in `keras_made`):
+    # the signature was matched by the layer's name alone.
+    strings = keras.Input(shape=(3,), dtype="string")
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="lookup")
+    rows = lookup.vocabulary_size() + 2
+    keras_made = keras.Model(strings, keras.layers.Embedding(rows, 2, name="words")(lookup(strings)), name="keras_made")
+    strings = keras.Input(shape=(3,), dtype="string")
+    padded = VocabEmbedding(2, vocabulary=VOCAB, pad_to_multiple_of=8, name="words")
+    ours = keras.Model(strings, padded(strings), name="ours")
+    inputs = keras.Input(shape=(3,), dtype="string")
+    model = keras.Model(inputs, keras.layers.Concatenate()([keras_made(inputs), ours(inputs)]))
+    report = inspect_model(export_for_serving(model, tmp_path / "serving"))
+    assert sorted(p.rows for p in report.pairs) == sorted([rows, int(padded.embeddings.shape[0])])
+    (finding,) = report.findings
+    assert (finding.code, finding.layers) == ("unreachable-rows", ("lookup", "words"))
+    assert finding.details["unreachable_rows"] == rows - lookup.vocabulary_size()
+
+
+def test_one_lookup_into_embeddings_of_one_name_in_two_nested_models_makes_two_pairs(tmp_path):
+    # `first/emb` and `second/emb` both hold a variable `emb/embeddings`: they were one pair, with the rows of the
+    # smaller, and the larger one's unreachable rows went unreported.
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+    nested = []
+    for name, rows in (("first", lookup.vocabulary_size()), ("second", lookup.vocabulary_size() + 3)):
+        ids = keras.Input(shape=(3,), dtype="int64")
+        nested.append(keras.Model(ids, keras.layers.Embedding(rows, 2, name="emb")(ids), name=name))
+    inputs = keras.Input(shape=(3,), dtype="string")
+    ids = lookup(inputs)
+    model = keras.Model(inputs, keras.layers.Concatenate()([inner(ids) for inner in nested]))
+    report = inspect_model(_export(model, tmp_path / "two_nested"))
+    rows = [inner.get_layer("emb").input_dim for inner in nested]
+    assert sorted((p.vocabulary_size, p.rows) for p in report.pairs) == [(lookup.vocabulary_size(), r) for r in rows]
+    (finding,) = report.findings
+    assert finding.code == "unreachable-rows" and finding.details["rows"] == rows[1]
+    assert finding.details["unreachable_rows"] == rows[1] - lookup.vocabulary_size()
