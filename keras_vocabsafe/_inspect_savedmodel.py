@@ -1054,8 +1054,9 @@ def _embedding_name(variable: str) -> str:
 def _lookup_name(lookup_op: str, gather_op: str, embedding: str) -> str:
     """The layer a table lookup runs in, from its op's name scope (`model_1/words_1/hash_table_Lookup/...`).
 
-    Keras 3 traces a layer's call under its name plus a suffix ("_1"); the embedding's scope shows which one
-    (its variable keeps the plain name), so the same suffix is taken off the lookup's scope.
+    Keras 3 traces each call of a layer under its name plus a suffix that counts the calls ("_1", then "_3"):
+    where the embedding's scope has one (its variable keeps the plain name), the lookup's scope has one too, which
+    is taken off. Its number need not be the embedding's (an embedding called twice is "emb_3" the second time).
     """
     scopes = lookup_op.split("/")[:-1]
     while scopes and (scopes[-1].endswith("_Lookup") or scopes[-1] in ("hash_table", "None_Lookup")):
@@ -1063,10 +1064,7 @@ def _lookup_name(lookup_op: str, gather_op: str, embedding: str) -> str:
     if not scopes:
         return "lookup table"
     name = scopes[-1]
-    suffix = ""
-    for scope in gather_op.split("/"):
-        if scope.startswith(embedding) and re.fullmatch(r"_\d+", scope[len(embedding) :]):
-            suffix = scope[len(embedding) :]
-    if suffix and name.endswith(suffix):
-        name = name[: -len(suffix)]
-    return name
+    traced = any(
+        scope.startswith(embedding) and re.fullmatch(r"_\d+", scope[len(embedding) :]) for scope in gather_op.split("/")
+    )
+    return re.sub(r"_\d+$", "", name) if traced else name

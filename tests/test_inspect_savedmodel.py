@@ -436,3 +436,19 @@ def test_one_lookup_into_embeddings_of_one_name_in_two_nested_models_makes_two_p
     (finding,) = report.findings
     assert finding.code == "unreachable-rows" and finding.details["rows"] == rows[1]
     assert finding.details["unreachable_rows"] == rows[1] - lookup.vocabulary_size()
+
+
+def test_lookups_are_named_as_their_layers_when_the_embedding_is_called_twice(tmp_path):
+    # The second call of `emb` is traced as "emb_3" and the lookup before it as "to_second_1": the suffix taken off
+    # was the embedding's, so the user saw a lookup "to_second_1". A name ending in digits keeps them.
+    first, second = (keras.Input(shape=(None,), dtype="string", name=name) for name in ("first", "second"))
+    lookups = [
+        keras.layers.StringLookup(vocabulary=["a1", "a2"], name="to_first"),
+        keras.layers.StringLookup(vocabulary=["b1", "b2"], name="to_second_2"),
+    ]
+    emb = keras.layers.Embedding(3, 2, name="emb")
+    model = keras.Model(
+        [first, second], keras.layers.Concatenate(axis=1)([emb(lookups[0](first)), emb(lookups[1](second))])
+    )
+    report = inspect_model(_export(model, tmp_path / "called_twice"))
+    assert sorted(p.lookup for p in report.pairs) == sorted(lookup.name for lookup in lookups)
