@@ -201,6 +201,7 @@ __all__ += [
     "optimizer_variable_index",
     "restore_dtype_policy",
     "saved_model_proto",
+    "bundle_entry_proto",
     "set_quantized",
     "is_quantized",
     "unlocked_tracking",
@@ -297,3 +298,13 @@ def saved_model_proto() -> Any:
     from tensorflow.core.protobuf import saved_model_pb2
 
     return saved_model_pb2.SavedModel()
+
+
+def bundle_entry_proto() -> Any:
+    """An empty `BundleEntryProto`: where one tensor of a checkpoint's `.index` lies in its `.data-*` shards.
+
+    TensorFlow exports no public name for it; its checkpoint reader reads a tensor's bytes, never where they are.
+    """
+    from tensorflow.core.protobuf import tensor_bundle_pb2
+
+    return tensor_bundle_pb2.BundleEntryProto()

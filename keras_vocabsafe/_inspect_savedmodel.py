@@ -862,7 +862,83 @@ def _missing_variables(model: _SavedModel) -> str | None:
     shards = {int(name.rpartition("-of-")[2]) for name in data if name.rpartition("-of-")[2].isdigit()}
     if not data or len(shards) != 1 or len(data) != shards.pop():
         return "its variables/variables.data-* files are missing or incomplete"
+    # A data file cut short (a copy or an upload interrupted) is there but ends before the tensors its index places
+    # in it: TensorFlow fails reading them.
+    for shard, needed in sorted((_tensor_bundle_extents(index) or {}).items()):
+        name = f"variables.data-{shard:05d}-of-{len(data):05d}"
+        try:
+            size = os.path.getsize(os.path.join(model.path, "variables", name))
+        except OSError:
+            return f"its variables/{name} is missing"
+        if size < needed:
+            return f"its variables/{name} is cut short ({size:,} bytes; its index places tensors up to byte {needed:,})"
     return None
+
+
+_TABLE_MAGIC = (0xDB4775248B80FB57).to_bytes(8, "little")  # The end of an SSTable (a checkpoint's `.index`).
+
+
+def _tensor_bundle_extents(index: str) -> dict[int, int] | None:
+    """The bytes each data shard of a checkpoint must hold (by shard id: where its last tensor ends), read from
+    its `.index` (an SSTable of `BundleEntryProto`s, uncompressed as TensorFlow writes it); None if the index is
+    not one this reads (TensorFlow says so when loading)."""
+    from google.protobuf.message import DecodeError
+
+    try:
+        with open(index, "rb") as file:
+            table = file.read()
+        if len(table) < 48 or table[-8:] != _TABLE_MAGIC:
+            return None
+        footer = table[-48:-8]
+        _, at = _varint(footer, 0)  # The metaindex block's offset and size (unused).
+        _, at = _varint(footer, at)
+        index_offset, at = _varint(footer, at)
+        index_size, _ = _varint(footer, at)
+        extents: dict[int, int] = {}
+        for _, handle in _table_block(table, index_offset, index_size):
+            offset, at = _varint(handle, 0)
+            size, _ = _varint(handle, at)
+            for key, value in _table_block(table, offset, size):
+                if not key:  # The bundle's header.
+                    continue
+                entry = _compat.bundle_entry_proto()
+                entry.ParseFromString(value)
+                if entry.size:
+                    extents[entry.shard_id] = max(extents.get(entry.shard_id, 0), entry.offset + entry.size)
+        return extents
+    except (OSError, IndexError, ValueError, DecodeError):
+        return None
+
+
+def _table_block(table: bytes, offset: int, size: int) -> list[tuple[bytes, bytes]]:
+    """The (key, value) entries of one SSTable block (keys share prefixes with the key before them)."""
+    if offset + size >= len(table) or table[offset + size] != 0:  # Its trailer's first byte: 0, not compressed.
+        raise ValueError("a compressed or misplaced block")
+    block = table[offset : offset + size]
+    restarts = int.from_bytes(block[-4:], "little")
+    end = len(block) - 4 - 4 * restarts
+    entries, key, at = [], b"", 0
+    while at < end:
+        shared, at = _varint(block, at)
+        unshared, at = _varint(block, at)
+        length, at = _varint(block, at)
+        key = key[:shared] + block[at : at + unshared]
+        at += unshared
+        entries.append((key, block[at : at + length]))
+        at += length
+    if at != end:
+        raise ValueError("a block whose entries overrun it")
+    return entries
+
+
+def _varint(data: bytes, at: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        byte = data[at]
+        value |= (byte & 0x7F) << shift
+        at, shift = at + 1, shift + 7
+        if byte < 0x80:
+            return value, at
 
 
 def _rows(variable: _Variable) -> int | None:

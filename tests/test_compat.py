@@ -57,6 +57,7 @@ def functional_model():
         ("keras.src.backend.common.symbolic_scope:in_symbolic_scope", "in_symbolic_scope"),
         ("keras.src.saving.saving_lib:load_weights_only", "load_weights_only"),
         ("tensorflow.core.protobuf.saved_model_pb2:SavedModel", "saved_model_proto"),
+        ("tensorflow.core.protobuf.tensor_bundle_pb2:BundleEntryProto", "bundle_entry_proto"),
         ("tensorflow.python.framework.op_def_registry:get", "CLASSIFY_OPS_SCRIPT"),
     ],
 )
@@ -95,6 +96,18 @@ def test_saved_model_proto_parses_a_saved_model(tmp_path):
         for node in function.node_def
     }
     assert "Mul" in ops
+
+
+def test_bundle_entry_proto_places_the_tensors_of_a_checkpoint(tmp_path):
+    from keras_vocabsafe._inspect_savedmodel import _tensor_bundle_extents
+
+    checkpoint = tf.train.Checkpoint(a=tf.Variable(np.ones((3, 4), np.float32)), b=tf.Variable([1, 2], tf.int64))
+    prefix = checkpoint.write(str(tmp_path / "ckpt"))
+    (data,) = tmp_path.glob("ckpt.data-*")
+    # TensorFlow writes the tensors one after the other: the last one ends where the file does.
+    assert _tensor_bundle_extents(f"{prefix}.index") == {0: data.stat().st_size}
+    entry = _compat.bundle_entry_proto()
+    assert {"shard_id", "offset", "size"} <= set(entry.DESCRIPTOR.fields_by_name)
 
 
 # Layers ------------------------------------------------------------------------------------------------------
@@ -361,6 +374,7 @@ COVERED = {
     "replace_variables": test_adding_and_replacing_weights_of_a_built_layer,
     "restore_dtype_policy": test_quantization_flag_and_dtype_policy,
     "saved_model_proto": test_saved_model_proto_parses_a_saved_model,
+    "bundle_entry_proto": test_bundle_entry_proto_places_the_tensors_of_a_checkpoint,
     "searchsorted": test_searchsorted_works_on_symbolic_tensors_as_numpy_does,
     "set_keras_mask": test_keras_mask_attribute,
     "set_quantized": test_quantization_flag_and_dtype_policy,

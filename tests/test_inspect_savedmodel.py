@@ -452,3 +452,20 @@ def test_lookups_are_named_as_their_layers_when_the_embedding_is_called_twice(tm
     )
     report = inspect_model(_export(model, tmp_path / "called_twice"))
     assert sorted(p.lookup for p in report.pairs) == sorted(lookup.name for lookup in lookups)
+
+
+@pytest.mark.parametrize("cut", ["half", "last_byte"])
+def test_a_savedmodel_with_a_truncated_variables_file_is_an_error(tmp_path, cut):
+    # It said "No problems found" on an export TensorFlow cannot load: the data file was there, only shorter.
+    inputs = keras.Input(shape=(None,), dtype="string")
+    path = _export(keras.Model(inputs, VocabEmbedding(2, vocabulary=VOCAB, name="w")(inputs)), tmp_path / "good")
+    copy = shutil.copytree(path, tmp_path / "truncated")
+    data = copy / "variables" / "variables.data-00000-of-00001"
+    content = data.read_bytes()
+    data.write_bytes(content[: len(content) // 2] if cut == "half" else content[:-1])
+    # TensorFlow cannot load it ("Read less bytes than requested").
+    with pytest.raises((OSError, ValueError, RuntimeError, IndexError, tf.errors.OpError)):
+        tf.saved_model.load(str(copy))
+    (finding,) = [f for f in inspect_model(str(copy)).findings if f.severity == "error"]
+    assert finding.code == "weights-missing" and "variables.data-00000-of-00001 is cut short" in finding.message
+    assert f"up to byte {len(content):,}" in finding.message
