@@ -827,8 +827,12 @@ def inspect_savedmodel(path: str) -> tuple[list[Any], list[Any]]:
     pairs: list[Any] = []
     findings: list[Any] = []
     warned: set[int] = set()
-    for route in merged:
-        pair, found = _check_route(model, route, _union(reached[route.variable.node_id]), vocabulary_tables)
+    # Embeddings of one name in two nested models (both `emb/embeddings`) are told apart by where they run.
+    plain = [_embedding_name(route.variable.name) for route in merged]
+    clashing = {n for n in plain if len({r.variable.node_id for r, m in zip(merged, plain) if m == n}) > 1}
+    for route, name in zip(merged, plain):
+        shown = _scoped_name(route, name) if name in clashing else name
+        pair, found = _check_route(model, route, _union(reached[route.variable.node_id]), vocabulary_tables, shown)
         if pair is not None:
             pairs.append(pair)
         # Rows none of the routes reach are one warning for the matrix, not one per route.
@@ -991,18 +995,31 @@ def _vocabulary_signature_tables(model: _SavedModel) -> dict[str, set[int]]:
     return tables
 
 
+def _scoped_name(route: _Route, embedding: str) -> str:
+    """The embedding's layer path inside the exported model (`second/emb`), from the name scope of its call.
+
+    Keras 3 traces each layer's call under its name plus a suffix: where the embedding's scope has one, every
+    layer's has, and one is taken off each.
+    """
+    scopes = min(route.sites)[1].split("/")[1:]  # The first scope is the exported model's own.
+    if scopes and re.fullmatch(re.escape(embedding) + r"_\d+", scopes[-1]):
+        scopes = [re.sub(r"_\d+$", "", scope) for scope in scopes]
+    return "/".join(scopes) or embedding
+
+
 def _check_route(
-    model: _SavedModel, route: _Route, reached: _Ids, vocabulary_tables: dict[str, set[int]]
+    model: _SavedModel, route: _Route, reached: _Ids, vocabulary_tables: dict[str, set[int]], shown: str
 ) -> tuple[Any, list[Any]]:
     """The pair of one route and its findings; `reached`: the ids of every route to the same variable;
-    `vocabulary_tables`: the tables of each layer's vocabulary signatures."""
+    `vocabulary_tables`: the tables of each layer's vocabulary signatures; `shown`: the embedding's name for the
+    user (its layer path where the layer's name alone is ambiguous)."""
     from keras_vocabsafe.inspection import Finding, LayerPair
 
     tables = [model.table(t) for t in sorted(route.ids.tables)]
     embedding = _embedding_name(route.variable.name)
     names = sorted({_lookup_name(op, route.gather_op, embedding) for op in route.lookup_ops})
     lookup = " + ".join(names)
-    layers = (*names, embedding)
+    layers = (*names, shown)
     unknown = [t for t in tables if t.values is None]
     if unknown:
         why = "; ".join(sorted({t.why_unknown for t in unknown}))
@@ -1026,7 +1043,7 @@ def _check_route(
         "lookup-embedding",
         lookup,
         "hash table",
-        embedding,
+        shown,
         "variable",
         size,
         mask,
@@ -1038,6 +1055,8 @@ def _check_route(
     if rows is None:
         return pair, []
     who, target = f"lookup '{lookup}'", f"embedding '{route.variable.name}'"
+    if shown != embedding:
+        target += f" (of '{shown}')"
     outside = _normalise([*_clip(ids.ranges, float("-inf"), -1), *_clip(ids.ranges, rows, float("inf"))])
     found = []
     if outside:

@@ -415,13 +415,13 @@ def test_a_keras_layer_is_not_taken_for_ours_of_the_same_name_in_another_nested_
     report = inspect_model(export_for_serving(model, tmp_path / "serving"))
     assert sorted(p.rows for p in report.pairs) == sorted([rows, int(padded.embeddings.shape[0])])
     (finding,) = report.findings
-    assert (finding.code, finding.layers) == ("unreachable-rows", ("lookup", "words"))
+    assert (finding.code, finding.layers) == ("unreachable-rows", ("lookup", f"{keras_made.name}/words"))
     assert finding.details["unreachable_rows"] == rows - lookup.vocabulary_size()
 
 
 def test_one_lookup_into_embeddings_of_one_name_in_two_nested_models_makes_two_pairs(tmp_path):
     # `first/emb` and `second/emb` both hold a variable `emb/embeddings`: they were one pair, with the rows of the
-    # smaller, and the larger one's unreachable rows went unreported.
+    # smaller, and the larger one's unreachable rows went unreported (then, apart, both were named "emb").
     lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
     nested = []
     for name, rows in (("first", lookup.vocabulary_size()), ("second", lookup.vocabulary_size() + 3)):
@@ -432,9 +432,12 @@ def test_one_lookup_into_embeddings_of_one_name_in_two_nested_models_makes_two_p
     model = keras.Model(inputs, keras.layers.Concatenate()([inner(ids) for inner in nested]))
     report = inspect_model(_export(model, tmp_path / "two_nested"))
     rows = [inner.get_layer("emb").input_dim for inner in nested]
-    assert sorted((p.vocabulary_size, p.rows) for p in report.pairs) == [(lookup.vocabulary_size(), r) for r in rows]
+    # Named by their nested models, as the .keras check names them, since "emb" alone is both.
+    expected = [(f"{inner.name}/emb", lookup.vocabulary_size(), r) for inner, r in zip(nested, rows)]
+    assert sorted((p.embedding, p.vocabulary_size, p.rows) for p in report.pairs) == expected
     (finding,) = report.findings
-    assert finding.code == "unreachable-rows" and finding.details["rows"] == rows[1]
+    assert finding.code == "unreachable-rows" and finding.layers == ("words", f"{nested[1].name}/emb")
+    assert finding.details["rows"] == rows[1]
     assert finding.details["unreachable_rows"] == rows[1] - lookup.vocabulary_size()
 
 
