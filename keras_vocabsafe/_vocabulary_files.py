@@ -15,7 +15,8 @@ Formats (the names `format=` takes):
   among equal counts, the greater token (bytewise) first.
 - `"tokenizer_json"`: a Hugging Face `tokenizer.json` (`WordPiece`, `WordLevel`, `BPE` or `Unigram` model): the
   model's vocabulary by id, then the added tokens whose ids follow it, exactly as `Tokenizer.get_vocab()` numbers
-  them.
+  them. Other tokens are written into a template `tokenizer.json` (`Vocabulary.save(template=...)`) when its model
+  can take them (WordPiece, WordLevel), else as a minimal WordPiece tokenizer.
 """
 
 from __future__ import annotations
@@ -376,10 +377,12 @@ def _added_tokens(added: Any, tokens: list[str], path: str) -> list[str]:
     return [extra[i] for i in expected]
 
 
-def _tokenizer_json_bytes(tokens: Sequence[bytes], layout: FileLayout | None) -> bytes:
+def _tokenizer_json_bytes(tokens: Sequence[bytes], layout: FileLayout | None, source: str | None) -> bytes:
     texts = [token.decode("utf-8") for token in tokens]
-    if layout is not None and layout.document is not None and tuple(tokens) == layout.tokens:
-        return (UTF8_MARK if layout.byte_order_mark else b"") + layout.document  # The original, as read.
+    if layout is not None and layout.document is not None:
+        if tuple(tokens) == layout.tokens:
+            return (UTF8_MARK if layout.byte_order_mark else b"") + layout.document  # The original, as read.
+        return _retokenized_document(texts, layout, source or "the template")
     # Otherwise a minimal BERT-style WordPiece tokenizer that `tokenizers` loads. Its model maps every word outside
     # the vocabulary to [UNK]: without that token, `tokenizers` raises on the first unknown word it encodes.
     if _WORDPIECE_UNKNOWN_TOKEN not in texts:
@@ -387,8 +390,8 @@ def _tokenizer_json_bytes(tokens: Sequence[bytes], layout: FileLayout | None) ->
             f"A tokenizer.json of this vocabulary would be a WordPiece tokenizer whose unknown token, "
             f"{_WORDPIECE_UNKNOWN_TOKEN!r}, is not in the vocabulary, so Hugging Face's `tokenizers` would raise "
             "('Missing [UNK] token from the vocabulary') on any word outside it. Add the token first, e.g. "
-            "`Vocabulary(['[UNK]', *vocabulary])` (this shifts every id by one), or save with format='text' or "
-            "format='json'."
+            "`Vocabulary(['[UNK]', *vocabulary])` (this shifts every id by one), pass `template=` the tokenizer.json "
+            "the vocabulary came from, or save with format='text' or format='json'."
         )
     document = {
         "version": "1.0",
@@ -426,15 +429,117 @@ _WORDPIECE_UNKNOWN_TOKEN = "[UNK]"
 _BERT_SPECIAL_TOKENS = frozenset(["[PAD]", _WORDPIECE_UNKNOWN_TOKEN, "[CLS]", "[SEP]", "[MASK]"])
 
 
+def _retokenized_document(texts: list[str], layout: FileLayout, source: str) -> bytes:
+    """The template tokenizer.json with `texts` as its vocabulary, every other part kept, ids updated throughout.
+
+    Only a vocabulary-lookup model (WordPiece, WordLevel) can take another vocabulary: BPE merges and Unigram
+    scores are learned for the tokens they were trained with.
+    """
+    document = json.loads(layout.document or b"")
+    model = document["model"]
+    kind = model.get("type") or (
+        "Unigram" if isinstance(model["vocab"], list) else "BPE" if "merges" in model else None
+    )
+    before = [token.decode("utf-8") for token in layout.tokens]
+    if kind not in ("WordPiece", "WordLevel"):
+        what = {
+            "BPE": "BPE model's merges, which name the tokens they join,",
+            "Unigram": "Unigram model's scores, learned for each token,",
+        }.get(str(kind), "model, whose type it does not name,")
+        raise VocabularyError(
+            f"Cannot write this vocabulary as a tokenizer.json like {source!r}: its {what} cannot "
+            f"follow a changed vocabulary ({_change_summary(before, texts)}), so the file would tokenize text "
+            "differently from the tokenizer it came from. Save the vocabulary with format='text' or format='json', "
+            f"or retrain the tokenizer on the new vocabulary (with a trainer of the `tokenizers` library). Nothing "
+            "was written."
+        )
+    index = {text: i for i, text in enumerate(texts)}
+
+    def new_id(token: Any, where: str) -> int:
+        if token not in index:
+            consequence = (
+                "raise on the first word outside the vocabulary"
+                if where.endswith("unk_token")
+                else "insert an id that names another token, or none"
+            )
+            raise VocabularyError(
+                f"Cannot write this vocabulary as a tokenizer.json like {source!r}: its {where} is the token "
+                f"{_show(token)}, which this vocabulary does not hold, so Hugging Face's `tokenizers` would "
+                f"{consequence}. Keep that token in the vocabulary, or save with format='text' or format='json'. "
+                "Nothing was written."
+            )
+        return index[token]
+
+    unknown = model.get("unk_token")
+    if unknown is not None:
+        new_id(unknown, f"{kind} model's unk_token")
+    # Tokens the template keeps out of its model (added tokens beyond it) stay out when they still end the vocabulary.
+    added_only = {entry["content"] for entry in document.get("added_tokens") or []} - set(model["vocab"])
+    size = len(texts)
+    while size and texts[size - 1] in added_only:
+        size -= 1
+    model["vocab"] = {text: i for i, text in enumerate(texts[:size])}
+    # Added tokens keep their settings (special, normalized, lstrip, ...) at their new ids; those the vocabulary
+    # dropped go with it. `tokenizers` numbers the ones beyond the model in list order: list them by id.
+    document["added_tokens"] = sorted(
+        (
+            dict(entry, id=index[entry["content"]])
+            for entry in document.get("added_tokens") or []
+            if entry["content"] in index
+        ),
+        key=lambda entry: entry["id"],
+    )
+    padding = document.get("padding")
+    if isinstance(padding, dict) and "pad_token" in padding:
+        padding["pad_id"] = new_id(padding["pad_token"], "padding's pad_token")
+    _renumber_post_processor(document.get("post_processor"), new_id)
+    return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+
+
+def _renumber_post_processor(processor: Any, new_id: Any) -> None:
+    """Gives the special tokens a post-processor inserts ([CLS], [SEP], <s>, ...) their ids in the new vocabulary."""
+    if not isinstance(processor, dict):
+        return
+    kind = processor.get("type")
+    if kind == "Sequence":
+        for part in processor.get("processors") or []:
+            _renumber_post_processor(part, new_id)
+    elif kind in ("BertProcessing", "RobertaProcessing"):
+        for key in ("sep", "cls"):
+            token = processor[key][0]
+            processor[key] = [token, new_id(token, f"post_processor's {key} token")]
+    elif kind == "TemplateProcessing":
+        for special in (processor.get("special_tokens") or {}).values():
+            special["ids"] = [new_id(token, "post_processor's special tokens") for token in special["tokens"]]
+
+
+def _change_summary(before: list[str], after: list[str]) -> str:
+    old, new = set(before), set(after)
+    added, removed = sum(t not in old for t in after), sum(t not in new for t in before)
+    kept_before = [t for t in before if t in new]
+    kept_after = [t for t in after if t in old]
+    moved = sum(a != b for a, b in zip(kept_before, kept_after))
+    parts = [f"{n} token{'s' * (n != 1)} {what}" for n, what in ((added, "added"), (removed, "removed")) if n]
+    if moved or not parts:
+        parts.append("tokens reordered")
+    return ", ".join(parts)
+
+
 # Writing --------------------------------------------------------------------------------------------------------
 
 
 def write_bytes(
-    tokens: Sequence[Any], counts: np.ndarray | None, dtype: str, format: str, layout: FileLayout | None
+    tokens: Sequence[Any],
+    counts: np.ndarray | None,
+    dtype: str,
+    format: str,
+    layout: FileLayout | None,
+    source: str | None = None,
 ) -> bytes:
     """The bytes of a file in `format` holding `tokens`, or a `VocabularyError` naming a token it cannot hold.
 
-    `layout` is the layout of the file the vocabulary was read from: used when it has the same format.
+    `layout` is the layout of the file the vocabulary was read from, or of the tokenizer.json `template` given to
+    `Vocabulary.save` (`source` names it in errors): used when it has the same format.
     """
     if format not in FORMATS or format == "json":
         raise VocabularyError(f"`format` must be one of {FORMATS}. Received: format={format!r}.")
@@ -444,7 +549,7 @@ def write_bytes(
         if dtype != "string":
             raise VocabularyError("A tokenizer.json holds string tokens; this vocabulary has int64 tokens.")
         _check_text_tokens(tokens, format, allow_newlines=True)
-        return _tokenizer_json_bytes(tokens, layout)
+        return _tokenizer_json_bytes(tokens, layout, source)
     lines = [str(token).encode() for token in tokens] if dtype != "string" else list(tokens)
     if dtype == "string":
         _check_text_tokens(lines, format, allow_newlines=False)

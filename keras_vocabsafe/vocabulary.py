@@ -370,7 +370,13 @@ class Vocabulary(Sequence):
                 raise
             raise type(error)(f"The vocabulary file {path!r} does not hold a valid vocabulary: {error}") from None
 
-    def save(self, path: str | os.PathLike[str], format: str = "json") -> None:
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        format: str = "json",
+        *,
+        template: str | os.PathLike[str] | Vocabulary | None = None,
+    ) -> None:
         """Writes the vocabulary to a file, atomically: the file is whole or untouched.
 
         Args:
@@ -383,11 +389,22 @@ class Vocabulary(Sequence):
                 read: text and frequency files byte for byte (byte order mark,
                 line endings, final newline), a `tokenizer.json` as the
                 original document. Any other vocabulary saved as
-                `"tokenizer_json"` is a minimal WordPiece tokenizer (BERT
-                pre-tokenizer, `##` continuation, `[UNK]` as unknown token)
-                that `tokenizers.Tokenizer.from_file` loads; the vocabulary
-                must then hold `[UNK]`, or the library could not encode an
-                unknown word.
+                `"tokenizer_json"` without `template` is a minimal WordPiece
+                tokenizer (BERT pre-tokenizer, `##` continuation, `[UNK]` as
+                unknown token) that `tokenizers.Tokenizer.from_file` loads;
+                the vocabulary must then hold `[UNK]`, or the library could
+                not encode an unknown word.
+            template: for `format="tokenizer_json"`, the `tokenizer.json`
+                this vocabulary came from (its path, or a `Vocabulary`
+                loaded from it), to write back with this vocabulary: the
+                same bytes when the tokens are unchanged; otherwise, for a
+                WordPiece or WordLevel model, the template with this
+                vocabulary as the model's, its other parts (normalizer,
+                pre-tokenizer, decoder, unknown token, added tokens' settings)
+                kept and every id it names (added tokens, post-processor,
+                padding) moved to the token's new id. A BPE or Unigram model
+                is refused: its merges or scores cannot follow a changed
+                vocabulary.
 
         Raises:
             VocabularyError: the path is a directory or in a missing
@@ -397,7 +414,13 @@ class Vocabulary(Sequence):
                 `[UNK]` for a new `"tokenizer_json"`), or
                 a text file of the tokens would read back as another format
                 (every line a count and a token, or JSON): the message names
-                the token or the format and says to use `"json"`.
+                the token or the format and says to use `"json"`. Also: the
+                `template` is not a tokenizer.json, its model is BPE or
+                Unigram and the tokens changed, or a token it names (unknown
+                token, post-processor or padding token) is not in this
+                vocabulary.
+            ConfigurationError: `template` with a format other than
+                `"tokenizer_json"`.
         """
         path = _file_path(path, "path")
         if format not in VOCABULARY_FORMATS:
@@ -405,6 +428,9 @@ class Vocabulary(Sequence):
                 f"`format` must be one of {VOCABULARY_FORMATS}. Received: format={format!r}. Use 'json' (the "
                 "default) unless another tool must read the file."
             )
+        layout, source = self._layout, None
+        if template is not None:
+            layout, source = _template_layout(template, format)
         if os.path.isdir(path):
             raise VocabularyError(
                 f"Cannot save the vocabulary to {path!r}: it is a directory. Pass a file path, e.g. "
@@ -422,7 +448,7 @@ class Vocabulary(Sequence):
                 config["counts"] = self._counts.tolist()
             data = json.dumps(config, ensure_ascii=True).encode("ascii")
         else:
-            data = write_bytes(self._tokens, self._counts, self._dtype, format, self._layout)
+            data = write_bytes(self._tokens, self._counts, self._dtype, format, layout, source)
         try:
             _atomic_write_bytes(path, data)
         except OSError as error:
@@ -597,6 +623,29 @@ class VocabularyDiff:
 
 
 _MAX_SORT_WIDTH = 256
+
+
+def _template_layout(template: Any, format: str) -> tuple[FileLayout, str]:
+    """The layout (document and tokens) of the tokenizer.json `Vocabulary.save(template=...)` names, and its name."""
+    if format != "tokenizer_json":
+        raise ConfigurationError(
+            f"`template` is a tokenizer.json to write this vocabulary into, so it needs format='tokenizer_json'. "
+            f"Received: format={format!r}. Drop `template`, or pass format='tokenizer_json'."
+        )
+    if isinstance(template, Vocabulary):
+        if template.source_format != "tokenizer_json":
+            raise VocabularyError(
+                "`template` must be the path of a tokenizer.json, or a Vocabulary loaded from one "
+                f"(`Vocabulary.load(path)`). Received: a Vocabulary read from {template.source_format or 'no file'}."
+            )
+        return cast("FileLayout", template._layout), "the template Vocabulary's tokenizer.json"
+    if not isinstance(template, (str, os.PathLike)):
+        raise ConfigurationError(
+            "`template` must be the path of a tokenizer.json, or a Vocabulary loaded from one. "
+            f"Received: {type(template).__name__}."
+        )
+    name = os.fspath(template)
+    return cast("FileLayout", Vocabulary.load(template, format="tokenizer_json")._layout), str(name)
 
 
 def _is_int(value: Any) -> bool:

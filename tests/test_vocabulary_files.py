@@ -252,6 +252,178 @@ def test_bpe_and_unigram_tokenizer_json_give_the_ids_of_the_tokenizers_library(t
         assert list(Vocabulary.load(tmp_path / f"{name}.json").tokens) == by_id(tokenizer), name
 
 
+# A changed vocabulary written into the tokenizer.json it came from (`save(..., template=)`). The source files are
+# written by hand, as a tokenizer.json holds them; the references are built with the `tokenizers` API.
+
+WORD_LEVEL_DOCUMENT = {
+    "version": "1.0",
+    "truncation": None,
+    "padding": None,
+    "added_tokens": [],
+    "normalizer": {"type": "Lowercase"},
+    "pre_tokenizer": {"type": "Whitespace"},
+    "post_processor": None,
+    "decoder": None,
+    "model": {"type": "WordLevel", "vocab": {"[UNK]": 0, "the": 1, "cat": 2, "sat": 3}, "unk_token": "[UNK]"},
+}
+BPE_DOCUMENT = {
+    "version": "1.0",
+    "truncation": None,
+    "padding": None,
+    "added_tokens": [],
+    "normalizer": None,
+    "pre_tokenizer": {"type": "Whitespace"},
+    "post_processor": None,
+    "decoder": None,
+    "model": {
+        "type": "BPE",
+        "dropout": None,
+        "unk_token": "[UNK]",
+        "continuing_subword_prefix": None,
+        "end_of_word_suffix": None,
+        "fuse_unk": False,
+        "byte_fallback": False,
+        "ignore_merges": False,
+        "vocab": {"[UNK]": 0, "c": 1, "a": 2, "t": 3, "ca": 4, "cat": 5},
+        "merges": [["c", "a"], ["ca", "t"]],
+    },
+}
+UNIGRAM_DOCUMENT = {
+    "version": "1.0",
+    "truncation": None,
+    "padding": None,
+    "added_tokens": [],
+    "normalizer": None,
+    "pre_tokenizer": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": True},
+    "post_processor": None,
+    "decoder": None,
+    "model": {"type": "Unigram", "unk_id": 0, "vocab": [["<unk>", 0.0], ["▁the", -1.0], ["s", -2.0]]},
+}
+
+
+def test_a_changed_word_level_vocabulary_saved_with_its_template_keeps_the_tokenizer_around_it(tmp_path):
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+
+    source = write(tmp_path / "tokenizer.json", json.dumps(WORD_LEVEL_DOCUMENT).encode())
+    assert Tokenizer.from_file(str(source)).encode("The CAT").tokens == ["the", "cat"]
+    changed = Vocabulary(["[UNK]", "cat", "the", "dog"])  # Moved, added, and "sat" removed.
+    changed.save(tmp_path / "changed.json", format="tokenizer_json", template=source)
+    written = Tokenizer.from_file(str(tmp_path / "changed.json"))
+    reference = Tokenizer(models.WordLevel({"[UNK]": 0, "cat": 1, "the": 2, "dog": 3}, unk_token="[UNK]"))
+    reference.normalizer = normalizers.Lowercase()
+    reference.pre_tokenizer = pre_tokenizers.Whitespace()
+    text = "The CAT sat on a Dog"
+    assert written.encode(text).tokens == reference.encode(text).tokens == ["the", "cat"] + ["[UNK]"] * 3 + ["dog"]
+    assert written.encode(text).ids == reference.encode(text).ids
+    assert json.loads(written.to_str()) == json.loads(reference.to_str())
+    assert Vocabulary.load(tmp_path / "changed.json") == changed
+
+
+@pytest.mark.parametrize(
+    ("document", "reason"),
+    [(BPE_DOCUMENT, "BPE model's merges"), (UNIGRAM_DOCUMENT, "Unigram model's scores")],
+    ids=["bpe", "unigram"],
+)
+def test_a_changed_bpe_or_unigram_vocabulary_is_refused_with_its_template_and_nothing_is_written(
+    tmp_path, document, reason
+):
+    from tokenizers import Tokenizer
+
+    source = write(tmp_path / "tokenizer.json", json.dumps(document).encode())
+    original = Vocabulary.load(source)
+    for changed in (Vocabulary([*original, "dog"]), Vocabulary(reversed(original)), Vocabulary(original[:-1])):
+        with pytest.raises(VocabularyError, match=rf"{reason}.*cannot follow a changed vocabulary.*format='text'"):
+            changed.save(tmp_path / "changed.json", format="tokenizer_json", template=source)
+        with pytest.raises(VocabularyError, match=reason):
+            changed.save(tmp_path / "changed.json", format="tokenizer_json", template=original)
+    assert os.listdir(tmp_path) == ["tokenizer.json"]
+    # Unchanged tokens (say, a layer's get_vocabulary()) give the template back byte for byte, and it still loads.
+    Vocabulary(original.to_list()).save(tmp_path / "same.json", format="tokenizer_json", template=source)
+    assert (tmp_path / "same.json").read_bytes() == source.read_bytes()
+    Tokenizer.from_file(str(tmp_path / "same.json"))
+
+
+def bert_like_tokenizer(tokens):
+    """A WordPiece tokenizer of `tokens` with BERT's parts: normalizer, pre-tokenizer, decoder, added tokens,
+    [CLS]/[SEP] template and padding, each naming the ids `tokens` gives them."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+
+    ids = {token: i for i, token in enumerate(tokens)}
+    model_tokens = [token for token in tokens if token not in ("[MASK]", "<extra>")]
+    tokenizer = Tokenizer(models.WordPiece(vocab={t: i for i, t in enumerate(model_tokens)}, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = decoders.WordPiece()
+    tokenizer.add_special_tokens(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
+    tokenizer.add_tokens([AddedToken("<extra>", normalized=False)])  # Not special: decode keeps it.
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", ids["[CLS]"]), ("[SEP]", ids["[SEP]"])],
+    )
+    tokenizer.enable_padding(pad_id=ids["[PAD]"], pad_token="[PAD]")
+    return tokenizer
+
+
+def test_a_changed_wordpiece_vocabulary_saved_with_its_template_keeps_every_part_at_the_new_ids(tmp_path):
+    from tokenizers import Tokenizer
+
+    before = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "cat", "##s", "naïve", "dog", "[MASK]", "<extra>"]
+    bert_like_tokenizer(before).save(str(tmp_path / "tokenizer.json"))
+    source = Vocabulary.load(tmp_path / "tokenizer.json")
+    assert list(source.tokens) == [token.encode() for token in before]
+    # [PAD] moves, [CLS] and [SEP] swap ids, "dog" leaves, "bird" and "##ing" arrive; the added tokens stay last.
+    after = ["[UNK]", "[PAD]", "[SEP]", "[CLS]", "the", "cat", "##s", "naïve", "bird", "##ing", "[MASK]", "<extra>"]
+    Vocabulary(after).save(tmp_path / "changed.json", format="tokenizer_json", template=source)
+    written = Tokenizer.from_file(str(tmp_path / "changed.json"))
+    reference = bert_like_tokenizer(after)
+    assert written.get_vocab(with_added_tokens=True) == reference.get_vocab(with_added_tokens=True)
+    assert written.get_vocab(with_added_tokens=True) == {token: i for i, token in enumerate(after)}
+    for texts in (["The CATS birding <extra> [MASK] dog"], ["Naïve cat", "the bird is a cat"]):  # Then padded.
+        mine, theirs = written.encode_batch(texts), reference.encode_batch(texts)
+        assert [e.tokens for e in mine] == [e.tokens for e in theirs]
+        assert [e.ids for e in mine] == [e.ids for e in theirs]
+        assert [written.decode(e.ids) for e in mine] == [reference.decode(e.ids) for e in theirs]
+    pair = written.encode("the cat", "a dog")
+    assert pair.ids == reference.encode("the cat", "a dog").ids
+    assert pair.ids[0] == after.index("[CLS]") and pair.ids[-1] == after.index("[SEP]")
+    assert written.encode_batch(["a", "the cat"])[0].ids[-1] == after.index("[PAD]")
+    assert json.loads(written.to_str()) == json.loads(reference.to_str())
+    assert Vocabulary.load(tmp_path / "changed.json") == Vocabulary(after)
+
+
+@pytest.mark.parametrize(
+    ("dropped", "message"),
+    [
+        ("[UNK]", r"WordPiece model's unk_token is the token '\[UNK\]'.*raise on the first word"),
+        ("[CLS]", r"post_processor's special tokens is the token '\[CLS\]'"),
+        ("[PAD]", r"padding's pad_token is the token '\[PAD\]'"),
+    ],
+)
+def test_a_vocabulary_without_a_token_its_template_names_is_refused_and_nothing_is_written(tmp_path, dropped, message):
+    before = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "cat", "[MASK]", "<extra>"]
+    bert_like_tokenizer(before).save(str(tmp_path / "tokenizer.json"))
+    with pytest.raises(VocabularyError, match=message + ".*Nothing was written"):
+        Vocabulary([t for t in before if t != dropped]).save(
+            tmp_path / "changed.json", format="tokenizer_json", template=tmp_path / "tokenizer.json"
+        )
+    assert os.listdir(tmp_path) == ["tokenizer.json"]
+
+
+def test_a_template_is_refused_unless_it_is_a_tokenizer_json_saved_as_one(tmp_path):
+    source = write(tmp_path / "tokenizer.json", json.dumps(WORD_LEVEL_DOCUMENT).encode())
+    vocabulary = Vocabulary(["[UNK]", "the"])
+    with pytest.raises(ConfigurationError, match=r"needs format='tokenizer_json'\. Received: format='text'"):
+        vocabulary.save(tmp_path / "out.txt", format="text", template=source)
+    with pytest.raises(VocabularyError, match=r"a Vocabulary loaded from one.*Received: a Vocabulary read from text"):
+        vocabulary.save(
+            tmp_path / "out.json", format="tokenizer_json", template=Vocabulary.load(bert_vocab_file(tmp_path))
+        )
+    with pytest.raises(VocabularyError, match=r"not a Hugging Face tokenizer\.json"):
+        vocabulary.save(tmp_path / "out.json", format="tokenizer_json", template=write(tmp_path / "x.json", b"{}"))
+    assert sorted(os.listdir(tmp_path)) == ["tokenizer.json", "vocab.txt", "x.json"]
+
+
 def tokenizer_document(vocab, added=()):
     return {
         "version": "1.0",
