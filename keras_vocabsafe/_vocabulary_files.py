@@ -471,7 +471,7 @@ def _retokenized_document(texts: list[str], layout: FileLayout, source: str) -> 
         return index[token]
 
     unknown = model.get("unk_token")
-    if unknown is not None:
+    if unknown in before:  # One the template lacks already is no loss of this vocabulary's.
         new_id(unknown, f"{kind} model's unk_token")
     # Tokens the template keeps out of its model (added tokens beyond it) stay out when they still end the vocabulary.
     added_only = {entry["content"] for entry in document.get("added_tokens") or []} - set(model["vocab"])
@@ -492,8 +492,17 @@ def _retokenized_document(texts: list[str], layout: FileLayout, source: str) -> 
     padding = document.get("padding")
     if isinstance(padding, dict) and "pad_token" in padding:
         padding["pad_id"] = new_id(padding["pad_token"], "padding's pad_token")
-    _renumber_post_processor(document.get("post_processor"), new_id)
-    return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+    try:
+        _renumber_post_processor(document.get("post_processor"), new_id)
+    except (KeyError, IndexError, TypeError, AttributeError):
+        raise VocabularyError(
+            f"Cannot write this vocabulary as a tokenizer.json like {source!r}: its `post_processor` is not laid "
+            "out as Hugging Face's `tokenizers` writes one, so the ids of the special tokens it inserts cannot be "
+            "moved to this vocabulary's. Save the tokenizer again with `tokenizers` (`Tokenizer.from_file(path)"
+            ".save(path)`) and pass that file. Nothing was written."
+        ) from None
+    data = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+    return (UTF8_MARK if layout.byte_order_mark else b"") + data
 
 
 def _renumber_post_processor(processor: Any, new_id: Any) -> None:
@@ -506,11 +515,19 @@ def _renumber_post_processor(processor: Any, new_id: Any) -> None:
             _renumber_post_processor(part, new_id)
     elif kind in ("BertProcessing", "RobertaProcessing"):
         for key in ("sep", "cls"):
-            token = processor[key][0]
-            processor[key] = [token, new_id(token, f"post_processor's {key} token")]
+            pair = processor[key]  # [token, id]
+            if not isinstance(pair, list) or len(pair) != 2:
+                raise TypeError(pair)
+            processor[key] = [pair[0], new_id(_text(pair[0]), f"post_processor's {key} token")]
     elif kind == "TemplateProcessing":
         for special in (processor.get("special_tokens") or {}).values():
-            special["ids"] = [new_id(token, "post_processor's special tokens") for token in special["tokens"]]
+            special["ids"] = [new_id(_text(token), "post_processor's special tokens") for token in special["tokens"]]
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(value)
+    return value
 
 
 def _change_summary(before: list[str], after: list[str]) -> str:

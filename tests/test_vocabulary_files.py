@@ -410,6 +410,58 @@ def test_a_vocabulary_without_a_token_its_template_names_is_refused_and_nothing_
     assert os.listdir(tmp_path) == ["tokenizer.json"]
 
 
+def word_level_tokenizer(tokens, post_processor):
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+
+    ids = {token: i for i, token in enumerate(tokens)}
+    tokenizer = Tokenizer(models.WordLevel(ids, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    sep, cls = ("[SEP]", ids["[SEP]"]), ("[CLS]", ids["[CLS]"])
+    tokenizer.post_processor = {
+        "bert": lambda: processors.BertProcessing(sep, cls),
+        "roberta": lambda: processors.RobertaProcessing(sep, cls, trim_offsets=False, add_prefix_space=False),
+        "sequence": lambda: processors.Sequence(
+            [processors.ByteLevel(trim_offsets=False), processors.BertProcessing(sep, cls)]
+        ),
+    }[post_processor]()
+    return tokenizer
+
+
+@pytest.mark.parametrize("post_processor", ["bert", "roberta", "sequence"])
+def test_a_changed_vocabulary_moves_the_ids_every_kind_of_post_processor_inserts(tmp_path, post_processor):
+    from tokenizers import Tokenizer
+
+    word_level_tokenizer(["[UNK]", "[CLS]", "[SEP]", "a", "b"], post_processor).save(str(tmp_path / "tokenizer.json"))
+    after = ["[SEP]", "c", "[UNK]", "b", "[CLS]", "a"]
+    Vocabulary(after).save(tmp_path / "changed.json", format="tokenizer_json", template=tmp_path / "tokenizer.json")
+    written = Tokenizer.from_file(str(tmp_path / "changed.json"))
+    reference = word_level_tokenizer(after, post_processor)
+    for pair in (("a b c d", None), ("a", "b c")):
+        assert written.encode(*pair).ids == reference.encode(*pair).ids
+        assert written.encode(*pair).tokens == reference.encode(*pair).tokens
+    assert json.loads(written.to_str()) == json.loads(reference.to_str())
+
+
+def test_a_template_with_a_post_processor_laid_out_otherwise_is_refused_and_nothing_is_written(tmp_path):
+    document = dict(WORD_LEVEL_DOCUMENT, post_processor={"type": "BertProcessing", "sep": "[SEP]", "cls": 1})
+    source = write(tmp_path / "tokenizer.json", json.dumps(document).encode())
+    with pytest.raises(VocabularyError, match=r"its `post_processor` is not laid out as .*Nothing was written"):
+        Vocabulary(["[UNK]", "dog"]).save(tmp_path / "changed.json", format="tokenizer_json", template=source)
+    assert os.listdir(tmp_path) == ["tokenizer.json"]
+
+
+def test_a_changed_vocabulary_keeps_its_templates_byte_order_mark_and_an_unknown_token_it_lacked(tmp_path):
+    # The template's unk_token is not in its own vocabulary: the new one is not asked to hold it either.
+    document = dict(WORD_LEVEL_DOCUMENT, model=dict(WORD_LEVEL_DOCUMENT["model"], unk_token="<unk>"))
+    source = write(tmp_path / "tokenizer.json", b"\xef\xbb\xbf" + json.dumps(document).encode())
+    changed = Vocabulary(["the", "dog"])
+    changed.save(tmp_path / "changed.json", format="tokenizer_json", template=source)
+    data = (tmp_path / "changed.json").read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert json.loads(data[3:])["model"] == dict(document["model"], vocab={"the": 0, "dog": 1})
+    assert Vocabulary.load(tmp_path / "changed.json") == changed
+
+
 def test_a_template_is_refused_unless_it_is_a_tokenizer_json_saved_as_one(tmp_path):
     source = write(tmp_path / "tokenizer.json", json.dumps(WORD_LEVEL_DOCUMENT).encode())
     vocabulary = Vocabulary(["[UNK]", "the"])
