@@ -447,7 +447,7 @@ def _retokenized_document(texts: list[str], layout: FileLayout, source: str) -> 
             "Unigram": "Unigram model's scores, learned for each token,",
         }.get(str(kind), "model, whose type it does not name,")
         raise VocabularyError(
-            f"Cannot write this vocabulary as a tokenizer.json like {source!r}: its {what} cannot "
+            f"Cannot write this vocabulary as a tokenizer.json like {source}: its {what} cannot "
             f"follow a changed vocabulary ({_change_summary(before, texts)}), so the file would tokenize text "
             "differently from the tokenizer it came from. Save the vocabulary with format='text' or format='json', "
             f"or retrain the tokenizer on the new vocabulary (with a trainer of the `tokenizers` library). Nothing "
@@ -463,7 +463,7 @@ def _retokenized_document(texts: list[str], layout: FileLayout, source: str) -> 
                 else "insert an id that names another token, or none"
             )
             raise VocabularyError(
-                f"Cannot write this vocabulary as a tokenizer.json like {source!r}: its {where} is the token "
+                f"Cannot write this vocabulary as a tokenizer.json like {source}: its {where} is the token "
                 f"{_show(token)}, which this vocabulary does not hold, so Hugging Face's `tokenizers` would "
                 f"{consequence}. Keep that token in the vocabulary, or save with format='text' or format='json'. "
                 "Nothing was written."
@@ -496,7 +496,7 @@ def _retokenized_document(texts: list[str], layout: FileLayout, source: str) -> 
         _renumber_post_processor(document.get("post_processor"), new_id)
     except (KeyError, IndexError, TypeError, AttributeError):
         raise VocabularyError(
-            f"Cannot write this vocabulary as a tokenizer.json like {source!r}: its `post_processor` is not laid "
+            f"Cannot write this vocabulary as a tokenizer.json like {source}: its `post_processor` is not laid "
             "out as Hugging Face's `tokenizers` writes one, so the ids of the special tokens it inserts cannot be "
             "moved to this vocabulary's. Save the tokenizer again with `tokenizers` (`Tokenizer.from_file(path)"
             ".save(path)`) and pass that file. Nothing was written."
@@ -556,7 +556,7 @@ def write_bytes(
     """The bytes of a file in `format` holding `tokens`, or a `VocabularyError` naming a token it cannot hold.
 
     `layout` is the layout of the file the vocabulary was read from, or of the tokenizer.json `template` given to
-    `Vocabulary.save` (`source` names it in errors): used when it has the same format.
+    `Vocabulary.save` (`source`, the quoted path or a phrase, names it in errors): used when it has the same format.
     """
     if format not in FORMATS or format == "json":
         raise VocabularyError(f"`format` must be one of {FORMATS}. Received: format={format!r}.")

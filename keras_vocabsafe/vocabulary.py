@@ -638,14 +638,14 @@ def _template_layout(template: Any, format: str) -> tuple[FileLayout, str]:
                 "`template` must be the path of a tokenizer.json, or a Vocabulary loaded from one "
                 f"(`Vocabulary.load(path)`). Received: a Vocabulary read from {template.source_format or 'no file'}."
             )
-        return cast("FileLayout", template._layout), "the template Vocabulary's tokenizer.json"
+        return cast("FileLayout", template._layout), "the one `template` was loaded from"
     if not isinstance(template, (str, os.PathLike)):
         raise ConfigurationError(
             "`template` must be the path of a tokenizer.json, or a Vocabulary loaded from one. "
             f"Received: {type(template).__name__}."
         )
     name = os.fspath(template)
-    return cast("FileLayout", Vocabulary.load(template, format="tokenizer_json")._layout), str(name)
+    return cast("FileLayout", Vocabulary.load(template, format="tokenizer_json")._layout), repr(name)
 
 
 def _is_int(value: Any) -> bool:

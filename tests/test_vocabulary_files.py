@@ -332,9 +332,10 @@ def test_a_changed_bpe_or_unigram_vocabulary_is_refused_with_its_template_and_no
     source = write(tmp_path / "tokenizer.json", json.dumps(document).encode())
     original = Vocabulary.load(source)
     for changed in (Vocabulary([*original, "dog"]), Vocabulary(reversed(original)), Vocabulary(original[:-1])):
-        with pytest.raises(VocabularyError, match=rf"{reason}.*cannot follow a changed vocabulary.*format='text'"):
+        named = re.escape(f"like {str(source)!r}: its {reason}")
+        with pytest.raises(VocabularyError, match=rf"{named}.*cannot follow a changed vocabulary.*format='text'"):
             changed.save(tmp_path / "changed.json", format="tokenizer_json", template=source)
-        with pytest.raises(VocabularyError, match=reason):
+        with pytest.raises(VocabularyError, match=f"like the one `template` was loaded from: its {reason}"):
             changed.save(tmp_path / "changed.json", format="tokenizer_json", template=original)
     assert os.listdir(tmp_path) == ["tokenizer.json"]
     # Unchanged tokens (say, a layer's get_vocabulary()) give the template back byte for byte, and it still loads.
