@@ -634,9 +634,10 @@ def _template_layout(template: Any, format: str) -> tuple[FileLayout, str]:
         )
     if isinstance(template, Vocabulary):
         if template.source_format != "tokenizer_json":
+            origin = f"read from a {template.source_format} file" if template.source_format else "not read from a file"
             raise VocabularyError(
                 "`template` must be the path of a tokenizer.json, or a Vocabulary loaded from one "
-                f"(`Vocabulary.load(path)`). Received: a Vocabulary read from {template.source_format or 'no file'}."
+                f"(`Vocabulary.load(path)`). Received: a Vocabulary {origin}."
             )
         return cast("FileLayout", template._layout), "the one `template` was loaded from"
     if not isinstance(template, (str, os.PathLike)):

@@ -468,10 +468,14 @@ def test_a_template_is_refused_unless_it_is_a_tokenizer_json_saved_as_one(tmp_pa
     vocabulary = Vocabulary(["[UNK]", "the"])
     with pytest.raises(ConfigurationError, match=r"needs format='tokenizer_json'\. Received: format='text'"):
         vocabulary.save(tmp_path / "out.txt", format="text", template=source)
-    with pytest.raises(VocabularyError, match=r"a Vocabulary loaded from one.*Received: a Vocabulary read from text"):
+    with pytest.raises(
+        VocabularyError, match=r"a Vocabulary loaded from one.*Received: a Vocabulary read from a text file\."
+    ):
         vocabulary.save(
             tmp_path / "out.json", format="tokenizer_json", template=Vocabulary.load(bert_vocab_file(tmp_path))
         )
+    with pytest.raises(VocabularyError, match="Received: a Vocabulary not read from a file"):
+        vocabulary.save(tmp_path / "out.json", format="tokenizer_json", template=Vocabulary(["[UNK]"]))
     with pytest.raises(VocabularyError, match=r"not a Hugging Face tokenizer\.json"):
         vocabulary.save(tmp_path / "out.json", format="tokenizer_json", template=write(tmp_path / "x.json", b"{}"))
     assert sorted(os.listdir(tmp_path)) == ["tokenizer.json", "vocab.txt", "x.json"]
