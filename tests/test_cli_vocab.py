@@ -5,6 +5,11 @@ import); one runs the installed script end to end.
 """
 
 import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -248,3 +253,51 @@ def test_vocab_show_runs_as_the_console_script(tmp_path):
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["size"] == len(BERT)
     assert result.stderr == ""
+
+
+# Output paths that must not be replaced ---------------------------------------------------------------------------
+
+
+def test_vocab_build_refuses_a_corpus_named_through_a_link_as_its_output(tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cat sat\nthe dog\n", encoding="utf-8")
+    link = tmp_path / "corpus_link.txt"
+    link.symlink_to(corpus)
+    for given, out in ((link, corpus), (corpus, link)):
+        code, _, err = run(capsys, "vocab", "build", given, "-o", out, "--overwrite")
+        assert code == 2 and "is one of the corpus files" in err
+        assert corpus.read_text(encoding="utf-8") == "the cat sat\nthe dog\n" and link.is_symlink()
+
+
+@pytest.mark.parametrize("command", ["vocab", "vectors"])
+def test_overwrite_refuses_a_path_that_is_not_a_regular_file(tmp_path, capsys, command):
+    corpus = write_lines(tmp_path / "corpus.txt", ["the cat", "the dog"])
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    if command == "vocab":
+        args = ["vocab", "build", corpus, "-o", fifo, "--overwrite"]
+    else:
+        vocab = write_lines(tmp_path / "v.txt", ["the"])
+        args = ["vectors", "align", glove_file(tmp_path), "--vocab", vocab, "-o", fifo, "--overwrite"]
+    code, _, err = run(capsys, *args)
+    assert code == 2 and "not a regular file" in err
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)  # Still the FIFO, not replaced by a file.
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_a_standard_output_that_cannot_be_written_is_one_line_and_exit_2(tmp_path, json_flag):
+    vocabulary = write_lines(tmp_path / "vocab.txt", ["a", "b", "c"])
+    # A device that refuses every write (ENOSPC), as a full disk behind `> out.json` does.
+    script = shutil.which("vocabsafe", path=os.path.dirname(sys.executable))
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [script, "vocab", "show", str(vocabulary), *json_flag],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+            check=False,
+        )
+    assert result.returncode == 2, result.stderr
+    assert "cannot write to standard output: No space left on device" in result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.count("error:") == 1

@@ -21,7 +21,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from keras_vocabsafe.cli._output import EXIT_USAGE, CommandError, Output, utf8_stdout
+from keras_vocabsafe.cli._output import EXIT_USAGE, CommandError, Output, StdoutError, utf8_stdout
 
 __all__ = ["main"]
 
@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         message = _one_line(error)
         print(f"vocabsafe {args.command}: error: {message}", file=sys.stderr)
-        if args.json:  # A CI job parsing stdout gets a document, not nothing.
+        if args.json and not isinstance(error, StdoutError):  # A CI job parsing stdout gets a document, not nothing.
             print(json.dumps({"error": message, "exit_code": EXIT_USAGE}, ensure_ascii=not utf8_stdout()))
         if not args.debug and not isinstance(error, _EXPECTED):
             print("vocabsafe: this looks like a bug; rerun with --debug and report the traceback.", file=sys.stderr)

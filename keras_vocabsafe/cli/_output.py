@@ -20,6 +20,7 @@ __all__ = [
     "EXIT_USAGE",
     "CommandError",
     "Output",
+    "StdoutError",
     "atomic_file",
     "check_output_path",
     "non_negative_int",
@@ -55,6 +56,10 @@ class CommandError(Exception):
     """A usage or input error a command found itself: printed as one line, exit code 2."""
 
 
+class StdoutError(CommandError):
+    """Standard output took no more (a full disk or a closed file behind `> out.json`): exit code 2."""
+
+
 class Output:
     """Writes a command's result: text for people by default, one JSON document with `--json`."""
 
@@ -62,13 +67,20 @@ class Output:
         self.json_mode = json_mode
 
     def emit(self, text: str, data: Any) -> None:
-        """Prints `text`, or `data` as JSON in `--json` mode."""
+        """Prints `text`, or `data` as JSON in `--json` mode; a `StdoutError` if stdout cannot take it."""
         if self.json_mode:
-            json.dump(data, sys.stdout, indent=2, sort_keys=False, ensure_ascii=not utf8_stdout(), default=str)
-            sys.stdout.write("\n")
-        else:
+            text = json.dumps(data, indent=2, sort_keys=False, ensure_ascii=not utf8_stdout(), default=str)
+        try:
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        sys.stdout.flush()
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise  # The reader went away (`| head`): `main` stops quietly.
+        except OSError as error:
+            # What is still buffered would fail again at Python's exit flush, with a traceback and exit code 120.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            raise StdoutError(f"cannot write to standard output: {error.strerror or error}") from error
 
     def progress(self, total: int | None, label: str) -> Progress:
         """A progress bar on stderr, shown only when stderr is a terminal (never in `--json` mode or in CI logs)."""
@@ -110,8 +122,9 @@ class Progress:
 
 
 def check_output_path(path: str, *, overwrite: bool) -> str:
-    """The path to write, or a `CommandError` if it is empty, a directory, exists (without `overwrite`), or its
-    directory does not exist, is a file or takes no new files (checked by creating one, before any slow work).
+    """The path to write, or a `CommandError` if it is empty, a directory or not a regular file (a pipe or device,
+    which the rename would replace), exists (without `overwrite`), or its directory does not exist, is a file or
+    takes no new files (checked by creating one, before any slow work).
 
     A symbolic link is written through, as a shell's `>` does: the path returned is its target's, so that the link
     stays (replacing the link itself with the new file would silently cut it).
@@ -133,6 +146,12 @@ def check_output_path(path: str, *, overwrite: bool) -> str:
     if os.path.isdir(path):
         raise CommandError(
             f"{shown} is a directory; pass the path of the file to write, e.g. {os.path.join(given, 'out')}."
+        )
+    if os.path.exists(path) and not os.path.isfile(path):
+        # A FIFO, a device (/dev/null) or a socket: the new file would replace it, by rename, as root even /dev/null.
+        raise CommandError(
+            f"{shown} is not a regular file (a pipe, device or socket); pass the path of a file to write (for the "
+            "terminal or a pipe, write to a file and read it from there)."
         )
     if os.path.exists(path) and not overwrite:
         raise CommandError(f"{shown} already exists; pass --overwrite to replace it, or choose another path.")

@@ -129,11 +129,11 @@ def _budget(text: str) -> Any:
 def run_build(args: argparse.Namespace, output: Output) -> int:
     from keras_vocabsafe._counting import DEFAULT_BUDGET
     from keras_vocabsafe._tokens import display_token, json_token
-    from keras_vocabsafe.cli._output import check_output_path
+    from keras_vocabsafe.cli._output import check_output_path, same_file
     from keras_vocabsafe.corpus import vocabulary_from_files
 
     out = check_output_path(args.output, overwrite=args.overwrite)
-    if any(os.path.abspath(out) == os.path.abspath(path) for path in args.corpus):
+    if any(same_file(out, path) for path in args.corpus):  # Through links too: --overwrite would replace the corpus.
         raise CommandError(f"{out} is one of the corpus files; write the vocabulary elsewhere.")
     settings: dict[str, Any] = {}
     options = {"max_tokens": args.max_tokens, "min_frequency": args.min_frequency, "oov_token": args.oov_token}
