@@ -20,9 +20,13 @@ from keras.src.backend.common.symbolic_scope import in_symbolic_scope
 from keras.src.saving import saving_lib
 
 __all__ = [
+    "CAST_OPS",
     "CLASSIFY_OPS_SCRIPT",
+    "LAYOUT_OPS",
+    "first_argument",
     "flatten_layers",
     "get_keras_mask",
+    "graph_nodes",
     "inbound_tensors",
     "in_symbolic_scope",
     "in_keras_save_signature",
@@ -64,6 +68,39 @@ def flatten_layers(layer: Any, *, include_self: bool = True, recursive: bool = T
 def inbound_tensors(layer: Any) -> list[Any]:
     """The symbolic tensors a layer was called on, over all its calls in functional models."""
     return [tensor for node in layer._inbound_nodes for tensor in node.input_tensors]
+
+
+def graph_nodes(model: Any) -> list[Any]:
+    """The calls (`Node`s: `operation`, `input_tensors`, `output_tensors`) that make up a functional or Sequential
+    model's graph, Keras ops (`keras.ops.cast(x)` on a symbolic input) included; a subclassed model has none.
+
+    Stands in for walking `model.layers` forwards, which Keras offers no public way to do (and which skips ops).
+    """
+    functional = getattr(model, "_functional", None) if isinstance(model, keras.Sequential) else model
+    by_depth = getattr(functional, "_nodes_by_depth", None)
+    if not isinstance(by_depth, dict):
+        return []
+    return [node for depth in sorted(by_depth, reverse=True) for node in by_depth[depth]]
+
+
+def first_argument(node: Any) -> Any:
+    """The first positional argument of a call in a model's graph (`x` of `x[key]`), or `None`."""
+    args = getattr(getattr(node, "arguments", None), "args", ())
+    return args[0] if args else None
+
+
+def _op_classes(module: str, *names: str) -> tuple[type, ...]:
+    import importlib
+
+    found = importlib.import_module(f"keras.src.ops.{module}")
+    return tuple(getattr(found, name) for name in names if isinstance(getattr(found, name, None), type))
+
+
+# The Keras ops a functional model records for `keras.ops.reshape`, `transpose`, `expand_dims`, `squeeze` and `x[...]`
+# on a symbolic tensor: each output element is an element of the first argument, moved or selected.
+LAYOUT_OPS: tuple[type, ...] = _op_classes("numpy", "Reshape", "Transpose", "ExpandDims", "Squeeze", "GetItem")
+# The op recorded for `keras.ops.cast` on a symbolic tensor.
+CAST_OPS: tuple[type, ...] = _op_classes("core", "Cast")
 
 
 def producing_layer(tensor: Any) -> Any:

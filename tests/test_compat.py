@@ -132,6 +132,21 @@ def test_layer_tracking_internals():
     assert _compat.own_variables(inner) == []  # Its variables belong to its sublayer.
 
 
+def test_graph_nodes_and_the_ops_a_functional_model_records():
+    ids = keras.Input((6,), dtype="int64")
+    moved = keras.ops.expand_dims(keras.ops.cast(keras.layers.Reshape((2, 3))(ids), "int32"), -1)[:, 0]
+    model = keras.Model(ids, keras.ops.squeeze(keras.ops.transpose(keras.ops.reshape(moved, (-1, 3, 1))), 0))
+    nodes = _compat.graph_nodes(model)
+    kinds = [type(node.operation).__name__ for node in nodes]
+    assert kinds[:3] == ["InputLayer", "Reshape", "Cast"]  # Inputs first, as the graph runs.
+    assert {type(op) for op in (node.operation for node in nodes)} >= set(_compat.LAYOUT_OPS)
+    assert len(_compat.LAYOUT_OPS) == 5 and len(_compat.CAST_OPS) == 1
+    (cast,) = [node for node in nodes if type(node.operation) in _compat.CAST_OPS]
+    assert _compat.first_argument(cast) is cast.input_tensors[0] and cast.output_tensors[0].dtype == "int32"
+    sequential = keras.Sequential([keras.Input((6,), dtype="int64"), keras.layers.Reshape((2, 3))])
+    assert [type(node.operation).__name__ for node in _compat.graph_nodes(sequential)] == ["InputLayer", "Reshape"]
+
+
 def test_adding_and_replacing_weights_of_a_built_layer():
     layer = keras.layers.Dense(2)
     layer.build((None, 3))
@@ -351,14 +366,18 @@ def test_in_keras_save_signature_is_true_only_in_the_float_trace_of_a_saved_subc
 
 COVERED = {
     "ALLOW_NON_TENSOR_INPUTS": test_raw_input_flags_are_read_by_keras,
+    "CAST_OPS": test_graph_nodes_and_the_ops_a_functional_model_records,
     "CLASSIFY_OPS_SCRIPT": test_op_registry_sees_core_ops_and_refuses_unknown_ones,
+    "LAYOUT_OPS": test_graph_nodes_and_the_ops_a_functional_model_records,
     "CLIP_GRADIENTS_HOOK": test_optimizer_internals,
     "WEIGHT_DECAY_HOOK": test_optimizer_internals,
     "accept_any_inputs": test_raw_input_flags_are_read_by_keras,
     "adam_slot_variables": test_optimizer_internals,
     "dequantize_with_sz_map": test_dequantize_with_sz_map_imports_and_dequantizes,
     "embedding_variable": test_embedding_variables_by_saved_name,
+    "first_argument": test_graph_nodes_and_the_ops_a_functional_model_records,
     "flatten_layers": test_layer_tracking_internals,
+    "graph_nodes": test_graph_nodes_and_the_ops_a_functional_model_records,
     "get_keras_mask": test_keras_mask_attribute,
     "in_keras_save_signature": test_in_keras_save_signature_is_true_only_in_the_float_trace_of_a_saved_subclassed_model,
     "in_model_load": test_in_model_load_is_true_only_while_load_model_rebuilds_a_model,
