@@ -170,13 +170,23 @@ def export_for_serving(
             setting that brought the op in.
         lookups: the lookup half to run in front of the model, per input:
             `"auto"` (default) gives every input that feeds a
-            `VocabIdEmbedding` (directly, or through nested models of one
-            input) that layer's own lookup (`layer.lookup()`); a nested
-            model of several inputs that holds one is refused;
+            `VocabIdEmbedding` that layer's own lookup (`layer.lookup()`):
+            directly, through nested models of one input, or through layers
+            that only move ids (`Reshape`, `Flatten`, `Permute`, `Identity`,
+            `keras.ops.reshape`, `transpose`, `expand_dims`, `squeeze`,
+            slicing `x[...]`, and casts from integers to 32 or 64-bit
+            integers), which give the same ids whether the lookup runs in
+            front of them or behind them. An input whose ids reach one only
+            through other layers (arithmetic, a `Lambda`, a custom layer,
+            a cast through floats), and never as they are, is refused with
+            a `ConfigurationError` naming the path: pass `lookups=None` or
+            name its lookup. A nested model of several inputs that holds a
+            `VocabIdEmbedding` is refused too;
             a dict from input name (as in `model.inputs`) to a `VocabLookup`
-            names them (each is checked against the `VocabIdEmbedding` its
-            ids reach, and refused with `VocabularyMismatchError` if its
-            vocabulary differs); `None` keeps the inputs as ids. A text
+            names them, through any layers (each is checked against the
+            `VocabIdEmbedding` its ids reach, and refused with
+            `VocabularyMismatchError` if its vocabulary differs);
+            `None` keeps the inputs as ids. A text
             lookup gives a row of ids per example: the input it feeds must
             have one axis after the batch, of its `output_sequence_length`
             (or of any length); another is refused before anything is written.
@@ -578,15 +588,28 @@ def _input_lookups(model: keras.Model, lookups: Any, cache: dict[int, VocabLooku
     names = [tensor.name for tensor in inputs]
     if lookups is None:
         return (None,) * len(inputs)
-    consumers = [_embedding_halves_fed_by(model, tensor) for tensor in inputs]
+    routes = [_routes_to_halves(model, tensor) for tensor in inputs]
     if isinstance(lookups, str) and lookups == "auto":
         found = []
-        for name, halves in zip(names, consumers):
+        for name, input_routes in zip(names, routes):
+            as_held = [route for route in input_routes if route.changed_by is None]
+            if input_routes and not as_held:
+                route = input_routes[0]
+                raise ConfigurationError(
+                    f"Input {name!r} of model '{model.name}' reaches VocabIdEmbedding '{route.half.name}' only "
+                    f"through a layer that may change its values: {route.describe(name)}. `lookups='auto'` puts a "
+                    "layer's lookup in front of an input only where the input's ids reach the layer as they are, or "
+                    f"moved by layers that only move or select them ({_LAYOUT_NAMES}), so it cannot tell what this "
+                    "input holds. Pass `lookups=None` to serve ids, or, if the input holds that layer's ids as its "
+                    f"lookup gives them, `lookups={{{name!r}: lookup}}` with that layer's lookup (`layer.lookup()`). "
+                    "Nothing was written."
+                )
+            halves = _distinct(route.half for route in as_held)
             fingerprints = {half.vocabulary_fingerprint for half in halves}
             if len(fingerprints) > 1:
                 raise ConfigurationError(
                     f"Input {name!r} of model '{model.name}' feeds VocabIdEmbedding layers of different vocabularies "
-                    f"({[half.name for half in halves]}), so no one lookup gives ids for all of them. Pass "
+                    f"({sorted(half.name for half in halves)}), so no one lookup gives ids for all of them. Pass "
                     "`lookups=None` to serve ids, or feed each layer its own input."
                 )
             found.append(_lookup_of(halves[0], cache) if halves else None)
@@ -601,39 +624,128 @@ def _input_lookups(model: keras.Model, lookups: Any, cache: dict[int, VocabLooku
         raise ConfigurationError(
             f"`lookups` names inputs {unknown} that model '{model.name}' does not have; its inputs are {names}."
         )
-    for name, halves in zip(names, consumers):
+    for name, input_routes in zip(names, routes):
         if name in lookups:
-            if not halves:
+            if not input_routes:
                 raise ConfigurationError(
                     f"`lookups` gives a lookup for input {name!r}, but no VocabIdEmbedding of model '{model.name}' "
                     "takes that input's ids, so nothing would check that the ids select the right rows."
                 )
-            for half in halves:
+            # Named by the caller, so a route through layers that may change values counts too (where there is no
+            # other): the lookup is checked against the layers its ids reach.
+            as_held = [route for route in input_routes if route.changed_by is None]
+            for half in _distinct(route.half for route in as_held or input_routes):
                 half.check_lookup(lookups[name])
     return tuple(lookups.get(name) for name in names)
 
 
-def _embedding_halves_fed_by(model: keras.Model, tensor: Any) -> list[VocabIdEmbedding]:
-    """The `VocabIdEmbedding` layers (not joined `VocabEmbedding`s) that take `tensor` as it is, in `model` or in
-    the models nested in it that take `tensor` as their one input."""
-    halves: list[VocabIdEmbedding] = []
-    for layer in _compat.flatten_layers(model, include_self=False, recursive=False):
-        if not any(inbound is tensor for inbound in _compat.inbound_tensors(layer)):
+# Layers whose every output element is an element of their one input, moved, whatever its values: a lookup maps
+# each key on its own, so it gives the same ids in front of them as behind them. Matched by exact type, since a
+# subclass may change `call`. (RepeatVector and the Cropping layers only select too, but Keras gives their output
+# the layer's float dtype, which a VocabIdEmbedding refuses.)
+_LAYOUT_LAYERS: tuple[type, ...] = (
+    keras.layers.Reshape,
+    keras.layers.Flatten,
+    keras.layers.Permute,
+    keras.layers.Identity,
+)
+_LAYOUT_NAMES = (
+    ", ".join(layer.__name__ for layer in _LAYOUT_LAYERS)
+    + ", keras.ops.reshape, transpose, expand_dims, squeeze, x[...], or a cast from integers to 32 or 64 bits"
+)
+# An integer cast of 32 bits or more keeps every id an embedding can have: TensorFlow counts rows in int32 at least.
+_ID_DTYPES = frozenset({"int32", "int64", "uint32", "uint64"})
+
+
+@dataclass(frozen=True)
+class _IdsRoute:
+    """How a model input's values reach a `VocabIdEmbedding`: the layers and ops between, outermost model first."""
+
+    half: VocabIdEmbedding
+    steps: tuple[str, ...]
+    changed_by: (
+        str | None
+    )  # The first step that may change values; None: the ids reach the layer as the input holds them.
+
+    def describe(self, input_name: str) -> str:
+        return " -> ".join([repr(input_name), *self.steps, f"VocabIdEmbedding '{self.half.name}'"])
+
+
+def _routes_to_halves(model: keras.Model, tensor: Any) -> list[_IdsRoute]:
+    """The routes by which `tensor`'s integer values reach `VocabIdEmbedding` layers (not joined `VocabEmbedding`s) of
+    `model`, through any layers or ops and into models nested in it that take them as their one input."""
+    routes: list[_IdsRoute] = []
+    _follow(model, tensor, (), None, "", routes, set(), (tensor.name, model))
+    return routes
+
+
+def _follow(
+    model: keras.Model,
+    tensor: Any,
+    steps: tuple[str, ...],
+    changed_by: str | None,
+    scope: str,
+    routes: list[_IdsRoute],
+    seen: set[tuple[int, bool]],
+    origin: tuple[str, keras.Model],
+) -> None:
+    # Each tensor is followed once as the input's ids and once as values changed from them: a graph that branches and
+    # joins again (a residual block) would otherwise be walked once per path.
+    if (id(tensor), changed_by is None) in seen:
+        return
+    seen.add((id(tensor), changed_by is None))
+    for node in _compat.graph_nodes(model):
+        if not any(inbound is tensor for inbound in node.input_tensors):
             continue
-        if _is_embedding_half(layer):
-            halves.append(layer)
-        elif isinstance(layer, keras.Model):
-            inner = _symbolic_inputs(layer)
+        operation = node.operation
+        if not _is_integer(tensor) and type(operation) not in _compat.CAST_OPS:
+            continue  # Ids cast to floats count only where they are cast back; floats computed on are not ids.
+        step = f"{scope}{operation.name} ({type(operation).__name__})"
+        if _is_embedding_half(operation):
+            routes.append(_IdsRoute(operation, steps, changed_by))
+            continue
+        keeps_ids = _keeps_ids(node, tensor)
+        if isinstance(operation, keras.Model):
+            inner = _symbolic_inputs(operation)
             if len(inner) == 1:
-                halves += _embedding_halves_fed_by(layer, inner[0])
-            elif any(_is_embedding_half(nested) for nested in _compat.flatten_layers(layer, include_self=False)):
+                _follow(
+                    operation, inner[0], (*steps, step), changed_by, f"{scope}{operation.name}/", routes, seen, origin
+                )
+                # Its outputs hold the ids as they were where every layer of the nested model on their way keeps them.
+                keeps_ids = all((id(output), True) in seen for output in _symbolic_outputs(operation))
+            elif any(_is_embedding_half(nested) for nested in _compat.flatten_layers(operation, include_self=False)):
+                name, outer = origin
                 raise ConfigurationError(
-                    f"Input {tensor.name!r} of model '{model.name}' feeds the nested model '{layer.name}', which "
+                    f"Input {name!r} of model '{outer.name}' feeds the nested model '{scope}{operation.name}', which "
                     f"takes {len(inner) or 'no symbolic'} inputs and holds a VocabIdEmbedding, so export_for_serving "
                     "cannot tell which of its ids the input gives. Call the VocabIdEmbedding in the outer model, or "
                     "pass `lookups=None` to serve ids (and run `layer.lookup()` before the model)."
                 )
-    return halves
+        after = changed_by if changed_by is not None or keeps_ids else step
+        for output in node.output_tensors:
+            # Vectors, scores and masks are not ids any lookup gives; a cast to floats may be cast back.
+            if _is_integer(output) or type(operation) in _compat.CAST_OPS:
+                _follow(model, output, (*steps, step), after, scope, routes, seen, origin)
+
+
+def _keeps_ids(node: Any, tensor: Any) -> bool:
+    """Whether a call in a model's graph only moves or selects the elements of `tensor`, so that ids stay ids."""
+    operation = node.operation
+    if type(operation) in _LAYOUT_LAYERS:
+        return len(node.input_tensors) == 1
+    if type(operation) in _compat.LAYOUT_OPS:
+        return _compat.first_argument(node) is tensor  # `x[ids]` gathers other values; `ids[...]` keeps ids.
+    if type(operation) in _compat.CAST_OPS:
+        return keras.backend.standardize_dtype(operation.dtype) in _ID_DTYPES and _is_integer(tensor)
+    return False
+
+
+def _is_integer(tensor: Any) -> bool:
+    return "int" in keras.backend.standardize_dtype(tensor.dtype)
+
+
+def _distinct(halves: Any) -> list[VocabIdEmbedding]:
+    return list({id(half): half for half in halves}.values())
 
 
 def _is_embedding_half(layer: Any) -> bool:
@@ -645,6 +757,14 @@ def _symbolic_inputs(model: keras.Model) -> list[Any]:
     """A functional or Sequential model's flat symbolic inputs; none for a subclassed one."""
     try:
         return list(model.inputs or ())
+    except (AttributeError, TypeError, ValueError):
+        return []
+
+
+def _symbolic_outputs(model: keras.Model) -> list[Any]:
+    """A functional or Sequential model's flat symbolic outputs; none for a subclassed one."""
+    try:
+        return list(model.outputs or ())
     except (AttributeError, TypeError, ValueError):
         return []
 

@@ -16,6 +16,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import AWKWARD_TOKENS
+from keras_vocabsafe.embedding import VocabIdEmbedding
 from keras_vocabsafe.errors import ConfigurationError, UnsupportedOpsError, VersionExistsError, VocabularyMismatchError
 from keras_vocabsafe.export import OpAudit, audit_ops, export_for_serving
 from keras_vocabsafe.lookup import VocabLookup
@@ -808,3 +809,129 @@ def test_tfsm_layer_calls_the_export_with_its_default_endpoint(tmp_path):
     keys = tf.constant([["a", "cat", ""]])
     outputs = reloaded(keys)
     np.testing.assert_allclose(outputs["score"], model.predict(lookup(keys).numpy(), verbose=0), rtol=1e-6)
+
+
+# Ids that reach the embedding half through layers that only move them, or through layers that may change them --------
+
+
+def _serves(model, path, name, keys, lookup):
+    """The export at `path` takes `name` as raw strings and serves what the model gives on the lookup's ids."""
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    assert serve.structured_input_signature[1][name].dtype == tf.string
+    (served,) = serve(**{name: tf.constant(keys)}).values()
+    np.testing.assert_allclose(served, model.predict(lookup(tf.constant(keys)).numpy(), verbose=0), rtol=1e-6)
+
+
+KEYS_OF_SIX = [["the", "cat", "zebra", "dog", "", ""], ["a", "", "", "", "", ""]]
+
+
+@pytest.mark.saving
+@pytest.mark.parametrize(
+    "layout",
+    [
+        lambda ids: keras.layers.Reshape((2, 3))(ids),
+        lambda ids: keras.layers.Flatten()(keras.layers.Reshape((3, 2))(ids)),
+        lambda ids: keras.layers.Permute((2, 1))(keras.layers.Reshape((2, 3))(ids)),
+        lambda ids: keras.layers.Identity()(keras.layers.Reshape((6, 1))(ids))[:, 1:, 0],
+        lambda ids: keras.ops.cast(keras.ops.expand_dims(ids, -1), "int32"),
+    ],
+    ids=["Reshape", "Flatten", "Permute", "Identity-getitem", "expand_dims-cast"],
+)
+def test_ids_moved_by_layout_layers_still_serve_raw_strings(tmp_path, layout):
+    # Through a Reshape, `lookups="auto"` silently kept an int64 ids signature, and an explicit lookup was refused as
+    # feeding no VocabIdEmbedding. A lookup maps each key on its own, so it commutes with layers that only move ids.
+    _, lookup, embedding = _split_model()
+    ids = keras.Input((6,), dtype="int64", name="ids")
+    vectors = embedding(layout(ids))  # The layer masks id 0 itself, after the layout layers, as in training.
+    pooled = keras.layers.GlobalAveragePooling1D()(keras.layers.Reshape((-1, 4))(vectors))
+    model = keras.Model(ids, keras.layers.Dense(1, name="score")(pooled))
+    _serves(model, export_for_serving(model, tmp_path / "auto"), "ids", KEYS_OF_SIX, lookup)
+    _serves(model, export_for_serving(model, tmp_path / "named", lookups={"ids": lookup}), "ids", KEYS_OF_SIX, lookup)
+
+
+@pytest.mark.saving
+def test_ids_moved_by_a_reshape_inside_a_nested_model_still_serve_raw_strings(tmp_path):
+    _, lookup, embedding = _split_model()
+    inner_ids = keras.Input((6,), dtype="int64")
+    inner = keras.Model(inner_ids, keras.layers.Flatten()(embedding(keras.layers.Reshape((2, 3))(inner_ids))))
+    ids = keras.Input((6,), dtype="int64", name="ids")
+    model = keras.Model(ids, keras.layers.Dense(1, name="score")(inner(ids)))
+    _serves(model, export_for_serving(model, tmp_path / "auto"), "ids", KEYS_OF_SIX, lookup)
+    # A nested model that only moves the ids, in front of the embedding half of the outer model.
+    moving = keras.Sequential([keras.Input((6,), dtype="int64"), keras.layers.Reshape((3, 2))], name="moving")
+    ids = keras.Input((6,), dtype="int64", name="ids")
+    model = keras.Model(ids, keras.layers.Dense(1, name="score")(keras.layers.Flatten()(embedding(moving(ids)))))
+    _serves(model, export_for_serving(model, tmp_path / "outer"), "ids", KEYS_OF_SIX, lookup)
+
+
+@pytest.mark.saving
+def test_one_input_into_two_embedding_halves_directly_and_through_a_reshape_serves_raw_strings(tmp_path):
+    _, lookup, embedding = _split_model()
+    other = VocabIdEmbedding.from_lookup(lookup, 3, name="other")
+    ids = keras.Input((6,), dtype="int64", name="ids")
+    direct = keras.layers.GlobalAveragePooling1D()(embedding(ids))
+    reshaped = keras.layers.Flatten()(other(keras.layers.Reshape((2, 3))(ids)))
+    model = keras.Model(ids, keras.layers.Dense(1, name="score")(keras.layers.Concatenate()([direct, reshaped])))
+    _serves(model, export_for_serving(model, tmp_path / "auto"), "ids", KEYS_OF_SIX, lookup)
+    # Of another vocabulary behind the Reshape: no one lookup fits both, as without it.
+    stranger = VocabIdEmbedding(3, vocabulary=["x", "y"], name="stranger")
+    ids = keras.Input((6,), dtype="int64", name="ids")
+    both = [keras.layers.Flatten()(embedding(ids)), keras.layers.Flatten()(stranger(keras.layers.Reshape((2, 3))(ids)))]
+    model = keras.Model(ids, keras.layers.Dense(1)(keras.layers.Concatenate()(both)))
+    with pytest.raises(
+        ConfigurationError, match=r"'ids' .* different vocabularies \(\['stranger', 'words_embedding'\]\)"
+    ):
+        export_for_serving(model, tmp_path / "mixed")
+
+
+class _Clip(keras.layers.Layer):
+    def call(self, ids):
+        return keras.ops.maximum(ids, 0)
+
+
+@pytest.mark.saving
+@pytest.mark.parametrize(
+    "change, step",
+    [
+        (lambda ids: keras.layers.Lambda(lambda x: x % 1000, dtype="int64", name="wrap")(ids), r"wrap \(Lambda\)"),
+        (lambda ids: _Clip(name="clip")(ids), r"clip \(_Clip\)"),
+        (lambda ids: keras.ops.cast(keras.ops.cast(ids, "float16"), "int64"), r"cast\w* \(Cast\)"),
+        (lambda ids: keras.ops.add(keras.layers.Reshape((2, 3))(ids), 0), r"reshape\w* \(Reshape\) -> add\w* \(Add\)"),
+    ],
+    ids=["Lambda", "custom-layer", "float16-cast", "reshape-then-add"],
+)
+def test_ids_changed_on_their_way_refuse_auto_and_name_the_path_and_the_fixes(tmp_path, change, step):
+    # "auto" cannot tell what such an input holds; it silently served ids. An explicit lookup (these changes keep the
+    # lookup's ids, as the user may know) or ids still export.
+    _, lookup, embedding = _split_model()
+    ids = keras.Input((6,), dtype="int64", name="ids")
+    model = keras.Model(ids, keras.layers.Dense(1, name="score")(keras.layers.Flatten()(embedding(change(ids)))))
+    pattern = (
+        rf"Input 'ids' of model '{model.name}' reaches VocabIdEmbedding '{embedding.name}' only through a layer that "
+        rf"may change its values: 'ids' -> (\S+ \(\w+\) -> )*{step} -> VocabIdEmbedding '{embedding.name}'\..*"
+        r"`lookups=None` to serve ids.*"
+        r"`lookups=\{'ids': lookup\}`"
+    )
+    with pytest.raises(ConfigurationError, match=pattern):
+        export_for_serving(model, tmp_path / "auto")
+    assert not (tmp_path / "auto").exists()
+    served_ids = export_for_serving(model, tmp_path / "ids", lookups=None)
+    assert signature_of(served_ids).structured_input_signature[1]["ids"].dtype == tf.int64
+    named = export_for_serving(model, tmp_path / "named", lookups={"ids": lookup})
+    served = signature_of(named)(ids=tf.constant(KEYS_OF_SIX))["score"]
+    np.testing.assert_allclose(served, model.predict(lookup(tf.constant(KEYS_OF_SIX)).numpy(), verbose=0), rtol=1e-6)
+    stranger = VocabLookup(vocabulary=["cat", "the", "a", "dog"], mask_token="")
+    with pytest.raises(VocabularyMismatchError, match="another vocabulary"):
+        export_for_serving(model, tmp_path / "stranger", lookups={"ids": stranger})
+
+
+@pytest.mark.saving
+def test_ids_changed_inside_a_nested_model_refuse_auto_with_the_nested_path(tmp_path):
+    _, _, embedding = _split_model()
+    inner_ids = keras.Input((6,), dtype="int64")
+    shifted = keras.layers.Lambda(lambda x: x + 1, dtype="int64", name="shift")(keras.layers.Reshape((2, 3))(inner_ids))
+    inner = keras.Model(inner_ids, keras.layers.Flatten()(embedding(shifted)), name="inner")
+    ids = keras.Input((6,), dtype="int64", name="ids")
+    model = keras.Model(ids, keras.layers.Dense(1, name="score")(inner(ids)))
+    with pytest.raises(ConfigurationError, match=r"'ids' -> inner \(Functional\) -> inner/reshape\w* \(Reshape\) -> "):
+        export_for_serving(model, tmp_path / "auto")
