@@ -180,8 +180,10 @@ def export_for_serving(
             through other layers (arithmetic, a `Lambda`, a custom layer,
             a cast through floats), and never as they are, is refused with
             a `ConfigurationError` naming the path: pass `lookups=None` or
-            name its lookup. A nested model of several inputs that holds a
-            `VocabIdEmbedding` is refused too;
+            name its lookup. An input the model looks up itself (through a
+            `VocabLookup`, `IntegerLookup`, `StringLookup` or `Hashing`
+            layer) is served as it is. A nested model of several inputs that
+            holds a `VocabIdEmbedding` is refused;
             a dict from input name (as in `model.inputs`) to a `VocabLookup`
             names them, through any layers (each is checked against the
             `VocabIdEmbedding` its ids reach, and refused with
@@ -649,6 +651,13 @@ _LAYOUT_LAYERS: tuple[type, ...] = (
     keras.layers.Permute,
     keras.layers.Identity,
 )
+# Layers that map integer keys to ids in the model: what follows them holds their ids, not the input's.
+_LOOKUP_LAYERS: tuple[type, ...] = (
+    KeyLookup,
+    keras.layers.IntegerLookup,
+    keras.layers.StringLookup,
+    keras.layers.Hashing,
+)
 _LAYOUT_NAMES = (
     ", ".join(layer.__name__ for layer in _LAYOUT_LAYERS)
     + ", keras.ops.reshape, transpose, expand_dims, squeeze, x[...], or a cast from integers to 32 or 64 bits"
@@ -663,9 +672,8 @@ class _IdsRoute:
 
     half: VocabIdEmbedding
     steps: tuple[str, ...]
-    changed_by: (
-        str | None
-    )  # The first step that may change values; None: the ids reach the layer as the input holds them.
+    # The first step that may change values; None: the ids reach the layer as the input holds them.
+    changed_by: str | None
 
     def describe(self, input_name: str) -> str:
         return " -> ".join([repr(input_name), *self.steps, f"VocabIdEmbedding '{self.half.name}'"])
@@ -704,6 +712,8 @@ def _follow(
         if _is_embedding_half(operation):
             routes.append(_IdsRoute(operation, steps, changed_by))
             continue
+        if isinstance(operation, _LOOKUP_LAYERS):
+            continue  # The model looks the input up itself: it holds integer keys, served as they are.
         keeps_ids = _keeps_ids(node, tensor)
         if isinstance(operation, keras.Model):
             inner = _symbolic_inputs(operation)

@@ -935,3 +935,19 @@ def test_ids_changed_inside_a_nested_model_refuse_auto_with_the_nested_path(tmp_
     model = keras.Model(ids, keras.layers.Dense(1, name="score")(inner(ids)))
     with pytest.raises(ConfigurationError, match=r"'ids' -> inner \(Functional\) -> inner/reshape\w* \(Reshape\) -> "):
         export_for_serving(model, tmp_path / "auto")
+
+
+@pytest.mark.saving
+@pytest.mark.parametrize("kind", ["ours", "keras"])
+def test_integer_keys_looked_up_inside_the_model_are_served_as_integer_keys(tmp_path, kind):
+    # The in-model lookup maps the input's keys to ids: the input holds keys, which the signature takes as they are
+    # (as a string input looked up in the model is served strings). "auto" refused it as ids changed on their way.
+    lookup = VocabLookup(vocabulary=[10, 20, 30], vocabulary_dtype="int64")
+    half = VocabIdEmbedding.from_lookup(lookup, 4, name="half")
+    in_model = lookup if kind == "ours" else keras.layers.IntegerLookup(vocabulary=[10, 20, 30])
+    keys = keras.Input((3,), dtype="int64", name="keys")
+    model = keras.Model(keys, keras.layers.Dense(1, name="score")(keras.layers.Flatten()(half(in_model(keys)))))
+    serve = signature_of(export_for_serving(model, tmp_path / "auto"))
+    assert serve.structured_input_signature[1]["keys"].dtype == tf.int64
+    batch = np.array([[10, 99, 30], [20, 0, 0]], dtype="int64")
+    np.testing.assert_allclose(serve(keys=tf.constant(batch))["score"], model.predict(batch, verbose=0), rtol=1e-6)
