@@ -656,6 +656,9 @@ class _Route:
     # Every gather was made by one of our embeddings from the ids of its own lookup (a VocabEmbedding or
     # TextVocabEmbedding): rows after all its ids are then the zero padding of `pad_to_multiple_of`.
     own_lookup: bool = False
+    # The vocabulary size one of our embedding halves (a VocabIdEmbedding) asserts its ids are below: its rows from
+    # there on are the zero padding of `pad_to_multiple_of`, which no id is meant to select. None if not known.
+    id_limit: int | None = None
     # Where the gathers run: (function, name scope of the layer call). Layers of two nested models may hold
     # variables of one name (`emb/embeddings`); their calls are apart.
     sites: frozenset[tuple[str, str]] = frozenset()
@@ -704,14 +707,23 @@ class _Scanner:
         if not isinstance(ids, _Ids) or not ids.tables:
             return
         key = (variable.node_id, ids.tables)
-        own_lookup = _looked_up_in_own_layer(frame, node, ids.tables)
+        scope = _own_layer_scope(frame, node)
+        own_lookup = scope is not None and _looked_up_in_scope(frame, scope, ids.tables)
+        id_limit = None if scope is None else _asserted_id_limit(frame, node, scope)
         sites = frozenset({(frame.function.signature.name, _layer_scope(node.name, variable.name))})
         known = self.routes.get(key)
         if known is not None:
             ids = _union([known.ids, ids])
             own_lookup = own_lookup and known.own_lookup
+            id_limit = _common_limit([id_limit, known.id_limit])
             sites |= known.sites
-        self.routes[key] = _Route(variable, ids, [], node.name, own_lookup, sites)
+        self.routes[key] = _Route(variable, ids, [], node.name, own_lookup, id_limit, sites)
+
+
+def _common_limit(limits: list[int | None]) -> int | None:
+    """The id limit of gathers of one variable: known only if every gather asserts one (the largest counts)."""
+    known = [limit for limit in limits if limit is not None]
+    return max(known) if len(known) == len(limits) else None
 
 
 def _layer_scope(op: str, variable: str) -> str:
@@ -725,8 +737,8 @@ def _layer_scope(op: str, variable: str) -> str:
     return "/".join(scopes)
 
 
-def _looked_up_in_own_layer(frame: _Frame, gather: Any, tables: frozenset[int]) -> bool:
-    """Whether `gather` runs in a call of one of our embeddings that also looked its ids up in `tables` itself.
+def _own_layer_scope(frame: _Frame, gather: Any) -> str | None:
+    """The name scope of the call of one of our embeddings that runs `gather`, or None (another layer's gather).
 
     Our embeddings pass what they gather through a check of their `weights_generation` variable (an `Assert` on
     `Equal(ReadVariableOp(.../weights_generation), generation)`, see `VocabIdEmbedding._check_current`), which no
@@ -750,7 +762,13 @@ def _looked_up_in_own_layer(frame: _Frame, gather: Any, tables: frozenset[int]) 
                 scope = ref[1:].rsplit("/", 2)[0]  # `<layer scope>/Assert/Assert`.
         todo.extend(consumers.get(name, ()))
     if not scope or not gather.name.startswith(scope + "/"):
-        return False
+        return None
+    return scope
+
+
+def _looked_up_in_scope(frame: _Frame, scope: str, tables: frozenset[int]) -> bool:
+    """Whether the layer call of name scope `scope` looked the ids up in `tables` itself (a VocabEmbedding or
+    TextVocabEmbedding: both halves in one layer)."""
     own = set()
     for node in frame.function.node_def:
         if node.op in _FIND_OPS and node.name.startswith(scope + "/"):
@@ -758,6 +776,50 @@ def _looked_up_in_own_layer(frame: _Frame, gather: Any, tables: frozenset[int]) 
             if isinstance(handle, _TableHandle):
                 own.add(handle.node_id)
     return tables <= own
+
+
+def _asserted_id_limit(frame: _Frame, gather: Any, scope: str) -> int | None:
+    """The vocabulary size a VocabIdEmbedding call of scope `scope` asserts the ids of `gather` are below, or None.
+
+    The embedding half refuses ids outside `[0, vocabulary_size())` before it gathers them (an `Assert` on
+    `LogicalAnd(All(ids >= 0), All(ids < vocabulary_size))`, see `VocabIdEmbedding._check_id_range`), so its
+    vocabulary size is in the graph even where the lookup that feeds it is another layer: the rows after it are
+    padding. (A joined layer looks its ids up itself and asserts nothing.)
+    """
+    inside = scope + "/"
+    limits: list[int] = []
+    seen: set[str] = set()
+    todo = [gather.input[1]] if len(gather.input) > 1 else []
+    while todo and len(seen) < 64:  # The checked ids reach the gather within a few ops of the layer.
+        node = frame._node(todo.pop())
+        if node is None or node.name in seen or not node.name.startswith(inside):
+            continue
+        seen.add(node.name)
+        for ref in node.input:
+            if not ref.startswith("^"):
+                todo.append(ref)
+                continue
+            check = frame.nodes.get(ref[1:])
+            if check is not None and check.op == "Assert" and check.name.startswith(inside) and check.input:
+                limits += _upper_bounds(frame, check.input[0], inside)
+    return min(limits) if limits else None
+
+
+def _upper_bounds(frame: _Frame, ref: str, inside: str) -> list[int]:
+    """The constants `c` of the `All(ids < c)` terms of an assertion's condition `ref`."""
+    node = frame._node(ref)
+    if node is None or not node.name.startswith(inside):
+        return []
+    if node.op in ("LogicalAnd", "All"):
+        count = 2 if node.op == "LogicalAnd" else 1
+        return [bound for term in node.input[:count] for bound in _upper_bounds(frame, term, inside)]
+    if node.op != "Less" or len(node.input) < 2:
+        return []
+    bound = frame.value(node.input[1])
+    bound = bound.ids() if isinstance(bound, _Const) else bound
+    if not isinstance(bound, _Ids) or _count(bound.ranges) != 1:
+        return []
+    return [bound.ranges[0][0]]
 
 
 def _is_generation_check(frame: _Frame, name: str) -> bool:
@@ -972,7 +1034,9 @@ def _merged(group: list[_Route], rows_by_name: dict[str, int | None]) -> _Route:
     ids = _union([route.ids for route in group])
     lookup_ops = sorted({op for route in group for op in route.lookup_ops})
     own_lookup = all(route.own_lookup for route in group)
-    return _Route(variable, ids, lookup_ops, main.gather_op, own_lookup, frozenset().union(*(r.sites for r in group)))
+    id_limit = _common_limit([route.id_limit for route in group])
+    sites = frozenset().union(*(r.sites for r in group))
+    return _Route(variable, ids, lookup_ops, main.gather_op, own_lookup, id_limit, sites)
 
 
 def _vocabulary_signature_tables(model: _SavedModel) -> dict[str, set[int]]:
@@ -1074,26 +1138,35 @@ def _check_route(
                 {"vocabulary_size": size, "rows": rows, "ids_without_row": extra},
             )
         )
-    unreachable = rows - _count(_clip(reached.ranges, 0, rows - 1))
-    # Rows after all the ids of one of our layers are the zero padding of `pad_to_multiple_of`, not a mistake: a
-    # VocabIdEmbedding's export_for_serving carries its vocabulary signatures (which look keys up in the very
-    # tables whose ids it gathers; a Keras layer of the same name elsewhere uses others), and a VocabEmbedding
-    # looks its ids up itself (seen in the graph, whichever way it was exported).
+    # Rows from the vocabulary size a VocabIdEmbedding asserts on are its zero padding (`pad_to_multiple_of`),
+    # whichever lookup feeds it: only the rows before are meant to be selected.
+    selectable = min(rows, route.id_limit) if route.id_limit is not None and route.id_limit >= 0 else rows
+    padding_rows = rows - selectable
+    unreachable = selectable - _count(_clip(reached.ranges, 0, selectable - 1))
+    # Rows after all the ids of one of our joined layers are that padding too: a VocabIdEmbedding's
+    # export_for_serving carries its vocabulary signatures (which look keys up in the very tables whose ids it
+    # gathers; a Keras layer of the same name elsewhere uses others), and a VocabEmbedding looks its ids up itself
+    # (seen in the graph, whichever way it was exported).
     signed = bool(route.ids.tables) and route.ids.tables <= vocabulary_tables.get(embedding, set())
     padded = (route.own_lookup or signed) and _count(_clip(ids.ranges, 0, size - 1)) == size
     if unreachable > 0 and not padded:
+        details = {"vocabulary_size": size, "rows": rows, "unreachable_rows": unreachable}
+        padding = ""
+        if padding_rows:
+            details["padding_rows"] = padding_rows
+            padding = f" (the last {padding_rows:,} the zero padding of `pad_to_multiple_of`)"
         found.append(
             Finding(
                 "warning",
                 "unreachable-rows",
                 layers,
-                f"The {target} has {rows} rows, but the "
+                f"The {target} has {rows} rows{padding}, but the "
                 + (who if reached.ranges == ids.ranges else "lookups that feed it")
                 + f" give{'s' if reached.ranges == ids.ranges else ''} only ids {_ranges_text(reached.ranges)}: "
                 f"{unreachable:,} row(s) can never be selected and waste memory (often `len(vocabulary) + 2` on a "
                 "vocabulary that already held its special tokens). Use "
                 f"`input_dim=lookup.vocabulary_size()` ({size}), or VocabEmbedding.",
-                {"vocabulary_size": size, "rows": rows, "unreachable_rows": unreachable},
+                details,
             )
         )
     return pair, found

@@ -400,6 +400,46 @@ def test_rows_of_our_embedding_after_the_ids_of_another_lookup_are_still_unreach
     assert (finding.code, finding.details["unreachable_rows"]) == ("unreachable-rows", rows - lookup.vocabulary_size())
 
 
+@pytest.mark.parametrize("exporter", ["model_export", "export_for_serving"])
+def test_padding_rows_of_our_embedding_half_after_its_own_lookup_layer_are_not_unreachable(tmp_path, exporter):
+    # A VocabLookup layer feeding a VocabIdEmbedding with `pad_to_multiple_of`: the padding rows were a false
+    # unreachable-rows warning, the lookup being another layer (and, through export_for_serving, another table than
+    # the vocabulary signatures'). The embedding half asserts its vocabulary size in the graph.
+    embedding = VocabIdEmbedding(2, vocabulary=VOCAB, mask_token="", pad_to_multiple_of=8, name="ids")
+    lookup = embedding.lookup(name="words")
+    inputs = keras.Input(shape=(3,), dtype="string")
+    model = keras.Model(inputs, embedding(lookup(inputs)))
+    rows = int(embedding.embeddings.shape[0])
+    assert rows > lookup.vocabulary_size()  # The padding is there to be recognised.
+    if exporter == "model_export":
+        path = _export(model, tmp_path / "halves")
+    else:
+        path = export_for_serving(model, tmp_path / "serving")
+    report = inspect_model(path)
+    assert report.findings == [], str(report)
+    assert [(p.lookup, p.embedding, p.vocabulary_size, p.mask_id, p.rows) for p in report.pairs] == [
+        ("words", "ids", lookup.vocabulary_size(), 0, rows)
+    ]
+
+
+def test_rows_of_our_padded_embedding_half_a_shorter_lookup_misses_are_unreachable_padding_aside(tmp_path):
+    # The padding rows are left out of the count, the rows of tokens the lookup never gives are not.
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB[:3], name="words")
+    embedding = VocabIdEmbedding(2, vocabulary=VOCAB, pad_to_multiple_of=8, name="ids")
+    inputs = keras.Input(shape=(3,), dtype="string")
+    report = inspect_model(_export(keras.Model(inputs, embedding(lookup(inputs))), tmp_path / "short_lookup"))
+    (finding,) = report.findings
+    rows = int(embedding.embeddings.shape[0])
+    assert rows > embedding.vocabulary_size()
+    assert finding.code == "unreachable-rows"
+    assert finding.details == {
+        "vocabulary_size": lookup.vocabulary_size(),
+        "rows": rows,
+        "unreachable_rows": embedding.vocabulary_size() - lookup.vocabulary_size(),
+        "padding_rows": rows - embedding.vocabulary_size(),
+    }
+
+
 def test_a_keras_layer_is_not_taken_for_ours_of_the_same_name_in_another_nested_model(tmp_path):
     # The vocabulary signature of our `words` (in `ours`) silenced the warning on Keras's `words` (in `keras_made`):
     # the signature was matched by the layer's name alone.
