@@ -1225,6 +1225,8 @@ def _lookup_name(lookup_op: str, gather_op: str, embedding: str) -> str:
     Keras 3 traces each call of a layer under its name plus a suffix that counts the calls ("_1", then "_3"):
     where the embedding's scope has one (its variable keeps the plain name), the lookup's scope has one too, which
     is taken off. Its number need not be the embedding's (an embedding called twice is "emb_3" the second time).
+    A scope at the root of the function is no layer call inside a model: it is the lookup half `export_for_serving`
+    runs on a served input, under the lookup's name as it is.
     """
     scopes = lookup_op.split("/")[:-1]
     while scopes and (scopes[-1].endswith("_Lookup") or scopes[-1] in ("hash_table", "None_Lookup")):
@@ -1232,6 +1234,8 @@ def _lookup_name(lookup_op: str, gather_op: str, embedding: str) -> str:
     if not scopes:
         return "lookup table"
     name = scopes[-1]
+    if len(scopes) == 1:
+        return name
     traced = any(
         scope.startswith(embedding) and re.fullmatch(r"_\d+", scope[len(embedding) :]) for scope in gather_op.split("/")
     )

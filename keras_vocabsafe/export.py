@@ -68,6 +68,8 @@ _INPUT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 # match `_ROOT_SCOPE_NAME`, which also constrains the first character.
 _SCOPE_NAME = re.compile(r"[A-Za-z0-9_.\\/>-]*")
 _ROOT_SCOPE_NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*")
+# A lookup's own scope in the serving function: one root scope (no `/`, which would nest or reset it).
+_LOOKUP_SCOPE_NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\\>-]*")
 _VERSION_NAME = re.compile(r"[0-9]+")
 _TEMP_PREFIX = ".tmp-export-"
 
@@ -404,9 +406,8 @@ class _ServingPlan:
 
     def serving_function(self, model: keras.Model) -> Any:
         def serve(*tensors: tf.Tensor) -> dict[str, tf.Tensor]:
-            # `call`, not `__call__`: the model computes its own mask from the ids.
             tensors = tuple(
-                t if lookup is None else _dense_ids(lookup.call(t), shape)
+                t if lookup is None else _looked_up(lookup, t, shape)
                 for t, lookup, shape in zip(tensors, self.lookups, self.padded_shapes)
             )
             if self.input_kind == "single":
@@ -572,6 +573,19 @@ def _lookup_of(half: VocabIdEmbedding, cache: dict[int, VocabLookup]) -> VocabLo
     if id(half) not in cache:
         cache[id(half)] = half.lookup(name=f"{half.name}_lookup")
     return cache[id(half)]
+
+
+def _looked_up(lookup: VocabLookup, keys: tf.Tensor, shape: tuple[int | None, ...] | None) -> tf.Tensor:
+    """The ids `lookup` gives for a served input, as the model takes them.
+
+    `call`, not `__call__`: the model computes its own mask from the ids. `__call__` would also open the layer's
+    name scope, which names the lookup in the graph (`inspect_model` names the lookup of a pair after it), so it is
+    opened here, where TensorFlow takes the name as a scope.
+    """
+    if not _LOOKUP_SCOPE_NAME.fullmatch(lookup.name):
+        return _dense_ids(lookup.call(keys), shape)
+    with tf.name_scope(lookup.name):
+        return _dense_ids(lookup.call(keys), shape)
 
 
 def _dense_ids(ids: tf.Tensor | tf.RaggedTensor, shape: tuple[int | None, ...] | None) -> tf.Tensor:

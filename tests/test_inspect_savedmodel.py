@@ -440,6 +440,20 @@ def test_rows_of_our_padded_embedding_half_a_shorter_lookup_misses_are_unreachab
     }
 
 
+@pytest.mark.parametrize("given", ["auto", "named_with_digits"])
+def test_the_lookup_export_for_serving_puts_before_an_embedding_half_is_named_as_its_layer(tmp_path, given):
+    # A model taking ids is served on keys through the embedding's lookup half, which ran outside any layer's name
+    # scope: the pair's lookup was named "lookup table". A name ending in digits keeps them (no Keras trace suffix).
+    embedding = VocabIdEmbedding(2, vocabulary=VOCAB, name="ids")
+    inputs = keras.Input(shape=(3,), dtype="int64", name="tokens")
+    model = keras.Model(inputs, embedding(inputs))
+    lookup = embedding.lookup() if given == "auto" else embedding.lookup(name="words_2")
+    path = export_for_serving(model, tmp_path / "serving", lookups="auto" if given == "auto" else {"tokens": lookup})
+    report = inspect_model(path)
+    assert report.findings == [], str(report)
+    assert [(p.lookup, p.embedding) for p in report.pairs] == [(lookup.name, embedding.name)]
+
+
 def test_a_keras_layer_is_not_taken_for_ours_of_the_same_name_in_another_nested_model(tmp_path):
     # The vocabulary signature of our `words` (in `ours`) silenced the warning on Keras's `words` (in `keras_made`):
     # the signature was matched by the layer's name alone.
