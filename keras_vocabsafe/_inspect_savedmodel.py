@@ -651,6 +651,7 @@ def _clamp(first: Any, second: Any, op: str) -> _Ids | None:
 class _Route:
     variable: _Variable
     ids: _Ids
+    layer: str  # The name of the embedding's layer.
     lookup_ops: list[str]  # Names of the table-lookup ops the ids come from (for the layer names).
     gather_op: str
     # Every gather was made by one of our embeddings from the ids of its own lookup (a VocabEmbedding or
@@ -707,17 +708,18 @@ class _Scanner:
         if not isinstance(ids, _Ids) or not ids.tables:
             return
         key = (variable.node_id, ids.tables)
-        scope = _own_layer_scope(frame, node)
+        own = _own_layer_scope(frame, node)
+        scope, layer = own if own is not None else (None, _embedding_name(variable.name))
         own_lookup = scope is not None and _looked_up_in_scope(frame, scope, ids.tables)
         id_limit = None if scope is None else _asserted_id_limit(frame, node, scope)
-        sites = frozenset({(frame.function.signature.name, _layer_scope(node.name, variable.name))})
+        sites = frozenset({(frame.function.signature.name, _layer_scope(node.name, layer))})
         known = self.routes.get(key)
         if known is not None:
             ids = _union([known.ids, ids])
             own_lookup = own_lookup and known.own_lookup
             id_limit = _common_limit([id_limit, known.id_limit])
             sites |= known.sites
-        self.routes[key] = _Route(variable, ids, [], node.name, own_lookup, id_limit, sites)
+        self.routes[key] = _Route(variable, ids, layer, [], node.name, own_lookup, id_limit, sites)
 
 
 def _common_limit(limits: list[int | None]) -> int | None:
@@ -726,10 +728,9 @@ def _common_limit(limits: list[int | None]) -> int | None:
     return max(known) if len(known) == len(limits) else None
 
 
-def _layer_scope(op: str, variable: str) -> str:
-    """The name scope of the layer call that ran `op` on `variable`: up to the layer's own scope (its name, maybe
-    with a trace suffix), else the op's scope."""
-    layer = _embedding_name(variable)
+def _layer_scope(op: str, layer: str) -> str:
+    """The name scope of the call of `layer` that ran `op`: up to the layer's own scope (its name, maybe with a
+    trace suffix), else the op's scope."""
     scopes = op.split("/")[:-1]
     for end in range(len(scopes), 0, -1):
         if re.fullmatch(re.escape(layer) + r"(_\d+)?", scopes[end - 1]):
@@ -737,19 +738,23 @@ def _layer_scope(op: str, variable: str) -> str:
     return "/".join(scopes)
 
 
-def _own_layer_scope(frame: _Frame, gather: Any) -> str | None:
-    """The name scope of the call of one of our embeddings that runs `gather`, or None (another layer's gather).
+def _own_layer_scope(frame: _Frame, gather: Any) -> tuple[str, str] | None:
+    """The name scope of the call of one of our embeddings that runs `gather`, and the layer's name; or None
+    (another layer's gather).
 
     Our embeddings pass what they gather through a check of their `weights_generation` variable (an `Assert` on
     `Equal(ReadVariableOp(.../weights_generation), generation)`, see `VocabIdEmbedding._check_current`), which no
     Keras layer has; the check's name scope is the layer's. `model.export` keeps neither the layer's class nor its
-    config, so this is what tells our layer's rows from a hand-wired `StringLookup` + `Embedding`.
+    config, so this is what tells our layer's rows from a hand-wired `StringLookup` + `Embedding`. It also names
+    the layer where its matrix does not: built on its first call inside a custom layer, the matrix is named after
+    that layer (`wrap/embeddings`), while the check's variable keeps the layer's own name
+    (`inner/weights_generation`).
     """
     consumers: dict[str, list[str]] = {}
     for node in frame.function.node_def:
         for ref in node.input:
             consumers.setdefault(ref.lstrip("^").partition(":")[0], []).append(node.name)
-    scope = None
+    scope = generation = None
     seen: set[str] = set()
     todo = [gather.name]
     while todo and scope is None and len(seen) < 64:  # The check follows the gather within a few ops.
@@ -758,12 +763,13 @@ def _own_layer_scope(frame: _Frame, gather: Any) -> str | None:
             continue
         seen.add(name)
         for ref in frame.nodes[name].input:
-            if ref.startswith("^") and _is_generation_check(frame, ref[1:]):
-                scope = ref[1:].rsplit("/", 2)[0]  # `<layer scope>/Assert/Assert`.
+            checked = _generation_checked(frame, ref[1:]) if ref.startswith("^") else None
+            if checked is not None:
+                scope, generation = ref[1:].rsplit("/", 2)[0], checked  # `<layer scope>/Assert/Assert`.
         todo.extend(consumers.get(name, ()))
-    if not scope or not gather.name.startswith(scope + "/"):
+    if not scope or not generation or not gather.name.startswith(scope + "/"):
         return None
-    return scope
+    return scope, _embedding_name(generation)
 
 
 def _looked_up_in_scope(frame: _Frame, scope: str, tables: frozenset[int]) -> bool:
@@ -822,19 +828,23 @@ def _upper_bounds(frame: _Frame, ref: str, inside: str) -> list[int]:
     return [bound.ranges[0][0]]
 
 
-def _is_generation_check(frame: _Frame, name: str) -> bool:
+def _generation_checked(frame: _Frame, name: str) -> str | None:
+    """For an `Assert` named `name` that checks one of our layers' `weights_generation`: that variable's name;
+    else None."""
     node = frame.nodes.get(name)
     if node is None or node.op != "Assert" or not node.input:
-        return False
+        return None
     condition = frame.nodes.get(node.input[0].partition(":")[0])
     if condition is None or condition.op != "Equal":
-        return False
+        return None
     value = frame.value(condition.input[0])
-    return (
+    if (
         isinstance(value, _VariableValue)
         and value.variable.name.rpartition("/")[2] == "weights_generation"
         and value.variable.shape == ()
-    )
+    ):
+        return value.variable.name
+    return None
 
 
 # The check ---------------------------------------------------------------------------------------------------------
@@ -890,7 +900,7 @@ def inspect_savedmodel(path: str) -> tuple[list[Any], list[Any]]:
     findings: list[Any] = []
     warned: set[int] = set()
     # Embeddings of one name in two nested models (both `emb/embeddings`) are told apart by where they run.
-    plain = [_embedding_name(route.variable.name) for route in merged]
+    plain = [route.layer for route in merged]
     clashing = {n for n in plain if len({r.variable.node_id for r, m in zip(merged, plain) if m == n}) > 1}
     for route, name in zip(merged, plain):
         shown = _scoped_name(route, name) if name in clashing else name
@@ -1036,7 +1046,7 @@ def _merged(group: list[_Route], rows_by_name: dict[str, int | None]) -> _Route:
     own_lookup = all(route.own_lookup for route in group)
     id_limit = _common_limit([route.id_limit for route in group])
     sites = frozenset().union(*(r.sites for r in group))
-    return _Route(variable, ids, lookup_ops, main.gather_op, own_lookup, id_limit, sites)
+    return _Route(variable, ids, main.layer, lookup_ops, main.gather_op, own_lookup, id_limit, sites)
 
 
 def _vocabulary_signature_tables(model: _SavedModel) -> dict[str, set[int]]:
@@ -1080,8 +1090,13 @@ def _check_route(
     from keras_vocabsafe.inspection import Finding, LayerPair
 
     tables = [model.table(t) for t in sorted(route.ids.tables)]
-    embedding = _embedding_name(route.variable.name)
-    names = sorted({_lookup_name(op, route.gather_op, embedding) for op in route.lookup_ops})
+    embedding = route.layer
+    # A layer that looks its own ids up (VocabEmbedding) is one layer: its lookup is named as it is shown.
+    names = (
+        [shown]
+        if route.own_lookup
+        else sorted({_lookup_name(op, route.gather_op, embedding) for op in route.lookup_ops})
+    )
     lookup = " + ".join(names)
     layers = (*names, shown)
     unknown = [t for t in tables if t.values is None]

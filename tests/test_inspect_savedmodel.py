@@ -388,6 +388,22 @@ def test_padding_rows_of_our_layers_exported_by_keras_are_not_unreachable(tmp_pa
     assert [(p.vocabulary_size, p.rows) for p in report.pairs] == [(layer.vocabulary_size(), rows)]
 
 
+@pytest.mark.parametrize("wrappers", [("wrap",), ("first", "second")])
+def test_our_embedding_inside_a_custom_layer_is_one_layer_named_as_nested_layers_are(tmp_path, wrappers):
+    # Built on its first call inside the custom layer, its matrix is named `wrap/embeddings`: the pair read
+    # "inner_ve -> wrap", as if one layer fed another. It is one layer, named by its path (`first/inner_ve`) only
+    # where its name alone is ambiguous, as layers of nested models are.
+    inputs = keras.Input(shape=(3,), dtype="string")
+    outputs = [
+        _Wrapper(VocabEmbedding(2, vocabulary=VOCAB, name="inner_ve"), name=wrapper)(inputs) for wrapper in wrappers
+    ]
+    model = keras.Model(inputs, outputs[0] if len(outputs) == 1 else keras.layers.Concatenate()(outputs))
+    report = inspect_model(_export(model, tmp_path / "wrapped"))
+    shown = ["inner_ve"] if len(wrappers) == 1 else [f"{wrapper}/inner_ve" for wrapper in wrappers]
+    assert sorted((p.lookup, p.embedding) for p in report.pairs) == [(name, name) for name in shown]
+    assert report.findings == [], str(report)
+
+
 def test_rows_of_our_embedding_after_the_ids_of_another_lookup_are_still_unreachable(tmp_path):
     # Only a layer of ours that looks its ids up itself has padding by design: fed by a Keras lookup of a shorter
     # vocabulary, the rows past its ids are a real mismatch.
