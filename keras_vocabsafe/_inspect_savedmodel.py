@@ -663,6 +663,8 @@ class _Route:
     # Where the gathers run: (function, name scope of the layer call). Layers of two nested models may hold
     # variables of one name (`emb/embeddings`); their calls are apart.
     sites: frozenset[tuple[str, str]] = frozenset()
+    # The variables the layer calls read (an int4 Embedding reads its matrix to unpack it, and gathers its scales).
+    read: frozenset[_Variable] = frozenset()
 
 
 class _Scanner:
@@ -712,14 +714,28 @@ class _Scanner:
         scope, layer = own if own is not None else (None, _embedding_name(variable.name))
         own_lookup = scope is not None and _looked_up_in_scope(frame, scope, ids.tables)
         id_limit = None if scope is None else _asserted_id_limit(frame, node, scope)
-        sites = frozenset({(frame.function.signature.name, _layer_scope(node.name, layer))})
+        site = _layer_scope(node.name, layer)
+        sites = frozenset({(frame.function.signature.name, site)})
+        read = _variables_read(frame, site)
         known = self.routes.get(key)
         if known is not None:
             ids = _union([known.ids, ids])
             own_lookup = own_lookup and known.own_lookup
             id_limit = _common_limit([id_limit, known.id_limit])
             sites |= known.sites
-        self.routes[key] = _Route(variable, ids, layer, [], node.name, own_lookup, id_limit, sites)
+            read |= known.read
+        self.routes[key] = _Route(variable, ids, layer, [], node.name, own_lookup, id_limit, sites, read)
+
+
+def _variables_read(frame: _Frame, scope: str) -> frozenset[_Variable]:
+    """The variables read in the layer call of name scope `scope` (of `frame`'s function)."""
+    read = set()
+    for node in frame.function.node_def:
+        if node.op == "ReadVariableOp" and node.name.startswith(scope + "/") and node.input:
+            handle = frame.value(node.input[0])
+            if isinstance(handle, _Variable):
+                read.add(handle)
+    return frozenset(read)
 
 
 def _common_limit(limits: list[int | None]) -> int | None:
@@ -885,12 +901,7 @@ def inspect_savedmodel(path: str) -> tuple[list[Any], list[Any]]:
         route.lookup_ops = sorted(scanner.lookup_ops.get(t, "") for t in route.ids.tables)
         key = (route.variable.name.rpartition("/")[0], route.ids.tables, min(route.sites))
         groups.setdefault(key, []).append(route)
-    variables = (model.captured(i) for i, obj in enumerate(model.objects) if obj.WhichOneof("kind") == "variable")
-    matrices = {variable.name: _rows(variable) for variable in variables}
-    merged = [
-        _merged(group, matrices)
-        for _, group in sorted(groups.items(), key=lambda i: (i[0][0], sorted(i[0][1]), i[0][2]))
-    ]
+    merged = [_merged(group) for _, group in sorted(groups.items(), key=lambda i: (i[0][0], sorted(i[0][1]), i[0][2]))]
     # A matrix gathered at several places (one Embedding after two lookups) has the rows any of them reach.
     # (By the variable's node: variables of layers in two nested models can have one name.)
     reached: dict[int, list[_Ids]] = {}
@@ -1021,12 +1032,13 @@ def _rows(variable: _Variable) -> int | None:
     return variable.shape[0] if variable.shape and variable.shape[0] >= 0 else None
 
 
-def _merged(group: list[_Route], rows_by_name: dict[str, int | None]) -> _Route:
+def _merged(group: list[_Route]) -> _Route:
     """One route for the variables of one layer gathered by the same ids: the variable with the fewest rows (the
     first to run out), else the one named `embeddings`; their ids and lookups together.
 
     A Keras int4 `Embedding` gathers its scales but unpacks its matrix first, so only the scales are seen gathered:
-    the route then names the layer's `embeddings` when it has as many rows (`rows_by_name`: the model's variables).
+    the route then names the layer's `embeddings` when it has as many rows and the same calls read it (by the
+    variable, not its name: layers of two nested models can both hold an `emb/embeddings`).
     """
     main = min(
         group,
@@ -1039,14 +1051,16 @@ def _merged(group: list[_Route], rows_by_name: dict[str, int | None]) -> _Route:
     )
     variable = main.variable
     matrix = f"{variable.name.rpartition('/')[0]}/embeddings"
-    if matrix != variable.name and "/" in variable.name and rows_by_name.get(matrix, -1) == _rows(variable):
-        variable = dataclasses.replace(variable, name=matrix)
+    read = frozenset().union(*(route.read for route in group))
+    matrices = {v for v in read if v.name == matrix and _rows(v) == _rows(variable)}
+    if matrix != variable.name and "/" in variable.name and len(matrices) == 1:
+        variable = matrices.pop()
     ids = _union([route.ids for route in group])
     lookup_ops = sorted({op for route in group for op in route.lookup_ops})
     own_lookup = all(route.own_lookup for route in group)
     id_limit = _common_limit([route.id_limit for route in group])
     sites = frozenset().union(*(r.sites for r in group))
-    return _Route(variable, ids, main.layer, lookup_ops, main.gather_op, own_lookup, id_limit, sites)
+    return _Route(variable, ids, main.layer, lookup_ops, main.gather_op, own_lookup, id_limit, sites, read)
 
 
 def _vocabulary_signature_tables(model: _SavedModel) -> dict[str, set[int]]:

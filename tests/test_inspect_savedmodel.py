@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import INT4, run_vocabsafe
+from conftest import INT4, requires_int4, run_vocabsafe
 from keras_vocabsafe import TextVocabEmbedding, VocabEmbedding, VocabIdEmbedding, export_for_serving
 from keras_vocabsafe.errors import ConfigurationError, ModelFileError
 from keras_vocabsafe.inspection import inspect_model
@@ -509,6 +509,30 @@ def test_one_lookup_into_embeddings_of_one_name_in_two_nested_models_makes_two_p
     assert finding.code == "unreachable-rows" and finding.layers == ("words", f"{nested[1].name}/emb")
     assert finding.details["rows"] == rows[1]
     assert finding.details["unreachable_rows"] == rows[1] - lookup.vocabulary_size()
+
+
+@requires_int4
+def test_an_int4_embedding_is_named_by_its_own_matrix_when_another_nested_model_has_one_of_its_name(tmp_path):
+    # An int4 Embedding gathers only its scales; the matrix named in its findings was looked up by name, and of two
+    # `emb/embeddings` of different rows (in two nested models) the other one's was found: the short one's error
+    # named its scales, 'emb/embeddings_scale'.
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+    nested = []
+    for name, rows in (("first", len(VOCAB)), ("second", lookup.vocabulary_size() + 3)):
+        ids = keras.Input(shape=(3,), dtype="int64")
+        nested.append(keras.Model(ids, keras.layers.Embedding(rows, 8, name="emb")(ids), name=name))
+    inputs = keras.Input(shape=(3,), dtype="string")
+    ids = lookup(inputs)
+    model = keras.Model(inputs, keras.layers.Concatenate()([inner(ids) for inner in nested]))
+    model.quantize("int4")
+    report = inspect_model(_export(model, tmp_path / "two_nested_int4"))
+    found = {f.layers[-1]: f for f in report.findings}
+    assert sorted(found) == [f"{inner.name}/emb" for inner in nested]
+    for inner, code in zip(nested, ("ids-exceed-rows", "unreachable-rows")):
+        finding = found[f"{inner.name}/emb"]
+        rows = inner.get_layer("emb").input_dim
+        assert (finding.code, finding.details["rows"]) == (code, rows)
+        assert f"'emb/embeddings' (of '{inner.name}/emb') has {rows} rows" in finding.message
 
 
 def test_lookups_are_named_as_their_layers_when_the_embedding_is_called_twice(tmp_path):
