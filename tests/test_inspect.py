@@ -411,6 +411,57 @@ def test_cli_bad_inputs_exit_2_with_one_line(models, tmp_path):
     assert results[-1].returncode == 2 and "Traceback" in results[-1].stderr
 
 
+def _run_main(capsys, *args):
+    """Runs `vocabsafe` in this process (no TensorFlow import to pay for); returns exit code, stdout, stderr."""
+    from keras_vocabsafe.cli import main
+
+    code = main([str(arg) for arg in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _small_model(tmp_path):
+    strings = keras.Input((3,), dtype="string")
+    return _save(keras.Model(strings, VocabEmbedding(2, vocabulary=VOCAB, name="emb")(strings)), tmp_path / "m.keras")
+
+
+def test_cli_vocabulary_that_is_a_directory_is_named_as_one(tmp_path, capsys):
+    # It said "no such file" of a directory that plainly exists.
+    (tmp_path / "vocabs").mkdir()
+    code, out, err = _run_main(capsys, "inspect", _small_model(tmp_path), "--vocabulary", tmp_path / "vocabs")
+    assert code == 2 and out == ""
+    assert f"--vocabulary {tmp_path / 'vocabs'} is a directory; pass a vocabulary file" in err, err
+    assert "no such file" not in err
+    code, _, err = _run_main(capsys, "inspect", _small_model(tmp_path), "--vocabulary", tmp_path / "missing.txt")
+    assert code == 2 and "missing.txt: no such file" in err
+
+
+def test_cli_vocabulary_from_a_pipe_is_read(tmp_path, capsys):
+    # `--vocabulary <(...)` is a pipe, not a regular file; it is read once, so it works as a file does.
+    import os
+    import threading
+
+    fifo = tmp_path / "vocab.fifo"
+    os.mkfifo(fifo)
+
+    def write():
+        try:
+            with open(fifo, "w", encoding="utf-8") as pipe:
+                pipe.write("\n".join(VOCAB) + "\n")
+        except OSError:  # Nobody read it (the test failed): the reader the test opened last went away.
+            pass
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        code, out, err = _run_main(capsys, "inspect", _small_model(tmp_path), "--vocabulary", fifo)
+    finally:
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))  # Lets a writer nobody read from finish.
+        writer.join(10)
+    assert code == 0, err
+    assert "No problems found." in out
+
+
 @pytest.mark.saving
 def test_a_vocabulary_that_keeps_its_own_ids_is_inspected_with_its_own_slots(tmp_path):
     # A BERT-style vocabulary: [PAD] at 0, [UNK] at 3; the layer keeps those ids, so nothing is wrong.

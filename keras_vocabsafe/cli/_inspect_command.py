@@ -72,8 +72,8 @@ def run(args: argparse.Namespace, output: Output) -> int:
         model, weights = args.model_file, args.model
     if args.layer is not None and args.vocabulary is None:
         raise CommandError("--layer names the lookup --vocabulary belongs to; pass --vocabulary too.")
-    if args.vocabulary is not None and not os.path.isfile(args.vocabulary):
-        raise CommandError(f"--vocabulary {args.vocabulary}: no such file.")
+    if args.vocabulary is not None:
+        _check_vocabulary_path(args.vocabulary)
 
     from keras_vocabsafe.inspection import inspect_model
 
@@ -86,3 +86,15 @@ def run(args: argparse.Namespace, output: Output) -> int:
     )
     output.emit(str(report), report.to_dict())
     return report.exit_code(args.fail_on) or EXIT_OK
+
+
+def _check_vocabulary_path(path: str) -> None:
+    """Refuses, before the model is read, a --vocabulary that is missing or a directory. A pipe (`<(...)`) is
+    taken: the vocabulary is read once, from start to end."""
+    if os.path.isdir(path):
+        raise CommandError(
+            f"--vocabulary {path} is a directory; pass a vocabulary file (Vocabulary.save JSON, or one token per "
+            "line, as get_vocabulary() gives it), e.g. one inside it."
+        )
+    if not os.path.exists(path):
+        raise CommandError(f"--vocabulary {path}: no such file.")
