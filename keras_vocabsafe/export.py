@@ -19,6 +19,7 @@ refuses to publish a graph that would not load in its `target`.
 
 from __future__ import annotations
 
+import errno
 import json
 import keyword
 import os
@@ -123,7 +124,9 @@ def export_for_serving(
             Others are refused before anything is written.
         base_path: the model's base directory, as given to the model server
             (`--model_base_path`); created if missing (and removed again
-            if the export fails).
+            if the export fails). A symbolic link to a directory is written
+            through; one whose target is missing is refused, not followed to
+            create that target.
         version: optional non-negative int. Defaults to one more than the
             largest numeric entry in `base_path` (1 if there is none).
         input_names: optional new names for the signature's inputs: a list in
@@ -211,7 +214,8 @@ def export_for_serving(
     Raises:
         ConfigurationError: an argument, or the model's structure, cannot be
             exported as asked (the message says how to fix it).
-        VersionExistsError: the version directory already exists.
+        VersionExistsError: the version directory already exists (or is a
+            symbolic link, even to nothing).
         UnsupportedOpsError: with `strict=True` or a `target`, the graph
             uses ops that do not load there; the message names each op, the
             tensorflow-text release that added it, the target and the layer
@@ -855,6 +859,7 @@ def _prepare_base_path(base: Path) -> list[Path]:
     for directory in (base, *base.parents):
         if directory.exists():
             break
+        _refuse_broken_link(directory, base)
         missing.append(directory)
     try:
         base.mkdir(parents=True, exist_ok=True)
@@ -862,6 +867,32 @@ def _prepare_base_path(base: Path) -> list[Path]:
         _remove_if_empty(missing)
         raise ExportError(f"Cannot create the base path {base}: {error}") from error
     return missing
+
+
+def _refuse_broken_link(directory: Path, base: Path) -> None:
+    """A `ConfigurationError` if `directory` (`base` or one of its parents, found missing) is a symbolic link.
+
+    Such a link's target is missing (or the link is in a loop). It is not followed to create the target: a link
+    names a place someone chose (another disk, a mount, a release directory), and making it up where the link
+    points would publish the model somewhere nobody looks, or on the wrong disk; `mkdir -p` refuses it too. A link
+    to an existing directory is used as that directory, as the CLI writes through a link to an existing file.
+    """
+    if not directory.is_symlink():
+        return
+    where = f"`base_path` {base}" if directory == base else f"`base_path` {base} lies under {directory}: it"
+    try:
+        os.stat(directory)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise ConfigurationError(
+                f"{where} is a symbolic link in a loop ({error.strerror}). Fix the link, or pass another base_path."
+            ) from None
+    target = os.path.realpath(directory)
+    raise ConfigurationError(
+        f"{where} is a symbolic link to {target}, which does not exist. An export does not create the missing target "
+        f"of a link: create {target} if the versions belong there (the link then leads to it), point the link at "
+        "an existing directory, or pass another base_path."
+    )
 
 
 def _remove_if_empty(directories: list[Path]) -> None:
@@ -894,6 +925,13 @@ def _choose_version(base: Path, version: Any) -> int:
             f"version={version!r}"
         )
     version = int(version)
+    if version in existing and existing[version].is_symlink() and not existing[version].exists():
+        raise VersionExistsError(
+            f"Version {version} is taken at {existing[version]}, a symbolic link to "
+            f"{os.path.realpath(existing[version])}, which does not exist (a model server lists it as version "
+            f"{version} and fails to load it). An export never writes through a link: remove the link, or pass "
+            f"version=None for the next free version ({max(existing) + 1})."
+        )
     if version in existing:
         raise VersionExistsError(
             f"Version {version} already exists at {existing[version]}; an export never overwrites a version a "

@@ -286,6 +286,45 @@ def test_existing_version_is_refused_and_left_untouched(single_input_model, text
     assert list(signature_of(old).structured_input_signature[1]) == ["text"]
 
 
+def test_a_base_path_that_is_a_link_to_nothing_is_refused_and_nothing_is_created(single_input_model, tmp_path):
+    # A raw "[Errno 17] File exists" ExportError before; the link's target is not made up, nor anything else.
+    os.symlink(tmp_path / "gone" / "models", tmp_path / "base")
+    os.symlink(tmp_path / "gone", tmp_path / "parent")
+    for base, message in [
+        (tmp_path / "base", f"`base_path` {tmp_path / 'base'} is a symbolic link to {tmp_path / 'gone' / 'models'}, "),
+        (
+            tmp_path / "parent" / "models",
+            f"lies under {tmp_path / 'parent'}: it is a symbolic link to {tmp_path / 'gone'}, ",
+        ),
+    ]:
+        with pytest.raises(ConfigurationError, match=re.escape(message) + "which does not exist.* create .*gone"):
+            export_for_serving(single_input_model, base)
+    assert sorted(os.listdir(tmp_path)) == ["base", "parent"]
+    assert all(os.path.islink(tmp_path / name) for name in ("base", "parent"))
+    os.symlink("loop", tmp_path / "loop")
+    with pytest.raises(ConfigurationError, match=r"loop is a symbolic link in a loop .*Fix the link"):
+        export_for_serving(single_input_model, tmp_path / "loop")
+
+
+def test_a_base_path_that_links_to_a_directory_is_written_through(single_input_model, tmp_path):
+    # As the CLI writes OUT through a link: the version goes where the link leads, and the link stays.
+    (tmp_path / "models").mkdir()
+    os.symlink(tmp_path / "models", tmp_path / "current")
+    assert export_for_serving(single_input_model, tmp_path / "current") == str(tmp_path / "current" / "1")
+    assert os.path.islink(tmp_path / "current") and os.listdir(tmp_path / "models") == ["1"]
+
+
+def test_a_version_that_is_a_link_to_nothing_is_named_as_one_and_skipped(single_input_model, tmp_path):
+    os.symlink(tmp_path / "gone", tmp_path / "3")
+    expected = f"Version 3 is taken at {tmp_path / '3'}, a symbolic link to {tmp_path / 'gone'}, which does not exist"
+    with pytest.raises(VersionExistsError, match=re.escape(expected) + r".*remove the link.*version=None.*\(4\)"):
+        export_for_serving(single_input_model, tmp_path, version=3)
+    assert os.listdir(tmp_path) == ["3"] and not os.path.exists(tmp_path / "gone")
+    # A model server lists it as version 3: the next version is 4, and the link is left as it is.
+    assert export_for_serving(single_input_model, tmp_path) == str(tmp_path / "4")
+    assert sorted(os.listdir(tmp_path)) == ["3", "4"] and os.path.islink(tmp_path / "3")
+
+
 def test_no_temporary_directory_is_left_after_success(single_input_model, tmp_path):
     export_for_serving(single_input_model, tmp_path, warmup_inputs={"text": [["the"]]})
     assert os.listdir(tmp_path) == ["1"]
