@@ -20,6 +20,7 @@ import dataclasses
 import json
 import os
 import re
+import stat
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -338,6 +339,14 @@ def _file_kind(path: str, what: str) -> str:
             f"{path} is a directory but not a SavedModel (it has no saved_model.pb, nor one version directory "
             "holding one). Pass a .keras file or a SavedModel directory."
         )
+    if not os.path.isfile(path):
+        # A pipe would be read (and used up) here; the zip and HDF5 readers then seek in what is left and fail as
+        # if the file were truncated. A device may never end.
+        raise ModelFileError(
+            f"{path} is {_special_file_kind(path)}, not a regular file: a {what} file cannot be inspected from a pipe "
+            f"or a device, since it is read by seeking within it. Write it to a file first (e.g. `cat > "
+            f"{_example_name(what)}`) and pass that file's path."
+        )
     try:
         with open(path, "rb") as f:
             head = f.read(8)
@@ -354,6 +363,24 @@ def _file_kind(path: str, what: str) -> str:
         "but this file starts with neither signature. Pass the file written by "
         + ("`model.save_weights('name.weights.h5')`." if what == "weights" else "`model.save('name.keras')`.")
     )
+
+
+def _special_file_kind(path: str) -> str:
+    """'a pipe', 'a character device'... for a path that exists and is neither a regular file nor a directory."""
+    mode = os.stat(path).st_mode
+    if stat.S_ISFIFO(mode):
+        return "a pipe"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "neither a file nor a directory"
+
+
+def _example_name(what: str) -> str:
+    return "model.weights.h5" if what == "weights" else "model.keras"
 
 
 # Where the layers' state comes from -------------------------------------------------------------------------------

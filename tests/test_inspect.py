@@ -1,8 +1,10 @@
 """`inspect_model` and `vocabsafe inspect` on real saved models built with the classic vocabulary mistakes."""
 
 import json
+import os
 import pathlib
 import re
+import threading
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
@@ -438,9 +440,6 @@ def test_cli_vocabulary_that_is_a_directory_is_named_as_one(tmp_path, capsys):
 
 def test_cli_vocabulary_from_a_pipe_is_read(tmp_path, capsys):
     # `--vocabulary <(...)` is a pipe, not a regular file; it is read once, so it works as a file does.
-    import os
-    import threading
-
     fifo = tmp_path / "vocab.fifo"
     os.mkfifo(fifo)
 
@@ -460,6 +459,38 @@ def test_cli_vocabulary_from_a_pipe_is_read(tmp_path, capsys):
         writer.join(10)
     assert code == 0, err
     assert "No problems found." in out
+
+
+def test_a_pipe_or_device_as_the_model_is_named_as_one_not_as_a_truncated_file(tmp_path, capsys):
+    # `vocabsafe inspect /dev/stdin` said the file was empty or truncated: the pipe was read (and used up) first.
+    # Devices first: a pipe holding a model made the old check wait for a second writer.
+    with pytest.raises(ModelFileError, match=r"^/dev/null is a character device, not a regular file: .* `cat > mod"):
+        inspect_model("/dev/null")
+    with pytest.raises(ModelFileError, match=r"^/dev/null is a character device, .* a weights file .* `cat > model.w"):
+        inspect_model(_small_model(tmp_path), weights="/dev/null")
+
+    fifo = tmp_path / "model.fifo"
+    os.mkfifo(fifo)
+    with open(_small_model(tmp_path), "rb") as file:
+        data = file.read()
+
+    def write():
+        try:
+            with open(fifo, "wb") as pipe:
+                pipe.write(data)
+        except OSError:  # The reader went away without reading all of it.
+            pass
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        code, out, err = _run_main(capsys, "inspect", fifo)
+    finally:
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))  # Lets a writer nobody read from finish.
+        writer.join(10)
+    assert code == 2 and out == ""
+    assert f"{fifo} is a pipe, not a regular file: a model file cannot be inspected from a pipe" in err, err
+    assert "`cat > model.keras`" in err and "truncated" not in err
 
 
 @pytest.mark.saving
