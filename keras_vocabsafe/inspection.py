@@ -5,7 +5,11 @@ which layer feeds which, its `model.weights.h5` gives the embedding shapes
 (and, for this package's layers, the tokens the rows were trained for), and
 its `assets/` hold the vocabularies of adapted Keras lookups. No code from
 the file runs (stricter than Keras's safe mode), unregistered custom layers
-are no obstacle, and no hash table is built.
+are no obstacle, and no vocabulary's hash table is built. Only to check that
+Keras can load them, the layers this check reads (Keras lookups and
+`Embedding`, and this package's layers) are built from their configs by
+their own classes, as `load_model` builds them, a long vocabulary cut to its
+first tokens.
 
 Each lookup feeding an embedding (directly, or through layers that keep
 indices, such as `Reshape` or `Flatten`) becomes a `LayerPair`; each problem
@@ -211,8 +215,10 @@ def inspect_model(
     reach (warning), mask disagreements (`mask_zero=True` without a mask
     token: error; a mask token with `mask_zero=False`: warning),
     vocabularies Keras cannot reload from its own asset (error), weights
-    written for another vocabulary (error) and, with `vocabulary`, tokens
-    whose id differs from the vocabulary the model was trained with (error).
+    written for another vocabulary (error), configs Keras cannot rebuild a
+    lookup or embedding from (error; a note for other layers of Keras's own)
+    and, with `vocabulary`, tokens whose id differs from the vocabulary the
+    model was trained with (error).
 
     Args:
         model_or_path: a `keras.Model`, or the path of a `.keras` file (read
@@ -697,6 +703,7 @@ class _Node:
     scope: _Scope
     inner: _Scope | None = None
     wrapper: str | None = None  # "TimeDistributed" for an Embedding it wraps (the node stands for that Embedding).
+    registered_name: str | None = None  # How Keras finds a registered (non-Keras) class when loading.
 
     @property
     def is_keras(self) -> bool:
@@ -874,6 +881,8 @@ class _Graph:
             else:
                 calls = [_call_inputs(call) for call in entry.get("inbound_nodes") or []]
             node = _Node(name, class_name, module, layer_config, weights_path, calls, scope, wrapper=wrapped_in)
+            if wrapped_in is None and isinstance(entry.get("registered_name"), str):
+                node.registered_name = entry["registered_name"]
             scope.nodes[name] = node
             if sequential:
                 if is_input or previous is None:
@@ -1029,6 +1038,100 @@ class _Embedding:
     lookup: _Lookup | None = None  # This package's embeddings know their own vocabulary.
 
 
+# Modules whose layer classes Keras finds by name in `keras.layers` (or imports, for `keras.src.layers...`).
+_KERAS_LAYER_MODULES = ("keras.layers", "keras.src.layers")
+_SAMPLE_TOKENS = 16  # Tokens of a listed vocabulary kept when a lookup is rebuilt to validate its config.
+
+
+def _keras_version() -> str:
+    import keras
+
+    return f"Keras {keras.__version__}"
+
+
+def _layer_class(node: _Node) -> Any:
+    """The class `load_model` would build `node` with, if it is Keras's own or ours; else None (custom classes,
+    Keras ops, models, and Keras classes this Keras lacks)."""
+    if node.module.startswith("keras_vocabsafe"):
+        import keras
+
+        import keras_vocabsafe  # Registers our classes.
+
+        found = getattr(keras_vocabsafe, node.class_name, None)
+        if node.registered_name is not None:  # What Keras looks ours up by.
+            found = keras.saving.get_registered_object(node.registered_name)
+    elif node.is_keras and node.module.startswith(_KERAS_LAYER_MODULES):
+        import keras
+
+        found = getattr(keras.layers, node.class_name, None)
+    else:
+        return None
+    return found if isinstance(found, type) else None
+
+
+def _missing_arguments(layer_class: Any, config: dict[str, Any]) -> list[str]:
+    """The arguments `layer_class(**config)` needs and `config` lacks."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(layer_class.__init__).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    required = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [
+        parameter.name
+        for parameter in list(parameters)[1:]
+        if parameter.kind in required and parameter.default is inspect.Parameter.empty and parameter.name not in config
+    ]
+
+
+def _rebuild_problem(layer_class: Any, config: dict[str, Any]) -> str | None:
+    """What the class says when built from `config` as `load_model` builds it, or None if it builds."""
+    if any(isinstance(config.get(key), dict) for key in ("standardize", "split")):
+        return None  # A custom function of TextVectorization: only the user's code can rebuild it.
+    missing = _missing_arguments(layer_class, config)
+    if missing:
+        return f"it lacks {', '.join(f'`{name}`' for name in missing)}, which {layer_class.__name__} requires."
+    trial = dict(config)
+    listed = trial.get("vocabulary")
+    if isinstance(listed, str) and _is_keras_module(layer_class.__module__):
+        trial["vocabulary"] = None  # A file outside the model, read on load: a note of its own says so.
+    if isinstance(listed, list) and len(listed) > _SAMPLE_TOKENS and trial.get("idf_weights") is None:
+        trial["vocabulary"] = listed[:_SAMPLE_TOKENS]
+        trial.pop("vocabulary_size", None)
+    problem = _build_problem(layer_class, trial)
+    if problem is None:
+        return None
+    # The class's message does not always name the entry ("'<' not supported between 'str' and 'int'"): the one
+    # whose removal (its default instead) lets the layer build is it.
+    culprits = [
+        key
+        for key in trial
+        if key not in ("name", "vocabulary")
+        and _build_problem(layer_class, {k: v for k, v in trial.items() if k != key}) is None
+    ]
+    if len(culprits) == 1:
+        value = json.dumps(trial[culprits[0]], ensure_ascii=False, default=str)
+        value = value if len(value) <= 60 else value[:57] + "..."
+        return f"its `{culprits[0]}` entry ({value}) is refused: {problem}"
+    return problem
+
+
+def _build_problem(layer_class: Any, config: dict[str, Any]) -> str | None:
+    """The message of the error `layer_class.from_config(config)` raises, or None if it builds."""
+    try:
+        layer_class.from_config(config)
+    except Exception as error:  # Whatever the class refuses, load_model refuses too.
+        # Keras re-raises a refusal as "Error when deserializing class ... using config=..." (the whole config).
+        shown: BaseException = error
+        cause = error.__cause__ or error.__context__
+        if isinstance(error, TypeError) and str(error).startswith("Error when deserializing") and cause is not None:
+            shown = cause
+        text = " ".join(str(shown).split()) or type(shown).__name__
+        return text if text.endswith(".") else text + "."
+    return None
+
+
 class _Analysis:
     def __init__(self, graph: _Graph, source: Any) -> None:
         self.graph = graph
@@ -1037,11 +1140,15 @@ class _Analysis:
         self.findings: list[Finding] = list(graph.findings)
         self._lookups: dict[int, _Lookup | None] = {}
         self.checked_lookups: list[_Lookup] = []
+        self._unloadable: set[int] = set()  # Layers Keras cannot rebuild from their config: not paired or checked.
 
     # Driving -----------------------------------------------------------------------------------------------
 
     def run(self) -> None:
         nodes = list(self.graph.nodes())
+        if isinstance(self.source, _KerasFileSource):  # A model in memory was built from its config already.
+            for node in nodes:
+                self._check_loadable(node)
         if self.source.lacks_weights:  # Keras writes the file even for a model without weights.
             rows = any(node.class_name in _OUR_FUSED | _OUR_ID_EMBEDDINGS | {"Embedding"} for node in nodes)
             self._add(
@@ -1056,6 +1163,8 @@ class _Analysis:
             if node.class_name in _KERAS_LOOKUPS and node.is_keras:
                 self.lookup(node)  # Reloadability concerns every Keras lookup, paired or not.
         for node in nodes:
+            if id(node) in self._unloadable:
+                continue
             if (node.class_name in _OUR_FUSED | _OUR_ID_EMBEDDINGS and not node.is_keras) or (
                 node.class_name == "Embedding" and node.is_keras
             ):
@@ -1081,6 +1190,70 @@ class _Analysis:
                 )
         for node in nodes:  # Last: a path to an Embedding through such a layer has its own note already.
             self._check_unknown_consumer(node)
+
+    def _check_loadable(self, node: _Node) -> None:
+        """Whether Keras can rebuild a layer from its config, as `load_model` does (a hand-edited config).
+
+        A layer this check reads (a Keras lookup or `Embedding`, or one of ours) is built from its config here, by
+        the Keras or keras-vocabsafe class that `load_model` would use, so that every argument is validated as
+        loading validates it; a long vocabulary is cut to its first tokens first (no big table is built; the
+        tokens are checked on their own). A refusal is an error, and the layer is not paired. Of the other layers
+        of Keras's own, nothing is built (a `Lambda` would run code from the file); a class Keras lacks, or a
+        required argument missing from the config, is a note. Custom classes are not looked at: their code may
+        not be importable here.
+        """
+        layer_class = _layer_class(node)
+        if layer_class is None and node.module.startswith("keras_vocabsafe"):
+            self._unloadable.add(id(node))
+            self._add(
+                "error",
+                "config-not-loadable",
+                (node.label,),
+                f"Layer '{node.label}' names the class {node.registered_name or node.class_name!r} of module "
+                f"{node.module}, which keras-vocabsafe does not have, so `keras.saving.load_model` fails on this "
+                "file. The config was edited, or saved by another version of keras-vocabsafe: restore the name. "
+                "Its ids and rows were not checked.",
+            )
+            return
+        if layer_class is None:
+            if node.is_keras and node.module.startswith(_KERAS_LAYER_MODULES) and node.wrapper is None:
+                self._add(
+                    "note",
+                    "config-not-loadable",
+                    (node.label,),
+                    f"Layer '{node.label}' is of class {node.class_name!r} (module {node.module}), which "
+                    f"{_keras_version()} does not have, so `keras.saving.load_model` fails on this file. "
+                    "The class name was edited, or the file was saved by a newer Keras: fix the name, or load it "
+                    "with that Keras.",
+                )
+            return
+        reads = node.class_name in _KNOWN_LAYERS and (
+            node.is_keras == (node.class_name in _KERAS_LOOKUPS | {"Embedding"})
+        )
+        if not reads:
+            missing = _missing_arguments(layer_class, node.config)
+            if missing:
+                self._add(
+                    "note",
+                    "config-not-loadable",
+                    (node.label,),
+                    f"{node.class_name} '{node.label}' lacks {', '.join(f'`{name}`' for name in missing)} in its "
+                    "config, which the class requires, so `keras.saving.load_model` fails on this file. The config "
+                    "was edited: restore the entry (the value the model was built with).",
+                )
+            return
+        problem = _rebuild_problem(layer_class, node.config)
+        if problem is None:
+            return
+        self._unloadable.add(id(node))
+        self._add(
+            "error",
+            "config-not-loadable",
+            (node.label,),
+            f"{node.class_name} '{node.label}' cannot be rebuilt from its config, so `keras.saving.load_model` "
+            f"fails on this file: {problem} The config was edited or damaged: restore the entry (the value the "
+            "model was built with), or save the model again. Its ids and rows were not checked.",
+        )
 
     def _check_unknown_consumer(self, node: _Node) -> None:
         """A note where a lookup's ids go straight into a layer of a class this check does not know (a custom
@@ -1143,6 +1316,8 @@ class _Analysis:
 
     def lookup(self, node: _Node) -> _Lookup | None:
         """The ids a lookup gives, or None if its output is not ids (an inverted or multi-hot lookup)."""
+        if id(node) in self._unloadable:
+            return None
         if id(node) not in self._lookups:
             self._lookups[id(node)] = None
             if node.class_name in _KERAS_LOOKUPS:

@@ -335,6 +335,98 @@ def test_a_config_that_does_not_build_the_saved_matrix_is_an_error(tmp_path, ker
     assert _codes(report, "error") == ["weights-missing"] and report.exit_code() == 1
 
 
+def _edited_layer(source, target, name, edit):
+    """A copy of a .keras file whose layer `name` has its config entry (class name and config) passed to `edit`."""
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w") as copy:
+        for item in original.infolist():
+            data = original.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                (entry,) = [layer for layer in config["config"]["layers"] if layer["config"].get("name") == name]
+                edit(entry)
+                data = json.dumps(config).encode("utf-8")
+            copy.writestr(item, data)
+    return str(target)
+
+
+def _pair_and_dense(tmp_path, ours):
+    strings = keras.Input((3,), dtype="string")
+    if ours:
+        vectors = VocabEmbedding(4, vocabulary=VOCAB, name="emb")(strings)
+    else:
+        lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+        vectors = keras.layers.Embedding(lookup.vocabulary_size(), 4, name="emb")(lookup(strings))
+    model = keras.Model(strings, keras.layers.Dense(2, name="dense")(vectors))
+    return _save(model, tmp_path / "source.keras")
+
+
+def _set(key, value):
+    return lambda entry: entry["config"].__setitem__(key, value)
+
+
+def _remove(key):
+    return lambda entry: entry["config"].pop(key)
+
+
+@pytest.mark.parametrize(
+    ("ours", "layer", "edit", "message"),
+    [
+        (False, "emb", _remove("input_dim"), r"it lacks `input_dim`, which Embedding requires"),
+        (False, "emb", _set("input_dim", "6"), r"`input_dim` must be a positive integer"),
+        (False, "words", _set("num_oov_indices", "1"), r"its `num_oov_indices` entry \(\"1\"\) is refused"),
+        (False, "words", _set("output_mode", "ids"), r"its `output_mode` entry \(\"ids\"\) is refused: Unknown"),
+        (False, "words", _set("mask_token", 5), r"its `mask_token` entry \(5\) is refused"),
+        (True, "emb", _set("output_dim", "4"), r"`output_dim` must be a positive integer. Received: output_dim='4'"),
+        (True, "emb", _set("mask_token", 5), r"`mask_token` must be a str"),
+        (True, "emb", _set("num_oov_indices", 0), r"`num_oov_indices` must be an integer of at least 1"),
+        (True, "emb", _remove("output_dim"), r"it lacks `output_dim`, which VocabEmbedding requires"),
+        (True, "emb", lambda entry: entry.update(registered_name="keras_vocabsafe>VocabEmbeding"), r"names the cl"),
+    ],
+)
+def test_a_config_keras_cannot_rebuild_a_checked_layer_from_is_an_error(tmp_path, ours, layer, edit, message):
+    # Hand-edited configs of the layers inspection reads: "No problems found" before (or a KeyDtypeError naming a
+    # token), while keras.saving.load_model refuses the file.
+    path = _edited_layer(_pair_and_dense(tmp_path, ours), tmp_path / "edited.keras", layer, edit)
+    with pytest.raises((TypeError, ValueError)):  # The reference: Keras itself.
+        keras.saving.load_model(path)
+    report = inspect_model(path)
+    assert _codes(report, "error") == ["config-not-loadable"], str(report)
+    (finding,) = report.errors
+    assert finding.layers == (layer,) and f"'{layer}'" in finding.message
+    assert re.search(message, finding.message), finding.message
+    assert "`keras.saving.load_model` fails on this file" in finding.message and report.exit_code() == 1
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda entry: entry.update(class_name="Dense2"), r"'dense' is of class 'Dense2' \(module keras.layers\), wh"),
+        (_remove("units"), r"Dense 'dense' lacks `units` in its config"),
+    ],
+)
+def test_a_layer_keras_cannot_rebuild_that_inspection_does_not_read_is_a_note(tmp_path, edit, message):
+    # Not about ids or rows, so not an error of this check; but the file will not load, which a user running
+    # `inspect` before `load_model` should hear of.
+    path = _edited_layer(_pair_and_dense(tmp_path, ours=False), tmp_path / "edited.keras", "dense", edit)
+    with pytest.raises((TypeError, ValueError)):
+        keras.saving.load_model(path)
+    report = inspect_model(path)
+    assert [(f.severity, f.code) for f in report.findings] == [("note", "config-not-loadable")], str(report)
+    assert re.search(message, report.findings[0].message) and "No problems found" not in str(report)
+    assert [(pair.lookup, pair.embedding) for pair in report.pairs] == [("words", "emb")]
+
+
+def test_config_entries_keras_accepts_are_not_reported(tmp_path):
+    # A long vocabulary is cut before the layer is rebuilt: its tokens are checked on their own.
+    strings = keras.Input((3,), dtype="string")
+    tokens = [f"token{i}" for i in range(100)]
+    lookup = keras.layers.StringLookup(vocabulary=tokens, name="words")
+    vectors = keras.layers.Embedding(lookup.vocabulary_size(), 2, name="emb")(lookup(strings))
+    ours = VocabEmbedding(2, vocabulary=tokens, pad_to_multiple_of=8, name="ours")(strings)
+    path = _save(keras.Model(strings, [vectors, ours]), tmp_path / "long.keras")
+    assert inspect_model(path).findings == []
+
+
 @pytest.mark.parametrize("policy", ["bfloat16", "mixed_float16", "float16"])
 def test_float_matrices_of_every_float_dtype_fit_their_config(tmp_path, policy):
     strings = keras.Input((3,), dtype="string")
