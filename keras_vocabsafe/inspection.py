@@ -1119,6 +1119,15 @@ def _rebuild_problem(layer_class: Any, config: dict[str, Any]) -> str | None:
 
 def _build_problem(layer_class: Any, config: dict[str, Any]) -> str | None:
     """The message of the error `layer_class.from_config(config)` raises, or None if it builds."""
+    import keras
+
+    if issubclass(layer_class, keras.layers.Embedding):
+        # Keras before 3.12 checks the matrix's dimensions only when it builds the matrix (which may be large):
+        # its later check, for every version.
+        for key in ("input_dim", "output_dim"):
+            value = config.get(key)
+            if key in config and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+                return f"`{key}` must be a positive integer. Received: {key}={value!r}."
     try:
         layer_class.from_config(config)
     except Exception as error:  # Whatever the class refuses, load_model refuses too.
