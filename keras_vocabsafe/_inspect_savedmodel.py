@@ -186,6 +186,10 @@ class _Table:
     size: int | None = None
     key_dtype: str | None = None
     empty_key_id: int | None = None  # The id of the key "" (Keras's and our default mask token), if any.
+    # The first key of the table's initializer and its id: where our lookups put their mask token (any token, "[PAD]"
+    # as well as ""), which the graph compares the keys with to compute the mask (see `_Frame._mask_ids`).
+    first_key: bytes | int | None = None
+    first_key_id: int | None = None
     why_unknown: str = ""
 
 
@@ -308,6 +312,11 @@ class _SavedModel:
                         array = values.array().ravel()
                         table.values = _from_values(array)
                         table.size = int(array.size)
+                        first_keys = keys.array().ravel()[:1]
+                        if first_keys.size and array.size:
+                            first = first_keys[0]
+                            table.first_key = first if isinstance(first, bytes) else int(first)
+                            table.first_key_id = int(array[0])
                         if keys.tensor.dtype == 7:
                             strings = keys.tensor.string_val
                             if b"" in strings:
@@ -377,6 +386,7 @@ class _Frame:
         self.args = args
         self.children: dict[str, _Frame | None] = {}
         self._memo: dict[str, Any] = {}
+        self._equalities: dict[str, list[bytes | int]] | None = None
 
     def child(self, node: Any) -> _Frame | None:
         if node.name not in self.children:
@@ -427,7 +437,7 @@ class _Frame:
             handle = get(0)
             return _VariableValue(handle) if isinstance(handle, _Variable) else None
         if op in _FIND_OPS:
-            return self._find(get(0), get(2))
+            return self._find(get(0), get(2), inputs[1] if len(inputs) > 1 else "")
         if op in _HASH_OPS:
             buckets = int(node.attr["num_buckets"].i)
             ranges = ((0, buckets - 1),)
@@ -524,7 +534,7 @@ class _Frame:
             return None
         return subject, condition.op, current, int(bound.array().ravel()[0])
 
-    def _find(self, handle: Any, default: Any) -> _Ids | None:
+    def _find(self, handle: Any, default: Any, keys: str) -> _Ids | None:
         if not isinstance(handle, _TableHandle) or not isinstance(default, _Const):
             return None
         table = self.model.table(handle.node_id)
@@ -533,7 +543,7 @@ class _Frame:
         default_ids = default.ids()
         if default_ids is None:
             return None
-        padding = ((table.empty_key_id, table.empty_key_id),) if table.empty_key_id is not None else ()
+        padding = _from_values(self._mask_ids(table, keys))
         # A negative default is no OOV id: it is replaced (by hash buckets) or refused (num_oov_indices=0).
         return _Ids(
             _normalise(table.values + default_ids.ranges),
@@ -541,6 +551,31 @@ class _Frame:
             _clip(default_ids.ranges, 0, float("inf")),
             padding,
         )
+
+    def _mask_ids(self, table: _Table, keys: str) -> list[int]:
+        """The ids of `table` that are a mask for the keys of tensor `keys`: the key "" (the default mask token),
+        and the table's first key where this function compares those keys with it (`Equal` / `NotEqual`). Our
+        lookups put their mask token first in the table and compute their mask so (`KeyLookup.compute_mask`); a
+        Keras lookup keeps its mask token out of its table (a `SelectV2` on the comparison gives the mask id)."""
+        ids = [] if table.empty_key_id is None else [table.empty_key_id]
+        if table.first_key_id is not None and table.first_key in self._compared_constants(keys):
+            ids.append(table.first_key_id)
+        return ids
+
+    def _compared_constants(self, ref: str) -> list[bytes | int]:
+        """The scalar constants this function compares tensor `ref` with for equality."""
+        if self._equalities is None:
+            self._equalities = {}
+            for node in self.function.node_def:
+                if node.op not in ("Equal", "NotEqual") or len(node.input) < 2:
+                    continue
+                for subject, other in ((node.input[0], node.input[1]), (node.input[1], node.input[0])):
+                    constant = self.value(other)
+                    if isinstance(constant, _Const) and constant.array().size == 1:
+                        value = constant.array().ravel()[0]
+                        found = value if isinstance(value, bytes) else int(value)
+                        self._equalities.setdefault(_canonical(subject), []).append(found)
+        return self._equalities.get(_canonical(ref), [])
 
     def _select(self, node: Any, inputs: list[str], narrowed: dict[str, _Ids]) -> _Ids | None:
         if len(inputs) != 3:

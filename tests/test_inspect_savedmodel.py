@@ -566,3 +566,38 @@ def test_a_savedmodel_with_a_truncated_variables_file_is_an_error(tmp_path, cut)
     (finding,) = [f for f in inspect_model(str(copy)).findings if f.severity == "error"]
     assert finding.code == "weights-missing" and "variables.data-00000-of-00001 is cut short" in finding.message
     assert f"up to byte {len(content):,}" in finding.message
+
+
+@pytest.mark.parametrize("kind", ["vocab_embedding", "halves"])
+@pytest.mark.parametrize("exporter", ["model_export", "export_for_serving"])
+def test_a_mask_token_other_than_the_empty_string_is_the_mask_id_the_keras_file_reports(tmp_path, kind, exporter):
+    # Our lookups keep their mask token in their table: only the key "" was taken for a mask, so "[PAD]" gave
+    # "mask id none". The graph compares the keys with the mask token to compute the mask.
+    inputs = keras.Input(shape=(3,), dtype="string")
+    if kind == "vocab_embedding":
+        layer = VocabEmbedding(2, vocabulary=VOCAB, mask_token="[PAD]", name="ve")
+        model, mask_id = keras.Model(inputs, layer(inputs)), layer.token_to_id("[PAD]")
+    else:
+        embedding = VocabIdEmbedding(2, vocabulary=VOCAB, mask_token="[PAD]", name="ids")
+        lookup = embedding.lookup(name="words")
+        model, mask_id = keras.Model(inputs, embedding(lookup(inputs))), lookup.token_to_id("[PAD]")
+    model.save(tmp_path / "model.keras")
+    if exporter == "model_export":
+        path = _export(model, tmp_path / "exported")
+    else:
+        path = export_for_serving(model, tmp_path / "serving")
+    report = inspect_model(path)
+    assert report.findings == [], str(report)
+    (from_file,) = inspect_model(str(tmp_path / "model.keras")).pairs
+    assert [(p.mask_id, p.oov_ids, p.vocabulary_size) for p in report.pairs] == [
+        (mask_id, from_file.oov_ids, from_file.vocabulary_size)
+    ]
+    assert mask_id == from_file.mask_id == 0
+
+
+def test_a_first_key_the_graph_does_not_compare_the_keys_with_is_no_mask(tmp_path):
+    # Without a mask token the table's first key is a token like any other (and no comparison names it).
+    layer = VocabEmbedding(2, vocabulary=VOCAB, name="ve")
+    inputs = keras.Input(shape=(3,), dtype="string")
+    pair = _only_pair(inspect_model(_export(keras.Model(inputs, layer(inputs)), tmp_path / "no_mask")))
+    assert (pair.mask_id, pair.oov_ids) == (None, (0,))
