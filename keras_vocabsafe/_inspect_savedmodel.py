@@ -1185,27 +1185,46 @@ def _check_route(
     who, target = f"lookup '{lookup}'", f"embedding '{route.variable.name}'"
     if shown != embedding:
         target += f" (of '{shown}')"
+    # Rows from the vocabulary size a VocabIdEmbedding asserts on are its zero padding (`pad_to_multiple_of`),
+    # whichever lookup feeds it: only the rows before are meant to be selected, and the layer refuses ids past them.
+    asserted = route.id_limit is not None and route.id_limit >= 0
+    selectable = min(rows, route.id_limit) if asserted and route.id_limit is not None else rows
+    padding_rows = rows - selectable
     outside = _normalise([*_clip(ids.ranges, float("-inf"), -1), *_clip(ids.ranges, rows, float("inf"))])
+    on_padding = _clip(ids.ranges, selectable, rows - 1)
     found = []
-    if outside:
-        extra = _count(outside)
+    if outside or on_padding:
+        extra, padded_ids = _count(outside), _count(on_padding)
+        parts = []
+        if outside:
+            parts.append(f"{extra:,} id(s) ({_ranges_text(outside)}) select no row")
+        if on_padding:
+            parts.append(
+                f"{padded_ids:,} id(s) ({_ranges_text(on_padding)}) fall on its last {padding_rows:,} row(s), the zero "
+                f"padding of `pad_to_multiple_of` after the {selectable} ids it has"
+            )
+        details = {"vocabulary_size": size, "rows": rows, "ids_without_row": extra}
+        if padding_rows:
+            details.update(padding_rows=padding_rows, ids_on_padding_rows=padded_ids)
         found.append(
             Finding(
                 "error",
                 "ids-exceed-rows",
                 layers,
-                f"The {who} gives ids up to {highest}, but {target} has {rows} rows: {extra:,} id(s) "
-                f"({_ranges_text(outside)}) select no row. On CPU the model fails with an out-of-range gather "
-                "when such a token arrives; on GPU it silently returns zero vectors. Export again with "
-                f"`input_dim=lookup.vocabulary_size()` ({size}), or with VocabEmbedding, which sizes the matrix "
-                "from the vocabulary.",
-                {"vocabulary_size": size, "rows": rows, "ids_without_row": extra},
+                f"The {who} gives ids up to {highest}, but {target} has {rows} rows: "
+                + "; ".join(parts)
+                + (
+                    f". The layer refuses ids outside 0 to {selectable - 1}: the model fails with an assertion (an "
+                    "InvalidArgumentError) when such a token arrives, on any device. Build the lookup from the "
+                    "embedding with `embedding.lookup()`."
+                    if asserted
+                    else ". On CPU the model fails with an out-of-range gather when such a token arrives; on GPU it "
+                    f"silently returns zero vectors. Export again with `input_dim=lookup.vocabulary_size()` ({size}), "
+                    "or with VocabEmbedding, which sizes the matrix from the vocabulary."
+                ),
+                details,
             )
         )
-    # Rows from the vocabulary size a VocabIdEmbedding asserts on are its zero padding (`pad_to_multiple_of`),
-    # whichever lookup feeds it: only the rows before are meant to be selected.
-    selectable = min(rows, route.id_limit) if route.id_limit is not None and route.id_limit >= 0 else rows
-    padding_rows = rows - selectable
     unreachable = selectable - _count(_clip(reached.ranges, 0, selectable - 1))
     # Rows after all the ids of one of our joined layers are that padding too: a VocabIdEmbedding's
     # export_for_serving carries its vocabulary signatures (which look keys up in the very tables whose ids it

@@ -601,3 +601,36 @@ def test_a_first_key_the_graph_does_not_compare_the_keys_with_is_no_mask(tmp_pat
     inputs = keras.Input(shape=(3,), dtype="string")
     pair = _only_pair(inspect_model(_export(keras.Model(inputs, layer(inputs)), tmp_path / "no_mask")))
     assert (pair.mask_id, pair.oov_ids) == (None, (0,))
+
+
+@pytest.mark.parametrize("exporter", ["model_export", "export_for_serving"])
+def test_ids_on_the_padding_rows_of_our_embedding_half_are_an_error(tmp_path, exporter):
+    # A lookup of a larger vocabulary gives an id inside the padded matrix, but past the ids the layer has: it was
+    # not reported, the id having a row. The layer refuses it at run time, as the .keras report of the model says.
+    lookup = keras.layers.StringLookup(vocabulary=[*VOCAB, "dog"], name="words")
+    embedding = VocabIdEmbedding(2, vocabulary=VOCAB, pad_to_multiple_of=8, name="ids")
+    inputs = keras.Input(shape=(3,), dtype="string")
+    model = keras.Model(inputs, embedding(lookup(inputs)))
+    rows = int(embedding.embeddings.shape[0])
+    assert embedding.vocabulary_size() < lookup.vocabulary_size() <= rows  # The extra id lands on a padding row.
+    model.save(tmp_path / "model.keras")
+    if exporter == "model_export":
+        path = _export(model, tmp_path / "exported")
+        served = tf.saved_model.load(path)
+        with pytest.raises(tf.errors.InvalidArgumentError):  # The finding says so.
+            served.serve(tf.constant([["the", "dog", "cat"]]))
+    else:
+        path = export_for_serving(model, tmp_path / "serving")
+    report = inspect_model(path)
+    (finding,) = report.findings
+    assert (finding.severity, finding.code, finding.layers) == ("error", "ids-exceed-rows", ("words", "ids"))
+    assert finding.details == {
+        "vocabulary_size": lookup.vocabulary_size(),
+        "rows": rows,
+        "ids_without_row": 0,
+        "padding_rows": rows - embedding.vocabulary_size(),
+        "ids_on_padding_rows": lookup.vocabulary_size() - embedding.vocabulary_size(),
+    }
+    assert "zero padding of `pad_to_multiple_of`" in finding.message and "select no row" not in finding.message
+    (from_file,) = inspect_model(str(tmp_path / "model.keras")).findings
+    assert from_file.severity == finding.severity == "error"
