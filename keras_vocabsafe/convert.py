@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import re
 import tempfile
 from collections.abc import Callable
 from typing import Any, cast
@@ -269,8 +270,7 @@ class _Converter:
         for plan in self.plans:
             _rewrite(serialized["config"], plan)
         serialized.pop("compile_config", None)  # Optimizer state cannot carry over; the caller compiles.
-        # The config comes from a model already in this process, so re-creating its objects runs no new code.
-        new_model = keras.saving.deserialize_keras_object(serialized, safe_mode=False)
+        new_model = _rebuild(self.model, serialized)
         self._transfer_state(self.model, new_model, ())
         self._set_rows(new_model, other=False)
         inputs = self._probe_inputs()
@@ -756,6 +756,33 @@ def _rewrite(config: dict[str, Any], plan: _Plan) -> None:
                     call["args"] = [copy.deepcopy(key_input), plan.layer.mask_token]
     entries[embedding_index] = new_entry
     del entries[lookup_index]
+
+
+def _rebuild(model: Any, serialized: dict[str, Any]) -> Any:
+    """The model re-created from its (rewritten) config, or `ConversionError` saying why it cannot be."""
+    # The model's own classes, as `keras.models.clone_model` passes them: a custom layer defined without
+    # `register_keras_serializable` (in a notebook, in a function) is then found by its name.
+    custom_objects: dict[str, Any] = {}
+    for layer in _compat.flatten_layers(model):
+        if not type(layer).__module__.startswith("keras."):
+            custom_objects.setdefault(type(layer).__name__, type(layer))
+    try:
+        # The config comes from a model already in this process, so re-creating its objects runs no new code.
+        return keras.saving.deserialize_keras_object(serialized, custom_objects=custom_objects, safe_mode=False)
+    except Exception as error:
+        cause: BaseException = error
+        while cause.__cause__ is not None or cause.__context__ is not None:
+            cause = cast("BaseException", cause.__cause__ or cause.__context__)
+        message = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(cause)).split())
+        message = message if len(message) <= 500 else message[:497] + "..."
+        raise ConversionError(
+            f"Model {model.name!r} could not be re-created from its config, which convert does to replace its layers, "
+            f"so nothing was converted: {type(cause).__name__}: {message}. A custom layer, function or object in it "
+            "must be registered with `@keras.saving.register_keras_serializable()` and its get_config() must "
+            "return every argument of its __init__; check with "
+            "`keras.Model.from_config(model.get_config())`.",
+            refusals=[Refusal((model.name,), "the model does not re-create from its config")],
+        ) from error
 
 
 def _copy_state(old: Any, new: Any) -> None:

@@ -326,6 +326,43 @@ def test_several_string_oov_ids_convert_exactly():
     np.testing.assert_array_equal(result.model.predict(data, verbose=0), model.predict(data, verbose=0))
 
 
+def test_a_custom_layer_that_is_not_registered_converts():
+    class Scale(keras.layers.Layer):  # Defined in a function, as in a notebook: Keras cannot find it by name.
+        def __init__(self, factor, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = factor
+
+        def call(self, inputs):
+            return inputs * self.factor
+
+        def get_config(self):
+            return {**super().get_config(), "factor": self.factor}
+
+    model = _pair(keras.layers.StringLookup(vocabulary=WORDS), keras.layers.Embedding(len(WORDS) + 1, 2))
+    model = keras.Model(model.inputs, Scale(3.0)(model.outputs[0]))
+    result = convert_model(model)
+    data = tf.constant([["the", "dog", "日本語"]])
+    np.testing.assert_array_equal(result.model.predict(data, verbose=0), model.predict(data, verbose=0))
+
+
+def test_a_model_that_does_not_rebuild_from_its_config_is_refused_with_the_cause():
+    class Scale(keras.layers.Layer):
+        def __init__(self, factor, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = factor
+
+        def call(self, inputs):
+            return inputs * self.factor
+
+        def get_config(self):  # Leaves `factor` out.
+            return {"name": self.name}
+
+    model = _pair(keras.layers.StringLookup(vocabulary=WORDS), keras.layers.Embedding(len(WORDS) + 1, 2))
+    model = keras.Model(model.inputs, Scale(3.0)(model.outputs[0]))
+    with pytest.raises(ConversionError, match=r"could not be re-created from its config.*'factor'.*get_config\(\)"):
+        convert_model(model)
+
+
 def test_model_without_pairs_has_nothing_to_convert():
     inputs = keras.Input((3,), dtype="int64")
     model = keras.Model(inputs, keras.layers.Embedding(10, 2)(inputs))
