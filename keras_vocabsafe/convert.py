@@ -599,6 +599,8 @@ def _build_plan(path: tuple[str, ...], lookup: Any, embedding: Any) -> _Plan:
 
 def _lookup_tokens(lookup: Any, dtype: str) -> list[Any]:
     """The lookup's tokens in id order, without special slots, byte for byte (strings as bytes)."""
+    if int(lookup.lookup_table.size()) == 0:  # Exporting a table that was never given a vocabulary fails.
+        return []
     keys, values = lookup.lookup_table.export()
     keys, values = keys.numpy(), values.numpy()
     start = (lookup.mask_token is not None) + lookup.num_oov_indices
@@ -697,6 +699,18 @@ def _layer_refusal(lookup: Any, embedding: Any) -> str | None:
             )
     if kind == "StringLookup" and str(getattr(lookup, "encoding", "utf-8")).lower().replace("_", "-") != "utf-8":
         return f"the lookup has encoding={lookup.encoding!r}; VocabEmbedding compares UTF-8 bytes"
+    wanted = "string" if kind == "StringLookup" else "an integer dtype"
+    for tensor in _compat.inbound_tensors(lookup):
+        dtype = keras.backend.standardize_dtype(tensor.dtype)
+        if (dtype == "string") != (kind == "StringLookup") or (dtype != "string" and "int" not in dtype):
+            # Keras's lookup takes any symbolic dtype and casts at run time; VocabEmbedding checks it when the
+            # model is rebuilt, so the rebuilt model would fail to build rather than run.
+            return (
+                f"the lookup's input is declared {dtype} in the model's graph (a `keras.Input` without `dtype=`, or "
+                f"a Lambda without an output dtype), though it takes keys of {wanted}; a VocabEmbedding checks its "
+                f"input's dtype when the model is built, so it cannot take that input. Declare the input's dtype "
+                f"(`keras.Input(..., dtype={'string' if kind == 'StringLookup' else 'int64'!r})`) and convert again"
+            )
     if type(embedding) is not keras.layers.Embedding:
         return f"{type(embedding).__name__} is a subclass of Embedding; its call may differ from Embedding's"
     if not embedding.built:

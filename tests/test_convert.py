@@ -206,6 +206,12 @@ def _quantized():
     return model
 
 
+def _float_input_integer_lookup():
+    # Keras's lookup casts whatever it gets at run time, so this model predicts; a VocabEmbedding checks the dtype.
+    ids = keras.Input((3,))
+    return keras.Model(ids, keras.layers.Embedding(len(IDS) + 1, 2)(keras.layers.IntegerLookup(vocabulary=IDS)(ids)))
+
+
 @pytest.mark.parametrize("policy", [None, "layer mixed_float16", "global mixed_bfloat16"])
 def test_a_lora_embedding_converts_to_its_merged_rows_with_lora_kept(tmp_path, policy):
     # Keras merges the update in float32 inside a model of a mixed policy, and in the compute dtype for a layer of
@@ -289,6 +295,11 @@ REFUSALS = {
         "num_oov_indices",
     ),
     "quantized": (_quantized, "quantized"),
+    "never given a vocabulary": (
+        lambda: _pair(keras.layers.StringLookup(), keras.layers.Embedding(4, 2)),
+        "no vocabulary",
+    ),
+    "lookup input declared float32": (_float_input_integer_lookup, "declared float32"),
     "text vectorization": (_text_vectorization, "TextVectorization"),
     "subclassed": (_Subclassed, "functional model"),
 }
