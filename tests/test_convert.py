@@ -487,7 +487,14 @@ def test_cli_hostile_paths_exit_2_with_one_line(saved_model, tmp_path, capsys):
         archive.writestr("hello.txt", "hi")
     empty = tmp_path / "empty.keras"
     empty.write_bytes(b"")
+    pipe = tmp_path / "pipe.keras"
+    os.mkfifo(pipe)  # Opened for reading with no writer, it would block forever.
+    legacy = tmp_path / "legacy.h5"
+    inputs = keras.Input((2,))
+    keras.Model(inputs, keras.layers.Dense(1)(inputs)).save(legacy)
     cases = [
+        (legacy, tmp_path / "c.keras", "HDF5 file (Keras's legacy .h5 format)"),
+        (pipe, tmp_path / "c.keras", "not a regular file"),
         (tmp_path, tmp_path / "b.keras", "directory"),
         (text, tmp_path / "d.keras", "not a .keras file"),
         (empty, tmp_path / "d.keras", "not a .keras file"),

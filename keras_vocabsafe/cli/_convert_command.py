@@ -16,6 +16,8 @@ from typing import Any
 
 from keras_vocabsafe.cli._output import EXIT_OK, EXIT_PROBLEMS, CommandError, Output, atomic_file, check_output_path
 
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
 _DESCRIPTION = """\
 Replace each StringLookup/IntegerLookup + Embedding pair of a saved functional or Sequential model with one
 VocabEmbedding holding the same vocabulary, ids and trained rows, so that the converted model predicts
@@ -93,7 +95,19 @@ def _check_paths(model: str, out: str, *, overwrite: bool) -> tuple[str, str]:
             f"{model} is a directory; `vocabsafe convert` reads a .keras file (SavedModel directories cannot be "
             "converted: load the model in Python and save it with model.save('model.keras') first)."
         )
+    if not os.path.isfile(model):
+        raise CommandError(
+            f"{model} is not a regular file (a pipe, such as `<(...)`, or a device); a .keras file is a zip archive, "
+            "read by seeking. Write it to a file first."
+        )
     try:
+        with open(model, "rb") as file:
+            if file.read(len(_HDF5_SIGNATURE)) == _HDF5_SIGNATURE:
+                raise CommandError(
+                    f"{model} is an HDF5 file (Keras's legacy .h5 format); `vocabsafe convert` reads .keras files. "
+                    f"Load it in Python with keras.saving.load_model({model!r}) and save it with "
+                    "model.save('model.keras') first."
+                )
         with zipfile.ZipFile(model) as archive:
             names = set(archive.namelist())
             broken = archive.testzip()
