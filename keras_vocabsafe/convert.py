@@ -647,8 +647,7 @@ def _graph_refusal(config: dict[str, Any], lookup: Any, embedding: Any) -> str |
             f"the Embedding is called {len(embedding_entry['inbound_nodes'])} times (shared with another input), "
             "so its rows serve ids from elsewhere too. Give each input its own Embedding, or convert by hand"
         )
-    node = embedding_entry["inbound_nodes"][0]
-    if node.get("kwargs") or len(node.get("args", [])) != 1:
+    if _call_input(embedding_entry["inbound_nodes"][0]) is None:
         return "the Embedding is called with more than the lookup's ids"
     consumers = []
     for name, entry in entries.items():
@@ -762,7 +761,7 @@ def _rewrite(config: dict[str, Any], plan: _Plan) -> None:
     if "inbound_nodes" in entries[lookup_index]:
         new_entry["name"] = plan.embedding.name
         new_entry["inbound_nodes"] = copy.deepcopy(entries[lookup_index]["inbound_nodes"])
-        key_input = new_entry["inbound_nodes"][0]["args"][0]
+        key_input = _call_input(new_entry["inbound_nodes"][0])
         # The Embedding's mask op compared ids with 0; the same mask is keys != mask token (only it has id 0).
         for entry in entries:
             for call in entry.get("inbound_nodes", []):
@@ -875,6 +874,16 @@ def _tensor_refs(value: Any) -> list[Any]:
     if isinstance(value, (list, tuple)):
         return [ref for item in value for ref in _tensor_refs(item)]
     return []
+
+
+def _call_input(call: dict[str, Any]) -> Any:
+    """The one input of a layer call, passed as `layer(x)` or `layer(inputs=x)`; None for any other call."""
+    args, kwargs = list(call.get("args", [])), dict(call.get("kwargs", {}))
+    if len(args) == 1 and not kwargs:
+        return args[0]
+    if not args and list(kwargs) == ["inputs"]:
+        return kwargs["inputs"]
+    return None
 
 
 def _call_histories(call: dict[str, Any]) -> list[list[Any]]:

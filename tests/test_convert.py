@@ -374,6 +374,17 @@ def test_a_model_that_does_not_rebuild_from_its_config_is_refused_with_the_cause
         convert_model(model)
 
 
+def test_a_lookup_and_embedding_called_with_the_inputs_keyword_convert():
+    words = keras.Input((None,), dtype="string")
+    ids = keras.layers.StringLookup(vocabulary=WORDS, mask_token="")(inputs=words)
+    vectors = keras.layers.Embedding(len(WORDS) + 2, 2, mask_zero=True)(inputs=ids)
+    model = keras.Model(words, keras.layers.GlobalAveragePooling1D()(vectors))
+    result = convert_model(model)
+    assert len(result.converted) == 1
+    data = tf.constant([["the", "dog", ""], ["", "", "日本語"]])
+    np.testing.assert_array_equal(result.model.predict(data, verbose=0), model.predict(data, verbose=0))
+
+
 def test_model_without_pairs_has_nothing_to_convert():
     inputs = keras.Input((3,), dtype="int64")
     model = keras.Model(inputs, keras.layers.Embedding(10, 2)(inputs))
