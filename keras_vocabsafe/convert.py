@@ -250,6 +250,7 @@ class _Converter:
         self.notes: list[str] = []
 
     def run(self) -> ConversionResult:
+        _refuse_layers_shared_across_models(self.model)
         serialized = keras.saving.serialize_keras_object(self.model)
         candidates = self._find_pairs(self.model, serialized["config"], ())
         for done, (path, config, lookup, embedding) in enumerate(candidates, 1):
@@ -769,6 +770,31 @@ def _rewrite(config: dict[str, Any], plan: _Plan) -> None:
                     call["args"] = [copy.deepcopy(key_input), plan.layer.mask_token]
     entries[embedding_index] = new_entry
     del entries[lookup_index]
+
+
+def _refuse_layers_shared_across_models(model: Any) -> None:
+    """Raises `ConversionError` if a layer with weights belongs to two models of the model (the top one, nested ones).
+
+    Each model's config lists only its own calls of a layer, so re-creating the model from its config gives each
+    model its own copy: the layer's weights would silently stop being one (Keras's own save and load fail on it).
+    """
+    owners: dict[int, tuple[Any, list[str]]] = {}
+    models = [model, *(layer for layer in _compat.flatten_layers(model, include_self=False))]
+    for container in models:
+        if isinstance(container, keras.Model) and _is_graph_model(container):
+            for layer in container.layers:
+                owners.setdefault(id(layer), (layer, []))[1].append(container.name)
+    shared = [(layer, names) for layer, names in owners.values() if len(names) > 1 and layer.weights]
+    if shared:
+        listed = "; ".join(f"{layer.name!r} is in {', '.join(repr(name) for name in names)}" for layer, names in shared)
+        raise ConversionError(
+            f"Model {model.name!r} has layers shared by several of its (nested) models ({listed}), so nothing was "
+            "converted: convert re-creates the model from its config, which would give each model its own copy of "
+            "such a layer and untie its weights. Give each model its own layer, or convert by hand.",
+            refusals=[
+                Refusal(tuple(names), f"layer {layer.name!r} is shared by these models") for layer, names in shared
+            ],
+        )
 
 
 def _rebuild(model: Any, serialized: dict[str, Any]) -> Any:

@@ -385,6 +385,21 @@ def test_a_lookup_and_embedding_called_with_the_inputs_keyword_convert():
     np.testing.assert_array_equal(result.model.predict(data, verbose=0), model.predict(data, verbose=0))
 
 
+@pytest.mark.parametrize("skip_unconvertible", [False, True])
+def test_an_embedding_shared_by_two_nested_models_is_refused_rather_than_untied(skip_unconvertible):
+    embedding = keras.layers.Embedding(len(WORDS) + 1, 2, name="embedding")
+
+    def inner(name):
+        words = keras.Input((None,), dtype="string")
+        return keras.Model(words, embedding(keras.layers.StringLookup(vocabulary=WORDS)(words)), name=name)
+
+    first, second = keras.Input((None,), dtype="string"), keras.Input((None,), dtype="string")
+    model = keras.Model([first, second], keras.layers.Add()([inner("first")(first), inner("second")(second)]))
+    with pytest.raises(ConversionError, match=r"'embedding' is in 'first', 'second'.*untie") as caught:
+        convert_model(model, skip_unconvertible=skip_unconvertible)
+    assert caught.value.refusals
+
+
 def test_model_without_pairs_has_nothing_to_convert():
     inputs = keras.Input((3,), dtype="int64")
     model = keras.Model(inputs, keras.layers.Embedding(10, 2)(inputs))
