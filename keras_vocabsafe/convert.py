@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import os
 import re
 import tempfile
 from collections.abc import Callable
@@ -210,6 +211,12 @@ def convert_model(
     if not isinstance(model, keras.Model):
         raise ConversionError(
             f"`model` must be a keras.Model (functional or Sequential). Received: {type(model).__name__}."
+            + (
+                " To convert a saved model, load it first with keras.saving.load_model(path), or run "
+                "`vocabsafe convert MODEL OUT`."
+                if isinstance(model, (str, os.PathLike))
+                else ""
+            )
         )
     if not _is_graph_model(model):
         raise ConversionError(
@@ -362,6 +369,9 @@ class _Converter:
                     found.append((path, config, layers[source], layer))
                 elif source is None and not sequential:
                     self._embedding_inputs_from_lookup(container, entry, path, layer)
+                continue
+            if not _is_lookup(layer):
+                self._check_opaque_model(layer, path)  # A custom layer holding a pair is as opaque as a model.
         for index, entry in enumerate(entries):
             if entry["class_name"] in _LOOKUP_CLASSES + ("TextVectorization",):
                 lookup = layers[names[index]]
@@ -392,12 +402,14 @@ class _Converter:
         has_lookup = any(_is_lookup(sub) for sub in inner)
         has_embedding = any(isinstance(sub, keras.layers.Embedding) for sub in inner)
         if has_lookup and has_embedding:
+            model = isinstance(layer, keras.Model)
+            kind = "a subclassed model" if model else "a custom layer"
+            fix = "Rebuild it as a functional model" if model else "Build the pair into the model itself"
             self.refusals.append(
                 Refusal(
                     (_path(path, layer.name),),
-                    f"a subclassed model ({type(layer).__name__}) holding a lookup and an Embedding: its wiring is "
-                    "Python code that cannot be rewritten. Rebuild it as a functional model, or use VocabEmbedding "
-                    "directly in its code",
+                    f"{kind} ({type(layer).__name__}) holding a lookup and an Embedding: its wiring is Python code "
+                    f"that cannot be rewritten. {fix}, or use VocabEmbedding directly in its code",
                 )
             )
 

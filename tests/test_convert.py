@@ -264,6 +264,21 @@ class _Subclassed(keras.Model):
         return self.embedding(self.lookup(inputs))
 
 
+class _PairLayer(keras.layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.lookup = keras.layers.StringLookup(vocabulary=WORDS)
+        self.embedding = keras.layers.Embedding(len(WORDS) + 1, 2)
+
+    def call(self, inputs):
+        return self.embedding(self.lookup(inputs))
+
+
+def _pair_in_custom_layer():
+    words = keras.Input((None,), dtype="string")
+    return keras.Model(words, _PairLayer(name="pair_layer")(words))
+
+
 REFUSALS = {
     "mask_zero without mask token": (
         lambda: _pair(keras.layers.StringLookup(vocabulary=WORDS), keras.layers.Embedding(9, 2, mask_zero=True)),
@@ -302,6 +317,7 @@ REFUSALS = {
     "lookup input declared float32": (_float_input_integer_lookup, "declared float32"),
     "text vectorization": (_text_vectorization, "TextVectorization"),
     "subclassed": (_Subclassed, "functional model"),
+    "pair inside a custom layer": (_pair_in_custom_layer, "a custom layer (_PairLayer) holding a lookup"),
 }
 
 
@@ -398,6 +414,11 @@ def test_an_embedding_shared_by_two_nested_models_is_refused_rather_than_untied(
     with pytest.raises(ConversionError, match=r"'embedding' is in 'first', 'second'.*untie") as caught:
         convert_model(model, skip_unconvertible=skip_unconvertible)
     assert caught.value.refusals
+
+
+def test_a_path_instead_of_a_model_is_told_to_load_it_first(saved_model):
+    with pytest.raises(ConversionError, match=r"Received: PosixPath\. .*keras\.saving\.load_model\(path\)"):
+        convert_model(saved_model)
 
 
 def test_model_without_pairs_has_nothing_to_convert():
