@@ -173,9 +173,11 @@ def convert_model(
     than once, a lookup output used by other layers too, a mask disagreement (`mask_zero=True` without a
     mask token: Keras then masks the OOV id 0; a mask token with `mask_zero=False`), fewer rows than ids (the
     model is already broken: run `vocabsafe inspect`), another `output_mode`, `invert=True`, a quantized
-    Embedding, `TextVectorization`, or a subclassed model. A LoRA-enabled Embedding converts to a
-    `VocabEmbedding` with LoRA of the same rank and alpha, whose rows are the merged rows and whose update starts
-    at zero, as Keras's own save and load leave it (a note says so).
+    Embedding, `TextVectorization`, a lookup input declared with another dtype than its keys (the new layer checks
+    it), or a subclassed model or custom layer holding a pair. A model in which one layer with weights belongs to
+    two of its (nested) models is refused as a whole, since re-creating it would untie that layer. A LoRA-enabled
+    Embedding converts to a `VocabEmbedding` with LoRA of the same rank and alpha, whose rows are the merged rows
+    and whose update starts at zero, as Keras's own save and load leave it (a note says so).
 
     The result is checked before it is returned: each pair's ids are compared key by key on the whole
     vocabulary (with the mask token and unknown keys), and both models are run on a probe batch built from
