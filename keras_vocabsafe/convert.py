@@ -426,7 +426,7 @@ class _Converter:
             except _Refused as refused:
                 reason = str(refused)
             except VocabSafeError as error:
-                reason = f"VocabEmbedding refuses the lookup's settings: {error}"
+                reason = f"VocabEmbedding refuses the lookup's settings: {str(error).rstrip('.')}"
             else:
                 self.plans.append(plan)
                 if plan.layer.lora_rank:

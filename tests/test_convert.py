@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import zipfile
 
 import keras
@@ -318,6 +319,13 @@ REFUSALS = {
     "text vectorization": (_text_vectorization, "TextVectorization"),
     "subclassed": (_Subclassed, "functional model"),
     "pair inside a custom layer": (_pair_in_custom_layer, "a custom layer (_PairLayer) holding a lookup"),
+    "mask token is the OOV token": (
+        lambda: _pair(
+            keras.layers.StringLookup(vocabulary=WORDS, mask_token="", oov_token=""),
+            keras.layers.Embedding(len(WORDS) + 2, 2, mask_zero=True),
+        ),
+        "must differ",
+    ),
 }
 
 
@@ -331,6 +339,7 @@ def test_pairs_that_cannot_be_exact_are_refused_with_the_reason(case):
         convert_model(model)
     assert caught.value.refusals, "each refusal names the layers and why"
     assert any(reason in refusal.reason for refusal in caught.value.refusals), caught.value.refusals
+    assert not re.search(r"[^.]\.\.[^.]", str(caught.value)), caught.value  # One full stop between sentences.
 
 
 def test_text_vectorization_tokenizes_unicode_text_unlike_text_vocab_lookup():
