@@ -548,7 +548,10 @@ def test_cli_hostile_paths_exit_2_with_one_line(saved_model, tmp_path, capsys):
     legacy = tmp_path / "legacy.h5"
     inputs = keras.Input((2,))
     keras.Model(inputs, keras.layers.Dense(1)(inputs)).save(legacy)
+    directory_out = tmp_path / "dir.keras"
+    directory_out.mkdir()
     cases = [
+        (saved_model, directory_out, f"e.g. {directory_out / 'converted.keras'}."),  # A name OUT may have.
         (legacy, tmp_path / "c.keras", "HDF5 file (Keras's legacy .h5 format)"),
         (pipe, tmp_path / "c.keras", "not a regular file"),
         (tmp_path, tmp_path / "b.keras", "directory"),

@@ -126,7 +126,7 @@ def _check_paths(model: str, out: str, *, overwrite: bool) -> tuple[str, str]:
         raise CommandError(f"OUT must end in .keras (Keras saves models only under that name). Received: {out}")
     if (os.path.exists(out) and os.path.samefile(model, out)) or os.path.abspath(model) == os.path.abspath(out):
         raise CommandError(f"OUT is MODEL ({out}); write the converted model to another path.")
-    return model, check_output_path(out, overwrite=overwrite)
+    return model, check_output_path(out, overwrite=overwrite, example="converted.keras")
 
 
 def _load(path: str, *, unsafe: bool, shown_as: str | None = None) -> Any:

@@ -121,13 +121,14 @@ class Progress:
         self.close()
 
 
-def check_output_path(path: str, *, overwrite: bool) -> str:
+def check_output_path(path: str, *, overwrite: bool, example: str = "out") -> str:
     """The path to write, or a `CommandError` if it is empty, a directory or not a regular file (a pipe or device,
     which the rename would replace), exists (without `overwrite`), or its directory does not exist, is a file or
     takes no new files (checked by creating one, before any slow work).
 
     A symbolic link is written through, as a shell's `>` does: the path returned is its target's, so that the link
-    stays (replacing the link itself with the new file would silently cut it).
+    stays (replacing the link itself with the new file would silently cut it). `example` is the file name a
+    message about a directory suggests in it.
     """
     given = os.fspath(path)
     if not given:
@@ -145,7 +146,7 @@ def check_output_path(path: str, *, overwrite: bool) -> str:
     shown = given if path == given else f"{given} (a link to {path})"
     if os.path.isdir(path):
         raise CommandError(
-            f"{shown} is a directory; pass the path of the file to write, e.g. {os.path.join(given, 'out')}."
+            f"{shown} is a directory; pass the path of the file to write, e.g. {os.path.join(given, example)}."
         )
     if os.path.exists(path) and not os.path.isfile(path):
         # A FIFO, a device (/dev/null) or a socket: the new file would replace it, by rename, as root even /dev/null.
