@@ -815,10 +815,12 @@ def _rebuild(model: Any, serialized: dict[str, Any]) -> Any:
     """The model re-created from its (rewritten) config, or `ConversionError` saying why it cannot be."""
     # The model's own classes, as `keras.models.clone_model` passes them: a custom layer defined without
     # `register_keras_serializable` (in a notebook, in a function) is then found by its name.
-    custom_objects: dict[str, Any] = {}
+    # Two classes of one name (made by one function twice) cannot be told apart: neither is passed.
+    classes: dict[str, set[type]] = {}
     for layer in _compat.flatten_layers(model):
         if not type(layer).__module__.startswith("keras."):
-            custom_objects.setdefault(type(layer).__name__, type(layer))
+            classes.setdefault(type(layer).__name__, set()).add(type(layer))
+    custom_objects = {name: next(iter(found)) for name, found in classes.items() if len(found) == 1}
     try:
         # The config comes from a model already in this process, so re-creating its objects runs no new code.
         return keras.saving.deserialize_keras_object(serialized, custom_objects=custom_objects, safe_mode=False)

@@ -399,6 +399,20 @@ def test_a_model_that_does_not_rebuild_from_its_config_is_refused_with_the_cause
         convert_model(model)
 
 
+def test_two_unregistered_classes_of_one_name_are_not_confused():
+    def scale(factor):
+        class Scale(keras.layers.Layer):
+            def call(self, inputs):
+                return inputs * factor
+
+        return Scale()
+
+    model = _pair(keras.layers.StringLookup(vocabulary=WORDS), keras.layers.Embedding(len(WORDS) + 1, 2))
+    model = keras.Model(model.inputs, scale(2.0)(scale(5.0)(model.outputs[0])))
+    with pytest.raises(ConversionError, match=r"Could not locate class 'Scale'.*register_keras_serializable"):
+        convert_model(model)
+
+
 def test_a_lookup_and_embedding_called_with_the_inputs_keyword_convert():
     words = keras.Input((None,), dtype="string")
     ids = keras.layers.StringLookup(vocabulary=WORDS, mask_token="")(inputs=words)
