@@ -167,7 +167,9 @@ def convert_model(
     constraint, `trainable` and dtype policy (mixed precision included). It keeps the Embedding's name, so
     `model.get_layer(embedding_name)` still finds the layer that holds the rows (`.embeddings`,
     `get_weights()`); it now takes the keys themselves rather than ids. Rows past the vocabulary (an
-    Embedding with `input_dim` larger than needed) are dropped, since no id reaches them.
+    Embedding with `input_dim` larger than needed) are dropped, since no id reaches them: outputs are
+    unchanged, but an `embeddings_regularizer`'s penalty (a loss term) then covers the kept rows only (with L1
+    or L2, the kept rows' gradients are unchanged; the loss value is smaller).
 
     Where a pair cannot be converted exactly, the reason is recorded: an `Embedding` shared or called more
     than once, a lookup output used by other layers too, a mask disagreement (`mask_zero=True` without a
