@@ -700,6 +700,9 @@ class _Route:
     sites: frozenset[tuple[str, str]] = frozenset()
     # The variables the layer calls read (an int4 Embedding reads its matrix to unpack it, and gathers its scales).
     read: frozenset[_Variable] = frozenset()
+    # Every gather is a Keras Embedding call whose ids Keras masks where they are 0 (`mask_zero=True`, see
+    # `_masked_at_zero`). False where that is not certain.
+    masked_at_zero: bool = False
 
 
 class _Scanner:
@@ -752,6 +755,8 @@ class _Scanner:
         site = _layer_scope(node.name, layer)
         sites = frozenset({(frame.function.signature.name, site)})
         read = _variables_read(frame, site)
+        # Our layers mask their own mask token. A Keras Embedding gathers in its call's own scope.
+        masked = own is None and _masked_at_zero(frame, node, node.name.rpartition("/")[0])
         known = self.routes.get(key)
         if known is not None:
             ids = _union([known.ids, ids])
@@ -759,7 +764,54 @@ class _Scanner:
             id_limit = _common_limit([id_limit, known.id_limit])
             sites |= known.sites
             read |= known.read
-        self.routes[key] = _Route(variable, ids, layer, [], node.name, own_lookup, id_limit, sites, read)
+            masked = masked and known.masked_at_zero
+        self.routes[key] = _Route(variable, ids, layer, [], node.name, own_lookup, id_limit, sites, read, masked)
+
+
+def _masked_at_zero(frame: _Frame, gather: Any, site: str) -> bool:
+    """Whether `gather`, run in name scope `site`, is the gather of a Keras `Embedding(mask_zero=True)`'s call.
+
+    Keras computes that layer's mask after its call, in the scope around it: `NotEqual(ids, Cast(0))` on the very
+    tensor the layer took. Keras always leaves this op, whether or not a layer after it uses the mask; where the
+    mask is used, a model recomputes it for the layer that takes it, so the op of the call itself has no consumer.
+    Only that unused op counts: a `keras.ops.not_equal(ids, 0)` of the model's own is used (nothing runs an unused
+    op of a functional model), and may count unknown tokens rather than mask them. The ids must reach no other
+    layer either (two embeddings of one lookup: which one masks is not known).
+    """
+    inside = site + "/"
+    taken: set[str] = set()
+    seen: set[str] = set()
+    todo = [gather.input[1]] if len(gather.input) > 1 else []
+    while todo and len(seen) < 64:  # Keras's Embedding wraps negative ids within a few ops before its gather.
+        ref = _canonical(todo.pop())
+        node = frame._node(ref)
+        if node is None or not node.name.startswith(inside):
+            if isinstance(frame.value(ref), _Ids):
+                taken.add(ref)
+            continue
+        if node.name in seen:
+            continue
+        seen.add(node.name)
+        todo.extend(i for i in node.input if not i.startswith("^"))
+    if len(taken) != 1:
+        return False
+    ids = taken.pop()
+    parent = site.rpartition("/")[0]
+    mask_name = re.compile((re.escape(parent) + "/" if parent else "") + r"NotEqual(_\d+)?")
+    used = {ref.partition(":")[0] for ref in frame.function.ret.values()}  # What the function returns is used.
+    masks = []
+    for node in frame.function.node_def:
+        used.update(i.lstrip("^").partition(":")[0] for i in node.input)
+        inputs = [_canonical(i) for i in node.input if not i.startswith("^")]
+        if ids not in inputs or node.name.startswith(inside):
+            continue
+        if node.op != "NotEqual" or not mask_name.fullmatch(node.name) or inputs[0] != ids:
+            return False  # Another layer (or op) takes the ids as well.
+        zero = frame.value(inputs[1])
+        zero = zero.ids() if isinstance(zero, _Const) else zero
+        if isinstance(zero, _Ids) and not zero.tables and zero.ranges == ((0, 0),):
+            masks.append(node.name)
+    return any(name not in used for name in masks)
 
 
 def _variables_read(frame: _Frame, scope: str) -> frozenset[_Variable]:
@@ -1095,7 +1147,8 @@ def _merged(group: list[_Route]) -> _Route:
     own_lookup = all(route.own_lookup for route in group)
     id_limit = _common_limit([route.id_limit for route in group])
     sites = frozenset().union(*(r.sites for r in group))
-    return _Route(variable, ids, main.layer, lookup_ops, main.gather_op, own_lookup, id_limit, sites, read)
+    masked = all(route.masked_at_zero for route in group)
+    return _Route(variable, ids, main.layer, lookup_ops, main.gather_op, own_lookup, id_limit, sites, read, masked)
 
 
 def _vocabulary_signature_tables(model: _SavedModel) -> dict[str, set[int]]:
@@ -1177,7 +1230,7 @@ def _check_route(
         mask,
         _ids_of(oov),
         rows,
-        None,
+        True if route.masked_at_zero else None,  # Unknown, not False, where no mask is seen.
         (),
     )
     if rows is None:
@@ -1250,6 +1303,20 @@ def _check_route(
                 "vocabulary that already held its special tokens). Use "
                 f"`input_dim=lookup.vocabulary_size()` ({size}), or VocabEmbedding.",
                 details,
+            )
+        )
+    # Id 0 of the lookup is a token's (OOV or the first listed), not padding the graph adds or a mask token's.
+    if route.masked_at_zero and _clip(ids.ranges, 0, 0) and not _clip(ids.padding, 0, 0):
+        zero = "its OOV id" if _clip(oov, 0, 0) else "the id of its first token"
+        found.append(
+            Finding(
+                "error",
+                "mask-zero-without-mask-token",
+                layers,
+                f"The {target} has mask_zero=True (the graph masks its ids where they are 0), but the {who} has no "
+                f"mask token, so id 0 is {zero}: every out-of-vocabulary token is masked out as if it were padding. "
+                "Give the lookup a mask token (`mask_token=''`, which makes id 0 padding and shifts the other ids "
+                "by one; retrain), or set mask_zero=False.",
             )
         )
     return pair, found

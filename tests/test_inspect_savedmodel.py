@@ -634,3 +634,85 @@ def test_ids_on_the_padding_rows_of_our_embedding_half_are_an_error(tmp_path, ex
     assert "zero padding of `pad_to_multiple_of`" in finding.message and "select no row" not in finding.message
     (from_file,) = inspect_model(str(tmp_path / "model.keras")).findings
     assert from_file.severity == finding.severity == "error"
+
+
+def _masked_model(structure, mask_token, mask_zero, *, after=None):
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, mask_token=mask_token, name="words")
+    embedding = keras.layers.Embedding(lookup.vocabulary_size(), 2, mask_zero=mask_zero, name="emb")
+    layers = [lookup, embedding] + ([after] if after is not None else [])
+    if structure == "sequential":
+        return keras.Sequential([keras.Input(shape=(3,), dtype="string"), *layers])
+    inputs = keras.Input(shape=(3,), dtype="string")
+    x = embedding(lookup(inputs))
+    if structure == "nested":
+        x = keras.Model(inputs, x, name="inner")(inputs)
+    return keras.Model(inputs, after(x) if after is not None else x)
+
+
+@pytest.mark.parametrize(
+    "structure, after",
+    [("functional", None), ("sequential", "lstm"), ("sequential", "pooling"), ("nested", None)],
+)
+def test_mask_zero_on_the_ids_of_a_lookup_without_a_mask_token_is_the_keras_file_error(tmp_path, structure, after):
+    # Keras masks the ids where they are 0, which is the OOV id: every unknown token is dropped as padding. The
+    # .keras check reported it; the export of the same model got no mask finding.
+    consumer = {"lstm": keras.layers.LSTM(2), "pooling": keras.layers.GlobalAveragePooling1D(), None: None}[after]
+    model = _masked_model(structure, None, True, after=consumer)
+    model.save(tmp_path / "model.keras")
+    report = inspect_model(_export(model, tmp_path / "exported"))
+    pair = _only_pair(report)
+    assert (pair.mask_id, pair.oov_ids, pair.mask_zero) == (None, (0,), True)
+    (finding,) = report.findings
+    assert (finding.code, finding.layers) == ("mask-zero-without-mask-token", ("words", "emb"))
+    assert "its OOV id" in finding.message
+    (from_file,) = inspect_model(str(tmp_path / "model.keras")).findings
+    assert (from_file.severity, from_file.code) == (finding.severity, finding.code) == ("error", finding.code)
+
+
+@pytest.mark.parametrize("structure", ["sequential", "nested"])
+def test_mask_zero_after_a_lookup_with_a_mask_token_is_no_finding(tmp_path, structure):
+    # Id 0 is the mask token's: masking it is right. The graph still shows the mask.
+    report = inspect_model(_export(_masked_model(structure, "", True), tmp_path / "exported"))
+    assert report.findings == [], str(report)
+    assert (_only_pair(report).mask_id, _only_pair(report).mask_zero) == (0, True)
+
+
+def test_ids_compared_with_zero_by_the_model_itself_are_not_taken_for_a_mask(tmp_path):
+    # `ids != 0` as an output (known tokens, say) is the very op Keras writes for mask_zero=True, in the same scope;
+    # it is used, though, where Keras's own is not. With mask_zero=True as well, the mask is still seen.
+    for mask_zero in (False, True):
+        lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+        inputs = keras.Input(shape=(3,), dtype="string")
+        ids = lookup(inputs)
+        embedded = keras.layers.Embedding(lookup.vocabulary_size(), 2, mask_zero=mask_zero, name="emb")(ids)
+        model = keras.Model(inputs, [embedded, keras.ops.not_equal(ids, 0)])
+        report = inspect_model(_export(model, tmp_path / f"mask_zero_{mask_zero}"))
+        assert _only_pair(report).mask_zero is (True if mask_zero else None)
+        assert [f.code for f in report.findings] == (["mask-zero-without-mask-token"] if mask_zero else [])
+
+
+def test_one_lookup_into_two_embeddings_of_which_one_masks_is_not_guessed(tmp_path):
+    # Keras's mask op is on the ids both embeddings take: which of them masks is not in the graph.
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+    inputs = keras.Input(shape=(3,), dtype="string")
+    ids = lookup(inputs)
+    masked = keras.layers.Embedding(lookup.vocabulary_size(), 2, mask_zero=True, name="masked")(ids)
+    plain = keras.layers.Embedding(lookup.vocabulary_size(), 2, name="plain")(ids)
+    report = inspect_model(_export(keras.Model(inputs, [masked, plain]), tmp_path / "exported"))
+    assert report.findings == [], str(report)
+    assert [(p.embedding, p.mask_zero) for p in report.pairs] == [("masked", None), ("plain", None)]
+
+
+@pytest.mark.parametrize("kind", ["vocab_embedding", "halves"])
+def test_our_layers_masking_id_zero_get_no_mask_finding(tmp_path, kind):
+    # Our embeddings compute their mask with the same `NotEqual(ids, 0)` when id 0 is their mask token's; the
+    # joined layer's lookup compares keys, so its id 0 is not known from the table alone.
+    inputs = keras.Input(shape=(3,), dtype="string")
+    if kind == "vocab_embedding":
+        model = keras.Model(inputs, VocabEmbedding(2, vocabulary=VOCAB, mask_token="", name="ve")(inputs))
+    else:
+        embedding = VocabIdEmbedding(2, vocabulary=VOCAB, mask_token="", name="ids")
+        model = keras.Model(inputs, embedding(embedding.lookup(name="words")(inputs)))
+    report = inspect_model(_export(model, tmp_path / "exported"))
+    assert report.findings == [], str(report)
+    assert _only_pair(report).mask_zero is None
