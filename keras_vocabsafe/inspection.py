@@ -41,7 +41,10 @@ __all__ = ["Finding", "InspectionReport", "LayerPair", "inspect_model"]
 _SEVERITIES = ("error", "warning", "note")
 
 # Keras lookups whose integer output is an id, and the default special tokens of each.
-_KERAS_LOOKUPS = {"StringLookup", "IntegerLookup", "TextVectorization"}
+_KERAS_VOCABULARY_LOOKUPS = {"StringLookup", "IntegerLookup", "TextVectorization"}
+# Keras layers that hash their input into `num_bins` ids: no vocabulary, but ids known from the config alone.
+_KERAS_HASHING = {"Hashing", "HashedCrossing"}
+_KERAS_LOOKUPS = _KERAS_VOCABULARY_LOOKUPS | _KERAS_HASHING
 _OUR_LOOKUPS = {"VocabLookup", "TextVocabLookup"}
 _OUR_FUSED = {"VocabEmbedding", "TextVocabEmbedding"}
 _OUR_ID_EMBEDDINGS = {"VocabIdEmbedding"}
@@ -180,7 +183,10 @@ class InspectionReport:
             rows = "unknown" if pair.rows is None else f"{pair.rows:,}"
             mask = "none" if pair.mask_id is None else str(pair.mask_id)
             oov = _id_ranges(pair.oov_ids)
-            lines.append(f"    vocabulary size {size} (mask id {mask}, OOV ids {oov}); embedding rows {rows}")
+            if pair.lookup_class in _KERAS_HASHING:  # Every id is a hash bin (or the mask): no tokens, no OOV.
+                lines.append(f"    hash bins {size} (mask id {mask}); embedding rows {rows}")
+            else:
+                lines.append(f"    vocabulary size {size} (mask id {mask}, OOV ids {oov}); embedding rows {rows}")
             if pair.mask_zero is not None:
                 lines.append(f"    mask_zero={pair.mask_zero}")
         counts = {severity: sum(f.severity == severity for f in self.findings) for severity in _SEVERITIES}
@@ -744,6 +750,8 @@ def _held_layer(layer: Any) -> str:
     """`StringLookup 'words' (6 ids)` or `Embedding 'emb' (5 rows)` for a lookup or embedding layer, else ""."""
     kind = type(layer).__name__
     try:
+        if kind in _KERAS_HASHING:
+            return f"{kind} '{layer.name}' ({int(layer.num_bins):,} ids)"
         if kind in _KERAS_LOOKUPS | _OUR_LOOKUPS:
             return f"{kind} '{layer.name}' ({layer.vocabulary_size():,} ids)"
         if kind in _OUR_FUSED | _OUR_ID_EMBEDDINGS:
@@ -1277,9 +1285,10 @@ class _Analysis:
             lookup = self.lookup(lookup_node)
             ids = None if lookup is None else lookup.size
             size = "" if ids is None else f" ({ids:,} ids)"
-            needs = "it needs `lookup.vocabulary_size()` rows"
+            source = "num_bins" if lookup_node.class_name in _KERAS_HASHING else "lookup.vocabulary_size()"
+            needs = f"it needs `{source}` rows"
             if ids is not None:
-                needs = f"it needs {ids:,} rows (`lookup.vocabulary_size()`)"
+                needs = f"it needs {ids:,} rows (`{source}`)"
             self._add(
                 "note",
                 "ids-into-unknown-layer",
@@ -1341,6 +1350,8 @@ class _Analysis:
         config = node.config
         if config.get("output_mode", "int") != "int" or config.get("invert"):
             return None
+        if node.class_name in _KERAS_HASHING:
+            return self._hashing_lookup(node)
         mask_token: Any
         oov_token: Any
         num_oov: int | None
@@ -1382,6 +1393,14 @@ class _Analysis:
         result = _Lookup(node, dtype, size, mask, num_oov, tokens, specials)
         self.checked_lookups.append(result)
         return result
+
+    def _hashing_lookup(self, node: _Node) -> _Lookup:
+        """`Hashing` and `HashedCrossing` give ids 0 to `num_bins - 1` (a salt changes which, not how many); with
+        a `mask_value` (and more than one bin), `Hashing` gives the mask value id 0 and hashes the rest into 1 to
+        `num_bins - 1`. Every other input has a bin of its own: there is no OOV id."""
+        bins = _int_or_none(node.config.get("num_bins"))
+        mask = node.config.get("mask_value") is not None and (bins is None or bins > 1)
+        return _Lookup(node, "int64", bins, mask, 0, None)
 
     def _with_specials(
         self, node: _Node, listed: list[Any], dtype: str, mask_token: Any, oov_token: Any, num_oov: int
@@ -1605,6 +1624,9 @@ class _Analysis:
         who = f"{l_node.class_name} '{l_node.label}'"
         target = f"{e_node.class_name} '{e_node.label}'"
         own = embedding.lookup
+        if l_node.class_name in _KERAS_HASHING:
+            self._check_hashing_pair(lookup, embedding, layers, who, target)
+            return
         if own is not None and own.tokens is not None and lookup.tokens is not None and own.tokens != lookup.tokens:
             moved = _count_moved(lookup.tokens, own.tokens)
             self._add(
@@ -1680,6 +1702,78 @@ class _Analysis:
                 "mask_zero=True on the embedding (or use VocabEmbedding, which masks its mask token).",
             )
 
+    def _check_hashing_pair(
+        self, lookup: _Lookup, embedding: _Embedding, layers: tuple[str, ...], who: str, target: str
+    ) -> None:
+        """`_check_pair` for hash bins: the same findings, told in terms of `num_bins` and `mask_value`."""
+        e_node = embedding.node
+        asserted = embedding.lookup is not None  # A VocabIdEmbedding refuses ids past its vocabulary.
+        if lookup.size is not None and embedding.rows is not None and lookup.size > embedding.rows:
+            extra = lookup.size - embedding.rows
+            self._add(
+                "error",
+                "ids-exceed-rows",
+                layers,
+                f"{who} hashes its input into ids 0 to {lookup.size - 1} (num_bins={lookup.size}), but {target} "
+                f"has {embedding.rows} rows: the {extra:,} highest bin(s) select no row. "
+                + (
+                    f"The layer refuses ids outside 0 to {embedding.rows - 1}: the model fails with an assertion "
+                    "(an InvalidArgumentError) when an input hashes there, on any device. "
+                    if asserted
+                    else "On CPU the model fails with an out-of-range gather when an input hashes there; on GPU it "
+                    "silently returns zero vectors. "
+                )
+                + f"Use `input_dim=num_bins` ({lookup.size}) and retrain, or num_bins={embedding.rows}.",
+                vocabulary_size=lookup.size,
+                rows=embedding.rows,
+                ids_without_row=extra,
+            )
+        elif lookup.size is not None and embedding.rows is not None and lookup.size < embedding.rows:
+            extra = embedding.rows - lookup.size
+            self._add(
+                "warning",
+                "unreachable-rows",
+                layers,
+                f"{target} has {embedding.rows} rows, but {who} hashes its input into ids 0 to {lookup.size - 1} "
+                f"(num_bins={lookup.size}): {extra:,} row(s) can never be selected and waste memory. Use "
+                f"`input_dim=num_bins` ({lookup.size}).",
+                vocabulary_size=lookup.size,
+                rows=embedding.rows,
+                unreachable_rows=extra,
+            )
+        # A VocabIdEmbedding masks id 0 when it has a mask token, as mask_zero=True does.
+        fix_mask = "give it no mask token" if asserted else "set mask_zero=False"
+        if embedding.mask_zero and not lookup.mask:
+            if e_node.class_name in _OUR_ID_EMBEDDINGS:
+                masks = f"{target} masks id 0 (its mask token's)"
+            else:
+                masks = f"{target} has mask_zero=True"
+            bins = "" if lookup.size is None else f" (about 1 in {lookup.size:,})"
+            cure = (
+                "Give the Hashing layer a `mask_value` (the padding value), which makes id 0 padding and hashes "
+                "the rest into 1 to num_bins - 1 (retrain), or "
+                if lookup.node.class_name == "Hashing"
+                else f"{lookup.node.class_name} has no mask value: "
+            )
+            self._add(
+                "error",
+                "mask-zero-without-mask-token",
+                layers,
+                f"{masks}, but {who} has no mask_value, so id 0 is a hash bin: the inputs that hash to it{bins} "
+                f"are masked out as if they were padding. {cure}{fix_mask}.",
+            )
+        elif lookup.mask and not embedding.mask_zero:
+            self._add(
+                "warning",
+                "mask-token-without-mask-zero",
+                layers,
+                f"{who} maps its mask_value to id 0, but {target} "
+                + ("has no mask token" if asserted else "has mask_zero=False")
+                + ": padding is embedded and seen by the layers after it (pooling, RNNs, attention) as if it were "
+                "a token. "
+                + ("Set mask_zero=True on the embedding." if not asserted else "Give it a mask token at id 0."),
+            )
+
     # Walking back from an embedding --------------------------------------------------------------------------------
 
     def _traces(self, embedding: _Node) -> list[_Trace]:
@@ -1744,7 +1838,8 @@ class _Analysis:
                 for node in self.graph.nodes():
                     if node.label == name:
                         found = self.lookup(node)
-                        if found is not None:
+                        # Hash bins have no tokens to compare with a vocabulary.
+                        if found is not None and node.class_name not in _KERAS_HASHING:
                             candidates.setdefault(name, found)
         for found in self.checked_lookups:
             candidates.setdefault(found.node.label, found)

@@ -777,3 +777,89 @@ def test_ids_into_a_layer_of_an_unknown_class_get_a_note_with_the_rows_they_need
     assert (finding.severity, finding.code, finding.layers) == ("note", "ids-into-unknown-layer", ("words", "own"))
     assert finding.details["vocabulary_size"] == lookup.vocabulary_size()
     assert f"it needs {lookup.vocabulary_size()} rows" in finding.message and report.exit_code() == 0
+
+
+# Hashing layers: ids known from `num_bins`, no vocabulary ---------------------------------------------------------
+
+
+def _hashing_model(hashing, rows, *, mask_zero=False, embedding=None):
+    if isinstance(hashing, keras.layers.HashedCrossing):
+        inputs = [keras.Input(shape=(1,), dtype="int64"), keras.Input(shape=(1,), dtype="int64")]
+        ids = hashing(tuple(inputs))
+    else:
+        inputs = keras.Input(shape=(3,), dtype="string")
+        ids = hashing(inputs)
+    embedding = embedding or keras.layers.Embedding(rows, 2, mask_zero=mask_zero, name="emb")
+    return keras.Model(inputs, embedding(ids))
+
+
+def _inspected(model, tmp_path, saved):
+    if saved:
+        model.save(tmp_path / "model.keras")
+        return inspect_model(tmp_path / "model.keras")
+    return inspect_model(model)
+
+
+@pytest.mark.parametrize("saved", [False, True], ids=["in-memory", "keras-file"])
+@pytest.mark.parametrize(
+    "hashing",
+    [
+        lambda: keras.layers.Hashing(num_bins=10, name="words"),
+        lambda: keras.layers.Hashing(num_bins=10, salt=[3, 7], name="words"),
+        lambda: keras.layers.HashedCrossing(num_bins=10, name="words"),
+    ],
+    ids=["Hashing", "salted", "HashedCrossing"],
+)
+def test_hash_bins_past_the_embedding_rows_are_an_error(tmp_path, saved, hashing):
+    report = _inspected(_hashing_model(hashing(), 5), tmp_path, saved)  # It was "0 pairs, no problems found".
+    (finding,) = report.findings
+    assert (finding.severity, finding.code, finding.layers) == ("error", "ids-exceed-rows", ("words", "emb"))
+    assert (finding.details["vocabulary_size"], finding.details["ids_without_row"]) == (10, 5)
+    assert "num_bins=10" in finding.message and "vocabulary_size()" not in finding.message
+    (pair,) = report.pairs
+    assert (pair.vocabulary_size, pair.rows, pair.mask_id, pair.oov_ids) == (10, 5, None, ())
+    assert "hash bins 10 (mask id none); embedding rows 5" in str(report) and "vocabulary size" not in str(report)
+
+
+@pytest.mark.parametrize("saved", [False, True], ids=["in-memory", "keras-file"])
+def test_hash_bins_short_of_the_embedding_rows_leave_rows_unreachable(tmp_path, saved):
+    report = _inspected(_hashing_model(keras.layers.Hashing(num_bins=4, name="words"), 6), tmp_path, saved)
+    (finding,) = report.findings
+    assert (finding.severity, finding.code, finding.details["unreachable_rows"]) == ("warning", "unreachable-rows", 2)
+    assert "input_dim=num_bins" in finding.message
+
+
+@pytest.mark.parametrize("saved", [False, True], ids=["in-memory", "keras-file"])
+def test_hashing_mask_value_and_mask_zero_must_agree(tmp_path, saved):
+    masked = keras.layers.Hashing(num_bins=6, mask_value="", name="words")
+    report = _inspected(_hashing_model(masked, 6, mask_zero=True), tmp_path, saved)
+    assert report.findings == [] and [p.mask_id for p in report.pairs] == [0]
+    masked = keras.layers.Hashing(num_bins=6, mask_value="", name="words")
+    report = _inspected(_hashing_model(masked, 6), tmp_path, saved)
+    assert [(f.severity, f.code) for f in report.findings] == [("warning", "mask-token-without-mask-zero")]
+    # Without a mask value, id 0 is a bin like the others: mask_zero drops the inputs that hash to it.
+    plain = keras.layers.Hashing(num_bins=6, name="words")
+    report = _inspected(_hashing_model(plain, 6, mask_zero=True), tmp_path, saved)
+    (finding,) = report.findings
+    assert (finding.severity, finding.code) == ("error", "mask-zero-without-mask-token")
+    assert "hash bin" in finding.message and "mask_value" in finding.message
+
+
+def test_hashing_that_does_not_give_ids_is_no_lookup(tmp_path):
+    inputs = keras.Input(shape=(3,), dtype="string")
+    hot = keras.layers.Hashing(num_bins=10, output_mode="multi_hot", name="words")(inputs)
+    model = keras.Model(inputs, keras.layers.Embedding(5, 2, name="emb")(keras.ops.cast(hot, "int32")))
+    report = _inspected(model, tmp_path, True)
+    assert report.pairs == [] and report.findings == []
+
+
+@pytest.mark.parametrize("saved", [False, True], ids=["in-memory", "keras-file"])
+def test_hash_bins_past_a_vocab_id_embedding_fail_its_assertion(tmp_path, saved):
+    from keras_vocabsafe import VocabIdEmbedding
+
+    embedding = VocabIdEmbedding(2, vocabulary=["a", "b", "c"], name="emb")  # 4 ids: the OOV id and 3 tokens.
+    model = _hashing_model(keras.layers.Hashing(num_bins=6, name="words"), None, embedding=embedding)
+    report = _inspected(model, tmp_path, saved)
+    (finding,) = report.findings
+    assert (finding.code, finding.details["ids_without_row"]) == ("ids-exceed-rows", 2)
+    assert "assertion" in finding.message and "out-of-range gather" not in finding.message
