@@ -290,6 +290,8 @@ def inspect_model(
 
             pairs, findings = _inspect_savedmodel.inspect_savedmodel(path)
             return InspectionReport(label, pairs, _sorted(findings))
+        if kind == "legacy-model":
+            raise ModelFileError(_legacy_model_advice(path))
         if kind == "weights":
             raise ModelFileError(
                 f"{path} is a weights file (HDF5): it holds rows but not the architecture, so it cannot be read "
@@ -369,11 +371,32 @@ def _file_kind(path: str, what: str) -> str:
     if head.startswith(_ZIP_MAGIC):
         return "keras"
     if head == _H5_MAGIC:
-        return "weights"
+        return "legacy-model" if _is_legacy_model(path) else "weights"
     raise ModelFileError(
         f"{path} is not a {what} file Keras writes: a .keras file is a zip archive and a .weights.h5 file is HDF5, "
         "but this file starts with neither signature. Pass the file written by "
         + ("`model.save_weights('name.weights.h5')`." if what == "weights" else "`model.save('name.keras')`.")
+    )
+
+
+def _is_legacy_model(path: str) -> bool:
+    """Whether an HDF5 file is a whole model in Keras's legacy format (`model.save("model.h5")`, which Keras 3
+    still writes): its root holds the architecture as a `model_config` attribute, which a weights file lacks."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as h5:
+            return "model_config" in h5.attrs
+    except (OSError, KeyError, RuntimeError, ValueError):  # A damaged file: reading it as weights says so.
+        return False
+
+
+def _legacy_model_advice(path: str) -> str:
+    return (
+        f"{path} is a whole model in Keras's legacy HDF5 format (written by `model.save('model.h5')`): it holds the "
+        "architecture and the rows, but laid out otherwise than the .keras files and SavedModel directories this "
+        f"check reads. Load it in Python (`model = keras.saving.load_model({path!r})`) and inspect the model in "
+        "memory (`inspect_model(model)`), or save it as a .keras file (`model.save('model.keras')`) and inspect that."
     )
 
 
@@ -438,6 +461,11 @@ class _KerasFileSource:
 
     def use_weights(self, path: str) -> None:
         kind = _file_kind(path, "weights")
+        if kind == "legacy-model":
+            raise ModelFileError(
+                "--weights takes a .weights.h5 file (HDF5, written by `model.save_weights`), not a whole model. "
+                + _legacy_model_advice(path)
+            )
         if kind != "weights":
             raise ModelFileError(
                 f"--weights takes a .weights.h5 file (HDF5, written by `model.save_weights`); {path} is a {kind} "

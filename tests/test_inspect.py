@@ -863,3 +863,28 @@ def test_hash_bins_past_a_vocab_id_embedding_fail_its_assertion(tmp_path, saved)
     (finding,) = report.findings
     assert (finding.code, finding.details["ids_without_row"]) == ("ids-exceed-rows", 2)
     assert "assertion" in finding.message and "out-of-range gather" not in finding.message
+
+
+# Keras's legacy HDF5 format ----------------------------------------------------------------------------------------
+
+
+def test_a_whole_legacy_h5_model_is_named_as_one_with_how_to_inspect_it(tmp_path, capsys):
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+    model = _lookup_model(lookup, len(VOCAB))
+    legacy = tmp_path / "model.h5"
+    model.save(legacy)  # Keras 3 still writes a whole model in the legacy format.
+    keras_file = _save(model, tmp_path / "model.keras")
+    # It said "a weights file (HDF5): it holds rows but not the architecture".
+    for call in (lambda: inspect_model(legacy), lambda: inspect_model(keras_file, weights=legacy)):
+        with pytest.raises(ModelFileError, match="a whole model in Keras's legacy HDF5 format") as caught:
+            call()
+        assert "not the architecture" not in str(caught.value) and "keras.saving.load_model(" in str(caught.value)
+    code, out, err = _run_main(capsys, "inspect", legacy)
+    assert code == 2 and out == "" and "legacy HDF5 format" in err and "weights file" not in err
+    # What the message offers works: the loaded model is inspected in memory.
+    report = inspect_model(keras.saving.load_model(legacy))
+    assert _codes(report) == ["ids-exceed-rows"]
+    # A weights file is still one.
+    model.save_weights(tmp_path / "model.weights.h5")
+    with pytest.raises(ModelFileError, match="is a weights file"):
+        inspect_model(tmp_path / "model.weights.h5")
