@@ -120,15 +120,17 @@ def _ids_of(ranges: Intervals) -> tuple[int, ...]:
 
 @dataclasses.dataclass(frozen=True)
 class _Ids:
-    """The integers a tensor can hold; `tables` are the lookups they came from, `oov` the ids unknown keys get."""
+    """The integers a tensor can hold; `tables` are the lookups they came from, `oov` the ids unknown keys get,
+    `hashes` the names of the hash ops whose buckets they hold (a `Hashing` layer's, or a lookup's OOV buckets)."""
 
     ranges: Intervals
     tables: frozenset[int] = frozenset()
     oov: Intervals = ()
     padding: Intervals = ()  # Constant ids put in by the graph itself (padding, the mask), not by a table.
+    hashes: frozenset[str] = frozenset()
 
     def map(self, change: Callable[[Intervals], Intervals]) -> _Ids:
-        return _Ids(change(self.ranges), self.tables, change(self.oov), change(self.padding))
+        return _Ids(change(self.ranges), self.tables, change(self.oov), change(self.padding), self.hashes)
 
 
 def _union(values: list[_Ids]) -> _Ids:
@@ -137,6 +139,7 @@ def _union(values: list[_Ids]) -> _Ids:
         frozenset().union(*(v.tables for v in values)),
         _normalise(r for v in values for r in v.oov),
         _normalise(r for v in values for r in v.padding),
+        frozenset().union(*(v.hashes for v in values)),
     )
 
 
@@ -441,7 +444,20 @@ class _Frame:
         if op in _HASH_OPS:
             buckets = int(node.attr["num_buckets"].i)
             ranges = ((0, buckets - 1),)
-            return _Ids(ranges, oov=ranges)
+            return _Ids(ranges, oov=ranges, hashes=frozenset([node.name]))
+        if op == "SparseCross" and node.attr["hashed_output"].b and node.attr["num_buckets"].i > 0:
+            # `HashedCrossing`: the crossed features' buckets are the values of its sparse output (its second).
+            if output[0] not in ("output_values", "1"):
+                return None
+            ranges = ((0, int(node.attr["num_buckets"].i) - 1),)
+            return _Ids(ranges, oov=ranges, hashes=frozenset([node.name]))
+        if op == "SparseToDense":  # The values, and the default where the sparse tensor has none (an id too).
+            return _union_of([get(2), get(3)])
+        if op in ("OnesLike", "ZerosLike") and node.attr["T"].type in _INT_TYPES:
+            # Constant ids: `Hashing(mask_value=...)` shifts its buckets by ones and puts zeros (the mask) in.
+            if op == "OnesLike":
+                return _Ids(((1, 1),))
+            return _Ids(((0, 0),), padding=((0, 0),))
         if op == "Cast" and node.attr["DstT"].type not in _INT_TYPES:
             value = get(0)  # A variable read cast to the compute dtype (mixed precision) is still its rows.
             return value if isinstance(value, _VariableValue) else None
@@ -657,7 +673,13 @@ def _add(first: Any, second: Any, negate: bool) -> _Ids | None:
     def hull(ranges: Intervals) -> Intervals:
         return ((ranges[0][0] + low, ranges[-1][1] + high),) if ranges else ()
 
-    return _Ids(hull(first.ranges), first.tables | second.tables, hull(first.oov), hull(first.padding))
+    return _Ids(
+        hull(first.ranges),
+        first.tables | second.tables,
+        hull(first.oov),
+        hull(first.padding),
+        first.hashes | second.hashes,
+    )
 
 
 def _clamp(first: Any, second: Any, op: str) -> _Ids | None:
@@ -745,12 +767,12 @@ class _Scanner:
             if not isinstance(axis, _Const) or int(axis.array().ravel()[0]) != 0:
                 return
         ids = frame.value(inputs[1])
-        if not isinstance(ids, _Ids) or not ids.tables:
+        if not isinstance(ids, _Ids) or not (ids.tables or ids.hashes):
             return
         key = (variable.node_id, ids.tables)
         own = _own_layer_scope(frame, node)
         scope, layer = own if own is not None else (None, _embedding_name(variable.name))
-        own_lookup = scope is not None and _looked_up_in_scope(frame, scope, ids.tables)
+        own_lookup = scope is not None and bool(ids.tables) and _looked_up_in_scope(frame, scope, ids.tables)
         id_limit = None if scope is None else _asserted_id_limit(frame, node, scope)
         site = _layer_scope(node.name, layer)
         sites = frozenset({(frame.function.signature.name, site)})
@@ -985,7 +1007,8 @@ def inspect_savedmodel(path: str) -> tuple[list[Any], list[Any]]:
     # rows): they make one pair, whose rows are the fewest any of them has.
     groups: dict[tuple[str, frozenset[int], tuple[str, str]], list[_Route]] = {}
     for route in scanner.routes.values():
-        route.lookup_ops = sorted(scanner.lookup_ops.get(t, "") for t in route.ids.tables)
+        # Ids of hash buckets alone (a `Hashing` layer) are named after their hash ops.
+        route.lookup_ops = sorted(scanner.lookup_ops.get(t, "") for t in route.ids.tables) or sorted(route.ids.hashes)
         key = (route.variable.name.rpartition("/")[0], route.ids.tables, min(route.sites))
         groups.setdefault(key, []).append(route)
     merged = [_merged(group) for _, group in sorted(groups.items(), key=lambda i: (i[0][0], sorted(i[0][1]), i[0][2]))]
@@ -1189,9 +1212,10 @@ def _check_route(
     """The pair of one route and its findings; `reached`: the ids of every route to the same variable;
     `vocabulary_tables`: the tables of each layer's vocabulary signatures; `shown`: the embedding's name for the
     user (its layer path where the layer's name alone is ambiguous)."""
-    from keras_vocabsafe.inspection import Finding, LayerPair
+    from keras_vocabsafe.inspection import _HASH_BUCKETS, Finding, LayerPair
 
     tables = [model.table(t) for t in sorted(route.ids.tables)]
+    hashing = not tables  # Ids of hash buckets alone (a `Hashing` layer): no vocabulary, no OOV id.
     embedding = route.layer
     # A layer that looks its own ids up (VocabEmbedding) is one layer: its lookup is named as it is shown.
     names = (
@@ -1218,12 +1242,12 @@ def _check_route(
     rows = _rows(route.variable)
     highest = max((b for _, b in ids.ranges), default=-1)
     size = highest + 1 if highest >= 0 else 0
-    oov = _clip(ids.oov, 0, float("inf"))
+    oov = () if hashing else _clip(ids.oov, 0, float("inf"))
     mask = ids.padding[0][0] if len(ids.padding) == 1 and ids.padding[0] == (0, 0) else None
     pair = LayerPair(
         "lookup-embedding",
         lookup,
-        "hash table",
+        _HASH_BUCKETS if hashing else "hash table",
         shown,
         "variable",
         size,
@@ -1235,7 +1259,9 @@ def _check_route(
     )
     if rows is None:
         return pair, []
-    who, target = f"lookup '{lookup}'", f"embedding '{route.variable.name}'"
+    who, target = f"hashing in '{lookup}'" if hashing else f"lookup '{lookup}'", f"embedding '{route.variable.name}'"
+    arrives = "an input hashes there" if hashing else "such a token arrives"
+    sized = f"`input_dim=num_bins` ({size})" if hashing else f"`input_dim=lookup.vocabulary_size()` ({size})"
     if shown != embedding:
         target += f" (of '{shown}')"
     # Rows from the vocabulary size a VocabIdEmbedding asserts on are its zero padding (`pad_to_multiple_of`),
@@ -1268,12 +1294,16 @@ def _check_route(
                 + "; ".join(parts)
                 + (
                     f". The layer refuses ids outside 0 to {selectable - 1}: the model fails with an assertion (an "
-                    "InvalidArgumentError) when such a token arrives, on any device. Build the lookup from the "
-                    "embedding with `embedding.lookup()`."
+                    f"InvalidArgumentError) when {arrives}, on any device. "
+                    + (
+                        f"Hash into `num_bins={selectable}`, or feed it the ids of `embedding.lookup()`."
+                        if hashing
+                        else "Build the lookup from the embedding with `embedding.lookup()`."
+                    )
                     if asserted
-                    else ". On CPU the model fails with an out-of-range gather when such a token arrives; on GPU it "
-                    f"silently returns zero vectors. Export again with `input_dim=lookup.vocabulary_size()` ({size}), "
-                    "or with VocabEmbedding, which sizes the matrix from the vocabulary."
+                    else f". On CPU the model fails with an out-of-range gather when {arrives}; on GPU it "
+                    f"silently returns zero vectors. Export again with {sized}"
+                    + ("." if hashing else ", or with VocabEmbedding, which sizes the matrix from the vocabulary.")
                 ),
                 details,
             )
@@ -1299,9 +1329,13 @@ def _check_route(
                 f"The {target} has {rows} rows{padding}, but the "
                 + (who if reached.ranges == ids.ranges else "lookups that feed it")
                 + f" give{'s' if reached.ranges == ids.ranges else ''} only ids {_ranges_text(reached.ranges)}: "
-                f"{unreachable:,} row(s) can never be selected and waste memory (often `len(vocabulary) + 2` on a "
-                "vocabulary that already held its special tokens). Use "
-                f"`input_dim=lookup.vocabulary_size()` ({size}), or VocabEmbedding.",
+                f"{unreachable:,} row(s) can never be selected and waste memory"
+                + (
+                    f". Use {sized}."
+                    if hashing
+                    else " (often `len(vocabulary) + 2` on a vocabulary that already held its special tokens). Use "
+                    f"{sized}, or VocabEmbedding."
+                ),
                 details,
             )
         )

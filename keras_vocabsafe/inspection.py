@@ -45,6 +45,7 @@ _KERAS_VOCABULARY_LOOKUPS = {"StringLookup", "IntegerLookup", "TextVectorization
 # Keras layers that hash their input into `num_bins` ids: no vocabulary, but ids known from the config alone.
 _KERAS_HASHING = {"Hashing", "HashedCrossing"}
 _KERAS_LOOKUPS = _KERAS_VOCABULARY_LOOKUPS | _KERAS_HASHING
+_HASH_BUCKETS = "hash buckets"  # The lookup class of a SavedModel's pair whose ids come from hash ops alone.
 _OUR_LOOKUPS = {"VocabLookup", "TextVocabLookup"}
 _OUR_FUSED = {"VocabEmbedding", "TextVocabEmbedding"}
 _OUR_ID_EMBEDDINGS = {"VocabIdEmbedding"}
@@ -183,7 +184,7 @@ class InspectionReport:
             rows = "unknown" if pair.rows is None else f"{pair.rows:,}"
             mask = "none" if pair.mask_id is None else str(pair.mask_id)
             oov = _id_ranges(pair.oov_ids)
-            if pair.lookup_class in _KERAS_HASHING:  # Every id is a hash bin (or the mask): no tokens, no OOV.
+            if pair.lookup_class in _KERAS_HASHING | {_HASH_BUCKETS}:  # Ids are hash bins (and a mask): no OOV.
                 lines.append(f"    hash bins {size} (mask id {mask}); embedding rows {rows}")
             else:
                 lines.append(f"    vocabulary size {size} (mask id {mask}, OOV ids {oov}); embedding rows {rows}")

@@ -716,3 +716,53 @@ def test_our_layers_masking_id_zero_get_no_mask_finding(tmp_path, kind):
     report = inspect_model(_export(model, tmp_path / "exported"))
     assert report.findings == [], str(report)
     assert _only_pair(report).mask_zero is None
+
+
+def _hashing_model(hashing, embedding):
+    if isinstance(hashing, keras.layers.HashedCrossing):
+        inputs = [keras.Input(shape=(1,), dtype="int64"), keras.Input(shape=(1,), dtype="int64")]
+        ids = hashing(tuple(inputs))
+    else:
+        inputs = keras.Input(shape=(3,), dtype="string")
+        ids = hashing(inputs)
+    return keras.Model(inputs, embedding(ids))
+
+
+@pytest.mark.parametrize(
+    "hashing, embedding, code, count",
+    [
+        (lambda: keras.layers.Hashing(10), lambda: keras.layers.Embedding(5, 2), "ids-exceed-rows", 5),
+        (lambda: keras.layers.Hashing(10, salt=3), lambda: keras.layers.Embedding(5, 2), "ids-exceed-rows", 5),
+        (lambda: keras.layers.HashedCrossing(10), lambda: keras.layers.Embedding(5, 2), "ids-exceed-rows", 5),
+        (lambda: keras.layers.Hashing(4), lambda: keras.layers.Embedding(6, 2), "unreachable-rows", 2),
+        (lambda: keras.layers.Hashing(6, mask_value=""), lambda: keras.layers.Embedding(6, 2, mask_zero=True), None, 0),
+        (
+            lambda: keras.layers.Hashing(6),
+            lambda: VocabIdEmbedding(2, vocabulary=["a", "b", "c"]),  # 4 ids: the OOV id and 3 tokens.
+            "ids-exceed-rows",
+            2,
+        ),
+    ],
+    ids=["Hashing", "salted", "HashedCrossing", "fewer-bins", "mask-value", "VocabIdEmbedding"],
+)
+def test_hash_bins_into_an_embedding_are_checked_as_in_the_keras_file(tmp_path, hashing, embedding, code, count):
+    model = _hashing_model(hashing(), embedding())
+    model.save(tmp_path / "model.keras")
+    from_file = inspect_model(tmp_path / "model.keras")
+    report = inspect_model(_export(model, tmp_path / "export"))  # It was "0 pairs" and a note.
+    pair, keras_pair = _only_pair(report), _only_pair(from_file)
+    assert (pair.vocabulary_size, pair.rows, pair.mask_id, pair.oov_ids) == (
+        keras_pair.vocabulary_size,
+        keras_pair.rows,
+        keras_pair.mask_id,
+        keras_pair.oov_ids,
+    )
+    assert pair.lookup == keras_pair.lookup and "hash bins" in str(report) and "vocabulary size" not in str(report)
+    assert [f.code for f in report.findings] == [f.code for f in from_file.findings] == ([code] if code else [])
+    if code is not None:
+        (finding,) = report.findings
+        key = "ids_without_row" if code == "ids-exceed-rows" else "unreachable_rows"
+        assert finding.details[key] == count and "num_bins" in finding.message
+        assert "vocabulary_size()" not in finding.message
+        if isinstance(model.layers[-1], VocabIdEmbedding):
+            assert "assertion" in finding.message
