@@ -1777,19 +1777,32 @@ class _Analysis:
                 masks = f"{target} masks id 0 (its mask token's)"
             else:
                 masks = f"{target} has mask_zero=True"
-            bins = "" if lookup.size is None else f" (about 1 in {lookup.size:,})"
-            cure = (
-                "Give the Hashing layer a `mask_value` (the padding value), which makes id 0 padding and hashes "
-                "the rest into 1 to num_bins - 1 (retrain), or "
-                if lookup.node.class_name == "Hashing"
-                else f"{lookup.node.class_name} has no mask value: "
+            bins = (
+                ""
+                if lookup.size is None
+                else " (all of them)"
+                if lookup.size == 1
+                else f" (about 1 in {lookup.size:,})"
             )
+            # With one bin, Keras's Hashing ignores its mask_value: every input goes to bin 0.
+            single = lookup.node.config.get("mask_value") is not None
+            if lookup.node.class_name != "Hashing":
+                cure = f"{lookup.node.class_name} has no mask value: "
+            elif single:
+                cure = "Give the Hashing layer num_bins of 2 or more, so that id 0 is the mask (retrain), or "
+            else:
+                cure = (
+                    "Give the Hashing layer a `mask_value` (the padding value), which makes id 0 padding and hashes "
+                    "the rest into 1 to num_bins - 1 (retrain), or "
+                )
             self._add(
                 "error",
                 "mask-zero-without-mask-token",
                 layers,
-                f"{masks}, but {who} has no mask_value, so id 0 is a hash bin: the inputs that hash to it{bins} "
-                f"are masked out as if they were padding. {cure}{fix_mask}.",
+                f"{masks}, but {who} "
+                + ("has a single bin, where Keras ignores its mask_value" if single else "has no mask_value")
+                + f", so id 0 is a hash bin: the inputs that hash to it{bins} are masked out as if they were "
+                f"padding. {cure}{fix_mask}.",
             )
         elif lookup.mask and not embedding.mask_zero:
             self._add(

@@ -843,6 +843,10 @@ def test_hashing_mask_value_and_mask_zero_must_agree(tmp_path, saved):
     (finding,) = report.findings
     assert (finding.severity, finding.code) == ("error", "mask-zero-without-mask-token")
     assert "hash bin" in finding.message and "mask_value" in finding.message
+    # With a single bin, Keras ignores the mask value: bin 0 holds every input.
+    single = keras.layers.Hashing(num_bins=1, mask_value="", name="words")
+    report = _inspected(_hashing_model(single, 1, mask_zero=True), tmp_path, saved)
+    assert _codes(report) == ["mask-zero-without-mask-token"] and "single bin" in report.findings[0].message
 
 
 def test_hashing_that_does_not_give_ids_is_no_lookup(tmp_path):
