@@ -1341,18 +1341,22 @@ def _check_route(
         )
     # Id 0 of the lookup is a token's (OOV or the first listed), not padding the graph adds or a mask token's.
     if route.masked_at_zero and _clip(ids.ranges, 0, 0) and not _clip(ids.padding, 0, 0):
-        zero = "its OOV id" if _clip(oov, 0, 0) else "the id of its first token"
-        found.append(
-            Finding(
-                "error",
-                "mask-zero-without-mask-token",
-                layers,
+        if hashing:  # Hash buckets: id 0 is a bucket real inputs hash to.
+            message = (
+                f"The {target} has mask_zero=True (the graph masks its ids where they are 0), but the {who} has no "
+                f"mask_value, so id 0 is a hash bin: the inputs that hash to it (about 1 in {size:,}) are masked out "
+                "as if they were padding. Give the Hashing layer a `mask_value` (which makes id 0 padding and hashes "
+                "other inputs into 1 to num_bins - 1; retrain), or set mask_zero=False."
+            )
+        else:
+            zero = "its OOV id" if _clip(oov, 0, 0) else "the id of its first token"
+            message = (
                 f"The {target} has mask_zero=True (the graph masks its ids where they are 0), but the {who} has no "
                 f"mask token, so id 0 is {zero}: every out-of-vocabulary token is masked out as if it were padding. "
                 "Give the lookup a mask token (`mask_token=''`, which makes id 0 padding and shifts the other ids "
-                "by one; retrain), or set mask_zero=False.",
+                "by one; retrain), or set mask_zero=False."
             )
-        )
+        found.append(Finding("error", "mask-zero-without-mask-token", layers, message))
     return pair, found
 
 

@@ -766,3 +766,17 @@ def test_hash_bins_into_an_embedding_are_checked_as_in_the_keras_file(tmp_path, 
         assert "vocabulary_size()" not in finding.message
         if isinstance(model.layers[-1], VocabIdEmbedding):
             assert "assertion" in finding.message
+
+
+def test_mask_zero_after_a_hashing_without_mask_value_is_said_of_a_hash_bin(tmp_path):
+    # Id 0 is a bucket that real inputs hash to, not an OOV id: the export's message said "out-of-vocabulary token".
+    hashing = keras.layers.Hashing(num_bins=10, name="words")
+    embedding = keras.layers.Embedding(10, 2, mask_zero=True, name="emb")
+    inputs = keras.Input(shape=(3,), dtype="string")
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling1D()(embedding(hashing(inputs))))
+    model.save(tmp_path / "model.keras")
+    (finding,) = inspect_model(_export(model, tmp_path / "exported")).findings
+    (from_file,) = inspect_model(str(tmp_path / "model.keras")).findings
+    assert (finding.severity, finding.code) == (from_file.severity, from_file.code)
+    assert finding.code == "mask-zero-without-mask-token" and finding.layers == ("words", "emb")
+    assert "no mask_value, so id 0 is a hash bin" in finding.message and "vocabulary" not in finding.message
