@@ -390,6 +390,7 @@ class _Frame:
         self.children: dict[str, _Frame | None] = {}
         self._memo: dict[str, Any] = {}
         self._equalities: dict[str, list[bytes | int]] | None = None
+        self._consumers: dict[str, list[str]] | None = None
 
     def child(self, node: Any) -> _Frame | None:
         if node.name not in self.children:
@@ -577,6 +578,15 @@ class _Frame:
         if table.first_key_id is not None and table.first_key in self._compared_constants(keys):
             ids.append(table.first_key_id)
         return ids
+
+    def consumers(self) -> dict[str, list[str]]:
+        """The ops that take each op's outputs (or wait for it), by op name; built once per function."""
+        if self._consumers is None:
+            self._consumers = {}
+            for node in self.function.node_def:
+                for ref in node.input:
+                    self._consumers.setdefault(ref.lstrip("^").partition(":")[0], []).append(node.name)
+        return self._consumers
 
     def _compared_constants(self, ref: str) -> list[bytes | int]:
         """The scalar constants this function compares tensor `ref` with for equality."""
@@ -820,10 +830,10 @@ def _masked_at_zero(frame: _Frame, gather: Any, site: str) -> bool:
     ids = taken.pop()
     parent = site.rpartition("/")[0]
     mask_name = re.compile((re.escape(parent) + "/" if parent else "") + r"NotEqual(_\d+)?")
-    used = {ref.partition(":")[0] for ref in frame.function.ret.values()}  # What the function returns is used.
+    returned = {ref.partition(":")[0] for ref in frame.function.ret.values()}  # What the function returns is used.
+    consumers = frame.consumers()
     masks = []
     for node in frame.function.node_def:
-        used.update(i.lstrip("^").partition(":")[0] for i in node.input)
         inputs = [_canonical(i) for i in node.input if not i.startswith("^")]
         if ids not in inputs or node.name.startswith(inside):
             continue
@@ -833,7 +843,7 @@ def _masked_at_zero(frame: _Frame, gather: Any, site: str) -> bool:
         zero = zero.ids() if isinstance(zero, _Const) else zero
         if isinstance(zero, _Ids) and not zero.tables and zero.ranges == ((0, 0),):
             masks.append(node.name)
-    return any(name not in used for name in masks)
+    return any(name not in consumers and name not in returned for name in masks)
 
 
 def _variables_read(frame: _Frame, scope: str) -> frozenset[_Variable]:
@@ -875,10 +885,7 @@ def _own_layer_scope(frame: _Frame, gather: Any) -> tuple[str, str] | None:
     that layer (`wrap/embeddings`), while the check's variable keeps the layer's own name
     (`inner/weights_generation`).
     """
-    consumers: dict[str, list[str]] = {}
-    for node in frame.function.node_def:
-        for ref in node.input:
-            consumers.setdefault(ref.lstrip("^").partition(":")[0], []).append(node.name)
+    consumers = frame.consumers()
     scope = generation = None
     seen: set[str] = set()
     todo = [gather.name]
@@ -1267,7 +1274,7 @@ def _check_route(
     # Rows from the vocabulary size a VocabIdEmbedding asserts on are its zero padding (`pad_to_multiple_of`),
     # whichever lookup feeds it: only the rows before are meant to be selected, and the layer refuses ids past them.
     asserted = route.id_limit is not None and route.id_limit >= 0
-    selectable = min(rows, route.id_limit) if asserted and route.id_limit is not None else rows
+    selectable = min(rows, route.id_limit) if route.id_limit is not None and asserted else rows
     padding_rows = rows - selectable
     outside = _normalise([*_clip(ids.ranges, float("-inf"), -1), *_clip(ids.ranges, rows, float("inf"))])
     on_padding = _clip(ids.ranges, selectable, rows - 1)

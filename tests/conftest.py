@@ -135,3 +135,17 @@ def run_vocabsafe(*args, cwd=None, timeout=600, env=None):
         check=False,
         env=None if env is None else {**os.environ, **env},
     )
+
+
+def hashing_model(hashing, embedding):
+    """A functional model of `hashing` (a `Hashing` on 3 strings, or a `HashedCrossing` of two ints) into
+    `embedding`."""
+    import keras
+
+    if isinstance(hashing, keras.layers.HashedCrossing):
+        inputs = [keras.Input(shape=(1,), dtype="int64"), keras.Input(shape=(1,), dtype="int64")]
+        ids = hashing(tuple(inputs))
+    else:
+        inputs = keras.Input(shape=(3,), dtype="string")
+        ids = hashing(inputs)
+    return keras.Model(inputs, embedding(ids))

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import run_vocabsafe
+from conftest import hashing_model, run_vocabsafe
 from keras_vocabsafe import ConversionError, VocabEmbedding, convert_model
 from keras_vocabsafe.errors import ConfigurationError, ModelFileError
 from keras_vocabsafe.inspection import inspect_model
@@ -783,14 +783,7 @@ def test_ids_into_a_layer_of_an_unknown_class_get_a_note_with_the_rows_they_need
 
 
 def _hashing_model(hashing, rows, *, mask_zero=False, embedding=None):
-    if isinstance(hashing, keras.layers.HashedCrossing):
-        inputs = [keras.Input(shape=(1,), dtype="int64"), keras.Input(shape=(1,), dtype="int64")]
-        ids = hashing(tuple(inputs))
-    else:
-        inputs = keras.Input(shape=(3,), dtype="string")
-        ids = hashing(inputs)
-    embedding = embedding or keras.layers.Embedding(rows, 2, mask_zero=mask_zero, name="emb")
-    return keras.Model(inputs, embedding(ids))
+    return hashing_model(hashing, embedding or keras.layers.Embedding(rows, 2, mask_zero=mask_zero, name="emb"))
 
 
 def _inspected(model, tmp_path, saved):

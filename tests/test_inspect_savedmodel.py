@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import INT4, requires_int4, run_vocabsafe
+from conftest import INT4, hashing_model, requires_int4, run_vocabsafe
 from keras_vocabsafe import TextVocabEmbedding, VocabEmbedding, VocabIdEmbedding, export_for_serving
 from keras_vocabsafe.errors import ConfigurationError, ModelFileError
 from keras_vocabsafe.inspection import inspect_model
@@ -35,6 +35,13 @@ def _lookup_model(lookup, input_dim, *, between=(), name="emb"):
 def _export(model, path):
     model.export(str(path), verbose=False)
     return str(path)
+
+
+def _exported_by(exporter, model, tmp_path):
+    """The SavedModel `model.export` ("model_export") or `export_for_serving` writes of `model`."""
+    if exporter == "model_export":
+        return _export(model, tmp_path / "exported")
+    return export_for_serving(model, tmp_path / "serving")
 
 
 @pytest.fixture(scope="module")
@@ -427,10 +434,7 @@ def test_padding_rows_of_our_embedding_half_after_its_own_lookup_layer_are_not_u
     model = keras.Model(inputs, embedding(lookup(inputs)))
     rows = int(embedding.embeddings.shape[0])
     assert rows > lookup.vocabulary_size()  # The padding is there to be recognised.
-    if exporter == "model_export":
-        path = _export(model, tmp_path / "halves")
-    else:
-        path = export_for_serving(model, tmp_path / "serving")
+    path = _exported_by(exporter, model, tmp_path)
     report = inspect_model(path)
     assert report.findings == [], str(report)
     assert [(p.lookup, p.embedding, p.vocabulary_size, p.mask_id, p.rows) for p in report.pairs] == [
@@ -582,10 +586,7 @@ def test_a_mask_token_other_than_the_empty_string_is_the_mask_id_the_keras_file_
         lookup = embedding.lookup(name="words")
         model, mask_id = keras.Model(inputs, embedding(lookup(inputs))), lookup.token_to_id("[PAD]")
     model.save(tmp_path / "model.keras")
-    if exporter == "model_export":
-        path = _export(model, tmp_path / "exported")
-    else:
-        path = export_for_serving(model, tmp_path / "serving")
+    path = _exported_by(exporter, model, tmp_path)
     report = inspect_model(path)
     assert report.findings == [], str(report)
     (from_file,) = inspect_model(str(tmp_path / "model.keras")).pairs
@@ -718,16 +719,6 @@ def test_our_layers_masking_id_zero_get_no_mask_finding(tmp_path, kind):
     assert _only_pair(report).mask_zero is None
 
 
-def _hashing_model(hashing, embedding):
-    if isinstance(hashing, keras.layers.HashedCrossing):
-        inputs = [keras.Input(shape=(1,), dtype="int64"), keras.Input(shape=(1,), dtype="int64")]
-        ids = hashing(tuple(inputs))
-    else:
-        inputs = keras.Input(shape=(3,), dtype="string")
-        ids = hashing(inputs)
-    return keras.Model(inputs, embedding(ids))
-
-
 @pytest.mark.parametrize(
     "hashing, embedding, code, count",
     [
@@ -746,7 +737,7 @@ def _hashing_model(hashing, embedding):
     ids=["Hashing", "salted", "HashedCrossing", "fewer-bins", "mask-value", "VocabIdEmbedding"],
 )
 def test_hash_bins_into_an_embedding_are_checked_as_in_the_keras_file(tmp_path, hashing, embedding, code, count):
-    model = _hashing_model(hashing(), embedding())
+    model = hashing_model(hashing(), embedding())
     model.save(tmp_path / "model.keras")
     from_file = inspect_model(tmp_path / "model.keras")
     report = inspect_model(_export(model, tmp_path / "export"))  # It was "0 pairs" and a note.
