@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from keras_vocabsafe import _compat
+from keras_vocabsafe import _inspect_messages as messages
 from keras_vocabsafe.errors import ModelFileError
 
 _TABLE_OPS = {"HashTableV2", "MutableHashTableV2", "MutableDenseHashTableV2", "MutableHashTableOfTensorsV2"}
@@ -735,6 +736,11 @@ class _Route:
     # Every gather is a Keras Embedding call whose ids Keras masks where they are 0 (`mask_zero=True`, see
     # `_masked_at_zero`). False where that is not certain.
     masked_at_zero: bool = False
+    # Every gather was made by one of our embeddings (see `_own_layer_scope`); with ids of hash buckets alone, a
+    # VocabIdEmbedding fed by a hashing layer.
+    ours: bool = False
+    # One gather took the ids of several hash ops that `_split_by_hash` could not tell apart.
+    unsplit_hashes: bool = False
 
 
 class _Scanner:
@@ -742,7 +748,7 @@ class _Scanner:
 
     def __init__(self, model: _SavedModel) -> None:
         self.model = model
-        self.routes: dict[tuple[int, frozenset[int]], _Route] = {}
+        self.routes: dict[tuple[int, frozenset[int], frozenset[str]], _Route] = {}
         self.visited = 0
         self.lookup_ops: dict[int, str] = {}
 
@@ -779,7 +785,16 @@ class _Scanner:
         ids = frame.value(inputs[1])
         if not isinstance(ids, _Ids) or not (ids.tables or ids.hashes):
             return
-        key = (variable.node_id, ids.tables)
+        # Ids of hash buckets alone are told apart by their hash ops (two `Hashing` layers, one embedding), even
+        # where one gather takes them together (concatenated): each is a route of its own, as in a .keras file.
+        parts = [ids]
+        if not ids.tables and len(ids.hashes) > 1:
+            parts = _split_by_hash(frame, inputs[1], ids) or parts
+        for part in parts:
+            self._add_route(frame, node, variable, part)
+
+    def _add_route(self, frame: _Frame, node: Any, variable: _Variable, ids: _Ids) -> None:
+        key = (variable.node_id, ids.tables, frozenset() if ids.tables else ids.hashes)
         own = _own_layer_scope(frame, node)
         scope, layer = own if own is not None else (None, _embedding_name(variable.name))
         own_lookup = scope is not None and bool(ids.tables) and _looked_up_in_scope(frame, scope, ids.tables)
@@ -789,6 +804,8 @@ class _Scanner:
         read = _variables_read(frame, site)
         # Our layers mask their own mask token. A Keras Embedding gathers in its call's own scope.
         masked = own is None and _masked_at_zero(frame, node, node.name.rpartition("/")[0])
+        ours = own is not None
+        unsplit = not ids.tables and len(ids.hashes) > 1
         known = self.routes.get(key)
         if known is not None:
             ids = _union([known.ids, ids])
@@ -797,7 +814,47 @@ class _Scanner:
             sites |= known.sites
             read |= known.read
             masked = masked and known.masked_at_zero
-        self.routes[key] = _Route(variable, ids, layer, [], node.name, own_lookup, id_limit, sites, read, masked)
+            ours = ours and known.ours
+        self.routes[key] = _Route(
+            variable,
+            ids,
+            layer,
+            [],
+            node.name,
+            own_lookup,
+            id_limit,
+            sites,
+            read,
+            masked,
+            ours=ours,
+            unsplit_hashes=unsplit,
+        )
+
+
+def _split_by_hash(frame: _Frame, ref: str, ids: _Ids) -> list[_Ids] | None:
+    """The ids of tensor `ref` that each of its hash ops gives, the others' ids taken as none; None where they
+    cannot be told apart (one op of this function gives the ids of several, such as a nested function that hashes
+    two inputs and joins their ids)."""
+    sources: dict[str, frozenset[str]] = {}  # The tensors that bring hash buckets into this function: their hashes.
+    for node in frame.function.node_def:
+        for used in node.input:
+            producer = None if used.startswith("^") else frame._node(used)
+            if producer is None or producer.op not in _HASH_OPS | _CALL_OPS | {"SparseCross"}:
+                continue
+            value = frame.value(used)
+            if isinstance(value, _Ids) and value.hashes and not value.tables:
+                sources[_canonical(used)] = value.hashes
+    parts = []
+    for name in sorted(ids.hashes):
+        others = ids.hashes - {name}
+        if any(name in hashes and hashes & others for hashes in sources.values()):
+            return None
+        emptied = {used: _Ids(()) for used, hashes in sources.items() if hashes <= others}
+        part = frame.value(ref, emptied)
+        if not isinstance(part, _Ids) or part.hashes != {name} or part.tables:
+            return None
+        parts.append(part)
+    return parts
 
 
 def _masked_at_zero(frame: _Frame, gather: Any, site: str) -> bool:
@@ -1012,13 +1069,17 @@ def inspect_savedmodel(path: str) -> tuple[list[Any], list[Any]]:
         sys.setrecursionlimit(limit)
     # One layer may gather several of its variables by the same ids (a quantized matrix and its scales, LoRA's
     # rows): they make one pair, whose rows are the fewest any of them has.
-    groups: dict[tuple[str, frozenset[int], tuple[str, str]], list[_Route]] = {}
+    groups: dict[tuple[str, frozenset[int], frozenset[str], tuple[str, str]], list[_Route]] = {}
     for route in scanner.routes.values():
-        # Ids of hash buckets alone (a `Hashing` layer) are named after their hash ops.
+        # Ids of hash buckets alone (a `Hashing` layer) are named after their hash ops, and a pair of each.
         route.lookup_ops = sorted(scanner.lookup_ops.get(t, "") for t in route.ids.tables) or sorted(route.ids.hashes)
-        key = (route.variable.name.rpartition("/")[0], route.ids.tables, min(route.sites))
+        hashes = frozenset() if route.ids.tables else route.ids.hashes
+        key = (route.variable.name.rpartition("/")[0], route.ids.tables, hashes, min(route.sites))
         groups.setdefault(key, []).append(route)
-    merged = [_merged(group) for _, group in sorted(groups.items(), key=lambda i: (i[0][0], sorted(i[0][1]), i[0][2]))]
+    merged = [
+        _merged(group)
+        for _, group in sorted(groups.items(), key=lambda i: (i[0][0], sorted(i[0][1]), sorted(i[0][2]), i[0][3]))
+    ]
     # A matrix gathered at several places (one Embedding after two lookups) has the rows any of them reach.
     # (By the variable's node: variables of layers in two nested models can have one name.)
     reached: dict[int, list[_Ids]] = {}
@@ -1178,7 +1239,22 @@ def _merged(group: list[_Route]) -> _Route:
     id_limit = _common_limit([route.id_limit for route in group])
     sites = frozenset().union(*(r.sites for r in group))
     masked = all(route.masked_at_zero for route in group)
-    return _Route(variable, ids, main.layer, lookup_ops, main.gather_op, own_lookup, id_limit, sites, read, masked)
+    ours = all(route.ours for route in group)
+    unsplit = any(route.unsplit_hashes for route in group)
+    return _Route(
+        variable,
+        ids,
+        main.layer,
+        lookup_ops,
+        main.gather_op,
+        own_lookup,
+        id_limit,
+        sites,
+        read,
+        masked,
+        ours=ours,
+        unsplit_hashes=unsplit,
+    )
 
 
 def _vocabulary_signature_tables(model: _SavedModel) -> dict[str, set[int]]:
@@ -1266,11 +1342,39 @@ def _check_route(
     )
     if rows is None:
         return pair, []
-    who, target = f"hashing in '{lookup}'" if hashing else f"lookup '{lookup}'", f"embedding '{route.variable.name}'"
-    arrives = "an input hashes there" if hashing else "such a token arrives"
-    sized = f"`input_dim=num_bins` ({size})" if hashing else f"`input_dim=lookup.vocabulary_size()` ({size})"
+    who, target = (
+        f"the hashing in '{lookup}'" if hashing else f"lookup '{lookup}'",
+        f"embedding '{route.variable.name}'",
+    )
+    sized = f"`input_dim=lookup.vocabulary_size()` ({size})"
     if shown != embedding:
         target += f" (of '{shown}')"
+    found = []
+    if hashing and route.unsplit_hashes:
+        found.append(
+            Finding(
+                "note",
+                "hashed-inputs-not-told-apart",
+                layers,
+                f"The {target} takes the ids of {len(route.ids.hashes)} hash ops ({', '.join(names)}) in one "
+                "gather, and this check cannot tell which ids come from which: they were checked together, as one "
+                "lookup giving the ids of all. Inspect the .keras file the export was made from to check each one.",
+                {"variable": route.variable.name},
+            )
+        )
+    if hashing and route.ours:
+        # Only a VocabIdEmbedding gathers ids it did not look up itself: its rows belong to its vocabulary's tokens.
+        ids_count = route.id_limit if route.id_limit is not None and route.id_limit >= 0 else rows
+        found.append(
+            Finding(
+                "error",
+                "hash-bins-into-vocabulary-embedding",
+                layers,
+                messages.hash_bins_into_vocabulary_rows(who, f"VocabIdEmbedding '{shown}'", size, ids_count),
+                {"num_bins": size, "vocabulary_size": ids_count, "ids_without_row": max(size - ids_count, 0)},
+            )
+        )
+        return pair, found
     # Rows from the vocabulary size a VocabIdEmbedding asserts on are its zero padding (`pad_to_multiple_of`),
     # whichever lookup feeds it: only the rows before are meant to be selected, and the layer refuses ids past them.
     asserted = route.id_limit is not None and route.id_limit >= 0
@@ -1278,7 +1382,6 @@ def _check_route(
     padding_rows = rows - selectable
     outside = _normalise([*_clip(ids.ranges, float("-inf"), -1), *_clip(ids.ranges, rows, float("inf"))])
     on_padding = _clip(ids.ranges, selectable, rows - 1)
-    found = []
     if outside or on_padding:
         extra, padded_ids = _count(outside), _count(on_padding)
         parts = []
@@ -1297,20 +1400,18 @@ def _check_route(
                 "error",
                 "ids-exceed-rows",
                 layers,
-                f"The {who} gives ids up to {highest}, but {target} has {rows} rows: "
+                messages.bins_past_rows(who, target, size, rows)
+                if hashing  # Of a Keras Embedding: a VocabIdEmbedding's were told above.
+                else f"The {who} gives ids up to {highest}, but {target} has {rows} rows: "
                 + "; ".join(parts)
                 + (
                     f". The layer refuses ids outside 0 to {selectable - 1}: the model fails with an assertion (an "
-                    f"InvalidArgumentError) when {arrives}, on any device. "
-                    + (
-                        f"Hash into `num_bins={selectable}`, or feed it the ids of `embedding.lookup()`."
-                        if hashing
-                        else "Build the lookup from the embedding with `embedding.lookup()`."
-                    )
+                    "InvalidArgumentError) when such a token arrives, on any device. Build the lookup from the "
+                    "embedding with `embedding.lookup()`."
                     if asserted
-                    else f". On CPU the model fails with an out-of-range gather when {arrives}; on GPU it "
-                    f"silently returns zero vectors. Export again with {sized}"
-                    + ("." if hashing else ", or with VocabEmbedding, which sizes the matrix from the vocabulary.")
+                    else ". On CPU the model fails with an out-of-range gather when such a token arrives; on GPU it "
+                    f"silently returns zero vectors. Export again with {sized}, or with VocabEmbedding, which sizes "
+                    "the matrix from the vocabulary."
                 ),
                 details,
             )
@@ -1333,28 +1434,25 @@ def _check_route(
                 "warning",
                 "unreachable-rows",
                 layers,
-                f"The {target} has {rows} rows{padding}, but the "
+                (
+                    messages.rows_past_bins(who, target, size, rows)
+                    if reached.ranges == ids.ranges
+                    else messages.rows_past_several_lookups(target, rows, reached.ranges, unreachable)
+                )
+                if hashing
+                else f"The {target} has {rows} rows{padding}, but the "
                 + (who if reached.ranges == ids.ranges else "lookups that feed it")
                 + f" give{'s' if reached.ranges == ids.ranges else ''} only ids {_ranges_text(reached.ranges)}: "
-                f"{unreachable:,} row(s) can never be selected and waste memory"
-                + (
-                    f". Use {sized}."
-                    if hashing
-                    else " (often `len(vocabulary) + 2` on a vocabulary that already held its special tokens). Use "
-                    f"{sized}, or VocabEmbedding."
-                ),
+                f"{unreachable:,} row(s) can never be selected and waste memory (often `len(vocabulary) + 2` on a "
+                f"vocabulary that already held its special tokens). Use {sized}, or VocabEmbedding.",
                 details,
             )
         )
     # Id 0 of the lookup is a token's (OOV or the first listed), not padding the graph adds or a mask token's.
     if route.masked_at_zero and _clip(ids.ranges, 0, 0) and not _clip(ids.padding, 0, 0):
         if hashing:  # Hash buckets: id 0 is a bucket real inputs hash to.
-            message = (
-                f"The {target} has mask_zero=True (the graph masks its ids where they are 0), but the {who} has no "
-                f"mask_value, so id 0 is a hash bin: the inputs that hash to it (about 1 in {size:,}) are masked out "
-                "as if they were padding. Give the Hashing layer a `mask_value` (which makes id 0 padding and hashes "
-                "other inputs into 1 to num_bins - 1; retrain), or set mask_zero=False."
-            )
+            how = " (the graph masks its ids where they are 0)"
+            message = messages.mask_zero_on_a_hash_bin(who, target, size, _hash_layer_class(model, ids.hashes), how)
         else:
             zero = "its OOV id" if _clip(oov, 0, 0) else "the id of its first token"
             message = (
@@ -1365,6 +1463,12 @@ def _check_route(
             )
         found.append(Finding("error", "mask-zero-without-mask-token", layers, message))
     return pair, found
+
+
+def _hash_layer_class(model: _SavedModel, names: frozenset[str]) -> str:
+    """The Keras layer whose hash ops are `names`: "HashedCrossing" (`SparseCross`) or "Hashing"."""
+    ops = {node.op for function in model.functions.values() for node in function.node_def if node.name in names}
+    return "HashedCrossing" if ops == {"SparseCross"} else "Hashing"
 
 
 def _note(model: _SavedModel, path: str, pairs: list[Any], complexity: str, finding: Any) -> Any:
@@ -1404,9 +1508,7 @@ def _note(model: _SavedModel, path: str, pairs: list[Any], complexity: str, find
     )
 
 
-def _ranges_text(ranges: Intervals) -> str:
-    parts = [str(a) if a == b else f"{a}-{b}" for a, b in ranges[:4]]
-    return ", ".join(parts) + (", ..." if len(ranges) > 4 else "")
+_ranges_text = messages.ranges_text  # As the .keras half writes ids.
 
 
 def _embedding_name(variable: str) -> str:

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from keras_vocabsafe import _compat, _weights_store
+from keras_vocabsafe import _inspect_messages as messages
 from keras_vocabsafe._tokens import canonical_token, decode_tokens, display_token, layer_ids
 from keras_vocabsafe.errors import ConfigurationError, ModelFileError, VocabSafeError
 from keras_vocabsafe.vocabulary import Vocabulary
@@ -1613,6 +1614,7 @@ class _Analysis:
     # Embeddings ------------------------------------------------------------------------------------------------
 
     def _check_embedding(self, node: _Node, embedding: _Embedding) -> None:
+        feeders: list[tuple[_Lookup, tuple[str, ...]]] = []
         for trace in self._traces(node):
             lookup_node = trace.lookup
             lookup = self.lookup(lookup_node) if lookup_node is not None else None
@@ -1630,9 +1632,33 @@ class _Analysis:
                 continue
             if lookup is None:
                 continue
-            self._check_pair(lookup, embedding, trace.between)
+            feeders.append((lookup, trace.between))
+        alone = len({id(lookup.node) for lookup, _ in feeders}) == 1
+        for lookup, between in feeders:
+            self._check_pair(lookup, embedding, between, alone)
+        # Rows of an embedding that several lookups feed are reached by the ids of any of them: one warning for
+        # the rows none reaches (as for a SavedModel, whose gathers of one matrix are told together).
+        sizes = [lookup.size for lookup, _ in feeders]
+        if feeders and not alone and embedding.rows is not None and None not in sizes:
+            reach = max(size for size in sizes if size is not None)
+            if reach < embedding.rows:
+                unreachable = embedding.rows - reach
+                names = sorted({lookup.node.label for lookup, _ in feeders})
+                self._add(
+                    "warning",
+                    "unreachable-rows",
+                    (*names, node.label),
+                    messages.rows_past_several_lookups(
+                        f"{node.class_name} '{node.label}'", embedding.rows, ((0, reach - 1),), unreachable
+                    ),
+                    vocabulary_size=reach,
+                    rows=embedding.rows,
+                    unreachable_rows=unreachable,
+                )
 
-    def _check_pair(self, lookup: _Lookup, embedding: _Embedding, between: tuple[str, ...]) -> None:
+    def _check_pair(self, lookup: _Lookup, embedding: _Embedding, between: tuple[str, ...], alone: bool) -> None:
+        """The findings of one lookup and the embedding it feeds; `alone`: it is the embedding's only lookup (else
+        `_check_embedding` tells the rows none of them reach)."""
         l_node, e_node = lookup.node, embedding.node
         layers = (l_node.label, e_node.label)
         self.pairs.append(
@@ -1654,7 +1680,7 @@ class _Analysis:
         target = f"{e_node.class_name} '{e_node.label}'"
         own = embedding.lookup
         if l_node.class_name in _KERAS_HASHING:
-            self._check_hashing_pair(lookup, embedding, layers, who, target)
+            self._check_hashing_pair(lookup, embedding, layers, who, target, alone)
             return
         if own is not None and own.tokens is not None and lookup.tokens is not None and own.tokens != lookup.tokens:
             moved = _count_moved(lookup.tokens, own.tokens)
@@ -1689,7 +1715,7 @@ class _Analysis:
                     rows=embedding.rows,
                     ids_without_row=extra,
                 )
-            elif lookup.size < embedding.rows:
+            elif lookup.size < embedding.rows and alone:
                 extra = embedding.rows - lookup.size
                 self._add(
                     "warning",
@@ -1732,88 +1758,52 @@ class _Analysis:
             )
 
     def _check_hashing_pair(
-        self, lookup: _Lookup, embedding: _Embedding, layers: tuple[str, ...], who: str, target: str
+        self, lookup: _Lookup, embedding: _Embedding, layers: tuple[str, ...], who: str, target: str, alone: bool
     ) -> None:
-        """`_check_pair` for hash bins: the same findings, told in terms of `num_bins` and `mask_value`."""
-        e_node = embedding.node
-        asserted = embedding.lookup is not None  # A VocabIdEmbedding refuses ids past its vocabulary.
+        """`_check_pair` for hash bins: the same findings, told in terms of `num_bins` and `mask_value` (in the
+        words of `_inspect_messages`, which the SavedModel half shares)."""
+        if embedding.lookup is not None:  # A VocabIdEmbedding: its rows belong to the tokens of its vocabulary.
+            bins, ids = lookup.size, embedding.rows
+            self._add(
+                "error",
+                "hash-bins-into-vocabulary-embedding",
+                layers,
+                messages.hash_bins_into_vocabulary_rows(who, target, bins, ids),
+                num_bins=bins,
+                vocabulary_size=ids,
+                ids_without_row=None if bins is None or ids is None else max(bins - ids, 0),
+            )
+            return
         if lookup.size is not None and embedding.rows is not None and lookup.size > embedding.rows:
-            extra = lookup.size - embedding.rows
             self._add(
                 "error",
                 "ids-exceed-rows",
                 layers,
-                f"{who} hashes its input into ids 0 to {lookup.size - 1} (num_bins={lookup.size}), but {target} "
-                f"has {embedding.rows} rows: the {extra:,} highest bin(s) select no row. "
-                + (
-                    f"The layer refuses ids outside 0 to {embedding.rows - 1}: the model fails with an assertion "
-                    "(an InvalidArgumentError) when an input hashes there, on any device. "
-                    if asserted
-                    else "On CPU the model fails with an out-of-range gather when an input hashes there; on GPU it "
-                    "silently returns zero vectors. "
-                )
-                + f"Use `input_dim=num_bins` ({lookup.size}) and retrain, or num_bins={embedding.rows}.",
+                messages.bins_past_rows(who, target, lookup.size, embedding.rows),
                 vocabulary_size=lookup.size,
                 rows=embedding.rows,
-                ids_without_row=extra,
+                ids_without_row=lookup.size - embedding.rows,
             )
-        elif lookup.size is not None and embedding.rows is not None and lookup.size < embedding.rows:
-            extra = embedding.rows - lookup.size
+        elif lookup.size is not None and embedding.rows is not None and lookup.size < embedding.rows and alone:
             self._add(
                 "warning",
                 "unreachable-rows",
                 layers,
-                f"{target} has {embedding.rows} rows, but {who} hashes its input into ids 0 to {lookup.size - 1} "
-                f"(num_bins={lookup.size}): {extra:,} row(s) can never be selected and waste memory. Use "
-                f"`input_dim=num_bins` ({lookup.size}).",
+                messages.rows_past_bins(who, target, lookup.size, embedding.rows),
                 vocabulary_size=lookup.size,
                 rows=embedding.rows,
-                unreachable_rows=extra,
+                unreachable_rows=embedding.rows - lookup.size,
             )
-        # A VocabIdEmbedding masks id 0 when it has a mask token, as mask_zero=True does.
-        fix_mask = "give it no mask token" if asserted else "set mask_zero=False"
         if embedding.mask_zero and not lookup.mask:
-            if e_node.class_name in _OUR_ID_EMBEDDINGS:
-                masks = f"{target} masks id 0 (its mask token's)"
-            else:
-                masks = f"{target} has mask_zero=True"
-            bins = (
-                ""
-                if lookup.size is None
-                else " (all of them)"
-                if lookup.size == 1
-                else f" (about 1 in {lookup.size:,})"
-            )
-            # With one bin, Keras's Hashing ignores its mask_value: every input goes to bin 0.
-            single = lookup.node.config.get("mask_value") is not None
-            if lookup.node.class_name != "Hashing":
-                cure = f"{lookup.node.class_name} has no mask value: "
-            elif single:
-                cure = "Give the Hashing layer num_bins of 2 or more, so that id 0 is the mask (retrain), or "
-            else:
-                cure = (
-                    "Give the Hashing layer a `mask_value` (the padding value), which makes id 0 padding and hashes "
-                    "the rest into 1 to num_bins - 1 (retrain), or "
-                )
             self._add(
                 "error",
                 "mask-zero-without-mask-token",
                 layers,
-                f"{masks}, but {who} "
-                + ("has a single bin, where Keras ignores its mask_value" if single else "has no mask_value")
-                + f", so id 0 is a hash bin: the inputs that hash to it{bins} are masked out as if they were "
-                f"padding. {cure}{fix_mask}.",
+                messages.mask_zero_on_a_hash_bin(who, target, lookup.size, lookup.node.class_name),
             )
         elif lookup.mask and not embedding.mask_zero:
             self._add(
-                "warning",
-                "mask-token-without-mask-zero",
-                layers,
-                f"{who} maps its mask_value to id 0, but {target} "
-                + ("has no mask token" if asserted else "has mask_zero=False")
-                + ": padding is embedded and seen by the layers after it (pooling, RNNs, attention) as if it were "
-                "a token. "
-                + ("Set mask_zero=True on the embedding." if not asserted else "Give it a mask token at id 0."),
+                "warning", "mask-token-without-mask-zero", layers, messages.mask_value_without_mask_zero(who, target)
             )
 
     # Walking back from an embedding --------------------------------------------------------------------------------

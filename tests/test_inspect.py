@@ -851,15 +851,53 @@ def test_hashing_that_does_not_give_ids_is_no_lookup(tmp_path):
 
 
 @pytest.mark.parametrize("saved", [False, True], ids=["in-memory", "keras-file"])
-def test_hash_bins_past_a_vocab_id_embedding_fail_its_assertion(tmp_path, saved):
+@pytest.mark.parametrize("bins", [4, 6], ids=["as-many-bins-as-ids", "more-bins-than-ids"])
+def test_hash_bins_into_a_vocab_id_embedding_are_an_error(tmp_path, saved, bins):
     from keras_vocabsafe import VocabIdEmbedding
 
+    # Its rows belong to the tokens of its vocabulary: a hash bin selects the row of whichever token has its id.
+    # With as many bins as ids, this was "No problems found"; with more, an ids-exceed-rows error only.
     embedding = VocabIdEmbedding(2, vocabulary=["a", "b", "c"], name="emb")  # 4 ids: the OOV id and 3 tokens.
-    model = _hashing_model(keras.layers.Hashing(num_bins=6, name="words"), None, embedding=embedding)
-    report = _inspected(model, tmp_path, saved)
+    hashing = keras.layers.Hashing(num_bins=bins, name="words")
+    report = _inspected(_hashing_model(hashing, None, embedding=embedding), tmp_path, saved)
     (finding,) = report.findings
-    assert (finding.code, finding.details["ids_without_row"]) == ("ids-exceed-rows", 2)
-    assert "assertion" in finding.message and "out-of-range gather" not in finding.message
+    assert (finding.severity, finding.code) == ("error", "hash-bins-into-vocabulary-embedding")
+    assert finding.layers == ("words", "emb")
+    assert (finding.details["num_bins"], finding.details["vocabulary_size"]) == (
+        hashing.num_bins,
+        embedding.vocabulary_size(),
+    )
+    assert finding.details["ids_without_row"] == max(hashing.num_bins - embedding.vocabulary_size(), 0)
+    assert "Hashing 'words'" in finding.message and "VocabIdEmbedding 'emb'" in finding.message
+    assert "embedding.lookup()" in finding.message and "keras.layers.Embedding" in finding.message
+    assert ("InvalidArgumentError" in finding.message) == (hashing.num_bins > embedding.vocabulary_size())
+
+
+@pytest.mark.parametrize("saved", [False, True], ids=["in-memory", "keras-file"])
+@pytest.mark.parametrize("joined", [False, True], ids=["two-calls", "concatenated"])
+def test_rows_of_an_embedding_fed_by_two_hashing_layers_are_reached_by_either(tmp_path, saved, joined):
+    def model(first_bins, second_bins, rows):
+        first, second = keras.Input(shape=(3,), dtype="string"), keras.Input(shape=(3,), dtype="string")
+        a = keras.layers.Hashing(num_bins=first_bins, name="a")(first)
+        b = keras.layers.Hashing(num_bins=second_bins, name="b")(second)
+        embedding = keras.layers.Embedding(rows, 2, name="emb")
+        if joined:
+            return keras.Model([first, second], embedding(keras.layers.Concatenate(name="joined")([a, b])))
+        return keras.Model([first, second], [embedding(a), embedding(b)])
+
+    # 'b' reaches every row: the rows past the 4 bins of 'a' are no waste (it was an unreachable-rows warning).
+    report = _inspected(model(4, 10, 10), tmp_path, saved)
+    assert report.findings == [], str(report)
+    assert [(p.lookup, p.vocabulary_size) for p in report.pairs] == [("a", 4), ("b", 10)]
+    # Rows neither reaches: one warning for the embedding, naming both (it was a warning for each).
+    report = _inspected(model(4, 6, 10), tmp_path, saved)
+    (finding,) = report.findings
+    assert (finding.code, finding.layers, finding.details["unreachable_rows"]) == (
+        "unreachable-rows",
+        ("a", "b", "emb"),
+        10 - 6,
+    )
+    assert "the lookups that feed it give only ids 0-5" in finding.message and "input_dim=6" in finding.message
 
 
 # Keras's legacy HDF5 format ----------------------------------------------------------------------------------------

@@ -730,7 +730,7 @@ def test_our_layers_masking_id_zero_get_no_mask_finding(tmp_path, kind):
         (
             lambda: keras.layers.Hashing(6),
             lambda: VocabIdEmbedding(2, vocabulary=["a", "b", "c"]),  # 4 ids: the OOV id and 3 tokens.
-            "ids-exceed-rows",
+            "hash-bins-into-vocabulary-embedding",
             2,
         ),
     ],
@@ -752,11 +752,11 @@ def test_hash_bins_into_an_embedding_are_checked_as_in_the_keras_file(tmp_path, 
     assert [f.code for f in report.findings] == [f.code for f in from_file.findings] == ([code] if code else [])
     if code is not None:
         (finding,) = report.findings
-        key = "ids_without_row" if code == "ids-exceed-rows" else "unreachable_rows"
+        key = "unreachable_rows" if code == "unreachable-rows" else "ids_without_row"
         assert finding.details[key] == count and "num_bins" in finding.message
         assert "vocabulary_size()" not in finding.message
         if isinstance(model.layers[-1], VocabIdEmbedding):
-            assert "assertion" in finding.message
+            assert "InvalidArgumentError" in finding.message and "embedding.lookup()" in finding.message
 
 
 def test_mask_zero_after_a_hashing_without_mask_value_is_said_of_a_hash_bin(tmp_path):
@@ -771,3 +771,131 @@ def test_mask_zero_after_a_hashing_without_mask_value_is_said_of_a_hash_bin(tmp_
     assert (finding.severity, finding.code) == (from_file.severity, from_file.code)
     assert finding.code == "mask-zero-without-mask-token" and finding.layers == ("words", "emb")
     assert "no mask_value, so id 0 is a hash bin" in finding.message and "vocabulary" not in finding.message
+
+
+@pytest.mark.parametrize(
+    "hashing, embedding",
+    [
+        (lambda: keras.layers.Hashing(10, name="words"), lambda: keras.layers.Embedding(5, 2, name="emb")),
+        (lambda: keras.layers.Hashing(4, name="words"), lambda: keras.layers.Embedding(6, 2, name="emb")),
+        (lambda: keras.layers.HashedCrossing(10, name="words"), lambda: keras.layers.Embedding(5, 2, name="emb")),
+        (
+            lambda: keras.layers.Hashing(10, name="words"),
+            lambda: keras.layers.Embedding(10, 2, mask_zero=True, name="emb"),
+        ),
+        (
+            lambda: keras.layers.HashedCrossing(10, name="words"),
+            lambda: keras.layers.Embedding(10, 2, mask_zero=True, name="emb"),
+        ),
+        (lambda: keras.layers.Hashing(4, name="words"), lambda: VocabIdEmbedding(2, vocabulary=["a", "b", "c"])),
+        (lambda: keras.layers.Hashing(6, name="words"), lambda: VocabIdEmbedding(2, vocabulary=["a", "b", "c"])),
+    ],
+    ids=["more-bins", "fewer-bins", "HashedCrossing", "mask-zero", "HashedCrossing-mask-zero", "ids-4", "ids-6"],
+)
+def test_hash_bin_findings_are_worded_as_in_the_keras_file(tmp_path, hashing, embedding):
+    # Both halves say the same, but for how they name the layers (the export's messages had their own wording).
+    model = hashing_model(hashing(), embedding())
+    model.save(tmp_path / "model.keras")
+    from_file = inspect_model(tmp_path / "model.keras")
+    report = inspect_model(_export(model, tmp_path / "exported"))
+    lookup, embedding_layer = model.layers[-2], model.layers[-1]
+    names = {
+        f"{type(lookup).__name__} '{lookup.name}'": "WHO",
+        f"{type(embedding_layer).__name__} '{embedding_layer.name}'": "TARGET",
+    }
+    exported_names = {
+        f"the hashing in '{lookup.name}'": "WHO",
+        f"The hashing in '{lookup.name}'": "WHO",
+        f"embedding '{embedding_layer.embeddings.path}'": "TARGET",
+        f"Embedding '{embedding_layer.embeddings.path}'": "TARGET",
+        f"VocabIdEmbedding '{embedding_layer.name}'": "TARGET",
+        " (the graph masks its ids where they are 0)": "",
+    }
+
+    def worded(findings, names):
+        messages = []
+        for finding in findings:
+            message = finding.message
+            for name, placeholder in names.items():
+                message = message.replace(name, placeholder)
+            messages.append((finding.code, message))
+        return messages
+
+    assert report.findings and worded(report.findings, exported_names) == worded(from_file.findings, names)
+
+
+@pytest.mark.parametrize("joined", [False, True], ids=["two-calls", "concatenated"])
+def test_an_embedding_fed_by_two_hashing_layers_is_a_pair_with_each(tmp_path, joined):
+    # It was one pair, "a + b", with the bins of the larger.
+    def model(first_bins, second_bins, rows):
+        first, second = keras.Input(shape=(3,), dtype="string"), keras.Input(shape=(3,), dtype="string")
+        a = keras.layers.Hashing(num_bins=first_bins, name="a")(first)
+        b = keras.layers.Hashing(num_bins=second_bins, name="b")(second)
+        embedding = keras.layers.Embedding(rows, 2, name="emb")
+        if joined:
+            return keras.Model([first, second], embedding(keras.layers.Concatenate(name="joined")([a, b])))
+        return keras.Model([first, second], [embedding(a), embedding(b)])
+
+    for bins, rows in (((4, 10), 10), ((4, 6), 10), ((12, 6), 10)):
+        built = model(*bins, rows)
+        built.save(tmp_path / "model.keras")
+        from_file = inspect_model(tmp_path / "model.keras")
+        report = inspect_model(_export(built, tmp_path / f"exported_{bins[0]}_{bins[1]}"))
+        assert [(p.lookup, p.vocabulary_size, p.rows) for p in report.pairs] == [
+            ("a", bins[0], rows),
+            ("b", bins[1], rows),
+        ]
+        assert [(p.lookup, p.vocabulary_size) for p in from_file.pairs] == [("a", bins[0]), ("b", bins[1])]
+        found = [(f.code, f.details.get("unreachable_rows"), f.details.get("ids_without_row")) for f in report.findings]
+        assert found == [
+            (f.code, f.details.get("unreachable_rows"), f.details.get("ids_without_row")) for f in from_file.findings
+        ]
+        assert [f.message for f in report.findings if f.code == "unreachable-rows"] == [
+            f.message.replace("Embedding 'emb'", "Embedding 'emb/embeddings'")
+            for f in from_file.findings
+            if f.code == "unreachable-rows"
+        ]
+    assert [f.code for f in report.findings] == ["ids-exceed-rows"]  # 12 bins into 10 rows; 6 reach few enough.
+
+
+@pytest.mark.parametrize("apart", [True, False], ids=["hashed-apart", "hashed-and-joined-in-a-function"])
+def test_hash_bins_of_a_nested_function_are_told_apart_or_said_not_to_be(tmp_path, apart):
+    class Hashed(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.embeddings = tf.Variable(tf.zeros([10, 2]), name="emb/embeddings")
+
+        @tf.function
+        def first_bins(self, keys):  # A function of its own: its hash op is not in the function that gathers.
+            with tf.name_scope("first"):
+                return tf.strings.to_hash_bucket_fast(keys, 4)
+
+        @tf.function
+        def both_bins(self, first, second):  # One output of a nested function holds the ids of both.
+            with tf.name_scope("first"):
+                first = tf.strings.to_hash_bucket_fast(first, 4)
+            with tf.name_scope("second"):
+                return tf.concat([first, tf.strings.to_hash_bucket_fast(second, 10)], axis=0)
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string), tf.TensorSpec([None], tf.string)])
+        def serve(self, first, second):
+            if apart:
+                with tf.name_scope("second"):
+                    ids = tf.concat([self.first_bins(first), tf.strings.to_hash_bucket_fast(second, 10)], axis=0)
+            else:
+                ids = self.both_bins(first, second)
+            return tf.gather(self.embeddings, ids)
+
+    module = Hashed()
+    tf.saved_model.save(module, str(tmp_path / "exported"), signatures=module.serve)
+    report = inspect_model(str(tmp_path / "exported"))
+    # (Name scopes of a function traced twice get a suffix: "first_1".)
+    if apart:
+        pairs = [(p.lookup[:5], p.vocabulary_size, p.rows) for p in report.pairs]
+        assert pairs == [("first", 4, 10), ("secon", 10, 10)] and report.findings == []
+        return
+    (pair,) = report.pairs
+    assert (" + " in pair.lookup, pair.vocabulary_size, pair.rows) == (True, 10, 10)
+    (finding,) = report.findings
+    assert (finding.severity, finding.code, len(finding.layers)) == ("note", "hashed-inputs-not-told-apart", 3)
+    assert "2 hash ops" in finding.message and "one gather" in finding.message

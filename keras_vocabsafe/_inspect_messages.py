@@ -1,0 +1,113 @@
+"""Messages of the `inspect` findings on hash bins, shared by its .keras and SavedModel halves.
+
+Both halves find the same problems of a `Hashing` (or `HashedCrossing`) layer and the embedding its ids
+select rows of; they name the layers their own way (`who`, `target`: a layer's class and name from a `.keras`
+config, the name scopes and variables of a SavedModel's graph) and say the rest with these functions, so the
+wording stays in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "bins_past_rows",
+    "hash_bins_into_vocabulary_rows",
+    "mask_value_without_mask_zero",
+    "mask_zero_on_a_hash_bin",
+    "ranges_text",
+    "rows_past_bins",
+    "rows_past_several_lookups",
+]
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def ranges_text(ranges: Sequence[tuple[int, int]]) -> str:
+    """Ids as ranges: "0-3, 7" (the first four ranges, then "...")."""
+    parts = [str(a) if a == b else f"{a}-{b}" for a, b in ranges[:4]]
+    return ", ".join(parts) + (", ..." if len(ranges) > 4 else "")
+
+
+def bins_past_rows(who: str, target: str, bins: int, rows: int) -> str:
+    """`ids-exceed-rows`: `who` hashes into more bins than `target` has rows."""
+    return (
+        f"{_sentence(who)} hashes its input into ids 0 to {bins - 1} (num_bins={bins}), but {target} has {rows} rows: "
+        f"the {bins - rows:,} highest bin(s) select no row. On CPU the model fails with an out-of-range gather when "
+        "an input hashes there; on GPU it silently returns zero vectors. Use `input_dim=num_bins` "
+        f"({bins}) and retrain, or num_bins={rows}."
+    )
+
+
+def rows_past_bins(who: str, target: str, bins: int, rows: int) -> str:
+    """`unreachable-rows`: `target` has more rows than `who`, its only lookup, has bins."""
+    return (
+        f"{_sentence(target)} has {rows} rows, but {who} hashes its input into ids 0 to {bins - 1} "
+        f"(num_bins={bins}): {rows - bins:,} row(s) can never be selected and waste memory. Use "
+        f"`input_dim=num_bins` ({bins})."
+    )
+
+
+def rows_past_several_lookups(target: str, rows: int, reached: Sequence[tuple[int, int]], unreachable: int) -> str:
+    """`unreachable-rows`: `target` is fed by several lookups (hash bins or vocabularies), whose ids together
+    (`reached`) leave rows unselected."""
+    highest = max((b for _, b in reached), default=-1)
+    return (
+        f"{_sentence(target)} has {rows} rows, but the lookups that feed it give only ids {ranges_text(reached)}: "
+        f"{unreachable:,} row(s) can never be selected and waste memory. Use `input_dim={highest + 1}`, the most "
+        "ids any of them gives."
+    )
+
+
+def mask_zero_on_a_hash_bin(who: str, target: str, bins: int | None, layer_class: str, how: str = "") -> str:
+    """`mask-zero-without-mask-token`: `target` masks id 0, which `who` (a `layer_class`: "Hashing" or
+    "HashedCrossing") uses as a hash bin. `how`: how the mask was seen, after "mask_zero=True"."""
+    if layer_class == "HashedCrossing":
+        state, cure = "has no mask value (HashedCrossing takes none)", ""
+    elif bins == 1:
+        # With one bin, Keras's Hashing ignores its mask_value: every input goes to bin 0.
+        state = "has a single bin, where Keras ignores a mask_value"
+        cure = (
+            "Give the Hashing layer num_bins of 2 or more and a `mask_value`, so that id 0 is the mask (retrain), or "
+        )
+    else:
+        state = "has no mask_value"
+        cure = (
+            "Give the Hashing layer a `mask_value` (the padding value), which makes id 0 padding and hashes the rest "
+            "into 1 to num_bins - 1 (retrain), or "
+        )
+    share = "" if bins is None else " (all of them)" if bins == 1 else f" (about 1 in {bins:,})"
+    return (
+        f"{_sentence(target)} has mask_zero=True{how}, but {who} {state}, so id 0 is a hash bin: the inputs that hash "
+        f"to it{share} are masked out as if they were padding. {_sentence(cure + 'set mask_zero=False.')}"
+    )
+
+
+def mask_value_without_mask_zero(who: str, target: str) -> str:
+    """`mask-token-without-mask-zero`: `who` gives its mask_value id 0, which `target` does not mask."""
+    return (
+        f"{_sentence(who)} maps its mask_value to id 0, but {target} has mask_zero=False: padding is embedded and "
+        "seen by the layers after it (pooling, RNNs, attention) as if it were a token. Set mask_zero=True on the "
+        "embedding."
+    )
+
+
+def hash_bins_into_vocabulary_rows(who: str, target: str, bins: int | None, ids: int | None) -> str:
+    """`hash-bins-into-vocabulary-embedding`: `who` hashes into `bins` ids that select rows of `target`, a
+    vocabulary's embedding half (a `VocabIdEmbedding`) whose `ids` rows belong to tokens."""
+    hashed = "its input" if bins is None else f"its input into ids 0 to {bins - 1} (num_bins={bins})"
+    held = "its vocabulary" if ids is None else f"the {ids:,} ids of its vocabulary"
+    failing = (
+        f" Inputs that hash to ids {ids} to {bins - 1} also fail its id check (an InvalidArgumentError), on any device."
+        if bins is not None and ids is not None and bins > ids
+        else ""
+    )
+    sized = "" if bins is None else f" ({bins})"
+    return (
+        f"{_sentence(who)} hashes {hashed} for {target}, whose rows belong to {held}: each bin selects the row of "
+        "whichever token has its id, trained for that token, so unrelated inputs share tokens' vectors."
+        f"{failing} Feed it the ids of its vocabulary's lookup half (`embedding.lookup()`), or embed hashed ids "
+        f"with a plain keras.layers.Embedding with `input_dim=num_bins`{sized}."
+    )
