@@ -449,6 +449,9 @@ class _Frame:
             return _Ids(ranges, oov=ranges, hashes=frozenset([node.name]))
         if op == "SparseCross" and node.attr["hashed_output"].b and node.attr["num_buckets"].i > 0:
             # `HashedCrossing`: the crossed features' buckets are the values of its sparse output (its second).
+            # Keras's layer calls `tf.sparse.cross_hashed`, which runs this op (`hashed_output=True`); the newer
+            # `SparseCrossHashed` op is run only by `tf.raw_ops.SparseCrossHashed` (no Keras layer or `tf.sparse`
+            # function uses it), so it is not followed.
             if output[0] not in ("output_values", "1"):
                 return None
             ranges = ((0, int(node.attr["num_buckets"].i) - 1),)

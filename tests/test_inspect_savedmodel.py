@@ -899,3 +899,21 @@ def test_hash_bins_of_a_nested_function_are_told_apart_or_said_not_to_be(tmp_pat
     (finding,) = report.findings
     assert (finding.severity, finding.code, len(finding.layers)) == ("note", "hashed-inputs-not-told-apart", 3)
     assert "2 hash ops" in finding.message and "one gather" in finding.message
+
+
+def test_hashed_crossing_exports_the_sparse_cross_op_the_check_follows(tmp_path):
+    # The check follows `SparseCross` (hashed), not `SparseCrossHashed`: Keras's HashedCrossing and
+    # `tf.sparse.cross_hashed` run the former. Should either move to the other op, the check must follow it.
+    class Crossed(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 1], tf.int64), tf.TensorSpec([None, 1], tf.int64)])
+        def serve(self, first, second):
+            return tf.sparse.cross_hashed([first, second], num_buckets=10).values
+
+    layer = hashing_model(keras.layers.HashedCrossing(10), keras.layers.Embedding(10, 2))
+    module = Crossed()
+    tf.saved_model.save(module, str(tmp_path / "module"), signatures=module.serve)
+    for path in (_export(layer, tmp_path / "layer"), str(tmp_path / "module")):
+        graph = tf.saved_model.load(path).signatures["serving_default"].graph.as_graph_def()
+        functions = [function.node_def for function in graph.library.function] + [graph.node]
+        ops = {node.op for nodes in functions for node in nodes}
+        assert "SparseCross" in ops and "SparseCrossHashed" not in ops, path
