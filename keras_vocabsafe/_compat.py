@@ -22,6 +22,7 @@ from keras.src.saving import saving_lib
 __all__ = [
     "CAST_OPS",
     "CLASSIFY_OPS_SCRIPT",
+    "JOINING_OPS",
     "LAYOUT_OPS",
     "first_argument",
     "flatten_layers",
@@ -99,6 +100,9 @@ def _op_classes(module: str, *names: str) -> tuple[type, ...]:
 # The Keras ops a functional model records for `keras.ops.reshape`, `transpose`, `expand_dims`, `squeeze` and `x[...]`
 # on a symbolic tensor: each output element is an element of the first argument, moved or selected.
 LAYOUT_OPS: tuple[type, ...] = _op_classes("numpy", "Reshape", "Transpose", "ExpandDims", "Squeeze", "GetItem")
+# The op recorded for `keras.ops.concatenate` on symbolic tensors: each output element is an element of one of the
+# tensors of its first argument (a list).
+JOINING_OPS: tuple[type, ...] = _op_classes("numpy", "Concatenate")
 # The op recorded for `keras.ops.cast` on a symbolic tensor.
 CAST_OPS: tuple[type, ...] = _op_classes("core", "Cast")
 

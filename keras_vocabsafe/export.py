@@ -28,7 +28,7 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -181,9 +181,14 @@ def export_for_serving(
             `keras.ops.reshape`, `transpose`, `expand_dims`, `squeeze`,
             slicing `x[...]`, and casts from integers to 32 or 64-bit
             integers), which give the same ids whether the lookup runs in
-            front of them or behind them. An input whose ids reach one only
+            front of them or behind them. `Concatenate` and
+            `keras.ops.concatenate` count too where every tensor they join
+            holds ids of model inputs (moved as above): each of those inputs
+            takes the lookup, so their ids must be bound for one vocabulary.
+            An input whose ids reach one only
             through other layers (arithmetic, a `Lambda`, a custom layer,
-            a cast through floats), and never as they are, is refused with
+            a cast through floats, a concatenation with any other tensor),
+            and never as they are, is refused with
             a `ConfigurationError` naming the path: pass `lookups=None` or
             name its lookup. An input the model looks up itself (through a
             `VocabLookup`, `IntegerLookup`, `StringLookup` or `Hashing`
@@ -608,7 +613,7 @@ def _input_lookups(model: keras.Model, lookups: Any, cache: dict[int, VocabLooku
     names = [tensor.name for tensor in inputs]
     if lookups is None:
         return (None,) * len(inputs)
-    routes = [_routes_to_halves(model, tensor) for tensor in inputs]
+    routes = _routes_to_halves(model, inputs)
     if isinstance(lookups, str) and lookups == "auto":
         found = []
         for name, input_routes in zip(names, routes):
@@ -678,8 +683,13 @@ _LOOKUP_LAYERS: tuple[type, ...] = (
 )
 _LAYOUT_NAMES = (
     ", ".join(layer.__name__ for layer in _LAYOUT_LAYERS)
-    + ", keras.ops.reshape, transpose, expand_dims, squeeze, x[...], or a cast from integers to 32 or 64 bits"
+    + ", keras.ops.reshape, transpose, expand_dims, squeeze, x[...], a cast from integers to 32 or 64 bits, or "
+    "Concatenate or keras.ops.concatenate of such ids of model inputs alone"
 )
+# Layers that join their inputs' elements: they keep ids where every tensor they join holds ids of model inputs, which
+# then all take a lookup (of one vocabulary, or the export is refused). With any other tensor among them, the lookup
+# would map the input's keys and leave the other values as they are.
+_JOINING_LAYERS: tuple[type, ...] = (keras.layers.Concatenate,)
 # An integer cast of 32 bits or more keeps every id an embedding can have: TensorFlow counts rows in int32 at least.
 _ID_DTYPES = frozenset({"int32", "int64", "uint32", "uint64"})
 
@@ -697,12 +707,36 @@ class _IdsRoute:
         return " -> ".join([repr(input_name), *self.steps, f"VocabIdEmbedding '{self.half.name}'"])
 
 
-def _routes_to_halves(model: keras.Model, tensor: Any) -> list[_IdsRoute]:
-    """The routes by which `tensor`'s integer values reach `VocabIdEmbedding` layers (not joined `VocabEmbedding`s) of
-    `model`, through any layers or ops and into models nested in it that take them as their one input."""
-    routes: list[_IdsRoute] = []
-    _follow(model, tensor, (), None, "", routes, set(), (tensor.name, model))
-    return routes
+def _routes_to_halves(model: keras.Model, inputs: list[Any]) -> list[list[_IdsRoute]]:
+    """Per model input, the routes by which its integer values reach `VocabIdEmbedding` layers (not joined
+    `VocabEmbedding`s) of `model`, through any layers or ops and into models nested in it that take them as their one
+    input.
+
+    A concatenation keeps ids only where every tensor it joins holds the ids of some model input, which all inputs'
+    walks together tell: they are walked again while a concatenation they met joins tensors found to hold ids since.
+    """
+    joins = _Joins(frozenset(), [])
+    while True:
+        routes: list[list[_IdsRoute]] = []
+        held: set[int] = set()
+        for tensor in inputs:
+            input_routes: list[_IdsRoute] = []
+            seen: set[tuple[int, bool]] = set()
+            _follow(model, tensor, (), None, "", input_routes, seen, (tensor.name, model), joins)
+            routes.append(input_routes)
+            held |= {tensor_id for tensor_id, as_held in seen if as_held}
+        if not any(_joins_ids(node, held) for node in joins.refused):
+            return routes
+        joins = _Joins(frozenset(held), [])
+
+
+@dataclass(frozen=True)
+class _Joins:
+    """What a walk knows of concatenations: the tensors that hold a model input's ids (from the walk before), and the
+    concatenations it met that joined any other tensor."""
+
+    held: frozenset[int]
+    refused: list[Any]
 
 
 def _follow(
@@ -714,6 +748,7 @@ def _follow(
     routes: list[_IdsRoute],
     seen: set[tuple[int, bool]],
     origin: tuple[str, keras.Model],
+    joins: _Joins,
 ) -> None:
     # Each tensor is followed once as the input's ids and once as values changed from them: a graph that branches and
     # joins again (a residual block) would otherwise be walked once per path.
@@ -733,11 +768,23 @@ def _follow(
         if isinstance(operation, _LOOKUP_LAYERS):
             continue  # The model looks the input up itself: it holds integer keys, served as they are.
         keeps_ids = _keeps_ids(node, tensor)
+        if _is_joining(operation):
+            keeps_ids = _joins_ids(node, joins.held)
+            if not keeps_ids:
+                joins.refused.append(node)
         if isinstance(operation, keras.Model):
             inner = _symbolic_inputs(operation)
             if len(inner) == 1:
                 _follow(
-                    operation, inner[0], (*steps, step), changed_by, f"{scope}{operation.name}/", routes, seen, origin
+                    operation,
+                    inner[0],
+                    (*steps, step),
+                    changed_by,
+                    f"{scope}{operation.name}/",
+                    routes,
+                    seen,
+                    origin,
+                    joins,
                 )
                 # Its outputs hold the ids as they were where every layer of the nested model on their way keeps them.
                 keeps_ids = all((id(output), True) in seen for output in _symbolic_outputs(operation))
@@ -753,7 +800,7 @@ def _follow(
         for output in node.output_tensors:
             # Vectors, scores and masks are not ids any lookup gives; a cast to floats may be cast back.
             if _is_integer(output) or type(operation) in _compat.CAST_OPS:
-                _follow(model, output, (*steps, step), after, scope, routes, seen, origin)
+                _follow(model, output, (*steps, step), after, scope, routes, seen, origin, joins)
 
 
 def _keeps_ids(node: Any, tensor: Any) -> bool:
@@ -766,6 +813,15 @@ def _keeps_ids(node: Any, tensor: Any) -> bool:
     if type(operation) in _compat.CAST_OPS:
         return keras.backend.standardize_dtype(operation.dtype) in _ID_DTYPES and _is_integer(tensor)
     return False
+
+
+def _is_joining(operation: Any) -> bool:
+    return type(operation) in _JOINING_LAYERS or type(operation) in _compat.JOINING_OPS
+
+
+def _joins_ids(node: Any, held: Set[int]) -> bool:
+    """Whether a concatenation joins only integer tensors that hold ids of model inputs (`held`)."""
+    return bool(node.input_tensors) and all(_is_integer(t) and id(t) in held for t in node.input_tensors)
 
 
 def _is_integer(tensor: Any) -> bool:

@@ -145,6 +145,12 @@ def test_graph_nodes_and_the_ops_a_functional_model_records():
     assert _compat.first_argument(cast) is cast.input_tensors[0] and cast.output_tensors[0].dtype == "int32"
     sequential = keras.Sequential([keras.Input((6,), dtype="int64"), keras.layers.Reshape((2, 3))])
     assert [type(node.operation).__name__ for node in _compat.graph_nodes(sequential)] == ["InputLayer", "Reshape"]
+    other = keras.Input((3,), dtype="int64")
+    joined = keras.Model([ids, other], keras.ops.concatenate([ids, other], axis=-1))
+    (concatenate,) = [node for node in _compat.graph_nodes(joined) if type(node.operation) in _compat.JOINING_OPS]
+    assert len(_compat.JOINING_OPS) == 1 and list(map(id, concatenate.input_tensors)) == [id(ids), id(other)]
+    assert list(map(id, _compat.first_argument(concatenate))) == [id(ids), id(other)]
+    assert concatenate.output_tensors[0].dtype == "int64"
 
 
 def test_adding_and_replacing_weights_of_a_built_layer():
@@ -368,6 +374,7 @@ COVERED = {
     "ALLOW_NON_TENSOR_INPUTS": test_raw_input_flags_are_read_by_keras,
     "CAST_OPS": test_graph_nodes_and_the_ops_a_functional_model_records,
     "CLASSIFY_OPS_SCRIPT": test_op_registry_sees_core_ops_and_refuses_unknown_ones,
+    "JOINING_OPS": test_graph_nodes_and_the_ops_a_functional_model_records,
     "LAYOUT_OPS": test_graph_nodes_and_the_ops_a_functional_model_records,
     "CLIP_GRADIENTS_HOOK": test_optimizer_internals,
     "WEIGHT_DECAY_HOOK": test_optimizer_internals,

@@ -990,3 +990,93 @@ def test_integer_keys_looked_up_inside_the_model_are_served_as_integer_keys(tmp_
     assert serve.structured_input_signature[1]["keys"].dtype == tf.int64
     batch = np.array([[10, 99, 30], [20, 0, 0]], dtype="int64")
     np.testing.assert_allclose(serve(keys=tf.constant(batch))["score"], model.predict(batch, verbose=0), rtol=1e-6)
+
+
+KEYS_OF_THREE = {
+    "a": [["the", "cat", "zebra"], ["a", "", ""]],
+    "b": [["dog", "", "the"], ["cat", "a", "dog"]],
+    "c": [["", "", ""], ["zebra", "the", "sat"]],
+}
+
+
+def _serves_all(model, path, lookup):
+    """The export at `path` takes every input of `model` as raw strings and serves what the model gives on ids."""
+    serve = signature_of(path)
+    names = [tensor.name for tensor in model.inputs]
+    assert all(serve.structured_input_signature[1][name].dtype == tf.string for name in names)
+    (served,) = serve(**{name: tf.constant(KEYS_OF_THREE[name]) for name in names}).values()
+    ids = [lookup(tf.constant(KEYS_OF_THREE[name])).numpy() for name in names]
+    np.testing.assert_allclose(served, model.predict(ids, verbose=0), rtol=1e-6)
+
+
+@pytest.mark.saving
+@pytest.mark.parametrize(
+    "names, join",
+    [
+        ("ab", lambda a, b: keras.layers.Concatenate(dtype="int64")([a, b])),
+        ("ab", lambda a, b: keras.ops.concatenate([a, b], axis=-1)),
+        (
+            "ab",
+            lambda a, b: keras.layers.Concatenate(axis=1, dtype="int64")(
+                [keras.layers.Reshape((3, 1))(a), keras.ops.expand_dims(b, -1)]
+            )[:, :, 0],
+        ),
+        ("abc", lambda a, b, c: keras.ops.concatenate([keras.ops.concatenate([a, b], axis=-1), c[:, 1:]], axis=-1)),
+    ],
+    ids=["Concatenate", "ops.concatenate", "moved-then-joined", "joined-twice"],
+)
+def test_ids_of_inputs_concatenated_for_one_vocabulary_serve_raw_strings(tmp_path, names, join):
+    # "auto" refused a Concatenate of two inputs' ids as a layer that may change them, though a lookup maps each key
+    # on its own: looking up each input gives the ids that the Concatenate joins.
+    _, lookup, embedding = _split_model()
+    inputs = [keras.Input((3,), dtype="int64", name=name) for name in names]
+    vectors = embedding(join(*inputs))
+    model = keras.Model(inputs, keras.layers.Dense(1, name="score")(keras.layers.Flatten()(vectors)))
+    _serves_all(model, export_for_serving(model, tmp_path / "auto"), lookup)
+    named = export_for_serving(model, tmp_path / "named", lookups={tensor.name: lookup for tensor in inputs})
+    _serves_all(model, named, lookup)
+
+
+@pytest.mark.saving
+@pytest.mark.parametrize(
+    "other, step",
+    [
+        (lambda b, extra: keras.ops.cast(extra, "int64"), r"concatenate\w* \(Concatenate\)"),
+        (lambda b, extra: keras.ops.add(b, 1), r"concatenate\w* \(Concatenate\)"),
+        (lambda b, extra: keras.layers.IntegerLookup(vocabulary=[1, 2])(b), r"concatenate\w* \(Concatenate\)"),
+    ],
+    ids=["floats-cast", "ids-changed", "looked-up-in-model"],
+)
+def test_ids_concatenated_with_a_tensor_that_is_no_input_ids_refuse_auto(tmp_path, other, step):
+    # A lookup in front of 'a' would map its keys and leave the other values as they are, so "auto" cannot serve it.
+    _, _, embedding = _split_model()
+    a, b = keras.Input((3,), dtype="int64", name="a"), keras.Input((3,), dtype="int64", name="b")
+    extra = keras.Input((3,), name="extra")
+    joined = keras.layers.Concatenate(dtype="int64")([a, other(b, extra)])
+    score = keras.layers.Dense(1, name="score")(keras.layers.Flatten()(embedding(joined)))
+    model = keras.Model([a, b, extra], score)
+    pattern = rf"Input 'a' .* only through a layer that may change its values: 'a' -> {step} -> VocabIdEmbedding"
+    with pytest.raises(ConfigurationError, match=pattern):
+        export_for_serving(model, tmp_path / "auto")
+    assert not (tmp_path / "auto").exists()
+
+
+@pytest.mark.saving
+@pytest.mark.parametrize("also_direct", [False, True])
+def test_ids_of_two_vocabularies_concatenated_refuse_auto(tmp_path, also_direct):
+    # 'b' feeds a layer of another vocabulary, so its lookup gives ids of that vocabulary: joined with 'a', they
+    # would select rows of `embedding` by ids of `stranger`. Where 'a' also fed `embedding` directly, "auto" exported
+    # it, each input with its own lookup.
+    _, _, embedding = _split_model()
+    stranger = VocabIdEmbedding(4, vocabulary=["x", "y", "z"], name="stranger")
+    a, b = keras.Input((3,), dtype="int64", name="a"), keras.Input((3,), dtype="int64", name="b")
+    features = [embedding(keras.ops.concatenate([a, b], axis=-1)), stranger(b)]
+    if also_direct:
+        features.append(embedding(a))
+    pooled = [keras.layers.GlobalAveragePooling1D()(vectors) for vectors in features]
+    model = keras.Model([a, b], keras.layers.Dense(1, name="score")(keras.layers.Concatenate()(pooled)))
+    with pytest.raises(
+        ConfigurationError, match=rf"'b' .* different vocabularies \(\['stranger', '{embedding.name}'\]"
+    ):
+        export_for_serving(model, tmp_path / "auto")
+    assert not (tmp_path / "auto").exists()
