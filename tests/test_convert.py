@@ -586,3 +586,49 @@ def test_cli_hostile_paths_exit_2_with_one_line(saved_model, tmp_path, capsys):
         assert ".vocabsafe-" not in captured.err, captured.err  # OUT is named, not a temporary file beside it.
         assert captured.out == ""
     assert sorted(os.listdir(tmp_path)) == before
+
+
+def _with_config(source, path, edit):
+    """A copy of the .keras file `source` at `path`, its config.json replaced by `edit(config.json)`."""
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(path, "w") as copy:
+        for item in original.infolist():
+            data = original.read(item.filename)
+            copy.writestr(item, edit(data) if item.filename == "config.json" else data)
+    return path
+
+
+def _without_layers(data):
+    config = json.loads(data)
+    config["config"]["layers"] = {"not": "a list"}
+    return json.dumps(config).encode()
+
+
+@pytest.mark.parametrize(
+    "edit, problem",
+    [
+        (lambda data: data[: len(data) // 2], r"is not JSON \(Unterminated string"),
+        (lambda data: b"\xff\xfe<html>", r"is not JSON \("),
+        (lambda data: b"", r"is not JSON \(Expecting value"),
+        (lambda data: b"[1, 2]", r"does not describe a Keras model: the model is a list, not an object"),
+        (
+            lambda data: json.dumps({**json.loads(data), "config": "x"}).encode(),
+            r"does not describe a Keras model: the 'config' of the model \(Functional\) is a string, not an object",
+        ),
+        (
+            _without_layers,
+            r"does not describe a Keras model: the 'layers' of Functional '\w+' is an object, not a list",
+        ),
+    ],
+    ids=["truncated", "not-json", "empty", "list", "config-string", "layers-object"],
+)
+def test_cli_damaged_config_json_is_named_in_one_line(saved_model, tmp_path, capsys, edit, problem):
+    # Keras's own error named neither the file nor the member ("could not be loaded as a Keras model: Expecting
+    # value: line 1 column 1 (char 0)", "list indices must be integers or slices, not str").
+    from keras_vocabsafe.cli import main
+
+    damaged = _with_config(saved_model, tmp_path / "damaged.keras", edit)
+    assert main(["convert", str(damaged), str(tmp_path / "out.keras")]) == 2
+    err = capsys.readouterr().err
+    assert re.search(rf"error: {re.escape(str(damaged))}: config\.json {problem}.*Save the model again", err), err
+    assert err.count("\n") == 1, err
+    assert sorted(os.listdir(tmp_path)) == ["damaged.keras"]

@@ -8,6 +8,7 @@ MODEL does, so OUT is either the complete converted model or untouched.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import warnings
@@ -17,6 +18,8 @@ from typing import Any
 from keras_vocabsafe.cli._output import EXIT_OK, EXIT_PROBLEMS, CommandError, Output, atomic_file, check_output_path
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+# The models whose config lists their layers (`convert` rebuilds only these).
+_MODEL_CLASSES = ("Functional", "Sequential")
 
 _DESCRIPTION = """\
 Replace each StringLookup/IntegerLookup + Embedding pair of a saved functional or Sequential model with one
@@ -111,6 +114,7 @@ def _check_paths(model: str, out: str, *, overwrite: bool) -> tuple[str, str]:
         with zipfile.ZipFile(model) as archive:
             names = set(archive.namelist())
             broken = archive.testzip()
+            config = archive.read("config.json") if broken is None and "config.json" in names else None
     except zipfile.BadZipFile:
         raise CommandError(
             f"{model} is not a .keras file (not a zip archive, or a truncated one). Pass a model saved with "
@@ -120,13 +124,70 @@ def _check_paths(model: str, out: str, *, overwrite: bool) -> tuple[str, str]:
         raise CommandError(f"{model}: cannot read it ({error.strerror or error}).") from None
     if broken is not None:
         raise CommandError(f"{model} is damaged: its member {broken!r} fails its checksum. Save the model again.")
-    if "config.json" not in names:
+    if config is None:
         raise CommandError(f"{model} is a zip archive but not a .keras file: it holds no config.json.")
+    _check_config(model, config)
     if not out.endswith(".keras"):
         raise CommandError(f"OUT must end in .keras (Keras saves models only under that name). Received: {out}")
     if (os.path.exists(out) and os.path.samefile(model, out)) or os.path.abspath(model) == os.path.abspath(out):
         raise CommandError(f"OUT is MODEL ({out}); write the converted model to another path.")
     return model, check_output_path(out, overwrite=overwrite, example="converted.keras")
+
+
+def _check_config(model: str, data: bytes) -> None:
+    """Raises `CommandError` naming the member if a .keras file's config.json is not JSON that describes a model.
+
+    Keras reports either case with an error from deep in its loader ("Expecting value: line 1 column 1", "list
+    indices must be integers", or a custom class it cannot find) that names neither the file nor the member.
+    """
+    try:
+        config = json.loads(data)
+    except (ValueError, RecursionError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors.
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise CommandError(
+            f"{model}: config.json is not JSON ({_short(reason, 200)}); the file is truncated or damaged. Save the "
+            "model again with model.save('model.keras')."
+        ) from None
+    problem = _config_problem(config, "the model")
+    if problem is not None:
+        raise CommandError(
+            f"{model}: config.json does not describe a Keras model: {problem}; the file is damaged. Save the model "
+            "again with model.save('model.keras')."
+        )
+
+
+def _config_problem(config: Any, where: str) -> str | None:
+    """What keeps `config` (a model's or a layer's serialized form) from being one Keras can load, or `None`.
+
+    Checks the shape only, through the layer lists of nested functional and Sequential models: what each layer's
+    config holds is for Keras (and the layer) to check.
+    """
+    if not isinstance(config, dict):
+        return f"{where} is {_json_kind(config)}, not an object with 'class_name' and 'config'"
+    class_name = config.get("class_name")
+    if not isinstance(class_name, str):
+        return f"{where} has no 'class_name' string"
+    if not isinstance(config.get("config"), dict):
+        given = "missing" if "config" not in config else _json_kind(config["config"])
+        return f"the 'config' of {where} ({class_name}) is {given}, not an object"
+    if class_name not in _MODEL_CLASSES:
+        return None
+    name = config["config"].get("name")
+    owner = f"{class_name} {name!r}" if isinstance(name, str) else class_name
+    layers = config["config"].get("layers")
+    if not isinstance(layers, list):
+        given = "missing" if "layers" not in config["config"] else _json_kind(layers)
+        return f"the 'layers' of {owner} is {given}, not a list"
+    for index, layer in enumerate(layers):
+        problem = _config_problem(layer, f"layer {index} of {owner}")
+        if problem is not None:
+            return problem
+    return None
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {type(None): "null", bool: "a boolean", str: "a string", list: "a list", dict: "an object"}
+    return next((kind for type_, kind in kinds.items() if isinstance(value, type_)), "a number")
 
 
 def _load(path: str, *, unsafe: bool, shown_as: str | None = None) -> Any:
