@@ -1123,8 +1123,11 @@ def _missing_arguments(layer_class: Any, config: dict[str, Any]) -> list[str]:
     ]
 
 
-def _rebuild_problem(layer_class: Any, config: dict[str, Any]) -> str | None:
-    """What the class says when built from `config` as `load_model` builds it, or None if it builds."""
+def _rebuild_problem(layer_class: Any, config: dict[str, Any], strangers: list[tuple[int, Any]]) -> str | None:
+    """What the class says when built from `config` as `load_model` builds it, or None if it builds.
+
+    `strangers`: the `_tokens_of_other_types` of its listed vocabulary.
+    """
     if any(isinstance(config.get(key), dict) for key in ("standardize", "split")):
         return None  # A custom function of TextVectorization: only the user's code can rebuild it.
     missing = _missing_arguments(layer_class, config)
@@ -1135,11 +1138,16 @@ def _rebuild_problem(layer_class: Any, config: dict[str, Any]) -> str | None:
     if isinstance(listed, str) and _is_keras_module(layer_class.__module__):
         trial["vocabulary"] = None  # A file outside the model, read on load: a note of its own says so.
     if isinstance(listed, list) and len(listed) > _SAMPLE_TOKENS and trial.get("idf_weights") is None:
-        trial["vocabulary"] = listed[:_SAMPLE_TOKENS]
+        # The tokens past the sample that are not of the keys' type go along: Keras converts the whole list with
+        # NumPy, so whether it takes them depends on the types in the list, not on where they stand.
+        trial["vocabulary"] = listed[:_SAMPLE_TOKENS] + [token for at, token in strangers if at >= _SAMPLE_TOKENS]
         trial.pop("vocabulary_size", None)
     problem = _build_problem(layer_class, trial)
     if problem is None:
         return None
+    if strangers and _build_problem(layer_class, {**trial, "vocabulary": _keys_only(layer_class, trial)}) is None:
+        at, token = strangers[0]
+        return f"its `vocabulary` lists {_shown_token(token)} at position {at}, {_keys_of(layer_class)}: {problem}"
     # The class's message does not always name the entry ("'<' not supported between 'str' and 'int'"): the one
     # whose removal (its default instead) lets the layer build is it.
     culprits = [
@@ -1153,6 +1161,61 @@ def _rebuild_problem(layer_class: Any, config: dict[str, Any]) -> str | None:
         value = value if len(value) <= 60 else value[:57] + "..."
         return f"its `{culprits[0]}` entry ({value}) is refused: {problem}"
     return problem
+
+
+def _tokens_of_other_types(layer_class: Any, config: dict[str, Any]) -> list[tuple[int, Any]]:
+    """The first token of each type that is not the keys' type in a Keras lookup's listed vocabulary (the whole
+    list, without building anything), with its position: a string in an `IntegerLookup`, a number in a
+    `StringLookup`, a `null` in either. `load_model` refuses such a token, or converts it to a key (its text, or
+    an integer), depending on the types in the list, not on where the token stands."""
+    listed = config.get("vocabulary")
+    is_key = _key_test(layer_class)
+    if not isinstance(listed, list) or is_key is None:
+        return []
+    found: dict[str, tuple[int, Any]] = {}
+    for at, token in enumerate(listed):
+        if not is_key(token):
+            found.setdefault(_json_type(token), (at, token))
+    return sorted(found.values(), key=lambda found_at: found_at[0])
+
+
+def _key_test(layer_class: Any) -> Callable[[Any], bool] | None:
+    """Whether a token of a Keras lookup's listed vocabulary is of its keys' type (None: not such a lookup)."""
+    if not _is_keras_module(layer_class.__module__):
+        return None
+    if layer_class.__name__ == "IntegerLookup":
+        return lambda token: type(token) is int and -(2**63) <= token < 2**63
+    if layer_class.__name__ in ("StringLookup", "TextVectorization"):
+        return lambda token: type(token) is str
+    return None
+
+
+def _keys_only(layer_class: Any, trial: dict[str, Any]) -> Any:
+    """A trial config's vocabulary without its tokens of other types."""
+    is_key = _key_test(layer_class)
+    listed = trial.get("vocabulary")
+    return [token for token in listed if is_key(token)] if is_key is not None and isinstance(listed, list) else listed
+
+
+def _json_type(token: Any) -> str:
+    if isinstance(token, bool):
+        return "a boolean"
+    if isinstance(token, int):
+        return "an integer" if -(2**63) <= token < 2**63 else "an integer beyond int64"
+    kinds = {float: "a float", str: "a string", list: "a list", dict: "an object", type(None): "null"}
+    return next((kind for kind_type, kind in kinds.items() if isinstance(token, kind_type)), type(token).__name__)
+
+
+def _shown_token(token: Any) -> str:
+    shown = json.dumps(token, ensure_ascii=False, default=str)
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    return shown if token is None else f"{shown} ({_json_type(token)})"
+
+
+def _keys_of(layer_class: Any) -> str:
+    if layer_class.__name__ == "IntegerLookup":
+        return "where an IntegerLookup takes integers (of int64)"
+    return f"where a {layer_class.__name__} takes strings"
 
 
 def _build_problem(layer_class: Any, config: dict[str, Any]) -> str | None:
@@ -1244,7 +1307,9 @@ class _Analysis:
         A layer this check reads (a Keras lookup or `Embedding`, or one of ours) is built from its config here, by
         the Keras or keras-vocabsafe class that `load_model` would use, so that every argument is validated as
         loading validates it; a long vocabulary is cut to its first tokens first (no big table is built; the
-        tokens are checked on their own). A refusal is an error, and the layer is not paired. Of the other layers
+        tokens are checked on their own, and every token of a Keras lookup for its type: one of another type past
+        the cut goes along). A refusal is an error, and the layer is not paired; a token of another type that
+        Keras converts rather than refuses is a warning, and the layer is not paired either. Of the other layers
         of Keras's own, nothing is built (a `Lambda` would run code from the file); a class Keras lacks, or a
         required argument missing from the config, is a note. Custom classes are not looked at: their code may
         not be importable here.
@@ -1289,8 +1354,22 @@ class _Analysis:
                     "was edited: restore the entry (the value the model was built with).",
                 )
             return
-        problem = _rebuild_problem(layer_class, node.config)
+        strangers = _tokens_of_other_types(layer_class, node.config)  # Over the whole list, which the rebuild cuts.
+        problem = _rebuild_problem(layer_class, node.config, strangers)
         if problem is None:
+            if strangers:
+                at, token = strangers[0]
+                self._unloadable.add(id(node))
+                self._add(
+                    "warning",
+                    "config-not-loadable",
+                    (node.label,),
+                    f"{node.class_name} '{node.label}' lists {_shown_token(token)} at position {at} of its "
+                    f"`vocabulary`, {_keys_of(layer_class)}. `keras.saving.load_model` converts it to "
+                    f"{'an integer' if layer_class.__name__ == 'IntegerLookup' else 'its text'} rather than refusing "
+                    "it, so the model loads, but its ids and rows were not checked. If the config was edited, "
+                    "restore the token; else give the layer a vocabulary of its keys' type and save the model again.",
+                )
             return
         self._unloadable.add(id(node))
         self._add(

@@ -427,6 +427,74 @@ def test_config_entries_keras_accepts_are_not_reported(tmp_path):
     assert inspect_model(path).findings == []
 
 
+def _long_vocabulary_pair(tmp_path, kind):
+    """A saved Keras lookup of 30 listed tokens (strings or integers) named "words", into an Embedding "emb"."""
+    keys = keras.Input((3,), dtype="string" if kind == "string" else "int64")
+    if kind == "string":
+        lookup = keras.layers.StringLookup(vocabulary=[f"token{i}" for i in range(30)], name="words")
+    else:
+        lookup = keras.layers.IntegerLookup(vocabulary=list(range(100, 130)), name="words")
+    vectors = keras.layers.Embedding(lookup.vocabulary_size(), 2, name="emb")(lookup(keys))
+    return _save(keras.Model(keys, vectors), tmp_path / f"{kind}.keras")
+
+
+def _token_at(at, token):
+    return lambda entry: entry["config"]["vocabulary"].__setitem__(at, token)
+
+
+@pytest.mark.parametrize(
+    ("kind", "at", "token", "shown"),
+    [
+        ("integer", 20, "x", r'"x" \(a string\) at position 20, where an IntegerLookup takes integers'),
+        ("integer", 29, None, r"null at position 29"),
+        ("integer", 25, 2**70, r"1180591620717411303424 \(an integer beyond int64\) at position 25"),
+        ("string", 20, None, r"null at position 20, where a StringLookup takes strings"),
+        ("string", 17, ["a"], r'\["a"\] \(a list\) at position 17'),
+        ("integer", 3, "x", r'"x" \(a string\) at position 3'),
+    ],
+    ids=["integer-string", "integer-null", "integer-beyond-int64", "string-null", "string-list", "in-the-first-16"],
+)
+def test_a_token_keras_refuses_anywhere_in_a_listed_vocabulary_is_an_error(tmp_path, kind, at, token, shown):
+    # The rebuild check cuts a long vocabulary to its first 16 tokens, so a token of another type past them was not
+    # seen there; reading the tokens then raised KeyDtypeError instead of a finding.
+    path = _edited_layer(
+        _long_vocabulary_pair(tmp_path, kind), tmp_path / "edited.keras", "words", _token_at(at, token)
+    )
+    with pytest.raises((TypeError, ValueError)):  # The reference: Keras itself.
+        keras.saving.load_model(path)
+    report = inspect_model(path)
+    assert [(f.severity, f.code) for f in report.findings] == [("error", "config-not-loadable")], str(report)
+    (finding,) = report.findings
+    assert finding.layers == ("words",) and "`keras.saving.load_model` fails on this file" in finding.message
+    assert re.search(rf"its `vocabulary` lists {shown}", finding.message), finding.message
+    assert report.pairs == [] and report.exit_code() == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "at", "token", "shown"),
+    [
+        ("string", 20, 5, r"5 \(an integer\) at position 20 of its `vocabulary`, where a StringLookup takes strings"),
+        ("string", 3, True, r"true \(a boolean\) at position 3 .* converts it to its text"),
+        ("integer", 20, 7.5, r"7.5 \(a float\) at position 20 .* converts it to an integer"),
+        ("integer", 22, "7", r'"7" \(a string\) at position 22'),
+    ],
+    ids=["string-integer", "string-boolean-in-the-first-16", "integer-float", "integer-digits"],
+)
+def test_a_token_keras_converts_in_a_listed_vocabulary_is_a_warning_not_a_crash(tmp_path, kind, at, token, shown):
+    # Keras converts such a token through NumPy (5 -> "5", 7.5 -> 7) and loads the file, so it is no error; but the
+    # tokens cannot be read as the layer's keys here, which raised KeyDtypeError wherever the token stood.
+    path = _edited_layer(
+        _long_vocabulary_pair(tmp_path, kind), tmp_path / "edited.keras", "words", _token_at(at, token)
+    )
+    loaded = keras.saving.load_model(path).get_layer("words").get_vocabulary()  # The reference: Keras loads it.
+    assert len(loaded) == 31 and loaded[at + 1] != token  # Its OOV id first, then the 30 tokens, one converted.
+    report = inspect_model(path)
+    assert [(f.severity, f.code) for f in report.findings] == [("warning", "config-not-loadable")], str(report)
+    (finding,) = report.findings
+    assert finding.layers == ("words",) and re.search(rf"lists {shown}", finding.message), finding.message
+    assert "fails on this file" not in finding.message
+
+
 @pytest.mark.parametrize("policy", ["bfloat16", "mixed_float16", "float16"])
 def test_float_matrices_of_every_float_dtype_fit_their_config(tmp_path, policy):
     strings = keras.Input((3,), dtype="string")
