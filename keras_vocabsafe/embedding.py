@@ -17,7 +17,7 @@ import math
 import numbers
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
 import keras
@@ -1803,9 +1803,13 @@ def _validate_lora(rank: Any, alpha: Any, trainable_rows: Any, constraint: Any) 
 def _validate_trainable_rows(rows: Any) -> tuple[int, ...] | None:
     if rows is None:
         return None
-    if isinstance(rows, (str, bytes)) or not hasattr(rows, "__iter__") or not all(_is_int(r) and r >= 0 for r in rows):
+    received = rows
+    # Read once: a generator or iterator checked and then read again would be empty the second time, and every
+    # row would be frozen without a word.
+    rows = None if isinstance(rows, (str, bytes, Mapping)) or not hasattr(rows, "__iter__") else list(rows)
+    if rows is None or not all(_is_int(r) and r >= 0 for r in rows):
         raise ConfigurationError(
-            f"`trainable_rows` must be a list of non-negative ids, or None. Received: trainable_rows={rows!r}"
+            f"`trainable_rows` must be a list of non-negative ids, or None. Received: trainable_rows={received!r}"
         )
     return tuple(sorted({int(row) for row in rows}))
 

@@ -1250,6 +1250,19 @@ def test_constructor_refuses_trainable_rows_that_are_not_a_list(rows):
         string_layer(trainable_rows=rows)
 
 
+def test_trainable_rows_from_a_generator_are_read_once_not_lost():
+    # The ids were checked by iterating the generator, then read again from it, empty: every row froze silently.
+    layer = VocabEmbedding(4, vocabulary=["a", "b", "c"], trainable_rows=(row for row in [3, 1]))
+    assert layer.trainable_rows == (1, 3)
+    layer.build()
+    assert tuple(layer.trainable_weights[0].shape) == (2, 4)
+
+
+def test_trainable_rows_refuses_a_mapping():
+    with pytest.raises(ConfigurationError, match="`trainable_rows` must be a list of non-negative ids"):
+        string_layer(trainable_rows={1: "b", 2: "c"})
+
+
 @pytest.mark.parametrize("dtype", ["int32", "bool", "string"])
 def test_constructor_refuses_a_dtype_policy_that_is_not_floating_point(dtype):
     with pytest.raises(ConfigurationError, match="needs a floating-point dtype"):
