@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 from keras.src.backend.common.symbolic_scope import in_symbolic_scope
 from keras.src.saving import saving_lib
+from tensorflow.python.ops import control_flow_util
 
 __all__ = [
     "CAST_OPS",
@@ -32,6 +33,7 @@ __all__ = [
     "in_symbolic_scope",
     "in_keras_save_signature",
     "in_model_load",
+    "in_xla_compilation",
     "init_scope",
     "load_weights_only",
     "own_variables",
@@ -177,6 +179,14 @@ def replace_variables(layer: Any, old: list[Any], create: Any) -> Any:
     finally:
         if locked:
             layer._tracker.lock()
+
+
+def in_xla_compilation() -> bool:
+    """Whether TensorFlow is tracing a function it compiles with XLA (`tf.function(jit_compile=True)`, or Keras's
+    `jit_compile=True`), where `tf.debugging.Assert` compiles to nothing and a gather clamps ids to the rows."""
+    if keras.backend.backend() != "tensorflow" or tf.executing_eagerly():
+        return False
+    return bool(control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
 
 
 def init_scope() -> Any:

@@ -201,6 +201,12 @@ class VocabIdEmbedding(VocabularyLayer):
         # As for `keras.layers.Embedding(mask_zero=...)`: without a mask token an upstream mask gets Keras's
         # "does not support masking" warning instead of vanishing without a word.
         self.supports_masking = self.mask_token is not None
+        if keras.backend.backend() == "tensorflow":
+            # XLA compiles this layer's checks (ids outside its ids; a traced function whose weights were replaced)
+            # to nothing, and its gather clamps such an id to the first or last row: the vector of another token,
+            # silently. `compile(jit_compile=True)` (and "auto" on GPU) then warns and compiles without XLA, as for
+            # Keras's own lookup layers; a function the user compiles with XLA gets NaN vectors (`_gather_in_xla`).
+            self.supports_jit = False
         if not keras.backend.is_float_dtype(self.dtype_policy.variable_dtype):
             raise ConfigurationError(
                 f"{self._owner()} needs a floating-point dtype for its embedding rows. Received: "
@@ -1260,7 +1266,20 @@ class VocabIdEmbedding(VocabularyLayer):
         # int32 and int64 indices only.
         if dtype in _NARROW_ID_DTYPES or (dtype == "uint32" and backend == "tensorflow"):
             ids = keras.ops.cast(ids, "int64" if dtype == "uint32" else "int32")
-        return self._gather(self._check_id_range(ids))
+        ids = self._check_id_range(ids)
+        if _compat.in_xla_compilation():
+            return self._gather_in_xla(ids)
+        return self._gather(ids)
+
+    def _gather_in_xla(self, ids: tf.Tensor) -> tf.Tensor:
+        """Rows of `ids` in a function TensorFlow compiles with XLA, which has no assertions to refuse ids with.
+
+        An XLA gather clamps ids outside the rows to the first or last row (another token's vector); as on JAX,
+        such ids get NaN vectors instead, which the loss shows.
+        """
+        outputs = self._gather(ids)
+        outside = tf.logical_or(ids < 0, ids >= tf.cast(self.vocabulary_size(), ids.dtype))
+        return tf.where(outside[..., tf.newaxis], tf.constant(np.nan, outputs.dtype), outputs)
 
     def _save_signature_placeholder(self, inputs: tf.Tensor, shape: Any = None) -> tf.Tensor:
         """Vectors for the float32 placeholders of Keras's trace of a subclassed model's default save signature
@@ -1455,10 +1474,15 @@ class VocabIdEmbedding(VocabularyLayer):
         """
         if self._generation_variable is None or tf.executing_eagerly():
             return outputs
+        current = tf.equal(self._generation_variable, tf.constant(self._weights_generation, tf.int64))
+        if _compat.in_xla_compilation():
+            # XLA drops assertions: a function compiled before the weights were replaced would go on with the old
+            # ones without a word. Its vectors are NaN instead, which the loss and predictions show.
+            return tf.where(current, outputs, tf.constant(np.nan, outputs.dtype))
         # A bare `Assert` on one scalar comparison, with only a string to report: `assert_equal` would add a
         # rank/range/all reduction and a conditional (`AssertGuard`) to every step for the same check.
-        current = tf.debugging.Assert(
-            tf.equal(self._generation_variable, tf.constant(self._weights_generation, tf.int64)),
+        check = tf.debugging.Assert(
+            current,
             [
                 f"{self._owner()} has new weights (from update_vocabulary(), load_pretrained(), quantize() or "
                 "enable_lora()) that this traced function does not use: it would go on training or predicting with "
@@ -1466,7 +1490,7 @@ class VocabIdEmbedding(VocabularyLayer):
                 "`update_vocabulary()`."
             ],
         )
-        with tf.control_dependencies([current]):
+        with tf.control_dependencies([check]):
             return tf.identity(outputs)
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:

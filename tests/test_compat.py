@@ -233,6 +233,20 @@ def test_symbolic_scope_and_init_scope():
         assert tf.executing_eagerly()
 
 
+def test_in_xla_compilation_is_true_only_in_a_trace_tensorflow_compiles_with_xla():
+    resolve("tensorflow.python.ops.control_flow_util:GraphOrParentsInXlaContext")
+    seen = []
+
+    def witness(x):
+        seen.append(_compat.in_xla_compilation())
+        return x + 1
+
+    tf.function(witness, jit_compile=True)(tf.constant(1))
+    tf.function(witness)(tf.constant(1))
+    witness(tf.constant(1))
+    assert seen == [True, False, False]
+
+
 def test_load_weights_only_skips_what_it_is_told(tmp_path):
     model, _ = functional_model()
     model.save_weights(tmp_path / "m.weights.h5")
@@ -389,6 +403,7 @@ COVERED = {
     "in_keras_save_signature": test_in_keras_save_signature_is_true_only_in_the_float_trace_of_a_saved_subclassed_model,
     "in_model_load": test_in_model_load_is_true_only_while_load_model_rebuilds_a_model,
     "in_symbolic_scope": test_symbolic_scope_and_init_scope,
+    "in_xla_compilation": test_in_xla_compilation_is_true_only_in_a_trace_tensorflow_compiles_with_xla,
     "inbound_tensors": test_layer_tracking_internals,
     "init_scope": test_symbolic_scope_and_init_scope,
     "is_quantized": test_quantization_flag_and_dtype_policy,

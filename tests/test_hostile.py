@@ -152,6 +152,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import h5py
 import hypothesis.strategies as st
@@ -165,6 +166,7 @@ from keras_vocabsafe import (
     ConfigurationError,
     DuplicateTokenError,
     KeyDtypeError,
+    LazyAdam,
     ModelFileError,
     NotAdaptedError,
     OpTarget,
@@ -1859,3 +1861,60 @@ def test_inspect_model_refuses_weights_that_are_no_weights_file_asking_for_one(t
     with pytest.raises(ModelFileError, match=r"\.weights\.h5|save_weights") as info:
         inspect_model(tmp_path / "model.keras", weights=weights)
     assert "SavedModel" not in str(info.value)  # Not the advice for MODEL.
+
+
+# Big embeddings: row-sparse training, quantization, LoRA (a hostile sweep) -------------------------------------
+
+
+def _id_model(embedding, jit_compile):
+    ids = keras.Input((None,), dtype="int64")
+    model = keras.Model(ids, embedding(ids))
+    model.compile(LazyAdam(0.1), "mse", jit_compile=jit_compile)
+    return model
+
+
+def test_jit_compile_of_the_embedding_half_falls_back_so_ids_outside_are_still_refused():
+    # Under XLA the range assertion compiled to nothing and the gather clamped id 50 to the last row: `predict`
+    # gave token "d"'s vector for it, and `fit` trained that row, without a word.
+    embedding = VocabIdEmbedding(4, vocabulary=["a", "b", "c", "d"], name="words")
+    with pytest.warns(UserWarning, match="doesn't support `jit_compile=True`"):
+        model = _id_model(embedding, jit_compile=True)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="has ids 0 to 4, but received ids outside"):
+        model.predict(np.array([[1, 50]]), verbose=0)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="has ids 0 to 4, but received ids outside"):
+        model.fit(np.array([[1, 50]]), np.zeros((1, 2, 4)), verbose=0)
+
+
+def test_jit_compile_of_the_embedding_half_falls_back_so_a_stale_function_is_still_refused():
+    # Under XLA a function traced before `update_vocabulary()` went on predicting and training the old rows.
+    embedding = VocabIdEmbedding(4, vocabulary=["a", "b", "c", "d"], name="words")
+    with pytest.warns(UserWarning, match="doesn't support `jit_compile=True`"):
+        model = _id_model(embedding, jit_compile=True)
+    model.fit(np.array([[1, 2]]), np.zeros((1, 2, 4)), verbose=0)
+    with pytest.warns(UserWarning, match="has a new embedding matrix"):
+        embedding.update_vocabulary(["b", "a"])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="has new weights"):
+        model.fit(np.array([[1, 2]]), np.zeros((1, 2, 4)), verbose=0)
+
+
+@pytest.mark.parametrize("trainable_rows", [None, [2]], ids=["all-rows", "trainable-rows"])
+def test_a_function_compiled_with_xla_gives_nan_for_ids_outside_not_another_tokens_row(trainable_rows):
+    embedding = VocabIdEmbedding(
+        4, vocabulary=["a", "b", "c", "d"], trainable_rows=trainable_rows, pad_to_multiple_of=8
+    )  # Ids 0 to 4; rows 5 to 7 are padding.
+    embedding.build()
+    vectors = tf.function(embedding, jit_compile=True)(tf.constant([[1, 4, 50, -3, 5]])).numpy()[0]
+    np.testing.assert_array_equal(vectors[:2], embedding.get_weights()[0][[1, 4]])
+    assert np.isnan(vectors[2:]).all()
+
+
+def test_a_function_compiled_with_xla_before_update_vocabulary_gives_nan_not_the_old_rows():
+    embedding = VocabIdEmbedding(4, vocabulary=["a", "b", "c", "d"])
+    embedding.build()
+    lookup = tf.function(embedding, jit_compile=True)
+    ids = tf.constant([[1, 2]])
+    assert not np.isnan(lookup(ids).numpy()).any()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        embedding.update_vocabulary(["b", "a"])
+    assert np.isnan(lookup(ids).numpy()).all()  # Same signature: the function traced before runs again.
