@@ -1909,7 +1909,10 @@ class MergedEmbeddings:
         return matrix if dtype is None else matrix.astype(dtype)
 
     def __tf_tensor__(self, dtype: Any = None, name: Any = None) -> tf.Tensor:
-        return tf.convert_to_tensor(self.numpy(), dtype=dtype, name=name)
+        # From the variables, not a NumPy copy: read inside a traced function (tied output weights in a model) the
+        # copy could not be made, and read eagerly under a `GradientTape` it was a constant the trainable rows got
+        # no gradient through.
+        return tf.convert_to_tensor(self.value, dtype=dtype, name=name)
 
     def __getitem__(self, key: Any) -> np.ndarray:
         return self.numpy()[key]

@@ -1918,3 +1918,31 @@ def test_a_function_compiled_with_xla_before_update_vocabulary_gives_nan_not_the
         warnings.simplefilter("ignore")
         embedding.update_vocabulary(["b", "a"])
     assert np.isnan(lookup(ids).numpy()).all()  # Same signature: the function traced before runs again.
+
+
+class _TiedOutput(keras.layers.Layer):
+    """Scores every id against the embedding matrix (output weights tied to the input rows)."""
+
+    def __init__(self, embedding, **kwargs):
+        super().__init__(**kwargs)
+        self.embedding = embedding
+
+    def call(self, vectors):
+        return keras.ops.matmul(vectors, keras.ops.transpose(self.embedding.embeddings))
+
+
+def test_tied_output_weights_read_the_trainable_rows_of_a_split_matrix_in_a_model():
+    # `layer.embeddings` of a layer with `trainable_rows` became a NumPy copy in any op: a model could not be built
+    # on it ("Could not automatically infer the output shape"), and eagerly it was a constant without gradient.
+    embedding = VocabEmbedding(4, vocabulary=["a", "b", "c", "d"], trainable_rows=[2, 3])
+    keys = keras.Input((None,), dtype="string")
+    model = keras.Model(keys, _TiedOutput(embedding)(embedding(keys)))
+    model.compile(LazyAdam(0.1), "mse")
+    before = embedding.get_weights()[0]
+    model.fit(tf.constant([["a", "b"]]), np.zeros((1, 2, 5)), epochs=2, verbose=0)
+    moved = np.flatnonzero(np.any(embedding.get_weights()[0] != before, axis=1))
+    assert moved.tolist() == [2, 3]  # The trainable rows only; both are also read by the lookup.
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(_TiedOutput(embedding)(tf.ones((1, 4))))
+    (gradient,) = tape.gradient(loss, embedding.trainable_variables)
+    assert gradient is not None
