@@ -84,10 +84,10 @@ class VocabEmbedding(KeyLookup, VocabIdEmbedding):
         embeddings_constraint: optional constraint for the matrix.
         trainable_rows: optional list of ids whose rows train; every other
             row stays exactly as it is through any optimizer (weight decay
-            and regularizers included): after each step it is put back to
-            its value when the layer was built or its weights last loaded
-            (by `load_pretrained`, `load_weights` or `load_model`), at the
-            cost of a copy of those rows. `None` (default): all rows train.
+            and regularizers included): the frozen rows live in a variable
+            that does not train, the trainable rows in one that does
+            (`embeddings` reads both as one matrix). `None` (default): all
+            rows train.
             `load_pretrained(train="missing")` sets it to the rows that had
             no pretrained vector.
         pad_to_multiple_of: optional int. Rounds the number of embedding
