@@ -413,12 +413,15 @@ def _remap_optimizer(model: Any, old_variable: Any, new_variable: Any, row_map: 
         old_rows = row_map.old_size
         # Keras names a slot `<its variable's path, "/" as "_">_<slot>`; a slot of another variable whose path
         # extends this one's (layer "item" and layer "item_embeddings") has this one's prefix too.
-        prefixes = {v.path.replace("/", "_") + "_": v.path for v in [*model.trainable_variables, old_variable]}
+        # Either may be None: a layer whose `trainable_rows` were all dropped, or none before, has no trained matrix.
+        mine_paths = {v.path for v in (old_variable, new_variable) if v is not None}
+        known = [*model.trainable_variables, *(v for v in (old_variable,) if v is not None)]
+        prefixes = {v.path.replace("/", "_") + "_": v.path for v in known}
         for variable, old in _pair_variables(optimizer.variables, new_optimizer.variables):
             value = old.numpy()  # One copy; convert_to_numpy would make two.
             slot_name = variable.path.rsplit("/", 1)[-1]
             owner = max((p for p in prefixes if slot_name.startswith(p)), key=len, default=None)
-            mine = owner is not None and prefixes[owner] in (old_variable.path, new_variable.path)
+            mine = owner is not None and prefixes[owner] in mine_paths
             if mine and value.ndim == 2 and value.shape[0] >= old_rows:
                 rows = np.zeros(tuple(variable.shape), dtype=value.dtype)
                 kept = row_map.kept

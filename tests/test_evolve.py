@@ -368,6 +368,25 @@ def test_trainable_rows_follow_their_tokens_and_frozen_rows_stay_frozen():
     assert not np.array_equal(after["the"], frozen["the"])
 
 
+@pytest.mark.parametrize(
+    ("trainable_tokens", "vocabulary"),
+    [(["sat"], ["the", "cat"]), ([], list(reversed(OLD)))],
+    ids=["every-trainable-token-dropped", "none-trainable-before-or-after"],
+)
+def test_update_with_model_when_no_row_trains_afterwards_rebuilds_the_optimizer(trainable_tokens, vocabulary):
+    # The layer then has no trained matrix: `update_vocabulary(model=)` raised AttributeError ('NoneType' object has
+    # no attribute 'path') after the layer had already changed, and left the model's old optimizer and functions.
+    model, layer = trained_model(trainable_rows=[OLD.index(token) + 2 for token in trainable_tokens])
+    layer.update_vocabulary(vocabulary, model=model)
+    assert layer.trainable_rows == () and layer.trainable_weights == []
+    frozen = rows_by_token(layer)
+    score = model.get_layer("score").kernel.numpy().copy()
+    model.fit(*training_data(vocabulary), epochs=1, batch_size=8, verbose=0)
+    after = rows_by_token(layer)
+    assert all(np.array_equal(after[token], frozen[token]) for token in frozen)
+    assert not np.array_equal(model.get_layer("score").kernel.numpy(), score)  # The rest of the model trains.
+
+
 # Errors -----------------------------------------------------------------------------------------------------------
 
 
