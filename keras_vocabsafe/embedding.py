@@ -1344,7 +1344,8 @@ class VocabIdEmbedding(VocabularyLayer):
 
         On TensorFlow a gather on GPU would give zero vectors silently; on JAX `take` wraps a negative id to the
         last rows and fills ids beyond them with NaN. Eager ids are checked on both, graph ids on TensorFlow
-        (an assertion); ids traced by `jax.jit` (inside `fit`) have no values to check, so those out of range
+        (an assertion, which XLA drops: there `call` gives NaN vectors, see `_gather_in_xla`); ids traced by
+        `jax.jit` (inside `fit`) have no values to check, so those out of range
         select NaN vectors (a negative one too). Only ids from outside
         (a `tf.data` pipeline) can be out of range; the joined layers, whose own lookup gives the ids, do not
         come here. On PyTorch, ids are checked unless `torch.compile` traces them.
