@@ -868,7 +868,9 @@ def _masked_at_zero(frame: _Frame, gather: Any, site: str) -> bool:
     mask is used, a model recomputes it for the layer that takes it, so the op of the call itself has no consumer.
     Only that unused op counts: a `keras.ops.not_equal(ids, 0)` of the model's own is used (nothing runs an unused
     op of a functional model), and may count unknown tokens rather than mask them. The ids must reach no other
-    layer either (two embeddings of one lookup: which one masks is not known).
+    layer either (two embeddings of one lookup: which one masks is not known). Keras's op is `keras.ops`': its zero
+    is made before it (`Cast(Const)`); TensorFlow's `ids != 0` (an unused one in a subclassed model's `call`) makes
+    its zero inside the op's own scope (`NotEqual/y`), and is not taken for it.
     """
     inside = site + "/"
     taken: set[str] = set()
@@ -899,6 +901,8 @@ def _masked_at_zero(frame: _Frame, gather: Any, site: str) -> bool:
             continue
         if node.op != "NotEqual" or not mask_name.fullmatch(node.name) or inputs[0] != ids:
             return False  # Another layer (or op) takes the ids as well.
+        if inputs[1].startswith(node.name + "/"):
+            continue  # TensorFlow's `ids != 0`, not Keras's mask.
         zero = frame.value(inputs[1])
         zero = zero.ids() if isinstance(zero, _Const) else zero
         if isinstance(zero, _Ids) and not zero.tables and zero.ranges == ((0, 0),):

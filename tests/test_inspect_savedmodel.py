@@ -917,3 +917,28 @@ def test_hashed_crossing_exports_the_sparse_cross_op_the_check_follows(tmp_path)
         functions = [function.node_def for function in graph.library.function] + [graph.node]
         ops = {node.op for nodes in functions for node in nodes}
         assert "SparseCross" in ops and "SparseCrossHashed" not in ops, path
+
+
+class _ComparesIdsWithZero(keras.Model):
+    """A subclassed model whose `call` computes TensorFlow's `ids != 0` and never uses it."""
+
+    def __init__(self, mask_zero, **kwargs):
+        super().__init__(**kwargs)
+        self.words = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+        self.emb = keras.layers.Embedding(self.words.vocabulary_size(), 2, mask_zero=mask_zero, name="emb")
+
+    def call(self, inputs):
+        ids = self.words(inputs)
+        known = ids != 0  # noqa: F841 (the unused comparison under test: tf.Tensor's `!=`, not keras.ops)
+        return self.emb(ids)
+
+
+@pytest.mark.parametrize("mask_zero", [False, True])
+def test_an_unused_ids_not_equal_zero_of_a_subclassed_model_is_not_taken_for_a_mask(tmp_path, mask_zero):
+    # Unused, TensorFlow's `ids != 0` in the model's own scope looked like the op Keras leaves for mask_zero=True:
+    # the export of a model without any mask got the mask-zero-without-mask-token error.
+    model = _ComparesIdsWithZero(mask_zero, name="subclassed")
+    model(tf.constant([["the", "dog", "cat"]]))
+    report = inspect_model(_export(model, tmp_path / "exported"))
+    assert _only_pair(report).mask_zero is (True if mask_zero else None)
+    assert [f.code for f in report.findings] == (["mask-zero-without-mask-token"] if mask_zero else [])
