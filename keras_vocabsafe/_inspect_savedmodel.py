@@ -190,11 +190,21 @@ class _Table:
     size: int | None = None
     key_dtype: str | None = None
     empty_key_id: int | None = None  # The id of the key "" (Keras's and our default mask token), if any.
-    # The first key of the table's initializer and its id: where our lookups put their mask token (any token, "[PAD]"
-    # as well as ""), which the graph compares the keys with to compute the mask (see `_Frame._mask_ids`).
-    first_key: bytes | int | None = None
-    first_key_id: int | None = None
+    # The keys of the table's initializer and their ids (NumPy arrays; None for a vocabulary file): our lookups keep
+    # their mask token (any token, "[PAD]" as well as "") in the table, at its own id (not always 0: a vocabulary
+    # that lists its special tokens keeps their positions), and the graph compares the keys with it to compute the
+    # mask (see `_Frame._mask_ids`).
+    keys: Any = None
+    key_ids: Any = None
     why_unknown: str = ""
+
+    def ids_of(self, key: bytes | int) -> list[int]:
+        """The ids the table gives `key` (none if it is not a key, or the keys are not known)."""
+        import numpy as np
+
+        if self.keys is None:
+            return []
+        return [int(self.key_ids[i]) for i in np.flatnonzero(self.keys == key)]
 
 
 # Reading the SavedModel --------------------------------------------------------------------------------------------
@@ -316,11 +326,9 @@ class _SavedModel:
                         array = values.array().ravel()
                         table.values = _from_values(array)
                         table.size = int(array.size)
-                        first_keys = keys.array().ravel()[:1]
-                        if first_keys.size and array.size:
-                            first = first_keys[0]
-                            table.first_key = first if isinstance(first, bytes) else int(first)
-                            table.first_key_id = int(array[0])
+                        key_array = keys.array().ravel()
+                        if key_array.size == array.size:
+                            table.keys, table.key_ids = key_array, array
                         if keys.tensor.dtype == 7:
                             strings = keys.tensor.string_val
                             if b"" in strings:
@@ -575,12 +583,13 @@ class _Frame:
 
     def _mask_ids(self, table: _Table, keys: str) -> list[int]:
         """The ids of `table` that are a mask for the keys of tensor `keys`: the key "" (the default mask token),
-        and the table's first key where this function compares those keys with it (`Equal` / `NotEqual`). Our
-        lookups put their mask token first in the table and compute their mask so (`KeyLookup.compute_mask`); a
-        Keras lookup keeps its mask token out of its table (a `SelectV2` on the comparison gives the mask id)."""
+        and any key of the table this function computes a mask of those keys with (`NotEqual(keys, key)`). Our
+        lookups keep their mask token in the table (first, or where a vocabulary that lists its special tokens puts
+        it) and compute their mask so (`KeyLookup.compute_mask`); a Keras lookup keeps its mask token out of its
+        table (a `SelectV2` on the comparison gives the mask id)."""
         ids = [] if table.empty_key_id is None else [table.empty_key_id]
-        if table.first_key_id is not None and table.first_key in self._compared_constants(keys):
-            ids.append(table.first_key_id)
+        for key in self._compared_constants(keys):
+            ids += table.ids_of(key)
         return ids
 
     def consumers(self) -> dict[str, list[str]]:
@@ -593,11 +602,11 @@ class _Frame:
         return self._consumers
 
     def _compared_constants(self, ref: str) -> list[bytes | int]:
-        """The scalar constants this function compares tensor `ref` with for equality."""
+        """The scalar constants this function masks tensor `ref` with (`NotEqual(ref, constant)`)."""
         if self._equalities is None:
             self._equalities = {}
             for node in self.function.node_def:
-                if node.op not in ("Equal", "NotEqual") or len(node.input) < 2:
+                if node.op != "NotEqual" or len(node.input) < 2:
                     continue
                 for subject, other in ((node.input[0], node.input[1]), (node.input[1], node.input[0])):
                     constant = self.value(other)
@@ -1333,7 +1342,9 @@ def _check_route(
     highest = max((b for _, b in ids.ranges), default=-1)
     size = highest + 1 if highest >= 0 else 0
     oov = () if hashing else _clip(ids.oov, 0, float("inf"))
-    mask = ids.padding[0][0] if len(ids.padding) == 1 and ids.padding[0] == (0, 0) else None
+    # One id the graph itself puts in: the mask id (0 in Keras's layout; any id of a vocabulary listing its specials).
+    put_in = _clip(ids.padding, 0, float("inf"))
+    mask = put_in[0][0] if _count(put_in) == 1 else None
     pair = LayerPair(
         "lookup-embedding",
         lookup,

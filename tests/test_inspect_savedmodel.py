@@ -572,17 +572,22 @@ def test_a_savedmodel_with_a_truncated_variables_file_is_an_error(tmp_path, cut)
     assert f"up to byte {len(content):,}" in finding.message
 
 
+@pytest.mark.parametrize("listed", [False, True], ids=["keras_layout", "specials_listed"])
 @pytest.mark.parametrize("kind", ["vocab_embedding", "halves"])
 @pytest.mark.parametrize("exporter", ["model_export", "export_for_serving"])
-def test_a_mask_token_other_than_the_empty_string_is_the_mask_id_the_keras_file_reports(tmp_path, kind, exporter):
+def test_a_mask_token_other_than_the_empty_string_is_the_mask_id_the_keras_file_reports(
+    tmp_path, kind, exporter, listed
+):
     # Our lookups keep their mask token in their table: only the key "" was taken for a mask, so "[PAD]" gave
-    # "mask id none". The graph compares the keys with the mask token to compute the mask.
+    # "mask id none". The graph compares the keys with the mask token to compute the mask. A vocabulary that lists
+    # its special tokens keeps their positions (the mask at id 1 here): only the table's first key was looked at.
+    vocabulary = ["[UNK]", "[PAD]", *VOCAB] if listed else VOCAB
     inputs = keras.Input(shape=(3,), dtype="string")
     if kind == "vocab_embedding":
-        layer = VocabEmbedding(2, vocabulary=VOCAB, mask_token="[PAD]", name="ve")
+        layer = VocabEmbedding(2, vocabulary=vocabulary, mask_token="[PAD]", name="ve")
         model, mask_id = keras.Model(inputs, layer(inputs)), layer.token_to_id("[PAD]")
     else:
-        embedding = VocabIdEmbedding(2, vocabulary=VOCAB, mask_token="[PAD]", name="ids")
+        embedding = VocabIdEmbedding(2, vocabulary=vocabulary, mask_token="[PAD]", name="ids")
         lookup = embedding.lookup(name="words")
         model, mask_id = keras.Model(inputs, embedding(lookup(inputs))), lookup.token_to_id("[PAD]")
     model.save(tmp_path / "model.keras")
@@ -593,7 +598,7 @@ def test_a_mask_token_other_than_the_empty_string_is_the_mask_id_the_keras_file_
     assert [(p.mask_id, p.oov_ids, p.vocabulary_size) for p in report.pairs] == [
         (mask_id, from_file.oov_ids, from_file.vocabulary_size)
     ]
-    assert mask_id == from_file.mask_id == 0
+    assert mask_id == from_file.mask_id == (vocabulary.index("[PAD]") if listed else 0)
 
 
 def test_a_first_key_the_graph_does_not_compare_the_keys_with_is_no_mask(tmp_path):
