@@ -1345,6 +1345,18 @@ def _check_route(
     # One id the graph itself puts in: the mask id (0 in Keras's layout; any id of a vocabulary listing its specials).
     put_in = _clip(ids.padding, 0, float("inf"))
     mask = put_in[0][0] if _count(put_in) == 1 else None
+    # Rows from the vocabulary size a VocabIdEmbedding asserts on are its zero padding (`pad_to_multiple_of`),
+    # whichever lookup feeds it: only the rows before are meant to be selected, and the layer refuses ids past them.
+    asserted = route.id_limit is not None and route.id_limit >= 0
+    selectable = rows if rows is None or route.id_limit is None or not asserted else min(rows, route.id_limit)
+    # Rows after all the ids of one of our joined layers are that padding too: a VocabIdEmbedding's
+    # export_for_serving carries its vocabulary signatures (which look keys up in the very tables whose ids it
+    # gathers; a Keras layer of the same name elsewhere uses others), and a VocabEmbedding looks its ids up itself
+    # (seen in the graph, whichever way it was exported).
+    signed = bool(route.ids.tables) and route.ids.tables <= vocabulary_tables.get(embedding, set())
+    padded = (route.own_lookup or signed) and _count(_clip(ids.ranges, 0, size - 1)) == size
+    # The rows ids are meant to select, as the .keras report counts them (padding apart).
+    usable = min(selectable, size) if padded and selectable is not None and not asserted else selectable
     pair = LayerPair(
         "lookup-embedding",
         lookup,
@@ -1354,11 +1366,12 @@ def _check_route(
         size,
         mask,
         _ids_of(oov),
-        rows,
+        usable,
         True if route.masked_at_zero else None,  # Unknown, not False, where no mask is seen.
         (),
+        0 if rows is None or usable is None else rows - usable,
     )
-    if rows is None:
+    if rows is None or selectable is None:
         return pair, []
     who, target = (
         f"the hashing in '{lookup}'" if hashing else f"lookup '{lookup}'",
@@ -1435,12 +1448,6 @@ def _check_route(
             )
         )
     unreachable = selectable - _count(_clip(reached.ranges, 0, selectable - 1))
-    # Rows after all the ids of one of our joined layers are that padding too: a VocabIdEmbedding's
-    # export_for_serving carries its vocabulary signatures (which look keys up in the very tables whose ids it
-    # gathers; a Keras layer of the same name elsewhere uses others), and a VocabEmbedding looks its ids up itself
-    # (seen in the graph, whichever way it was exported).
-    signed = bool(route.ids.tables) and route.ids.tables <= vocabulary_tables.get(embedding, set())
-    padded = (route.own_lookup or signed) and _count(_clip(ids.ranges, 0, size - 1)) == size
     if unreachable > 0 and not padded:
         details = {"vocabulary_size": size, "rows": rows, "unreachable_rows": unreachable}
         padding = ""

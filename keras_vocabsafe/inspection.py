@@ -102,7 +102,8 @@ class LayerPair:
 
     `vocabulary_size` counts every id the lookup gives (mask and OOV slots included); `rows` is the number of
     rows those ids can select (`input_dim`, or a `VocabIdEmbedding`'s ids, padding excluded); `between` names
-    the index-keeping layers the ids pass through.
+    the index-keeping layers the ids pass through; `padding_rows` counts the zero rows after `rows` that
+    `pad_to_multiple_of` adds to this package's embeddings (no id is meant to select them).
     """
 
     kind: str
@@ -116,6 +117,7 @@ class LayerPair:
     rows: int | None
     mask_zero: bool | None
     between: tuple[str, ...] = ()
+    padding_rows: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -130,6 +132,7 @@ class LayerPair:
             "rows": self.rows,
             "mask_zero": self.mask_zero,
             "between": list(self.between),
+            "padding_rows": self.padding_rows,
         }
 
 
@@ -183,6 +186,8 @@ class InspectionReport:
                 lines.append(f"  {route} -> {pair.embedding} ({pair.embedding_class})")
             size = "unknown" if pair.vocabulary_size is None else f"{pair.vocabulary_size:,}"
             rows = "unknown" if pair.rows is None else f"{pair.rows:,}"
+            if pair.padding_rows:
+                rows += f" (and {pair.padding_rows:,} zero padding row(s) of `pad_to_multiple_of`)"
             mask = "none" if pair.mask_id is None else str(pair.mask_id)
             oov = _id_ranges(pair.oov_ids)
             if pair.lookup_class in _KERAS_HASHING | {_HASH_BUCKETS}:  # Ids are hash bins (and a mask): no OOV.
@@ -1074,6 +1079,7 @@ class _Embedding:
     rows: int | None  # Rows that ids can select (a VocabIdEmbedding's padding rows excluded).
     mask_zero: bool
     lookup: _Lookup | None = None  # This package's embeddings know their own vocabulary.
+    padding_rows: int = 0  # The zero rows `pad_to_multiple_of` puts after `rows`.
 
 
 # Modules whose layer classes Keras finds by name in `keras.layers` (or imports, for `keras.src.layers...`).
@@ -1635,7 +1641,9 @@ class _Analysis:
         lookup = self.lookup(node)
         assert lookup is not None
         self._check_saved_rows(node, lookup)
-        return _Embedding(node, lookup.size, lookup.mask, lookup)
+        multiple = _int_or_none(node.config.get("pad_to_multiple_of")) or 1
+        padding = 0 if lookup.size is None else -(-lookup.size // multiple) * multiple - lookup.size
+        return _Embedding(node, lookup.size, lookup.mask, lookup, padding)
 
     def _check_saved_rows(self, node: _Node, own: _Lookup) -> None:
         """A `VocabIdEmbedding`'s weights must hold the tokens and the number of rows of its config."""
@@ -1687,6 +1695,8 @@ class _Analysis:
                 own.oov_ids,
                 embedding.rows,
                 own.mask,
+                (),
+                embedding.padding_rows,
             )
         )
 
@@ -1753,6 +1763,7 @@ class _Analysis:
                 embedding.rows,
                 embedding.mask_zero,
                 between,
+                embedding.padding_rows,
             )
         )
         who = f"{l_node.class_name} '{l_node.label}'"

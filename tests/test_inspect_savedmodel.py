@@ -93,10 +93,10 @@ def exports(tmp_path_factory):
     built["serving_base"] = (str(root / "serving"), layer, layer.vocabulary_size())
     built["serving_version"] = (version_dir, layer, layer.vocabulary_size())
 
-    # pad_to_multiple_of: 6 ids, 8 rows, the last two zero padding that no id selects.
+    # pad_to_multiple_of: 6 ids, 8 rows, the last two zero padding that no id selects (not counted, as in .keras).
     layer = VocabEmbedding(2, vocabulary=VOCAB, pad_to_multiple_of=8, name="padded")
     model = keras.Sequential([keras.Input(shape=(3,), dtype="string"), layer])
-    built["serving_padded"] = (export_for_serving(model, root / "serving_padded"), layer, 8)
+    built["serving_padded"] = (export_for_serving(model, root / "serving_padded"), layer, layer.vocabulary_size())
 
     # Two lookups concatenated into one shared embedding sized for the first only.
     first = keras.layers.StringLookup(vocabulary=VOCAB, name="first")
@@ -392,7 +392,9 @@ def test_padding_rows_of_our_layers_exported_by_keras_are_not_unreachable(tmp_pa
     assert rows > layer.vocabulary_size()  # The padding is there to be recognised.
     report = inspect_model(_export(keras.Model(inputs, outputs), tmp_path / kind))
     assert report.findings == [], str(report)
-    assert [(p.vocabulary_size, p.rows) for p in report.pairs] == [(layer.vocabulary_size(), rows)]
+    assert [(p.vocabulary_size, p.rows, p.padding_rows) for p in report.pairs] == [
+        (layer.vocabulary_size(), layer.vocabulary_size(), rows - layer.vocabulary_size())
+    ]
 
 
 @pytest.mark.parametrize("wrappers", [("wrap",), ("first", "second")])
@@ -437,8 +439,8 @@ def test_padding_rows_of_our_embedding_half_after_its_own_lookup_layer_are_not_u
     path = _exported_by(exporter, model, tmp_path)
     report = inspect_model(path)
     assert report.findings == [], str(report)
-    assert [(p.lookup, p.embedding, p.vocabulary_size, p.mask_id, p.rows) for p in report.pairs] == [
-        ("words", "ids", lookup.vocabulary_size(), 0, rows)
+    assert [(p.lookup, p.embedding, p.vocabulary_size, p.mask_id, p.rows, p.padding_rows) for p in report.pairs] == [
+        ("words", "ids", lookup.vocabulary_size(), 0, embedding.vocabulary_size(), rows - embedding.vocabulary_size())
     ]
 
 
@@ -487,7 +489,7 @@ def test_a_keras_layer_is_not_taken_for_ours_of_the_same_name_in_another_nested_
     inputs = keras.Input(shape=(3,), dtype="string")
     model = keras.Model(inputs, keras.layers.Concatenate()([keras_made(inputs), ours(inputs)]))
     report = inspect_model(export_for_serving(model, tmp_path / "serving"))
-    assert sorted(p.rows for p in report.pairs) == sorted([rows, int(padded.embeddings.shape[0])])
+    assert sorted(p.rows for p in report.pairs) == sorted([rows, padded.vocabulary_size()])
     (finding,) = report.findings
     assert (finding.code, finding.layers) == ("unreachable-rows", ("lookup", f"{keras_made.name}/words"))
     assert finding.details["unreachable_rows"] == rows - lookup.vocabulary_size()
@@ -947,3 +949,29 @@ def test_an_unused_ids_not_equal_zero_of_a_subclassed_model_is_not_taken_for_a_m
     report = inspect_model(_export(model, tmp_path / "exported"))
     assert _only_pair(report).mask_zero is (True if mask_zero else None)
     assert [f.code for f in report.findings] == (["mask-zero-without-mask-token"] if mask_zero else [])
+
+
+@pytest.mark.parametrize("kind", ["vocab_embedding", "halves"])
+@pytest.mark.parametrize("exporter", ["model_export", "export_for_serving"])
+def test_the_rows_of_our_padded_layers_are_the_rows_the_keras_file_reports_padding_apart(tmp_path, kind, exporter):
+    # The export's pair counted the whole padded matrix (8 rows), the .keras file's the rows of the vocabulary's
+    # ids (6): the same model read two ways. Both now say 6 rows, and 2 rows of padding.
+    inputs = keras.Input(shape=(3,), dtype="string")
+    if kind == "vocab_embedding":
+        layer = VocabEmbedding(2, vocabulary=VOCAB, pad_to_multiple_of=8, name="ve")
+        model = keras.Model(inputs, layer(inputs))
+    else:
+        layer = VocabIdEmbedding(2, vocabulary=VOCAB, pad_to_multiple_of=8, name="ids")
+        model = keras.Model(inputs, layer(layer.lookup(name="words")(inputs)))
+    matrix_rows = int(layer.embeddings.shape[0])
+    assert matrix_rows > layer.vocabulary_size()  # The padding is there.
+    model.save(tmp_path / "model.keras")
+    report = inspect_model(_exported_by(exporter, model, tmp_path))
+    (from_file,) = inspect_model(str(tmp_path / "model.keras")).pairs
+    expected = (layer.vocabulary_size(), layer.vocabulary_size(), matrix_rows - layer.vocabulary_size())
+    assert [(p.vocabulary_size, p.rows, p.padding_rows) for p in report.pairs] == [expected]
+    assert (from_file.vocabulary_size, from_file.rows, from_file.padding_rows) == expected
+    assert f"embedding rows {layer.vocabulary_size()} (and {matrix_rows - layer.vocabulary_size()} zero padding" in str(
+        report
+    )
+    assert json.loads(report.to_json())["pairs"][0]["padding_rows"] == matrix_rows - layer.vocabulary_size()
