@@ -875,8 +875,10 @@ def _masked_at_zero(frame: _Frame, gather: Any, site: str) -> bool:
     Keras computes that layer's mask after its call, in the scope around it: `NotEqual(ids, Cast(0))` on the very
     tensor the layer took. Keras always leaves this op, whether or not a layer after it uses the mask; where the
     mask is used, a model recomputes it for the layer that takes it, so the op of the call itself has no consumer.
-    Only that unused op counts: a `keras.ops.not_equal(ids, 0)` of the model's own is used (nothing runs an unused
-    op of a functional model), and may count unknown tokens rather than mask them. The ids must reach no other
+    Only that unused op counts, or, for an embedding inside a nested model, that op taken by later layers alone (a
+    nested model leaves no unused op where a layer after it takes the mask): a `keras.ops.not_equal(ids, 0)` of the
+    model's own is used (nothing runs an unused op of a functional model), not inside a layer, and may count unknown
+    tokens rather than mask them. The ids must reach no other
     layer either (two embeddings of one lookup: which one masks is not known). Keras's op is `keras.ops`': its zero
     is made before it (`Cast(Const)`); TensorFlow's `ids != 0` (an unused one in a subclassed model's `call`) makes
     its zero inside the op's own scope (`NotEqual/y`), and is not taken for it.
@@ -916,7 +918,18 @@ def _masked_at_zero(frame: _Frame, gather: Any, site: str) -> bool:
         zero = zero.ids() if isinstance(zero, _Const) else zero
         if isinstance(zero, _Ids) and not zero.tables and zero.ranges == ((0, 0),):
             masks.append(node.name)
-    return any(name not in consumers and name not in returned for name in masks)
+    if any(name not in consumers and name not in returned for name in masks):
+        return True
+    # A nested model hands the mask of its output on as it is: the later layer that takes it uses that very op.
+    # Ops of a model's own (not of a layer) sit directly in its scope, so only ops inside another layer's call count.
+    outer = parent.rpartition("/")[0]
+
+    def in_later_layer(name: str) -> bool:
+        return name.startswith(outer + "/") and not name.startswith(parent + "/") and "/" in name[len(outer) + 1 :]
+
+    return bool(outer) and any(
+        name not in returned and consumers.get(name) and all(map(in_later_layer, consumers[name])) for name in masks
+    )
 
 
 def _variables_read(frame: _Frame, scope: str) -> frozenset[_Variable]:

@@ -659,11 +659,19 @@ def _masked_model(structure, mask_token, mask_zero, *, after=None):
 
 @pytest.mark.parametrize(
     "structure, after",
-    [("functional", None), ("sequential", "lstm"), ("sequential", "pooling"), ("nested", None)],
+    [
+        ("functional", None),
+        ("sequential", "lstm"),
+        ("sequential", "pooling"),
+        ("nested", None),
+        ("nested", "pooling"),
+        ("nested", "lstm"),
+    ],
 )
 def test_mask_zero_on_the_ids_of_a_lookup_without_a_mask_token_is_the_keras_file_error(tmp_path, structure, after):
     # Keras masks the ids where they are 0, which is the OOV id: every unknown token is dropped as padding. The
-    # .keras check reported it; the export of the same model got no mask finding.
+    # .keras check reported it; the export of the same model got no mask finding. A nested model whose mask a later
+    # layer takes leaves no unused mask op: its only one is the one that layer uses (it was not seen).
     consumer = {"lstm": keras.layers.LSTM(2), "pooling": keras.layers.GlobalAveragePooling1D(), None: None}[after]
     model = _masked_model(structure, None, True, after=consumer)
     model.save(tmp_path / "model.keras")
@@ -697,6 +705,22 @@ def test_ids_compared_with_zero_by_the_model_itself_are_not_taken_for_a_mask(tmp
         report = inspect_model(_export(model, tmp_path / f"mask_zero_{mask_zero}"))
         assert _only_pair(report).mask_zero is (True if mask_zero else None)
         assert [f.code for f in report.findings] == (["mask-zero-without-mask-token"] if mask_zero else [])
+
+
+def test_ids_compared_with_zero_inside_a_nested_model_and_used_by_the_model_itself_are_not_a_mask(tmp_path):
+    # The nested model's own `ids != 0`, an output that the outer model multiplies the vectors by: no layer takes it
+    # as a mask, and the embedding has mask_zero=False (the .keras file says so).
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+    inputs = keras.Input(shape=(3,), dtype="string")
+    ids = lookup(inputs)
+    embedded = keras.layers.Embedding(lookup.vocabulary_size(), 2, name="emb")(ids)
+    inner = keras.Model(inputs, [embedded, keras.ops.not_equal(ids, 0)], name="inner")
+    vectors, known = inner(inputs)
+    model = keras.Model(inputs, vectors * keras.ops.expand_dims(keras.ops.cast(known, "float32"), -1))
+    model.save(tmp_path / "model.keras")
+    report = inspect_model(_export(model, tmp_path / "exported"))
+    assert report.findings == [] and _only_pair(report).mask_zero is None, str(report)
+    assert _only_pair(inspect_model(str(tmp_path / "model.keras"))).mask_zero is False
 
 
 def test_one_lookup_into_two_embeddings_of_which_one_masks_is_not_guessed(tmp_path):
