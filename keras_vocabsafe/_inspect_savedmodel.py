@@ -1419,10 +1419,6 @@ def _check_route(
             )
         )
         return pair, found
-    # Rows from the vocabulary size a VocabIdEmbedding asserts on are its zero padding (`pad_to_multiple_of`),
-    # whichever lookup feeds it: only the rows before are meant to be selected, and the layer refuses ids past them.
-    asserted = route.id_limit is not None and route.id_limit >= 0
-    selectable = min(rows, route.id_limit) if route.id_limit is not None and asserted else rows
     padding_rows = rows - selectable
     outside = _normalise([*_clip(ids.ranges, float("-inf"), -1), *_clip(ids.ranges, rows, float("inf"))])
     on_padding = _clip(ids.ranges, selectable, rows - 1)
