@@ -63,6 +63,7 @@ _PASS_FIRST = {
 }
 _INT_TYPES = {3, 9, 4, 5, 6, 17, 22, 23}  # DT_INT32, INT64, UINT8, INT16, INT8, UINT16, UINT32, UINT64.
 _COMPARISONS = {"Less", "LessEqual", "Greater", "GreaterEqual", "Equal", "NotEqual"}
+_MAX_FOLLOWED = 10_000  # Ops followed from a lookup's ids to prove that they only select rows.
 _MAX_EXPANDED_IDS = 10_000  # OOV ids listed one by one in a pair; more are summarised by their ranges.
 _VERSION_DIR = re.compile(r"^\d+$")
 
@@ -400,6 +401,7 @@ class _Frame:
         self._memo: dict[str, Any] = {}
         self._equalities: dict[str, list[bytes | int]] | None = None
         self._consumers: dict[str, list[str]] | None = None
+        self._data_consumers: dict[str, list[str]] | None = None
 
     def child(self, node: Any) -> _Frame | None:
         if node.name not in self.children:
@@ -592,6 +594,16 @@ class _Frame:
             ids += table.ids_of(key)
         return ids
 
+    def data_consumers(self) -> dict[str, list[str]]:
+        """The ops that take each op's (or argument's) outputs as data, by name; built once per function."""
+        if self._data_consumers is None:
+            self._data_consumers = {}
+            for node in self.function.node_def:
+                for ref in node.input:
+                    if not ref.startswith("^"):
+                        self._data_consumers.setdefault(ref.partition(":")[0], []).append(node.name)
+        return self._data_consumers
+
     def consumers(self) -> dict[str, list[str]]:
         """The ops that take each op's outputs (or wait for it), by op name; built once per function."""
         if self._consumers is None:
@@ -748,6 +760,9 @@ class _Route:
     # Every gather is a Keras Embedding call whose ids Keras masks where they are 0 (`mask_zero=True`, see
     # `_masked_at_zero`). False where that is not certain.
     masked_at_zero: bool = False
+    # Every gather's ids are used for nothing but selecting rows, so no mask is computed from them: the embedding
+    # does not mask (a Keras `Embedding(mask_zero=False)`, see `_only_select_rows`). False where that is not certain.
+    unmasked: bool = False
     # Every gather was made by one of our embeddings (see `_own_layer_scope`); with ids of hash buckets alone, a
     # VocabIdEmbedding fed by a hashing layer.
     ours: bool = False
@@ -818,6 +833,7 @@ class _Scanner:
         masked = own is None and _masked_at_zero(frame, node, node.name.rpartition("/")[0])
         ours = own is not None
         unsplit = not ids.tables and len(ids.hashes) > 1
+        unmasked = own is None and not masked and _only_select_rows(frame, node)
         known = self.routes.get(key)
         if known is not None:
             ids = _union([known.ids, ids])
@@ -827,6 +843,7 @@ class _Scanner:
             read |= known.read
             masked = masked and known.masked_at_zero
             ours = ours and known.ours
+            unmasked = unmasked and known.unmasked
         self.routes[key] = _Route(
             variable,
             ids,
@@ -838,6 +855,7 @@ class _Scanner:
             sites,
             read,
             masked,
+            unmasked=unmasked,
             ours=ours,
             unsplit_hashes=unsplit,
         )
@@ -867,6 +885,77 @@ def _split_by_hash(frame: _Frame, ref: str, ids: _Ids) -> list[_Ids] | None:
             return None
         parts.append(part)
     return parts
+
+
+def _only_select_rows(frame: _Frame, gather: Any) -> bool:
+    """Whether the ids `gather` takes (and the keys they were looked up from) are used for nothing but selecting
+    rows of variables, in its function: then no mask is computed from them.
+
+    Everything the ids are computed from in this function (the model's input, the keys, the lookup, Keras's
+    `SelectV2(keys == mask_token, 0, ids)`, the embedding's wrapping of negative ids) must be used only to compute
+    the ids of this gather, or of other gathers of a variable's rows (other embeddings), and none of it returned or
+    passed to another function. A Keras `Embedding(mask_zero=True)` computes `NotEqual(ids, 0)` on them, whether or
+    not a later layer uses it; so does any mask a model computes from its ids or keys: there is then no proof.
+    """
+    returned = {ref.partition(":")[0] for ref in frame.function.ret.values()}
+    consumers = frame.data_consumers()
+
+    def upstream(ref: str) -> set[str]:
+        """The ops and arguments a tensor is computed from (constants, variables and tables aside)."""
+        found: set[str] = set()
+        todo = [_canonical(ref).partition(":")[0]]
+        while todo:
+            name = todo.pop()
+            if name in found:
+                continue
+            node = frame.nodes.get(name)
+            if node is None:
+                if name in frame.arg_index and isinstance(frame.value(name), (_Ids, type(None))):
+                    found.add(name)
+                continue
+            if node.op in ("Const", "ReadVariableOp", "VarHandleOp"):
+                continue
+            found.add(name)
+            todo.extend(i.partition(":")[0] for i in node.input if not i.startswith("^"))
+        return found
+
+    def row_gather(name: str, taken_from: str) -> bool:
+        node = frame.nodes.get(name)
+        if node is None or node.op not in _GATHER_OPS or len(node.input) < 2:
+            return False
+        params = frame.value(node.input[0])
+        return (
+            isinstance(params, (_Variable, _VariableValue))
+            and _canonical(node.input[1]).partition(":")[0] == taken_from
+        )
+
+    # The gathers of rows the same ids or keys lead to (one lookup into two embeddings, one input into two
+    # lookups), found forward; then what each of them takes, backward, until nothing new is found.
+    leading: set[str] = set()
+    gathers, pending = {gather.name}, [gather]
+    while pending:
+        for taken in pending:
+            leading |= upstream(taken.input[1])
+        pending, seen = [], set(leading)
+        todo = list(leading)
+        while todo:
+            name = todo.pop()
+            node = frame.nodes.get(name)
+            if name in returned or (node is not None and node.op in _CALL_OPS) or len(seen) > _MAX_FOLLOWED:
+                return False
+            for user in consumers.get(name, ()):
+                if user in seen:
+                    continue
+                seen.add(user)
+                if row_gather(user, name):
+                    if user not in gathers:
+                        gathers.add(user)
+                        pending.append(frame.nodes[user])
+                else:
+                    todo.append(user)
+    if not any(frame.nodes[name].op in _FIND_OPS for name in leading if name in frame.nodes):
+        return False  # The ids were looked up in another function: what it does with them is not seen here.
+    return all(user in leading or user in gathers for name in leading for user in consumers.get(name, ()))
 
 
 def _masked_at_zero(frame: _Frame, gather: Any, site: str) -> bool:
@@ -1270,6 +1359,7 @@ def _merged(group: list[_Route]) -> _Route:
     masked = all(route.masked_at_zero for route in group)
     ours = all(route.ours for route in group)
     unsplit = any(route.unsplit_hashes for route in group)
+    unmasked = all(route.unmasked for route in group)
     return _Route(
         variable,
         ids,
@@ -1281,6 +1371,7 @@ def _merged(group: list[_Route]) -> _Route:
         sites,
         read,
         masked,
+        unmasked=unmasked,
         ours=ours,
         unsplit_hashes=unsplit,
     )
@@ -1380,7 +1471,7 @@ def _check_route(
         mask,
         _ids_of(oov),
         usable,
-        True if route.masked_at_zero else None,  # Unknown, not False, where no mask is seen.
+        True if route.masked_at_zero else False if route.unmasked else None,  # Unknown where not certain.
         (),
         0 if rows is None or usable is None else rows - usable,
     )
@@ -1496,6 +1587,21 @@ def _check_route(
                 "by one; retrain), or set mask_zero=False."
             )
         found.append(Finding("error", "mask-zero-without-mask-token", layers, message))
+    # Id 0 is the mask token's alone (no token's, no OOV id), and the graph computes no mask from the ids. Said of
+    # lookup tables only: hash bins are the Hashing check's.
+    token_ids = _normalise([r for t in tables for r in (t.values or ())] + list(oov))
+    if route.unmasked and not hashing and mask == 0 and not _clip(token_ids, 0, 0):
+        found.append(
+            Finding(
+                "warning",
+                "mask-token-without-mask-zero",
+                layers,
+                f"The {who} maps its mask token to id 0, but {target} has mask_zero=False (the graph computes no "
+                "mask from its ids: they only select rows): padding is embedded and seen by the layers after it "
+                "(pooling, RNNs, attention) as if it were a token. Set mask_zero=True on the embedding (or use "
+                "VocabEmbedding, which masks its mask token).",
+            )
+        )
     return pair, found
 
 

@@ -24,12 +24,14 @@ VOCAB = ["the", "cat", "sat", "on", "mat"]
 
 
 def _lookup_model(lookup, input_dim, *, between=(), name="emb"):
+    """`lookup` into an `Embedding` that masks id 0 where the lookup has a mask token (the model is right there)."""
     dtype = "int64" if isinstance(lookup, keras.layers.IntegerLookup) else "string"
     inputs = keras.Input(shape=(3,), dtype=dtype)
     x = lookup(inputs)
     for layer in between:
         x = layer(x)
-    return keras.Model(inputs, keras.layers.Embedding(input_dim, 2, name=name)(x))
+    mask_zero = lookup.mask_token is not None
+    return keras.Model(inputs, keras.layers.Embedding(input_dim, 2, mask_zero=mask_zero, name=name)(x))
 
 
 def _export(model, path):
@@ -71,7 +73,8 @@ def exports(tmp_path_factory):
     vectorize = keras.layers.TextVectorization(output_sequence_length=4, name="vectorize")
     vectorize.adapt(["the cat sat", "on the mat"])
     inputs = keras.Input(shape=(), dtype="string")
-    model = keras.Model(inputs, keras.layers.Embedding(vectorize.vocabulary_size(), 2, name="emb")(vectorize(inputs)))
+    embedding = keras.layers.Embedding(vectorize.vocabulary_size(), 2, mask_zero=True, name="emb")
+    model = keras.Model(inputs, embedding(vectorize(inputs)))
     built["text_vectorization"] = (_export(model, root / "text_vectorization"), vectorize, vectorize.vocabulary_size())
 
     layer = VocabEmbedding(2, vocabulary=VOCAB, num_oov_indices=2, name="ve")
@@ -999,3 +1002,88 @@ def test_the_rows_of_our_padded_layers_are_the_rows_the_keras_file_reports_paddi
         report
     )
     assert json.loads(report.to_json())["pairs"][0]["padding_rows"] == matrix_rows - layer.vocabulary_size()
+
+
+def _mask_token_model(lookup, structure, mask_zero=False):
+    """`lookup` (with a mask token) into a Keras `Embedding`: alone, in a Sequential before an LSTM, or in a nested
+    model before a pooling layer."""
+    dtype = "int64" if isinstance(lookup, keras.layers.IntegerLookup) else "string"
+    embedding = keras.layers.Embedding(lookup.vocabulary_size(), 2, mask_zero=mask_zero, name="emb")
+    if structure == "sequential_lstm":
+        return keras.Sequential([keras.Input(shape=(3,), dtype=dtype), lookup, embedding, keras.layers.LSTM(2)])
+    inputs = keras.Input(shape=(3,), dtype=dtype)
+    x = embedding(lookup(inputs))
+    if structure == "nested_pooling":
+        x = keras.layers.GlobalAveragePooling1D()(keras.Model(inputs, x, name="inner")(inputs))
+    return keras.Model(inputs, x)
+
+
+@pytest.mark.parametrize("exporter", ["model_export", "export_for_serving", "tf_saved_model"])
+@pytest.mark.parametrize(
+    "kind, structure",
+    [("string", "functional"), ("string", "sequential_lstm"), ("string", "nested_pooling"), ("int", "functional")],
+)
+def test_a_mask_token_into_an_embedding_without_mask_zero_is_the_keras_file_warning(
+    tmp_path, exporter, kind, structure
+):
+    # The .keras check warns (padding is embedded as a token); the export of the same model said nothing: a missing
+    # mask op was taken for no proof. It is, where the ids (and the keys) are used for nothing but selecting rows.
+    if kind == "string":
+        lookup = keras.layers.StringLookup(vocabulary=VOCAB, mask_token="", name="words")
+    else:
+        lookup = keras.layers.IntegerLookup(vocabulary=[10, 20, 30], mask_token=0, name="words")
+    model = _mask_token_model(lookup, structure)
+    model.save(tmp_path / "model.keras")
+    if exporter == "tf_saved_model":
+        tf.saved_model.save(model, str(tmp_path / "saved"))
+        path = str(tmp_path / "saved")
+    else:
+        path = _exported_by(exporter, model, tmp_path)
+    report = inspect_model(path)
+    from_file = inspect_model(str(tmp_path / "model.keras"))
+    assert [(f.severity, f.code) for f in report.findings] == [(f.severity, f.code) for f in from_file.findings]
+    (finding,) = report.findings
+    assert (finding.code, finding.layers) == ("mask-token-without-mask-zero", ("words", "emb"))
+    assert "maps its mask token to id 0" in finding.message and "has mask_zero=False" in finding.message
+    assert (
+        (_only_pair(report).mask_id, _only_pair(report).mask_zero)
+        == (0, False)
+        == (
+            _only_pair(from_file).mask_id,
+            _only_pair(from_file).mask_zero,
+        )
+    )
+
+
+def test_a_mask_token_into_two_embeddings_without_mask_zero_is_the_keras_file_warning_for_each(tmp_path):
+    # The ids select rows of two matrices, and nothing else: neither embedding masks.
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, mask_token="", name="words")
+    inputs = keras.Input(shape=(3,), dtype="string")
+    ids = lookup(inputs)
+    embedded = [keras.layers.Embedding(lookup.vocabulary_size(), 2, name=name)(ids) for name in ("first", "second")]
+    model = keras.Model(inputs, keras.layers.Concatenate()(embedded))
+    model.save(tmp_path / "model.keras")
+    report = inspect_model(_export(model, tmp_path / "exported"))
+    from_file = inspect_model(str(tmp_path / "model.keras"))
+    found = sorted((f.severity, f.code, f.layers) for f in report.findings)
+    assert found == sorted((f.severity, f.code, f.layers) for f in from_file.findings)
+    assert found == [("warning", "mask-token-without-mask-zero", ("words", name)) for name in ("first", "second")]
+
+
+@pytest.mark.parametrize("masked_by", ["the_keys", "the_ids", "the_embedding"])
+def test_a_mask_token_into_an_embedding_without_mask_zero_is_not_warned_where_the_model_masks_itself(
+    tmp_path, masked_by
+):
+    # The model masks the padding on its own (from the strings, or from the ids), or the embedding does: the graph
+    # cannot tell that none of this is a mask, so it says nothing rather than guess.
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, mask_token="", name="words")
+    inputs = keras.Input(shape=(3,), dtype="string")
+    ids = lookup(inputs)
+    embedded = keras.layers.Embedding(lookup.vocabulary_size(), 2, mask_zero=masked_by == "the_embedding")(ids)
+    if masked_by == "the_keys":
+        embedded = keras.layers.GlobalAveragePooling1D()(embedded, mask=keras.ops.not_equal(inputs, ""))
+    elif masked_by == "the_ids":
+        embedded = embedded * keras.ops.expand_dims(keras.ops.cast(keras.ops.not_equal(ids, 0), "float32"), -1)
+    report = inspect_model(_export(keras.Model(inputs, embedded), tmp_path / "exported"))
+    assert report.findings == [], str(report)
+    assert _only_pair(report).mask_zero is (True if masked_by == "the_embedding" else None)
