@@ -967,10 +967,10 @@ def _masked_at_zero(frame: _Frame, gather: Any, site: str) -> bool:
     Only that unused op counts, or, for an embedding inside a nested model, that op taken by later layers alone (a
     nested model leaves no unused op where a layer after it takes the mask): a `keras.ops.not_equal(ids, 0)` of the
     model's own is used (nothing runs an unused op of a functional model), not inside a layer, and may count unknown
-    tokens rather than mask them. The ids must reach no other
-    layer either (two embeddings of one lookup: which one masks is not known). Keras's op is `keras.ops`': its zero
-    is made before it (`Cast(Const)`); TensorFlow's `ids != 0` (an unused one in a subclassed model's `call`) makes
-    its zero inside the op's own scope (`NotEqual/y`), and is not taken for it.
+    tokens rather than mask them. The ids must reach no other layer either (two embeddings of one lookup: which one
+    masks is not known). Keras's op is `keras.ops`': its zero is made before it (`Cast(Const)`); TensorFlow's
+    `ids != 0` (an unused one in a subclassed model's `call`) makes its zero inside the op's own scope
+    (`NotEqual/y`), and is not taken for it.
     """
     inside = site + "/"
     taken: set[str] = set()
