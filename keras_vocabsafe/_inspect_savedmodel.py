@@ -197,6 +197,7 @@ class _Table:
     # mask (see `_Frame._mask_ids`).
     keys: Any = None
     key_ids: Any = None
+    mask_ids: set[int] = dataclasses.field(default_factory=set)  # Ids of keys the graph takes for a mask.
     why_unknown: str = ""
 
     def ids_of(self, key: bytes | int) -> list[int]:
@@ -206,6 +207,14 @@ class _Table:
         if self.keys is None:
             return []
         return [int(self.key_ids[i]) for i in np.flatnonzero(self.keys == key)]
+
+    def gives_only_the_mask(self, id_: int) -> bool:
+        """Whether the only key the table gives `id_` is a mask token (no token of the vocabulary has that id)."""
+        import numpy as np
+
+        if self.values is None or not _clip(self.values, id_, id_):
+            return True
+        return self.keys is not None and id_ in self.mask_ids and int(np.count_nonzero(self.key_ids == id_)) == 1
 
 
 # Reading the SavedModel --------------------------------------------------------------------------------------------
@@ -592,6 +601,7 @@ class _Frame:
         ids = [] if table.empty_key_id is None else [table.empty_key_id]
         for key in self._compared_constants(keys):
             ids += table.ids_of(key)
+        table.mask_ids.update(ids)
         return ids
 
     def data_consumers(self) -> dict[str, list[str]]:
@@ -893,9 +903,10 @@ def _only_select_rows(frame: _Frame, gather: Any) -> bool:
 
     Everything the ids are computed from in this function (the model's input, the keys, the lookup, Keras's
     `SelectV2(keys == mask_token, 0, ids)`, the embedding's wrapping of negative ids) must be used only to compute
-    the ids of this gather, or of other gathers of a variable's rows (other embeddings), and none of it returned or
-    passed to another function. A Keras `Embedding(mask_zero=True)` computes `NotEqual(ids, 0)` on them, whether or
-    not a later layer uses it; so does any mask a model computes from its ids or keys: there is then no proof.
+    the ids of this gather, or of other gathers of a variable's rows (other embeddings), or left unused, and none of
+    it returned or passed to another function; the ids themselves may not even be left unused. A Keras
+    `Embedding(mask_zero=True)` computes `NotEqual(ids, 0)` on them, whether or not a later layer uses it; so does
+    any mask a model computes from its ids or keys: there is then no proof.
     """
     returned = {ref.partition(":")[0] for ref in frame.function.ret.values()}
     consumers = frame.data_consumers()
@@ -953,9 +964,20 @@ def _only_select_rows(frame: _Frame, gather: Any) -> bool:
                         pending.append(frame.nodes[user])
                 else:
                     todo.append(user)
-    if not any(frame.nodes[name].op in _FIND_OPS for name in leading if name in frame.nodes):
+    # Nothing computed from what the ids come from reaches a result other than through these gathers: the rest ends
+    # unused. Unused ops of the keys (a text layer's row partitions, our lookup's own mask, dropped by a Keras
+    # Embedding) change nothing; but one of the ids is Keras's `NotEqual(ids, 0)`, so none may take the ids.
+    looked_up = [name for name in leading if name in frame.nodes and frame.nodes[name].op in _FIND_OPS]
+    if not looked_up:
         return False  # The ids were looked up in another function: what it does with them is not seen here.
-    return all(user in leading or user in gathers for name in leading for user in consumers.get(name, ()))
+    after, todo = set(), list(looked_up)
+    while todo:
+        name = todo.pop()
+        if name in after:
+            continue
+        after.add(name)
+        todo.extend(user for user in consumers.get(name, ()) if user in leading)
+    return all(user in leading or user in gathers for name in after for user in consumers.get(name, ()))
 
 
 def _masked_at_zero(frame: _Frame, gather: Any, site: str) -> bool:
@@ -1589,8 +1611,8 @@ def _check_route(
         found.append(Finding("error", "mask-zero-without-mask-token", layers, message))
     # Id 0 is the mask token's alone (no token's, no OOV id), and the graph computes no mask from the ids. Said of
     # lookup tables only: hash bins are the Hashing check's.
-    token_ids = _normalise([r for t in tables for r in (t.values or ())] + list(oov))
-    if route.unmasked and not hashing and mask == 0 and not _clip(token_ids, 0, 0):
+    zero_is_padding = not _clip(oov, 0, 0) and all(t.gives_only_the_mask(0) for t in tables)
+    if route.unmasked and not hashing and mask == 0 and zero_is_padding:
         found.append(
             Finding(
                 "warning",

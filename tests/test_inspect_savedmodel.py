@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import INT4, hashing_model, requires_int4, run_vocabsafe
-from keras_vocabsafe import TextVocabEmbedding, VocabEmbedding, VocabIdEmbedding, export_for_serving
+from keras_vocabsafe import TextVocabEmbedding, VocabEmbedding, VocabIdEmbedding, VocabLookup, export_for_serving
 from keras_vocabsafe.errors import ConfigurationError, ModelFileError
 from keras_vocabsafe.inspection import inspect_model
 
@@ -1008,10 +1008,11 @@ def _mask_token_model(lookup, structure, mask_zero=False):
     """`lookup` (with a mask token) into a Keras `Embedding`: alone, in a Sequential before an LSTM, or in a nested
     model before a pooling layer."""
     dtype = "int64" if isinstance(lookup, keras.layers.IntegerLookup) else "string"
+    shape = () if isinstance(lookup, keras.layers.TextVectorization) else (3,)
     embedding = keras.layers.Embedding(lookup.vocabulary_size(), 2, mask_zero=mask_zero, name="emb")
     if structure == "sequential_lstm":
-        return keras.Sequential([keras.Input(shape=(3,), dtype=dtype), lookup, embedding, keras.layers.LSTM(2)])
-    inputs = keras.Input(shape=(3,), dtype=dtype)
+        return keras.Sequential([keras.Input(shape=shape, dtype=dtype), lookup, embedding, keras.layers.LSTM(2)])
+    inputs = keras.Input(shape=shape, dtype=dtype)
     x = embedding(lookup(inputs))
     if structure == "nested_pooling":
         x = keras.layers.GlobalAveragePooling1D()(keras.Model(inputs, x, name="inner")(inputs))
@@ -1021,7 +1022,14 @@ def _mask_token_model(lookup, structure, mask_zero=False):
 @pytest.mark.parametrize("exporter", ["model_export", "export_for_serving", "tf_saved_model"])
 @pytest.mark.parametrize(
     "kind, structure",
-    [("string", "functional"), ("string", "sequential_lstm"), ("string", "nested_pooling"), ("int", "functional")],
+    [
+        ("string", "functional"),
+        ("string", "sequential_lstm"),
+        ("string", "nested_pooling"),
+        ("int", "functional"),
+        ("text_vectorization", "functional"),
+        ("vocab_lookup", "functional"),
+    ],
 )
 def test_a_mask_token_into_an_embedding_without_mask_zero_is_the_keras_file_warning(
     tmp_path, exporter, kind, structure
@@ -1030,8 +1038,12 @@ def test_a_mask_token_into_an_embedding_without_mask_zero_is_the_keras_file_warn
     # mask op was taken for no proof. It is, where the ids (and the keys) are used for nothing but selecting rows.
     if kind == "string":
         lookup = keras.layers.StringLookup(vocabulary=VOCAB, mask_token="", name="words")
-    else:
+    elif kind == "int":
         lookup = keras.layers.IntegerLookup(vocabulary=[10, 20, 30], mask_token=0, name="words")
+    elif kind == "text_vectorization":  # Its mask token "" is id 0.
+        lookup = keras.layers.TextVectorization(vocabulary=VOCAB, output_sequence_length=4, name="words")
+    else:  # Ours, into a Keras Embedding, which drops the mask our lookup computes.
+        lookup = VocabLookup(vocabulary=VOCAB, mask_token="", name="words")
     model = _mask_token_model(lookup, structure)
     model.save(tmp_path / "model.keras")
     if exporter == "tf_saved_model":
