@@ -40,7 +40,8 @@ def load_weights(model: keras.Model, filepath: str | os.PathLike[str], *, skip_m
 
     Args:
         model: a built Keras model.
-        filepath: a `.weights.h5` file or a `.keras` file.
+        filepath: a `.weights.h5` file, the `.weights.json` index of sharded
+            weights, or a `.keras` file.
         skip_mismatch: as for `model.load_weights()`: with `True`, layers
             whose saved weights do not fit keep their own (with a warning),
             and no check comes first.
@@ -109,7 +110,8 @@ def load_remapped_weights(
     Args:
         model: the model to load into; its `VocabEmbedding` layers hold the
             new vocabularies.
-        filepath: a `.weights.h5` file or a `.keras` file.
+        filepath: a `.weights.h5` file, the `.weights.json` index of sharded
+            weights, or a `.keras` file.
         new_embeddings_initializer: how rows of tokens not in the saved
             vocabulary start: one of `keras_vocabsafe.ROW_INITIALIZERS`,
             computed from the saved rows of regular tokens (default
@@ -156,15 +158,16 @@ def _weights_path(filepath: Any) -> str:
             f"`filepath` must be a path (str or os.PathLike). Received: {type(filepath).__name__}."
         )
     path = os.fspath(filepath)
-    if not path.endswith((".weights.h5", ".keras")):
+    if not path.endswith((".weights.h5", ".weights.json", ".keras")):
         raise ConfigurationError(
             f"'{path}' is not a weights file Keras can load: pass a `.weights.h5` file (written by "
-            "`model.save_weights()`) or a `.keras` file (written by `model.save()`)."
+            "`model.save_weights()`), the `.weights.json` index of sharded weights (written by "
+            "`model.save_weights(..., max_shard_size=...)`) or a `.keras` file (written by `model.save()`)."
         )
     if not os.path.isfile(path):
         raise ConfigurationError(
             f"'{path}' " + ("is a directory" if os.path.isdir(path) else "does not exist") + ": pass the path of a "
-            "`.weights.h5` or `.keras` file."
+            "`.weights.h5`, `.weights.json` or `.keras` file."
         )
     return path
 

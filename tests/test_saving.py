@@ -261,13 +261,23 @@ def _scored_model(vocabulary, nested=False):
     return keras.Model(inputs, keras.layers.Dense(1, name="score")(keras.layers.Dense(3, name="hidden")(pooled)))
 
 
+def _save(model, path):
+    """`model.save()` for `.keras`, `save_weights()` for `.weights.h5`; `.weights.json`: sharded, every shard tiny."""
+    if path.suffix == ".keras":
+        model.save(path)
+    elif path.name.endswith(".weights.json"):
+        model.save_weights(path, max_shard_size=100 / 2**30)  # In GiB: 100 bytes, so many shards.
+    else:
+        model.save_weights(path)
+
+
 @pytest.mark.saving
-@pytest.mark.parametrize("suffix", [".weights.h5", ".keras"])
+@pytest.mark.parametrize("suffix", [".weights.h5", ".weights.json", ".keras"])
 @pytest.mark.parametrize("nested", [False, True])
 def test_load_weights_changes_nothing_when_a_vocabulary_refuses(tmp_path, suffix, nested):
     path = tmp_path / f"other{suffix}"
     other = _scored_model(["b", "a", "c"], nested=nested)
-    other.save_weights(path) if suffix == ".weights.h5" else other.save(path)
+    _save(other, path)
     model = _scored_model(["a", "b", "c"], nested=nested)
     before = [variable.numpy() for variable in model.weights]
     with pytest.raises(VocabularyMismatchError, match="'words' cannot load weights written for a different vocabulary"):
@@ -277,14 +287,29 @@ def test_load_weights_changes_nothing_when_a_vocabulary_refuses(tmp_path, suffix
 
 
 @pytest.mark.saving
-def test_load_weights_loads_every_layer_when_vocabularies_agree(tmp_path):
-    path = tmp_path / "same.weights.h5"
+@pytest.mark.parametrize("suffix", [".weights.h5", ".weights.json"])
+def test_load_weights_loads_every_layer_when_vocabularies_agree(tmp_path, suffix):
+    path = tmp_path / f"same{suffix}"
     trained = _scored_model(["a", "b", "c"], nested=True)
-    trained.save_weights(path)
+    _save(trained, path)
     model = _scored_model(["a", "b", "c"], nested=True)
     keras_vocabsafe.load_weights(model, path)
     for variable, expected in zip(model.weights, trained.weights):
         np.testing.assert_array_equal(variable.numpy(), expected.numpy())
+
+
+@pytest.mark.saving
+def test_sharded_weights_move_by_token_into_another_vocabulary(tmp_path):
+    path = tmp_path / "other.weights.json"
+    trained = _scored_model(["b", "a", "c"])
+    _save(trained, path)
+    assert len(list(tmp_path.glob("other_*.weights.h5"))) > 1  # Really sharded.
+    model = _scored_model(["a", "b", "d"])
+    reports = keras_vocabsafe.load_remapped_weights(model, path)
+    assert (reports["words"].added, reports["words"].dropped) == (1, 1)  # "d" in, "c" out.
+    old, new = trained.get_layer("words"), model.get_layer("words")
+    for token in ("a", "b"):
+        np.testing.assert_array_equal(new.get_vectors([token]), old.get_vectors([token]))
 
 
 @pytest.mark.saving
