@@ -1,6 +1,7 @@
 """Saving and loading: config, `.keras` files and weights files keep every token with its row."""
 
 import json
+import re
 import typing
 import warnings
 import zipfile
@@ -310,6 +311,34 @@ def test_sharded_weights_move_by_token_into_another_vocabulary(tmp_path):
     old, new = trained.get_layer("words"), model.get_layer("words")
     for token in ("a", "b"):
         np.testing.assert_array_equal(new.get_vectors([token]), old.get_vectors([token]))
+
+
+@pytest.mark.saving
+@pytest.mark.parametrize("damage", ["missing", "truncated"])
+def test_sharded_weights_with_a_missing_or_damaged_shard_are_refused_before_anything_loads(tmp_path, damage):
+    path = tmp_path / "same.weights.json"
+    _save(_scored_model(["a", "b", "c"]), path)
+    shard = sorted(tmp_path.glob("same_*.weights.h5"))[-1]
+    if damage == "missing":
+        shard.unlink()
+    else:
+        shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    model = _scored_model(["a", "b", "c"])
+    before = [variable.numpy() for variable in model.weights]
+    for load in (keras_vocabsafe.load_weights, keras_vocabsafe.load_remapped_weights):
+        with pytest.raises(keras_vocabsafe.ConfigurationError, match=re.escape(shard.name)):
+            load(model, path)
+    for variable, value in zip(model.weights, before):
+        np.testing.assert_array_equal(variable.numpy(), value)
+
+
+@pytest.mark.saving
+@pytest.mark.parametrize("text", ["{not json", "[]", '{"weight_map": 3}'])
+def test_a_sharded_weights_index_that_is_not_one_is_refused(tmp_path, text):
+    path = tmp_path / "bad.weights.json"
+    path.write_text(text)
+    with pytest.raises(keras_vocabsafe.ConfigurationError, match=r"bad\.weights\.json.*save_weights"):
+        keras_vocabsafe.load_weights(_scored_model(["a", "b", "c"]), path)
 
 
 @pytest.mark.saving
