@@ -32,6 +32,7 @@ __all__ = [
     "inbound_tensors",
     "in_symbolic_scope",
     "in_keras_save_signature",
+    "in_legacy_weights_load",
     "in_model_load",
     "in_xla_compilation",
     "init_scope",
@@ -136,6 +137,37 @@ def in_model_load() -> bool:
             return True
         frame = frame.f_back
     return False
+
+
+try:
+    from keras.src.legacy.saving import legacy_h5_format as _legacy_h5
+except ImportError:  # pragma: no cover - a Keras without the legacy HDF5 format
+    _legacy_h5 = None
+_LEGACY_WEIGHT_LOAD_CODES = tuple(
+    getattr(_legacy_h5, name).__code__
+    for name in ("load_weights_from_hdf5_group", "load_weights_from_hdf5_group_by_name")
+    if hasattr(_legacy_h5, name)
+)
+_LEGACY_MODEL_LOAD_CODE = getattr(getattr(_legacy_h5, "load_model_from_hdf5", None), "__code__", None)
+
+
+def in_legacy_weights_load() -> bool:
+    """Whether Keras's legacy HDF5 loader is collecting weights to assign by position (or by layer name) into a
+    model it did not rebuild from the same file: `model.load_weights("model.h5")`.
+
+    That loader assigns the file's arrays to `layer.trainable_weights + layer.non_trainable_weights` (through
+    `_legacy_weights`) without asking the layer; `keras.saving.load_model("model.h5")`, which rebuilds the model
+    from the file's own config first, is not flagged.
+    """
+    frame: types.FrameType | None = sys._getframe(1)
+    loading_weights = False
+    while frame is not None:
+        if frame.f_code is _LEGACY_MODEL_LOAD_CODE:
+            return False
+        if frame.f_code in _LEGACY_WEIGHT_LOAD_CODES:
+            loading_weights = True
+        frame = frame.f_back
+    return loading_weights
 
 
 def own_variables(layer: Any) -> list[Any]:

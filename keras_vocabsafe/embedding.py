@@ -1525,6 +1525,19 @@ class VocabIdEmbedding(VocabularyLayer):
 
     # Saving: the weights file carries the vocabulary, so weights only ever load into the rows they were trained for.
 
+    @property
+    def weights(self) -> list[Any]:
+        if self.built and _compat.in_legacy_weights_load():
+            raise VocabularyMismatchError(
+                f"{self._owner()} cannot load weights from Keras's legacy HDF5 format (`model.load_weights()` of a "
+                "`.h5` or `.hdf5` file): that loader assigns rows by position and its file carries no vocabulary, "
+                "so rows saved for the same tokens in another order would silently land on other tokens. This "
+                "layer keeps its rows. Load the whole model with `keras.saving.load_model(path)` (the file's config "
+                "restores the vocabulary with the rows), then save its weights with "
+                "`model.save_weights('model.weights.h5')`, whose file carries the vocabulary and is checked on load."
+            )
+        return super().weights
+
     def save_own_variables(self, store: Any) -> None:
         self._refuse_unrestored_rows("be saved")
         if self.built:

@@ -6,6 +6,7 @@ fails here, by name, instead of deep inside a layer. Every name in `_compat.__al
 
 import importlib
 import typing
+import warnings
 
 import keras
 import numpy as np
@@ -384,6 +385,35 @@ def test_in_keras_save_signature_is_true_only_in_the_float_trace_of_a_saved_subc
     assert not _compat.in_keras_save_signature(tf.zeros([1]))
 
 
+def test_in_legacy_weights_load_is_true_only_while_load_weights_reads_a_legacy_h5_file(tmp_path):
+    from keras.src.legacy.saving import legacy_h5_format
+
+    for name in ("load_weights_from_hdf5_group", "load_weights_from_hdf5_group_by_name", "load_model_from_hdf5"):
+        assert hasattr(legacy_h5_format, name), f"keras.src.legacy.saving.legacy_h5_format.{name} is gone"
+    seen = []
+
+    class Witness(keras.layers.Dense):
+        @property
+        def weights(self):
+            seen.append(_compat.in_legacy_weights_load())
+            return super().weights
+
+    inputs = keras.Input((2,))
+    model = keras.Model(inputs, Witness(1, name="witness")(inputs))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.save(tmp_path / "m.h5")
+    assert not any(seen)  # Saving, and everything before.
+    model.load_weights(tmp_path / "m.h5")
+    assert any(seen)
+    seen.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        keras.saving.load_model(tmp_path / "m.h5", custom_objects={"Witness": Witness})
+    assert seen and not any(seen)
+    assert not _compat.in_legacy_weights_load()
+
+
 COVERED = {
     "ALLOW_NON_TENSOR_INPUTS": test_raw_input_flags_are_read_by_keras,
     "CAST_OPS": test_graph_nodes_and_the_ops_a_functional_model_records,
@@ -401,6 +431,7 @@ COVERED = {
     "graph_nodes": test_graph_nodes_and_the_ops_a_functional_model_records,
     "get_keras_mask": test_keras_mask_attribute,
     "in_keras_save_signature": test_in_keras_save_signature_is_true_only_in_the_float_trace_of_a_saved_subclassed_model,
+    "in_legacy_weights_load": test_in_legacy_weights_load_is_true_only_while_load_weights_reads_a_legacy_h5_file,
     "in_model_load": test_in_model_load_is_true_only_while_load_model_rebuilds_a_model,
     "in_symbolic_scope": test_symbolic_scope_and_init_scope,
     "in_xla_compilation": test_in_xla_compilation_is_true_only_in_a_trace_tensorflow_compiles_with_xla,

@@ -342,6 +342,29 @@ def test_a_sharded_weights_index_that_is_not_one_is_refused(tmp_path, text):
 
 
 @pytest.mark.saving
+@pytest.mark.parametrize("by_name", [False, True])
+@pytest.mark.parametrize("nested", [False, True])
+def test_legacy_h5_weights_are_refused_since_they_carry_no_vocabulary(tmp_path, by_name, nested):
+    path = tmp_path / "model.h5"
+    trained = _scored_model(["b", "a", "c"], nested=nested)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Keras: "This file format is considered legacy."
+        trained.save(path)
+    model = _scored_model(["a", "b", "c"], nested=nested)  # Same size, other order: rows would land on other tokens.
+    before = model.get_layer("encoder").get_layer("words") if nested else model.get_layer("words")
+    rows = before.get_weights()[0].copy()
+    with pytest.raises(VocabularyMismatchError, match=r"legacy HDF5 format.*keras\.saving\.load_model"):
+        model.load_weights(path, **({"by_name": True} if by_name else {}))
+    np.testing.assert_array_equal(before.get_weights()[0], rows)
+    # The whole model, rebuilt from the file's own config, comes back with its vocabulary and rows.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loaded = keras.saving.load_model(path)
+    probe = tf.constant([["a", "c"], ["b", "zebra"]])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(probe)), keras.ops.convert_to_numpy(trained(probe)))
+
+
+@pytest.mark.saving
 def test_plain_load_weights_says_that_other_layers_were_loaded(tmp_path):
     path = tmp_path / "other.weights.h5"
     _scored_model(["b", "a", "c"]).save_weights(path)
