@@ -592,7 +592,7 @@ class VocabularyLayer(keras.layers.Layer):
         layer = cls(**config)
         if vocabulary_size is not None and layer.vocabulary_size() != vocabulary_size:
             raise VocabularyMismatchError(
-                f"The config of {layer._owner()} records vocabulary_size={vocabulary_size}, but its vocabulary "
+                f"The config of {layer._owner()} records vocabulary_size={vocabulary_size!r}, but its vocabulary "
                 f"and special tokens give {layer.vocabulary_size()}. The config was edited or corrupted; restore "
                 "the `vocabulary` and special-token entries that match the saved weights."
             )

@@ -83,6 +83,13 @@ def test_config_whose_size_disagrees_with_its_vocabulary_is_refused():
         VocabEmbedding.from_config(config)
 
 
+def test_config_whose_size_is_not_a_number_says_so():
+    config = VocabEmbedding(4, vocabulary=["a", "b"]).get_config()
+    config["vocabulary_size"] = "3"  # Hand-edited: the right count, as a string.
+    with pytest.raises(VocabularyMismatchError, match=r"records vocabulary_size='3'"):
+        VocabEmbedding.from_config(config)
+
+
 def test_config_does_not_keep_the_vocabulary_file_path(tmp_path):
     path = tmp_path / "vocabulary.txt"
     path.write_text("the\ncat\n")
