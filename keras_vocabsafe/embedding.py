@@ -32,6 +32,7 @@ from keras_vocabsafe._tokens import canonical_token, display_token, standardize_
 from keras_vocabsafe._vocabulary_layer import _DEFAULT_OOV_TOKENS, VocabularyLayer, _describe_difference, _is_int
 from keras_vocabsafe.errors import (
     ConfigurationError,
+    DuplicateTokenError,
     KeyDtypeError,
     ModelFileError,
     QuantizationError,
@@ -1700,6 +1701,13 @@ class VocabIdEmbedding(VocabularyLayer):
                 f"{[display_token(t) for t in special]}), so the mask and OOV rows cannot be matched. "
                 "Build the layer with the mask_token, oov_token and num_oov_indices the weights were saved with."
             )
+        try:  # Saved tokens listed twice (an edited file): refused here, before any layer of the model has loaded.
+            evolve._map_rows(saved, current, what="saved vocabulary")
+        except DuplicateTokenError as error:
+            raise DuplicateTokenError(
+                f"{self._owner()} cannot take rows by token from these weights: {error} The weights file was "
+                "edited or damaged; save the weights again from the trained model."
+            ) from None
 
     def _load_remapped(
         self, saved: list[Any], current: list[Any], matrix: np.ndarray, request: _loading.RemapRequest

@@ -372,6 +372,25 @@ def test_legacy_h5_weights_are_refused_since_they_carry_no_vocabulary(tmp_path, 
 
 
 @pytest.mark.saving
+def test_remapping_from_weights_that_list_a_token_twice_changes_nothing(tmp_path):
+    path = tmp_path / "edited.weights.h5"
+    _scored_model(["a", "b", "c"]).save_weights(path)
+    with h5py.File(path, "r+") as file:  # Hand-edited: "b" renamed "a", so "a" is listed twice.
+        found = []
+        file.visititems(lambda name, item: found.append(item) if name.endswith("vocabulary_offsets") else None)
+        group = found[0].parent
+        del group["vocabulary"], group["vocabulary_offsets"]
+        group["vocabulary"] = np.frombuffer(b"[UNK]aac", dtype=np.uint8)
+        group["vocabulary_offsets"] = np.array([0, 5, 6, 7, 8], dtype=np.int64)
+    model = _scored_model(["a", "c"])
+    before = [variable.numpy() for variable in model.weights]
+    with pytest.raises(keras_vocabsafe.DuplicateTokenError, match=r"'words' cannot take rows by token.*'a' occurs 2"):
+        keras_vocabsafe.load_remapped_weights(model, path)
+    for variable, value in zip(model.weights, before):  # The Dense layers too: refused before anything loaded.
+        np.testing.assert_array_equal(variable.numpy(), value)
+
+
+@pytest.mark.saving
 def test_plain_load_weights_says_that_other_layers_were_loaded(tmp_path):
     path = tmp_path / "other.weights.h5"
     _scored_model(["b", "a", "c"]).save_weights(path)
