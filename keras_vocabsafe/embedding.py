@@ -178,6 +178,14 @@ class VocabIdEmbedding(VocabularyLayer):
                 "`lookup_config` must be None or a dict {'class_name': <registered name of a VocabLookup class>, "
                 f"'config': {{...}}}} (as `halves()` writes it). Received: lookup_config={lookup_config!r}"
             )
+        overriding = sorted(set(lookup_config["config"]) & _LOOKUP_OWN_KEYS) if lookup_config is not None else []
+        if overriding:
+            raise ConfigurationError(
+                f"`lookup_config` must not set {', '.join(overriding)}: the lookup half takes its vocabulary and "
+                "special tokens from this layer, so that its ids are this layer's rows (a vocabulary set there "
+                "would give ids of other tokens). The config was edited; remove those entries from "
+                "`lookup_config['config']` (`halves()` writes only the tokenization settings)."
+            )
         if not _is_int(output_dim) or output_dim <= 0:
             raise ConfigurationError(f"`output_dim` must be a positive integer. Received: output_dim={output_dim!r}")
         if pad_to_multiple_of is not None and (not _is_int(pad_to_multiple_of) or pad_to_multiple_of < 1):
@@ -1771,6 +1779,23 @@ _KERAS_EMBEDDING_ARGUMENTS = {
     ),
     "input_length": "Keras 3 has no `input_length`; drop it",
 }
+
+
+# What `lookup()` takes from the embedding half itself: its vocabulary settings (the keys of
+# `VocabularyLayer.get_config`).
+_LOOKUP_OWN_KEYS = frozenset(
+    {
+        "vocabulary",
+        "vocabulary_dtype",
+        "vocabulary_encoding",
+        "vocabulary_size",
+        "max_tokens",
+        "min_frequency",
+        "num_oov_indices",
+        "mask_token",
+        "oov_token",
+    }
+)
 
 
 def _refuse_keras_embedding_arguments(owner: str, kwargs: dict[str, Any]) -> None:

@@ -1423,6 +1423,17 @@ def test_check_lookup_refuses_a_lookup_of_another_vocabulary_or_another_object()
         embedding.check_lookup(keras.layers.StringLookup(vocabulary=["a", "b"]))
 
 
+@pytest.mark.parametrize(
+    "edit", [{"vocabulary": ["dog", "cat", "the"]}, {"oov_token": "<unk>"}, {"num_oov_indices": 2}], ids=str
+)
+def test_an_embedding_half_whose_lookup_config_sets_the_vocabulary_is_refused(edit):
+    _, embedding = TextVocabEmbedding(4, ["the", "cat", "dog"], output_sequence_length=3).halves()
+    config = json.loads(json.dumps(embedding.get_config()))
+    config["lookup_config"]["config"].update(edit)  # Hand-edited: the lookup half would give other ids.
+    with pytest.raises(ConfigurationError, match=rf"`lookup_config` must not set {next(iter(edit))}"):
+        VocabIdEmbedding.from_config(config)
+
+
 def test_halves_of_a_layer_without_vocabulary_says_to_adapt():
     with pytest.raises(NotAdaptedError):
         VocabEmbedding(4).halves()
