@@ -40,6 +40,7 @@ from keras_vocabsafe.errors import (
     ConfigurationError,
     KeyDtypeError,
     NotAdaptedError,
+    QuantizationError,
     ReservedTokenError,
     UnknownIdError,
     VocabularyChangeError,
@@ -586,6 +587,16 @@ class VocabularyLayer(keras.layers.Layer):
             config["vocabulary"] = Vocabulary(decode_tokens(config["vocabulary"], encoding, dtype), dtype=dtype)
         if isinstance(config.get("dtype"), dict):
             policy = keras.dtype_policies.deserialize(config["dtype"])
+            if not isinstance(policy, keras.dtype_policies.DTypePolicy):  # A Keras that does not know the class.
+                saved = config["dtype"]
+                raise QuantizationError(
+                    f"The config of {cls.__name__} '{config.get('name')}' has the dtype policy "
+                    f"{saved.get('class_name')!r} ({saved.get('config')}), which Keras {keras.__version__} does not "
+                    "know: the model was saved by a newer Keras (an int4 layer of Keras 3.15 has a policy like "
+                    "'int4/128' that Keras 3.11 cannot read), or the config was edited. Load it with the Keras "
+                    "version that saved it (or a later one), or load the unquantized model here and quantize it "
+                    "with this Keras."
+                )
             config["dtype"] = policy.name if policy.quantization_mode is None else policy
         # `cls(**config)` rather than Keras's `from_config`, which re-raises every refusal as a bare TypeError:
         # a hand-edited config gets the same typed error, naming the argument, as the constructor gives.

@@ -90,6 +90,19 @@ def test_config_whose_size_is_not_a_number_says_so():
         VocabEmbedding.from_config(config)
 
 
+def test_config_with_a_dtype_policy_this_keras_does_not_know_names_it():
+    # What Keras 3.11 finds in the config of an int4 layer saved by Keras 3.15 ('int4/128'): a class it lacks.
+    config = VocabEmbedding(4, vocabulary=["a", "b"], name="words").get_config()
+    config["dtype"] = {
+        "module": "keras.dtype_policies",
+        "class_name": "FutureDTypePolicy",
+        "config": {"mode": "int4/128", "source_name": "float32"},
+        "registered_name": None,
+    }
+    with pytest.raises(keras_vocabsafe.QuantizationError, match=r"'words' has the dtype policy 'FutureDTypePolicy'"):
+        VocabEmbedding.from_config(config)
+
+
 def test_config_does_not_keep_the_vocabulary_file_path(tmp_path):
     path = tmp_path / "vocabulary.txt"
     path.write_text("the\ncat\n")
