@@ -37,7 +37,7 @@ from keras_vocabsafe.pretrained import (
     align_vectors,
     load_vectors,
 )
-from keras_vocabsafe.saving import load_remapped_weights, load_weights
+from keras_vocabsafe.saving import load_remapped_weights, load_weights, save_model, save_weights
 from keras_vocabsafe.text import TextVocabEmbedding, TextVocabLookup
 from keras_vocabsafe.vocab_embedding import VocabEmbedding
 from keras_vocabsafe.vocabulary import VOCABULARY_FORMATS, Token, Vocabulary, VocabularyDiff
@@ -99,6 +99,8 @@ __all__ = [
     "load_remapped_weights",
     "load_vectors",
     "load_weights",
+    "save_model",
+    "save_weights",
     "warmstart_embedding_matrix",
     "__version__",
 ]

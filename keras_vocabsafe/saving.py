@@ -1,4 +1,4 @@
-"""Loading weights into models that hold vocabularies: all or nothing (`load_weights`), or by token.
+"""Saving whole or not at all (`save_model`, `save_weights`); loading all or nothing (`load_weights`), or by token.
 
 `load_weights` is `model.load_weights()` that changes nothing when a `VocabEmbedding` refuses the file.
 
@@ -17,18 +17,74 @@ import contextlib
 import json
 import os
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import keras
 
 from keras_vocabsafe import _compat
+from keras_vocabsafe._files import create_file_beside
 from keras_vocabsafe._loading import CheckOnly, RemapRequest, loading_request
 from keras_vocabsafe.embedding import VocabIdEmbedding
 from keras_vocabsafe.errors import ConfigurationError
 from keras_vocabsafe.evolve import VocabularyUpdateReport
 
-__all__ = ["load_remapped_weights", "load_weights"]
+__all__ = ["load_remapped_weights", "load_weights", "save_model", "save_weights"]
+
+
+def save_model(model: keras.Model, filepath: str | os.PathLike[str], **kwargs: Any) -> None:
+    """Saves like `model.save(filepath)`, but never leaves a half-written `.keras` file at `filepath`.
+
+    Keras opens the target and writes into it: an error while saving (a
+    layer that refuses, a full disk) or a `KeyboardInterrupt` leaves a
+    truncated archive there, in place of any file it held before. This
+    function has Keras write a file beside the target and renames it into
+    place once whole, so `filepath` holds either its former file or the new
+    one. Any other argument goes to `model.save()`.
+
+    Raises:
+        ConfigurationError: `filepath` does not end in `.keras`, or its
+            directory does not exist.
+    """
+    _save_beside(filepath, ".keras", lambda path: model.save(path, **kwargs))
+
+
+def save_weights(model: keras.Model, filepath: str | os.PathLike[str]) -> None:
+    """Saves like `model.save_weights(filepath)`, but never leaves a half-written `.weights.h5` file at `filepath`.
+
+    As `save_model`: written beside the target, then renamed into place.
+
+    Raises:
+        ConfigurationError: `filepath` does not end in `.weights.h5`, or its
+            directory does not exist.
+    """
+    _save_beside(filepath, ".weights.h5", model.save_weights)
+
+
+def _save_beside(filepath: Any, suffix: str, write: Callable[[str], Any]) -> None:
+    """Calls `write` on a new file beside `filepath` and renames it to `filepath` once written; removes it on any
+    error or interrupt."""
+    if not isinstance(filepath, (str, os.PathLike)):
+        raise ConfigurationError(
+            f"`filepath` must be a path (str or os.PathLike). Received: {type(filepath).__name__}."
+        )
+    path = os.fspath(filepath)
+    if not path.endswith(suffix):
+        raise ConfigurationError(f"'{path}' must end in `{suffix}`, the name Keras gives such a file.")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise ConfigurationError(
+            f"Cannot save to '{path}': the directory '{directory}' does not exist. Create it first."
+        )
+    descriptor, temporary = create_file_beside(directory, "." + os.path.basename(path)[: -len(suffix)] + ".", suffix)
+    os.close(descriptor)
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except BaseException:  # KeyboardInterrupt too: the target keeps what it held.
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        raise
 
 
 def load_weights(model: keras.Model, filepath: str | os.PathLike[str], *, skip_mismatch: bool = False) -> None:

@@ -403,6 +403,53 @@ def test_remapping_from_weights_that_list_a_token_twice_changes_nothing(tmp_path
         np.testing.assert_array_equal(variable.numpy(), value)
 
 
+class RefusesToSave(keras.layers.Layer):
+    """Raises `error` from its saving hook (a layer that refuses, a full disk, Ctrl-C): Keras is mid-write then."""
+
+    error = None
+
+    def call(self, inputs):
+        return inputs
+
+    def save_own_variables(self, store):
+        if RefusesToSave.error is not None:
+            raise RefusesToSave.error
+
+
+@pytest.mark.saving
+@pytest.mark.parametrize("error", [OSError("No space left on device"), KeyboardInterrupt()], ids=repr)
+@pytest.mark.parametrize("suffix", [".keras", ".weights.h5"])
+def test_an_interrupted_save_leaves_the_target_as_it_was(tmp_path, error, suffix):
+    inputs = keras.Input(shape=(None,), dtype="string")
+    model = keras.Model(inputs, RefusesToSave()(VocabEmbedding(4, vocabulary=["a", "b"], name="words")(inputs)))
+    save = keras_vocabsafe.save_model if suffix == ".keras" else keras_vocabsafe.save_weights
+    target, new = tmp_path / f"old{suffix}", tmp_path / f"new{suffix}"
+    RefusesToSave.error = None
+    save(model, target)
+    before = target.read_bytes()
+    RefusesToSave.error = error
+    try:
+        for path in (target, new):
+            with pytest.raises(type(error)):
+                save(model, path)
+    finally:
+        RefusesToSave.error = None
+    assert target.read_bytes() == before  # Keras's own save would have left a truncated file here.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [target.name]  # Nothing half-written, nothing beside.
+    if suffix == ".keras":
+        loaded = keras.saving.load_model(target, custom_objects={"RefusesToSave": RefusesToSave})
+        assert loaded.get_layer("words").get_vocabulary() == ["[UNK]", "a", "b"]
+
+
+def test_atomic_saves_refuse_a_path_they_cannot_write(tmp_path):
+    model = _scored_model(["a"])
+    with pytest.raises(keras_vocabsafe.ConfigurationError, match=r"must end in `\.keras`"):
+        keras_vocabsafe.save_model(model, tmp_path / "model.h5")
+    with pytest.raises(keras_vocabsafe.ConfigurationError, match=r"does not exist\. Create it first"):
+        keras_vocabsafe.save_weights(model, tmp_path / "missing" / "model.weights.h5")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.saving
 def test_plain_load_weights_says_that_other_layers_were_loaded(tmp_path):
     path = tmp_path / "other.weights.h5"
