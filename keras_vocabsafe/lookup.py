@@ -69,6 +69,31 @@ class KeyLookup(_KeyLookupBase):
             ids = tf.where(ids < 0, buckets, ids)
         return ids
 
+    def _refuse_jax_arrays(self, inputs: Any, fix: str) -> None:
+        """Refuses, on the JAX backend, keys that JAX has already converted: a traced array, or a concrete one
+        while JAX keeps integers in 32 bits (without `jax_enable_x64`).
+
+        Keras converts a subclassed model's inputs to JAX arrays before any layer sees them, which cuts int64 keys
+        to int32 (key 2**40 became key 0, another token's row, silently), and `jax.jit` traces them as values
+        TensorFlow cannot read. NumPy arrays, lists and TensorFlow tensors still hold the keys as given.
+        """
+        if keras.backend.backend() != "jax":
+            return
+        import jax
+
+        if not isinstance(inputs, jax.Array):
+            return
+        traced = isinstance(inputs, jax.core.Tracer)
+        if not traced and jax.config.jax_enable_x64:
+            return
+        received = "a JAX array traced by jax.jit, whose values TensorFlow cannot read" if traced else "a JAX array"
+        raise ConfigurationError(
+            f"{self._owner()} looks its keys up with TensorFlow ops and received {received}: JAX keeps integers "
+            "in 32 bits (int64 keys beyond 2**31 change silently), and Keras converts a subclassed model's inputs "
+            "to JAX arrays before any layer sees them. Pass the keys as a NumPy array, a list or a tf.Tensor to the "
+            f"layer itself; inside a model on the jax backend, {fix}."
+        )
+
     def token_to_id(self, tokens: Any) -> Any:
         """Id of a token (an `int`), or ids of an array of tokens (a NumPy array).
 
@@ -220,6 +245,11 @@ class VocabLookup(KeyLookup, VocabularyLayer):
         return keras.ops.convert_to_tensor(outputs.numpy())
 
     def call(self, inputs: Any) -> tf.Tensor | tf.RaggedTensor:
+        self._refuse_jax_arrays(
+            inputs,
+            "map this lookup over the tf.data pipeline (`dataset.map(lambda keys, y: (lookup(keys), y))`) and give "
+            "the model the ids",
+        )
         return self._lookup(to_keys(inputs, self.vocabulary_dtype, owner=self._owner()))
 
     def compute_output_shape(self, input_shape: Any) -> tuple:

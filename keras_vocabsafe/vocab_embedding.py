@@ -140,6 +140,11 @@ class VocabEmbedding(KeyLookup, VocabIdEmbedding):
             return tf.zeros(tf.concat([tf.shape(inputs), [self.output_dim]], 0), self.compute_dtype)
         if _compat.in_keras_save_signature(inputs):
             return self._save_signature_placeholder(inputs)
+        self._refuse_jax_arrays(
+            inputs,
+            "split it: `lookup, embedding = layer.halves()`; map `lookup` over the tf.data pipeline and call "
+            "`embedding` on the ids",
+        )
         keys = to_keys(inputs, self.vocabulary_dtype, owner=self._owner())
         if isinstance(keys, tf.RaggedTensor):
             backend = keras.backend.backend()

@@ -501,3 +501,36 @@ def test_weights_set_the_rows_of_the_embedding_half_and_lora_adapts_them():
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(adapted(np.array([4]))), rows[[4]])
     with pytest.raises(ConfigurationError, match=r"need a matrix of shape \(5, 2\)"):
         VocabIdEmbedding(2, vocabulary=["a", "b", "c", "d"], weights=[rows[:4]])
+
+
+class _KeysModel(keras.Model):
+    """A subclassed model that takes keys: Keras converts its inputs to the backend's tensors first."""
+
+    def __init__(self, layer):
+        super().__init__()
+        self.layer = layer
+
+    def call(self, keys):
+        return self.layer(keys)
+
+
+@pytest.mark.parametrize("half", ["joined", "lookup"])
+def test_keys_a_subclassed_model_converted_are_refused_on_jax_and_looked_up_elsewhere(half):
+    # On JAX, Keras converted the keys to int32 JAX arrays first: key 2**40 became key 0 and took key 0's vector
+    # (or id), silently; under `fit` the traced keys failed with a conversion error that named no fix.
+    words = VocabEmbedding(4, vocabulary=[2**40, 0, 7], vocabulary_dtype="int64")
+    layer = words if half == "joined" else words.halves()[0]
+    keys = np.array([[2**40, 0, 7]], np.int64)
+    direct = keras.ops.convert_to_numpy(layer(keys))  # NumPy keys reach the layer as given, on every backend.
+    assert not np.array_equal(direct[0, 0], direct[0, 1])
+    model = _KeysModel(layer)
+    if keras.backend.backend() != "jax":
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(model(keys)), direct)
+        return
+    import jax
+
+    fix = r"halves\(\)" if half == "joined" else r"map this lookup over the tf\.data pipeline"
+    with pytest.raises(ConfigurationError, match=rf"received a JAX array: JAX keeps integers in 32 bits.*{fix}"):
+        model(keys)
+    with pytest.raises(ConfigurationError, match=rf"traced by jax\.jit.*{fix}"):
+        jax.jit(layer)(jax.numpy.asarray([[7, 0]]))
