@@ -1267,6 +1267,13 @@ class VocabIdEmbedding(VocabularyLayer):
             inputs = self._host_ids(inputs)
         ids = keras.ops.convert_to_tensor(inputs)
         dtype = keras.backend.standardize_dtype(ids.dtype)
+        if _compat.in_symbolic_scope() and keras.backend.is_float_dtype(dtype):
+            # Keras builds a subclassed model on reload (`build_from_config`) by running it on float32 placeholders,
+            # where only shapes matter. Refusing them left the layers after this one unbuilt, so their saved weights
+            # were skipped (a warning) and the model predicted with fresh ones; the output's shape builds them.
+            if backend == "tensorflow":
+                return tf.zeros(tf.concat([tf.shape(ids), [self.output_dim]], 0), self.compute_dtype)
+            return keras.ops.zeros((*ids.shape, self.output_dim), self.compute_dtype)
         if _compat.in_keras_save_signature(ids):
             return self._save_signature_placeholder(ids)
         self._check_ids_dtype(dtype)
