@@ -1364,7 +1364,7 @@ class VocabIdEmbedding(VocabularyLayer):
         `jax.jit` (inside `fit`) have no values to check, so those out of range
         select NaN vectors (a negative one too). Only ids from outside
         (a `tf.data` pipeline) can be out of range; the joined layers, whose own lookup gives the ids, do not
-        come here. On PyTorch, ids are checked unless `torch.compile` traces them.
+        come here. On PyTorch, ids are checked eagerly, and by an assertion where `torch.compile` traces them.
         """
         backend = keras.backend.backend()
         if backend == "jax":
@@ -1381,7 +1381,14 @@ class VocabIdEmbedding(VocabularyLayer):
             import torch
 
             # PyTorch raises IndexError for ids beyond the rows, but wraps a negative id to the last rows.
-            if not torch.compiler.is_compiling() and ids.numel():
+            if torch.compiler.is_compiling():
+                # Traced ids (`jit_compile=True`) have no values here: an assertion in the compiled graph refuses
+                # them when it runs, with this layer's message. Without it a negative id took a last row, and an id
+                # of a padding row (`pad_to_multiple_of`) its zeros, silently.
+                size = self.vocabulary_size()
+                torch._assert_async(torch.logical_and(ids >= 0, ids < size).all(), self._id_range_message())
+                return ids
+            if ids.numel():
                 # The extremes only: two scalars leave the device, not the whole batch.
                 self._check_concrete_ids(torch.stack([ids.min(), ids.max()]).detach().cpu().numpy())
             return ids

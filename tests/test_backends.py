@@ -574,3 +574,22 @@ def test_a_subclassed_model_of_the_embedding_half_reloads_every_weight(tmp_path)
     np.testing.assert_array_equal(loaded.predict(ids, verbose=0), expected)
     with pytest.raises(KeyDtypeError, match="takes integer ids"):
         embedding(keras.ops.convert_to_tensor(np.array([[2.0]], np.float32)))  # Outside that trace: refused.
+
+
+def test_ids_outside_the_vocabulary_are_refused_under_torch_compile():
+    # Under `torch.compile` (Keras's `jit_compile=True` on PyTorch) the ids had no values to check: a negative id
+    # took a last row and an id of a padding row its zeros, silently.
+    if keras.backend.backend() != "torch":
+        pytest.skip("torch.compile is PyTorch's")
+    lookup, embedding = halves(pad_to_multiple_of=16)
+    model = id_model(embedding)
+    ids = keras.ops.convert_to_numpy(lookup(tf.constant(TEXT[:3])))
+    model.compile(optimizer="sgd", loss="mse", jit_compile=False)
+    expected = model.predict(ids, verbose=0)
+    model.compile(optimizer="sgd", loss="mse", jit_compile=True)
+    np.testing.assert_allclose(model.predict(ids, verbose=0), expected, rtol=1e-6)
+    for bad in ([[2, -1]], [[2, embedding.vocabulary_size()]]):  # The second is a padding row's id.
+        with pytest.raises(RuntimeError, match=r"has ids 0 to \d+, but received ids outside that range"):
+            model.predict(np.array(bad), verbose=0)
+        with pytest.raises(RuntimeError, match=r"ids outside that range.*`layer.lookup\(\)`"):
+            model.fit(np.array(bad), np.ones((1, 1)), verbose=0)
