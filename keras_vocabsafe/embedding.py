@@ -51,6 +51,7 @@ __all__ = ["MergedEmbeddings", "VocabIdEmbedding"]
 _INITIALIZER_PEAK = 3  # Matrices alive at once while a Keras random initializer runs.
 _INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
 _NARROW_ID_DTYPES = ("int8", "int16", "uint8", "uint16")
+_TORCH_WIDE_UNSIGNED = ("torch.uint32", "torch.uint64")
 
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
@@ -1265,6 +1266,11 @@ class VocabIdEmbedding(VocabularyLayer):
             return tf.ragged.map_flat_values(self.call, inputs)
         if _on_host(inputs):
             inputs = self._host_ids(inputs)
+        elif backend == "torch" and str(getattr(inputs, "dtype", "")) in _TORCH_WIDE_UNSIGNED:
+            # PyTorch has uint32 and uint64 tensors but few ops for them (no min, max or gather): their values are
+            # read and checked on the host, as NumPy ids are. uint64 was refused as no integer, uint32 failed with
+            # PyTorch's '"min_all" not implemented'.
+            inputs = self._host_ids(inputs.detach().cpu().numpy())
         ids = keras.ops.convert_to_tensor(inputs)
         dtype = keras.backend.standardize_dtype(ids.dtype)
         if _compat.in_symbolic_scope() and keras.backend.is_float_dtype(dtype):

@@ -593,3 +593,20 @@ def test_ids_outside_the_vocabulary_are_refused_under_torch_compile():
             model.predict(np.array(bad), verbose=0)
         with pytest.raises(RuntimeError, match=r"ids outside that range.*`layer.lookup\(\)`"):
             model.fit(np.array(bad), np.ones((1, 1)), verbose=0)
+
+
+@pytest.mark.parametrize("dtype", ["uint32", "uint64"])
+def test_torch_ids_of_wide_unsigned_dtypes_select_the_rows_of_their_values(dtype):
+    # PyTorch's uint32 and uint64 tensors have no min, max or gather: uint64 ids were refused as "no integer ids",
+    # uint32 ids failed with PyTorch's NotImplementedError ('"min_all" not implemented').
+    if keras.backend.backend() != "torch":
+        pytest.skip("PyTorch tensors of these dtypes")
+    import torch
+
+    _, embedding = halves()
+    expected = keras.ops.convert_to_numpy(embedding(np.array([[2, 3, 0]])))
+    ids = torch.tensor([[2, 3, 0]]).to(getattr(torch, dtype))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(embedding(ids)), expected)
+    beyond = 2**40 if dtype == "uint64" else 2**31 + 5
+    with pytest.raises(UnknownIdError, match=f"First: id {beyond}\\."):
+        embedding(torch.tensor([[2, beyond]]).to(getattr(torch, dtype)))
