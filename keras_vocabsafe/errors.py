@@ -63,6 +63,12 @@ __all__ = [
 class VocabSafeError(Exception):
     """Base class of every error raised by keras-vocabsafe."""
 
+    # AutoGraph (which converts the functions given to `tf.data` `map` and `tf.function`) re-raises an error from
+    # the code it converted as its own `StagingError` unless the error's class takes one message through
+    # `Exception.__init__`: this keeps the type, so `dataset.map(lambda keys, y: (lookup(keys), y))` raises the
+    # `KeyDtypeError` (a `TypeError`) an eager call raises. Same arguments as the builtins' (`args`).
+    __init__ = Exception.__init__
+
 
 class ConfigurationError(VocabSafeError, ValueError):
     """An argument has a value the layer cannot work with."""

@@ -610,3 +610,14 @@ def test_torch_ids_of_wide_unsigned_dtypes_select_the_rows_of_their_values(dtype
     beyond = 2**40 if dtype == "uint64" else 2**31 + 5
     with pytest.raises(UnknownIdError, match=f"First: id {beyond}\\."):
         embedding(torch.tensor([[2, beyond]]).to(getattr(torch, dtype)))
+
+
+def test_errors_raised_in_a_tf_data_map_keep_their_type():
+    # AutoGraph converts the function given to `map` and re-raised every error of ours from it as its own
+    # StagingError, so `except TypeError` (or `except KeyDtypeError`) missed a lookup of keys of the wrong dtype.
+    lookup, _ = halves()
+    floats = tf.data.Dataset.from_tensor_slices(([[1.5, 2.5]], LABELS[:1]))
+    with pytest.raises(KeyDtypeError, match="vocabulary_dtype='string' but received keys of dtype float32"):
+        floats.map(lambda keys, y: (lookup(keys), y))
+    with pytest.raises(KeyDtypeError, match=r"ids_to_tokens\(\) takes integer ids"):
+        floats.map(lambda keys, y: lookup.ids_to_tokens(keys))
