@@ -1253,6 +1253,7 @@ class VocabIdEmbedding(VocabularyLayer):
         return ", ".join(kinds) or "float"
 
     def call(self, inputs: Any) -> Any:
+        self._refuse_tf_graphs(inputs)
         if isinstance(inputs, tf.SparseTensor):
             raise sparse_tensor_error(self._owner(), "inputs")
         backend = keras.backend.backend()
@@ -1302,6 +1303,29 @@ class VocabIdEmbedding(VocabularyLayer):
         outputs = self._gather(ids)
         outside = tf.logical_or(ids < 0, ids >= tf.cast(self.vocabulary_size(), ids.dtype))
         return tf.where(outside[..., tf.newaxis], tf.constant(np.nan, outputs.dtype), outputs)
+
+    def _refuse_tf_graphs(self, inputs: Any) -> None:
+        """Refuses, on JAX and PyTorch, tensors of a TensorFlow graph (a `tf.data` map, a `tf.function`) as inputs.
+
+        The rows are JAX or PyTorch arrays there, which a TensorFlow graph cannot hold: the call failed deep inside
+        with "Cannot convert a symbolic tf.Tensor to a numpy array".
+        """
+        backend = keras.backend.backend()
+        if backend == "tensorflow" or tf.executing_eagerly():
+            return
+        if not isinstance(inputs, (tf.Tensor, tf.RaggedTensor, tf.SparseTensor)):
+            return
+        if hasattr(self, "halves"):  # A layer with its own lookup: only that half runs in the graph.
+            fix = (
+                "Split it: `lookup, embedding = layer.halves()`; map `lookup` over the tf.data pipeline and call "
+                "`embedding` in the model, on the ids"
+            )
+        else:
+            fix = "Map only its lookup there (`layer.lookup()`) and call this layer in the model, on the ids"
+        raise ConfigurationError(
+            f"{self._owner()} holds its rows as {backend} arrays, so it cannot run inside a TensorFlow graph (a "
+            f"tf.data map or a tf.function) on the {backend} backend. {fix} the pipeline gives."
+        )
 
     def _save_signature_placeholder(self, inputs: tf.Tensor, shape: Any = None) -> tf.Tensor:
         """Vectors for the float32 placeholders of Keras's trace of a subclassed model's default save signature

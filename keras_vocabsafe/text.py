@@ -1090,6 +1090,7 @@ class TextVocabEmbedding(_TextFrontEnd, VocabEmbedding):
     # Calling ---------------------------------------------------------------------------------------
 
     def call(self, inputs: Any) -> Any:
+        self._refuse_tf_graphs(inputs)
         if _compat.in_keras_save_signature(inputs):
             # Keras's float32 trace of a subclassed model's save signature: one placeholder row per example.
             length = self.output_sequence_length or 1

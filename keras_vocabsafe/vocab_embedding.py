@@ -134,6 +134,7 @@ class VocabEmbedding(KeyLookup, VocabIdEmbedding):
         self.supports_jit = False
 
     def call(self, inputs: Any) -> tf.Tensor | tf.RaggedTensor:
+        self._refuse_tf_graphs(inputs)
         if _compat.in_symbolic_scope() and isinstance(inputs, tf.Tensor) and inputs.dtype.is_floating:
             # Keras builds a subclassed model on reload by running it on float32 placeholders, where only
             # shapes matter; answering with the output's shape lets the layers after this one be built too.

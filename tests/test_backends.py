@@ -612,6 +612,27 @@ def test_torch_ids_of_wide_unsigned_dtypes_select_the_rows_of_their_values(dtype
         embedding(torch.tensor([[2, beyond]]).to(getattr(torch, dtype)))
 
 
+def test_the_embedding_in_a_tensorflow_graph_is_refused_off_tensorflow_with_the_split():
+    # Off TensorFlow the rows are JAX or PyTorch arrays, which a TensorFlow graph cannot hold: mapped over tf.data or
+    # traced by tf.function, the layers failed deep inside with "Cannot convert a symbolic tf.Tensor to a numpy array".
+    words = VocabEmbedding(8, mask_token="")
+    words.adapt(tf.constant(TEXT))
+    lookup, embedding = words.halves()
+    embedding.build()
+    text = TextVocabEmbedding(8, vocabulary=["the", "cat"], output_sequence_length=3)
+    if keras.backend.backend() == "tensorflow":
+        assert tf.function(embedding)(lookup(tf.constant(TEXT))).shape == (12, 4, 8)
+        assert tf.function(words)(tf.constant(TEXT)).shape == (12, 4, 8)
+        return
+    with pytest.raises(ConfigurationError, match=r"cannot run inside a TensorFlow graph.*\(`layer\.lookup\(\)`\)"):
+        tf.function(embedding)(lookup(tf.constant(TEXT)))
+    for joined, keys in ((words, tf.constant(TEXT)), (text, tf.constant(["the cat"]))):
+        with pytest.raises(ConfigurationError, match=r"cannot run inside a TensorFlow graph.*Split it.*halves\(\)"):
+            tf.function(joined)(keys)
+    with pytest.raises(ConfigurationError, match=r"cannot run inside a TensorFlow graph"):
+        tf.data.Dataset.from_tensor_slices(tf.constant(TEXT)).batch(2).map(lambda keys: embedding(lookup(keys)))
+
+
 def test_errors_raised_in_a_tf_data_map_keep_their_type():
     # AutoGraph converts the function given to `map` and re-raised every error of ours from it as its own
     # StagingError, so `except TypeError` (or `except KeyDtypeError`) missed a lookup of keys of the wrong dtype.
