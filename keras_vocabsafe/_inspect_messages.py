@@ -1,9 +1,9 @@
-"""Messages of the `inspect` findings on hash bins, shared by its .keras and SavedModel halves.
+"""Messages of the `inspect` findings shared by its .keras and SavedModel halves.
 
-Both halves find the same problems of a `Hashing` (or `HashedCrossing`) layer and the embedding its ids
-select rows of; they name the layers their own way (`who`, `target`: a layer's class and name from a `.keras`
-config, the name scopes and variables of a SavedModel's graph) and say the rest with these functions, so the
-wording stays in step.
+Both halves find the same problems of a lookup (a vocabulary's, or a `Hashing` / `HashedCrossing` layer's) and
+the embedding its ids select rows of; they name the layers their own way (`who`, `target`: a layer's class and
+name from a `.keras` config, the name scopes and variables of a SavedModel's graph) and say the rest with these
+functions, so the wording stays in step.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ __all__ = [
     "bins_past_rows",
     "hash_bins_into_vocabulary_rows",
     "mask_value_without_mask_zero",
+    "mask_token_without_mask_zero",
     "mask_zero_on_a_hash_bin",
     "ranges_text",
     "rows_past_bins",
@@ -91,6 +92,26 @@ def mask_value_without_mask_zero(who: str, target: str) -> str:
         f"{_sentence(who)} maps its mask_value to id 0, but {target} has mask_zero=False: padding is embedded and "
         "seen by the layers after it (pooling, RNNs, attention) as if it were a token. Set mask_zero=True on the "
         "embedding."
+    )
+
+
+def mask_token_without_mask_zero(who: str, target: str, mask_id: int | None, how: str = "") -> str:
+    """`mask-token-without-mask-zero`: `who`, a vocabulary lookup, gives its mask token `mask_id` (0 in Keras's
+    layout; another id where the vocabulary lists its special tokens; None where unknown), which `target` does not
+    mask. `how`: how that was seen, after "mask_zero=False"."""
+    at = "an id" if mask_id is None else f"id {mask_id}"
+    if mask_id == 0:
+        cure = "Set mask_zero=True on the embedding (or use VocabEmbedding, which masks its mask token)."
+    else:
+        # mask_zero=True masks id 0, which is a token's (or the OOV id) here, not the mask token's.
+        cure = (
+            "mask_zero=True would mask id 0, which is not the mask token's here: list the mask token first in the "
+            "vocabulary, so that it is id 0, and set mask_zero=True (retrain), or use VocabEmbedding, which masks "
+            "its mask token at any id."
+        )
+    return (
+        f"{_sentence(who)} maps its mask token to {at}, but {target} has mask_zero=False{how}: padding is embedded "
+        f"and seen by the layers after it (pooling, RNNs, attention) as if it were a token. {cure}"
     )
 
 

@@ -1609,19 +1609,21 @@ def _check_route(
                 "by one; retrain), or set mask_zero=False."
             )
         found.append(Finding("error", "mask-zero-without-mask-token", layers, message))
-    # Id 0 is the mask token's alone (no token's, no OOV id), and the graph computes no mask from the ids. Said of
-    # lookup tables only: hash bins are the Hashing check's.
-    zero_is_padding = not _clip(oov, 0, 0) and all(t.gives_only_the_mask(0) for t in tables)
-    if route.unmasked and not hashing and mask == 0 and zero_is_padding:
+    # The mask id (0, or where a vocabulary listing its specials puts it) is the mask token's alone (no token's, no
+    # OOV id), and the graph computes no mask from the ids. Said of lookup tables only: hash bins are the Hashing
+    # check's.
+    mask_is_padding = (
+        mask is not None and not _clip(oov, mask, mask) and all(t.gives_only_the_mask(mask) for t in tables)
+    )
+    if route.unmasked and not hashing and mask is not None and mask_is_padding:
         found.append(
             Finding(
                 "warning",
                 "mask-token-without-mask-zero",
                 layers,
-                f"The {who} maps its mask token to id 0, but {target} has mask_zero=False (the graph computes no "
-                "mask from its ids: they only select rows): padding is embedded and seen by the layers after it "
-                "(pooling, RNNs, attention) as if it were a token. Set mask_zero=True on the embedding (or use "
-                "VocabEmbedding, which masks its mask token).",
+                messages.mask_token_without_mask_zero(
+                    f"the {who}", target, mask, " (the graph computes no mask from its ids: they only select rows)"
+                ),
             )
         )
     return pair, found

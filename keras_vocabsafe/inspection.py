@@ -1842,9 +1842,7 @@ class _Analysis:
                 "warning",
                 "mask-token-without-mask-zero",
                 layers,
-                f"{who} maps its mask token to id 0, but {target} has mask_zero=False: padding is embedded and "
-                "seen by the layers after it (pooling, RNNs, attention) as if it were a token. Set "
-                "mask_zero=True on the embedding (or use VocabEmbedding, which masks its mask token).",
+                messages.mask_token_without_mask_zero(who, target, lookup.mask_id),
             )
 
     def _check_hashing_pair(

@@ -1067,6 +1067,31 @@ def test_a_mask_token_into_an_embedding_without_mask_zero_is_the_keras_file_warn
     )
 
 
+@pytest.mark.parametrize("exporter", ["model_export", "export_for_serving"])
+def test_a_mask_token_at_another_id_than_0_is_warned_with_its_id_in_both_halves(tmp_path, exporter):
+    # A vocabulary that lists its special tokens keeps their positions: here the mask token is not id 0, and the
+    # message said "id 0" (.keras) or nothing at all (SavedModel); mask_zero=True is no cure for it.
+    lookup = VocabLookup(vocabulary=["[UNK]", "", *VOCAB], mask_token="", name="words")
+    mask_id = int(lookup(tf.constant([[""]]))[0, 0])
+    assert mask_id != 0
+    inputs = keras.Input(shape=(3,), dtype="string")
+    model = keras.Model(inputs, keras.layers.Embedding(lookup.vocabulary_size(), 2, name="emb")(lookup(inputs)))
+    model.save(tmp_path / "model.keras")
+    for report in (
+        inspect_model(_exported_by(exporter, model, tmp_path)),
+        inspect_model(str(tmp_path / "model.keras")),
+    ):
+        (finding,) = report.findings
+        assert (finding.severity, finding.code, finding.layers) == (
+            "warning",
+            "mask-token-without-mask-zero",
+            ("words", "emb"),
+        )
+        assert f"maps its mask token to id {mask_id}," in finding.message
+        assert "Set mask_zero=True" not in finding.message and "list the mask token first" in finding.message
+        assert _only_pair(report).mask_id == mask_id
+
+
 def test_a_mask_token_into_two_embeddings_without_mask_zero_is_the_keras_file_warning_for_each(tmp_path):
     # The ids select rows of two matrices, and nothing else: neither embedding masks.
     lookup = keras.layers.StringLookup(vocabulary=VOCAB, mask_token="", name="words")
