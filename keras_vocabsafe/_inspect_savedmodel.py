@@ -1231,9 +1231,16 @@ def inspect_savedmodel(path: str) -> tuple[list[Any], list[Any]]:
     # Embeddings of one name in two nested models (both `emb/embeddings`) are told apart by where they run.
     plain = [route.layer for route in merged]
     clashing = {n for n in plain if len({r.variable.node_id for r, m in zip(merged, plain) if m == n}) > 1}
-    for route, name in zip(merged, plain):
-        shown = _scoped_name(route, name) if name in clashing else name
-        pair, found = _check_route(model, route, _union(reached[route.variable.node_id]), vocabulary_tables, shown)
+    shown_names = [_scoped_name(route, name) if name in clashing else name for route, name in zip(merged, plain)]
+    # The lookups of every route to a matrix, named in the finding on the rows none of them reaches.
+    feeding: dict[int, set[str]] = {}
+    for route, shown in zip(merged, shown_names):
+        feeding.setdefault(route.variable.node_id, set()).update(_route_lookup_names(route, shown))
+    for route, shown in zip(merged, shown_names):
+        node_id = route.variable.node_id
+        pair, found = _check_route(
+            model, route, _union(reached[node_id]), vocabulary_tables, shown, tuple(sorted(feeding[node_id]))
+        )
         if pair is not None:
             pairs.append(pair)
         # Rows none of the routes reach are one warning for the matrix, not one per route.
@@ -1431,23 +1438,32 @@ def _scoped_name(route: _Route, embedding: str) -> str:
     return "/".join(scopes) or embedding
 
 
+def _route_lookup_names(route: _Route, shown: str) -> list[str]:
+    """The lookups whose ids a route gathers, by layer name; `shown`: the embedding's name for the user."""
+    # A layer that looks its own ids up (VocabEmbedding) is one layer: its lookup is named as it is shown.
+    if route.own_lookup:
+        return [shown]
+    return sorted({_lookup_name(op, route.gather_op, route.layer) for op in route.lookup_ops})
+
+
 def _check_route(
-    model: _SavedModel, route: _Route, reached: _Ids, vocabulary_tables: dict[str, set[int]], shown: str
+    model: _SavedModel,
+    route: _Route,
+    reached: _Ids,
+    vocabulary_tables: dict[str, set[int]],
+    shown: str,
+    feeding: tuple[str, ...],
 ) -> tuple[Any, list[Any]]:
     """The pair of one route and its findings; `reached`: the ids of every route to the same variable;
     `vocabulary_tables`: the tables of each layer's vocabulary signatures; `shown`: the embedding's name for the
-    user (its layer path where the layer's name alone is ambiguous)."""
+    user (its layer path where the layer's name alone is ambiguous); `feeding`: the lookups of every route to the
+    same variable."""
     from keras_vocabsafe.inspection import _HASH_BUCKETS, Finding, LayerPair
 
     tables = [model.table(t) for t in sorted(route.ids.tables)]
     hashing = not tables  # Ids of hash buckets alone (a `Hashing` layer): no vocabulary, no OOV id.
     embedding = route.layer
-    # A layer that looks its own ids up (VocabEmbedding) is one layer: its lookup is named as it is shown.
-    names = (
-        [shown]
-        if route.own_lookup
-        else sorted({_lookup_name(op, route.gather_op, embedding) for op in route.lookup_ops})
-    )
+    names = _route_lookup_names(route, shown)
     lookup = " + ".join(names)
     layers = (*names, shown)
     unknown = [t for t in tables if t.values is None]
@@ -1576,25 +1592,27 @@ def _check_route(
         if padding_rows:
             details["padding_rows"] = padding_rows
             padding = f" (the last {padding_rows:,} the zero padding of `pad_to_multiple_of`)"
-        found.append(
-            Finding(
-                "warning",
-                "unreachable-rows",
-                layers,
-                (
+        if len(feeding) > 1 or reached.ranges != ids.ranges:
+            # Several lookups feed the matrix (as the .keras check tells them, every lookup named, whichever route
+            # comes first): rows that ids can select (padding apart, as a .keras file counts a VocabIdEmbedding's
+            # rows), and none reach.
+            message = messages.rows_past_several_lookups(target, selectable, reached.ranges, unreachable)
+            found.append(Finding("warning", "unreachable-rows", (*feeding, shown), message, details))
+        else:
+            found.append(
+                Finding(
+                    "warning",
+                    "unreachable-rows",
+                    layers,
                     messages.rows_past_bins(who, target, size, rows)
-                    if reached.ranges == ids.ranges
-                    else messages.rows_past_several_lookups(target, rows, reached.ranges, unreachable)
+                    if hashing
+                    else f"The {target} has {rows} rows{padding}, but the {who} gives only ids "
+                    f"{_ranges_text(reached.ranges)}: {unreachable:,} row(s) can never be selected and waste memory "
+                    "(often `len(vocabulary) + 2` on a vocabulary that already held its special tokens). Use "
+                    f"{sized}, or VocabEmbedding.",
+                    details,
                 )
-                if hashing
-                else f"The {target} has {rows} rows{padding}, but the "
-                + (who if reached.ranges == ids.ranges else "lookups that feed it")
-                + f" give{'s' if reached.ranges == ids.ranges else ''} only ids {_ranges_text(reached.ranges)}: "
-                f"{unreachable:,} row(s) can never be selected and waste memory (often `len(vocabulary) + 2` on a "
-                f"vocabulary that already held its special tokens). Use {sized}, or VocabEmbedding.",
-                details,
             )
-        )
     # Id 0 of the lookup is a token's (OOV or the first listed), not padding the graph adds or a mask token's.
     if route.masked_at_zero and _clip(ids.ranges, 0, 0) and not _clip(ids.padding, 0, 0):
         if hashing:  # Hash buckets: id 0 is a bucket real inputs hash to.

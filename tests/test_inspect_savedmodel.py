@@ -369,6 +369,31 @@ def test_a_matrix_gathered_after_two_lookups_counts_the_rows_both_reach(tmp_path
     assert found == ([("unreachable-rows", unreachable)] if unreachable else [])
 
 
+@pytest.mark.parametrize("exporter", ["model_export", "export_for_serving"])
+def test_rows_two_vocabulary_lookups_leave_unreached_are_worded_as_in_the_keras_file(tmp_path, exporter):
+    # The .keras check names both lookups and says it with the shared several-lookups message; the export's
+    # warning named one lookup and had its own wording.
+    first, second = (keras.Input(shape=(3,), dtype="string", name=name) for name in ("first", "second"))
+    longer = keras.layers.StringLookup(vocabulary=["a1", "a2", "a3", "a4", "a5"], name="longer")
+    shorter = keras.layers.StringLookup(vocabulary=["b1", "b2"], name="shorter")
+    rows = longer.vocabulary_size() + 4
+    emb = keras.layers.Embedding(rows, 2, name="emb")
+    model = keras.Model([first, second], keras.layers.Concatenate(axis=1)([emb(longer(first)), emb(shorter(second))]))
+    model.save(tmp_path / "model.keras")
+    (from_file,) = inspect_model(str(tmp_path / "model.keras")).findings
+    (finding,) = inspect_model(_exported_by(exporter, model, tmp_path)).findings
+    assert (
+        (finding.code, finding.layers)
+        == (from_file.code, from_file.layers)
+        == (
+            "unreachable-rows",
+            ("longer", "shorter", "emb"),
+        )
+    )
+    assert finding.details["unreachable_rows"] == from_file.details["unreachable_rows"] == 4
+    assert finding.message == from_file.message.replace("Embedding 'emb'", f"Embedding '{emb.embeddings.path}'")
+
+
 class _Wrapper(keras.layers.Layer):
     """A custom layer calling one of ours: `model.export` keeps neither layer's class nor its config."""
 
