@@ -833,7 +833,7 @@ class _Scanner:
     def _add_route(self, frame: _Frame, node: Any, variable: _Variable, ids: _Ids) -> None:
         key = (variable.node_id, ids.tables, frozenset() if ids.tables else ids.hashes)
         own = _own_layer_scope(frame, node)
-        scope, layer = own if own is not None else (None, _embedding_name(variable.name))
+        scope, layer = own if own is not None else (None, _gather_layer(node.name, _embedding_name(variable.name)))
         own_lookup = scope is not None and bool(ids.tables) and _looked_up_in_scope(frame, scope, ids.tables)
         id_limit = None if scope is None else _asserted_id_limit(frame, node, scope)
         site = _layer_scope(node.name, layer)
@@ -1228,10 +1228,9 @@ def inspect_savedmodel(path: str) -> tuple[list[Any], list[Any]]:
     pairs: list[Any] = []
     findings: list[Any] = []
     warned: set[int] = set()
-    # Embeddings of one name in two nested models (both `emb/embeddings`) are told apart by where they run.
-    plain = [route.layer for route in merged]
-    clashing = {n for n in plain if len({r.variable.node_id for r, m in zip(merged, plain) if m == n}) > 1}
-    shown_names = [_scoped_name(route, name) if name in clashing else name for route, name in zip(merged, plain)]
+    # Layers are named by their path in the model (`inner/emb`), as in a .keras file, from where they run: that also
+    # tells apart embeddings of one name in two nested models (both `emb/embeddings`).
+    shown_names = [_scoped_name(route, route.layer) for route in merged]
     # The lookups of every route to a matrix, named in the finding on the rows none of them reaches.
     feeding: dict[int, set[str]] = {}
     for route, shown in zip(merged, shown_names):
@@ -1698,6 +1697,23 @@ def _embedding_name(variable: str) -> str:
     return parts[-2] if len(parts) >= 2 else variable
 
 
+def _gather_layer(gather_op: str, named: str) -> str:
+    """The Keras layer that runs `gather_op`, whose matrix is named after layer `named`.
+
+    A layer built on its first call inside another layer's call (a subclassed model's, a custom layer's) has its
+    variables named after that enclosing layer (`m/embeddings`), while its gather runs in its own call's scope
+    (`m_1/emb_1/GatherV2`): where the gather's scope is not `named`'s but one inside it, that scope is the layer.
+    """
+    scopes = gather_op.split("/")[:-1]
+    if len(scopes) < 2 or re.fullmatch(re.escape(named) + r"(_\d+)?", scopes[-1]):
+        return named
+    enclosing = re.fullmatch(re.escape(named) + r"(_\d+)?", scopes[-2])
+    if enclosing is None:
+        return named
+    # Keras traces each call under its name plus a suffix: where the enclosing scope has one, so has this one.
+    return re.sub(r"_\d+$", "", scopes[-1]) if enclosing.group(1) else scopes[-1]
+
+
 def _lookup_name(lookup_op: str, gather_op: str, embedding: str) -> str:
     """The layer a table lookup runs in, from its op's name scope (`model_1/words_1/hash_table_Lookup/...`).
 
@@ -1712,10 +1728,10 @@ def _lookup_name(lookup_op: str, gather_op: str, embedding: str) -> str:
         scopes.pop()
     if not scopes:
         return "lookup table"
-    name = scopes[-1]
     if len(scopes) == 1:
-        return name
+        return scopes[0]
     traced = any(
         scope.startswith(embedding) and re.fullmatch(r"_\d+", scope[len(embedding) :]) for scope in gather_op.split("/")
     )
-    return re.sub(r"_\d+$", "", name) if traced else name
+    # Its path in the exported model (whose own scope is the first), as a .keras file names it (`inner/words`).
+    return "/".join(re.sub(r"_\d+$", "", scope) if traced else scope for scope in scopes[1:])

@@ -264,7 +264,8 @@ def test_ids_are_followed_into_nested_models_and_mixed_precision_embeddings(tmp_
     lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
     report = inspect_model(_export(keras.Model(inputs, inner(lookup(inputs))), tmp_path / "nested"))
     pair = _only_pair(report)
-    assert (pair.lookup, pair.embedding, pair.vocabulary_size, pair.rows) == ("words", "inner_emb", 6, 7)
+    # Named by its path in the model, as the .keras file names it.
+    assert (pair.lookup, pair.embedding, pair.vocabulary_size, pair.rows) == ("words", f"{inner.name}/inner_emb", 6, 7)
     (finding,) = report.findings
     assert finding.details["unreachable_rows"] == 7 - lookup.vocabulary_size()
 
@@ -394,6 +395,67 @@ def test_rows_two_vocabulary_lookups_leave_unreached_are_worded_as_in_the_keras_
     assert finding.message == from_file.message.replace("Embedding 'emb'", f"Embedding '{emb.embeddings.path}'")
 
 
+class _SubclassedLookupModel(keras.Model):
+    """A subclassed model whose lookup and embedding are built on its first call (their variables are named
+    after the model)."""
+
+    def __init__(self, rows, **kwargs):
+        super().__init__(**kwargs)
+        self.words = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+        self.emb = keras.layers.Embedding(rows, 2, name="emb")
+
+    def call(self, inputs):
+        return self.emb(self.words(inputs))
+
+
+class _LazyLookupLayer(keras.layers.Layer):
+    """A custom layer that creates a Keras lookup and embedding in `build` (their variables are named after it)."""
+
+    def __init__(self, rows, **kwargs):
+        super().__init__(**kwargs)
+        self.rows = rows
+
+    def build(self, input_shape):
+        self.words = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+        self.emb = keras.layers.Embedding(self.rows, 2, name="emb")
+
+    def call(self, inputs):
+        return self.emb(self.words(inputs))
+
+
+@pytest.mark.parametrize("structure", ["nested", "subclassed", "custom_layer"])
+def test_layers_are_named_by_their_path_in_the_model_as_in_the_keras_file(tmp_path, structure):
+    # A nested model's pair was `words -> emb` (the .keras file's `inner/words -> inner/emb`); the embedding of a
+    # subclassed model, or one built inside a custom layer, was named after that model or layer (`words -> m`).
+    rows = len(VOCAB) + 3  # Rows past the lookup's ids: a finding that names the layers.
+    inputs = keras.Input(shape=(3,), dtype="string")
+    if structure == "nested":
+        words = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+        emb = keras.layers.Embedding(rows, 2, name="emb")
+        inner = keras.Model(inputs, emb(words(inputs)), name="inner")
+        outer_inputs = keras.Input(shape=(3,), dtype="string")
+        model = keras.Model(outer_inputs, inner(outer_inputs))
+        expected = (f"{inner.name}/{words.name}", f"{inner.name}/{emb.name}")
+    elif structure == "subclassed":
+        model = _SubclassedLookupModel(rows, name="m")
+        model(tf.constant([VOCAB[:3]]))
+        expected = (model.words.name, model.emb.name)
+        assert model.emb.embeddings.path.split("/")[0] == model.name  # Its variable is named after the model.
+    else:
+        wrap = _LazyLookupLayer(rows, name="wrap")
+        model = keras.Model(inputs, wrap(inputs))
+        expected = (f"{wrap.name}/{wrap.words.name}", f"{wrap.name}/{wrap.emb.name}")
+        assert wrap.emb.embeddings.path.split("/")[0] == wrap.name
+    report = inspect_model(_export(model, tmp_path / "exported"))
+    assert [(p.lookup, p.embedding) for p in report.pairs] == [expected]
+    assert [(f.code, f.layers) for f in report.findings] == [("unreachable-rows", expected)]
+    if structure == "nested":  # The .keras file names them alike.
+        model.save(tmp_path / "model.keras")
+        from_file = inspect_model(str(tmp_path / "model.keras"))
+        assert [(p.lookup, p.embedding) for p in from_file.pairs] == [expected]
+        assert [(f.code, f.layers) for f in from_file.findings] == [("unreachable-rows", expected)]
+
+
 class _Wrapper(keras.layers.Layer):
     """A custom layer calling one of ours: `model.export` keeps neither layer's class nor its config."""
 
@@ -428,15 +490,15 @@ def test_padding_rows_of_our_layers_exported_by_keras_are_not_unreachable(tmp_pa
 @pytest.mark.parametrize("wrappers", [("wrap",), ("first", "second")])
 def test_our_embedding_inside_a_custom_layer_is_one_layer_named_as_nested_layers_are(tmp_path, wrappers):
     # Built on its first call inside the custom layer, its matrix is named `wrap/embeddings`: the pair read
-    # "inner_ve -> wrap", as if one layer fed another. It is one layer, named by its path (`first/inner_ve`) only
-    # where its name alone is ambiguous, as layers of nested models are.
+    # "inner_ve -> wrap", as if one layer fed another. It is one layer, named by its path (`wrap/inner_ve`), as layers
+    # of nested models are (the graph does not tell a nested model from a custom layer).
     inputs = keras.Input(shape=(3,), dtype="string")
     outputs = [
         _Wrapper(VocabEmbedding(2, vocabulary=VOCAB, name="inner_ve"), name=wrapper)(inputs) for wrapper in wrappers
     ]
     model = keras.Model(inputs, outputs[0] if len(outputs) == 1 else keras.layers.Concatenate()(outputs))
     report = inspect_model(_export(model, tmp_path / "wrapped"))
-    shown = ["inner_ve"] if len(wrappers) == 1 else [f"{wrapper}/inner_ve" for wrapper in wrappers]
+    shown = [f"{wrapper}/inner_ve" for wrapper in wrappers]
     assert sorted((p.lookup, p.embedding) for p in report.pairs) == [(name, name) for name in shown]
     assert report.findings == [], str(report)
 
@@ -519,7 +581,10 @@ def test_a_keras_layer_is_not_taken_for_ours_of_the_same_name_in_another_nested_
     report = inspect_model(export_for_serving(model, tmp_path / "serving"))
     assert sorted(p.rows for p in report.pairs) == sorted([rows, padded.vocabulary_size()])
     (finding,) = report.findings
-    assert (finding.code, finding.layers) == ("unreachable-rows", ("lookup", f"{keras_made.name}/words"))
+    assert (finding.code, finding.layers) == (
+        "unreachable-rows",
+        (f"{keras_made.name}/lookup", f"{keras_made.name}/words"),
+    )
     assert finding.details["unreachable_rows"] == rows - lookup.vocabulary_size()
 
 
@@ -707,10 +772,13 @@ def test_mask_zero_on_the_ids_of_a_lookup_without_a_mask_token_is_the_keras_file
     pair = _only_pair(report)
     assert (pair.mask_id, pair.oov_ids, pair.mask_zero) == (None, (0,), True)
     (finding,) = report.findings
-    assert (finding.code, finding.layers) == ("mask-zero-without-mask-token", ("words", "emb"))
+    # Named as the .keras file names them: `inner/words` in the nested model.
+    shown = ("inner/words", "inner/emb") if structure == "nested" else ("words", "emb")
+    assert (finding.code, finding.layers) == ("mask-zero-without-mask-token", shown)
     assert "its OOV id" in finding.message
     (from_file,) = inspect_model(str(tmp_path / "model.keras")).findings
     assert (from_file.severity, from_file.code) == (finding.severity, finding.code) == ("error", finding.code)
+    assert from_file.layers == finding.layers
 
 
 @pytest.mark.parametrize("structure", ["sequential", "nested"])
@@ -1080,7 +1148,9 @@ def test_a_mask_token_into_an_embedding_without_mask_zero_is_the_keras_file_warn
     from_file = inspect_model(str(tmp_path / "model.keras"))
     assert [(f.severity, f.code) for f in report.findings] == [(f.severity, f.code) for f in from_file.findings]
     (finding,) = report.findings
-    assert (finding.code, finding.layers) == ("mask-token-without-mask-zero", ("words", "emb"))
+    assert finding.layers == from_file.findings[0].layers  # Named as the .keras file names them (`inner/words`).
+    shown = ("inner/words", "inner/emb") if structure == "nested_pooling" else ("words", "emb")
+    assert (finding.code, finding.layers) == ("mask-token-without-mask-zero", shown)
     assert "maps its mask token to id 0" in finding.message and "has mask_zero=False" in finding.message
     assert (
         (_only_pair(report).mask_id, _only_pair(report).mask_zero)
