@@ -13,6 +13,7 @@ from collections.abc import Sequence
 __all__ = [
     "bins_past_rows",
     "hash_bins_into_vocabulary_rows",
+    "ids_refused_by_the_layer",
     "mask_value_without_mask_zero",
     "mask_token_without_mask_zero",
     "mask_zero_on_a_hash_bin",
@@ -92,6 +93,20 @@ def mask_value_without_mask_zero(who: str, target: str) -> str:
         f"{_sentence(who)} maps its mask_value to id 0, but {target} has mask_zero=False: padding is embedded and "
         "seen by the layers after it (pooling, RNNs, attention) as if it were a token. Set mask_zero=True on the "
         "embedding."
+    )
+
+
+def ids_refused_by_the_layer(ids: int, eager: bool = False) -> str:
+    """How ids past the `ids` of a VocabIdEmbedding fail (its own id check, not a gather), and the fix: the end of
+    an `ids-exceed-rows` message on one. `eager`: the model may also run eagerly (a Keras model, not a graph)."""
+    raised = (
+        "an InvalidArgumentError in a graph (`predict`, `fit`, serving), an UnknownIdError when called eagerly"
+        if eager
+        else "an InvalidArgumentError"
+    )
+    return (
+        f"The layer refuses ids outside 0 to {ids - 1}: the model fails with an assertion ({raised}) when such a "
+        "token arrives, on any device. Build the lookup from the embedding with `embedding.lookup()`."
     )
 
 

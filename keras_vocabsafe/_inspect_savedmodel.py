@@ -1573,9 +1573,7 @@ def _check_route(
                 else f"The {who} gives ids up to {highest}, but {target} has {rows} rows: "
                 + "; ".join(parts)
                 + (
-                    f". The layer refuses ids outside 0 to {selectable - 1}: the model fails with an assertion (an "
-                    "InvalidArgumentError) when such a token arrives, on any device. Build the lookup from the "
-                    "embedding with `embedding.lookup()`."
+                    f". {messages.ids_refused_by_the_layer(selectable)}"
                     if asserted
                     else ". On CPU the model fails with an out-of-range gather when such a token arrives; on GPU it "
                     f"silently returns zero vectors. Export again with {sized}, or with VocabEmbedding, which sizes "

@@ -1791,16 +1791,23 @@ class _Analysis:
                 if lookup.tokens is not None:
                     shown = ", ".join(display_token(t) for t in lookup.tokens[embedding.rows : embedding.rows + 3])
                     examples = f" (the tokens {shown}{', ...' if extra > 3 else ''})"
+                # A VocabIdEmbedding (whose vocabulary the lookup's unread tokens could not be compared with)
+                # checks its ids itself; a Keras Embedding's gather fails on CPU only.
+                failing = (
+                    messages.ids_refused_by_the_layer(embedding.rows, eager=True)
+                    if own is not None
+                    else "On CPU the model fails with an out-of-range gather when such a token arrives; on GPU it "
+                    "silently returns zero vectors. Use "
+                    f"`input_dim=lookup.vocabulary_size()` ({lookup.size}) and retrain, or VocabEmbedding, which "
+                    "sizes the matrix from the vocabulary (`vocabsafe convert` cannot mend this model: the rows "
+                    "those ids need were never trained)."
+                )
                 self._add(
                     "error",
                     "ids-exceed-rows",
                     layers,
                     f"{who} gives ids 0 to {lookup.size - 1}, but {target} has {embedding.rows} rows: the "
-                    f"{extra:,} highest id(s){examples} select no row. On CPU the model fails with an "
-                    "out-of-range gather when such a token arrives; on GPU it silently returns zero vectors. Use "
-                    f"`input_dim=lookup.vocabulary_size()` ({lookup.size}) and retrain, or VocabEmbedding, which "
-                    "sizes the matrix from the vocabulary (`vocabsafe convert` cannot mend this model: the rows "
-                    "those ids need were never trained).",
+                    f"{extra:,} highest id(s){examples} select no row. {failing}",
                     vocabulary_size=lookup.size,
                     rows=embedding.rows,
                     ids_without_row=extra,

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import hashing_model, run_vocabsafe
 from keras_vocabsafe import ConversionError, VocabEmbedding, convert_model
-from keras_vocabsafe.errors import ConfigurationError, ModelFileError
+from keras_vocabsafe.errors import ConfigurationError, ModelFileError, UnknownIdError
 from keras_vocabsafe.inspection import inspect_model
 
 VOCAB = ["the", "cat", "sat", "on", "mat"]
@@ -939,6 +939,41 @@ def test_hash_bins_into_a_vocab_id_embedding_are_an_error(tmp_path, saved, bins)
     assert "Hashing 'words'" in finding.message and "VocabIdEmbedding 'emb'" in finding.message
     assert "embedding.lookup()" in finding.message and "keras.layers.Embedding" in finding.message
     assert ("InvalidArgumentError" in finding.message) == (hashing.num_bins > embedding.vocabulary_size())
+
+
+def test_a_lookup_of_unread_tokens_past_a_vocab_id_embedding_is_told_as_the_layer_fails(tmp_path):
+    # The lookup's tokens are not in the file (its asset is gone), so only sizes can be compared. The message was a
+    # Keras Embedding's ("out-of-range gather", "zero vectors on GPU", `input_dim`), but a VocabIdEmbedding checks
+    # its ids itself and fails with an InvalidArgumentError on any device.
+    import tensorflow as tf
+
+    from keras_vocabsafe import VocabIdEmbedding
+
+    vocabulary_file = tmp_path / "vocabulary.txt"  # Saved as an asset (a listed vocabulary is in the config).
+    vocabulary_file.write_text("\n".join([*VOCAB, "dog", "fish"]) + "\n", encoding="utf-8")
+    lookup = keras.layers.StringLookup(vocabulary=str(vocabulary_file), name="words")
+    embedding = VocabIdEmbedding(2, vocabulary=VOCAB, name="ids")
+    inputs = keras.Input(shape=(3,), dtype="string")
+    model = keras.Model(inputs, embedding(lookup(inputs)))
+    keys = tf.constant([["the", "cat", "fish"]])
+    with pytest.raises(tf.errors.InvalidArgumentError):  # What the message says happens, in a graph
+        model.predict(keys, verbose=0)
+    with pytest.raises(UnknownIdError):  # and eagerly.
+        model(keys)
+    saved = _save(model, tmp_path / "model.keras")
+    without_assets = tmp_path / "without_assets.keras"
+    with zipfile.ZipFile(saved) as original, zipfile.ZipFile(without_assets, "w") as copy:
+        for item in original.infolist():
+            if not item.filename.startswith("assets/"):  # The lookup's tokens cannot be read.
+                copy.writestr(item, original.read(item.filename))
+    report = inspect_model(without_assets)
+    (finding,) = report.findings
+    assert (finding.severity, finding.code, finding.layers) == ("error", "ids-exceed-rows", ("words", "ids"))
+    assert finding.details["ids_without_row"] == lookup.vocabulary_size() - embedding.vocabulary_size()
+    assert "InvalidArgumentError" in finding.message and "UnknownIdError" in finding.message
+    assert "on any device" in finding.message
+    assert "GPU" not in finding.message and "input_dim" not in finding.message
+    assert "embedding.lookup()" in finding.message
 
 
 @pytest.mark.parametrize("saved", [False, True], ids=["in-memory", "keras-file"])
