@@ -38,6 +38,7 @@ _TABLE_OPS = {"HashTableV2", "MutableHashTableV2", "MutableDenseHashTableV2", "M
 _CALL_OPS = {"StatefulPartitionedCall", "PartitionedCall"}
 _GATHER_OPS = {"GatherV2", "Gather", "ResourceGather"}
 _FIND_OPS = {"LookupTableFindV2", "LookupTableFind"}
+_SCOPED_OPS = {"ReadVariableOp", *_FIND_OPS}  # The ops `_Frame.scoped_ops` finds by name scope.
 _HASH_OPS = {"StringToHashBucketFast", "StringToHashBucketStrong", "StringToHashBucket"}
 # Ops whose output holds values of their first input only (moved, repeated, cut or re-typed).
 _PASS_FIRST = {
@@ -409,8 +410,9 @@ class _Frame:
         self.children: dict[str, _Frame | None] = {}
         self._memo: dict[str, Any] = {}
         self._equalities: dict[str, list[bytes | int]] | None = None
-        self._consumers: dict[str, list[str]] | None = None
-        self._data_consumers: dict[str, list[str]] | None = None
+        # Consumers of each op, by op name: (all of them, those taking its outputs as data); see `consumers`.
+        self._consumers: tuple[dict[str, list[str]], dict[str, list[str]]] | None = None
+        self._scoped: dict[str, list[Any]] | None = None
 
     def child(self, node: Any) -> _Frame | None:
         if node.name not in self.children:
@@ -604,24 +606,32 @@ class _Frame:
         table.mask_ids.update(ids)
         return ids
 
-    def data_consumers(self) -> dict[str, list[str]]:
-        """The ops that take each op's (or argument's) outputs as data, by name; built once per function."""
-        if self._data_consumers is None:
-            self._data_consumers = {}
-            for node in self.function.node_def:
-                for ref in node.input:
-                    if not ref.startswith("^"):
-                        self._data_consumers.setdefault(ref.partition(":")[0], []).append(node.name)
-        return self._data_consumers
-
-    def consumers(self) -> dict[str, list[str]]:
-        """The ops that take each op's outputs (or wait for it), by op name; built once per function."""
+    def consumers(self, data_only: bool = False) -> dict[str, list[str]]:
+        """The ops that take each op's (or argument's) outputs, or wait for it, by name; `data_only`: only those
+        that take its outputs as data. Both maps are built in one pass, once per function."""
         if self._consumers is None:
-            self._consumers = {}
+            every: dict[str, list[str]] = {}
+            data: dict[str, list[str]] = {}
             for node in self.function.node_def:
                 for ref in node.input:
-                    self._consumers.setdefault(ref.lstrip("^").partition(":")[0], []).append(node.name)
-        return self._consumers
+                    producer = ref.lstrip("^").partition(":")[0]
+                    every.setdefault(producer, []).append(node.name)
+                    if not ref.startswith("^"):
+                        data.setdefault(producer, []).append(node.name)
+            self._consumers = (every, data)
+        return self._consumers[1 if data_only else 0]
+
+    def scoped_ops(self, scope: str, ops: set[str]) -> list[Any]:
+        """The ops of types `ops` (some of `_SCOPED_OPS`) under name scope `scope`, at any depth; the function's
+        ops are indexed by each of their enclosing scopes once per function, not scanned for each layer call."""
+        if self._scoped is None:
+            self._scoped = {}
+            for node in self.function.node_def:
+                if node.op in _SCOPED_OPS:
+                    parts = node.name.split("/")
+                    for end in range(1, len(parts)):
+                        self._scoped.setdefault("/".join(parts[:end]), []).append(node)
+        return [node for node in self._scoped.get(scope, ()) if node.op in ops]
 
     def _compared_constants(self, ref: str) -> list[bytes | int]:
         """The scalar constants this function masks tensor `ref` with (`NotEqual(ref, constant)`)."""
@@ -909,7 +919,7 @@ def _only_select_rows(frame: _Frame, gather: Any) -> bool:
     any mask a model computes from its ids or keys: there is then no proof.
     """
     returned = {ref.partition(":")[0] for ref in frame.function.ret.values()}
-    consumers = frame.data_consumers()
+    consumers = frame.consumers(data_only=True)
 
     def upstream(ref: str) -> set[str]:
         """The ops and arguments a tensor is computed from (constants, variables and tables aside)."""
@@ -1046,8 +1056,8 @@ def _masked_at_zero(frame: _Frame, gather: Any, site: str) -> bool:
 def _variables_read(frame: _Frame, scope: str) -> frozenset[_Variable]:
     """The variables read in the layer call of name scope `scope` (of `frame`'s function)."""
     read = set()
-    for node in frame.function.node_def:
-        if node.op == "ReadVariableOp" and node.name.startswith(scope + "/") and node.input:
+    for node in frame.scoped_ops(scope, {"ReadVariableOp"}):
+        if node.input:
             handle = frame.value(node.input[0])
             if isinstance(handle, _Variable):
                 read.add(handle)
@@ -1105,8 +1115,8 @@ def _looked_up_in_scope(frame: _Frame, scope: str, tables: frozenset[int]) -> bo
     """Whether the layer call of name scope `scope` looked the ids up in `tables` itself (a VocabEmbedding or
     TextVocabEmbedding: both halves in one layer)."""
     own = set()
-    for node in frame.function.node_def:
-        if node.op in _FIND_OPS and node.name.startswith(scope + "/"):
+    for node in frame.scoped_ops(scope, _FIND_OPS):
+        if node.input:
             handle = frame.value(node.input[0])
             if isinstance(handle, _TableHandle):
                 own.add(handle.node_id)

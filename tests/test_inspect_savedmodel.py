@@ -1097,6 +1097,36 @@ def test_the_rows_of_our_padded_layers_are_the_rows_the_keras_file_reports_paddi
     assert json.loads(report.to_json())["pairs"][0]["padding_rows"] == matrix_rows - layer.vocabulary_size()
 
 
+def test_a_function_frame_indexes_consumers_and_scoped_ops_once_as_a_scan_finds_them(tmp_path):
+    # One pass builds both consumer maps (every consumer, data consumers only), and the ops of a layer call are found
+    # by name scope from an index: each agrees with a plain scan of the function's ops.
+    from keras_vocabsafe._inspect_savedmodel import _FIND_OPS, _SavedModel
+
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+    inputs = keras.Input(shape=(3,), dtype="string")
+    model = keras.Model(inputs, keras.layers.Embedding(lookup.vocabulary_size(), 2, name="emb")(lookup(inputs)))
+    saved = _SavedModel(_export(model, tmp_path / "exported"))
+    checked = 0
+    for name in saved.bound_inputs:
+        frame = saved.function_frame(name)
+        if frame is None:
+            continue
+        every, data = {}, {}
+        for node in frame.function.node_def:
+            for ref in node.input:
+                every.setdefault(ref.lstrip("^").partition(":")[0], []).append(node.name)
+                if not ref.startswith("^"):
+                    data.setdefault(ref.partition(":")[0], []).append(node.name)
+        assert frame.consumers() == every and frame.consumers(data_only=True) == data
+        scopes = {node.name.rpartition("/")[0] for node in frame.function.node_def} - {""}
+        for scope in scopes:
+            for ops in ({"ReadVariableOp"}, _FIND_OPS):
+                scanned = [n for n in frame.function.node_def if n.op in ops and n.name.startswith(scope + "/")]
+                assert frame.scoped_ops(scope, ops) == scanned, scope
+        checked += any(n.op in _FIND_OPS for n in frame.function.node_def) and every != data
+    assert checked  # A function that looks keys up and waits on an op (an assertion) was among them.
+
+
 def _mask_token_model(lookup, structure, mask_zero=False):
     """`lookup` (with a mask token) into a Keras `Embedding`: alone, in a Sequential before an LSTM, or in a nested
     model before a pooling layer."""
