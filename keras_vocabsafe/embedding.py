@@ -49,6 +49,8 @@ from keras_vocabsafe.vocabulary import Vocabulary
 __all__ = ["MergedEmbeddings", "VocabIdEmbedding"]
 
 _INITIALIZER_PEAK = 3  # Matrices alive at once while a Keras random initializer runs.
+# The attributes that hold the matrix's variables (float, split or quantized), not LoRA's.
+_MATRIX_ATTRIBUTES = ("_embeddings", "_trainable_embeddings", *_quantization.VARIABLE_NAMES[1:])
 _INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
 _NARROW_ID_DTYPES = ("int8", "int16", "uint8", "uint16")
 _TORCH_WIDE_UNSIGNED = ("torch.uint32", "torch.uint64")
@@ -707,6 +709,8 @@ class VocabIdEmbedding(VocabularyLayer):
                 "moved with the rows. Save the model (which merges the update into the matrix), rebuild the layer "
                 "without `lora_rank` from that matrix, update the vocabulary, then enable LoRA again."
             )
+        if model is not None and self.built and self.quantization_mode is None:
+            evolve._check_optimizer_can_follow(model, self._trained_variable()[0])
         limit = self.max_tokens if max_tokens is None else int(max_tokens)
         if vocabulary is not None:
             new, positions = self._place_special_tokens(vocabulary, limit)
@@ -751,11 +755,73 @@ class VocabIdEmbedding(VocabularyLayer):
         if self.quantization_mode is not None:
             quantized, matrix = self._requantized_rows(cast(np.ndarray, matrix), row_map), None
         old_variable, old_trained_ids = self._trained_variable()
+        before = self._state_before_update()
+        try:
+            remapped = self._replace_rows(
+                new, positions, limit, row_map, matrix, quantized, model, old_variable, old_trained_ids
+            )
+        except BaseException:
+            self._restore_state(before)  # All or nothing: a failed update leaves the layer as it was.
+            raise
+        report = evolve._make_report(
+            self.name,
+            old_tokens,
+            new_tokens,
+            row_map,
+            **token_ids,
+            initializer=new_embeddings_initializer,
+            optimizer_variables=remapped,
+        )
+        return _told(report, verbose)
+
+    def _state_before_update(self) -> dict[str, Any]:
+        """What `_replace_rows` changes, for `_restore_state`: vocabulary, `trainable_rows` and variables."""
+        variables = {name: getattr(self, name, None) for name in _MATRIX_ATTRIBUTES}
+        order = {id(v): i for i, v in enumerate(self.weights)}
+        return {
+            "vocabulary": (self._vocabulary, self._special_positions, self.max_tokens),
+            "trainable_rows": self.trainable_rows,
+            "variables": dict(sorted(variables.items(), key=lambda item: order.get(id(item[1]), len(order)))),
+            "generation": self._weights_generation,
+        }
+
+    def _restore_state(self, state: dict[str, Any]) -> None:
+        """Puts back what `_state_before_update` saved."""
+        self._vocabulary, self._special_positions, self.max_tokens = state["vocabulary"]
+        self._vocabulary_changed()
+        self.trainable_rows = state["trainable_rows"]
+        old = state["variables"]
+        current = self._base_variables()
+        if [id(v) for v in current] != [id(v) for v in old.values() if v is not None]:
+
+            def put_back() -> None:
+                for name, variable in old.items():
+                    setattr(self, name, variable)
+
+            _compat.replace_variables(self, current, put_back)
+        self._weights_generation = state["generation"] - 1
+        self._weights_changed()  # Back to the old generation: functions traced on the old variables run again.
+
+    def _replace_rows(
+        self,
+        new: Vocabulary,
+        positions: Any,
+        limit: int | None,
+        row_map: evolve._RowMap,
+        matrix: np.ndarray | None,
+        quantized: dict[str, np.ndarray] | None,
+        model: keras.Model | None,
+        old_variable: Any,
+        old_trained_ids: np.ndarray | None,
+    ) -> int:
+        """The changing half of `update_vocabulary`: the new vocabulary, rows and optimizer; returns the number of
+        optimizer variables remapped."""
+        old_tokens_count = row_map.old_size
         self._vocabulary, self._special_positions, self.max_tokens = new, positions, limit
         self._vocabulary_changed()
         if self.trainable_rows is not None:
             source = row_map.source
-            was_trainable = np.zeros(len(old_tokens), dtype=bool)
+            was_trainable = np.zeros(old_tokens_count, dtype=bool)
             was_trainable[list(self.trainable_rows)] = True
             trains = (source < 0) | was_trainable[np.maximum(source, 0)]
             self.trainable_rows = tuple(np.flatnonzero(trains).tolist())
@@ -782,18 +848,9 @@ class VocabIdEmbedding(VocabularyLayer):
                 "`update_vocabulary()` (it also remaps the optimizer state), or call `model.compile(...)` again "
                 "before `fit`.",
                 UserWarning,
-                stacklevel=3,  # The caller of update_vocabulary(), past `_in_strategy_of_rows`.
+                stacklevel=4,  # The caller of update_vocabulary(), past `_in_strategy_of_rows`.
             )
-        report = evolve._make_report(
-            self.name,
-            old_tokens,
-            new_tokens,
-            row_map,
-            **token_ids,
-            initializer=new_embeddings_initializer,
-            optimizer_variables=remapped,
-        )
-        return _told(report, verbose)
+        return remapped
 
     def _requantized_rows(self, matrix: np.ndarray, row_map: evolve._RowMap) -> dict[str, np.ndarray]:
         """The quantized variables for the new rows of `update_vocabulary`.
@@ -1071,8 +1128,7 @@ class VocabIdEmbedding(VocabularyLayer):
 
     def _base_variables(self) -> list[Any]:
         """The variables that hold the matrix (float, split or quantized), not LoRA's."""
-        names = ("_embeddings", "_trainable_embeddings", *_quantization.VARIABLE_NAMES[1:])
-        return [getattr(self, name) for name in names if getattr(self, name, None) is not None]
+        return [getattr(self, name) for name in _MATRIX_ATTRIBUTES if getattr(self, name, None) is not None]
 
     def _create_quantized(self, values: dict[str, np.ndarray] | None) -> None:
         if values is None:

@@ -408,19 +408,26 @@ def _remap_optimizer(model: Any, old_variable: Any, new_variable: Any, row_map: 
     remapped = 0
     optimizer = getattr(model, "optimizer", None)
     if optimizer is not None and optimizer.built:
-        new_optimizer = type(optimizer).from_config(optimizer.get_config())
-        new_optimizer.build(model.trainable_variables)
+        kind = type(optimizer).__name__
+        try:
+            new_optimizer = type(optimizer).from_config(optimizer.get_config())
+            new_optimizer.build(model.trainable_variables)
+        except Exception as error:
+            raise ConfigurationError(
+                f"The optimizer of model '{model.name}' ({kind}) could not be rebuilt for the new rows "
+                f"({type(error).__name__}: {error}); the layer and the model are as they were. Update without "
+                "`model=` and compile the model again (its optimizer state then starts afresh)."
+            ) from error
         old_rows = row_map.old_size
         # Keras names a slot `<its variable's path, "/" as "_">_<slot>`; a slot of another variable whose path
         # extends this one's (layer "item" and layer "item_embeddings") has this one's prefix too.
         # Either may be None: a layer whose `trainable_rows` were all dropped, or none before, has no trained matrix.
         mine_paths = {v.path for v in (old_variable, new_variable) if v is not None}
-        known = [*model.trainable_variables, *(v for v in (old_variable,) if v is not None)]
-        prefixes = {v.path.replace("/", "_") + "_": v.path for v in known}
+        prefixes = _slot_prefixes(model, old_variable)
         for variable, old in _pair_variables(optimizer.variables, new_optimizer.variables):
             value = old.numpy()  # One copy; convert_to_numpy would make two.
             slot_name = variable.path.rsplit("/", 1)[-1]
-            owner = max((p for p in prefixes if slot_name.startswith(p)), key=len, default=None)
+            owner = _slot_owner(slot_name, prefixes)
             mine = owner is not None and prefixes[owner] in mine_paths
             if mine and value.ndim == 2 and value.shape[0] >= old_rows:
                 rows = np.zeros(tuple(variable.shape), dtype=value.dtype)
@@ -438,6 +445,58 @@ def _remap_optimizer(model: Any, old_variable: Any, new_variable: Any, row_map: 
         if hasattr(model, name):
             setattr(model, name, None)
     return remapped
+
+
+def _check_optimizer_can_follow(model: Any, variable: Any) -> None:
+    """Refuses, before anything changes, a `model` optimizer whose state `_remap_optimizer` could not carry.
+
+    `variable` is the matrix the optimizer trains now (or None). The optimizer is re-created from its config, so
+    that must work; and every per-row slot of `variable` must be recognisable as its own (Keras names slots made by
+    `add_variable_from_reference` after their variable), else its rows could not follow their tokens.
+    """
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or not getattr(optimizer, "built", False):
+        return
+    kind = type(optimizer).__name__
+    try:
+        type(optimizer).from_config(optimizer.get_config())
+    except Exception as error:
+        raise ConfigurationError(
+            f"The optimizer of model '{model.name}' ({kind}) cannot be re-created from its config "
+            f"(`{kind}.from_config(optimizer.get_config())` raised {type(error).__name__}: {error}), and "
+            "`update_vocabulary(model=...)` re-creates it to move its state with the rows. Make its `get_config()` "
+            "return every argument of its `__init__`, or update without `model=` and compile the model again "
+            "(its optimizer state then starts afresh)."
+        ) from error
+    if variable is None:
+        return
+    prefixes = _slot_prefixes(model, variable)
+    rows = variable.shape[0]
+    for slot in optimizer.variables:
+        shape = tuple(slot.shape)
+        if shape and shape[0] == rows and _slot_owner(slot.path.rsplit("/", 1)[-1], prefixes) is None:
+            raise ConfigurationError(
+                f"The optimizer of model '{model.name}' ({kind}) holds state `{slot.path}` of shape {shape} that "
+                f"may hold a value per row of `{variable.path}` ({rows} rows), but is not named after a variable, "
+                "so its rows cannot be moved with their tokens. Update without `model=` and compile the model "
+                "again (its optimizer state then starts afresh), or use an optimizer whose slots Keras names after "
+                "their variable (`add_variable_from_reference`), such as Adam, AdamW, SGD or LazyAdam."
+            )
+
+
+def _slot_prefixes(model: Any, old_variable: Any) -> dict[str, str]:
+    """Slot-name prefix -> variable path, for the model's trainable variables and the matrix being replaced.
+
+    Keras names a slot `<its variable's path, "/" as "_">_<slot>`.
+    """
+    known = [*model.trainable_variables, *(v for v in (old_variable,) if v is not None)]
+    return {v.path.replace("/", "_") + "_": v.path for v in known}
+
+
+def _slot_owner(slot_name: str, prefixes: dict[str, str]) -> str | None:
+    """The longest prefix of `prefixes` that `slot_name` starts with (a slot of a variable whose path extends
+    another's has both prefixes), or None."""
+    return max((p for p in prefixes if slot_name.startswith(p)), key=len, default=None)
 
 
 def _pair_variables(old: list[Any], new: list[Any]) -> list[tuple[Any, Any]]:

@@ -604,3 +604,91 @@ def test_warmstart_matches_repeated_special_tokens_occurrence_by_occurrence():
 def test_warmstart_checks_the_base_matrix_shape():
     with pytest.raises(ConfigurationError, match="one row per token"):
         warmstart_embedding_matrix(OLD, NEW, np.zeros((3, 2)))
+
+
+# A failed update with `model=` changes nothing -------------------------------------------------------------------
+
+
+class UnconfigurableAdam(keras.optimizers.Adam):
+    """An optimizer whose `get_config()` lacks an argument of its `__init__`, so `from_config` fails."""
+
+    def __init__(self, learning_rate, extra, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.extra = extra
+
+
+class BoundedSGD(keras.optimizers.SGD):
+    """An optimizer that can be re-created but refuses, when built, an embedding of more than `max_rows` rows."""
+
+    def __init__(self, learning_rate=0.1, max_rows=8, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.max_rows = max_rows
+
+    def build(self, variables):
+        if any(v.name.endswith("embeddings") and v.shape[0] > self.max_rows for v in variables):
+            raise ValueError(f"variables of at most {self.max_rows} rows")
+        super().build(variables)
+
+    def get_config(self):
+        return {**super().get_config(), "max_rows": self.max_rows}
+
+
+def _state(model, layer):
+    return {
+        "vocabulary": layer.get_vocabulary(),
+        "trainable_rows": layer.trainable_rows,
+        "weights": [(id(v), v.path, v.numpy().copy()) for v in layer.weights],
+        "model_weights": [id(v) for v in model.weights],
+        "optimizer": model.optimizer,
+        "slots": [(v.path, v.numpy().copy()) for v in model.optimizer.variables],
+        "train_function": model.train_function,
+    }
+
+
+def _assert_same_state(before, after):
+    assert after["vocabulary"] == before["vocabulary"]
+    assert after["trainable_rows"] == before["trainable_rows"]
+    assert [w[:2] for w in after["weights"]] == [w[:2] for w in before["weights"]]
+    for (_, _, old), (_, _, new) in zip(before["weights"], after["weights"]):
+        np.testing.assert_array_equal(new, old)
+    assert after["model_weights"] == before["model_weights"]
+    assert after["optimizer"] is before["optimizer"]
+    assert [path for path, _ in after["slots"]] == [path for path, _ in before["slots"]]
+    for (_, old), (_, new) in zip(before["slots"], after["slots"]):
+        np.testing.assert_array_equal(new, old)
+    assert after["train_function"] is before["train_function"]
+
+
+@pytest.mark.parametrize("trainable_rows", [None, [2, 3, 7]], ids=["every-row", "trainable-rows"])
+@pytest.mark.parametrize(
+    ("make_optimizer", "match"),
+    [
+        (lambda rows: UnconfigurableAdam(0.05, extra=1), "cannot be re-created from its config"),
+        (lambda rows: keras.optimizers.Adafactor(0.05), "not named after a variable"),
+        (lambda rows: BoundedSGD(0.05, momentum=0.9, max_rows=rows), "could not be rebuilt for the new rows"),
+    ],
+    ids=["not-from-config", "unattributed-row-state", "build-fails-after-the-weights-changed"],
+)
+def test_update_with_a_model_whose_optimizer_cannot_follow_changes_nothing(make_optimizer, match, trainable_rows):
+    # The optimizer was rebuilt after the layer's vocabulary and weights were replaced, so a failure there left the
+    # layer updated and the model's optimizer and functions built for the old variables (or, for Adafactor, its
+    # per-row statistics were copied by position: attached to other tokens).
+    model, layer = trained_model(trainable_rows=trainable_rows)
+    model.compile(optimizer=make_optimizer(layer.trainable_weights[0].shape[0]), loss="mse")
+    x, y = training_data(OLD)
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    before = _state(model, layer)
+    with pytest.raises(ConfigurationError, match=match):
+        layer.update_vocabulary([*NEW, "extra"], model=model)  # More trained rows than before.
+    _assert_same_state(before, _state(model, layer))
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)  # The model trains on, as before the call.
+    assert layer(tf.constant([["dog", "sat"]])).shape == (1, 2, 8)
+
+
+def test_update_with_a_model_that_does_not_hold_the_layer_changes_nothing():
+    model, layer = trained_model()
+    other, _ = trained_model(seed=1)
+    before = _state(model, layer)
+    with pytest.raises(ConfigurationError, match="does not hold this layer"):
+        layer.update_vocabulary(NEW, model=other)
+    _assert_same_state(before, _state(model, layer))
