@@ -13,8 +13,8 @@ parses them with the same call (same values, same acceptance), while the
 calling process reads on and parses other chunks: two cores.
 
 Formats: GloVe text (no header), word2vec text and fastText `.vec` (a
-`count dim` header line), word2vec binary, each optionally gzip- or
-bz2-compressed (detected by magic bytes); and a `.npy` matrix with a
+`count dim` header line), word2vec binary, each optionally gzip-, bz2- or
+xz-compressed (detected by magic bytes); and a `.npy` matrix with a
 vocabulary file.
 """
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import lzma
 import os
 import select
 import struct
@@ -62,6 +63,13 @@ _ONE_DIMENSION_HINT = (
 _FIRST_LINE_LIMIT = 1 << 22  # A text file's first line is a header or one vector: far shorter than this.
 _FASTTEXT_MAGIC = struct.pack("<i", 793712314)  # fastText's binary model (.bin) starts with this int32.
 _NPY_MAGIC = b"\x93NUMPY"
+_XZ_MAGIC = b"\xfd7zXZ\x00"
+# Containers and compressions read by none of the formats: each is named, with the command that unpacks it.
+_UNREAD_CONTAINERS = (
+    (b"PK\x03\x04", "a zip archive", "unzip it (`unzip FILE`) and pass the vectors file inside"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed", "decompress it (`zstd -d FILE`), or recompress it with gzip"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "unpack it (`7z x FILE`) and pass the vectors file inside"),
+)
 
 
 @dataclass
@@ -96,7 +104,7 @@ class VectorFile:
     dim: int
     chunks: Iterator[Chunk]
     skipped_lines: list[int]
-    # For progress: the bytes of the file on disk read so far (compressed bytes for gzip/bz2), and its size.
+    # For progress: the bytes of the file on disk read so far (compressed bytes for gzip/bz2/xz), and its size.
     bytes_read: Callable[[], int] | None = None
     size: int | None = None
 
@@ -136,6 +144,11 @@ def open_vector_file(
         raise VectorFileError(f"The vectors file {path!r} does not exist.")
     if os.path.isdir(path):
         raise VectorFileError(f"{path!r} is a directory, not a vectors file. Pass the path of the file inside it.")
+    if not os.path.isfile(path):  # Opening a FIFO waits for a writer; it cannot be read twice nor sought either.
+        raise VectorFileError(
+            f"{path!r} is not a regular file (a pipe, device or socket), and vectors are read from a file on disk. "
+            "Write the vectors to a file first (gzip, bz2 and xz files are read as they are, without unpacking)."
+        )
     if format == "npy" or (format == "auto" and path.endswith(".npy")):
         file = _open_npy(path, tokens)
     else:
@@ -211,6 +224,12 @@ def _read_head(stream: IO[bytes], path: str, format: str, errors: str) -> Vector
 
 def _check_first_line(first: bytes, path: str) -> None:
     """Refuses files that are neither text nor word2vec binary, before their bytes are taken for words."""
+    for magic, what, fix in _UNREAD_CONTAINERS:
+        if first.startswith(magic):
+            raise VectorFileError(
+                f"{path!r} is {what}, which vectors files are not read from (gzip, bz2 and xz files are). "
+                f"{fix[0].upper()}{fix[1:].replace('FILE', path)}."
+            )
     if first.startswith(_FASTTEXT_MAGIC):
         raise VectorFileError(
             f"{path!r} is a fastText binary model (.bin), not a vectors file. Use the .vec file fastText publishes "
@@ -253,22 +272,24 @@ def _open_raw_stream(path: str) -> tuple[IO[bytes], IO[bytes]]:
     """The decompressed stream and the file under it (whose position tells how far reading got)."""
     raw = open(path, "rb")  # noqa: SIM115 - the caller closes it (through _ReadGuard), once reading ends.
     try:
-        magic = raw.read(3)
+        magic = raw.read(len(_XZ_MAGIC))
         raw.seek(0)
         if magic[:2] == b"\x1f\x8b":
             return gzip.GzipFile(fileobj=raw, mode="rb"), raw  # type: ignore[return-value]
-        if magic == b"BZh":
+        if magic[:3] == b"BZh":
             return bz2.BZ2File(raw, "rb"), raw
+        if magic == _XZ_MAGIC:
+            return lzma.LZMAFile(raw, "rb"), raw
     except BaseException:
         raw.close()
         raise
     return raw, raw
 
 
-# What reading may raise for a file cut short or damaged: gzip and bz2 raise EOFError for a truncated stream,
+# What reading may raise for a file cut short or damaged: gzip, bz2 and xz raise EOFError for a truncated stream,
 # gzip raises BadGzipFile (an OSError) for a bad header or CRC and zlib.error for bad data, bz2 raises OSError for
-# bad data, and any file system may raise OSError.
-_READ_ERRORS = (EOFError, OSError, zlib.error)
+# bad data, xz raises LZMAError, and any file system may raise OSError.
+_READ_ERRORS = (EOFError, OSError, zlib.error, lzma.LZMAError)
 
 
 class _ReadGuard:
@@ -282,10 +303,10 @@ class _ReadGuard:
         self._stream = stream
         self._path = path
         self._raw = stream if raw is None else raw
-        self._compressed = isinstance(stream, (gzip.GzipFile, bz2.BZ2File))
+        self._compressed = isinstance(stream, (gzip.GzipFile, bz2.BZ2File, lzma.LZMAFile))
 
     def position(self) -> int:
-        """Bytes of the file on disk read so far (of the compressed file, for gzip and bz2)."""
+        """Bytes of the file on disk read so far (of the compressed file, for gzip, bz2 and xz)."""
         try:
             return self._raw.tell()
         except (OSError, ValueError):  # Closed, or not seekable: no progress to tell.
@@ -323,7 +344,7 @@ class _ReadGuard:
         elif self._compressed:
             message = (
                 f"The compressed file {path!r} is damaged and cannot be decompressed ({error}). Fetch or copy it "
-                "again; `gzip -t` or `bzip2 -t` checks a file."
+                "again; `gzip -t`, `bzip2 -t` or `xz -t` checks a file."
             )
         else:
             message = f"{path!r} could not be read ({error})."
@@ -878,6 +899,19 @@ def _binary_chunks(
                     f"float32 values ({record_bytes} bytes each) but the file holds {record}. The file is truncated "
                     "or the header is wrong."
                 )
+        # Only line breaks may follow the last vector; anything else is more vectors than the header's count, which
+        # would otherwise be left out without a word.
+        tail = buffer[position:]
+        while not tail.strip(b"\r\n"):
+            tail = stream.read(_BLOCK_SIZE)
+            if not tail:
+                break
+        else:
+            raise VectorFileError(
+                f"{path!r} goes on after the {count} vectors its header promises (word2vec binary, {dim} float32 "
+                "values each): the header's count is too small, or the file is damaged. Fix the count (the first "
+                "number of line 1)."
+            )
     finally:
         stream.close()
 

@@ -51,6 +51,7 @@ __all__ = ["MergedEmbeddings", "VocabIdEmbedding"]
 _INITIALIZER_PEAK = 3  # Matrices alive at once while a Keras random initializer runs.
 # The attributes that hold the matrix's variables (float, split or quantized), not LoRA's.
 _MATRIX_ATTRIBUTES = ("_embeddings", "_trainable_embeddings", *_quantization.VARIABLE_NAMES[1:])
+_ROWS_CHECKED_AT_ONCE = 65_536  # Rows compared with float16's range at a time: no copy of a large matrix.
 _INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
 _NARROW_ID_DTYPES = ("int8", "int16", "uint8", "uint16")
 _TORCH_WIDE_UNSIGNED = ("torch.uint32", "torch.uint64")
@@ -436,6 +437,13 @@ class VocabIdEmbedding(VocabularyLayer):
             **kwargs: other constructor arguments (`name`, `dtype`, ...).
         """
         verbose = check_verbose(verbose, f"{cls.__name__}.from_pretrained()")
+        if "vocabulary" in kwargs:
+            raise ConfigurationError(
+                f"{cls.__name__}.from_pretrained() takes its vocabulary from the file's words, so it takes no "
+                f"`vocabulary`. To give pretrained vectors to a vocabulary of your own, build "
+                f"`{cls.__name__}(output_dim, vocabulary=...)` and call its `load_pretrained(source)`."
+            )
+        output_dim = kwargs.pop("output_dim", None)
         dtype = standardize_dtype(kwargs.get("vocabulary_dtype", "string"))
         if dtype != "string":
             raise ConfigurationError("Pretrained vectors are keyed by words: `vocabulary_dtype` must be 'string'.")
@@ -455,6 +463,12 @@ class VocabIdEmbedding(VocabularyLayer):
                 errors=errors,
                 nonfinite=nonfinite,
                 verbose=verbose,
+            )
+        if output_dim is not None and output_dim != vectors.dim:
+            raise ConfigurationError(
+                f"The vectors in {vectors.path or 'memory'} have {vectors.dim} dimensions, but `output_dim` is "
+                f"{output_dim!r}. `from_pretrained()` takes output_dim from the vectors: leave it out, or pass "
+                "vectors of that many dimensions."
             )
         keep = [i for i, token in enumerate(vectors.vocabulary.tokens) if token not in reserved][:limit]
         if len(keep) != len(vectors.vocabulary):
@@ -595,6 +609,7 @@ class VocabIdEmbedding(VocabularyLayer):
         matrix[oov_ids] = oov_rows
         matrix[token_ids] = aligned.vectors  # Zeros where nothing was found; filled next.
         matrix[token_ids[~found]] = missing_rows
+        self._check_rows_fit(matrix, self._ids_to_tokens(), f"the vectors of {aligned.report.source}")
         trainable_rows = None
         if train == "missing":
             trainable_rows = tuple(sorted((*oov_ids.tolist(), *token_ids[~found].tolist())))
@@ -606,6 +621,26 @@ class VocabIdEmbedding(VocabularyLayer):
             self.built = True
         self.trainable = train != "none"
         return aligned.report
+
+    def _check_rows_fit(self, matrix: np.ndarray, tokens: Any, source: str) -> None:
+        """Refuses rows with a value that the layer's float16 weights or computation would make infinity."""
+        stores, computes = self.variable_dtype == "float16", self.compute_dtype == "float16"
+        if not (stores or computes):
+            return
+        overflow = 65520.0  # float16's largest value is 65504; from 65520 on, a value rounds to infinity.
+        for start in range(0, len(matrix), _ROWS_CHECKED_AT_ONCE):
+            bad = np.flatnonzero((np.abs(matrix[start : start + _ROWS_CHECKED_AT_ONCE]) >= overflow).any(axis=1))
+            if bad.size:
+                row = start + int(bad[0])
+                value = matrix[row][np.abs(matrix[row]) >= overflow][0]
+                how = "stores its rows in float16" if stores else "computes in float16"
+                raise ConfigurationError(
+                    f"{self._owner()} {how} (dtype policy {self.dtype_policy.name!r}), whose largest value is "
+                    "65504, but the row of "
+                    f"{display_token(tokens[row])} from {source} holds {value:g}, which would become infinity. "
+                    "Build the layer with dtype='float32' (or 'bfloat16', which has float32's range), or scale "
+                    "the vectors down."
+                )
 
     # Vocabulary updates ----------------------------------------------------------------
 
@@ -751,6 +786,7 @@ class VocabIdEmbedding(VocabularyLayer):
             seed=seed,
         )
         del old_matrix
+        self._check_rows_fit(cast(np.ndarray, matrix), new_tokens, "`new_embeddings_initializer`")
         quantized = None
         if self.quantization_mode is not None:
             quantized, matrix = self._requantized_rows(cast(np.ndarray, matrix), row_map), None

@@ -303,9 +303,27 @@ def _remap_matrix(
     if len(added):
         reference = old_matrix[reference_rows]
         tokens = [new_tokens[i] for i in added]
-        matrix[added] = _initial_rows(initializer, tokens, reference, argument=argument, seed=seed)
+        rows = _initial_rows(initializer, tokens, reference, argument=argument, seed=seed)
+        _check_range(rows, matrix.dtype, tokens, argument)
+        matrix[added] = rows
     matrix[size:] = 0
     return matrix
+
+
+def _check_range(rows: np.ndarray, dtype: np.dtype, tokens: Sequence[Any], argument: str) -> None:
+    """Refuses float32 `rows` with a finite value that a `dtype` matrix (float16) would hold as infinity."""
+    if dtype.kind != "f" or dtype.itemsize >= rows.dtype.itemsize:
+        return
+    with np.errstate(over="ignore"):
+        overflows = np.isinf(rows.astype(dtype)) & np.isfinite(rows)
+    if overflows.any():
+        row = int(np.flatnonzero(overflows.any(axis=1))[0])
+        value = rows[row][overflows[row]][0]
+        raise ConfigurationError(
+            f"The row of {display_token(tokens[row])} from `{argument}` holds {value:g}, but the embedding's rows "
+            f"are {dtype}, whose largest value is {float(np.finfo(dtype).max):g}: it would become infinity. Use a "
+            "float32 (or bfloat16) embedding, or scale the vectors down."
+        )
 
 
 def _make_report(

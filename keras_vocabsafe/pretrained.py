@@ -179,7 +179,7 @@ def load_vectors(
 
     Args:
         path: a GloVe, word2vec (text or binary) or fastText `.vec` file, each
-            possibly gzip- or bz2-compressed; or a `.npy` matrix.
+            possibly gzip-, bz2- or xz-compressed; or a `.npy` matrix.
         format: `"auto"` (default: detected from the content) or one of
             `"glove"`, `"word2vec"`, `"fasttext"`, `"word2vec_binary"`, `"npy"`.
         max_rows: keep only the first `max_rows` distinct words (files list the
@@ -198,7 +198,7 @@ def load_vectors(
             indices (from 0).
         verbose: `"auto"` (default), 0, 1 or 2, as for `Model.fit`: 1 shows
             a `keras.utils.Progbar` of the file's bytes read (compressed
-            bytes for gzip and bz2), then a summary line; 2 prints only the
+            bytes for gzip, bz2 and xz), then a summary line; 2 prints only the
             summary; 0 prints nothing. `"auto"` is 1 when stdout is a
             terminal and Keras's interactive logging is on, else 0. The
             summary is also logged at INFO on the `keras_vocabsafe` logger.

@@ -2,6 +2,7 @@
 
 import bz2
 import gzip
+import lzma
 import select
 import struct
 
@@ -50,7 +51,7 @@ def write_binary(path, words, values, *, compress=None, count=None, dim=None):
 
 
 def _write(path, data, compress):
-    opener = {None: open, "gz": gzip.open, "bz2": bz2.open}[compress]
+    opener = {None: open, "gz": gzip.open, "bz2": bz2.open, "xz": lzma.open}[compress]
     with opener(path, "wb") as f:
         f.write(data)
 
@@ -69,7 +70,7 @@ FORMAT_CASES = {
 }
 
 
-@pytest.mark.parametrize("compress", [None, "gz", "bz2"])
+@pytest.mark.parametrize("compress", [None, "gz", "bz2", "xz"])
 @pytest.mark.parametrize("kind", sorted(FORMAT_CASES))
 def test_text_formats_load_exactly(tmp_path, kind, compress):
     texts, values = make_values()
@@ -80,7 +81,7 @@ def test_text_formats_load_exactly(tmp_path, kind, compress):
     assert vectors.format == ("glove" if kind == "glove" else "word2vec")
 
 
-@pytest.mark.parametrize("compress", [None, "gz", "bz2"])
+@pytest.mark.parametrize("compress", [None, "gz", "bz2", "xz"])
 def test_word2vec_binary_loads_exactly(tmp_path, compress):
     _, values = make_values()
     path = tmp_path / "vectors.bin"
@@ -230,6 +231,26 @@ def test_header_that_promises_fewer_rows(tmp_path):
     (tmp_path / "v.txt").write_text("1 3\na 1 2 3\nb 4 5 6\n")
     with pytest.raises(VectorFileError, match=r"Line 3 .* promised 1 vectors but the file goes on"):
         load_vectors(tmp_path / "v.txt")
+
+
+@pytest.mark.parametrize("tail", [b"", b"\n", b"\r\n\n"], ids=["nothing", "newline", "line-breaks"])
+def test_binary_file_may_end_with_line_breaks_after_its_last_vector(tmp_path, tail):
+    _, values = make_values(n=3)
+    write_binary(tmp_path / "v.bin", WORDS[:3], values)
+    data = (tmp_path / "v.bin").read_bytes().rstrip(b"\n")
+    (tmp_path / "v.bin").write_bytes(data + tail)
+    assert_loaded(load_vectors(tmp_path / "v.bin"), WORDS[:3], values)
+
+
+def test_binary_header_that_promises_fewer_vectors_than_the_file_holds(tmp_path):
+    # The vectors after the header's count were left out without a word (the text formats refused it).
+    _, values = make_values(n=3)
+    write_binary(tmp_path / "v.bin", WORDS[:3], values, count=2)
+    with pytest.raises(VectorFileError, match=r"goes on after the 2 vectors its header promises .*Fix the count"):
+        load_vectors(tmp_path / "v.bin")
+    with pytest.raises(VectorFileError, match=r"goes on after the 2 vectors"):
+        VocabEmbedding.from_pretrained(tmp_path / "v.bin")
+    assert_loaded(load_vectors(tmp_path / "v.bin", max_rows=2), WORDS[:2], values[:2])  # Asked for 2: no check.
 
 
 def test_truncated_binary_record(tmp_path):
@@ -652,6 +673,55 @@ def test_from_pretrained_leaves_out_reserved_words(tmp_path):
     layer = VocabEmbedding.from_pretrained(tmp_path / "v.txt", max_tokens=3)
     assert layer.get_vocabulary() == ["[UNK]", "a", "b"]
     np.testing.assert_array_equal(layer.embeddings.numpy()[1:], values[1:])
+
+
+def test_from_pretrained_refuses_a_vocabulary_and_points_to_load_pretrained(glove):
+    # It raised TypeError ("got multiple values for keyword argument 'vocabulary'") from inside the constructor call.
+    path, _ = glove
+    with pytest.raises(ConfigurationError, match=r"takes no `vocabulary`.*load_pretrained\(source\)"):
+        VocabEmbedding.from_pretrained(path, vocabulary=["cat", "zebra"])
+
+
+def test_from_pretrained_takes_an_output_dim_only_when_it_is_the_files(glove):
+    path, table = glove
+    layer = VocabEmbedding.from_pretrained(path, output_dim=DIM)
+    np.testing.assert_array_equal(layer.get_vectors(["cat"])[0], table["cat"])
+    with pytest.raises(ConfigurationError, match=rf"have {DIM} dimensions, but `output_dim` is {DIM + 1}"):
+        VocabEmbedding.from_pretrained(path, output_dim=DIM + 1)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "how"),
+    [("float16", "stores its rows in float16"), ("mixed_float16", "computes in float16")],
+)
+def test_rows_beyond_float16_range_are_refused_for_a_float16_layer(tmp_path, dtype, how):
+    # A float16 layer turned 70000 into infinity without a word (a float16 computation, at every call).
+    (tmp_path / "v.txt").write_text("cat 1 70000\ndog 3 4\n")
+    with pytest.raises(ConfigurationError, match=rf"{how} .*the row of 'cat' .* holds 70000.*dtype='float32'"):
+        VocabEmbedding.from_pretrained(tmp_path / "v.txt", dtype=dtype)
+    layer = VocabEmbedding(2, vocabulary=["dog", "cat"], dtype=dtype)
+    with pytest.raises(ConfigurationError, match=rf"{how} .*the row of 'cat'"):
+        layer.load_pretrained(tmp_path / "v.txt")
+    assert not layer.built  # Refused before any row was set.
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "mixed_bfloat16", "float32"])
+def test_rows_beyond_float16_range_load_into_layers_of_float32_range(tmp_path, dtype):
+    (tmp_path / "v.txt").write_text("cat 1 70000\ndog 3 4\n")
+    layer = VocabEmbedding.from_pretrained(tmp_path / "v.txt", dtype=dtype)
+    row = keras.ops.convert_to_numpy(keras.ops.cast(layer.get_vectors(["cat"])[0], "float32"))
+    np.testing.assert_allclose(row, [1, 70000], rtol=1e-2)  # bfloat16 keeps 8 bits of mantissa.
+
+
+def test_update_vocabulary_refuses_pretrained_rows_beyond_float16_range(tmp_path):
+    (tmp_path / "v.txt").write_text("cat 1 70000\ndog 3 4\n")
+    layer = VocabEmbedding(2, vocabulary=["dog"], dtype="float16")
+    layer.build()
+    before = layer.embeddings.numpy().copy()
+    with pytest.raises(ConfigurationError, match=r"row of 'cat' from `new_embeddings_initializer` holds 70000"):
+        layer.update_vocabulary(["dog", "cat"], new_embeddings_initializer=load_vectors(tmp_path / "v.txt"))
+    assert layer.get_vocabulary() == ["[UNK]", "dog"]
+    np.testing.assert_array_equal(layer.embeddings.numpy(), before)
 
 
 def small_text_model(layer):

@@ -2,8 +2,12 @@
 
 import bz2
 import gzip
+import lzma
+import os
 import pathlib
 import struct
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -21,7 +25,7 @@ def small_blocks(monkeypatch):
 
 # Compressed files cut short or damaged ----------------------------------------------
 
-COMPRESSORS = {"gz": gzip.compress, "bz2": bz2.compress}
+COMPRESSORS = {"gz": gzip.compress, "bz2": bz2.compress, "xz": lzma.compress}
 
 
 @pytest.mark.parametrize("suffix", sorted(COMPRESSORS))
@@ -88,6 +92,48 @@ def test_read_error_keeps_the_original_error_as_its_cause(tmp_path):
 def test_directory(tmp_path):
     with pytest.raises(VectorFileError, match=r"is a directory, not a vectors file"):
         load_vectors(tmp_path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX named pipes")
+def test_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path):
+    # Opening a FIFO waited forever for a writer (and with one, failed on the seek after the magic bytes).
+    os.mkfifo(tmp_path / "v.txt")
+    done = threading.Event()
+
+    def writer():  # So that a reader that opens the pipe is not stuck: it gets a line, then the end.
+        while not done.is_set():
+            try:
+                descriptor = os.open(tmp_path / "v.txt", os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:  # No reader yet.
+                time.sleep(0.01)
+                continue
+            os.write(descriptor, b"cat 1 2\n")
+            os.close(descriptor)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(VectorFileError, match=r"is not a regular file \(a pipe, device or socket\)"):
+            load_vectors(tmp_path / "v.txt")
+    finally:
+        done.set()
+        thread.join()
+
+
+@pytest.mark.parametrize(
+    ("data", "what"),
+    [
+        (b"PK\x03\x04\x14\x00\x00\x00\x08\x00glove.6B.50d.txt", "a zip archive.*Unzip it"),
+        (b"\x28\xb5\x2f\xfd\x04\x58\x45\x00\x00" + bytes(range(40)), "zstd-compressed.*zstd -d"),
+        (b"7z\xbc\xaf\x27\x1c\x00\x04" + bytes(range(40)), "a 7-Zip archive.*7z x"),
+    ],
+    ids=["zip", "zstd", "7z"],
+)
+def test_archive_or_compression_that_is_not_read_is_named(tmp_path, data, what):
+    # A zip (as GloVe is published) was "binary data ... holds NUL bytes", and zstd "a word but no numbers".
+    (tmp_path / "v.txt").write_bytes(data)
+    with pytest.raises(VectorFileError, match=rf"is {what}"):
+        load_vectors(tmp_path / "v.txt")
 
 
 def test_empty_gzip_file(tmp_path):
