@@ -124,6 +124,21 @@ def test_vectors_align_writes_the_matrix_a_vocab_embedding_loads(tmp_path, capsy
     assert matrix.shape == (5, 3)  # The OOV row, then the four tokens.
     np.testing.assert_allclose(matrix[0], np.mean([GLOVE["the"], GLOVE["cat"], GLOVE["##s"]], axis=0), rtol=1e-6)
     assert "found             3" in text and "row 0 is the OOV row" in text
+    # How the rows without a vector were made is stated, not left to the defaults' documentation.
+    assert "(1 token(s) without a vector: zeros; OOV row: mean)" in text
+
+
+def test_vectors_align_states_how_rows_without_a_vector_were_made_in_json(tmp_path, capsys):
+    vocab = write_lines(tmp_path / "vocab.txt", ["the", "zebra"])
+    out = tmp_path / "aligned.npy"
+    code, text, _ = run(capsys, "vectors", "align", glove_file(tmp_path), "--vocab", vocab, "-o", out, "--json")
+    assert code == 0
+    data = json.loads(text)
+    assert data["missing_initializer"] == "mean_std" and data["oov_initializer"] == "mean"
+    args = ["--rows", "vocabulary", "--missing-initializer", "mean_cov", "--overwrite", "--json"]
+    code, text, _ = run(capsys, "vectors", "align", glove_file(tmp_path), "--vocab", vocab, "-o", out, *args)
+    data = json.loads(text)
+    assert data["missing_initializer"] == "mean_cov" and data["oov_initializer"] is None  # No OOV row.
 
 
 def test_vectors_align_keeps_file_ids_of_a_vocabulary_that_lists_unk(tmp_path, capsys):

@@ -162,17 +162,27 @@ def run_align(args: argparse.Namespace, output: Output) -> int:
         "is the OOV row",
         "tokens": "one row per token at its file id, no OOV row",
     }[layout]
+    missing = int((~found).sum())
+    oov_rows = [0] if layout == "oov_first" else oov_ids
     data: dict[str, Any] = {
         "output": out,
         "shape": list(matrix.shape),
         "rows": args.rows,
         "layout": described,
-        "oov_rows": [0] if layout == "oov_first" else oov_ids,
+        "oov_rows": oov_rows,
+        "missing_initializer": args.missing_initializer,
+        "oov_initializer": args.oov_initializer if oov_rows else None,
         "report": report.to_dict(),
         "min_coverage": args.min_coverage,
         "below_min_coverage": below,
     }
     text = [str(report), f"wrote {out}: {matrix.shape[0]:,} x {matrix.shape[1]} float32 ({described})"]
+    # How the rows without a vector were made: the user should not have to know the defaults.
+    made = [f"{missing:,} token(s) without a vector: {args.missing_initializer}"] if missing else []
+    if oov_rows:
+        made.append(f"OOV row: {args.oov_initializer}")
+    if made:
+        text.append(f"rows made from the found vectors ({'; '.join(made)})")
     if below:
         text.append(f"coverage {report.coverage:.2%} is below --min-coverage {args.min_coverage:.2%}")
     output.emit("\n".join(text), data)
