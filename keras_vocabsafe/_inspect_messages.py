@@ -17,6 +17,7 @@ __all__ = [
     "mask_value_without_mask_zero",
     "mask_token_without_mask_zero",
     "mask_zero_on_a_hash_bin",
+    "mask_zero_off_the_mask_token",
     "ranges_text",
     "rows_past_bins",
     "rows_past_several_lookups",
@@ -84,6 +85,31 @@ def mask_zero_on_a_hash_bin(who: str, target: str, bins: int | None, layer_class
     return (
         f"{_sentence(target)} has mask_zero=True{how}, but {who} {state}, so id 0 is a hash bin: the inputs that hash "
         f"to it{share} are masked out as if they were padding. {_sentence(cure + 'set mask_zero=False.')}"
+    )
+
+
+def mask_zero_off_the_mask_token(who: str, target: str, mask_id: int | None, zero_is_oov: bool, how: str = "") -> str:
+    """`mask-zero-without-mask-token`: `target` masks id 0, which `who`, a vocabulary lookup, gives to its OOV
+    token (`zero_is_oov`) or its first token: it has no mask token (`mask_id` None), or gives it `mask_id` (a
+    vocabulary that lists its special tokens puts it where they are listed). `how`: how the mask was seen, after
+    "mask_zero=True"."""
+    zero = "its OOV id" if zero_is_oov else "the id of its first token"
+    lost = (
+        "every out-of-vocabulary token is masked out as if it were padding"
+        if zero_is_oov
+        else "that token is masked out wherever it occurs, as if it were padding"
+    )
+    if mask_id is None:
+        return (
+            f"{_sentence(target)} has mask_zero=True{how}, but {who} has no mask token, so id 0 is {zero}: {lost}. "
+            "Give the lookup a mask token (`mask_token=''`, which makes id 0 padding and shifts the other ids by one; "
+            "retrain), or set mask_zero=False."
+        )
+    return (
+        f"{_sentence(target)} has mask_zero=True{how}, but {who} maps its mask token to id {mask_id}, not 0, so id 0 "
+        f"is {zero}: {lost}, while the padding (id {mask_id}) is embedded and seen by the layers after it as if it "
+        "were a token. List the mask token first in the vocabulary, so that it is id 0 (retrain), or use "
+        "VocabEmbedding, which masks its mask token at any id."
     )
 
 

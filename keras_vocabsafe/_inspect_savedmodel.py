@@ -1626,12 +1626,10 @@ def _check_route(
             how = " (the graph masks its ids where they are 0)"
             message = messages.mask_zero_on_a_hash_bin(who, target, size, _hash_layer_class(model, ids.hashes), how)
         else:
-            zero = "its OOV id" if _clip(oov, 0, 0) else "the id of its first token"
-            message = (
-                f"The {target} has mask_zero=True (the graph masks its ids where they are 0), but the {who} has no "
-                f"mask token, so id 0 is {zero}: every out-of-vocabulary token is masked out as if it were padding. "
-                "Give the lookup a mask token (`mask_token=''`, which makes id 0 padding and shifts the other ids "
-                "by one; retrain), or set mask_zero=False."
+            # No mask token, or one at another id (a vocabulary that lists its special tokens): `mask`.
+            how = " (the graph masks its ids where they are 0)"
+            message = messages.mask_zero_off_the_mask_token(
+                f"the {who}", f"the {target}", mask, bool(_clip(oov, 0, 0)), how
             )
         found.append(Finding("error", "mask-zero-without-mask-token", layers, message))
     # The mask id (0, or where a vocabulary listing its specials puts it) is the mask token's alone (no token's, no

@@ -1833,16 +1833,13 @@ class _Analysis:
                 )
         if own is not None:
             return  # A VocabIdEmbedding's mask follows its own mask token.
-        if embedding.mask_zero and not lookup.mask:
-            zero = "its OOV id" if lookup.num_oov else "the id of its first token"
+        if embedding.mask_zero and lookup.mask_id != 0:
+            # No mask token, or one a vocabulary listing its special tokens puts at another id: id 0 is a token's.
             self._add(
                 "error",
                 "mask-zero-without-mask-token",
                 layers,
-                f"{target} has mask_zero=True, but {who} has no mask token, so id 0 is {zero}: every "
-                "out-of-vocabulary token is masked out as if it were padding. Give the lookup a mask token "
-                "(`mask_token=''`, which makes id 0 padding and shifts the other ids by one; retrain), or set "
-                "mask_zero=False.",
+                messages.mask_zero_off_the_mask_token(who, target, lookup.mask_id, 0 in lookup.oov_ids),
             )
         elif lookup.mask and not embedding.mask_zero:
             self._add(

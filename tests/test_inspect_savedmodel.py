@@ -1249,3 +1249,42 @@ def test_a_mask_token_into_an_embedding_without_mask_zero_is_not_warned_where_th
     report = inspect_model(_export(keras.Model(inputs, embedded), tmp_path / "exported"))
     assert report.findings == [], str(report)
     assert _only_pair(report).mask_zero is (True if masked_by == "the_embedding" else None)
+
+
+@pytest.mark.parametrize("exporter", ["model_export", "export_for_serving"])
+@pytest.mark.parametrize("dtype", ["string", "int64"])
+def test_mask_zero_with_the_mask_token_at_another_id_than_0_is_an_error_with_its_ids_in_both_halves(
+    tmp_path, exporter, dtype
+):
+    # A vocabulary that lists its special tokens puts the mask token where it is listed (id 1 here, the OOV token at
+    # 0): Embedding(mask_zero=True) masks the OOV id and embeds the padding. The .keras check said nothing, and the
+    # SavedModel one that the lookup "has no mask token".
+    if dtype == "string":
+        lookup = VocabLookup(vocabulary=["[UNK]", "[PAD]", *VOCAB], mask_token="[PAD]", oov_token="[UNK]", name="words")
+        padding, unknown = tf.constant([["[PAD]", "zebra"]]), tf.constant([["zebra"]])
+    else:
+        lookup = VocabLookup(
+            vocabulary=[-1, 0, 7, 8, 9], vocabulary_dtype="int64", mask_token=0, oov_token=-1, name="words"
+        )
+        padding, unknown = tf.constant([[0, 1234]], "int64"), tf.constant([[1234]], "int64")
+    mask_id, oov_id = (int(i) for i in lookup(padding)[0])
+    assert (mask_id, oov_id) == (1, 0)  # Keras's Embedding(mask_zero=True) masks the OOV id, not the padding.
+    inputs = keras.Input(shape=(3,), dtype=dtype)
+    embedding = keras.layers.Embedding(lookup.vocabulary_size(), 2, mask_zero=True, name="emb")
+    model = keras.Model(inputs, embedding(lookup(inputs)))
+    assert not bool(embedding.compute_mask(lookup(unknown))[0, 0])
+    model.save(tmp_path / "model.keras")
+    for report in (
+        inspect_model(_exported_by(exporter, model, tmp_path)),
+        inspect_model(str(tmp_path / "model.keras")),
+    ):
+        (finding,) = report.findings
+        assert (finding.severity, finding.code, finding.layers) == (
+            "error",
+            "mask-zero-without-mask-token",
+            ("words", "emb"),
+        )
+        assert f"maps its mask token to id {mask_id}, not 0, so id {oov_id} is its OOV id" in finding.message
+        assert "has no mask token" not in finding.message
+        assert "list the mask token first" in finding.message.lower() and "VocabEmbedding" in finding.message
+        assert (_only_pair(report).mask_id, _only_pair(report).oov_ids) == (mask_id, (oov_id,))
