@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import zipfile
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -42,45 +43,103 @@ def save_model(model: keras.Model, filepath: str | os.PathLike[str], **kwargs: A
     place once whole, so `filepath` holds either its former file or the new
     one. Any other argument goes to `model.save()`.
 
+    As `model.save()`: a target that is a symbolic link (even one whose
+    file does not exist yet) stays a link and the file it points to gets
+    the model (written beside that file); a file that already exists keeps
+    its permission bits, and a new one gets those the umask gives.
+
+    Args:
+        model: the model to save.
+        filepath: a path ending in `.keras`.
+        **kwargs: passed to `model.save()`. With `overwrite=False`, an
+            existing target is refused (Keras would ask on the console).
+            `zipped=False` (a directory, not a file) is refused: it cannot
+            be renamed into place whole; use `model.save()` for it.
+
     Raises:
-        ConfigurationError: `filepath` does not end in `.keras`, or its
-            directory does not exist.
+        ConfigurationError: `filepath` does not end in `.keras`, its
+            directory does not exist, it exists and `overwrite=False`, or
+            `zipped=False` was passed.
     """
-    _save_beside(filepath, ".keras", lambda path: model.save(path, **kwargs))
+    overwrite = kwargs.pop("overwrite", True)
+    if kwargs.get("zipped", True) is False:
+        raise ConfigurationError(
+            f"Cannot save '{os.fspath(filepath)}' with `zipped=False`: that writes a directory, which cannot be "
+            "renamed into place whole. Use `model.save(path, zipped=False)` for it, or drop `zipped` to save a "
+            "`.keras` file."
+        )
+    kwargs.pop("zipped", None)  # True (or None): the zipped `.keras` file, as without it.
+    _save_beside(filepath, ".keras", lambda path: model.save(path, **kwargs), overwrite=overwrite)
 
 
-def save_weights(model: keras.Model, filepath: str | os.PathLike[str]) -> None:
+def save_weights(
+    model: keras.Model, filepath: str | os.PathLike[str], *, overwrite: bool = True, max_shard_size: Any = None
+) -> None:
     """Saves like `model.save_weights(filepath)`, but never leaves a half-written `.weights.h5` file at `filepath`.
 
-    As `save_model`: written beside the target, then renamed into place.
+    As `save_model`: written beside the target, then renamed into place; a
+    symbolic link stays a link, its file gets the weights; file permissions
+    as `model.save_weights()` leaves them. Sharded weights
+    (`max_shard_size`, several files) are not written by this function: use
+    `model.save_weights(path, max_shard_size=...)`.
+
+    Args:
+        model: the model whose weights to save.
+        filepath: a path ending in `.weights.h5`.
+        overwrite: with `False`, an existing target is refused.
+        max_shard_size: refused unless `None`: sharded weights cannot be
+            written whole or not at all.
 
     Raises:
-        ConfigurationError: `filepath` does not end in `.weights.h5`, or its
-            directory does not exist.
+        ConfigurationError: `filepath` does not end in `.weights.h5`, its
+            directory does not exist, it exists and `overwrite=False`, or
+            `max_shard_size` was given.
     """
-    _save_beside(filepath, ".weights.h5", model.save_weights)
+    if max_shard_size is not None:
+        raise ConfigurationError(
+            f"Cannot save '{os.fspath(filepath)}' with `max_shard_size`: sharded weights are an index and several "
+            "shard files, which cannot be renamed into place at once. Use "
+            "`model.save_weights(path, max_shard_size=...)` for them, or drop `max_shard_size` to write one "
+            "`.weights.h5` file."
+        )
+    _save_beside(filepath, ".weights.h5", model.save_weights, overwrite=overwrite)
 
 
-def _save_beside(filepath: Any, suffix: str, write: Callable[[str], Any]) -> None:
+def _save_beside(filepath: Any, suffix: str, write: Callable[[str], Any], *, overwrite: bool = True) -> None:
     """Calls `write` on a new file beside `filepath` and renames it to `filepath` once written; removes it on any
-    error or interrupt."""
+    error or interrupt. A symbolic link is followed, as `open()` does, so the link stays and its file changes."""
     if not isinstance(filepath, (str, os.PathLike)):
         raise ConfigurationError(
             f"`filepath` must be a path (str or os.PathLike). Received: {type(filepath).__name__}."
         )
     path = os.fspath(filepath)
     if not path.endswith(suffix):
-        raise ConfigurationError(f"'{path}' must end in `{suffix}`, the name Keras gives such a file.")
-    directory = os.path.dirname(os.path.abspath(path))
+        message = f"'{path}' must end in `{suffix}`, the name Keras gives such a file."
+        if suffix == ".weights.h5" and path.endswith(".weights.json"):
+            message += (
+                " Sharded weights (`max_shard_size`) are several files, which cannot be renamed into place at once: "
+                "write them with `model.save_weights(path, max_shard_size=...)`."
+            )
+        raise ConfigurationError(message)
+    if os.path.lexists(path) and not overwrite:
+        raise ConfigurationError(
+            f"'{path}' exists and `overwrite=False` was passed: remove it, save elsewhere, or pass `overwrite=True`."
+        )
+    target = os.path.realpath(path) if os.path.islink(path) else path
+    directory = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(directory):
         raise ConfigurationError(
             f"Cannot save to '{path}': the directory '{directory}' does not exist. Create it first."
         )
+    if os.path.isdir(target):
+        raise ConfigurationError(f"Cannot save to '{path}': it is a directory. Pass the path of a file.")
     descriptor, temporary = create_file_beside(directory, "." + os.path.basename(path)[: -len(suffix)] + ".", suffix)
     os.close(descriptor)
     try:
         write(temporary)
-        os.replace(temporary, path)
+        with contextlib.suppress(FileNotFoundError):  # Keras writes into an existing file: its mode stays.
+            os.chmod(temporary, stat.S_IMODE(os.stat(target).st_mode))
+        os.replace(temporary, target)
     except BaseException:  # KeyboardInterrupt too: the target keeps what it held.
         with contextlib.suppress(OSError):
             os.remove(temporary)

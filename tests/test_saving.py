@@ -451,6 +451,85 @@ def test_atomic_saves_refuse_a_path_they_cannot_write(tmp_path):
 
 
 @pytest.mark.saving
+@pytest.mark.parametrize("suffix", [".keras", ".weights.h5"])
+def test_atomic_saves_refuse_an_existing_target_with_overwrite_false(tmp_path, suffix):
+    model = _scored_model(["a"])
+    save = keras_vocabsafe.save_model if suffix == ".keras" else keras_vocabsafe.save_weights
+    target = tmp_path / f"model{suffix}"
+    target.write_bytes(b"kept")
+    with pytest.raises(keras_vocabsafe.ConfigurationError, match=re.escape(f"'{target}' exists and `overwrite=False`")):
+        save(model, target, overwrite=False)
+    assert target.read_bytes() == b"kept"
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]
+    save(model, tmp_path / f"new{suffix}", overwrite=False)  # No file there: saved.
+    assert (tmp_path / f"new{suffix}").stat().st_size > 0
+
+
+@pytest.mark.saving
+@pytest.mark.parametrize("suffix", [".keras", ".weights.h5"])
+def test_atomic_saves_write_through_a_symbolic_link_as_keras_does(tmp_path, suffix):
+    model = _scored_model(["a"])
+    save = keras_vocabsafe.save_model if suffix == ".keras" else keras_vocabsafe.save_weights
+    (tmp_path / "store").mkdir()
+    real, link = tmp_path / "store" / f"real{suffix}", tmp_path / f"link{suffix}"
+    real.write_bytes(b"old")
+    link.symlink_to(real)
+    save(model, link)
+    assert link.is_symlink() and link.resolve() == real
+    assert real.read_bytes() != b"old"
+    assert sorted(p.name for p in (tmp_path / "store").iterdir()) == [real.name]  # Nothing left beside.
+    # A dangling link: as `model.save()`, the file it names is created and the link stays.
+    dangling, missing = tmp_path / f"dangling{suffix}", tmp_path / "store" / f"later{suffix}"
+    dangling.symlink_to(missing)
+    save(model, dangling)
+    assert dangling.is_symlink() and missing.is_file()
+    keras_vocabsafe.load_weights(_scored_model(["a"]), dangling)
+
+
+@pytest.mark.saving
+@pytest.mark.parametrize("suffix", [".keras", ".weights.h5"])
+def test_atomic_saves_give_the_file_mode_keras_gives(tmp_path, suffix):
+    import os
+
+    model = _scored_model(["a"])
+    ours = keras_vocabsafe.save_model if suffix == ".keras" else keras_vocabsafe.save_weights
+    theirs = model.save if suffix == ".keras" else model.save_weights
+    previous = os.umask(0o027)
+    try:
+        for existing_mode in (None, 0o600, 0o664):
+            modes = []
+            for save, name in ((ours, "ours"), (lambda m, p: theirs(p), "theirs")):
+                path = tmp_path / f"{name}{existing_mode}{suffix}"
+                if existing_mode is not None:
+                    path.write_bytes(b"old")
+                    path.chmod(existing_mode)
+                save(model, path)
+                modes.append(path.stat().st_mode & 0o7777)
+            assert modes[0] == modes[1], existing_mode
+    finally:
+        os.umask(previous)
+
+
+def test_save_model_refuses_the_directory_form(tmp_path):
+    model = _scored_model(["a"])
+    with pytest.raises(keras_vocabsafe.ConfigurationError, match=r"`zipped=False`.*model\.save\(path, zipped=False\)"):
+        keras_vocabsafe.save_model(model, tmp_path / "model.keras", zipped=False)
+    assert list(tmp_path.iterdir()) == []
+    keras_vocabsafe.save_model(model, tmp_path / "model.keras", zipped=True)  # The default form: saved.
+    assert keras.saving.load_model(tmp_path / "model.keras").get_layer("words").get_vocabulary() == ["[UNK]", "a"]
+
+
+def test_save_weights_refuses_sharded_weights(tmp_path):
+    model = _scored_model(["a"])
+    for name in ("model.weights.json", "model.weights.h5"):
+        with pytest.raises(keras_vocabsafe.ConfigurationError, match=r"max_shard_size=\.\.\.\)"):
+            keras_vocabsafe.save_weights(model, tmp_path / name, max_shard_size=1)
+    with pytest.raises(keras_vocabsafe.ConfigurationError, match=r"Sharded weights .*several files"):
+        keras_vocabsafe.save_weights(model, tmp_path / "model.weights.json")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.saving
 def test_plain_load_weights_says_that_other_layers_were_loaded(tmp_path):
     path = tmp_path / "other.weights.h5"
     _scored_model(["b", "a", "c"]).save_weights(path)
