@@ -10,6 +10,8 @@ settings is caught as well.
 
 from __future__ import annotations
 
+import json
+import os
 import weakref
 from typing import Any
 
@@ -146,3 +148,52 @@ def _corrupt(owner: str, reason: str) -> VocabularyMismatchError:
         f"The saved vocabulary of {owner} is corrupt: {reason}. The weights file was edited or damaged; save the "
         "weights again from the trained model, or load the whole model from its `.keras` file."
     )
+
+
+def check_shards(path: str, error_type: type[Exception]) -> list[str]:
+    """The shard files a sharded weights index names (paths, in its order); refuses, with `error_type`, an index
+    that is not JSON, or names a shard file that is not beside it or is not readable HDF5 (truncated).
+
+    Shared by `load_weights` (`ConfigurationError`) and `inspect_model(weights=...)` (`ModelFileError`).
+
+    Keras's loader does not report a missing shard: the layer whose weights it holds fails, its store is then
+    empty for every layer after it, and a later visit of the failed layer clears the failure, so
+    `model.load_weights()` returns having loaded only the layers read before the gap.
+    """
+    try:
+        with open(path, encoding="utf-8") as file:
+            index = json.load(file)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise error_type(
+            f"'{path}' is not the JSON index of sharded weights ({error}). It may be truncated or of another kind; "
+            "write the weights again with `model.save_weights(path, max_shard_size=...)`."
+        ) from error
+    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict):
+        raise error_type(
+            f"'{path}' has no `weight_map` naming the shard of each layer, so it is not the index of sharded weights "
+            "Keras writes; write the weights again with `model.save_weights(path, max_shard_size=...)`."
+        )
+    import h5py  # A dependency of Keras's saving.
+
+    folder = os.path.dirname(path)
+    names = {name for shards in weight_map.values() for name in (shards if isinstance(shards, list) else [shards])}
+    found: list[str] = []
+    for shard in sorted(names, key=str):
+        if not isinstance(shard, str) or not os.path.isfile(os.path.join(folder, shard)):
+            raise error_type(
+                f"'{path}' names the shard {shard!r}, which is not in {folder or '.'!r}: copy every "
+                "`*.weights.h5` shard written with the index next to it. (Keras's own `model.load_weights()` does "
+                "not notice a missing or damaged shard: the layers it holds, and every layer read after them, keep "
+                "their weights.)"
+            )
+        try:
+            h5py.File(os.path.join(folder, shard), "r").close()
+        except OSError as error:
+            raise error_type(
+                f"The shard '{os.path.join(folder, shard)}' of '{path}' could not be read as HDF5 ({error}). It may "
+                "be truncated; copy it again, or write the weights again with "
+                "`model.save_weights(path, max_shard_size=...)`."
+            ) from error
+        found.append(os.path.join(folder, shard))
+    return found

@@ -239,8 +239,10 @@ def inspect_model(
             SavedModel directory (or a serving base directory holding one
             version), whose graph is read without loading it: each lookup
             table's ids are followed to the 2-D variable they gather from.
-        weights: optional path of a `.weights.h5` file to check against the
-            architecture (for example the training run's weights against
+        weights: optional path of a `.weights.h5` file (or the
+            `.weights.json` index of sharded weights, whose shards must lie
+            beside it: a missing or truncated one raises `ModelFileError`)
+            to check against the architecture (for example the training run's weights against
             the exported model): its rows and, for this package's layers,
             its tokens replace those of the model.
         vocabulary: optional. The vocabulary the model was trained with: a
@@ -343,7 +345,7 @@ def _no_progress(total: int | None, label: str) -> _NoProgress:
 def _file_kind(path: str, what: str) -> str:
     """'keras', 'weights' or 'savedmodel', or a `ModelFileError` saying what the path is instead."""
     expected = (
-        "a .weights.h5 file (written by `model.save_weights`)"
+        "a .weights.h5 file (written by `model.save_weights`) or the .weights.json index of sharded weights"
         if what == "weights"
         else "a .keras file or a SavedModel directory"
     )
@@ -360,6 +362,8 @@ def _file_kind(path: str, what: str) -> str:
             f"{path} is a directory but not a SavedModel (it has no saved_model.pb, nor one version directory "
             "holding one). Pass a .keras file or a SavedModel directory."
         )
+    if what == "weights" and path.endswith(".weights.json") and os.path.isfile(path):
+        return "sharded"  # The JSON index of sharded weights (`max_shard_size`); the shards are checked on use.
     if not os.path.isfile(path):
         # A pipe would be read (and used up) here; the zip and HDF5 readers then seek in what is left and fail as
         # if the file were truncated. A device may never end.
@@ -453,6 +457,7 @@ class _KerasFileSource:
         self._h5: Any = None
         self._h5_handle: Any = None
         self._external_weights: str | None = None
+        self._shards: list[str] | None = None
         self._names_by_group: dict[str, str] | None = None
 
     def config(self) -> dict[str, Any]:
@@ -473,16 +478,19 @@ class _KerasFileSource:
                 "--weights takes a .weights.h5 file (HDF5, written by `model.save_weights`), not a whole model. "
                 + _legacy_model_advice(path)
             )
-        if kind != "weights":
+        if kind not in ("weights", "sharded"):
             raise ModelFileError(
                 f"--weights takes a .weights.h5 file (HDF5, written by `model.save_weights`); {path} is a {kind} "
                 "file. Pass the model as MODEL and the weights with --weights."
             )
+        # Sharded weights: the index names the shards, each checked as `load_weights` checks them.
+        shards = _weights_store.check_shards(path, ModelFileError) if kind == "sharded" else None
         own = self.h5()
         with _unreadable(f"the model.weights.h5 inside {self.path}"):
             own_paths = None if own is None else _dataset_paths(own)
         self._close_h5()
         self._external_weights = path
+        self._shards = shards
         self.weights_label = path
         other = self.h5()
         if own_paths is not None:
@@ -503,6 +511,9 @@ class _KerasFileSource:
         import h5py
 
         try:
+            if self._shards is not None:
+                self._h5 = _joined_shards(self._shards)
+                return self._h5
             if self._external_weights is not None:
                 self._h5 = h5py.File(self._external_weights, "r")
                 return self._h5
@@ -695,6 +706,38 @@ def _unreadable(where: str) -> Iterator[None]:
         raise ModelFileError(
             f"{where} cannot be read ({error}); the file is truncated or damaged. Save the weights again."
         ) from None
+
+
+def _joined_shards(shards: list[str]) -> Any:
+    """One in-memory HDF5 file laid out as the weights the shards hold together (Keras splits a layer's `vars`
+    between shards where it must): its arrays are virtual datasets read from the shards when used, so nothing is
+    copied but the layout and the scalars."""
+    import h5py
+
+    joined = h5py.File(f"joined-shards-{id(shards)}", "w", driver="core", backing_store=False)
+    for shard in shards:
+        source = os.path.abspath(shard)
+        with h5py.File(shard, "r") as file:
+
+            def visit(name: str, item: Any, source: str = source) -> None:
+                if isinstance(item, h5py.Group):
+                    group = joined.require_group(name)
+                    for key, value in item.attrs.items():
+                        group.attrs[key] = value
+                    return
+                if name in joined:
+                    return
+                if item.ndim == 0 or item.size == 0:  # Nothing a virtual dataset could map.
+                    dataset = joined.create_dataset(name, data=item[()])
+                else:
+                    layout = h5py.VirtualLayout(shape=item.shape, dtype=item.dtype)
+                    layout[...] = h5py.VirtualSource(source, name, shape=item.shape)
+                    dataset = joined.create_virtual_dataset(name, layout)
+                for key, value in item.attrs.items():
+                    dataset.attrs[key] = value
+
+            file.visititems(visit)
+    return joined
 
 
 def _quantization_mode(config: dict[str, Any]) -> str | None:

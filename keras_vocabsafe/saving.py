@@ -14,7 +14,6 @@ stored vocabulary is compared before any variable is assigned.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import stat
 import zipfile
@@ -23,7 +22,7 @@ from typing import Any
 
 import keras
 
-from keras_vocabsafe import _compat
+from keras_vocabsafe import _compat, _weights_store
 from keras_vocabsafe._files import create_file_beside
 from keras_vocabsafe._loading import CheckOnly, RemapRequest, loading_request
 from keras_vocabsafe.embedding import VocabIdEmbedding
@@ -286,51 +285,8 @@ def _weights_path(filepath: Any) -> str:
             "`.weights.h5`, `.weights.json` or `.keras` file."
         )
     if path.endswith(".weights.json"):
-        _check_shards(path)
+        _weights_store.check_shards(path, ConfigurationError)
     return path
-
-
-def _check_shards(path: str) -> None:
-    """Refuses a sharded weights index that is not JSON, or names a shard file that is not beside it.
-
-    Keras's loader does not report a missing shard: the layer whose weights it holds fails, its store is then
-    empty for every layer after it, and a later visit of the failed layer clears the failure, so
-    `model.load_weights()` returns having loaded only the layers read before the gap.
-    """
-    try:
-        with open(path, encoding="utf-8") as file:
-            index = json.load(file)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ConfigurationError(
-            f"'{path}' is not the JSON index of sharded weights ({error}). It may be truncated or of another kind; "
-            "write the weights again with `model.save_weights(path, max_shard_size=...)`."
-        ) from error
-    weight_map = index.get("weight_map") if isinstance(index, dict) else None
-    if not isinstance(weight_map, dict):
-        raise ConfigurationError(
-            f"'{path}' has no `weight_map` naming the shard of each layer, so it is not the index of sharded weights "
-            "Keras writes; write the weights again with `model.save_weights(path, max_shard_size=...)`."
-        )
-    import h5py  # A dependency of Keras's saving.
-
-    folder = os.path.dirname(path)
-    names = {name for shards in weight_map.values() for name in (shards if isinstance(shards, list) else [shards])}
-    for shard in sorted(names, key=str):
-        if not isinstance(shard, str) or not os.path.isfile(os.path.join(folder, shard)):
-            raise ConfigurationError(
-                f"'{path}' names the shard {shard!r}, which is not in {folder or '.'!r}: copy every "
-                "`*.weights.h5` shard written with the index next to it. (Keras's own `model.load_weights()` does "
-                "not notice a missing or damaged shard: the layers it holds, and every layer read after them, keep "
-                "their weights.)"
-            )
-        try:
-            h5py.File(os.path.join(folder, shard), "r").close()
-        except OSError as error:
-            raise ConfigurationError(
-                f"The shard '{os.path.join(folder, shard)}' of '{path}' could not be read as HDF5 ({error}). It may "
-                "be truncated; copy it again, or write the weights again with "
-                "`model.save_weights(path, max_shard_size=...)`."
-            ) from error
 
 
 @contextlib.contextmanager

@@ -266,6 +266,54 @@ def test_bad_files_raise_model_file_error(models, tmp_path):
         inspect_model(models["plain_ok"], weights=models["train_weights"])
 
 
+def _sharded_pair(tmp_path, tokens, reordered):
+    """Weights of a model over `tokens`, as one file and sharded (several shards), and a .keras model over
+    `reordered` with the same architecture."""
+
+    def build(vocabulary):
+        inputs = keras.Input(shape=(3,), dtype="string")
+        x = VocabEmbedding(64, vocabulary=vocabulary, name="words")(inputs)
+        return keras.Model(inputs, keras.layers.Dense(2000, name="wide")(x))
+
+    train = build(tokens)
+    train.save_weights(tmp_path / "train.weights.h5")
+    (tmp_path / "shards").mkdir()
+    train.save_weights(tmp_path / "shards" / "train.weights.json", max_shard_size=0.0006)
+    return (
+        str(tmp_path / "train.weights.h5"),
+        str(tmp_path / "shards" / "train.weights.json"),
+        _save(build(reordered), tmp_path / "export.keras"),
+    )
+
+
+@pytest.mark.saving
+def test_sharded_weights_are_inspected_as_the_same_weights_in_one_file(tmp_path):
+    tokens = [f"t{i}" for i in range(2000)]
+    single, index, export = _sharded_pair(tmp_path, tokens, tokens[::-1])
+    assert len([name for name in os.listdir(os.path.dirname(index)) if name.endswith(".h5")]) > 1
+    sharded = inspect_model(export, weights=index)
+    whole = inspect_model(export, weights=single)
+    assert [f.code for f in sharded.findings] == [f.code for f in whole.findings] == ["weights-for-other-vocabulary"]
+    assert [f.details for f in sharded.findings] == [f.details for f in whole.findings]
+    result = run_vocabsafe("inspect", export, "--weights", index, "--json")
+    assert json.loads(result.stdout)["findings"][0]["code"] == "weights-for-other-vocabulary", result.stderr
+
+
+@pytest.mark.saving
+def test_sharded_weights_with_a_missing_or_truncated_shard_are_refused_naming_it(tmp_path):
+    tokens = [f"t{i}" for i in range(2000)]
+    _, index, export = _sharded_pair(tmp_path, tokens, tokens)
+    folder = pathlib.Path(index).parent
+    shard = sorted(folder.glob("*.h5"))[-1]
+    data = shard.read_bytes()
+    shard.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFileError, match=re.escape(f"The shard '{shard}' of '{index}' could not be read")):
+        inspect_model(export, weights=index)
+    shard.unlink()
+    with pytest.raises(ModelFileError, match=re.escape(f"names the shard '{shard.name}', which is not in")):
+        inspect_model(export, weights=index)
+
+
 @pytest.mark.slow
 def test_a_damaged_weights_file_is_a_model_file_error_wherever_the_damage_is(models, tmp_path):
     # h5py reports a damaged HDF5 file as OSError, KeyError, RuntimeError or ValueError, by where the damage is.

@@ -41,7 +41,11 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("model", metavar="MODEL", help="a .keras file, a SavedModel directory, or a .weights.h5 file")
-    parser.add_argument("--weights", metavar="FILE", help="a .weights.h5 file to check against MODEL's architecture")
+    parser.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="a .weights.h5 file (or a sharded .weights.json index) to check against MODEL's architecture",
+    )
     parser.add_argument(
         "--model",
         dest="model_file",
