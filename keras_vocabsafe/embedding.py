@@ -1677,7 +1677,9 @@ class VocabIdEmbedding(VocabularyLayer):
                 f"{self._owner()} cannot load weights from Keras's legacy HDF5 format (`model.load_weights()` of a "
                 "`.h5` or `.hdf5` file): that loader assigns rows by position and its file carries no vocabulary, "
                 "so rows saved for the same tokens in another order would silently land on other tokens. This "
-                "layer keeps its rows. Load the whole model with `keras.saving.load_model(path)` (the file's config "
+                "layer keeps its rows (with `by_name=True`, Keras assigns layer by layer in the file's order, so the "
+                "layers the file lists before this one already hold its weights). Load the whole model with "
+                "`keras.saving.load_model(path)` (the file's config "
                 "restores the vocabulary with the rows), then save its weights with "
                 "`model.save_weights('model.weights.h5')`, whose file carries the vocabulary and is checked on load."
             )
