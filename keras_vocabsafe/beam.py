@@ -75,6 +75,7 @@ from typing import Any, cast
 import numpy as np
 
 from keras_vocabsafe._counting import integer_weights, without_unseen
+from keras_vocabsafe._files import UTF8_MARK
 from keras_vocabsafe._tokens import canonical_token
 from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError, TextInputError, VocabSafeError, VocabularyError
 from keras_vocabsafe.vocabulary import Token, Vocabulary
@@ -260,9 +261,24 @@ def _element_repr(element: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def _without_mark(token: bytes, source: str, element: Any) -> bytes:
+    """Refuses a string that starts with a UTF-8 byte order mark: the first line of a file saved with one, as
+    `beam.io.ReadFromText` reads it. `vocabulary_from_files` and `vocabsafe vocab build` drop the mark, so counting
+    it would give a silently different vocabulary from the same files."""
+    if token.startswith(UTF8_MARK):
+        raise TextInputError(
+            f"ComputeVocabulary for {source} received {_element_repr(element)}, which starts with a UTF-8 byte order "
+            "mark (U+FEFF): the first line of a file saved with one (by Notepad, say), which `beam.io.ReadFromText` "
+            "keeps. `vocabulary_from_files` and `vocabsafe vocab build` drop it; counted here, it would make a token "
+            "of its own ('\\ufeffword') and a vocabulary different from theirs. Drop it before ComputeVocabulary: "
+            "`| beam.Map(lambda line: line.removeprefix('\\ufeff'))` (for bytes, `.removeprefix(b'\\xef\\xbb\\xbf')`)."
+        )
+    return token
+
+
 def _text_of(element: Any, source: str, weighted: bool) -> bytes:
     if isinstance(element, (bytes, str, np.bytes_, np.str_)):
-        return cast(bytes, canonical_token(element, "string", what="text"))
+        return _without_mark(cast(bytes, canonical_token(element, "string", what="text")), source, element)
     hint = (
         " If the elements are (text, weight) pairs, pass `weights=True`."
         if isinstance(element, tuple) and not weighted
@@ -290,12 +306,13 @@ def _keys_of(element: Any, dtype: str, source: str) -> list[Token]:
 
 def _key(key: Any, dtype: str, source: str, element: Any) -> Token:
     try:
-        return canonical_token(key, dtype, what="key")
+        token = canonical_token(key, dtype, what="key")
     except KeyDtypeError as error:
         raise KeyDtypeError(
             f"ComputeVocabulary for {source} (vocabulary_dtype={dtype!r}) cannot count the element "
             f"{_element_repr(element)}: {error}"
         ) from None
+    return _without_mark(token, source, element) if isinstance(token, bytes) else token
 
 
 def _weight_of(element: Any, source: str) -> tuple[Any, int]:
