@@ -77,7 +77,7 @@ def vocabulary_from_files(
     Raises:
         VocabularyError: a file is missing, a directory or unreadable, or no token was found; a file is binary,
             UTF-16, or in text mode mostly not UTF-8 (in its first 8 KiB, or in any batch of 4,096 lines after).
-        ConfigurationError: a setting the layers refuse.
+        ConfigurationError: a setting the layers refuse, or `keys=True` with an integer `vocabulary_dtype`.
     """
     from keras_vocabsafe.lookup import VocabLookup
     from keras_vocabsafe.text import TextVocabLookup
@@ -85,6 +85,14 @@ def vocabulary_from_files(
     verbose = check_verbose(verbose, "vocabulary_from_files()")
     started = time.monotonic()
     files = _check_files(paths)
+    if keys and settings.get("vocabulary_dtype", "string") != "string":
+        # The layer's own error asked for integer keys or a string vocabulary: neither is the caller's to change.
+        raise ConfigurationError(
+            f"vocabulary_from_files(keys=True) reads every line as a string key, so it builds string vocabularies "
+            f"only. Received: vocabulary_dtype={settings['vocabulary_dtype']!r}. For integer ids, parse the lines "
+            "yourself and pass the ids to `VocabEmbedding(..., vocabulary_dtype='int64').adapt(ids)` (or to "
+            "`keras_vocabsafe.beam.ComputeVocabulary` on a corpus too large for one machine)."
+        )
     # Named for the messages of what it refuses (a setting, a key's dtype): the caller never made this layer.
     settings = {"name": "vocabulary_from_files", **settings}
     layer = VocabLookup(**settings) if keys else TextVocabLookup(**{"output_sequence_length": None, **settings})

@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 
 from conftest import run_vocabsafe
-from keras_vocabsafe import TextEncodingError, TextVocabEmbedding, VocabEmbedding, Vocabulary, VocabularyError
+from keras_vocabsafe import (
+    ConfigurationError,
+    TextEncodingError,
+    TextVocabEmbedding,
+    VocabEmbedding,
+    Vocabulary,
+    VocabularyError,
+)
 from keras_vocabsafe.corpus import vocabulary_from_files
 
 LINES = ["The cat sat on the mat", "the dog, the cat!", "Ünïcode naïve café", "", "   ", "dog dog emu"] * 7
@@ -133,6 +140,16 @@ def test_truncated_gzip_and_missing_files_are_typed_errors(tmp_path):
         vocabulary_from_files(empty)  # It named the layer used inside, which the caller never made.
     with pytest.raises(VocabularyError, match="directory"):
         vocabulary_from_files(tmp_path)
+
+
+def test_keys_mode_with_an_integer_vocabulary_is_refused_naming_what_to_do(tmp_path):
+    # It raised the layer's own KeyDtypeError, which asked to "pass integer keys" (lines are strings) or to
+    # build a layer the caller never made with vocabulary_dtype='string'.
+    path = write(tmp_path / "ids.txt", ["1", "2", "2"])
+    with pytest.raises(
+        ConfigurationError, match=r"reads every line as a string key.*vocabulary_dtype='int64'\)\.adapt"
+    ):
+        vocabulary_from_files(path, keys=True, vocabulary_dtype="int64")
 
 
 def test_binary_files_are_refused_not_counted(tmp_path):
