@@ -37,7 +37,8 @@ How it runs, and what it holds in memory:
 2. `CombinePerKey(sum)` adds the counts of each token across workers
    (distributed by token).
 3. Tokens below `min_frequency`, and the special and reserved tokens (which
-   have ids of their own), are dropped before the global step.
+   have ids of their own), are dropped before the global step; the reserved
+   tokens' counts reach it on their own, for the vocabulary's counts.
 4. With `max_tokens`, `Top.Smallest(k)` keeps the `k` tokens that come first
    in the final order (its key is exactly that order, ties included), so the
    single worker of the last step holds at most `k` tokens; without
@@ -221,9 +222,19 @@ def _named_for_the_caller(layer: Any, source: str) -> Iterator[None]:
         raise type(error)(message) from None
 
 
-def _finish(pairs: list[tuple[Token, int]], spec: _LayerSpec, weighted: bool) -> Vocabulary:
-    """The vocabulary of the summed counts, by the layer's own rule (the one `adapt` calls)."""
+def _finish(
+    pairs: list[tuple[Token, int]],
+    spec: _LayerSpec,
+    weighted: bool,
+    reserved: list[tuple[Token, int]] | None = None,
+) -> Vocabulary:
+    """The vocabulary of the summed counts, by the layer's own rule (the one `adapt` calls).
+
+    `reserved`: the counts of the reserved tokens, kept out of the cut (they have ids whatever their counts): the rule
+    gives them the counts `adapt` gives them.
+    """
     layer = spec.build()
+    pairs = list(pairs) + list(reserved or ())
     dtype = np.int64
     tokens = [token for token, _ in pairs]
     counts = np.fromiter((count for _, count in pairs), dtype=dtype, count=len(pairs))
@@ -233,6 +244,10 @@ def _finish(pairs: list[tuple[Token, int]], spec: _LayerSpec, weighted: bool) ->
         if spec.kind == "text" and layer.split == "wordpiece":
             return layer._learn_wordpiece(tokens, counts, layer.max_tokens)
         return layer._vocabulary_from_counts(tokens, counts, layer.max_tokens)
+
+
+def _reserved_tokens(layer: Any) -> frozenset[Token]:
+    return frozenset(canonical_token(token, "string") for token in getattr(layer, "reserved_tokens", ()))
 
 
 def _excluded_tokens(layer: Any) -> frozenset[Token]:
@@ -422,6 +437,9 @@ if beam is not None:
         unique, index = tf.unique(tokens, out_idx=tf.int64)
         return unique, tf.math.unsorted_segment_sum(weights, index, tf.size(unique, out_type=tf.int64))
 
+    def _is_reserved(pair: tuple[Token, int], reserved: frozenset[Token]) -> bool:
+        return pair[0] in reserved
+
     def _keep_counted(pair: tuple[Token, int], excluded: frozenset[Token], threshold: int) -> bool:
         return pair[1] >= threshold and pair[0] not in excluded
 
@@ -469,6 +487,7 @@ if beam is not None:
                     "chosen: build the layer with `max_tokens` (e.g. max_tokens=8000)."
                 )
             self._excluded = _excluded_tokens(layer)
+            self._reserved = _reserved_tokens(layer)
             self._threshold = layer.min_frequency or 1
             with _named_for_the_caller(layer, self._spec.source):
                 self._slots = None if self._wordpiece else _counted_slots(layer)
@@ -489,7 +508,18 @@ if beam is not None:
                     gathered = kept | "GatherTokens" >> beam.combiners.ToList()
                 else:
                     gathered = kept | "MostFrequent" >> beam.combiners.Top.Smallest(self._slots, key=_order_key)
-            return gathered | "ToVocabulary" >> beam.Map(_finish, self._spec, self._weighted)
+            if self._wordpiece or not self._reserved:
+                return gathered | "ToVocabulary" >> beam.Map(_finish, self._spec, self._weighted)
+            # The reserved tokens' counts, which the cut leaves out (they have ids whatever their counts), for the
+            # rule to report them as adapt does: it gave them 0.
+            reserved = (
+                counts
+                | "ReservedCounts" >> beam.Filter(_is_reserved, self._reserved)
+                | "GatherReserved" >> beam.combiners.ToList()
+            )
+            return gathered | "ToVocabulary" >> beam.Map(
+                _finish, self._spec, self._weighted, beam.pvalue.AsSingleton(reserved)
+            )
 
     class WriteVocabulary(beam.PTransform):
         """Writes the one `Vocabulary` of a `PCollection` to `path` in the package's JSON form.

@@ -82,6 +82,8 @@ CASES = {
         lambda: TextVocabEmbedding(4, ngrams=2, reserved_tokens=["[CLS]", "[SEP]"], max_tokens=50, mask_token=None),
         TEXT,
     ),
+    # "w1" is the second most frequent word: a reserved token's count is reported as adapt reports it (Beam gave 0).
+    "text_reserved_seen": (lambda: TextVocabEmbedding(4, reserved_tokens=["w1", "[CLS]"], max_tokens=30), TEXT),
     "text_characters": (lambda: TextVocabEmbedding(4, split="character", max_tokens=20), TEXT),
     "text_wordpiece": (lambda: TextVocabEmbedding(4, split="wordpiece", max_tokens=120), TEXT),
     # 2 special ids + 40 k-tokens (50 each) + b, newline, bad bytes (14 each) + a (7) + 2 of the 3 tied tokens (3 each).
