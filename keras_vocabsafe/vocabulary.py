@@ -658,6 +658,12 @@ def _as_counts(counts: Any) -> np.ndarray:
     values = np.asarray(counts)
     if values.ndim == 1 and values.size == 0:
         return np.zeros(0, dtype=np.int64)  # An empty list is float64 to NumPy.
+    if values.dtype == object and values.ndim == 1 and all(map(_is_int, values.tolist())):
+        # Python ints beyond int64 (NumPy keeps them as objects): whole numbers, only too large to round.
+        raise ConfigurationError(
+            f"`counts` must be non-negative and fit in int64. Received counts from {min(values.tolist())} to "
+            f"{max(values.tolist())}."
+        )
     if values.dtype.kind not in "iu" or values.ndim != 1:
         raise ConfigurationError(
             "`counts` must be a 1-D sequence of integer counts, one per token. Received: an array of dtype "

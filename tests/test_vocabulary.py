@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 
 from conftest import AWKWARD_TOKENS
-from keras_vocabsafe import DuplicateTokenError, KeyDtypeError, Vocabulary, VocabularyError
+from keras_vocabsafe import ConfigurationError, DuplicateTokenError, KeyDtypeError, Vocabulary, VocabularyError
 
 
 def test_string_tokens_are_kept_as_utf8_bytes():
@@ -69,6 +69,22 @@ def test_from_counts_applies_min_frequency_and_max_size():
     tokens, counts = ["a", "b", "c", "d"], [5, 4, 2, 1]
     assert Vocabulary.from_counts(tokens, counts, min_frequency=2).to_list() == ["a", "b", "c"]
     assert Vocabulary.from_counts(tokens, counts, max_size=2).to_list() == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("counts", "match"),
+    [
+        # Whole numbers too large for int64: the message asked to round them.
+        ([2**64, 2], r"fit in int64\. Received counts from 2 to 18446744073709551616"),
+        ([-(2**70), 1], "fit in int64"),
+        ([-1, 3], "fit in int64"),
+        ([1.5, 2], "Round or convert"),
+    ],
+)
+def test_from_counts_refuses_counts_naming_what_is_wrong(counts, match):
+    with pytest.raises(ConfigurationError, match=match) as raised:
+        Vocabulary.from_counts(["a", "b"], counts)
+    assert ("Round" in str(raised.value)) == isinstance(counts[0], float)
 
 
 @pytest.mark.parametrize("tokens", [AWKWARD_TOKENS, ["plain", "words"], [3, -7, 2**62]])
