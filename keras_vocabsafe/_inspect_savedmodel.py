@@ -854,17 +854,7 @@ class _Scanner:
         ours = own is not None
         unsplit = not ids.tables and len(ids.hashes) > 1
         unmasked = own is None and not masked and _only_select_rows(frame, node)
-        known = self.routes.get(key)
-        if known is not None:
-            ids = _union([known.ids, ids])
-            own_lookup = own_lookup and known.own_lookup
-            id_limit = _common_limit([id_limit, known.id_limit])
-            sites |= known.sites
-            read |= known.read
-            masked = masked and known.masked_at_zero
-            ours = ours and known.ours
-            unmasked = unmasked and known.unmasked
-        self.routes[key] = _Route(
+        route = _Route(
             variable,
             ids,
             layer,
@@ -879,6 +869,8 @@ class _Scanner:
             ours=ours,
             unsplit_hashes=unsplit,
         )
+        known = self.routes.get(key)
+        self.routes[key] = route if known is None else _combined([known, route], variable, layer, [], node.name)
 
 
 def _split_by_hash(frame: _Frame, ref: str, ids: _Ids) -> list[_Ids] | None:
@@ -1389,29 +1381,27 @@ def _merged(group: list[_Route]) -> _Route:
     matrices = {v for v in read if v.name == matrix and _rows(v) == _rows(variable)}
     if matrix != variable.name and "/" in variable.name and len(matrices) == 1:
         variable = matrices.pop()
-    ids = _union([route.ids for route in group])
     lookup_ops = sorted({op for route in group for op in route.lookup_ops})
-    own_lookup = all(route.own_lookup for route in group)
-    id_limit = _common_limit([route.id_limit for route in group])
-    sites = frozenset().union(*(r.sites for r in group))
-    masked = all(route.masked_at_zero for route in group)
-    ours = all(route.ours for route in group)
-    unsplit = any(route.unsplit_hashes for route in group)
-    unmasked = all(route.unmasked for route in group)
+    return _combined(group, variable, main.layer, lookup_ops, main.gather_op)
+
+
+def _combined(group: list[_Route], variable: _Variable, layer: str, lookup_ops: list[str], gather_op: str) -> _Route:
+    """One route of `variable` for the gathers of `group`: their ids and places together; what is certain of every
+    gather (a mask, our layer, our own lookup) only where it is of each."""
     return _Route(
         variable,
-        ids,
-        main.layer,
+        _union([route.ids for route in group]),
+        layer,
         lookup_ops,
-        main.gather_op,
-        own_lookup,
-        id_limit,
-        sites,
-        read,
-        masked,
-        unmasked=unmasked,
-        ours=ours,
-        unsplit_hashes=unsplit,
+        gather_op,
+        all(route.own_lookup for route in group),
+        _common_limit([route.id_limit for route in group]),
+        frozenset().union(*(route.sites for route in group)),
+        frozenset().union(*(route.read for route in group)),
+        all(route.masked_at_zero for route in group),
+        unmasked=all(route.unmasked for route in group),
+        ours=all(route.ours for route in group),
+        unsplit_hashes=any(route.unsplit_hashes for route in group),
     )
 
 

@@ -149,3 +149,17 @@ def hashing_model(hashing, embedding):
         inputs = keras.Input(shape=(3,), dtype="string")
         ids = hashing(inputs)
     return keras.Model(inputs, embedding(ids))
+
+
+def two_hashings_model(first_bins, second_bins, rows, joined):
+    """Two `Hashing` layers, 'a' and 'b', of `first_bins` and `second_bins` on their own string inputs, into one
+    `Embedding` 'emb' of `rows` rows: called on each (two outputs), or on their ids concatenated (`joined`)."""
+    import keras
+
+    first, second = keras.Input(shape=(3,), dtype="string"), keras.Input(shape=(3,), dtype="string")
+    a = keras.layers.Hashing(num_bins=first_bins, name="a")(first)
+    b = keras.layers.Hashing(num_bins=second_bins, name="b")(second)
+    embedding = keras.layers.Embedding(rows, 2, name="emb")
+    if joined:
+        return keras.Model([first, second], embedding(keras.layers.Concatenate(name="joined")([a, b])))
+    return keras.Model([first, second], [embedding(a), embedding(b)])

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import hashing_model, run_vocabsafe
+from conftest import hashing_model, run_vocabsafe, two_hashings_model
 from keras_vocabsafe import ConversionError, VocabEmbedding, convert_model
 from keras_vocabsafe.errors import ConfigurationError, ModelFileError, UnknownIdError
 from keras_vocabsafe.inspection import inspect_model
@@ -1027,21 +1027,12 @@ def test_a_lookup_of_unread_tokens_past_a_vocab_id_embedding_is_told_as_the_laye
 @pytest.mark.parametrize("saved", [False, True], ids=["in-memory", "keras-file"])
 @pytest.mark.parametrize("joined", [False, True], ids=["two-calls", "concatenated"])
 def test_rows_of_an_embedding_fed_by_two_hashing_layers_are_reached_by_either(tmp_path, saved, joined):
-    def model(first_bins, second_bins, rows):
-        first, second = keras.Input(shape=(3,), dtype="string"), keras.Input(shape=(3,), dtype="string")
-        a = keras.layers.Hashing(num_bins=first_bins, name="a")(first)
-        b = keras.layers.Hashing(num_bins=second_bins, name="b")(second)
-        embedding = keras.layers.Embedding(rows, 2, name="emb")
-        if joined:
-            return keras.Model([first, second], embedding(keras.layers.Concatenate(name="joined")([a, b])))
-        return keras.Model([first, second], [embedding(a), embedding(b)])
-
     # 'b' reaches every row: the rows past the 4 bins of 'a' are no waste (it was an unreachable-rows warning).
-    report = _inspected(model(4, 10, 10), tmp_path, saved)
+    report = _inspected(two_hashings_model(4, 10, 10, joined), tmp_path, saved)
     assert report.findings == [], str(report)
     assert [(p.lookup, p.vocabulary_size) for p in report.pairs] == [("a", 4), ("b", 10)]
     # Rows neither reaches: one warning for the embedding, naming both (it was a warning for each).
-    report = _inspected(model(4, 6, 10), tmp_path, saved)
+    report = _inspected(two_hashings_model(4, 6, 10, joined), tmp_path, saved)
     (finding,) = report.findings
     assert (finding.code, finding.layers, finding.details["unreachable_rows"]) == (
         "unreachable-rows",

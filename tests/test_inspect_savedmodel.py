@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import INT4, hashing_model, requires_int4, run_vocabsafe
+from conftest import INT4, hashing_model, requires_int4, run_vocabsafe, two_hashings_model
 from keras_vocabsafe import TextVocabEmbedding, VocabEmbedding, VocabIdEmbedding, VocabLookup, export_for_serving
 from keras_vocabsafe.errors import ConfigurationError, ModelFileError
 from keras_vocabsafe.inspection import inspect_model
@@ -954,17 +954,8 @@ def test_hash_bin_findings_are_worded_as_in_the_keras_file(tmp_path, hashing, em
 @pytest.mark.parametrize("joined", [False, True], ids=["two-calls", "concatenated"])
 def test_an_embedding_fed_by_two_hashing_layers_is_a_pair_with_each(tmp_path, joined):
     # It was one pair, "a + b", with the bins of the larger.
-    def model(first_bins, second_bins, rows):
-        first, second = keras.Input(shape=(3,), dtype="string"), keras.Input(shape=(3,), dtype="string")
-        a = keras.layers.Hashing(num_bins=first_bins, name="a")(first)
-        b = keras.layers.Hashing(num_bins=second_bins, name="b")(second)
-        embedding = keras.layers.Embedding(rows, 2, name="emb")
-        if joined:
-            return keras.Model([first, second], embedding(keras.layers.Concatenate(name="joined")([a, b])))
-        return keras.Model([first, second], [embedding(a), embedding(b)])
-
     for bins, rows in (((4, 10), 10), ((4, 6), 10), ((12, 6), 10)):
-        built = model(*bins, rows)
+        built = two_hashings_model(*bins, rows, joined)
         built.save(tmp_path / "model.keras")
         from_file = inspect_model(tmp_path / "model.keras")
         report = inspect_model(_export(built, tmp_path / f"exported_{bins[0]}_{bins[1]}"))
