@@ -53,6 +53,16 @@ _INITIALIZER_PEAK = 3  # Matrices alive at once while a Keras random initializer
 _MATRIX_ATTRIBUTES = ("_embeddings", "_trainable_embeddings", *_quantization.VARIABLE_NAMES[1:])
 _ROWS_CHECKED_AT_ONCE = 65_536  # Rows compared with float16's range at a time: no copy of a large matrix.
 _INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
+# Keras's merge layers: each casts its output to its own dtype policy (float32 by default), even on integer inputs.
+_MERGE_LAYERS = (
+    keras.layers.Concatenate,
+    keras.layers.Add,
+    keras.layers.Subtract,
+    keras.layers.Multiply,
+    keras.layers.Maximum,
+    keras.layers.Minimum,
+    keras.layers.Average,
+)
 _NARROW_ID_DTYPES = ("int8", "int16", "uint8", "uint16")
 _TORCH_WIDE_UNSIGNED = ("torch.uint32", "torch.uint64")
 
@@ -360,8 +370,12 @@ class VocabIdEmbedding(VocabularyLayer):
         )
 
     def compute_output_spec(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
-        self._check_symbolic_dtype(keras.backend.standardize_dtype(inputs.dtype))
         source = _compat.producing_layer(inputs)
+        try:
+            self._check_symbolic_dtype(keras.backend.standardize_dtype(inputs.dtype))
+        except KeyDtypeError:
+            self._refuse_merged_integers(source)
+            raise
         if isinstance(source, VocabLookup) and not isinstance(self, VocabLookup):
             self.check_lookup(source)  # A model that wires a lookup into this layer: the pair is built here.
         return super().compute_output_spec(inputs, *args, **kwargs)
@@ -373,6 +387,26 @@ class VocabIdEmbedding(VocabularyLayer):
                 f"{self._owner()} takes integer ids, but received a symbolic input of dtype {dtype}. Build the model "
                 "from `keras.Input(shape=(None,), dtype='int64')` and map a `layer.lookup()` over the data."
             )
+
+    def _refuse_merged_integers(self, source: Any) -> None:
+        """Names the cause when a Keras merge layer turned integer ids or keys into floats (its own dtype)."""
+        if not isinstance(source, _MERGE_LAYERS) or keras.backend.is_int_dtype(source.compute_dtype):
+            return
+        dtypes = [keras.backend.standardize_dtype(tensor.dtype) for tensor in _compat.inbound_tensors(source)]
+        if not dtypes or not all(keras.backend.is_int_dtype(dtype) for dtype in dtypes):
+            return
+        kind = type(source).__name__
+        raise KeyDtypeError(
+            f"{self._owner()} received a symbolic input of dtype {source.compute_dtype} from the {kind} layer "
+            f"{source.name!r}, which joins integer tensors ({', '.join(sorted(set(dtypes)))}) but casts its output to "
+            f"its own dtype ({source.compute_dtype} unless given one), so they arrive as floats. Give that "
+            f"layer an integer dtype: `keras.layers.{kind}(dtype={dtypes[0]!r})`"
+            + (
+                ", or use `keras.ops.concatenate([...], axis=-1)`, which keeps the dtype."
+                if kind == "Concatenate"
+                else "."
+            )
+        )
 
     def _has_rows(self) -> bool:
         return self.built

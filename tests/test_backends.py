@@ -232,6 +232,43 @@ def test_embedding_half_refuses_ids_that_are_no_integers_on_every_backend(inputs
         embedding(inputs)
 
 
+@pytest.mark.parametrize("merge", [keras.layers.Concatenate, keras.layers.Add])
+def test_ids_a_merge_layer_made_floats_are_refused_naming_the_layer_and_its_dtype(merge):
+    # A Keras merge layer casts its output to its own dtype (float32 by default), even when it joins int64 ids: the
+    # refusal said to build the model from an int64 `keras.Input`, which the user had done.
+    _, embedding = halves()
+    first, second = keras.Input(shape=(2,), dtype="int64"), keras.Input(shape=(2,), dtype="int64")
+    merged = merge(name="joined")([first, second])
+    fix = (
+        r"`keras.layers.Concatenate\(dtype='int64'\)`, or use `keras.ops.concatenate"
+        if merge is keras.layers.Concatenate
+        else r"`keras.layers.Add\(dtype='int64'\)`\."
+    )
+    with pytest.raises(
+        KeyDtypeError,
+        match=rf"float32 from the {merge.__name__} layer 'joined', which joins integer tensors \(int64\).*{fix}",
+    ):
+        embedding(merged)
+    # With the fix, the same model builds and looks up the ids it joined.
+    joined = merge(dtype="int64")([first, second])
+    model = keras.Model([first, second], embedding(joined))
+    ids = np.array([[2, 3]], np.int64), np.array([[1, 0]], np.int64)
+    expected = embedding(merge(dtype="int64")([keras.ops.convert_to_tensor(i) for i in ids]))
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(model.predict(list(ids), verbose=0)), keras.ops.convert_to_numpy(expected)
+    )
+    if keras.backend.backend() == "tensorflow":  # The joined layer of integer keys says the same.
+        keys = VocabEmbedding(4, vocabulary=[2**40, 7], vocabulary_dtype="int64")
+        with pytest.raises(KeyDtypeError, match=rf"VocabEmbedding .* from the {merge.__name__} layer 'joined'"):
+            keys(merged)
+    # A merge layer of floats (not ids) keeps the general refusal.
+    floats = merge()([keras.Input(shape=(2,)), keras.Input(shape=(2,))])
+    with pytest.raises(
+        KeyDtypeError, match=r"takes integer ids, but received a symbolic input of dtype float32\. Build"
+    ):
+        embedding(floats)
+
+
 def test_embedding_half_refuses_a_sparse_tensor():
     _, embedding = halves()
     with pytest.raises(KeyDtypeError, match=r"does not take a tf\.SparseTensor"):
