@@ -55,7 +55,9 @@ class VocabEmbedding(KeyLookup, VocabIdEmbedding):
     On JAX and PyTorch (and for `fit` under `tf.distribute`), use the layer
     as two halves that share its vocabulary: `lookup, embedding =
     layer.halves()` gives a `VocabLookup` for the `tf.data` pipeline and a
-    `VocabIdEmbedding` (written with `keras.ops`) for the model.
+    `VocabIdEmbedding` (written with `keras.ops`) for the model. On PyTorch,
+    a layer of integer keys (`vocabulary_dtype="int64"`) also works whole
+    in a model; its lookup runs on TensorFlow, on the CPU.
 
     Args:
         output_dim: int. Size of each embedding vector.
@@ -177,9 +179,11 @@ class VocabEmbedding(KeyLookup, VocabIdEmbedding):
 
         Such a model builds, then fails when it runs (JAX and PyTorch have no string tensors, and `jax.jit` traces
         the keys as arrays TensorFlow cannot read), or, on JAX, cuts int64 keys to int32 and looks up other keys.
+        Integer keys on PyTorch are taken: PyTorch runs the model eagerly and keeps int64 keys whole, so the
+        lookup runs on TensorFlow as in a subclassed model's `call` (fit, predict and saving work).
         """
         backend = keras.backend.backend()
-        if backend == "tensorflow":
+        if backend == "tensorflow" or (backend == "torch" and self.vocabulary_dtype != "string"):
             return
         raise ConfigurationError(
             f"{self._owner()} looks its keys up with TensorFlow ops, which cannot run inside a model on the "

@@ -319,7 +319,8 @@ def test_joined_layer_in_a_model_is_refused_off_tensorflow_with_the_split(dtype)
     else:
         words = VocabEmbedding(8, vocabulary=[2**40, 7], vocabulary_dtype="int64")
     keys = keras.Input(shape=(None,), dtype=dtype)
-    if keras.backend.backend() == "tensorflow":
+    backend = keras.backend.backend()
+    if backend == "tensorflow" or (backend == "torch" and dtype == "int64"):
         assert keras.Model(keys, words(keys)).output.shape == (None, None, 8)
         return
     with pytest.raises(ConfigurationError, match=r"cannot run inside a model on the .* backend.*halves\(\)"):
@@ -327,6 +328,79 @@ def test_joined_layer_in_a_model_is_refused_off_tensorflow_with_the_split(dtype)
     text = TextVocabEmbedding(8, vocabulary=["the", "cat"])
     with pytest.raises(ConfigurationError, match=r"cannot run inside a model.*halves\(\)"):
         text(keras.Input(shape=(), dtype="string"))
+
+
+INT_KEYS = [2**40 + 7, 7, 2**33, 0]
+
+
+def int_key_model(words):
+    keys = keras.Input(shape=(None,), dtype="int64", name="keys")
+    pooled = keras.layers.GlobalAveragePooling1D()(words(keys))
+    return keras.Model(keys, keras.layers.Dense(1, name="score")(pooled))
+
+
+@pytest.mark.saving
+@pytest.mark.slow
+def test_joined_layer_of_integer_keys_trains_predicts_and_reloads_in_a_functional_model_on_torch(tmp_path):
+    # The joined layer was refused in every functional model off TensorFlow, though PyTorch runs the model eagerly
+    # and keeps int64 keys whole, so the lookup runs on TensorFlow as in a subclassed model's `call`.
+    if keras.backend.backend() != "torch":
+        pytest.skip("PyTorch's functional models (TensorFlow's run the layer anyway; JAX's are refused above)")
+    words = VocabEmbedding(4, vocabulary=INT_KEYS, vocabulary_dtype="int64", mask_token=-5, name="keys_embedding")
+    model = int_key_model(words)
+    keys = np.array([[2**40 + 7, 2**33, -5], [7, 0, 12345], [2**40 + 7, -5, -5]] * 4, np.int64)
+    data = tf.data.Dataset.from_tensor_slices((keys, np.arange(12, dtype=np.float32)[:, None])).batch(4)
+    before = words.get_weights()[0].copy()
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(data, epochs=2, verbose=0)
+    trained = words.get_weights()[0]
+    ids = keras.ops.convert_to_numpy(words.lookup()(keys))
+    assert not np.array_equal(trained[ids[0, 0]], before[ids[0, 0]])  # Rows of the keys seen trained.
+    # Each key selects its own row: 2**40 + 7 is not cut to 7 (nor 2**33 to 0), and the mask reaches the pooling.
+    vectors = keras.ops.convert_to_numpy(words(keys[:3]))
+    np.testing.assert_array_equal(vectors, trained[ids[:3]])
+    assert len({tuple(row) for row in trained[ids[:2, :3].ravel()]}) == 6
+    predictions = model.predict(keys, verbose=0)
+    np.testing.assert_allclose(predictions[2], model.predict(keys[2:3, :1], verbose=0)[0], rtol=1e-6)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    reloaded = keras.saving.load_model(path)
+    np.testing.assert_array_equal(reloaded.predict(keys, verbose=0), predictions)
+    assert reloaded.get_layer("keys_embedding").get_vocabulary()[2:] == INT_KEYS
+    reloaded.fit(data, epochs=1, verbose=0)  # The reloaded model trains on.
+    script = textwrap.dedent(
+        f"""
+        import json, os
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+        import keras, numpy as np
+        import keras_vocabsafe
+        model = keras.saving.load_model({str(path)!r})
+        keys = np.array({keys.tolist()!r}, np.int64)
+        print(json.dumps([keras.backend.backend(), model.predict(keys, verbose=0).tolist()]))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr[-2000:]
+    backend, in_new_process = json.loads(done.stdout.strip().splitlines()[-1])
+    assert backend == "torch"
+    np.testing.assert_array_equal(np.asarray(in_new_process, np.float32), predictions)
+
+
+def test_joined_layer_of_integer_keys_in_a_torch_model_refuses_float_keys_and_string_layers_stay_refused():
+    if keras.backend.backend() != "torch":
+        pytest.skip("PyTorch's functional models")
+    words = VocabEmbedding(4, vocabulary=INT_KEYS, vocabulary_dtype="int64")
+    with pytest.raises(KeyDtypeError, match=r"takes keys of an integer dtype, but received a symbolic input of dtype"):
+        words(keras.Input(shape=(None,)))
+    with pytest.raises(KeyDtypeError, match=r"from the Concatenate layer 'joined'.*Concatenate\(dtype='int64'\)"):
+        words(
+            keras.layers.Concatenate(name="joined")(
+                [keras.Input((2,), dtype="int64"), keras.Input((2,), dtype="int64")]
+            )
+        )
+    strings = VocabEmbedding(4, vocabulary=["the", "cat"])
+    with pytest.raises(ConfigurationError, match=r"cannot run inside a model on the torch backend.*halves\(\)"):
+        strings(keras.Input(shape=(None,), dtype="string"))
 
 
 # TextVocabEmbedding the same way: text to ids in tf.data, the embedding in the model ------------------------------
