@@ -5,14 +5,29 @@ runtime logs to the process's stderr (file descriptor 2) at import and at first 
 `TF_CPP_MIN_LOG_LEVEL` says. A command line should print only what it means to, so unless `--debug` is given,
 descriptor 2 goes to a temporary file for the whole run and Python's `sys.stderr` keeps the real stderr. If
 the run dies in native code, the captured log is copied to stderr so that nothing is hidden.
+
+A Ctrl-C (`KeyboardInterrupt`) at any point, the TensorFlow import included, ends the run with exit code 130 and
+the one line "vocabsafe: interrupted" on stderr, not a traceback; files are written beside their target and
+renamed into place, so none is left half-written.
 """
 
 import os
 import sys
 import tempfile
 
+INTERRUPTED = "vocabsafe: interrupted"
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command ended by Ctrl-C.
+
 
 def main() -> int:
+    try:
+        return _run()
+    except KeyboardInterrupt:
+        print(INTERRUPTED, file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run() -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "--debug" in sys.argv[1:]:
         from keras_vocabsafe.cli import main as run
@@ -33,7 +48,7 @@ def main() -> int:
         finally:
             sys.stderr.flush()
             os.dup2(real_stderr, 2)
-            if not completed and not isinstance(sys.exc_info()[1], SystemExit):
+            if not completed and not isinstance(sys.exc_info()[1], (SystemExit, KeyboardInterrupt)):
                 native_log.seek(0)
                 sys.stderr.write(native_log.read().decode("utf-8", "replace"))
 

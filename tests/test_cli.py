@@ -68,3 +68,70 @@ def test_an_out_that_cannot_be_replaced_is_named_and_nothing_is_left_beside_it(t
         os.mkdir(out)  # OUT turned into a directory after it was checked: the rename into place fails.
         (out / "kept").write_text("")
     assert sorted(os.listdir(tmp_path)) == ["out.npy"] and os.listdir(out) == ["kept"]
+
+
+def _interrupted_run(tmp_path, wait_until):
+    """Starts `vocabsafe vectors align` reading its vocabulary from a FIFO, sends it SIGINT once `wait_until(process,
+    fifo)` is true, and returns (exit code, stderr, files in the output directory)."""
+    import shutil
+    import signal
+    import subprocess
+    import sys
+
+    (tmp_path / "glove.txt").write_text("the 1.0 2.0\ncat 3.0 4.0\n", encoding="utf-8")
+    fifo = tmp_path / "vocab.fifo"
+    os.mkfifo(fifo)
+    out = tmp_path / "out"
+    out.mkdir()
+    script = shutil.which("vocabsafe", path=os.path.dirname(sys.executable))
+    assert script is not None
+    process = subprocess.Popen(
+        [script, "vectors", "align", str(tmp_path / "glove.txt"), "--vocab", str(fifo), "-o", str(out / "a.npy")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        # A shell without job control starts background jobs with SIGINT ignored, and the child would inherit that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    writer = None
+    try:
+        import time
+
+        deadline = time.monotonic() + 300
+        while (writer := wait_until(process, fifo)) is None:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the command never reached the point to interrupt"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if isinstance(writer, int) and not isinstance(writer, bool):  # The FIFO writer held open.
+            os.close(writer)
+    return process.returncode, err, sorted(os.listdir(out))
+
+
+def _importing_tensorflow(process, fifo):
+    """True once the process has loaded TensorFlow's library: it is importing it (seconds of work) or past it."""
+    with open(f"/proc/{process.pid}/maps", encoding="utf-8", errors="replace") as maps:
+        return True if "libtensorflow" in maps.read() else None
+
+
+def _reading_the_fifo(process, fifo):
+    """A writer's descriptor once the process has the FIFO open to read (it then blocks reading it), else None."""
+    try:
+        return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:  # ENXIO: no reader yet.
+        return None
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="needs Linux /proc and FIFOs")
+@pytest.mark.parametrize("wait_until", [_importing_tensorflow, _reading_the_fifo], ids=["import", "reading"])
+def test_ctrl_c_exits_130_with_one_line_and_leaves_no_file(tmp_path, wait_until):
+    code, err, left = _interrupted_run(tmp_path, wait_until)
+    assert code == 130, err
+    assert err == "vocabsafe: interrupted\n"  # No traceback, nor TensorFlow's captured log.
+    assert left == []

@@ -6,7 +6,10 @@ Exit codes, for CI jobs:
 - 1: the command ran and found problems (an `inspect` error or warning);
 - 2: usage or input error: a bad argument, or a file that is missing, unreadable, truncated or of the wrong
   kind. One line on stderr says which and how to fix it (with `--json`, also `{"error": ..., "exit_code": 2}`
-  on stdout); `--debug` adds the traceback.
+  on stdout); `--debug` adds the traceback;
+- 130: interrupted (Ctrl-C): the one line "vocabsafe: interrupted" on stderr; no file is left half-written
+  (each is written beside its target and renamed into place);
+- 141: the reader of stdout went away (`vocabsafe ... | head`).
 
 Every command takes `--json` (one JSON document on stdout instead of text) and `--debug`. Each command lives
 in its own module of this package and registers itself in `_COMMANDS`.
@@ -68,7 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args, output))
     except KeyboardInterrupt:
-        print("vocabsafe: interrupted; no output was written.", file=sys.stderr)
+        # Not "no output was written": a file may already be in place (each is written beside and renamed) and
+        # stdout partly printed. `_vocabsafe_entry` prints the same line for a Ctrl-C before this point.
+        print("vocabsafe: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # The reader of stdout went away (`vocabsafe ... | head`): stop quietly, as command-line tools do.
