@@ -487,6 +487,11 @@ class Vocabulary(Sequence):
 
         `dtype` applies to text and frequency files.
 
+        `path` may be a pipe: a shell's process substitution (`<(zcat vocab.txt.gz)`) is read to its end. A named
+        FIFO is opened as `open()` opens it, so the call waits until a process opens the FIFO to write (POSIX
+        behaviour; a Ctrl-C interrupts the wait). There is no time limit: a writer may be slow to start, and
+        opening without waiting would read a FIFO whose writer has not come yet as an empty file.
+
         Raises:
             VocabularyError: the file is missing, a directory, unreadable,
                 empty, UTF-16 or other non-UTF-8 text, truncated JSON, a

@@ -756,3 +756,35 @@ def test_a_special_token_listed_alone_in_a_tokenizer_json_is_refused_naming_the_
         ReservedTokenError, match=rf"mask_token '\[PAD\]' \(at id 1 of the tokenizer.json '{re.escape(str(path))}'\)"
     ):
         VocabEmbedding(vocabulary=str(path), output_dim=2, mask_token="[PAD]")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo") or not os.path.isdir("/dev/fd"), reason="needs FIFOs and /dev/fd")
+def test_load_reads_a_pipe_and_a_fifo_whose_writer_comes_later(tmp_path):
+    import threading
+    import time
+
+    tokens = ["[PAD]", "the", "cat"]
+    data = "".join(f"{token}\n" for token in tokens).encode("utf-8")
+    # `<(...)` in a shell: a /dev/fd path to a pipe that already has its writer.
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, data)
+        os.close(write_end)
+        assert list(Vocabulary.load(f"/dev/fd/{read_end}").tokens) == [token.encode("utf-8") for token in tokens]
+    finally:
+        os.close(read_end)
+    # A named FIFO waits for its writer, as open() does (the docstring says so): one that comes later is read.
+    fifo = tmp_path / "vocab.fifo"
+    os.mkfifo(fifo)
+
+    def write_later():
+        time.sleep(0.5)
+        with open(fifo, "wb") as f:
+            f.write(data)
+
+    writer = threading.Thread(target=write_later)
+    writer.start()
+    try:
+        assert list(Vocabulary.load(fifo).tokens) == [token.encode("utf-8") for token in tokens]
+    finally:
+        writer.join()
