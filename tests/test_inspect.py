@@ -1015,7 +1015,9 @@ def test_a_lookup_of_unread_tokens_past_a_vocab_id_embedding_is_told_as_the_laye
             if not item.filename.startswith("assets/"):  # The lookup's tokens cannot be read.
                 copy.writestr(item, original.read(item.filename))
     report = inspect_model(without_assets)
-    (finding,) = report.findings
+    # Keras 3.11 keeps the file's path in the config (not an asset): a note says its tokens were not read.
+    assert {f.code for f in report.findings if f.severity != "error"} <= {"vocabulary-not-read"}, str(report)
+    (finding,) = [f for f in report.findings if f.severity == "error"]
     assert (finding.severity, finding.code, finding.layers) == ("error", "ids-exceed-rows", ("words", "ids"))
     assert finding.details["ids_without_row"] == lookup.vocabulary_size() - embedding.vocabulary_size()
     assert "InvalidArgumentError" in finding.message and "UnknownIdError" in finding.message
