@@ -101,6 +101,9 @@ class KeyDtypeError(VocabSafeError, TypeError):
 class MissingDependencyError(VocabSafeError, ImportError):
     """A setting needs an optional package that is not installed; the message names the extra that installs it."""
 
+    # ImportError's own: `name=` says which module is missing (the base class's one-message form would refuse it).
+    __init__ = ImportError.__init__
+
 
 class ModelFileError(VocabSafeError, ValueError):
     """A model or weights file is missing, truncated, damaged, of the wrong kind, or belongs to another model."""

@@ -53,3 +53,10 @@ def test_export_errors_are_export_errors():
     assert issubclass(errors.VersionExistsError, errors.ExportError)
     assert issubclass(errors.VersionExistsError, FileExistsError)
     assert not hasattr(errors, "NonCoreOpsError")
+
+
+def test_a_missing_dependency_names_its_module_as_import_error_does():
+    # VocabSafeError takes one message (so AutoGraph keeps our types); ImportError's `name=` must still work.
+    error = errors.MissingDependencyError("tensorflow-text is not installed", name="tensorflow_text")
+    assert (error.name, str(error)) == ("tensorflow_text", "tensorflow-text is not installed")
+    assert isinstance(error, ImportError)
