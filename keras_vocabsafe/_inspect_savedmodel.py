@@ -1554,11 +1554,11 @@ def _check_route(
         extra, padded_ids = _count(outside), _count(on_padding)
         parts = []
         if outside:
-            parts.append(f"{extra:,} id(s) ({_ranges_text(outside)}) select no row")
+            parts.append(f"{extra:,} id(s) ({messages.ranges_text(outside)}) select no row")
         if on_padding:
             parts.append(
-                f"{padded_ids:,} id(s) ({_ranges_text(on_padding)}) fall on its last {padding_rows:,} row(s), the zero "
-                f"padding of `pad_to_multiple_of` after the {selectable} ids it has"
+                f"{padded_ids:,} id(s) ({messages.ranges_text(on_padding)}) fall on its last {padding_rows:,} "
+                f"row(s), the zero padding of `pad_to_multiple_of` after the {selectable} ids it has"
             )
         details = {"vocabulary_size": size, "rows": rows, "ids_without_row": extra}
         if padding_rows:
@@ -1604,20 +1604,19 @@ def _check_route(
                     messages.rows_past_bins(who, target, size, rows)
                     if hashing
                     else f"The {target} has {rows} rows{padding}, but the {who} gives only ids "
-                    f"{_ranges_text(reached.ranges)}: {unreachable:,} row(s) can never be selected and waste memory "
-                    "(often `len(vocabulary) + 2` on a vocabulary that already held its special tokens). Use "
+                    f"{messages.ranges_text(reached.ranges)}: {unreachable:,} row(s) can never be selected and waste "
+                    "memory (often `len(vocabulary) + 2` on a vocabulary that already held its special tokens). Use "
                     f"{sized}, or VocabEmbedding.",
                     details,
                 )
             )
     # Id 0 of the lookup is a token's (OOV or the first listed), not padding the graph adds or a mask token's.
     if route.masked_at_zero and _clip(ids.ranges, 0, 0) and not _clip(ids.padding, 0, 0):
+        how = " (the graph masks its ids where they are 0)"
         if hashing:  # Hash buckets: id 0 is a bucket real inputs hash to.
-            how = " (the graph masks its ids where they are 0)"
             message = messages.mask_zero_on_a_hash_bin(who, target, size, _hash_layer_class(model, ids.hashes), how)
         else:
             # No mask token, or one at another id (a vocabulary that lists its special tokens): `mask`.
-            how = " (the graph masks its ids where they are 0)"
             message = messages.mask_zero_off_the_mask_token(
                 f"the {who}", f"the {target}", mask, bool(_clip(oov, 0, 0)), how
             )
@@ -1683,9 +1682,6 @@ def _note(model: _SavedModel, path: str, pairs: list[Any], complexity: str, find
         f"variable(s) ({shown}). Inspect the .keras file the export was made from for a full check.",
         {"tables": tables, "matrices": [{"name": name, "shape": list(shape)} for name, shape in matrices]},
     )
-
-
-_ranges_text = messages.ranges_text  # As the .keras half writes ids.
 
 
 def _embedding_name(variable: str) -> str:

@@ -51,7 +51,6 @@ __all__ = ["MergedEmbeddings", "VocabIdEmbedding"]
 _INITIALIZER_PEAK = 3  # Matrices alive at once while a Keras random initializer runs.
 # The attributes that hold the matrix's variables (float, split or quantized), not LoRA's.
 _MATRIX_ATTRIBUTES = ("_embeddings", "_trainable_embeddings", *_quantization.VARIABLE_NAMES[1:])
-_ROWS_CHECKED_AT_ONCE = 65_536  # Rows compared with float16's range at a time: no copy of a large matrix.
 _INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
 # Keras's merge layers: each casts its output to its own dtype policy (float32 by default), even on integer inputs.
 _MERGE_LAYERS = (
@@ -659,22 +658,17 @@ class VocabIdEmbedding(VocabularyLayer):
     def _check_rows_fit(self, matrix: np.ndarray, tokens: Any, source: str) -> None:
         """Refuses rows with a value that the layer's float16 weights or computation would make infinity."""
         stores, computes = self.variable_dtype == "float16", self.compute_dtype == "float16"
-        if not (stores or computes):
-            return
-        overflow = 65520.0  # float16's largest value is 65504; from 65520 on, a value rounds to infinity.
-        for start in range(0, len(matrix), _ROWS_CHECKED_AT_ONCE):
-            bad = np.flatnonzero((np.abs(matrix[start : start + _ROWS_CHECKED_AT_ONCE]) >= overflow).any(axis=1))
-            if bad.size:
-                row = start + int(bad[0])
-                value = matrix[row][np.abs(matrix[row]) >= overflow][0]
-                how = "stores its rows in float16" if stores else "computes in float16"
-                raise ConfigurationError(
-                    f"{self._owner()} {how} (dtype policy {self.dtype_policy.name!r}), whose largest value is "
-                    "65504, but the row of "
-                    f"{display_token(tokens[row])} from {source} holds {value:g}, which would become infinity. "
-                    "Build the layer with dtype='float32' (or 'bfloat16', which has float32's range), or scale "
-                    "the vectors down."
-                )
+        overflow = evolve._first_overflow(matrix, np.float16) if stores or computes else None
+        if overflow is not None:
+            row, value = overflow
+            how = "stores its rows in float16" if stores else "computes in float16"
+            raise ConfigurationError(
+                f"{self._owner()} {how} (dtype policy {self.dtype_policy.name!r}), whose largest value is "
+                "65504, but the row of "
+                f"{display_token(tokens[row])} from {source} holds {value:g}, which would become infinity. "
+                "Build the layer with dtype='float32' (or 'bfloat16', which has float32's range), or scale "
+                "the vectors down."
+            )
 
     # Vocabulary updates ----------------------------------------------------------------
 
@@ -1401,12 +1395,7 @@ class VocabIdEmbedding(VocabularyLayer):
         ids = keras.ops.convert_to_tensor(inputs)
         dtype = keras.backend.standardize_dtype(ids.dtype)
         if _compat.in_symbolic_scope() and keras.backend.is_float_dtype(dtype):
-            # Keras builds a subclassed model on reload (`build_from_config`) by running it on float32 placeholders,
-            # where only shapes matter. Refusing them left the layers after this one unbuilt, so their saved weights
-            # were skipped (a warning) and the model predicted with fresh ones; the output's shape builds them.
-            if backend == "tensorflow":
-                return tf.zeros(tf.concat([tf.shape(ids), [self.output_dim]], 0), self.compute_dtype)
-            return keras.ops.zeros((*ids.shape, self.output_dim), self.compute_dtype)
+            return self._build_placeholder_vectors(ids)
         if _compat.in_keras_save_signature(ids):
             return self._save_signature_placeholder(ids)
         self._check_ids_dtype(dtype)
@@ -1419,6 +1408,14 @@ class VocabIdEmbedding(VocabularyLayer):
         if _compat.in_xla_compilation():
             return self._gather_in_xla(ids)
         return self._gather(ids)
+
+    def _build_placeholder_vectors(self, inputs: Any) -> Any:
+        """Zero vectors of the output's shape for the float32 placeholders Keras runs a subclassed model on when it
+        rebuilds it on reload (`build_from_config`), where only shapes matter. Refusing them left the layers after
+        this one unbuilt, so their saved weights were skipped (a warning) and the model predicted with fresh ones."""
+        if keras.backend.backend() == "tensorflow":
+            return tf.zeros(tf.concat([tf.shape(inputs), [self.output_dim]], 0), self.compute_dtype)
+        return keras.ops.zeros((*inputs.shape, self.output_dim), self.compute_dtype)
 
     def _gather_in_xla(self, ids: tf.Tensor) -> tf.Tensor:
         """Rows of `ids` in a function TensorFlow compiles with XLA, which has no assertions to refuse ids with.

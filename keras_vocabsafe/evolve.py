@@ -310,15 +310,29 @@ def _remap_matrix(
     return matrix
 
 
+def _first_overflow(rows: np.ndarray, dtype: Any) -> tuple[int, float] | None:
+    """The first row of `rows` holding a finite value that a narrower float `dtype` (float16) holds as infinity,
+    and that value; None if there is none (or `dtype` is not narrower). Checked in blocks: no copy of a large
+    matrix."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f" or dtype.itemsize >= rows.dtype.itemsize:
+        return None
+    for start in range(0, len(rows), _BLOCK):
+        block = rows[start : start + _BLOCK]
+        with np.errstate(over="ignore"):
+            overflows = np.isinf(block.astype(dtype)) & np.isfinite(block)
+        bad = np.flatnonzero(overflows.any(axis=1))
+        if bad.size:
+            row = int(bad[0])
+            return start + row, float(block[row][overflows[row]][0])
+    return None
+
+
 def _check_range(rows: np.ndarray, dtype: np.dtype, tokens: Sequence[Any], argument: str) -> None:
     """Refuses float32 `rows` with a finite value that a `dtype` matrix (float16) would hold as infinity."""
-    if dtype.kind != "f" or dtype.itemsize >= rows.dtype.itemsize:
-        return
-    with np.errstate(over="ignore"):
-        overflows = np.isinf(rows.astype(dtype)) & np.isfinite(rows)
-    if overflows.any():
-        row = int(np.flatnonzero(overflows.any(axis=1))[0])
-        value = rows[row][overflows[row]][0]
+    overflow = _first_overflow(rows, dtype)
+    if overflow is not None:
+        row, value = overflow
         raise ConfigurationError(
             f"The row of {display_token(tokens[row])} from `{argument}` holds {value:g}, but the embedding's rows "
             f"are {dtype}, whose largest value is {float(np.finfo(dtype).max):g}: it would become infinity. Use a "

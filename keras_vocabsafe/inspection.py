@@ -242,9 +242,9 @@ def inspect_model(
         weights: optional path of a `.weights.h5` file (or the
             `.weights.json` index of sharded weights, whose shards must lie
             beside it: a missing or truncated one raises `ModelFileError`)
-            to check against the architecture (for example the training run's weights against
-            the exported model): its rows and, for this package's layers,
-            its tokens replace those of the model.
+            to check against the architecture (for example the training
+            run's weights against the exported model): its rows and, for
+            this package's layers, its tokens replace those of the model.
         vocabulary: optional. The vocabulary the model was trained with: a
             file `Vocabulary.load` reads (a `get_vocabulary()` list saved one
             token per line works; leading special tokens are ignored), a

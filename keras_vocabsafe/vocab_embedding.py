@@ -138,9 +138,7 @@ class VocabEmbedding(KeyLookup, VocabIdEmbedding):
     def call(self, inputs: Any) -> tf.Tensor | tf.RaggedTensor:
         self._refuse_tf_graphs(inputs)
         if _compat.in_symbolic_scope() and isinstance(inputs, tf.Tensor) and inputs.dtype.is_floating:
-            # Keras builds a subclassed model on reload by running it on float32 placeholders, where only
-            # shapes matter; answering with the output's shape lets the layers after this one be built too.
-            return tf.zeros(tf.concat([tf.shape(inputs), [self.output_dim]], 0), self.compute_dtype)
+            return self._build_placeholder_vectors(inputs)
         if _compat.in_keras_save_signature(inputs):
             return self._save_signature_placeholder(inputs)
         self._refuse_jax_arrays(

@@ -46,6 +46,12 @@ def _exported_by(exporter, model, tmp_path):
     return export_for_serving(model, tmp_path / "serving")
 
 
+def _both_halves(exporter, model, tmp_path):
+    """The reports on `model`'s export (by `exporter`, see `_exported_by`) and on its `.keras` file."""
+    model.save(tmp_path / "model.keras")
+    return inspect_model(_exported_by(exporter, model, tmp_path)), inspect_model(str(tmp_path / "model.keras"))
+
+
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory):
     """Every export the tests inspect, with the sizes Keras gives for it; built once (exporting is the slow part)."""
@@ -1192,11 +1198,7 @@ def test_a_mask_token_at_another_id_than_0_is_warned_with_its_id_in_both_halves(
     assert mask_id != 0
     inputs = keras.Input(shape=(3,), dtype="string")
     model = keras.Model(inputs, keras.layers.Embedding(lookup.vocabulary_size(), 2, name="emb")(lookup(inputs)))
-    model.save(tmp_path / "model.keras")
-    for report in (
-        inspect_model(_exported_by(exporter, model, tmp_path)),
-        inspect_model(str(tmp_path / "model.keras")),
-    ):
+    for report in _both_halves(exporter, model, tmp_path):
         (finding,) = report.findings
         assert (finding.severity, finding.code, finding.layers) == (
             "warning",
@@ -1264,11 +1266,7 @@ def test_mask_zero_with_the_mask_token_at_another_id_than_0_is_an_error_with_its
     embedding = keras.layers.Embedding(lookup.vocabulary_size(), 2, mask_zero=True, name="emb")
     model = keras.Model(inputs, embedding(lookup(inputs)))
     assert not bool(embedding.compute_mask(lookup(unknown))[0, 0])
-    model.save(tmp_path / "model.keras")
-    for report in (
-        inspect_model(_exported_by(exporter, model, tmp_path)),
-        inspect_model(str(tmp_path / "model.keras")),
-    ):
+    for report in _both_halves(exporter, model, tmp_path):
         (finding,) = report.findings
         assert (finding.severity, finding.code, finding.layers) == (
             "error",
