@@ -1,12 +1,16 @@
 """File helpers shared by the readers and writers: temporary files beside an output, created with the mode an
-ordinary write gives (for atomic outputs), and the UTF-8 byte order mark."""
+ordinary write gives and removed even under a second Ctrl-C (for atomic outputs), and the UTF-8 byte order mark."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import signal
+import threading
+from collections.abc import Iterator
 
-__all__ = ["UTF8_MARK", "create_file_beside"]
+__all__ = ["UTF8_MARK", "create_file_beside", "remove_file_beside"]
 
 # The UTF-8 byte order mark, which some editors (Notepad) write at the start of a file: it is not text.
 UTF8_MARK = b"\xef\xbb\xbf"
@@ -25,3 +29,32 @@ def create_file_beside(directory: str, prefix: str, suffix: str) -> tuple[int, s
         except FileExistsError:
             continue
     raise FileExistsError(f"Could not create a temporary file in {directory}: every name tried exists.")
+
+
+def remove_file_beside(path: str) -> None:
+    """Removes the temporary file `path` if it exists. A Ctrl-C meanwhile (often a second one, pressed while the
+    first unwinds) waits until the file is gone and is raised then, so it cannot leave the file behind."""
+    with _interrupts_held(), contextlib.suppress(FileNotFoundError):
+        os.remove(path)
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Holds SIGINT back during the block and delivers it, to the handler that was in place, after it.
+
+    Not `pthread_sigmask`: the kernel would hand the signal to another thread (TensorFlow starts many), whose C
+    handler still has Python raise `KeyboardInterrupt` in the main thread. Python handlers run only in the main
+    thread, so elsewhere there is nothing to hold back; neither is there under a handler installed outside Python.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            signal.raise_signal(signal.SIGINT)

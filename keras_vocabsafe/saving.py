@@ -23,7 +23,7 @@ from typing import Any
 import keras
 
 from keras_vocabsafe import _compat, _weights_store
-from keras_vocabsafe._files import create_file_beside
+from keras_vocabsafe._files import create_file_beside, remove_file_beside
 from keras_vocabsafe._loading import CheckOnly, RemapRequest, loading_request
 from keras_vocabsafe.embedding import VocabIdEmbedding
 from keras_vocabsafe.errors import ConfigurationError
@@ -133,15 +133,15 @@ def _save_beside(filepath: Any, suffix: str, write: Callable[[str], Any], *, ove
     if os.path.isdir(target):
         raise ConfigurationError(f"Cannot save to '{path}': it is a directory. Pass the path of a file.")
     descriptor, temporary = create_file_beside(directory, "." + os.path.basename(path)[: -len(suffix)] + ".", suffix)
-    os.close(descriptor)
     try:
+        os.close(descriptor)
         write(temporary)
         with contextlib.suppress(FileNotFoundError):  # Keras writes into an existing file: its mode stays.
             os.chmod(temporary, stat.S_IMODE(os.stat(target).st_mode))
         os.replace(temporary, target)
     except BaseException:  # KeyboardInterrupt too: the target keeps what it held.
         with contextlib.suppress(OSError):
-            os.remove(temporary)
+            remove_file_beside(temporary)
         raise
 
 

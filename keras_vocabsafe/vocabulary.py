@@ -43,7 +43,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from keras_vocabsafe._files import create_file_beside
+from keras_vocabsafe._files import create_file_beside, remove_file_beside
 from keras_vocabsafe._tokens import (
     Token,
     canonical_token,
@@ -738,8 +738,7 @@ def _atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
             os.fsync(f.fileno())
         os.replace(temporary, path)
     except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+        remove_file_beside(temporary)
         raise
 
 

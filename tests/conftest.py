@@ -163,3 +163,35 @@ def two_hashings_model(first_bins, second_bins, rows, joined):
     if joined:
         return keras.Model([first, second], embedding(keras.layers.Concatenate(name="joined")([a, b])))
     return keras.Model([first, second], [embedding(a), embedding(b)])
+
+
+@pytest.fixture
+def ctrl_c_while_removing(monkeypatch):
+    """`arm(directory)`: from then on, removing a file in `directory` first sends this process a real SIGINT, as a
+    second Ctrl-C pressed while the first one's cleanup runs; returns the names removed. Python's own SIGINT
+    handler is in place for the test (a test runner's worker may ignore SIGINT)."""
+    import signal
+
+    remove, unlink = os.remove, os.unlink
+    watched = []
+    removed = []
+
+    def interrupted_remove(real):
+        def wrapper(path, *args, **kwargs):
+            if watched and os.path.dirname(os.path.abspath(path)) == watched[0]:
+                removed.append(os.path.basename(path))
+                signal.raise_signal(signal.SIGINT)
+            return real(path, *args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(os, "remove", interrupted_remove(remove))
+    monkeypatch.setattr(os, "unlink", interrupted_remove(unlink))
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def arm(directory):
+        watched.append(os.path.abspath(directory))
+        return removed
+
+    yield arm
+    signal.signal(signal.SIGINT, previous)

@@ -70,6 +70,68 @@ def test_an_out_that_cannot_be_replaced_is_named_and_nothing_is_left_beside_it(t
     assert sorted(os.listdir(tmp_path)) == ["out.npy"] and os.listdir(out) == ["kept"]
 
 
+def test_a_second_ctrl_c_while_an_interrupted_write_is_removed_leaves_nothing_beside(tmp_path, ctrl_c_while_removing):
+    out = tmp_path / "out.npy"
+    removed = ctrl_c_while_removing(tmp_path)
+    with pytest.raises(KeyboardInterrupt), atomic_file(str(out)) as temporary:
+        with open(temporary, "wb") as file:
+            file.write(b"half")
+        raise KeyboardInterrupt  # The first Ctrl-C, mid-write.
+    assert len(removed) == 1 and removed[0].startswith(".vocabsafe-")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX signals")
+def test_ctrl_c_twice_exits_130_with_one_line_and_leaves_no_temporary_file(tmp_path):
+    # Real signals in a real run of the command line: the first Ctrl-C lands as the written vocabulary is renamed
+    # into place, the second while its temporary file is removed (the moments are forced, so the test is exact).
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cat\nthe dog\n", encoding="utf-8")
+    out = tmp_path / "vocab.txt"
+    script = textwrap.dedent(
+        f"""
+        import os, signal, sys
+        real_replace, real_remove, real_unlink = os.replace, os.remove, os.unlink
+        ctrl_c_sent = []
+
+        def replace(source, target, *args, **kwargs):
+            if os.fspath(target) == {str(out)!r}:
+                ctrl_c_sent.append(1)
+                signal.raise_signal(signal.SIGINT)
+            return real_replace(source, target, *args, **kwargs)
+
+        def interrupted(real):
+            def remove(path, *args, **kwargs):
+                if ctrl_c_sent and os.path.dirname(os.fspath(path)) == {str(tmp_path)!r}:
+                    signal.raise_signal(signal.SIGINT)
+                return real(path, *args, **kwargs)
+            return remove
+
+        os.replace, os.remove, os.unlink = replace, interrupted(real_remove), interrupted(real_unlink)
+        import _vocabsafe_entry
+        sys.argv = ["vocabsafe", "vocab", "build", {str(corpus)!r}, "-o", {str(out)!r}]
+        sys.exit(_vocabsafe_entry.main())
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert result.returncode == 130, result.stderr
+    assert result.stderr == "vocabsafe: interrupted\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.txt"]
+
+
 def _interrupted_run(tmp_path, wait_until):
     """Starts `vocabsafe vectors align` reading its vocabulary from a FIFO, sends it SIGINT once `wait_until(process,
     fifo)` is true, and returns (exit code, stderr, files in the output directory)."""

@@ -442,6 +442,28 @@ def test_an_interrupted_save_leaves_the_target_as_it_was(tmp_path, error, suffix
         assert loaded.get_layer("words").get_vocabulary() == ["[UNK]", "a", "b"]
 
 
+@pytest.mark.saving
+@pytest.mark.parametrize("suffix", [".keras", ".weights.h5"])
+def test_a_second_ctrl_c_during_the_cleanup_of_an_interrupted_save_leaves_nothing_beside(
+    tmp_path, suffix, ctrl_c_while_removing
+):
+    import signal
+
+    inputs = keras.Input(shape=(None,), dtype="string")
+    model = keras.Model(inputs, RefusesToSave()(VocabEmbedding(4, vocabulary=["a", "b"], name="words")(inputs)))
+    save = keras_vocabsafe.save_model if suffix == ".keras" else keras_vocabsafe.save_weights
+    removed = ctrl_c_while_removing(tmp_path)
+    RefusesToSave.error = KeyboardInterrupt()  # The first Ctrl-C, while Keras writes the file beside the target.
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            save(model, tmp_path / f"model{suffix}")
+    finally:
+        RefusesToSave.error = None
+    assert len(removed) == 1 and removed[0].endswith(suffix)  # The second Ctrl-C came while removing it...
+    assert list(tmp_path.iterdir()) == []  # ...and it is gone all the same.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_atomic_saves_refuse_a_path_they_cannot_write(tmp_path):
     model = _scored_model(["a"])
     with pytest.raises(keras_vocabsafe.ConfigurationError, match=r"must end in `\.keras`"):

@@ -615,6 +615,20 @@ def test_a_file_with_carriage_returns_for_line_ends_is_refused_not_read_as_one_t
         Vocabulary.load(path, format=format)
 
 
+def test_a_second_ctrl_c_during_the_cleanup_of_an_interrupted_save_leaves_nothing_beside(
+    tmp_path, monkeypatch, ctrl_c_while_removing
+):
+    def first_ctrl_c(source, target):
+        raise KeyboardInterrupt  # Lands as the written file is renamed into place.
+
+    monkeypatch.setattr(os, "replace", first_ctrl_c)
+    removed = ctrl_c_while_removing(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        Vocabulary(["a", "b"]).save(tmp_path / "vocab.json")
+    assert len(removed) == 1 and removed[0].startswith(".vocabulary-")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_save_refuses_an_unknown_format(tmp_path):
     with pytest.raises(ConfigurationError, match="`format` must be one of"):
         Vocabulary(["a"]).save(tmp_path / "v", format="csv")

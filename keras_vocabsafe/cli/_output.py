@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from keras_vocabsafe._files import create_file_beside
+from keras_vocabsafe._files import create_file_beside, remove_file_beside
 
 __all__ = [
     "EXIT_OK",
@@ -164,7 +164,7 @@ def check_output_path(path: str, *, overwrite: bool, example: str = "out") -> st
     with _creating(shown, directory):
         descriptor, probe = create_file_beside(directory, ".vocabsafe-", ".tmp")
     os.close(descriptor)
-    os.unlink(probe)
+    remove_file_beside(probe)
     return path
 
 
@@ -202,13 +202,12 @@ def atomic_file(path: str, suffix: str = "") -> Iterator[str]:
     # Created with the umask's mode (not mkstemp's 0o600, which the rename would keep): OUT reads like any file.
     with _creating(path, directory):
         descriptor, temporary = create_file_beside(directory, ".vocabsafe-", ".tmp" + suffix)
-    os.close(descriptor)
     try:
+        os.close(descriptor)
         yield temporary
         try:
             os.replace(temporary, path)
         except OSError as error:  # OUT became a directory, or sits on a mount that cannot be replaced.
             raise CommandError(f"cannot replace {path} ({error.strerror or error}); nothing was written.") from None
     finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+        remove_file_beside(temporary)  # Gone already once renamed into place.
