@@ -213,7 +213,12 @@ def _read_head(stream: IO[bytes], path: str, format: str, errors: str) -> Vector
             f"The header of {path!r} promises {count} vectors, so the file holds nothing to load. It was probably "
             "written from an empty model: write the vectors again."
         )
-    binary = _looks_binary(stream, dim) if format == "auto" else format == "word2vec_binary"
+    text_lines = _text_lines_ahead(stream)
+    if text_lines is not None:
+        _check_header_fits_text(text_lines, path, count, dim, format)
+        binary = False
+    else:
+        binary = _looks_binary(stream, dim) if format == "auto" else format == "word2vec_binary"
     skipped = []
     if binary:
         chunks = _binary_chunks(stream, path, dim, count, errors, skipped)
@@ -412,6 +417,55 @@ def _one_number_lines(stream: IO[bytes], whole_line_needed: bool) -> bool:
     return all(_numbers_at_end(line) == 1 for line in lines)
 
 
+def _text_lines_ahead(stream: IO[bytes]) -> list[bytes] | None:
+    """The whole lines `stream` holds ahead (read ahead without taking them) when they are text vectors: UTF-8
+    without NUL bytes, every line that is not blank ending in a number, and the line the read-ahead cuts UTF-8
+    without control characters. None when they are not, or no whole line is there to tell.
+
+    word2vec binary puts each vector's float32 bytes straight after `word `: those bytes are neither all UTF-8 nor
+    free of NULs and control characters nor, for whole lines, numbers spelled out, however small or wrong the
+    header is (a first value whose bytes read "1 2\\n" may end one line in numbers, but not the bytes after it).
+    """
+    if not hasattr(stream, "peek"):
+        return None
+    sample = stream.peek(1 << 16)[: 1 << 16]
+    end = sample.rfind(b"\n") + 1
+    whole, cut = sample[:end], sample[end:]
+    lines = [line for line in whole.splitlines() if line.strip()]
+    if not lines or b"\x00" in sample or any(byte < 0x20 and byte not in b"\t\r" for byte in cut):
+        return None
+    try:
+        whole.decode("utf-8")
+        cut.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # Only the cut line may end inside a character: the read-ahead stops at a byte count.
+        if error.object is whole or error.reason != "unexpected end of data":
+            return None
+    return lines if all(_numbers_at_end(line) for line in lines) else None
+
+
+def _check_header_fits_text(lines: list[bytes], path: str, count: int, dim: int, format: str) -> None:
+    """Refuses `format="word2vec_binary"` for text vectors, and a header whose dimension every one of the text
+    vectors after it disagrees with; `lines` are the lines ahead (`_text_lines_ahead`)."""
+    if format == "word2vec_binary":
+        raise VectorFileError(
+            f"{path!r} holds text vectors after its header (lines of a word and numbers), not word2vec binary "
+            "(whose values are raw float32 bytes). Pass format='word2vec' or format='auto'."
+        )
+    numbers = {_numbers_at_end(line) for line in lines}
+    if len(numbers) != 1:
+        return  # Lines that disagree: the reader names the first that does not fit.
+    found = numbers.pop()
+    # A word may end in parts that read as numbers ('route 66'): more numbers than the header's dimension is a
+    # wrong header only when more than one line has them.
+    if found < dim or (found > dim and len(lines) > 1):
+        raise VectorFileError(
+            f"The header of {path!r} (line 1: '{count} {dim}') gives {dim} dimensions, but the text vectors after "
+            f"it have {found} numbers each. Fix line 1 to 'COUNT {found}' (COUNT the number of vector lines), or "
+            "delete line 1 (a file without it is read as GloVe)."
+        )
+
+
 def _looks_binary(stream: IO[bytes], dim: int) -> bool:
     """Tells word2vec binary from text by the first vector's line."""
     sample = stream.peek(1 << 16)[: 1 << 16] if hasattr(stream, "peek") else b""
@@ -538,7 +592,8 @@ def _text_chunks(
                 if count is not None and rows >= count:
                     raise VectorFileError(
                         f"Line {number} of {path!r}: the header promised {count} vectors but the file goes on. "
-                        f"Fix the header's count.{_ONE_DIMENSION_HINT if dim == 1 else ''}"
+                        "Fix the header's count (the first number of line 1), or delete line 1 (a file without it is "
+                        f"read as GloVe).{_ONE_DIMENSION_HINT if dim == 1 else ''}"
                     )
                 rows += 1
                 checked = _decode_word(word, errors, path, number)
@@ -559,7 +614,8 @@ def _text_chunks(
         if count is not None and rows < count:
             raise VectorFileError(
                 f"The header of {path!r} promised {count} vectors but the file holds {rows}. The file is truncated "
-                f"or the header is wrong.{_ONE_DIMENSION_HINT if dim == 1 else ''}"
+                f"or the header is wrong: if the file is whole, fix the count in line 1 to {rows}, or delete line 1 (a "
+                f"file without it is read as GloVe).{_ONE_DIMENSION_HINT if dim == 1 else ''}"
             )
     finally:
         stream.close()

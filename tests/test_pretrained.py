@@ -223,7 +223,8 @@ def test_header_that_promises_more_rows_than_the_file_holds(tmp_path):
 
 def test_header_that_promises_more_dimensions(tmp_path):
     (tmp_path / "v.txt").write_text("2 300\na 1 2 3\nb 4 5 6\n")
-    with pytest.raises(VectorFileError, match=r"Line 2 of .* holds 3 numbers, but the file's vectors have 300"):
+    expected = r"header of .* \(line 1: '2 300'\) gives 300 dimensions, but the text vectors after it have 3 numbers"
+    with pytest.raises(VectorFileError, match=expected):
         load_vectors(tmp_path / "v.txt")
 
 

@@ -55,6 +55,34 @@ def test_files_written_by_gensim(tmp_path, keyed_vectors, binary):
         np.testing.assert_array_equal(ours.vectors, keyed_vectors.vectors)
 
 
+@pytest.mark.parametrize(
+    ("dim", "values"),
+    [(dim, values) for dim in (1, 2, 3, 4, 50) for values in ("normal", "small-integers")]
+    # With 1 or 2 dimensions, "the 1 2" is also a text vector of the header's dimension: read as text then.
+    + [(dim, "first-reads-as-text") for dim in (3, 4, 50)],
+)
+def test_binary_files_written_by_gensim_load_as_binary(tmp_path, dim, values):
+    # Telling binary from text by the bytes after the header must not take float32 bytes for text: whole numbers
+    # (NUL bytes), or a first value whose bytes are ASCII digits, a space and a newline ("1 2\n" is 7.7e-33).
+    words = ["the", "of", "cat", "dog", "a"]
+    if values == "normal":
+        matrix = np.random.default_rng(dim).normal(size=(len(words), dim))
+    elif values == "small-integers":
+        matrix = np.arange(len(words) * dim).reshape(len(words), dim) % 7 - 3
+    else:
+        matrix = np.random.default_rng(dim).normal(size=(len(words), dim))
+        matrix[0, 0] = np.frombuffer(b"1 2\n", dtype="<f4")[0]
+    keyed = KeyedVectors(vector_size=dim)
+    keyed.add_vectors(words, matrix.astype(np.float32))
+    path = tmp_path / "vectors.bin"
+    keyed.save_word2vec_format(path, binary=True)
+    for format in ("auto", "word2vec_binary"):
+        ours = load_vectors(path, format=format)
+        assert ours.format == "word2vec_binary"
+        np.testing.assert_array_equal(ours.vectors, keyed.vectors)
+        assert_same_as_gensim(ours, KeyedVectors.load_word2vec_format(path, binary=True))
+
+
 def test_gensim_glove_style_file_without_header(tmp_path, keyed_vectors):
     path = tmp_path / "glove.txt"
     keyed_vectors.save_word2vec_format(path, write_header=False)

@@ -277,6 +277,59 @@ def test_header_of_one_dimension_fits_both_readings(tmp_path):
         load_vectors(tmp_path / "v.txt")
 
 
+# A text file whose header is wrong: read as text, the header named, and the fix given.
+WRONG_HEADER_VECTORS = b"the 0.1 0.2 0.3 0.4\ncat 1.0 -2.5 3e-2 4\ndog 5 6 7 8\n"
+
+
+@pytest.mark.parametrize("format", ["auto", "word2vec", "fasttext"])
+@pytest.mark.parametrize(
+    ("header", "lines", "found"),
+    [
+        (b"2 3", WRONG_HEADER_VECTORS, 4),  # The word was taken for "the 0.1" and the count blamed.
+        (b"3 5", WRONG_HEADER_VECTORS, 4),
+        (b"5 2", WRONG_HEADER_VECTORS, 4),
+        # Read as word2vec binary before: garbage values loaded without an error, or "goes on after the 1 vectors
+        # its header promises (word2vec binary, ...)".
+        (b"2 5", b"at name@domain.com 0.3 -0.5\nx 0.1 0.9\ny -0.4 0.2\n", 2),
+        (b"1 3", b"the 5 -3\ncat 0 0\ndog -7 4\n", 2),
+    ],
+)
+def test_a_header_whose_dimension_the_text_vectors_do_not_have_is_named_with_the_fix(
+    tmp_path, header, lines, found, format
+):
+    (tmp_path / "v.txt").write_bytes(header + b"\n" + lines)
+    dim = header.split()[1].decode()
+    expected = (
+        rf"header of .*v\.txt' \(line 1: '{header.decode()}'\) gives {dim} dimensions, but the text vectors after it "
+        rf"have {found} numbers each\. Fix line 1 to 'COUNT {found}'.*or delete line 1"
+    )
+    with pytest.raises(VectorFileError, match=expected):
+        load_vectors(tmp_path / "v.txt", format=format)
+    (tmp_path / "v.txt").write_bytes(lines)  # The fix the message gives: no header.
+    assert load_vectors(tmp_path / "v.txt").dim == found
+
+
+@pytest.mark.parametrize("header", [b"2 4", b"3 4", b"4 4", b"3 2"])
+def test_text_vectors_read_as_word2vec_binary_are_refused_as_text(tmp_path, header):
+    # Was "goes on after the 2 vectors its header promises (word2vec binary, ...)" or "ends inside vector 3".
+    (tmp_path / "v.txt").write_bytes(header + b"\n" + WRONG_HEADER_VECTORS)
+    with pytest.raises(VectorFileError, match=r"holds text vectors after its header .* Pass format='word2vec'"):
+        load_vectors(tmp_path / "v.txt", format="word2vec_binary")
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        (b"2 4", r"Line 4 of .*: the header promised 2 vectors but the file goes on\. Fix the header.s count .*delete"),
+        (b"4 4", r"promised 4 vectors but the file holds 3\. .*fix the count in line 1 to 3, or delete line 1"),
+    ],
+)
+def test_a_header_whose_count_the_text_vectors_do_not_have_gives_the_fix(tmp_path, header, message):
+    (tmp_path / "v.txt").write_bytes(header + b"\n" + WRONG_HEADER_VECTORS)
+    with pytest.raises(VectorFileError, match=message):
+        load_vectors(tmp_path / "v.txt")
+
+
 # .npy matrices --------------------------------------------------------------------------
 
 
