@@ -10,7 +10,7 @@ import signal
 import threading
 from collections.abc import Iterator
 
-__all__ = ["UTF8_MARK", "create_file_beside", "remove_file_beside"]
+__all__ = ["UTF8_MARK", "create_file_beside", "missing_directory", "remove_file_beside"]
 
 # The UTF-8 byte order mark, which some editors (Notepad) write at the start of a file: it is not text.
 UTF8_MARK = b"\xef\xbb\xbf"
@@ -29,6 +29,22 @@ def create_file_beside(directory: str, prefix: str, suffix: str) -> tuple[int, s
         except FileExistsError:
             continue
     raise FileExistsError(f"Could not create a temporary file in {directory}: every name tried exists.")
+
+
+def missing_directory(directory: str) -> str | None:
+    """What stands where the directory `directory` should be, and the fix, said for an error message; None when it
+    is a directory."""
+    if os.path.isdir(directory):
+        return None
+    blocking = directory
+    while not os.path.lexists(blocking) and os.path.dirname(blocking) != blocking:
+        blocking = os.path.dirname(blocking)
+    if os.path.exists(blocking) and not os.path.isdir(blocking):
+        return f"'{blocking}' is a file, not a directory. Save elsewhere, or move that file away first"
+    return (
+        f"the directory '{directory}' does not exist. Create it first (`os.makedirs(directory, exist_ok=True)`), or "
+        "save elsewhere"
+    )
 
 
 def remove_file_beside(path: str) -> None:

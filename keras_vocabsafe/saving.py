@@ -23,7 +23,7 @@ from typing import Any
 import keras
 
 from keras_vocabsafe import _compat, _weights_store
-from keras_vocabsafe._files import create_file_beside, remove_file_beside
+from keras_vocabsafe._files import create_file_beside, missing_directory, remove_file_beside
 from keras_vocabsafe._loading import CheckOnly, RemapRequest, loading_request
 from keras_vocabsafe.embedding import VocabIdEmbedding
 from keras_vocabsafe.errors import ConfigurationError
@@ -57,8 +57,10 @@ def save_model(model: keras.Model, filepath: str | os.PathLike[str], **kwargs: A
 
     Raises:
         ConfigurationError: `filepath` does not end in `.keras`, its
-            directory does not exist, it exists and `overwrite=False`, or
-            `zipped=False` was passed.
+            directory does not exist (or is a file), it exists and
+            `overwrite=False`, or `zipped=False` was passed.
+        OSError: no file can be created in its directory (no write
+            permission, a read-only file system), naming `filepath`.
     """
     overwrite = kwargs.pop("overwrite", True)
     if kwargs.get("zipped", True) is False:
@@ -91,8 +93,9 @@ def save_weights(
 
     Raises:
         ConfigurationError: `filepath` does not end in `.weights.h5`, its
-            directory does not exist, it exists and `overwrite=False`, or
-            `max_shard_size` was given.
+            directory does not exist (or is a file), it exists and
+            `overwrite=False`, or `max_shard_size` was given.
+        OSError: as for `save_model`.
     """
     if max_shard_size is not None:
         raise ConfigurationError(
@@ -126,13 +129,18 @@ def _save_beside(filepath: Any, suffix: str, write: Callable[[str], Any], *, ove
         )
     target = os.path.realpath(path) if os.path.islink(path) else path
     directory = os.path.dirname(os.path.abspath(target))
-    if not os.path.isdir(directory):
-        raise ConfigurationError(
-            f"Cannot save to '{path}': the directory '{directory}' does not exist. Create it first."
-        )
+    missing = missing_directory(directory)
+    if missing is not None:
+        raise ConfigurationError(f"Cannot save to '{path}': {missing}.")
     if os.path.isdir(target):
         raise ConfigurationError(f"Cannot save to '{path}': it is a directory. Pass the path of a file.")
-    descriptor, temporary = create_file_beside(directory, "." + os.path.basename(path)[: -len(suffix)] + ".", suffix)
+    try:
+        descriptor, temporary = create_file_beside(
+            directory, "." + os.path.basename(path)[: -len(suffix)] + ".", suffix
+        )
+    except OSError as error:  # It names the temporary file, whose random name means nothing to the user.
+        reason = f"{error.strerror}: no file can be created in '{directory}' to write '{path}' and rename it into place"
+        raise type(error)(error.errno, f"{reason}. Save to a directory you can write to") from None
     try:
         os.close(descriptor)
         write(temporary)

@@ -43,7 +43,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from keras_vocabsafe._files import create_file_beside, remove_file_beside
+from keras_vocabsafe._files import create_file_beside, missing_directory, remove_file_beside
 from keras_vocabsafe._tokens import (
     Token,
     canonical_token,
@@ -437,11 +437,9 @@ class Vocabulary(Sequence):
                 f"{os.path.join(path, 'vocabulary.json')!r}."
             )
         directory = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(directory):
-            raise VocabularyError(
-                f"Cannot save the vocabulary to {path!r}: the directory {directory!r} does not exist. Create it "
-                "first (`os.makedirs(directory, exist_ok=True)`)."
-            )
+        missing = missing_directory(directory)
+        if missing is not None:
+            raise VocabularyError(f"Cannot save the vocabulary to {path!r}: {missing}.")
         if format == "json":
             config = self.to_config()
             if self._counts is not None:

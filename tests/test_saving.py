@@ -1,6 +1,7 @@
 """Saving and loading: config, `.keras` files and weights files keep every token with its row."""
 
 import json
+import os
 import re
 import typing
 import warnings
@@ -471,6 +472,33 @@ def test_atomic_saves_refuse_a_path_they_cannot_write(tmp_path):
     with pytest.raises(keras_vocabsafe.ConfigurationError, match=r"does not exist\. Create it first"):
         keras_vocabsafe.save_weights(model, tmp_path / "missing" / "model.weights.h5")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".weights.h5"])
+@pytest.mark.parametrize("parent", ["file", "file/sub"])
+def test_atomic_saves_refuse_a_directory_that_is_a_file_naming_the_file(tmp_path, suffix, parent):
+    # Was "the directory '.../file' does not exist. Create it first": it exists, and creating it fails.
+    save = keras_vocabsafe.save_model if suffix == ".keras" else keras_vocabsafe.save_weights
+    (tmp_path / "file").write_text("kept")
+    expected = rf"'{re.escape(str(tmp_path / 'file'))}' is a file, not a directory\. Save elsewhere, or move"
+    with pytest.raises(keras_vocabsafe.ConfigurationError, match=expected):
+        save(_scored_model(["a"]), tmp_path / parent / f"model{suffix}")
+    assert [p.name for p in tmp_path.iterdir()] == ["file"] and (tmp_path / "file").read_text() == "kept"
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".weights.h5"])
+def test_atomic_saves_to_a_directory_that_takes_no_file_name_the_target(tmp_path, suffix):
+    # The error named only the temporary file beside the target ('.model.1963ff238ce79c79.keras').
+    from conftest import unwritable_directory
+
+    save = keras_vocabsafe.save_model if suffix == ".keras" else keras_vocabsafe.save_weights
+    directory = unwritable_directory(tmp_path)
+    before = sorted(os.listdir(directory))
+    target = directory / f"model{suffix}"
+    expected = rf"no file can be created in '{re.escape(str(directory))}' to write '{re.escape(str(target))}'"
+    with pytest.raises(OSError, match=expected):
+        save(_scored_model(["a"]), target)
+    assert sorted(os.listdir(directory)) == before
 
 
 @pytest.mark.saving

@@ -684,6 +684,15 @@ def test_hostile_files_are_refused_with_a_vocabulary_error(tmp_path, data, messa
         Vocabulary.load(write(tmp_path / "vocab", data))
 
 
+@pytest.mark.parametrize("parent", ["file", "file/sub"])
+def test_save_into_a_directory_that_is_a_file_names_the_file(tmp_path, parent):
+    (tmp_path / "file").write_text("kept")
+    expected = rf"'{re.escape(str(tmp_path / 'file'))}' is a file, not a directory\. Save elsewhere"
+    with pytest.raises(VocabularyError, match=expected):
+        Vocabulary(["a"]).save(tmp_path / parent / "vocab.json")
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]
+
+
 def test_a_directory_and_a_missing_file_are_refused(tmp_path):
     with pytest.raises(VocabularyError, match="is a directory"):
         Vocabulary.load(tmp_path, format="text")
