@@ -522,6 +522,13 @@ class Vocabulary(Sequence):
                     f"vocabulary files are UTF-8. Convert it, e.g. `open(path, encoding='{encoding.lower()}').read()` "
                     "and write it back with encoding='utf-8'."
                 )
+        unmarked = _unmarked_utf16(data)
+        if unmarked is not None:
+            raise VocabularyError(
+                f"The vocabulary file {path!r} is {unmarked} text without a byte order mark (a NUL byte beside each "
+                f"letter); vocabulary files are UTF-8. Convert it, e.g. `open(path, encoding='{unmarked.lower()}')"
+                ".read()` and write it back with encoding='utf-8'."
+            )
         if b"\x00" in data[:4096] and not data.lstrip().startswith(b"{") and _looks_binary(data):
             raise VocabularyError(
                 f"The vocabulary file {path!r} looks binary (NUL bytes among its first lines), not a text or JSON "
@@ -708,6 +715,21 @@ def _file_path(path: Any, argument: str) -> str:
             f"{type(path).__name__}."
         )
     return os.fspath(path)
+
+
+def _unmarked_utf16(data: bytes) -> str | None:
+    """Whether the file's start is UTF-16 text without a byte order mark (as some Windows tools write): every other
+    byte NUL and the bytes between them not, as UTF-16 gives letters of the Latin alphabets, and no control
+    character but line breaks and tabs (binary numbers, such as small int16 values, give some). Returns the
+    encoding ("UTF-16-LE" or "UTF-16-BE"), or None."""
+    head = data[: 4096 & ~1]
+    for encoding, letters, zeros in (("UTF-16-LE", head[0::2], head[1::2]), ("UTF-16-BE", head[1::2], head[0::2])):
+        if len(zeros) < 2 or zeros.count(0) < 0.9 * len(zeros) or letters.count(0):
+            continue
+        text = head.decode(encoding.lower(), errors="replace")  # The 4096-byte cut may split a surrogate pair.
+        if all(character.isprintable() or character in "\n\r\t" for character in text[:-1]):
+            return encoding
+    return None
 
 
 def _looks_binary(data: bytes) -> bool:

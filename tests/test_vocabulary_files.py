@@ -667,6 +667,10 @@ def test_diff_names_added_removed_and_moved_tokens():
         (np.arange(64, dtype=np.int64).tobytes(), "looks binary"),
         (b"a\nb\na\n", "lists the token 'a' twice, on lines 1 and 3"),
         (b"\xff\xfe\x00\x00a\x00\x00\x00", "UTF-32"),
+        # Was "looks binary ... a checkpoint or a vectors file is not a vocabulary".
+        ("the\ncat\n".encode("utf-16-le"), r"is UTF-16-LE text without a byte order mark.*encoding='utf-16-le'"),
+        ("the\ncat\n".encode("utf-16-be"), r"is UTF-16-BE text without a byte order mark.*encoding='utf-16-be'"),
+        (np.arange(64, dtype=np.int16).tobytes(), "looks binary"),
     ],
     ids=[
         "empty",
@@ -677,6 +681,9 @@ def test_diff_names_added_removed_and_moved_tokens():
         "binary",
         "duplicate line",
         "utf-32",
+        "utf-16-le without a mark",
+        "utf-16-be without a mark",
+        "int16 binary",
     ],
 )
 def test_hostile_files_are_refused_with_a_vocabulary_error(tmp_path, data, message):
