@@ -6,11 +6,12 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import threading
 from collections.abc import Iterator
 
-__all__ = ["UTF8_MARK", "create_file_beside", "missing_directory", "remove_file_beside"]
+__all__ = ["UTF8_MARK", "create_file_beside", "missing_directory", "remove_directory_beside", "remove_file_beside"]
 
 # The UTF-8 byte order mark, which some editors (Notepad) write at the start of a file: it is not text.
 UTF8_MARK = b"\xef\xbb\xbf"
@@ -52,6 +53,13 @@ def remove_file_beside(path: str) -> None:
     first unwinds) waits until the file is gone and is raised then, so it cannot leave the file behind."""
     with _interrupts_held(), contextlib.suppress(FileNotFoundError):
         os.remove(path)
+
+
+def remove_directory_beside(path: str) -> None:
+    """Removes the temporary directory `path` and everything in it, if it exists, holding back a Ctrl-C meanwhile
+    as `remove_file_beside` does."""
+    with _interrupts_held():
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -24,7 +24,6 @@ import json
 import keyword
 import os
 import re
-import shutil
 import subprocess
 import sys
 import uuid
@@ -39,6 +38,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vocabsafe import _compat
+from keras_vocabsafe._files import remove_directory_beside
 from keras_vocabsafe._op_tables import OpTarget, op_table, parse_target, scanned_range, since_release, since_text
 from keras_vocabsafe._progress import Progress, check_verbose, logger
 from keras_vocabsafe.embedding import VocabIdEmbedding
@@ -334,7 +334,7 @@ def _export_version(
         _publish(staging, version_dir)
         progress.add(1)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_directory_beside(str(staging))  # Even under a second Ctrl-C.
     signatures = [_SERVING_SIGNATURE] + [
         f"{kind}_{layer.name}" for layer in vocabulary_layers for kind in ("vocabulary", "token_to_id")
     ]

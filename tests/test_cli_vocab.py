@@ -207,7 +207,9 @@ def test_outputs_that_cannot_be_written_are_refused_naming_out(tmp_path, capsys)
     corpus = write_lines(tmp_path / "corpus.txt", ["the cat sat"])
     vectors = glove_file(tmp_path)
     cases = [
-        (vocab, f"{vocab} is a file, not a directory"),
+        (vocab, f"'{vocab}' is a file, not a directory"),
+        (vocab / "sub", f"'{vocab}' is a file, not a directory"),  # Named, not 'sub does not exist'.
+        (tmp_path / "no" / "such", "the directory '" + str(tmp_path / "no" / "such") + "' does not exist"),
         (unwritable_directory(tmp_path), "no file can be created in"),
     ]
     before = sorted(tmp_path.iterdir())

@@ -664,6 +664,39 @@ def test_strict_export_refuses_tensorflow_text_ops_and_writes_nothing(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_a_second_ctrl_c_while_a_failed_export_is_removed_leaves_nothing(tmp_path, monkeypatch):
+    import shutil
+    import signal
+
+    import tensorflow_text
+
+    class CaseFold(keras.layers.Layer):
+        def call(self, text):
+            return tensorflow_text.case_fold_utf8(text)
+
+    text = keras.Input(shape=(None,), dtype="string", name="text")
+    model = keras.Model(text, VocabEmbedding(4, vocabulary=["the", "cat"])(CaseFold()(text)))
+
+    removals = []
+    real_rmtree = shutil.rmtree
+
+    def interrupted_rmtree(path, *args, **kwargs):  # A real SIGINT as the removal starts: a second Ctrl-C.
+        removals.append(os.path.basename(path))
+        signal.raise_signal(signal.SIGINT)
+        return real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "rmtree", interrupted_rmtree)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        # Refused by the audit, after the SavedModel was written to the temporary directory.
+        with pytest.raises(KeyboardInterrupt):
+            export_for_serving(model, tmp_path, strict=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert len(removals) == 1 and removals[0].startswith(".tmp-export-")
+    assert os.listdir(tmp_path) == []
+
+
 def test_a_failed_export_removes_the_base_path_it_created_and_keeps_one_that_existed(tmp_path):
     import tensorflow_text
 

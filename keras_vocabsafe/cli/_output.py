@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from keras_vocabsafe._files import create_file_beside, remove_file_beside
+from keras_vocabsafe._files import create_file_beside, missing_directory, remove_file_beside
 
 __all__ = [
     "EXIT_OK",
@@ -157,10 +157,9 @@ def check_output_path(path: str, *, overwrite: bool, example: str = "out") -> st
     if os.path.exists(path) and not overwrite:
         raise CommandError(f"{shown} already exists; pass --overwrite to replace it, or choose another path.")
     directory = os.path.dirname(os.path.abspath(path))
-    if os.path.exists(directory) and not os.path.isdir(directory):
-        raise CommandError(f"cannot write {shown}: {directory} is a file, not a directory.")
-    if not os.path.isdir(directory):
-        raise CommandError(f"cannot write {shown}: the directory {directory} does not exist.")
+    missing = missing_directory(directory)
+    if missing is not None:
+        raise CommandError(f"cannot write {shown}: {missing}.")
     with _creating(shown, directory):
         descriptor, probe = create_file_beside(directory, ".vocabsafe-", ".tmp")
     os.close(descriptor)
