@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from keras_vocabsafe._tokens import joined_chunks
-from keras_vocabsafe.errors import VocabularyMismatchError
+from keras_vocabsafe.errors import ConfigurationError, VocabularyMismatchError
 
 TOKENS_KEY = "vocabulary"
 OFFSETS_KEY = "vocabulary_offsets"
@@ -147,6 +147,25 @@ def _corrupt(owner: str, reason: str) -> VocabularyMismatchError:
     return VocabularyMismatchError(
         f"The saved vocabulary of {owner} is corrupt: {reason}. The weights file was edited or damaged; save the "
         "weights again from the trained model, or load the whole model from its `.keras` file."
+    )
+
+
+def unreadable(store: Any, owner: str, error: OSError) -> ConfigurationError:
+    """Why `owner` could not read its place in `store`: h5py could not open a file of it, such as a shard of
+    sharded weights that is missing or truncated (named when the store is sharded)."""
+    index = getattr(store, "sharding_config", None) and getattr(store, "path", None)
+    try:
+        if index is not None:
+            check_shards(str(index), ConfigurationError)
+    except ConfigurationError as shard_error:
+        reason = str(shard_error)
+    else:
+        reason = f"the weights file could not be read ({error})."
+    return ConfigurationError(
+        f"{owner} could not read its saved weights: {reason} Since `model.load_weights()` returns without "
+        "saying so, this layer keeps the rows it had and refuses to be called or saved until it is given rows: "
+        "load complete weights (`keras_vocabsafe.load_weights(model, path)` checks every shard before loading "
+        "anything), or set its rows with `set_weights`."
     )
 
 

@@ -255,8 +255,9 @@ class VocabIdEmbedding(VocabularyLayer):
         # How many times the weights were created; traced TensorFlow functions check it (see `_check_current`).
         self._weights_generation = 0
         self._generation_variable = None
-        # Made by `load_model`: Keras restores the saved rows next (see `_refuse_unrestored_rows`).
-        self._awaiting_saved_rows = _compat.in_model_load()
+        # Made by `load_model`: Keras restores the saved rows next (see `_refuse_unrestored_rows`). A string: why
+        # loading its rows failed where Keras does not report it.
+        self._awaiting_saved_rows: bool | str = _compat.in_model_load()
         # Set whenever `lora_enabled` (may be None otherwise): the LoRA paths, which run only then, use them as numbers.
         self.lora_rank: Any = None if lora_rank is None else int(lora_rank)
         self.lora_alpha: Any = lora_alpha if lora_alpha is not None else self.lora_rank
@@ -1584,9 +1585,14 @@ class VocabIdEmbedding(VocabularyLayer):
         fresh initializer values), so every token would get a vector it was never trained for. An error says so
         instead. The mark is set when `load_model` creates the layer and cleared by `load_own_variables` and by
         every path that gives the layer its rows (`set_weights`, `load_pretrained`, remapped loads).
+
+        The mark is also set, to the reason, when `load_own_variables` cannot read its store (a shard of sharded
+        weights missing or truncated): `model.load_weights()` drops that error and returns.
         """
         if not self._awaiting_saved_rows or _compat.in_model_load():
             return
+        if isinstance(self._awaiting_saved_rows, str):
+            raise ConfigurationError(f"{self._owner()} cannot {action}. {self._awaiting_saved_rows}")
         raise ModelFileError(
             f"{self._owner()} cannot {action}: keras.saving.load_model() rebuilt it, but Keras never restored "
             "its weights from the file, so it holds no trained rows. Keras 3.11 to 3.14 save no weights for a "
@@ -1755,6 +1761,16 @@ class VocabIdEmbedding(VocabularyLayer):
                 self._check_saved_weights(saved, current, store, matrix)
             elif matrix is not None:  # Always, when remapping.
                 self._check_remap(saved, current, tuple(matrix.shape))  # The shape only: nothing is read.
+        except OSError as error:
+            # A shard of sharded weights missing or truncated. Keras drops this error: its next visit of the layer
+            # finds the store closed and clears the failure. So the layer says so now, and refuses to be used.
+            failure = _weights_store.unreadable(store, self._owner(), error)
+            if isinstance(request, _loading.CheckOnly):
+                request.errors.append(failure)
+            else:
+                self._awaiting_saved_rows = str(failure)
+                warnings.warn(str(failure), stacklevel=2)
+            raise failure from error
         except VocabSafeError as error:
             if isinstance(request, _loading.CheckOnly):
                 request.errors.append(error)

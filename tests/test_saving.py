@@ -354,6 +354,33 @@ def test_sharded_weights_with_a_missing_or_damaged_shard_are_refused_before_anyt
 
 
 @pytest.mark.saving
+@pytest.mark.parametrize("damage", ["missing", "truncated"])
+def test_plain_load_weights_missing_a_shard_of_the_layer_leaves_it_refusing_to_be_used(tmp_path, damage):
+    """Keras's own `model.load_weights()` drops the error and returns; the layer warns and refuses to be used."""
+    path = tmp_path / "same.weights.json"
+    _save(_scored_model(["a", "b", "c"]), path)
+    shards = json.loads(path.read_text())["weight_map"]["/layers/vocab_embedding/vars"]
+    assert isinstance(shards, list) and len(shards) > 1  # The layer's arrays span shards: the first is read first.
+    shard = tmp_path / shards[-1]
+    if damage == "missing":
+        shard.unlink()
+    else:
+        shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    model = _scored_model(["a", "b", "c"])
+    words = model.get_layer("words")
+    with pytest.warns(UserWarning, match=f"'words' could not read its saved weights.*{re.escape(shard.name)}"):
+        try:
+            model.load_weights(path)
+        except ValueError as error:  # Were Keras to report the failure: ours.
+            assert shard.name in str(error)
+    for use in (lambda: model.predict(tf.constant([["a"]]), verbose=0), lambda: model.save(tmp_path / "m.keras")):
+        with pytest.raises(keras_vocabsafe.ConfigurationError, match=f"'words' cannot .*{re.escape(shard.name)}"):
+            use()
+    words.set_weights(words.get_weights())  # Rows given: usable again.
+    assert model.predict(tf.constant([["a"]]), verbose=0).shape == (1, 1)
+
+
+@pytest.mark.saving
 @pytest.mark.parametrize("text", ["{not json", "[]", '{"weight_map": 3}'])
 def test_a_sharded_weights_index_that_is_not_one_is_refused(tmp_path, text):
     path = tmp_path / "bad.weights.json"
