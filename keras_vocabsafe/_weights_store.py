@@ -83,6 +83,8 @@ def read_tokens(store: Any, vocabulary_dtype: str, *, owner: str, expected: list
             return expected
         return [int(v) for v in values]
     if OFFSETS_KEY not in store:
+        if np.asarray(store[TOKENS_KEY]).dtype == np.uint8:  # Integer tokens are stored as int64.
+            raise _corrupt(owner, f"its `{OFFSETS_KEY}` array, where each token's bytes end, is missing")
         raise VocabularyMismatchError(
             f"The saved weights for {owner} hold an integer vocabulary, but this layer has vocabulary_dtype='string'."
         )

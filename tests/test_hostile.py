@@ -825,6 +825,15 @@ def test_load_own_variables_refuses_a_corrupt_store_and_keeps_the_rows(corruptio
     np.testing.assert_array_equal(target.embeddings.numpy(), before)
 
 
+def test_load_own_variables_says_the_offsets_of_string_tokens_are_missing_not_that_the_tokens_are_integers():
+    source = string_layer()
+    source.build()
+    store = _saved_store(source)
+    del store["vocabulary_offsets"]
+    with pytest.raises(VocabularyMismatchError, match=r"corrupt: its `vocabulary_offsets` array.* is missing"):
+        string_layer().load_own_variables(store)
+
+
 def test_load_own_variables_refuses_int_tokens_for_a_string_layer():
     source = VocabEmbedding(4, vocabulary=[1, 2], vocabulary_dtype="int64")
     source.build()
