@@ -31,6 +31,7 @@ __all__ = [
     "graph_nodes",
     "inbound_tensors",
     "in_symbolic_scope",
+    "in_keras_export",
     "in_keras_save_signature",
     "in_legacy_weights_load",
     "in_model_load",
@@ -44,6 +45,21 @@ __all__ = [
     "set_keras_mask",
     "stored_array",
 ]
+
+
+def in_keras_export() -> bool:
+    """Whether Keras's `model.export()` (its `keras.src.export` package) is tracing the model.
+
+    Without an `input_signature`, it traces a subclassed model on placeholders of the model's `input_dtype`
+    (float32), whatever the model was called on (`export_utils._infer_input_signature_from_model`).
+    """
+    keras_export = os.path.join("keras", "src", "export") + os.sep
+    frame: types.FrameType | None = sys._getframe(1)
+    while frame is not None:
+        if keras_export in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def in_keras_save_signature(inputs: Any) -> bool:

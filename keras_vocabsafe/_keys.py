@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from keras_vocabsafe import _compat
 from keras_vocabsafe.errors import KeyDtypeError
 
 _INTEGER_DTYPES = (tf.int8, tf.int16, tf.int32, tf.int64, tf.uint8, tf.uint16, tf.uint32)
@@ -77,10 +78,24 @@ def missing_value_error(owner: str, argument: str, position: str, value: Any) ->
     )
 
 
+def export_hint(dtype: str) -> str:
+    """How to export a subclassed model taking keys or ids of `dtype`, when Keras's `model.export()` is tracing it
+    on float placeholders; otherwise nothing."""
+    if not _compat.in_keras_export():
+        return ""
+    return (
+        " Keras's `model.export()` traces a subclassed model on placeholders of the model's `input_dtype` "
+        "(float32), whatever it was called on: pass the inputs' signature, as in `model.export(path, "
+        f"input_signature=[tf.TensorSpec(shape=(None, None), dtype=tf.{dtype})])` (with your inputs' shape)."
+    )
+
+
 def _sequential_hint(dtype: tf.DType, vocabulary_dtype: str) -> str:
     # keras.Sequential without keras.Input builds its first layer on float32 placeholders.
     if not dtype.is_floating:
         return ""
+    if _compat.in_keras_export():
+        return export_hint(vocabulary_dtype)
     return (
         " If the layer comes first in a keras.Sequential, start the model with "
         f"`keras.Input(shape=(None,), dtype='{vocabulary_dtype}')`."

@@ -26,7 +26,7 @@ import tensorflow as tf
 
 from keras_vocabsafe import _compat, _loading, _quantization, _weights_store, evolve, optimizers
 from keras_vocabsafe._counting import DEFAULT_BUDGET, check_budget
-from keras_vocabsafe._keys import sparse_tensor_error
+from keras_vocabsafe._keys import export_hint, sparse_tensor_error
 from keras_vocabsafe._progress import check_verbose, say
 from keras_vocabsafe._tokens import canonical_token, display_token, standardize_dtype
 from keras_vocabsafe._vocabulary_layer import _DEFAULT_OOV_TOKENS, VocabularyLayer, _describe_difference, _is_int
@@ -1475,7 +1475,7 @@ class VocabIdEmbedding(VocabularyLayer):
                 + (
                     " To feed strings, use VocabEmbedding, or map the lookup over a tf.data pipeline."
                     if dtype == "string"
-                    else ""
+                    else export_hint("int64")
                 )
             )
 

@@ -385,6 +385,31 @@ def test_in_keras_save_signature_is_true_only_in_the_float_trace_of_a_saved_subc
     assert not _compat.in_keras_save_signature(tf.zeros([1]))
 
 
+class ExportWitness(keras.Model):
+    """Notes, at each call, its input dtype and whether Keras's `model.export()` is tracing it."""
+
+    seen: typing.ClassVar[list] = []
+
+    def call(self, inputs):
+        ExportWitness.seen.append((inputs.dtype.name, _compat.in_keras_export()))
+        return inputs
+
+
+def test_in_keras_export_is_true_only_while_model_export_traces_the_model(tmp_path):
+    from keras.src.export import export_utils
+
+    assert hasattr(export_utils, "_infer_input_signature_from_model")
+    ExportWitness.seen.clear()
+    model = ExportWitness()
+    model(tf.constant([1.0]))  # Eager.
+    tf.function(model)(tf.constant([2.0]))  # A trace of ours.
+    model.save(tmp_path / "m.keras")
+    assert ExportWitness.seen == [("float32", False), ("float32", False)]
+    model.export(tmp_path / "export", verbose=False)
+    assert ExportWitness.seen[2:] and all(flagged for _, flagged in ExportWitness.seen[2:])
+    assert not _compat.in_keras_export()
+
+
 def test_in_legacy_weights_load_is_true_only_while_load_weights_reads_a_legacy_h5_file(tmp_path):
     from keras.src.legacy.saving import legacy_h5_format
 
@@ -430,6 +455,7 @@ COVERED = {
     "flatten_layers": test_layer_tracking_internals,
     "graph_nodes": test_graph_nodes_and_the_ops_a_functional_model_records,
     "get_keras_mask": test_keras_mask_attribute,
+    "in_keras_export": test_in_keras_export_is_true_only_while_model_export_traces_the_model,
     "in_keras_save_signature": test_in_keras_save_signature_is_true_only_in_the_float_trace_of_a_saved_subclassed_model,
     "in_legacy_weights_load": test_in_legacy_weights_load_is_true_only_while_load_weights_reads_a_legacy_h5_file,
     "in_model_load": test_in_model_load_is_true_only_while_load_model_rebuilds_a_model,

@@ -1596,6 +1596,38 @@ def test_subclassed_model_trains_and_predicts():
     assert changed.tolist() == [False, True, True, True, True]  # Mask row untouched; "zz" trains the OOV row.
 
 
+class _Wrapping(keras.Model):
+    def __init__(self, layer):
+        super().__init__(name="wrapping")
+        self.words = layer
+
+    def call(self, x):
+        return self.words(x)
+
+
+@pytest.mark.saving
+@pytest.mark.parametrize(
+    ("make", "keys", "dtype"),
+    [
+        (lambda: VocabEmbedding(3, vocabulary=["a", "b"]), [["a", "zz"]], "string"),
+        (lambda: VocabEmbedding(3, vocabulary=[5, 6], vocabulary_dtype="int64"), [[5, 7]], "int64"),
+        (lambda: VocabIdEmbedding(3, vocabulary=["a", "b"]), [[1, 2]], "int64"),
+    ],
+)
+def test_keras_export_of_a_subclassed_model_names_the_input_signature_it_needs(tmp_path, make, keys, dtype):
+    """Keras traces a subclassed model on float32 placeholders unless told the inputs' signature."""
+    model = _Wrapping(make())
+    keys = tf.constant(keys, dtype=dtype)
+    expected = model(keys).numpy()
+    with pytest.raises(
+        KeyDtypeError, match=re.escape(f"input_signature=[tf.TensorSpec(shape=(None, None), dtype=tf.{dtype})]")
+    ):
+        model.export(tmp_path / "float", verbose=False)
+    model.export(tmp_path / "keys", verbose=False, input_signature=[tf.TensorSpec((None, None), dtype)])
+    reloaded = tf.saved_model.load(str(tmp_path / "keys"))  # Held: its functions need its variables alive.
+    np.testing.assert_allclose(reloaded.serve(keys).numpy(), expected)
+
+
 def test_nested_model_saves_and_loads_with_the_same_predictions(tmp_path):
     inner = _pooled_model()
     inputs = keras.Input((None,), dtype="string")
