@@ -1330,12 +1330,13 @@ class VocabIdEmbedding(VocabularyLayer):
         if self.quantization_mode is not None or self.lora_enabled or self.lora_rank:
             self._set_other_weights(weights)
             return
-        shape = (self._num_rows(), self.output_dim) if self._vocabulary is not None else None
+        self._require_vocabulary()  # Its size gives the matrix's rows.
+        shape = (self._num_rows(), self.output_dim)
         if len(weights) != 1 or tuple(np.shape(weights[0])) != shape:
             raise ConfigurationError(
                 f"{self._owner()}.set_weights() takes a list holding one matrix of shape {shape} (rows for its "
-                f"{self.vocabulary_size() if shape else 0} ids"
-                + (f", padded to {shape[0]}" if shape and shape[0] != self.vocabulary_size() else "")
+                f"{self.vocabulary_size()} ids"
+                + (f", padded to {shape[0]}" if shape[0] != self.vocabulary_size() else "")
                 + f"). Received: {len(weights)} array(s) of shape(s) {[tuple(np.shape(w)) for w in weights]}."
             )
         if not self.built:

@@ -691,8 +691,9 @@ def test_call_in_a_sequential_without_input_names_the_missing_keras_input():
         lambda layer: layer.get_vocabulary(),
         lambda layer: layer.vocabulary_size(),
         lambda layer: layer.get_vectors(["a"]),
+        lambda layer: layer.set_weights([np.zeros((3, 4), "float32")]),
     ],
-    ids=["call", "get_vocabulary", "vocabulary_size", "get_vectors"],
+    ids=["call", "get_vocabulary", "vocabulary_size", "get_vectors", "set_weights"],
 )
 def test_using_a_layer_without_vocabulary_says_to_adapt(use):
     with pytest.raises(NotAdaptedError, match="call `adapt"):
