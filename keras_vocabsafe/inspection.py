@@ -1305,9 +1305,15 @@ class _Analysis:
 
     def run(self) -> None:
         nodes = list(self.graph.nodes())
-        if isinstance(self.source, _KerasFileSource):  # A model in memory was built from its config already.
-            for node in nodes:
+        for node in nodes:
+            if isinstance(self.source, _KerasFileSource):
                 self._check_loadable(node)
+            else:
+                # A model in memory was built from its config already, but Keras took its lookups' tokens of
+                # other types as it takes them on load, and they cannot be read as keys here either.
+                layer_class = _layer_class(node)
+                if layer_class is not None:
+                    self._check_token_types(node, layer_class, _tokens_of_other_types(layer_class, node.config))
         if self.source.lacks_weights:  # Keras writes the file even for a model without weights.
             rows = any(node.class_name in _OUR_FUSED | _OUR_ID_EMBEDDINGS | {"Embedding"} for node in nodes)
             self._add(
@@ -1406,19 +1412,7 @@ class _Analysis:
         strangers = _tokens_of_other_types(layer_class, node.config)  # Over the whole list, which the rebuild cuts.
         problem = _rebuild_problem(layer_class, node.config, strangers)
         if problem is None:
-            if strangers:
-                at, token = strangers[0]
-                self._unloadable.add(id(node))
-                self._add(
-                    "warning",
-                    "config-not-loadable",
-                    (node.label,),
-                    f"{node.class_name} '{node.label}' lists {_shown_token(token)} at position {at} of its "
-                    f"`vocabulary`, {_keys_of(layer_class)}. `keras.saving.load_model` converts it to "
-                    f"{'an integer' if layer_class.__name__ == 'IntegerLookup' else 'its text'} rather than refusing "
-                    "it, so the model loads, but its ids and rows were not checked. If the config was edited, "
-                    "restore the token; else give the layer a vocabulary of its keys' type and save the model again.",
-                )
+            self._check_token_types(node, layer_class, strangers)
             return
         self._unloadable.add(id(node))
         self._add(
@@ -1428,6 +1422,25 @@ class _Analysis:
             f"{node.class_name} '{node.label}' cannot be rebuilt from its config, so `keras.saving.load_model` "
             f"fails on this file: {problem} The config was edited or damaged: restore the entry (the value the "
             "model was built with), or save the model again. Its ids and rows were not checked.",
+        )
+
+    def _check_token_types(self, node: _Node, layer_class: Any, strangers: list[tuple[int, Any]]) -> None:
+        """A warning, and the layer left unpaired, where a Keras lookup that builds lists tokens of another type than
+        its keys (`strangers`, from `_tokens_of_other_types`): Keras converts them, so its ids are not the listed
+        tokens' as read here."""
+        if not strangers:
+            return
+        at, token = strangers[0]
+        self._unloadable.add(id(node))
+        self._add(
+            "warning",
+            "config-not-loadable",
+            (node.label,),
+            f"{node.class_name} '{node.label}' lists {_shown_token(token)} at position {at} of its "
+            f"`vocabulary`, {_keys_of(layer_class)}. `keras.saving.load_model` converts it to "
+            f"{'an integer' if layer_class.__name__ == 'IntegerLookup' else 'its text'} rather than refusing "
+            "it, so the model loads, but its ids and rows were not checked. If the config was edited, "
+            "restore the token; else give the layer a vocabulary of its keys' type and save the model again.",
         )
 
     def _check_unknown_consumer(self, node: _Node) -> None:

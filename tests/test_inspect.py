@@ -543,6 +543,35 @@ def test_a_token_keras_converts_in_a_listed_vocabulary_is_a_warning_not_a_crash(
     assert "fails on this file" not in finding.message
 
 
+@pytest.mark.slow
+@pytest.mark.saving
+@pytest.mark.parametrize(
+    ("layer_class", "vocabulary", "shown"),
+    [
+        ("StringLookup", ["a", 5], r"5 \(an integer\) at position 1 of its `vocabulary`, where a StringLookup takes"),
+        ("TextVectorization", ["a", 2.5], r"2.5 \(a float\) at position 1 .* converts it to its text"),
+    ],
+    ids=["string-lookup", "text-vectorization"],
+)
+def test_a_token_keras_converts_in_a_model_in_memory_is_the_same_warning_as_in_its_file(
+    tmp_path, layer_class, vocabulary, shown
+):
+    # Keras builds such a lookup in memory as it loads it from a file (5 -> "5"), but inspecting the model in memory
+    # raised KeyDtypeError where inspecting its file gave a warning.
+    lookup = getattr(keras.layers, layer_class)(vocabulary=vocabulary, name="words")
+    assert lookup.get_vocabulary()[-1] != vocabulary[-1]  # The reference: Keras converted the token.
+    strings = keras.Input(() if layer_class == "TextVectorization" else (3,), dtype="string")
+    model = keras.Model(strings, keras.layers.Embedding(lookup.vocabulary_size(), 2, name="emb")(lookup(strings)))
+    in_memory = inspect_model(model)
+    from_file = inspect_model(_save(model, tmp_path / "mixed.keras"))
+    for report in (in_memory, from_file):
+        assert [(f.severity, f.code, f.layers) for f in report.findings] == [
+            ("warning", "config-not-loadable", ("words",))
+        ], str(report)
+        assert re.search(rf"lists {shown}", report.findings[0].message), report.findings[0].message
+    assert in_memory.findings[0].message == from_file.findings[0].message
+
+
 @pytest.mark.parametrize("policy", ["bfloat16", "mixed_float16", "float16"])
 def test_float_matrices_of_every_float_dtype_fit_their_config(tmp_path, policy):
     strings = keras.Input((3,), dtype="string")
