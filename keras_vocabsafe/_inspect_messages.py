@@ -9,11 +9,13 @@ functions, so the wording stays in step.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
     "bins_past_rows",
     "hash_bins_into_vocabulary_rows",
     "ids_refused_by_the_layer",
+    "json_type",
     "mask_value_without_mask_zero",
     "mask_token_without_mask_zero",
     "mask_zero_on_a_hash_bin",
@@ -26,6 +28,17 @@ __all__ = [
 
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
+
+
+def json_type(value: Any) -> str:
+    """What a value read from JSON (a config entry, a listed token) is, for a message: "a string", "null", "an
+    integer beyond int64", ...; the type's name for a value JSON cannot hold."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer" if -(2**63) <= value < 2**63 else "an integer beyond int64"
+    kinds = {float: "a float", str: "a string", list: "a list", dict: "an object", type(None): "null"}
+    return next((kind for kind_type, kind in kinds.items() if isinstance(value, kind_type)), type(value).__name__)
 
 
 def ranges_text(ranges: Sequence[tuple[int, int]]) -> str:

@@ -1224,7 +1224,7 @@ def _tokens_of_other_types(layer_class: Any, config: dict[str, Any]) -> list[tup
     found: dict[str, tuple[int, Any]] = {}
     for at, token in enumerate(listed):
         if not is_key(token):
-            found.setdefault(_json_type(token), (at, token))
+            found.setdefault(messages.json_type(token), (at, token))
     return sorted(found.values(), key=lambda found_at: found_at[0])
 
 
@@ -1246,19 +1246,10 @@ def _keys_only(layer_class: Any, trial: dict[str, Any]) -> Any:
     return [token for token in listed if is_key(token)] if is_key is not None and isinstance(listed, list) else listed
 
 
-def _json_type(token: Any) -> str:
-    if isinstance(token, bool):
-        return "a boolean"
-    if isinstance(token, int):
-        return "an integer" if -(2**63) <= token < 2**63 else "an integer beyond int64"
-    kinds = {float: "a float", str: "a string", list: "a list", dict: "an object", type(None): "null"}
-    return next((kind for kind_type, kind in kinds.items() if isinstance(token, kind_type)), type(token).__name__)
-
-
 def _shown_token(token: Any) -> str:
     shown = json.dumps(token, ensure_ascii=False, default=str)
     shown = shown if len(shown) <= 40 else shown[:37] + "..."
-    return shown if token is None else f"{shown} ({_json_type(token)})"
+    return shown if token is None else f"{shown} ({messages.json_type(token)})"
 
 
 def _keys_of(layer_class: Any) -> str:

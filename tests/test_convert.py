@@ -603,6 +603,12 @@ def _without_layers(data):
     return json.dumps(config).encode()
 
 
+def _with_an_integer_layer(data):
+    config = json.loads(data)
+    config["config"]["layers"] = [7]
+    return json.dumps(config).encode()
+
+
 @pytest.mark.parametrize(
     "edit, problem",
     [
@@ -618,8 +624,14 @@ def _without_layers(data):
             _without_layers,
             r"does not describe a Keras model: the 'layers' of Functional '\w+' is an object, not a list",
         ),
+        (
+            lambda data: json.dumps(
+                {**json.loads(data), "config": {**json.loads(data)["config"], "layers": [7]}}
+            ).encode(),
+            r"does not describe a Keras model: layer 0 of Functional '\w+' is an integer, not an object",
+        ),
     ],
-    ids=["truncated", "not-json", "empty", "list", "config-string", "layers-object"],
+    ids=["truncated", "not-json", "empty", "list", "config-string", "layers-object", "layer-integer"],
 )
 def test_cli_damaged_config_json_is_named_in_one_line(saved_model, tmp_path, capsys, edit, problem):
     # Keras's own error named neither the file nor the member ("could not be loaded as a Keras model: Expecting

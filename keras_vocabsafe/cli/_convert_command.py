@@ -15,6 +15,7 @@ import warnings
 import zipfile
 from typing import Any
 
+from keras_vocabsafe._inspect_messages import json_type
 from keras_vocabsafe.cli._output import EXIT_OK, EXIT_PROBLEMS, CommandError, Output, atomic_file, check_output_path
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -163,12 +164,12 @@ def _config_problem(config: Any, where: str) -> str | None:
     config holds is for Keras (and the layer) to check.
     """
     if not isinstance(config, dict):
-        return f"{where} is {_json_kind(config)}, not an object with 'class_name' and 'config'"
+        return f"{where} is {json_type(config)}, not an object with 'class_name' and 'config'"
     class_name = config.get("class_name")
     if not isinstance(class_name, str):
         return f"{where} has no 'class_name' string"
     if not isinstance(config.get("config"), dict):
-        given = "missing" if "config" not in config else _json_kind(config["config"])
+        given = "missing" if "config" not in config else json_type(config["config"])
         return f"the 'config' of {where} ({class_name}) is {given}, not an object"
     if class_name not in _MODEL_CLASSES:
         return None
@@ -176,18 +177,13 @@ def _config_problem(config: Any, where: str) -> str | None:
     owner = f"{class_name} {name!r}" if isinstance(name, str) else class_name
     layers = config["config"].get("layers")
     if not isinstance(layers, list):
-        given = "missing" if "layers" not in config["config"] else _json_kind(layers)
+        given = "missing" if "layers" not in config["config"] else json_type(layers)
         return f"the 'layers' of {owner} is {given}, not a list"
     for index, layer in enumerate(layers):
         problem = _config_problem(layer, f"layer {index} of {owner}")
         if problem is not None:
             return problem
     return None
-
-
-def _json_kind(value: Any) -> str:
-    kinds = {type(None): "null", bool: "a boolean", str: "a string", list: "a list", dict: "an object"}
-    return next((kind for type_, kind in kinds.items() if isinstance(value, type_)), "a number")
 
 
 def _load(path: str, *, unsafe: bool, shown_as: str | None = None) -> Any:
