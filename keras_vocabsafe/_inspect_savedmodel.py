@@ -69,6 +69,9 @@ _MAX_EXPANDED_IDS = 10_000  # OOV ids listed one by one in a pair; more are summ
 _VERSION_DIR = re.compile(r"^\d+$")
 
 Intervals = tuple[tuple[int, int], ...]  # Sorted, disjoint, inclusive ranges of integers.
+# A hash op as seen from the function that reads its ids: the names of the call ops down to the function that runs
+# it, then its own name. Op names are unique within a function only: two functions may each hold a "hashed" op.
+_HashOp = tuple[str, ...]
 
 
 # Sets of integers as ranges -------------------------------------------------------------------------------------
@@ -124,13 +127,13 @@ def _ids_of(ranges: Intervals) -> tuple[int, ...]:
 @dataclasses.dataclass(frozen=True)
 class _Ids:
     """The integers a tensor can hold; `tables` are the lookups they came from, `oov` the ids unknown keys get,
-    `hashes` the names of the hash ops whose buckets they hold (a `Hashing` layer's, or a lookup's OOV buckets)."""
+    `hashes` the hash ops whose buckets they hold (a `Hashing` layer's, or a lookup's OOV buckets)."""
 
     ranges: Intervals
     tables: frozenset[int] = frozenset()
     oov: Intervals = ()
     padding: Intervals = ()  # Constant ids put in by the graph itself (padding, the mask), not by a table.
-    hashes: frozenset[str] = frozenset()
+    hashes: frozenset[_HashOp] = frozenset()
 
     def map(self, change: Callable[[Intervals], Intervals]) -> _Ids:
         return _Ids(change(self.ranges), self.tables, change(self.oov), change(self.padding), self.hashes)
@@ -458,7 +461,10 @@ class _Frame:
             if frame is None or index >= len(frame.function.signature.output_arg):
                 return None
             out = frame.function.signature.output_arg[index].name
-            return frame.value(frame.function.ret[out])
+            returned = frame.value(frame.function.ret[out])
+            if isinstance(returned, _Ids) and returned.hashes:  # Seen from here, through this call (`_HashOp`).
+                returned = dataclasses.replace(returned, hashes=frozenset((node.name, *h) for h in returned.hashes))
+            return returned
         if op == "ReadVariableOp":
             handle = get(0)
             return _VariableValue(handle) if isinstance(handle, _Variable) else None
@@ -467,7 +473,7 @@ class _Frame:
         if op in _HASH_OPS:
             buckets = int(node.attr["num_buckets"].i)
             ranges = ((0, buckets - 1),)
-            return _Ids(ranges, oov=ranges, hashes=frozenset([node.name]))
+            return _Ids(ranges, oov=ranges, hashes=frozenset([(node.name,)]))
         if op == "SparseCross" and node.attr["hashed_output"].b and node.attr["num_buckets"].i > 0:
             # `HashedCrossing`: the crossed features' buckets are the values of its sparse output (its second).
             # Keras's layer calls `tf.sparse.cross_hashed`, which runs this op (`hashed_output=True`); the newer
@@ -476,7 +482,7 @@ class _Frame:
             if output[0] not in ("output_values", "1"):
                 return None
             ranges = ((0, int(node.attr["num_buckets"].i) - 1),)
-            return _Ids(ranges, oov=ranges, hashes=frozenset([node.name]))
+            return _Ids(ranges, oov=ranges, hashes=frozenset([(node.name,)]))
         if op == "SparseToDense":  # The values, and the default where the sparse tensor has none (an id too).
             return _union_of([get(2), get(3)])
         if op in ("OnesLike", "ZerosLike") and node.attr["T"].type in _INT_TYPES:
@@ -795,7 +801,7 @@ class _Scanner:
 
     def __init__(self, model: _SavedModel) -> None:
         self.model = model
-        self.routes: dict[tuple[int, frozenset[int], frozenset[str]], _Route] = {}
+        self.routes: dict[tuple[int, frozenset[int], frozenset[_HashOp]], _Route] = {}
         self.visited = 0
         self.lookup_ops: dict[int, str] = {}
 
@@ -877,7 +883,8 @@ def _split_by_hash(frame: _Frame, ref: str, ids: _Ids) -> list[_Ids] | None:
     """The ids of tensor `ref` that each of its hash ops gives, the others' ids taken as none; None where they
     cannot be told apart (one op of this function gives the ids of several, such as a nested function that hashes
     two inputs and joins their ids)."""
-    sources: dict[str, frozenset[str]] = {}  # The tensors that bring hash buckets into this function: their hashes.
+    # The tensors that bring hash buckets into this function: their hash ops.
+    sources: dict[str, frozenset[_HashOp]] = {}
     for node in frame.function.node_def:
         for used in node.input:
             producer = None if used.startswith("^") else frame._node(used)
@@ -887,13 +894,13 @@ def _split_by_hash(frame: _Frame, ref: str, ids: _Ids) -> list[_Ids] | None:
             if isinstance(value, _Ids) and value.hashes and not value.tables:
                 sources[_canonical(used)] = value.hashes
     parts = []
-    for name in sorted(ids.hashes):
-        others = ids.hashes - {name}
-        if any(name in hashes and hashes & others for hashes in sources.values()):
+    for hash_op in sorted(ids.hashes):
+        others = ids.hashes - {hash_op}
+        if any(hash_op in hashes and hashes & others for hashes in sources.values()):
             return None
         emptied = {used: _Ids(()) for used, hashes in sources.items() if hashes <= others}
         part = frame.value(ref, emptied)
-        if not isinstance(part, _Ids) or part.hashes != {name} or part.tables:
+        if not isinstance(part, _Ids) or part.hashes != {hash_op} or part.tables:
             return None
         parts.append(part)
     return parts
@@ -1211,10 +1218,12 @@ def inspect_savedmodel(path: str) -> tuple[list[Any], list[Any]]:
         sys.setrecursionlimit(limit)
     # One layer may gather several of its variables by the same ids (a quantized matrix and its scales, LoRA's
     # rows): they make one pair, whose rows are the fewest any of them has.
-    groups: dict[tuple[str, frozenset[int], frozenset[str], tuple[str, str]], list[_Route]] = {}
+    groups: dict[tuple[str, frozenset[int], frozenset[_HashOp], tuple[str, str]], list[_Route]] = {}
     for route in scanner.routes.values():
         # Ids of hash buckets alone (a `Hashing` layer) are named after their hash ops, and a pair of each.
-        route.lookup_ops = sorted(scanner.lookup_ops.get(t, "") for t in route.ids.tables) or sorted(route.ids.hashes)
+        route.lookup_ops = sorted(scanner.lookup_ops.get(t, "") for t in route.ids.tables) or sorted(
+            {hash_op[-1] for hash_op in route.ids.hashes}
+        )
         hashes = frozenset() if route.ids.tables else route.ids.hashes
         key = (route.variable.name.rpartition("/")[0], route.ids.tables, hashes, min(route.sites))
         groups.setdefault(key, []).append(route)
@@ -1641,8 +1650,9 @@ def _check_route(
     return pair, found
 
 
-def _hash_layer_class(model: _SavedModel, names: frozenset[str]) -> str:
-    """The Keras layer whose hash ops are `names`: "HashedCrossing" (`SparseCross`) or "Hashing"."""
+def _hash_layer_class(model: _SavedModel, hashes: frozenset[_HashOp]) -> str:
+    """The Keras layer whose hash ops are `hashes`: "HashedCrossing" (`SparseCross`) or "Hashing"."""
+    names = {hash_op[-1] for hash_op in hashes}
     ops = {node.op for function in model.functions.values() for node in function.node_def if node.name in names}
     return "HashedCrossing" if ops == {"SparseCross"} else "Hashing"
 

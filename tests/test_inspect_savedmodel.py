@@ -1025,6 +1025,52 @@ def test_hash_bins_of_a_nested_function_are_told_apart_or_said_not_to_be(tmp_pat
     assert "2 hash ops" in finding.message and "one gather" in finding.message
 
 
+@pytest.mark.parametrize("gathered", ["in-each-function", "apart-by-the-caller", "joined-by-the-caller"])
+def test_hash_ops_of_one_name_in_two_functions_are_two_lookups(tmp_path, gathered):
+    # Op names are unique within a function only. Both ops were taken as one: hashed into 10 and 20 bins for
+    # matrices of 10 and 20 rows, they made one pair of 20 bins into 10 rows (an error), or, joined into one matrix,
+    # one pair of 20 bins where a .keras file has a pair of each Hashing layer.
+    class TwoHashes(tf.Module):
+        def __init__(self):
+            super().__init__()
+            with tf.name_scope("emb"):
+                self.small = tf.Variable(tf.zeros([10, 2]), name="small")
+                self.large = tf.Variable(tf.zeros([20, 2]), name="large")
+
+        @tf.function  # Saved only where `serve` calls it.
+        def small_bins(self, keys):
+            return tf.strings.to_hash_bucket_fast(keys, 10, name="hashed")
+
+        @tf.function  # Saved only where `serve` calls it.
+        def large_bins(self, keys):
+            return tf.strings.to_hash_bucket_fast(keys, 20, name="hashed")
+
+        @tf.function  # Saved only where `serve` calls it.
+        def small_vectors(self, keys):
+            return tf.gather(self.small, tf.strings.to_hash_bucket_fast(keys, 10, name="hashed"))
+
+        @tf.function  # Saved only where `serve` calls it.
+        def large_vectors(self, keys):
+            return tf.gather(self.large, tf.strings.to_hash_bucket_fast(keys, 20, name="hashed"))
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string), tf.TensorSpec([None], tf.string)])
+        def serve(self, first, second):
+            if gathered == "in-each-function":
+                return self.small_vectors(first), self.large_vectors(second)
+            if gathered == "apart-by-the-caller":
+                return tf.gather(self.small, self.small_bins(first)), tf.gather(self.large, self.large_bins(second))
+            return tf.gather(self.large, tf.concat([self.small_bins(first), self.large_bins(second)], axis=0))
+
+    module = TwoHashes()
+    tf.saved_model.save(module, str(tmp_path / "exported"), signatures=module.serve)
+    report = inspect_model(str(tmp_path / "exported"))
+    found = sorted((p.vocabulary_size, p.rows) for p in report.pairs)
+    if gathered == "joined-by-the-caller":
+        assert found == [(10, 20), (20, 20)] and report.findings == [], str(report)
+    else:
+        assert found == [(10, 10), (20, 20)] and report.findings == [], str(report)
+
+
 def test_hashed_crossing_exports_the_sparse_cross_op_the_check_follows(tmp_path):
     # The check follows `SparseCross` (hashed), not `SparseCrossHashed`: Keras's HashedCrossing and
     # `tf.sparse.cross_hashed` run the former. Should either move to the other op, the check must follow it.
