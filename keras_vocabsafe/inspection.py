@@ -1228,6 +1228,22 @@ def _tokens_of_other_types(layer_class: Any, config: dict[str, Any]) -> list[tup
     return sorted(found.values(), key=lambda found_at: found_at[0])
 
 
+def _special_of_another_type(layer_class: Any, config: dict[str, Any]) -> tuple[str, Any] | None:
+    """The first of a Keras lookup's `mask_token` and `oov_token` that is set and not of its keys' type (5 in a
+    `StringLookup`), with its config key."""
+    is_key = _key_test(layer_class)
+    if is_key is None:
+        return None
+    return next(
+        (
+            (key, config[key])
+            for key in ("mask_token", "oov_token")
+            if config.get(key) is not None and not is_key(config[key])
+        ),
+        None,
+    )
+
+
 def _key_test(layer_class: Any) -> Callable[[Any], bool] | None:
     """Whether a token of a Keras lookup's listed vocabulary is of its keys' type (None: not such a lookup)."""
     if not _is_keras_module(layer_class.__module__):
@@ -1296,15 +1312,10 @@ class _Analysis:
 
     def run(self) -> None:
         nodes = list(self.graph.nodes())
+        # Of a model in memory too: its layers were built from their arguments, not from the config it saves (a
+        # bytes token is saved as an object that `load_model` refuses), and they take tokens of other types.
         for node in nodes:
-            if isinstance(self.source, _KerasFileSource):
-                self._check_loadable(node)
-            else:
-                # A model in memory was built from its config already, but Keras took its lookups' tokens of
-                # other types as it takes them on load, and they cannot be read as keys here either.
-                layer_class = _layer_class(node)
-                if layer_class is not None:
-                    self._check_token_types(node, layer_class, _tokens_of_other_types(layer_class, node.config))
+            self._check_loadable(node)
         if self.source.lacks_weights:  # Keras writes the file even for a model without weights.
             rows = any(node.class_name in _OUR_FUSED | _OUR_ID_EMBEDDINGS | {"Embedding"} for node in nodes)
             self._add(
@@ -1348,7 +1359,8 @@ class _Analysis:
             self._check_unknown_consumer(node)
 
     def _check_loadable(self, node: _Node) -> None:
-        """Whether Keras can rebuild a layer from its config, as `load_model` does (a hand-edited config).
+        """Whether Keras can rebuild a layer from its config, as `load_model` does (a hand-edited config; of a model
+        in memory, the config it saves).
 
         A layer this check reads (a Keras lookup or `Embedding`, or one of ours) is built from its config here, by
         the Keras or keras-vocabsafe class that `load_model` would use, so that every argument is validated as
@@ -1406,19 +1418,37 @@ class _Analysis:
             self._check_token_types(node, layer_class, strangers)
             return
         self._unloadable.add(id(node))
+        if isinstance(self.source, _KerasFileSource):
+            where = "this file"
+            cure = "The config was edited or damaged: restore the entry (the value the model was built with), or save "
+            cure += "the model again."
+        else:
+            where = "the .keras file the model is saved to"
+            cure = "Build the layer with arguments its config keeps as they are (str tokens, not bytes)."
         self._add(
             "error",
             "config-not-loadable",
             (node.label,),
             f"{node.class_name} '{node.label}' cannot be rebuilt from its config, so `keras.saving.load_model` "
-            f"fails on this file: {problem} The config was edited or damaged: restore the entry (the value the "
-            "model was built with), or save the model again. Its ids and rows were not checked.",
+            f"fails on {where}: {problem} {cure} Its ids and rows were not checked.",
         )
 
     def _check_token_types(self, node: _Node, layer_class: Any, strangers: list[tuple[int, Any]]) -> None:
         """A warning, and the layer left unpaired, where a Keras lookup that builds lists tokens of another type than
         its keys (`strangers`, from `_tokens_of_other_types`): Keras converts them, so its ids are not the listed
-        tokens' as read here."""
+        tokens' as read here; likewise for a mask or OOV token of another type, which Keras keeps as it is."""
+        special = _special_of_another_type(layer_class, node.config)
+        if not strangers and special is not None:
+            key, token = special
+            self._unloadable.add(id(node))
+            self._add(
+                "warning",
+                "config-not-loadable",
+                (node.label,),
+                f"{node.class_name} '{node.label}' has {key}={_shown_token(token)}, {_keys_of(layer_class)}. Keras "
+                "keeps it as it is rather than refusing it, so the model loads, but its ids and rows were not "
+                f"checked. Give the layer a {key} of its keys' type.",
+            )
         if not strangers:
             return
         at, token = strangers[0]

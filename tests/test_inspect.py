@@ -572,6 +572,42 @@ def test_a_token_keras_converts_in_a_model_in_memory_is_the_same_warning_as_in_i
     assert in_memory.findings[0].message == from_file.findings[0].message
 
 
+@pytest.mark.slow
+@pytest.mark.saving
+@pytest.mark.parametrize(
+    ("layer_class", "arguments", "loads", "shown"),
+    [
+        ("StringLookup", {"oov_token": 5}, True, r"has oov_token=5 \(an integer\), where a StringLookup takes strings"),
+        ("StringLookup", {"mask_token": b""}, False, r"fails on .*: its `mask_token` entry"),
+        ("StringLookup", {"vocabulary": ["a", b"b"]}, False, r"fails on .*: its `vocabulary` lists .* at position 1"),
+    ],
+    ids=["oov-token-integer", "bytes-mask-token", "bytes-token"],
+)
+def test_special_and_bytes_tokens_keras_takes_are_findings_in_memory_and_in_the_file(
+    tmp_path, layer_class, arguments, loads, shown
+):
+    # Keras builds these lookups. Inspecting them raised KeyDtypeError (an OOV token of another type: both routes;
+    # a bytes token, which Keras saves as an object `load_model` refuses: in memory, or a warning of a text token).
+    dtype = "string" if layer_class == "StringLookup" else "int64"
+    arguments = {"vocabulary": ["a", "b"] if dtype == "string" else [1, 2], **arguments}
+    lookup = getattr(keras.layers, layer_class)(name="words", **arguments)
+    keys = keras.Input((3,), dtype=dtype)
+    model = keras.Model(keys, keras.layers.Embedding(lookup.vocabulary_size(), 2, name="emb")(lookup(keys)))
+    path = _save(model, tmp_path / "model.keras")
+    if loads:
+        keras.saving.load_model(path)  # The reference: Keras loads it.
+    else:
+        with pytest.raises(TypeError):
+            keras.saving.load_model(path)
+    severity = "warning" if loads else "error"
+    for report in (inspect_model(model), inspect_model(path)):
+        assert [(f.severity, f.code, f.layers) for f in report.findings] == [
+            (severity, "config-not-loadable", ("words",))
+        ], str(report)
+        assert re.search(shown, report.findings[0].message), report.findings[0].message
+        assert report.pairs == []
+
+
 @pytest.mark.parametrize("policy", ["bfloat16", "mixed_float16", "float16"])
 def test_float_matrices_of_every_float_dtype_fit_their_config(tmp_path, policy):
     strings = keras.Input((3,), dtype="string")
