@@ -1454,6 +1454,21 @@ def _route_lookup_names(route: _Route, shown: str) -> list[str]:
     return sorted({_lookup_name(op, route.gather_op, route.layer) for op in route.lookup_ops})
 
 
+def _outside_rows_fix(outside: Intervals, rows: int, sized: str) -> str:
+    """How to mend ids outside a matrix's rows: a larger matrix for ids past its end; for negative ids, which no
+    matrix has a row for (a table's `default_value=-1` for unknown keys), an id of their own."""
+    fixes = []
+    if outside[-1][1] >= rows:
+        fixes.append(f"Export again with {sized}, or with VocabEmbedding, which sizes the matrix from the vocabulary.")
+    if outside[0][0] < 0:
+        fixes.append(
+            "A negative id (such as a lookup table's `default_value=-1` for unknown keys) has no row in any matrix: "
+            "give those keys an id that has a row (a table's `default_value` set to an OOV row), or use "
+            "VocabEmbedding, which maps unknown keys to its OOV row."
+        )
+    return " ".join(fixes)
+
+
 def _check_route(
     model: _SavedModel,
     route: _Route,
@@ -1585,8 +1600,7 @@ def _check_route(
                     f". {messages.ids_refused_by_the_layer(selectable)}"
                     if asserted
                     else ". On CPU the model fails with an out-of-range gather when such a token arrives; on GPU it "
-                    f"silently returns zero vectors. Export again with {sized}, or with VocabEmbedding, which sizes "
-                    "the matrix from the vocabulary."
+                    f"silently returns zero vectors. {_outside_rows_fix(outside, rows, sized)}"
                 ),
                 details,
             )

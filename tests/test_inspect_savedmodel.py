@@ -1323,3 +1323,28 @@ def test_mask_zero_with_the_mask_token_at_another_id_than_0_is_an_error_with_its
         assert "has no mask token" not in finding.message
         assert "list the mask token first" in finding.message.lower() and "VocabEmbedding" in finding.message
         assert (_only_pair(report).mask_id, _only_pair(report).oov_ids) == (mask_id, (oov_id,))
+
+
+@pytest.mark.parametrize("rows", [5, 4], ids=["rows-for-every-key", "one-row-short"])
+def test_a_table_default_of_minus_one_is_told_to_get_a_row_not_a_larger_matrix(tmp_path, rows):
+    # A TF Serving team's model: a hash table whose unknown keys get -1, gathered from a matrix of one row per key.
+    class Served(tf.Module):
+        def __init__(self):
+            super().__init__()
+            initializer = tf.lookup.KeyValueTensorInitializer(tf.constant(VOCAB), tf.range(len(VOCAB), dtype=tf.int64))
+            self.table = tf.lookup.StaticHashTable(initializer, default_value=-1)
+            self.embeddings = tf.Variable(tf.zeros([rows, 2]))
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def serve(self, keys):
+            return tf.nn.embedding_lookup(self.embeddings, self.table.lookup(keys))
+
+    module = Served()
+    with pytest.raises(tf.errors.InvalidArgumentError):  # What the served model does with an unknown key.
+        module.serve(tf.constant(["unknown"]))
+    tf.saved_model.save(module, str(tmp_path / "served"), signatures=module.serve)
+    (finding,) = inspect_model(str(tmp_path / "served")).findings
+    assert (finding.severity, finding.code) == ("error", "ids-exceed-rows")
+    assert "(-1" in finding.message and "`default_value` set to an OOV row" in finding.message
+    # A larger matrix is the fix only for ids past its end.
+    assert ("input_dim=lookup.vocabulary_size()` (5)" in finding.message) == (rows < len(VOCAB))
