@@ -1116,6 +1116,17 @@ class _Lookup:
         return tuple(range(int(self.mask), int(self.mask) + self.num_oov))
 
 
+def _pads_nothing(lookup: _Lookup) -> bool:
+    """Whether a lookup never gives its mask id: a `TextVectorization(ragged=True)` splitting with Keras's own
+    split pads no sequence and splits off no empty token, so an embedding after it has no padding to mask."""
+    config = lookup.node.config
+    return (
+        lookup.node.class_name == "TextVectorization"
+        and config.get("ragged") is True
+        and config.get("split", "whitespace") in ("whitespace", "character")
+    )
+
+
 @dataclasses.dataclass
 class _Embedding:
     node: _Node
@@ -1918,7 +1929,7 @@ class _Analysis:
                 layers,
                 messages.mask_zero_off_the_mask_token(who, target, lookup.mask_id, 0 in lookup.oov_ids),
             )
-        elif lookup.mask and not embedding.mask_zero:
+        elif lookup.mask and not embedding.mask_zero and not _pads_nothing(lookup):
             self._add(
                 "warning",
                 "mask-token-without-mask-zero",

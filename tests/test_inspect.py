@@ -1132,3 +1132,18 @@ def test_a_whole_legacy_h5_model_is_named_as_one_with_how_to_inspect_it(tmp_path
     model.save_weights(tmp_path / "model.weights.h5")
     with pytest.raises(ModelFileError, match="is a weights file"):
         inspect_model(tmp_path / "model.weights.h5")
+
+
+@pytest.mark.parametrize("split", ["whitespace", "character", None])
+@pytest.mark.parametrize("ragged", [True, False])
+def test_a_mask_token_is_warned_about_only_where_the_lookup_can_give_its_id(tmp_path, split, ragged):
+    import tensorflow as tf
+
+    vectorize = keras.layers.TextVectorization(vocabulary=["a", "b"], split=split, standardize=None, ragged=ragged)
+    text = keras.Input((1,), dtype="string")
+    model = keras.Model(text, keras.layers.Embedding(4, 2, name="emb")(vectorize(text)))
+    ids = vectorize(tf.constant([["a b"], [""], ["b  a "]]))
+    ids = ids.flat_values if isinstance(ids, tf.RaggedTensor) else ids  # split=None gives one id per text.
+    gives_mask_id = bool(tf.reduce_any(ids == 0))  # Padding, or an empty token.
+    for inspected in (model, _save(model, tmp_path / "model.keras")):
+        assert _codes(inspect_model(inspected)) == (["mask-token-without-mask-zero"] if gives_mask_id else [])
