@@ -470,6 +470,11 @@ class _Frame:
             return _VariableValue(handle) if isinstance(handle, _Variable) else None
         if op in _FIND_OPS:
             return self._find(get(0), get(2), inputs[1] if len(inputs) > 1 else "")
+        if op in ("LookupTableSizeV2", "LookupTableSize"):
+            # `tf.lookup.StaticVocabularyTable` puts its OOV buckets after the table's ids: buckets + size.
+            handle = get(0)
+            size = self.model.table(handle.node_id).size if isinstance(handle, _TableHandle) else None
+            return None if size is None else _Ids(((size, size),))
         if op in _HASH_OPS:
             buckets = int(node.attr["num_buckets"].i)
             ranges = ((0, buckets - 1),)

@@ -1348,3 +1348,41 @@ def test_a_table_default_of_minus_one_is_told_to_get_a_row_not_a_larger_matrix(t
     assert "(-1" in finding.message and "`default_value` set to an OOV row" in finding.message
     # A larger matrix is the fix only for ids past its end.
     assert ("input_dim=lookup.vocabulary_size()` (5)" in finding.message) == (rows < len(VOCAB))
+
+
+@pytest.mark.parametrize("initializer", ["key_value", "text_file"])
+@pytest.mark.parametrize("extra_rows", [0, -1])
+def test_a_static_vocabulary_table_counts_its_oov_buckets_after_its_ids(tmp_path, initializer, extra_rows):
+    # A TF Serving team's model: `tf.lookup.StaticVocabularyTable` gives unknown keys one of `num_oov_buckets` ids
+    # after the vocabulary's (hash bucket + table size), gathered from a matrix meant to have a row for each.
+    buckets = 2
+    if initializer == "key_value":
+        init = tf.lookup.KeyValueTensorInitializer(tf.constant(VOCAB), tf.range(len(VOCAB), dtype=tf.int64))
+    else:
+        (tmp_path / "vocab.txt").write_text("".join(f"{token}\n" for token in VOCAB))
+        init = tf.lookup.TextFileInitializer(
+            str(tmp_path / "vocab.txt"),
+            tf.string,
+            tf.lookup.TextFileIndex.WHOLE_LINE,
+            tf.int64,
+            tf.lookup.TextFileIndex.LINE_NUMBER,
+        )
+
+    class Served(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.table = tf.lookup.StaticVocabularyTable(init, num_oov_buckets=buckets)
+            self.embeddings = tf.Variable(tf.zeros([len(VOCAB) + buckets + extra_rows, 2]))
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def serve(self, keys):
+            return tf.nn.embedding_lookup(self.embeddings, self.table.lookup(keys))
+
+    module = Served()
+    unknown_ids = module.table.lookup(tf.constant([f"unknown {i}" for i in range(50)])).numpy()
+    assert sorted(set(unknown_ids)) == [len(VOCAB), len(VOCAB) + 1]  # What TensorFlow gives unknown keys.
+    tf.saved_model.save(module, str(tmp_path / "served"), signatures=module.serve)
+    report = inspect_model(str(tmp_path / "served"))
+    pair = _only_pair(report)
+    assert (pair.vocabulary_size, pair.oov_ids) == (len(VOCAB) + buckets, tuple(sorted(set(unknown_ids))))
+    assert [f.code for f in report.findings] == (["ids-exceed-rows"] if extra_rows < 0 else [])
