@@ -668,6 +668,10 @@ class _Frame:
             subject, op, current, c = compared
             when_true[subject], when_false[subject] = _narrow(current, op, c)
         first, second = self.value(inputs[1], when_true), self.value(inputs[2], when_false)
+        if compared is not None:
+            # A constant put in place of the ids the comparison picks replaces them (`tf.where(ids < 0, n, ids)`
+            # gives unknown keys, which a table left at its default, an id of their own): no padding, no mask.
+            return _union_of([_replacing(first, when_true[subject]), _replacing(second, when_false[subject])])
         return _union_of([_padding(first), _padding(second)])
 
 
@@ -698,6 +702,18 @@ def _padding(value: Any) -> _Ids | None:
     if isinstance(value, _Const):
         ids = value.ids()
         return None if ids is None else _Ids(ids.ranges, padding=ids.ranges)
+    return value if isinstance(value, _Ids) else None
+
+
+def _replacing(value: Any, replaced: _Ids) -> _Ids | None:
+    """A branch of a select on ids: a constant there replaces the `replaced` ids, and is the OOV id where those
+    are the ids of unknown keys (OOV ids, or a table's negative default)."""
+    if isinstance(value, _Const):
+        ids = value.ids()
+        if ids is None:
+            return None
+        unknown = bool(replaced.oov) or bool(_clip(replaced.ranges, float("-inf"), -1))
+        return _Ids(ids.ranges, oov=ids.ranges if unknown else ())
     return value if isinstance(value, _Ids) else None
 
 

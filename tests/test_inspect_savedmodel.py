@@ -1386,3 +1386,25 @@ def test_a_static_vocabulary_table_counts_its_oov_buckets_after_its_ids(tmp_path
     pair = _only_pair(report)
     assert (pair.vocabulary_size, pair.oov_ids) == (len(VOCAB) + buckets, tuple(sorted(set(unknown_ids))))
     assert [f.code for f in report.findings] == (["ids-exceed-rows"] if extra_rows < 0 else [])
+
+
+def test_an_id_put_in_place_of_a_table_default_is_the_oov_id_not_a_mask(tmp_path):
+    # A TF Serving team's model: unknown keys get the table's default -1, then `tf.where` gives them the last row.
+    class Served(tf.Module):
+        def __init__(self):
+            super().__init__()
+            initializer = tf.lookup.KeyValueTensorInitializer(tf.constant(VOCAB), tf.range(len(VOCAB), dtype=tf.int64))
+            self.table = tf.lookup.StaticHashTable(initializer, default_value=-1)
+            self.embeddings = tf.Variable(tf.zeros([len(VOCAB) + 1, 2]))
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def serve(self, keys):
+            ids = self.table.lookup(keys)
+            return tf.nn.embedding_lookup(self.embeddings, tf.where(ids < 0, tf.constant(len(VOCAB), tf.int64), ids))
+
+    module = Served()
+    tf.saved_model.save(module, str(tmp_path / "served"), signatures=module.serve)
+    report = inspect_model(str(tmp_path / "served"))
+    pair = _only_pair(report)
+    assert (pair.vocabulary_size, pair.rows, pair.mask_id, pair.oov_ids) == (6, 6, None, (len(VOCAB),))
+    assert report.findings == []  # Every row is a token's or the unknown keys'; nothing is padding.
