@@ -787,6 +787,7 @@ class _Node:
     scope: _Scope
     inner: _Scope | None = None
     wrapper: str | None = None  # "TimeDistributed" for an Embedding it wraps (the node stands for that Embedding).
+    shift: int | None = None  # What `keras.ops.add(ids, k)` / `keras.ops.subtract(ids, k)` adds to its input's ids.
     registered_name: str | None = None  # How Keras finds a registered (non-Keras) class when loading.
 
     @property
@@ -969,6 +970,8 @@ class _Graph:
             node = _Node(name, class_name, module, layer_config, weights_path, calls, scope, wrapper=wrapped_in)
             if wrapped_in is None and isinstance(entry.get("registered_name"), str):
                 node.registered_name = entry["registered_name"]
+            if not is_layer and len(calls) == 1:
+                node.shift = _constant_shift(class_name, entry["inbound_nodes"][0])
             scope.nodes[name] = node
             if sequential:
                 if is_input or previous is None:
@@ -1046,6 +1049,26 @@ def _snake_case(name: str) -> str:
     name = re.sub(r"\W+", "", name)
     name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _constant_shift(class_name: str, call: Any) -> int | None:
+    """What an `Add` or `Subtract` op of one tensor and one integer constant adds to the tensor's values; None for
+    any other op (or call)."""
+    args = call.get("args") if isinstance(call, dict) else None
+    if (
+        class_name not in ("Add", "Subtract")
+        or call.get("kwargs")
+        or not isinstance(args, (list, tuple))
+        or len(args) != 2
+    ):
+        return None
+    tensors = [isinstance(arg, dict) and arg.get("class_name") == "__keras_tensor__" for arg in args]
+    constants = [type(arg) is int for arg in args]
+    if tensors == [True, False] and constants[1]:
+        return args[1] if class_name == "Add" else -args[1]
+    if tensors == [False, True] and constants[0] and class_name == "Add":
+        return args[0]
+    return None
 
 
 def _call_inputs(call: Any) -> list[tuple[str, int]]:
@@ -1792,7 +1815,10 @@ class _Analysis:
 
     def _check_embedding(self, node: _Node, embedding: _Embedding) -> None:
         feeders: list[tuple[_Lookup, tuple[str, ...]]] = []
-        for trace in self._traces(node):
+        traces = self._traces(node)
+        # Rows the shifted ids of one route reach may be another route's: then rows are not told unreachable.
+        shifted = any(trace.shift for trace in traces) and len(traces) > 1
+        for trace in traces:
             lookup_node = trace.lookup
             lookup = self.lookup(lookup_node) if lookup_node is not None else None
             if trace.breaker is not None:
@@ -1809,14 +1835,17 @@ class _Analysis:
                 continue
             if lookup is None:
                 continue
+            if trace.shift:
+                self._check_shifted_pair(lookup, embedding, trace, alone=not shifted)
+                continue
             feeders.append((lookup, trace.between))
-        alone = len({id(lookup.node) for lookup, _ in feeders}) == 1
+        alone = len({id(lookup.node) for lookup, _ in feeders}) == 1 and not shifted
         for lookup, between in feeders:
             self._check_pair(lookup, embedding, between, alone)
         # Rows of an embedding that several lookups feed are reached by the ids of any of them: one warning for
         # the rows none reaches (as for a SavedModel, whose gathers of one matrix are told together).
         sizes = [lookup.size for lookup, _ in feeders]
-        if feeders and not alone and embedding.rows is not None and None not in sizes:
+        if feeders and not alone and not shifted and embedding.rows is not None and None not in sizes:
             reach = max(size for size in sizes if size is not None)
             if reach < embedding.rows:
                 unreachable = embedding.rows - reach
@@ -1832,6 +1861,96 @@ class _Analysis:
                     rows=embedding.rows,
                     unreachable_rows=unreachable,
                 )
+
+    def _check_shifted_pair(self, lookup: _Lookup, embedding: _Embedding, trace: _Trace, alone: bool) -> None:
+        """A lookup whose ids reach an embedding shifted by constants (`keras.ops.add(ids, 1)`): ids past either
+        end of the rows are an error, and rows none selects a warning where no other route feeds the embedding
+        (`alone`); the mask checks do not apply (the shift moves the mask id off 0), so a note says so where there
+        is a mask."""
+        l_node, e_node = lookup.node, embedding.node
+        layers = (l_node.label, *trace.between, e_node.label)
+        shifted = f"shifted by {trace.shift:+d} on the way (through {', '.join(trace.between)})"
+        if lookup.size is None or embedding.rows is None or embedding.lookup is not None:
+            self._add(
+                "note",
+                "path-not-checked",
+                layers,
+                f"The ids of {l_node.class_name} '{l_node.label}' reach {e_node.class_name} '{e_node.label}' "
+                f"{shifted}, and this pair was not checked.",
+            )
+            return
+        low, high = trace.shift, lookup.size - 1 + trace.shift
+        who = f"{l_node.class_name} '{l_node.label}'"
+        target = f"{e_node.class_name} '{e_node.label}'"
+        self.pairs.append(
+            LayerPair(
+                "lookup-embedding",
+                l_node.label,
+                l_node.class_name,
+                e_node.label,
+                e_node.class_name,
+                lookup.size,
+                None if lookup.mask_id is None else lookup.mask_id + trace.shift,
+                tuple(i + trace.shift for i in lookup.oov_ids),
+                embedding.rows,
+                embedding.mask_zero,
+                trace.between,
+                embedding.padding_rows,
+            )
+        )
+        past, below = max(high - embedding.rows + 1, 0), max(-low, 0)
+        if past or below:
+            problems, fixes = [], []
+            if past:
+                problems.append(
+                    f"the {past:,} highest id(s) select no row (on CPU the model fails with an out-of-range gather "
+                    "when such a token arrives; on GPU it silently returns zero vectors)"
+                )
+                fixes.append(f"use `input_dim={high + 1}`")
+            if below:
+                problems.append(
+                    f"the {below:,} lowest id(s) are negative, which Keras's Embedding wraps around on TensorFlow "
+                    "(id -1 selects the last row), so they select rows of other ids"
+                )
+                fixes.append("shift no id below 0")
+            self._add(
+                "error",
+                "ids-exceed-rows",
+                layers,
+                f"{who} gives ids 0 to {lookup.size - 1}, {shifted} to {low} to {high}, but {target} has "
+                f"{embedding.rows} rows: {'; and '.join(problems)}. {' and '.join(fixes).capitalize()}, and "
+                "retrain; or use VocabEmbedding without the shift, which sizes the matrix from the vocabulary.",
+                vocabulary_size=lookup.size,
+                rows=embedding.rows,
+                ids_without_row=past + below,
+                shift=trace.shift,
+            )
+        elif embedding.rows > lookup.size and alone:
+            extra = embedding.rows - lookup.size
+            self._add(
+                "warning",
+                "unreachable-rows",
+                layers,
+                f"{target} has {embedding.rows} rows, but {who} gives ids 0 to {lookup.size - 1}, {shifted} to "
+                f"{low} to {high}: {extra:,} row(s)"
+                + (f" (row{'s 0 to' if low > 1 else ''} {low - 1} among them)" if low > 0 else "")
+                + " can never be selected and waste memory. Use "
+                + (f"`input_dim={high + 1}`, or " if embedding.rows > high + 1 else "")
+                + (f"no shift and `input_dim={lookup.size}`, or " if low > 0 else "")
+                + "VocabEmbedding without the shift.",
+                vocabulary_size=lookup.size,
+                rows=embedding.rows,
+                unreachable_rows=extra,
+                shift=trace.shift,
+            )
+        if lookup.mask or embedding.mask_zero:
+            self._add(
+                "note",
+                "path-not-checked",
+                layers,
+                f"The ids of {who} reach {target} {shifted}, which moves the mask id off 0, so whether padding is "
+                "masked was not checked.",
+            )
 
     def _check_pair(self, lookup: _Lookup, embedding: _Embedding, between: tuple[str, ...], alone: bool) -> None:
         """The findings of one lookup and the embedding it feeds; `alone`: it is the embedding's only lookup (else
@@ -2002,9 +2121,14 @@ class _Analysis:
         between: tuple[str, ...],
         breaker: _Node | None,
         traces: list[_Trace],
-        seen: set[tuple[int, str, int]],
+        seen: set[tuple[Any, ...]],
+        shift: int = 0,
     ) -> None:
-        key = (id(scope), ref[0], ref[1])
+        """Follows the ids an embedding takes up to the lookups giving them; `shift`: what the constant shifts passed
+        on the way (`keras.ops.add(ids, 1)`) add to the ids."""
+        # A node reached by two routes (a shifted one, or one through a layer that may change ids, besides a plain
+        # one) is followed once by each.
+        key = (id(scope), ref[0], ref[1], shift, breaker is None)
         if key in seen or len(seen) > 10_000:
             return
         seen.add(key)
@@ -2014,7 +2138,7 @@ class _Analysis:
         if node.inner is not None:
             inner = node.inner
             if inner.graph_known and ref[1] < len(inner.outputs):
-                self._walk(inner, inner.outputs[ref[1]], between, breaker, traces, seen)
+                self._walk(inner, inner.outputs[ref[1]], between, breaker, traces, seen, shift)
             return
         if node.class_name == "InputLayer" or node.name == "<input>":
             owner = scope.owner
@@ -2025,16 +2149,18 @@ class _Analysis:
                 return
             for call in owner.calls:
                 if position < len(call):
-                    self._walk(owner.scope, call[position], between, breaker, traces, seen)
+                    self._walk(owner.scope, call[position], between, breaker, traces, seen, shift)
             return
         if self._is_lookup_source(node):
-            traces.append(_Trace(node, between, breaker))
+            traces.append(_Trace(node, between, breaker, shift))
             return
-        if breaker is None and not (node.is_keras and node.class_name in _INDEX_KEEPING):
+        if node.is_keras and node.shift is not None:
+            shift += node.shift
+        elif breaker is None and not (node.is_keras and node.class_name in _INDEX_KEEPING):
             breaker = node
         for call in node.calls:
             for upstream in call:
-                self._walk(scope, upstream, (node.name, *between), breaker, traces, seen)
+                self._walk(scope, upstream, (node.name, *between), breaker, traces, seen, shift)
 
     def _is_lookup_source(self, node: _Node) -> bool:
         if node.class_name in _KERAS_LOOKUPS and node.is_keras:
@@ -2110,6 +2236,7 @@ class _Trace:
     lookup: _Node | None
     between: tuple[str, ...]
     breaker: _Node | None
+    shift: int = 0  # What constant shifts on the way add to the lookup's ids.
 
 
 def _expected_tokens(vocabulary: Any, target: _Lookup) -> list[Any]:

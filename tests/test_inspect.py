@@ -1147,3 +1147,43 @@ def test_a_mask_token_is_warned_about_only_where_the_lookup_can_give_its_id(tmp_
     gives_mask_id = bool(tf.reduce_any(ids == 0))  # Padding, or an empty token.
     for inspected in (model, _save(model, tmp_path / "model.keras")):
         assert _codes(inspect_model(inspected)) == (["mask-token-without-mask-zero"] if gives_mask_id else [])
+
+
+@pytest.mark.parametrize(
+    "shift, extra_rows, codes",
+    [(1, 0, ["ids-exceed-rows"]), (1, 1, ["unreachable-rows"]), (-1, 0, ["ids-exceed-rows"])],
+    ids=["shifted-past-the-rows", "shifted-leaving-row-0", "shifted-below-0"],
+)
+def test_ids_shifted_by_a_constant_are_checked_where_they_land(tmp_path, shift, extra_rows, codes):
+    import tensorflow as tf
+
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+    inputs = keras.Input(shape=(3,), dtype="string")
+    ids = keras.layers.Reshape((3,), name="reshape")(lookup(inputs))
+    shifted = keras.ops.add(ids, shift) if shift > 0 else keras.ops.subtract(ids, -shift)
+    embedding = keras.layers.Embedding(lookup.vocabulary_size() + extra_rows, 2, name="emb")
+    model = keras.Model(inputs, embedding(shifted))
+    last, unknown = tf.constant([[VOCAB[-1]] * 3]), tf.constant([["unknown"] * 3])
+    if shift > 0 and not extra_rows:
+        with pytest.raises(tf.errors.InvalidArgumentError):  # The last token's id has no row.
+            model.predict(last, verbose=0)
+    if shift < 0:  # An unknown token's id 0 - 1 selects the last row, the last token's.
+        np.testing.assert_array_equal(model.predict(unknown, verbose=0)[0, 0], embedding.embeddings.numpy()[-1])
+    for inspected in (model, _save(model, tmp_path / "model.keras")):
+        report = inspect_model(inspected)
+        assert _codes(report) == codes
+        (finding,) = report.findings
+        assert (finding.layers[:2], finding.layers[-1], len(finding.layers)) == (("words", "reshape"), "emb", 4)
+        assert f"shifted by {shift:+d}" in finding.message
+
+
+def test_rows_reached_by_the_shifted_ids_of_another_route_are_not_unreachable(tmp_path):
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+    inputs = keras.Input(shape=(3,), dtype="string")
+    ids = lookup(inputs)
+    size = lookup.vocabulary_size()
+    both = keras.layers.Concatenate(dtype="int64")([ids, keras.ops.add(ids, size)])  # Two tables in one matrix.
+    model = keras.Model(inputs, keras.layers.Embedding(2 * size, 2, name="emb")(both))
+    for inspected in (model, _save(model, tmp_path / "model.keras")):
+        report = inspect_model(inspected)
+        assert report.findings == [] and len(report.pairs) == 2
