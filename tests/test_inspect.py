@@ -1187,3 +1187,17 @@ def test_rows_reached_by_the_shifted_ids_of_another_route_are_not_unreachable(tm
     for inspected in (model, _save(model, tmp_path / "model.keras")):
         report = inspect_model(inspected)
         assert report.findings == [] and len(report.pairs) == 2
+
+
+def test_a_lookup_reaching_an_embedding_directly_is_checked_though_it_also_goes_through_a_lambda(tmp_path):
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+    inputs = keras.Input(shape=(3,), dtype="string")
+    ids = lookup(inputs)
+    changed = keras.layers.Lambda(lambda x: x * 0, name="changed")(ids)  # Listed first: walked first.
+    both = keras.layers.Concatenate(dtype="int64")([changed, ids])
+    model = keras.Model(inputs, keras.layers.Embedding(lookup.vocabulary_size() - 1, 2, name="emb")(both))
+    report = inspect_model(model)
+    assert sorted((f.code, f.layers) for f in report.findings) == [
+        ("ids-exceed-rows", ("words", "emb")),
+        ("path-not-checked", ("words", "changed", "emb")),
+    ]
