@@ -382,7 +382,10 @@ class _Converter:
                 if not any(pair[2] is lookup for pair in found) and names[index] not in refused:
                     self.notes.append(
                         f"{_path(path, lookup.name)} ({type(lookup).__name__}) was left as it is: it feeds no "
-                        "Embedding directly"
+                        "Embedding directly. Convert replaces a lookup and the Embedding of the same model that takes "
+                        "its output as it is; where layers, ops or the boundary of a nested model stand between "
+                        "them (a preprocessing model glued to the model holding the Embedding), build that part "
+                        "with VocabEmbedding and copy the rows (row i of the Embedding is the vector of id i)"
                     )
         return found
 

@@ -451,6 +451,19 @@ def test_model_without_pairs_has_nothing_to_convert():
         convert_model(model)
 
 
+def test_a_lookup_glued_to_an_embedding_of_another_nested_model_is_left_saying_how_to_convert_it():
+    words = keras.Input((3,), dtype="string")
+    preprocessing = keras.Model(words, keras.layers.StringLookup(vocabulary=WORDS, name="lookup")(words), name="pre")
+    ids = keras.Input((3,), dtype="int64")
+    core = keras.Model(ids, keras.layers.Embedding(len(WORDS) + 1, 2, name="embedding")(ids), name="core")
+    text = keras.Input((3,), dtype="string")
+    model = keras.Model(text, core(preprocessing(text)))
+    with pytest.raises(ConversionError, match="Nothing to convert") as caught:
+        convert_model(model)
+    assert "pre/lookup (StringLookup) was left as it is" in str(caught.value)
+    assert "nested model" in str(caught.value) and "build that part with VocabEmbedding" in str(caught.value)
+
+
 # The command line (each run imports TensorFlow in a new process: a few runs, several checks each).
 
 
