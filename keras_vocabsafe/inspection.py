@@ -1862,6 +1862,25 @@ class _Analysis:
                     unreachable_rows=unreachable,
                 )
 
+    def _record_pair(self, lookup: _Lookup, embedding: _Embedding, between: tuple[str, ...], shift: int = 0) -> None:
+        """Lists a lookup and the embedding its ids reach, `shift` added to them on the way."""
+        self.pairs.append(
+            LayerPair(
+                "lookup-embedding",
+                lookup.node.label,
+                lookup.node.class_name,
+                embedding.node.label,
+                embedding.node.class_name,
+                lookup.size,
+                None if lookup.mask_id is None else lookup.mask_id + shift,
+                tuple(i + shift for i in lookup.oov_ids),
+                embedding.rows,
+                embedding.mask_zero,
+                between,
+                embedding.padding_rows,
+            )
+        )
+
     def _check_shifted_pair(self, lookup: _Lookup, embedding: _Embedding, trace: _Trace, alone: bool) -> None:
         """A lookup whose ids reach an embedding shifted by constants (`keras.ops.add(ids, 1)`): ids past either
         end of the rows are an error, and rows none selects a warning where no other route feeds the embedding
@@ -1882,22 +1901,7 @@ class _Analysis:
         low, high = trace.shift, lookup.size - 1 + trace.shift
         who = f"{l_node.class_name} '{l_node.label}'"
         target = f"{e_node.class_name} '{e_node.label}'"
-        self.pairs.append(
-            LayerPair(
-                "lookup-embedding",
-                l_node.label,
-                l_node.class_name,
-                e_node.label,
-                e_node.class_name,
-                lookup.size,
-                None if lookup.mask_id is None else lookup.mask_id + trace.shift,
-                tuple(i + trace.shift for i in lookup.oov_ids),
-                embedding.rows,
-                embedding.mask_zero,
-                trace.between,
-                embedding.padding_rows,
-            )
-        )
+        self._record_pair(lookup, embedding, trace.between, trace.shift)
         past, below = max(high - embedding.rows + 1, 0), max(-low, 0)
         if past or below:
             problems, fixes = [], []
@@ -1957,22 +1961,7 @@ class _Analysis:
         `_check_embedding` tells the rows none of them reach)."""
         l_node, e_node = lookup.node, embedding.node
         layers = (l_node.label, e_node.label)
-        self.pairs.append(
-            LayerPair(
-                "lookup-embedding",
-                l_node.label,
-                l_node.class_name,
-                e_node.label,
-                e_node.class_name,
-                lookup.size,
-                lookup.mask_id,
-                lookup.oov_ids,
-                embedding.rows,
-                embedding.mask_zero,
-                between,
-                embedding.padding_rows,
-            )
-        )
+        self._record_pair(lookup, embedding, between)
         who = f"{l_node.class_name} '{l_node.label}'"
         target = f"{e_node.class_name} '{e_node.label}'"
         own = embedding.lookup
