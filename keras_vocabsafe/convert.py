@@ -552,6 +552,17 @@ def _build_plan(path: tuple[str, ...], lookup: Any, embedding: Any) -> _Plan:
     tokens = _lookup_tokens(lookup, dtype)
     if not tokens:
         raise _Refused("the lookup has no vocabulary (it was never adapted and got none): there are no ids to keep")
+    oov_token = lookup.oov_token.encode("utf-8") if isinstance(lookup.oov_token, str) else lookup.oov_token
+    if oov_token in tokens:
+        # Keras keeps its OOV token as an ordinary token where the vocabulary lists it after other tokens (or
+        # with several OOV ids); a VocabEmbedding takes a listed OOV token for its OOV slot.
+        at = tokens.index(oov_token) + (lookup.mask_token is not None) + lookup.num_oov_indices
+        raise _Refused(
+            f"the lookup's vocabulary lists its oov_token {display_token(lookup.oov_token)} as an ordinary token "
+            f"(id {at}, besides the OOV id(s) unknown keys get), which a VocabEmbedding would take for its OOV "
+            "slot, so ids would change. Rebuild the lookup with the same vocabulary and an oov_token it does not "
+            "list (the ids stay as they are) and convert again, or convert by hand"
+        )
     layer_config = embedding.get_config()
     layer = VocabEmbedding(
         output_dim=embedding.output_dim,

@@ -464,6 +464,24 @@ def test_a_lookup_glued_to_an_embedding_of_another_nested_model_is_left_saying_h
     assert "nested model" in str(caught.value) and "build that part with VocabEmbedding" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "vocabulary, num_oov_indices", [(["the", "[UNK]", "cat"], 1), (["[UNK]", "the", "cat"], 2)], ids=["middle", "first"]
+)
+def test_an_oov_token_kept_as_an_ordinary_token_is_refused_naming_it_and_how_to_convert(vocabulary, num_oov_indices):
+    lookup = keras.layers.StringLookup(vocabulary=vocabulary, num_oov_indices=num_oov_indices)
+    assert int(lookup(tf.constant("[UNK]"))) == num_oov_indices + vocabulary.index("[UNK]")  # Keras keeps it a token.
+    model = _pair(lookup, keras.layers.Embedding(lookup.vocabulary_size(), 2))
+    with pytest.raises(ConversionError, match="lists its oov_token '\\[UNK\\]' as an ordinary token") as caught:
+        convert_model(model)
+    assert "an oov_token it does not list" in str(caught.value)
+    # As that says: the same vocabulary with another oov_token keeps the ids, and converts.
+    renamed = keras.layers.StringLookup(vocabulary=vocabulary, num_oov_indices=num_oov_indices, oov_token="[OOV]")
+    keys = tf.constant(["the", "[UNK]", "dog"])
+    np.testing.assert_array_equal(renamed(keys), lookup(keys))
+    model = _pair(renamed, keras.layers.Embedding(lookup.vocabulary_size(), 2))
+    np.testing.assert_array_equal(convert_model(model).model(keys[None]), model(keys[None]))
+
+
 # The command line (each run imports TensorFlow in a new process: a few runs, several checks each).
 
 
