@@ -1742,6 +1742,10 @@ def _gather_layer(gather_op: str, named: str) -> str:
     (`m_1/emb_1/GatherV2`): where the gather's scope is not `named`'s but one inside it, that scope is the layer.
     """
     scopes = gather_op.split("/")[:-1]
+    # TensorFlow's own scope for a gather of ragged ids (`tf.nn.embedding_lookup_ragged`, which Keras's Embedding
+    # calls on a ragged input) is no layer's.
+    while scopes and re.fullmatch(r"embedding_lookup_ragged(_\d+)?", scopes[-1]):
+        scopes.pop()
     if len(scopes) < 2 or re.fullmatch(re.escape(named) + r"(_\d+)?", scopes[-1]):
         return named
     enclosing = re.fullmatch(re.escape(named) + r"(_\d+)?", scopes[-2])

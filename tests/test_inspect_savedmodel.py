@@ -1408,3 +1408,12 @@ def test_an_id_put_in_place_of_a_table_default_is_the_oov_id_not_a_mask(tmp_path
     pair = _only_pair(report)
     assert (pair.vocabulary_size, pair.rows, pair.mask_id, pair.oov_ids) == (6, 6, None, (len(VOCAB),))
     assert report.findings == []  # Every row is a token's or the unknown keys'; nothing is padding.
+
+
+def test_an_embedding_of_ragged_ids_is_named_as_its_layer(tmp_path):
+    text = keras.Input((1,), dtype="string")
+    vectorize = keras.layers.TextVectorization(vocabulary=VOCAB, ragged=True, name="vectorize")
+    model = keras.Model(text, keras.layers.Embedding(len(VOCAB) + 2, 2, name="emb")(vectorize(text)))
+    exported, saved = _both_halves("model_export", model, tmp_path)
+    assert [(p.lookup, p.embedding) for p in exported.pairs] == [("vectorize", "emb")]
+    assert [(p.lookup, p.embedding) for p in saved.pairs] == [("vectorize", "emb")]
