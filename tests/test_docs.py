@@ -10,6 +10,8 @@ the docstrings, is executed here, so an example that drifts from the API fails t
   on from an earlier one (`_CONTINUES`) runs after it in its namespace, as a reader follows them; `_CONTEXT` gives
   the few names a block's text describes. A block right after an HTML comment `<!-- not run: why -->` is left
   out; `_NOT_RUN` lists each one, so the list stays short and on purpose.
+- The README's `$ vocabsafe ...` transcripts run against files made to match them: each command must print the
+  output shown (wrapping aside) and exit with the code shown (`# exit N`; 0 where none is).
 """
 
 from __future__ import annotations
@@ -245,3 +247,83 @@ def test_every_block_left_out_is_listed_with_its_reason():
 
 def test_the_readme_has_blocks_to_run():
     assert sum(where == "README.md" and run for where, _, run in _BLOCKS.values()) >= 8
+
+
+# The command-line transcripts of README.md ------------------------------------------------------------------------
+
+# Each ``` block whose first line starts with `$ vocabsafe` is a transcript: commands (`$ ...`, an optional
+# `# exit N: why` after them), each followed by its output. Wrapped lines count as the same text.
+_TRANSCRIPT = re.compile(r"^```\n(?P<text>\$ vocabsafe .*?)^```$", re.M | re.S)
+_COMMAND = re.compile(r"^\$ (?P<command>vocabsafe [^#\n]*?)\s*(?:#\s*exit (?P<code>\d+)[^\n]*)?$", re.M)
+
+
+def _readme_commands() -> list[tuple[str, int, str]]:
+    """(command, exit code the README gives, 0 if none; the output it shows) for every README transcript."""
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    found = []
+    for block in _TRANSCRIPT.finditer(text):
+        commands = list(_COMMAND.finditer(block.group("text")))
+        for command, following in zip(commands, [*commands[1:], None]):
+            end = following.start() if following else len(block.group("text"))
+            output = block.group("text")[command.end() : end]
+            found.append((command.group("command"), int(command.group("code") or 0), output))
+    return found
+
+
+def _make_transcript_inputs() -> None:
+    """The files the README's transcripts read, made so that the README's output is theirs."""
+    import bz2
+    import gzip
+
+    import keras
+
+    tokens = keras.Input((None,), dtype="string")
+    ids = keras.layers.Reshape((-1,), name="reshape")(
+        keras.layers.StringLookup(vocabulary=list("abcd"), name="lk")(tokens)
+    )
+    keras.Model(tokens, keras.layers.Embedding(4, 3, name="emb")(ids)).save("plain.keras")
+
+    strings, keys = keras.Input((7,), dtype="string"), keras.Input((3,), dtype="int64")
+    words = keras.layers.Embedding(12, 4, mask_zero=True, name="emb")(
+        keras.layers.StringLookup(vocabulary=list("abcdefg"), mask_token="", name="lk")(strings)
+    )
+    items = keras.layers.Embedding(4, 4, name="iemb")(
+        keras.layers.IntegerLookup(vocabulary=[10, 20, 30], mask_token=None, name="ilk")(keys)
+    )
+    pooled = [keras.layers.GlobalAveragePooling1D()(words), keras.layers.GlobalAveragePooling1D()(items)]
+    keras.Model([strings, keys], keras.layers.Concatenate()(pooled)).save("model.keras")
+
+    with open("vocab.txt", "w") as f:
+        f.write("\n".join(["[PAD]", "[unused0]", "[UNK]", "[CLS]", "the", "cat", "##s"]) + "\n")
+    with open("vocab_tft", "w") as f:
+        f.write("9 the\n5 new york\n3 a\n1 z\n")
+    with open("glove.txt", "w") as f:
+        f.write("the 0.1 0.2\ncat 0.3 0.4\ndog 0.5 0.6\n")
+    with open("a.txt", "w") as f:
+        f.write("the cat sat\ndog\n")
+    with gzip.open("b.txt.gz", "wt") as f:
+        f.write("the dog cat\n")
+    with bz2.open("c.txt.bz2", "wt") as f:
+        f.write("dog cat a emu\n")
+
+
+def test_the_readme_shows_a_transcript_of_every_command_group():
+    shown = {command.split()[1] for command, _, _ in _readme_commands()}
+    assert shown == {"inspect", "convert", "vocab", "vectors"}
+
+
+@pytest.mark.slow
+@pytest.mark.saving
+def test_readme_command_transcripts_give_the_output_and_exit_code_shown(tmp_path, monkeypatch, capsys):
+    import shlex
+
+    from keras_vocabsafe.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    _make_transcript_inputs()
+    capsys.readouterr()
+    for command, code, shown in _readme_commands():
+        assert main(shlex.split(command)[1:]) == code, command
+        printed = capsys.readouterr().out
+        assert printed.split() == shown.split(), f"{command}\nREADME:\n{shown}\nprinted:\n{printed}"
