@@ -327,3 +327,16 @@ def test_readme_command_transcripts_give_the_output_and_exit_code_shown(tmp_path
         assert main(shlex.split(command)[1:]) == code, command
         printed = capsys.readouterr().out
         assert printed.split() == shown.split(), f"{command}\nREADME:\n{shown}\nprinted:\n{printed}"
+
+
+def test_the_readme_architecture_names_every_module_of_the_package():
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    tree = text[text.index("```\nkeras_vocabsafe/\n") : text.index("\ntests/ ")]
+    listed = set(re.findall(r"^  (\w+\.py|\w+/) ", tree, re.M))
+    package = os.path.join(ROOT, "keras_vocabsafe")
+    modules = {name for name in os.listdir(package) if name.endswith(".py")}
+    modules |= {
+        name + "/" for name in os.listdir(package) if os.path.isfile(os.path.join(package, name, "__init__.py"))
+    }
+    assert listed == modules
