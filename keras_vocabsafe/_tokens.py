@@ -22,8 +22,8 @@ INT64_RANGE = (INT64_MIN, INT64_MAX)
 _INTEGER_DTYPE_ALIASES = {"int64": "int64", "int32": "int64", "int": "int64"}
 
 
-def standardize_dtype(dtype: Any) -> str:
-    """Returns `"string"` or `"int64"` for a vocabulary dtype given by name or object."""
+def standardize_dtype(dtype: Any, argument: str = "vocabulary_dtype") -> str:
+    """Returns `"string"` or `"int64"` for a vocabulary dtype given by name or object (as `argument`)."""
     name = getattr(dtype, "name", dtype)
     if not isinstance(name, str):  # A list or other unhashable value would fail the lookups below with a TypeError.
         name = None
@@ -32,7 +32,7 @@ def standardize_dtype(dtype: Any) -> str:
     if name in _INTEGER_DTYPE_ALIASES:
         return _INTEGER_DTYPE_ALIASES[name]
     raise ConfigurationError(
-        f"`vocabulary_dtype` must be 'string' or 'int64'. Received: vocabulary_dtype={dtype!r}. "
+        f"`{argument}` must be 'string' or 'int64'. Received: {argument}={dtype!r}. "
         "Use 'string' for words or other text keys and 'int64' for integer ids such as user or item ids."
     )
 

@@ -96,15 +96,9 @@ class VocabularyLayer(keras.layers.Layer):
         if mask_token is not None and mask_token == oov_token:
             raise ConfigurationError(
                 f"`mask_token` and `oov_token` must differ. Received: both {mask_token!r}. Padding and unknown "
-                "keys need different ids."
+                "keys need different ids: pass another `mask_token` (or None, for no padding), or another `oov_token`."
             )
-        num_special = (mask_token is not None) + int(num_oov_indices)
-        if max_tokens is not None and (not _is_int(max_tokens) or max_tokens <= num_special):
-            raise ConfigurationError(
-                f"`max_tokens` must be an integer larger than the {num_special} special slots "
-                f"(mask: {int(mask_token is not None)}, OOV: {num_oov_indices}), since it counts them too. "
-                f"Received: max_tokens={max_tokens!r}. Use max_tokens={num_special + 1} or more, or None."
-            )
+        _check_max_tokens(max_tokens, mask_token is not None, int(num_oov_indices))
         super().__init__(**kwargs)
         # Keys are strings or ids, never floats: take inputs as they come.
         _compat.accept_any_inputs(self)
@@ -365,10 +359,22 @@ class VocabularyLayer(keras.layers.Layer):
         vocabulary = Vocabulary.from_counts(
             tokens, counts, dtype=self.vocabulary_dtype, max_size=max_size, min_frequency=self.min_frequency
         )
+        if len(vocabulary) == 0 and not tokens:
+            special = " and ".join(
+                f"{name} {display_token(token)}"
+                for name, token in (("mask token", self.mask_token), ("OOV token", self.oov_token))
+                if token is not None
+            )
+            raise VocabularyError(
+                f"{self._owner()}.adapt() found no tokens to keep: the data was empty, or held only the "
+                f"{special}. Adapt on data that holds tokens (an iterator or generator read once already is "
+                "empty), or pass `vocabulary=` to the layer."
+            )
         if len(vocabulary) == 0:
             raise VocabularyError(
-                f"{self._owner()}.adapt() found no tokens to keep: the data was empty, held only the mask and "
-                f"OOV tokens, or no token reached min_frequency={self.min_frequency}."
+                f"{self._owner()}.adapt() found no tokens to keep: none of the {len(tokens):,} distinct tokens "
+                f"reached min_frequency={self.min_frequency} (the most frequent was seen {int(counts.max()):,} "
+                "time(s)). Lower `min_frequency`, or adapt on more data."
             )
         return vocabulary
 
@@ -624,6 +630,17 @@ def _place(vocabulary: Vocabulary, path: str | None, token: Any) -> str:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_max_tokens(max_tokens: Any, has_mask: bool, num_oov_indices: int) -> None:
+    """Refuses a `max_tokens` that leaves no id for a token (it counts the mask and OOV slots too)."""
+    num_special = int(has_mask) + num_oov_indices
+    if max_tokens is not None and (not _is_int(max_tokens) or max_tokens <= num_special):
+        raise ConfigurationError(
+            f"`max_tokens` must be an integer larger than the {num_special} special slots "
+            f"(mask: {int(has_mask)}, OOV: {num_oov_indices}), since it counts them too. "
+            f"Received: max_tokens={max_tokens!r}. Use max_tokens={num_special + 1} or more, or None."
+        )
 
 
 def _validate_special_token(token: Any, name: str, vocabulary_dtype: str, *, optional: bool) -> Any:

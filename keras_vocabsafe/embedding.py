@@ -29,7 +29,13 @@ from keras_vocabsafe._counting import DEFAULT_BUDGET, check_budget
 from keras_vocabsafe._keys import export_hint, sparse_tensor_error
 from keras_vocabsafe._progress import check_verbose, say
 from keras_vocabsafe._tokens import canonical_token, display_token, standardize_dtype
-from keras_vocabsafe._vocabulary_layer import _DEFAULT_OOV_TOKENS, VocabularyLayer, _describe_difference, _is_int
+from keras_vocabsafe._vocabulary_layer import (
+    _DEFAULT_OOV_TOKENS,
+    VocabularyLayer,
+    _check_max_tokens,
+    _describe_difference,
+    _is_int,
+)
 from keras_vocabsafe.errors import (
     ConfigurationError,
     DuplicateTokenError,
@@ -134,6 +140,9 @@ class VocabIdEmbedding(VocabularyLayer):
         embeddings_initializer, embeddings_regularizer,
         embeddings_constraint, trainable_rows, pad_to_multiple_of: as for
             `VocabEmbedding`.
+        lookup_config: optional, written by `halves()`: the class and
+            tokenization settings (never the vocabulary) of the lookup that
+            `lookup()` rebuilds. `None`: a `VocabLookup`.
         lora_rank, lora_alpha: optional. Enable LoRA when the layer is
             built, as for `keras.layers.Embedding` (see `enable_lora`).
         weights: optional, as for `VocabEmbedding`.
@@ -181,7 +190,7 @@ class VocabIdEmbedding(VocabularyLayer):
         weights: Any = None,
         **kwargs: Any,
     ) -> None:
-        _refuse_keras_embedding_arguments(type(self).__name__, kwargs)
+        _refuse_keras_embedding_arguments(type(self).__name__, kwargs, vocabulary)
         if lookup_config is not None and not (
             isinstance(lookup_config, dict)
             and isinstance(lookup_config.get("class_name"), str)
@@ -748,11 +757,7 @@ class VocabIdEmbedding(VocabularyLayer):
             )
         if merge and data is None:
             raise ConfigurationError("`merge=True` adds tokens learned from `data`; pass `data`, not `vocabulary`.")
-        if max_tokens is not None and (not _is_int(max_tokens) or max_tokens <= self._num_special_tokens()):
-            raise ConfigurationError(
-                f"`max_tokens` must be an integer larger than the {self._num_special_tokens()} special slots. "
-                f"Received: max_tokens={max_tokens!r}"
-            )
+        _check_max_tokens(max_tokens, self.mask_token is not None, self.num_oov_indices)
         if seed is not None and not _is_int(seed):
             raise ConfigurationError(f"`seed` must be an int or None. Received: seed={seed!r}")
         if model is not None and not (
@@ -1984,9 +1989,16 @@ _LOOKUP_OWN_KEYS = frozenset(
 )
 
 
-def _refuse_keras_embedding_arguments(owner: str, kwargs: dict[str, Any]) -> None:
+def _refuse_keras_embedding_arguments(owner: str, kwargs: dict[str, Any], vocabulary: Any) -> None:
     """Refuses `keras.layers.Embedding`'s arguments with what replaces them. (Keras's base layer would read
-    `input_dim` as an input shape, with a warning that does not say the vocabulary sizes the matrix.)"""
+    `input_dim` as an input shape, with a warning that does not say the vocabulary sizes the matrix.) Also
+    `Embedding(input_dim, output_dim)`'s positional form, which here passes `output_dim` as the vocabulary."""
+    if _is_int(vocabulary):
+        raise ConfigurationError(
+            f"{owner} takes `output_dim` first and `vocabulary` second, and the vocabulary sets the rows: "
+            f"`keras.layers.Embedding(input_dim, output_dim)` becomes `{owner}(output_dim, vocabulary=...)` (or "
+            f"`adapt(data)`). Received: the integer {vocabulary!r} as `vocabulary`."
+        )
     for name, instead in _KERAS_EMBEDDING_ARGUMENTS.items():
         if name in kwargs:
             raise ConfigurationError(

@@ -81,10 +81,17 @@ class Vocabulary(Sequence):
         tokens: iterable of tokens. For `dtype="string"`: `str` (encoded as
             UTF-8) or `bytes` (kept as they are). For `dtype="int64"`: integers.
         dtype: `"string"` (default) or `"int64"`.
+        counts: optional, keyword only: how often each token was seen, one
+            non-negative integer per token, in the tokens' order (the order
+            is kept; `from_counts` orders by count).
 
     Raises:
         DuplicateTokenError: a token appears twice.
         KeyDtypeError: a token's type does not match `dtype`.
+        ConfigurationError: `tokens` is not an ordered iterable (a set, a
+            dict, a single string), `dtype` is unknown, or `counts` are not
+            non-negative integers.
+        VocabularyError: `counts` has another length than `tokens`.
 
     Examples:
 
@@ -102,7 +109,7 @@ class Vocabulary(Sequence):
     ) -> None:
         self._counts: np.ndarray | None = None
         self._layout: FileLayout | None = None
-        self._dtype = standardize_dtype(dtype)
+        self._dtype = standardize_dtype(dtype, "dtype")
         check_token_sequence(tokens, "tokens")
         canonical_type = bytes if self._dtype == "string" else int
         if isinstance(tokens, (list, tuple)) and set(map(type, tokens)) <= {canonical_type}:
@@ -288,7 +295,7 @@ class Vocabulary(Sequence):
             max_size: keep at most this many tokens (the most frequent).
             min_frequency: drop tokens seen fewer times than this.
         """
-        dtype = standardize_dtype(dtype)
+        dtype = standardize_dtype(dtype, "dtype")
         check_token_sequence(tokens, "tokens")
         tokens = tokens if isinstance(tokens, Sequence) else list(tokens)
         counts = _as_counts(counts)
@@ -534,7 +541,7 @@ class Vocabulary(Sequence):
                 f"The vocabulary file {path!r} looks binary (NUL bytes among its first lines), not a text or JSON "
                 "vocabulary. Check the path: a checkpoint or a vectors file is not a vocabulary."
             )
-        result = detect_and_read(data, path, format, standardize_dtype(dtype))
+        result = detect_and_read(data, path, format, standardize_dtype(dtype, "dtype"))
         if result.config is not None:
             vocabulary = cls._from_json_form(result.config, path)
             counts = result.config.get("counts")

@@ -38,6 +38,7 @@ What each entry point refuses, and with which error (one row per refusal tested)
 | `VocabEmbedding(...)` | `vocabulary_dtype` "float32", "uint64", a list | `ConfigurationError` |
 | `VocabEmbedding(...)` | `trainable_rows` a str or with negative ids | `ConfigurationError` |
 | `VocabEmbedding(...)` | `keras.layers.Embedding`'s `input_dim`, `mask_zero`, `input_length` | `ConfigurationError` |
+| `VocabEmbedding(...)` | an int as 2nd argument (`Embedding(input_dim, output_dim)`) | `ConfigurationError` |
 | `VocabEmbedding(vocabulary=)` | a set, a 2-D array, a sparse tensor, bytes | `ConfigurationError` |
 | `VocabEmbedding(vocabulary=)` | ids beyond int64 (uint64 array) | `KeyDtypeError` |
 | `VocabEmbedding(vocabulary=)` | a JSON file of string tokens for an int64 layer | `KeyDtypeError` |
@@ -110,6 +111,7 @@ What each entry point refuses, and with which error (one row per refusal tested)
 | `set_weights` | a matrix of another shape | `ConfigurationError` |
 | `adapt`, `update_vocabulary(data=)` | a dict, a dataset of dicts (more: test_data_inputs.py) | `ConfigurationError` |
 | `adapt` | a single str | `KeyDtypeError` |
+| `adapt` | no tokens (or only special ones); none reaching `min_frequency` | `VocabularyError` |
 | `load_vectors` | NaN or infinity; a truncated gzip (more: test_vector_files_hostile.py) | `VectorFileError` |
 | `align_vectors`, `load_pretrained` | a directory | `VectorFileError` |
 | `VocabLookup(...)`, `__call__` | `num_oov_indices=0`; int keys for strings; no vocabulary | as `VocabEmbedding` |
@@ -260,7 +262,8 @@ def test_vocabulary_refuses_a_non_integer_id(token):
 
 @pytest.mark.parametrize("dtype", [["string"], "float32", "uint64", None, str], ids=repr)
 def test_vocabulary_refuses_an_unknown_dtype(dtype):
-    with pytest.raises(ConfigurationError, match="must be 'string' or 'int64'"):
+    # It named `vocabulary_dtype`, the layers' argument, not Vocabulary's own `dtype`.
+    with pytest.raises(ConfigurationError, match=r"^`dtype` must be 'string' or 'int64'\. Received: dtype="):
         Vocabulary(["a"], dtype=dtype)
 
 
@@ -557,6 +560,23 @@ def test_constructor_refuses_keras_embedding_arguments_with_what_replaces_them(l
         layer_class(4, **{argument: 10})
 
 
+@pytest.mark.parametrize("layer_class", [VocabEmbedding, VocabIdEmbedding, TextVocabEmbedding])
+def test_constructor_refuses_keras_embeddings_positional_input_dim_output_dim_naming_the_order(layer_class):
+    # `VocabEmbedding(1000, 64)` as `Embedding(1000, 64)` was read as output_dim=1000 and vocabulary=64, and
+    # refused as "`vocabulary` must be a list ... Received: vocabulary of type int".
+    with pytest.raises(
+        ConfigurationError,
+        match=rf"takes `output_dim` first.*`keras\.layers\.Embedding\(input_dim, output_dim\)` becomes "
+        rf"`{layer_class.__name__}\(output_dim, vocabulary=\.\.\.\)`.*Received: the integer 64",
+    ):
+        layer_class(1000, 64)
+
+
+def test_constructor_refuses_equal_mask_and_oov_tokens_saying_which_to_change():
+    with pytest.raises(ConfigurationError, match=r"must differ.*pass another `mask_token` .* or another `oov_token`"):
+        VocabEmbedding(4, mask_token="[UNK]", oov_token="[UNK]")
+
+
 def test_constructor_refuses_a_string_vocabulary_file_for_an_int64_layer_naming_the_file(tmp_path):
     Vocabulary(["a"]).save(tmp_path / "v.json")
     with pytest.raises(KeyDtypeError, match=r"v\.json' has dtype 'string'.*vocabulary_dtype='int64'"):
@@ -652,6 +672,17 @@ def test_call_keeps_empty_ragged_rows():
     assert outputs.row_lengths().numpy().tolist() == [0, 1, 0]
 
 
+def test_call_on_3d_ragged_keys_gives_each_key_its_vector_in_the_same_rows():
+    layer = string_layer()
+    keys = [[["a", "x"], []], [["", "c", "b"]]]
+    outputs = layer(tf.ragged.constant(keys))
+    assert isinstance(outputs, tf.RaggedTensor) and outputs.shape.as_list() == [2, None, None, 4]
+    assert outputs.to_list()[0][1] == [] and outputs.bounding_shape().numpy().tolist() == [2, 2, 3, 4]
+    flat = [key for example in keys for row in example for key in row]
+    np.testing.assert_array_equal(outputs.flat_values.numpy(), _expected_vectors(layer, flat, ["a", "b", "c"], 2))
+    assert layer.compute_mask(tf.ragged.constant(keys)) is None  # The row lengths say where the values are.
+
+
 def test_call_refuses_a_sparse_tensor_naming_the_fix():
     with pytest.raises(KeyDtypeError, match=r"tf\.sparse\.to_dense"):
         string_layer()(tf.sparse.from_dense(tf.constant([["a", "b"]])))
@@ -692,12 +723,37 @@ def test_call_in_a_sequential_without_input_names_the_missing_keras_input():
         lambda layer: layer.vocabulary_size(),
         lambda layer: layer.get_vectors(["a"]),
         lambda layer: layer.set_weights([np.zeros((3, 4), "float32")]),
+        lambda layer: layer(keras.Input((None,), dtype="string")),
     ],
-    ids=["call", "get_vocabulary", "vocabulary_size", "get_vectors", "set_weights"],
+    ids=["call", "get_vocabulary", "vocabulary_size", "get_vectors", "set_weights", "symbolic call"],
 )
 def test_using_a_layer_without_vocabulary_says_to_adapt(use):
     with pytest.raises(NotAdaptedError, match="call `adapt"):
         use(VocabEmbedding(4))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [tf.data.Dataset.from_tensor_slices(tf.constant([], tf.string)).batch(2), [["", "[UNK]"], [""]]],
+    ids=["empty dataset", "only special tokens"],
+)
+def test_adapt_without_tokens_names_the_special_tokens_and_the_fix(data):
+    with pytest.raises(
+        VocabularyError,
+        match=r"found no tokens to keep: the data was empty, or held only the mask token '' and OOV token "
+        r"'\[UNK\]'\. Adapt on data that holds tokens .* or pass `vocabulary=`",
+    ):
+        VocabEmbedding(4, mask_token="").adapt(data)
+
+
+def test_adapt_where_no_token_reaches_min_frequency_gives_the_highest_count_and_the_fix():
+    # It said "the data was empty, held only the mask and OOV tokens, or no token reached min_frequency=5".
+    with pytest.raises(
+        VocabularyError,
+        match=r"none of the 2 distinct tokens reached min_frequency=5 \(the most frequent was seen 3 time\(s\)\)\. "
+        r"Lower `min_frequency`",
+    ):
+        VocabEmbedding(4, min_frequency=5).adapt([["a", "b", "a"], ["a"]])
 
 
 # compute_mask ------------------------------------------------------------------------------------------------
@@ -1500,7 +1556,7 @@ def test_weight_loaders_refuse_a_path_that_is_no_weights_file_naming_it(tmp_path
         ({}, "needs exactly one of `vocabulary`"),
         ({"vocabulary": ["a"], "data": ["a"]}, "needs exactly one of `vocabulary`"),
         ({"vocabulary": ["a"], "merge": True}, "`merge=True` adds tokens learned from `data`"),
-        ({"vocabulary": ["a"], "max_tokens": 1}, "`max_tokens` must be an integer larger"),
+        ({"vocabulary": ["a"], "max_tokens": 1}, r"`max_tokens` must be .* Use max_tokens=3 or more, or None"),
         ({"vocabulary": ["a"], "new_embeddings_initializer": "nope"}, "`new_embeddings_initializer` must be"),
         ({"vocabulary": ["a"], "seed": "x"}, "`seed` must be an int"),
         ({"vocabulary": ["a"], "model": "x"}, "`model` must be the keras.Model that holds"),
