@@ -112,11 +112,6 @@ def _rows_strategy(layer: Any) -> Any:
 
 @keras.saving.register_keras_serializable(package="keras_vocabsafe")
 class VocabIdEmbedding(VocabularyLayer):
-    # Keras's own Layer attributes, which this class also assigns (Keras ships no types).
-    built: bool
-    dtype_policy: Any
-    _dtype_policy: Any
-
     """Maps ids of a vocabulary it owns to dense vectors, on any Keras backend.
 
     The embedding half of a `VocabEmbedding`: it takes the ids a
@@ -168,6 +163,11 @@ class VocabIdEmbedding(VocabularyLayer):
     >>> keras.ops.shape(words(ids.numpy()))
     (1, 3, 4)
     """
+
+    # Keras's own Layer attributes, which this class also assigns (Keras ships no types).
+    built: bool
+    dtype_policy: Any
+    _dtype_policy: Any
 
     def __init__(
         self,

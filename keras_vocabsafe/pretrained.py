@@ -208,6 +208,8 @@ def load_vectors(
             damaged (compressed or not), holds NaN or infinity, or is
             otherwise malformed; the message names the file and, where there
             is one, the line.
+        ConfigurationError: an argument of another type or value than
+            described above (an unknown `format` or `errors`, say).
     """
     if max_rows is not None and (not isinstance(max_rows, int) or max_rows < 1):
         raise ConfigurationError(f"`max_rows` must be a positive integer or None. Received: max_rows={max_rows!r}")

@@ -172,6 +172,9 @@ def load_weights(model: keras.Model, filepath: str | os.PathLike[str], *, skip_m
     Raises:
         VocabularyMismatchError: a `VocabEmbedding` holds another vocabulary,
             another matrix shape, or special tokens other than the saved ones.
+        ConfigurationError: `filepath` is missing, a directory, truncated,
+            or not a file Keras's `load_weights` reads (a legacy `.h5` file
+            included).
     """
     filepath = _weights_path(filepath)
     layers = list(_compat.flatten_layers(model))
@@ -252,6 +255,9 @@ def load_remapped_weights(
             needs to move, weights it refuses as `load_weights` does).
         QuantizationError: rows would move into or out of a quantized or
             LoRA layer.
+        ConfigurationError: the model has no `VocabEmbedding` or
+            `VocabIdEmbedding`, or `filepath` is missing, a directory,
+            truncated, or not a weights or `.keras` file.
 
         Every `VocabEmbedding` is checked first, as by `load_weights`: when
         one refuses, no variable of the model has changed.

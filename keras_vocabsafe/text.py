@@ -1006,6 +1006,8 @@ class TextVocabEmbedding(_TextFrontEnd, VocabEmbedding):
             graph or `tf.data` pipeline).
         reserved_tokens: optional list of tokens that `adapt()` always keeps,
             right after the special slots (e.g. `["[CLS]", "[SEP]"]`).
+        vocabulary_dtype: `"string"`, the only value (text gives string
+            tokens; integer ids take `VocabEmbedding(vocabulary_dtype="int64")`).
         **kwargs: other `VocabEmbedding` arguments (`embeddings_initializer`,
             `trainable_rows`, ...) and base layer arguments (`name`, `dtype`).
 
@@ -1202,8 +1204,8 @@ class TextVocabLookup(_TextFrontEnd, VocabLookup):
     Args:
         vocabulary, max_tokens, min_frequency, num_oov_indices, mask_token,
         oov_token, standardize, normalization_form, split, split_pattern,
-        ngrams, output_sequence_length, encoding_errors, reserved_tokens:
-            as for `TextVocabEmbedding`.
+        ngrams, output_sequence_length, encoding_errors, reserved_tokens,
+        vocabulary_dtype: as for `TextVocabEmbedding`.
         **kwargs: base layer arguments (`name`).
 
     Examples:

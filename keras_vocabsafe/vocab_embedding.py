@@ -98,6 +98,8 @@ class VocabEmbedding(KeyLookup, VocabIdEmbedding):
             ones, start at zero and are never selected by any input:
             `vocabulary_size()` still counts ids only. The padding is kept
             through saving, loading and `update_vocabulary()`.
+        lora_rank, lora_alpha: optional. Enable LoRA when the layer is
+            built, as for `keras.layers.Embedding` (see `enable_lora`).
         weights: optional, as for `keras.layers.Embedding`: the matrix (or
             `[matrix]`), one row per id, `(vocabulary_size(), output_dim)`
             (the mask and OOV rows included; the padding rows of

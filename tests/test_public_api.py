@@ -68,7 +68,9 @@ def documentation(module_name, name):
     """The docstring of `name` as `module_name` offers it, wherever in the package it is defined."""
     value = getattr(importlib.import_module(module_name), name)
     if inspect.isclass(value) or inspect.isroutine(value):
-        return inspect.getdoc(value)
+        # Its own `__doc__`: `inspect.getdoc` would give a base class's. (A class whose docstring follows an
+        # annotation has none: `help()` and doctest then see nothing.)
+        return inspect.cleandoc(value.__doc__) if value.__doc__ else None
     for candidate in module_names():  # A constant or type alias: its attribute docstring where it is assigned.
         definitions = top_level_definitions(candidate)
         same = name in definitions and getattr(importlib.import_module(candidate), name, None) is value
@@ -163,3 +165,71 @@ def test_package_modules_take_only_listed_or_private_names_from_public_modules()
         }
     )
     assert not strays, "public-looking helpers used across modules but not in __all__:\n" + "\n".join(strays)
+
+
+def _documented_arguments(docstring: str) -> set[str]:
+    """The names an `Args:` section describes (`name: ...`, `name (type): ...`, `a, b,\\n c: as for ...`)."""
+    lines = inspect.cleandoc(docstring).splitlines()
+    names: set[str] = set()
+    inside, head = False, ""
+    for line in lines:
+        if line.strip() in ("Args:", "Arguments:"):
+            inside, head = True, ""
+            continue
+        if not inside:
+            continue
+        if line and not line.startswith(" "):  # The next section.
+            inside = False
+            continue
+        if line.startswith("    ") and not line.startswith("     "):  # An entry's first lines, up to its colon.
+            head += line
+            if ":" in line:
+                names.update(part.split("(")[0].strip().lstrip("*") for part in head.split(":")[0].split(","))
+                head = ""
+    return names
+
+
+def _public_callables() -> list[tuple[str, object]]:
+    """The functions and classes of the package's `__all__`, and the public methods and constructors of its classes."""
+    found: list[tuple[str, object]] = []
+    seen: set[object] = set()  # A method inherited by several classes is checked once.
+    for name in keras_vocabsafe.__all__:
+        obj = getattr(keras_vocabsafe, name)
+        if inspect.isclass(obj) and issubclass(obj, BaseException):
+            continue
+        if inspect.isclass(obj):
+            found.append((name, obj))
+            owners = [cls for cls in obj.__mro__ if cls.__module__.startswith("keras_vocabsafe")]
+            for attribute in sorted({attribute for cls in owners for attribute in vars(cls)}):
+                value = inspect.getattr_static(obj, attribute)
+                function = getattr(value, "__func__", value)
+                if not attribute.startswith("_") and inspect.isfunction(function) and function not in seen:
+                    seen.add(function)
+                    found.append((f"{name}.{attribute}", function))
+        elif inspect.isfunction(obj):
+            found.append((name, obj))
+    return found
+
+
+_WITH_ARGS = [(name, obj) for name, obj in _public_callables() if _documented_arguments(obj.__doc__ or "")]
+
+
+def test_the_args_sections_are_found():
+    expected = {"VocabEmbedding", "VocabIdEmbedding", "Vocabulary", "export_for_serving", "VocabEmbedding.adapt"}
+    assert expected <= {name for name, _ in _WITH_ARGS}
+
+
+@pytest.mark.parametrize(("name", "obj"), _WITH_ARGS, ids=[name for name, _ in _WITH_ARGS])
+def test_every_argument_of_a_public_signature_is_in_its_args_section(name, obj):
+    documented = _documented_arguments(obj.__doc__ or "")
+    signature = inspect.signature(obj.__init__ if inspect.isclass(obj) else obj)  # type: ignore[misc]
+    arguments = {
+        parameter.name
+        for parameter in signature.parameters.values()
+        if parameter.name not in ("self", "cls")
+        and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+    }
+    assert arguments <= documented, f"{name}: undocumented {sorted(arguments - documented)}"
+    if not any(parameter.kind == parameter.VAR_KEYWORD for parameter in signature.parameters.values()):
+        unknown = documented - arguments - {"kwargs", "args"}
+        assert not unknown, f"{name}: documents arguments it does not take: {sorted(unknown)}"
