@@ -59,6 +59,16 @@ class PretrainedVectors:
     skipped_lines: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
+        if not isinstance(self.vocabulary, Vocabulary):
+            raise ConfigurationError(
+                "`vocabulary` must be a keras_vocabsafe.Vocabulary naming the rows of `vectors`. Received: "
+                f"{type(self.vocabulary).__name__}. Pass `PretrainedVectors(Vocabulary(tokens), vectors)`."
+            )
+        if not isinstance(self.vectors, np.ndarray):
+            raise ConfigurationError(
+                f"`vectors` must be a NumPy array, one row per token. Received: {type(self.vectors).__name__}. "
+                "Pass `np.asarray(vectors, dtype='float32')`."
+            )
         if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.vocabulary):
             raise ConfigurationError(
                 f"PretrainedVectors needs one row per token: {len(self.vocabulary)} tokens, but a matrix of shape "

@@ -125,6 +125,7 @@ What each entry point refuses, and with which error (one row per refusal tested)
 | `TextVocabLookup(...)` | the settings `TextVocabEmbedding(...)` refuses | `ConfigurationError` |
 | `TextVocabLookup.__call__` | ints; text of shape (2, 2) | `KeyDtypeError`, `TextInputError` |
 | `PretrainedVectors(...)` | a matrix without one row per token | `ConfigurationError` |
+| `PretrainedVectors(...)` | a list of tokens (not a `Vocabulary`), a list of vectors | `ConfigurationError` |
 | `vocabsafe vectors align` | `-o` naming an input through a symlink or hard link; `-o` a directory | exit 2 |
 | `vocabsafe vectors align` | a negative `--seed` (named by argparse) | exit 2 |
 | `inspect_model` | a `model_or_path` or `weights` that is neither a model nor a path | `ConfigurationError` |
@@ -1613,6 +1614,21 @@ def test_text_lookup_refuses_input_that_is_not_one_string_per_example(text, erro
 def test_pretrained_vectors_refuses_a_matrix_that_does_not_match_its_vocabulary(vectors):
     with pytest.raises(ConfigurationError, match="one row per token"):
         PretrainedVectors(Vocabulary(["a"]), vectors)
+
+
+@pytest.mark.parametrize(
+    ("tokens", "vectors", "message"),
+    [
+        (["a"], np.zeros((1, 3)), r"`vocabulary` must be a keras_vocabsafe\.Vocabulary .* Received: list\. Pass "),
+        (Vocabulary(["a"]), [[0.0, 1.0]], r"`vectors` must be a NumPy array.* Received: list\. Pass `np\.asarray"),
+    ],
+    ids=["token list", "nested list"],
+)
+def test_pretrained_vectors_refuses_a_list_naming_the_type_it_takes(tokens, vectors, message):
+    # A list of tokens was kept, and `load_pretrained` then failed with "AttributeError: 'list' object has no
+    # attribute 'tokens'"; a nested list of vectors failed at once with an AttributeError.
+    with pytest.raises(ConfigurationError, match=message):
+        PretrainedVectors(tokens, vectors)
 
 
 # Keras workflows ---------------------------------------------------------------------------------------------------
