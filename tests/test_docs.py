@@ -340,3 +340,23 @@ def test_the_readme_architecture_names_every_module_of_the_package():
         name + "/" for name in os.listdir(package) if os.path.isfile(os.path.join(package, name, "__init__.py"))
     }
     assert listed == modules
+
+
+def test_readme_keras_fit_and_predict_take_string_tensors_not_numpy_string_arrays():
+    # The README tells users to pass `tf.constant(...)`: Keras's data adapters refuse NumPy strings.
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_vocabsafe import VocabEmbedding
+
+    layer = VocabEmbedding(2, vocabulary=["a", "b"], mask_token="")
+    tokens = keras.Input(shape=(None,), dtype="string")
+    model = keras.Model(tokens, keras.layers.GlobalAveragePooling1D()(layer(tokens)))
+    model.compile(optimizer="sgd", loss="mse")
+    for strings in (np.array([["a", "b"]]), np.array([["a", "b"]], dtype=object)):
+        with pytest.raises(ValueError, match="Invalid dtype"):
+            model.predict(strings, verbose=0)
+    model.fit(tf.constant([["a", "b"]]), np.zeros((1, 2)), verbose=0)
+    # Padding masked: the mean is the row of "a", id 2 (mask 0, OOV 1).
+    np.testing.assert_allclose(model.predict(tf.constant([["a", ""]]), verbose=0), layer.embeddings.numpy()[[2]])
