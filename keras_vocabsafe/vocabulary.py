@@ -426,7 +426,8 @@ class Vocabulary(Sequence):
                 Unigram and the tokens changed, or a token it names (unknown
                 token, post-processor or padding token) is not in this
                 vocabulary.
-            ConfigurationError: `template` with a format other than
+            ConfigurationError: `path` is not a str or path, `format` is
+                unknown, or `template` is given with a format other than
                 `"tokenizer_json"`.
         """
         path = _file_path(path, "path")
@@ -501,10 +502,13 @@ class Vocabulary(Sequence):
             VocabularyError: the file is missing, a directory, unreadable,
                 empty, UTF-16 or other non-UTF-8 text, truncated JSON, a
                 JSON document that is not a vocabulary, a tokenizer.json
-                whose ids have a gap, or a frequency line without a count.
+                whose ids have a gap, or a frequency line without a count;
+                or `format` is unknown.
             DuplicateTokenError: the file lists a token twice (the message
                 names both lines), or a tokenizer.json gives one id to two
                 tokens.
+            ConfigurationError: `path` is not a str or path, or `dtype` is
+                not `"string"` or `"int64"`.
         """
         path = _file_path(path, "path")
         try:
