@@ -626,6 +626,10 @@ class VocabularyDiff:
         )
 
     def __str__(self) -> str:
+        return self.to_text()
+
+    def to_text(self, examples: int = 5) -> str:
+        """The counts, up to `examples` tokens of each kind, and `summary()`, as `print(diff)` shows them."""
         lines = [
             f"old: {len(self.old):,} tokens, new: {len(self.new):,} tokens; {self.kept:,} in both",
             f"added    {len(self.added):>10,}",
@@ -633,12 +637,15 @@ class VocabularyDiff:
             f"moved    {len(self.moved):>10,}",
         ]
         for title, rows in (
-            ("added", [f"{display_token(self.new[j])} (id {j})" for j in self.added[:5]]),
-            ("removed", [f"{display_token(self.old[i])} (id {i})" for i in self.removed[:5]]),
-            ("moved", [f"{display_token(self.old[i])} ({i} -> {j})" for i, j in self.moved[:5]]),
+            ("added", [f"{display_token(self.new[j])} (id {j})" for j in self.added[:examples]]),
+            ("removed", [f"{display_token(self.old[i])} (id {i})" for i in self.removed[:examples]]),
+            ("moved", [f"{display_token(self.old[i])} ({i} -> {j})" for i, j in self.moved[:examples]]),
         ):
+            more = ", ..." if len(getattr(self, title)) > examples else ""
             if rows:
-                lines.append(f"  {title}: " + ", ".join(rows) + (", ..." if len(getattr(self, title)) > 5 else ""))
+                lines.append(f"  {title}: " + ", ".join(rows) + more)
+            elif more:
+                lines.append(f"  {title}: ...")
         lines.append(self.summary())
         return "\n".join(lines)
 

@@ -105,6 +105,20 @@ def test_vocab_diff_exits_0_when_identical_and_1_when_ids_differ(tmp_path, capsy
     assert "lose the rows of 1 tokens" in data["summary"]
 
 
+def test_vocab_diff_lists_as_many_tokens_of_each_kind_as_examples_asks_in_text_as_in_json(tmp_path, capsys):
+    # The text listed 5 of each kind whatever `--examples` said (10 by default, and in --json).
+    old = write_lines(tmp_path / "old.txt", [f"t{i}" for i in range(12)])
+    new = write_lines(tmp_path / "new.txt", [f"n{i}" for i in range(12)])
+    code, out, _ = run(capsys, "vocab", "diff", old, new)
+    assert code == 1
+    assert "  removed: " + ", ".join(f"'t{i}' (id {i})" for i in range(10)) + ", ...\n" in out
+    out = run(capsys, "vocab", "diff", old, new, "--examples", "2")[1]
+    assert "  added: 'n0' (id 0), 'n1' (id 1), ...\n" in out
+    assert "  removed: 't0' (id 0), 't1' (id 1), ...\n" in out
+    out = run(capsys, "vocab", "diff", old, new, "--examples", "0")[1]
+    assert "  added: ...\n" in out and "'n0'" not in out
+
+
 # vectors align ----------------------------------------------------------------------------------------------------
 
 

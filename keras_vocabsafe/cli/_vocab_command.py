@@ -64,7 +64,9 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     diff.add_argument("old", metavar="A", help="the vocabulary the model was trained with")
     diff.add_argument("new", metavar="B", help="the vocabulary to compare it to")
     _add_reading_options(diff)
-    diff.add_argument("--examples", type=non_negative_int, default=10, metavar="N", help="tokens listed per kind")
+    diff.add_argument(
+        "--examples", type=non_negative_int, default=10, metavar="N", help="tokens listed per kind (default 10)"
+    )
     diff.set_defaults(run=run_diff)
 
     build = commands.add_parser(
@@ -260,6 +262,7 @@ def run_diff(args: argparse.Namespace, output: Output) -> int:
     new = Vocabulary.load(args.new, dtype=args.dtype, format=args.format)
     difference = old.diff(new)
     data = {"a": os.fspath(args.old), "b": os.fspath(args.new), **difference.to_dict(examples=args.examples)}
-    text = f"A: {args.old} ({old.source_format})\nB: {args.new} ({new.source_format})\n{difference}"
+    listed = difference.to_text(examples=args.examples)
+    text = f"A: {args.old} ({old.source_format})\nB: {args.new} ({new.source_format})\n{listed}"
     output.emit(text, data)
     return EXIT_OK if difference.identical else EXIT_PROBLEMS
