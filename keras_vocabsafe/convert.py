@@ -73,6 +73,7 @@ class ConvertedPair:
     rows_dropped: int
 
     def to_json(self) -> dict[str, Any]:
+        """This pair as a JSON-safe dict (what `vocabsafe convert --json` prints for it)."""
         return dataclasses.asdict(self)
 
     def __str__(self) -> str:
@@ -93,6 +94,7 @@ class Refusal:
     reason: str
 
     def to_json(self) -> dict[str, Any]:
+        """This refusal as a JSON-safe dict: the layers and the reason."""
         return {"layers": list(self.layers), "reason": self.reason}
 
     def __str__(self) -> str:
@@ -134,6 +136,7 @@ class ConversionResult:
             raise ConversionError(f"The converted model does not predict what the original did: {mismatch}.")
 
     def to_json(self) -> dict[str, Any]:
+        """The result as a JSON-safe dict (what `vocabsafe convert --json` prints)."""
         return {
             "converted": [pair.to_json() for pair in self.converted],
             "skipped": [refusal.to_json() for refusal in self.skipped],

@@ -2137,16 +2137,20 @@ class MergedEmbeddings:
         return self._layer._embeddings.dtype
 
     def numpy(self) -> np.ndarray:
+        """The whole matrix, frozen and trainable rows in id order, as a NumPy array."""
         return self._layer._matrix()
 
     def assign(self, value: Any) -> MergedEmbeddings:
+        """Sets every row, frozen ones included, as `layer.set_weights([value])` does."""
         self._layer.set_weights([keras.ops.convert_to_numpy(value)])
         return self
 
     def assign_add(self, value: Any) -> MergedEmbeddings:
+        """Adds `value` to every row, frozen ones included."""
         return self.assign(self.numpy() + keras.ops.convert_to_numpy(value))
 
     def assign_sub(self, value: Any) -> MergedEmbeddings:
+        """Subtracts `value` from every row, frozen ones included."""
         return self.assign(self.numpy() - keras.ops.convert_to_numpy(value))
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:

@@ -87,6 +87,7 @@ class Finding:
     details: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """This finding as a JSON-safe dict."""
         return {
             "severity": self.severity,
             "code": self.code,
@@ -120,6 +121,7 @@ class LayerPair:
     padding_rows: int = 0
 
     def to_dict(self) -> dict[str, Any]:
+        """This pair as a JSON-safe dict."""
         return {
             "kind": self.kind,
             "lookup": self.lookup,
@@ -164,6 +166,7 @@ class InspectionReport:
         return int(any(f.severity in failing for f in self.findings))
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as a JSON-safe dict (`to_json()` gives it as a JSON string)."""
         return {
             "source": self.source,
             "pairs": [pair.to_dict() for pair in self.pairs],

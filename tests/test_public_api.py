@@ -233,3 +233,20 @@ def test_every_argument_of_a_public_signature_is_in_its_args_section(name, obj):
     if not any(parameter.kind == parameter.VAR_KEYWORD for parameter in signature.parameters.values()):
         unknown = documented - arguments - {"kwargs", "args"}
         assert not unknown, f"{name}: documents arguments it does not take: {sorted(unknown)}"
+
+
+def test_every_public_method_of_a_public_class_has_a_docstring():
+    # Methods that override one of Keras's (`call`, `get_config`, `quantize`, ...) take Keras's documentation.
+    undocumented = []
+    for name in keras_vocabsafe.__all__:
+        cls = getattr(keras_vocabsafe, name)
+        if not inspect.isclass(cls) or issubclass(cls, BaseException):
+            continue
+        foreign = [base for base in cls.__mro__ if not base.__module__.startswith("keras_vocabsafe")]
+        for attribute, value in vars(cls).items():
+            function = getattr(value, "__func__", value)
+            if attribute.startswith("_") or not inspect.isfunction(function) or function.__doc__:
+                continue
+            if not any(hasattr(base, attribute) for base in foreign):
+                undocumented.append(f"{name}.{attribute}")
+    assert not undocumented, f"public methods without a docstring: {undocumented}"
