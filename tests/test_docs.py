@@ -360,3 +360,23 @@ def test_readme_keras_fit_and_predict_take_string_tensors_not_numpy_string_array
     model.fit(tf.constant([["a", "b"]]), np.zeros((1, 2)), verbose=0)
     # Padding masked: the mean is the row of "a", id 2 (mask 0, OOV 1).
     np.testing.assert_allclose(model.predict(tf.constant([["a", ""]]), verbose=0), layer.embeddings.numpy()[[2]])
+
+
+def test_the_readme_error_table_names_our_errors_with_the_builtins_they_refine():
+    import builtins
+
+    from keras_vocabsafe import errors
+
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    table = text[
+        text.index("| situation | error |") : text.index("Keras re-raises errors from a layer's weight loading")
+    ]
+    rows = re.findall(r"^\| .* \| (`\w+`(?: or `\w+`)?)(?: \(([^)]*)\))?[^|]*\|$", table, re.M)
+    assert len(rows) == table.count("\n| ") - 1  # Every row but the header and its rule names its errors.
+    for names, bases in rows:
+        for name in re.findall(r"`(\w+)`", names):
+            error = getattr(errors, name)
+            assert issubclass(error, errors.VocabSafeError), name
+            for base in re.findall(r"`(\w+)`", bases):
+                assert issubclass(error, getattr(errors, base, None) or getattr(builtins, base)), (name, base)
