@@ -68,6 +68,9 @@ class VocabularyLayer(keras.layers.Layer):
     `__init__`.
     """
 
+    # What a layer without vocabulary cannot know, for its NotAdaptedError.
+    _unknown_without_vocabulary = "the id of every key is unknown"
+
     def __init__(
         self,
         *,
@@ -143,7 +146,7 @@ class VocabularyLayer(keras.layers.Layer):
     def _require_vocabulary(self) -> Vocabulary:
         if self._vocabulary is None:
             raise NotAdaptedError(
-                f"{self._owner()} has no vocabulary yet, so the size of its embedding matrix is unknown. Either "
+                f"{self._owner()} has no vocabulary yet, so {self._unknown_without_vocabulary}. Either "
                 "pass a `vocabulary` argument to the layer, or call `adapt(data)` before using it."
             )
         return self._vocabulary
@@ -359,23 +362,13 @@ class VocabularyLayer(keras.layers.Layer):
         vocabulary = Vocabulary.from_counts(
             tokens, counts, dtype=self.vocabulary_dtype, max_size=max_size, min_frequency=self.min_frequency
         )
-        if len(vocabulary) == 0 and not tokens:
+        if len(vocabulary) == 0:
             special = " and ".join(
                 f"{name} {display_token(token)}"
                 for name, token in (("mask token", self.mask_token), ("OOV token", self.oov_token))
                 if token is not None
             )
-            raise VocabularyError(
-                f"{self._owner()}.adapt() found no tokens to keep: the data was empty, or held only the "
-                f"{special}. Adapt on data that holds tokens (an iterator or generator read once already is "
-                "empty), or pass `vocabulary=` to the layer."
-            )
-        if len(vocabulary) == 0:
-            raise VocabularyError(
-                f"{self._owner()}.adapt() found no tokens to keep: none of the {len(tokens):,} distinct tokens "
-                f"reached min_frequency={self.min_frequency} (the most frequent was seen {int(counts.max()):,} "
-                "time(s)). Lower `min_frequency`, or adapt on more data."
-            )
+            raise _no_tokens_to_keep(self, counts, f"the data was empty, or held only the {special}")
         return vocabulary
 
     def _count_tokens(
@@ -630,6 +623,21 @@ def _place(vocabulary: Vocabulary, path: str | None, token: Any) -> str:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _no_tokens_to_keep(layer: VocabularyLayer, counts: np.ndarray, empty: str) -> VocabularyError:
+    """The error of an `adapt` that keeps no token, given the counts of the tokens it could have kept: `empty`
+    (what the data held) when there were none, else that none reached `min_frequency`."""
+    if len(counts) == 0:
+        return VocabularyError(
+            f"{layer._owner()}.adapt() found no tokens to keep: {empty}. Adapt on data that holds tokens (an "
+            "iterator or generator read once already is empty), or pass `vocabulary=` to the layer."
+        )
+    return VocabularyError(
+        f"{layer._owner()}.adapt() found no tokens to keep: none of the {len(counts):,} distinct tokens reached "
+        f"min_frequency={layer.min_frequency} (the most frequent was seen {int(counts.max()):,} time(s)). Lower "
+        "`min_frequency`, or adapt on more data."
+    )
 
 
 def _check_max_tokens(max_tokens: Any, has_mask: bool, num_oov_indices: int) -> None:

@@ -169,6 +169,8 @@ class VocabIdEmbedding(VocabularyLayer):
     dtype_policy: Any
     _dtype_policy: Any
 
+    _unknown_without_vocabulary = "the size of its embedding matrix is unknown"
+
     def __init__(
         self,
         output_dim: int,

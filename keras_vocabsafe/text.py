@@ -47,6 +47,7 @@ from keras_vocabsafe._counting import (
 from keras_vocabsafe._keys import check_strings, to_keys
 from keras_vocabsafe._progress import check_verbose, say
 from keras_vocabsafe._tokens import canonical_token
+from keras_vocabsafe._vocabulary_layer import _no_tokens_to_keep
 from keras_vocabsafe.errors import (
     ConfigurationError,
     KeyDtypeError,
@@ -824,11 +825,10 @@ class _TextFrontEnd(_TextFrontEndBase):
             )
         counted = Vocabulary.from_counts(tokens, counts, max_size=max_size, min_frequency=self.min_frequency)
         if len(counted) + len(reserved) == 0:
-            raise VocabularyError(
-                f"{self._owner()}.adapt() found no tokens to keep: the text was empty or held only whitespace "
-                f"(and punctuation, with standardize={self.standardize!r}), or no token reached "
-                f"min_frequency={self.min_frequency}."
-            )
+            empty = "the text was empty or held only whitespace"
+            if self.standardize in ("strip_punctuation", "lower_and_strip_punctuation"):
+                empty += f" and punctuation (standardize={self.standardize!r})"
+            raise _no_tokens_to_keep(self, counts, empty)
         if not reserved:
             return counted
         # Reserved tokens first, as the layer keeps them when it reads this vocabulary with a cut by count.

@@ -74,6 +74,7 @@ What each entry point refuses, and with which error (one row per refusal tested)
 | `TextVocabEmbedding(...)` | `reserved_tokens`: str, set, empty, repeats, special, surrogate | `ConfigurationError` |
 | `TextVocabEmbedding(...)` | `vocabulary_dtype` other than "string" | `ConfigurationError` |
 | `TextVocabEmbedding.adapt` | WordPiece without `max_tokens` | `ConfigurationError` |
+| `TextVocabEmbedding.adapt` | text without tokens; none reaching `min_frequency` | `VocabularyError` |
 | `TextVocabEmbedding.__call__` | text of shape (2, 3) or (1, 1, 1), a ragged tensor | `TextInputError` |
 | `TextVocabEmbedding.__call__` | ngrams, a regex/callable split, a token with a space (test_text) | `TextInputError` |
 | `TextVocabEmbedding.__call__` | ints, floats, bools, `None` | `KeyDtypeError` |
@@ -745,6 +746,42 @@ def test_adapt_without_tokens_names_the_special_tokens_and_the_fix(data):
         r"'\[UNK\]'\. Adapt on data that holds tokens .* or pass `vocabulary=`",
     ):
         VocabEmbedding(4, mask_token="").adapt(data)
+
+
+@pytest.mark.parametrize(
+    ("layer_class", "unknown"),
+    [
+        (VocabEmbedding, "the size of its embedding matrix"),
+        (VocabIdEmbedding, "the size of its embedding matrix"),
+        (TextVocabEmbedding, "the size of its embedding matrix"),
+        (VocabLookup, "the id of every key"),
+        (TextVocabLookup, "the id of every key"),
+    ],
+)
+def test_a_layer_without_vocabulary_says_what_it_cannot_know_and_to_adapt(layer_class, unknown):
+    # A lookup said "the size of its embedding matrix is unknown": it has none.
+    layer = layer_class(4) if "Embedding" in layer_class.__name__ else layer_class()
+    with pytest.raises(NotAdaptedError, match=rf"has no vocabulary yet, so {unknown} is unknown\. .*call `adapt"):
+        layer.vocabulary_size()
+
+
+@pytest.mark.parametrize(
+    ("standardize", "text", "empty"),
+    [
+        ("lower_and_strip_punctuation", ["", "!? ."], "whitespace and punctuation \\(standardize="),
+        ("lower", [" ", "\t"], "whitespace\\. Adapt on data that holds tokens"),
+    ],
+)
+def test_text_adapt_without_tokens_says_what_the_text_held_and_the_fix(standardize, text, empty):
+    with pytest.raises(VocabularyError, match=rf"found no tokens to keep: the text was empty or held only {empty}"):
+        TextVocabEmbedding(4, standardize=standardize).adapt(text)
+
+
+def test_text_adapt_where_no_token_reaches_min_frequency_gives_the_highest_count():
+    with pytest.raises(
+        VocabularyError, match=r"none of the 2 distinct tokens reached min_frequency=3 \(the most frequent"
+    ):
+        TextVocabEmbedding(4, min_frequency=3).adapt(["a b a"])
 
 
 def test_adapt_where_no_token_reaches_min_frequency_gives_the_highest_count_and_the_fix():
