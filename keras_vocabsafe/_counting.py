@@ -44,6 +44,13 @@ _NUM_SHARDS = max(1, min(8, os.cpu_count() or 1))
 
 _PROGRESS_SECONDS = 10.0
 
+# The fixes an `adapt` that keeps no token offers (`vocabulary_from_files` puts its own in their place).
+NO_TOKENS_FIX = (
+    "Adapt on data that holds tokens (an iterator or generator read once already is empty), or pass `vocabulary=` "
+    "to the layer."
+)
+TOO_RARE_FIX = "Lower `min_frequency`, or adapt on more data."
+
 DEFAULT_BUDGET = 1 << 20
 """Distinct tokens counted at once by default (1,048,576): exact below it. Counting peaks near 250 bytes per
 token of budget (the summary, as many pending tokens, and the merge's hash map), about 250 MB."""

@@ -20,6 +20,8 @@ import tensorflow as tf
 from keras_vocabsafe import _compat
 from keras_vocabsafe._counting import (
     DEFAULT_BUDGET,
+    NO_TOKENS_FIX,
+    TOO_RARE_FIX,
     TokenCounter,
     check_budget,
     check_weights,
@@ -629,14 +631,11 @@ def _no_tokens_to_keep(layer: VocabularyLayer, counts: np.ndarray, empty: str) -
     """The error of an `adapt` that keeps no token, given the counts of the tokens it could have kept: `empty`
     (what the data held) when there were none, else that none reached `min_frequency`."""
     if len(counts) == 0:
-        return VocabularyError(
-            f"{layer._owner()}.adapt() found no tokens to keep: {empty}. Adapt on data that holds tokens (an "
-            "iterator or generator read once already is empty), or pass `vocabulary=` to the layer."
-        )
+        return VocabularyError(f"{layer._owner()}.adapt() found no tokens to keep: {empty}. {NO_TOKENS_FIX}")
     return VocabularyError(
         f"{layer._owner()}.adapt() found no tokens to keep: none of the {len(counts):,} distinct tokens reached "
-        f"min_frequency={layer.min_frequency} (the most frequent was seen {int(counts.max()):,} time(s)). Lower "
-        "`min_frequency`, or adapt on more data."
+        f"min_frequency={layer.min_frequency} (the most frequent was seen {int(counts.max()):,} time(s)). "
+        f"{TOO_RARE_FIX}"
     )
 
 

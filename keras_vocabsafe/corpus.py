@@ -19,7 +19,7 @@ from typing import Any, cast
 import numpy as np
 import tensorflow as tf
 
-from keras_vocabsafe._counting import DEFAULT_BUDGET
+from keras_vocabsafe._counting import DEFAULT_BUDGET, NO_TOKENS_FIX, TOO_RARE_FIX
 from keras_vocabsafe._files import UTF8_MARK
 from keras_vocabsafe._progress import Progress, check_verbose, logger, say
 from keras_vocabsafe.errors import ConfigurationError, VocabularyError
@@ -117,6 +117,10 @@ def vocabulary_from_files(
         # The layer's message names a layer the caller never made: name the files instead.
         shown = ", ".join(repr(path) for path in files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
         message = str(error).replace(f"{layer._owner()}.adapt()", "vocabulary_from_files()")
+        message = message.replace(
+            NO_TOKENS_FIX, "Check that the files hold text, and the settings (`keys`, `standardize`, `split`)."
+        )
+        message = message.replace(TOO_RARE_FIX, "Lower `min_frequency`, or count more text.")
         found_none = "found no tokens" in message
         raise type(error)(
             f"No tokens to keep in {shown}: " + message.split(": ", 1)[1] if found_none else message

@@ -142,6 +142,19 @@ def test_truncated_gzip_and_missing_files_are_typed_errors(tmp_path):
         vocabulary_from_files(tmp_path)
 
 
+def test_files_without_tokens_to_keep_get_a_fix_about_files_not_about_a_layer(tmp_path):
+    # The layer's fixes ("pass `vocabulary=` to the layer", "adapt on more data") name a layer the caller never made.
+    empty = write(tmp_path / "empty.txt", ["", "  "])
+    with pytest.raises(
+        VocabularyError, match=r"held only whitespace.*\. Check that the files hold text, and the"
+    ) as info:
+        vocabulary_from_files(empty)
+    assert "vocabulary=" not in str(info.value)
+    rare = write(tmp_path / "rare.txt", ["a b a"])
+    with pytest.raises(VocabularyError, match=r"seen 2 time\(s\)\)\. Lower `min_frequency`, or count more text\.$"):
+        vocabulary_from_files(rare, min_frequency=3)
+
+
 def test_keys_mode_with_an_integer_vocabulary_is_refused_naming_what_to_do(tmp_path):
     # It raised the layer's own KeyDtypeError, which asked to "pass integer keys" (lines are strings) or to
     # build a layer the caller never made with vocabulary_dtype='string'.
