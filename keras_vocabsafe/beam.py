@@ -75,7 +75,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from keras_vocabsafe._counting import integer_weights, without_unseen
+from keras_vocabsafe._counting import NO_TOKENS_FIX, TOO_RARE_FIX, integer_weights, without_unseen
 from keras_vocabsafe._files import UTF8_MARK
 from keras_vocabsafe._tokens import canonical_token
 from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError, TextInputError, VocabSafeError, VocabularyError
@@ -219,6 +219,8 @@ def _named_for_the_caller(layer: Any, source: str) -> Iterator[None]:
         caller = f"ComputeVocabulary for {source}"
         for inner in (f"{owner}.adapt()", f"{owner}.adapt", owner):
             message = message.replace(inner, caller)
+        message = message.replace(NO_TOKENS_FIX, "Check the input and the layer's settings.")
+        message = message.replace(TOO_RARE_FIX, "Lower `min_frequency`, or count more data.")
         raise type(error)(message) from None
 
 
@@ -240,6 +242,12 @@ def _finish(
     counts = np.fromiter((count for _, count in pairs), dtype=dtype, count=len(pairs))
     if weighted:
         tokens, counts = without_unseen(tokens, counts)
+    if not tokens and layer.min_frequency:  # Step 3 dropped the rare tokens: they may have been all there was.
+        raise VocabularyError(
+            f"ComputeVocabulary for {spec.source} found no tokens to keep: the data was empty, held only the special "
+            f"tokens, or no token reached min_frequency={layer.min_frequency} (rarer ones are dropped before the last "
+            "step). Check the input, or lower `min_frequency`."
+        )
     with _named_for_the_caller(layer, spec.source):
         if spec.kind == "text" and layer.split == "wordpiece":
             return layer._learn_wordpiece(tokens, counts, layer.max_tokens)
