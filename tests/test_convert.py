@@ -606,7 +606,7 @@ def test_cli_hostile_paths_exit_2_with_one_line(saved_model, tmp_path, capsys):
         (saved_model, tmp_path / "missing-dir" / "f.keras", "does not exist"),
         (saved_model, tmp_path / "g.h5", "must end in .keras"),
         (saved_model, saved_model, "OUT is MODEL"),
-        (saved_model, text / "h.keras", f"{text} is a file, not a directory"),
+        (saved_model, text / "h.keras", f"'{text}' is a file, not a directory"),
         (saved_model, unwritable_directory(tmp_path) / "i.keras", "no file can be created in"),
     ]
     before = sorted(os.listdir(tmp_path))
