@@ -550,12 +550,35 @@ def _lora_settings(embedding: Any) -> dict[str, Any]:
     return {"lora_rank": rank, "lora_alpha": getattr(embedding, "lora_alpha", rank)}
 
 
+def _unlisted_oov_token(tokens: list[Any], dtype: str, mask_token: Any) -> Any:
+    """An OOV token name that is neither listed nor the mask token, to suggest in a refusal."""
+    if dtype == "string":
+        name = "[UNK]"
+        while name.encode("utf-8") in tokens or name == mask_token:
+            name = f"[{name}]"
+        return name
+    number = -1
+    while number in tokens or number == mask_token:
+        number -= 1
+    return number
+
+
 def _build_plan(path: tuple[str, ...], lookup: Any, embedding: Any) -> _Plan:
     dtype = "string" if type(lookup).__name__ == "StringLookup" else "int64"
     tokens = _lookup_tokens(lookup, dtype)
     if not tokens:
         raise _Refused("the lookup has no vocabulary (it was never adapted and got none): there are no ids to keep")
     oov_token = lookup.oov_token.encode("utf-8") if isinstance(lookup.oov_token, str) else lookup.oov_token
+    if lookup.mask_token is not None and lookup.mask_token == lookup.oov_token:
+        # Keras gives the mask token id 0 and unknown keys the OOV id(s) whatever the OOV token is called;
+        # a VocabEmbedding needs the two names apart, and renaming the OOV token changes no id.
+        suggestion = _unlisted_oov_token(tokens, dtype, lookup.mask_token)
+        raise _Refused(
+            f"the lookup's mask_token and oov_token are both {display_token(lookup.mask_token)}, and a "
+            "VocabEmbedding needs them to differ. Rebuild the lookup with the same vocabulary and another "
+            f"oov_token it does not list (e.g. oov_token={suggestion!r}; the ids stay as they are, only the OOV "
+            "token's name changes) and convert again"
+        )
     if oov_token in tokens:
         # Keras keeps its OOV token as an ordinary token where the vocabulary lists it after other tokens (or
         # with several OOV ids); a VocabEmbedding takes a listed OOV token for its OOV slot.

@@ -324,7 +324,7 @@ REFUSALS = {
             keras.layers.StringLookup(vocabulary=WORDS, mask_token="", oov_token=""),
             keras.layers.Embedding(len(WORDS) + 2, 2, mask_zero=True),
         ),
-        "must differ",
+        "needs them to differ",
     ),
 }
 
@@ -479,6 +479,38 @@ def test_an_oov_token_kept_as_an_ordinary_token_is_refused_naming_it_and_how_to_
     keys = tf.constant(["the", "[UNK]", "dog"])
     np.testing.assert_array_equal(renamed(keys), lookup(keys))
     model = _pair(renamed, keras.layers.Embedding(lookup.vocabulary_size(), 2))
+    np.testing.assert_array_equal(convert_model(model).model(keys[None]), model(keys[None]))
+
+
+@pytest.mark.parametrize(
+    "make_lookup, keys, other_oov_token",
+    [
+        (
+            lambda **kwargs: keras.layers.IntegerLookup(vocabulary=IDS, mask_token=-1, **kwargs),
+            tf.constant([10, -1, 99], dtype="int64"),
+            -2,
+        ),
+        (
+            lambda **kwargs: keras.layers.StringLookup(vocabulary=WORDS, mask_token="", **kwargs),
+            tf.constant(["the", "", "dog"]),
+            "[UNK]",
+        ),
+    ],
+    ids=["IntegerLookup(mask_token=-1)", 'StringLookup(mask_token="", oov_token="")'],
+)
+def test_a_mask_token_that_is_the_oov_token_is_refused_saying_another_oov_token_keeps_the_ids(
+    make_lookup, keys, other_oov_token
+):
+    lookup = make_lookup() if other_oov_token == -2 else make_lookup(oov_token="")
+    model = _pair(lookup, keras.layers.Embedding(lookup.vocabulary_size(), 2, mask_zero=True))
+    with pytest.raises(ConversionError, match="mask_token and oov_token are both") as caught:
+        convert_model(model)
+    assert "another oov_token it does not list" in str(caught.value)
+    assert f"oov_token={other_oov_token!r}" in str(caught.value) and "the ids stay as they are" in str(caught.value)
+    # As that says: the same lookup with the suggested oov_token gives the same ids, and converts.
+    renamed = make_lookup(oov_token=other_oov_token)
+    np.testing.assert_array_equal(renamed(keys), lookup(keys))
+    model = _pair(renamed, keras.layers.Embedding(lookup.vocabulary_size(), 2, mask_zero=True))
     np.testing.assert_array_equal(convert_model(model).model(keys[None]), model(keys[None]))
 
 
