@@ -1160,6 +1160,9 @@ class _Embedding:
     mask_zero: bool
     lookup: _Lookup | None = None  # This package's embeddings know their own vocabulary.
     padding_rows: int = 0  # The zero rows `pad_to_multiple_of` puts after `rows`.
+    # A Keras Embedding's `input_dim` where its saved weights hold another number of rows (`rows` is theirs):
+    # the advice is then about the weights, not about the config.
+    config_rows: int | None = None
 
 
 # Modules whose layer classes Keras finds by name in `keras.layers` (or imports, for `keras.src.layers...`).
@@ -1389,8 +1392,15 @@ class _Analysis:
                         f"{self.source.weights_label} have {rows} rows; Keras refuses to load them. Save the model "
                         "and its weights from the same run.",
                     )
+                mismatch = input_dim if rows is not None and rows != input_dim else None
                 self._check_embedding(
-                    node, _Embedding(node, rows if rows is not None else input_dim, bool(node.config.get("mask_zero")))
+                    node,
+                    _Embedding(
+                        node,
+                        rows if rows is not None else input_dim,
+                        bool(node.config.get("mask_zero")),
+                        config_rows=mismatch,
+                    ),
                 )
         for node in nodes:  # Last: a path to an Embedding through such a layer has its own note already.
             self._check_unknown_consumer(node)
@@ -1995,6 +2005,8 @@ class _Analysis:
                 failing = (
                     messages.ids_refused_by_the_layer(embedding.rows, eager=True)
                     if own is not None
+                    else self._weights_for_other_ids(embedding, lookup.size)
+                    if embedding.config_rows is not None
                     else "On CPU the model fails with an out-of-range gather when such a token arrives; on GPU it "
                     "silently returns zero vectors. Use "
                     f"`input_dim=lookup.vocabulary_size()` ({lookup.size}) and retrain, or VocabEmbedding, which "
@@ -2018,13 +2030,18 @@ class _Analysis:
                     "unreachable-rows",
                     layers,
                     f"{target} has {embedding.rows} rows, but {who} gives only ids 0 to {lookup.size - 1}: "
-                    f"{extra:,} row(s) can never be selected and waste memory (often `len(vocabulary) + 2` on a "
-                    "vocabulary that already held its special tokens). Use "
-                    f"`input_dim=lookup.vocabulary_size()` ({lookup.size}), or VocabEmbedding"
+                    f"{extra:,} row(s) can never be selected"
                     + (
-                        f" (without the {e_node.wrapper}: `vocabsafe convert` does not rewrite it)."
-                        if e_node.wrapper
-                        else " / `vocabsafe convert`."
+                        f". {self._weights_for_other_ids(embedding, lookup.size)}"
+                        if embedding.config_rows is not None
+                        else " and waste memory (often `len(vocabulary) + 2` on a "
+                        "vocabulary that already held its special tokens). Use "
+                        f"`input_dim=lookup.vocabulary_size()` ({lookup.size}), or VocabEmbedding"
+                        + (
+                            f" (without the {e_node.wrapper}: `vocabsafe convert` does not rewrite it)."
+                            if e_node.wrapper
+                            else " / `vocabsafe convert`."
+                        )
                     ),
                     vocabulary_size=lookup.size,
                     rows=embedding.rows,
@@ -2047,6 +2064,21 @@ class _Analysis:
                 layers,
                 messages.mask_token_without_mask_zero(who, target, lookup.mask_id),
             )
+
+    def _weights_for_other_ids(self, embedding: _Embedding, ids: int) -> str:
+        """Advice where an Embedding's rows come from saved weights that do not fit its config (`config_rows`):
+        the weights were saved for another number of ids, so changing `input_dim` would not help."""
+        config = (
+            f"the config's input_dim={embedding.config_rows} fits the {ids} ids"
+            if embedding.config_rows == ids
+            else f"the config's input_dim={embedding.config_rows} does not fit them either: use "
+            f"`input_dim=lookup.vocabulary_size()` ({ids})"
+        )
+        return (
+            f"These {embedding.rows} rows are those of the weights in {self.source.weights_label} ({config}): they "
+            "were saved from a model with another vocabulary. Load weights saved from a model with this vocabulary, "
+            "or retrain."
+        )
 
     def _check_hashing_pair(
         self, lookup: _Lookup, embedding: _Embedding, layers: tuple[str, ...], who: str, target: str, alone: bool

@@ -383,6 +383,43 @@ def test_a_config_that_does_not_build_the_saved_matrix_is_an_error(tmp_path, ker
     assert _codes(report, "error") == ["weights-missing"] and report.exit_code() == 1
 
 
+def _lookup_and_embedding(vocabulary, input_dim=None):
+    strings = keras.Input((3,), dtype="string")
+    lookup = keras.layers.StringLookup(vocabulary=vocabulary)
+    embedding = keras.layers.Embedding(input_dim or lookup.vocabulary_size(), 2, name="emb")
+    return keras.Model(strings, embedding(lookup(strings)))
+
+
+@pytest.mark.saving
+@pytest.mark.parametrize("input_dim", [None, 4], ids=["config fits", "config too small too"])
+def test_rows_from_weights_saved_for_another_vocabulary_advise_other_weights_not_input_dim(tmp_path, input_dim):
+    # The weights hold 5 rows (4 tokens + OOV); the new model's lookup gives 6 ids. Inspect advised
+    # `input_dim=6`, which the config already had.
+    _lookup_and_embedding(VOCAB[:4]).save_weights(tmp_path / "old.weights.h5")
+    new = _save(_lookup_and_embedding([*VOCAB[:4], "new token"], input_dim), tmp_path / "new.keras")
+    report = inspect_model(new, weights=tmp_path / "old.weights.h5")
+    assert sorted(_codes(report, "error")) == ["ids-exceed-rows", "weights-do-not-fit"], str(report)
+    (finding,) = [f for f in report.findings if f.code == "ids-exceed-rows"]
+    assert finding.details["rows"] == 5 and finding.details["vocabulary_size"] == 6
+    assert "old.weights.h5" in finding.message and "another vocabulary" in finding.message, finding.message
+    assert "Load weights saved from a model with this vocabulary, or retrain" in finding.message
+    if input_dim is None:
+        assert "input_dim=6 fits the 6 ids" in finding.message and "Use `input_dim" not in finding.message
+    else:
+        assert "input_dim=4 does not fit them either: use `input_dim=lookup.vocabulary_size()` (6)" in finding.message
+
+
+@pytest.mark.saving
+def test_extra_rows_from_weights_saved_for_a_larger_vocabulary_advise_other_weights_not_input_dim(tmp_path):
+    _lookup_and_embedding([*VOCAB, "gone"]).save_weights(tmp_path / "old.weights.h5")
+    new = _save(_lookup_and_embedding(VOCAB), tmp_path / "new.keras")
+    report = inspect_model(new, weights=tmp_path / "old.weights.h5")
+    (finding,) = [f for f in report.findings if f.code == "unreachable-rows"]
+    assert finding.details["unreachable_rows"] == 1
+    assert "old.weights.h5" in finding.message and "input_dim=6 fits the 6 ids" in finding.message, finding.message
+    assert "Use `input_dim" not in finding.message
+
+
 def _edited_layer(source, target, name, edit):
     """A copy of a .keras file whose layer `name` has its config entry (class name and config) passed to `edit`."""
     with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w") as copy:
