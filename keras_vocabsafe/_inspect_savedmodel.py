@@ -1263,6 +1263,14 @@ def inspect_savedmodel(path: str) -> tuple[list[Any], list[Any]]:
     # Layers are named by their path in the model (`inner/emb`), as in a .keras file, from where they run: that also
     # tells apart embeddings of one name in two nested models (both `emb/embeddings`).
     shown_names = [_scoped_name(route, route.layer) for route in merged]
+    # Variables of a hand-written module are named by their name scope: two in one scope (`emb/small`,
+    # `emb/large`) would both be shown as `emb`, so those are shown by their own path.
+    variables_shown: dict[str, set[int]] = {}
+    for route, shown in zip(merged, shown_names):
+        variables_shown.setdefault(shown, set()).add(route.variable.node_id)
+    shown_names = [
+        route.variable.name if len(variables_shown[shown]) > 1 else shown for route, shown in zip(merged, shown_names)
+    ]
     # The lookups of every route to a matrix, named in the finding on the rows none of them reaches.
     feeding: dict[int, set[str]] = {}
     for route, shown in zip(merged, shown_names):

@@ -1410,6 +1410,38 @@ def test_an_id_put_in_place_of_a_table_default_is_the_oov_id_not_a_mask(tmp_path
     assert report.findings == []  # Every row is a token's or the unknown keys'; nothing is padding.
 
 
+def test_two_matrices_of_one_name_scope_are_named_by_their_own_paths(tmp_path):
+    # A TF Serving team's model: two matrices made under one `tf.name_scope`, each gathered by its own table. Both
+    # were shown as `emb`, the scope, as if one matrix.
+    small, large = ["a", "b"], VOCAB
+
+    def table(keys):
+        ids = tf.range(len(keys), dtype=tf.int64)
+        return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(tf.constant(keys), ids), default_value=0)
+
+    class Served(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.small_table, self.large_table = table(small), table(large)
+            with tf.name_scope("emb"):
+                self.small = tf.Variable(tf.zeros([len(small), 2]), name="small")
+                self.large = tf.Variable(tf.zeros([len(large) - 1, 2]), name="large")  # One row short.
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)] * 2)
+        def serve(self, first, second):
+            return tf.nn.embedding_lookup(self.small, self.small_table.lookup(first)) + tf.nn.embedding_lookup(
+                self.large, self.large_table.lookup(second)
+            )
+
+    module = Served()
+    assert (module.small.name, module.large.name) == ("emb/small:0", "emb/large:0")
+    tf.saved_model.save(module, str(tmp_path / "served"), signatures=module.serve)
+    report = inspect_model(str(tmp_path / "served"))
+    assert sorted((p.embedding, p.rows) for p in report.pairs) == [("emb/large", 4), ("emb/small", 2)]
+    (finding,) = report.findings
+    assert finding.code == "ids-exceed-rows" and finding.layers[-1] == "emb/large", finding
+
+
 def test_an_embedding_of_ragged_ids_is_named_as_its_layer(tmp_path):
     text = keras.Input((1,), dtype="string")
     vectorize = keras.layers.TextVectorization(vocabulary=VOCAB, ragged=True, name="vectorize")
