@@ -86,6 +86,11 @@ class VocabularyError(VocabSafeError, ValueError):
     """A vocabulary's content is invalid."""
 
 
+class _UnknownFormatError(ConfigurationError, VocabularyError):
+    """A `format=` argument names no vocabulary format: a bad argument, hence a `ConfigurationError`; also a
+    `VocabularyError`, which `Vocabulary.load` raised for it before, so `except` clauses of either kind catch it."""
+
+
 class DuplicateTokenError(VocabularyError):
     """A vocabulary lists the same token twice."""
 

@@ -64,6 +64,7 @@ from keras_vocabsafe.errors import (
     KeyDtypeError,
     VocabSafeError,
     VocabularyError,
+    _UnknownFormatError,
 )
 
 __all__ = ["VOCABULARY_FORMATS", "Token", "Vocabulary", "VocabularyDiff"]
@@ -427,12 +428,13 @@ class Vocabulary(Sequence):
                 token, post-processor or padding token) is not in this
                 vocabulary.
             ConfigurationError: `path` is not a str or path, `format` is
-                unknown, or `template` is given with a format other than
+                unknown (also a `VocabularyError`, as `load` raises it), or
+                `template` is given with a format other than
                 `"tokenizer_json"`.
         """
         path = _file_path(path, "path")
         if format not in VOCABULARY_FORMATS:
-            raise ConfigurationError(
+            raise _UnknownFormatError(
                 f"`format` must be one of {VOCABULARY_FORMATS}. Received: format={format!r}. Use 'json' (the "
                 "default) unless another tool must read the file."
             )
@@ -502,15 +504,20 @@ class Vocabulary(Sequence):
             VocabularyError: the file is missing, a directory, unreadable,
                 empty, UTF-16 or other non-UTF-8 text, truncated JSON, a
                 JSON document that is not a vocabulary, a tokenizer.json
-                whose ids have a gap, or a frequency line without a count;
-                or `format` is unknown.
+                whose ids have a gap, or a frequency line without a count.
             DuplicateTokenError: the file lists a token twice (the message
                 names both lines), or a tokenizer.json gives one id to two
                 tokens.
-            ConfigurationError: `path` is not a str or path, or `dtype` is
-                not `"string"` or `"int64"`.
+            ConfigurationError: `path` is not a str or path, `dtype` is
+                not `"string"` or `"int64"`, or `format` is unknown (checked
+                before the file is read; also a `VocabularyError`, as it was).
         """
         path = _file_path(path, "path")
+        if format != "auto" and format not in VOCABULARY_FORMATS:  # Before the file: a bad argument is told first.
+            raise _UnknownFormatError(
+                f"`format` must be 'auto' or one of {VOCABULARY_FORMATS}. Received: format={format!r}. Use 'auto' "
+                "(the default) to detect it from the content."
+            )
         try:
             with open(path, "rb") as f:
                 data = f.read()

@@ -634,6 +634,19 @@ def test_save_refuses_an_unknown_format(tmp_path):
         Vocabulary(["a"]).save(tmp_path / "v", format="csv")
 
 
+@pytest.mark.parametrize("exists", [True, False], ids=["file", "missing file"])
+def test_an_unknown_format_is_the_same_bad_argument_to_load_and_save_and_told_before_the_file(tmp_path, exists):
+    path = tmp_path / "v.txt"
+    if exists:
+        path.write_text("a\nb\n")
+    for call in (lambda: Vocabulary.load(path, format="nope"), lambda: Vocabulary(["a"]).save(path, format="nope")):
+        # A bad argument (ConfigurationError), still a VocabularyError, which load raised for it before.
+        with pytest.raises(ConfigurationError, match=r"`format` must be .*Received: format='nope'") as caught:
+            call()
+        assert isinstance(caught.value, VocabularyError)
+    assert path.exists() == exists and list(tmp_path.iterdir()) == ([path] if exists else [])
+
+
 def test_fingerprint_depends_on_order_and_dtype():
     assert Vocabulary(["a", "b"]).fingerprint() == Vocabulary([b"a", b"b"]).fingerprint()
     assert Vocabulary(["a", "b"]).fingerprint() != Vocabulary(["b", "a"]).fingerprint()
