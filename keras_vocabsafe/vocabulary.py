@@ -544,8 +544,8 @@ class Vocabulary(Sequence):
         if unmarked is not None:
             raise VocabularyError(
                 f"The vocabulary file {path!r} is {unmarked} text without a byte order mark (a NUL byte beside each "
-                f"letter); vocabulary files are UTF-8. Convert it, e.g. `open(path, encoding='{unmarked.lower()}')"
-                ".read()` and write it back with encoding='utf-8'."
+                "line break and Latin letter); vocabulary files are UTF-8. Convert it, e.g. "
+                f"`open(path, encoding='{unmarked.lower()}').read()` and write it back with encoding='utf-8'."
             )
         if b"\x00" in data[:4096] and not data.lstrip().startswith(b"{") and _looks_binary(data):
             raise VocabularyError(
@@ -743,16 +743,23 @@ def _file_path(path: Any, argument: str) -> str:
 
 
 def _unmarked_utf16(data: bytes) -> str | None:
-    """Whether the file's start is UTF-16 text without a byte order mark (as some Windows tools write): every other
-    byte NUL and the bytes between them not, as UTF-16 gives letters of the Latin alphabets, and no control
-    character but line breaks and tabs (binary numbers, such as small int16 values, give some). Returns the
-    encoding ("UTF-16-LE" or "UTF-16-BE"), or None."""
+    """Whether the file's start is UTF-16 text without a byte order mark (as some Windows tools write): decoded as
+    UTF-16, it is printable text with no control character but line breaks and tabs (binary numbers, such as small
+    int16 values, give some), and either every other byte is NUL (letters of the Latin alphabets) or its line
+    breaks are code units of their own (other scripts, whose bytes are rarely NUL: their lines still end in
+    `\n\0`). Returns the encoding ("UTF-16-LE" or "UTF-16-BE"), or None."""
     head = data[: 4096 & ~1]
+    if b"\x00" not in head:  # Both kinds have NUL bytes: Latin letters' high bytes, or line breaks'.
+        return None
     for encoding, letters, zeros in (("UTF-16-LE", head[0::2], head[1::2]), ("UTF-16-BE", head[1::2], head[0::2])):
-        if len(zeros) < 2 or zeros.count(0) < 0.9 * len(zeros) or letters.count(0):
+        text = head.decode(encoding.lower(), errors="replace")
+        body = text[:-1]  # The 4096-byte cut may split a surrogate pair.
+        if len(text) < 2 or "\ufffd" in body or not all(c.isprintable() or c in "\n\r\t" for c in body):
             continue
-        text = head.decode(encoding.lower(), errors="replace")  # The 4096-byte cut may split a surrogate pair.
-        if all(character.isprintable() or character in "\n\r\t" for character in text[:-1]):
+        latin = zeros.count(0) >= 0.9 * len(zeros) and not letters.count(0)
+        # UTF-8 text with a NUL token can show a UTF-16 line break ("\0\n"), but its own line breaks are not ones.
+        lines = text.count("\n")
+        if latin or (lines and lines >= head.count(b"\n") / 2):
             return encoding
     return None
 

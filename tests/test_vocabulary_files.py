@@ -684,6 +684,14 @@ def test_diff_names_added_removed_and_moved_tokens():
         ("the\ncat\n".encode("utf-16-le"), r"is UTF-16-LE text without a byte order mark.*encoding='utf-16-le'"),
         ("the\ncat\n".encode("utf-16-be"), r"is UTF-16-BE text without a byte order mark.*encoding='utf-16-be'"),
         (np.arange(64, dtype=np.int16).tobytes(), "looks binary"),
+        # Was "looks binary" too: letters of other scripts have no NUL byte, only the line breaks do.
+        (
+            "привет\nмир\n".encode("utf-16-le"),  # noqa: RUF001 (Cyrillic on purpose)
+            r"is UTF-16-LE text without a byte order mark.*encoding='utf-16-le'",
+        ),
+        ("你好\n世界\n".encode("utf-16-be"), r"is UTF-16-BE text without a byte order mark.*encoding='utf-16-be'"),
+        (np.arange(100, dtype=np.int16).tobytes(), "looks binary"),
+        (np.arange(100, dtype=np.float32).tobytes(), "looks binary"),
     ],
     ids=[
         "empty",
@@ -697,11 +705,23 @@ def test_diff_names_added_removed_and_moved_tokens():
         "utf-16-le without a mark",
         "utf-16-be without a mark",
         "int16 binary",
+        "cyrillic utf-16-le without a mark",
+        "chinese utf-16-be without a mark",
+        "int16 binary of 100",
+        "float32 binary",
     ],
 )
 def test_hostile_files_are_refused_with_a_vocabulary_error(tmp_path, data, message):
     with pytest.raises(VocabularyError, match=message):
         Vocabulary.load(write(tmp_path / "vocab", data))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_float32_bytes_with_few_nul_bytes_are_not_taken_for_utf16_text(tmp_path, seed):
+    values = np.random.default_rng(seed).normal(size=256).astype(np.float32)
+    with pytest.raises(VocabularyError) as caught:
+        Vocabulary.load(write(tmp_path / "vocab", np.concatenate([values, np.linspace(1, 2, 64, dtype="float32")])))
+    assert "UTF-16" not in str(caught.value), str(caught.value)
 
 
 @pytest.mark.parametrize("parent", ["file", "file/sub"])
