@@ -2144,16 +2144,38 @@ class MergedEmbeddings:
 
     def assign(self, value: Any) -> MergedEmbeddings:
         """Sets every row, frozen ones included, as `layer.set_weights([value])` does."""
-        self._layer.set_weights([keras.ops.convert_to_numpy(value)])
+        value = self._checked(value, "assign", broadcast=False)
+        self._layer.set_weights([value])
         return self
 
     def assign_add(self, value: Any) -> MergedEmbeddings:
         """Adds `value` to every row, frozen ones included."""
-        return self.assign(self.numpy() + keras.ops.convert_to_numpy(value))
+        return self.assign(self.numpy() + self._checked(value, "assign_add", broadcast=True))
 
     def assign_sub(self, value: Any) -> MergedEmbeddings:
         """Subtracts `value` from every row, frozen ones included."""
-        return self.assign(self.numpy() - keras.ops.convert_to_numpy(value))
+        return self.assign(self.numpy() - self._checked(value, "assign_sub", broadcast=True))
+
+    def _checked(self, value: Any, method: str, broadcast: bool) -> np.ndarray:
+        """`value` as NumPy, refused in the words of the method called when it does not fit the whole matrix (a
+        shape `set_weights` would otherwise refuse, naming itself)."""
+        value = keras.ops.convert_to_numpy(value)
+        shape = self.shape
+        try:
+            fits = np.broadcast_shapes(np.shape(value), shape) == shape if broadcast else np.shape(value) == shape
+        except ValueError:
+            fits = False
+        if not fits:
+            layer = self._layer
+            ids = layer.vocabulary_size()
+            raise ConfigurationError(
+                f"{layer._owner()}.embeddings.{method}() takes "
+                + ("a value broadcastable to shape " if broadcast else "a matrix of shape ")
+                + f"{shape} (rows for its {ids} ids"
+                + (f", padded to {shape[0]}" if shape[0] != ids else "")
+                + f", frozen and trainable rows alike). Received: shape {tuple(np.shape(value))}."
+            )
+        return value
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         matrix = self.numpy()

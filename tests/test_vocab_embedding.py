@@ -546,6 +546,24 @@ def test_embeddings_of_a_layer_with_trainable_rows_is_the_merged_matrix():
         layer.set_weights([assigned[:3]])
 
 
+def test_a_wrong_shape_into_the_merged_matrix_is_refused_naming_the_method_called():
+    # It was refused as a `set_weights()` call, which the user did not make.
+    layer = VocabEmbedding(4, vocabulary=["a", "b", "c"], trainable_rows=[2])
+    layer.build()
+    before = layer.get_weights()[0]
+    with pytest.raises(
+        ConfigurationError, match=r"\.embeddings\.assign\(\) takes a matrix of shape \(4, 4\)"
+    ) as caught:
+        layer.embeddings.assign(np.zeros((3, 4), np.float32))
+    assert "set_weights" not in str(caught.value) and "Received: shape (3, 4)" in str(caught.value)
+    for method in ("assign_add", "assign_sub"):
+        with pytest.raises(ConfigurationError, match=rf"\.embeddings\.{method}\(\) takes a value broadcastable to"):
+            getattr(layer.embeddings, method)(np.ones((3, 4), np.float32))
+    np.testing.assert_array_equal(layer.get_weights()[0], before)
+    layer.embeddings.assign_sub(np.ones(4, np.float32))  # One row for every row still broadcasts.
+    np.testing.assert_array_equal(layer.get_weights()[0], before - 1)
+
+
 def test_fit_refuses_to_train_a_matrix_replaced_after_tracing():
     layer = VocabEmbedding(4, vocabulary=["a", "b", "c"])
     model = _string_model(layer)
