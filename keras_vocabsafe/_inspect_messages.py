@@ -47,22 +47,24 @@ def ranges_text(ranges: Sequence[tuple[int, int]]) -> str:
     return ", ".join(parts) + (", ..." if len(ranges) > 4 else "")
 
 
-def bins_past_rows(who: str, target: str, bins: int, rows: int) -> str:
-    """`ids-exceed-rows`: `who` hashes into more bins than `target` has rows."""
+def bins_past_rows(who: str, target: str, bins: int, rows: int, fix: str | None = None) -> str:
+    """`ids-exceed-rows`: `who` hashes into more bins than `target` has rows; `fix` replaces the advice to resize
+    (where the rows are those of saved weights that do not fit the config)."""
     return (
         f"{_sentence(who)} hashes its input into ids 0 to {bins - 1} (num_bins={bins}), but {target} has {rows} rows: "
         f"the {bins - rows:,} highest bin(s) select no row. On CPU the model fails with an out-of-range gather when "
-        "an input hashes there; on GPU it silently returns zero vectors. Use `input_dim=num_bins` "
-        f"({bins}) and retrain, or num_bins={rows}."
+        "an input hashes there; on GPU it silently returns zero vectors. "
+        + (fix or f"Use `input_dim=num_bins` ({bins}) and retrain, or num_bins={rows}.")
     )
 
 
-def rows_past_bins(who: str, target: str, bins: int, rows: int) -> str:
-    """`unreachable-rows`: `target` has more rows than `who`, its only lookup, has bins."""
+def rows_past_bins(who: str, target: str, bins: int, rows: int, fix: str | None = None) -> str:
+    """`unreachable-rows`: `target` has more rows than `who`, its only lookup, has bins; `fix` as for
+    `bins_past_rows`."""
     return (
         f"{_sentence(target)} has {rows} rows, but {who} hashes its input into ids 0 to {bins - 1} "
-        f"(num_bins={bins}): {rows - bins:,} row(s) can never be selected and waste memory. Use "
-        f"`input_dim=num_bins` ({bins})."
+        f"(num_bins={bins}): {rows - bins:,} row(s) can never be selected"
+        + (f". {fix}" if fix else f" and waste memory. Use `input_dim=num_bins` ({bins}).")
     )
 
 

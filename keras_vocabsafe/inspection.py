@@ -2065,20 +2065,30 @@ class _Analysis:
                 messages.mask_token_without_mask_zero(who, target, lookup.mask_id),
             )
 
-    def _weights_for_other_ids(self, embedding: _Embedding, ids: int) -> str:
+    def _weights_for_other_ids(self, embedding: _Embedding, ids: int, hashing: bool = False) -> str:
         """Advice where an Embedding's rows come from saved weights that do not fit its config (`config_rows`):
-        the weights were saved for another number of ids, so changing `input_dim` would not help."""
+        the weights were saved for another number of ids, so changing `input_dim` would not help. `hashing`: the
+        ids are hash bins (`num_bins`), not a vocabulary's."""
+        sized, other, this = (
+            ("`input_dim=num_bins`", "another num_bins", "this num_bins")
+            if hashing
+            else ("`input_dim=lookup.vocabulary_size()`", "another vocabulary", "this vocabulary")
+        )
         config = (
             f"the config's input_dim={embedding.config_rows} fits the {ids} ids"
             if embedding.config_rows == ids
-            else f"the config's input_dim={embedding.config_rows} does not fit them either: use "
-            f"`input_dim=lookup.vocabulary_size()` ({ids})"
+            else f"the config's input_dim={embedding.config_rows} does not fit them either: use {sized} ({ids})"
         )
         return (
             f"These {embedding.rows} rows are those of the weights in {self.source.weights_label} ({config}): they "
-            "were saved from a model with another vocabulary. Load weights saved from a model with this vocabulary, "
-            "or retrain."
+            f"were saved from a model with {other}. Load weights saved from a model with {this}, or retrain."
         )
+
+    def _weights_fix(self, embedding: _Embedding, lookup: _Lookup) -> str | None:
+        """`_weights_for_other_ids` of hash bins where the rows come from weights that do not fit the config."""
+        if embedding.config_rows is None or lookup.size is None:
+            return None
+        return self._weights_for_other_ids(embedding, lookup.size, hashing=True)
 
     def _check_hashing_pair(
         self, lookup: _Lookup, embedding: _Embedding, layers: tuple[str, ...], who: str, target: str, alone: bool
@@ -2102,7 +2112,7 @@ class _Analysis:
                 "error",
                 "ids-exceed-rows",
                 layers,
-                messages.bins_past_rows(who, target, lookup.size, embedding.rows),
+                messages.bins_past_rows(who, target, lookup.size, embedding.rows, self._weights_fix(embedding, lookup)),
                 vocabulary_size=lookup.size,
                 rows=embedding.rows,
                 ids_without_row=lookup.size - embedding.rows,
@@ -2112,7 +2122,7 @@ class _Analysis:
                 "warning",
                 "unreachable-rows",
                 layers,
-                messages.rows_past_bins(who, target, lookup.size, embedding.rows),
+                messages.rows_past_bins(who, target, lookup.size, embedding.rows, self._weights_fix(embedding, lookup)),
                 vocabulary_size=lookup.size,
                 rows=embedding.rows,
                 unreachable_rows=embedding.rows - lookup.size,

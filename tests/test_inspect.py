@@ -420,6 +420,28 @@ def test_extra_rows_from_weights_saved_for_a_larger_vocabulary_advise_other_weig
     assert "Use `input_dim" not in finding.message
 
 
+def _hashing_and_embedding(num_bins):
+    strings = keras.Input((3,), dtype="string")
+    return keras.Model(
+        strings, keras.layers.Embedding(num_bins, 2, name="emb")(keras.layers.Hashing(num_bins)(strings))
+    )
+
+
+@pytest.mark.saving
+@pytest.mark.parametrize(("saved_bins", "code"), [(5, "ids-exceed-rows"), (7, "unreachable-rows")])
+def test_rows_from_weights_saved_for_other_hash_bins_advise_other_weights_not_input_dim(tmp_path, saved_bins, code):
+    _hashing_and_embedding(saved_bins).save_weights(tmp_path / "old.weights.h5")
+    new = _save(_hashing_and_embedding(6), tmp_path / "new.keras")
+    report = inspect_model(new, weights=tmp_path / "old.weights.h5")
+    (finding,) = [f for f in report.findings if f.code == code]
+    assert finding.details["rows"] == saved_bins and "old.weights.h5" in finding.message, finding.message
+    assert (
+        "input_dim=6 fits the 6 ids" in finding.message
+        and "saved from a model with another num_bins" in finding.message
+    )
+    assert "Use `input_dim" not in finding.message and "or num_bins=" not in finding.message
+
+
 def _edited_layer(source, target, name, edit):
     """A copy of a .keras file whose layer `name` has its config entry (class name and config) passed to `edit`."""
     with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w") as copy:
