@@ -214,6 +214,8 @@ def _read_head(stream: IO[bytes], path: str, format: str, errors: str) -> Vector
             "written from an empty model: write the vectors again."
         )
     text_lines = _text_lines_ahead(stream)
+    if text_lines is not None and format == "word2vec_binary" and _fits_binary_layout(stream, count, dim):
+        text_lines = None  # Binary as said, whose float32 bytes happen to read as text ("0.5\n" is 1.4e-6).
     if text_lines is not None:
         _check_header_fits_text(text_lines, path, count, dim, format)
         binary = False
@@ -442,6 +444,22 @@ def _text_lines_ahead(stream: IO[bytes]) -> list[bytes] | None:
         if error.object is whole or error.reason != "unexpected end of data":
             return None
     return lines if all(_numbers_at_end(line) for line in lines) else None
+
+
+def _fits_binary_layout(stream: IO[bytes], count: int, dim: int) -> bool:
+    """Whether the bytes `stream` holds ahead are exactly `count` word2vec binary vectors of `dim` values (each a
+    word, a space and `4 * dim` bytes, maybe after a newline), and nothing after them but newlines."""
+    sample = stream.peek(1 << 16)[: 1 << 16] if hasattr(stream, "peek") else b""
+    position = 0
+    for _ in range(count):
+        position += sample.startswith(b"\n", position)
+        space = sample.find(b" ", position)
+        if space <= position:
+            return False
+        position = space + 1 + 4 * dim
+        if position > len(sample):
+            return False
+    return not sample[position:].strip(b"\n")
 
 
 def _check_header_fits_text(lines: list[bytes], path: str, count: int, dim: int, format: str) -> None:

@@ -449,3 +449,14 @@ def test_odd_lines_that_are_vectors_load(tmp_path, data, format, expected):
         assert vectors.format == format
         assert vectors.vocabulary.to_list() == [word for word, _ in expected]
         np.testing.assert_array_equal(vectors.vectors, np.array([row for _, row in expected], np.float32))
+
+
+@pytest.mark.parametrize("value_bytes", [b"0.5\n", b"1 2\n"])
+@pytest.mark.parametrize("dim", [1, 2])
+def test_word2vec_binary_whose_values_read_as_text_loads_when_said_to_be_binary(tmp_path, value_bytes, dim):
+    # Was refused as "holds text vectors after its header ... Pass format='word2vec' or format='auto'", which
+    # then loaded garbage or failed.
+    (tmp_path / "v.bin").write_bytes(b"1 %d\nw " % dim + value_bytes * dim)
+    vectors = load_vectors(tmp_path / "v.bin", format="word2vec_binary")
+    assert vectors.vocabulary.to_list() == ["w"]
+    assert vectors.vectors.tobytes() == value_bytes * dim
