@@ -167,7 +167,8 @@ def unreadable(store: Any, owner: str, error: OSError) -> ConfigurationError:
         f"{owner} could not read its saved weights: {reason} Since `model.load_weights()` returns without "
         "saying so, this layer keeps the rows it had and refuses to be called or saved until it is given rows: "
         "load complete weights (`keras_vocabsafe.load_weights(model, path)` checks every shard before loading "
-        "anything), or set its rows with `set_weights`."
+        "anything), or give it rows with its own `set_weights` (`layer.set_weights([matrix])`: `model.set_weights()` "
+        "assigns the layer's variables without the layer knowing, so it would still refuse)."
     )
 
 

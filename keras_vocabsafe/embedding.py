@@ -1607,7 +1607,8 @@ class VocabIdEmbedding(VocabularyLayer):
             "layer kept in a list or dict inside another list or dict (Keras 3.15 warns 'Skipping nested "
             "container' when it loads such a file). The rows are not in this file: save the trained model again "
             "with Keras 3.15 or later, or with the layer in a plain attribute. To train it from new rows instead, "
-            "give it rows first with `set_weights`."
+            "give it rows first with its own `set_weights` (`layer.set_weights([matrix])`; `model.set_weights()` "
+            "assigns the layer's variables without the layer knowing)."
         )
 
     def _gather(self, ids: Any) -> Any:

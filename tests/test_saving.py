@@ -381,6 +381,26 @@ def test_plain_load_weights_missing_a_shard_of_the_layer_leaves_it_refusing_to_b
 
 
 @pytest.mark.saving
+def test_layer_missing_a_shard_says_a_model_set_weights_does_not_give_it_rows(tmp_path):
+    """`model.set_weights()` assigns variables past the layer: the message must not send the user there."""
+    path = tmp_path / "same.weights.json"
+    trained = _scored_model(["a", "b", "c"])
+    _save(trained, path)
+    (tmp_path / json.loads(path.read_text())["weight_map"]["/layers/vocab_embedding/vars"][-1]).unlink()
+    model = _scored_model(["a", "b", "c"])
+    with pytest.warns(UserWarning, match="could not read its saved weights"):
+        model.load_weights(path)
+    model.set_weights(trained.get_weights())
+    fix = r"its own `set_weights` \(`layer.set_weights\(\[matrix\]\)`: `model.set_weights\(\)` assigns"
+    with pytest.raises(keras_vocabsafe.ConfigurationError, match=fix):
+        model.predict(tf.constant([["a"]]), verbose=0)
+    model.get_layer("words").set_weights(trained.get_layer("words").get_weights())  # The fix named: it works.
+    np.testing.assert_allclose(
+        model.predict(tf.constant([["a"]]), verbose=0), trained.predict(tf.constant([["a"]]), verbose=0)
+    )
+
+
+@pytest.mark.saving
 @pytest.mark.parametrize("text", ["{not json", "[]", '{"weight_map": 3}'])
 def test_a_sharded_weights_index_that_is_not_one_is_refused(tmp_path, text):
     path = tmp_path / "bad.weights.json"
