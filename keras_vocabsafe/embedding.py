@@ -1287,7 +1287,7 @@ class VocabIdEmbedding(VocabularyLayer):
 
     def _assign_matrix(self, matrix: np.ndarray) -> None:
         """Sets every row (padding included) from one full matrix."""
-        self._awaiting_saved_rows = False
+        self._rows_given()
         self._embeddings.assign(matrix.astype(self._embeddings.dtype, copy=False))
         if self._trainable_embeddings is not None:
             self._trainable_embeddings.assign(matrix[self._trainable_ids()].astype(self._embeddings.dtype, copy=False))
@@ -1369,7 +1369,7 @@ class VocabIdEmbedding(VocabularyLayer):
                 f"{self._owner()}.set_weights() takes what its get_weights() gives ({self._weights_kind()}): arrays "
                 f"of shapes and dtypes {expected}. Received: {received}."
             )
-        self._awaiting_saved_rows = False
+        self._rows_given()
         for variable, value in zip(variables, weights):
             variable.assign(np.asarray(value).astype(variable.dtype, copy=False))
 
@@ -1611,6 +1611,19 @@ class VocabIdEmbedding(VocabularyLayer):
             "assigns the layer's variables without the layer knowing)."
         )
 
+    def _refuse_until_given_rows(self, reason: str) -> None:
+        """Marks the layer unusable until it is given rows, for `reason`; functions traced before (a compiled
+        `predict`) fail too (see `_check_current`), as they would not run `_refuse_unrestored_rows` again."""
+        self._awaiting_saved_rows = reason
+        if self._generation_variable is not None:
+            self._generation_variable.assign(_ROWS_UNREAD)
+
+    def _rows_given(self) -> None:
+        """Clears the mark of `_refuse_unrestored_rows`: the layer holds the rows it should."""
+        if isinstance(self._awaiting_saved_rows, str) and self._generation_variable is not None:
+            self._generation_variable.assign(self._weights_generation)
+        self._awaiting_saved_rows = False
+
     def _gather(self, ids: Any) -> Any:
         self._refuse_unrestored_rows("look up vectors")
         if self.quantization_mode is not None:
@@ -1673,15 +1686,19 @@ class VocabIdEmbedding(VocabularyLayer):
             return tf.where(current, outputs, tf.constant(np.nan, outputs.dtype))
         # A bare `Assert` on one scalar comparison, with only a string to report: `assert_equal` would add a
         # rank/range/all reduction and a conditional (`AssertGuard`) to every step for the same check.
-        check = tf.debugging.Assert(
-            current,
-            [
-                f"{self._owner()} has new weights (from update_vocabulary(), load_pretrained(), quantize() or "
-                "enable_lora()) that this traced function does not use: it would go on training or predicting with "
-                "the old matrix. Call `model.compile(...)` again (with a new optimizer), or pass `model=` to "
-                "`update_vocabulary()`."
-            ],
+        replaced = (
+            f"{self._owner()} has new weights (from update_vocabulary(), load_pretrained(), quantize() or "
+            "enable_lora()) that this traced function does not use: it would go on training or predicting with "
+            "the old matrix. Call `model.compile(...)` again (with a new optimizer), or pass `model=` to "
+            "`update_vocabulary()`."
         )
+        unread = (
+            f"{self._owner()} could not read its saved weights (a shard of sharded weights missing or damaged: see "
+            "the warning the load gave), so it holds no trained rows and refuses to be used until it is given rows: "
+            "load complete weights, or give it rows with its own `set_weights` (`layer.set_weights([matrix])`)."
+        )
+        reason = tf.where(tf.equal(self._generation_variable, _ROWS_UNREAD), unread, replaced)
+        check = tf.debugging.Assert(current, [reason])
         with tf.control_dependencies([check]):
             return tf.identity(outputs)
 
@@ -1777,7 +1794,7 @@ class VocabIdEmbedding(VocabularyLayer):
             if isinstance(request, _loading.CheckOnly):
                 request.errors.append(failure)
             else:
-                self._awaiting_saved_rows = str(failure)
+                self._refuse_until_given_rows(str(failure))
                 warnings.warn(str(failure), stacklevel=2)
             raise failure from error
         except VocabSafeError as error:
@@ -1805,7 +1822,7 @@ class VocabIdEmbedding(VocabularyLayer):
                 self.lora_embeddings_b.assign(keras.ops.zeros(self.lora_embeddings_b.shape))
         if matrix is not None or not self.built:
             # Restored; or saved before it was built, so its first build draws, as it would have.
-            self._awaiting_saved_rows = False
+            self._rows_given()
 
     def _check_saved_weights(self, saved: list[Any], current: list[Any], store: Any, matrix: Any) -> None:
         """Refuses saved weights written for other tokens or another matrix shape, before anything is assigned."""
@@ -1990,6 +2007,10 @@ _LOOKUP_OWN_KEYS = frozenset(
         "oov_token",
     }
 )
+
+
+# The generation variable's value while the layer refuses to be used until given rows (never a generation).
+_ROWS_UNREAD = -1
 
 
 def _refuse_keras_embedding_arguments(owner: str, kwargs: dict[str, Any], vocabulary: Any) -> None:

@@ -381,6 +381,32 @@ def test_plain_load_weights_missing_a_shard_of_the_layer_leaves_it_refusing_to_b
 
 
 @pytest.mark.saving
+def test_layer_missing_a_shard_is_refused_by_a_predict_traced_before_the_load(tmp_path):
+    """Keras's compiled `predict` does not run the layer's Python again: it went on with the layer's old rows."""
+    path = tmp_path / "same.weights.json"
+    trained = _scored_model(["a", "b", "c"])
+    _save(trained, path)
+    (tmp_path / json.loads(path.read_text())["weight_map"]["/layers/vocab_embedding/vars"][-1]).unlink()
+    model = _scored_model(["a", "b", "c"])
+    ids = tf.constant([["a"]])
+    model.predict(ids, verbose=0)  # Traced and kept by Keras.
+    traced = tf.function(model)
+    traced(ids)
+    with pytest.warns(UserWarning, match="could not read its saved weights"):
+        model.load_weights(path)
+    for use in (lambda: model.predict(ids, verbose=0), lambda: traced(ids)):
+        with pytest.raises(
+            tf.errors.InvalidArgumentError, match=r"words.{0,3} could not read its saved weights \(a shard"
+        ):
+            use()
+    model.get_layer("words").set_weights(trained.get_layer("words").get_weights())  # Rows given: usable again.
+    model.set_weights(trained.get_weights())
+    expected = trained.predict(ids, verbose=0)
+    np.testing.assert_allclose(model.predict(ids, verbose=0), expected)
+    np.testing.assert_allclose(traced(ids), expected)
+
+
+@pytest.mark.saving
 def test_layer_missing_a_shard_says_a_model_set_weights_does_not_give_it_rows(tmp_path):
     """`model.set_weights()` assigns variables past the layer: the message must not send the user there."""
     path = tmp_path / "same.weights.json"
