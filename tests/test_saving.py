@@ -380,13 +380,19 @@ def test_plain_load_weights_missing_a_shard_of_the_layer_leaves_it_refusing_to_b
     assert model.predict(tf.constant([["a"]]), verbose=0).shape == (1, 1)
 
 
-@pytest.mark.saving
-def test_layer_missing_a_shard_is_refused_by_a_predict_traced_before_the_load(tmp_path):
-    """Keras's compiled `predict` does not run the layer's Python again: it went on with the layer's old rows."""
+def _sharded_weights_missing_the_layers_last_shard(tmp_path):
+    """A trained model, and its sharded weights with the last shard of its VocabEmbedding's arrays deleted."""
     path = tmp_path / "same.weights.json"
     trained = _scored_model(["a", "b", "c"])
     _save(trained, path)
     (tmp_path / json.loads(path.read_text())["weight_map"]["/layers/vocab_embedding/vars"][-1]).unlink()
+    return trained, path
+
+
+@pytest.mark.saving
+def test_layer_missing_a_shard_is_refused_by_a_predict_traced_before_the_load(tmp_path):
+    """Keras's compiled `predict` does not run the layer's Python again: it went on with the layer's old rows."""
+    trained, path = _sharded_weights_missing_the_layers_last_shard(tmp_path)
     model = _scored_model(["a", "b", "c"])
     ids = tf.constant([["a"]])
     model.predict(ids, verbose=0)  # Traced and kept by Keras.
@@ -409,10 +415,7 @@ def test_layer_missing_a_shard_is_refused_by_a_predict_traced_before_the_load(tm
 @pytest.mark.saving
 def test_layer_missing_a_shard_says_a_model_set_weights_does_not_give_it_rows(tmp_path):
     """`model.set_weights()` assigns variables past the layer: the message must not send the user there."""
-    path = tmp_path / "same.weights.json"
-    trained = _scored_model(["a", "b", "c"])
-    _save(trained, path)
-    (tmp_path / json.loads(path.read_text())["weight_map"]["/layers/vocab_embedding/vars"][-1]).unlink()
+    trained, path = _sharded_weights_missing_the_layers_last_shard(tmp_path)
     model = _scored_model(["a", "b", "c"])
     with pytest.warns(UserWarning, match="could not read its saved weights"):
         model.load_weights(path)
