@@ -638,7 +638,12 @@ class _ObjectSource:
     def config(self) -> dict[str, Any]:
         import keras
 
-        return keras.saving.serialize_keras_object(self.model)
+        config = keras.saving.serialize_keras_object(self.model)
+        try:
+            # As `model.save()` writes it: JSON, where a NumPy string (`list(np.array(["a"]))`) is a plain str.
+            return json.loads(json.dumps(config))
+        except (TypeError, ValueError):  # Keras could not save it either; its layers are checked as they are.
+            return config
 
     def use_weights(self, path: str) -> None:
         raise ConfigurationError(

@@ -631,6 +631,23 @@ def test_a_token_keras_converts_in_a_model_in_memory_is_the_same_warning_as_in_i
     assert in_memory.findings[0].message == from_file.findings[0].message
 
 
+@pytest.mark.saving
+@pytest.mark.parametrize(
+    "arguments",
+    [{"vocabulary": list(np.array(["a", "b"]))}, {"vocabulary": ["a", "b"], "oov_token": np.str_("[UNK]")}],
+    ids=["numpy-strings-listed", "numpy-string-oov-token"],
+)
+def test_numpy_strings_in_a_model_in_memory_are_its_keys_as_in_its_file(tmp_path, arguments):
+    # NumPy's str (`list(np.array([...]))`) is saved as plain JSON text, but the config in memory held np.str_, which
+    # got a config-not-loadable warning ('"a" (a string) ... where a StringLookup takes strings') and no pair.
+    lookup = keras.layers.StringLookup(name="words", **arguments)
+    strings = keras.Input((3,), dtype="string")
+    model = keras.Model(strings, keras.layers.Embedding(lookup.vocabulary_size(), 2, name="emb")(lookup(strings)))
+    for report in (inspect_model(model), inspect_model(_save(model, tmp_path / "numpy.keras"))):
+        assert report.findings == [], str(report)
+        assert [(pair.lookup, pair.embedding) for pair in report.pairs] == [("words", "emb")]
+
+
 @pytest.mark.slow
 @pytest.mark.saving
 @pytest.mark.parametrize(
