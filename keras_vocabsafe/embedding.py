@@ -1684,21 +1684,21 @@ class VocabIdEmbedding(VocabularyLayer):
             # XLA drops assertions: a function compiled before the weights were replaced would go on with the old
             # ones without a word. Its vectors are NaN instead, which the loss and predictions show.
             return tf.where(current, outputs, tf.constant(np.nan, outputs.dtype))
-        # A bare `Assert` on one scalar comparison, with only a string to report: `assert_equal` would add a
-        # rank/range/all reduction and a conditional (`AssertGuard`) to every step for the same check.
-        replaced = (
-            f"{self._owner()} has new weights (from update_vocabulary(), load_pretrained(), quantize() or "
-            "enable_lora()) that this traced function does not use: it would go on training or predicting with "
-            "the old matrix. Call `model.compile(...)` again (with a new optimizer), or pass `model=` to "
-            "`update_vocabulary()`."
+        # A bare `Assert` on one scalar comparison, with only a constant string to report (one message for both
+        # causes: choosing between two would add ops to every step): `assert_equal` would add a rank/range/all
+        # reduction and a conditional (`AssertGuard`) to every step for the same check.
+        check = tf.debugging.Assert(
+            current,
+            [
+                f"{self._owner()} has new weights (from update_vocabulary(), load_pretrained(), quantize() or "
+                "enable_lora()) that this traced function does not use: it would go on training or predicting with "
+                "the old matrix. Call `model.compile(...)` again (with a new optimizer), or pass `model=` to "
+                "`update_vocabulary()`. Or, if a `load_weights()` warned that it could not read its saved weights "
+                "(a shard of sharded weights missing or damaged), it holds no trained rows and refuses to be used "
+                "until it is given rows: load complete weights, or give it rows with its own `set_weights` "
+                "(`layer.set_weights([matrix])`)."
+            ],
         )
-        unread = (
-            f"{self._owner()} could not read its saved weights (a shard of sharded weights missing or damaged: see "
-            "the warning the load gave), so it holds no trained rows and refuses to be used until it is given rows: "
-            "load complete weights, or give it rows with its own `set_weights` (`layer.set_weights([matrix])`)."
-        )
-        reason = tf.where(tf.equal(self._generation_variable, _ROWS_UNREAD), unread, replaced)
-        check = tf.debugging.Assert(current, [reason])
         with tf.control_dependencies([check]):
             return tf.identity(outputs)
 

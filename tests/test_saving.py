@@ -401,9 +401,7 @@ def test_layer_missing_a_shard_is_refused_by_a_predict_traced_before_the_load(tm
     with pytest.warns(UserWarning, match="could not read its saved weights"):
         model.load_weights(path)
     for use in (lambda: model.predict(ids, verbose=0), lambda: traced(ids)):
-        with pytest.raises(
-            tf.errors.InvalidArgumentError, match=r"words.{0,3} could not read its saved weights \(a shard"
-        ):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"words.* could not read its saved weights \(a shard"):
             use()
     model.get_layer("words").set_weights(trained.get_layer("words").get_weights())  # Rows given: usable again.
     model.set_weights(trained.get_weights())
