@@ -32,9 +32,9 @@ def create_file_beside(directory: str, prefix: str, suffix: str) -> tuple[int, s
     raise FileExistsError(f"Could not create a temporary file in {directory}: every name tried exists.")
 
 
-def missing_directory(directory: str) -> str | None:
+def missing_directory(directory: str, create: str = "`os.makedirs(directory, exist_ok=True)`") -> str | None:
     """What stands where the directory `directory` should be, and the fix, said for an error message; None when it
-    is a directory."""
+    is a directory. `create`: how to create a missing one, as the caller's user would (Python, or a shell)."""
     if os.path.isdir(directory):
         return None
     blocking = directory
@@ -42,10 +42,7 @@ def missing_directory(directory: str) -> str | None:
         blocking = os.path.dirname(blocking)
     if os.path.exists(blocking) and not os.path.isdir(blocking):
         return f"'{blocking}' is a file, not a directory. Save elsewhere, or move that file away first"
-    return (
-        f"the directory '{directory}' does not exist. Create it first (`os.makedirs(directory, exist_ok=True)`), or "
-        "save elsewhere"
-    )
+    return f"the directory '{directory}' does not exist. Create it first ({create}), or save elsewhere"
 
 
 def remove_file_beside(path: str) -> None:

@@ -8,6 +8,7 @@ import contextlib
 import errno
 import json
 import os
+import shlex
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -157,7 +158,7 @@ def check_output_path(path: str, *, overwrite: bool, example: str = "out") -> st
     if os.path.exists(path) and not overwrite:
         raise CommandError(f"{shown} already exists; pass --overwrite to replace it, or choose another path.")
     directory = os.path.dirname(os.path.abspath(path))
-    missing = missing_directory(directory)
+    missing = missing_directory(directory, create=f"mkdir -p {shlex.quote(directory)}")
     if missing is not None:
         raise CommandError(f"cannot write {shown}: {missing}.")
     with _creating(shown, directory):
