@@ -152,23 +152,26 @@ def _corrupt(owner: str, reason: str) -> VocabularyMismatchError:
     )
 
 
-def unreadable(store: Any, owner: str, error: OSError) -> ConfigurationError:
-    """Why `owner` could not read its place in `store`: h5py could not open a file of it, such as a shard of
-    sharded weights that is missing or truncated (named when the store is sharded)."""
+def unreadable(store: Any, error: OSError) -> str:
+    """Why a layer could not read its place in `store`, as "could not read its saved weights: ...", to follow the
+    layer's name: h5py could not open a file of it, such as a shard of sharded weights that is missing or truncated
+    (named when the store is sharded)."""
     index = getattr(store, "sharding_config", None) and getattr(store, "path", None)
     try:
-        if index is not None:
+        if index:
             check_shards(str(index), ConfigurationError)
     except ConfigurationError as shard_error:
         reason = str(shard_error)
     else:
         reason = f"the weights file could not be read ({error})."
-    return ConfigurationError(
-        f"{owner} could not read its saved weights: {reason} Since `model.load_weights()` returns without "
-        "saying so, this layer keeps the rows it had and refuses to be called or saved until it is given rows: "
-        "load complete weights (`keras_vocabsafe.load_weights(model, path)` checks every shard before loading "
-        "anything), or give it rows with its own `set_weights` (`layer.set_weights([matrix])`: `model.set_weights()` "
-        "assigns the layer's variables without the layer knowing, so it would still refuse)."
+    since, load = "It", "load weights it can read"
+    if index:  # Keras drops the error only here (see `check_shards`); otherwise `load_weights()` raises it too.
+        since = "Since `model.load_weights()` returns without saying so, it"
+        load = "load complete weights (`keras_vocabsafe.load_weights(model, path)` checks every shard before loading)"
+    return (
+        f"could not read its saved weights: {reason} {since} keeps the rows it had and refuses to be called or saved "
+        f"until it is given rows: {load}, or give it rows with its own `set_weights` (`layer.set_weights([matrix])`: "
+        "`model.set_weights()` assigns the layer's variables without the layer knowing, so it would still refuse)."
     )
 
 

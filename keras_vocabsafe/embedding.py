@@ -1600,7 +1600,7 @@ class VocabIdEmbedding(VocabularyLayer):
         if not self._awaiting_saved_rows or _compat.in_model_load():
             return
         if isinstance(self._awaiting_saved_rows, str):
-            raise ConfigurationError(f"{self._owner()} cannot {action}. {self._awaiting_saved_rows}")
+            raise ConfigurationError(f"{self._owner()} cannot {action}, as it {self._awaiting_saved_rows}")
         raise ModelFileError(
             f"{self._owner()} cannot {action}: keras.saving.load_model() rebuilt it, but Keras never restored "
             "its weights from the file, so it holds no trained rows. Keras 3.11 to 3.14 save no weights for a "
@@ -1790,11 +1790,12 @@ class VocabIdEmbedding(VocabularyLayer):
         except OSError as error:
             # A shard of sharded weights missing or truncated. Keras drops this error: its next visit of the layer
             # finds the store closed and clears the failure. So the layer says so now, and refuses to be used.
-            failure = _weights_store.unreadable(store, self._owner(), error)
+            reason = _weights_store.unreadable(store, error)
+            failure = ConfigurationError(f"{self._owner()} {reason}")
             if isinstance(request, _loading.CheckOnly):
                 request.errors.append(failure)
             else:
-                self._refuse_until_given_rows(str(failure))
+                self._refuse_until_given_rows(reason)
                 warnings.warn(str(failure), stacklevel=2)
             raise failure from error
         except VocabSafeError as error:

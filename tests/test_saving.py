@@ -374,10 +374,40 @@ def test_plain_load_weights_missing_a_shard_of_the_layer_leaves_it_refusing_to_b
         except ValueError as error:  # Were Keras to report the failure: ours.
             assert shard.name in str(error)
     for use in (lambda: model.predict(tf.constant([["a"]]), verbose=0), lambda: model.save(tmp_path / "m.keras")):
-        with pytest.raises(keras_vocabsafe.ConfigurationError, match=f"'words' cannot .*{re.escape(shard.name)}"):
+        with pytest.raises(
+            keras_vocabsafe.ConfigurationError, match=f"'words' cannot .*{re.escape(shard.name)}"
+        ) as info:
             use()
+        assert str(info.value).count("words") == 1  # The layer is named once.
+        assert "returns without saying so" in str(info.value)
     words.set_weights(words.get_weights())  # Rows given: usable again.
     assert model.predict(tf.constant([["a"]]), verbose=0).shape == (1, 1)
+
+
+@pytest.mark.saving
+def test_unreadable_plain_weights_do_not_say_keras_returns_without_a_word(tmp_path):
+    """Only sharded weights are loaded by Keras without a word when a file cannot be read; a plain file raises."""
+    from keras.src.saving import saving_lib
+
+    from keras_vocabsafe import _weights_store
+
+    plain, sharded = tmp_path / "plain.weights.h5", tmp_path / "sharded.weights.json"
+    _save(_scored_model(["a", "b", "c"]), plain)
+    _save(_scored_model(["a", "b", "c"]), sharded)
+    error = OSError("Unable to synchronously open file")
+    store = saving_lib.H5IOStore(plain, mode="r")
+    try:
+        reason = _weights_store.unreadable(store, error)
+    finally:
+        store.close()
+    assert reason.startswith("could not read its saved weights: the weights file could not be read (Unable")
+    assert "without saying so" not in reason and "shard" not in reason
+    assert "layer.set_weights([matrix])" in reason
+    store = saving_lib.ShardedH5IOStore(sharded, mode="r")
+    try:
+        assert "`model.load_weights()` returns without saying so" in _weights_store.unreadable(store, error)
+    finally:
+        store.close()
 
 
 def _sharded_weights_missing_the_layers_last_shard(tmp_path):
