@@ -48,15 +48,19 @@ __all__ = [
 
 
 def in_keras_export() -> bool:
-    """Whether Keras's `model.export()` (its `keras.src.export` package) is tracing the model.
+    """Whether Keras's `model.export()` is tracing the model: one of the functions it calls for a format
+    (`export_saved_model`, `export_onnx`, `export_openvino`, `export_litert`, `export_torch`, in
+    `keras.src.export`) is running.
 
     Without an `input_signature`, it traces a subclassed model on placeholders of the model's `input_dtype`
-    (float32), whatever the model was called on (`export_utils._infer_input_signature_from_model`).
+    (float32), whatever the model was called on (`export_utils._infer_input_signature_from_model`). The rest of
+    the package is not `model.export()`: an `ExportArchive` endpoint takes the signature it is given, and a
+    `TFSMLayer` calls a SavedModel already exported.
     """
     keras_export = os.path.join("keras", "src", "export") + os.sep
     frame: types.FrameType | None = sys._getframe(1)
     while frame is not None:
-        if keras_export in frame.f_code.co_filename:
+        if frame.f_code.co_name.startswith("export_") and keras_export in frame.f_code.co_filename:
             return True
         frame = frame.f_back
     return False

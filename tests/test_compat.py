@@ -408,6 +408,13 @@ def test_in_keras_export_is_true_only_while_model_export_traces_the_model(tmp_pa
     model.export(tmp_path / "export", verbose=False)
     assert ExportWitness.seen[2:] and all(flagged for _, flagged in ExportWitness.seen[2:])
     assert not _compat.in_keras_export()
+    # The rest of `keras.src.export` is not `model.export()`: an ExportArchive endpoint traces on its own signature.
+    del ExportWitness.seen[:]
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serve", model.call, input_signature=[tf.TensorSpec([None], tf.float32)])
+    archive.write_out(str(tmp_path / "archive"), verbose=False)
+    assert ExportWitness.seen and set(ExportWitness.seen) == {("float32", False)}
 
 
 def test_in_legacy_weights_load_is_true_only_while_load_weights_reads_a_legacy_h5_file(tmp_path):
