@@ -518,6 +518,7 @@ class Vocabulary(Sequence):
                 f"`format` must be 'auto' or one of {VOCABULARY_FORMATS}. Received: format={format!r}. Use 'auto' "
                 "(the default) to detect it from the content."
             )
+        dtype = standardize_dtype(dtype, "dtype")  # Before the file too.
         try:
             with open(path, "rb") as f:
                 data = f.read()
@@ -552,7 +553,7 @@ class Vocabulary(Sequence):
                 f"The vocabulary file {path!r} looks binary (NUL bytes among its first lines), not a text or JSON "
                 "vocabulary. Check the path: a checkpoint or a vectors file is not a vocabulary."
             )
-        result = detect_and_read(data, path, format, standardize_dtype(dtype, "dtype"))
+        result = detect_and_read(data, path, format, dtype)
         if result.config is not None:
             vocabulary = cls._from_json_form(result.config, path)
             counts = result.config.get("counts")
@@ -562,7 +563,7 @@ class Vocabulary(Sequence):
                 except (ConfigurationError, VocabularyError) as error:
                     raise VocabularyError(f"The counts in {path!r} are invalid: {error}") from None
         else:
-            vocabulary = cls(result.tokens, dtype=standardize_dtype(dtype), counts=result.counts)
+            vocabulary = cls(result.tokens, dtype=dtype, counts=result.counts)
         vocabulary._layout = result.layout
         return vocabulary
 

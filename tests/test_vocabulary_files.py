@@ -647,6 +647,19 @@ def test_an_unknown_format_is_the_same_bad_argument_to_load_and_save_and_told_be
     assert path.exists() == exists and list(tmp_path.iterdir()) == ([path] if exists else [])
 
 
+@pytest.mark.parametrize("kind", ["missing file", "directory", "binary file", "text file"])
+def test_load_tells_a_bad_dtype_before_reading_the_file(tmp_path, kind):
+    path = tmp_path / "v.txt"
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "binary file":
+        path.write_bytes(b"\x00\x01\x02\x03" * 64)
+    elif kind == "text file":
+        path.write_text("a\nb\n")
+    with pytest.raises(ConfigurationError, match=r"`dtype` must be 'string' or 'int64'\. Received: dtype='nope'"):
+        Vocabulary.load(path, dtype="nope")
+
+
 def test_fingerprint_depends_on_order_and_dtype():
     assert Vocabulary(["a", "b"]).fingerprint() == Vocabulary([b"a", b"b"]).fingerprint()
     assert Vocabulary(["a", "b"]).fingerprint() != Vocabulary(["b", "a"]).fingerprint()
