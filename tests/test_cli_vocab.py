@@ -223,7 +223,7 @@ def test_outputs_that_cannot_be_written_are_refused_naming_out(tmp_path, capsys)
     cases = [
         (vocab, f"'{vocab}' is a file, not a directory"),
         (vocab / "sub", f"'{vocab}' is a file, not a directory"),  # Named, not 'sub does not exist'.
-        (tmp_path / "no" / "such", f"the directory '{tmp_path / 'no' / 'such'}' does not exist. Create it first (mkdir -p"),
+        (tmp_path / "no" / "such", f"'{tmp_path / 'no' / 'such'}' does not exist. Create it first (mkdir -p "),
         (unwritable_directory(tmp_path), "no file can be created in"),
     ]
     before = sorted(tmp_path.iterdir())
