@@ -707,14 +707,16 @@ def _padding(value: Any) -> _Ids | None:
 
 def _replacing(value: Any, replaced: _Ids) -> _Ids | None:
     """A branch of a select on ids: a constant there replaces the `replaced` ids, and is the OOV id where those
-    are the ids of unknown keys (OOV ids, or a table's negative default)."""
-    if isinstance(value, _Const):
-        ids = value.ids()
-        if ids is None:
-            return None
-        unknown = bool(replaced.oov) or bool(_clip(replaced.ranges, float("-inf"), -1))
-        return _Ids(ids.ranges, oov=ids.ranges if unknown else ())
-    return value if isinstance(value, _Ids) else None
+    are the ids of unknown keys (OOV ids, or a table's negative default); elsewhere it is padding, as `_padding`
+    takes it (`tf.where(positions < lengths, ids, 0)`)."""
+    if not isinstance(value, _Const):
+        return _padding(value)
+    ids = value.ids()
+    if ids is None:
+        return None
+    if replaced.oov or _clip(replaced.ranges, float("-inf"), -1):
+        return _Ids(ids.ranges, oov=ids.ranges)
+    return _Ids(ids.ranges, padding=ids.ranges)
 
 
 def _union_of(values: list[Any]) -> _Ids | None:
