@@ -76,7 +76,7 @@ from typing import Any, cast
 import numpy as np
 
 from keras_vocabsafe._counting import NO_TOKENS_FIX, TOO_RARE_FIX, integer_weights, without_unseen
-from keras_vocabsafe._files import UTF8_MARK
+from keras_vocabsafe._files import UTF8_MARK, missing_directory
 from keras_vocabsafe._tokens import canonical_token
 from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError, TextInputError, VocabSafeError, VocabularyError
 from keras_vocabsafe.vocabulary import Token, Vocabulary
@@ -597,11 +597,9 @@ def _check_local_path(path: str) -> None:
             f"Cannot write the vocabulary to {path!r}: it is a directory. Pass a file path, e.g. "
             f"{os.path.join(path, 'vocabulary.json')!r}."
         )
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise VocabularyError(
-            f"Cannot write the vocabulary to {path!r}: the directory {directory!r} does not exist. Create it first."
-        )
+    missing = missing_directory(os.path.dirname(os.path.abspath(path)))
+    if missing is not None:
+        raise VocabularyError(f"Cannot write the vocabulary to {path!r}: {missing}.")
 
 
 def _write_vocabulary(vocabularies: list[Any], path: str) -> str:

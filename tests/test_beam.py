@@ -353,6 +353,9 @@ def test_write_refuses_directories_and_missing_parents(tmp_path):
         WriteVocabulary(tmp_path)
     with pytest.raises(VocabularyError, match="does not exist"):
         WriteVocabulary(tmp_path / "missing" / "vocabulary.json")
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(VocabularyError, match=r"notes\.txt' is a file, not a directory"):  # Not 'does not exist'.
+        WriteVocabulary(tmp_path / "notes.txt" / "vocabulary.json")
     with pytest.raises(ConfigurationError, match="file path"):
         WriteVocabulary(None)
 
