@@ -47,6 +47,14 @@ __all__ = [
 ]
 
 
+def _callers(frame: types.FrameType | None) -> Iterator[types.CodeType]:
+    """The code of `frame` and of every frame that called it, innermost first: how the `in_...` checks below find
+    the Keras function they run under (Keras gives a layer no other sign of it)."""
+    while frame is not None:
+        yield frame.f_code
+        frame = frame.f_back
+
+
 def in_keras_export() -> bool:
     """Whether Keras's `model.export()` is tracing the model: one of the functions it calls for a format
     (`export_saved_model`, `export_onnx`, `export_openvino`, `export_litert`, `export_torch`, in
@@ -58,12 +66,9 @@ def in_keras_export() -> bool:
     `TFSMLayer` calls a SavedModel already exported.
     """
     keras_export = os.path.join("keras", "src", "export") + os.sep
-    frame: types.FrameType | None = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code.co_name.startswith("export_") and keras_export in frame.f_code.co_filename:
-            return True
-        frame = frame.f_back
-    return False
+    return any(
+        code.co_name.startswith("export_") and keras_export in code.co_filename for code in _callers(sys._getframe(1))
+    )
 
 
 def in_keras_save_signature(inputs: Any) -> bool:
@@ -76,12 +81,10 @@ def in_keras_save_signature(inputs: Any) -> bool:
     if not isinstance(inputs, tf.Tensor) or not inputs.dtype.is_floating or tf.executing_eagerly():
         return False
     keras_layer = os.path.join("backend", "tensorflow", "layer.py")
-    frame: types.FrameType | None = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code.co_name == "_trackable_children" and frame.f_code.co_filename.endswith(keras_layer):
-            return True
-        frame = frame.f_back
-    return False
+    return any(
+        code.co_name == "_trackable_children" and code.co_filename.endswith(keras_layer)
+        for code in _callers(sys._getframe(1))
+    )
 
 
 def flatten_layers(layer: Any, *, include_self: bool = True, recursive: bool = True) -> Iterator[Any]:
@@ -151,12 +154,7 @@ def in_model_load() -> bool:
     """
     if _MODEL_FROM_CONFIG_CODE is None:
         return False
-    frame: types.FrameType | None = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code is _MODEL_FROM_CONFIG_CODE:
-            return True
-        frame = frame.f_back
-    return False
+    return any(code is _MODEL_FROM_CONFIG_CODE for code in _callers(sys._getframe(1)))
 
 
 try:
@@ -179,15 +177,8 @@ def in_legacy_weights_load() -> bool:
     `_legacy_weights`) without asking the layer; `keras.saving.load_model("model.h5")`, which rebuilds the model
     from the file's own config first, is not flagged.
     """
-    frame: types.FrameType | None = sys._getframe(1)
-    loading_weights = False
-    while frame is not None:
-        if frame.f_code is _LEGACY_MODEL_LOAD_CODE:
-            return False
-        if frame.f_code in _LEGACY_WEIGHT_LOAD_CODES:
-            loading_weights = True
-        frame = frame.f_back
-    return loading_weights
+    codes = set(_callers(sys._getframe(1)))
+    return _LEGACY_MODEL_LOAD_CODE not in codes and any(code in codes for code in _LEGACY_WEIGHT_LOAD_CODES)
 
 
 def own_variables(layer: Any) -> list[Any]:
