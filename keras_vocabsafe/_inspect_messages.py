@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
+    "GATHER_PAST_ROWS",
     "bins_past_rows",
     "hash_bins_into_vocabulary_rows",
     "ids_refused_by_the_layer",
@@ -24,6 +25,13 @@ __all__ = [
     "rows_past_bins",
     "rows_past_several_lookups",
 ]
+
+
+# What ids past a Keras Embedding's rows do (TensorFlow checks gathers on CPU only).
+GATHER_PAST_ROWS = (
+    "On CPU the model fails with an out-of-range gather when such a token arrives; on GPU it silently returns zero "
+    "vectors."
+)
 
 
 def _sentence(text: str) -> str:

@@ -1630,8 +1630,7 @@ def _check_route(
                 + (
                     f". {messages.ids_refused_by_the_layer(selectable)}"
                     if asserted
-                    else ". On CPU the model fails with an out-of-range gather when such a token arrives; on GPU it "
-                    f"silently returns zero vectors. {_outside_rows_fix(outside, rows, sized)}"
+                    else f". {messages.GATHER_PAST_ROWS} {_outside_rows_fix(outside, rows, sized)}"
                 ),
                 details,
             )

@@ -2012,11 +2012,9 @@ class _Analysis:
                     if own is not None
                     else self._weights_for_other_ids(embedding, lookup.size)
                     if embedding.config_rows is not None
-                    else "On CPU the model fails with an out-of-range gather when such a token arrives; on GPU it "
-                    "silently returns zero vectors. Use "
-                    f"`input_dim=lookup.vocabulary_size()` ({lookup.size}) and retrain, or VocabEmbedding, which "
-                    "sizes the matrix from the vocabulary (`vocabsafe convert` cannot mend this model: the rows "
-                    "those ids need were never trained)."
+                    else f"{messages.GATHER_PAST_ROWS} Use `input_dim=lookup.vocabulary_size()` ({lookup.size}) "
+                    "and retrain, or VocabEmbedding, which sizes the matrix from the vocabulary (`vocabsafe convert` "
+                    "cannot mend this model: the rows those ids need were never trained)."
                 )
                 self._add(
                     "error",
