@@ -1256,8 +1256,9 @@ def audit_ops(
     )
 
 
-def _ops_in_saved_model(path: Path) -> dict[str, set[str]]:
-    """Op type -> names of the nodes that use it, over every graph and function of a SavedModel."""
+def read_saved_model(path: Path) -> Any:
+    """The `SavedModel` proto of a SavedModel directory (`saved_model.pb`, or `.pbtxt`), or a typed error that
+    names what is wrong with it."""
     from google.protobuf import text_format
     from google.protobuf.message import DecodeError
 
@@ -1276,10 +1277,7 @@ def _ops_in_saved_model(path: Path) -> dict[str, set[str]]:
                 "SavedModel. Export the model again."
             ) from None
         if not saved_model.meta_graphs:
-            raise ModelFileError(
-                f"{source} holds no graph (an empty or truncated file), so there are no ops to audit. Export the "
-                "model again."
-            )
+            raise ModelFileError(f"{source} holds no graph (an empty or truncated file). Export the model again.")
     else:
         hint = ""
         if path.is_dir():
@@ -1290,6 +1288,12 @@ def _ops_in_saved_model(path: Path) -> dict[str, set[str]]:
             f"`saved_model_path` must be a SavedModel directory (holding saved_model.pb). Received: "
             f"saved_model_path={path}.{hint}"
         )
+    return saved_model
+
+
+def _ops_in_saved_model(path: Path) -> dict[str, set[str]]:
+    """Op type -> names of the nodes that use it, over every graph and function of a SavedModel."""
+    saved_model = read_saved_model(path)
     ops: dict[str, set[str]] = {}
     for meta_graph in saved_model.meta_graphs:
         library = meta_graph.graph_def.library

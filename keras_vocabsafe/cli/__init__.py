@@ -1,4 +1,5 @@
-"""The `vocabsafe` command line: inspect and convert saved models, show and compare vocabularies, align vectors.
+"""The `vocabsafe` command line: inspect, convert and export saved models, show and compare vocabularies, align
+vectors.
 
 Exit codes, for CI jobs:
 
@@ -29,7 +30,7 @@ from keras_vocabsafe.cli._output import EXIT_USAGE, CommandError, Output, Stdout
 __all__ = ["main"]
 
 # Module name (inside this package) of every command group, in the order `--help` lists them.
-_COMMANDS = ("inspect", "convert", "vocab", "vectors")
+_COMMANDS = ("inspect", "convert", "export", "vocab", "vectors")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -41,8 +42,8 @@ def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vocabsafe",
         description=(
-            "Find and fix vocabulary/embedding mismatches in Keras models, and read, compare and convert "
-            "vocabularies. Exit codes: 0 fine, 1 problems found, 2 usage or input error."
+            "Find and fix vocabulary/embedding mismatches in Keras models, export them for serving, and read, "
+            "compare and convert vocabularies. Exit codes: 0 fine, 1 problems found, 2 usage or input error."
         ),
     )
     parser.add_argument("--version", action="version", version=f"vocabsafe {__version__}")
