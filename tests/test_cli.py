@@ -13,7 +13,7 @@ from keras_vocabsafe.cli._output import CommandError, atomic_file
 def test_help_lists_every_command_and_exits_0():
     result = run_vocabsafe("--help")
     assert result.returncode == 0, result.stderr
-    for command in ("inspect", "convert", "vocab", "vectors"):
+    for command in ("inspect", "convert", "export", "audit", "vocab", "vectors"):
         assert command in result.stdout
     assert result.stderr == ""
 
