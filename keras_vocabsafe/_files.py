@@ -1,5 +1,5 @@
-"""File helpers shared by the readers and writers: temporary files beside an output, created with the mode an
-ordinary write gives and removed even under a second Ctrl-C (for atomic outputs), and the UTF-8 byte order mark."""
+"""File helpers shared by the readers and writers: atomic outputs (a file written beside its target with the mode
+an ordinary write gives, renamed into place, removed even under a second Ctrl-C), and the UTF-8 byte order mark."""
 
 from __future__ import annotations
 
@@ -8,10 +8,18 @@ import os
 import secrets
 import shutil
 import signal
+import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-__all__ = ["UTF8_MARK", "create_file_beside", "missing_directory", "remove_directory_beside", "remove_file_beside"]
+__all__ = [
+    "UTF8_MARK",
+    "create_file_beside",
+    "missing_directory",
+    "remove_directory_beside",
+    "remove_file_beside",
+    "replace_atomically",
+]
 
 # The UTF-8 byte order mark, which some editors (Notepad) write at the start of a file: it is not text.
 UTF8_MARK = b"\xef\xbb\xbf"
@@ -30,6 +38,52 @@ def create_file_beside(directory: str, prefix: str, suffix: str) -> tuple[int, s
         except FileExistsError:
             continue
     raise FileExistsError(f"Could not create a temporary file in {directory}: every name tried exists.")
+
+
+@contextlib.contextmanager
+def replace_atomically(
+    path: str,
+    prefix: str,
+    suffix: str,
+    *,
+    cannot_create: Callable[[OSError], BaseException] | None = None,
+    cannot_replace: Callable[[OSError], BaseException] | None = None,
+) -> Iterator[str]:
+    """Yields the path of a new, empty file beside `path` for the block to write; once the block ends, that file
+    replaces `path`. On any error or interrupt, in the block or in the rename, it is removed (a second Ctrl-C held
+    back meanwhile) and `path` keeps what it held.
+
+    The file is named `prefix`, random characters, `suffix` (writers such as Keras insist on an extension). A
+    symbolic link is written through, as `open(path, "w")` does: its target is replaced and the link stays. The new
+    file gets the permission bits of the file it replaces, as an ordinary write into that file keeps them, else
+    the umask's. Nothing is synced to disk here: a block that wants it calls `os.fsync`.
+
+    `cannot_create` and `cannot_replace` turn the `OSError` of creating the file or of the rename into the caller's
+    own error (the file's random name means nothing to the user); without them the `OSError` is raised as it is.
+    """
+    if os.path.islink(path):
+        path = os.path.realpath(path)
+    try:
+        descriptor, temporary = create_file_beside(os.path.dirname(os.path.abspath(path)), prefix, suffix)
+    except OSError as error:
+        if cannot_create is None:
+            raise
+        raise cannot_create(error) from None
+    try:
+        os.close(descriptor)
+        yield temporary
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(temporary, stat.S_IMODE(os.stat(path).st_mode))
+        try:
+            os.replace(temporary, path)
+        except OSError as error:
+            if cannot_replace is None:
+                raise
+            raise cannot_replace(error) from None
+    except BaseException:  # KeyboardInterrupt too: `path` keeps what it held.
+        with contextlib.suppress(OSError):
+            remove_file_beside(temporary)
+        raise
 
 
 def missing_directory(directory: str, create: str = "`os.makedirs(directory, exist_ok=True)`") -> str | None:

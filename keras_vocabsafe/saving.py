@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import stat
 import zipfile
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 import keras
 
 from keras_vocabsafe import _compat, _weights_store
-from keras_vocabsafe._files import create_file_beside, missing_directory, remove_file_beside
+from keras_vocabsafe._files import missing_directory, replace_atomically
 from keras_vocabsafe._loading import CheckOnly, RemapRequest, loading_request
 from keras_vocabsafe.embedding import VocabIdEmbedding
 from keras_vocabsafe.errors import ConfigurationError
@@ -134,23 +133,14 @@ def _save_beside(filepath: Any, suffix: str, write: Callable[[str], Any], *, ove
         raise ConfigurationError(f"Cannot save to '{path}': {missing}.")
     if os.path.isdir(target):
         raise ConfigurationError(f"Cannot save to '{path}': it is a directory. Pass the path of a file.")
-    try:
-        descriptor, temporary = create_file_beside(
-            directory, "." + os.path.basename(path)[: -len(suffix)] + ".", suffix
-        )
-    except OSError as error:  # It names the temporary file, whose random name means nothing to the user.
+
+    def cannot_create(error: OSError) -> OSError:  # It named the temporary file, whose random name means nothing.
         reason = f"{error.strerror}: no file can be created in '{directory}' to write '{path}' and rename it into place"
-        raise type(error)(error.errno, f"{reason}. Save to a directory you can write to") from None
-    try:
-        os.close(descriptor)
+        return type(error)(error.errno, f"{reason}. Save to a directory you can write to")
+
+    prefix = "." + os.path.basename(path)[: -len(suffix)] + "."
+    with replace_atomically(target, prefix, suffix, cannot_create=cannot_create) as temporary:
         write(temporary)
-        with contextlib.suppress(FileNotFoundError):  # Keras writes into an existing file: its mode stays.
-            os.chmod(temporary, stat.S_IMODE(os.stat(target).st_mode))
-        os.replace(temporary, target)
-    except BaseException:  # KeyboardInterrupt too: the target keeps what it held.
-        with contextlib.suppress(OSError):
-            remove_file_beside(temporary)
-        raise
 
 
 def load_weights(model: keras.Model, filepath: str | os.PathLike[str], *, skip_mismatch: bool = False) -> None:

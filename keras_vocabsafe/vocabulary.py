@@ -43,7 +43,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from keras_vocabsafe._files import create_file_beside, missing_directory, remove_file_beside
+from keras_vocabsafe._files import missing_directory, replace_atomically
 from keras_vocabsafe._tokens import (
     Token,
     canonical_token,
@@ -771,28 +771,13 @@ def _looks_binary(data: bytes) -> bool:
     return head.count(b"\x00") > max(2, len(head) // 64)
 
 
-def _atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Writes `text` (ASCII) to `path` through a temporary file, so `path` is never half-written."""
-    _atomic_write_bytes(path, text.encode("ascii"))
-
-
 def _atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Writes `data` to `path` through a temporary file, so `path` is never half-written; a symbolic link is
-    written through (its target replaced, the link kept), as `open(path, "w")` would."""
-    path = os.fspath(path)
-    if os.path.islink(path):
-        path = os.path.realpath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    descriptor, temporary = create_file_beside(directory, ".vocabulary-", ".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        remove_file_beside(temporary)
-        raise
+    """Writes `data` to `path` through a temporary file synced to disk, so `path` is never half-written; a symbolic
+    link is written through (its target replaced, the link kept), as `open(path, "w")` would."""
+    with replace_atomically(os.fspath(path), ".vocabulary-", ".tmp") as temporary, open(temporary, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
 
 
 def _as_vocabulary(vocabulary: Any, dtype: str) -> Vocabulary:

@@ -1920,6 +1920,40 @@ def test_written_files_get_the_mode_of_an_ordinary_write(tmp_path, capsys):
     assert oct(os.stat(tmp_path / "m.npy").st_mode & 0o777) == oct(0o644)
 
 
+@pytest.mark.parametrize("existing_mode", [0o600, 0o664], ids=oct)
+def test_written_files_keep_the_mode_of_the_file_they_replace_as_an_ordinary_write_does(
+    tmp_path, capsys, existing_mode
+):
+    # Writing into an existing file keeps its permission bits; the atomic writes replace the file, so they carry
+    # them over (Vocabulary.save and vocabsafe's outputs gave the umask's mode, save_model and save_weights did not).
+    (tmp_path / "vocab.txt").write_text("the\ncat\n", encoding="utf-8")
+    written = {name: tmp_path / name for name in ("ordinary.json", "vocab.json", "m.npy")}
+    for path in written.values():
+        path.write_bytes(b"old")
+        path.chmod(existing_mode)
+    previous = os.umask(0o022)
+    try:
+        with open(written["ordinary.json"], "w", encoding="utf-8") as file:
+            file.write("new")
+        Vocabulary(["the", "cat"]).save(written["vocab.json"])
+        code, _, err = run_cli(
+            capsys,
+            "vectors",
+            "align",
+            glove(tmp_path),
+            "--vocab",
+            tmp_path / "vocab.txt",
+            "-o",
+            written["m.npy"],
+            "--overwrite",
+        )
+    finally:
+        os.umask(previous)
+    assert code == 0, err
+    modes = {name: oct(os.stat(path).st_mode & 0o7777) for name, path in written.items()}
+    assert modes == dict.fromkeys(written, modes["ordinary.json"]) and modes["ordinary.json"] == oct(existing_mode)
+
+
 @pytest.mark.parametrize(
     "kwargs, argument",
     [({"model_or_path": None}, "model_or_path"), ({"model_or_path": 3}, "model_or_path"), ({"weights": 3}, "weights")],

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from keras_vocabsafe._files import create_file_beside, missing_directory, remove_file_beside
+from keras_vocabsafe._files import create_file_beside, missing_directory, remove_file_beside, replace_atomically
 
 __all__ = [
     "EXIT_OK",
@@ -161,24 +161,22 @@ def check_output_path(path: str, *, overwrite: bool, example: str = "out") -> st
     missing = missing_directory(directory, create=f"mkdir -p {shlex.quote(directory)}")
     if missing is not None:
         raise CommandError(f"cannot write {shown}: {missing}.")
-    with _creating(shown, directory):
+    try:
         descriptor, probe = create_file_beside(directory, ".vocabsafe-", ".tmp")
+    except OSError as error:
+        raise _cannot_create(shown, directory, error) from None
     os.close(descriptor)
     remove_file_beside(probe)
     return path
 
 
-@contextlib.contextmanager
-def _creating(path: str, directory: str) -> Iterator[None]:
-    """Turns a failure to create a temporary file beside `path` into a `CommandError` that names `path` (the
-    temporary file's random name means nothing to the user)."""
-    try:
-        yield
-    except OSError as error:
-        raise CommandError(
-            f"cannot write {path}: no file can be created in {directory} ({error.strerror or error}). Choose a "
-            "directory you can write to."
-        ) from None
+def _cannot_create(path: str, directory: str, error: OSError) -> CommandError:
+    """The `CommandError` for a failure to create a temporary file beside `path`: it names `path` (the temporary
+    file's random name means nothing to the user)."""
+    return CommandError(
+        f"cannot write {path}: no file can be created in {directory} ({error.strerror or error}). Choose a "
+        "directory you can write to."
+    )
 
 
 def same_file(first: str, second: str) -> bool:
@@ -193,21 +191,22 @@ def same_file(first: str, second: str) -> bool:
 
 @contextlib.contextmanager
 def atomic_file(path: str, suffix: str = "") -> Iterator[str]:
-    """Yields a temporary path beside `path`; on success it replaces `path`, on failure it is removed.
+    """Yields a temporary path beside `path`; on success it replaces `path`, on failure it is removed (as
+    `replace_atomically` does); a failure to create it or to replace `path` is a `CommandError` naming `path`.
 
     `suffix` keeps a file extension that writers insist on (Keras saves only to paths ending in `.keras`).
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    # Created with the umask's mode (not mkstemp's 0o600, which the rename would keep): OUT reads like any file.
-    with _creating(path, directory):
-        descriptor, temporary = create_file_beside(directory, ".vocabsafe-", ".tmp" + suffix)
-    try:
-        os.close(descriptor)
+
+    def cannot_replace(error: OSError) -> CommandError:  # OUT became a directory, or is on a mount it cannot replace.
+        return CommandError(f"cannot replace {path} ({error.strerror or error}); nothing was written.")
+
+    with replace_atomically(
+        path,
+        ".vocabsafe-",
+        ".tmp" + suffix,
+        cannot_create=lambda error: _cannot_create(path, directory, error),
+        cannot_replace=cannot_replace,
+    ) as temporary:
         yield temporary
-        try:
-            os.replace(temporary, path)
-        except OSError as error:  # OUT became a directory, or sits on a mount that cannot be replaced.
-            raise CommandError(f"cannot replace {path} ({error.strerror or error}); nothing was written.") from None
-    finally:
-        remove_file_beside(temporary)  # Gone already once renamed into place.
