@@ -23,8 +23,14 @@ def main() -> int:
     try:
         return _run()
     except KeyboardInterrupt:
-        print(INTERRUPTED, file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return interrupted()
+
+
+def interrupted() -> int:
+    """Says on stderr that a Ctrl-C ended the run; returns the exit code for it. Defined here, where it works before
+    the package imports, and used by `keras_vocabsafe.cli.main` for a Ctrl-C once it runs."""
+    print(INTERRUPTED, file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def _run() -> int:

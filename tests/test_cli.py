@@ -203,3 +203,20 @@ def test_ctrl_c_exits_130_with_one_line_and_leaves_no_file(tmp_path, wait_until)
     assert code == 130, err
     assert err == "vocabsafe: interrupted\n"  # No traceback, nor TensorFlow's captured log.
     assert left == []
+
+
+def test_a_ctrl_c_in_a_command_called_in_process_returns_130_with_the_console_script_line(
+    tmp_path, capsys, monkeypatch
+):
+    # `keras_vocabsafe.cli.main` called directly (no console script around it) says what the script says.
+    from keras_vocabsafe.cli import main
+
+    def first_ctrl_c(source, target):
+        raise KeyboardInterrupt  # Lands as the built vocabulary is renamed into place.
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cat\n", encoding="utf-8")
+    monkeypatch.setattr(os, "replace", first_ctrl_c)
+    code = main(["vocab", "build", str(corpus), "-o", str(tmp_path / "vocab.txt")])
+    assert (code, capsys.readouterr().err) == (130, "vocabsafe: interrupted\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["corpus.txt"]

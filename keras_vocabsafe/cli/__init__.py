@@ -25,6 +25,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from _vocabsafe_entry import interrupted
 from keras_vocabsafe.cli._output import EXIT_USAGE, CommandError, Output, StdoutError, utf8_stdout
 
 __all__ = ["main"]
@@ -73,9 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args, output))
     except KeyboardInterrupt:
         # Not "no output was written": a file may already be in place (each is written beside and renamed) and
-        # stdout partly printed. `_vocabsafe_entry` prints the same line for a Ctrl-C before this point.
-        print("vocabsafe: interrupted", file=sys.stderr)
-        return 130
+        # stdout partly printed. The line is `_vocabsafe_entry`'s, which says it for a Ctrl-C before this point.
+        return interrupted()
     except BrokenPipeError:
         # The reader of stdout went away (`vocabsafe ... | head`): stop quietly, as command-line tools do.
         devnull = os.open(os.devnull, os.O_WRONLY)
