@@ -780,8 +780,9 @@ class VocabIdEmbedding(VocabularyLayer):
                 "moved with the rows. Save the model (which merges the update into the matrix), rebuild the layer "
                 "without `lora_rank` from that matrix, update the vocabulary, then enable LoRA again."
             )
+        recreated_optimizer = None  # Re-created once, here, for `_replace_rows` to build and fill.
         if model is not None and self.built and self.quantization_mode is None:
-            evolve._check_optimizer_can_follow(model, self._trained_variable()[0])
+            recreated_optimizer = evolve._check_optimizer_can_follow(model, self._trained_variable()[0])
         limit = self.max_tokens if max_tokens is None else int(max_tokens)
         if vocabulary is not None:
             new, positions = self._place_special_tokens(vocabulary, limit)
@@ -830,7 +831,16 @@ class VocabIdEmbedding(VocabularyLayer):
         before = self._state_before_update()
         try:
             remapped = self._replace_rows(
-                new, positions, limit, row_map, matrix, quantized, model, old_variable, old_trained_ids
+                new,
+                positions,
+                limit,
+                row_map,
+                matrix,
+                quantized,
+                model,
+                recreated_optimizer,
+                old_variable,
+                old_trained_ids,
             )
         except BaseException:
             self._restore_state(before)  # All or nothing: a failed update leaves the layer as it was.
@@ -883,11 +893,12 @@ class VocabIdEmbedding(VocabularyLayer):
         matrix: np.ndarray | None,
         quantized: dict[str, np.ndarray] | None,
         model: keras.Model | None,
+        recreated_optimizer: Any,
         old_variable: Any,
         old_trained_ids: np.ndarray | None,
     ) -> int:
-        """The changing half of `update_vocabulary`: the new vocabulary, rows and optimizer; returns the number of
-        optimizer variables remapped."""
+        """The changing half of `update_vocabulary`: the new vocabulary, rows and optimizer (`recreated_optimizer`,
+        from `evolve._check_optimizer_can_follow`); returns the number of optimizer variables remapped."""
         old_tokens_count = row_map.old_size
         self._vocabulary, self._special_positions, self.max_tokens = new, positions, limit
         self._vocabulary_changed()
@@ -907,6 +918,7 @@ class VocabIdEmbedding(VocabularyLayer):
             new_variable, new_trained_ids = self._trained_variable()
             remapped = evolve._remap_optimizer(
                 model,
+                recreated_optimizer,
                 old_variable if old_variable is not None else new_variable,
                 new_variable,
                 _trained_row_map(row_map, old_trained_ids, new_trained_ids),

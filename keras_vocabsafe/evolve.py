@@ -426,23 +426,23 @@ def warmstart_embedding_matrix(
     )
 
 
-def _remap_optimizer(model: Any, old_variable: Any, new_variable: Any, row_map: _RowMap) -> int:
+def _remap_optimizer(model: Any, new_optimizer: Any, old_variable: Any, new_variable: Any, row_map: _RowMap) -> int:
     """Moves `model`'s optimizer state for `old_variable` onto `new_variable`, row by row; returns how many.
 
     Keras optimizers are built once for a fixed list of variables, so the
-    optimizer is re-created from its config, built for the model's current
-    variables, and given every value of the old one: per-row state (such as
-    Adam's moments) of the embedding follows the tokens, new tokens start
-    from zero state (an EMA of the weights, from their initial rows), and
-    everything else is copied. The model's compiled
+    optimizer re-created from its config by `_check_optimizer_can_follow`
+    (`new_optimizer`; None when the model had no built one) is built for
+    the model's current variables and given every value of the old one:
+    per-row state (such as Adam's moments) of the embedding follows the
+    tokens, new tokens start from zero state (an EMA of the weights, from
+    their initial rows), and everything else is copied. The model's compiled
     functions are then rebuilt on their next call.
     """
     remapped = 0
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None and optimizer.built:
+    if new_optimizer is not None:
+        optimizer = model.optimizer
         kind = type(optimizer).__name__
         try:
-            new_optimizer = type(optimizer).from_config(optimizer.get_config())
             new_optimizer.build(model.trainable_variables)
         except Exception as error:
             raise ConfigurationError(
@@ -479,8 +479,9 @@ def _remap_optimizer(model: Any, old_variable: Any, new_variable: Any, row_map: 
     return remapped
 
 
-def _check_optimizer_can_follow(model: Any, variable: Any) -> None:
-    """Refuses, before anything changes, a `model` optimizer whose state `_remap_optimizer` could not carry.
+def _check_optimizer_can_follow(model: Any, variable: Any) -> Any:
+    """Refuses, before anything changes, a `model` optimizer whose state `_remap_optimizer` could not carry; returns
+    it re-created from its config (not built), for `_remap_optimizer`, or None when the model has no built one.
 
     `variable` is the matrix the optimizer trains now (or None). The optimizer is re-created from its config, so
     that must work; and every per-row slot of `variable` must be recognisable as its own (Keras names slots made by
@@ -488,10 +489,10 @@ def _check_optimizer_can_follow(model: Any, variable: Any) -> None:
     """
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None or not getattr(optimizer, "built", False):
-        return
+        return None
     kind = type(optimizer).__name__
     try:
-        type(optimizer).from_config(optimizer.get_config())
+        recreated = type(optimizer).from_config(optimizer.get_config())
     except Exception as error:
         raise ConfigurationError(
             f"The optimizer of model '{model.name}' ({kind}) cannot be re-created from its config "
@@ -501,7 +502,7 @@ def _check_optimizer_can_follow(model: Any, variable: Any) -> None:
             "(its optimizer state then starts afresh)."
         ) from error
     if variable is None:
-        return
+        return recreated
     prefixes = _slot_prefixes(model, variable)
     rows = variable.shape[0]
     for slot in optimizer.variables:
@@ -514,6 +515,7 @@ def _check_optimizer_can_follow(model: Any, variable: Any) -> None:
                 "again (its optimizer state then starts afresh), or use an optimizer whose slots Keras names after "
                 "their variable (`add_variable_from_reference`), such as Adam, AdamW, SGD or LazyAdam."
             )
+    return recreated
 
 
 def _slot_prefixes(model: Any, old_variable: Any) -> dict[str, str]:

@@ -685,6 +685,30 @@ def test_update_with_a_model_whose_optimizer_cannot_follow_changes_nothing(make_
     assert layer(tf.constant([["dog", "sat"]])).shape == (1, 2, 8)
 
 
+class CountedAdam(keras.optimizers.Adam):
+    """Adam that counts how many optimizers its `from_config` re-creates."""
+
+    created = 0
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        cls.created += 1
+        return super().from_config(config, custom_objects=custom_objects)
+
+
+def test_update_with_a_model_re_creates_its_optimizer_once():
+    # The check before anything changes re-created the optimizer from its config, then the remap did it again.
+    model, layer = trained_model()
+    model.compile(optimizer=CountedAdam(0.05), loss="mse")
+    x, y = training_data(OLD)
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    CountedAdam.created = 0
+    report = layer.update_vocabulary(NEW, model=model)
+    assert CountedAdam.created == 1 and isinstance(model.optimizer, CountedAdam)
+    assert report.optimizer_variables > 0
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+
+
 def test_update_with_a_model_that_does_not_hold_the_layer_changes_nothing():
     model, layer = trained_model()
     other, _ = trained_model(seed=1)
