@@ -6,24 +6,41 @@ runtime logs to the process's stderr (file descriptor 2) at import and at first 
 descriptor 2 goes to a temporary file for the whole run and Python's `sys.stderr` keeps the real stderr. If
 the run dies in native code, the captured log is copied to stderr so that nothing is hidden.
 
-A Ctrl-C (`KeyboardInterrupt`) at any point, the TensorFlow import included, ends the run with exit code 130 and
-the one line "vocabsafe: interrupted" on stderr, not a traceback; files are written beside their target and
-renamed into place, so none is left half-written.
+A Ctrl-C (`KeyboardInterrupt`) at any point, the TensorFlow import included, ends the run with the one line
+"vocabsafe: interrupted" on stderr, not a traceback; files are written beside their target and renamed into
+place, so none is left half-written. The process then ends by SIGINT, as Python ends on an unhandled Ctrl-C: a
+shell reports exit status 130, and a shell loop running the command stops (a shell takes a child's plain exit,
+even with 130, to mean the child handled the Ctrl-C itself, and goes on with the loop).
 """
 
 import os
 import sys
 import tempfile
+from typing import Any
 
 INTERRUPTED = "vocabsafe: interrupted"
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command ended by Ctrl-C.
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command ended by Ctrl-C (`cli.main` returns it).
 
 
 def main() -> int:
     try:
-        return _run()
+        code = _run()
     except KeyboardInterrupt:
-        return interrupted()
+        code = interrupted()
+    if code == EXIT_INTERRUPTED:  # Only `interrupted()` gives this code.
+        # Python ends by SIGINT (after its normal shutdown) when a KeyboardInterrupt leaves the main module, on POSIX;
+        # the hook keeps the traceback off stderr, where the line has been said already.
+        sys.excepthook = _silent_interrupt(sys.excepthook)
+        raise KeyboardInterrupt
+    return code
+
+
+def _silent_interrupt(hook: Any) -> Any:
+    def excepthook(kind: type[BaseException], value: BaseException, traceback: Any) -> None:
+        if not issubclass(kind, KeyboardInterrupt):
+            hook(kind, value, traceback)
+
+    return excepthook
 
 
 def interrupted() -> int:

@@ -2,6 +2,7 @@
 
 import os
 import re
+from shutil import which as shutil_which
 
 import pytest
 
@@ -83,7 +84,7 @@ def test_a_second_ctrl_c_while_an_interrupted_write_is_removed_leaves_nothing_be
 
 @pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX signals")
-def test_ctrl_c_twice_exits_130_with_one_line_and_leaves_no_temporary_file(tmp_path):
+def test_ctrl_c_twice_ends_by_sigint_with_one_line_and_leaves_no_temporary_file(tmp_path):
     # Real signals in a real run of the command line: the first Ctrl-C lands as the written vocabulary is renamed
     # into place, the second while its temporary file is removed (the moments are forced, so the test is exact).
     import signal
@@ -127,7 +128,7 @@ def test_ctrl_c_twice_exits_130_with_one_line_and_leaves_no_temporary_file(tmp_p
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    assert result.returncode == 130, result.stderr
+    assert result.returncode == -signal.SIGINT, result.stderr  # Ended by SIGINT: a shell says 130.
     assert result.stderr == "vocabsafe: interrupted\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.txt"]
 
@@ -198,9 +199,11 @@ def _reading_the_fifo(process, fifo):
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="needs Linux /proc and FIFOs")
 @pytest.mark.parametrize("wait_until", [_importing_tensorflow, _reading_the_fifo], ids=["import", "reading"])
-def test_ctrl_c_exits_130_with_one_line_and_leaves_no_file(tmp_path, wait_until):
+def test_ctrl_c_ends_by_sigint_with_one_line_and_leaves_no_file(tmp_path, wait_until):
+    import signal
+
     code, err, left = _interrupted_run(tmp_path, wait_until)
-    assert code == 130, err
+    assert code == -signal.SIGINT, err  # As Python ends on an unhandled Ctrl-C; a shell reports 130.
     assert err == "vocabsafe: interrupted\n"  # No traceback, nor TensorFlow's captured log.
     assert left == []
 
@@ -220,3 +223,55 @@ def test_a_ctrl_c_in_a_command_called_in_process_returns_130_with_the_console_sc
     code = main(["vocab", "build", str(corpus), "-o", str(tmp_path / "vocab.txt")])
     assert (code, capsys.readouterr().err) == (130, "vocabsafe: interrupted\n")
     assert [p.name for p in tmp_path.iterdir()] == ["corpus.txt"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps") or not shutil_which("bash"), reason="needs Linux and bash")
+def test_a_ctrl_c_stops_a_shell_loop_that_runs_the_command(tmp_path):
+    # A terminal's Ctrl-C signals the whole foreground process group: the shell and the command. The shell goes on
+    # with its loop if the command exits (even with 130), and stops if the command ends by SIGINT.
+    import shlex
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = os.path.join(os.path.dirname(sys.executable), "vocabsafe")
+    fifo = tmp_path / "vocab.fifo"
+    os.mkfifo(fifo)
+    (tmp_path / "glove.txt").write_text("the 1.0 2.0\n", encoding="utf-8")
+    command = shlex.join([script, "vectors", "align", str(tmp_path / "glove.txt"), "--vocab", str(fifo), "-o"])
+    loop = f"for i in 1 2; do {command} {shlex.quote(str(tmp_path / 'out'))}$i.npy; echo after $i; done"
+    shell = subprocess.Popen(
+        ["bash", "-c", loop],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # Its own process group, signalled as a terminal would.
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    writer = None
+    try:
+        deadline = time.monotonic() + 300
+        while writer is None:
+            assert shell.poll() is None, shell.communicate()
+            assert time.monotonic() < deadline, "the command never opened its vocabulary"
+            try:
+                writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # Once the command has it open to read.
+            except OSError:
+                time.sleep(0.05)
+        os.killpg(shell.pid, signal.SIGINT)
+        time.sleep(0.2)
+        os.close(writer)  # The read returns (EOF), so the main thread runs Python's handler if a thread got it.
+        writer = None
+        out, err = shell.communicate(timeout=120)
+    finally:
+        if shell.poll() is None:
+            os.killpg(shell.pid, signal.SIGKILL)
+            shell.wait()
+        if writer is not None:
+            os.close(writer)
+    assert "vocabsafe: interrupted" in err
+    assert "after" not in out, (out, err)
+    assert shell.returncode == -signal.SIGINT, err

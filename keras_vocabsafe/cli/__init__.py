@@ -9,7 +9,8 @@ Exit codes, for CI jobs:
   kind. One line on stderr says which and how to fix it (with `--json`, also `{"error": ..., "exit_code": 2}`
   on stdout); `--debug` adds the traceback;
 - 130: interrupted (Ctrl-C): the one line "vocabsafe: interrupted" on stderr; no file is left half-written
-  (each is written beside its target and renamed into place);
+  (each is written beside its target and renamed into place). `main()` returns 130; the console script then
+  ends by SIGINT, as Python does on an unhandled Ctrl-C, which a shell reports as 130 (and a shell loop stops);
 - 141: the reader of stdout went away (`vocabsafe ... | head`).
 
 Every command takes `--json` (one JSON document on stdout instead of text) and `--debug`. Each command lives
