@@ -544,8 +544,8 @@ class Vocabulary(Sequence):
         unmarked = _unmarked_utf16(data)
         if unmarked is not None:
             raise VocabularyError(
-                f"The vocabulary file {path!r} is {unmarked} text without a byte order mark (a NUL byte beside each "
-                "line break and Latin letter); vocabulary files are UTF-8. Convert it, e.g. "
+                f"The vocabulary file {path!r} is {unmarked} text without a byte order mark (read as UTF-8, NUL or "
+                "control bytes stand between its letters); vocabulary files are UTF-8. Convert it, e.g. "
                 f"`open(path, encoding='{unmarked.lower()}').read()` and write it back with encoding='utf-8'."
             )
         if b"\x00" in data[:4096] and not data.lstrip().startswith(b"{") and _looks_binary(data):
@@ -746,21 +746,26 @@ def _file_path(path: Any, argument: str) -> str:
 def _unmarked_utf16(data: bytes) -> str | None:
     """Whether the file's start is UTF-16 text without a byte order mark (as some Windows tools write): decoded as
     UTF-16, it is printable text with no control character but line breaks and tabs (binary numbers, such as small
-    int16 values, give some), and either every other byte is NUL (letters of the Latin alphabets) or its line
+    int16 values, give some), and either every other byte is NUL (letters of the Latin alphabets), or its line
     breaks are code units of their own (other scripts, whose bytes are rarely NUL: their lines still end in
-    `\n\0`). Returns the encoding ("UTF-16-LE" or "UTF-16-BE"), or None."""
+    `\n\0`), or nearly every high byte is a control byte, as in the letters of Cyrillic, Greek, Arabic, Hebrew,
+    Devanagari, Thai... (U+0100 to U+1FFF: a line of them without a line break has no NUL byte at all). Returns the
+    encoding ("UTF-16-LE" or "UTF-16-BE"), or None."""
     head = data[: 4096 & ~1]
-    if b"\x00" not in head:  # Both kinds have NUL bytes: Latin letters' high bytes, or line breaks'.
+    # UTF-16 text has NUL or control bytes (Latin letters' high bytes, line breaks', other scripts' high bytes).
+    if not any(byte < 0x20 and byte not in b"\n\r" for byte in head):
         return None
     for encoding, letters, zeros in (("UTF-16-LE", head[0::2], head[1::2]), ("UTF-16-BE", head[1::2], head[0::2])):
         text = head.decode(encoding.lower(), errors="replace")
-        body = text[:-1]  # The 4096-byte cut may split a surrogate pair.
-        if len(text) < 2 or "\ufffd" in body or not all(c.isprintable() or c in "\n\r\t" for c in body):
+        body = text[:-1] if len(head) < len(data) else text  # The 4096-byte cut may split a surrogate pair.
+        if not text or "\ufffd" in body or not all(c.isprintable() or c in "\n\r\t" for c in body):
             continue
         latin = zeros.count(0) >= 0.9 * len(zeros) and not letters.count(0)
         # UTF-8 text with a NUL token can show a UTF-16 line break ("\0\n"), but its own line breaks are not ones.
         lines = text.count("\n")
-        if latin or (lines and lines >= head.count(b"\n") / 2):
+        # UTF-8 text has a control byte in a rare odd token, not in every other byte.
+        scripts = sum(byte < 0x20 for byte in zeros) >= 0.9 * len(zeros)
+        if latin or (lines and lines >= head.count(b"\n") / 2) or scripts:
             return encoding
     return None
 

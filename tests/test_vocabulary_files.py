@@ -729,6 +729,67 @@ def test_hostile_files_are_refused_with_a_vocabulary_error(tmp_path, data, messa
         Vocabulary.load(write(tmp_path / "vocab", data))
 
 
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        ("привет", "utf-16-le"),
+        ("привет", "utf-16-be"),
+        ("Ελληνικά", "utf-16-le"),
+        ("שלום\nעולם", "utf-16-be"),  # noqa: RUF001 (Hebrew on purpose)
+        ("नमस्ते", "utf-16-le"),  # Devanagari: its high bytes are tabs.
+        ("สวัสดี", "utf-16-le"),
+        ("ЊЊЊ\nЊ\n", "utf-16-le"),  # U+040A: a \n byte in each letter, more than the line breaks.
+    ],
+    ids=["cyrillic-le", "cyrillic-be", "greek", "hebrew", "devanagari", "thai", "nje"],
+)
+def test_utf16_without_a_mark_in_a_script_whose_letters_have_no_nul_byte_is_named(tmp_path, text, encoding):
+    # Without a line break such a file has no NUL byte: it loaded as one token of control characters (\x04 ...).
+    # The line of U+040A letters loaded as tokens split at their \n bytes.
+    with pytest.raises(VocabularyError, match=rf"is {encoding.upper()} text without a byte order mark.*{encoding}'"):
+        Vocabulary.load(write(tmp_path / "vocab.txt", text.encode(encoding)))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "привет\nмир\n",  # noqa: RUF001 (Cyrillic on purpose)
+        "你好\n世界\n",
+        "ab\ncd\n",
+        "the\tcount\ncat\x04\n",  # A tab, and a token holding a control character.
+        "naïve\nnew york\x1b\nпривет\x01\n",  # noqa: RUF001
+        "Ελληνικά\n",
+    ],
+)
+def test_utf8_text_is_not_taken_for_utf16(tmp_path, text):
+    vocabulary = Vocabulary.load(write(tmp_path / "vocab.txt", text.encode("utf-8")))
+    assert vocabulary.to_list() == text.split("\n")[:-1]
+
+
+@pytest.mark.parametrize("seed", range(50))
+def test_binary_numbers_without_nul_bytes_are_not_taken_for_utf16_text(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    for data in (
+        rng.integers(1, 256, size=400, dtype=np.uint8).tobytes(),
+        rng.normal(size=100).astype(np.float32).tobytes(),
+        rng.integers(-2000, 2000, size=100).astype(np.int16).tobytes(),
+    ):
+        try:
+            Vocabulary.load(write(tmp_path / "vocab", data))
+        except VocabularyError as error:
+            assert "UTF-16" not in str(error), str(error)
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"])
+def test_a_byte_order_mark_and_one_line_break_read_as_the_line_break_alone_does(tmp_path, newline):
+    # A blank line is the token '' (test_text_round_trip writes Vocabulary(['']) as "\n"); a byte order mark before
+    # it changes nothing, as it does not before other tokens. Only a file without any line is empty.
+    plain = Vocabulary.load(write(tmp_path / "plain.txt", newline))
+    marked = Vocabulary.load(write(tmp_path / "marked.txt", b"\xef\xbb\xbf" + newline))
+    assert marked == plain == Vocabulary([""])
+    marked.save(tmp_path / "again.txt", format="text")
+    assert (tmp_path / "again.txt").read_bytes() == b"\xef\xbb\xbf" + newline
+
+
 @pytest.mark.parametrize("seed", range(20))
 def test_float32_bytes_with_few_nul_bytes_are_not_taken_for_utf16_text(tmp_path, seed):
     values = np.random.default_rng(seed).normal(size=256).astype(np.float32)
