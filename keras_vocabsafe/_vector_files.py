@@ -215,12 +215,18 @@ def _read_head(stream: IO[bytes], path: str, format: str, errors: str) -> Vector
         )
     text_lines = _text_lines_ahead(stream)
     if text_lines is not None and format == "word2vec_binary" and _fits_binary_layout(stream, count, dim):
-        text_lines = None  # Binary as said, whose float32 bytes happen to read as text ("0.5\n" is 1.4e-6).
+        text_lines = None  # Binary as said, whose float32 bytes happen to read as text ("0.5\n" is 8.7e-33).
+    binary_fits = format == "auto" and _binary_reading_fits(stream, count, dim, whole=text_lines is not None)
+    if text_lines is not None and binary_fits and not _text_fits_header(text_lines, count, dim):
+        text_lines = None  # Binary whose first values read as text lines, and fit no text reading of the header.
     if text_lines is not None:
         _check_header_fits_text(text_lines, path, count, dim, format)
         binary = False
+    elif format == "auto":
+        # A first vector whose float32 bytes read as "1 2\n" looks like a text line; the bytes after it do not.
+        binary = binary_fits or _looks_binary(stream, dim)
     else:
-        binary = _looks_binary(stream, dim) if format == "auto" else format == "word2vec_binary"
+        binary = format == "word2vec_binary"
     skipped = []
     if binary:
         chunks = _binary_chunks(stream, path, dim, count, errors, skipped)
@@ -416,7 +422,20 @@ def _one_number_lines(stream: IO[bytes], whole_line_needed: bool) -> bool:
         sample[:end].decode("utf-8")
     except UnicodeDecodeError:  # word2vec binary: float32 bytes.
         return False
-    return all(_numbers_at_end(line) == 1 for line in lines)
+    # A first float32 whose bytes read "0.5\n" ends a line of one number; the float32 bytes after it are no text.
+    return (not end or _cut_line_is_text(sample[end:])) and all(_numbers_at_end(line) == 1 for line in lines)
+
+
+def _cut_line_is_text(cut: bytes) -> bool:
+    """Whether `cut`, the line the read-ahead ends in, is text: no control characters, and UTF-8 but for a last
+    character the read-ahead may cut."""
+    if any(byte < 0x20 and byte not in b"\t\r" for byte in cut):
+        return False
+    try:
+        cut.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return error.reason == "unexpected end of data"
+    return True
 
 
 def _text_lines_ahead(stream: IO[bytes]) -> list[bytes] | None:
@@ -434,15 +453,12 @@ def _text_lines_ahead(stream: IO[bytes]) -> list[bytes] | None:
     end = sample.rfind(b"\n") + 1
     whole, cut = sample[:end], sample[end:]
     lines = [line for line in whole.splitlines() if line.strip()]
-    if not lines or b"\x00" in sample or any(byte < 0x20 and byte not in b"\t\r" for byte in cut):
+    if not lines or b"\x00" in sample or not _cut_line_is_text(cut):
         return None
     try:
-        whole.decode("utf-8")
-        cut.decode("utf-8")
-    except UnicodeDecodeError as error:
-        # Only the cut line may end inside a character: the read-ahead stops at a byte count.
-        if error.object is whole or error.reason != "unexpected end of data":
-            return None
+        whole.decode("utf-8")  # Only the cut line may end inside a character: the read-ahead stops at a byte count.
+    except UnicodeDecodeError:
+        return None
     return lines if all(_numbers_at_end(line) for line in lines) else None
 
 
@@ -460,6 +476,45 @@ def _fits_binary_layout(stream: IO[bytes], count: int, dim: int) -> bool:
         if position > len(sample):
             return False
     return not sample[position:].strip(b"\n")
+
+
+def _binary_reading_fits(stream: IO[bytes], count: int, dim: int, *, whole: bool) -> bool:
+    """Whether the bytes `stream` holds ahead read as word2vec binary vectors of `dim` values without a flaw: each
+    a word (no NUL byte, no line break), a space and `4 * dim` bytes, after the last of the `count` vectors nothing
+    but line breaks, and among the values' bytes some that are not those numbers are spelled with. With `whole`,
+    the bytes ahead must hold all `count` vectors; else they may stop inside one (the read-ahead's cut).
+
+    Text vectors read so give values spelled by digits, points, spaces and line breaks: float32s below 2.5e-4 (the
+    high byte of each an ASCII character), which trained vectors never hold alone. A file both readings fit is
+    therefore text.
+    """
+    sample = stream.peek(1 << 16)[: 1 << 16] if hasattr(stream, "peek") else b""
+    size = 4 * dim
+    position = vectors = 0
+    not_spelled = False
+    while vectors < count:
+        while sample.startswith((b"\n", b"\r"), position):
+            position += 1
+        space = sample.find(b" ", position)
+        word = sample[position : space if space >= 0 else len(sample)]
+        if b"\n" in word or b"\x00" in word or space == position:
+            return False
+        if space < 0 or space + 1 + size > len(sample):
+            if whole:
+                return False
+            break
+        values = sample[space + 1 : space + 1 + size]
+        not_spelled = not_spelled or any(byte not in _TEXT_NUMBER_BYTES for byte in values)
+        position = space + 1 + size
+        vectors += 1
+    if vectors == count and sample[position:].strip(b"\r\n"):
+        return False
+    return vectors > 0 and not_spelled
+
+
+def _text_fits_header(lines: list[bytes], count: int, dim: int) -> bool:
+    """Whether the text lines ahead (`_text_lines_ahead`) are the header's `count` vectors of `dim` numbers."""
+    return len(lines) == count and all(_numbers_at_end(line) >= dim for line in lines)
 
 
 def _check_header_fits_text(lines: list[bytes], path: str, count: int, dim: int, format: str) -> None:

@@ -460,3 +460,49 @@ def test_word2vec_binary_whose_values_read_as_text_loads_when_said_to_be_binary(
     vectors = load_vectors(tmp_path / "v.bin", format="word2vec_binary")
     assert vectors.vocabulary.to_list() == ["w"]
     assert vectors.vectors.tobytes() == value_bytes * dim
+
+
+def word2vec_binary(words, matrix, line_break):
+    """A word2vec binary file as word2vec's own writer lays it out: header, then `word`, a space, the float32s."""
+    rows = [word.encode() + b" " + row.astype("<f4").tobytes() + line_break for word, row in zip(words, matrix)]
+    return b"%d %d\n" % matrix.shape + b"".join(rows)
+
+
+@pytest.mark.parametrize("spelled", [b"0.5\n", b"1 2\n"])
+@pytest.mark.parametrize("dim", [1, 2])
+@pytest.mark.parametrize("count", [1, 2, 3000])  # 3000 vectors: more than the read-ahead holds.
+@pytest.mark.parametrize("line_break", [b"", b"\n"], ids=["packed", "line-per-vector"])
+def test_word2vec_binary_whose_first_value_reads_as_text_is_detected_as_binary(
+    tmp_path, spelled, dim, count, line_break
+):
+    # Read as text: "Line 3 ...: b'...' is not a number", "the header promised 1 vectors but the file goes on. Fix
+    # the header's count", or (header "2 2", first line "w0 0.5") line 1 taken for the GloVe vector of the word "2".
+    if dim == 1 and count == 1:
+        pytest.skip("every value spelled as text: the file is a text file too (see the test below)")
+    matrix = np.random.default_rng(count).normal(size=(count, dim)).astype(np.float32)
+    matrix[0, 0] = np.frombuffer(spelled, "<f4")[0]
+    words = [f"w{i}" for i in range(count)]
+    data = word2vec_binary(words, matrix, line_break)
+    for suffix, write in (("bin", bytes), ("bin.gz", gzip.compress)):
+        (tmp_path / f"v.{suffix}").write_bytes(write(data))
+        vectors = load_vectors(tmp_path / f"v.{suffix}")
+        assert vectors.format == "word2vec_binary"
+        assert vectors.vocabulary.to_list() == words
+        assert vectors.vectors.tobytes() == matrix.astype("<f4").tobytes()
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"1 1\nw 0.5\n", [[0.5]]),
+        (b"2 1\na 1.0\nb 2.0\n", [[1.0], [2.0]]),
+        (b"2 2\na 0.1 0.2\nb 0.3 0.4\n", [[0.1, 0.2], [0.3, 0.4]]),
+    ],
+)
+def test_a_file_that_reads_both_as_text_and_as_word2vec_binary_is_text(tmp_path, data, expected):
+    # Its float32 bytes would all be digits, points, spaces and line breaks: values below 2.5e-4 (8.7e-33 for
+    # "0.5\n"), which no trained vectors are made of alone. format="word2vec_binary" reads it as binary.
+    (tmp_path / "v.txt").write_bytes(data)
+    vectors = load_vectors(tmp_path / "v.txt")
+    assert vectors.format == "word2vec"
+    np.testing.assert_array_equal(vectors.vectors, np.array(expected, np.float32))
