@@ -120,16 +120,28 @@ def _interrupts_held() -> Iterator[None]:
     Not `pthread_sigmask`: the kernel would hand the signal to another thread (TensorFlow starts many), whose C
     handler still has Python raise `KeyboardInterrupt` in the main thread. Python handlers run only in the main
     thread, so elsewhere there is nothing to hold back; neither is there under a handler installed outside Python.
+
+    A Ctrl-C that comes while the hold is being put in place is held too: `signal.signal()` first runs the handler
+    of a SIGINT already pending (Python's raises `KeyboardInterrupt`), so that one is kept and raised after the block.
     """
-    previous = signal.getsignal(signal.SIGINT)
-    if previous is None or threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    early: KeyboardInterrupt | None = None
     received: list[int] = []
-    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    while True:
+        try:
+            previous = signal.getsignal(signal.SIGINT)
+            if previous is not None and threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+            else:
+                previous = None
+            break
+        except KeyboardInterrupt as interrupt:  # Not yet held: hold it, and try again.
+            early = early or interrupt
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        if early is not None:
+            raise early
         if received:
             signal.raise_signal(signal.SIGINT)

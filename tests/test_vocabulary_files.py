@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import signal
 
 import numpy as np
 import pytest
@@ -627,6 +628,31 @@ def test_a_second_ctrl_c_during_the_cleanup_of_an_interrupted_save_leaves_nothin
         Vocabulary(["a", "b"]).save(tmp_path / "vocab.json")
     assert len(removed) == 1 and removed[0].startswith(".vocabulary-")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_ctrl_c_as_the_cleanup_of_an_interrupted_save_starts_leaves_nothing_beside(
+    tmp_path, monkeypatch, ctrl_c_while_removing
+):
+    # A second Ctrl-C before the hold on them was in place (`signal.signal()` runs the handler of a SIGINT already
+    # pending before it replaces it) raised from the cleanup before it removed anything: the written file stayed.
+    getsignal = signal.getsignal
+
+    def second_ctrl_c_first(signum):
+        monkeypatch.setattr(signal, "getsignal", getsignal)
+        signal.raise_signal(signal.SIGINT)  # A real SIGINT, to Python's handler: KeyboardInterrupt from here.
+        return getsignal(signum)
+
+    def first_ctrl_c(source, target):
+        monkeypatch.setattr(signal, "getsignal", second_ctrl_c_first)
+        raise KeyboardInterrupt  # Lands as the written file is renamed into place.
+
+    monkeypatch.setattr(os, "replace", first_ctrl_c)
+    removed = ctrl_c_while_removing(tmp_path)  # And a third one while the file is removed.
+    with pytest.raises(KeyboardInterrupt):
+        Vocabulary(["a", "b"]).save(tmp_path / "vocab.json")
+    assert len(removed) == 1 and removed[0].startswith(".vocabulary-")
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # The handler in place is put back.
 
 
 def test_save_refuses_an_unknown_format(tmp_path):
