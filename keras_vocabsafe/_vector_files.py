@@ -216,17 +216,15 @@ def _read_head(stream: IO[bytes], path: str, format: str, errors: str) -> Vector
     text_lines = _text_lines_ahead(stream)
     if text_lines is not None and format == "word2vec_binary" and _fits_binary_layout(stream, count, dim):
         text_lines = None  # Binary as said, whose float32 bytes happen to read as text ("0.5\n" is 8.7e-33).
-    binary_fits = format == "auto" and _binary_reading_fits(stream, count, dim, whole=text_lines is not None)
-    if text_lines is not None and binary_fits and not _text_fits_header(text_lines, count, dim):
-        text_lines = None  # Binary whose first values read as text lines, and fit no text reading of the header.
+    # Binary whose first value's float32 bytes read as a text line ("1 2\n"): the bytes after it tell.
+    binary_fits = format == "auto" and _binary_reading_fits(stream, count, dim)
+    if binary_fits:
+        text_lines = None
     if text_lines is not None:
         _check_header_fits_text(text_lines, path, count, dim, format)
         binary = False
-    elif format == "auto":
-        # A first vector whose float32 bytes read as "1 2\n" looks like a text line; the bytes after it do not.
-        binary = binary_fits or _looks_binary(stream, dim)
     else:
-        binary = format == "word2vec_binary"
+        binary = binary_fits or (_looks_binary(stream, dim) if format == "auto" else format == "word2vec_binary")
     skipped = []
     if binary:
         chunks = _binary_chunks(stream, path, dim, count, errors, skipped)
@@ -317,6 +315,15 @@ class _ReadGuard:
         self._path = path
         self._raw = stream if raw is None else raw
         self._compressed = isinstance(stream, (gzip.GzipFile, bz2.BZ2File, lzma.LZMAFile))
+
+    def remaining(self) -> int | None:
+        """Bytes left to read, where known: for an uncompressed regular file."""
+        if self._compressed:
+            return None
+        try:
+            return os.fstat(self._raw.fileno()).st_size - self._stream.tell()
+        except (OSError, ValueError, AttributeError):  # A pipe, or closed.
+            return None
 
     def position(self) -> int:
         """Bytes of the file on disk read so far (of the compressed file, for gzip, bz2 and xz)."""
@@ -478,17 +485,20 @@ def _fits_binary_layout(stream: IO[bytes], count: int, dim: int) -> bool:
     return not sample[position:].strip(b"\n")
 
 
-def _binary_reading_fits(stream: IO[bytes], count: int, dim: int, *, whole: bool) -> bool:
-    """Whether the bytes `stream` holds ahead read as word2vec binary vectors of `dim` values without a flaw: each
-    a word (no NUL byte, no line break), a space and `4 * dim` bytes, after the last of the `count` vectors nothing
-    but line breaks, and among the values' bytes some that are not those numbers are spelled with. With `whole`,
-    the bytes ahead must hold all `count` vectors; else they may stop inside one (the read-ahead's cut).
+def _binary_reading_fits(stream: IO[bytes], count: int, dim: int) -> bool:
+    """Whether the bytes `stream` holds ahead are word2vec binary vectors of `dim` values, and not text vectors.
 
-    Text vectors read so give values spelled by digits, points, spaces and line breaks: float32s below 2.5e-4 (the
-    high byte of each an ASCII character), which trained vectors never hold alone. A file both readings fit is
-    therefore text.
+    As binary, every vector is a word (no NUL byte, no line break), a space and `4 * dim` bytes, and after the
+    `count`th only line breaks follow; some of the values' bytes are not those numbers are spelled with (text read
+    so gives float32s below 2.5e-4, which no trained vectors are made of alone). As text, the bytes ahead are
+    `count` lines of a word (UTF-8 or not: `errors=` decides) and `dim` numbers, without NUL or control bytes.
+    Where the bytes ahead are all the file holds (an uncompressed file the read-ahead holds whole), both readings
+    are checked to the end and text wins a tie; elsewhere binary must fit as far as the bytes go, and text fail in
+    a way a text file cannot (a control byte, a whole line that does not end in a number).
     """
     sample = stream.peek(1 << 16)[: 1 << 16] if hasattr(stream, "peek") else b""
+    remaining = getattr(stream, "remaining", lambda: None)()
+    whole = remaining == len(sample)
     size = 4 * dim
     position = vectors = 0
     not_spelled = False
@@ -509,12 +519,14 @@ def _binary_reading_fits(stream: IO[bytes], count: int, dim: int, *, whole: bool
         vectors += 1
     if vectors == count and sample[position:].strip(b"\r\n"):
         return False
-    return vectors > 0 and not_spelled
-
-
-def _text_fits_header(lines: list[bytes], count: int, dim: int) -> bool:
-    """Whether the text lines ahead (`_text_lines_ahead`) are the header's `count` vectors of `dim` numbers."""
-    return len(lines) == count and all(_numbers_at_end(line) >= dim for line in lines)
+    if not vectors or not not_spelled:
+        return False
+    controls = any(byte < 0x20 and byte not in b"\t\r\n" for byte in sample)
+    lines = sample.split(b"\n")
+    if whole:
+        lines = lines[:-1] if not lines[-1] else lines
+        return controls or len(lines) != count or not all(_numbers_at_end(line) >= dim for line in lines)
+    return controls or not all(_numbers_at_end(line) for line in lines[:-1] if line.strip())
 
 
 def _check_header_fits_text(lines: list[bytes], path: str, count: int, dim: int, format: str) -> None:
