@@ -1921,6 +1921,12 @@ class _Analysis:
         target = f"{e_node.class_name} '{e_node.label}'"
         self._record_pair(lookup, embedding, trace.between, trace.shift)
         past, below = max(high - embedding.rows + 1, 0), max(-low, 0)
+        # Rows from saved weights that do not fit the config: other weights are the fix, not `input_dim`.
+        weights = (
+            self._weights_for_other_ids(embedding, range(low, high + 1), l_node.class_name in _KERAS_HASHING)
+            if embedding.config_rows is not None
+            else None
+        )
         if past or below:
             problems, fixes = [], []
             if past:
@@ -1928,20 +1934,26 @@ class _Analysis:
                     f"the {past:,} highest id(s) select no row (on CPU the model fails with an out-of-range gather "
                     "when such a token arrives; on GPU it silently returns zero vectors)"
                 )
-                fixes.append(f"use `input_dim={high + 1}`")
+                if weights is None:
+                    fixes.append(f"use `input_dim={high + 1}`")
             if below:
                 problems.append(
                     f"the {below:,} lowest id(s) are negative, which Keras's Embedding wraps around on TensorFlow "
                     "(id -1 selects the last row), so they select rows of other ids"
                 )
                 fixes.append("shift no id below 0")
+            advice = [weights] if past and weights is not None else []
+            if fixes:
+                advice.append(
+                    f"{' and '.join(fixes).capitalize()}, and retrain; or use VocabEmbedding without the shift, which "
+                    "sizes the matrix from the vocabulary."
+                )
             self._add(
                 "error",
                 "ids-exceed-rows",
                 layers,
                 f"{who} gives ids 0 to {lookup.size - 1}, {shifted} to {low} to {high}, but {target} has "
-                f"{embedding.rows} rows: {'; and '.join(problems)}. {' and '.join(fixes).capitalize()}, and "
-                "retrain; or use VocabEmbedding without the shift, which sizes the matrix from the vocabulary.",
+                f"{embedding.rows} rows: {'; and '.join(problems)}. {' '.join(advice)}",
                 vocabulary_size=lookup.size,
                 rows=embedding.rows,
                 ids_without_row=past + below,
@@ -1956,10 +1968,15 @@ class _Analysis:
                 f"{target} has {embedding.rows} rows, but {who} gives ids 0 to {lookup.size - 1}, {shifted} to "
                 f"{low} to {high}: {extra:,} row(s)"
                 + (f" (row{'s 0 to' if low > 1 else ''} {low - 1} among them)" if low > 0 else "")
-                + " can never be selected and waste memory. Use "
-                + (f"`input_dim={high + 1}`, or " if embedding.rows > high + 1 else "")
-                + (f"no shift and `input_dim={lookup.size}`, or " if low > 0 else "")
-                + "VocabEmbedding without the shift.",
+                + " can never be selected"
+                + (
+                    f". {weights}"
+                    if weights is not None
+                    else " and waste memory. Use "
+                    + (f"`input_dim={high + 1}`, or " if embedding.rows > high + 1 else "")
+                    + (f"no shift and `input_dim={lookup.size}`, or " if low > 0 else "")
+                    + "VocabEmbedding without the shift."
+                ),
                 vocabulary_size=lookup.size,
                 rows=embedding.rows,
                 unreachable_rows=extra,
@@ -2010,7 +2027,7 @@ class _Analysis:
                 failing = (
                     messages.ids_refused_by_the_layer(embedding.rows, eager=True)
                     if own is not None
-                    else self._weights_for_other_ids(embedding, lookup.size)
+                    else self._weights_for_other_ids(embedding, range(lookup.size))
                     if embedding.config_rows is not None
                     else f"{messages.GATHER_PAST_ROWS} Use `input_dim=lookup.vocabulary_size()` ({lookup.size}) "
                     "and retrain, or VocabEmbedding, which sizes the matrix from the vocabulary (`vocabsafe convert` "
@@ -2035,7 +2052,7 @@ class _Analysis:
                     f"{target} has {embedding.rows} rows, but {who} gives only ids 0 to {lookup.size - 1}: "
                     f"{extra:,} row(s) can never be selected"
                     + (
-                        f". {self._weights_for_other_ids(embedding, lookup.size)}"
+                        f". {self._weights_for_other_ids(embedding, range(lookup.size))}"
                         if embedding.config_rows is not None
                         else " and waste memory (often `len(vocabulary) + 2` on a "
                         "vocabulary that already held its special tokens). Use "
@@ -2068,19 +2085,21 @@ class _Analysis:
                 messages.mask_token_without_mask_zero(who, target, lookup.mask_id),
             )
 
-    def _weights_for_other_ids(self, embedding: _Embedding, ids: int, hashing: bool = False) -> str:
+    def _weights_for_other_ids(self, embedding: _Embedding, ids: range, hashing: bool = False) -> str:
         """Advice where an Embedding's rows come from saved weights that do not fit its config (`config_rows`):
-        the weights were saved for another number of ids, so changing `input_dim` would not help. `hashing`: the
-        ids are hash bins (`num_bins`), not a vocabulary's."""
-        sized, other, this = (
-            ("`input_dim=num_bins`", "another num_bins", "this num_bins")
-            if hashing
-            else ("`input_dim=lookup.vocabulary_size()`", "another vocabulary", "this vocabulary")
-        )
+        the weights were saved for another number of ids, so changing `input_dim` would not help. `ids`: the ids
+        that reach the rows (from 0; or shifted on the way, where the rows they need are not the lookup's size);
+        `hashing`: they are hash bins (`num_bins`), not a vocabulary's."""
+        other, this = ("another num_bins", "this num_bins") if hashing else ("another vocabulary", "this vocabulary")
+        if ids.start == 0:
+            sized = "`input_dim=num_bins`" if hashing else "`input_dim=lookup.vocabulary_size()`"
+            reached, sized = f"the {len(ids)} ids", f"{sized} ({len(ids)})"
+        else:
+            reached, sized = f"ids {ids.start} to {ids.stop - 1}", f"`input_dim={ids.stop}`"
         config = (
-            f"the config's input_dim={embedding.config_rows} fits the {ids} ids"
-            if embedding.config_rows == ids
-            else f"the config's input_dim={embedding.config_rows} does not fit them either: use {sized} ({ids})"
+            f"the config's input_dim={embedding.config_rows} fits {reached}"
+            if embedding.config_rows == ids.stop
+            else f"the config's input_dim={embedding.config_rows} does not fit them either: use {sized}"
         )
         return (
             f"These {embedding.rows} rows are those of the weights in {self.source.weights_label} ({config}): they "
@@ -2091,7 +2110,7 @@ class _Analysis:
         """`_weights_for_other_ids` of hash bins where the rows come from weights that do not fit the config."""
         if embedding.config_rows is None or lookup.size is None:
             return None
-        return self._weights_for_other_ids(embedding, lookup.size, hashing=True)
+        return self._weights_for_other_ids(embedding, range(lookup.size), hashing=True)
 
     def _check_hashing_pair(
         self, lookup: _Lookup, embedding: _Embedding, layers: tuple[str, ...], who: str, target: str, alone: bool

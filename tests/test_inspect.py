@@ -420,6 +420,39 @@ def test_extra_rows_from_weights_saved_for_a_larger_vocabulary_advise_other_weig
     assert "Use `input_dim" not in finding.message
 
 
+def _shifted_lookup_and_embedding(vocabulary, input_dim=None):
+    strings = keras.Input((3,), dtype="string")
+    lookup = keras.layers.StringLookup(vocabulary=vocabulary)
+    embedding = keras.layers.Embedding(input_dim or lookup.vocabulary_size() + 1, 2, name="emb")
+    return keras.Model(strings, embedding(keras.ops.add(lookup(strings), 1)))
+
+
+@pytest.mark.saving
+@pytest.mark.parametrize(
+    ("saved_vocabulary", "code"),
+    [(VOCAB[:4], "ids-exceed-rows"), ([*VOCAB, "gone"], "unreachable-rows")],
+    ids=["fewer rows", "more rows"],
+)
+@pytest.mark.parametrize("input_dim", [None, 5], ids=["config fits", "config too small too"])
+def test_rows_from_weights_saved_for_another_vocabulary_advise_other_weights_on_a_shifted_route_too(
+    tmp_path, saved_vocabulary, code, input_dim
+):
+    # The new lookup gives ids 0 to 5, shifted to 1 to 6: they need 7 rows. Inspect advised `input_dim=7` on
+    # the shifted route, which the config already had, where the unshifted route advised other weights.
+    _shifted_lookup_and_embedding(saved_vocabulary).save_weights(tmp_path / "old.weights.h5")
+    new = _save(_shifted_lookup_and_embedding(VOCAB, input_dim), tmp_path / "new.keras")
+    report = inspect_model(new, weights=tmp_path / "old.weights.h5")
+    assert "weights-do-not-fit" in _codes(report, "error"), str(report)
+    (finding,) = [f for f in report.findings if f.code == code]
+    assert finding.details["rows"] == len(saved_vocabulary) + 2 and "shifted by +1" in finding.message
+    assert "old.weights.h5" in finding.message and "another vocabulary" in finding.message, finding.message
+    assert "Load weights saved from a model with this vocabulary, or retrain" in finding.message
+    if input_dim is None:
+        assert "input_dim=7 fits ids 1 to 6" in finding.message and "se `input_dim" not in finding.message
+    else:
+        assert "input_dim=5 does not fit them either: use `input_dim=7`)" in finding.message
+
+
 def _hashing_and_embedding(num_bins):
     strings = keras.Input((3,), dtype="string")
     return keras.Model(
