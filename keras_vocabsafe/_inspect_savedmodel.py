@@ -27,6 +27,7 @@ import glob
 import os
 import re
 import sys
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -276,6 +277,25 @@ class _SavedModel:
             for name, function in self.meta_graph.object_graph_def.concrete_functions.items()
         }
         self._tables: dict[int, _Table] = {}
+        self._paths: dict[int, str] | None = None
+
+    def object_path(self, node_id: int) -> str | None:
+        """The attribute path by which the saved root object holds an object of the object graph, as the code
+        that built it reaches it (`tables.vocab`; `tables[0]` for an item of a list); the shortest where several
+        lead there. None if none does."""
+        if self._paths is None:
+            paths, todo = {0: ""}, deque([0])
+            while todo and self.objects:
+                parent = todo.popleft()
+                for child in self.objects[parent].children:
+                    if child.node_id in paths or not 0 <= child.node_id < len(self.objects):
+                        continue
+                    name = child.local_name
+                    step = f"[{name}]" if name.isdigit() else f".{name}" if paths[parent] else name
+                    paths[child.node_id] = paths[parent] + step
+                    todo.append(child.node_id)
+            self._paths = paths
+        return self._paths.get(node_id) or None
 
     def captured(self, node_id: int) -> Any:
         """The value a function sees for a captured object of the object graph."""
@@ -1274,13 +1294,17 @@ def inspect_savedmodel(path: str) -> tuple[list[Any], list[Any]]:
         route.variable.name if len(variables_shown[shown]) > 1 else shown for route, shown in zip(merged, shown_names)
     ]
     # The lookups of every route to a matrix, named in the finding on the rows none of them reaches.
+    # A table looked up outside any layer's name scope (a hand-written `tf.Module`'s) is named by the attribute
+    # that holds it: TensorFlow's own scope for its lookup (`None_Lookup_1`) is in no code.
+    table_paths = {op: model.object_path(table) for table, op in scanner.lookup_ops.items()}
+    lookup_names = [_route_lookup_names(route, shown, table_paths) for route, shown in zip(merged, shown_names)]
     feeding: dict[int, set[str]] = {}
-    for route, shown in zip(merged, shown_names):
-        feeding.setdefault(route.variable.node_id, set()).update(_route_lookup_names(route, shown))
-    for route, shown in zip(merged, shown_names):
+    for route, names in zip(merged, lookup_names):
+        feeding.setdefault(route.variable.node_id, set()).update(names)
+    for route, shown, names in zip(merged, shown_names, lookup_names):
         node_id = route.variable.node_id
         pair, found = _check_route(
-            model, route, _union(reached[node_id]), vocabulary_tables, shown, tuple(sorted(feeding[node_id]))
+            model, route, _union(reached[node_id]), vocabulary_tables, shown, names, tuple(sorted(feeding[node_id]))
         )
         if pair is not None:
             pairs.append(pair)
@@ -1477,12 +1501,13 @@ def _scoped_name(route: _Route, embedding: str) -> str:
     return "/".join(scopes) or embedding
 
 
-def _route_lookup_names(route: _Route, shown: str) -> list[str]:
-    """The lookups whose ids a route gathers, by layer name; `shown`: the embedding's name for the user."""
+def _route_lookup_names(route: _Route, shown: str, table_paths: dict[str, str | None]) -> list[str]:
+    """The lookups whose ids a route gathers, by layer name; `shown`: the embedding's name for the user;
+    `table_paths`: the attribute path of the table each lookup op reads, by op name (see `_lookup_name`)."""
     # A layer that looks its own ids up (VocabEmbedding) is one layer: its lookup is named as it is shown.
     if route.own_lookup:
         return [shown]
-    return sorted({_lookup_name(op, route.gather_op, route.layer) for op in route.lookup_ops})
+    return sorted({_lookup_name(op, route.gather_op, route.layer, table_paths.get(op)) for op in route.lookup_ops})
 
 
 def _outside_rows_fix(outside: Intervals, rows: int, sized: str) -> str:
@@ -1506,18 +1531,18 @@ def _check_route(
     reached: _Ids,
     vocabulary_tables: dict[str, set[int]],
     shown: str,
+    names: list[str],
     feeding: tuple[str, ...],
 ) -> tuple[Any, list[Any]]:
     """The pair of one route and its findings; `reached`: the ids of every route to the same variable;
     `vocabulary_tables`: the tables of each layer's vocabulary signatures; `shown`: the embedding's name for the
-    user (its layer path where the layer's name alone is ambiguous); `feeding`: the lookups of every route to the
-    same variable."""
+    user (its layer path where the layer's name alone is ambiguous); `names`: its lookups' (`_route_lookup_names`);
+    `feeding`: the lookups of every route to the same variable."""
     from keras_vocabsafe.inspection import _HASH_BUCKETS, Finding, LayerPair
 
     tables = [model.table(t) for t in sorted(route.ids.tables)]
     hashing = not tables  # Ids of hash buckets alone (a `Hashing` layer): no vocabulary, no OOV id.
     embedding = route.layer
-    names = _route_lookup_names(route, shown)
     lookup = " + ".join(names)
     layers = (*names, shown)
     unknown = [t for t in tables if t.values is None]
@@ -1764,20 +1789,22 @@ def _gather_layer(gather_op: str, named: str) -> str:
     return re.sub(r"_\d+$", "", scopes[-1]) if enclosing.group(1) else scopes[-1]
 
 
-def _lookup_name(lookup_op: str, gather_op: str, embedding: str) -> str:
+def _lookup_name(lookup_op: str, gather_op: str, embedding: str, table_path: str | None = None) -> str:
     """The layer a table lookup runs in, from its op's name scope (`model_1/words_1/hash_table_Lookup/...`).
 
     Keras 3 traces each call of a layer under its name plus a suffix that counts the calls ("_1", then "_3"):
     where the embedding's scope has one (its variable keeps the plain name), the lookup's scope has one too, which
     is taken off. Its number need not be the embedding's (an embedding called twice is "emb_3" the second time).
     A scope at the root of the function is no layer call inside a model: it is the lookup half `export_for_serving`
-    runs on a served input, under the lookup's name as it is.
+    runs on a served input, under the lookup's name as it is. A lookup outside any scope (a hand-written
+    module's) is named by `table_path`, the attribute that holds its table, where known.
     """
     scopes = lookup_op.split("/")[:-1]
-    while scopes and (scopes[-1].endswith("_Lookup") or scopes[-1] in ("hash_table", "None_Lookup")):
+    # TensorFlow's own scopes for a lookup: `<table name>_Lookup`, numbered from a function's second lookup on.
+    while scopes and re.fullmatch(r"(.*_Lookup|hash_table)(_\d+)?", scopes[-1]):
         scopes.pop()
     if not scopes:
-        return "lookup table"
+        return table_path or "lookup table"
     if len(scopes) == 1:
         return scopes[0]
     traced = any(

@@ -1442,6 +1442,43 @@ def test_two_matrices_of_one_name_scope_are_named_by_their_own_paths(tmp_path):
     assert finding.code == "ids-exceed-rows" and finding.layers[-1] == "emb/large", finding
 
 
+def test_hand_written_tables_are_named_by_the_attribute_path_that_holds_them(tmp_path):
+    # A TF Serving team's model: tables of a `tf.Module` looked up outside any name scope. The first was named
+    # "lookup table", the second `None_Lookup_1` (TensorFlow's scope for a second lookup), which no code holds.
+    def table(keys):
+        ids = tf.range(len(keys), dtype=tf.int64)
+        return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(tf.constant(keys), ids), default_value=0)
+
+    class Tables(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.listed = [table(VOCAB)]
+
+    class Served(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.small_table, self.tables = table(["a", "b"]), Tables()
+            self.small = tf.Variable(tf.zeros([2, 2]), name="small")
+            self.large = tf.Variable(tf.zeros([len(VOCAB) - 1, 2]), name="large")  # One row short.
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)] * 2)
+        def serve(self, first, second):
+            return tf.nn.embedding_lookup(self.small, self.small_table.lookup(first)) + tf.nn.embedding_lookup(
+                self.large, self.tables.listed[0].lookup(second)
+            )
+
+    module = Served()
+    tf.saved_model.save(module, str(tmp_path / "served"), signatures=module.serve)
+    report = inspect_model(str(tmp_path / "served"))
+    assert sorted((p.lookup, p.embedding) for p in report.pairs) == [
+        ("small_table", "small"),
+        ("tables.listed[0]", "large"),
+    ]
+    (finding,) = report.findings
+    assert finding.code == "ids-exceed-rows" and finding.layers == ("tables.listed[0]", "large"), finding
+    assert "The lookup 'tables.listed[0]' gives ids up to 4" in finding.message, finding.message
+
+
 def test_an_embedding_of_ragged_ids_is_named_as_its_layer(tmp_path):
     text = keras.Input((1,), dtype="string")
     vectorize = keras.layers.TextVectorization(vocabulary=VOCAB, ragged=True, name="vectorize")
