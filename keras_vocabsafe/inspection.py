@@ -1841,15 +1841,7 @@ class _Analysis:
             lookup = self.lookup(lookup_node) if lookup_node is not None else None
             if trace.breaker is not None:
                 if lookup_node is not None and lookup is not None:
-                    breaker = trace.breaker
-                    self._add(
-                        "note",
-                        "path-not-checked",
-                        (lookup_node.label, breaker.label, node.label),
-                        f"The ids of {lookup_node.class_name} '{lookup_node.label}' reach {node.class_name} "
-                        f"'{node.label}' through {breaker.class_name} '{breaker.label}', which may change them, so "
-                        "this pair was not checked.",
-                    )
+                    self._note_unread_breaker(lookup, embedding, trace.breaker)
                 continue
             if lookup is None:
                 continue
@@ -1879,6 +1871,41 @@ class _Analysis:
                     rows=embedding.rows,
                     unreachable_rows=unreachable,
                 )
+
+    def _note_unread_breaker(self, lookup: _Lookup, embedding: _Embedding, breaker: _Node) -> None:
+        """The `path-not-checked` note of a lookup whose ids reach an embedding through a layer that may change them.
+        A Lambda's is the common case (`Lambda(lambda x: x + 1)`): its function is code, which this check does not
+        run (a .keras file holds it as bytecode that Keras loads only with `safe_mode=False`), while the graph of
+        the model's export shows what it does; so its note says what was not checked and how to check it."""
+        l_node, e_node = lookup.node, embedding.node
+        who = f"{l_node.class_name} '{l_node.label}'"
+        target = f"{e_node.class_name} '{e_node.label}'"
+        through = f"{breaker.class_name} '{breaker.label}'"
+        layers = (l_node.label, breaker.label, e_node.label)
+        if not (breaker.is_keras and breaker.class_name == "Lambda"):
+            self._add(
+                "note",
+                "path-not-checked",
+                layers,
+                f"The ids of {who} reach {target} through {through}, which may change them, so this pair was not "
+                "checked.",
+            )
+            return
+        ids = "its ids" if lookup.size is None else f"its ids 0 to {lookup.size - 1}"
+        rows = "" if embedding.rows is None else f" ({embedding.rows} rows)"
+        self._add(
+            "note",
+            "path-not-checked",
+            layers,
+            f"{who} gives {ids} to {through}, whose Python function this check does not run (a .keras file holds it "
+            "as bytecode, which Keras loads only with `safe_mode=False`), and its output reaches "
+            f"{target}{rows}: whether the ids it gives select rows of the embedding, and whether padding is masked, "
+            "were not checked. To check them, export the model (`model.export(path)`) and run `vocabsafe inspect` on "
+            "the export, whose graph shows what the Lambda does; or write a constant shift as "
+            "`keras.ops.add(ids, k)`, which this check follows.",
+            vocabulary_size=lookup.size,
+            rows=embedding.rows,
+        )
 
     def _record_pair(self, lookup: _Lookup, embedding: _Embedding, between: tuple[str, ...], shift: int = 0) -> None:
         """Lists a lookup and the embedding its ids reach, `shift` added to them on the way."""

@@ -1310,3 +1310,29 @@ def test_a_lookup_reaching_an_embedding_directly_is_checked_though_it_also_goes_
         ("ids-exceed-rows", ("words", "emb")),
         ("path-not-checked", ("words", "changed", "emb")),
     ]
+
+
+@pytest.mark.saving
+def test_ids_through_a_lambda_get_a_note_saying_what_was_not_checked_and_how_to_check_it(tmp_path):
+    # `Lambda(lambda x: x + 1)` shifts the ids past the rows. The note said only that the pair "was not checked".
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, name="words")
+    inputs = keras.Input(shape=(3,), dtype="string")
+    shifted = keras.layers.Lambda(lambda x: x + 1, name="shift")(lookup(inputs))
+    model = keras.Model(inputs, keras.layers.Embedding(lookup.vocabulary_size(), 2, name="emb")(shifted))
+    saved = _save(model, tmp_path / "model.keras")
+    with pytest.raises(ValueError, match="safe_mode"):  # Why the file's Lambda is not run.
+        keras.saving.load_model(saved)
+    for inspected in (model, saved):
+        report = inspect_model(inspected)
+        (finding,) = report.findings
+        assert (finding.code, finding.layers) == ("path-not-checked", ("words", "shift", "emb")), finding
+        assert finding.details == {"vocabulary_size": 6, "rows": 6}
+        for said in ("Lambda 'shift'", "ids 0 to 5", "6 rows", "safe_mode=False", "masked"):
+            assert said in finding.message, finding.message
+        assert "`model.export(path)`" in finding.message and "`keras.ops.add(ids, k)`" in finding.message
+    # What the note advises finds the mistake: the export's graph shows the shift.
+    model.export(str(tmp_path / "export"), verbose=False)
+    exported = inspect_model(str(tmp_path / "export"))
+    assert [(f.code, f.layers) for f in exported.findings if f.severity == "error"] == [
+        ("ids-exceed-rows", ("words", "emb"))
+    ], str(exported)
