@@ -390,6 +390,12 @@ def _lookup_and_embedding(vocabulary, input_dim=None):
     return keras.Model(strings, embedding(lookup(strings)))
 
 
+def _assert_advises_weights_for_this_vocabulary(finding):
+    """The rows are told to be those of old.weights.h5, saved for another vocabulary: load matching weights."""
+    assert "old.weights.h5" in finding.message and "another vocabulary" in finding.message, finding.message
+    assert "Load weights saved from a model with this vocabulary, or retrain" in finding.message
+
+
 @pytest.mark.saving
 @pytest.mark.parametrize("input_dim", [None, 4], ids=["config fits", "config too small too"])
 def test_rows_from_weights_saved_for_another_vocabulary_advise_other_weights_not_input_dim(tmp_path, input_dim):
@@ -401,8 +407,7 @@ def test_rows_from_weights_saved_for_another_vocabulary_advise_other_weights_not
     assert sorted(_codes(report, "error")) == ["ids-exceed-rows", "weights-do-not-fit"], str(report)
     (finding,) = [f for f in report.findings if f.code == "ids-exceed-rows"]
     assert finding.details["rows"] == 5 and finding.details["vocabulary_size"] == 6
-    assert "old.weights.h5" in finding.message and "another vocabulary" in finding.message, finding.message
-    assert "Load weights saved from a model with this vocabulary, or retrain" in finding.message
+    _assert_advises_weights_for_this_vocabulary(finding)
     if input_dim is None:
         assert "input_dim=6 fits the 6 ids" in finding.message and "Use `input_dim" not in finding.message
     else:
@@ -445,8 +450,7 @@ def test_rows_from_weights_saved_for_another_vocabulary_advise_other_weights_on_
     assert "weights-do-not-fit" in _codes(report, "error"), str(report)
     (finding,) = [f for f in report.findings if f.code == code]
     assert finding.details["rows"] == len(saved_vocabulary) + 2 and "shifted by +1" in finding.message
-    assert "old.weights.h5" in finding.message and "another vocabulary" in finding.message, finding.message
-    assert "Load weights saved from a model with this vocabulary, or retrain" in finding.message
+    _assert_advises_weights_for_this_vocabulary(finding)
     if input_dim is None:
         assert "input_dim=7 fits ids 1 to 6" in finding.message and "se `input_dim" not in finding.message
     else:

@@ -1410,19 +1410,21 @@ def test_an_id_put_in_place_of_a_table_default_is_the_oov_id_not_a_mask(tmp_path
     assert report.findings == []  # Every row is a token's or the unknown keys'; nothing is padding.
 
 
+def _hash_table(keys):
+    """A hand-written table giving each key its position, as a TF Serving team's `tf.Module` builds one."""
+    ids = tf.range(len(keys), dtype=tf.int64)
+    return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(tf.constant(keys), ids), default_value=0)
+
+
 def test_two_matrices_of_one_name_scope_are_named_by_their_own_paths(tmp_path):
     # A TF Serving team's model: two matrices made under one `tf.name_scope`, each gathered by its own table. Both
     # were shown as `emb`, the scope, as if one matrix.
     small, large = ["a", "b"], VOCAB
 
-    def table(keys):
-        ids = tf.range(len(keys), dtype=tf.int64)
-        return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(tf.constant(keys), ids), default_value=0)
-
     class Served(tf.Module):
         def __init__(self):
             super().__init__()
-            self.small_table, self.large_table = table(small), table(large)
+            self.small_table, self.large_table = _hash_table(small), _hash_table(large)
             with tf.name_scope("emb"):
                 self.small = tf.Variable(tf.zeros([len(small), 2]), name="small")
                 self.large = tf.Variable(tf.zeros([len(large) - 1, 2]), name="large")  # One row short.
@@ -1445,19 +1447,15 @@ def test_two_matrices_of_one_name_scope_are_named_by_their_own_paths(tmp_path):
 def test_hand_written_tables_are_named_by_the_attribute_path_that_holds_them(tmp_path):
     # A TF Serving team's model: tables of a `tf.Module` looked up outside any name scope. The first was named
     # "lookup table", the second `None_Lookup_1` (TensorFlow's scope for a second lookup), which no code holds.
-    def table(keys):
-        ids = tf.range(len(keys), dtype=tf.int64)
-        return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(tf.constant(keys), ids), default_value=0)
-
     class Tables(tf.Module):
         def __init__(self):
             super().__init__()
-            self.listed = [table(VOCAB)]
+            self.listed = [_hash_table(VOCAB)]
 
     class Served(tf.Module):
         def __init__(self):
             super().__init__()
-            self.small_table, self.tables = table(["a", "b"]), Tables()
+            self.small_table, self.tables = _hash_table(["a", "b"]), Tables()
             self.small = tf.Variable(tf.zeros([2, 2]), name="small")
             self.large = tf.Variable(tf.zeros([len(VOCAB) - 1, 2]), name="large")  # One row short.
 
