@@ -169,8 +169,9 @@ def unreadable(store: Any, error: OSError) -> str:
         since = "Since `model.load_weights()` returns without saying so, it"
         load = "load complete weights (`keras_vocabsafe.load_weights(model, path)` checks every shard before loading)"
     return (
-        f"could not read its saved weights: {reason} {since} keeps the rows it had and refuses to be called or saved "
-        f"until it is given rows: {load}, or give it rows with its own `set_weights` (`layer.set_weights([matrix])`: "
+        f"could not read its saved weights: {reason} {since} refuses to be called or saved until it is given rows, "
+        "and its rows are NaN until then (so a function compiled before, which does not call it again, gives NaN "
+        f"vectors): {load}, or give it rows with its own `set_weights` (`layer.set_weights([matrix])`: "
         "`model.set_weights()` assigns the layer's variables without the layer knowing, so it would still refuse)."
     )
 

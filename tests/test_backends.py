@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import keras
 import numpy as np
@@ -685,6 +686,68 @@ def test_a_subclassed_model_of_the_embedding_half_reloads_every_weight(tmp_path)
     np.testing.assert_array_equal(loaded.predict(ids, verbose=0), expected)
     with pytest.raises(KeyDtypeError, match="takes integer ids"):
         embedding(keras.ops.convert_to_tensor(np.array([[2.0]], np.float32)))  # Outside that trace: refused.
+
+
+def _compiled_before(model, ids, traceable=True):
+    """`model`'s functions compiled now: Keras's `predict` (kept by Keras) and, on PyTorch, a `torch.jit` trace
+    (not `traceable`: Keras's PyTorch `searchsorted`, which `trainable_rows` uses, cannot be traced by it)."""
+    model.predict(ids, verbose=0)
+    if keras.backend.backend() != "torch" or not traceable:
+        return []
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # The trace's warnings about Python values taken as constants.
+        return [torch.jit.trace(model, (torch.as_tensor(ids),), check_trace=False)]
+
+
+@pytest.mark.saving
+@pytest.mark.parametrize("damage", ["missing", "truncated"])
+@pytest.mark.parametrize("kind", ["float", "trainable_rows", "int8"])
+def test_functions_compiled_before_a_load_missing_a_shard_of_the_layer_give_no_fresh_vectors(tmp_path, damage, kind):
+    # Keras's `model.load_weights()` drops the layer's error when a shard is missing; the layer warns and refuses
+    # to be called. A JAX `predict` compiled before (or a `torch.jit` trace) does not call it again: it went on
+    # predicting from the layer's fresh rows, silently. Its rows are NaN now, so such functions give NaN vectors.
+    lookup, embedding = halves(trainable_rows=[2, 3] if kind == "trainable_rows" else None)
+    model = id_model(embedding)
+    if kind == "int8":
+        model.quantize("int8")
+    if keras.backend.backend() == "torch" and kind == "float":  # Slow to compile: once.
+        model.compile(loss="mse", jit_compile=True)  # `predict` under `torch.compile` (JAX's is compiled anyway).
+    ids = keras.ops.convert_to_numpy(lookup(tf.constant(TEXT[:3])))
+    expected = model.predict(ids, verbose=0)
+    rows = embedding.get_weights()
+    path = tmp_path / "w.weights.json"
+    # In GiB: as small as the largest array (vocabulary offsets: 80 bytes), so that the layer's arrays span shards.
+    model.save_weights(path, max_shard_size=max(100, *(array.nbytes for array in rows)) / 2**30)
+    (shards,) = [shards for key, shards in json.loads(path.read_text())["weight_map"].items() if "embedding" in key]
+    assert isinstance(shards, list) and len(shards) > 1, shards
+    shard = tmp_path / shards[-1]
+    if damage == "missing":
+        shard.unlink()
+    else:
+        shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    compiled = _compiled_before(model, ids, traceable=kind != "trainable_rows")
+    with pytest.warns(UserWarning, match="could not read its saved weights"):
+        model.load_weights(path)
+    backend = keras.backend.backend()
+    if backend == "jax":
+        assert np.isnan(model.predict(ids, verbose=0)).all()
+    else:
+        refused = tf.errors.InvalidArgumentError if backend == "tensorflow" else ConfigurationError
+        with pytest.raises(refused, match="could not read its saved weights"):
+            model.predict(ids, verbose=0)
+    for function in compiled:
+        assert np.isnan(keras.ops.convert_to_numpy(function(keras.ops.convert_to_tensor(ids)))).all()
+    for weights, given in zip(embedding.get_weights(), rows, strict=True):
+        if np.issubdtype(given.dtype, np.floating):  # A quantized matrix's int8 values keep theirs; its scale is NaN.
+            assert np.isnan(weights).all()
+    embedding.set_weights(rows)  # Rows given: every function gives their vectors again.
+    np.testing.assert_allclose(model.predict(ids, verbose=0), expected, rtol=1e-6)
+    for function in compiled:
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(function(keras.ops.convert_to_tensor(ids))), expected, rtol=1e-6
+        )
 
 
 def test_ids_outside_the_vocabulary_are_refused_under_torch_compile():
