@@ -663,6 +663,7 @@ class VocabIdEmbedding(VocabularyLayer):
         else:
             self.trainable_rows = trainable_rows
             self._create_weights(matrix)
+            self._rows_given()
             self.built = True
         self.trainable = train != "none"
         return aligned.report

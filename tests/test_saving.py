@@ -420,6 +420,22 @@ def _sharded_weights_missing_the_layers_last_shard(tmp_path):
 
 
 @pytest.mark.saving
+@pytest.mark.parametrize("train", ["all", "missing"])
+def test_rows_from_load_pretrained_make_a_layer_missing_a_shard_usable_again(tmp_path, train):
+    """`load_pretrained` gives the layer its rows, also where `train="missing"` makes new variables."""
+    _, path = _sharded_weights_missing_the_layers_last_shard(tmp_path)
+    model = _scored_model(["a", "b", "c"])
+    with pytest.warns(UserWarning, match="could not read its saved weights"):
+        model.load_weights(path)
+    vectors = tmp_path / "vectors.txt"
+    dim = model.get_layer("words").output_dim
+    vectors.write_text("".join(f"{word} {' '.join(['0.5'] * dim)}\n" for word in ("a", "b")), encoding="utf-8")
+    model.get_layer("words").load_pretrained(vectors, train=train)
+    output = model.predict(tf.constant([["a"]]), verbose=0)
+    assert output.shape == (1, 1) and np.isfinite(output).all()
+
+
+@pytest.mark.saving
 def test_layer_missing_a_shard_is_refused_by_a_predict_traced_before_the_load(tmp_path):
     """Keras's compiled `predict` does not run the layer's Python again: it went on with the layer's old rows."""
     trained, path = _sharded_weights_missing_the_layers_last_shard(tmp_path)
