@@ -41,6 +41,7 @@ __all__ = [
     "own_variables",
     "producing_layer",
     "replace_variables",
+    "retrack_torch_parameters",
     "searchsorted",
     "set_keras_mask",
     "stored_array",
@@ -222,6 +223,18 @@ def replace_variables(layer: Any, old: list[Any], create: Any) -> Any:
     finally:
         if locked:
             layer._tracker.lock()
+
+
+def retrack_torch_parameters(model: Any) -> None:
+    """On PyTorch, lists the current variables of `model` and of every layer in it as their `torch.nn.Parameter`s.
+
+    Keras lists a PyTorch layer's parameters (`parameters()`, `state_dict()`) when it is built, from the variables of
+    all its layers: variables that later replace a sublayer's stay out of its parents' lists, which keep the old
+    ones. Keras's own `model.quantize()` lists them again the same way."""
+    if keras.backend.backend() != "torch":
+        return
+    for layer in flatten_layers(model):
+        layer._track_variables()
 
 
 def in_xla_compilation() -> bool:

@@ -924,14 +924,16 @@ class VocabIdEmbedding(VocabularyLayer):
                 new_variable,
                 _trained_row_map(row_map, old_trained_ids, new_trained_ids),
             )
+        if model is not None:
+            _compat.retrack_torch_parameters(model)  # Else PyTorch's `model.parameters()` hold the old matrix.
         elif _compat.inbound_tensors(self):
             warnings.warn(
                 f"{self._owner()} has a new embedding matrix, but a model that calls it may already have compiled "
                 "a training or prediction function that uses the old one; such a function now fails (with this "
                 "layer's name on TensorFlow; on JAX and PyTorch with Keras's 'Invalid variable value in "
                 "StatelessScope' or 'Unknown variable') instead of running on. Pass `model=` to "
-                "`update_vocabulary()` (it also remaps the optimizer state), or call `model.compile(...)` again "
-                "before `fit`.",
+                "`update_vocabulary()` (it also remaps the optimizer state, and on PyTorch puts the new matrix in "
+                "the model's `parameters()` and `state_dict()`), or call `model.compile(...)` again before `fit`.",
                 UserWarning,
                 stacklevel=4,  # The caller of update_vocabulary(), past `_in_strategy_of_rows`.
             )

@@ -816,3 +816,31 @@ def test_errors_raised_in_a_tf_data_map_keep_their_type():
         floats.map(lambda keys, y: (lookup(keys), y))
     with pytest.raises(KeyDtypeError, match=r"ids_to_tokens\(\) takes integer ids"):
         floats.map(lambda keys, y: lookup.ids_to_tokens(keys))
+
+
+def test_update_vocabulary_with_model_gives_pytorch_the_new_matrix_as_a_parameter():
+    # Keras lists a PyTorch model's parameters once, when it is built: after `update_vocabulary(model=...)` its
+    # `parameters()` and `state_dict()` still held the old matrix, so a PyTorch training loop (as in Keras's guide,
+    # `torch.optim.Adam(model.parameters())`) never trained the rows and `torch.save(model.state_dict())` saved old
+    # ones, silently.
+    if keras.backend.backend() != "torch":
+        pytest.skip("PyTorch's parameter lists")
+    import torch
+
+    _, embedding = halves()
+    model = id_model(embedding)
+    model.compile(optimizer="sgd", loss="mse")
+    embedding.update_vocabulary(["zebra", *embedding.get_vocabulary()[2:]], model=model)
+    current = {variable.path: variable.value for variable in model.variables}
+    parameters = {name.split(".", 1)[1]: parameter for name, parameter in model.named_parameters()}
+    assert parameters.keys() == current.keys()
+    assert all(parameters[path] is current[path] for path in current)
+    before = embedding.get_weights()[0].copy()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    ids = torch.as_tensor(embedding.lookup()(tf.constant(TEXT)).numpy())
+    loss = ((model(ids) - torch.as_tensor(LABELS)) ** 2).mean()
+    loss.backward()
+    optimizer.step()
+    assert not np.array_equal(embedding.get_weights()[0], before)
+    saved = model.state_dict()[f"_torch_params.{embedding.weights[0].path}"]
+    np.testing.assert_array_equal(saved.detach().cpu().numpy(), embedding.get_weights()[0])

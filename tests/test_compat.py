@@ -5,6 +5,7 @@ fails here, by name, instead of deep inside a layer. Every name in `_compat.__al
 """
 
 import importlib
+import importlib.util
 import typing
 import warnings
 
@@ -446,6 +447,18 @@ def test_in_legacy_weights_load_is_true_only_while_load_weights_reads_a_legacy_h
     assert not _compat.in_legacy_weights_load()
 
 
+def test_torch_parameters_are_listed_again_by_the_method_keras_quantize_uses():
+    # Reads Keras's PyTorch layer as text: importing it needs PyTorch. The listing itself is checked on PyTorch by
+    # tests/test_backends.py (`update_vocabulary(model=...)`).
+    source = importlib.util.find_spec("keras.src.backend").submodule_search_locations[0] + "/torch/layer.py"
+    with open(source, encoding="utf-8") as file:
+        assert "def _track_variables(self):" in file.read(), "keras TorchLayer._track_variables is gone"
+    model, _ = functional_model()
+    before = [variable.path for variable in model.variables]
+    _compat.retrack_torch_parameters(model)  # Nothing to list off PyTorch.
+    assert [variable.path for variable in model.variables] == before
+
+
 COVERED = {
     "ALLOW_NON_TENSOR_INPUTS": test_raw_input_flags_are_read_by_keras,
     "CAST_OPS": test_graph_nodes_and_the_ops_a_functional_model_records,
@@ -477,6 +490,7 @@ COVERED = {
     "own_variables": test_layer_tracking_internals,
     "producing_layer": test_layer_tracking_internals,
     "replace_variables": test_adding_and_replacing_weights_of_a_built_layer,
+    "retrack_torch_parameters": test_torch_parameters_are_listed_again_by_the_method_keras_quantize_uses,
     "restore_dtype_policy": test_quantization_flag_and_dtype_policy,
     "saved_model_proto": test_saved_model_proto_parses_a_saved_model,
     "bundle_entry_proto": test_bundle_entry_proto_places_the_tensors_of_a_checkpoint,
