@@ -121,7 +121,10 @@ def export_for_serving(
             (nested models' too) must be ones TensorFlow takes as name
             scopes: ASCII letters, digits and `_ . \\ > -`, starting with a
             letter, digit or `.` for a model or a layer holding weights.
-            Others are refused before anything is written.
+            Others are refused before anything is written. Export from the
+            TensorFlow backend: on PyTorch, and on JAX with a lookup or the
+            vocabulary signatures, it is refused (save the model to `.keras`
+            and export that with `KERAS_BACKEND=tensorflow`).
         base_path: the model's base directory, as given to the model server
             (`--model_base_path`); created if missing (and removed again
             if the export fails). A symbolic link to a directory is written
@@ -252,11 +255,27 @@ def export_for_serving(
         raise ConfigurationError(f"`strict` must be True or False. Received: strict={strict!r}")
     op_target = parse_target(target) if target is not None else (OpTarget("core") if strict else None)
     verbose = check_verbose(verbose, "export_for_serving()")
+    if keras.backend.backend() == "torch":
+        raise ConfigurationError(
+            "export_for_serving() writes a TensorFlow SavedModel, which Keras cannot write from a model of the "
+            "torch backend. Save the model (`model.save('model.keras')`) and export it from a process with "
+            "KERAS_BACKEND=tensorflow: the file loads there, with its vocabulary and the same predictions."
+        )
     _check_layer_names(model)
     halves_lookups: dict[int, VocabLookup] = {}  # One lookup per embedding half, for its input and its signatures.
     plan = _ServingPlan.from_model(model, input_names, output_names, _input_lookups(model, lookups, halves_lookups))
     warmup = None if warmup_inputs is None else _warmup_requests(warmup_inputs, plan)
     vocabulary_layers = _vocabulary_layers(model) if vocabulary_signatures else []
+    if keras.backend.backend() == "jax" and (any(plan.lookups) or vocabulary_layers):
+        # Keras's JAX export converts what it tracks to JAX arrays, which hold no strings (a lookup's vocabulary),
+        # and takes no input of unknown rank (`token_to_id_<layer>`'s).
+        raise ConfigurationError(
+            "export_for_serving() cannot put a lookup (the `lookups` in front of the model, or the "
+            "`vocabulary_<layer>` and `token_to_id_<layer>` signatures) into a SavedModel written from a model of "
+            "the jax backend. Save the model (`model.save('model.keras')`) and export it from a process with "
+            "KERAS_BACKEND=tensorflow: the file loads there, with its vocabulary and the same predictions. Or, to "
+            "serve ids, pass `lookups=None, vocabulary_signatures=False`."
+        )
 
     base = _as_path(base_path, "base_path")
     created = _prepare_base_path(base)

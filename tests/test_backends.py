@@ -27,6 +27,7 @@ from keras_vocabsafe import (
     VocabIdEmbedding,
     VocabLookup,
     VocabularyMismatchError,
+    export_for_serving,
     load_remapped_weights,
 )
 
@@ -844,3 +845,26 @@ def test_update_vocabulary_with_model_gives_pytorch_the_new_matrix_as_a_paramete
     assert not np.array_equal(embedding.get_weights()[0], before)
     saved = model.state_dict()[f"_torch_params.{embedding.weights[0].path}"]
     np.testing.assert_array_equal(saved.detach().cpu().numpy(), embedding.get_weights()[0])
+
+
+def test_export_for_serving_off_tensorflow_is_refused_with_the_fix_before_anything_is_written(tmp_path):
+    # On JAX a lookup in front of the model (the default) or the vocabulary signatures failed with Keras's "Cannot
+    # iterate over a shape with unknown rank" or an ExportError ("dtype object is not a valid JAX array type"); on
+    # PyTorch every export failed with Keras's NotImplementedError ("`track` is not supported").
+    if keras.backend.backend() == "tensorflow":
+        pytest.skip("TensorFlow writes the SavedModel (tests/test_serving_export.py)")
+    _, embedding = halves()
+    model = id_model(embedding)
+    fix = r"KERAS_BACKEND=tensorflow: the file loads there, with its vocabulary and the same predictions"
+    asked = [{}, {"lookups": None}, {"vocabulary_signatures": False}]
+    if keras.backend.backend() == "torch":
+        asked.append({"lookups": None, "vocabulary_signatures": False})
+    for kwargs in asked:
+        with pytest.raises(ConfigurationError, match=fix):
+            export_for_serving(model, tmp_path / "served", verbose=0, **kwargs)
+        assert not (tmp_path / "served").exists()
+    if keras.backend.backend() == "jax":  # Ids alone export from JAX (Keras's jax2tf), as the message says.
+        path = export_for_serving(model, tmp_path / "served", lookups=None, vocabulary_signatures=False, verbose=0)
+        ids = np.array([[2, 3, 0, 0]], np.int64)
+        served = tf.saved_model.load(path).signatures["serving_default"](ids=tf.constant(ids))
+        np.testing.assert_allclose(next(iter(served.values())).numpy(), model.predict(ids, verbose=0), rtol=1e-6)
