@@ -1275,7 +1275,7 @@ def audit_ops(
     )
 
 
-def read_saved_model(path: Path) -> Any:
+def _read_saved_model(path: Path) -> Any:
     """The `SavedModel` proto of a SavedModel directory (`saved_model.pb`, or `.pbtxt`), or a typed error that
     names what is wrong with it."""
     from google.protobuf import text_format
@@ -1312,7 +1312,7 @@ def read_saved_model(path: Path) -> Any:
 
 def _ops_in_saved_model(path: Path) -> dict[str, set[str]]:
     """Op type -> names of the nodes that use it, over every graph and function of a SavedModel."""
-    saved_model = read_saved_model(path)
+    saved_model = _read_saved_model(path)
     ops: dict[str, set[str]] = {}
     for meta_graph in saved_model.meta_graphs:
         library = meta_graph.graph_def.library

@@ -233,7 +233,7 @@ def _signatures(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
     an axis of any length; `None` for the whole shape when even the rank is unknown), read from saved_model.pb."""
     import tensorflow as tf
 
-    from keras_vocabsafe.export import read_saved_model
+    from keras_vocabsafe.export import _read_saved_model
 
     def tensors(infos: Any) -> dict[str, Any]:
         described = {}
@@ -245,7 +245,7 @@ def _signatures(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
         return described
 
     signatures: dict[str, dict[str, dict[str, Any]]] = {}
-    for meta_graph in read_saved_model(path).meta_graphs:
+    for meta_graph in _read_saved_model(path).meta_graphs:
         for name in sorted(meta_graph.signature_def):
             if name.startswith("__"):  # `__saved_model_init_op`: TensorFlow's own, not served.
                 continue
