@@ -24,6 +24,9 @@ __all__ = [
     "ranges_text",
     "rows_past_bins",
     "rows_past_several_lookups",
+    "shift_moves_the_mask",
+    "shifted_ids_leave_rows",
+    "shifted_ids_past_rows",
 ]
 
 
@@ -84,6 +87,88 @@ def rows_past_several_lookups(target: str, rows: int, reached: Sequence[tuple[in
         f"{_sentence(target)} has {rows} rows, but the lookups that feed it give only ids {ranges_text(reached)}: "
         f"{unreachable:,} row(s) can never be selected and waste memory. Use `input_dim={highest + 1}`, the most "
         "ids any of them gives."
+    )
+
+
+def _shifted(size: int, shift: int, between: Sequence[str]) -> str:
+    """How a lookup's ids were shifted: "gives ids 0 to 5, shifted by +1 on the way (through shift) to 1 to 6"."""
+    through = f" (through {', '.join(between)})" if between else ""
+    return f"gives ids 0 to {size - 1}, shifted by {shift:+d} on the way{through} to {shift} to {size - 1 + shift}"
+
+
+def shifted_ids_past_rows(
+    who: str,
+    target: str,
+    size: int,
+    shift: int,
+    rows: int,
+    *,
+    between: Sequence[str] = (),
+    wrapped: bool = True,
+    fix: str | None = None,
+) -> str:
+    """`ids-exceed-rows`: `who` gives ids 0 to `size - 1`, which reach `target` shifted by `shift` (a constant
+    added on the way, through the layers `between`), past either end of its `rows`. `wrapped`: the embedding
+    wraps negative ids around (a Keras Embedding on TensorFlow) rather than failing on them; `fix` replaces the
+    advice to resize (where the rows are those of saved weights that do not fit the config)."""
+    low, high = shift, size - 1 + shift
+    past, below = max(high - rows + 1, 0), max(-low, 0)
+    problems, fixes = [], []
+    if past:
+        problems.append(
+            f"the {past:,} highest id(s) select no row (on CPU the model fails with an out-of-range gather when such "
+            "a token arrives; on GPU it silently returns zero vectors)"
+        )
+        if fix is None:
+            fixes.append(f"use `input_dim={high + 1}`")
+    if below:
+        problems.append(
+            f"the {below:,} lowest id(s) are negative, which Keras's Embedding wraps around on TensorFlow (id -1 "
+            "selects the last row), so they select rows of other ids"
+            if wrapped
+            else f"the {below:,} lowest id(s) are negative, which select no row"
+        )
+        fixes.append("shift no id below 0")
+    advice = [fix] if past and fix is not None else []
+    if fixes:
+        advice.append(
+            f"{' and '.join(fixes).capitalize()}, and retrain; or use VocabEmbedding without the shift, which sizes "
+            "the matrix from the vocabulary."
+        )
+    return (
+        f"{_sentence(who)} {_shifted(size, shift, between)}, but {target} has {rows} rows: "
+        f"{'; and '.join(problems)}. {' '.join(advice)}"
+    )
+
+
+def shifted_ids_leave_rows(
+    who: str, target: str, size: int, shift: int, rows: int, *, between: Sequence[str] = (), fix: str | None = None
+) -> str:
+    """`unreachable-rows`: `target` has more `rows` than the ids of `who`, its only lookup, need, shifted by
+    `shift` on the way (through the layers `between`); `fix` as for `shifted_ids_past_rows`."""
+    low, high = shift, size - 1 + shift
+    return (
+        f"{_sentence(target)} has {rows} rows, but {who} {_shifted(size, shift, between)}: {rows - size:,} row(s)"
+        + (f" (row{'s 0 to' if low > 1 else ''} {low - 1} among them)" if low > 0 else "")
+        + " can never be selected"
+        + (
+            f". {fix}"
+            if fix is not None
+            else " and waste memory. Use "
+            + (f"`input_dim={high + 1}`, or " if rows > high + 1 else "")
+            + (f"no shift and `input_dim={size}`, or " if low > 0 else "")
+            + "VocabEmbedding without the shift."
+        )
+    )
+
+
+def shift_moves_the_mask(who: str, target: str, shift: int, between: Sequence[str] = ()) -> str:
+    """`path-not-checked`: the ids of `who` reach `target` shifted by `shift` (through the layers `between`), so
+    the mask checks, which look for the mask at id 0, do not apply."""
+    through = f" (through {', '.join(between)})" if between else ""
+    return (
+        f"The ids of {who} reach {target} shifted by {shift:+d} on the way{through}, which moves the mask id off 0, "
+        "so whether padding is masked was not checked."
     )
 
 

@@ -1955,58 +1955,29 @@ class _Analysis:
             else None
         )
         if past or below:
-            problems, fixes = [], []
-            if past:
-                problems.append(
-                    f"the {past:,} highest id(s) select no row (on CPU the model fails with an out-of-range gather "
-                    "when such a token arrives; on GPU it silently returns zero vectors)"
-                )
-                if weights is None:
-                    fixes.append(f"use `input_dim={high + 1}`")
-            if below:
-                problems.append(
-                    f"the {below:,} lowest id(s) are negative, which Keras's Embedding wraps around on TensorFlow "
-                    "(id -1 selects the last row), so they select rows of other ids"
-                )
-                fixes.append("shift no id below 0")
-            advice = [weights] if past and weights is not None else []
-            if fixes:
-                advice.append(
-                    f"{' and '.join(fixes).capitalize()}, and retrain; or use VocabEmbedding without the shift, which "
-                    "sizes the matrix from the vocabulary."
-                )
             self._add(
                 "error",
                 "ids-exceed-rows",
                 layers,
-                f"{who} gives ids 0 to {lookup.size - 1}, {shifted} to {low} to {high}, but {target} has "
-                f"{embedding.rows} rows: {'; and '.join(problems)}. {' '.join(advice)}",
+                messages.shifted_ids_past_rows(
+                    who, target, lookup.size, trace.shift, embedding.rows, between=trace.between, fix=weights
+                ),
                 vocabulary_size=lookup.size,
                 rows=embedding.rows,
                 ids_without_row=past + below,
                 shift=trace.shift,
             )
         elif embedding.rows > lookup.size and alone:
-            extra = embedding.rows - lookup.size
             self._add(
                 "warning",
                 "unreachable-rows",
                 layers,
-                f"{target} has {embedding.rows} rows, but {who} gives ids 0 to {lookup.size - 1}, {shifted} to "
-                f"{low} to {high}: {extra:,} row(s)"
-                + (f" (row{'s 0 to' if low > 1 else ''} {low - 1} among them)" if low > 0 else "")
-                + " can never be selected"
-                + (
-                    f". {weights}"
-                    if weights is not None
-                    else " and waste memory. Use "
-                    + (f"`input_dim={high + 1}`, or " if embedding.rows > high + 1 else "")
-                    + (f"no shift and `input_dim={lookup.size}`, or " if low > 0 else "")
-                    + "VocabEmbedding without the shift."
+                messages.shifted_ids_leave_rows(
+                    who, target, lookup.size, trace.shift, embedding.rows, between=trace.between, fix=weights
                 ),
                 vocabulary_size=lookup.size,
                 rows=embedding.rows,
-                unreachable_rows=extra,
+                unreachable_rows=embedding.rows - lookup.size,
                 shift=trace.shift,
             )
         if lookup.mask or embedding.mask_zero:
@@ -2014,8 +1985,7 @@ class _Analysis:
                 "note",
                 "path-not-checked",
                 layers,
-                f"The ids of {who} reach {target} {shifted}, which moves the mask id off 0, so whether padding is "
-                "masked was not checked.",
+                messages.shift_moves_the_mask(who, target, trace.shift, trace.between),
             )
 
     def _check_pair(self, lookup: _Lookup, embedding: _Embedding, between: tuple[str, ...], alone: bool) -> None:
