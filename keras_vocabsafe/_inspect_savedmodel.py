@@ -135,18 +135,39 @@ class _Ids:
     oov: Intervals = ()
     padding: Intervals = ()  # Constant ids put in by the graph itself (padding, the mask), not by a table.
     hashes: frozenset[_HashOp] = frozenset()
+    # What constants added to the ids of the tables and hash ops on the way (`keras.ops.add(ids, 1)`): the ids the
+    # lookup gave are `ranges` less `shift`. Constants a lookup adds to its own OOV buckets are not counted (its
+    # ids are those buckets and its table's ids together, of which only the buckets were moved: see `_union`).
+    shift: int = 0
+    # The ids before the embedding wrapped negative ones around to its last rows (Keras's Embedding on TensorFlow,
+    # see `_select`), where it did: `ranges` holds the rows they select.
+    before_wrap: Intervals | None = None
 
     def map(self, change: Callable[[Intervals], Intervals]) -> _Ids:
-        return _Ids(change(self.ranges), self.tables, change(self.oov), change(self.padding), self.hashes)
+        return _Ids(
+            change(self.ranges),
+            self.tables,
+            change(self.oov),
+            change(self.padding),
+            self.hashes,
+            self.shift,
+            self.before_wrap,
+        )
 
 
 def _union(values: list[_Ids]) -> _Ids:
+    # Ids moved by different constants (a lookup's OOV buckets after its table's ids) have no one shift.
+    shifts = {v.shift for v in values if v.tables or v.hashes}
     return _Ids(
         _normalise(r for v in values for r in v.ranges),
         frozenset().union(*(v.tables for v in values)),
         _normalise(r for v in values for r in v.oov),
         _normalise(r for v in values for r in v.padding),
         frozenset().union(*(v.hashes for v in values)),
+        shifts.pop() if len(shifts) == 1 else 0,
+        None
+        if all(v.before_wrap is None for v in values)
+        else _normalise(r for v in values for r in (v.ranges if v.before_wrap is None else v.before_wrap)),
     )
 
 
@@ -558,7 +579,9 @@ class _Frame:
                 # A matrix plus a term of its shape (Keras's LoRA adds A @ B to the rows) has the matrix's rows.
                 matrices = [v for v in (first, second) if isinstance(v, _VariableValue) and _rows(v.variable) != 1]
                 return matrices[0] if len(matrices) == 1 else None
-            return _add(first, second, negate=op == "Sub")
+            # `OnesLike` is how `Hashing(mask_value=...)` moves its buckets past the mask id: no shift of its ids.
+            shifts = getattr(self._node(inputs[1]), "op", None) != "OnesLike"
+            return _add(first, second, negate=op == "Sub", shifts=shifts)
         if op == "FloorMod":  # How IntegerLookup hashes unknown keys into its OOV ids.
             divisor = get(1)
             if isinstance(divisor, _Const) and divisor.array().size == 1 and int(divisor.array().ravel()[0]) > 0:
@@ -691,7 +714,14 @@ class _Frame:
         if compared is not None:
             # A constant put in place of the ids the comparison picks replaces them (`tf.where(ids < 0, n, ids)`
             # gives unknown keys, which a table left at its default, an id of their own): no padding, no mask.
-            return _union_of([_replacing(first, when_true[subject]), _replacing(second, when_false[subject])])
+            chosen = _union_of([_replacing(first, when_true[subject]), _replacing(second, when_false[subject])])
+            added = self._node(inputs[1])
+            wraps = (op, c) == ("Less", 0) and added is not None and added.op in ("AddV2", "Add")
+            if chosen is not None and wraps and _canonical(added.input[0]) == subject:
+                # Keras's Embedding wraps negative ids around (`tf.where(ids < 0, ids + rows, ids)`): the ids it
+                # takes are those before, moved as they were.
+                chosen = dataclasses.replace(chosen, shift=current.shift, before_wrap=current.ranges)
+            return chosen
         return _union_of([_padding(first), _padding(second)])
 
 
@@ -761,15 +791,20 @@ def _narrow(value: _Ids, op: str, c: int) -> tuple[_Ids, _Ids]:
     return value.map(lambda r: _without(r, c)), value.map(lambda r: _clip(r, c, c))  # NotEqual
 
 
-def _add(first: Any, second: Any, negate: bool) -> _Ids | None:
+def _add(first: Any, second: Any, negate: bool, shifts: bool = True) -> _Ids | None:
+    """`first + second` (`first - second` where `negate`); a constant term moves the ids of `first`, and is counted
+    in their `shift` where `shifts`."""
     first = first.ids() if isinstance(first, _Const) else first
     second = second.ids() if isinstance(second, _Const) else second
     if not isinstance(first, _Ids) or not isinstance(second, _Ids) or not second.ranges:
         return None
+    if not negate and _count(first.ranges) == 1 and not (first.tables or first.hashes):
+        first, second = second, first  # `1 + ids`.
     sign = -1 if negate else 1
-    if _count(second.ranges) == 1:
+    if _count(second.ranges) == 1 and not (second.tables or second.hashes):
         k = sign * second.ranges[0][0]
-        return first.map(lambda r: tuple((a + k, b + k) for a, b in r))
+        moved = first.map(lambda r: tuple((a + k, b + k) for a, b in r))
+        return dataclasses.replace(moved, shift=moved.shift + k) if shifts else moved
     # Two varying terms: only the hull is known.
     low = min(a for a, _ in second.ranges) if not negate else -max(b for _, b in second.ranges)
     high = max(b for _, b in second.ranges) if not negate else -min(a for a, _ in second.ranges)
@@ -1560,8 +1595,12 @@ def _check_route(
         ]
     ids = route.ids
     rows = _rows(route.variable)
-    highest = max((b for _, b in ids.ranges), default=-1)
-    size = highest + 1 if highest >= 0 else 0
+    # Ids shifted by a constant on the way (`keras.ops.add(ids, 1)`) are checked where they land, and the lookup's
+    # own ids (from 0, the shift taken off) give its size, as in a .keras file. Our layers' ids are their own.
+    shift = 0 if route.ours else ids.shift
+    given = ids.before_wrap if shift and ids.before_wrap is not None else ids.ranges
+    highest = max((b for _, b in given), default=-1)
+    size = max(highest + 1 - shift, 0)
     oov = () if hashing else _clip(ids.oov, 0, float("inf"))
     # One id the graph itself puts in: the mask id (0 in Keras's layout; any id of a vocabulary listing its specials).
     put_in = _clip(ids.padding, 0, float("inf"))
@@ -1627,6 +1666,8 @@ def _check_route(
             )
         )
         return pair, found
+    if shift:
+        return pair, _check_shifted_route(route, given, shift, size, rows, who, target, layers, feeding, reached)
     padding_rows = rows - selectable
     outside = _normalise([*_clip(ids.ranges, float("-inf"), -1), *_clip(ids.ranges, rows, float("inf"))])
     on_padding = _clip(ids.ranges, selectable, rows - 1)
@@ -1717,6 +1758,49 @@ def _check_route(
             )
         )
     return pair, found
+
+
+def _check_shifted_route(
+    route: _Route,
+    given: Intervals,
+    shift: int,
+    size: int,
+    rows: int,
+    who: str,
+    target: str,
+    layers: tuple[str, ...],
+    feeding: tuple[str, ...],
+    reached: _Ids,
+) -> list[Any]:
+    """The findings of a route whose ids a constant `shift` moved on the way from a lookup of `size` ids to the
+    gather (`given`: the ids there, before any wrapping by the embedding), worded as in a .keras file: ids past
+    either end of the `rows`, rows no id selects where this lookup alone feeds them; the mask is not checked (the
+    shift moves the mask id off 0)."""
+    from keras_vocabsafe.inspection import Finding
+
+    found = []
+    low, high = min(a for a, _ in given), max(b for _, b in given)
+    past, below = max(high - rows + 1, 0), max(-low, 0)
+    if past or below:
+        message = messages.shifted_ids_past_rows(
+            who, target, size, shift, rows, wrapped=route.ids.before_wrap is not None
+        )
+        details = {"vocabulary_size": size, "rows": rows, "ids_without_row": past + below, "shift": shift}
+        found.append(Finding("error", "ids-exceed-rows", layers, message, details))
+    elif rows > size and len(feeding) == 1 and reached.ranges == route.ids.ranges:
+        message = messages.shifted_ids_leave_rows(who, target, size, shift, rows)
+        details = {"vocabulary_size": size, "rows": rows, "unreachable_rows": rows - size, "shift": shift}
+        found.append(Finding("warning", "unreachable-rows", layers, message, details))
+    elif len(feeding) > 1 or reached.ranges != route.ids.ranges:
+        unreachable = rows - _count(_clip(reached.ranges, 0, rows - 1))
+        if unreachable > 0:
+            # Several lookups feed the matrix: the rows none of them reaches, as for unshifted ids.
+            message = messages.rows_past_several_lookups(target, rows, reached.ranges, unreachable)
+            details = {"vocabulary_size": size, "rows": rows, "unreachable_rows": unreachable}
+            found.append(Finding("warning", "unreachable-rows", (*feeding, layers[-1]), message, details))
+    if route.masked_at_zero or _clip(route.ids.padding, 0, float("inf")):
+        found.append(Finding("note", "path-not-checked", layers, messages.shift_moves_the_mask(who, target, shift)))
+    return found
 
 
 def _hash_layer_class(model: _SavedModel, hashes: frozenset[_HashOp]) -> str:

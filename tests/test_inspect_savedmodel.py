@@ -1484,3 +1484,75 @@ def test_an_embedding_of_ragged_ids_is_named_as_its_layer(tmp_path):
     exported, saved = _both_halves("model_export", model, tmp_path)
     assert [(p.lookup, p.embedding) for p in exported.pairs] == [("vectorize", "emb")]
     assert [(p.lookup, p.embedding) for p in saved.pairs] == [("vectorize", "emb")]
+
+
+def _shifted_ids_model(source, shift, rows, how):
+    """Ids of 'words' (a StringLookup of VOCAB, or a Hashing into 5 bins) moved by `shift` into an Embedding 'emb'
+    of `rows` rows: with `keras.ops` ("ops", which a .keras file records), or in a Lambda (`ids + k`, or `k + ids`
+    for "lambda_first")."""
+    inputs = keras.Input(shape=(3,), dtype="string")
+    if source == "lookup":
+        ids = keras.layers.StringLookup(vocabulary=VOCAB, name="words")(inputs)
+    else:
+        ids = keras.layers.Hashing(num_bins=5, name="words")(inputs)
+    if how == "ops":
+        shifted = keras.ops.add(ids, shift) if shift > 0 else keras.ops.subtract(ids, -shift)
+    elif how == "lambda":
+        shifted = keras.layers.Lambda(lambda x: x + shift, name="shift")(ids)
+    else:
+        shifted = keras.layers.Lambda(lambda x: shift + x, name="shift")(ids)
+    embedding = keras.layers.Embedding(rows, 2, name="emb")
+    return keras.Model(inputs, embedding(shifted)), embedding
+
+
+@pytest.mark.parametrize("how", ["ops", "lambda", "lambda_first"])
+@pytest.mark.parametrize("source", ["lookup", "hashing"])
+@pytest.mark.parametrize(
+    "shift, extra_rows, code",
+    [(1, 1, "unreachable-rows"), (1, 0, "ids-exceed-rows"), (-1, 0, "ids-exceed-rows")],
+    ids=["shifted-leaving-row-0", "shifted-past-the-rows", "shifted-below-0"],
+)
+def test_ids_shifted_on_the_way_report_the_lookups_own_size_and_the_keras_file_advice(
+    tmp_path, how, source, shift, extra_rows, code
+):
+    # A StringLookup of 6 ids shifted by +1 into an Embedding(7) was told "vocabulary size 7" and advised
+    # "`input_dim=lookup.vocabulary_size()` (7)", which it had; into an Embedding(6), the same advice. Ids shifted
+    # by -1 (the OOV id to -1, which Keras's Embedding wraps to the last row) got no finding at all.
+    size = keras.layers.StringLookup(vocabulary=VOCAB).vocabulary_size() if source == "lookup" else 5
+    model, embedding = _shifted_ids_model(source, shift, size + extra_rows, how)
+    if shift > 0 and not extra_rows and source == "lookup":
+        with pytest.raises(tf.errors.InvalidArgumentError):  # The last token's id has no row.
+            model.predict(tf.constant([[VOCAB[-1]] * 3]), verbose=0)
+    if shift < 0 and source == "lookup":  # An unknown token's id 0 - 1 selects the last row, the last token's.
+        vectors = model.predict(tf.constant([["unknown"] * 3]), verbose=0)
+        np.testing.assert_array_equal(vectors[0, 0], embedding.embeddings.numpy()[-1])
+    exported = inspect_model(_export(model, tmp_path / "exported"))
+    ((pair,), (finding,)) = exported.pairs, exported.findings
+    assert (pair.vocabulary_size, pair.rows) == (size, embedding.input_dim)
+    assert (finding.code, finding.layers) == (code, ("words", "emb"))
+    assert f"gives ids 0 to {size - 1}, shifted by {shift:+d} on the way to {shift} to {size - 1 + shift}" in (
+        finding.message
+    )
+    assert "lookup.vocabulary_size()" not in finding.message
+    if code == "unreachable-rows":
+        assert f"no shift and `input_dim={size}`" in finding.message
+    elif shift > 0:
+        assert f"`input_dim={size + shift}`" in finding.message
+    if how == "ops":  # The .keras file tells the same, in the same words after the layers' names.
+        model.save(tmp_path / "model.keras")
+        (in_file,) = inspect_model(str(tmp_path / "model.keras")).findings
+        assert (in_file.code, in_file.details) == (finding.code, finding.details)
+        assert in_file.message.split(": ", 1)[1] == finding.message.split(": ", 1)[1]
+
+
+def test_ids_shifted_off_a_mask_token_get_the_keras_file_note_on_the_mask(tmp_path):
+    # The shift moves the mask id off 0: as in the .keras file, a note says the mask was not checked.
+    inputs = keras.Input(shape=(3,), dtype="string")
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, mask_token="", name="words")
+    shifted = keras.ops.add(lookup(inputs), 1)
+    model = keras.Model(inputs, keras.layers.Embedding(lookup.vocabulary_size() + 1, 2, mask_zero=True)(shifted))
+    exported, in_file = _both_halves("model_export", model, tmp_path)
+    assert [f.code for f in exported.findings] == [f.code for f in in_file.findings]
+    (note,) = [f for f in exported.findings if f.code == "path-not-checked"]
+    assert "shifted by +1 on the way, which moves the mask id off 0" in note.message
+    assert [p.vocabulary_size for p in exported.pairs] == [lookup.vocabulary_size()]
