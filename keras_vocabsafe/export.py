@@ -1169,13 +1169,7 @@ class OpAudit:
 
     def describe(self, op: str) -> str:
         """One line on a non-core op: its origin, the release that added it and whether it loads in the target."""
-        origin = self.ops[op]
-        if origin == "unknown":
-            text = f"unknown op: neither core TensorFlow nor tensorflow-text {scanned_range()}"
-        elif self.since.get(op) is None:
-            text = f"tensorflow-text op, registered by the installed release but in none of {scanned_range()}"
-        else:
-            text = f"tensorflow-text op since {since_text(op)}"
+        text = _origin(self, op)
         if self.target is not None and op in self.loads:
             text += f"; {'loads' if self.loads[op] else 'does not load'} in {self.target}"
         return text
@@ -1353,6 +1347,15 @@ def _caller_scope(function: str, caller: Mapping[str, str]) -> str:
     return prefix
 
 
+def _origin(audit: OpAudit, op: str) -> str:
+    """Where a non-core op comes from, in words: `OpAudit.describe` and the refusal of a strict export both say it."""
+    if audit.ops[op] == "unknown":
+        return f"unknown op: neither core TensorFlow nor tensorflow-text {scanned_range()}"
+    if audit.since.get(op) is None:
+        return f"tensorflow-text op, registered by the installed release but in none of {scanned_range()}"
+    return f"tensorflow-text op, added in tensorflow-text {since_text(op)}"
+
+
 def _refusal_message(model: keras.Model, audit: OpAudit, target: OpTarget, version_dir: Path) -> str:
     refused = list(audit.refused)
     lines = [
@@ -1363,14 +1366,7 @@ def _refusal_message(model: keras.Model, audit: OpAudit, target: OpTarget, versi
         f"Nothing was written at {version_dir}."
     ]
     for op in refused:
-        origin = audit.ops[op]
-        if origin == "unknown":
-            what = f"unknown op: neither core TensorFlow nor any tensorflow-text release {scanned_range()}"
-        elif audit.since.get(op) is None:
-            what = f"tensorflow-text op newer than the op table ({scanned_range()})"
-        else:
-            what = f"tensorflow-text op, added in tensorflow-text {since_text(op)}"
-        lines.append(f"  - {op} ({what}); used by {_layers_using(model, op, audit.nodes.get(op, ()))}")
+        lines.append(f"  - {op} ({_origin(audit, op)}); used by {_layers_using(model, op, audit.nodes.get(op, ()))}")
     if target.source:
         lines.append(f"  ({target}: {target.source})")
     newer = None if target.kind == "core" else target.newer_target_for(refused)

@@ -182,7 +182,10 @@ def test_audit_with_a_target_says_per_op_whether_it_loads(text_export):
     assert old.refused == {WHITESPACE_OP: "tensorflow_text"}
     assert old.loads["CaseFoldUTF8"] is True  # in every release of the table
     assert all(old.loads[op] for op, origin in old.ops.items() if origin == "core")
-    assert f"{WHITESPACE_OP}: tensorflow-text op since {since}; does not load in tensorflow-text==" in str(old)
+    assert (
+        f"{WHITESPACE_OP}: tensorflow-text op, added in tensorflow-text {since}; does not load in tensorflow-text=="
+        in str(old)
+    )
 
     new = audit_ops(text_export, target={"tensorflow_text": since})
     assert new.refused == {} and all(new.loads.values())
@@ -249,6 +252,17 @@ def test_old_tensorflow_text_target_refuses_a_newer_op_naming_op_release_target_
     assert "CaseFoldUTF8" not in message  # it loads there
     assert f"target='tensorflow-text=={since}'" in message
     assert os.listdir(tmp_path) == []
+
+
+def test_refusal_describes_each_op_as_the_audit_of_the_refused_export_does(tmp_path):
+    # The refusal wrote its own account of an op's origin, and its wording had drifted from OpAudit.describe's.
+    old = f"tensorflow-text=={previous_release(TABLE['ops'][WHITESPACE_OP]['since'])}"
+    with pytest.raises(UnsupportedOpsError) as caught:
+        export_for_serving(text_ops_model(), tmp_path / "refused", target=old)
+    audit = audit_ops(export_for_serving(text_ops_model(), tmp_path / "published"), target=old)
+    assert list(audit.refused) == [WHITESPACE_OP]
+    origin = audit.describe(WHITESPACE_OP).split("; ")[0]
+    assert f"  - {WHITESPACE_OP} ({origin}); used by " in str(caught.value)
 
 
 def test_target_at_the_op_release_publishes(tmp_path):
