@@ -91,6 +91,16 @@ def check_token_sequence(tokens: Any, argument: str) -> None:
         )
 
 
+def first_repeat(tokens: Iterable[Any]) -> tuple[Any, int, int] | None:
+    """The first token that appears again, with the position it first took and that of its repeat; None if none does."""
+    first: dict[Any, int] = {}
+    for position, token in enumerate(tokens):
+        seen = first.setdefault(token, position)
+        if seen != position:
+            return token, seen, position
+    return None
+
+
 def display_token(token: Token | str | None) -> str:
     """A short, unambiguous rendering of a token for error messages and reports."""
     if isinstance(token, bytes):

@@ -203,15 +203,16 @@ def _typed_lines(lines: list[bytes], path: str, dtype: str, *, first_line: int) 
 
 
 def _check_distinct(tokens: Sequence[Any], path: str, unit: str = "line", offset: int = 1) -> None:
-    first: dict[Any, int] = {}
-    for position, token in enumerate(tokens):
-        seen = first.setdefault(token, position)
-        if seen != position:
-            raise DuplicateTokenError(
-                f"The vocabulary file {path!r} lists the token {_show(token)} twice, on {unit}s {seen + offset} and "
-                f"{position + offset}. It is not a vocabulary: each token must own one id. Remove the repeat "
-                "(keeping the line whose id the model was trained with)."
-            )
+    from keras_vocabsafe._tokens import first_repeat
+
+    repeat = first_repeat(tokens)
+    if repeat is not None:
+        token, seen, position = repeat
+        raise DuplicateTokenError(
+            f"The vocabulary file {path!r} lists the token {_show(token)} twice, on {unit}s {seen + offset} and "
+            f"{position + offset}. It is not a vocabulary: each token must own one id. Remove the repeat "
+            "(keeping the line whose id the model was trained with)."
+        )
 
 
 def _show(token: Any) -> str:

@@ -52,6 +52,7 @@ from keras_vocabsafe._tokens import (
     decode_tokens,
     display_token,
     encode_tokens,
+    first_repeat,
     fits_int64,
     json_token,
     standardize_dtype,
@@ -133,15 +134,14 @@ class Vocabulary(Sequence):
             self._counts = counts
 
     def _raise_duplicate(self) -> None:
-        first_positions: dict[Token, int] = {}
-        for position, token in enumerate(self._tokens):
-            first = first_positions.setdefault(token, position)
-            if first != position:
-                raise DuplicateTokenError(
-                    f"The vocabulary lists the token {display_token(token)} twice, at positions {first} "
-                    f"and {position}. Every token must appear once, because each one owns one embedding "
-                    "row. Remove the repeats (for example with `list(dict.fromkeys(tokens))`)."
-                )
+        repeat = first_repeat(self._tokens)
+        if repeat is not None:
+            token, first, position = repeat
+            raise DuplicateTokenError(
+                f"The vocabulary lists the token {display_token(token)} twice, at positions {first} "
+                f"and {position}. Every token must appear once, because each one owns one embedding "
+                "row. Remove the repeats (for example with `list(dict.fromkeys(tokens))`)."
+            )
 
     @property
     def dtype(self) -> str:
