@@ -118,15 +118,6 @@ _IGNORED_CONFIG = frozenset(
     }
 )
 _VOCABULARY_SETTINGS = ("vocabulary_dtype", "max_tokens", "min_frequency", "num_oov_indices", "mask_token", "oov_token")
-_TEXT_SETTINGS = (
-    "standardize",
-    "normalization_form",
-    "split",
-    "split_pattern",
-    "ngrams",
-    "encoding_errors",
-    "reserved_tokens",
-)
 
 
 # The weights rule: no Beam here, so adapt(weights=...) can use it ----------------------------------------------------
@@ -154,8 +145,11 @@ class _LayerSpec:
 def _layer_spec(layer_or_config: Any) -> _LayerSpec:
     """The `_LayerSpec` of a layer, a `layer.get_config()`, a serialized layer, or lookup constructor arguments."""
     from keras_vocabsafe._vocabulary_layer import VocabularyLayer
-    from keras_vocabsafe.text import _TextFrontEnd
+    from keras_vocabsafe.text import _TEXT_SETTINGS, _TextFrontEnd
 
+    # The text layers' own list of their settings (imported here: text.py imports TensorFlow), less the ones that
+    # only shape the output.
+    text_settings = set(_TEXT_SETTINGS) - _IGNORED_CONFIG
     if isinstance(layer_or_config, VocabularyLayer):
         kind = "text" if isinstance(layer_or_config, _TextFrontEnd) else "keys"
         config, source = layer_or_config.get_config(), f"{type(layer_or_config).__name__} '{layer_or_config.name}'"
@@ -170,7 +164,7 @@ def _layer_spec(layer_or_config: Any) -> _LayerSpec:
                 )
             kind, config, source = "text" if class_name in _TEXT_CLASSES else "keys", dict(config["config"]), class_name
         else:
-            kind = "text" if any(name in config for name in _TEXT_SETTINGS) else "keys"
+            kind = "text" if any(name in config for name in text_settings) else "keys"
             source = "TextVocabLookup" if kind == "text" else "VocabLookup"
     else:
         raise ConfigurationError(
@@ -178,7 +172,7 @@ def _layer_spec(layer_or_config: Any) -> _LayerSpec:
             "VocabLookup, VocabIdEmbedding), its `get_config()`, or a dict of TextVocabLookup / VocabLookup "
             f"arguments. Received: {type(layer_or_config).__name__}."
         )
-    known = set(_VOCABULARY_SETTINGS) | (set(_TEXT_SETTINGS) if kind == "text" else set())
+    known = set(_VOCABULARY_SETTINGS) | (text_settings if kind == "text" else set())
     unknown = sorted(set(config) - known - _IGNORED_CONFIG)
     if unknown:
         raise ConfigurationError(
