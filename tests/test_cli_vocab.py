@@ -300,6 +300,22 @@ def test_vocab_build_refuses_a_corpus_named_through_a_link_as_its_output(tmp_pat
         assert corpus.read_text(encoding="utf-8") == "the cat sat\nthe dog\n" and link.is_symlink()
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--budget", "0", "expected 1 or more (or 'none' for no bound), got 0"),
+        ("--budget", "many", "expected a whole number (or 'none' for no bound), got 'many'"),
+    ],
+)
+def test_vocab_build_refuses_a_count_that_is_not_a_whole_number_in_range(tmp_path, capsys, option, value, message):
+    corpus = write_lines(tmp_path / "corpus.txt", ["the cat"])
+    with pytest.raises(SystemExit) as exited:  # argparse's own exit, usage first
+        main(["vocab", "build", str(corpus), "-o", str(tmp_path / "vocab.json"), option, value])
+    out, err = capsys.readouterr()
+    assert exited.value.code == 2 and out == "" and f"argument {option}: {message}" in err, err
+    assert not (tmp_path / "vocab.json").exists()
+
+
 @pytest.mark.parametrize("command", ["vocab", "vectors"])
 def test_overwrite_refuses_a_path_that_is_not_a_regular_file(tmp_path, capsys, command):
     corpus = write_lines(tmp_path / "corpus.txt", ["the cat", "the dog"])

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from keras_vocabsafe.cli._model_file import check_model_file, load_model
-from keras_vocabsafe.cli._output import EXIT_OK, EXIT_PROBLEMS, CommandError, Output, non_negative_int
+from keras_vocabsafe.cli._output import EXIT_OK, EXIT_PROBLEMS, CommandError, Output, whole_number
 
 _EXPORT_DESCRIPTION = """\
 Write a .keras model as version N of a model server's base path (BASE_PATH/N), a SavedModel that runs with
@@ -68,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     )
     export.add_argument(
         "--version",
-        type=lambda text: non_negative_int(text, " (a version is a directory named by a number)"),
+        type=lambda text: whole_number(text, " (a version is a directory named by a number)"),
         metavar="N",
         help="the version to write (default: one more than the largest in BASE_PATH, or 1)",
     )

@@ -24,9 +24,9 @@ __all__ = [
     "StdoutError",
     "atomic_file",
     "check_output_path",
-    "non_negative_int",
     "same_file",
     "utf8_stdout",
+    "whole_number",
 ]
 
 EXIT_OK = 0
@@ -34,14 +34,14 @@ EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
 
 
-def non_negative_int(text: str, why: str = "") -> int:
-    """An argparse value that must be a whole number of 0 or more; `why` is added to the message."""
+def whole_number(text: str, why: str = "", *, minimum: int = 0) -> int:
+    """An argparse value that must be a whole number of `minimum` or more; `why` is added to the messages."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more{why}, got {value}")
+        raise argparse.ArgumentTypeError(f"expected a whole number{why}, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {minimum} or more{why}, got {value}")
     return value
 
 

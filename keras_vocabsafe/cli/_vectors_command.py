@@ -24,8 +24,8 @@ from keras_vocabsafe.cli._output import (
     Output,
     atomic_file,
     check_output_path,
-    non_negative_int,
     same_file,
+    whole_number,
 )
 
 _OOV_TOKEN = b"[UNK]"
@@ -97,7 +97,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def _seed(text: str) -> int:
-    return non_negative_int(text, " (NumPy seeds are non-negative)")
+    return whole_number(text, " (NumPy seeds are non-negative)")
 
 
 def _share(text: str) -> float:

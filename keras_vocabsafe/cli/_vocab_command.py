@@ -11,7 +11,7 @@ import os
 import warnings
 from typing import TYPE_CHECKING, Any, cast
 
-from keras_vocabsafe.cli._output import EXIT_OK, EXIT_PROBLEMS, CommandError, Output, non_negative_int
+from keras_vocabsafe.cli._output import EXIT_OK, EXIT_PROBLEMS, CommandError, Output, whole_number
 
 if TYPE_CHECKING:
     import numpy as np
@@ -46,9 +46,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     )
     show.add_argument("vocab", metavar="VOCAB", help="the vocabulary file")
     _add_reading_options(show)
-    show.add_argument(
-        "--head", type=non_negative_int, default=10, metavar="N", help="first tokens to list (default 10)"
-    )
+    show.add_argument("--head", type=whole_number, default=10, metavar="N", help="first tokens to list (default 10)")
     show.set_defaults(run=run_show)
 
     diff = commands.add_parser(
@@ -65,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     diff.add_argument("new", metavar="B", help="the vocabulary to compare it to")
     _add_reading_options(diff)
     diff.add_argument(
-        "--examples", type=non_negative_int, default=10, metavar="N", help="tokens listed per kind (default 10)"
+        "--examples", type=whole_number, default=10, metavar="N", help="tokens listed per kind (default 10)"
     )
     diff.set_defaults(run=run_diff)
 
@@ -119,13 +117,7 @@ def _budget(text: str) -> Any:
         return None
     if text == "default":
         return text
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number or 'none', got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number or 'none', got {value}")
-    return value
+    return whole_number(text, " (or 'none' for no bound)", minimum=1)
 
 
 def run_build(args: argparse.Namespace, output: Output) -> int:
