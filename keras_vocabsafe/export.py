@@ -1358,11 +1358,13 @@ def _origin(audit: OpAudit, op: str) -> str:
 
 def _refusal_message(model: keras.Model, audit: OpAudit, target: OpTarget, version_dir: Path) -> str:
     refused = list(audit.refused)
+    if target.kind == "core":
+        which = "core TensorFlow does not register"
+    else:
+        which = "does not load there" if len(refused) == 1 else "do not load there"
     lines = [
         f"Model '{model.name}' cannot be served by {target}: its graph uses "
-        f"{'an op that' if len(refused) == 1 else f'{len(refused)} ops that'} "
-        f"{'core TensorFlow does not register' if target.kind == 'core' else 'do not load there'}"
-        f"{'s' if len(refused) == 1 and target.kind != 'core' else ''}. "
+        f"{'an op that' if len(refused) == 1 else f'{len(refused)} ops that'} {which}. "
         f"Nothing was written at {version_dir}."
     ]
     for op in refused:

@@ -246,7 +246,7 @@ def test_old_tensorflow_text_target_refuses_a_newer_op_naming_op_release_target_
     with pytest.raises(UnsupportedOpsError) as caught:
         export_for_serving(text_ops_model(), tmp_path, target=f"tensorflow-text=={old}")
     message = str(caught.value)
-    assert f"cannot be served by tensorflow-text=={old}" in message
+    assert f"cannot be served by tensorflow-text=={old}: its graph uses an op that does not load there." in message
     assert f"{WHITESPACE_OP} (tensorflow-text op, added in tensorflow-text {since})" in message
     assert "layer 'split' (Tokenize)" in message
     assert "CaseFoldUTF8" not in message  # it loads there
