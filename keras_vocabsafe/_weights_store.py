@@ -15,6 +15,7 @@ import os
 import weakref
 from typing import Any
 
+import keras
 import numpy as np
 
 from keras_vocabsafe._tokens import joined_chunks
@@ -168,10 +169,12 @@ def unreadable(store: Any, error: OSError) -> str:
     if index:  # Keras drops the error only here (see `check_shards`); otherwise `load_weights()` raises it too.
         since = "Since `model.load_weights()` returns without saying so, it"
         load = "load complete weights (`keras_vocabsafe.load_weights(model, path)` checks every shard before loading)"
+    rows = "keeps the rows it had"
+    if keras.backend.backend() != "tensorflow":  # See `VocabIdEmbedding._refuse_until_given_rows`.
+        rows = "has NaN rows (so that a function compiled before, which does not call it again, gives NaN vectors)"
     return (
-        f"could not read its saved weights: {reason} {since} refuses to be called or saved until it is given rows, "
-        "and its rows are NaN until then (so a function compiled before, which does not call it again, gives NaN "
-        f"vectors): {load}, or give it rows with its own `set_weights` (`layer.set_weights([matrix])`: "
+        f"could not read its saved weights: {reason} {since} {rows} and refuses to be called or saved until it is "
+        f"given rows: {load}, or give it rows with its own `set_weights` (`layer.set_weights([matrix])`: "
         "`model.set_weights()` assigns the layer's variables without the layer knowing, so it would still refuse)."
     )
 

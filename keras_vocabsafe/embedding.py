@@ -1610,9 +1610,9 @@ class VocabIdEmbedding(VocabularyLayer):
         every path that gives the layer its rows (`set_weights`, `load_pretrained`, remapped loads).
 
         The mark is also set, to the reason, when `load_own_variables` cannot read its store (a shard of sharded
-        weights missing or truncated): `model.load_weights()` drops that error and returns. The layer's rows are
-        then NaN (see `_refuse_until_given_rows`): a function compiled before does not run this check again; on
-        TensorFlow it fails (`_check_current`), on JAX and PyTorch it gives NaN vectors.
+        weights missing or truncated): `model.load_weights()` drops that error and returns. A function compiled
+        before does not run this check again: on TensorFlow it fails (`_check_current`); on JAX and PyTorch the
+        layer's rows are NaN (see `_refuse_until_given_rows`), so it gives NaN vectors.
         """
         if not self._awaiting_saved_rows or _compat.in_model_load():
             return
@@ -1629,17 +1629,18 @@ class VocabIdEmbedding(VocabularyLayer):
         )
 
     def _refuse_until_given_rows(self, reason: str) -> None:
-        """Marks the layer unusable until it is given rows, for `reason`, and sets its rows to NaN.
+        """Marks the layer unusable until it is given rows, for `reason`; on JAX and PyTorch, sets its rows to NaN.
 
         Functions traced before (a compiled `predict`) do not run `_refuse_unrestored_rows` again. On TensorFlow
-        they fail (see `_check_current`); on JAX and PyTorch nothing checks a compiled step, which went on with the
-        rows the layer had (fresh initializer values), without a word. NaN rows reach any such function, on every
-        backend, with no op added to its steps: its vectors, loss and predictions are NaN. Every path that gives
-        rows (`set_weights`, a complete load) overwrites them.
+        they fail (see `_check_current`), and the rows stay as they were. On JAX and PyTorch nothing checks a
+        compiled step, which went on with the rows the layer had (fresh initializer values), without a word: NaN
+        rows reach any such function with no op added to its steps, so its vectors, loss and predictions are NaN.
+        Every path that gives rows (`set_weights`, a complete load) overwrites them.
         """
         self._awaiting_saved_rows = reason
         if self._generation_variable is not None:
             self._generation_variable.assign(_ROWS_UNREAD)
+            return  # TensorFlow: traced functions check the generation; the rows the layer had are kept.
         for variable in self._base_variables():
             # The float variables: the matrix (both parts with `trainable_rows`) or a quantized matrix's scale, by
             # which its rows are divided. LoRA adds to these rows, so its factors need not change. Made in the

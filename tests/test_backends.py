@@ -741,7 +741,9 @@ def test_functions_compiled_before_a_load_missing_a_shard_of_the_layer_give_no_f
     for function in compiled:
         assert np.isnan(keras.ops.convert_to_numpy(function(keras.ops.convert_to_tensor(ids)))).all()
     for weights, given in zip(embedding.get_weights(), rows, strict=True):
-        if np.issubdtype(given.dtype, np.floating):  # A quantized matrix's int8 values keep theirs; its scale is NaN.
+        if backend == "tensorflow" or not np.issubdtype(given.dtype, np.floating):
+            np.testing.assert_array_equal(weights, given)  # Kept: traced functions check the layer's generation.
+        else:  # A quantized matrix's int8 values keep theirs; its scale is NaN.
             assert np.isnan(weights).all()
     embedding.set_weights(rows)  # Rows given: every function gives their vectors again.
     np.testing.assert_allclose(model.predict(ids, verbose=0), expected, rtol=1e-6)
