@@ -1073,12 +1073,17 @@ def _warmup_requests(warmup_inputs: Any, plan: _ServingPlan) -> list[Any]:
         request = predict_pb2.PredictRequest()
         request.model_spec.signature_name = _SERVING_SIGNATURE
         for name, spec in zip(plan.input_names, plan.input_specs):
+            if _is_ragged(sample[name]):
+                raise ConfigurationError(
+                    f"`warmup_inputs` request {index}, input {name!r}: its rows have different lengths, and a "
+                    "request is one dense batch. Pad the rows to one length, or give each length its own request."
+                )
             try:
                 proto = tf.make_tensor_proto(sample[name], dtype=spec.dtype)
             except (TypeError, ValueError) as error:
                 raise ConfigurationError(
-                    f"`warmup_inputs` request {index}, input {name!r}: cannot be made a {spec.dtype.name} tensor "
-                    f"({error}). Pass values of the input's dtype."
+                    f"`warmup_inputs` request {index}, input {name!r}: cannot be made a tensor of dtype "
+                    f"{spec.dtype.name} ({error}). Pass values of the input's dtype."
                 ) from None
             shape = tf.TensorShape([dim.size for dim in proto.tensor_shape.dim])
             if not spec.shape.is_compatible_with(shape):
@@ -1089,6 +1094,14 @@ def _warmup_requests(warmup_inputs: Any, plan: _ServingPlan) -> list[Any]:
             request.inputs[name].CopyFrom(proto)
         requests.append(request)
     return requests
+
+
+def _is_ragged(value: Any) -> bool:
+    """Whether nested lists (a warm-up input) have rows of different lengths at some depth."""
+    if not isinstance(value, (list, tuple)):
+        return False
+    lengths = {len(item) if isinstance(item, (list, tuple)) else None for item in value}
+    return len(lengths) > 1 or any(_is_ragged(item) for item in value)
 
 
 def _check_warmup(serve: Any, requests: list[Any], plan: _ServingPlan) -> None:

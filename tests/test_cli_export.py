@@ -177,6 +177,7 @@ def test_keep_ids_serves_the_embedding_half_on_ids(tmp_path, capsys):
             "has inputs ['words'], but the signature takes exactly ['tokens']",
         ),
         (["{model}", "base", "--version", "-3"], "expected 0 or more"),
+        (["{model}", "base", "--warmup", "{ragged}"], "input 'tokens': its rows have different lengths, and a request"),
         (["{model}", "base", "--strict", "--target", "core"], "not allowed with argument"),
     ],
 )
@@ -187,6 +188,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_is_written(
     (tmp_path / "bad.json").write_text("{nope")
     (tmp_path / "list.json").write_text("[1, 2]")
     (tmp_path / "wrong.json").write_text('{"words": [["the"]]}')  # The input is named "tokens".
+    (tmp_path / "ragged.json").write_text('{"tokens": [["the", "cat", "sat"], ["on"]]}')
     (tmp_path / "a_dir").mkdir()
     names = {
         "model": model_file,
@@ -194,6 +196,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_is_written(
         "bad_json": "bad.json",
         "not_requests": "list.json",
         "wrong_input": "wrong.json",
+        "ragged": "ragged.json",
     }
     code, out, err = run(capsys, "export", *(argument.format(**names) for argument in arguments))
     assert code == 2, err
