@@ -7,6 +7,7 @@ The commands run in this process (`keras_vocabsafe.cli.main`); what they write i
 
 import json
 import os
+import zipfile
 
 import keras
 import numpy as np
@@ -177,6 +178,7 @@ def test_keep_ids_serves_the_embedding_half_on_ids(tmp_path, capsys):
             "has inputs ['words'], but the signature takes exactly ['tokens']",
         ),
         (["{model}", "base", "--version", "-3"], "expected 0 or more"),
+        (["{no_weights}", "base"], "no_weights.keras is damaged: it holds no weights (no model.weights.h5 member)."),
         (["{model}", "base", "--warmup", "{ragged}"], "input 'tokens': its rows have different lengths, and a request"),
         (["{model}", "base", "--strict", "--target", "core"], "not allowed with argument"),
     ],
@@ -190,6 +192,10 @@ def test_bad_input_is_one_line_exit_2_and_nothing_is_written(
     (tmp_path / "wrong.json").write_text('{"words": [["the"]]}')  # The input is named "tokens".
     (tmp_path / "ragged.json").write_text('{"tokens": [["the", "cat", "sat"], ["on"]]}')
     (tmp_path / "a_dir").mkdir()
+    with zipfile.ZipFile(model_file) as source, zipfile.ZipFile(tmp_path / "no_weights.keras", "w") as damaged:
+        for member in source.namelist():
+            if member != "model.weights.h5":
+                damaged.writestr(member, source.read(member))
     names = {
         "model": model_file,
         "dir": "a_dir",
@@ -197,6 +203,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_is_written(
         "not_requests": "list.json",
         "wrong_input": "wrong.json",
         "ragged": "ragged.json",
+        "no_weights": "no_weights.keras",
     }
     code, out, err = run(capsys, "export", *(argument.format(**names) for argument in arguments))
     assert code == 2, err

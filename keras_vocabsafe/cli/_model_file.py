@@ -146,6 +146,11 @@ def load_model(path: str, *, unsafe: bool, in_python: str, shown_as: str | None 
                 f"{shown} uses {what}, which is not registered in this process, so it cannot be loaded. Call "
                 f"{in_python} in Python after importing the module that defines it."
             ) from error
+        if "Expected a model.weights.h5 or model.weights.npz file" in message:
+            raise CommandError(
+                f"{shown} is damaged: it holds no weights (no model.weights.h5 member). Save the model again with "
+                "model.save('model.keras')."
+            ) from error
         # Keras wraps a layer's own load error ("A total of 1 objects could not be loaded. Example error message
         # for object <VocabEmbedding ...>: ..."): the layer's message is the one that says what to do.
         layer_error = re.search(r"Example error message for object <[^>]*>: (.*)", message)
