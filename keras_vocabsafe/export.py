@@ -940,7 +940,13 @@ def _prepare_base_path(base: Path) -> list[Path]:
         base.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         _remove_if_empty(missing)
-        raise ExportError(f"Cannot create the base path {base}: {error}") from error
+        blocker = next((directory for directory in base.parents if directory.exists()), None)
+        if blocker is not None and not blocker.is_dir():  # `notes.txt/models`: errno's "Not a directory" names neither.
+            raise ExportError(
+                f"Cannot create the base path {base}: {blocker} is a file, not a directory. Pass a base path that "
+                "is not under a file."
+            ) from error
+        raise ExportError(f"Cannot create the base path {base}: {error.strerror or error}.") from error
     return missing
 
 

@@ -179,6 +179,7 @@ def test_keep_ids_serves_the_embedding_half_on_ids(tmp_path, capsys):
         ),
         (["{model}", "base", "--version", "-3"], "expected 0 or more"),
         (["{no_weights}", "base"], "no_weights.keras is damaged: it holds no weights (no model.weights.h5 member)."),
+        (["{model}", "{file}/base"], "Cannot create the base path a_file/base: a_file is a file, not a directory."),
         (["{model}", "base", "--warmup", "{ragged}"], "input 'tokens': its rows have different lengths, and a request"),
         (["{model}", "base", "--strict", "--target", "core"], "not allowed with argument"),
     ],
@@ -191,6 +192,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_is_written(
     (tmp_path / "list.json").write_text("[1, 2]")
     (tmp_path / "wrong.json").write_text('{"words": [["the"]]}')  # The input is named "tokens".
     (tmp_path / "ragged.json").write_text('{"tokens": [["the", "cat", "sat"], ["on"]]}')
+    (tmp_path / "a_file").write_text("not a directory")
     (tmp_path / "a_dir").mkdir()
     with zipfile.ZipFile(model_file) as source, zipfile.ZipFile(tmp_path / "no_weights.keras", "w") as damaged:
         for member in source.namelist():
@@ -204,6 +206,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_is_written(
         "wrong_input": "wrong.json",
         "ragged": "ragged.json",
         "no_weights": "no_weights.keras",
+        "file": "a_file",
     }
     code, out, err = run(capsys, "export", *(argument.format(**names) for argument in arguments))
     assert code == 2, err
