@@ -11,7 +11,7 @@ import argparse
 import os
 from typing import Any
 
-from keras_vocabsafe.cli._model_file import check_model_file, load_model
+from keras_vocabsafe.cli._model_file import UNSAFE_HELP, check_model_file, load_model
 from keras_vocabsafe.cli._output import EXIT_OK, EXIT_PROBLEMS, CommandError, Output, atomic_file, check_output_path
 
 _DESCRIPTION = """\
@@ -45,8 +45,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     parser.add_argument(
         "--unsafe",
         action="store_true",
-        help="load MODEL with Keras's safe mode off (needed for Lambda layers; runs code from the file: trusted "
-        "files only)",
+        help=UNSAFE_HELP,
     )
     parser.set_defaults(run=run)
 

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from keras_vocabsafe.cli._model_file import check_model_file, load_model
+from keras_vocabsafe.cli._model_file import UNSAFE_HELP, check_model_file, load_model
 from keras_vocabsafe.cli._output import EXIT_OK, EXIT_PROBLEMS, CommandError, Output, whole_number
 
 _EXPORT_DESCRIPTION = """\
@@ -94,8 +94,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     export.add_argument(
         "--unsafe",
         action="store_true",
-        help="load MODEL with Keras's safe mode off (needed for Lambda layers; runs code from the file: trusted "
-        "files only)",
+        help=UNSAFE_HELP,
     )
     export.set_defaults(run=run_export)
 

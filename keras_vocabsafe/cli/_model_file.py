@@ -13,7 +13,12 @@ from typing import Any
 from keras_vocabsafe._inspect_messages import json_type
 from keras_vocabsafe.cli._output import CommandError
 
-__all__ = ["check_model_file", "load_model"]
+__all__ = ["UNSAFE_HELP", "check_model_file", "load_model"]
+
+# The help of `--unsafe`, which every command that loads a .keras file takes (passed to `load_model`).
+UNSAFE_HELP = (
+    "load MODEL with Keras's safe mode off (needed for Lambda layers; runs code from the file: trusted files only)"
+)
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 # The models whose config lists their layers (the shape of these is checked through nested models).
