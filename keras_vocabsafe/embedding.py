@@ -1725,8 +1725,8 @@ class VocabIdEmbedding(VocabularyLayer):
                 "enable_lora()) that this traced function does not use: it would go on training or predicting with "
                 "the old matrix. Call `model.compile(...)` again (with a new optimizer), or pass `model=` to "
                 "`update_vocabulary()`. Or, if a `load_weights()` warned that it could not read its saved weights "
-                "(a shard of sharded weights missing or damaged), it holds no trained rows and refuses to be used "
-                "until it is given rows: load complete weights, or give it rows with its own `set_weights` "
+                "(a shard of sharded weights missing or damaged), it refuses to be used until it is given the rows "
+                "that load could not read: load complete weights, or give it rows with its own `set_weights` "
                 "(`layer.set_weights([matrix])`)."
             ],
         )
