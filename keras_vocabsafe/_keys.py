@@ -20,6 +20,12 @@ _INTEGER_DTYPES = (tf.int8, tf.int16, tf.int32, tf.int64, tf.uint8, tf.uint16, t
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
+def build_placeholders(inputs: Any) -> bool:
+    """Whether `inputs` are the float32 placeholders Keras runs a subclassed model on to build it, whatever the
+    model takes (`load_model()` rebuilding it from its saved build config), where only shapes matter."""
+    return _compat.in_symbolic_scope() and isinstance(inputs, tf.Tensor) and inputs.dtype.is_floating
+
+
 def to_keys(data: Any, vocabulary_dtype: str, *, owner: str, argument: str = "inputs") -> tf.Tensor | tf.RaggedTensor:
     """Converts `data` to a dense or ragged tensor of `tf.string` or `tf.int64` keys.
 

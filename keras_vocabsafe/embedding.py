@@ -165,7 +165,6 @@ class VocabIdEmbedding(VocabularyLayer):
     """
 
     # Keras's own Layer attributes, which this class also assigns (Keras ships no types).
-    built: bool
     dtype_policy: Any
     _dtype_policy: Any
 
@@ -1124,13 +1123,32 @@ class VocabIdEmbedding(VocabularyLayer):
 
     # Keras layer API -----------------------------------------------------------------
 
+    @property
+    def built(self) -> bool:
+        """Whether the layer has its weights.
+
+        Keras marks a layer built after any call, including the placeholder call of a load that finds no
+        vocabulary yet, which makes no weights (see `build`): the layer is built once its weights exist.
+        """
+        return self._marked_built and getattr(self, "_embeddings", None) is not None
+
+    @built.setter
+    def built(self, value: bool) -> None:
+        self._marked_built = value
+
     def build(self, input_shape: Any = None) -> None:
         if self.built:  # As keras.layers.Embedding: a second build (a subclassed model's `build`) keeps the rows.
+            return
+        if self._vocabulary is None and _compat.in_model_load() and _compat.in_symbolic_scope():
+            # `load_model()` runs a subclassed model on placeholders to build its layers before it restores them,
+            # and this layer's vocabulary is in its weights (`_adopt_saved_vocabulary`): no rows yet, and the
+            # call answers with the output's shape (`_build_placeholder_vectors`), so the layers after it build.
             return
         # Built to receive saved or given rows (by `load_model`, or right before `set_weights` and
         # `load_own_variables` assign): a random draw of the whole matrix would only be overwritten, and Keras's
         # random initializers hold about three matrices while they run.
-        self._create_weights(placeholder=_loading.values_follow())
+        with _compat.unlocked_tracking(self):  # Keras locked it after a load's placeholder build (see above).
+            self._create_weights(placeholder=_loading.values_follow())
         self.built = True
         if self.lora_rank and not self.lora_enabled:
             self.enable_lora(self.lora_rank, lora_alpha=self.lora_alpha)
@@ -1791,7 +1809,9 @@ class VocabIdEmbedding(VocabularyLayer):
         earlier = _weights_store.earlier_failure(store, self)
         if earlier is not None:
             raise earlier  # Keras retries here, at an empty place in the same file: its report keeps this reason.
+        adopted = False
         try:
+            adopted = self._vocabulary is None and self._adopt_saved_vocabulary(store)
             current = self._ids_to_tokens()
             saved = _weights_store.read_tokens(store, self.vocabulary_dtype, owner=self._owner(), expected=current)
             # Read once, when assigned (Keras's `store[key]` reads the whole matrix at each use).
@@ -1830,11 +1850,15 @@ class VocabIdEmbedding(VocabularyLayer):
                 warnings.warn(str(failure), stacklevel=2)
             raise failure from error
         except VocabSafeError as error:
+            if adopted:
+                self._forget_adopted_vocabulary()
             if isinstance(request, _loading.CheckOnly):
                 request.errors.append(error)
             _weights_store.remember_failure(store, self, error)
             raise
         if isinstance(request, _loading.CheckOnly):
+            if adopted:  # The first pass changes nothing; the second adopts again.
+                self._forget_adopted_vocabulary()
             return
         if remap:
             self._load_remapped(saved, current, np.asarray(matrix), cast(_loading.RemapRequest, request))
@@ -1855,6 +1879,37 @@ class VocabIdEmbedding(VocabularyLayer):
         if matrix is not None or not self.built:
             # Restored; or saved before it was built, so its first build draws, as it would have.
             self._rows_given()
+
+    def _adopt_saved_vocabulary(self, store: Any) -> bool:
+        """Takes the vocabulary saved with the weights, for a layer that has none; True when it did.
+
+        A subclassed model without a `get_config()` that returns its layers comes back from `load_model()` (and
+        from its own constructor, before `load_weights()`) with layers made by its `__init__`, not adapted: the
+        weights are the only place that still holds the vocabulary, and they hold it whole, special tokens at
+        their ids. Keras's `StringLookup` restores its vocabulary from the file in the same case. The layer's own
+        settings stay; a saved vocabulary whose special tokens do not sit where those settings put them (another
+        `mask_token`, `oov_token` or `num_oov_indices`) is refused, as its ids would not be the saved ones.
+        """
+        saved = _weights_store.read_tokens(store, self.vocabulary_dtype, owner=self._owner())
+        try:
+            vocabulary, positions = self._place_special_tokens(saved, self.max_tokens)
+            tokens = self._ids_to_tokens(vocabulary, positions)
+            misfit = None if tokens == saved else _describe_difference(saved, tokens, labels=("saved", "here"))
+        except VocabSafeError as error:  # The saved special tokens contradict the settings.
+            misfit = str(error)
+        if misfit is not None:
+            raise VocabularyMismatchError(
+                f"{self._owner()} has no vocabulary of its own, and the vocabulary saved with its weights does not "
+                f"fit its settings (mask_token={self.mask_token!r}, oov_token={self.oov_token!r}, "
+                f"num_oov_indices={self.num_oov_indices}): its {len(saved)} tokens would not keep their saved ids "
+                f"({misfit}). Build the layer with the settings it was saved with."
+            )
+        self.set_vocabulary(saved)
+        return True
+
+    def _forget_adopted_vocabulary(self) -> None:
+        self._vocabulary, self._special_positions = None, None
+        self._vocabulary_changed()
 
     def _check_saved_weights(self, saved: list[Any], current: list[Any], store: Any, matrix: Any) -> None:
         """Refuses saved weights written for other tokens or another matrix shape, before anything is assigned."""

@@ -9,14 +9,14 @@ pipeline whatever the Keras backend (as Keras's own `StringLookup`);
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from keras_vocabsafe import _compat
-from keras_vocabsafe._keys import to_keys
+from keras_vocabsafe._keys import build_placeholders, to_keys
 from keras_vocabsafe._tokens import canonical_token
 from keras_vocabsafe._vocabulary_layer import VocabularyLayer
 from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError, UnknownIdError
@@ -37,8 +37,8 @@ class KeyLookup(_KeyLookupBase):
     lookup_table: tf.lookup.StaticHashTable | None = None
 
     def _vocabulary_changed(self) -> None:
-        # Called once a vocabulary is set.
-        self.lookup_table = self._make_lookup_table(cast(Vocabulary, self._vocabulary))
+        # Called once a vocabulary is set (or taken back: `VocabIdEmbedding._forget_adopted_vocabulary`).
+        self.lookup_table = None if self._vocabulary is None else self._make_lookup_table(self._vocabulary)
 
     def _make_lookup_table(self, vocabulary: Vocabulary) -> tf.lookup.StaticHashTable:
         key_dtype = tf.string if self.vocabulary_dtype == "string" else tf.int64
@@ -147,6 +147,10 @@ class KeyLookup(_KeyLookupBase):
             return keras.ops.not_equal(inputs, self.mask_token)
         if _compat.in_keras_save_signature(inputs):
             return None  # Keras's float32 trace of a subclassed model's save signature (see `call`).
+        if build_placeholders(inputs):
+            # The float32 placeholders `load_model()` builds a subclassed model on (see `call`), where only shapes
+            # matter: refusing them left the layers after this one unbuilt, and their saved weights unloaded.
+            return tf.ones_like(inputs, dtype=tf.bool)
         keys = to_keys(inputs, self.vocabulary_dtype, owner=self._owner())
         if isinstance(keys, tf.RaggedTensor):
             return None  # A ragged tensor's row lengths already say where values are.

@@ -44,7 +44,7 @@ from keras_vocabsafe._counting import (
     weighted_counts,
     weights_error,
 )
-from keras_vocabsafe._keys import check_strings, to_keys
+from keras_vocabsafe._keys import build_placeholders, check_strings, to_keys
 from keras_vocabsafe._progress import check_verbose, say
 from keras_vocabsafe._tokens import canonical_token
 from keras_vocabsafe._vocabulary_layer import _no_tokens_to_keep
@@ -1093,11 +1093,15 @@ class TextVocabEmbedding(_TextFrontEnd, VocabEmbedding):
 
     def call(self, inputs: Any) -> Any:
         self._refuse_tf_graphs(inputs)
-        if _compat.in_keras_save_signature(inputs):
-            # Keras's float32 trace of a subclassed model's save signature: one placeholder row per example.
+        placeholders = build_placeholders(inputs)
+        if placeholders or _compat.in_keras_save_signature(inputs):
+            # The float32 placeholders `load_model()` builds a subclassed model on (see `_build_placeholder_vectors`)
+            # or Keras's float32 trace of a subclassed model's save signature: one placeholder row per example.
             length = self.output_sequence_length or 1
             shape = tf.concat([tf.shape(inputs)[:1], [length, self.output_dim]], 0)
-            vectors = self._save_signature_placeholder(inputs, shape)
+            vectors = (
+                tf.zeros(shape, self.compute_dtype) if placeholders else self._save_signature_placeholder(inputs, shape)
+            )
             return (tf.zeros(tf.shape(vectors)[:-1], tf.int64), vectors) if self.return_ids else vectors
         text, scalar = self._text_batch(inputs)
         ids = self._token_ids(text)
@@ -1154,8 +1158,8 @@ class TextVocabEmbedding(_TextFrontEnd, VocabEmbedding):
             return None  # Ragged output: its row lengths say where the tokens are.
         if keras.backend.is_keras_tensor(inputs):
             return None  # __call__ attaches the symbolic mask.
-        if _compat.in_keras_save_signature(inputs):
-            return None  # Keras's float32 trace of a subclassed model's save signature (see `call`).
+        if build_placeholders(inputs) or _compat.in_keras_save_signature(inputs):
+            return None  # The float32 placeholders of a load or of a save signature (see `call`).
         text, scalar = self._text_batch(inputs)
         lengths = self._tokenize(text).row_lengths()
         computed = tf.sequence_mask(lengths, self.output_sequence_length)

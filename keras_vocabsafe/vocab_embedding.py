@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vocabsafe import _compat
-from keras_vocabsafe._keys import to_keys
+from keras_vocabsafe._keys import build_placeholders, to_keys
 from keras_vocabsafe.embedding import VocabIdEmbedding
 from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError
 from keras_vocabsafe.lookup import KeyLookup, VocabLookup
@@ -139,7 +139,7 @@ class VocabEmbedding(KeyLookup, VocabIdEmbedding):
 
     def call(self, inputs: Any) -> tf.Tensor | tf.RaggedTensor:
         self._refuse_tf_graphs(inputs)
-        if _compat.in_symbolic_scope() and isinstance(inputs, tf.Tensor) and inputs.dtype.is_floating:
+        if build_placeholders(inputs):
             return self._build_placeholder_vectors(inputs)
         if _compat.in_keras_save_signature(inputs):
             return self._save_signature_placeholder(inputs)

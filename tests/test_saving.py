@@ -1001,3 +1001,91 @@ def test_every_kind_of_layer_loads_its_saved_rows_without_drawing_the_initialize
         assert [w.dtype for w in restored] == [w.dtype for w in saved]
         for restored_array, saved_array in zip(restored, saved):
             np.testing.assert_array_equal(restored_array, saved_array)
+
+
+@keras.saving.register_keras_serializable(package="test_saving")
+class LayersFromInit(keras.Model):
+    """A subclassed model whose `__init__` makes its layers and whose config does not hold them, as most do."""
+
+    def __init__(self, kind="adapted_later", **kwargs):
+        super().__init__(**kwargs)
+        self.kind = kind
+        vocabulary = ["the", "cat", "sat"] if kind == "vocabulary_given" else None
+        if kind == "raw_text":
+            self.words = keras_vocabsafe.TextVocabEmbedding(3, output_sequence_length=4, name="words")
+        else:
+            self.words = VocabEmbedding(3, vocabulary, mask_token=None if kind == "no_mask" else "", name="words")
+        self.score = keras.layers.Dense(1, name="score")
+
+    def call(self, inputs):
+        return self.score(keras.ops.mean(self.words(inputs), axis=1))
+
+    def get_config(self):
+        return {**super().get_config(), "kind": self.kind}
+
+
+@pytest.mark.parametrize("kind", ["adapted_later", "no_mask", "vocabulary_given", "raw_text"])
+def test_a_subclassed_model_whose_init_makes_the_layer_reloads_whole(tmp_path, kind):
+    # `load_model` rebuilds such a model with the layers its `__init__` makes: not adapted, so the vocabulary is in
+    # the weights alone (it was refused: "has no vocabulary yet"). Keras builds the model on float32 placeholders
+    # first; a layer with a mask refused them in `compute_mask`, so the layers after it stayed unbuilt and their
+    # saved weights were dropped with only Keras's "cannot be built automatically" warning.
+    model = LayersFromInit(kind)
+    if kind == "raw_text":
+        text = tf.constant(["the cat dog", "sat"])
+        model.words.adapt(tf.constant(["the cat sat the", "dog cat the"]))
+    else:
+        text = tf.constant([["the", "cat", "", "dog"], ["sat", "", "", ""]])
+    if kind in ("adapted_later", "no_mask"):
+        model.words.adapt(tf.constant([["the", "cat", "sat", "the"], ["dog", "", "cat", "the"]]))
+    expected = keras.ops.convert_to_numpy(model(text))
+    model.save(tmp_path / "m.keras")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert not [str(w.message) for w in caught if "built" in str(w.message)]
+    assert loaded.words.get_vocabulary() == model.words.get_vocabulary()
+    for saved, restored in zip(model.weights, loaded.weights, strict=True):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(restored), keras.ops.convert_to_numpy(saved))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(text)), expected, rtol=1e-6)
+
+
+def test_a_layer_without_a_vocabulary_takes_the_saved_one_only_where_its_settings_keep_the_ids():
+    source = VocabEmbedding(3, mask_token="")
+    source.adapt(tf.constant([["the", "cat", "sat", ""]]))
+    source.build()
+    store = {}
+    source.save_own_variables(store)
+    target = VocabEmbedding(3, mask_token="")
+    target.load_own_variables(store)
+    assert target.get_vocabulary() == source.get_vocabulary()
+    np.testing.assert_array_equal(target.get_weights()[0], source.get_weights()[0])
+    # Without a mask token, '' is a token at the id it had: the ids are the saved ones.
+    unmasked = VocabEmbedding(3, mask_token=None)
+    unmasked.load_own_variables(store)
+    assert unmasked.get_vocabulary() == source.get_vocabulary()
+    for layer_settings in ({"mask_token": "", "num_oov_indices": 2}, {"mask_token": "[PAD]"}, {"oov_token": "<unk>"}):
+        other = VocabEmbedding(3, **layer_settings)
+        with pytest.raises(VocabularyMismatchError, match="does not fit its settings") as raised:
+            other.load_own_variables(store)
+        assert all(f"{name}={value!r}" in str(raised.value) for name, value in layer_settings.items())
+        assert not other.built
+        with pytest.raises(keras_vocabsafe.NotAdaptedError):  # Left as it was: no vocabulary.
+            other.get_vocabulary()
+
+
+def test_the_checking_pass_of_load_weights_leaves_a_layer_without_a_vocabulary_as_it_was():
+    from keras_vocabsafe import _loading
+
+    source = VocabEmbedding(3, mask_token="")
+    source.adapt(tf.constant([["the", "cat", "sat", ""]]))
+    source.build()
+    store = {}
+    source.save_own_variables(store)
+    target = VocabEmbedding(3, mask_token="")
+    request = _loading.CheckOnly()
+    with _loading.loading_request(request):
+        target.load_own_variables(store)
+    assert not request.errors and not target.built
+    with pytest.raises(keras_vocabsafe.NotAdaptedError):
+        target.get_vocabulary()
