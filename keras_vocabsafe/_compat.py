@@ -10,12 +10,14 @@ import contextlib
 import os
 import sys
 import types
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
+from keras.src.backend.common.stateless_scope import in_stateless_scope
 from keras.src.backend.common.symbolic_scope import in_symbolic_scope
 from keras.src.saving import saving_lib
 from tensorflow.python.ops import control_flow_util
@@ -37,10 +39,12 @@ __all__ = [
     "in_model_load",
     "in_xla_compilation",
     "init_scope",
+    "list_torch_parameter_owners",
     "load_weights_only",
     "own_variables",
     "producing_layer",
     "replace_variables",
+    "retrack_torch_parameter_owners",
     "retrack_torch_parameters",
     "searchsorted",
     "set_keras_mask",
@@ -235,6 +239,43 @@ def retrack_torch_parameters(model: Any) -> None:
         return
     for layer in flatten_layers(model):
         layer._track_variables()
+
+
+# Keras's `Layer.variables` (which gathers a layer's variables and, recursively, its sublayers') and, on PyTorch,
+# `TorchLayer._track_variables` (which lists them as the layer's parameters, under `variables`).
+_VARIABLES_CODE = keras.layers.Layer.variables.fget.__code__
+_TRACK_VARIABLES_CODE = getattr(getattr(keras.layers.Layer, "_track_variables", None), "__code__", None)
+# Per layer, the layers and models (itself included) whose PyTorch parameter list holds its variables.
+_TORCH_PARAMETER_OWNERS: weakref.WeakKeyDictionary[Any, weakref.WeakSet[Any]] = weakref.WeakKeyDictionary()
+
+
+def list_torch_parameter_owners(layer: Any) -> None:
+    """On PyTorch, notes which layer or model is listing `layer`'s variables as its parameters right now.
+
+    Called from `layer.variables`. Keras lists the parameters of a model (`parameters()`, `state_dict()`) in a
+    dict of the model's own, made from the variables of all its layers (`TorchLayer._track_variables`; the layers
+    of a functional model are no PyTorch submodules of it), and makes that dict again only when it builds the model
+    (also at the start of `fit`) or quantizes it: `retrack_torch_parameter_owners` makes them again when `layer`
+    replaces or adds variables, for a PyTorch training loop that never calls `fit`.
+    """
+    if _TRACK_VARIABLES_CODE is None:  # Not PyTorch.
+        return
+    frame: types.FrameType | None = sys._getframe(2)  # The caller of `layer.variables`.
+    while frame is not None and frame.f_code is _VARIABLES_CODE:  # A parent gathering its sublayers' variables.
+        frame = frame.f_back
+    if frame is not None and frame.f_code is _TRACK_VARIABLES_CODE:
+        owner = frame.f_locals.get("self")
+        if owner is not None:
+            _TORCH_PARAMETER_OWNERS.setdefault(layer, weakref.WeakSet()).add(owner)
+
+
+def retrack_torch_parameter_owners(layer: Any) -> None:
+    """On PyTorch, lists again the parameters of every layer and model that listed `layer`'s variables (see
+    `list_torch_parameter_owners`), so that they hold its current variables, as Keras's `model.quantize()` does."""
+    if in_stateless_scope():  # As Keras: in a stateless scope the variables hold no values to list.
+        return
+    for owner in list(_TORCH_PARAMETER_OWNERS.get(layer, ())):
+        owner._track_variables()
 
 
 def in_xla_compilation() -> bool:

@@ -931,8 +931,8 @@ class VocabIdEmbedding(VocabularyLayer):
                 "a training or prediction function that uses the old one; such a function now fails (with this "
                 "layer's name on TensorFlow; on JAX and PyTorch with Keras's 'Invalid variable value in "
                 "StatelessScope' or 'Unknown variable') instead of running on. Pass `model=` to "
-                "`update_vocabulary()` (it also remaps the optimizer state, and on PyTorch puts the new matrix in "
-                "the model's `parameters()` and `state_dict()`), or call `model.compile(...)` again before `fit`.",
+                "`update_vocabulary()` (it also remaps the optimizer state), or call `model.compile(...)` again "
+                "before `fit`.",
                 UserWarning,
                 stacklevel=4,  # The caller of update_vocabulary(), past `_in_strategy_of_rows`.
             )
@@ -1226,10 +1226,15 @@ class VocabIdEmbedding(VocabularyLayer):
         self._weights_changed()
 
     def _weights_changed(self) -> None:
-        """Makes functions traced before fail (see `_check_current`): the weights they use are not the layer's."""
+        """Makes functions traced before fail (see `_check_current`): the weights they use are not the layer's.
+
+        On PyTorch, also lists the new weights in the `parameters()` and `state_dict()` of every model that holds
+        the layer (Keras lists them once, when the model is built): a PyTorch training loop over
+        `model.parameters()` then trains them, not the replaced ones."""
         self._weights_generation += 1
         if self._generation_variable is not None:
             self._generation_variable.assign(self._weights_generation)
+        _compat.retrack_torch_parameter_owners(self)
 
     def _base_variables(self) -> list[Any]:
         """The variables that hold the matrix (float, split or quantized), not LoRA's."""
@@ -1781,6 +1786,11 @@ class VocabIdEmbedding(VocabularyLayer):
         return config
 
     # Saving: the weights file carries the vocabulary, so weights only ever load into the rows they were trained for.
+
+    @property
+    def variables(self) -> list[Any]:
+        _compat.list_torch_parameter_owners(self)  # Who to list again when the weights change (PyTorch).
+        return super().variables
 
     @property
     def weights(self) -> list[Any]:

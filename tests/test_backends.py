@@ -849,6 +849,78 @@ def test_update_vocabulary_with_model_gives_pytorch_the_new_matrix_as_a_paramete
     np.testing.assert_array_equal(saved.detach().cpu().numpy(), embedding.get_weights()[0])
 
 
+def torch_model(kind, embedding):
+    """A functional, Sequential or subclassed model around `embedding`, its PyTorch parameters listed (built)."""
+    if kind == "functional":
+        model = id_model(embedding)
+    elif kind == "sequential":
+        model = keras.Sequential(
+            [keras.Input(shape=(None,), dtype="int64"), embedding, keras.layers.GlobalAveragePooling1D()]
+        )
+    else:
+        model = _KeysModel(embedding)
+        model(np.array([[2, 3]]))
+    list(model.parameters())
+    return model
+
+
+def listed_parameters(model):
+    """The tensors of `model.parameters()` and those of its variables (which Keras trains), by identity."""
+    return {id(parameter) for parameter in model.parameters()}, {id(variable.value) for variable in model.variables}
+
+
+def trains_in_a_torch_loop(model, embedding, variable):
+    """Whether one SGD step of a PyTorch loop over `model.parameters()` changes `variable` of `embedding`."""
+    import torch
+
+    before = keras.ops.convert_to_numpy(variable).copy()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    ids = torch.as_tensor(embedding.lookup()(tf.constant(TEXT)).numpy())
+    (model(ids) - 1.0).square().mean().backward()
+    optimizer.step()
+    return not np.array_equal(keras.ops.convert_to_numpy(variable), before)
+
+
+@pytest.mark.parametrize("kind", ["functional", "sequential", "subclassed"])
+@pytest.mark.parametrize("change", ["enable_lora", "train_missing", "update_vocabulary", "quantize"])
+def test_weights_a_built_layer_replaces_or_adds_are_the_pytorch_parameters_of_its_model(tmp_path, change, kind):
+    # Keras lists a PyTorch model's parameters when it builds it (again only in `fit`), in a dict of the model's
+    # own made from the variables of all its layers (a functional model's layers are no PyTorch submodules of
+    # it). After `enable_lora`, `load_pretrained(train="missing")`, `update_vocabulary` without `model=` or
+    # `layer.quantize`, the model's `parameters()` and `state_dict()` kept the replaced variables and lacked the new
+    # ones: a PyTorch training loop over `model.parameters()` trained nothing (the LoRA factors, the trainable rows)
+    # or the old matrix.
+    if keras.backend.backend() != "torch":
+        pytest.skip("PyTorch's parameter lists")
+    _, embedding = halves()
+    model = torch_model(kind, embedding)
+    if change == "enable_lora":
+        embedding.enable_lora(2)
+    elif change == "train_missing":
+        (tmp_path / "vectors.txt").write_text("the 1 2 3 4 5 6 7 8\ndog 8 7 6 5 4 3 2 1\n")
+        embedding.load_pretrained(tmp_path / "vectors.txt", train="missing", verbose=0)
+    elif change == "update_vocabulary":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Functions compiled before would fail (a warning tells so).
+            embedding.update_vocabulary(["zebra", *embedding.get_vocabulary()[2:]])
+    else:
+        embedding.quantize("int8")
+    parameters, variables = listed_parameters(model)
+    assert {id(variable.value) for variable in embedding.variables} <= variables
+    assert parameters == variables
+    state = model.state_dict()
+    for variable in embedding.variables:  # A Sequential model lists them twice (and its inner functional model).
+        listed = {tensor.data_ptr() for name, tensor in state.items() if name.endswith(variable.path)}
+        assert listed == {variable.value.data_ptr()}
+    trained = {
+        "enable_lora": lambda: embedding.lora_embeddings_b,
+        "train_missing": lambda: embedding._trainable_embeddings,
+        "update_vocabulary": lambda: embedding._embeddings,
+    }.get(change)
+    if trained is not None:
+        assert trains_in_a_torch_loop(model, embedding, trained())
+
+
 def test_export_for_serving_off_tensorflow_is_refused_with_the_fix_before_anything_is_written(tmp_path):
     # On JAX a lookup in front of the model (the default) or the vocabulary signatures failed with Keras's "Cannot
     # iterate over a shape with unknown rank" or an ExportError ("dtype object is not a valid JAX array type"); on

@@ -459,6 +459,24 @@ def test_torch_parameters_are_listed_again_by_the_method_keras_quantize_uses():
     assert [variable.path for variable in model.variables] == before
 
 
+def test_torch_parameter_owners_are_noted_while_keras_lists_them_from_layer_variables():
+    # Keras's PyTorch layer as text (importing it needs PyTorch): its listing reads `self.variables`, which is where
+    # `list_torch_parameter_owners` (called from `VocabIdEmbedding.variables`) sees the owner. The owners are
+    # checked on PyTorch by tests/test_backends.py (a layer's new weights in its model's `parameters()`).
+    source = importlib.util.find_spec("keras.src.backend").submodule_search_locations[0] + "/torch/layer.py"
+    with open(source, encoding="utf-8") as file:
+        text = file.read()
+    listing = text[text.index("def _track_variables(self):") :].split("\n    def ", 1)[0]
+    assert "in self.variables" in listing, "keras TorchLayer._track_variables no longer lists self.variables"
+    assert isinstance(keras.layers.Layer.variables, property)
+    assert _compat._VARIABLES_CODE is keras.layers.Layer.variables.fget.__code__
+    assert (_compat._TRACK_VARIABLES_CODE is None) == (keras.backend.backend() != "torch")
+    _, inner = functional_model()
+    _compat.list_torch_parameter_owners(inner)  # Nothing lists it here.
+    _compat.retrack_torch_parameter_owners(inner)
+    assert inner not in _compat._TORCH_PARAMETER_OWNERS
+
+
 COVERED = {
     "ALLOW_NON_TENSOR_INPUTS": test_raw_input_flags_are_read_by_keras,
     "CAST_OPS": test_graph_nodes_and_the_ops_a_functional_model_records,
@@ -483,6 +501,7 @@ COVERED = {
     "in_xla_compilation": test_in_xla_compilation_is_true_only_in_a_trace_tensorflow_compiles_with_xla,
     "inbound_tensors": test_layer_tracking_internals,
     "init_scope": test_symbolic_scope_and_init_scope,
+    "list_torch_parameter_owners": test_torch_parameter_owners_are_noted_while_keras_lists_them_from_layer_variables,
     "is_quantized": test_quantization_flag_and_dtype_policy,
     "load_weights_only": test_load_weights_only_skips_what_it_is_told,
     "optimizer_trainable_variable": test_optimizer_internals,
@@ -490,6 +509,9 @@ COVERED = {
     "own_variables": test_layer_tracking_internals,
     "producing_layer": test_layer_tracking_internals,
     "replace_variables": test_adding_and_replacing_weights_of_a_built_layer,
+    "retrack_torch_parameter_owners": (
+        test_torch_parameter_owners_are_noted_while_keras_lists_them_from_layer_variables
+    ),
     "retrack_torch_parameters": test_torch_parameters_are_listed_again_by_the_method_keras_quantize_uses,
     "restore_dtype_policy": test_quantization_flag_and_dtype_policy,
     "saved_model_proto": test_saved_model_proto_parses_a_saved_model,
