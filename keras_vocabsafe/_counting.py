@@ -28,7 +28,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal, cast
+from typing import Any, Literal, NamedTuple, cast
 
 import numpy as np
 import tensorflow as tf
@@ -44,12 +44,22 @@ _NUM_SHARDS = max(1, min(8, os.cpu_count() or 1))
 
 _PROGRESS_SECONDS = 10.0
 
-# The fixes an `adapt` that keeps no token offers (`vocabulary_from_files` puts its own in their place).
-NO_TOKENS_FIX = (
-    "Adapt on data that holds tokens (an iterator or generator read once already is empty), or pass `vocabulary=` "
-    "to the layer."
+
+class NoTokensFixes(NamedTuple):
+    """The fixes offered when counting keeps no token: `no_tokens` when the data held none, `too_rare` when none
+    reached `min_frequency`."""
+
+    no_tokens: str
+    too_rare: str
+
+
+# What `adapt` offers. `vocabulary_from_files` and `ComputeVocabulary`, whose callers never made the layer that
+# counts, offer their own.
+ADAPT_FIXES = NoTokensFixes(
+    no_tokens="Adapt on data that holds tokens (an iterator or generator read once already is empty), or pass "
+    "`vocabulary=` to the layer.",
+    too_rare="Lower `min_frequency`, or adapt on more data.",
 )
-TOO_RARE_FIX = "Lower `min_frequency`, or adapt on more data."
 
 DEFAULT_BUDGET = 1 << 20
 """Distinct tokens counted at once by default (1,048,576): exact below it. Counting peaks near 250 bytes per

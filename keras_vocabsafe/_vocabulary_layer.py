@@ -19,9 +19,9 @@ import tensorflow as tf
 
 from keras_vocabsafe import _compat
 from keras_vocabsafe._counting import (
+    ADAPT_FIXES,
     DEFAULT_BUDGET,
-    NO_TOKENS_FIX,
-    TOO_RARE_FIX,
+    NoTokensFixes,
     TokenCounter,
     check_budget,
     check_weights,
@@ -347,17 +347,33 @@ class VocabularyLayer(keras.layers.Layer):
                 The summary is also logged at INFO on the
                 `keras_vocabsafe` logger.
         """
+        self._adapt(data, steps, weights=weights, budget=budget, verbose=verbose)
+
+    def _adapt(
+        self,
+        data: Any,
+        steps: int | None,
+        *,
+        weights: Any,
+        budget: int | None,
+        verbose: Any,
+        fixes: NoTokensFixes = ADAPT_FIXES,
+    ) -> None:
+        """`adapt`, offering `fixes` if it keeps no token (`vocabulary_from_files` offers its own)."""
         verbose = check_verbose(verbose, f"{self._owner()}.adapt()")
         tokens, counts = self._count_tokens(data, steps, check_budget(budget, self._owner()), weights, verbose=verbose)
-        self.set_vocabulary(self._vocabulary_from_counts(tokens, counts, self.max_tokens))
+        self.set_vocabulary(self._vocabulary_from_counts(tokens, counts, self.max_tokens, fixes=fixes))
         say(verbose, f"{self._owner()}.adapt(): kept {len(self._require_vocabulary()):,} tokens")
 
-    def _vocabulary_from_counts(self, tokens: list[Any], counts: np.ndarray, max_tokens: int | None) -> Vocabulary:
+    def _vocabulary_from_counts(
+        self, tokens: list[Any], counts: np.ndarray, max_tokens: int | None, *, fixes: NoTokensFixes = ADAPT_FIXES
+    ) -> Vocabulary:
         """The vocabulary `adapt` keeps from counted tokens (in any order): the one rule every counting path shares.
 
         Leaves out the mask and OOV tokens, orders by count descending then token ascending, and applies
         `min_frequency` and `max_tokens` (which counts the special slots). Whatever counted the tokens (`adapt`,
-        `vocabsafe vocab build`, the Beam transform), the same counts give the same ids.
+        `vocabsafe vocab build`, the Beam transform), the same counts give the same ids. `fixes`: what the error
+        offers if no token is kept.
         """
         tokens, counts = self._without_special_tokens(tokens, counts)
         max_size = None if max_tokens is None else max_tokens - self._num_special_tokens()
@@ -370,7 +386,7 @@ class VocabularyLayer(keras.layers.Layer):
                 for name, token in (("mask token", self.mask_token), ("OOV token", self.oov_token))
                 if token is not None
             )
-            raise _no_tokens_to_keep(self, counts, f"the data was empty, or held only the {special}")
+            raise _no_tokens_to_keep(self, counts, f"the data was empty, or held only the {special}", fixes)
         return vocabulary
 
     def _count_tokens(
@@ -627,15 +643,15 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
-def _no_tokens_to_keep(layer: VocabularyLayer, counts: np.ndarray, empty: str) -> VocabularyError:
+def _no_tokens_to_keep(layer: VocabularyLayer, counts: np.ndarray, empty: str, fixes: NoTokensFixes) -> VocabularyError:
     """The error of an `adapt` that keeps no token, given the counts of the tokens it could have kept: `empty`
-    (what the data held) when there were none, else that none reached `min_frequency`."""
+    (what the data held) when there were none, else that none reached `min_frequency`; with the fix for each."""
     if len(counts) == 0:
-        return VocabularyError(f"{layer._owner()}.adapt() found no tokens to keep: {empty}. {NO_TOKENS_FIX}")
+        return VocabularyError(f"{layer._owner()}.adapt() found no tokens to keep: {empty}. {fixes.no_tokens}")
     return VocabularyError(
         f"{layer._owner()}.adapt() found no tokens to keep: none of the {len(counts):,} distinct tokens reached "
         f"min_frequency={layer.min_frequency} (the most frequent was seen {int(counts.max()):,} time(s)). "
-        f"{TOO_RARE_FIX}"
+        f"{fixes.too_rare}"
     )
 
 

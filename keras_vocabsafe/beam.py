@@ -75,7 +75,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from keras_vocabsafe._counting import NO_TOKENS_FIX, TOO_RARE_FIX, integer_weights, without_unseen
+from keras_vocabsafe._counting import NoTokensFixes, integer_weights, without_unseen
 from keras_vocabsafe._files import UTF8_MARK, missing_directory
 from keras_vocabsafe._tokens import canonical_token
 from keras_vocabsafe.errors import ConfigurationError, KeyDtypeError, TextInputError, VocabSafeError, VocabularyError
@@ -118,6 +118,11 @@ _IGNORED_CONFIG = frozenset(
     }
 )
 _VOCABULARY_SETTINGS = ("vocabulary_dtype", "max_tokens", "min_frequency", "num_oov_indices", "mask_token", "oov_token")
+# Offered in place of `adapt`'s fixes, which name the lookup layer built on the workers (its `vocabulary=` too).
+_BEAM_FIXES = NoTokensFixes(
+    no_tokens="Check the input and the layer's settings.",
+    too_rare="Lower `min_frequency`, or count more data.",
+)
 
 
 # The weights rule: no Beam here, so adapt(weights=...) can use it ----------------------------------------------------
@@ -213,8 +218,6 @@ def _named_for_the_caller(layer: Any, source: str) -> Iterator[None]:
         caller = f"ComputeVocabulary for {source}"
         for inner in (f"{owner}.adapt()", f"{owner}.adapt", owner):
             message = message.replace(inner, caller)
-        message = message.replace(NO_TOKENS_FIX, "Check the input and the layer's settings.")
-        message = message.replace(TOO_RARE_FIX, "Lower `min_frequency`, or count more data.")
         raise type(error)(message) from None
 
 
@@ -245,7 +248,7 @@ def _finish(
     with _named_for_the_caller(layer, spec.source):
         if spec.kind == "text" and layer.split == "wordpiece":
             return layer._learn_wordpiece(tokens, counts, layer.max_tokens)
-        return layer._vocabulary_from_counts(tokens, counts, layer.max_tokens)
+        return layer._vocabulary_from_counts(tokens, counts, layer.max_tokens, fixes=_BEAM_FIXES)
 
 
 def _reserved_tokens(layer: Any) -> frozenset[Token]:

@@ -19,7 +19,7 @@ from typing import Any, cast
 import numpy as np
 import tensorflow as tf
 
-from keras_vocabsafe._counting import DEFAULT_BUDGET, NO_TOKENS_FIX, TOO_RARE_FIX
+from keras_vocabsafe._counting import DEFAULT_BUDGET, NoTokensFixes
 from keras_vocabsafe._files import UTF8_MARK
 from keras_vocabsafe._progress import Progress, check_verbose, logger, say
 from keras_vocabsafe.errors import ConfigurationError, VocabularyError
@@ -39,6 +39,12 @@ _FEWEST_INVALID_BYTES = 64  # Fewer are a few stray bytes, whatever their share 
 
 # A bzip2 stream: "BZh", the block size 1-9, then a block's magic (digits of pi) or, if empty, the end's (of sqrt(pi)).
 _BZ2_STREAM = re.compile(rb"BZh[1-9](?:\x31\x41\x59\x26\x53\x59|\x17\x72\x45\x38\x50\x90)")
+
+# Offered in place of `adapt`'s fixes, which name a layer the caller never made.
+_FILES_FIXES = NoTokensFixes(
+    no_tokens="Check that the files hold text, and the settings (`keys`, `standardize`, `split`).",
+    too_rare="Lower `min_frequency`, or count more text.",
+)
 
 
 def vocabulary_from_files(
@@ -106,7 +112,7 @@ def vocabulary_from_files(
     )
     try:
         # adapt's own bar counts tokens; here the bar is over the files' bytes, which gives the time left.
-        layer.adapt(dataset, budget=budget, verbose=0)
+        layer._adapt(dataset, None, weights=None, budget=budget, verbose=0, fixes=_FILES_FIXES)
     except tf.errors.OpError:
         if reader.error is not None:  # tf.data wraps what the reader raised: give the reader's own error.
             raise reader.error from None
@@ -117,10 +123,6 @@ def vocabulary_from_files(
         # The layer's message names a layer the caller never made: name the files instead.
         shown = ", ".join(repr(path) for path in files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
         message = str(error).replace(f"{layer._owner()}.adapt()", "vocabulary_from_files()")
-        message = message.replace(
-            NO_TOKENS_FIX, "Check that the files hold text, and the settings (`keys`, `standardize`, `split`)."
-        )
-        message = message.replace(TOO_RARE_FIX, "Lower `min_frequency`, or count more text.")
         found_none = "found no tokens" in message
         raise type(error)(
             f"No tokens to keep in {shown}: " + message.split(": ", 1)[1] if found_none else message

@@ -32,7 +32,9 @@ import tensorflow as tf
 
 from keras_vocabsafe import _compat
 from keras_vocabsafe._counting import (
+    ADAPT_FIXES,
     DEFAULT_BUDGET,
+    NoTokensFixes,
     TokenCounter,
     check_budget,
     check_weights,
@@ -629,6 +631,18 @@ class _TextFrontEnd(_TextFrontEndBase):
                 `VocabEmbedding.adapt` (a progress bar of the tokens counted
                 when stdout is a terminal).
         """
+        self._adapt(data, steps, weights=weights, budget=budget, verbose=verbose)
+
+    def _adapt(
+        self,
+        data: Any,
+        steps: int | None,
+        *,
+        weights: Any,
+        budget: int | None,
+        verbose: Any,
+        fixes: NoTokensFixes = ADAPT_FIXES,
+    ) -> None:
         if self.split == "wordpiece" and self.max_tokens is None:
             raise ConfigurationError(
                 f"{self._owner()}.adapt() learns a WordPiece vocabulary, whose size must be chosen: build the layer "
@@ -639,7 +653,7 @@ class _TextFrontEnd(_TextFrontEndBase):
         if self.split == "wordpiece":
             vocabulary = self._learn_wordpiece(tokens, counts, cast(int, self.max_tokens))  # Checked above.
         else:
-            vocabulary = self._vocabulary_from_counts(tokens, counts, self.max_tokens)
+            vocabulary = self._vocabulary_from_counts(tokens, counts, self.max_tokens, fixes=fixes)
         self.set_vocabulary(vocabulary)
         say(verbose, f"{self._owner()}.adapt(): kept {len(vocabulary):,} tokens")
 
@@ -808,7 +822,9 @@ class _TextFrontEnd(_TextFrontEndBase):
         special = {canonical_token(t, "string") for t in (self.mask_token, self.oov_token) if t is not None}
         return cast("set[bytes]", special), self._reserved_keys  # String tokens are bytes.
 
-    def _vocabulary_from_counts(self, tokens: list[bytes], counts: np.ndarray, max_tokens: int | None) -> Vocabulary:
+    def _vocabulary_from_counts(
+        self, tokens: list[bytes], counts: np.ndarray, max_tokens: int | None, *, fixes: NoTokensFixes = ADAPT_FIXES
+    ) -> Vocabulary:
         special, reserved = self._special_and_reserved()
         excluded = (special | set(reserved)).intersection(tokens)  # Usually empty: no per-token filtering.
         reserved_counts = dict.fromkeys(reserved, 0)  # Counted too, so the vocabulary has a count for every token.
@@ -828,7 +844,7 @@ class _TextFrontEnd(_TextFrontEndBase):
             empty = "the text was empty or held only whitespace"
             if self.standardize in ("strip_punctuation", "lower_and_strip_punctuation"):
                 empty += f" and punctuation (standardize={self.standardize!r})"
-            raise _no_tokens_to_keep(self, counts, empty)
+            raise _no_tokens_to_keep(self, counts, empty, fixes)
         if not reserved:
             return counted
         # Reserved tokens first, as the layer keeps them when it reads this vocabulary with a cut by count.

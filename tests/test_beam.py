@@ -251,7 +251,12 @@ def test_empty_pcollection_raises_vocabulary_error():
 @pytest.mark.parametrize(
     ("layer", "elements", "error", "match"),
     [
-        (TextVocabEmbedding(4, name="titles"), [], VocabularyError, "found no tokens to keep"),
+        (
+            TextVocabEmbedding(4, name="titles"),
+            [],
+            VocabularyError,
+            r"found no tokens to keep: .*\. Check the input and the layer's settings\.",
+        ),
         (VocabEmbedding(4, name="user_ids", min_frequency=3), ["u1", "u2"], VocabularyError, "min_frequency=3"),
         (
             TextVocabEmbedding(4, name="titles", encoding_errors="strict"),

@@ -155,6 +155,18 @@ def test_files_without_tokens_to_keep_get_a_fix_about_files_not_about_a_layer(tm
         vocabulary_from_files(rare, min_frequency=3)
 
 
+def test_key_files_without_tokens_to_keep_get_the_fix_about_files_too(tmp_path):
+    # Keys are counted by the keys' lookup layer, whose rule is not the text layer's: it offers the same fixes.
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    with pytest.raises(VocabularyError, match=r"\. Check that the files hold text, and the settings \(`keys`") as info:
+        vocabulary_from_files(empty, keys=True)
+    assert "vocabulary=" not in str(info.value)
+    rare = write(tmp_path / "rare.txt", ["a", "b", "a"])
+    with pytest.raises(VocabularyError, match=r"seen 2 time\(s\)\)\. Lower `min_frequency`, or count more text\.$"):
+        vocabulary_from_files(rare, keys=True, min_frequency=3)
+
+
 def test_keys_mode_with_an_integer_vocabulary_is_refused_naming_what_to_do(tmp_path):
     # It raised the layer's own KeyDtypeError, which asked to "pass integer keys" (lines are strings) or to
     # build a layer the caller never made with vocabulary_dtype='string'.
