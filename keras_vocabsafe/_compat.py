@@ -47,6 +47,7 @@ __all__ = [
     "retrack_torch_parameter_owners",
     "retrack_torch_parameters",
     "searchsorted",
+    "sequential_building_on",
     "set_keras_mask",
     "stored_array",
 ]
@@ -142,6 +143,28 @@ def producing_layer(tensor: Any) -> Any:
     """The layer whose output a symbolic (Keras) tensor is, or `None`."""
     history = getattr(tensor, "_keras_history", None)
     return getattr(history, "operation", None)
+
+
+def sequential_building_on(inputs: Any) -> Any:
+    """The `keras.Sequential` whose `build` is calling its first layer on `inputs` (its input placeholder), or `None`.
+
+    `Sequential.build` makes that placeholder from the model's `keras.Input`, or, when the model starts without one,
+    of the first layer's own dtype (float32 by default), whatever data the model is then given
+    (`keras.src.models.sequential.Sequential.build`).
+    """
+    source = producing_layer(inputs)
+    if source is None:
+        return None
+    sequential = os.path.join("keras", "src", "models", "sequential.py")
+    frame: types.FrameType | None = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "build" and code.co_filename.endswith(sequential):
+            model = frame.f_locals.get("self")
+            if isinstance(model, keras.Sequential) and model._layers and model._layers[0] is source:
+                return model
+        frame = frame.f_back
+    return None
 
 
 # `keras.saving.load_model()` rebuilds the model from its config in this function, then restores every variable

@@ -385,6 +385,7 @@ class VocabIdEmbedding(VocabularyLayer):
             self._check_symbolic_dtype(keras.backend.standardize_dtype(inputs.dtype))
         except KeyDtypeError:
             self._refuse_merged_integers(source)
+            self._refuse_sequential_placeholders(inputs)
             raise
         if isinstance(source, VocabLookup) and not isinstance(self, VocabLookup):
             self.check_lookup(source)  # A model that wires a lookup into this layer: the pair is built here.
@@ -397,6 +398,26 @@ class VocabIdEmbedding(VocabularyLayer):
                 f"{self._owner()} takes integer ids, but received a symbolic input of dtype {dtype}. Build the model "
                 "from `keras.Input(shape=(None,), dtype='int64')` and map a `layer.lookup()` over the data."
             )
+
+    def _inputs_taken(self) -> tuple[str, str]:
+        """What the layer takes, in words, and the dtype of the `keras.Input` that gives it."""
+        return "integer ids", "int64"
+
+    def _refuse_sequential_placeholders(self, inputs: Any) -> None:
+        """Names the cause when the layer comes first in a keras.Sequential that builds it on float placeholders."""
+        dtype = keras.backend.standardize_dtype(inputs.dtype)
+        model = _compat.sequential_building_on(inputs)
+        if model is None or not keras.backend.is_float_dtype(dtype):
+            return
+        taken, input_dtype = self._inputs_taken()
+        shape = (None,) * (len(inputs.shape) - 1)
+        start = f"keras.Input(shape={shape}, dtype={input_dtype!r})"
+        raise KeyDtypeError(
+            f"{self._owner()} takes {taken}, but comes first in the keras.Sequential {model.name!r}, which built it "
+            f"on placeholders of dtype {dtype}: a Sequential builds its first layer on its `keras.Input`, or, "
+            f"without one, on placeholders of that layer's own dtype ({self.compute_dtype}), whatever the data. "
+            f"To give it {taken}, start the model with `{start}`: `keras.Sequential([{start}, ...])`."
+        )
 
     def _refuse_merged_integers(self, source: Any) -> None:
         """Names the cause when a Keras merge layer turned integer ids or keys into floats (its own dtype)."""

@@ -161,6 +161,10 @@ class VocabEmbedding(KeyLookup, VocabIdEmbedding):
             return tf.ragged.map_flat_values(self._embed, keys)
         return self._embed(keys)
 
+    def _inputs_taken(self) -> tuple[str, str]:
+        kind = "string" if self.vocabulary_dtype == "string" else "integer"
+        return f"{kind} keys", self.vocabulary_dtype
+
     def _check_symbolic_dtype(self, dtype: str) -> None:
         self._refuse_other_backends_in_models()
         expected = "string" if self.vocabulary_dtype == "string" else "an integer dtype"

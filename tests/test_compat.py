@@ -396,6 +396,35 @@ class ExportWitness(keras.Model):
         return inputs
 
 
+class SequentialWitness(keras.layers.Layer):
+    """Notes, at each symbolic call, the name of the Sequential `sequential_building_on` sees building it (names
+    only: a layer that keeps a model sends Keras's loader into a loop)."""
+
+    seen: typing.ClassVar[list] = []
+
+    def compute_output_spec(self, inputs):
+        model = _compat.sequential_building_on(inputs)
+        SequentialWitness.seen.append((inputs.dtype, None if model is None else model.name))
+        return keras.KerasTensor(inputs.shape, inputs.dtype)
+
+    def call(self, inputs):
+        return inputs
+
+
+def test_sequential_building_on_names_the_sequential_only_while_it_builds_its_first_layer():
+    SequentialWitness.seen.clear()
+    keras.Sequential([SequentialWitness(), keras.layers.Dense(2)], name="without_input").build((None, 3))
+    keras.Sequential([keras.Input((3,), dtype="int32"), SequentialWitness()], name="with_input")
+    keras.Sequential([keras.Input((3,)), keras.layers.Dense(3), SequentialWitness()], name="second")
+    SequentialWitness()(keras.Input((3,)))  # Functional.
+    assert SequentialWitness.seen == [
+        ("float32", "without_input"),  # Keras's placeholder, of the layer's own dtype.
+        ("int32", "with_input"),
+        ("float32", None),  # Not the first layer: it gets the Dense layer's output.
+        ("float32", None),
+    ]
+
+
 def test_in_keras_export_is_true_only_while_model_export_traces_the_model(tmp_path):
     from keras.src.export import export_utils
 
@@ -517,6 +546,7 @@ COVERED = {
     "saved_model_proto": test_saved_model_proto_parses_a_saved_model,
     "bundle_entry_proto": test_bundle_entry_proto_places_the_tensors_of_a_checkpoint,
     "searchsorted": test_searchsorted_works_on_symbolic_tensors_as_numpy_does,
+    "sequential_building_on": test_sequential_building_on_names_the_sequential_only_while_it_builds_its_first_layer,
     "set_keras_mask": test_keras_mask_attribute,
     "set_quantized": test_quantization_flag_and_dtype_policy,
     "stored_array": test_stored_array_leaves_keras_h5_weights_unread,

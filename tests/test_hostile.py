@@ -117,6 +117,7 @@ What each entry point refuses, and with which error (one row per refusal tested)
 | `align_vectors`, `load_pretrained` | a directory | `VectorFileError` |
 | `VocabLookup(...)`, `__call__` | `num_oov_indices=0`; int keys for strings; no vocabulary | as `VocabEmbedding` |
 | `VocabIdEmbedding.__call__` | string ids, eager or symbolic | `KeyDtypeError` |
+| `VocabIdEmbedding.__call__` | a float32 placeholder (Sequential without `keras.Input`), naming it | `KeyDtypeError` |
 | `VocabIdEmbedding.check_lookup` | a lookup of another vocabulary or special slots | `VocabularyMismatchError` |
 | `VocabIdEmbedding.check_lookup`, `from_lookup` | a `StringLookup` or other object | `ConfigurationError` |
 | `VocabEmbedding.halves` | a layer without vocabulary | `NotAdaptedError` |
@@ -715,6 +716,50 @@ def test_call_in_a_sequential_without_input_names_the_missing_keras_input():
     model = keras.Sequential([VocabEmbedding(4, vocabulary=["a"]), keras.layers.GlobalAveragePooling1D()])
     with pytest.raises(KeyDtypeError, match=r"keras.Input\(shape=\(None,\), dtype='string'\)"):
         model.predict(tf.constant([["a"]]), verbose=0)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda model: model.build((None, 3)),
+        lambda model: model.predict(np.array([[1, 2, 0]]), verbose=0),
+        lambda model: model.predict(np.array([[1.0, 2.0, 0.0]]), verbose=0),
+    ],
+    ids=["build", "predict ids", "predict floats"],
+)
+def test_an_id_embedding_first_in_a_sequential_without_input_names_the_missing_keras_input(build):
+    # It said only "received a symbolic input of dtype float32. Build the model from `keras.Input(...)` and map a
+    # `layer.lookup()` over the data": nothing about the Sequential, which builds its first layer on float32
+    # placeholders whatever the data (ids included).
+    model = keras.Sequential([VocabIdEmbedding(4, vocabulary=["a", "b"]), keras.layers.Dense(2)])
+    with pytest.raises(KeyDtypeError, match=r"first in the keras\.Sequential") as raised:
+        build(model)
+    assert "`keras.Input(shape=(None,), dtype='int64')`" in str(raised.value)
+    fixed = keras.Sequential(
+        [keras.Input(shape=(None,), dtype="int64"), VocabIdEmbedding(4, vocabulary=["a", "b"]), keras.layers.Dense(2)]
+    )
+    assert fixed.predict(np.array([[1, 2, 0]]), verbose=0).shape == (1, 3, 2)
+
+
+def test_a_string_embedding_first_in_a_sequential_without_input_names_the_missing_keras_input():
+    model = keras.Sequential([VocabEmbedding(4, vocabulary=["a"]), keras.layers.Dense(2)])
+    with pytest.raises(KeyDtypeError, match=r"first in the keras\.Sequential") as raised:
+        model.build((None, 3))
+    assert "`keras.Input(shape=(None,), dtype='string')`" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        lambda layer: layer(keras.Input((3,))),
+        lambda layer: keras.Sequential([keras.Input((3,), dtype="int64"), keras.layers.Dense(3), layer]),
+    ],
+    ids=["functional float input", "floats from a layer of a sequential"],
+)
+def test_an_id_embedding_given_real_floats_keeps_the_message_about_floats(model):
+    with pytest.raises(KeyDtypeError, match=r"received a symbolic input of dtype float32\. Build") as raised:
+        model(VocabIdEmbedding(4, vocabulary=["a", "b"]))
+    assert "Sequential" not in str(raised.value)
 
 
 @pytest.mark.parametrize(
