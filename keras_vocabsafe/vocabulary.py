@@ -543,17 +543,22 @@ class Vocabulary(Sequence):
                 )
         unmarked = _unmarked_utf16(data)
         if unmarked is not None:
-            raise VocabularyError(
-                f"The vocabulary file {path!r} is {unmarked} text without a byte order mark (read as UTF-8, NUL or "
-                "control bytes stand between its letters); vocabulary files are UTF-8. Convert it, e.g. "
-                f"`open(path, encoding='{unmarked.lower()}').read()` and write it back with encoding='utf-8'."
-            )
+            raise _utf16_error(path, [unmarked], "read as UTF-8, NUL or control bytes stand between its letters")
         if b"\x00" in data[:4096] and not data.lstrip().startswith(b"{") and _looks_binary(data):
             raise VocabularyError(
                 f"The vocabulary file {path!r} looks binary (NUL bytes among its first lines), not a text or JSON "
                 "vocabulary. Check the path: a checkpoint or a vectors file is not a vocabulary."
             )
-        result = detect_and_read(data, path, format, dtype)
+        try:
+            result = detect_and_read(data, path, format, dtype)
+        except ConfigurationError:
+            raise
+        except VocabularyError as error:
+            refusal = "lists a token twice" if isinstance(error, DuplicateTokenError) else "is not a vocabulary"
+            reading = _refused_utf16(data, refusal)
+            if reading is None:
+                raise
+            raise _utf16_error(path, *reading) from None
         if result.config is not None:
             vocabulary = cls._from_json_form(result.config, path)
             counts = result.config.get("counts")
@@ -748,9 +753,11 @@ def _unmarked_utf16(data: bytes) -> str | None:
     UTF-16, it is printable text with no control character but line breaks and tabs (binary numbers, such as small
     int16 values, give some), and either every other byte is NUL (letters of the Latin alphabets), or its line
     breaks are code units of their own (other scripts, whose bytes are rarely NUL: their lines still end in
-    `\n\0`), or nearly every high byte is a control byte, as in the letters of Cyrillic, Greek, Arabic, Hebrew,
-    Devanagari, Thai... (U+0100 to U+1FFF: a line of them without a line break has no NUL byte at all). Returns the
-    encoding ("UTF-16-LE" or "UTF-16-BE"), or None."""
+    `\n\0`) and either most 0A bytes are line breaks or there are two line breaks or more, or nearly every high
+    byte is a control byte, as in the letters of Cyrillic, Greek, Arabic, Hebrew, Devanagari, Thai... (U+0100 to
+    U+1FFF: a line of them without a line break has no NUL byte at all). Returns the encoding ("UTF-16-LE" or
+    "UTF-16-BE"), or None. A file this leaves undecided and that is refused as UTF-8 goes to `_refused_utf16`, which
+    says what neither detects."""
     head = data[: 4096 & ~1]
     # UTF-16 text has NUL or control bytes (Latin letters' high bytes, line breaks', other scripts' high bytes).
     if not any(byte < 0x20 and byte not in b"\n\r" for byte in head):
@@ -765,9 +772,71 @@ def _unmarked_utf16(data: bytes) -> str | None:
         lines = text.count("\n")
         # UTF-8 text has a control byte in a rare odd token, not in every other byte.
         scripts = sum(byte < 0x20 for byte in zeros) >= 0.9 * len(zeros)
-        if latin or (lines and lines >= head.count(b"\n") / 2) or scripts:
+        # Letters whose own bytes are 0A (上 is U+4E0A) can outnumber the line breaks. But each UTF-16 line break
+        # needs a NUL byte beside a 0A byte, which UTF-8 text has only where a token holds a NUL: one "\0" token
+        # shows one line break, not two.
+        if latin or (lines and lines >= head.count(b"\n") / 2) or scripts or lines >= 2:
             return encoding
     return None
+
+
+def _refused_utf16(data: bytes, refusal: str) -> tuple[tuple[str, ...], str] | None:
+    """For a file refused as a vocabulary when read as UTF-8: whether it is UTF-16 text without a byte order mark
+    that `_unmarked_utf16` leaves undecided (one line, or one line break). The whole file decodes as UTF-16 into
+    printable text, line breaks and tabs, and either the UTF-16 text ends with its line break ("上上\n" in
+    UTF-16-LE is the UTF-8 lines '', 'N', 'N' and a last NUL), or the file is not UTF-8 and either has a UTF-16
+    line break or is one line without a 0A byte (a line of Chinese without a line break holds no NUL byte).
+
+    Not taken for UTF-16: a UTF-8 file with a repeat that also decodes as UTF-16 without a line break
+    ("abc\nabc\n" is four CJK letters in UTF-16-BE), and Latin-1 or other 8-bit text over several lines (its
+    line breaks stand without a NUL beside them, so in UTF-16 they are parts of letters). A single line of 8-bit
+    text of even length can read as UTF-16 letters: the reason returned shows the text UTF-16 gives, so that the
+    message shows such a misreading for what it is.
+
+    Not detected, because the file is a vocabulary as it is when read as UTF-8: one line of UTF-16 whose bytes are
+    valid UTF-8 without a repeated line, such as 你好 in UTF-16-LE (the ASCII token "`O}Y"), or 上下上 and its line
+    break (the tokens '', 'N\x0bN', 'N' and a last NUL token in UTF-8). A UTF-8 file whose last token is a NUL
+    reads the same.
+
+    `refusal` says what the file is as UTF-8 when it is UTF-8 ("lists a token twice"). Returns the encodings that
+    fit (both byte orders when a short line reads as text either way) and the words that say why, or None."""
+    if len(data) % 2:
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        utf8 = False
+    else:
+        utf8 = True
+    texts = {}
+    for encoding in ("UTF-16-LE", "UTF-16-BE"):
+        try:
+            text = data.decode(encoding.lower())
+        except UnicodeDecodeError:  # An unpaired surrogate.
+            continue
+        if not all(c.isprintable() or c in "\n\r\t" for c in text):
+            continue
+        if text.endswith("\n") or (not utf8 and ("\n" in text or b"\n" not in data)):
+            texts[encoding] = text
+    if len(texts) == 2 and any("\n" in text for text in texts.values()):
+        texts = {encoding: text for encoding, text in texts.items() if "\n" in text}
+    if not texts:
+        return None
+    encoding, text = next(iter(texts.items()))
+    shown = (
+        f"; read as {encoding}, its first line is {display_token(text.split(chr(10))[0])}" if len(texts) == 1 else ""
+    )
+    return tuple(texts), f"read as UTF-8, it {refusal if utf8 else 'is not valid UTF-8'}{shown}"
+
+
+def _utf16_error(path: str, encodings: Sequence[str], reason: str) -> VocabularyError:
+    name = encodings[0] if len(encodings) == 1 else "UTF-16"
+    other = "" if len(encodings) == 1 else f" (or '{encodings[1].lower()}': whichever gives the tokens)"
+    return VocabularyError(
+        f"The vocabulary file {path!r} is {name} text without a byte order mark ({reason}); vocabulary files are "
+        f"UTF-8. Convert it, e.g. `open(path, encoding='{encodings[0].lower()}').read()`{other} and write it back "
+        "with encoding='utf-8'."
+    )
 
 
 def _looks_binary(data: bytes) -> bool:

@@ -2,11 +2,15 @@
 
 import json
 import os
+import pathlib
 import re
 import signal
+import tempfile
 
+import hypothesis.strategies as st
 import numpy as np
 import pytest
+from hypothesis import given, settings
 
 from keras_vocabsafe import TextVocabEmbedding, VocabEmbedding, VocabLookup, align_vectors
 from keras_vocabsafe.errors import ConfigurationError, DuplicateTokenError, ReservedTokenError, VocabularyError
@@ -789,6 +793,113 @@ def test_utf16_without_a_mark_in_a_script_whose_letters_have_no_nul_byte_is_name
 def test_utf8_text_is_not_taken_for_utf16(tmp_path, text):
     vocabulary = Vocabulary.load(write(tmp_path / "vocab.txt", text.encode("utf-8")))
     assert vocabulary.to_list() == text.split("\n")[:-1]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Every byte ASCII (a letter or a line break) or NUL: in UTF-16-BE it loaded as the tokens 'o', 'S', '\x00',
+        # '_', 'o:\x00'; in UTF-16-LE it listed the token '\x00' twice.
+        "漊匊\n弊漺\n",
+        "圊挊\n瘊樊\n",
+        "上上\n",  # The token 'N' twice.
+        "上上下\n下上\n",
+    ],
+    ids=["ascii-bytes", "ascii-bytes-2", "repeated", "two-lines"],
+)
+def test_utf16_without_a_mark_whose_letters_hold_line_break_bytes_is_named(tmp_path, text, encoding):
+    # Letters whose own bytes are 0A (上 is U+4E0A) outnumbered the line breaks, so the file read as UTF-8 text.
+    with pytest.raises(VocabularyError, match=rf"is {encoding.upper()} text without a byte order mark.*{encoding}'"):
+        Vocabulary.load(write(tmp_path / "vocab.txt", text.encode(encoding)))
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [("日本", "utf-16-le"), ("日本", "utf-16-be"), ("上上上\n", "utf-16-le"), ("上上上\n", "utf-16-be")],
+    ids=["one-line-le", "one-line-be", "repeat-le", "repeat-be"],
+)
+def test_utf16_without_a_mark_is_named_for_any_format_or_dtype(tmp_path, text, encoding):
+    # A line of Chinese without a line break holds no NUL byte: it was "Line 1 ... is not valid UTF-8", without
+    # the conversion. Read as UTF-8 it is not a vocabulary either way, so the refusal names what it reads as.
+    path = write(tmp_path / "vocab.txt", text.encode(encoding))
+    for format in ("auto", "text", "tft_frequency"):
+        with pytest.raises(VocabularyError, match=rf"is {encoding.upper()} text without a byte order mark") as caught:
+            Vocabulary.load(path, format=format)
+        assert type(caught.value) is VocabularyError  # Not a DuplicateTokenError: the file lists no token twice.
+
+
+@pytest.mark.parametrize(
+    ("data", "tokens"),
+    [
+        (b"`O}Y\n", ["`O}Y"]),  # 你好 in UTF-16-LE, with a UTF-8 line break: odd length.
+        (b"`O}Y", ["`O}Y"]),  # One line, no line break: 你好 in UTF-16-LE too, and read as the text it also is.
+        (b"O`Y}\nN\x16uL\n", ["O`Y}", "N\x16uL"]),  # Even length, a control byte, but no NUL beside a line break.
+        (b"ab\tcd\nef\tg\n", ["ab\tcd", "ef\tg"]),  # Tabs.
+        ("你好\n".encode(), ["你好"]),
+        ("你好".encode(), ["你好"]),
+        (b"a", ["a"]),
+        (b"ab", ["ab"]),
+        (b"abc\n", ["abc"]),
+        (b"ab\ncd\n", ["ab", "cd"]),
+    ],
+    ids=[
+        "ascii-nihao",
+        "ascii-nihao-no-newline",
+        "control",
+        "tabs",
+        "chinese",
+        "chinese-one-line",
+        "a",
+        "ab",
+        "abc",
+        "two-lines",
+    ],
+)
+def test_utf8_and_ascii_vocabularies_that_also_decode_as_utf16_load_exactly(tmp_path, data, tokens):
+    assert Vocabulary.load(write(tmp_path / "vocab.txt", data)).to_list() == tokens
+
+
+def test_a_short_line_that_is_not_utf8_and_reads_as_utf16_either_way_names_both_byte_orders(tmp_path):
+    data = "艢".encode("utf-16-le")  # U+8262; the same bytes in UTF-16-BE are U+6282, a letter too.
+    assert data.decode("utf-16-be").isprintable()
+    with pytest.raises(
+        VocabularyError, match=r"is UTF-16 text without a byte order mark.*'utf-16-le'\).read\(\)` \(or 'utf-16-be'"
+    ):
+        Vocabulary.load(write(tmp_path / "vocab.txt", data))
+
+
+def test_a_utf8_file_with_a_repeat_is_refused_as_such_though_it_decodes_as_utf16(tmp_path):
+    data = b"abc\nabc\n"  # As UTF-16-BE: four CJK letters (U+6162, U+630A, ...), no line break.
+    assert data.decode("utf-16-be").isprintable()
+    with pytest.raises(DuplicateTokenError, match="lists the token 'abc' twice"):
+        Vocabulary.load(write(tmp_path / "vocab.txt", data))
+
+
+@pytest.mark.parametrize("text", ["café\nnoël\n", "thé\nété\n", "cafés\nthé\n"])
+def test_a_latin1_file_is_refused_as_not_utf8_not_as_utf16(tmp_path, text):
+    data = text.encode("latin-1")  # The first two decode as UTF-16 letters too; their line breaks have no NUL.
+    with pytest.raises(VocabularyError, match=r"Line 1 .* is not valid UTF-8") as caught:
+        Vocabulary.load(write(tmp_path / "vocab.txt", data))
+    assert "UTF-16" not in str(caught.value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.text(st.characters(whitelist_categories=("L", "N", "P", "S", "Zs"), blacklist_characters="{"), min_size=1),
+        min_size=1,
+        max_size=6,
+        unique=True,
+    ),
+    st.booleans(),
+)
+def test_utf8_vocabularies_of_printable_tokens_load_exactly(tokens, final_newline):
+    # UTF-16 text with a line break has a NUL byte beside it; printable UTF-8 text has no NUL byte at all.
+    data = ("\n".join(tokens) + ("\n" if final_newline else "")).encode("utf-8")
+    with tempfile.TemporaryDirectory() as directory:
+        path = write(pathlib.Path(directory) / "vocab.txt", data)
+        assert Vocabulary.load(path, format="text").to_list() == tokens
 
 
 @pytest.mark.parametrize("seed", range(50))
