@@ -793,10 +793,10 @@ def _refused_utf16(data: bytes, refusal: str) -> tuple[tuple[str, ...], str] | N
     text of even length can read as UTF-16 letters: the reason returned shows the text UTF-16 gives, so that the
     message shows such a misreading for what it is.
 
-    Not detected, because the file is a vocabulary as it is when read as UTF-8: one line of UTF-16 whose bytes are
-    valid UTF-8 without a repeated line, such as 你好 in UTF-16-LE (the ASCII token "`O}Y"), or 上下上 and its line
-    break (the tokens '', 'N\x0bN', 'N' and a last NUL token in UTF-8). A UTF-8 file whose last token is a NUL
-    reads the same.
+    Not detected, because the file is a vocabulary as it is when read as UTF-8: one line of UTF-16 (or two, the
+    last without a line break) whose bytes are valid UTF-8 without a repeated line, such as 你好 in UTF-16-LE (the
+    ASCII token "`O}Y"), or 上下上 and its line break (the tokens '', 'N\x0bN', 'N' and a last NUL token in UTF-8):
+    a UTF-8 file of those tokens reads the same.
 
     `refusal` says what the file is as UTF-8 when it is UTF-8 ("lists a token twice"). Returns the encodings that
     fit (both byte orders when a short line reads as text either way) and the words that say why, or None."""

@@ -77,8 +77,15 @@ def test_vocab_show_exits_1_for_tokens_keras_cannot_reload_from_a_text_file(tmp_
 
 @pytest.mark.parametrize(
     ("data", "message"),
-    [(b"a\nb\na\n", "twice, on lines 1 and 3"), (b"", "is empty"), (b'{"format": "keras_vo', "not valid JSON")],
-    ids=["duplicate", "empty", "truncated"],
+    [
+        (b"a\nb\na\n", "twice, on lines 1 and 3"),
+        (b"", "is empty"),
+        (b'{"format": "keras_vo', "not valid JSON"),
+        # Read as UTF-8 it listed the token '\x00' twice, or 'N'.
+        ("上上下\n下上\n".encode("utf-16-le"), "is UTF-16-LE text without a byte order mark"),
+        ("上上\n".encode("utf-16-be"), "is UTF-16-BE text without a byte order mark"),
+    ],
+    ids=["duplicate", "empty", "truncated", "utf-16-le", "utf-16-be one line"],
 )
 def test_vocab_show_exits_2_with_one_line_for_a_file_that_is_not_a_vocabulary(tmp_path, capsys, data, message):
     path = tmp_path / "vocab"
@@ -89,6 +96,15 @@ def test_vocab_show_exits_2_with_one_line_for_a_file_that_is_not_a_vocabulary(tm
 
 
 # vocab diff -------------------------------------------------------------------------------------------------------
+
+
+def test_vocab_diff_names_a_utf16_file_without_a_byte_order_mark(tmp_path, capsys):
+    old = write_lines(tmp_path / "old.txt", ["上上下", "下上"])
+    new = tmp_path / "new.txt"
+    new.write_bytes("上上下\n下上\n".encode("utf-16-be"))  # Read as UTF-8 it listed the token 'N' twice.
+    code, out, err = run(capsys, "vocab", "diff", old, new)
+    assert code == 2 and out == ""
+    assert f"{str(new)!r} is UTF-16-BE text without a byte order mark" in err
 
 
 def test_vocab_diff_exits_0_when_identical_and_1_when_ids_differ(tmp_path, capsys):
