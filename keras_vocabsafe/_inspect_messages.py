@@ -15,6 +15,7 @@ __all__ = [
     "GATHER_PAST_ROWS",
     "bins_past_rows",
     "hash_bins_into_vocabulary_rows",
+    "ids_outside_rows",
     "ids_refused_by_the_layer",
     "json_type",
     "mask_value_without_mask_zero",
@@ -90,6 +91,12 @@ def rows_past_several_lookups(target: str, rows: int, reached: Sequence[tuple[in
     )
 
 
+def ids_outside_rows(low: int, high: int, rows: int) -> tuple[int, int]:
+    """How many of the ids `low` to `high` an embedding of `rows` rows has no row for: those past its last row,
+    and those below 0 (which Keras's Embedding wraps around to its last rows)."""
+    return max(high - rows + 1, 0), max(-low, 0)
+
+
 def _shifted(size: int, shift: int, between: Sequence[str]) -> str:
     """How a lookup's ids were shifted: "gives ids 0 to 5, shifted by +1 on the way (through shift) to 1 to 6"."""
     through = f" (through {', '.join(between)})" if between else ""
@@ -111,8 +118,8 @@ def shifted_ids_past_rows(
     added on the way, through the layers `between`), past either end of its `rows`. `wrapped`: the embedding
     wraps negative ids around (a Keras Embedding on TensorFlow) rather than failing on them; `fix` replaces the
     advice to resize (where the rows are those of saved weights that do not fit the config)."""
-    low, high = shift, size - 1 + shift
-    past, below = max(high - rows + 1, 0), max(-low, 0)
+    high = size - 1 + shift
+    past, below = ids_outside_rows(shift, high, rows)
     problems, fixes = [], []
     if past:
         problems.append(

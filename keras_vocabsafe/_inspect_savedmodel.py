@@ -1779,8 +1779,7 @@ def _check_shifted_route(
     from keras_vocabsafe.inspection import Finding
 
     found = []
-    low, high = min(a for a, _ in given), max(b for _, b in given)
-    past, below = max(high - rows + 1, 0), max(-low, 0)
+    past, below = messages.ids_outside_rows(min(a for a, _ in given), max(b for _, b in given), rows)
     if past or below:
         message = messages.shifted_ids_past_rows(
             who, target, size, shift, rows, wrapped=route.ids.before_wrap is not None

@@ -1947,7 +1947,7 @@ class _Analysis:
         who = f"{l_node.class_name} '{l_node.label}'"
         target = f"{e_node.class_name} '{e_node.label}'"
         self._record_pair(lookup, embedding, trace.between, trace.shift)
-        past, below = max(high - embedding.rows + 1, 0), max(-low, 0)
+        past, below = messages.ids_outside_rows(low, high, embedding.rows)
         # Rows from saved weights that do not fit the config: other weights are the fix, not `input_dim`.
         weights = (
             self._weights_for_other_ids(embedding, range(low, high + 1), l_node.class_name in _KERAS_HASHING)
