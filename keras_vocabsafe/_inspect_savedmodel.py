@@ -140,8 +140,8 @@ class _Ids:
     # ids are those buckets and its table's ids together, of which only the buckets were moved: see `_union`).
     shift: int = 0
     # The ids before the embedding wrapped negative ones around to its last rows (Keras's Embedding on TensorFlow,
-    # see `_select`), where it did: `ranges` holds the rows they select.
-    before_wrap: Intervals | None = None
+    # see `_select`), where it did: these ids hold the rows they select.
+    before_wrap: _Ids | None = None
 
     def map(self, change: Callable[[Intervals], Intervals]) -> _Ids:
         return _Ids(
@@ -167,7 +167,7 @@ def _union(values: list[_Ids]) -> _Ids:
         shifts.pop() if len(shifts) == 1 else 0,
         None
         if all(v.before_wrap is None for v in values)
-        else _normalise(r for v in values for r in (v.ranges if v.before_wrap is None else v.before_wrap)),
+        else _union([v if v.before_wrap is None else v.before_wrap for v in values]),
     )
 
 
@@ -720,7 +720,7 @@ class _Frame:
             if chosen is not None and wraps and _canonical(added.input[0]) == subject:
                 # Keras's Embedding wraps negative ids around (`tf.where(ids < 0, ids + rows, ids)`): the ids it
                 # takes are those before, moved as they were.
-                chosen = dataclasses.replace(chosen, shift=current.shift, before_wrap=current.ranges)
+                chosen = dataclasses.replace(chosen, shift=current.shift, before_wrap=current)
             return chosen
         return _union_of([_padding(first), _padding(second)])
 
@@ -1598,12 +1598,16 @@ def _check_route(
     # Ids shifted by a constant on the way (`keras.ops.add(ids, 1)`) are checked where they land, and the lookup's
     # own ids (from 0, the shift taken off) give its size, as in a .keras file. Our layers' ids are their own.
     shift = 0 if route.ours else ids.shift
-    given = ids.before_wrap if shift and ids.before_wrap is not None else ids.ranges
+    # Shifted ids are told as the embedding is given them, before it wraps negative ones around to its last rows (as
+    # a .keras file tells them, and as the findings word them): `ids - 1` moves the OOV id 0 to -1, not to a row.
+    taken = ids.before_wrap if shift and ids.before_wrap is not None else ids
+    given = taken.ranges
     highest = max((b for _, b in given), default=-1)
     size = max(highest + 1 - shift, 0)
-    oov = () if hashing else _clip(ids.oov, 0, float("inf"))
+    lowest = min(shift, 0)  # The lookup's ids start at 0, or at `shift` where a shift below 0 moved them there.
+    oov = () if hashing else _clip(taken.oov, lowest, float("inf"))
     # One id the graph itself puts in: the mask id (0 in Keras's layout; any id of a vocabulary listing its specials).
-    put_in = _clip(ids.padding, 0, float("inf"))
+    put_in = _clip(taken.padding, lowest, float("inf"))
     mask = put_in[0][0] if _count(put_in) == 1 else None
     # Rows from the vocabulary size a VocabIdEmbedding asserts on are its zero padding (`pad_to_multiple_of`),
     # whichever lookup feeds it: only the rows before are meant to be selected, and the layer refuses ids past them.

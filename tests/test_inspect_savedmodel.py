@@ -1545,6 +1545,24 @@ def test_ids_shifted_on_the_way_report_the_lookups_own_size_and_the_keras_file_a
         assert in_file.message.split(": ", 1)[1] == finding.message.split(": ", 1)[1]
 
 
+@pytest.mark.parametrize("mask_token", [None, ""], ids=["oov-below-0", "mask-below-0"])
+def test_ids_shifted_below_0_list_the_same_special_ids_as_the_keras_file(tmp_path, mask_token):
+    # `ids - 1` puts the OOV id 0 at -1, which Keras's Embedding wraps to its last row. The export's pair listed the
+    # row the gather takes (OOV ids (5,)), the .keras file's the id the Embedding is given (-1,), as its message does.
+    inputs = keras.Input(shape=(3,), dtype="string")
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, mask_token=mask_token, name="words")
+    shifted = keras.ops.subtract(lookup(inputs), 1)
+    model = keras.Model(inputs, keras.layers.Embedding(lookup.vocabulary_size(), 2, name="emb")(shifted))
+    exported, in_file = _both_halves("model_export", model, tmp_path)
+    vocabulary = lookup.get_vocabulary()
+    mask_id = None if mask_token is None else vocabulary.index(mask_token) - 1
+    oov_id = vocabulary.index(lookup.oov_token) - 1
+    ((pair,), (file_pair,)) = exported.pairs, in_file.pairs
+    assert (file_pair.mask_id, file_pair.oov_ids) == (mask_id, (oov_id,))
+    assert (pair.mask_id, pair.oov_ids) == (file_pair.mask_id, file_pair.oov_ids)
+    assert [f.code for f in exported.findings] == [f.code for f in in_file.findings]
+
+
 def test_ids_shifted_off_a_mask_token_get_the_keras_file_note_on_the_mask(tmp_path):
     # The shift moves the mask id off 0: as in the .keras file, a note says the mask was not checked.
     inputs = keras.Input(shape=(3,), dtype="string")
