@@ -139,6 +139,8 @@ class _Ids:
     # lookup gave are `ranges` less `shift`. Constants a lookup adds to its own OOV buckets are not counted (its
     # ids are those buckets and its table's ids together, of which only the buckets were moved: see `_union`).
     shift: int = 0
+    # The ops that added those constants (by node name, whose name scope is the layer they ran in).
+    shifted_by: tuple[str, ...] = ()
     # The ids before the embedding wrapped negative ones around to its last rows (Keras's Embedding on TensorFlow,
     # see `_select`), where it did: these ids hold the rows they select.
     before_wrap: _Ids | None = None
@@ -151,20 +153,24 @@ class _Ids:
             change(self.padding),
             self.hashes,
             self.shift,
+            self.shifted_by,
             self.before_wrap,
         )
 
 
 def _union(values: list[_Ids]) -> _Ids:
     # Ids moved by different constants (a lookup's OOV buckets after its table's ids) have no one shift.
-    shifts = {v.shift for v in values if v.tables or v.hashes}
+    shifted = [v for v in values if v.tables or v.hashes]
+    shifts = {v.shift for v in shifted}
+    one_shift = len(shifts) == 1
     return _Ids(
         _normalise(r for v in values for r in v.ranges),
         frozenset().union(*(v.tables for v in values)),
         _normalise(r for v in values for r in v.oov),
         _normalise(r for v in values for r in v.padding),
         frozenset().union(*(v.hashes for v in values)),
-        shifts.pop() if len(shifts) == 1 else 0,
+        shifts.pop() if one_shift else 0,
+        tuple(dict.fromkeys(op for v in shifted for op in v.shifted_by)) if one_shift else (),
         None
         if all(v.before_wrap is None for v in values)
         else _union([v if v.before_wrap is None else v.before_wrap for v in values]),
@@ -581,7 +587,7 @@ class _Frame:
                 return matrices[0] if len(matrices) == 1 else None
             # `OnesLike` is how `Hashing(mask_value=...)` moves its buckets past the mask id: no shift of its ids.
             shifts = getattr(self._node(inputs[1]), "op", None) != "OnesLike"
-            return _add(first, second, negate=op == "Sub", shifts=shifts)
+            return _add(first, second, negate=op == "Sub", shifted_by=node.name if shifts else None)
         if op == "FloorMod":  # How IntegerLookup hashes unknown keys into its OOV ids.
             divisor = get(1)
             if isinstance(divisor, _Const) and divisor.array().size == 1 and int(divisor.array().ravel()[0]) > 0:
@@ -720,7 +726,9 @@ class _Frame:
             if chosen is not None and wraps and _canonical(added.input[0]) == subject:
                 # Keras's Embedding wraps negative ids around (`tf.where(ids < 0, ids + rows, ids)`): the ids it
                 # takes are those before, moved as they were.
-                chosen = dataclasses.replace(chosen, shift=current.shift, before_wrap=current)
+                chosen = dataclasses.replace(
+                    chosen, shift=current.shift, shifted_by=current.shifted_by, before_wrap=current
+                )
             return chosen
         return _union_of([_padding(first), _padding(second)])
 
@@ -791,9 +799,9 @@ def _narrow(value: _Ids, op: str, c: int) -> tuple[_Ids, _Ids]:
     return value.map(lambda r: _without(r, c)), value.map(lambda r: _clip(r, c, c))  # NotEqual
 
 
-def _add(first: Any, second: Any, negate: bool, shifts: bool = True) -> _Ids | None:
+def _add(first: Any, second: Any, negate: bool, shifted_by: str | None) -> _Ids | None:
     """`first + second` (`first - second` where `negate`); a constant term moves the ids of `first`, and is counted
-    in their `shift` where `shifts`."""
+    in their `shift` where the op that adds it, `shifted_by`, is given."""
     first = first.ids() if isinstance(first, _Const) else first
     second = second.ids() if isinstance(second, _Const) else second
     if not isinstance(first, _Ids) or not isinstance(second, _Ids) or not second.ranges:
@@ -804,7 +812,9 @@ def _add(first: Any, second: Any, negate: bool, shifts: bool = True) -> _Ids | N
     if _count(second.ranges) == 1 and not (second.tables or second.hashes):
         k = sign * second.ranges[0][0]
         moved = first.map(lambda r: tuple((a + k, b + k) for a, b in r))
-        return dataclasses.replace(moved, shift=moved.shift + k) if shifts else moved
+        if shifted_by is None:
+            return moved
+        return dataclasses.replace(moved, shift=moved.shift + k, shifted_by=(*moved.shifted_by, shifted_by))
     # Two varying terms: only the hull is known.
     low = min(a for a, _ in second.ranges) if not negate else -max(b for _, b in second.ranges)
     high = max(b for _, b in second.ranges) if not negate else -min(a for a, _ in second.ranges)
@@ -1605,6 +1615,8 @@ def _check_route(
     highest = max((b for _, b in given), default=-1)
     size = max(highest + 1 - shift, 0)
     lowest = min(shift, 0)  # The lookup's ids start at 0, or at `shift` where a shift below 0 moved them there.
+    # The layers that shifted them (a Lambda, a nested model), where the graph has their name scope.
+    between = _shift_layers(taken.shifted_by, route.gather_op, embedding, names) if shift else ()
     oov = () if hashing else _clip(taken.oov, lowest, float("inf"))
     # One id the graph itself puts in: the mask id (0 in Keras's layout; any id of a vocabulary listing its specials).
     put_in = _clip(taken.padding, lowest, float("inf"))
@@ -1632,7 +1644,7 @@ def _check_route(
         _ids_of(oov),
         usable,
         True if route.masked_at_zero else False if route.unmasked else None,  # Unknown where not certain.
-        (),
+        between,
         0 if rows is None or usable is None else rows - usable,
     )
     if rows is None or selectable is None:
@@ -1671,7 +1683,10 @@ def _check_route(
         )
         return pair, found
     if shift:
-        return pair, _check_shifted_route(route, given, shift, size, rows, who, target, layers, feeding, reached)
+        shifted = (*names, *between, shown)
+        return pair, _check_shifted_route(
+            route, given, shift, between, size, rows, who, target, shifted, feeding, reached
+        )
     padding_rows = rows - selectable
     outside = _normalise([*_clip(ids.ranges, float("-inf"), -1), *_clip(ids.ranges, rows, float("inf"))])
     on_padding = _clip(ids.ranges, selectable, rows - 1)
@@ -1768,6 +1783,7 @@ def _check_shifted_route(
     route: _Route,
     given: Intervals,
     shift: int,
+    between: tuple[str, ...],
     size: int,
     rows: int,
     who: str,
@@ -1776,22 +1792,22 @@ def _check_shifted_route(
     feeding: tuple[str, ...],
     reached: _Ids,
 ) -> list[Any]:
-    """The findings of a route whose ids a constant `shift` moved on the way from a lookup of `size` ids to the
-    gather (`given`: the ids there, before any wrapping by the embedding), worded as in a .keras file: ids past
-    either end of the `rows`, rows no id selects where this lookup alone feeds them; the mask is not checked (the
-    shift moves the mask id off 0)."""
+    """The findings of a route whose ids a constant `shift` moved on the way (in the layers `between`, where
+    known) from a lookup of `size` ids to the gather (`given`: the ids there, before any wrapping by the
+    embedding), worded as in a .keras file: ids past either end of the `rows`, rows no id selects where this
+    lookup alone feeds them; the mask is not checked (the shift moves the mask id off 0)."""
     from keras_vocabsafe.inspection import Finding
 
     found = []
     past, below = messages.ids_outside_rows(min(a for a, _ in given), max(b for _, b in given), rows)
     if past or below:
         message = messages.shifted_ids_past_rows(
-            who, target, size, shift, rows, wrapped=route.ids.before_wrap is not None
+            who, target, size, shift, rows, between=between, wrapped=route.ids.before_wrap is not None
         )
         details = {"vocabulary_size": size, "rows": rows, "ids_without_row": past + below, "shift": shift}
         found.append(Finding("error", "ids-exceed-rows", layers, message, details))
     elif rows > size and len(feeding) == 1 and reached.ranges == route.ids.ranges:
-        message = messages.shifted_ids_leave_rows(who, target, size, shift, rows)
+        message = messages.shifted_ids_leave_rows(who, target, size, shift, rows, between=between)
         details = {"vocabulary_size": size, "rows": rows, "unreachable_rows": rows - size, "shift": shift}
         found.append(Finding("warning", "unreachable-rows", layers, message, details))
     elif len(feeding) > 1 or reached.ranges != route.ids.ranges:
@@ -1802,7 +1818,9 @@ def _check_shifted_route(
             details = {"vocabulary_size": size, "rows": rows, "unreachable_rows": unreachable}
             found.append(Finding("warning", "unreachable-rows", (*feeding, layers[-1]), message, details))
     if route.masked_at_zero or _clip(route.ids.padding, 0, float("inf")):
-        found.append(Finding("note", "path-not-checked", layers, messages.shift_moves_the_mask(who, target, shift)))
+        found.append(
+            Finding("note", "path-not-checked", layers, messages.shift_moves_the_mask(who, target, shift, between))
+        )
     return found
 
 
@@ -1874,6 +1892,15 @@ def _gather_layer(gather_op: str, named: str) -> str:
         return named
     # Keras traces each call under its name plus a suffix: where the enclosing scope has one, so has this one.
     return re.sub(r"_\d+$", "", scopes[-1]) if enclosing.group(1) else scopes[-1]
+
+
+def _shift_layers(ops: tuple[str, ...], gather_op: str, embedding: str, lookups: list[str]) -> tuple[str, ...]:
+    """The layers the ops that shifted a route's ids (`_Ids.shifted_by`) ran in, named from their name scopes as
+    `_lookup_name` names a lookup (`shift` for `model_1/shift_1/add`). An op of the model's own scope (how
+    `keras.ops.add` in a functional model runs: `model_1/Add`) ran in no layer, and one of the route's `lookups`
+    or of its `embedding` moved ids of its own: neither is named."""
+    named = (_lookup_name(op, gather_op, embedding) for op in ops if op.count("/") >= 2)
+    return tuple(dict.fromkeys(name for name in named if name not in (*lookups, embedding)))
 
 
 def _lookup_name(lookup_op: str, gather_op: str, embedding: str, table_path: str | None = None) -> str:

@@ -1334,9 +1334,9 @@ def test_ids_through_a_lambda_get_a_note_saying_what_was_not_checked_and_how_to_
         for said in ("Lambda 'shift'", "ids 0 to 5", "6 rows", "safe_mode=False", "masked"):
             assert said in finding.message, finding.message
         assert "`model.export(path)`" in finding.message and "`keras.ops.add(ids, k)`" in finding.message
-    # What the note advises finds the mistake: the export's graph shows the shift.
+    # What the note advises finds the mistake: the export's graph shows the shift, in the Lambda's name scope.
     model.export(str(tmp_path / "export"), verbose=False)
     exported = inspect_model(str(tmp_path / "export"))
     assert [(f.code, f.layers) for f in exported.findings if f.severity == "error"] == [
-        ("ids-exceed-rows", ("words", "emb"))
+        ("ids-exceed-rows", ("words", "shift", "emb"))
     ], str(exported)

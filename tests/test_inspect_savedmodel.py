@@ -1529,8 +1529,11 @@ def test_ids_shifted_on_the_way_report_the_lookups_own_size_and_the_keras_file_a
     exported = inspect_model(_export(model, tmp_path / "exported"))
     ((pair,), (finding,)) = exported.pairs, exported.findings
     assert (pair.vocabulary_size, pair.rows) == (size, embedding.input_dim)
-    assert (finding.code, finding.layers) == (code, ("words", "emb"))
-    assert f"gives ids 0 to {size - 1}, shifted by {shift:+d} on the way to {shift} to {size - 1 + shift}" in (
+    # The Lambda's name scope names it; `keras.ops` in a functional model run in the model's own scope.
+    between = () if how == "ops" else ("shift",)
+    assert (finding.code, finding.layers) == (code, ("words", *between, "emb"))
+    way = " (through shift)" if between else ""
+    assert f"gives ids 0 to {size - 1}, shifted by {shift:+d} on the way{way} to {shift} to {size - 1 + shift}" in (
         finding.message
     )
     assert "lookup.vocabulary_size()" not in finding.message
@@ -1543,6 +1546,27 @@ def test_ids_shifted_on_the_way_report_the_lookups_own_size_and_the_keras_file_a
         (in_file,) = inspect_model(str(tmp_path / "model.keras")).findings
         assert (in_file.code, in_file.details) == (finding.code, finding.details)
         assert in_file.message.split(": ", 1)[1] == finding.message.split(": ", 1)[1]
+
+
+@pytest.mark.parametrize("shifter", ["lambda", "nested_model"])
+def test_the_layer_that_shifted_the_ids_is_named_where_the_graph_has_its_name_scope(tmp_path, shifter):
+    # The .keras check names the layer that shifts the ids ("through shift"); the export's findings and pair named
+    # none, though the graph runs the shift in that layer's name scope.
+    inputs = keras.Input(shape=(3,), dtype="string")
+    lookup = keras.layers.StringLookup(vocabulary=VOCAB, mask_token="", name="words")
+    ids = lookup(inputs)
+    if shifter == "lambda":
+        layer = keras.layers.Lambda(lambda x: x + 1, name="shift")
+    else:
+        inner_ids = keras.Input(shape=(3,), dtype="int64")
+        layer = keras.Model(inner_ids, keras.ops.add(inner_ids, 1), name="inner")
+    model = keras.Model(inputs, keras.layers.Embedding(lookup.vocabulary_size(), 2, name="emb")(layer(ids)))
+    exported = inspect_model(_export(model, tmp_path / "exported"))
+    assert [p.between for p in exported.pairs] == [(layer.name,)]
+    assert sorted(f.code for f in exported.findings) == ["ids-exceed-rows", "path-not-checked"]
+    for finding in exported.findings:  # The error, and the note on the mask the shift moves.
+        assert finding.layers == ("words", layer.name, "emb"), finding
+        assert f"shifted by +1 on the way (through {layer.name})" in finding.message
 
 
 @pytest.mark.parametrize("mask_token", [None, ""], ids=["oov-below-0", "mask-below-0"])
