@@ -112,22 +112,26 @@ def shifted_ids_past_rows(
     *,
     between: Sequence[str] = (),
     wrapped: bool = True,
+    hashing: bool = False,
     fix: str | None = None,
 ) -> str:
     """`ids-exceed-rows`: `who` gives ids 0 to `size - 1`, which reach `target` shifted by `shift` (a constant
     added on the way, through the layers `between`), past either end of its `rows`. `wrapped`: the embedding
-    wraps negative ids around (a Keras Embedding on TensorFlow) rather than failing on them; `fix` replaces the
-    advice to resize (where the rows are those of saved weights that do not fit the config)."""
+    wraps negative ids around (a Keras Embedding on TensorFlow) rather than failing on them; `hashing`: `who`
+    hashes into `size` bins (a `Hashing` or `HashedCrossing` layer), which the advice is about, rather than
+    looking up a vocabulary; `fix` replaces the advice to resize (where the rows are those of saved weights that
+    do not fit the config)."""
     high = size - 1 + shift
     past, below = ids_outside_rows(shift, high, rows)
     problems, fixes = [], []
     if past:
+        arrives = "an input hashes there" if hashing else "such a token arrives"
         problems.append(
-            f"the {past:,} highest id(s) select no row (on CPU the model fails with an out-of-range gather when such "
-            "a token arrives; on GPU it silently returns zero vectors)"
+            f"the {past:,} highest id(s) select no row (on CPU the model fails with an out-of-range gather when "
+            f"{arrives}; on GPU it silently returns zero vectors)"
         )
         if fix is None:
-            fixes.append(f"use `input_dim={high + 1}`")
+            fixes.append(f"use `input_dim={high + 1}`" + (f" (num_bins + {shift})" if hashing else ""))
     if below:
         problems.append(
             f"the {below:,} lowest id(s) are negative, which Keras's Embedding wraps around on TensorFlow (id -1 "
@@ -138,10 +142,12 @@ def shifted_ids_past_rows(
         fixes.append("shift no id below 0")
     advice = [fix] if past and fix is not None else []
     if fixes:
-        advice.append(
-            f"{' and '.join(fixes).capitalize()}, and retrain; or use VocabEmbedding without the shift, which sizes "
-            "the matrix from the vocabulary."
+        unshifted = (
+            f"drop the shift, with `input_dim=num_bins` ({size})"
+            if hashing
+            else "use VocabEmbedding without the shift, which sizes the matrix from the vocabulary"
         )
+        advice.append(f"{' and '.join(fixes).capitalize()}, and retrain; or {unshifted}.")
     return (
         f"{_sentence(who)} {_shifted(size, shift, between)}, but {target} has {rows} rows: "
         f"{'; and '.join(problems)}. {' '.join(advice)}"
@@ -149,10 +155,18 @@ def shifted_ids_past_rows(
 
 
 def shifted_ids_leave_rows(
-    who: str, target: str, size: int, shift: int, rows: int, *, between: Sequence[str] = (), fix: str | None = None
+    who: str,
+    target: str,
+    size: int,
+    shift: int,
+    rows: int,
+    *,
+    between: Sequence[str] = (),
+    hashing: bool = False,
+    fix: str | None = None,
 ) -> str:
     """`unreachable-rows`: `target` has more `rows` than the ids of `who`, its only lookup, need, shifted by
-    `shift` on the way (through the layers `between`); `fix` as for `shifted_ids_past_rows`."""
+    `shift` on the way (through the layers `between`); `hashing` and `fix` as for `shifted_ids_past_rows`."""
     low, high = shift, size - 1 + shift
     return (
         f"{_sentence(target)} has {rows} rows, but {who} {_shifted(size, shift, between)}: {rows - size:,} row(s)"
@@ -163,8 +177,11 @@ def shifted_ids_leave_rows(
             if fix is not None
             else " and waste memory. Use "
             + (f"`input_dim={high + 1}`, or " if rows > high + 1 else "")
-            + (f"no shift and `input_dim={size}`, or " if low > 0 else "")
-            + "VocabEmbedding without the shift."
+            + (
+                f"no shift and `input_dim=num_bins` ({size})."
+                if hashing
+                else (f"no shift and `input_dim={size}`, or " if low > 0 else "") + "VocabEmbedding without the shift."
+            )
         )
     )
 

@@ -1799,15 +1799,16 @@ def _check_shifted_route(
     from keras_vocabsafe.inspection import Finding
 
     found = []
+    hashing = not route.ids.tables  # Ids of hash buckets alone (a `Hashing` layer): advice about its bins.
     past, below = messages.ids_outside_rows(min(a for a, _ in given), max(b for _, b in given), rows)
     if past or below:
         message = messages.shifted_ids_past_rows(
-            who, target, size, shift, rows, between=between, wrapped=route.ids.before_wrap is not None
+            who, target, size, shift, rows, between=between, wrapped=route.ids.before_wrap is not None, hashing=hashing
         )
         details = {"vocabulary_size": size, "rows": rows, "ids_without_row": past + below, "shift": shift}
         found.append(Finding("error", "ids-exceed-rows", layers, message, details))
     elif rows > size and len(feeding) == 1 and reached.ranges == route.ids.ranges:
-        message = messages.shifted_ids_leave_rows(who, target, size, shift, rows, between=between)
+        message = messages.shifted_ids_leave_rows(who, target, size, shift, rows, between=between, hashing=hashing)
         details = {"vocabulary_size": size, "rows": rows, "unreachable_rows": rows - size, "shift": shift}
         found.append(Finding("warning", "unreachable-rows", layers, message, details))
     elif len(feeding) > 1 or reached.ranges != route.ids.ranges:

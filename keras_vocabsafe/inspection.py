@@ -1948,20 +1948,20 @@ class _Analysis:
         target = f"{e_node.class_name} '{e_node.label}'"
         self._record_pair(lookup, embedding, trace.between, trace.shift)
         past, below = messages.ids_outside_rows(low, high, embedding.rows)
+        hashing = l_node.class_name in _KERAS_HASHING
         # Rows from saved weights that do not fit the config: other weights are the fix, not `input_dim`.
         weights = (
-            self._weights_for_other_ids(embedding, range(low, high + 1), l_node.class_name in _KERAS_HASHING)
+            self._weights_for_other_ids(embedding, range(low, high + 1), hashing)
             if embedding.config_rows is not None
             else None
         )
+        sizes = (who, target, lookup.size, trace.shift, embedding.rows)
         if past or below:
             self._add(
                 "error",
                 "ids-exceed-rows",
                 layers,
-                messages.shifted_ids_past_rows(
-                    who, target, lookup.size, trace.shift, embedding.rows, between=trace.between, fix=weights
-                ),
+                messages.shifted_ids_past_rows(*sizes, between=trace.between, hashing=hashing, fix=weights),
                 vocabulary_size=lookup.size,
                 rows=embedding.rows,
                 ids_without_row=past + below,
@@ -1972,9 +1972,7 @@ class _Analysis:
                 "warning",
                 "unreachable-rows",
                 layers,
-                messages.shifted_ids_leave_rows(
-                    who, target, lookup.size, trace.shift, embedding.rows, between=trace.between, fix=weights
-                ),
+                messages.shifted_ids_leave_rows(*sizes, between=trace.between, hashing=hashing, fix=weights),
                 vocabulary_size=lookup.size,
                 rows=embedding.rows,
                 unreachable_rows=embedding.rows - lookup.size,

@@ -1538,7 +1538,8 @@ def test_ids_shifted_on_the_way_report_the_lookups_own_size_and_the_keras_file_a
     )
     assert "lookup.vocabulary_size()" not in finding.message
     if code == "unreachable-rows":
-        assert f"no shift and `input_dim={size}`" in finding.message
+        unshifted = f"`input_dim={size}`" if source == "lookup" else f"`input_dim=num_bins` ({size})"
+        assert f"no shift and {unshifted}" in finding.message
     elif shift > 0:
         assert f"`input_dim={size + shift}`" in finding.message
     if how == "ops":  # The .keras file tells the same, in the same words after the layers' names.
@@ -1546,6 +1547,26 @@ def test_ids_shifted_on_the_way_report_the_lookups_own_size_and_the_keras_file_a
         (in_file,) = inspect_model(str(tmp_path / "model.keras")).findings
         assert (in_file.code, in_file.details) == (finding.code, finding.details)
         assert in_file.message.split(": ", 1)[1] == finding.message.split(": ", 1)[1]
+
+
+@pytest.mark.parametrize(
+    "shift, extra_rows",
+    [(1, 1), (1, 0), (-1, 0)],
+    ids=["shifted-leaving-row-0", "shifted-past-the-rows", "shifted-below-0"],
+)
+def test_a_shifted_hashing_is_advised_about_its_bins_not_a_vocabulary(tmp_path, shift, extra_rows):
+    # Both halves advised a shifted Hashing as a lookup: "or use VocabEmbedding without the shift, which sizes the
+    # matrix from the vocabulary". A Hashing has no vocabulary: its num_bins sizes the matrix.
+    model, embedding = _shifted_ids_model("hashing", shift, 5 + extra_rows, "ops")
+    bins = model.get_layer("words").num_bins
+    assert embedding.input_dim == bins + extra_rows
+    for report in _both_halves("model_export", model, tmp_path):
+        (finding,) = report.findings
+        for lookup_word in ("VocabEmbedding", "vocabulary", "token"):
+            assert lookup_word not in finding.message, finding.message
+        assert f"`input_dim=num_bins` ({bins})" in finding.message, finding.message
+        if shift > 0 and not extra_rows:
+            assert f"`input_dim={bins + shift}` (num_bins + {shift})" in finding.message, finding.message
 
 
 @pytest.mark.parametrize("shifter", ["lambda", "nested_model"])
